@@ -1,0 +1,35 @@
+/* The verbs. One cmd_<verb>.c each; main.c only dispatches. */
+#ifndef IOCSYNC_CMD_H
+#define IOCSYNC_CMD_H
+
+#include <stdbool.h>
+
+#include "config.h"
+
+/* Exit codes (iocsync(1), EXIT STATUS). */
+enum {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,	/* something could not be done (a file, a feed) */
+	EXIT_USAGE = 2,	/* bad command line or configuration */
+};
+
+struct app {
+	const char *config_path;	/* -c, or NULL for the default */
+	bool quiet, verbose;
+};
+
+/*
+ * Loads the configuration: -c FILE (must exist), or the default path
+ * when it exists (required says whether a missing default is an error),
+ * else the built-in defaults. Prints errors; returns NULL on failure.
+ */
+struct config *app_config(const struct app *a, bool required);
+
+/* Loads the allowlist files of c into p; prints errors; false on failure. */
+bool app_allowlists(const struct config *c, struct policy *p);
+
+int cmd_check(struct app *a, int argc, char **argv);
+int cmd_feeds(struct app *a, int argc, char **argv);
+int cmd_config(struct app *a, int argc, char **argv);
+
+#endif

@@ -1,0 +1,159 @@
+/* iocsync check: parse files offline and show, line by line, what would
+ * be sent and what was rejected and why. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "merge.h"
+#include "output.h"
+#include "pipeline.h"
+#include "policy.h"
+
+static const char usage[] =
+	"usage: iocsync check [--format F] [--type T] [--json] [--summary]\n"
+	"                     [--allowlist FILE] [--cidr skip|expand] FILE...\n"
+	"\n"
+	"Parses feed files offline (\"-\" is standard input) and prints each\n"
+	"accepted indicator in canonical form (TYPE<TAB>VALUE<TAB>FILE:LINE), each\n"
+	"rejected line as FILE:LINE with its reason, and a summary per file.\n"
+	"Nothing is sent anywhere. The configuration (-c, or the default file when it\n"
+	"exists) supplies the allowlist and the CIDR rule.\n"
+	"\n"
+	"  -f, --format F      auto (default), text, hosts, netset, csv, stix, misp, report\n"
+	"  -t, --type T        declared types: ip, domain, url, md5, sha1, sha256, hash,\n"
+	"                      cert (comma-separated); default auto. \"url\" makes a\n"
+	"                      scheme-less host/path an http:// URL; \"cert\" makes\n"
+	"                      40 hex digits certificate thumbprints\n"
+	"      --csv-columns C column names or numbers holding indicators\n"
+	"      --json          JSON Lines: {\"type\",\"value\",\"source\"} per indicator,\n"
+	"                      {\"rejected\",\"why\",\"input\",\"source\"} per rejection,\n"
+	"                      and a last {\"summary\":{...}}\n"
+	"  -s, --summary       print the summaries only\n"
+	"      --allowlist F   an allowlist file, in addition to the configuration's\n"
+	"      --cidr MODE     skip (default) or expand CIDR blocks\n"
+	"\n"
+	"Exit status: 0 when every file was read, 1 when one could not be, 2 on a\n"
+	"usage or configuration error.\n";
+
+int
+cmd_check(struct app *a, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"format", required_argument, NULL, 'f'}, {"type", required_argument, NULL, 't'},
+		{"json", no_argument, NULL, 'j'},	  {"summary", no_argument, NULL, 's'},
+		{"allowlist", required_argument, NULL, 'a'}, {"cidr", required_argument, NULL, 'C'},
+		{"csv-columns", required_argument, NULL, 'k'}, {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct feed_opts fo = {.format = FEED_AUTO, .csv_header = -1};
+	struct output out = {.fp = stdout, .quiet = a->quiet};
+	unsigned types = 0;
+	const char *allow = NULL, *cidr = NULL, *bad;
+	int ch, rc = EXIT_OK;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "f:t:sh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'f':
+			if (feed_format_parse(optarg) < 0) {
+				fprintf(stderr, "iocsync check: unknown format \"%s\"\n%s", optarg, usage);
+				return EXIT_USAGE;
+			}
+			fo.format = (enum feed_format)feed_format_parse(optarg);
+			break;
+		case 't':
+			types = ioc_types_parse(optarg, &bad);
+			if (types == 0) {
+				fprintf(stderr, "iocsync check: unknown type \"%s\"\n", bad);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'j': out.json = true; break;
+		case 's': out.quiet = true; break;
+		case 'a': allow = optarg; break;
+		case 'C': cidr = optarg; break;
+		case 'k': fo.csv_columns = optarg; break;
+		case 'h': fputs(usage, stdout); return EXIT_OK;
+		default: fputs(usage, stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		fputs(usage, stderr);
+		return EXIT_USAGE;
+	}
+	if (cidr && strcmp(cidr, "skip") && strcmp(cidr, "expand")) {
+		fprintf(stderr, "iocsync check: --cidr takes skip or expand\n");
+		return EXIT_USAGE;
+	}
+	struct config *cfg = app_config(a, false);
+	if (cfg == NULL)
+		return EXIT_USAGE;
+	struct policy *pol = policy_new();
+	if (!app_allowlists(cfg, pol)) {
+		rc = EXIT_USAGE;
+		goto done;
+	}
+	if (allow) {
+		char *buf;
+		size_t len;
+		struct strbuf errs = {0};
+		if (file_read(allow, LIMIT_CONFIG_BYTES * 64, &buf, &len) != ERR_OK) {
+			fprintf(stderr, "iocsync check: %s: cannot read: %s\n", allow, strerror(errno));
+			rc = EXIT_USAGE;
+			goto done;
+		}
+		if (policy_allowlist_add(pol, allow, buf, len, &errs) != ERR_OK) {
+			fputs(errs.buf, stderr);
+			rc = EXIT_USAGE;
+		}
+		free(buf);
+		sb_free(&errs);
+		if (rc != EXIT_OK)
+			goto done;
+	}
+	out.color = !out.json && isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
+	setvbuf(stdout, NULL, _IOFBF, 1 << 20);
+
+	struct merge *m = merge_new();
+	struct pipe_out po = output_pipe(&out);
+	size_t failed = 0, nfiles = (size_t)(argc - optind);
+	for (int i = optind; i < argc; i++) {
+		const char *path = argv[i];
+		char *buf = NULL, why[512] = "";
+		size_t len = 0;
+		struct feed_stats st = {0};
+		struct pipe_cfg pc = {.name = path, .feed = (uint32_t)(i - optind), .types = types,
+				      .cidr = cidr ? (strcmp(cidr, "expand") == 0 ? CIDR_EXPAND : CIDR_SKIP)
+						   : cfg->cidr,
+				      .cidr_max_addrs = cfg->cidr_expand_max, .policy = pol};
+		enum err e = file_read(path, LIMIT_FEED_BYTES, &buf, &len);
+		if (e != ERR_OK) {
+			snprintf(why, sizeof(why), "cannot read: %s",
+				 e == ERR_LIMIT ? "larger than LIMIT_FEED_BYTES" : strerror(errno));
+			fprintf(stderr, "iocsync check: %s: %s\n", path, why);
+			st.format = fo.format;
+			output_feed_summary(&out, path, &st, why, NULL);
+			failed++;
+			continue;
+		}
+		e = pipeline_run(&pc, &fo, buf, len, m, &po, &st, why, sizeof(why));
+		free(buf);
+		if (e != ERR_OK) {
+			fprintf(stderr, "iocsync check: %s: %s\n", path, why);
+			failed++;
+		}
+		output_feed_summary(&out, path, &st, e != ERR_OK ? why : NULL, NULL);
+	}
+	output_total(&out, merge_count(m), nfiles, failed);
+	fflush(stdout);
+	merge_free(m);
+	rc = failed ? EXIT_FAIL : EXIT_OK;
+done:
+	policy_free(pol);
+	config_free(cfg);
+	return rc;
+}

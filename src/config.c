@@ -1,0 +1,703 @@
+#include "config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "limits.h"
+#include "policy.h"
+
+static const char *const sev_names[] = {"Informational", "Low", "Medium", "High"};
+_Static_assert(NELEM(sev_names) == SEV__COUNT, "severity names");
+
+const char *
+severity_name(enum severity s)
+{
+	return (unsigned)s < SEV__COUNT ? sev_names[s] : "";
+}
+
+enum kt {
+	K_STR, K_PATH, K_BOOL, K_INT, K_DUR, K_GUID, K_URL, K_TYPES, K_ACTION, K_SEVERITY,
+	K_FORMAT, K_LIST, K_CHAR, K_CIDR, K_PCT, K_CLOUD, K_LOGLEVEL, K_CSVHDR, K_TO_IDS, K_FILES,
+};
+
+enum sec { S_MDE, S_SYNC, S_FETCH, S_ALLOWLIST, S_FEED, S__COUNT };
+static const char *const sec_names[] = {"mde", "sync", "fetch", "allowlist", "feed"};
+_Static_assert(NELEM(sec_names) == S__COUNT, "section names");
+
+#define C(f) offsetof(struct config, f)
+#define F(f) offsetof(struct feed_cfg, f)
+
+static const struct key {
+	enum sec sec;
+	const char *name;
+	enum kt t;
+	size_t off;
+	long long min, max;
+} keys[] = {
+	{S_MDE, "tenant_id", K_GUID, C(tenant_id), 0, 0},
+	{S_MDE, "client_id", K_GUID, C(client_id), 0, 0},
+	{S_MDE, "client_secret_file", K_PATH, C(client_secret_file), 0, 0},
+	{S_MDE, "certificate", K_PATH, C(certificate), 0, 0},
+	{S_MDE, "cloud", K_CLOUD, C(cloud), 0, 0},
+	{S_MDE, "application", K_STR, C(application), 0, 0},
+	{S_MDE, "api_url", K_URL, C(api_url), 0, 0},
+	{S_MDE, "login_url", K_URL, C(login_url), 0, 0},
+	{S_MDE, "allow_http", K_BOOL, C(allow_http), 0, 0},
+	{S_SYNC, "state", K_PATH, C(state), 0, 0},
+	{S_SYNC, "reserve", K_INT, C(reserve), 0, 15000},
+	{S_SYNC, "max_delete", K_PCT, C(max_delete_pct), 0, 100},
+	{S_SYNC, "interval", K_DUR, C(interval_s), 60, 30LL * 86400},
+	{S_SYNC, "log_file", K_PATH, C(log_file), 0, 0},
+	{S_SYNC, "log_level", K_LOGLEVEL, C(log_level), 0, 0},
+	{S_SYNC, "cidr", K_CIDR, C(cidr), 0, 0},
+	{S_SYNC, "cidr_expand_max", K_INT, C(cidr_expand_max), 1, 1LL << (32 - LIMIT_CIDR_EXPAND_MIN_PREFIX4)},
+	{S_FETCH, "ca_file", K_PATH, C(ca_file), 0, 0},
+	{S_FETCH, "proxy", K_URL, C(proxy), 0, 0},
+	{S_FETCH, "user_agent", K_STR, C(user_agent), 0, 0},
+	{S_FETCH, "connect_timeout", K_DUR, C(connect_timeout_s), 1, 600},
+	{S_FETCH, "timeout", K_DUR, C(timeout_s), 1, 3600},
+	{S_FETCH, "max_bytes", K_INT, C(max_bytes), 1, LIMIT_FEED_BYTES},
+	{S_FETCH, "max_redirects", K_INT, C(max_redirects), 0, 20},
+	{S_ALLOWLIST, "file", K_FILES, C(allowlist_files), 0, 0},
+	{S_FEED, "url", K_URL, F(url), 0, 0},
+	{S_FEED, "format", K_FORMAT, F(format), 0, 0},
+	{S_FEED, "type", K_TYPES, F(types), 0, 0},
+	{S_FEED, "action", K_ACTION, F(action), 0, 0},
+	{S_FEED, "severity", K_SEVERITY, F(severity), 0, 0},
+	{S_FEED, "expire_after", K_DUR, F(expire_after_s), 3600, 365LL * 86400},
+	{S_FEED, "device_groups", K_LIST, F(device_groups), 0, 0},
+	{S_FEED, "generate_alert", K_BOOL, F(generate_alert), 0, 0},
+	{S_FEED, "title", K_STR, F(title), 0, 0},
+	{S_FEED, "description", K_STR, F(description), 0, 0},
+	{S_FEED, "recommended_actions", K_STR, F(recommended_actions), 0, 0},
+	{S_FEED, "educate_url", K_URL, F(educate_url), 0, 0},
+	{S_FEED, "priority", K_INT, F(priority), -1000, 1000},
+	{S_FEED, "csv_delimiter", K_CHAR, F(csv_delim), 0, 0},
+	{S_FEED, "csv_columns", K_STR, F(csv_columns), 0, 0},
+	{S_FEED, "csv_header", K_CSVHDR, F(csv_header), 0, 0},
+	{S_FEED, "misp_to_ids", K_TO_IDS, F(misp_ignore_to_ids), 0, 0},
+	{S_FEED, "timeout", K_DUR, F(timeout_s), 1, 3600},
+	{S_FEED, "max_bytes", K_INT, F(max_bytes), 1, LIMIT_FEED_BYTES},
+	{S_FEED, "max_shrink", K_PCT, F(max_shrink_pct), 1, 100},
+	{S_FEED, "enabled", K_BOOL, F(enabled), 0, 0},
+};
+
+#define NKEYS NELEM(keys)
+
+struct parse {
+	struct config *c;
+	const char *name;
+	struct strbuf *errs;
+	int errors;
+	unsigned line;
+	enum sec sec;		/* current section, or S__COUNT when unknown */
+	struct feed_cfg *feed;
+	char cursec[256];
+	bool seen[NKEYS];	/* per section instance */
+	FILE *fp;
+	const char *text;	/* string input */
+	bool long_line;
+};
+
+static void
+err_at(struct parse *p, unsigned line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void
+err_at(struct parse *p, unsigned line, const char *fmt, ...)
+{
+	va_list ap;
+	sb_addf(p->errs, "%s:%u: ", p->name, line);
+	va_start(ap, fmt);
+	char *m;
+	if (vasprintf(&m, fmt, ap) >= 0) {
+		sb_adds(p->errs, m);
+		free(m);
+	}
+	va_end(ap);
+	sb_addc(p->errs, '\n');
+	p->errors++;
+}
+
+static void
+feed_defaults(struct feed_cfg *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->format = FEED_AUTO;
+	f->action = ACT_BLOCK;
+	f->severity = SEV_MEDIUM;
+	f->expire_after_s = 30LL * 86400;
+	f->title = xstrdup("{feed}: {value}");
+	f->description = xstrdup("Indicator from feed {feed} (iocsync)");
+	f->csv_header = -1;
+	f->max_shrink_pct = 50;
+	f->enabled = true;
+}
+
+struct config *
+config_defaults(void)
+{
+	struct config *c = xcalloc(1, sizeof(*c));
+	c->cloud = xstrdup("global");
+	c->application = xstrdup("iocsync");
+	c->state = xstrdup("/var/lib/iocsync/state.db");
+	c->reserve = 500;
+	c->max_delete_pct = 25;
+	c->interval_s = 86400;
+	c->log_level = LOG_INFO;
+	c->cidr = CIDR_SKIP;
+	c->cidr_expand_max = 256;
+	c->user_agent = xstrdup("iocsync/" IOCSYNC_VERSION);
+	c->connect_timeout_s = LIMIT_CONNECT_TIMEOUT_S_DEFAULT;
+	c->timeout_s = LIMIT_FETCH_TIMEOUT_S_DEFAULT;
+	c->max_bytes = LIMIT_FETCH_BYTES_DEFAULT;
+	c->max_redirects = LIMIT_REDIRECTS;
+	return c;
+}
+
+static void
+free_list(char **l, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(l[i]);
+	free(l);
+}
+
+static void
+feed_free(struct feed_cfg *f)
+{
+	free(f->name);
+	free(f->url);
+	free_list(f->device_groups, f->ndevice_groups);
+	free(f->title);
+	free(f->description);
+	free(f->recommended_actions);
+	free(f->educate_url);
+	free(f->csv_columns);
+}
+
+void
+config_free(struct config *c)
+{
+	if (c == NULL)
+		return;
+	free(c->path);
+	free(c->tenant_id);
+	free(c->client_id);
+	free(c->client_secret_file);
+	free(c->certificate);
+	free(c->cloud);
+	free(c->application);
+	free(c->api_url);
+	free(c->login_url);
+	free(c->state);
+	free(c->log_file);
+	free(c->ca_file);
+	free(c->proxy);
+	free(c->user_agent);
+	free_list(c->allowlist_files, c->nallowlist_files);
+	for (size_t i = 0; i < c->nfeeds; i++)
+		feed_free(&c->feeds[i]);
+	free(c->feeds);
+	free(c);
+}
+
+static bool
+is_guid(const char *s)
+{
+	if (strlen(s) != 36)
+		return false;
+	for (int i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return false;
+		} else if (!is_xdigit((unsigned char)s[i])) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Splits "a, b, c" into a list (empty items are errors). */
+static bool
+split_list(const char *v, char ***out, size_t *n)
+{
+	size_t cap = 0;
+	const char *p = v;
+	*out = NULL;
+	*n = 0;
+	for (;;) {
+		const char *s = p, *e;
+		while (*p && *p != ',')
+			p++;
+		e = p;
+		while (s < e && is_space((unsigned char)*s))
+			s++;
+		while (e > s && is_space((unsigned char)e[-1]))
+			e--;
+		if (e == s) {
+			free_list(*out, *n);
+			*out = NULL;
+			*n = 0;
+			return false;
+		}
+		xgrow((void **)out, &cap, *n + 1, sizeof(char *));
+		(*out)[(*n)++] = xstrndup(s, (size_t)(e - s));
+		if (*p == '\0')
+			return true;
+		p++;
+	}
+}
+
+/* Stores value v of key k into base; reports a bad value. */
+static void
+set_value(struct parse *p, const struct key *k, void *base, const char *v)
+{
+	char *field = (char *)base + k->off;
+	long long n;
+	const char *why = NULL, *bad = NULL;
+	bool b;
+	int i;
+
+	switch (k->t) {
+	case K_STR:
+	case K_PATH:
+	case K_CLOUD:
+		if (*v == '\0') {
+			err_at(p, p->line, "%s: empty value", k->name);
+			return;
+		}
+		if (k->t == K_CLOUD && strcmp(v, "global") && strcmp(v, "gcc") && strcmp(v, "gcc-high") &&
+		    strcmp(v, "dod") && strcmp(v, "custom")) {
+			err_at(p, p->line, "cloud: \"%s\" is not one of global, gcc, gcc-high, dod, custom", v);
+			return;
+		}
+		free(*(char **)field);
+		*(char **)field = xstrdup(v);
+		return;
+	case K_URL:
+		if (strncasecmp(v, "https://", 8) && strncasecmp(v, "http://", 7) &&
+		    strncasecmp(v, "file://", 7)) {
+			err_at(p, p->line, "%s: \"%s\" is not an http://, https:// or file:// URL", k->name, v);
+			return;
+		}
+		free(*(char **)field);
+		*(char **)field = xstrdup(v);
+		return;
+	case K_GUID:
+		if (!is_guid(v)) {
+			err_at(p, p->line, "%s: \"%s\" is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
+			       k->name, v);
+			return;
+		}
+		free(*(char **)field);
+		*(char **)field = xstrdup(v);
+		return;
+	case K_BOOL:
+		if (bool_parse(v, &b) != ERR_OK) {
+			err_at(p, p->line, "%s: \"%s\" is not yes or no", k->name, v);
+			return;
+		}
+		*(bool *)field = b;
+		return;
+	case K_INT:
+		if (num_parse(v, k->min, k->max, &n, &why) != ERR_OK) {
+			err_at(p, p->line, "%s: \"%s\": %s (allowed %lld to %lld)", k->name, v, why, k->min,
+			       k->max);
+			return;
+		}
+		if (k->off == C(cidr_expand_max) && k->sec == S_SYNC)
+			*(unsigned *)field = (unsigned)n;
+		else if (k->sec == S_FEED && k->off == F(priority))
+			*(int *)field = (int)n;
+		else
+			*(long long *)field = n;
+		return;
+	case K_DUR:
+		if (duration_parse(v, &n, &why) != ERR_OK || n < k->min || n > k->max) {
+			err_at(p, p->line, "%s: \"%s\": %s (allowed %llds to %llds)", k->name, v,
+			       why ? why : "out of range", k->min, k->max);
+			return;
+		}
+		*(long long *)field = n;
+		return;
+	case K_PCT: {
+		char tmp[32];
+		size_t l = strlen(v);
+		if (l == 0 || l >= sizeof(tmp) || v[l - 1] != '%') {
+			err_at(p, p->line, "%s: \"%s\" is not a percentage (e.g. 25%%)", k->name, v);
+			return;
+		}
+		memcpy(tmp, v, l - 1);
+		tmp[l - 1] = '\0';
+		if (num_parse(tmp, k->min, k->max, &n, &why) != ERR_OK) {
+			err_at(p, p->line, "%s: \"%s\": %s (allowed %lld%% to %lld%%)", k->name, v, why,
+			       k->min, k->max);
+			return;
+		}
+		*(int *)field = (int)n;
+		return;
+	}
+	case K_TYPES: {
+		unsigned m = ioc_types_parse(v, &bad);
+		if (m == 0) {
+			err_at(p, p->line,
+			       "type: \"%s\" is not a type (ip, domain, url, md5, sha1, sha256, hash, cert, auto)",
+			       bad ? bad : v);
+			return;
+		}
+		*(unsigned *)field = m;
+		p->feed->types_line = p->line;
+		return;
+	}
+	case K_ACTION:
+		i = ioc_action_parse(v);
+		if (i < 0) {
+			err_at(p, p->line,
+			       "action: \"%s\" is not one of allow, audit, warn, block, block-and-remediate", v);
+			return;
+		}
+		*(enum ioc_action *)field = (enum ioc_action)i;
+		p->feed->action_line = p->line;
+		return;
+	case K_SEVERITY:
+		for (i = 0; i < SEV__COUNT; i++)
+			if (strcasecmp(v, sev_names[i]) == 0)
+				break;
+		if (i == SEV__COUNT) {
+			err_at(p, p->line, "severity: \"%s\" is not one of informational, low, medium, high", v);
+			return;
+		}
+		*(enum severity *)field = (enum severity)i;
+		return;
+	case K_FORMAT:
+		i = feed_format_parse(v);
+		if (i < 0) {
+			err_at(p, p->line,
+			       "format: \"%s\" is not one of auto, text, hosts, netset, csv, stix, misp, report", v);
+			return;
+		}
+		*(enum feed_format *)field = (enum feed_format)i;
+		return;
+	case K_LIST:
+	case K_FILES: {
+		char **l;
+		size_t ln;
+		if (!split_list(v, &l, &ln)) {
+			err_at(p, p->line, "%s: empty item in \"%s\"", k->name, v);
+			return;
+		}
+		char ***lp = (char ***)field;
+		size_t *np = k->t == K_FILES ? &p->c->nallowlist_files : &p->feed->ndevice_groups;
+		for (size_t j = 0; j < ln; j++) {
+			*lp = xrealloc(*lp, (*np + 1) * sizeof(char *));
+			(*lp)[(*np)++] = l[j];
+		}
+		free(l);
+		return;
+	}
+	case K_CHAR:
+		if (strcmp(v, "tab") == 0 || strcmp(v, "\\t") == 0)
+			*(char *)field = '\t';
+		else if (strlen(v) == 1 && v[0] != '"' && v[0] != '\n')
+			*(char *)field = v[0];
+		else
+			err_at(p, p->line, "csv_delimiter: \"%s\" is not one character (or \"tab\")", v);
+		return;
+	case K_CIDR:
+		if (strcmp(v, "skip") == 0)
+			p->c->cidr = CIDR_SKIP;
+		else if (strcmp(v, "expand") == 0)
+			p->c->cidr = CIDR_EXPAND;
+		else
+			err_at(p, p->line, "cidr: \"%s\" is not skip or expand", v);
+		return;
+	case K_LOGLEVEL:
+		if (strcmp(v, "error") == 0)
+			p->c->log_level = LOG_ERROR;
+		else if (strcmp(v, "warning") == 0)
+			p->c->log_level = LOG_WARN;
+		else if (strcmp(v, "info") == 0)
+			p->c->log_level = LOG_INFO;
+		else if (strcmp(v, "debug") == 0)
+			p->c->log_level = LOG_DEBUG;
+		else
+			err_at(p, p->line, "log_level: \"%s\" is not error, warning, info or debug", v);
+		return;
+	case K_CSVHDR:
+		if (strcmp(v, "auto") == 0)
+			*(int *)field = -1;
+		else if (bool_parse(v, &b) == ERR_OK)
+			*(int *)field = b;
+		else
+			err_at(p, p->line, "csv_header: \"%s\" is not auto, yes or no", v);
+		return;
+	case K_TO_IDS:
+		if (strcmp(v, "honour") == 0 || strcmp(v, "honor") == 0)
+			*(bool *)field = false;
+		else if (strcmp(v, "ignore") == 0)
+			*(bool *)field = true;
+		else
+			err_at(p, p->line, "misp_to_ids: \"%s\" is not honour or ignore", v);
+		return;
+	}
+}
+
+/* Starts a section: "mde", "sync", "fetch", "allowlist", feed "name". */
+static void
+enter_section(struct parse *p, const char *section)
+{
+	memset(p->seen, 0, sizeof(p->seen));
+	p->feed = NULL;
+	p->sec = S__COUNT;
+	if (strncmp(section, "feed", 4) == 0 && (section[4] == ' ' || section[4] == '\t')) {
+		const char *q = section + 5;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		size_t n = strlen(q);
+		if (n < 3 || q[0] != '"' || q[n - 1] != '"') {
+			err_at(p, p->line, "feed section needs a quoted name: [feed \"name\"]");
+			return;
+		}
+		for (size_t i = 1; i + 1 < n; i++)
+			if (!is_alnum((unsigned char)q[i]) && q[i] != '-' && q[i] != '_' && q[i] != '.') {
+				err_at(p, p->line, "feed name %s: use letters, digits, '-', '_' and '.'", q);
+				return;
+			}
+		for (size_t i = 0; i < p->c->nfeeds; i++)
+			if (strlen(p->c->feeds[i].name) == n - 2 && memcmp(p->c->feeds[i].name, q + 1, n - 2) == 0) {
+				err_at(p, p->line, "feed %s is defined twice (first at line %u)", q,
+				       p->c->feeds[i].line);
+				return;
+			}
+		p->c->feeds = xrealloc(p->c->feeds, (p->c->nfeeds + 1) * sizeof(*p->c->feeds));
+		p->feed = &p->c->feeds[p->c->nfeeds++];
+		feed_defaults(p->feed);
+		p->feed->name = xstrndup(q + 1, n - 2);
+		p->feed->line = p->line;
+		p->sec = S_FEED;
+		return;
+	}
+	for (int s = 0; s < S_FEED; s++)
+		if (strcmp(section, sec_names[s]) == 0) {
+			p->sec = (enum sec)s;
+			return;
+		}
+	err_at(p, p->line, "unknown section [%s] (known: mde, sync, fetch, allowlist, feed \"name\")",
+	       section);
+}
+
+static int
+handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse *p = user;
+
+	/* Sections are entered by reader(), which sees their header line. */
+	if (name == NULL)
+		return 1;
+	if (*section == '\0') {
+		err_at(p, p->line, "%s: key outside any section", name);
+		return 1;
+	}
+	if (p->sec == S__COUNT)
+		return 1; /* the section was reported */
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (keys[i].sec != p->sec || strcmp(keys[i].name, name) != 0)
+			continue;
+		if (p->seen[i] && keys[i].t != K_FILES) {
+			err_at(p, p->line, "%s is given twice in [%s]", name, section);
+			return 1;
+		}
+		p->seen[i] = true;
+		if (keys[i].off == F(educate_url) && p->sec == S_FEED)
+			p->feed->educate_line = p->line;
+		set_value(p, &keys[i], p->sec == S_FEED ? (void *)p->feed : (void *)p->c, value);
+		return 1;
+	}
+	err_at(p, p->line, "unknown key \"%s\" in [%s]", name, section);
+	return 1;
+}
+
+/* Reads a line for inih, counting lines and catching those too long. */
+static char *
+reader(char *str, int num, void *stream)
+{
+	struct parse *p = stream;
+	size_t n;
+	if (p->fp) {
+		if (fgets(str, num, p->fp) == NULL)
+			return NULL;
+		n = strlen(str);
+	} else {
+		if (*p->text == '\0')
+			return NULL;
+		const char *nl = strchr(p->text, '\n');
+		size_t len = nl ? (size_t)(nl - p->text) + 1 : strlen(p->text);
+		n = len < (size_t)num - 1 ? len : (size_t)num - 1;
+		memcpy(str, p->text, n);
+		str[n] = '\0';
+		p->text += n;
+	}
+	if (!p->long_line)
+		p->line++;
+	p->long_line = n == (size_t)num - 1 && str[n - 1] != '\n';
+	if (p->long_line) {
+		err_at(p, p->line, "line longer than %d characters", num - 2);
+		/* Swallow the rest of the line so it is not read as a new one. */
+		if (p->fp) {
+			int ch;
+			while ((ch = fgetc(p->fp)) != EOF && ch != '\n')
+				;
+		} else {
+			const char *nl = strchr(p->text, '\n');
+			p->text = nl ? nl + 1 : p->text + strlen(p->text);
+		}
+		p->long_line = false;
+		str[0] = '\0';
+		return str;
+	}
+	/* A section header: entered here, where its own line is known and
+	 * even when the section has no key. */
+	const char *q = str;
+	while (*q == ' ' || *q == '\t')
+		q++;
+	if (*q == '[') {
+		const char *e = strchr(q, ']');
+		if (e) {
+			const char *b = q + 1;
+			while (b < e && is_space((unsigned char)*b))
+				b++;
+			while (e > b && is_space((unsigned char)e[-1]))
+				e--;
+			snprintf(p->cursec, sizeof(p->cursec), "%.*s", (int)(e - b), b);
+			enter_section(p, p->cursec);
+		}
+	}
+	return str;
+}
+
+/* Checks what single keys cannot: the rules that tie keys together. */
+static void
+validate(struct parse *p)
+{
+	struct config *c = p->c;
+	char why[256];
+
+	if (c->client_secret_file && c->certificate)
+		err_at(p, 0, "[mde]: client_secret_file and certificate exclude each other");
+	if (strcmp(c->cloud, "custom") == 0 && (c->api_url == NULL || c->login_url == NULL))
+		err_at(p, 0, "[mde]: cloud = custom needs api_url and login_url");
+	for (size_t i = 0; i < c->nfeeds; i++) {
+		struct feed_cfg *f = &c->feeds[i];
+		unsigned types = f->types ? f->types : IOC_TYPES_AUTO;
+		unsigned line = f->action_line ? f->action_line : f->line;
+		if (f->url == NULL)
+			err_at(p, f->line, "feed \"%s\" has no url", f->name);
+		for (int t = IOC_IP; t < IOC_TYPE_COUNT; t++) {
+			if (!(types & IOC_BIT(t)))
+				continue;
+			if (!policy_action_ok((enum ioc_type)t, f->action, f->generate_alert, why, sizeof(why))) {
+				err_at(p, line, "feed \"%s\": action %s: %s%s", f->name,
+				       ioc_action_name(f->action), why,
+				       f->types ? "" : " (the feed's type is auto: declare type = hash or cert)");
+				break;
+			}
+		}
+		if (f->educate_url &&
+		    (!(types & IOC_BIT(IOC_URL)) || (f->action != ACT_BLOCK && f->action != ACT_WARN)))
+			err_at(p, f->educate_line, "feed \"%s\": educate_url applies only to URL indicators "
+						   "with action block or warn", f->name);
+	}
+}
+
+static struct config *
+finish(struct parse *p, int ini_rc)
+{
+	if (ini_rc > 0 && !p->long_line)
+		err_at(p, (unsigned)ini_rc, "syntax error (expected [section] or key = value)");
+	else if (ini_rc < 0)
+		err_at(p, 0, "cannot parse (out of memory)");
+	validate(p);
+	if (p->errors > 0) {
+		config_free(p->c);
+		return NULL;
+	}
+	return p->c;
+}
+
+struct config *
+config_load(const char *path, struct strbuf *errs, enum err *rc)
+{
+	struct parse p = {.c = config_defaults(), .name = path, .errs = errs, .sec = S__COUNT};
+	p.fp = fopen(path, "re");
+	if (p.fp == NULL) {
+		sb_addf(errs, "%s: cannot open: %s\n", path, strerror(errno));
+		config_free(p.c);
+		*rc = ERR_IO;
+		return NULL;
+	}
+	p.c->path = xstrdup(path);
+	int r = ini_parse_stream(reader, &p, handler, &p);
+	fclose(p.fp);
+	struct config *c = finish(&p, r);
+	*rc = c ? ERR_OK : ERR_CONFIG;
+	return c;
+}
+
+struct config *
+config_load_string(const char *name, const char *text, struct strbuf *errs)
+{
+	struct parse p = {.c = config_defaults(), .name = name, .errs = errs, .text = text, .sec = S__COUNT};
+	p.c->path = xstrdup(name);
+	return finish(&p, ini_parse_stream(reader, &p, handler, &p));
+}
+
+void
+config_dump(const struct config *c, struct strbuf *o)
+{
+	static const char *const cidr[] = {"skip", "expand"};
+	static const char *const lvl[] = {"error", "warning", "info", "debug"};
+	sb_addf(o, "[mde]\n");
+	if (c->tenant_id)
+		sb_addf(o, "tenant_id = %s\n", c->tenant_id);
+	if (c->client_id)
+		sb_addf(o, "client_id = %s\n", c->client_id);
+	if (c->client_secret_file)
+		sb_addf(o, "client_secret_file = %s\n", c->client_secret_file);
+	if (c->certificate)
+		sb_addf(o, "certificate = %s\n", c->certificate);
+	sb_addf(o, "cloud = %s\napplication = %s\n", c->cloud, c->application);
+	sb_addf(o, "\n[sync]\nstate = %s\nreserve = %lld\nmax_delete = %d%%\ninterval = %llds\n", c->state,
+		c->reserve, c->max_delete_pct, c->interval_s);
+	if (c->log_file)
+		sb_addf(o, "log_file = %s\n", c->log_file);
+	sb_addf(o, "log_level = %s\ncidr = %s\ncidr_expand_max = %u\n", lvl[c->log_level], cidr[c->cidr],
+		c->cidr_expand_max);
+	sb_addf(o, "\n[fetch]\nconnect_timeout = %llds\ntimeout = %llds\nmax_bytes = %lld\nmax_redirects = %lld\n",
+		c->connect_timeout_s, c->timeout_s, c->max_bytes, c->max_redirects);
+	for (size_t i = 0; i < c->nallowlist_files; i++)
+		sb_addf(o, "%sfile = %s\n", i == 0 ? "\n[allowlist]\n" : "", c->allowlist_files[i]);
+	for (size_t i = 0; i < c->nfeeds; i++) {
+		const struct feed_cfg *f = &c->feeds[i];
+		sb_addf(o, "\n[feed \"%s\"]\nurl = %s\nformat = %s\naction = %s\nseverity = %s\n", f->name,
+			f->url ? f->url : "", feed_format_name(f->format), ioc_action_name(f->action),
+			severity_name(f->severity));
+		sb_addf(o, "expire_after = %llds\ngenerate_alert = %s\npriority = %d\nenabled = %s\n",
+			f->expire_after_s, f->generate_alert ? "yes" : "no", f->priority,
+			f->enabled ? "yes" : "no");
+		if (f->types) {
+			sb_adds(o, "type =");
+			for (int t = IOC_IP; t < IOC_TYPE_COUNT; t++)
+				if (f->types & IOC_BIT(t))
+					sb_addf(o, " %s", ioc_type_name((enum ioc_type)t));
+			sb_addc(o, '\n');
+		}
+		for (size_t g = 0; g < f->ndevice_groups; g++)
+			sb_addf(o, "%s%s", g == 0 ? "device_groups = " : ", ", f->device_groups[g]);
+		if (f->ndevice_groups)
+			sb_addc(o, '\n');
+	}
+}

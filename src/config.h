@@ -1,0 +1,103 @@
+/*
+ * The configuration: one INI file parsed into one struct and validated
+ * in one place. Every error names file:line. Unknown sections and keys
+ * are errors. Defaults are documented in iocsync.conf(5) and here.
+ */
+#ifndef IOCSYNC_CONFIG_H
+#define IOCSYNC_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "err.h"
+#include "feed.h"
+#include "ioc.h"
+#include "log.h"
+#include "pipeline.h"
+#include "util.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/iocsync/iocsync.conf"
+
+enum severity { SEV_INFORMATIONAL, SEV_LOW, SEV_MEDIUM, SEV_HIGH, SEV__COUNT };
+const char *severity_name(enum severity s);
+
+struct feed_cfg {
+	char *name;
+	unsigned line;			/* of the [feed "name"] header */
+	char *url;			/* http(s):// or file:// (required) */
+	enum feed_format format;	/* default auto */
+	unsigned types;			/* default 0 = auto */
+	enum ioc_action action;		/* default Block */
+	unsigned action_line, types_line, educate_line;
+	enum severity severity;		/* default Medium */
+	long long expire_after_s;	/* default 30d */
+	char **device_groups;		/* default none = all devices */
+	size_t ndevice_groups;
+	bool generate_alert;		/* default no (Audit requires yes) */
+	char *title;			/* default "{feed}: {value}" */
+	char *description;		/* default "Indicator from feed {feed}" */
+	char *recommended_actions;
+	char *educate_url;
+	int priority;			/* default 0; higher decides */
+	char csv_delim;			/* default sniffed */
+	char *csv_columns;		/* default detected */
+	int csv_header;			/* default -1 = detect */
+	bool misp_ignore_to_ids;	/* default no: to_ids is honoured */
+	long long timeout_s;		/* default [fetch] timeout */
+	long long max_bytes;		/* default [fetch] max_bytes */
+	int max_shrink_pct;		/* default 50: a feed shrinking more keeps its snapshot */
+	bool enabled;			/* default yes */
+};
+
+struct config {
+	char *path;
+	/* [mde] */
+	char *tenant_id, *client_id, *client_secret_file, *certificate;
+	char *cloud;			/* global | gcc | gcc-high | dod | custom */
+	char *application;		/* default "iocsync" */
+	char *api_url, *login_url;	/* cloud = custom */
+	bool allow_http;		/* http:// to a loopback address only */
+	/* [sync] */
+	char *state;			/* default /var/lib/iocsync/state.db */
+	long long reserve;		/* default 500 */
+	int max_delete_pct;		/* default 25 */
+	long long interval_s;		/* default 24h */
+	char *log_file;
+	enum log_level log_level;	/* default info (for the log file) */
+	enum cidr_mode cidr;		/* default skip */
+	unsigned cidr_expand_max;	/* default 256 addresses */
+	/* [fetch] */
+	char *ca_file, *proxy, *user_agent;
+	long long connect_timeout_s;	/* default 15 */
+	long long timeout_s;		/* default 300 */
+	long long max_bytes;		/* default 256 MiB */
+	long long max_redirects;	/* default 5 */
+	/* [allowlist] */
+	char **allowlist_files;
+	size_t nallowlist_files;
+	/* [feed "name"] */
+	struct feed_cfg *feeds;
+	size_t nfeeds;
+};
+
+/* The built-in defaults, with no feed. Never NULL; free with config_free. */
+struct config *config_defaults(void);
+
+/*
+ * Loads and validates path. Returns the configuration, or NULL with every
+ * problem as "path:line: what" lines appended to errs (and ERR_IO in
+ * *rc when the file cannot be read, ERR_CONFIG otherwise).
+ */
+struct config *config_load(const char *path, struct strbuf *errs, enum err *rc);
+
+/* Same, from a string (for tests and fuzzing); name is used in errors. */
+struct config *config_load_string(const char *name, const char *text, struct strbuf *errs);
+
+/* config_free(NULL) is a no-op. */
+void config_free(struct config *c);
+
+/* Writes the effective configuration as INI (secrets never appear: the
+ * file holds only their paths). */
+void config_dump(const struct config *c, struct strbuf *out);
+
+#endif

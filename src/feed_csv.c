@@ -1,0 +1,354 @@
+/*
+ * CSV (RFC 4180): quoted fields with "" escapes and line breaks, "#"
+ * comment lines anywhere, a header row (detected or declared), the
+ * indicator columns chosen by name or number or detected, a delimiter
+ * (sniffed among , ; TAB |), several indicators in one field.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "feed.h"
+#include "limits.h"
+#include "util.h"
+
+struct field {
+	size_t off, len; /* in the record's scratch buffer */
+};
+
+struct csv {
+	const char *p, *end;
+	unsigned long line;	/* current line number */
+	char delim;
+	struct strbuf scratch;
+	struct field *f;
+	size_t nf, fcap;
+};
+
+enum rec { REC_END, REC_OK, REC_COMMENT, REC_BAD };
+
+/* Reads one record starting at c->p; *start gets its first line. */
+static enum rec
+next_record(struct csv *c, unsigned long *start, const char **why)
+{
+	const char *p = c->p, *e = c->end;
+	if (p >= e)
+		return REC_END;
+	c->line++;
+	*start = c->line;
+	c->scratch.len = 0;
+	c->nf = 0;
+	if (*p == '#') { /* a comment line */
+		const char *nl = memchr(p, '\n', (size_t)(e - p));
+		c->p = nl ? nl + 1 : e;
+		return REC_COMMENT;
+	}
+	for (;;) {
+		size_t off = c->scratch.len;
+		bool quoted = false;
+		if (p < e && *p == '"') {
+			quoted = true;
+			p++;
+			for (;;) {
+				if (p >= e) {
+					c->p = e;
+					*why = "unterminated quoted field";
+					return REC_BAD;
+				}
+				if (*p == '"') {
+					if (p + 1 < e && p[1] == '"') {
+						sb_addc(&c->scratch, '"');
+						p += 2;
+						continue;
+					}
+					p++;
+					break;
+				}
+				if (*p == '\n')
+					c->line++;
+				sb_addc(&c->scratch, *p++);
+			}
+		}
+		/* Unquoted part (or junk after a closing quote, kept as is). */
+		const char *s = p;
+		while (p < e && *p != c->delim && *p != '\n')
+			p++;
+		size_t n = (size_t)(p - s);
+		if (n > 0 && s[n - 1] == '\r' && (p >= e || *p == '\n'))
+			n--;
+		if (n > 0)
+			sb_add(&c->scratch, s, n);
+		else if (c->scratch.buf == NULL)
+			sb_add(&c->scratch, "", 0);
+		(void)quoted;
+		if (c->nf >= LIMIT_CSV_FIELDS) {
+			const char *nl = memchr(p, '\n', (size_t)(e - p));
+			c->p = nl ? nl + 1 : e;
+			*why = "more fields than LIMIT_CSV_FIELDS";
+			return REC_BAD;
+		}
+		xgrow((void **)&c->f, &c->fcap, c->nf + 1, sizeof(*c->f));
+		c->f[c->nf].off = off;
+		c->f[c->nf].len = c->scratch.len - off;
+		c->nf++;
+		if (p >= e || *p == '\n') {
+			c->p = p < e ? p + 1 : e;
+			return REC_OK;
+		}
+		p++; /* the delimiter */
+	}
+}
+
+static const char *
+fval(const struct csv *c, size_t i, size_t *n)
+{
+	*n = c->f[i].len;
+	return c->scratch.buf + c->f[i].off;
+}
+
+static char
+sniff_delim(const char *p, const char *e)
+{
+	static const char cands[] = {',', ';', '\t', '|'};
+	size_t best = 0;
+	char d = ',';
+	/* First line that is not a comment. */
+	while (p < e && *p == '#') {
+		const char *nl = memchr(p, '\n', (size_t)(e - p));
+		p = nl ? nl + 1 : e;
+	}
+	const char *nl = memchr(p, '\n', (size_t)(e - p));
+	const char *le = nl ? nl : e;
+	for (size_t k = 0; k < sizeof(cands); k++) {
+		size_t cnt = 0;
+		bool q = false;
+		for (const char *s = p; s < le; s++) {
+			if (*s == '"')
+				q = !q;
+			else if (!q && *s == cands[k])
+				cnt++;
+		}
+		if (cnt > best) {
+			best = cnt;
+			d = cands[k];
+		}
+	}
+	return d;
+}
+
+/* A header name that says "indicator here", after folding case and
+ * dropping spaces, "_" and "-". */
+static bool
+ioc_header(const char *s, size_t n)
+{
+	static const char *const exact[] = {"value", "ioc", "iocvalue", "indicator", "indicatorvalue",
+					     "observable", "host", "hostname", "uri"};
+	static const char *const suffix[] = {"url", "ip", "ipaddress", "domain", "md5", "sha1",
+					      "sha256", "hash", "ipv4", "ipv6", "fqdn"};
+	char k[64];
+	size_t m = 0;
+	for (size_t i = 0; i < n && m < sizeof(k) - 1; i++)
+		if (s[i] != ' ' && s[i] != '_' && s[i] != '-')
+			k[m++] = (char)lc((unsigned char)s[i]);
+	k[m] = '\0';
+	for (size_t i = 0; i < NELEM(exact); i++)
+		if (strcmp(k, exact[i]) == 0)
+			return true;
+	for (size_t i = 0; i < NELEM(suffix); i++) {
+		size_t sl = strlen(suffix[i]);
+		if (m >= sl && strcmp(k + m - sl, suffix[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool
+field_is_ioc(const char *s, size_t n)
+{
+	struct ioc i;
+	struct ioc_opts o = {.types = IOC_TYPES_AUTO, .url_feed = false};
+	if (n == 0 || n > LIMIT_VALUE_BYTES)
+		return false;
+	/* Several values in one field: judge by the first. */
+	size_t t = 0;
+	while (t < n && s[t] != ',' && s[t] != ' ' && s[t] != ';' && s[t] != '|')
+		t++;
+	if (memmem(s, n, "://", 3))
+		t = n;
+	return ioc_parse(s, t, &o, &i, NULL, 0) == REJ_OK;
+}
+
+static void
+emit_field(const struct feed_sink *k, unsigned long line, const char *s, size_t n)
+{
+	bool url = memmem(s, n, "://", 3) != NULL;
+	size_t i = 0;
+	while (i < n) {
+		while (i < n && (is_space((unsigned char)s[i]) || s[i] == ';' || s[i] == '|' ||
+				 (!url && s[i] == ',')))
+			i++;
+		size_t st = i;
+		while (i < n && !is_space((unsigned char)s[i]) && s[i] != ';' && s[i] != '|' &&
+		       (url || s[i] != ','))
+			i++;
+		if (i > st) {
+			struct feed_entry e = {.value = s + st, .len = i - st, .line = line};
+			k->entry(k->ctx, &e);
+		}
+	}
+}
+
+#define SNIFF_ROWS 50
+
+enum err
+feed_csv_parse(const char *buf, size_t len, const struct feed_opts *o, const struct feed_sink *k,
+	       char *why, size_t whysz)
+{
+	struct csv c = {0};
+	unsigned long start;
+	const char *bad = NULL;
+	bool *use = NULL;
+	size_t nuse = 0;
+	enum rec r;
+	enum err rc = ERR_OK;
+	int header = o->csv_header;
+
+	c.p = buf;
+	c.end = buf + len;
+	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
+		c.p += 3;
+	c.delim = o->csv_delim ? o->csv_delim : sniff_delim(c.p, c.end);
+
+	/* The first record decides the header and the columns. */
+	while ((r = next_record(&c, &start, &bad)) == REC_COMMENT || r == REC_BAD)
+		if (r == REC_BAD)
+			k->reject(k->ctx, start, REJ_MALFORMED, bad, "", 0);
+	if (r == REC_END)
+		goto out;
+	if (header < 0) {
+		header = 1;
+		for (size_t i = 0; i < c.nf; i++) {
+			size_t n;
+			const char *s = fval(&c, i, &n);
+			if (field_is_ioc(s, n))
+				header = 0;
+		}
+	}
+	nuse = c.nf;
+	use = xcalloc(nuse, sizeof(*use));
+	if (o->csv_columns && *o->csv_columns) {
+		const char *p = o->csv_columns;
+		while (*p) {
+			while (*p == ',' || *p == ' ')
+				p++;
+			const char *s = p;
+			while (*p && *p != ',')
+				p++;
+			size_t n = (size_t)(p - s);
+			while (n > 0 && s[n - 1] == ' ')
+				n--;
+			if (n == 0)
+				continue;
+			char tmp[64];
+			long long idx;
+			snprintf(tmp, sizeof(tmp), "%.*s", (int)(n < 63 ? n : 63), s);
+			if (num_parse(tmp, 1, LIMIT_CSV_FIELDS, &idx, NULL) == ERR_OK) {
+				if ((size_t)idx > nuse) {
+					xgrow((void **)&use, &nuse, (size_t)idx, sizeof(*use));
+					memset(use + c.nf, 0, (nuse - c.nf) * sizeof(*use));
+				}
+				use[idx - 1] = true;
+				continue;
+			}
+			size_t i;
+			for (i = 0; header && i < c.nf; i++) {
+				size_t fl;
+				const char *f = fval(&c, i, &fl);
+				if (fl == n && mem_ieq(f, s, n))
+					break;
+			}
+			if (!header || i == c.nf) {
+				snprintf(why, whysz, "column \"%s\" is not in the header row (line %lu)", tmp,
+					 start);
+				rc = ERR_PARSE;
+				goto out;
+			}
+			use[i] = true;
+		}
+	} else {
+		bool any = false;
+		for (size_t i = 0; header && i < c.nf; i++) {
+			size_t n;
+			const char *s = fval(&c, i, &n);
+			use[i] = ioc_header(s, n);
+			any |= use[i];
+		}
+		if (!any) {
+			/* Detect by content: a column whose values are mostly
+			 * indicators, judged on the first rows. */
+			struct csv peek = c;
+			size_t *hits = xcalloc(nuse, sizeof(*hits)), *filled = xcalloc(nuse, sizeof(*filled));
+			unsigned long st;
+			const char *b;
+			peek.scratch = (struct strbuf){0};
+			peek.f = NULL;
+			peek.fcap = 0;
+			if (!header) {
+				for (size_t i = 0; i < c.nf; i++) {
+					size_t n;
+					const char *s = fval(&c, i, &n);
+					filled[i] += n > 0;
+					hits[i] += field_is_ioc(s, n);
+				}
+			}
+			for (int rows = 0; rows < SNIFF_ROWS;) {
+				enum rec pr = next_record(&peek, &st, &b);
+				if (pr == REC_END || pr == REC_BAD)
+					break;
+				if (pr == REC_COMMENT)
+					continue;
+				rows++;
+				for (size_t i = 0; i < peek.nf && i < nuse; i++) {
+					size_t n;
+					const char *s = fval(&peek, i, &n);
+					filled[i] += n > 0;
+					hits[i] += field_is_ioc(s, n);
+				}
+			}
+			for (size_t i = 0; i < nuse; i++)
+				use[i] = filled[i] > 0 && hits[i] * 2 >= filled[i];
+			free(hits);
+			free(filled);
+			sb_free(&peek.scratch);
+			free(peek.f);
+		}
+	}
+	for (;;) {
+		if (!header) {
+			for (size_t i = 0; i < c.nf && i < nuse; i++) {
+				size_t n;
+				const char *s = fval(&c, i, &n);
+				if (use[i])
+					emit_field(k, start, s, n);
+			}
+		}
+		header = 0;
+		do
+			r = next_record(&c, &start, &bad);
+		while (r == REC_COMMENT);
+		if (r == REC_END)
+			break;
+		if (r == REC_BAD) {
+			k->reject(k->ctx, start, REJ_MALFORMED, bad, "", 0);
+			header = 1; /* nothing to emit for it */
+			continue;
+		}
+		if (c.nf == 1 && c.f[0].len == 0)
+			header = 1; /* blank line */
+	}
+out:
+	free(use);
+	sb_free(&c.scratch);
+	free(c.f);
+	return rc;
+}

@@ -1,0 +1,814 @@
+#include "ioc.h"
+
+#include <arpa/inet.h>
+#include <idn2.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util.h"
+
+static const char *const type_names[] = {
+	[IOC_NONE] = "",
+	[IOC_IP] = "IpAddress",
+	[IOC_DOMAIN] = "DomainName",
+	[IOC_URL] = "Url",
+	[IOC_MD5] = "FileMd5",
+	[IOC_SHA1] = "FileSha1",
+	[IOC_SHA256] = "FileSha256",
+	[IOC_CERT] = "CertificateThumbprint",
+};
+_Static_assert(NELEM(type_names) == IOC_TYPE_COUNT, "type names");
+
+static const char *const reason_codes[] = {
+	[REJ_OK] = "ok",
+	[REJ_EMPTY] = "empty",
+	[REJ_TOO_LONG] = "too-long",
+	[REJ_BAD_UTF8] = "invalid-utf8",
+	[REJ_BINARY] = "binary-data",
+	[REJ_NOT_INDICATOR] = "not-an-indicator",
+	[REJ_BAD_IPV4] = "invalid-ipv4",
+	[REJ_BAD_IPV6] = "invalid-ipv6",
+	[REJ_BAD_DOMAIN] = "invalid-domain",
+	[REJ_BAD_URL] = "invalid-url",
+	[REJ_URL_SCHEME] = "unsupported-scheme",
+	[REJ_NO_SCHEME] = "url-without-scheme",
+	[REJ_BAD_HASH] = "invalid-hash",
+	[REJ_CIDR] = "cidr",
+	[REJ_CIDR_TOO_WIDE] = "cidr-too-wide",
+	[REJ_TYPE_NOT_WANTED] = "type-not-wanted",
+	[REJ_SPECIAL] = "special-purpose",
+	[REJ_ALLOWLIST] = "allowlisted-builtin",
+	[REJ_USER_ALLOWLIST] = "allowlisted",
+	[REJ_PUBLIC_SUFFIX] = "public-suffix",
+	[REJ_UNSUPPORTED] = "unsupported",
+	[REJ_EXPIRED] = "expired",
+	[REJ_REVOKED] = "revoked",
+	[REJ_NOT_TO_IDS] = "not-to-ids",
+	[REJ_MALFORMED] = "malformed",
+	[REJ_LINE_TOO_LONG] = "line-too-long",
+};
+_Static_assert(NELEM(reason_codes) == REJ__COUNT, "reason codes");
+
+const char *
+ioc_type_name(enum ioc_type t)
+{
+	return (unsigned)t < IOC_TYPE_COUNT ? type_names[t] : "";
+}
+
+const char *
+ioc_reason_code(enum ioc_reason r)
+{
+	return (unsigned)r < REJ__COUNT ? reason_codes[r] : "unknown";
+}
+
+unsigned
+ioc_types_parse(const char *list, const char **bad)
+{
+	static const struct {
+		const char *name;
+		unsigned mask;
+	} words[] = {
+		{"auto", IOC_TYPES_AUTO},
+		{"ip", IOC_BIT(IOC_IP)},
+		{"domain", IOC_BIT(IOC_DOMAIN)},
+		{"url", IOC_BIT(IOC_URL)},
+		{"md5", IOC_BIT(IOC_MD5)},
+		{"sha1", IOC_BIT(IOC_SHA1)},
+		{"sha256", IOC_BIT(IOC_SHA256)},
+		{"hash", IOC_HASHES},
+		{"cert", IOC_BIT(IOC_CERT)},
+	};
+	static char badword[64];
+	unsigned mask = 0;
+	const char *p = list;
+
+	while (*p) {
+		while (*p == ',' || is_space((unsigned char)*p))
+			p++;
+		const char *s = p;
+		while (*p && *p != ',' && !is_space((unsigned char)*p))
+			p++;
+		size_t n = (size_t)(p - s), i;
+		if (n == 0)
+			continue;
+		unsigned m = 0;
+		for (i = 0; i < NELEM(words) && m == 0; i++)
+			if (strlen(words[i].name) == n && mem_ieq(s, words[i].name, n))
+				m = words[i].mask;
+		for (i = IOC_IP; i < IOC_TYPE_COUNT && m == 0; i++)
+			if (strlen(type_names[i]) == n && mem_ieq(s, type_names[i], n))
+				m = IOC_BIT(i);
+		if (m == 0) {
+			snprintf(badword, sizeof(badword), "%.*s", (int)(n > 60 ? 60 : n), s);
+			if (bad)
+				*bad = badword;
+			return 0;
+		}
+		mask |= m;
+	}
+	if (mask == 0 && bad)
+		*bad = "(empty)";
+	return mask;
+}
+
+static void
+setwhy(char *why, size_t whysz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void
+setwhy(char *why, size_t whysz, const char *fmt, ...)
+{
+	va_list ap;
+	if (why == NULL || whysz == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, whysz, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- refanging ---- */
+
+struct fang {
+	const char *from;
+	const char *to;
+};
+
+/* Bracketed forms, matched case-insensitively wherever they stand. */
+static const struct fang fangs[] = {
+	{"[://]", "://"}, {"[:]//", "://"}, {"[.]", "."}, {"(.)", "."}, {"{.}", "."},
+	{"[dot]", "."},	  {"(dot)", "."},   {"{dot}", "."}, {"[:]", ":"}, {"[/]", "/"},
+	{"[@]", "@"},	  {"[at]", "@"},    {"(at)", "@"},  {"\\.", "."},
+};
+
+size_t
+ioc_refang(const char *in, size_t len, char *out, size_t outsz, bool *changed)
+{
+	size_t i = 0, o = 0;
+
+	*changed = false;
+	if (outsz == 0)
+		return 0;
+	/* The scheme: hxxp, hXXp, hxxps, and "meow"-free variants only. */
+	if (len >= 4 && (in[0] | 32) == 'h' && (in[1] | 32) == 'x' && (in[2] | 32) == 'x' &&
+	    (in[3] | 32) == 'p') {
+		if (outsz > 4) {
+			memcpy(out, "http", 4);
+			o = 4;
+		}
+		i = 4;
+		*changed = true;
+	}
+	while (i < len && o + 1 < outsz) {
+		char c = in[i];
+		if (c == '[' || c == '(' || c == '{' || c == '\\') {
+			size_t k;
+			for (k = 0; k < NELEM(fangs); k++) {
+				size_t fl = strlen(fangs[k].from);
+				if (len - i >= fl && mem_ieq(in + i, fangs[k].from, fl))
+					break;
+			}
+			if (k < NELEM(fangs)) {
+				size_t tl = strlen(fangs[k].to);
+				if (o + tl + 1 > outsz)
+					break;
+				memcpy(out + o, fangs[k].to, tl);
+				o += tl;
+				i += strlen(fangs[k].from);
+				*changed = true;
+				continue;
+			}
+		}
+		out[o++] = c;
+		i++;
+	}
+	out[o] = '\0';
+	return o;
+}
+
+/* ---- addresses ---- */
+
+/* Strict dotted quad: four decimal octets, no leading zeros (an octet
+ * like 010 is octal to inet_aton and decimal to people). */
+static bool
+ip4_parse(const char *s, size_t n, unsigned char a[4], bool *leading_zero)
+{
+	size_t i = 0;
+	*leading_zero = false;
+	for (int part = 0; part < 4; part++) {
+		unsigned v = 0, digits = 0;
+		if (part > 0) {
+			if (i >= n || s[i] != '.')
+				return false;
+			i++;
+		}
+		size_t start = i;
+		while (i < n && is_digit((unsigned char)s[i]) && digits < 4) {
+			v = v * 10 + (unsigned)(s[i] - '0');
+			i++;
+			digits++;
+		}
+		if (digits == 0 || digits > 3 || v > 255)
+			return false;
+		if (digits > 1 && s[start] == '0')
+			*leading_zero = true;
+		a[part] = (unsigned char)v;
+	}
+	return i == n;
+}
+
+static bool
+ip6_parse(const char *s, size_t n, unsigned char a[16])
+{
+	char tmp[64];
+	if (n == 0 || n >= sizeof(tmp) || memchr(s, '%', n) != NULL)
+		return false;
+	memcpy(tmp, s, n);
+	tmp[n] = '\0';
+	return inet_pton(AF_INET6, tmp, a) == 1;
+}
+
+size_t
+ioc_addr_format(int family, const unsigned char *a, char *out)
+{
+	if (family == AF_INET)
+		return (size_t)sprintf(out, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
+	return (size_t)sprintf(out, "%x:%x:%x:%x:%x:%x:%x:%x", a[0] << 8 | a[1], a[2] << 8 | a[3],
+			       a[4] << 8 | a[5], a[6] << 8 | a[7], a[8] << 8 | a[9],
+			       a[10] << 8 | a[11], a[12] << 8 | a[13], a[14] << 8 | a[15]);
+}
+
+static enum ioc_reason
+set_ip(struct ioc *out, int family, const unsigned char *a, int prefix)
+{
+	out->type = IOC_IP;
+	out->family = family;
+	memcpy(out->addr, a, family == AF_INET ? 4 : 16);
+	out->prefix = prefix;
+	out->len = ioc_addr_format(family, a, out->value);
+	if (prefix >= 0)
+		out->len += (size_t)sprintf(out->value + out->len, "/%d", prefix);
+	return REJ_OK;
+}
+
+/* Parses an address, with or without "/prefix". */
+static enum ioc_reason
+parse_ip(const char *s, size_t n, struct ioc *out, char *why, size_t whysz)
+{
+	unsigned char a[16];
+	bool lz;
+	int prefix = -1;
+	const char *slash = memchr(s, '/', n);
+	size_t an = slash ? (size_t)(slash - s) : n;
+	bool v6 = memchr(s, ':', an) != NULL;
+
+	if (slash) {
+		long long p;
+		char num[8];
+		size_t pn = n - an - 1;
+		if (pn == 0 || pn >= sizeof(num)) {
+			setwhy(why, whysz, "bad prefix length");
+			return v6 ? REJ_BAD_IPV6 : REJ_BAD_IPV4;
+		}
+		memcpy(num, slash + 1, pn);
+		num[pn] = '\0';
+		if (num_parse(num, 0, v6 ? 128 : 32, &p, NULL) != ERR_OK) {
+			setwhy(why, whysz, "bad prefix length /%s", num);
+			return v6 ? REJ_BAD_IPV6 : REJ_BAD_IPV4;
+		}
+		prefix = (int)p;
+	}
+	if (v6) {
+		if (!ip6_parse(s, an, a)) {
+			setwhy(why, whysz, "not an IPv6 address");
+			return REJ_BAD_IPV6;
+		}
+		if (prefix == 128)
+			prefix = -1;
+		if (prefix >= 0) {
+			/* Zero the host bits: 2001:db8::1/64 means its /64. */
+			for (int b = prefix; b < 128; b++)
+				a[b / 8] &= (unsigned char)~(0x80 >> (b % 8));
+		}
+		return set_ip(out, AF_INET6, a, prefix);
+	}
+	if (!ip4_parse(s, an, a, &lz)) {
+		setwhy(why, whysz, "not an IPv4 address");
+		return REJ_BAD_IPV4;
+	}
+	if (lz) {
+		setwhy(why, whysz, "an octet has a leading zero (octal or decimal?)");
+		return REJ_BAD_IPV4;
+	}
+	if (prefix == 32)
+		prefix = -1;
+	if (prefix >= 0) {
+		uint32_t v = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
+		v &= prefix == 0 ? 0 : ~0u << (32 - prefix);
+		a[0] = (unsigned char)(v >> 24);
+		a[1] = (unsigned char)(v >> 16);
+		a[2] = (unsigned char)(v >> 8);
+		a[3] = (unsigned char)v;
+	}
+	return set_ip(out, AF_INET, a, prefix);
+}
+
+static bool
+looks_ipv4(const char *s, size_t n)
+{
+	size_t dots = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '.')
+			dots++;
+		else if (!is_digit((unsigned char)s[i]))
+			return false;
+	}
+	return dots >= 1 && n > 0;
+}
+
+/* ---- domains ---- */
+
+static enum ioc_reason
+check_labels(const char *d, size_t n, char *why, size_t whysz)
+{
+	size_t start = 0, labels = 0;
+	bool tld_digits = true;
+
+	if (n == 0) {
+		setwhy(why, whysz, "empty domain name");
+		return REJ_BAD_DOMAIN;
+	}
+	if (n > LIMIT_DOMAIN_BYTES) {
+		setwhy(why, whysz, "longer than %d characters (RFC 1035 2.3.4)", LIMIT_DOMAIN_BYTES);
+		return REJ_BAD_DOMAIN;
+	}
+	for (size_t i = 0; i <= n; i++) {
+		if (i < n && d[i] != '.') {
+			unsigned char c = (unsigned char)d[i];
+			if (!is_alnum(c) && c != '-' && c != '_') {
+				setwhy(why, whysz, "character '%s%c' not allowed in a domain name",
+				       c < 0x20 || c >= 0x7f ? "\\" : "", c < 0x20 || c >= 0x7f ? '?' : c);
+				return REJ_BAD_DOMAIN;
+			}
+			continue;
+		}
+		size_t ll = i - start;
+		if (ll == 0) {
+			setwhy(why, whysz, "empty label");
+			return REJ_BAD_DOMAIN;
+		}
+		if (ll > LIMIT_LABEL_BYTES) {
+			setwhy(why, whysz, "label longer than %d characters (RFC 1035 2.3.4)",
+			       LIMIT_LABEL_BYTES);
+			return REJ_BAD_DOMAIN;
+		}
+		if (d[start] == '-' || d[i - 1] == '-') {
+			setwhy(why, whysz, "label starts or ends with '-' (RFC 1123 2.1)");
+			return REJ_BAD_DOMAIN;
+		}
+		tld_digits = true;
+		for (size_t k = start; k < i; k++)
+			if (!is_digit((unsigned char)d[k]))
+				tld_digits = false;
+		labels++;
+		start = i + 1;
+	}
+	if (labels < 2) {
+		setwhy(why, whysz, "a single label is not an Internet domain name");
+		return REJ_BAD_DOMAIN;
+	}
+	if (tld_digits) {
+		setwhy(why, whysz, "top-level label is all digits");
+		return REJ_BAD_DOMAIN;
+	}
+	return REJ_OK;
+}
+
+enum ioc_reason
+ioc_domain_canon(const char *in, size_t n, char *out, size_t *outlen, char *why, size_t whysz)
+{
+	bool ascii = true;
+
+	/* "*.example.com" and adblock-style ".example.com" mean the domain
+	 * and its subdomains, which is what a DomainName indicator does. */
+	if (n >= 2 && in[0] == '*' && in[1] == '.') {
+		in += 2;
+		n -= 2;
+	} else if (n >= 1 && in[0] == '.') {
+		in++;
+		n--;
+	}
+	if (n > 0 && in[n - 1] == '.')
+		n--;
+	if (n > LIMIT_DOMAIN_BYTES * 4) {
+		setwhy(why, whysz, "longer than %d characters (RFC 1035 2.3.4)", LIMIT_DOMAIN_BYTES);
+		return REJ_BAD_DOMAIN;
+	}
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)in[i] >= 0x80)
+			ascii = false;
+	if (ascii) {
+		if (n > LIMIT_DOMAIN_BYTES) {
+			setwhy(why, whysz, "longer than %d characters (RFC 1035 2.3.4)",
+			       LIMIT_DOMAIN_BYTES);
+			return REJ_BAD_DOMAIN;
+		}
+		for (size_t i = 0; i < n; i++)
+			out[i] = (char)lc((unsigned char)in[i]);
+		out[n] = '\0';
+		*outlen = n;
+	} else {
+		char tmp[LIMIT_DOMAIN_BYTES * 4 + 1];
+		char *a = NULL;
+		int rc;
+		if (!utf8_valid(in, n)) {
+			setwhy(why, whysz, "domain name is not valid UTF-8");
+			return REJ_BAD_UTF8;
+		}
+		memcpy(tmp, in, n);
+		tmp[n] = '\0';
+		rc = idn2_to_ascii_8z(tmp, &a, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+		if (rc != IDN2_OK)
+			rc = idn2_to_ascii_8z(tmp, &a, IDN2_NFC_INPUT | IDN2_TRANSITIONAL);
+		if (rc != IDN2_OK) {
+			setwhy(why, whysz, "not a valid internationalized domain name: %s",
+			       idn2_strerror(rc));
+			return REJ_BAD_DOMAIN;
+		}
+		size_t an = strlen(a);
+		if (an > LIMIT_DOMAIN_BYTES) {
+			idn2_free(a);
+			setwhy(why, whysz, "longer than %d characters once in punycode",
+			       LIMIT_DOMAIN_BYTES);
+			return REJ_BAD_DOMAIN;
+		}
+		for (size_t i = 0; i < an; i++)
+			out[i] = (char)lc((unsigned char)a[i]);
+		out[an] = '\0';
+		*outlen = an;
+		idn2_free(a);
+	}
+	return check_labels(out, *outlen, why, whysz);
+}
+
+/* ---- URLs ---- */
+
+static enum ioc_reason
+parse_url(const char *s, size_t n, struct ioc *out, char *why, size_t whysz)
+{
+	const char *colon = memchr(s, ':', n);
+	size_t sl = (size_t)(colon - s);
+	char *v = out->value;
+	size_t o = 0;
+
+	for (size_t i = 0; i < sl; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!is_alnum(c) && c != '+' && c != '-' && c != '.') {
+			setwhy(why, whysz, "bad URL scheme");
+			return REJ_BAD_URL;
+		}
+	}
+	if (!((sl == 4 && mem_ieq(s, "http", 4)) || (sl == 5 && mem_ieq(s, "https", 5)))) {
+		setwhy(why, whysz, "scheme '%.*s' is not http or https", (int)(sl > 16 ? 16 : sl), s);
+		return REJ_URL_SCHEME;
+	}
+	bool https = sl == 5;
+	const char *p = colon + 3, *e = s + n;
+	/* Authority ends at the first '/', '?' or '#'. */
+	const char *ae = p;
+	while (ae < e && *ae != '/' && *ae != '?' && *ae != '#')
+		ae++;
+	const char *hs = p;
+	for (const char *q = p; q < ae; q++)
+		if (*q == '@')
+			hs = q + 1;
+	memcpy(v, https ? "https://" : "http://", https ? 8 : 7);
+	o = https ? 8 : 7;
+	if (hs > p) { /* userinfo: kept as given, it is part of what is matched */
+		memcpy(v + o, p, (size_t)(hs - p));
+		o += (size_t)(hs - p);
+	}
+	const char *he = ae, *port = NULL;
+	if (hs < ae && *hs == '[') {
+		const char *rb = memchr(hs, ']', (size_t)(ae - hs));
+		if (rb == NULL) {
+			setwhy(why, whysz, "unclosed '[' in host");
+			return REJ_BAD_URL;
+		}
+		he = rb + 1;
+		if (he < ae) {
+			if (*he != ':') {
+				setwhy(why, whysz, "junk after IPv6 host");
+				return REJ_BAD_URL;
+			}
+			port = he + 1;
+		}
+	} else {
+		for (const char *q = hs; q < ae; q++)
+			if (*q == ':') {
+				he = q;
+				port = q + 1;
+				break;
+			}
+	}
+	if (he == hs) {
+		setwhy(why, whysz, "URL without a host");
+		return REJ_BAD_URL;
+	}
+	out->host_off = o;
+	if (*hs == '[') {
+		unsigned char a[16];
+		if (!ip6_parse(hs + 1, (size_t)(he - hs - 2), a)) {
+			setwhy(why, whysz, "bad IPv6 literal in URL host");
+			return REJ_BAD_URL;
+		}
+		out->family = AF_INET6;
+		memcpy(out->addr, a, 16);
+		v[o++] = '[';
+		o += ioc_addr_format(AF_INET6, a, v + o);
+		v[o++] = ']';
+	} else if (looks_ipv4(hs, (size_t)(he - hs))) {
+		unsigned char a[4];
+		bool lz;
+		if (!ip4_parse(hs, (size_t)(he - hs), a, &lz) || lz) {
+			setwhy(why, whysz, "bad IPv4 address in URL host");
+			return REJ_BAD_URL;
+		}
+		out->family = AF_INET;
+		memcpy(out->addr, a, 4);
+		o += ioc_addr_format(AF_INET, a, v + o);
+	} else {
+		size_t dl;
+		char d[LIMIT_DOMAIN_BYTES + 1];
+		enum ioc_reason r = ioc_domain_canon(hs, (size_t)(he - hs), d, &dl, why, whysz);
+		if (r != REJ_OK)
+			return r == REJ_BAD_UTF8 ? r : REJ_BAD_URL;
+		out->family = 0;
+		memcpy(v + o, d, dl);
+		o += dl;
+	}
+	out->host_len = o - out->host_off;
+	if (port != NULL) {
+		char num[8];
+		long long pv;
+		size_t pn = (size_t)(ae - port);
+		if (pn > 0) {
+			if (pn >= sizeof(num)) {
+				setwhy(why, whysz, "bad port");
+				return REJ_BAD_URL;
+			}
+			memcpy(num, port, pn);
+			num[pn] = '\0';
+			if (num_parse(num, 1, 65535, &pv, NULL) != ERR_OK) {
+				setwhy(why, whysz, "bad port '%s'", num);
+				return REJ_BAD_URL;
+			}
+			if (pv != (https ? 443 : 80))
+				o += (size_t)sprintf(v + o, ":%lld", pv);
+		}
+	}
+	/* Path and query byte for byte; the fragment never reaches a server. */
+	const char *fe = memchr(ae, '#', (size_t)(e - ae));
+	if (fe == NULL)
+		fe = e;
+	for (const char *q = ae; q < fe; q++) {
+		unsigned char c = (unsigned char)*q;
+		if (c <= 0x20 || c == 0x7f) {
+			setwhy(why, whysz, "space or control character in URL");
+			return REJ_BAD_URL;
+		}
+	}
+	if (!utf8_valid(ae, (size_t)(fe - ae))) {
+		setwhy(why, whysz, "URL path is not valid UTF-8");
+		return REJ_BAD_UTF8;
+	}
+	if (o + (size_t)(fe - ae) > LIMIT_VALUE_BYTES) {
+		setwhy(why, whysz, "URL longer than %d bytes", LIMIT_VALUE_BYTES);
+		return REJ_TOO_LONG;
+	}
+	memcpy(v + o, ae, (size_t)(fe - ae));
+	o += (size_t)(fe - ae);
+	v[o] = '\0';
+	out->len = o;
+	out->type = IOC_URL;
+	return REJ_OK;
+}
+
+/* ---- classification ---- */
+
+static bool
+all_hex(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!is_xdigit((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+static enum ioc_reason
+parse_hash(const char *s, size_t n, const struct ioc_opts *o, struct ioc *out, char *why, size_t whysz)
+{
+	switch (n) {
+	case 32: out->type = IOC_MD5; break;
+	case 40: out->type = o->cert ? IOC_CERT : IOC_SHA1; break;
+	case 64: out->type = IOC_SHA256; break;
+	default:
+		setwhy(why, whysz, "%zu hex digits: not an MD5 (32), SHA-1 (40) or SHA-256 (64)", n);
+		return REJ_BAD_HASH;
+	}
+	for (size_t i = 0; i < n; i++)
+		out->value[i] = (char)lc((unsigned char)s[i]);
+	out->value[n] = '\0';
+	out->len = n;
+	return REJ_OK;
+}
+
+static enum ioc_reason
+parse_domain(const char *s, size_t n, struct ioc *out, char *why, size_t whysz)
+{
+	enum ioc_reason r = ioc_domain_canon(s, n, out->value, &out->len, why, whysz);
+	if (r == REJ_OK)
+		out->type = IOC_DOMAIN;
+	return r;
+}
+
+/* "host:port" where host is an IPv4 address or a domain: the host is the
+ * indicator (a port cannot be expressed in MDE). */
+static enum ioc_reason
+parse_hostport(const char *s, size_t n, const char *colon, struct ioc *out, char *why, size_t whysz)
+{
+	long long pv;
+	char num[8];
+	size_t pn = (size_t)(s + n - colon - 1), hn = (size_t)(colon - s);
+	if (pn == 0 || pn >= sizeof(num)) {
+		setwhy(why, whysz, "not host:port");
+		return REJ_NOT_INDICATOR;
+	}
+	memcpy(num, colon + 1, pn);
+	num[pn] = '\0';
+	if (num_parse(num, 1, 65535, &pv, NULL) != ERR_OK) {
+		setwhy(why, whysz, "bad port '%s'", num);
+		return REJ_NOT_INDICATOR;
+	}
+	if (looks_ipv4(s, hn))
+		return parse_ip(s, hn, out, why, whysz);
+	return parse_domain(s, hn, out, why, whysz);
+}
+
+static enum ioc_reason
+classify(const char *s, size_t n, const struct ioc_opts *o, struct ioc *out, char *why, size_t whysz)
+{
+	const char *colon = memchr(s, ':', n);
+	const char *slash = memchr(s, '/', n);
+
+	if (colon && n - (size_t)(colon - s) >= 3 && colon[1] == '/' && colon[2] == '/')
+		return parse_url(s, n, out, why, whysz);
+	if (all_hex(s, n) && n >= 24)
+		return parse_hash(s, n, o, out, why, whysz);
+	if (slash) {
+		size_t hn = (size_t)(slash - s);
+		bool cidr = hn > 0 && n - hn - 1 > 0 && n - hn - 1 <= 3;
+		for (size_t i = hn + 1; cidr && i < n; i++)
+			cidr = is_digit((unsigned char)s[i]);
+		if (cidr && (looks_ipv4(s, hn) || memchr(s, ':', hn)))
+			return parse_ip(s, n, out, why, whysz);
+		if (hn == 0) {
+			setwhy(why, whysz, "a path without a host");
+			return REJ_NOT_INDICATOR;
+		}
+		if (o->url_feed) {
+			char tmp[LIMIT_VALUE_BYTES + 8];
+			if (n + 7 >= sizeof(tmp)) {
+				setwhy(why, whysz, "longer than %d bytes", LIMIT_VALUE_BYTES);
+				return REJ_TOO_LONG;
+			}
+			memcpy(tmp, "http://", 7);
+			memcpy(tmp + 7, s, n);
+			return parse_url(tmp, n + 7, out, why, whysz);
+		}
+		struct ioc h;
+		const char *hc = memchr(s, ':', hn);
+		enum ioc_reason r = hc ? parse_hostport(s, hn, hc, &h, NULL, 0)
+				       : looks_ipv4(s, hn) ? parse_ip(s, hn, &h, NULL, 0)
+							   : parse_domain(s, hn, &h, NULL, 0);
+		if (r == REJ_OK) {
+			setwhy(why, whysz, "a URL without a scheme (set type = url on the feed to take it as http://)");
+			return REJ_NO_SCHEME;
+		}
+		setwhy(why, whysz, "not an IP, domain, URL or hash");
+		return REJ_NOT_INDICATOR;
+	}
+	if (s[0] == '[') { /* [v6] or [v6]:port */
+		const char *rb = memchr(s, ']', n);
+		if (rb == NULL || (rb + 1 < s + n && rb[1] != ':')) {
+			setwhy(why, whysz, "bad bracketed address");
+			return REJ_BAD_IPV6;
+		}
+		return parse_ip(s + 1, (size_t)(rb - s - 1), out, why, whysz);
+	}
+	if (colon) {
+		if (memchr(colon + 1, ':', n - (size_t)(colon - s) - 1))
+			return parse_ip(s, n, out, why, whysz);
+		return parse_hostport(s, n, colon, out, why, whysz);
+	}
+	if (looks_ipv4(s, n))
+		return parse_ip(s, n, out, why, whysz);
+	if (memchr(s, '@', n)) {
+		setwhy(why, whysz, "an e-mail address is not an MDE indicator");
+		return REJ_NOT_INDICATOR;
+	}
+	if (memchr(s, '.', n))
+		return parse_domain(s, n, out, why, whysz);
+	if (all_hex(s, n) && n >= 16)
+		return parse_hash(s, n, o, out, why, whysz);
+	setwhy(why, whysz, "not an IP, domain, URL or hash");
+	return REJ_NOT_INDICATOR;
+}
+
+enum ioc_reason
+ioc_parse(const char *in, size_t len, const struct ioc_opts *o, struct ioc *out, char *why, size_t whysz)
+{
+	char buf[LIMIT_VALUE_BYTES + 1];
+	unsigned types = o->types ? o->types : IOC_TYPES_AUTO;
+	enum ioc_reason r;
+
+	if (o->cert)
+		types |= IOC_BIT(IOC_CERT);
+	while (len > 0 && is_space((unsigned char)*in)) {
+		in++;
+		len--;
+	}
+	while (len > 0 && is_space((unsigned char)in[len - 1]))
+		len--;
+	out->type = IOC_NONE;
+	out->prefix = -1;
+	out->family = 0;
+	out->defanged = false;
+	out->host_off = out->host_len = 0;
+	out->len = 0;
+	out->value[0] = '\0';
+	if (len == 0) {
+		setwhy(why, whysz, "empty value");
+		return REJ_EMPTY;
+	}
+	if (len > LIMIT_VALUE_BYTES) {
+		setwhy(why, whysz, "longer than %d bytes", LIMIT_VALUE_BYTES);
+		return REJ_TOO_LONG;
+	}
+	if (memchr(in, '\0', len)) {
+		setwhy(why, whysz, "contains a NUL byte");
+		return REJ_BINARY;
+	}
+	/* Refang only when a marker may be present: most values have none. */
+	if (memchr(in, '[', len) || memchr(in, '(', len) || memchr(in, '{', len) ||
+	    memchr(in, '\\', len) || (len >= 4 && (in[0] | 32) == 'h' && (in[1] | 32) == 'x')) {
+		bool changed;
+		size_t n = ioc_refang(in, len, buf, sizeof(buf), &changed);
+		if (changed) {
+			in = buf;
+			len = n;
+			out->defanged = true;
+		}
+	}
+	r = classify(in, len, o, out, why, whysz);
+	if (r != REJ_OK)
+		return r;
+	if (!(types & IOC_BIT(out->type))) {
+		setwhy(why, whysz, "a %s where the feed declares other types", ioc_type_name(out->type));
+		return REJ_TYPE_NOT_WANTED;
+	}
+	return REJ_OK;
+}
+
+/* ---- actions ---- */
+
+static const char *const action_names[] = {
+	[ACT_ALLOWED] = "Allowed",
+	[ACT_AUDIT] = "Audit",
+	[ACT_WARN] = "Warn",
+	[ACT_BLOCK] = "Block",
+	[ACT_BLOCK_AND_REMEDIATE] = "BlockAndRemediate",
+};
+_Static_assert(NELEM(action_names) == ACT__COUNT, "action names");
+
+const char *
+ioc_action_name(enum ioc_action a)
+{
+	return (unsigned)a < ACT__COUNT ? action_names[a] : "";
+}
+
+int
+ioc_action_parse(const char *s)
+{
+	static const char *const alias[] = {
+		[ACT_ALLOWED] = "allow", [ACT_AUDIT] = "audit", [ACT_WARN] = "warn",
+		[ACT_BLOCK] = "block", [ACT_BLOCK_AND_REMEDIATE] = "block-and-remediate",
+	};
+	_Static_assert(NELEM(alias) == ACT__COUNT, "action aliases");
+	for (int i = 0; i < ACT__COUNT; i++)
+		if (strcasecmp(s, action_names[i]) == 0 || strcasecmp(s, alias[i]) == 0)
+			return i;
+	return -1;
+}

@@ -1,0 +1,59 @@
+/*
+ * Every limit iocsync applies to untrusted input, with its reason.
+ * A limit that is hit is reported with its name; nothing is cut silently.
+ */
+#ifndef IOCSYNC_LIMITS_H
+#define IOCSYNC_LIMITS_H
+
+/* A feed larger than this is refused: the largest real feeds are ~10 MB,
+ * and the 10M-line benchmark file is ~360 MB, so this leaves room for
+ * both while stopping a server that streams forever. */
+#define LIMIT_FEED_BYTES (1024LL * 1024 * 1024)
+
+/* Default body cap for a fetched feed (configurable per feed up to
+ * LIMIT_FEED_BYTES). */
+#define LIMIT_FETCH_BYTES_DEFAULT (256LL * 1024 * 1024)
+
+/* One line of a line-based feed. A longer line is rejected as a whole
+ * (it is never a single indicator) and parsing goes on with the next. */
+#define LIMIT_LINE_BYTES (64 * 1024)
+
+/* One indicator value. MDE documents no limit; URLs beyond ~2 KB are
+ * refused by common browsers and proxies, so nothing useful is lost. */
+#define LIMIT_VALUE_BYTES 2048
+
+/* DNS: RFC 1035 section 2.3.4. */
+#define LIMIT_DOMAIN_BYTES 253
+#define LIMIT_LABEL_BYTES 63
+
+/* Indicators produced by one feed; MDE holds 15,000 per tenant, so a
+ * feed beyond this is not a list anybody can use. */
+#define LIMIT_ENTRIES_PER_FEED 50000000LL
+
+/* JSON nesting (STIX, MISP, replies). Jansson refuses deeper input by
+ * itself (JSON_PARSER_MAX_DEPTH, 2048); we check our own walk too. */
+#define LIMIT_JSON_DEPTH 64
+
+/* CSV: fields in one row, and indicators split from one field. */
+#define LIMIT_CSV_FIELDS 512
+
+/* STIX patterns: comparisons in one pattern before it is skipped. */
+#define LIMIT_STIX_TERMS 1024
+
+/* CIDR expansion: the widest prefix that `cidr = expand` may open up,
+ * per family. /24 = 256 addresses; a /16 would take 4x MDE's cap. */
+#define LIMIT_CIDR_EXPAND_MIN_PREFIX4 20
+#define LIMIT_CIDR_EXPAND_MIN_PREFIX6 116
+
+/* Fetching. */
+#define LIMIT_CONNECT_TIMEOUT_S_DEFAULT 15
+#define LIMIT_FETCH_TIMEOUT_S_DEFAULT 300
+#define LIMIT_REDIRECTS 5
+
+/* A configuration file larger than this is certainly not one. */
+#define LIMIT_CONFIG_BYTES (1024 * 1024)
+
+/* How much of a bad input is echoed back in a diagnostic. */
+#define LIMIT_ECHO_BYTES 160
+
+#endif

@@ -1,0 +1,138 @@
+/* iocsync: keep Microsoft Defender for Endpoint's custom indicators in
+ * sync with threat-intel feeds. main only dispatches. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "log.h"
+#include "policy.h"
+
+static const struct verb {
+	const char *name;
+	int (*run)(struct app *, int, char **);
+	const char *summary;
+} verbs[] = {
+	{"check", cmd_check, "parse feed files offline: what would be sent, what is rejected and why"},
+	{"feeds", cmd_feeds, "fetch every configured feed and report on each"},
+	{"config", cmd_config, "validate the configuration and print it with its defaults"},
+};
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp, "usage: iocsync [-c FILE] [-v | -q] VERB [ARGS...]\n"
+		    "       iocsync --version | --help\n\n"
+		    "Verbs (iocsync VERB --help for each):\n");
+	for (size_t i = 0; i < NELEM(verbs); i++)
+		fprintf(fp, "  %-8s %s\n", verbs[i].name, verbs[i].summary);
+	fprintf(fp, "\nOptions:\n"
+		    "  -c FILE   configuration file (default %s)\n"
+		    "  -v        more messages on standard error (twice: debug)\n"
+		    "  -q        errors only; check and feeds print summaries only\n"
+		    "\nSee iocsync(1) and iocsync.conf(5).\n",
+		CONFIG_DEFAULT_PATH);
+}
+
+struct config *
+app_config(const struct app *a, bool required)
+{
+	const char *path = a->config_path ? a->config_path : CONFIG_DEFAULT_PATH;
+	struct strbuf errs = {0};
+	enum err rc;
+
+	if (a->config_path == NULL && access(path, F_OK) != 0) {
+		if (required) {
+			fprintf(stderr, "iocsync: %s: no configuration (give one with -c FILE)\n", path);
+			return NULL;
+		}
+		return config_defaults();
+	}
+	struct config *c = config_load(path, &errs, &rc);
+	if (c == NULL) {
+		fputs(errs.buf ? errs.buf : "iocsync: cannot load the configuration\n", stderr);
+		fprintf(stderr, "iocsync: %s: configuration not loaded\n", path);
+	}
+	sb_free(&errs);
+	if (c && c->log_file && log_open_file(c->log_file, c->log_level) != ERR_OK)
+		log_warn("%s: cannot open the log file: %s", c->log_file, strerror(errno));
+	return c;
+}
+
+bool
+app_allowlists(const struct config *c, struct policy *p)
+{
+	bool ok = true;
+	for (size_t i = 0; i < c->nallowlist_files; i++) {
+		char *buf;
+		size_t len;
+		struct strbuf errs = {0};
+		enum err e = file_read(c->allowlist_files[i], LIMIT_CONFIG_BYTES * 64, &buf, &len);
+		if (e != ERR_OK) {
+			fprintf(stderr, "iocsync: allowlist %s: cannot read: %s\n", c->allowlist_files[i],
+				e == ERR_LIMIT ? "too large" : strerror(errno));
+			ok = false;
+			continue;
+		}
+		if (policy_allowlist_add(p, c->allowlist_files[i], buf, len, &errs) != ERR_OK) {
+			fputs(errs.buf, stderr);
+			ok = false;
+		}
+		sb_free(&errs);
+		free(buf);
+	}
+	return ok;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct app a = {0};
+	int i, verbose = 0;
+
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		const char *o = argv[i];
+		if (strcmp(o, "--version") == 0) {
+			printf("iocsync %s\n", IOCSYNC_VERSION);
+			return EXIT_OK;
+		} else if (strcmp(o, "--help") == 0 || strcmp(o, "-h") == 0) {
+			usage(stdout);
+			return EXIT_OK;
+		} else if (strcmp(o, "-c") == 0 && i + 1 < argc) {
+			a.config_path = argv[++i];
+		} else if (strncmp(o, "-c", 2) == 0 && o[2]) {
+			a.config_path = o + 2;
+		} else if (strcmp(o, "-v") == 0) {
+			verbose++;
+		} else if (strcmp(o, "-vv") == 0) {
+			verbose += 2;
+		} else if (strcmp(o, "-q") == 0) {
+			a.quiet = true;
+		} else {
+			fprintf(stderr, "iocsync: unknown option %s\n", o);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (a.quiet)
+		log_set_level(LOG_ERROR);
+	else if (verbose)
+		log_set_level(verbose > 1 ? LOG_DEBUG : LOG_INFO);
+	a.verbose = verbose > 0;
+	if (i >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	for (size_t v = 0; v < NELEM(verbs); v++)
+		if (strcmp(argv[i], verbs[v].name) == 0)
+			return verbs[v].run(&a, argc - i, argv + i);
+	if (strcmp(argv[i], "help") == 0) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	fprintf(stderr, "iocsync: unknown verb \"%s\"\n", argv[i]);
+	usage(stderr);
+	return EXIT_USAGE;
+}

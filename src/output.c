@@ -1,0 +1,145 @@
+#include "output.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+static void
+print_json(FILE *fp, json_t *j)
+{
+	char *s = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
+	if (s) {
+		fputs(s, fp);
+		fputc('\n', fp);
+		free(s);
+	}
+	json_decref(j);
+}
+
+static void
+src_string(char *buf, size_t sz, const char *name, unsigned long line)
+{
+	if (line)
+		snprintf(buf, sz, "%s:%lu", name, line);
+	else
+		snprintf(buf, sz, "%s", name);
+}
+
+static void
+on_accepted(void *ctx, const struct pipe_cfg *c, unsigned long line, const struct ioc *i)
+{
+	struct output *o = ctx;
+	char src[512];
+	if (o->quiet)
+		return;
+	src_string(src, sizeof(src), c->name, line);
+	if (o->json) {
+		print_json(o->fp, json_pack("{s:s, s:s%, s:s}", "type", ioc_type_name(i->type), "value",
+					    i->value, i->len, "source", src));
+		return;
+	}
+	fputs(ioc_type_name(i->type), o->fp);
+	fputc('\t', o->fp);
+	fwrite(i->value, 1, i->len, o->fp);
+	fputc('\t', o->fp);
+	fputs(src, o->fp);
+	fputc('\n', o->fp);
+}
+
+static void
+on_rejected(void *ctx, const struct pipe_cfg *c, unsigned long line, enum ioc_reason r, const char *why,
+	    const char *in, size_t n)
+{
+	struct output *o = ctx;
+	char src[512], echo[LIMIT_ECHO_BYTES * 4 + 8];
+	if (o->quiet)
+		return;
+	src_string(src, sizeof(src), c->name, line);
+	echo_str(in, n, echo, sizeof(echo));
+	if (o->json) {
+		print_json(o->fp, json_pack("{s:s, s:s, s:s, s:s}", "rejected", ioc_reason_code(r), "why",
+					    why ? why : "", "input", echo, "source", src));
+		return;
+	}
+	fprintf(o->fp, "%s: %srejected%s (%s): %s: %s\n", src, o->color ? "\033[31m" : "",
+		o->color ? "\033[0m" : "", ioc_reason_code(r), why ? why : "", echo);
+}
+
+struct pipe_out
+output_pipe(struct output *o)
+{
+	return (struct pipe_out){o, on_accepted, on_rejected};
+}
+
+void
+output_feed_summary(struct output *o, const char *name, const struct feed_stats *st, const char *error,
+		    void *extra)
+{
+	if (o->json) {
+		json_t *acc = json_object(), *rej = json_object();
+		for (int t = IOC_IP; t < IOC_TYPE_COUNT; t++)
+			if (st->accepted[t])
+				json_object_set_new(acc, ioc_type_name((enum ioc_type)t),
+						    json_integer((json_int_t)st->accepted[t]));
+		for (int r = 1; r < REJ__COUNT; r++)
+			if (st->rejected[r])
+				json_object_set_new(rej, ioc_reason_code((enum ioc_reason)r),
+						    json_integer((json_int_t)st->rejected[r]));
+		json_t *s = json_pack("{s:s, s:s, s:I, s:o, s:I, s:I, s:o, s:I, s:I, s:I}", "name", name,
+				      "format", feed_format_name(st->format), "entries",
+				      (json_int_t)st->entries, "accepted", acc, "accepted_total",
+				      (json_int_t)st->accepted_total, "duplicates",
+				      (json_int_t)st->duplicates, "rejected", rej, "rejected_total",
+				      (json_int_t)st->rejected_total, "prose_words_skipped",
+				      (json_int_t)st->prose_skipped, "cidr_expanded",
+				      (json_int_t)st->cidr_expanded);
+		if (error)
+			json_object_set_new(s, "error", json_string(error));
+		if (extra)
+			json_object_update(s, (json_t *)extra);
+		if (o->summaries == NULL)
+			o->summaries = json_array();
+		json_array_append_new((json_t *)o->summaries, s);
+		return;
+	}
+	fprintf(o->fp, "== %s (%s)%s%s\n", name, feed_format_name(st->format), error ? ": ERROR: " : "",
+		error ? error : "");
+	fprintf(o->fp, "   entries %lu, accepted %lu", st->entries, st->accepted_total);
+	const char *sep = " (";
+	for (int t = IOC_IP; t < IOC_TYPE_COUNT; t++)
+		if (st->accepted[t]) {
+			fprintf(o->fp, "%s%s %lu", sep, ioc_type_name((enum ioc_type)t), st->accepted[t]);
+			sep = ", ";
+		}
+	fprintf(o->fp, "%s, duplicates %lu, rejected %lu", *sep == ',' ? ")" : "", st->duplicates,
+		st->rejected_total);
+	sep = " (";
+	for (int r = 1; r < REJ__COUNT; r++)
+		if (st->rejected[r]) {
+			fprintf(o->fp, "%s%s %lu", sep, ioc_reason_code((enum ioc_reason)r), st->rejected[r]);
+			sep = ", ";
+		}
+	fprintf(o->fp, "%s\n", *sep == ',' ? ")" : "");
+	if (st->prose_skipped || st->cidr_expanded)
+		fprintf(o->fp, "   words of prose that were no indicator %lu, addresses from CIDR expansion %lu\n",
+			st->prose_skipped, st->cidr_expanded);
+}
+
+void
+output_total(struct output *o, size_t distinct, size_t nfeeds, size_t failed)
+{
+	if (o->json) {
+		print_json(o->fp, json_pack("{s:{s:o, s:I, s:I, s:I}}", "summary", "files",
+					    o->summaries ? (json_t *)o->summaries : json_array(), "distinct",
+					    (json_int_t)distinct, "sources", (json_int_t)nfeeds, "failed",
+					    (json_int_t)failed));
+		o->summaries = NULL;
+		return;
+	}
+	fprintf(o->fp, "== total: %zu distinct indicators from %zu source%s%s", distinct, nfeeds,
+		nfeeds == 1 ? "" : "s", failed ? "" : "\n");
+	if (failed)
+		fprintf(o->fp, ", %zu could not be read\n", failed);
+}

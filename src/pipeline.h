@@ -1,0 +1,56 @@
+/*
+ * One feed through the flow: parse(format) -> classify + normalize ->
+ * CIDR rule -> policy -> merge. Used by `check` (files), `feeds`
+ * (fetched bodies) and, later, plan and sync.
+ */
+#ifndef IOCSYNC_PIPELINE_H
+#define IOCSYNC_PIPELINE_H
+
+#include "feed.h"
+#include "ioc.h"
+#include "merge.h"
+#include "policy.h"
+
+enum cidr_mode { CIDR_SKIP = 0, CIDR_EXPAND };
+
+struct feed_stats {
+	enum feed_format format;	/* the format used (sniffed or declared) */
+	unsigned long entries;		/* raw entries offered by the parser */
+	unsigned long accepted[IOC_TYPE_COUNT]; /* distinct in this feed, by type */
+	unsigned long accepted_total;
+	unsigned long duplicates;	/* repeats within this feed */
+	unsigned long rejected[REJ__COUNT];
+	unsigned long rejected_total;
+	unsigned long prose_skipped;	/* report words that were no indicator */
+	unsigned long cidr_expanded;	/* addresses made by cidr = expand */
+};
+
+struct pipe_cfg {
+	const char *name;		/* the feed or file, for diagnostics */
+	uint32_t feed;			/* index for the merge */
+	int32_t priority;
+	unsigned types;			/* declared types (IOC_BIT mask); 0: auto */
+	enum cidr_mode cidr;
+	unsigned cidr_max_addrs;	/* cidr = expand: largest block opened */
+	const struct policy *policy;
+};
+
+struct pipe_out {
+	void *ctx;
+	/* An indicator accepted for the first time in this feed. */
+	void (*accepted)(void *ctx, const struct pipe_cfg *c, unsigned long line, const struct ioc *i);
+	/* A rejected entry; input is the raw text (not NUL-terminated). */
+	void (*rejected)(void *ctx, const struct pipe_cfg *c, unsigned long line, enum ioc_reason r,
+			 const char *why, const char *input, size_t inlen);
+};
+
+/*
+ * Runs [buf, buf+len) through the flow into m, calling out (whose
+ * callbacks may be NULL) and adding to *st (zero it first). Returns what
+ * feed_parse returned, with why filled on ERR_PARSE.
+ */
+enum err pipeline_run(const struct pipe_cfg *c, const struct feed_opts *fo, const char *buf, size_t len,
+		      struct merge *m, const struct pipe_out *out, struct feed_stats *st, char *why,
+		      size_t whysz);
+
+#endif

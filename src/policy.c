@@ -1,0 +1,515 @@
+#include "policy.h"
+
+#include <arpa/inet.h>
+#include <libpsl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "strset.h"
+
+struct range {
+	int family;
+	unsigned char addr[16];
+	int prefix;
+	const char *what;
+};
+
+/* IANA IPv4 and IPv6 Special-Purpose Address Registries (RFC 6890 and
+ * its updates), plus multicast and the reserved class E. Written as text
+ * so that they read like the registries; parsed once at start. */
+static const struct {
+	const char *cidr, *what;
+} special[] = {
+	{"0.0.0.0/8", "\"this network\" (RFC 791)"},
+	{"10.0.0.0/8", "private-use (RFC 1918)"},
+	{"100.64.0.0/10", "shared address space / CGNAT (RFC 6598)"},
+	{"127.0.0.0/8", "loopback (RFC 1122)"},
+	{"169.254.0.0/16", "link-local (RFC 3927)"},
+	{"172.16.0.0/12", "private-use (RFC 1918)"},
+	{"192.0.0.0/24", "IETF protocol assignments (RFC 6890)"},
+	{"192.0.2.0/24", "documentation TEST-NET-1 (RFC 5737)"},
+	{"192.31.196.0/24", "AS112-v4 (RFC 7535)"},
+	{"192.52.193.0/24", "AMT (RFC 7450)"},
+	{"192.88.99.0/24", "deprecated 6to4 relay anycast (RFC 7526)"},
+	{"192.168.0.0/16", "private-use (RFC 1918)"},
+	{"192.175.48.0/24", "direct delegation AS112 service (RFC 7534)"},
+	{"198.18.0.0/15", "benchmarking (RFC 2544)"},
+	{"198.51.100.0/24", "documentation TEST-NET-2 (RFC 5737)"},
+	{"203.0.113.0/24", "documentation TEST-NET-3 (RFC 5737)"},
+	{"224.0.0.0/4", "multicast (RFC 5771)"},
+	{"240.0.0.0/4", "reserved (RFC 1112) and limited broadcast (RFC 919)"},
+	{"::/128", "unspecified address (RFC 4291)"},
+	{"::1/128", "loopback (RFC 4291)"},
+	{"::ffff:0:0/96", "IPv4-mapped address (RFC 4291)"},
+	{"64:ff9b::/96", "IPv4-IPv6 translation (RFC 6052)"},
+	{"64:ff9b:1::/48", "local-use IPv4-IPv6 translation (RFC 8215)"},
+	{"100::/64", "discard-only (RFC 6666)"},
+	{"2001::/23", "IETF protocol assignments, incl. Teredo (RFC 2928)"},
+	{"2001:db8::/32", "documentation (RFC 3849)"},
+	{"2002::/16", "6to4 (RFC 3056)"},
+	{"2620:4f:8000::/48", "direct delegation AS112 service (RFC 7534)"},
+	{"3fff::/20", "documentation (RFC 9637)"},
+	{"5f00::/16", "segment routing SIDs (RFC 9602)"},
+	{"fc00::/7", "unique local (RFC 4193)"},
+	{"fe80::/10", "link-local (RFC 4291)"},
+	{"ff00::/8", "multicast (RFC 4291)"},
+};
+
+/* Special-use domain names (RFC 6761, 6762, 7686, 8375, 9476; ICANN's
+ * .internal) and the RFC 2606 example domains: never on the Internet. */
+static const char *const special_domains[] = {
+	"localhost", "local", "test", "invalid", "example", "onion", "alt", "internal",
+	"home.arpa", "example.com", "example.net", "example.org", "arpa",
+};
+
+/* Built-in critical allowlist. Domains are registrable domains; strict
+ * ones cover every URL on them (see policy.h). */
+static const struct {
+	const char *name;
+	bool strict;
+} builtin_domains[] = {
+	/* Microsoft identity, updates, Defender's own service. */
+	{"microsoft.com", true}, {"microsoftonline.com", true}, {"microsoftonline-p.com", true},
+	{"msftauth.net", true}, {"msauth.net", true}, {"msauthimages.net", true},
+	{"windows.com", true}, {"windows.net", true}, {"windowsupdate.com", true},
+	{"msftconnecttest.com", true}, {"msocsp.com", true}, {"msedge.net", true},
+	{"azure.com", true}, {"azure.net", true}, {"azureedge.net", true},
+	{"microsoft.us", true}, {"microsoftonline.us", true}, {"digicert.com", true},
+	{"office.com", false}, {"office.net", false}, {"office365.com", false},
+	{"outlook.com", false}, {"live.com", false}, {"live.net", false},
+	{"sharepoint.com", false}, {"onmicrosoft.com", false}, {"microsoft365.com", false},
+	{"bing.com", false}, {"skype.com", false}, {"lync.com", false}, {"aka.ms", false},
+	{"visualstudio.com", false}, {"msn.com", false}, {"xboxlive.com", false},
+	/* Public DNS resolvers. */
+	{"dns.google", true}, {"cloudflare-dns.com", true}, {"one.one.one.one", true},
+	{"quad9.net", true}, {"opendns.com", true},
+	/* The largest platforms. */
+	{"google.com", false}, {"googleapis.com", true}, {"gstatic.com", true},
+	{"youtube.com", false}, {"facebook.com", false}, {"fbcdn.net", true},
+	{"instagram.com", false}, {"whatsapp.com", false}, {"whatsapp.net", true},
+	{"apple.com", false}, {"icloud.com", false}, {"amazon.com", false},
+	{"amazonaws.com", false}, {"cloudfront.net", false}, {"akamai.net", true},
+	{"akamaiedge.net", true}, {"akamaihd.net", false}, {"cloudflare.com", false},
+	{"github.com", false}, {"githubusercontent.com", false}, {"linkedin.com", false},
+	{"wikipedia.org", false}, {"twitter.com", false}, {"x.com", false},
+	{"zoom.us", false}, {"salesforce.com", false}, {"okta.com", true},
+	{"yahoo.com", false}, {"dropbox.com", false}, {"adobe.com", false},
+	{"mozilla.org", false}, {"mozilla.net", true}, {"debian.org", true},
+	{"ubuntu.com", true}, {"letsencrypt.org", true}, {"ocsp.sectigo.com", true},
+};
+
+/* Public DNS resolvers' addresses: blocking one cuts name resolution. */
+static const char *const builtin_ips[] = {
+	"8.8.8.8", "8.8.4.4", "1.1.1.1", "1.0.0.1", "1.1.1.2", "1.0.0.2", "1.1.1.3", "1.0.0.3",
+	"9.9.9.9", "149.112.112.112", "9.9.9.10", "149.112.112.10", "9.9.9.11", "149.112.112.11",
+	"208.67.222.222", "208.67.220.220", "208.67.222.123", "208.67.220.123",
+	"4.2.2.1", "4.2.2.2", "4.2.2.3", "4.2.2.4", "4.2.2.5", "4.2.2.6",
+	"64.6.64.6", "64.6.65.6", "94.140.14.14", "94.140.15.15", "76.76.2.0", "76.76.10.0",
+	"185.228.168.9", "185.228.169.9", "8.26.56.26", "8.20.247.20",
+	"2001:4860:4860::8888", "2001:4860:4860::8844", "2606:4700:4700::1111",
+	"2606:4700:4700::1001", "2620:fe::fe", "2620:fe::9", "2620:119:35::35",
+	"2620:119:53::53", "2a10:50c0::ad1:ff", "2a10:50c0::ad2:ff",
+};
+
+/* Hashes of the empty file: blocking them matches every empty download. */
+static const char *const builtin_hashes[] = {
+	"d41d8cd98f00b204e9800998ecf8427e",
+	"da39a3ee5e6b4b0d3255bfef95601890afd80709",
+	"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+};
+
+enum { V_BUILTIN = 1, V_BUILTIN_STRICT = 2, V_USER = 4, V_ANCESTOR = 8 };
+
+struct policy {
+	const psl_ctx_t *psl;
+	bool psl_owned;
+	struct range *ranges;
+	size_t nranges;
+	struct strset *domains;	 /* V_BUILTIN[_STRICT] | V_USER | V_ANCESTOR */
+	struct strset *exact;	 /* IPs and hashes, builtin (1) or user (4) */
+	struct range *user_nets; /* user CIDRs */
+	size_t nuser_nets, user_nets_cap;
+	char **url_prefixes;
+	size_t nurl_prefixes, url_prefixes_cap;
+	size_t user_count;
+};
+
+static void
+setwhy(char *why, size_t whysz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void
+setwhy(char *why, size_t whysz, const char *fmt, ...)
+{
+	va_list ap;
+	if (why == NULL || whysz == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, whysz, fmt, ap);
+	va_end(ap);
+}
+
+static bool
+in_range(const struct range *r, int family, const unsigned char *a)
+{
+	int bits = r->prefix, i;
+	if (r->family != family)
+		return false;
+	for (i = 0; bits >= 8; i++, bits -= 8)
+		if (a[i] != r->addr[i])
+			return false;
+	if (bits > 0) {
+		unsigned char m = (unsigned char)(0xff << (8 - bits));
+		if ((a[i] & m) != (r->addr[i] & m))
+			return false;
+	}
+	return true;
+}
+
+static bool
+parse_range(const char *cidr, struct range *r)
+{
+	struct ioc i;
+	struct ioc_opts o = {.types = IOC_BIT(IOC_IP)};
+	if (ioc_parse(cidr, strlen(cidr), &o, &i, NULL, 0) != REJ_OK || i.type != IOC_IP)
+		return false;
+	r->family = i.family;
+	memcpy(r->addr, i.addr, 16);
+	r->prefix = i.prefix < 0 ? (i.family == AF_INET ? 32 : 128) : i.prefix;
+	return true;
+}
+
+static void
+add_exact(struct policy *p, int type, const char *v, size_t n, int flag)
+{
+	char key[LIMIT_VALUE_BYTES + 40];
+	int l = snprintf(key, sizeof(key), "%d:%.*s", type, (int)n, v);
+	int old = strset_get(p->exact, key, (size_t)l);
+	if (old < 0)
+		strset_add(p->exact, key, (size_t)l, flag);
+}
+
+static int
+get_exact(const struct policy *p, int type, const char *v, size_t n)
+{
+	char key[LIMIT_VALUE_BYTES + 40];
+	int l = snprintf(key, sizeof(key), "%d:%.*s", type, (int)n, v);
+	return strset_get(p->exact, key, (size_t)l);
+}
+
+/* Records d and marks its parents as ancestors of an allowlisted name. */
+static void
+add_domain(struct policy *p, const char *d, size_t n, int flag)
+{
+	strset_add(p->domains, d, n, flag);
+	for (size_t i = 0; i < n; i++)
+		if (d[i] == '.')
+			strset_add(p->domains, d + i + 1, n - i - 1, V_ANCESTOR);
+}
+
+struct policy *
+policy_new(void)
+{
+	struct policy *p = xcalloc(1, sizeof(*p));
+	struct ioc i;
+	struct ioc_opts o = {0};
+
+	p->psl = psl_latest(NULL);
+	p->psl_owned = p->psl != NULL;
+	if (p->psl == NULL)
+		p->psl = psl_builtin();
+	p->nranges = NELEM(special);
+	p->ranges = xcalloc(p->nranges, sizeof(*p->ranges));
+	for (size_t k = 0; k < NELEM(special); k++) {
+		if (!parse_range(special[k].cidr, &p->ranges[k]))
+			abort(); /* a typo in the table above */
+		p->ranges[k].what = special[k].what;
+	}
+	p->domains = strset_new();
+	p->exact = strset_new();
+	for (size_t k = 0; k < NELEM(builtin_domains); k++)
+		add_domain(p, builtin_domains[k].name, strlen(builtin_domains[k].name),
+			   builtin_domains[k].strict ? V_BUILTIN_STRICT : V_BUILTIN);
+	for (size_t k = 0; k < NELEM(builtin_ips); k++) {
+		if (ioc_parse(builtin_ips[k], strlen(builtin_ips[k]), &o, &i, NULL, 0) != REJ_OK)
+			abort();
+		add_exact(p, IOC_IP, i.value, i.len, V_BUILTIN);
+	}
+	for (size_t k = 0; k < NELEM(builtin_hashes); k++) {
+		if (ioc_parse(builtin_hashes[k], strlen(builtin_hashes[k]), &o, &i, NULL, 0) != REJ_OK)
+			abort();
+		add_exact(p, IOC_MD5, i.value, i.len, V_BUILTIN); /* one key space for all hashes */
+	}
+	return p;
+}
+
+void
+policy_free(struct policy *p)
+{
+	if (p == NULL)
+		return;
+	if (p->psl_owned)
+		psl_free((psl_ctx_t *)p->psl);
+	free(p->ranges);
+	strset_free(p->domains);
+	strset_free(p->exact);
+	free(p->user_nets);
+	for (size_t k = 0; k < p->nurl_prefixes; k++)
+		free(p->url_prefixes[k]);
+	free(p->url_prefixes);
+	free(p);
+}
+
+size_t
+policy_allowlist_count(const struct policy *p)
+{
+	return p->user_count;
+}
+
+enum err
+policy_allowlist_add(struct policy *p, const char *path, const char *buf, size_t len,
+		     struct strbuf *errs)
+{
+	const char *s = buf, *e = buf + len;
+	unsigned line = 0;
+	enum err rc = ERR_OK;
+	struct ioc_opts o = {.types = IOC_TYPES_AUTO | IOC_BIT(IOC_CERT)};
+
+	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
+		s += 3;
+	while (s < e) {
+		const char *nl = memchr(s, '\n', (size_t)(e - s));
+		const char *le = nl ? nl : e, *v = s, *ve;
+		struct ioc i;
+		char why[256];
+		line++;
+		s = nl ? nl + 1 : e;
+		while (v < le && is_space((unsigned char)*v))
+			v++;
+		ve = v;
+		while (ve < le && !is_space((unsigned char)*ve) && *ve != '#')
+			ve++;
+		if (ve == v)
+			continue; /* blank or comment */
+		enum ioc_reason r = ioc_parse(v, (size_t)(ve - v), &o, &i, why, sizeof(why));
+		if (r != REJ_OK) {
+			char echo[LIMIT_ECHO_BYTES * 4 + 8];
+			sb_addf(errs, "%s:%u: not an allowlist entry (%s): %s\n", path, line, why,
+				echo_str(v, (size_t)(ve - v), echo, sizeof(echo)));
+			rc = ERR_CONFIG;
+			continue;
+		}
+		p->user_count++;
+		switch (i.type) {
+		case IOC_IP:
+			if (i.prefix >= 0) {
+				xgrow((void **)&p->user_nets, &p->user_nets_cap, p->nuser_nets + 1,
+				      sizeof(*p->user_nets));
+				struct range *rg = &p->user_nets[p->nuser_nets++];
+				rg->family = i.family;
+				memcpy(rg->addr, i.addr, 16);
+				rg->prefix = i.prefix;
+				rg->what = "user allowlist";
+			} else {
+				add_exact(p, IOC_IP, i.value, i.len, V_USER);
+			}
+			break;
+		case IOC_DOMAIN:
+			add_domain(p, i.value, i.len, V_USER);
+			break;
+		case IOC_URL:
+			xgrow((void **)&p->url_prefixes, &p->url_prefixes_cap, p->nurl_prefixes + 1,
+			      sizeof(char *));
+			p->url_prefixes[p->nurl_prefixes++] = xstrndup(i.value, i.len);
+			break;
+		default: /* hashes: an allowlisted hash is refused whatever its type */
+			add_exact(p, IOC_MD5, i.value, i.len, V_USER);
+			break;
+		}
+	}
+	return rc;
+}
+
+static enum ioc_reason
+check_addr(const struct policy *p, int family, const unsigned char *a, const char *text, size_t n,
+	   char *why, size_t whysz)
+{
+	for (size_t k = 0; k < p->nranges; k++)
+		if (in_range(&p->ranges[k], family, a)) {
+			setwhy(why, whysz, "special-purpose address: %s", p->ranges[k].what);
+			return REJ_SPECIAL;
+		}
+	if (family == AF_INET6 && (a[0] & 0xe0) != 0x20) {
+		setwhy(why, whysz, "not a global unicast address (outside 2000::/3, RFC 4291 2.4)");
+		return REJ_SPECIAL;
+	}
+	int f = get_exact(p, IOC_IP, text, n);
+	if (f >= 0) {
+		if (f & V_USER) {
+			setwhy(why, whysz, "on the user allowlist");
+			return REJ_USER_ALLOWLIST;
+		}
+		setwhy(why, whysz, "a public DNS resolver (built-in allowlist)");
+		return REJ_ALLOWLIST;
+	}
+	for (size_t k = 0; k < p->nuser_nets; k++)
+		if (in_range(&p->user_nets[k], family, a)) {
+			setwhy(why, whysz, "inside an allowlisted network");
+			return REJ_USER_ALLOWLIST;
+		}
+	return REJ_OK;
+}
+
+/* Domain checks; url_has_path tells whether a URL names more than the
+ * site itself, which built-in non-strict entries allow. */
+static enum ioc_reason
+check_domain(const struct policy *p, const char *d, size_t n, bool is_url, bool url_has_path,
+	     char *why, size_t whysz)
+{
+	char name[LIMIT_DOMAIN_BYTES + 1];
+	const char *tld = name;
+
+	memcpy(name, d, n);
+	name[n] = '\0';
+	for (size_t i = 0; i < n; i++)
+		if (d[i] == '.')
+			tld = name + i + 1;
+	for (size_t k = 0; k < NELEM(special_domains); k++) {
+		size_t sl = strlen(special_domains[k]);
+		if (n >= sl && memcmp(d + n - sl, special_domains[k], sl) == 0 &&
+		    (n == sl || d[n - sl - 1] == '.')) {
+			setwhy(why, whysz, "special-use domain name .%s (RFC 6761)", special_domains[k]);
+			return REJ_SPECIAL;
+		}
+	}
+	/* A known top-level domain is one the public suffix list names,
+	 * alone (com) or under a listed suffix (za only through co.za). */
+	bool known = false;
+	for (const char *q = name; q != NULL && !known; q = strchr(q, '.') ? strchr(q, '.') + 1 : NULL)
+		known = psl_is_public_suffix2(p->psl, q, PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE) == 1;
+	if (!known) {
+		setwhy(why, whysz, "unknown top-level domain .%s", tld);
+		return REJ_BAD_DOMAIN;
+	}
+	if (!is_url && psl_is_public_suffix2(p->psl, name, PSL_TYPE_ANY) == 1) {
+		setwhy(why, whysz, "%s is a public suffix: a block would cover every site under it",
+		       name);
+		return REJ_PUBLIC_SUFFIX;
+	}
+	/* User allowlist: the name or any parent; or the name is above an
+	 * allowlisted one (a DomainName indicator covers its subdomains). */
+	for (const char *q = name; q != NULL;) {
+		int f = strset_get(p->domains, q, strlen(q));
+		if (f >= 0 && (f & V_USER)) {
+			setwhy(why, whysz, "%s is on the user allowlist", q);
+			return REJ_USER_ALLOWLIST;
+		}
+		if (q == name && f >= 0 && (f & V_ANCESTOR) && !is_url) {
+			setwhy(why, whysz, "would also block an allowlisted subdomain of %s", name);
+			return REJ_USER_ALLOWLIST;
+		}
+		q = strchr(q, '.');
+		if (q)
+			q++;
+	}
+	/* Built-in: by registrable domain, so customer names below a public
+	 * suffix (evil.blob.core.windows.net) are not covered. */
+	const char *reg = psl_registrable_domain(p->psl, name);
+	if (reg == NULL)
+		reg = name;
+	int f = strset_get(p->domains, reg, strlen(reg));
+	if (f >= 0 && (f & (V_BUILTIN | V_BUILTIN_STRICT))) {
+		if (is_url && url_has_path && !(f & V_BUILTIN_STRICT))
+			return REJ_OK;
+		setwhy(why, whysz, "%s is critical infrastructure (built-in allowlist)%s", reg,
+		       is_url && !(f & V_BUILTIN_STRICT) ? "; only URLs with a path may be sent" : "");
+		return REJ_ALLOWLIST;
+	}
+	return REJ_OK;
+}
+
+static enum ioc_reason
+check_url(const struct policy *p, const struct ioc *i, char *why, size_t whysz)
+{
+	const char *host = i->value + i->host_off;
+	const char *rest = host + i->host_len;
+	enum ioc_reason r;
+
+	/* Skip ":port" to find the path. */
+	if (*rest == ':')
+		while (*rest && *rest != '/' && *rest != '?')
+			rest++;
+	bool has_path = rest[0] != '\0' && !(rest[0] == '/' && rest[1] == '\0');
+	if (i->family == AF_INET || i->family == AF_INET6) {
+		char text[48];
+		size_t n = ioc_addr_format(i->family, i->addr, text);
+		r = check_addr(p, i->family, i->addr, text, n, why, whysz);
+	} else {
+		r = check_domain(p, host, i->host_len, true, has_path, why, whysz);
+	}
+	if (r != REJ_OK)
+		return r;
+	for (size_t k = 0; k < p->nurl_prefixes; k++) {
+		const char *u = p->url_prefixes[k];
+		size_t ul = strlen(u), n = i->len < ul ? i->len : ul;
+		if (memcmp(u, i->value, n) == 0) {
+			setwhy(why, whysz, "%s the allowlisted URL prefix %s",
+			       i->len >= ul ? "under" : "would cover", u);
+			return REJ_USER_ALLOWLIST;
+		}
+	}
+	return REJ_OK;
+}
+
+enum ioc_reason
+policy_check(const struct policy *p, const struct ioc *i, char *why, size_t whysz)
+{
+	int f;
+	switch (i->type) {
+	case IOC_IP:
+		return check_addr(p, i->family, i->addr, i->value, i->len, why, whysz);
+	case IOC_DOMAIN:
+		return check_domain(p, i->value, i->len, false, false, why, whysz);
+	case IOC_URL:
+		return check_url(p, i, why, whysz);
+	case IOC_MD5:
+	case IOC_SHA1:
+	case IOC_SHA256:
+	case IOC_CERT:
+		f = get_exact(p, IOC_MD5, i->value, i->len);
+		if (f < 0)
+			return REJ_OK;
+		setwhy(why, whysz, f & V_USER ? "on the user allowlist"
+					      : "hash of the empty file (built-in allowlist)");
+		return f & V_USER ? REJ_USER_ALLOWLIST : REJ_ALLOWLIST;
+	default:
+		setwhy(why, whysz, "no indicator type");
+		return REJ_NOT_INDICATOR;
+	}
+}
+
+bool
+policy_action_ok(enum ioc_type t, enum ioc_action a, bool generate_alert, char *why, size_t whysz)
+{
+	/* MDE "Action x type" matrix (indicators-overview.md). */
+	bool file = t == IOC_MD5 || t == IOC_SHA1 || t == IOC_SHA256;
+	bool net = t == IOC_IP || t == IOC_DOMAIN || t == IOC_URL;
+
+	if (a == ACT_AUDIT && !generate_alert) {
+		setwhy(why, whysz, "Audit requires generate_alert = yes (MDE rejects it otherwise)");
+		return false;
+	}
+	if (net && a == ACT_BLOCK_AND_REMEDIATE) {
+		setwhy(why, whysz, "%s indicators cannot be BlockAndRemediate (MDE action x type matrix)",
+		       ioc_type_name(t));
+		return false;
+	}
+	if (t == IOC_CERT && (a == ACT_AUDIT || a == ACT_WARN || a == ACT_BLOCK)) {
+		setwhy(why, whysz,
+		       "CertificateThumbprint indicators take only Allowed or BlockAndRemediate "
+		       "(MDE action x type matrix)");
+		return false;
+	}
+	(void)file;
+	return true;
+}

@@ -1,0 +1,444 @@
+#include "util.h"
+#include "limits.h"
+
+#define LIMIT_ECHO_BYTES_INTERNAL (LIMIT_ECHO_BYTES * 4)
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void
+oom(size_t n)
+{
+	fprintf(stderr, "iocsync: out of memory allocating %zu bytes\n", n);
+	abort();
+}
+
+void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (p == NULL)
+		oom(n);
+	return p;
+}
+
+void *
+xcalloc(size_t nmemb, size_t size)
+{
+	void *p = calloc(nmemb ? nmemb : 1, size ? size : 1);
+	if (p == NULL)
+		oom(nmemb * size);
+	return p;
+}
+
+void *
+xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (p == NULL)
+		oom(n);
+	return p;
+}
+
+void
+xgrow(void **p, size_t *cap, size_t need, size_t sz)
+{
+	size_t c = *cap ? *cap : 16;
+	if (need <= *cap)
+		return;
+	while (c < need) {
+		if (c > SIZE_MAX / 2 / sz)
+			oom(SIZE_MAX);
+		c *= 2;
+	}
+	*p = xrealloc(*p, c * sz);
+	*cap = c;
+}
+
+char *
+xstrdup(const char *s)
+{
+	return xstrndup(s, strlen(s));
+}
+
+char *
+xstrndup(const char *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+char *
+xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+	va_start(ap, fmt);
+	if (vasprintf(&p, fmt, ap) < 0)
+		oom(0);
+	va_end(ap);
+	return p;
+}
+
+void
+sb_add(struct strbuf *sb, const void *p, size_t n)
+{
+	xgrow((void **)&sb->buf, &sb->cap, sb->len + n + 1, 1);
+	memcpy(sb->buf + sb->len, p, n);
+	sb->len += n;
+	sb->buf[sb->len] = '\0';
+}
+
+void
+sb_adds(struct strbuf *sb, const char *s)
+{
+	sb_add(sb, s, strlen(s));
+}
+
+void
+sb_addc(struct strbuf *sb, char c)
+{
+	sb_add(sb, &c, 1);
+}
+
+void
+sb_addf(struct strbuf *sb, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	xgrow((void **)&sb->buf, &sb->cap, sb->len + (size_t)n + 1, 1);
+	va_start(ap, fmt);
+	vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	sb->len += (size_t)n;
+}
+
+void
+sb_free(struct strbuf *sb)
+{
+	free(sb->buf);
+	sb->buf = NULL;
+	sb->len = sb->cap = 0;
+}
+
+enum err
+num_parse(const char *s, long long min, long long max, long long *out, const char **why)
+{
+	char *end;
+	long long v;
+	const char *dummy;
+
+	if (why == NULL)
+		why = &dummy;
+	if (s == NULL || *s == '\0' || is_space((unsigned char)*s)) {
+		*why = "not a number";
+		return ERR_PARSE;
+	}
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (*end != '\0') {
+		*why = "not a number";
+		return ERR_PARSE;
+	}
+	if (errno == ERANGE || v < min) {
+		*why = v < 0 || errno == ERANGE ? "too small" : "too small";
+		if (errno == ERANGE && v > 0)
+			*why = "too large";
+		return ERR_PARSE;
+	}
+	if (v > max) {
+		*why = "too large";
+		return ERR_PARSE;
+	}
+	*out = v;
+	return ERR_OK;
+}
+
+enum err
+duration_parse(const char *s, long long *out_s, const char **why)
+{
+	char num[32];
+	size_t n = s ? strlen(s) : 0;
+	long long mult = 1, v;
+	const char *dummy;
+
+	if (why == NULL)
+		why = &dummy;
+	if (n == 0 || n >= sizeof(num)) {
+		*why = "not a duration";
+		return ERR_PARSE;
+	}
+	memcpy(num, s, n + 1);
+	switch (num[n - 1]) {
+	case 's': mult = 1; break;
+	case 'm': mult = 60; break;
+	case 'h': mult = 3600; break;
+	case 'd': mult = 86400; break;
+	case 'w': mult = 7 * 86400; break;
+	default: mult = 0; break;
+	}
+	if (mult != 0)
+		num[n - 1] = '\0';
+	else
+		mult = 1;
+	if (num_parse(num, 0, LLONG_MAX / (7 * 86400), &v, why) != ERR_OK) {
+		*why = "not a duration (use a number and s, m, h, d or w, e.g. 30d)";
+		return ERR_PARSE;
+	}
+	*out_s = v * mult;
+	return ERR_OK;
+}
+
+enum err
+bool_parse(const char *s, bool *out)
+{
+	static const char *const yes[] = {"yes", "true", "on", "1"};
+	static const char *const no[] = {"no", "false", "off", "0"};
+	for (size_t i = 0; i < NELEM(yes); i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = true;
+			return ERR_OK;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = false;
+			return ERR_OK;
+		}
+	}
+	return ERR_PARSE;
+}
+
+enum err
+file_read(const char *path, long long max, char **buf, size_t *len)
+{
+	int fd;
+	struct strbuf sb = {0};
+	char tmp[65536];
+	ssize_t r;
+
+	*buf = NULL;
+	*len = 0;
+	fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ERR_IO;
+	struct stat st;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		if (st.st_size > max) {
+			if (fd != STDIN_FILENO)
+				close(fd);
+			return ERR_LIMIT;
+		}
+		xgrow((void **)&sb.buf, &sb.cap, (size_t)st.st_size + 1, 1);
+	} else if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		close(fd);
+		errno = EISDIR;
+		return ERR_IO;
+	}
+	for (;;) {
+		size_t room = sb.cap > sb.len + 1 ? sb.cap - sb.len - 1 : 0;
+		if (room >= sizeof(tmp)) {
+			r = read(fd, sb.buf + sb.len, room);
+			if (r > 0) {
+				sb.len += (size_t)r;
+				sb.buf[sb.len] = '\0';
+			}
+		} else {
+			r = read(fd, tmp, sizeof(tmp));
+			if (r > 0)
+				sb_add(&sb, tmp, (size_t)r);
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = errno;
+			if (fd != STDIN_FILENO)
+				close(fd);
+			sb_free(&sb);
+			errno = e;
+			return ERR_IO;
+		}
+		if (r == 0)
+			break;
+		if ((long long)sb.len > max) {
+			if (fd != STDIN_FILENO)
+				close(fd);
+			sb_free(&sb);
+			return ERR_LIMIT;
+		}
+	}
+	if (fd != STDIN_FILENO)
+		close(fd);
+	if (sb.buf == NULL)
+		sb_add(&sb, "", 0);
+	*buf = sb.buf;
+	*len = sb.len;
+	return ERR_OK;
+}
+
+enum err
+file_write_atomic(const char *path, const void *buf, size_t len, unsigned mode)
+{
+	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	const char *p = buf;
+	int e;
+
+	if (fd < 0) {
+		e = errno;
+		free(tmp);
+		errno = e;
+		return ERR_IO;
+	}
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			goto fail;
+		p += w;
+		len -= (size_t)w;
+	}
+	if (fsync(fd) != 0 || close(fd) != 0) {
+		fd = -1;
+		goto fail;
+	}
+	if (rename(tmp, path) != 0) {
+		fd = -1;
+		goto fail;
+	}
+	free(tmp);
+	return ERR_OK;
+fail:
+	e = errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	free(tmp);
+	errno = e;
+	return ERR_IO;
+}
+
+char *
+echo_str(const char *s, size_t len, char *out, size_t outsz)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0, i;
+	size_t cap = outsz > 4 ? outsz - 4 : 0; /* room for "..." and NUL */
+
+	for (i = 0; i < len && o < LIMIT_ECHO_BYTES_INTERNAL; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x20 && c < 0x7f && c != '\\') {
+			if (o + 1 > cap)
+				break;
+			out[o++] = (char)c;
+		} else {
+			if (o + 4 > cap)
+				break;
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	if (i < len && outsz >= 4) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	if (outsz > 0)
+		out[o < outsz ? o : outsz - 1] = '\0';
+	return out;
+}
+
+uint64_t
+hash_bytes(const void *p, size_t n, uint64_t seed)
+{
+	/* A multiply-xorshift over 8-byte words; good spread, fast. */
+	const unsigned char *s = p;
+	uint64_t h = seed ^ (n * 0x9e3779b97f4a7c15ULL);
+	while (n >= 8) {
+		uint64_t w;
+		memcpy(&w, s, 8);
+		h ^= w * 0xbf58476d1ce4e5b9ULL;
+		h = (h << 27 | h >> 37) * 0x94d049bb133111ebULL;
+		s += 8;
+		n -= 8;
+	}
+	if (n > 0) {
+		uint64_t w = 0;
+		memcpy(&w, s, n);
+		h ^= w * 0xbf58476d1ce4e5b9ULL;
+		h = (h << 27 | h >> 37) * 0x94d049bb133111ebULL;
+	}
+	h ^= h >> 31;
+	h *= 0xd6e8feb86659fd93ULL;
+	h ^= h >> 32;
+	return h;
+}
+
+bool
+mem_ieq(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (lc((unsigned char)a[i]) != lc((unsigned char)b[i]))
+			return false;
+	return true;
+}
+
+bool
+has_iprefix(const char *s, size_t len, const char *p)
+{
+	size_t n = strlen(p);
+	return len >= n && mem_ieq(s, p, n);
+}
+
+bool
+utf8_valid(const char *str, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)str, *e = s + len;
+	while (s < e) {
+		unsigned c = *s;
+		size_t n;
+		unsigned cp;
+		if (c < 0x80) {
+			s++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 1;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3;
+			cp = c & 0x07;
+		} else {
+			return false;
+		}
+		if ((size_t)(e - s) <= n)
+			return false;
+		for (size_t i = 1; i <= n; i++) {
+			if ((s[i] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (s[i] & 0x3f);
+		}
+		if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		s += n + 1;
+	}
+	return true;
+}

@@ -1,0 +1,77 @@
+#ifndef IOCSYNC_UTIL_H
+#define IOCSYNC_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+/* Allocation: out of memory aborts with a message; never returns NULL. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t size);
+void *xrealloc(void *p, size_t n);
+/* Grows *p (holding *cap elements of size sz) to hold at least need. */
+void xgrow(void **p, size_t *cap, size_t need, size_t sz);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A growable byte buffer, always NUL-terminated after len. */
+struct strbuf {
+	char *buf;
+	size_t len, cap;
+};
+void sb_add(struct strbuf *sb, const void *p, size_t n);
+void sb_adds(struct strbuf *sb, const char *s);
+void sb_addc(struct strbuf *sb, char c);
+void sb_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sb_free(struct strbuf *sb);
+
+/* Parses a decimal integer in [min, max] (strtonum semantics: the whole
+ * string must be a number). Returns ERR_OK and sets *out, or ERR_PARSE
+ * with *why set to a static reason. */
+enum err num_parse(const char *s, long long min, long long max, long long *out, const char **why);
+
+/* Parses a duration: a number followed by s, m, h, d or w ("30d"); a
+ * bare number is seconds. Same contract as num_parse. */
+enum err duration_parse(const char *s, long long *out_s, const char **why);
+
+/* Parses "yes/no/true/false/on/off/1/0". */
+enum err bool_parse(const char *s, bool *out);
+
+/* Reads a whole file of at most max bytes into a malloc'd, NUL-terminated
+ * buffer the caller frees. "-" reads standard input. On ERR_IO errno
+ * is set; ERR_LIMIT means the file is larger than max. */
+enum err file_read(const char *path, long long max, char **buf, size_t *len);
+
+/* Writes len bytes to path atomically (temporary name, fsync, rename). */
+enum err file_write_atomic(const char *path, const void *buf, size_t len, unsigned mode);
+
+/* Copies at most LIMIT_ECHO_BYTES of s into out (size outsz) with every
+ * byte that is not printable ASCII escaped as \xHH, and "..." when cut.
+ * For putting untrusted input into diagnostics. Returns out. */
+char *echo_str(const char *s, size_t len, char *out, size_t outsz);
+
+/* 64-bit hash of a byte string (not cryptographic). */
+uint64_t hash_bytes(const void *p, size_t n, uint64_t seed);
+
+/* ASCII-only case folding and classes; never locale-dependent. */
+static inline int lc(int c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
+static inline bool is_digit(int c) { return c >= '0' && c <= '9'; }
+static inline bool is_alpha(int c) { return (c | 32) >= 'a' && (c | 32) <= 'z'; }
+static inline bool is_alnum(int c) { return is_digit(c) || is_alpha(c); }
+static inline bool is_xdigit(int c) { return is_digit(c) || ((c | 32) >= 'a' && (c | 32) <= 'f'); }
+static inline bool is_space(int c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }
+
+/* Case-insensitive ASCII comparison of n bytes. */
+bool mem_ieq(const char *a, const char *b, size_t n);
+/* Does [s, s+len) start with the NUL-terminated p, ignoring ASCII case? */
+bool has_iprefix(const char *s, size_t len, const char *p);
+
+/* Is [s, s+len) valid UTF-8 (no overlongs, no surrogates)? */
+bool utf8_valid(const char *s, size_t len);
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif

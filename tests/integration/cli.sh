@@ -1,0 +1,72 @@
+#!/bin/sh
+# The iocsync binary end to end on the repository's own sample feeds:
+# check (text and JSON), config errors with file:line, feeds with a state
+# store and a feed that turns into an HTML page (its snapshot is kept).
+set -u
+bin=$1 src=$2
+t=$(mktemp -d)
+trap 'rm -rf "$t"' EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+ko() { fail=$((fail + 1)); echo "FAIL: $*"; }
+expect() { # expect WHAT FILE PATTERN
+	if grep -q -- "$3" "$2"; then ok; else ko "$1: no \"$3\" in:"; sed 's/^/  | /' "$2"; fi
+}
+
+"$bin" --version >"$t/v" && expect version "$t/v" "^iocsync "
+for v in check feeds config; do
+	"$bin" $v --help >"$t/h" 2>&1 && expect "$v --help" "$t/h" "usage: iocsync"
+done
+"$bin" nosuchverb >/dev/null 2>&1; [ $? -eq 2 ] && ok || ko "unknown verb exit code"
+
+# check, text
+"$bin" -c /dev/null check "$src/examples/feeds/c2-ips.txt" >"$t/c" 2>&1; rc=$?
+[ $rc -eq 0 ] && ok || ko "check exit $rc"
+expect "accepted" "$t/c" "^IpAddress	185.220.101.4	.*c2-ips.txt:4$"
+expect "defanged" "$t/c" "^IpAddress	194.26.29.102	"
+expect "ipv6 full" "$t/c" "^IpAddress	2a01:4f8:c17:b8f:0:0:0:2	"
+expect "private" "$t/c" "c2-ips.txt:9: rejected (special-purpose)"
+expect "resolver" "$t/c" "c2-ips.txt:11: rejected (allowlisted-builtin)"
+expect "cidr" "$t/c" "c2-ips.txt:13: rejected (cidr)"
+expect "summary" "$t/c" "accepted 5 (IpAddress 5), duplicates 1, rejected 7"
+
+# check, JSON Lines
+"$bin" -c /dev/null check --json "$src"/examples/feeds/* >"$t/j" 2>&1
+expect "json accepted" "$t/j" '^{"type":"IpAddress","value":"185.220.101.4","source":".*c2-ips.txt:4"}$'
+expect "json rejected" "$t/j" '"rejected":"special-purpose"'
+expect "json summary" "$t/j" '^{"summary":{"files":\[{"name":'
+"$bin" -c /dev/null check --json /nonexistent >"$t/n" 2>/dev/null; [ $? -eq 1 ] && ok || ko "missing file exit"
+
+# config errors name file:line
+printf '[sync]\nreserve = lots\n[feed "x"]\nurl = https://a.invalid/\ntype = ip\naction = block-and-remediate\n' >"$t/bad.conf"
+"$bin" -c "$t/bad.conf" config --check >"$t/e" 2>&1; [ $? -eq 2 ] && ok || ko "bad config exit"
+expect "config line" "$t/e" "bad.conf:2: reserve"
+expect "config matrix" "$t/e" "bad.conf:6: feed \"x\": action BlockAndRemediate"
+
+# feeds, with a store; then the feed turns into an HTML page
+cp "$src/examples/feeds/c2-ips.txt" "$t/feed.txt"
+cat >"$t/f.conf" <<CONF
+[sync]
+state = $t/state.db
+[feed "one"]
+url = file://$t/feed.txt
+type = ip
+CONF
+"$bin" -c "$t/f.conf" feeds >"$t/f1" 2>&1; rc=$?
+[ $rc -eq 0 ] && ok || ko "feeds exit $rc"
+expect "feeds fresh" "$t/f1" "fetch file, snapshot fresh"
+printf '<!DOCTYPE html><html><body>Login</body></html>\n' >"$t/feed.txt"
+"$bin" -c "$t/f.conf" feeds >"$t/f2" 2>&1; rc=$?
+[ $rc -eq 1 ] && ok || ko "html feed exit $rc"
+expect "html error" "$t/f2" "an HTML page, not a feed"
+expect "snapshot kept" "$t/f2" "keeping the last good snapshot"
+expect "still counted" "$t/f2" "accepted 5"
+: >"$t/feed.txt"
+"$bin" -c "$t/f.conf" feeds >"$t/f3" 2>&1
+expect "empty body" "$t/f3" "empty body where a list was expected"
+printf '185.220.101.4\n' >"$t/feed.txt"
+"$bin" -c "$t/f.conf" feeds >"$t/f4" 2>&1
+expect "shrink" "$t/f4" "shrank from 5 to 1 indicators"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,247 @@
+/* Each format on small inputs written for its edge cases. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "helpers.h"
+
+static void
+test_text(void **state)
+{
+	(void)state;
+	struct result r;
+	/* BOM, CRLF, comments of every kind, indented and inline comments,
+	 * trailing spaces, extra columns, IP:port, LOKI hash;comment, and a
+	 * last line without newline. */
+	run_str(&r, FEED_AUTO, 0,
+		"\xef\xbb\xbf# header\r\n; semi\r\n// slashes\r\n  # indented\r\n\r\n"
+		"185.220.101.4\t17\r\n185.220.101.5 # host name\r\n185.220.101.6   \r\n"
+		"45.9.148.3:8080\r\n44d88612fea8a8f36de82e1278abb02f;EICAR test\r\n"
+		"evil-domain.ru ; comment\r\nhttp://evil-domain.ru/a;b=c\r\nlast-line.ru");
+	assert_int_equal(r.st.format, FEED_TEXT);
+	assert_int_equal(r.st.accepted_total, 8);
+	assert_true(accepted_has(&r, "IpAddress", "185.220.101.4"));
+	assert_true(accepted_has(&r, "IpAddress", "185.220.101.6"));
+	assert_true(accepted_has(&r, "IpAddress", "45.9.148.3"));
+	assert_true(accepted_has(&r, "FileMd5", "44d88612fea8a8f36de82e1278abb02f"));
+	assert_true(accepted_has(&r, "Url", "http://evil-domain.ru/a;b=c"));
+	assert_true(accepted_has(&r, "DomainName", "last-line.ru"));
+	assert_int_equal(r.st.rejected_total, 0);
+	result_free(&r);
+
+	/* duplicates counted, reported once */
+	run_str(&r, FEED_TEXT, 0, "185.220.101.4\n185.220.101.4\n185[.]220[.]101[.]4\n");
+	assert_int_equal(r.st.accepted_total, 1);
+	assert_int_equal(r.st.duplicates, 2);
+	result_free(&r);
+}
+
+static void
+test_hosts(void **state)
+{
+	(void)state;
+	struct result r;
+	run_str(&r, FEED_AUTO, 0,
+		"# banner\n127.0.0.1 localhost\n::1 localhost #[IPv6]\n255.255.255.255 broadcasthost\n"
+		"0.0.0.0 evil-a.ru\n0.0.0.0 evil-b.ru evil-c.ru # two\n127.0.0.1\tevil-d.ru  \n"
+		"::1 evil-e.ru\n0.0.0.0 0.0.0.0\n");
+	assert_int_equal(r.st.format, FEED_HOSTS);
+	assert_int_equal(r.st.accepted_total, 5);
+	assert_true(accepted_has(&r, "DomainName", "evil-c.ru"));
+	assert_true(accepted_has(&r, "DomainName", "evil-e.ru"));
+	assert_null(strstr(r.accepted.buf, "localhost"));
+	assert_int_equal(r.st.rejected_total, 0);
+	result_free(&r);
+}
+
+static void
+test_netset(void **state)
+{
+	(void)state;
+	struct result r;
+	run_str(&r, FEED_AUTO, 0,
+		"; Spamhaus DROP List\n; https://www.spamhaus.org/drop/drop.txt\n1.10.16.0/20 ; SBL256894\n"
+		"185.220.101.4 ; single\n185.220.101.5/32\n; EOF\n");
+	assert_int_equal(r.st.format, FEED_NETSET);
+	assert_int_equal(r.st.accepted_total, 2);
+	assert_int_equal(r.st.rejected[REJ_CIDR], 1);
+	result_free(&r);
+	/* DShield block.txt: start, end, bits. */
+	run_str(&r, FEED_AUTO, 0, "#\n151.243.11.0\t151.243.11.255\t24\t170\tRASANA\tIR\tabuse@rasana.net\n"
+				  "65.49.1.0\t65.49.1.255\t24\t162\tHURRICANE\tUS\tabuse@he.net\n");
+	assert_int_equal(r.st.format, FEED_NETSET);
+	assert_int_equal(r.st.rejected[REJ_CIDR], 2);
+	assert_int_equal(r.st.accepted_total, 0);
+	assert_non_null(strstr(r.rejected.buf, "151.243.11.0/24"));
+	result_free(&r);
+}
+
+static void
+test_csv(void **state)
+{
+	(void)state;
+	struct result r;
+	/* comments before the header, quoted header, CRLF, BOM, "" escapes,
+	 * a quoted field with a line break, several indicators in a field */
+	run_str(&r, FEED_AUTO, 0,
+		"\xef\xbb\xbf# banner\r\n#\r\n\"first_seen\",\"dst_ip\",\"note\"\r\n"
+		"\"2024-01-01\",\"185.220.101.4\",\"say \"\"hi\"\"\"\r\n"
+		"\"2024-01-02\",\"185.220.101.5\",\"two\r\nlines\"\r\n# END 2 entries");
+	assert_int_equal(r.st.format, FEED_CSV);
+	assert_int_equal(r.st.accepted_total, 2);
+	assert_int_equal(r.st.rejected_total, 0);
+	result_free(&r);
+
+	run_str(&r, FEED_CSV, 0,
+		"value,type,description\n"
+		"\"019d4ae42f858d5ea65f3b71392dd37efec6c882,02c48917b15015ddd02738bc1f480f9c6379165618435855030f4c63ce372485,7a15cdb53c6c2a8e40a03dcf15195aef\",file,sample\n"
+		"evil-domain.ru,hostname,\"C2, with comma\"\n");
+	assert_int_equal(r.st.accepted_total, 4);
+	assert_true(accepted_has(&r, "FileMd5", "7a15cdb53c6c2a8e40a03dcf15195aef"));
+	result_free(&r);
+
+	/* no header: columns found by their content */
+	run_str(&r, FEED_CSV, 0,
+		"hxxp://evil-domain.ru/~a/,2017-01-01 00:00:00,275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f\n"
+		"hxxp://evil-other.ru/b/,2017-01-02 00:00:00,3395856ce81f2b7382dee72602f798b642f14140aaaaaaaaaaaaaaaaaaaaaaaa\n");
+	assert_true(accepted_has(&r, "Url", "http://evil-domain.ru/~a/"));
+	assert_true(accepted_has(&r, "FileSha256", "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"));
+	assert_null(strstr(r.accepted.buf, "2017"));
+	result_free(&r);
+
+	/* unterminated quote: reported with its line, nothing before lost */
+	run_str(&r, FEED_CSV, 0, "ip\n185.220.101.4\n\"185.220.101.5\n");
+	assert_int_equal(r.st.accepted_total, 1);
+	assert_int_equal(r.st.rejected[REJ_MALFORMED], 1);
+	assert_non_null(strstr(r.rejected.buf, "malformed 3"));
+	result_free(&r);
+
+	/* semicolon-delimited, sniffed */
+	run_str(&r, FEED_CSV, 0, "date;ip;port\n2024;185.220.101.4;443\n2024;185.220.101.5;80\n");
+	assert_int_equal(r.st.accepted_total, 2);
+	result_free(&r);
+}
+
+static void
+test_stix(void **state)
+{
+	(void)state;
+	struct result r;
+	run_str(&r, FEED_AUTO, 0,
+		"{\"type\":\"bundle\",\"id\":\"bundle--1\",\"objects\":[\n"
+		"{\"type\":\"indicator\",\"id\":\"indicator--a\",\"name\":\"C2\",\"pattern\":\"[ipv4-addr:value = '185.220.101.4' OR domain-name:value = 'evil-domain.ru']\",\"valid_until\":\"2999-01-01T00:00:00Z\"},\n"
+		"{\"type\":\"indicator\",\"id\":\"indicator--b\",\"pattern\":\"[file:hashes.'SHA-256' = '275A021BBFB6489E54D471899F7DB9D1663FC695EC2FE2A2C4538AABF651FD0F']\"},\n"
+		"{\"type\":\"indicator\",\"id\":\"indicator--c\",\"pattern\":\"[file:hashes.md5 = '44d88612fea8a8f36de82e1278abb02f'] OR [file:hashes.SHA1 = '3395856ce81f2b7382dee72602f798b642f14140']\"},\n"
+		"{\"type\":\"indicator\",\"id\":\"indicator--d\",\"pattern\":\"[x509-certificate:issuer = 'CN=X' AND x509-certificate:serial_number = '01']\"},\n"
+		"{\"type\":\"indicator\",\"id\":\"indicator--e\",\"pattern\":\"[url:value = 'http://evil-domain.ru/it\\\\'s']\"},\n"
+		"{\"type\":\"indicator\",\"id\":\"indicator--f\",\"pattern\":\"[ipv4-addr:value = '185.220.101.9'] FOLLOWEDBY [domain-name:value = 'x.ru']\"},\n"
+		"{\"type\":\"indicator\",\"id\":\"indicator--g\",\"pattern\":\"[domain-name:value MATCHES '.*evil']\"},\n"
+		"{\"type\":\"indicator\",\"id\":\"indicator--h\",\"revoked\":true,\"pattern\":\"[ipv4-addr:value = '185.220.101.10']\"},\n"
+		"{\"type\":\"indicator\",\"id\":\"indicator--i\",\"valid_until\":\"2001-01-01T00:00:00Z\",\"pattern\":\"[ipv4-addr:value = '185.220.101.11']\"},\n"
+		"{\"type\":\"indicator\",\"id\":\"indicator--j\",\"pattern_type\":\"snort\",\"pattern\":\"alert tcp any\"},\n"
+		"{\"type\":\"indicator\",\"id\":\"indicator--k\",\"pattern\":\"[x509-certificate:hashes.'SHA-1' = '3395856ce81f2b7382dee72602f798b642f14141']\"},\n"
+		"{\"type\":\"indicator\",\"id\":\"indicator--l\",\"pattern\":\"[ipv4-addr:value IN ('185.220.101.12', '185.220.101.13')]\"},\n"
+		"{\"type\":\"indicator\",\"id\":\"indicator--m\",\"pattern\":\"[network-traffic:dst_ref.value = '185.220.101.14']\"},\n"
+		"{\"type\":\"malware\",\"id\":\"malware--x\",\"name\":\"x\"}\n]}");
+	assert_int_equal(r.st.format, FEED_STIX);
+	assert_true(accepted_has(&r, "IpAddress", "185.220.101.4"));
+	assert_true(accepted_has(&r, "DomainName", "evil-domain.ru"));
+	assert_true(accepted_has(&r, "FileSha256", "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"));
+	assert_true(accepted_has(&r, "FileMd5", "44d88612fea8a8f36de82e1278abb02f"));
+	assert_true(accepted_has(&r, "FileSha1", "3395856ce81f2b7382dee72602f798b642f14140"));
+	assert_true(accepted_has(&r, "Url", "http://evil-domain.ru/it's"));
+	assert_true(accepted_has(&r, "CertificateThumbprint", "3395856ce81f2b7382dee72602f798b642f14141"));
+	assert_true(accepted_has(&r, "IpAddress", "185.220.101.13"));
+	assert_true(accepted_has(&r, "IpAddress", "185.220.101.14"));
+	assert_int_equal(r.st.accepted_total, 10);
+	assert_int_equal(r.st.rejected[REJ_UNSUPPORTED], 4); /* AND, FOLLOWEDBY, MATCHES, snort */
+	assert_int_equal(r.st.rejected[REJ_REVOKED], 1);
+	assert_int_equal(r.st.rejected[REJ_EXPIRED], 1);
+	assert_non_null(strstr(r.rejected.buf, "unsupported 5 "));  /* line of indicator--d */
+	result_free(&r);
+
+	run_str(&r, FEED_STIX, 0, "{\"type\":\"report\"}");
+	assert_int_equal(r.rc, ERR_PARSE);
+	result_free(&r);
+}
+
+static void
+test_misp(void **state)
+{
+	(void)state;
+	struct result r;
+	const char *ev = "{\"info\":\"op\",\"Attribute\":["
+			 "{\"type\":\"ip-dst|port\",\"value\":\"185.220.101.4|443\",\"to_ids\":true,\"uuid\":\"u1\"},"
+			 "{\"type\":\"domain|ip\",\"value\":\"evil-domain.ru|185.220.101.5\",\"to_ids\":\"1\"},"
+			 "{\"type\":\"filename|sha256\",\"value\":\"a.exe|275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f\",\"to_ids\":true},"
+			 "{\"type\":\"hostname\",\"value\":\"c2.evil-domain.ru\",\"to_ids\":false},"
+			 "{\"type\":\"email-src\",\"value\":\"a@b.ru\",\"to_ids\":true},"
+			 "{\"type\":\"x509-fingerprint-sha1\",\"value\":\"3395856ce81f2b7382dee72602f798b642f14141\",\"to_ids\":true},"
+			 "{\"type\":\"url\",\"value\":\"http://evil-domain.ru/x\",\"to_ids\":true,\"deleted\":true}],"
+			 "\"Object\":[{\"name\":\"file\",\"Attribute\":[{\"type\":\"md5\",\"value\":\"44d88612fea8a8f36de82e1278abb02f\",\"to_ids\":true}]}]}";
+	const char *wraps[] = {"{\"response\":[{\"Event\":%s}]}", "{\"Event\":%s}", "%s"};
+	for (int w = 0; w < 3; w++) {
+		char *doc = xasprintf(wraps[w], ev);
+		run_str(&r, FEED_AUTO, 0, doc);
+		free(doc);
+		assert_int_equal(r.st.format, FEED_MISP);
+		assert_int_equal(r.rc, ERR_OK);
+		assert_true(accepted_has(&r, "IpAddress", "185.220.101.4"));
+		assert_true(accepted_has(&r, "IpAddress", "185.220.101.5"));
+		assert_true(accepted_has(&r, "DomainName", "evil-domain.ru"));
+		assert_true(accepted_has(&r, "FileSha256",
+					 "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"));
+		assert_true(accepted_has(&r, "CertificateThumbprint", "3395856ce81f2b7382dee72602f798b642f14141"));
+		assert_true(accepted_has(&r, "FileMd5", "44d88612fea8a8f36de82e1278abb02f"));
+		assert_int_equal(r.st.accepted_total, 6);
+		assert_int_equal(r.st.rejected[REJ_NOT_TO_IDS], 1);
+		assert_int_equal(r.st.rejected[REJ_UNSUPPORTED], 1);
+		assert_int_equal(r.st.rejected[REJ_REVOKED], 1);
+		result_free(&r);
+	}
+}
+
+static void
+test_report(void **state)
+{
+	(void)state;
+	struct result r;
+	run_str(&r, FEED_REPORT, 0,
+		"= Operation X\n:toc:\n\nAn analysis is available as a https://www.welivesecurity.com/2021/x/[blogpost].\n"
+		"The loader (Win32/Agent.ABC) contacted hxxp://evil-domain[.]ru/gate.php and 185.220.101[.]4.\n"
+		"- 185.220.101[.]5\n|`3395856ce81f2b7382dee72602f798b642f14140`|loader.exe|Win32/X\n"
+		"See [the post](https://example-blog.ru/post) and e.g. svchost.exe, version 4.18.1906.5.\n");
+	assert_int_equal(r.st.format, FEED_REPORT);
+	assert_true(accepted_has(&r, "Url", "http://evil-domain.ru/gate.php"));
+	assert_true(accepted_has(&r, "IpAddress", "185.220.101.4"));
+	assert_true(accepted_has(&r, "IpAddress", "185.220.101.5"));
+	assert_true(accepted_has(&r, "FileSha1", "3395856ce81f2b7382dee72602f798b642f14140"));
+	assert_null(strstr(r.accepted.buf, "welivesecurity"));
+	assert_null(strstr(r.accepted.buf, "example-blog"));
+	assert_null(strstr(r.accepted.buf, "svchost"));
+	assert_int_equal(r.st.accepted_total, 4);
+	assert_int_equal(r.st.rejected_total, 0);
+	result_free(&r);
+}
+
+static void
+test_sniff(void **state)
+{
+	(void)state;
+	assert_int_equal(feed_sniff("", 0), FEED_TEXT);
+	assert_int_equal(feed_sniff("1.2.3.4\n", 8), FEED_TEXT);
+	assert_int_equal(feed_sniff(" {\"type\":\"bundle\"}", 18), FEED_STIX);
+	assert_int_equal(feed_sniff("{\"Event\":{}}", 12), FEED_MISP);
+	assert_true(feed_looks_html("\n  <!DOCTYPE html><html>", 24));
+	assert_false(feed_looks_html("1.2.3.4\n", 8));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_text), cmocka_unit_test(test_hosts), cmocka_unit_test(test_netset),
+		cmocka_unit_test(test_csv),  cmocka_unit_test(test_stix),  cmocka_unit_test(test_misp),
+		cmocka_unit_test(test_report), cmocka_unit_test(test_sniff),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
