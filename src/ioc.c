@@ -115,20 +115,6 @@ ioc_types_parse(const char *list, const char **bad)
 	return mask;
 }
 
-static void
-setwhy(char *why, size_t whysz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void
-setwhy(char *why, size_t whysz, const char *fmt, ...)
-{
-	va_list ap;
-	if (why == NULL || whysz == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, whysz, fmt, ap);
-	va_end(ap);
-}
-
 /* ---- refanging ---- */
 
 struct fang {
@@ -269,20 +255,20 @@ parse_ip(const char *s, size_t n, struct ioc *out, char *why, size_t whysz)
 		char num[8];
 		size_t pn = n - an - 1;
 		if (pn == 0 || pn >= sizeof(num)) {
-			setwhy(why, whysz, "bad prefix length");
+			set_why(why, whysz, "bad prefix length");
 			return v6 ? REJ_BAD_IPV6 : REJ_BAD_IPV4;
 		}
 		memcpy(num, slash + 1, pn);
 		num[pn] = '\0';
 		if (num_parse(num, 0, v6 ? 128 : 32, &p, NULL) != ERR_OK) {
-			setwhy(why, whysz, "bad prefix length /%s", num);
+			set_why(why, whysz, "bad prefix length /%s", num);
 			return v6 ? REJ_BAD_IPV6 : REJ_BAD_IPV4;
 		}
 		prefix = (int)p;
 	}
 	if (v6) {
 		if (!ip6_parse(s, an, a)) {
-			setwhy(why, whysz, "not an IPv6 address");
+			set_why(why, whysz, "not an IPv6 address");
 			return REJ_BAD_IPV6;
 		}
 		if (prefix == 128)
@@ -295,11 +281,11 @@ parse_ip(const char *s, size_t n, struct ioc *out, char *why, size_t whysz)
 		return set_ip(out, AF_INET6, a, prefix);
 	}
 	if (!ip4_parse(s, an, a, &lz)) {
-		setwhy(why, whysz, "not an IPv4 address");
+		set_why(why, whysz, "not an IPv4 address");
 		return REJ_BAD_IPV4;
 	}
 	if (lz) {
-		setwhy(why, whysz, "an octet has a leading zero (octal or decimal?)");
+		set_why(why, whysz, "an octet has a leading zero (octal or decimal?)");
 		return REJ_BAD_IPV4;
 	}
 	if (prefix == 32)
@@ -337,18 +323,18 @@ check_labels(const char *d, size_t n, char *why, size_t whysz)
 	bool tld_digits = true;
 
 	if (n == 0) {
-		setwhy(why, whysz, "empty domain name");
+		set_why(why, whysz, "empty domain name");
 		return REJ_BAD_DOMAIN;
 	}
 	if (n > LIMIT_DOMAIN_BYTES) {
-		setwhy(why, whysz, "longer than %d characters (RFC 1035 2.3.4)", LIMIT_DOMAIN_BYTES);
+		set_why(why, whysz, "longer than %d characters (RFC 1035 2.3.4)", LIMIT_DOMAIN_BYTES);
 		return REJ_BAD_DOMAIN;
 	}
 	for (size_t i = 0; i <= n; i++) {
 		if (i < n && d[i] != '.') {
 			unsigned char c = (unsigned char)d[i];
 			if (!is_alnum(c) && c != '-' && c != '_') {
-				setwhy(why, whysz, "character '%s%c' not allowed in a domain name",
+				set_why(why, whysz, "character '%s%c' not allowed in a domain name",
 				       c < 0x20 || c >= 0x7f ? "\\" : "", c < 0x20 || c >= 0x7f ? '?' : c);
 				return REJ_BAD_DOMAIN;
 			}
@@ -356,16 +342,16 @@ check_labels(const char *d, size_t n, char *why, size_t whysz)
 		}
 		size_t ll = i - start;
 		if (ll == 0) {
-			setwhy(why, whysz, "empty label");
+			set_why(why, whysz, "empty label");
 			return REJ_BAD_DOMAIN;
 		}
 		if (ll > LIMIT_LABEL_BYTES) {
-			setwhy(why, whysz, "label longer than %d characters (RFC 1035 2.3.4)",
+			set_why(why, whysz, "label longer than %d characters (RFC 1035 2.3.4)",
 			       LIMIT_LABEL_BYTES);
 			return REJ_BAD_DOMAIN;
 		}
 		if (d[start] == '-' || d[i - 1] == '-') {
-			setwhy(why, whysz, "label starts or ends with '-' (RFC 1123 2.1)");
+			set_why(why, whysz, "label starts or ends with '-' (RFC 1123 2.1)");
 			return REJ_BAD_DOMAIN;
 		}
 		tld_digits = true;
@@ -376,11 +362,11 @@ check_labels(const char *d, size_t n, char *why, size_t whysz)
 		start = i + 1;
 	}
 	if (labels < 2) {
-		setwhy(why, whysz, "a single label is not an Internet domain name");
+		set_why(why, whysz, "a single label is not an Internet domain name");
 		return REJ_BAD_DOMAIN;
 	}
 	if (tld_digits) {
-		setwhy(why, whysz, "top-level label is all digits");
+		set_why(why, whysz, "top-level label is all digits");
 		return REJ_BAD_DOMAIN;
 	}
 	return REJ_OK;
@@ -403,7 +389,7 @@ ioc_domain_canon(const char *in, size_t n, char *out, size_t *outlen, char *why,
 	if (n > 0 && in[n - 1] == '.')
 		n--;
 	if (n > LIMIT_DOMAIN_BYTES * 4) {
-		setwhy(why, whysz, "longer than %d characters (RFC 1035 2.3.4)", LIMIT_DOMAIN_BYTES);
+		set_why(why, whysz, "longer than %d characters (RFC 1035 2.3.4)", LIMIT_DOMAIN_BYTES);
 		return REJ_BAD_DOMAIN;
 	}
 	for (size_t i = 0; i < n; i++)
@@ -411,7 +397,7 @@ ioc_domain_canon(const char *in, size_t n, char *out, size_t *outlen, char *why,
 			ascii = false;
 	if (ascii) {
 		if (n > LIMIT_DOMAIN_BYTES) {
-			setwhy(why, whysz, "longer than %d characters (RFC 1035 2.3.4)",
+			set_why(why, whysz, "longer than %d characters (RFC 1035 2.3.4)",
 			       LIMIT_DOMAIN_BYTES);
 			return REJ_BAD_DOMAIN;
 		}
@@ -424,7 +410,7 @@ ioc_domain_canon(const char *in, size_t n, char *out, size_t *outlen, char *why,
 		char *a = NULL;
 		int rc;
 		if (!utf8_valid(in, n)) {
-			setwhy(why, whysz, "domain name is not valid UTF-8");
+			set_why(why, whysz, "domain name is not valid UTF-8");
 			return REJ_BAD_UTF8;
 		}
 		memcpy(tmp, in, n);
@@ -433,14 +419,14 @@ ioc_domain_canon(const char *in, size_t n, char *out, size_t *outlen, char *why,
 		if (rc != IDN2_OK)
 			rc = idn2_to_ascii_8z(tmp, &a, IDN2_NFC_INPUT | IDN2_TRANSITIONAL);
 		if (rc != IDN2_OK) {
-			setwhy(why, whysz, "not a valid internationalized domain name: %s",
+			set_why(why, whysz, "not a valid internationalized domain name: %s",
 			       idn2_strerror(rc));
 			return REJ_BAD_DOMAIN;
 		}
 		size_t an = strlen(a);
 		if (an > LIMIT_DOMAIN_BYTES) {
 			idn2_free(a);
-			setwhy(why, whysz, "longer than %d characters once in punycode",
+			set_why(why, whysz, "longer than %d characters once in punycode",
 			       LIMIT_DOMAIN_BYTES);
 			return REJ_BAD_DOMAIN;
 		}
@@ -466,12 +452,12 @@ parse_url(const char *s, size_t n, struct ioc *out, char *why, size_t whysz)
 	for (size_t i = 0; i < sl; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (!is_alnum(c) && c != '+' && c != '-' && c != '.') {
-			setwhy(why, whysz, "bad URL scheme");
+			set_why(why, whysz, "bad URL scheme");
 			return REJ_BAD_URL;
 		}
 	}
 	if (!((sl == 4 && mem_ieq(s, "http", 4)) || (sl == 5 && mem_ieq(s, "https", 5)))) {
-		setwhy(why, whysz, "scheme '%.*s' is not http or https", (int)(sl > 16 ? 16 : sl), s);
+		set_why(why, whysz, "scheme '%.*s' is not http or https", (int)(sl > 16 ? 16 : sl), s);
 		return REJ_URL_SCHEME;
 	}
 	bool https = sl == 5;
@@ -494,13 +480,13 @@ parse_url(const char *s, size_t n, struct ioc *out, char *why, size_t whysz)
 	if (hs < ae && *hs == '[') {
 		const char *rb = memchr(hs, ']', (size_t)(ae - hs));
 		if (rb == NULL) {
-			setwhy(why, whysz, "unclosed '[' in host");
+			set_why(why, whysz, "unclosed '[' in host");
 			return REJ_BAD_URL;
 		}
 		he = rb + 1;
 		if (he < ae) {
 			if (*he != ':') {
-				setwhy(why, whysz, "junk after IPv6 host");
+				set_why(why, whysz, "junk after IPv6 host");
 				return REJ_BAD_URL;
 			}
 			port = he + 1;
@@ -514,14 +500,14 @@ parse_url(const char *s, size_t n, struct ioc *out, char *why, size_t whysz)
 			}
 	}
 	if (he == hs) {
-		setwhy(why, whysz, "URL without a host");
+		set_why(why, whysz, "URL without a host");
 		return REJ_BAD_URL;
 	}
 	out->host_off = o;
 	if (*hs == '[') {
 		unsigned char a[16];
 		if (!ip6_parse(hs + 1, (size_t)(he - hs - 2), a)) {
-			setwhy(why, whysz, "bad IPv6 literal in URL host");
+			set_why(why, whysz, "bad IPv6 literal in URL host");
 			return REJ_BAD_URL;
 		}
 		out->family = AF_INET6;
@@ -533,7 +519,7 @@ parse_url(const char *s, size_t n, struct ioc *out, char *why, size_t whysz)
 		unsigned char a[4];
 		bool lz;
 		if (!ip4_parse(hs, (size_t)(he - hs), a, &lz) || lz) {
-			setwhy(why, whysz, "bad IPv4 address in URL host");
+			set_why(why, whysz, "bad IPv4 address in URL host");
 			return REJ_BAD_URL;
 		}
 		out->family = AF_INET;
@@ -556,13 +542,13 @@ parse_url(const char *s, size_t n, struct ioc *out, char *why, size_t whysz)
 		size_t pn = (size_t)(ae - port);
 		if (pn > 0) {
 			if (pn >= sizeof(num)) {
-				setwhy(why, whysz, "bad port");
+				set_why(why, whysz, "bad port");
 				return REJ_BAD_URL;
 			}
 			memcpy(num, port, pn);
 			num[pn] = '\0';
 			if (num_parse(num, 1, 65535, &pv, NULL) != ERR_OK) {
-				setwhy(why, whysz, "bad port '%s'", num);
+				set_why(why, whysz, "bad port '%s'", num);
 				return REJ_BAD_URL;
 			}
 			if (pv != (https ? 443 : 80))
@@ -576,16 +562,16 @@ parse_url(const char *s, size_t n, struct ioc *out, char *why, size_t whysz)
 	for (const char *q = ae; q < fe; q++) {
 		unsigned char c = (unsigned char)*q;
 		if (c <= 0x20 || c == 0x7f) {
-			setwhy(why, whysz, "space or control character in URL");
+			set_why(why, whysz, "space or control character in URL");
 			return REJ_BAD_URL;
 		}
 	}
 	if (!utf8_valid(ae, (size_t)(fe - ae))) {
-		setwhy(why, whysz, "URL path is not valid UTF-8");
+		set_why(why, whysz, "URL path is not valid UTF-8");
 		return REJ_BAD_UTF8;
 	}
 	if (o + (size_t)(fe - ae) > LIMIT_VALUE_BYTES) {
-		setwhy(why, whysz, "URL longer than %d bytes", LIMIT_VALUE_BYTES);
+		set_why(why, whysz, "URL longer than %d bytes", LIMIT_VALUE_BYTES);
 		return REJ_TOO_LONG;
 	}
 	memcpy(v + o, ae, (size_t)(fe - ae));
@@ -615,7 +601,7 @@ parse_hash(const char *s, size_t n, const struct ioc_opts *o, struct ioc *out, c
 	case 40: out->type = o->cert ? IOC_CERT : IOC_SHA1; break;
 	case 64: out->type = IOC_SHA256; break;
 	default:
-		setwhy(why, whysz, "%zu hex digits: not an MD5 (32), SHA-1 (40) or SHA-256 (64)", n);
+		set_why(why, whysz, "%zu hex digits: not an MD5 (32), SHA-1 (40) or SHA-256 (64)", n);
 		return REJ_BAD_HASH;
 	}
 	for (size_t i = 0; i < n; i++)
@@ -643,13 +629,13 @@ parse_hostport(const char *s, size_t n, const char *colon, struct ioc *out, char
 	char num[8];
 	size_t pn = (size_t)(s + n - colon - 1), hn = (size_t)(colon - s);
 	if (pn == 0 || pn >= sizeof(num)) {
-		setwhy(why, whysz, "not host:port");
+		set_why(why, whysz, "not host:port");
 		return REJ_NOT_INDICATOR;
 	}
 	memcpy(num, colon + 1, pn);
 	num[pn] = '\0';
 	if (num_parse(num, 1, 65535, &pv, NULL) != ERR_OK) {
-		setwhy(why, whysz, "bad port '%s'", num);
+		set_why(why, whysz, "bad port '%s'", num);
 		return REJ_NOT_INDICATOR;
 	}
 	if (looks_ipv4(s, hn))
@@ -675,13 +661,13 @@ classify(const char *s, size_t n, const struct ioc_opts *o, struct ioc *out, cha
 		if (cidr && (looks_ipv4(s, hn) || memchr(s, ':', hn)))
 			return parse_ip(s, n, out, why, whysz);
 		if (hn == 0) {
-			setwhy(why, whysz, "a path without a host");
+			set_why(why, whysz, "a path without a host");
 			return REJ_NOT_INDICATOR;
 		}
 		if (o->url_feed) {
 			char tmp[LIMIT_VALUE_BYTES + 8];
 			if (n + 7 >= sizeof(tmp)) {
-				setwhy(why, whysz, "longer than %d bytes", LIMIT_VALUE_BYTES);
+				set_why(why, whysz, "longer than %d bytes", LIMIT_VALUE_BYTES);
 				return REJ_TOO_LONG;
 			}
 			memcpy(tmp, "http://", 7);
@@ -694,16 +680,16 @@ classify(const char *s, size_t n, const struct ioc_opts *o, struct ioc *out, cha
 				       : looks_ipv4(s, hn) ? parse_ip(s, hn, &h, NULL, 0)
 							   : parse_domain(s, hn, &h, NULL, 0);
 		if (r == REJ_OK) {
-			setwhy(why, whysz, "a URL without a scheme (set type = url on the feed to take it as http://)");
+			set_why(why, whysz, "a URL without a scheme (set type = url on the feed to take it as http://)");
 			return REJ_NO_SCHEME;
 		}
-		setwhy(why, whysz, "not an IP, domain, URL or hash");
+		set_why(why, whysz, "not an IP, domain, URL or hash");
 		return REJ_NOT_INDICATOR;
 	}
 	if (s[0] == '[') { /* [v6] or [v6]:port */
 		const char *rb = memchr(s, ']', n);
 		if (rb == NULL || (rb + 1 < s + n && rb[1] != ':')) {
-			setwhy(why, whysz, "bad bracketed address");
+			set_why(why, whysz, "bad bracketed address");
 			return REJ_BAD_IPV6;
 		}
 		return parse_ip(s + 1, (size_t)(rb - s - 1), out, why, whysz);
@@ -716,14 +702,14 @@ classify(const char *s, size_t n, const struct ioc_opts *o, struct ioc *out, cha
 	if (looks_ipv4(s, n))
 		return parse_ip(s, n, out, why, whysz);
 	if (memchr(s, '@', n)) {
-		setwhy(why, whysz, "an e-mail address is not an MDE indicator");
+		set_why(why, whysz, "an e-mail address is not an MDE indicator");
 		return REJ_NOT_INDICATOR;
 	}
 	if (memchr(s, '.', n))
 		return parse_domain(s, n, out, why, whysz);
 	if (all_hex(s, n) && n >= 16)
 		return parse_hash(s, n, o, out, why, whysz);
-	setwhy(why, whysz, "not an IP, domain, URL or hash");
+	set_why(why, whysz, "not an IP, domain, URL or hash");
 	return REJ_NOT_INDICATOR;
 }
 
@@ -750,15 +736,15 @@ ioc_parse(const char *in, size_t len, const struct ioc_opts *o, struct ioc *out,
 	out->len = 0;
 	out->value[0] = '\0';
 	if (len == 0) {
-		setwhy(why, whysz, "empty value");
+		set_why(why, whysz, "empty value");
 		return REJ_EMPTY;
 	}
 	if (len > LIMIT_VALUE_BYTES) {
-		setwhy(why, whysz, "longer than %d bytes", LIMIT_VALUE_BYTES);
+		set_why(why, whysz, "longer than %d bytes", LIMIT_VALUE_BYTES);
 		return REJ_TOO_LONG;
 	}
 	if (memchr(in, '\0', len)) {
-		setwhy(why, whysz, "contains a NUL byte");
+		set_why(why, whysz, "contains a NUL byte");
 		return REJ_BINARY;
 	}
 	/* Refang only when a marker may be present: most values have none. */
@@ -776,7 +762,7 @@ ioc_parse(const char *in, size_t len, const struct ioc_opts *o, struct ioc *out,
 	if (r != REJ_OK)
 		return r;
 	if (!(types & IOC_BIT(out->type))) {
-		setwhy(why, whysz, "a %s where the feed declares other types", ioc_type_name(out->type));
+		set_why(why, whysz, "a %s where the feed declares other types", ioc_type_name(out->type));
 		return REJ_TYPE_NOT_WANTED;
 	}
 	return REJ_OK;

@@ -136,19 +136,6 @@ struct policy {
 	size_t user_count;
 };
 
-static void
-setwhy(char *why, size_t whysz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void
-setwhy(char *why, size_t whysz, const char *fmt, ...)
-{
-	va_list ap;
-	if (why == NULL || whysz == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, whysz, fmt, ap);
-	va_end(ap);
-}
-
 static bool
 in_range(const struct range *r, int family, const unsigned char *a)
 {
@@ -336,25 +323,25 @@ check_addr(const struct policy *p, int family, const unsigned char *a, const cha
 {
 	for (size_t k = 0; k < p->nranges; k++)
 		if (in_range(&p->ranges[k], family, a)) {
-			setwhy(why, whysz, "special-purpose address: %s", p->ranges[k].what);
+			set_why(why, whysz, "special-purpose address: %s", p->ranges[k].what);
 			return REJ_SPECIAL;
 		}
 	if (family == AF_INET6 && (a[0] & 0xe0) != 0x20) {
-		setwhy(why, whysz, "not a global unicast address (outside 2000::/3, RFC 4291 2.4)");
+		set_why(why, whysz, "not a global unicast address (outside 2000::/3, RFC 4291 2.4)");
 		return REJ_SPECIAL;
 	}
 	int f = get_exact(p, IOC_IP, text, n);
 	if (f >= 0) {
 		if (f & V_USER) {
-			setwhy(why, whysz, "on the user allowlist");
+			set_why(why, whysz, "on the user allowlist");
 			return REJ_USER_ALLOWLIST;
 		}
-		setwhy(why, whysz, "a public DNS resolver (built-in allowlist)");
+		set_why(why, whysz, "a public DNS resolver (built-in allowlist)");
 		return REJ_ALLOWLIST;
 	}
 	for (size_t k = 0; k < p->nuser_nets; k++)
 		if (in_range(&p->user_nets[k], family, a)) {
-			setwhy(why, whysz, "inside an allowlisted network");
+			set_why(why, whysz, "inside an allowlisted network");
 			return REJ_USER_ALLOWLIST;
 		}
 	return REJ_OK;
@@ -378,7 +365,7 @@ check_domain(const struct policy *p, const char *d, size_t n, bool is_url, bool 
 		size_t sl = strlen(special_domains[k]);
 		if (n >= sl && memcmp(d + n - sl, special_domains[k], sl) == 0 &&
 		    (n == sl || d[n - sl - 1] == '.')) {
-			setwhy(why, whysz, "special-use domain name .%s (RFC 6761)", special_domains[k]);
+			set_why(why, whysz, "special-use domain name .%s (RFC 6761)", special_domains[k]);
 			return REJ_SPECIAL;
 		}
 	}
@@ -388,11 +375,11 @@ check_domain(const struct policy *p, const char *d, size_t n, bool is_url, bool 
 	for (const char *q = name; q != NULL && !known; q = strchr(q, '.') ? strchr(q, '.') + 1 : NULL)
 		known = psl_is_public_suffix2(p->psl, q, PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE) == 1;
 	if (!known) {
-		setwhy(why, whysz, "unknown top-level domain .%s", tld);
+		set_why(why, whysz, "unknown top-level domain .%s", tld);
 		return REJ_BAD_DOMAIN;
 	}
 	if (!is_url && psl_is_public_suffix2(p->psl, name, PSL_TYPE_ANY) == 1) {
-		setwhy(why, whysz, "%s is a public suffix: a block would cover every site under it",
+		set_why(why, whysz, "%s is a public suffix: a block would cover every site under it",
 		       name);
 		return REJ_PUBLIC_SUFFIX;
 	}
@@ -401,11 +388,11 @@ check_domain(const struct policy *p, const char *d, size_t n, bool is_url, bool 
 	for (const char *q = name; q != NULL;) {
 		int f = strset_get(p->domains, q, strlen(q));
 		if (f >= 0 && (f & V_USER)) {
-			setwhy(why, whysz, "%s is on the user allowlist", q);
+			set_why(why, whysz, "%s is on the user allowlist", q);
 			return REJ_USER_ALLOWLIST;
 		}
 		if (q == name && f >= 0 && (f & V_ANCESTOR) && !is_url) {
-			setwhy(why, whysz, "would also block an allowlisted subdomain of %s", name);
+			set_why(why, whysz, "would also block an allowlisted subdomain of %s", name);
 			return REJ_USER_ALLOWLIST;
 		}
 		q = strchr(q, '.');
@@ -421,7 +408,7 @@ check_domain(const struct policy *p, const char *d, size_t n, bool is_url, bool 
 	if (f >= 0 && (f & (V_BUILTIN | V_BUILTIN_STRICT))) {
 		if (is_url && url_has_path && !(f & V_BUILTIN_STRICT))
 			return REJ_OK;
-		setwhy(why, whysz, "%s is critical infrastructure (built-in allowlist)%s", reg,
+		set_why(why, whysz, "%s is critical infrastructure (built-in allowlist)%s", reg,
 		       is_url && !(f & V_BUILTIN_STRICT) ? "; only URLs with a path may be sent" : "");
 		return REJ_ALLOWLIST;
 	}
@@ -453,7 +440,7 @@ check_url(const struct policy *p, const struct ioc *i, char *why, size_t whysz)
 		const char *u = p->url_prefixes[k];
 		size_t ul = strlen(u), n = i->len < ul ? i->len : ul;
 		if (memcmp(u, i->value, n) == 0) {
-			setwhy(why, whysz, "%s the allowlisted URL prefix %s",
+			set_why(why, whysz, "%s the allowlisted URL prefix %s",
 			       i->len >= ul ? "under" : "would cover", u);
 			return REJ_USER_ALLOWLIST;
 		}
@@ -479,11 +466,11 @@ policy_check(const struct policy *p, const struct ioc *i, char *why, size_t whys
 		f = get_exact(p, IOC_MD5, i->value, i->len);
 		if (f < 0)
 			return REJ_OK;
-		setwhy(why, whysz, f & V_USER ? "on the user allowlist"
+		set_why(why, whysz, f & V_USER ? "on the user allowlist"
 					      : "hash of the empty file (built-in allowlist)");
 		return f & V_USER ? REJ_USER_ALLOWLIST : REJ_ALLOWLIST;
 	default:
-		setwhy(why, whysz, "no indicator type");
+		set_why(why, whysz, "no indicator type");
 		return REJ_NOT_INDICATOR;
 	}
 }
@@ -496,16 +483,16 @@ policy_action_ok(enum ioc_type t, enum ioc_action a, bool generate_alert, char *
 	bool net = t == IOC_IP || t == IOC_DOMAIN || t == IOC_URL;
 
 	if (a == ACT_AUDIT && !generate_alert) {
-		setwhy(why, whysz, "Audit requires generate_alert = yes (MDE rejects it otherwise)");
+		set_why(why, whysz, "Audit requires generate_alert = yes (MDE rejects it otherwise)");
 		return false;
 	}
 	if (net && a == ACT_BLOCK_AND_REMEDIATE) {
-		setwhy(why, whysz, "%s indicators cannot be BlockAndRemediate (MDE action x type matrix)",
+		set_why(why, whysz, "%s indicators cannot be BlockAndRemediate (MDE action x type matrix)",
 		       ioc_type_name(t));
 		return false;
 	}
 	if (t == IOC_CERT && (a == ACT_AUDIT || a == ACT_WARN || a == ACT_BLOCK)) {
-		setwhy(why, whysz,
+		set_why(why, whysz,
 		       "CertificateThumbprint indicators take only Allowed or BlockAndRemediate "
 		       "(MDE action x type matrix)");
 		return false;

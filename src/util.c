@@ -442,3 +442,14 @@ utf8_valid(const char *str, size_t len)
 	}
 	return true;
 }
+
+void
+set_why(char *why, size_t whysz, const char *fmt, ...)
+{
+	va_list ap;
+	if (why == NULL || whysz == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, whysz, fmt, ap);
+	va_end(ap);
+}

@@ -53,6 +53,10 @@ enum err file_write_atomic(const char *path, const void *buf, size_t len, unsign
  * For putting untrusted input into diagnostics. Returns out. */
 char *echo_str(const char *s, size_t len, char *out, size_t outsz);
 
+/* Formats a diagnostic into why (size whysz) when why is not NULL: for
+ * functions whose callers may not want the text. */
+void set_why(char *why, size_t whysz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* 64-bit hash of a byte string (not cryptographic). */
 uint64_t hash_bytes(const void *p, size_t n, uint64_t seed);
 

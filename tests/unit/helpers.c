@@ -63,23 +63,12 @@ result_free(struct result *r)
 int
 accepted_has(const struct result *r, const char *type, const char *value)
 {
-	char *line = xasprintf("%s %s\n", type, value);
-	int found = r->accepted.buf && (strncmp(r->accepted.buf, line, strlen(line)) == 0 ||
-					strstr(r->accepted.buf, line - 0) != NULL);
-	/* strstr alone could match a suffix of a longer line: check the
-	 * character before the hit. */
-	if (found && strncmp(r->accepted.buf, line, strlen(line)) != 0) {
-		const char *p = r->accepted.buf;
-		found = 0;
-		while ((p = strstr(p, line)) != NULL) {
-			if (p == r->accepted.buf || p[-1] == '\n') {
-				found = 1;
-				break;
-			}
-			p++;
-		}
-	}
+	/* A whole line: "Type value\n" at the start or after a newline. */
+	char *line = xasprintf("\n%s %s\n", type, value);
+	char *all = xasprintf("\n%s", r->accepted.buf ? r->accepted.buf : "");
+	int found = strstr(all, line) != NULL;
 	free(line);
+	free(all);
 	return found;
 }
 

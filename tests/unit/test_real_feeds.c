@@ -135,8 +135,6 @@ test_real_details(void **state)
 	free(buf);
 
 	buf = shared_feed("eset-malware-ioc/oceanlotus-wateringhole-2018.misp-event.json", &len);
-	struct feed_opts fo = {.format = FEED_MISP, .misp_ignore_to_ids = true};
-	(void)fo;
 	run_buf(&r, FEED_MISP, 0, buf, len);
 	assert_int_equal(r.st.rejected[REJ_NOT_TO_IDS], 73); /* honoured by default */
 	result_free(&r);
