@@ -123,14 +123,14 @@ cmd_check(struct app *a, int argc, char **argv)
 	size_t failed = 0, nfiles = (size_t)(argc - optind);
 	for (int i = optind; i < argc; i++) {
 		const char *path = argv[i];
-		char *buf = NULL, why[512] = "";
-		size_t len = 0;
+		char why[512] = "";
+		struct file_view fv;
 		struct feed_stats st = {0};
 		struct pipe_cfg pc = {.name = path, .feed = (uint32_t)(i - optind), .types = types,
 				      .cidr = cidr ? (strcmp(cidr, "expand") == 0 ? CIDR_EXPAND : CIDR_SKIP)
 						   : cfg->cidr,
 				      .cidr_max_addrs = cfg->cidr_expand_max, .policy = pol};
-		enum err e = file_read(path, LIMIT_FEED_BYTES, &buf, &len);
+		enum err e = file_view_open(path, LIMIT_FEED_BYTES, &fv);
 		if (e != ERR_OK) {
 			snprintf(why, sizeof(why), "cannot read: %s",
 				 e == ERR_LIMIT ? "larger than LIMIT_FEED_BYTES" : strerror(errno));
@@ -140,8 +140,8 @@ cmd_check(struct app *a, int argc, char **argv)
 			failed++;
 			continue;
 		}
-		e = pipeline_run(&pc, &fo, buf, len, m, &po, &st, why, sizeof(why));
-		free(buf);
+		e = pipeline_run(&pc, &fo, fv.buf, fv.len, m, &po, &st, why, sizeof(why));
+		file_view_close(&fv);
 		if (e != ERR_OK) {
 			fprintf(stderr, "iocsync check: %s: %s\n", path, why);
 			failed++;

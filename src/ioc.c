@@ -743,13 +743,18 @@ ioc_parse(const char *in, size_t len, const struct ioc_opts *o, struct ioc *out,
 		set_why(why, whysz, "longer than %d bytes", LIMIT_VALUE_BYTES);
 		return REJ_TOO_LONG;
 	}
-	if (memchr(in, '\0', len)) {
-		set_why(why, whysz, "contains a NUL byte");
-		return REJ_BINARY;
+	/* One pass for a NUL and for the markers of defanging: refang only
+	 * when one may be present, as most values have none. */
+	bool marker = len >= 4 && (in[0] | 32) == 'h' && (in[1] | 32) == 'x';
+	for (size_t k = 0; k < len; k++) {
+		unsigned char c = (unsigned char)in[k];
+		if (c == '\0') {
+			set_why(why, whysz, "contains a NUL byte");
+			return REJ_BINARY;
+		}
+		marker |= c == '[' || c == '(' || c == '{' || c == '\\';
 	}
-	/* Refang only when a marker may be present: most values have none. */
-	if (memchr(in, '[', len) || memchr(in, '(', len) || memchr(in, '{', len) ||
-	    memchr(in, '\\', len) || (len >= 4 && (in[0] | 32) == 'h' && (in[1] | 32) == 'x')) {
+	if (marker) {
 		bool changed;
 		size_t n = ioc_refang(in, len, buf, sizeof(buf), &changed);
 		if (changed) {

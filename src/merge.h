@@ -2,6 +2,12 @@
  * Merge: one item per (type, canonical value) across all feeds. The
  * feed with the highest priority decides the attributes; every source
  * (feed, line) is kept for reports.
+ *
+ * Built for tens of millions of adds: an item lives in one arena record
+ * (header and value together), the table holds (hash tag, record) pairs,
+ * and sources are appended flat and grouped per item only when asked.
+ * A duplicate costs two cache misses, a new item one; merge_prefetch
+ * hides even those for callers that can hash ahead.
  */
 #ifndef IOCSYNC_MERGE_H
 #define IOCSYNC_MERGE_H
@@ -14,26 +20,21 @@
 
 struct merge;
 
+/* A view of one item, valid until the next merge_add. */
 struct merge_item {
-	const char *value;	/* canonical value, NUL-terminated, owned by the set */
-	uint32_t len;
-	uint8_t type;		/* enum ioc_type */
+	const char *value;	/* canonical value, NUL-terminated */
+	size_t len;
+	enum ioc_type type;
 	uint32_t feed;		/* the feed that decides the attributes */
 	int32_t priority;	/* that feed's priority */
-	uint32_t last_feed;	/* the last feed that gave it (for per-feed dedup) */
-	uint32_t nsources;
-	uint32_t src_head;	/* first source (index into the sources), then ->next */
-	uint32_t src_tail;
-	uint32_t hash;
-	char *title;		/* from the deciding entry (STIX name, MISP info) or NULL */
-	char *description;
+	const char *title;	/* from the deciding entry (STIX name, MISP info) or NULL */
+	const char *description;
 	long long expire_at;	/* from the deciding entry (STIX valid_until) or 0 */
 };
 
 struct merge_src {
 	uint32_t feed;
 	uint32_t line;
-	uint32_t next;		/* index + 1 of the next source; 0 ends the list */
 };
 
 /* Never NULL; merge_free(NULL) is a no-op. */
@@ -44,16 +45,34 @@ void merge_free(struct merge *m);
  * Adds one occurrence of (t, value) from feed at line. A feed with a
  * higher priority than the current decider takes over the attributes
  * (title, description, expire_at: may be NULL/0). Returns the item's
- * index; *new_in_feed tells whether this feed gave it for the first time.
+ * index; *new_in_feed tells whether this feed gave it for the first time
+ * (feeds are added one after the other).
  */
 size_t merge_add(struct merge *m, enum ioc_type t, const char *value, size_t len, uint32_t feed,
 		 int32_t priority, unsigned long line, const char *title, const char *description,
 		 long long expire_at, bool *new_in_feed);
 
+/* The same, for callers that hash ahead of time to prefetch: hash must
+ * be merge_hash(t, value, len). */
+uint64_t merge_hash(enum ioc_type t, const char *value, size_t len);
+size_t merge_add_hashed(struct merge *m, uint64_t hash, enum ioc_type t, const char *value, size_t len,
+			uint32_t feed, int32_t priority, unsigned long line, const char *title,
+			const char *description, long long expire_at, bool *new_in_feed);
+
+/* Warms the cache for a coming merge_add_hashed of hash: stage 0
+ * fetches the table slot, stage 1 the item it names. Call stage 0 a few
+ * adds before stage 1, and stage 1 a few adds before the add. */
+void merge_prefetch(const struct merge *m, uint64_t hash, int stage);
+
+/* Sizes the table for n more items up front (a hint: growing later
+ * still works), sparing the rehashes of a large feed. */
+void merge_reserve(struct merge *m, size_t n);
+
 size_t merge_count(const struct merge *m);
-/* The item at index i (< merge_count); valid until the next merge_add. */
-const struct merge_item *merge_item(const struct merge *m, size_t i);
-/* The source at index (src_head or next - 1). */
-const struct merge_src *merge_source(const struct merge *m, uint32_t index);
+/* Item i (< merge_count) into *out. */
+void merge_get(const struct merge *m, size_t i, struct merge_item *out);
+/* The sources of item i in the order they were added; *n gets their
+ * count. The first call after adds groups them (linear time). */
+const struct merge_src *merge_sources(struct merge *m, size_t i, size_t *n);
 
 #endif

@@ -1,22 +1,77 @@
 #include "pipeline.h"
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util.h"
+
+/*
+ * What a worker thread found in one chunk, replayed in order on the
+ * calling thread: an accepted indicator (with its merge hash, so the
+ * merge can prefetch) or a rejection.
+ */
+enum { REC_ACCEPTED, REC_REJECTED };
+struct rec {
+	uint64_t hash;		/* accepted: merge_hash */
+	uint32_t line;		/* within the chunk, 1-based */
+	uint32_t off, len;	/* value (accepted) or input (rejected) in text */
+	uint32_t why;		/* rejected: offset of the reason in text */
+	uint8_t kind;
+	uint8_t code;		/* accepted: enum ioc_type; rejected: enum ioc_reason */
+};
+
+struct chunk {
+	const char *buf;
+	size_t len;
+	unsigned long lines;	/* line ends in the chunk */
+	struct rec *recs;
+	size_t nrecs, recs_cap;
+	struct strbuf text;
+	struct feed_stats st;	/* entries, prose_skipped, cidr_expanded */
+	bool done;
+};
 
 struct run {
 	const struct pipe_cfg *c;
 	struct merge *m;
 	const struct pipe_out *out;
 	struct feed_stats *st;
+	struct chunk *col;	/* worker: collect into this chunk instead */
 };
+
+static uint32_t
+col_text(struct chunk *k, const char *s, size_t n)
+{
+	uint32_t off = (uint32_t)k->text.len;
+	sb_add(&k->text, s, n);
+	return off;
+}
+
+static struct rec *
+col_rec(struct chunk *k)
+{
+	xgrow((void **)&k->recs, &k->recs_cap, k->nrecs + 1, sizeof(*k->recs));
+	return &k->recs[k->nrecs++];
+}
 
 static void
 reject(struct run *r, unsigned long line, enum ioc_reason why_code, const char *why, const char *in,
        size_t n)
 {
+	if (r->col) {
+		struct rec *x = col_rec(r->col);
+		x->kind = REC_REJECTED;
+		x->code = (uint8_t)why_code;
+		x->line = (uint32_t)line;
+		x->why = col_text(r->col, why ? why : "", why ? strlen(why) + 1 : 1);
+		x->off = col_text(r->col, in, n);
+		x->len = (uint32_t)n;
+		return;
+	}
 	r->st->rejected[why_code]++;
 	r->st->rejected_total++;
 	if (r->out && r->out->rejected)
@@ -31,19 +86,37 @@ sink_reject(void *ctx, unsigned long line, enum ioc_reason code, const char *why
 }
 
 static void
-take(struct run *r, const struct feed_entry *e, const struct ioc *i)
+merge_one(struct run *r, uint64_t hash, enum ioc_type t, const char *value, size_t len,
+	  unsigned long line, const struct feed_entry *e)
 {
 	bool fresh;
-	merge_add(r->m, i->type, i->value, i->len, r->c->feed, r->c->priority, e->line, e->title,
-		  e->description, e->expire_at, &fresh);
+	merge_add_hashed(r->m, hash, t, value, len, r->c->feed, r->c->priority, line,
+			 e ? e->title : NULL, e ? e->description : NULL, e ? e->expire_at : 0, &fresh);
 	if (!fresh) {
 		r->st->duplicates++;
 		return;
 	}
-	r->st->accepted[i->type]++;
+	r->st->accepted[t]++;
 	r->st->accepted_total++;
 	if (r->out && r->out->accepted)
-		r->out->accepted(r->out->ctx, r->c, e->line, i);
+		r->out->accepted(r->out->ctx, r->c, line, t, value, len);
+}
+
+static void
+take(struct run *r, const struct feed_entry *e, const struct ioc *i)
+{
+	uint64_t hash = merge_hash(i->type, i->value, i->len);
+	if (r->col) {
+		struct rec *x = col_rec(r->col);
+		x->kind = REC_ACCEPTED;
+		x->code = (uint8_t)i->type;
+		x->line = (uint32_t)e->line;
+		x->hash = hash;
+		x->off = col_text(r->col, i->value, i->len);
+		x->len = (uint32_t)i->len;
+		return;
+	}
+	merge_one(r, hash, i->type, i->value, i->len, e->line, e);
 }
 
 /* A syntax verdict on a word of prose: the word just was no indicator. */
@@ -155,11 +228,217 @@ sink_entry(void *ctx, const struct feed_entry *e)
 	reject(r, e->line, code, why, e->value, e->len);
 }
 
+/* ---- chunked, multi-threaded path ---- */
+
+#define PAR_MIN_BYTES ((size_t)4 << 20)	/* smaller feeds: one pass */
+#define PAR_CHUNK_BYTES ((size_t)1 << 20)
+#define PAR_MAX_THREADS 8
+#define PAR_AHEAD 4		/* chunks in flight per worker: bounds memory */
+#define PREFETCH_DIST 8		/* records between prefetch stages */
+
+/* Record and text buffers, reused by chunk i and i + window: fresh
+ * memory for each chunk would cost a page fault per 4 KiB. */
+struct bufs {
+	struct rec *recs;
+	size_t recs_cap;
+	struct strbuf text;
+};
+
+struct par {
+	const struct pipe_cfg *c;
+	const struct feed_opts *fo;
+	struct bufs *ring;	/* window entries */
+	struct chunk *chunks;
+	size_t nchunks, next, merged, window;
+	pthread_mutex_t mu;
+	pthread_cond_t ready, space;
+};
+
+static void
+classify_chunk(struct par *p, struct chunk *k)
+{
+	struct run r = {.c = p->c, .st = &k->st, .col = k};
+	struct feed_sink sink = {&r, sink_entry, sink_reject};
+	struct bufs *b = &p->ring[(size_t)(k - p->chunks) % p->window];
+	char why[8];
+
+	k->recs = b->recs;
+	k->recs_cap = b->recs_cap;
+	k->text = b->text;
+	k->text.len = 0;
+
+	for (const char *q = k->buf, *e = k->buf + k->len; (q = memchr(q, '\n', (size_t)(e - q))); q++)
+		k->lines++;
+	/* Line formats never fail as a whole (feed_parse returns ERR_OK). */
+	(void)feed_parse(k->buf, k->len, p->fo, &sink, NULL, why, sizeof(why));
+}
+
+static void *
+worker(void *arg)
+{
+	struct par *p = arg;
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (p->next < p->nchunks && p->next >= p->merged + p->window)
+			pthread_cond_wait(&p->space, &p->mu);
+		if (p->next >= p->nchunks)
+			break;
+		struct chunk *k = &p->chunks[p->next++];
+		pthread_mutex_unlock(&p->mu);
+		classify_chunk(p, k);
+		pthread_mutex_lock(&p->mu);
+		k->done = true;
+		pthread_cond_broadcast(&p->ready);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+/* Replays a chunk into the merge on the calling thread, prefetching the
+ * merge's memory a few records ahead. */
+static void
+replay(struct run *r, struct chunk *k, unsigned long base)
+{
+	const char *text = k->text.buf;
+	for (size_t i = 0; i < k->nrecs; i++) {
+		for (int stage = 0; stage < 2; stage++) {
+			size_t a = i + (size_t)(2 - stage) * PREFETCH_DIST;
+			if (a < k->nrecs && k->recs[a].kind == REC_ACCEPTED)
+				merge_prefetch(r->m, k->recs[a].hash, stage);
+		}
+		const struct rec *x = &k->recs[i];
+		if (x->kind == REC_ACCEPTED)
+			merge_one(r, x->hash, (enum ioc_type)x->code, text + x->off, x->len, base + x->line,
+				  NULL);
+		else
+			reject(r, base + x->line, (enum ioc_reason)x->code, text + x->why, text + x->off,
+			       x->len);
+	}
+	r->st->entries += k->st.entries;
+	r->st->prose_skipped += k->st.prose_skipped;
+	r->st->cidr_expanded += k->st.cidr_expanded;
+}
+
+static size_t
+split(const char *buf, size_t len, size_t chunk_bytes, struct chunk **out)
+{
+	static const char bom[] = "\xef\xbb\xbf";
+	struct chunk *v = NULL;
+	size_t n = 0, cap = 0, at = 0;
+	while (at < len) {
+		size_t end = at + chunk_bytes;
+		if (end >= len) {
+			end = len;
+		} else {
+			/* Cut after a line end; never where the next chunk would
+			 * start with bytes the line reader takes for a BOM. */
+			for (;;) {
+				const char *nl = memchr(buf + end, '\n', len - end);
+				end = nl ? (size_t)(nl - buf) + 1 : len;
+				if (end == len || len - end < 3 || memcmp(buf + end, bom, 3) != 0)
+					break;
+			}
+		}
+		xgrow((void **)&v, &cap, n + 1, sizeof(*v));
+		v[n++] = (struct chunk){.buf = buf + at, .len = end - at};
+		at = end;
+	}
+	*out = v;
+	return n;
+}
+
+static void
+chunk_release(struct par *p, struct chunk *k)
+{
+	struct bufs *b = &p->ring[(size_t)(k - p->chunks) % p->window];
+	b->recs = k->recs;
+	b->recs_cap = k->recs_cap;
+	b->text = k->text;
+	k->recs = NULL;
+	k->nrecs = k->recs_cap = 0;
+	k->text = (struct strbuf){0};
+}
+
+static unsigned
+cpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > PAR_MAX_THREADS ? PAR_MAX_THREADS : (unsigned)n;
+}
+
+static void
+run_parallel(struct run *r, const struct feed_opts *fo, const char *buf, size_t len)
+{
+	struct par p = {.c = r->c, .fo = fo};
+	pthread_t tid[PAR_MAX_THREADS];
+	unsigned nthreads = r->c->threads ? r->c->threads : cpus(), started = 0;
+	unsigned long base = 0;
+
+	if (nthreads > PAR_MAX_THREADS)
+		nthreads = PAR_MAX_THREADS;
+	p.nchunks = split(buf, len, r->c->chunk_bytes ? r->c->chunk_bytes : PAR_CHUNK_BYTES, &p.chunks);
+	p.window = (size_t)nthreads * PAR_AHEAD;
+	p.ring = xcalloc(p.window, sizeof(*p.ring));
+	pthread_mutex_init(&p.mu, NULL);
+	pthread_cond_init(&p.ready, NULL);
+	pthread_cond_init(&p.space, NULL);
+	for (unsigned t = 0; t < nthreads && nthreads > 1; t++)
+		if (pthread_create(&tid[t], NULL, worker, &p) == 0)
+			started++;
+	for (size_t i = 0; i < p.nchunks; i++) {
+		struct chunk *k = &p.chunks[i];
+		if (started == 0) {
+			classify_chunk(&p, k); /* one CPU, or no thread could start */
+		} else {
+			pthread_mutex_lock(&p.mu);
+			while (!k->done)
+				pthread_cond_wait(&p.ready, &p.mu);
+			pthread_mutex_unlock(&p.mu);
+		}
+		if (i == 0 && k->len > 0) /* size the merge from the first chunk's lines */
+			merge_reserve(r->m, (size_t)((double)k->lines * (double)len / (double)k->len));
+		replay(r, k, base);
+		base += k->lines;
+		chunk_release(&p, k);
+		pthread_mutex_lock(&p.mu);
+		p.merged = i + 1;
+		pthread_cond_broadcast(&p.space);
+		pthread_mutex_unlock(&p.mu);
+	}
+	for (unsigned t = 0; t < started; t++)
+		pthread_join(tid[t], NULL);
+	pthread_cond_destroy(&p.space);
+	pthread_cond_destroy(&p.ready);
+	pthread_mutex_destroy(&p.mu);
+	for (size_t i = 0; i < p.window; i++) {
+		free(p.ring[i].recs);
+		sb_free(&p.ring[i].text);
+	}
+	free(p.ring);
+	free(p.chunks);
+}
+
 enum err
 pipeline_run(const struct pipe_cfg *c, const struct feed_opts *fo, const char *buf, size_t len,
 	     struct merge *m, const struct pipe_out *out, struct feed_stats *st, char *why, size_t whysz)
 {
-	struct run r = {c, m, out, st};
+	struct run r = {c, m, out, st, NULL};
 	struct feed_sink k = {&r, sink_entry, sink_reject};
+	enum feed_format f = fo->format;
+
+	bool par = c->threads == 0 ? len >= PAR_MIN_BYTES && cpus() > 1 : c->threads > 1;
+	if (par && c->cidr == CIDR_SKIP) {
+		if (f == FEED_AUTO || (unsigned)f >= FEED_FORMAT_COUNT)
+			f = feed_sniff(buf, len);
+		if (f == FEED_TEXT || f == FEED_HOSTS || f == FEED_NETSET) {
+			struct feed_opts one = *fo;
+			one.format = f;
+			st->format = f;
+			if (why && whysz)
+				why[0] = '\0';
+			run_parallel(&r, &one, buf, len);
+			return ERR_OK;
+		}
+	}
 	return feed_parse(buf, len, fo, &k, &st->format, why, whysz);
 }

@@ -33,12 +33,18 @@ struct pipe_cfg {
 	enum cidr_mode cidr;
 	unsigned cidr_max_addrs;	/* cidr = expand: largest block opened */
 	const struct policy *policy;
+	/* Large text, hosts and netset feeds: 0 picks one thread per CPU
+	 * for feeds of 4 MiB and more; 1 forces a single pass; more forces
+	 * that many threads at any size (tests). */
+	unsigned threads;
+	size_t chunk_bytes;		/* 0: 1 MiB; smaller in tests */
 };
 
 struct pipe_out {
 	void *ctx;
 	/* An indicator accepted for the first time in this feed. */
-	void (*accepted)(void *ctx, const struct pipe_cfg *c, unsigned long line, const struct ioc *i);
+	void (*accepted)(void *ctx, const struct pipe_cfg *c, unsigned long line, enum ioc_type t,
+			 const char *value, size_t len);
 	/* A rejected entry; input is the raw text (not NUL-terminated). */
 	void (*rejected)(void *ctx, const struct pipe_cfg *c, unsigned long line, enum ioc_reason r,
 			 const char *why, const char *input, size_t inlen);
@@ -48,6 +54,13 @@ struct pipe_out {
  * Runs [buf, buf+len) through the flow into m, calling out (whose
  * callbacks may be NULL) and adding to *st (zero it first). Returns what
  * feed_parse returned, with why filled on ERR_PARSE.
+ *
+ * A large line-oriented feed (text, hosts, netset; cidr = skip, since
+ * expansion can multiply a chunk's output) is cut into chunks
+ * at line ends, parsed and classified on up to one thread per CPU, and
+ * merged on the calling thread in input order: the callbacks, the merge
+ * and the statistics are exactly those of a single pass, and run on the
+ * calling thread only.
  */
 enum err pipeline_run(const struct pipe_cfg *c, const struct feed_opts *fo, const char *buf, size_t len,
 		      struct merge *m, const struct pipe_out *out, struct feed_stats *st, char *why,

@@ -125,8 +125,12 @@ enum { V_BUILTIN = 1, V_BUILTIN_STRICT = 2, V_USER = 4, V_ANCESTOR = 8 };
 struct policy {
 	const psl_ctx_t *psl;
 	bool psl_owned;
+	unsigned long gen;	/* unique per policy: keys the per-thread TLD memo */
 	struct range *ranges;
 	size_t nranges;
+	/* First bytes some special range covers, per family: most addresses
+	 * skip the range scan. */
+	unsigned char first4[32], first6[32];
 	struct strset *domains;	 /* V_BUILTIN[_STRICT] | V_USER | V_ANCESTOR */
 	struct strset *exact;	 /* IPs and hashes, builtin (1) or user (4) */
 	struct range *user_nets; /* user CIDRs */
@@ -166,22 +170,31 @@ parse_range(const char *cidr, struct range *r)
 	return true;
 }
 
+/* The key of an IP or hash: its type as one byte, then the value. */
+static size_t
+exact_key(char *key, int type, const char *v, size_t n)
+{
+	if (n > LIMIT_VALUE_BYTES)
+		n = LIMIT_VALUE_BYTES;
+	key[0] = (char)('0' + type);
+	memcpy(key + 1, v, n);
+	return n + 1;
+}
+
 static void
 add_exact(struct policy *p, int type, const char *v, size_t n, int flag)
 {
-	char key[LIMIT_VALUE_BYTES + 40];
-	int l = snprintf(key, sizeof(key), "%d:%.*s", type, (int)n, v);
-	int old = strset_get(p->exact, key, (size_t)l);
-	if (old < 0)
-		strset_add(p->exact, key, (size_t)l, flag);
+	char key[LIMIT_VALUE_BYTES + 2];
+	size_t l = exact_key(key, type, v, n);
+	if (strset_get(p->exact, key, l) < 0)
+		strset_add(p->exact, key, l, flag);
 }
 
 static int
 get_exact(const struct policy *p, int type, const char *v, size_t n)
 {
-	char key[LIMIT_VALUE_BYTES + 40];
-	int l = snprintf(key, sizeof(key), "%d:%.*s", type, (int)n, v);
-	return strset_get(p->exact, key, (size_t)l);
+	char key[LIMIT_VALUE_BYTES + 2];
+	return strset_get(p->exact, key, exact_key(key, type, v, n));
 }
 
 /* Records d and marks its parents as ancestors of an allowlisted name. */
@@ -201,6 +214,8 @@ policy_new(void)
 	struct ioc i;
 	struct ioc_opts o = {0};
 
+	static _Atomic unsigned long generation;
+	p->gen = ++generation;
 	p->psl = psl_latest(NULL);
 	p->psl_owned = p->psl != NULL;
 	if (p->psl == NULL)
@@ -211,6 +226,11 @@ policy_new(void)
 		if (!parse_range(special[k].cidr, &p->ranges[k]))
 			abort(); /* a typo in the table above */
 		p->ranges[k].what = special[k].what;
+		const struct range *r = &p->ranges[k];
+		unsigned char *bits = r->family == AF_INET ? p->first4 : p->first6;
+		unsigned span = r->prefix >= 8 ? 1u : 1u << (8 - r->prefix);
+		for (unsigned b = r->addr[0] & ~(span - 1); span--; b++)
+			bits[b >> 3] |= (unsigned char)(1u << (b & 7));
 	}
 	p->domains = strset_new();
 	p->exact = strset_new();
@@ -321,7 +341,9 @@ static enum ioc_reason
 check_addr(const struct policy *p, int family, const unsigned char *a, const char *text, size_t n,
 	   char *why, size_t whysz)
 {
-	for (size_t k = 0; k < p->nranges; k++)
+	const unsigned char *first = family == AF_INET ? p->first4 : p->first6;
+	bool maybe = first[a[0] >> 3] & (1u << (a[0] & 7));
+	for (size_t k = 0; maybe && k < p->nranges; k++)
 		if (in_range(&p->ranges[k], family, a)) {
 			set_why(why, whysz, "special-purpose address: %s", p->ranges[k].what);
 			return REJ_SPECIAL;
@@ -345,6 +367,28 @@ check_addr(const struct policy *p, int family, const unsigned char *a, const cha
 			return REJ_USER_ALLOWLIST;
 		}
 	return REJ_OK;
+}
+
+/* Is the top-level domain tld itself on the public suffix list? A small
+ * per-thread memo: a feed has few TLDs and millions of names. */
+static bool
+tld_listed(const struct policy *p, const char *tld)
+{
+	static _Thread_local struct {
+		unsigned long gen;
+		char tld[24];
+		bool listed;
+	} memo[64];
+	size_t n = strlen(tld);
+	if (n >= sizeof(memo[0].tld))
+		return psl_is_public_suffix2(p->psl, tld, PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE) == 1;
+	unsigned h = (unsigned)(hash_bytes(tld, n, 0) & (NELEM(memo) - 1));
+	if (memo[h].gen == p->gen && strcmp(memo[h].tld, tld) == 0)
+		return memo[h].listed;
+	memo[h].gen = p->gen;
+	memcpy(memo[h].tld, tld, n + 1);
+	memo[h].listed = psl_is_public_suffix2(p->psl, tld, PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE) == 1;
+	return memo[h].listed;
 }
 
 /* Domain checks; url_has_path tells whether a URL names more than the
@@ -371,14 +415,23 @@ check_domain(const struct policy *p, const char *d, size_t n, bool is_url, bool 
 	}
 	/* A known top-level domain is one the public suffix list names,
 	 * alone (com) or under a listed suffix (za only through co.za). */
-	bool known = false;
-	for (const char *q = name; q != NULL && !known; q = strchr(q, '.') ? strchr(q, '.') + 1 : NULL)
-		known = psl_is_public_suffix2(p->psl, q, PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE) == 1;
+	/* Shortest suffix first: most names end in a listed TLD, which a
+	 * per-thread memo answers without a lookup. */
+	bool known = tld_listed(p, tld);
+	for (const char *q = tld; !known; q--) {
+		if (q == name || q[-1] == '.')
+			known = psl_is_public_suffix2(p->psl, q, PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE) == 1;
+		if (q == name)
+			break;
+	}
 	if (!known) {
 		set_why(why, whysz, "unknown top-level domain .%s", tld);
 		return REJ_BAD_DOMAIN;
 	}
-	if (!is_url && psl_is_public_suffix2(p->psl, name, PSL_TYPE_ANY) == 1) {
+	/* A name with a registrable part is no public suffix: one lookup
+	 * answers both questions for nearly every name. */
+	const char *reg = psl_registrable_domain(p->psl, name);
+	if (!is_url && reg == NULL && psl_is_public_suffix2(p->psl, name, PSL_TYPE_ANY) == 1) {
 		set_why(why, whysz, "%s is a public suffix: a block would cover every site under it",
 		       name);
 		return REJ_PUBLIC_SUFFIX;
@@ -401,7 +454,6 @@ check_domain(const struct policy *p, const char *d, size_t n, bool is_url, bool 
 	}
 	/* Built-in: by registrable domain, so customer names below a public
 	 * suffix (evil.blob.core.windows.net) are not covered. */
-	const char *reg = psl_registrable_domain(p->psl, name);
 	if (reg == NULL)
 		reg = name;
 	int f = strset_get(p->domains, reg, strlen(reg));

@@ -6,10 +6,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -60,6 +62,95 @@ xgrow(void **p, size_t *cap, size_t need, size_t sz)
 	}
 	*p = xrealloc(*p, c * sz);
 	*cap = c;
+}
+
+#define MAP_MIN_BYTES ((off_t)1 << 20)
+
+static const char *volatile mapped_path;
+
+static void
+on_sigbus(int sig)
+{
+	static const char msg[] = "iocsync: a mapped input file shrank or failed while being read: ";
+	(void)sig;
+	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	if (mapped_path)
+		(void)!write(STDERR_FILENO, mapped_path, strlen(mapped_path));
+	(void)!write(STDERR_FILENO, "\n", 1);
+	_exit(1);
+}
+
+enum err
+file_view_open(const char *path, long long max, struct file_view *v)
+{
+	struct stat st;
+	int fd;
+
+	*v = (struct file_view){0};
+	if (strcmp(path, "-") != 0 && (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= MAP_MIN_BYTES &&
+		    st.st_size <= max) {
+			void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+			if (m != MAP_FAILED) {
+				struct sigaction sa = {.sa_handler = on_sigbus};
+				sigaction(SIGBUS, &sa, NULL);
+				mapped_path = path;
+				close(fd);
+				v->buf = m;
+				v->len = (size_t)st.st_size;
+				v->map = m;
+				return ERR_OK;
+			}
+		}
+		close(fd);
+	}
+	char *buf;
+	enum err e = file_read(path, max, &buf, &v->len);
+	v->buf = buf;
+	return e;
+}
+
+void
+file_view_close(struct file_view *v)
+{
+	if (v->map) {
+		munmap(v->map, v->len);
+		mapped_path = NULL;
+	} else {
+		free((char *)v->buf);
+	}
+	*v = (struct file_view){0};
+}
+
+#define BIG_ALIGN ((size_t)2 << 20)
+
+void
+big_grow(void **p, size_t *cap, size_t need, size_t sz)
+{
+	if (need <= *cap)
+		return;
+	size_t c = *cap ? *cap : BIG_ALIGN / sz;
+	while (c < need) {
+		if (c > SIZE_MAX / 4 / sz)
+			oom(SIZE_MAX);
+		c *= 2;
+	}
+	size_t old = (*cap * sz + BIG_ALIGN - 1) & ~(BIG_ALIGN - 1);
+	size_t bytes = (c * sz + BIG_ALIGN - 1) & ~(BIG_ALIGN - 1);
+	void *q = *p ? mremap(*p, old, bytes, MREMAP_MAYMOVE)
+		     : mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (q == MAP_FAILED)
+		oom(bytes);
+	(void)madvise(q, bytes, MADV_HUGEPAGE); /* advice only: fine if refused */
+	*p = q;
+	*cap = bytes / sz;
+}
+
+void
+big_free(void *p, size_t bytes)
+{
+	if (p)
+		munmap(p, (bytes + BIG_ALIGN - 1) & ~(BIG_ALIGN - 1));
 }
 
 char *

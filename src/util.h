@@ -13,6 +13,12 @@ void *xcalloc(size_t nmemb, size_t size);
 void *xrealloc(void *p, size_t n);
 /* Grows *p (holding *cap elements of size sz) to hold at least need. */
 void xgrow(void **p, size_t *cap, size_t need, size_t sz);
+/* Like xgrow for arrays that reach hundreds of MB (the merge): mapped
+ * memory, zero-filled, grown in place by mremap where it can, with
+ * transparent huge pages asked for (fewer page faults and TLB misses).
+ * Free with big_free(p, cap * sz). */
+void big_grow(void **p, size_t *cap, size_t need, size_t sz);
+void big_free(void *p, size_t bytes);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -44,6 +50,19 @@ enum err bool_parse(const char *s, bool *out);
  * buffer the caller frees. "-" reads standard input. On ERR_IO errno
  * is set; ERR_LIMIT means the file is larger than max. */
 enum err file_read(const char *path, long long max, char **buf, size_t *len);
+/*
+ * A whole file to read: a large regular file is mapped (no copy, no
+ * page zeroing), anything else (small files, pipes, "-") is read. If a
+ * mapped file is truncated while it is read, the process stops with a
+ * clear message and exit status 1 (SIGBUS), never reads garbage.
+ */
+struct file_view {
+	const char *buf;
+	size_t len;
+	void *map;	/* mapping, or NULL when buf is heap memory */
+};
+enum err file_view_open(const char *path, long long max, struct file_view *v);
+void file_view_close(struct file_view *v);
 
 /* Writes len bytes to path atomically (temporary name, fsync, rename). */
 enum err file_write_atomic(const char *path, const void *buf, size_t len, unsigned mode);

@@ -9,12 +9,13 @@
 #include "policy.h"
 
 static void
-on_acc(void *ctx, const struct pipe_cfg *c, unsigned long line, const struct ioc *i)
+on_acc(void *ctx, const struct pipe_cfg *c, unsigned long line, enum ioc_type t, const char *value,
+       size_t len)
 {
 	struct result *r = ctx;
 	(void)c;
 	(void)line;
-	sb_addf(&r->accepted, "%s %s\n", ioc_type_name(i->type), i->value);
+	sb_addf(&r->accepted, "%s %.*s\n", ioc_type_name(t), (int)len, value);
 }
 
 static void

@@ -1,0 +1,256 @@
+/* The merge (dedup across feeds, priorities, sources) and the chunked,
+ * multi-threaded pipeline, which must give exactly what one pass gives. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "helpers.h"
+#include "merge.h"
+#include "pipeline.h"
+#include "policy.h"
+
+static size_t
+add(struct merge *m, enum ioc_type t, const char *v, uint32_t feed, int32_t prio, unsigned long line,
+    const char *title, bool *fresh)
+{
+	return merge_add(m, t, v, strlen(v), feed, prio, line, title, NULL, 0, fresh);
+}
+
+static void
+test_priority_and_sources(void **state)
+{
+	(void)state;
+	struct merge *m = merge_new();
+	struct merge_item it;
+	bool fresh;
+	size_t n;
+
+	size_t a = add(m, IOC_DOMAIN, "evil.example.com", 0, 10, 3, "low", &fresh);
+	assert_true(fresh);
+	assert_int_equal(add(m, IOC_DOMAIN, "evil.example.com", 0, 10, 9, "ignored", &fresh), a);
+	assert_false(fresh); /* a repeat within feed 0 */
+	/* Same text, other type: another item. */
+	size_t b = add(m, IOC_URL, "evil.example.com", 0, 10, 4, NULL, &fresh);
+	assert_true(fresh);
+	assert_int_not_equal(a, b);
+	/* Feed 1, higher priority: new in this feed, takes the attributes. */
+	assert_int_equal(add(m, IOC_DOMAIN, "evil.example.com", 1, 50, 7, "high", &fresh), a);
+	assert_true(fresh);
+	/* Feed 2, lower priority: keeps feed 1's attributes. */
+	assert_int_equal(add(m, IOC_DOMAIN, "evil.example.com", 2, 5, 1, "lower", &fresh), a);
+	assert_true(fresh);
+	/* Equal priority does not take over either. */
+	assert_int_equal(add(m, IOC_DOMAIN, "evil.example.com", 3, 50, 2, "equal", &fresh), a);
+
+	assert_int_equal(merge_count(m), 2);
+	merge_get(m, a, &it);
+	assert_string_equal(it.value, "evil.example.com");
+	assert_int_equal(it.type, IOC_DOMAIN);
+	assert_int_equal(it.feed, 1);
+	assert_int_equal(it.priority, 50);
+	assert_string_equal(it.title, "high");
+
+	const struct merge_src *s = merge_sources(m, a, &n);
+	assert_int_equal(n, 5);
+	static const uint32_t want[][2] = {{0, 3}, {0, 9}, {1, 7}, {2, 1}, {3, 2}};
+	for (size_t k = 0; k < n; k++) {
+		assert_int_equal(s[k].feed, want[k][0]);
+		assert_int_equal(s[k].line, want[k][1]);
+	}
+	s = merge_sources(m, b, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(s[0].line, 4);
+	merge_get(m, b, &it);
+	assert_null(it.title);
+	/* Sources added after a grouping show up in the next one. */
+	add(m, IOC_URL, "evil.example.com", 4, 0, 11, NULL, &fresh);
+	s = merge_sources(m, b, &n);
+	assert_int_equal(n, 2);
+	assert_int_equal(s[1].feed, 4);
+	merge_free(m);
+}
+
+/* Many items through several table growths (and a reserve midway),
+ * with prefetches in between that must not change anything. */
+static void
+test_growth(void **state)
+{
+	(void)state;
+	enum { N = 200000 };
+	struct merge *m = merge_new();
+	char v[64];
+	bool fresh;
+
+	for (int i = 0; i < N; i++) {
+		if (i == N / 3)
+			merge_reserve(m, N);
+		snprintf(v, sizeof(v), "%d.example.net", i);
+		uint64_t h = merge_hash(IOC_DOMAIN, v, strlen(v));
+		merge_prefetch(m, h, 0);
+		merge_prefetch(m, h, 1);
+		assert_int_equal(merge_add_hashed(m, h, IOC_DOMAIN, v, strlen(v), 0, 0, (unsigned long)i + 1,
+						  NULL, NULL, 0, &fresh),
+				 (size_t)i);
+		assert_true(fresh);
+	}
+	for (int i = N - 1; i >= 0; i -= 7) {
+		snprintf(v, sizeof(v), "%d.example.net", i);
+		assert_int_equal(add(m, IOC_DOMAIN, v, 1, 0, 1, NULL, &fresh), (size_t)i);
+		assert_true(fresh);
+		assert_int_equal(add(m, IOC_DOMAIN, v, 1, 0, 2, NULL, &fresh), (size_t)i);
+		assert_false(fresh);
+	}
+	assert_int_equal(merge_count(m), N);
+	struct merge_item it;
+	merge_get(m, 12345, &it);
+	assert_string_equal(it.value, "12345.example.net");
+	assert_int_equal(it.len, strlen("12345.example.net"));
+	size_t n;
+	const struct merge_src *s = merge_sources(m, 12345, &n);
+	assert_int_equal(n, 1); /* 12345 is not a multiple of 7 away from N - 1 */
+	assert_int_equal(s[0].line, 12346);
+	s = merge_sources(m, N - 1, &n);
+	assert_int_equal(n, 3);
+	merge_free(m);
+}
+
+/* ---- the chunked pipeline against a single pass ---- */
+
+struct capture {
+	struct strbuf acc, rej;
+};
+
+static void
+cap_acc(void *ctx, const struct pipe_cfg *c, unsigned long line, enum ioc_type t, const char *value,
+	size_t len)
+{
+	struct capture *k = ctx;
+	(void)c;
+	sb_addf(&k->acc, "%lu %s %.*s\n", line, ioc_type_name(t), (int)len, value);
+}
+
+static void
+cap_rej(void *ctx, const struct pipe_cfg *c, unsigned long line, enum ioc_reason code, const char *why,
+	const char *in, size_t n)
+{
+	struct capture *k = ctx;
+	char echo[512];
+	(void)c;
+	sb_addf(&k->rej, "%lu %s %s %s\n", line, ioc_reason_code(code), why ? why : "",
+		echo_str(in, n, echo, sizeof(echo)));
+}
+
+static void
+run_with(const char *buf, size_t len, enum feed_format f, unsigned threads, size_t chunk,
+	 struct capture *k, struct feed_stats *st, size_t *distinct)
+{
+	static struct policy *pol;
+	if (pol == NULL)
+		pol = policy_new();
+	struct feed_opts fo = {.format = f, .csv_header = -1};
+	struct pipe_cfg pc = {.name = "t", .cidr = CIDR_SKIP, .policy = pol, .threads = threads,
+			      .chunk_bytes = chunk};
+	struct pipe_out po = {k, cap_acc, cap_rej};
+	struct merge *m = merge_new();
+	char why[256];
+	memset(k, 0, sizeof(*k));
+	memset(st, 0, sizeof(*st));
+	sb_add(&k->acc, "", 0);
+	sb_add(&k->rej, "", 0);
+	assert_int_equal(pipeline_run(&pc, &fo, buf, len, m, &po, st, why, sizeof(why)), ERR_OK);
+	*distinct = merge_count(m);
+	merge_free(m);
+}
+
+/* A mixed feed: values, repeats, comments, CRLF, junk, a NUL, CIDRs, and
+ * lines starting with the bytes of a BOM (which a chunk must not take
+ * for one). */
+static char *
+mixed_feed(size_t lines, size_t *len)
+{
+	struct strbuf sb = {0};
+	uint32_t x = 12345;
+	for (size_t i = 0; i < lines; i++) {
+		x = x * 1103515245u + 12345u;
+		unsigned r = (x >> 8) % 20;
+		switch (r) {
+		case 0: sb_addf(&sb, "# comment %zu\n", i); break;
+		case 1: sb_addf(&sb, "\xef\xbb\xbf%u.malware-cdn.org\n", x % 50); break;
+		case 2: sb_addf(&sb, "198.51.100.%u\r\n", x % 256); break; /* documentation range */
+		case 3: sb_addf(&sb, "45.%u.%u.0/24\n", x % 200, (x >> 4) % 200); break;
+		case 4: sb_add(&sb, "bad\0line\n", 9); break;
+		case 5: sb_addf(&sb, "hxxp://evil%u[.]com/x\n", x % 300); break;
+		case 6: sb_addf(&sb, "not an indicator %u\n", x % 9); break;
+		case 7: sb_addf(&sb, "%08x%08x%08x%08x\n", x, x * 3, x * 5, x * 7); break;
+		case 8: case 9: sb_addf(&sb, "185.%u.%u.%u  # tail\n", x % 256, (x >> 3) % 256, 1 + x % 250); break;
+		default: sb_addf(&sb, "host-%u.badcorp.net\n", x % 4000); break;
+		}
+	}
+	*len = sb.len;
+	return sb.buf;
+}
+
+static void
+test_parallel_equals_single_pass(void **state)
+{
+	(void)state;
+	size_t len;
+	char *feed = mixed_feed(30000, &len);
+	struct capture one, many;
+	struct feed_stats s1, s2;
+	size_t d1, d2;
+
+	run_with(feed, len, FEED_AUTO, 1, 0, &one, &s1, &d1);
+	assert_true(s1.accepted_total > 1000);
+	assert_true(s1.duplicates > 1000);
+	assert_true(s1.rejected[REJ_BINARY] > 100);
+	assert_true(s1.rejected[REJ_CIDR] > 100);
+	static const size_t chunks[] = {97, 4096, 65536};
+	static const unsigned threads[] = {2, 3, 8};
+	for (size_t c = 0; c < 3; c++)
+		for (size_t t = 0; t < 3; t++) {
+			run_with(feed, len, FEED_AUTO, threads[t], chunks[c], &many, &s2, &d2);
+			assert_string_equal(many.acc.buf, one.acc.buf);
+			assert_string_equal(many.rej.buf, one.rej.buf);
+			assert_int_equal(d2, d1);
+			assert_memory_equal(&s2, &s1, sizeof(s1));
+			sb_free(&many.acc);
+			sb_free(&many.rej);
+		}
+	/* hosts and netset take the same path. */
+	static const char hosts[] = "0.0.0.0 a.tracker-x.net b.tracker-x.net\n127.0.0.1 localhost\n"
+				    "0.0.0.0 c.tracker-x.net\n0.0.0.0 a.tracker-x.net\n";
+	static const char netset[] = "; drop\n45.1.2.3 ; x\n45.1.2.0/24 ; y\n45.1.2.3\n45.1.2.4\n";
+	const char *docs[] = {hosts, netset};
+	enum feed_format fmts[] = {FEED_HOSTS, FEED_NETSET};
+	for (size_t i = 0; i < 2; i++) {
+		struct capture a, b;
+		run_with(docs[i], strlen(docs[i]), fmts[i], 1, 0, &a, &s1, &d1);
+		run_with(docs[i], strlen(docs[i]), fmts[i], 2, 8, &b, &s2, &d2);
+		assert_string_equal(a.acc.buf, b.acc.buf);
+		assert_string_equal(a.rej.buf, b.rej.buf);
+		assert_memory_equal(&s1, &s2, sizeof(s1));
+		assert_true(s1.accepted_total >= 2);
+		sb_free(&a.acc), sb_free(&a.rej), sb_free(&b.acc), sb_free(&b.rej);
+	}
+	sb_free(&one.acc);
+	sb_free(&one.rej);
+	free(feed);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_priority_and_sources),
+		cmocka_unit_test(test_growth),
+		cmocka_unit_test(test_parallel_equals_single_pass),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
