@@ -119,6 +119,7 @@ cmd_check(struct app *a, int argc, char **argv)
 	setvbuf(stdout, NULL, _IOFBF, 1 << 20);
 
 	struct merge *m = merge_new();
+	merge_skip_sources(m); /* check prints first occurrences only */
 	struct pipe_out po = output_pipe(&out);
 	size_t failed = 0, nfiles = (size_t)(argc - optind);
 	for (int i = optind; i < argc; i++) {

@@ -219,11 +219,32 @@ ip6_parse(const char *s, size_t n, unsigned char a[16])
 size_t
 ioc_addr_format(int family, const unsigned char *a, char *out)
 {
-	if (family == AF_INET)
-		return (size_t)sprintf(out, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
-	return (size_t)sprintf(out, "%x:%x:%x:%x:%x:%x:%x:%x", a[0] << 8 | a[1], a[2] << 8 | a[3],
-			       a[4] << 8 | a[5], a[6] << 8 | a[7], a[8] << 8 | a[9],
-			       a[10] << 8 | a[11], a[12] << 8 | a[13], a[14] << 8 | a[15]);
+	/* By hand: this runs for every address of every feed. */
+	static const char hex[] = "0123456789abcdef";
+	char *w = out;
+	if (family == AF_INET) {
+		for (int i = 0; i < 4; i++) {
+			unsigned v = a[i];
+			if (v >= 100)
+				*w++ = (char)('0' + v / 100);
+			if (v >= 10)
+				*w++ = (char)('0' + v / 10 % 10);
+			*w++ = (char)('0' + v % 10);
+			*w++ = '.';
+		}
+	} else {
+		for (int i = 0; i < 16; i += 2) {
+			unsigned v = (unsigned)a[i] << 8 | a[i + 1];
+			int sh = 12; /* no leading zeros */
+			while (sh > 0 && (v >> sh) == 0)
+				sh -= 4;
+			for (; sh >= 0; sh -= 4)
+				*w++ = hex[(v >> sh) & 15];
+			*w++ = ':';
+		}
+	}
+	*--w = '\0';
+	return (size_t)(w - out);
 }
 
 static enum ioc_reason
@@ -587,10 +608,10 @@ parse_url(const char *s, size_t n, struct ioc *out, char *why, size_t whysz)
 static bool
 all_hex(const char *s, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		if (!is_xdigit((unsigned char)s[i]))
-			return false;
-	return true;
+	bool ok = true;
+	for (size_t i = 0; i < n; i++) /* no early exit: one branch per value */
+		ok &= is_xdigit((unsigned char)s[i]);
+	return ok;
 }
 
 static enum ioc_reason

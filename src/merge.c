@@ -54,6 +54,7 @@ struct merge {
 	struct merge_src *grouped;
 	size_t *first;		/* nitems + 1 offsets into grouped */
 	size_t grouped_n, grouped_items;
+	bool no_sources;
 };
 
 #define REC(m, off8) ((struct hdr *)((m)->arena + (size_t)(off8) * 8))
@@ -133,9 +134,17 @@ set_attrs(struct merge *m, struct hdr *h, const char *title, const char *descrip
 	a->expire_at = expire_at;
 }
 
+void
+merge_skip_sources(struct merge *m)
+{
+	m->no_sources = true;
+}
+
 static void
 add_source(struct merge *m, uint32_t item, uint32_t feed, unsigned long line)
 {
+	if (m->no_sources)
+		return;
 	big_grow((void **)&m->srcs, &m->srcs_cap, m->nsrcs + 1, sizeof(*m->srcs));
 	m->srcs[m->nsrcs++] = (struct src_flat){item, feed, line > UINT32_MAX ? UINT32_MAX : (uint32_t)line};
 }

@@ -39,6 +39,10 @@ struct merge_src {
 
 /* Never NULL; merge_free(NULL) is a no-op. */
 struct merge *merge_new(void);
+/* Stops recording sources (merge_sources then gives none): `check`
+ * reports first occurrences only and saves 12 bytes per line. Call
+ * before the first add. */
+void merge_skip_sources(struct merge *m);
 void merge_free(struct merge *m);
 
 /*

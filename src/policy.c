@@ -59,10 +59,17 @@ static const struct {
 
 /* Special-use domain names (RFC 6761, 6762, 7686, 8375, 9476; ICANN's
  * .internal) and the RFC 2606 example domains: never on the Internet. */
-static const char *const special_domains[] = {
-	"localhost", "local", "test", "invalid", "example", "onion", "alt", "internal",
-	"home.arpa", "example.com", "example.net", "example.org", "arpa",
+#define SPECIAL(s) {s, sizeof(s) - 1}
+static const struct {
+	const char *name;
+	size_t len;
+} special_domains[] = {
+	SPECIAL("localhost"), SPECIAL("local"), SPECIAL("test"), SPECIAL("invalid"),
+	SPECIAL("example"), SPECIAL("onion"), SPECIAL("alt"), SPECIAL("internal"),
+	SPECIAL("home.arpa"), SPECIAL("example.com"), SPECIAL("example.net"), SPECIAL("example.org"),
+	SPECIAL("arpa"),
 };
+#undef SPECIAL
 
 /* Built-in critical allowlist. Domains are registrable domains; strict
  * ones cover every URL on them (see policy.h). */
@@ -391,6 +398,54 @@ tld_listed(const struct policy *p, const char *tld)
 	return memo[h].listed;
 }
 
+/*
+ * Length of the registrable domain at the end of name (n bytes), 0 when
+ * there is none; the same answer as psl_registrable_domain, which walks
+ * from the left until a suffix is public, so for name = label.parent:
+ *   reg(name) = none if name is public, name if parent is, else reg(parent).
+ * The parent's two answers come from a per-thread memo: a feed holds
+ * millions of names under a few thousand parents. One lookup per name.
+ */
+static size_t
+registrable_len(const struct policy *p, const char *name, size_t n)
+{
+	static _Thread_local struct {
+		unsigned long gen;
+		char parent[64];
+		bool is_public;
+		uint8_t reglen;
+	} memo[1024];
+	const char *dot = memchr(name, '.', n);
+
+	if (psl_is_public_suffix(p->psl, name))
+		return 0;
+	if (dot == NULL) /* a lone label that is no public suffix (not with the star rule) */
+		return n;
+	const char *parent = dot + 1;
+	size_t pn = n - (size_t)(parent - name);
+	if (pn >= sizeof(memo[0].parent)) {
+		if (psl_is_public_suffix(p->psl, parent))
+			return n;
+		const char *r = psl_registrable_domain(p->psl, parent);
+		return r ? strlen(r) : 0;
+	}
+	unsigned h = (unsigned)(hash_bytes(parent, pn, 1) & (NELEM(memo) - 1));
+	if (memo[h].gen != p->gen || strcmp(memo[h].parent, parent) != 0) {
+		memo[h].gen = p->gen;
+		memcpy(memo[h].parent, parent, pn + 1);
+		memo[h].is_public = psl_is_public_suffix(p->psl, parent);
+		const char *r = memo[h].is_public ? NULL : psl_registrable_domain(p->psl, parent);
+		memo[h].reglen = (uint8_t)(r ? strlen(r) : 0);
+	}
+	return memo[h].is_public ? n : memo[h].reglen;
+}
+
+size_t
+policy_registrable_len(const struct policy *p, const char *name)
+{
+	return registrable_len(p, name, strlen(name));
+}
+
 /* Domain checks; url_has_path tells whether a URL names more than the
  * site itself, which built-in non-strict entries allow. */
 static enum ioc_reason
@@ -406,40 +461,45 @@ check_domain(const struct policy *p, const char *d, size_t n, bool is_url, bool 
 		if (d[i] == '.')
 			tld = name + i + 1;
 	for (size_t k = 0; k < NELEM(special_domains); k++) {
-		size_t sl = strlen(special_domains[k]);
-		if (n >= sl && memcmp(d + n - sl, special_domains[k], sl) == 0 &&
+		size_t sl = special_domains[k].len;
+		if (n >= sl && memcmp(d + n - sl, special_domains[k].name, sl) == 0 &&
 		    (n == sl || d[n - sl - 1] == '.')) {
-			set_why(why, whysz, "special-use domain name .%s (RFC 6761)", special_domains[k]);
+			set_why(why, whysz, "special-use domain name .%s (RFC 6761)", special_domains[k].name);
 			return REJ_SPECIAL;
 		}
 	}
 	/* A known top-level domain is one the public suffix list names,
-	 * alone (com) or under a listed suffix (za only through co.za). */
-	/* Shortest suffix first: most names end in a listed TLD, which a
+	 * alone (com) or under a listed suffix (za only through co.za).
+	 * Shortest suffix first: most names end in a listed TLD, which a
 	 * per-thread memo answers without a lookup. */
 	bool known = tld_listed(p, tld);
-	for (const char *q = tld; !known; q--) {
-		if (q == name || q[-1] == '.')
-			known = psl_is_public_suffix2(p->psl, q, PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE) == 1;
-		if (q == name)
-			break;
+	for (const char *q = tld; !known && q != name;) {
+		do
+			q--;
+		while (q != name && q[-1] != '.');
+		known = psl_is_public_suffix2(p->psl, q, PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE) == 1;
 	}
 	if (!known) {
 		set_why(why, whysz, "unknown top-level domain .%s", tld);
 		return REJ_BAD_DOMAIN;
 	}
-	/* A name with a registrable part is no public suffix: one lookup
-	 * answers both questions for nearly every name. */
-	const char *reg = psl_registrable_domain(p->psl, name);
-	if (!is_url && reg == NULL && psl_is_public_suffix2(p->psl, name, PSL_TYPE_ANY) == 1) {
+	size_t reglen = registrable_len(p, name, n);
+	if (!is_url && reglen == 0 && psl_is_public_suffix2(p->psl, name, PSL_TYPE_ANY) == 1) {
 		set_why(why, whysz, "%s is a public suffix: a block would cover every site under it",
 		       name);
 		return REJ_PUBLIC_SUFFIX;
 	}
+	/* Built-in entries are registrable domains, so customer names below
+	 * a public suffix (evil.blob.core.windows.net) are not covered. */
+	const char *reg = reglen ? name + n - reglen : name;
+	int reg_flags = -1;
 	/* User allowlist: the name or any parent; or the name is above an
-	 * allowlisted one (a DomainName indicator covers its subdomains). */
+	 * allowlisted one (a DomainName indicator covers its subdomains).
+	 * The walk passes the registrable domain: remember its flags. */
 	for (const char *q = name; q != NULL;) {
-		int f = strset_get(p->domains, q, strlen(q));
+		int f = strset_get(p->domains, q, (size_t)(name + n - q));
+		if (q == reg)
+			reg_flags = f;
 		if (f >= 0 && (f & V_USER)) {
 			set_why(why, whysz, "%s is on the user allowlist", q);
 			return REJ_USER_ALLOWLIST;
@@ -448,15 +508,11 @@ check_domain(const struct policy *p, const char *d, size_t n, bool is_url, bool 
 			set_why(why, whysz, "would also block an allowlisted subdomain of %s", name);
 			return REJ_USER_ALLOWLIST;
 		}
-		q = strchr(q, '.');
+		q = memchr(q, '.', (size_t)(name + n - q));
 		if (q)
 			q++;
 	}
-	/* Built-in: by registrable domain, so customer names below a public
-	 * suffix (evil.blob.core.windows.net) are not covered. */
-	if (reg == NULL)
-		reg = name;
-	int f = strset_get(p->domains, reg, strlen(reg));
+	int f = reg_flags;
 	if (f >= 0 && (f & (V_BUILTIN | V_BUILTIN_STRICT))) {
 		if (is_url && url_has_path && !(f & V_BUILTIN_STRICT))
 			return REJ_OK;

@@ -62,4 +62,8 @@ enum ioc_reason policy_check(const struct policy *p, const struct ioc *i, char *
 bool policy_action_ok(enum ioc_type t, enum ioc_action a, bool generate_alert, char *why,
 		      size_t whysz);
 
+/* Length of the registrable domain at the end of name (the PSL's
+ * answer, memoized per thread), 0 when there is none. For tests. */
+size_t policy_registrable_len(const struct policy *p, const char *name);
+
 #endif

@@ -458,6 +458,7 @@ hash_bytes(const void *p, size_t n, uint64_t seed)
 {
 	/* A multiply-xorshift over 8-byte words; good spread, fast. */
 	const unsigned char *s = p;
+	const size_t total = n;
 	uint64_t h = seed ^ (n * 0x9e3779b97f4a7c15ULL);
 	while (n >= 8) {
 		uint64_t w;
@@ -468,8 +469,20 @@ hash_bytes(const void *p, size_t n, uint64_t seed)
 		n -= 8;
 	}
 	if (n > 0) {
+		/* The tail: one 8-byte load ending at the last byte where the
+		 * value is that long (no variable-length memcpy call). */
 		uint64_t w = 0;
-		memcpy(&w, s, n);
+		if (total >= 8) {
+			memcpy(&w, s + n - 8, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			w >>= 8 * (8 - n); /* the tail is the high bytes */
+#else
+			w &= ~0ULL >> 8 * (8 - n); /* the tail is the low bytes */
+#endif
+		} else {
+			for (size_t i = 0; i < n; i++)
+				w |= (uint64_t)s[i] << (8 * i);
+		}
 		h ^= w * 0xbf58476d1ce4e5b9ULL;
 		h = (h << 27 | h >> 37) * 0x94d049bb133111ebULL;
 	}

@@ -80,11 +80,13 @@ void set_why(char *why, size_t whysz, const char *fmt, ...) __attribute__((forma
 uint64_t hash_bytes(const void *p, size_t n, uint64_t seed);
 
 /* ASCII-only case folding and classes; never locale-dependent. */
-static inline int lc(int c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
-static inline bool is_digit(int c) { return c >= '0' && c <= '9'; }
-static inline bool is_alpha(int c) { return (c | 32) >= 'a' && (c | 32) <= 'z'; }
-static inline bool is_alnum(int c) { return is_digit(c) || is_alpha(c); }
-static inline bool is_xdigit(int c) { return is_digit(c) || ((c | 32) >= 'a' && (c | 32) <= 'f'); }
+static inline int lc(int c) { return c + (int)(((unsigned)(c - 'A') < 26u) << 5); }
+/* Branch-free: feed bytes are unpredictable, mispredictions cost more
+ * than the tests. */
+static inline bool is_digit(int c) { return (unsigned)(c - '0') < 10u; }
+static inline bool is_alpha(int c) { return (unsigned)((c | 32) - 'a') < 26u; }
+static inline bool is_alnum(int c) { return is_digit(c) | is_alpha(c); }
+static inline bool is_xdigit(int c) { return is_digit(c) | ((unsigned)((c | 32) - 'a') < 6u); }
 static inline bool is_space(int c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }
 
 /* Case-insensitive ASCII comparison of n bytes. */

@@ -118,6 +118,17 @@ test_growth(void **state)
 	s = merge_sources(m, N - 1, &n);
 	assert_int_equal(n, 3);
 	merge_free(m);
+
+	/* Without sources: the same items, no sources. */
+	m = merge_new();
+	merge_skip_sources(m);
+	add(m, IOC_IP, "45.1.2.3", 0, 0, 1, NULL, &fresh);
+	assert_int_equal(add(m, IOC_IP, "45.1.2.3", 1, 0, 2, NULL, &fresh), 0);
+	assert_true(fresh);
+	assert_int_equal(merge_count(m), 1);
+	merge_sources(m, 0, &n);
+	assert_int_equal(n, 0);
+	merge_free(m);
 }
 
 /* ---- the chunked pipeline against a single pass ---- */

@@ -5,6 +5,8 @@
 #include "helpers.h"
 #include "policy.h"
 
+#include <libpsl.h>
+
 static const char *const never[] = {
 	"10.0.0.1", "127.0.0.1", "8.8.8.8", "1.1.1.1", "microsoft.com", "login.microsoftonline.com",
 	"co.uk", "github.io", "fe80::1", "1.2.3.0/24",
@@ -218,6 +220,37 @@ test_matrix(void **state)
 	assert_true(policy_action_ok(IOC_IP, ACT_WARN, false, why, sizeof(why)));
 }
 
+/* The memoized registrable domain must give libpsl's answer, including
+ * the awkward rules: wildcards and exceptions (ck), a listed name under
+ * an unlisted parent (forgot.his.name), private suffixes, and repeats
+ * (the memo's hits) interleaved with misses. */
+static void
+test_registrable_matches_psl(void **state)
+{
+	(void)state;
+	static const char *const names[] = {
+		"evil.com", "a.b.evil.com", "com", "co.uk", "evil.co.uk", "x.evil.co.uk", "github.io",
+		"me.github.io", "a.me.github.io", "www.ck", "a.www.ck", "b.ck", "a.b.ck", "c.a.b.ck",
+		"forgot.his.name", "x.forgot.his.name", "his.name", "y.his.name", "s3.amazonaws.com",
+		"bucket.s3.amazonaws.com", "amazonaws.com", "za", "co.za", "shop.co.za",
+		"blob.core.windows.net", "evil.blob.core.windows.net", "xn--80ak6aa92e.com",
+		"a.xn--p1ai", "evil.com", "a.b.evil.com", "me.github.io", "a.b.ck", "www.ck",
+	};
+	psl_ctx_t *own = psl_latest(NULL);
+	const psl_ctx_t *psl = own ? own : psl_builtin();
+	struct policy *p = policy_new();
+	for (int round = 0; round < 2; round++)
+		for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+			const char *want = psl_registrable_domain(psl, names[k]);
+			size_t got = policy_registrable_len(p, names[k]);
+			if ((want ? strlen(want) : 0) != got)
+				fail_msg("%s: psl says %s, memo says %zu bytes", names[k], want ? want : "(none)",
+					 got);
+		}
+	policy_free(p);
+	psl_free(own);
+}
+
 int
 main(void)
 {
@@ -225,6 +258,7 @@ main(void)
 		cmocka_unit_test(test_never_text), cmocka_unit_test(test_never_hosts_netset_csv_report),
 		cmocka_unit_test(test_never_stix_misp), cmocka_unit_test(test_allowlist),
 		cmocka_unit_test(test_parent_of_allowlisted), cmocka_unit_test(test_matrix),
+		cmocka_unit_test(test_registrable_matches_psl),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
