@@ -1,0 +1,264 @@
+/* Entra ID token endpoints (v1 and v2, client credentials with a client
+ * secret) and bearer checks. Tokens are HS256 JWTs signed with a key
+ * made at start: tid, appid, roles, aud, iat, nbf, exp. */
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ctype.h>
+#include <strings.h>
+
+#include "emu.h"
+
+static const char *const audiences[] = {
+	"https://api.securitycenter.microsoft.com",
+	"https://securitycenter.onmicrosoft.com/windowsatpservice",
+	"https://api.securitycenter.windows.com",
+};
+
+static char *
+b64url(const unsigned char *p, size_t n)
+{
+	static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	char *o = xmalloc(n * 4 / 3 + 4), *w = o;
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) |
+			     (i + 2 < n ? p[i + 2] : 0);
+		*w++ = t[v >> 18 & 63];
+		*w++ = t[v >> 12 & 63];
+		if (i + 1 < n)
+			*w++ = t[v >> 6 & 63];
+		if (i + 2 < n)
+			*w++ = t[v & 63];
+	}
+	*w = '\0';
+	return o;
+}
+
+/* Decodes base64url without padding; NULL if malformed. */
+static unsigned char *
+b64url_dec(const char *s, size_t n, size_t *outn)
+{
+	unsigned char *o = xmalloc(n * 3 / 4 + 3);
+	size_t w = 0;
+	unsigned v = 0;
+	int bits = 0;
+	for (size_t i = 0; i < n; i++) {
+		int c = s[i], d;
+		if (c >= 'A' && c <= 'Z') d = c - 'A';
+		else if (c >= 'a' && c <= 'z') d = c - 'a' + 26;
+		else if (c >= '0' && c <= '9') d = c - '0' + 52;
+		else if (c == '-') d = 62;
+		else if (c == '_') d = 63;
+		else { free(o); return NULL; }
+		v = v << 6 | (unsigned)d;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			o[w++] = (unsigned char)(v >> bits);
+		}
+	}
+	*outn = w;
+	return o;
+}
+
+static char *
+sign(const struct emu *e, const char *msg)
+{
+	unsigned char mac[32];
+	unsigned maclen = 0;
+	HMAC(EVP_sha256(), e->key, sizeof(e->key), (const unsigned char *)msg, strlen(msg), mac, &maclen);
+	return b64url(mac, maclen);
+}
+
+static void
+entra_error(struct reply *r, int status, const char *error, int code, const char *desc)
+{
+	char text[300];
+	snprintf(text, sizeof(text), "AADSTS%d: %s", code, desc);
+	r->status = status;
+	r->body = json_pack("{s:s, s:s, s:[i], s:s, s:s}", "error", error, "error_description", text,
+			    "error_codes", code, "trace_id", "00000000-0000-0000-0000-000000000000",
+			    "correlation_id", "00000000-0000-0000-0000-000000000000");
+}
+
+/* Form field from application/x-www-form-urlencoded; malloc'd or NULL. */
+static char *
+form_get(const char *body, size_t len, const char *name)
+{
+	size_t nl = strlen(name);
+	const char *p = body, *end = body + len;
+	while (p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *e = amp ? amp : end;
+		if ((size_t)(e - p) > nl && memcmp(p, name, nl) == 0 && p[nl] == '=') {
+			struct strbuf sb = {0};
+			sb_add(&sb, "", 0);
+			for (const char *q = p + nl + 1; q < e; q++) {
+				if (*q == '+')
+					sb_addc(&sb, ' ');
+				else if (*q == '%' && e - q >= 3 && isxdigit((unsigned char)q[1]) &&
+					 isxdigit((unsigned char)q[2])) {
+					char hex[3] = {q[1], q[2], 0};
+					sb_addc(&sb, (char)strtol(hex, NULL, 16));
+					q += 2;
+				} else
+					sb_addc(&sb, *q);
+			}
+			return sb.buf;
+		}
+		p = e + 1;
+	}
+	return NULL;
+}
+
+static bool
+known_audience(const char *a)
+{
+	for (size_t i = 0; i < sizeof(audiences) / sizeof(audiences[0]); i++)
+		if (strcmp(a, audiences[i]) == 0)
+			return true;
+	return false;
+}
+
+void
+auth_token(struct emu *e, const struct request *q, const char *tenant, bool v2, struct reply *r)
+{
+	char *grant = form_get(q->body ? q->body : "", q->body_len, "grant_type");
+	char *cid = form_get(q->body ? q->body : "", q->body_len, "client_id");
+	char *secret = form_get(q->body ? q->body : "", q->body_len, "client_secret");
+	char *assertion = form_get(q->body ? q->body : "", q->body_len, "client_assertion");
+	char *aud = form_get(q->body ? q->body : "", q->body_len, v2 ? "scope" : "resource");
+	const struct app *a = NULL;
+	bool tenant_known = false;
+
+	if (strcmp(q->method, "POST") != 0) {
+		entra_error(r, 405, "invalid_request", 900561, "The endpoint only accepts POST requests.");
+		goto out;
+	}
+	for (size_t i = 0; i < e->napps; i++) {
+		tenant_known |= strcmp(e->apps[i].tenant, tenant) == 0;
+		if (cid && strcmp(e->apps[i].tenant, tenant) == 0 && strcmp(e->apps[i].client_id, cid) == 0)
+			a = &e->apps[i];
+	}
+	if (!tenant_known) {
+		entra_error(r, 400, "invalid_request", 90002, "Tenant not found.");
+		goto out;
+	}
+	if (grant == NULL || cid == NULL || aud == NULL) {
+		entra_error(r, 400, "invalid_request", 900144,
+			    "The request body must contain grant_type, client_id and the resource or scope.");
+		goto out;
+	}
+	if (strcmp(grant, "client_credentials") != 0) {
+		entra_error(r, 400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type.");
+		goto out;
+	}
+	if (v2) {
+		size_t n = strlen(aud);
+		if (n < 9 || strcmp(aud + n - 9, "/.default") != 0) {
+			entra_error(r, 400, "invalid_scope", 1002012, "The scope must end in /.default for client credentials.");
+			goto out;
+		}
+		aud[n - 9] = '\0';
+	}
+	if (!known_audience(aud)) {
+		entra_error(r, 400, "invalid_resource", 500011, "The resource principal was not found in the tenant.");
+		goto out;
+	}
+	if (a == NULL) {
+		entra_error(r, 400, "unauthorized_client", 700016, "Application not found in the directory.");
+		goto out;
+	}
+	if (assertion) {
+		entra_error(r, 401, "invalid_client", 7000274,
+			    "mde-emulator does not verify client assertions yet; use a client secret.");
+		goto out;
+	}
+	if (secret == NULL || a->secret == NULL || strlen(secret) != strlen(a->secret) ||
+	    CRYPTO_memcmp(secret, a->secret, strlen(secret)) != 0) {
+		entra_error(r, 401, "invalid_client", 7000215, "Invalid client secret provided.");
+		goto out;
+	}
+	long long now = emu_now_ms(e) / 1000;
+	json_t *roles = json_array();
+	for (unsigned bit = 1; bit <= ROLE_AQ_READ_ALL; bit <<= 1)
+		if (a->roles & bit)
+			json_array_append_new(roles, json_string(role_name(bit)));
+	json_t *claims = json_pack("{s:s, s:s, s:s, s:s, s:o, s:I, s:I, s:I}", "aud", aud, "iss",
+				   "https://sts.windows.net/emulator/", "tid", a->tenant, "appid", a->client_id,
+				   "roles", roles, "iat", (json_int_t)now, "nbf", (json_int_t)now, "exp",
+				   (json_int_t)(now + e->token_lifetime));
+	char *payload = json_dumps(claims, JSON_COMPACT);
+	json_decref(claims);
+	char *h64 = b64url((const unsigned char *)"{\"alg\":\"HS256\",\"typ\":\"JWT\"}", 27);
+	char *p64 = b64url((const unsigned char *)payload, strlen(payload));
+	char *msg = xasprintf("%s.%s", h64, p64);
+	char *sig = sign(e, msg);
+	char *tok = xasprintf("%s.%s", msg, sig);
+	r->status = 200;
+	r->body = json_pack("{s:s, s:I, s:I, s:s}", "token_type", "Bearer", "expires_in",
+			    (json_int_t)e->token_lifetime, "ext_expires_in", (json_int_t)e->token_lifetime,
+			    "access_token", tok);
+	if (!v2) {
+		char num[24];
+		snprintf(num, sizeof(num), "%lld", now + e->token_lifetime);
+		json_object_set_new(r->body, "expires_on", json_string(num));
+		snprintf(num, sizeof(num), "%lld", now);
+		json_object_set_new(r->body, "not_before", json_string(num));
+		json_object_set_new(r->body, "resource", json_string(aud));
+	}
+	free(payload), free(h64), free(p64), free(msg), free(sig), free(tok);
+out:
+	free(grant), free(cid), free(secret), free(assertion), free(aud);
+}
+
+bool
+auth_bearer(struct emu *e, const struct request *q, const struct app **app, struct reply *r)
+{
+	const char *h = q->authorization;
+	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0) {
+		reply_error(r, 401, "Unauthorized", "Authorization header with a Bearer token is missing");
+		return false;
+	}
+	const char *tok = h + 7, *d1 = strchr(tok, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
+	if (d1 == NULL || d2 == NULL || strlen(tok) > 8192) {
+		reply_error(r, 401, "Unauthorized", "The token is malformed");
+		return false;
+	}
+	char *msg = xstrndup(tok, (size_t)(d2 - tok));
+	char *sig = sign(e, msg);
+	bool ok = strlen(sig) == strlen(d2 + 1) && CRYPTO_memcmp(sig, d2 + 1, strlen(sig)) == 0;
+	free(msg);
+	free(sig);
+	if (!ok) {
+		reply_error(r, 401, "Unauthorized", "The token signature is invalid");
+		return false;
+	}
+	size_t n;
+	unsigned char *pl = b64url_dec(d1 + 1, (size_t)(d2 - d1 - 1), &n);
+	json_t *c = pl ? json_loadb((const char *)pl, n, 0, NULL) : NULL;
+	free(pl);
+	const char *tid = json_string_value(json_object_get(c, "tid"));
+	const char *appid = json_string_value(json_object_get(c, "appid"));
+	const char *aud = json_string_value(json_object_get(c, "aud"));
+	json_int_t exp = json_integer_value(json_object_get(c, "exp"));
+	*app = NULL;
+	for (size_t i = 0; tid && appid && i < e->napps; i++)
+		if (strcmp(e->apps[i].tenant, tid) == 0 && strcmp(e->apps[i].client_id, appid) == 0)
+			*app = &e->apps[i];
+	if (*app == NULL || aud == NULL || !known_audience(aud)) {
+		json_decref(c);
+		reply_error(r, 401, "Unauthorized", "The token does not name a known application and audience");
+		return false;
+	}
+	if (exp <= emu_now_ms(e) / 1000) {
+		json_decref(c);
+		reply_error(r, 401, "Unauthorized", "The token has expired");
+		return false;
+	}
+	json_decref(c);
+	return true;
+}

@@ -1,0 +1,582 @@
+/* mde-emulator core: clock, routing, rate limits, control plane, state. */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+
+#include "emu.h"
+
+static const struct {
+	unsigned bit;
+	const char *name;
+} roles[] = {
+	{ROLE_TI_RW, "Ti.ReadWrite"}, {ROLE_TI_RW_ALL, "Ti.ReadWrite.All"},
+	{ROLE_TI_READ_ALL, "Ti.Read.All"}, {ROLE_MACHINE_READ_ALL, "Machine.Read.All"},
+	{ROLE_MACHINE_RW_ALL, "Machine.ReadWrite.All"}, {ROLE_AQ_READ_ALL, "AdvancedQuery.Read.All"},
+};
+
+const char *
+role_name(unsigned bit)
+{
+	for (size_t i = 0; i < NELEM(roles); i++)
+		if (roles[i].bit == bit)
+			return roles[i].name;
+	return "?";
+}
+
+unsigned
+role_parse(const char *name)
+{
+	for (size_t i = 0; i < NELEM(roles); i++)
+		if (strcmp(roles[i].name, name) == 0)
+			return roles[i].bit;
+	return 0;
+}
+
+/* Limits per endpoint (spec section 3): per minute, per hour (0: none). */
+static const struct {
+	const char *name;
+	int per_min, per_hour;
+} eps[EP__COUNT] = {
+	[EP_LIST] = {"list", 100, 1500},	 [EP_SUBMIT] = {"submit", 100, 1500},
+	[EP_IMPORT] = {"import", 30, 0},	 [EP_DELETE] = {"delete", 100, 1500},
+	[EP_BATCHDELETE] = {"batchdelete", 30, 1500}, [EP_MACHINES] = {"machines", 100, 1500},
+	[EP_FINDBYTAG] = {"findbytag", 100, 1500}, [EP_AQ] = {"advancedqueries", 45, 1500},
+	[EP_TOKEN] = {"token", 0, 0},		 [EP_OTHER] = {"other", 0, 0},
+};
+
+const char *
+ep_name(enum ep e)
+{
+	return eps[e].name;
+}
+
+long long
+emu_now_ms(const struct emu *e)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + e->clock_offset_ms;
+}
+
+void
+emu_time_format(long long ms, char *out, size_t outsz)
+{
+	time_t s = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&s, &tm);
+	snprintf(out, outsz, "%04d-%02d-%02dT%02d:%02d:%02d.%03lld0000Z", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
+}
+
+bool
+emu_time_parse(const char *s, long long *ms)
+{
+	struct tm tm = {0};
+	int n = 0;
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+		   &tm.tm_min, &tm.tm_sec, &n) != 6 || n != 19)
+		return false;
+	if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+	    tm.tm_min > 59 || tm.tm_sec > 60 || tm.tm_year < 1970 || tm.tm_year > 9999)
+		return false;
+	const char *p = s + 19;
+	long long frac = 0;
+	if (*p == '.') {
+		int digits = 0;
+		for (p++; isdigit((unsigned char)*p); p++, digits++)
+			if (digits < 3)
+				frac = frac * 10 + (*p - '0');
+		if (digits == 0)
+			return false;
+		for (; digits < 3; digits++)
+			frac *= 10;
+	}
+	if (!(strcmp(p, "Z") == 0 || strcmp(p, "+00:00") == 0))
+		return false;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	*ms = (long long)timegm(&tm) * 1000 + frac;
+	return true;
+}
+
+void
+reply_error(struct reply *r, int status, const char *code, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	unsigned char rnd[16];
+	char target[40];
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		memset(rnd, 0, sizeof(rnd));
+	snprintf(target, sizeof(target), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7], rnd[8], rnd[9], rnd[10],
+		 rnd[11], rnd[12], rnd[13], rnd[14], rnd[15]);
+	json_decref(r->body);
+	r->status = status;
+	r->odata = true;
+	r->body = json_pack("{s:{s:s, s:s, s:s}}", "error", "code", code, "message", msg, "target", target);
+}
+
+/* ---- rate limits ---- */
+
+static struct window *
+window_for(struct emu *e, const char *key)
+{
+	for (size_t i = 0; i < e->nwins; i++)
+		if (strcmp(e->wins[i].key, key) == 0)
+			return &e->wins[i];
+	e->wins = xrealloc(e->wins, (e->nwins + 1) * sizeof(*e->wins));
+	e->wins[e->nwins] = (struct window){.key = xstrdup(key)};
+	return &e->wins[e->nwins++];
+}
+
+bool
+emu_rate(struct emu *e, const struct app *a, enum ep ep, struct reply *r)
+{
+	if (!e->rate_limits || eps[ep].per_min == 0)
+		return true;
+	char key[256];
+	snprintf(key, sizeof(key), "%s|%s|%s", a->tenant, a->client_id, eps[ep].name);
+	struct window *w = window_for(e, key);
+	long long now = emu_now_ms(e);
+	size_t drop = 0;
+	while (drop < w->n && w->times[drop] <= now - 3600000)
+		drop++;
+	if (drop) {
+		memmove(w->times, w->times + drop, (w->n - drop) * sizeof(*w->times));
+		w->n -= drop;
+	}
+	size_t in_min = 0;
+	while (in_min < w->n && w->times[w->n - 1 - in_min] > now - 60000)
+		in_min++;
+	long long wait_ms = 0;
+	if ((int)in_min >= eps[ep].per_min)
+		wait_ms = w->times[w->n - in_min] + 60000 - now;
+	if (eps[ep].per_hour && (int)w->n >= eps[ep].per_hour) {
+		long long h = w->times[0] + 3600000 - now;
+		if (h > wait_ms)
+			wait_ms = h;
+	}
+	if (wait_ms > 0) {
+		reply_error(r, 429, "TooManyRequests", "Rate limit of the %s endpoint reached", eps[ep].name);
+		snprintf(r->retry_after, sizeof(r->retry_after), "%lld", (wait_ms + 999) / 1000);
+		return false;
+	}
+	xgrow((void **)&w->times, &w->cap, w->n + 1, sizeof(*w->times));
+	w->times[w->n++] = now;
+	return true;
+}
+
+/* ---- setup ---- */
+
+struct emu *
+emu_new(void)
+{
+	struct emu *e = xcalloc(1, sizeof(*e));
+	pthread_mutex_init(&e->mu, NULL);
+	if (RAND_bytes(e->key, sizeof(e->key)) != 1)
+		abort();
+	e->next_id = 1;
+	e->cap = 15000;
+	e->token_lifetime = 3599;
+	e->rate_limits = true;
+	e->log = json_array();
+	e->base = xstrdup("http://127.0.0.1");
+	return e;
+}
+
+static void
+add_app(struct emu *e, const char *tenant, const char *cid, const char *secret, const char *name,
+	unsigned roles_mask)
+{
+	for (size_t i = 0; i < e->napps; i++)
+		if (strcmp(e->apps[i].tenant, tenant) == 0 && strcmp(e->apps[i].client_id, cid) == 0) {
+			free(e->apps[i].secret);
+			free(e->apps[i].name);
+			e->apps[i].secret = xstrdup(secret);
+			e->apps[i].name = xstrdup(name);
+			e->apps[i].roles = roles_mask;
+			return;
+		}
+	e->apps = xrealloc(e->apps, (e->napps + 1) * sizeof(*e->apps));
+	e->apps[e->napps++] = (struct app){xstrdup(tenant), xstrdup(cid), xstrdup(secret), xstrdup(name),
+					   roles_mask};
+}
+
+static void
+add_machine(struct emu *e, const char *id, const char *name, const char *group, int gid, const char *tags,
+	    const char *np)
+{
+	e->machines = xrealloc(e->machines, (e->nmachines + 1) * sizeof(*e->machines));
+	e->machines[e->nmachines++] = (struct machine){xstrdup(id), xstrdup(name), xstrdup(group),
+						       xstrdup(tags), gid, xstrdup(np)};
+}
+
+void
+emu_demo(struct emu *e)
+{
+	const char *t = "00000000-0000-0000-0000-000000000001";
+	add_app(e, t, "11111111-1111-1111-1111-111111111111", "emulator-secret", "iocsync-demo",
+		ROLE_TI_RW_ALL | ROLE_MACHINE_READ_ALL | ROLE_AQ_READ_ALL);
+	add_machine(e, "1e5bc9d7e413ddd7902c2932e418702b84d0cc07", "ws-finance-01.contoso.local", "Finance",
+		    101, "finance,laptop", "Block");
+	add_machine(e, "7292e4d64e3f4ab5a6a5de1c1a11b4b0f1f9f0a2", "ws-finance-02.contoso.local", "Finance",
+		    101, "finance", "Audit");
+	add_machine(e, "b0c3f1a2d4e5f60718293a4b5c6d7e8f90a1b2c3", "srv-web-01.contoso.local", "Servers", 102,
+		    "server,dmz", "Block");
+	add_machine(e, "c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7", "srv-db-01.contoso.local", "Servers", 102,
+		    "server", "Off");
+}
+
+void
+emu_free(struct emu *e)
+{
+	if (e == NULL)
+		return;
+	ind_free_all(e);
+	for (size_t i = 0; i < e->napps; i++) {
+		free(e->apps[i].tenant), free(e->apps[i].client_id);
+		free(e->apps[i].secret), free(e->apps[i].name);
+	}
+	free(e->apps);
+	for (size_t i = 0; i < e->nmachines; i++) {
+		struct machine *m = &e->machines[i];
+		free(m->id), free(m->name), free(m->group), free(m->tags), free(m->np_mode);
+	}
+	free(e->machines);
+	for (size_t i = 0; i < e->nwins; i++) {
+		free(e->wins[i].key);
+		free(e->wins[i].times);
+	}
+	free(e->wins);
+	free(e->faults);
+	json_decref(e->log);
+	free(e->base);
+	free(e->state_path);
+	pthread_mutex_destroy(&e->mu);
+	free(e);
+}
+
+/* ---- state ---- */
+
+json_t *
+emu_state_dump(struct emu *e)
+{
+	json_t *list = json_array();
+	for (size_t i = 0; i < e->ninds; i++)
+		json_array_append_new(list, json_pack("{s:s, s:O}", "tenant", e->inds[i].tenant, "indicator",
+						      e->inds[i].obj));
+	return json_pack("{s:I, s:I, s:o}", "next_id", (json_int_t)e->next_id, "clock_offset_ms",
+			 (json_int_t)e->clock_offset_ms, "indicators", list);
+}
+
+bool
+emu_state_save(struct emu *e, char *why, size_t whysz)
+{
+	if (e->state_path == NULL)
+		return true;
+	json_t *j = emu_state_dump(e);
+	char *s = json_dumps(j, JSON_INDENT(1));
+	json_decref(j);
+	enum err rc = file_write_atomic(e->state_path, s, strlen(s), 0600);
+	free(s);
+	if (rc != ERR_OK && why)
+		snprintf(why, whysz, "cannot write %s", e->state_path);
+	return rc == ERR_OK;
+}
+
+static bool
+state_apply(struct emu *e, json_t *j, char *why, size_t whysz)
+{
+	json_t *list = json_object_get(j, "indicators"), *el;
+	size_t i;
+	if (!json_is_array(list)) {
+		snprintf(why, whysz, "\"indicators\" must be an array");
+		return false;
+	}
+	json_array_foreach(list, i, el) {
+		char w[200];
+		if (!ind_load(e, el, w, sizeof(w))) {
+			snprintf(why, whysz, "indicators[%zu]: %s", i, w);
+			return false;
+		}
+	}
+	json_t *next = json_object_get(j, "next_id");
+	if (json_is_integer(next) && json_integer_value(next) > e->next_id)
+		e->next_id = json_integer_value(next);
+	json_t *off = json_object_get(j, "clock_offset_ms");
+	if (json_is_integer(off))
+		e->clock_offset_ms = json_integer_value(off);
+	return true;
+}
+
+bool
+emu_state_load(struct emu *e, const char *path, char *why, size_t whysz)
+{
+	json_error_t err;
+	json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
+	if (j == NULL) {
+		snprintf(why, whysz, "%s:%d:%d: %s", path, err.line, err.column, err.text);
+		return false;
+	}
+	bool ok = state_apply(e, j, why, whysz);
+	json_decref(j);
+	return ok;
+}
+
+/* ---- control plane ---- */
+
+static json_t *
+body_json(const struct request *q, struct reply *r)
+{
+	json_error_t err;
+	json_t *j = json_loadb(q->body ? q->body : "", q->body_len, JSON_REJECT_DUPLICATES, &err);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		reply_error(r, 400, "InvalidRequestBody", "a JSON object expected: %s", err.text);
+		return NULL;
+	}
+	return j;
+}
+
+static void
+control(struct emu *e, const struct request *q, struct reply *r)
+{
+	const char *p = q->path + strlen("/_emulator");
+	bool post = strcmp(q->method, "POST") == 0, get = strcmp(q->method, "GET") == 0;
+	json_t *in = NULL;
+	char why[256];
+
+	r->status = 200;
+	if (post && strcmp(p, "/reset") == 0) {
+		ind_free_all(e);
+		for (size_t i = 0; i < e->nwins; i++)
+			e->wins[i].n = 0;
+		memset(e->calls, 0, sizeof(e->calls));
+		json_array_clear(e->log);
+		free(e->faults);
+		e->faults = NULL;
+		e->nfaults = e->fault_pos = 0;
+		e->clock_offset_ms = 0;
+		e->next_id = 1;
+		e->cap = 15000;
+		e->rate_limits = true;
+		(void)emu_state_save(e, NULL, 0);
+		r->body = json_pack("{s:b}", "reset", 1);
+	} else if (get && strcmp(p, "/state") == 0) {
+		r->body = emu_state_dump(e);
+	} else if (post && strcmp(p, "/state") == 0) {
+		if ((in = body_json(q, r)) == NULL)
+			return;
+		if (!state_apply(e, in, why, sizeof(why)))
+			reply_error(r, 400, "InvalidInput", "%s", why);
+		else
+			r->body = json_pack("{s:I}", "indicators", (json_int_t)e->ninds);
+		(void)emu_state_save(e, NULL, 0);
+	} else if (get && strcmp(p, "/calls") == 0) {
+		static const char *const cls[] = {"1xx", "2xx", "3xx", "4xx", "5xx", "429"};
+		r->body = json_object();
+		for (int k = 0; k < EP__COUNT; k++) {
+			json_t *o = json_object();
+			for (int c = 0; c < 6; c++)
+				if (e->calls[k][c])
+					json_object_set_new(o, cls[c], json_integer((json_int_t)e->calls[k][c]));
+			json_object_set_new(r->body, eps[k].name, o);
+		}
+	} else if (get && strcmp(p, "/log") == 0) {
+		r->body = json_pack("{s:O}", "requests", e->log);
+	} else if (post && strcmp(p, "/clock") == 0) {
+		if ((in = body_json(q, r)) == NULL)
+			return;
+		json_t *adv = json_object_get(in, "advance_seconds");
+		if (!json_is_integer(adv) || json_integer_value(adv) < 0) {
+			reply_error(r, 400, "InvalidInput", "advance_seconds: a non-negative integer expected");
+		} else {
+			e->clock_offset_ms += json_integer_value(adv) * 1000;
+			ind_expire(e);
+			char now[40];
+			emu_time_format(emu_now_ms(e), now, sizeof(now));
+			r->body = json_pack("{s:s}", "now", now);
+		}
+	} else if (post && strcmp(p, "/faults") == 0) {
+		if ((in = body_json(q, r)) == NULL)
+			return;
+		json_t *seq = json_object_get(in, "sequence"), *el;
+		size_t i;
+		if (!json_is_array(seq)) {
+			reply_error(r, 400, "InvalidInput", "sequence: an array of statuses (0 = answer normally)");
+		} else {
+			free(e->faults);
+			e->faults = xcalloc(json_array_size(seq) + 1, sizeof(int));
+			e->nfaults = 0;
+			e->fault_pos = 0;
+			json_array_foreach(seq, i, el) {
+				json_int_t s = json_integer_value(el);
+				if (!json_is_integer(el) || !(s == 0 || s == 429 || s == 500 || s == 503)) {
+					reply_error(r, 400, "InvalidInput", "sequence[%zu]: 0, 429, 500 or 503", i);
+					e->nfaults = 0;
+					break;
+				}
+				e->faults[e->nfaults++] = (int)s;
+			}
+			if (r->body == NULL)
+				r->body = json_pack("{s:I}", "faults", (json_int_t)e->nfaults);
+		}
+	} else if (post && strcmp(p, "/apps") == 0) {
+		if ((in = body_json(q, r)) == NULL)
+			return;
+		const char *t = json_string_value(json_object_get(in, "tenant"));
+		const char *cid = json_string_value(json_object_get(in, "client_id"));
+		const char *sec = json_string_value(json_object_get(in, "secret"));
+		const char *name = json_string_value(json_object_get(in, "name"));
+		json_t *rl = json_object_get(in, "roles"), *el;
+		size_t i;
+		unsigned mask = 0;
+		bool ok = t && cid && sec && name && json_is_array(rl);
+		json_array_foreach(rl, i, el) {
+			unsigned b = json_is_string(el) ? role_parse(json_string_value(el)) : 0;
+			ok &= b != 0;
+			mask |= b;
+		}
+		if (!ok) {
+			reply_error(r, 400, "InvalidInput", "tenant, client_id, secret, name and roles (known names) expected");
+		} else {
+			add_app(e, t, cid, sec, name, mask);
+			r->body = json_pack("{s:s}", "client_id", cid);
+		}
+	} else if (post && strcmp(p, "/limits") == 0) {
+		if ((in = body_json(q, r)) == NULL)
+			return;
+		json_t *rl = json_object_get(in, "rate_limits"), *cap = json_object_get(in, "cap"),
+		       *life = json_object_get(in, "token_lifetime");
+		if (json_is_boolean(rl))
+			e->rate_limits = json_is_true(rl);
+		if (json_is_integer(cap) && json_integer_value(cap) >= 0)
+			e->cap = (long)json_integer_value(cap);
+		if (json_is_integer(life) && json_integer_value(life) > 0)
+			e->token_lifetime = (long)json_integer_value(life);
+		r->body = json_pack("{s:b, s:I, s:I}", "rate_limits", e->rate_limits, "cap", (json_int_t)e->cap,
+				    "token_lifetime", (json_int_t)e->token_lifetime);
+	} else {
+		reply_error(r, 404, "ResourceNotFound", "no control endpoint %s %.100s", q->method, q->path);
+	}
+	json_decref(in);
+}
+
+/* ---- routing ---- */
+
+static enum ep
+classify(const char *m, const char *p, const char **id)
+{
+	*id = NULL;
+	if (strcmp(p, "/api/indicators") == 0)
+		return strcmp(m, "GET") == 0 ? EP_LIST : strcmp(m, "POST") == 0 ? EP_SUBMIT : EP_OTHER;
+	if (strcmp(p, "/api/indicators/import") == 0 && strcmp(m, "POST") == 0)
+		return EP_IMPORT;
+	if (strcmp(p, "/api/indicators/BatchDelete") == 0 && strcmp(m, "POST") == 0)
+		return EP_BATCHDELETE;
+	if (strncmp(p, "/api/indicators/", 16) == 0 && strcmp(m, "DELETE") == 0 && strchr(p + 16, '/') == NULL) {
+		*id = p + 16;
+		return EP_DELETE;
+	}
+	if (strcmp(p, "/api/machines") == 0 && strcmp(m, "GET") == 0)
+		return EP_MACHINES;
+	if (strcmp(p, "/api/machines/findbytag") == 0 && strcmp(m, "GET") == 0)
+		return EP_FINDBYTAG;
+	if (strcmp(p, "/api/advancedqueries/run") == 0 && strcmp(m, "POST") == 0)
+		return EP_AQ;
+	return EP_OTHER;
+}
+
+static void
+count(struct emu *e, enum ep ep, const struct request *q, int status)
+{
+	int c = status == 429 ? 5 : status / 100 - 1;
+	if (c < 0 || c > 5)
+		c = 4;
+	e->calls[ep][c]++;
+	if (json_array_size(e->log) >= 1000)
+		json_array_remove(e->log, 0);
+	json_array_append_new(e->log, json_pack("{s:s, s:s, s:i}", "method", q->method, "path", q->full_path,
+						"status", status));
+}
+
+void
+emu_handle(struct emu *e, const struct request *q0, struct reply *r)
+{
+	struct request q = *q0;
+	char path[1024];
+	enum ep ep = EP_OTHER;
+	const char *id;
+	const struct app *a;
+
+	pthread_mutex_lock(&e->mu);
+	snprintf(path, sizeof(path), "%s", q.path);
+	q.path = path;
+	if (strncmp(path, "/_emulator/", 11) == 0) {
+		control(e, &q, r);
+		goto done_nocount;
+	}
+	/* /{tenant}/oauth2/token and /{tenant}/oauth2/v2.0/token */
+	char *o = strstr(path + 1, "/oauth2/");
+	if (o && path[0] == '/' && memchr(path + 1, '/', (size_t)(o - path - 1)) == NULL && o > path + 1) {
+		ep = EP_TOKEN;
+		*o = '\0';
+		if (strcmp(o + 1, "oauth2/token") == 0)
+			auth_token(e, &q, path + 1, false, r);
+		else if (strcmp(o + 1, "oauth2/v2.0/token") == 0)
+			auth_token(e, &q, path + 1, true, r);
+		else
+			reply_error(r, 404, "ResourceNotFound", "no such endpoint");
+		*o = '/';
+		goto done;
+	}
+	if (strncmp(path, "/api/v1.0/", 10) == 0)
+		memmove(path + 4, path + 9, strlen(path + 9) + 1);
+	ep = classify(q.method, path, &id);
+	if (strncmp(path, "/api/", 5) != 0 || ep == EP_OTHER) {
+		reply_error(r, 404, "ResourceNotFound", "Resource %s %.200s was not found", q.method, q0->path);
+		goto done;
+	}
+	if (!auth_bearer(e, &q, &a, r))
+		goto done;
+	if (e->fault_pos < e->nfaults) {
+		int f = e->faults[e->fault_pos++];
+		if (f == 429) {
+			reply_error(r, 429, "TooManyRequests", "Injected fault");
+			snprintf(r->retry_after, sizeof(r->retry_after), "1");
+			goto done;
+		}
+		if (f == 500 || f == 503) {
+			reply_error(r, f, f == 500 ? "InternalServerError" : "ServiceUnavailable", "Injected fault");
+			goto done;
+		}
+	}
+	if (!emu_rate(e, a, ep, r))
+		goto done;
+	ind_expire(e);
+	switch (ep) {
+	case EP_LIST: ind_list(e, a, &q, r); break;
+	case EP_SUBMIT: ind_submit(e, a, &q, r); break;
+	case EP_IMPORT: ind_import(e, a, &q, r); break;
+	case EP_DELETE: ind_delete(e, a, id, r); break;
+	case EP_BATCHDELETE: ind_batch_delete(e, a, &q, r); break;
+	case EP_MACHINES: machines_list(e, a, &q, r); break;
+	case EP_FINDBYTAG: machines_findbytag(e, a, &q, r); break;
+	case EP_AQ: aq_run(e, a, &q, r); break;
+	default: break;
+	}
+done:
+	r->odata = ep != EP_TOKEN;
+	count(e, ep, q0, r->status);
+done_nocount:
+	pthread_mutex_unlock(&e->mu);
+}

@@ -1,0 +1,163 @@
+/*
+ * mde-emulator: a local Microsoft Defender for Endpoint API, written
+ * from ../shared/spec/mde-api.md alone. It shares no indicator
+ * validation and no API model with iocsync (only generic helpers from
+ * util.c), so it checks the client instead of mirroring its mistakes.
+ *
+ * One mutex guards all state: requests are short, and fidelity matters
+ * more than parallelism here.
+ */
+#ifndef MDE_EMU_H
+#define MDE_EMU_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+enum role {
+	ROLE_TI_RW = 1u << 0,
+	ROLE_TI_RW_ALL = 1u << 1,
+	ROLE_TI_READ_ALL = 1u << 2,
+	ROLE_MACHINE_READ_ALL = 1u << 3,
+	ROLE_MACHINE_RW_ALL = 1u << 4,
+	ROLE_AQ_READ_ALL = 1u << 5,
+};
+const char *role_name(unsigned bit);
+unsigned role_parse(const char *name); /* 0 if unknown */
+
+struct app {
+	char *tenant, *client_id, *secret, *name;
+	unsigned roles;
+};
+
+struct machine {
+	char *id, *name, *group, *tags; /* tags: comma-separated */
+	int group_id;
+	char *np_mode; /* network protection: "Block", "Audit", "Off" */
+};
+
+struct indicator {
+	long long id;
+	char *tenant;
+	json_t *obj;		/* the resource as the API shows it */
+	long long expire_at;	/* emulator clock, seconds; 0: never */
+};
+
+/* Sliding-window rate limit state for (tenant, app, endpoint). */
+struct window {
+	char *key;
+	long long *times;	/* ms, oldest first */
+	size_t n, cap;
+};
+
+enum ep {
+	EP_LIST, EP_SUBMIT, EP_IMPORT, EP_DELETE, EP_BATCHDELETE, EP_MACHINES, EP_FINDBYTAG,
+	EP_AQ, EP_TOKEN, EP_OTHER, EP__COUNT
+};
+const char *ep_name(enum ep e);
+
+struct emu {
+	pthread_mutex_t mu;
+	struct app *apps;
+	size_t napps;
+	struct machine *machines;
+	size_t nmachines;
+	struct indicator *inds;
+	size_t ninds, inds_cap;
+	long long next_id;
+	struct window *wins;
+	size_t nwins;
+	long long clock_offset_ms;	/* advanced by the control plane */
+	unsigned char key[32];		/* token signing key */
+	char *base;			/* http://127.0.0.1:PORT */
+	char *state_path;		/* --state: saved after each change */
+	long cap;			/* active indicators per tenant */
+	long token_lifetime;		/* seconds */
+	bool rate_limits;
+	/* counters[endpoint][status class index] */
+	unsigned long calls[EP__COUNT][6];
+	json_t *log;			/* last requests: method, path, status */
+	/* faults: a scripted sequence of statuses, consumed one per API call */
+	int *faults;
+	size_t nfaults, fault_pos;
+	char **used_jti;
+	size_t njti;
+};
+
+/* emulator clock */
+long long emu_now_ms(const struct emu *e);
+/* "2026-11-23T10:00:00.0000000Z" */
+void emu_time_format(long long ms, char *out, size_t outsz);
+/* Parses ISO-8601 UTC ("...Z", optional fraction, or +00:00); false if not. */
+bool emu_time_parse(const char *s, long long *ms);
+
+/* A reply: status, JSON body (stolen) or NULL, extra headers. */
+struct reply {
+	int status;
+	json_t *body;
+	char retry_after[24];
+	bool odata;		/* OData headers (API answers) */
+	bool raw_empty;		/* 204 */
+};
+void reply_error(struct reply *r, int status, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* A request, parsed. */
+struct request {
+	const char *method;
+	const char *path;	/* without query, "/api/v1.0" prefix removed for API */
+	const char *full_path;
+	const char *body;
+	size_t body_len;
+	const char *content_type;
+	const char *authorization;
+	void *conn;		/* struct MHD_Connection * for query arguments */
+};
+const char *req_query(const struct request *q, const char *name);
+
+/* auth.c */
+void auth_token(struct emu *e, const struct request *q, const char *tenant, bool v2, struct reply *r);
+/* Checks the bearer token; on success fills *app and returns true, else
+ * fills r (401). */
+bool auth_bearer(struct emu *e, const struct request *q, const struct app **app, struct reply *r);
+
+/* indicators.c */
+void ind_list(struct emu *e, const struct app *a, const struct request *q, struct reply *r);
+void ind_submit(struct emu *e, const struct app *a, const struct request *q, struct reply *r);
+void ind_import(struct emu *e, const struct app *a, const struct request *q, struct reply *r);
+void ind_delete(struct emu *e, const struct app *a, const char *id, struct reply *r);
+void ind_batch_delete(struct emu *e, const struct app *a, const struct request *q, struct reply *r);
+void ind_expire(struct emu *e);
+/* Loads one indicator as given (control plane, state file): no checks
+ * beyond shape; returns false with why. */
+bool ind_load(struct emu *e, json_t *obj, char *why, size_t whysz);
+void ind_free_all(struct emu *e);
+
+/* odata.c: $filter */
+struct filter;
+struct filter *filter_parse(const char *s, char *why, size_t whysz);
+bool filter_match(const struct filter *f, json_t *obj);
+void filter_free(struct filter *f);
+
+/* machines.c */
+void machines_list(struct emu *e, const struct app *a, const struct request *q, struct reply *r);
+void machines_findbytag(struct emu *e, const struct app *a, const struct request *q, struct reply *r);
+void aq_run(struct emu *e, const struct app *a, const struct request *q, struct reply *r);
+
+/* emu.c */
+struct emu *emu_new(void);
+void emu_free(struct emu *e);
+/* Adds the built-in demo tenant, app, groups and machines. */
+void emu_demo(struct emu *e);
+void emu_handle(struct emu *e, const struct request *q, struct reply *r);
+/* Sliding windows: true if allowed (and counted), else r is a 429. */
+bool emu_rate(struct emu *e, const struct app *a, enum ep ep, struct reply *r);
+bool emu_state_save(struct emu *e, char *why, size_t whysz);
+bool emu_state_load(struct emu *e, const char *path, char *why, size_t whysz);
+json_t *emu_state_dump(struct emu *e);
+
+#endif

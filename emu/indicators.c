@@ -1,0 +1,752 @@
+/* The indicators API: validation (section 4 and the contract of section
+ * 8 of the spec), upsert, list with OData, import, delete, BatchDelete. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "emu.h"
+
+static const char *const types[] = {
+	"FileSha1", "FileSha256", "FileMd5", "CertificateThumbprint", "IpAddress", "DomainName", "Url",
+};
+static const char *const actions[] = {
+	"Allowed", "Audit", "Warn", "Block", "BlockAndRemediate", "Alert", "AlertAndBlock",
+};
+static const char *const severities[] = {"Informational", "Low", "Medium", "High"};
+
+static bool
+in_list(const char *s, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(s, list[i]) == 0)
+			return true;
+	return false;
+}
+
+static bool
+hexlen(const char *s, size_t want)
+{
+	size_t n = 0;
+	for (; s[n]; n++)
+		if (!isxdigit((unsigned char)s[n]))
+			return false;
+	return n == want;
+}
+
+/* IPv4 strict dotted quad; IPv6 only as 8 groups of 1-4 hex digits. */
+static bool
+ip_parse(const char *s, int *family, unsigned char a[16])
+{
+	if (strchr(s, ':')) {
+		const char *p = s;
+		for (int g = 0; g < 8; g++) {
+			unsigned v = 0;
+			int d = 0;
+			while (isxdigit((unsigned char)*p) && d < 5) {
+				v = v * 16 + (unsigned)(isdigit((unsigned char)*p) ? *p - '0' : (tolower((unsigned char)*p) - 'a' + 10));
+				p++, d++;
+			}
+			if (d == 0 || d > 4)
+				return false;
+			a[2 * g] = (unsigned char)(v >> 8);
+			a[2 * g + 1] = (unsigned char)v;
+			if (g < 7 && *p++ != ':')
+				return false;
+		}
+		*family = 6;
+		return *p == '\0';
+	}
+	const char *p = s;
+	for (int k = 0; k < 4; k++) {
+		unsigned v = 0;
+		int d = 0;
+		if (*p == '0' && isdigit((unsigned char)p[1]))
+			return false; /* leading zero: octal in some parsers */
+		while (isdigit((unsigned char)*p) && d < 4)
+			v = v * 10 + (unsigned)(*p++ - '0'), d++;
+		if (d == 0 || v > 255)
+			return false;
+		a[k] = (unsigned char)v;
+		if (k < 3 && *p++ != '.')
+			return false;
+	}
+	*family = 4;
+	return *p == '\0';
+}
+
+static bool
+in_net(const unsigned char *a, const unsigned char *net, int bits)
+{
+	for (int i = 0; bits > 0; i++, bits -= 8) {
+		unsigned m = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
+		if ((a[i] & m) != (net[i] & m))
+			return false;
+	}
+	return true;
+}
+
+/* Not external: the IANA special-purpose blocks, by our own table. */
+static bool
+ip_special(int family, const unsigned char *a)
+{
+	static const struct { unsigned char n[4]; int bits; } v4[] = {
+		{{0, 0, 0, 0}, 8}, {{10, 0, 0, 0}, 8}, {{100, 64, 0, 0}, 10}, {{127, 0, 0, 0}, 8},
+		{{169, 254, 0, 0}, 16}, {{172, 16, 0, 0}, 12}, {{192, 0, 0, 0}, 24}, {{192, 0, 2, 0}, 24},
+		{{192, 88, 99, 0}, 24}, {{192, 168, 0, 0}, 16}, {{198, 18, 0, 0}, 15}, {{198, 51, 100, 0}, 24},
+		{{203, 0, 113, 0}, 24}, {{224, 0, 0, 0}, 4}, {{240, 0, 0, 0}, 4},
+	};
+	static const struct { unsigned char n[16]; int bits; } v6[] = {
+		{{0x20, 0x01, 0x0d, 0xb8}, 32}, {{0x20, 0x01, 0, 0}, 23}, {{0x20, 0x02}, 16},
+		{{0x3f, 0xff, 0xf0, 0}, 20},
+	};
+	if (family == 4) {
+		for (size_t i = 0; i < sizeof(v4) / sizeof(v4[0]); i++)
+			if (in_net(a, v4[i].n, v4[i].bits))
+				return true;
+		return false;
+	}
+	if ((a[0] & 0xe0) != 0x20) /* outside global unicast 2000::/3 */
+		return true;
+	for (size_t i = 0; i < sizeof(v6) / sizeof(v6[0]); i++)
+		if (in_net(a, v6[i].n, v6[i].bits))
+			return true;
+	return false;
+}
+
+static bool
+domain_ok(const char *s, size_t n)
+{
+	size_t label = 0, labels = 0;
+	const char *last = s;
+	if (n == 0 || n > 253)
+		return false;
+	for (size_t i = 0; i <= n; i++) {
+		if (i == n || s[i] == '.') {
+			if (label == 0 || label > 63 || s[i - 1] == '-' || s[i - label] == '-')
+				return false;
+			last = s + i - label;
+			labels++;
+			label = 0;
+			continue;
+		}
+		unsigned char c = (unsigned char)s[i];
+		if (!isalnum(c) && c != '-' && c != '_')
+			return false;
+		label++;
+	}
+	if (labels < 2)
+		return false;
+	for (const char *p = last; p < s + n; p++)
+		if (!isdigit((unsigned char)*p))
+			return true;
+	return false; /* an all-digit top label: an address, not a name */
+}
+
+static bool
+url_ok(const char *s)
+{
+	const char *h;
+	if (strncasecmp(s, "http://", 7) == 0)
+		h = s + 7;
+	else if (strncasecmp(s, "https://", 8) == 0)
+		h = s + 8;
+	else
+		return false;
+	size_t hn = strcspn(h, "/?#:");
+	for (const char *p = s; *p; p++)
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f || *p == '*')
+			return false;
+	if (hn == 0)
+		return false;
+	char host[256];
+	if (hn >= sizeof(host))
+		return false;
+	memcpy(host, h, hn);
+	host[hn] = '\0';
+	int fam;
+	unsigned char a[16];
+	if (ip_parse(host, &fam, a))
+		return !ip_special(fam, a);
+	return domain_ok(host, hn);
+}
+
+/* The action × type matrix of section 4. Legacy actions: accepted. */
+static bool
+action_allowed(const char *type, const char *action)
+{
+	bool file = strncmp(type, "File", 4) == 0, cert = strcmp(type, "CertificateThumbprint") == 0;
+	if (strcmp(action, "Alert") == 0 || strcmp(action, "AlertAndBlock") == 0)
+		return true;
+	if (cert)
+		return strcmp(action, "Allowed") == 0 || strcmp(action, "BlockAndRemediate") == 0;
+	if (!file && strcmp(action, "BlockAndRemediate") == 0)
+		return false;
+	return true;
+}
+
+static bool
+has_edge_space(const char *s)
+{
+	size_t n = strlen(s);
+	return n > 0 && (isspace((unsigned char)s[0]) || isspace((unsigned char)s[n - 1]));
+}
+
+struct verdict {
+	int status;
+	const char *code;
+	char msg[256];
+};
+
+#define BAD(v, c, ...) \
+	do { \
+		(v)->status = 400; \
+		(v)->code = (c); \
+		snprintf((v)->msg, sizeof((v)->msg), __VA_ARGS__); \
+		return false; \
+	} while (0)
+
+/* Validates a submitted indicator body. */
+static bool
+validate(struct emu *e, json_t *o, struct verdict *v)
+{
+	static const char *const required[] = {"indicatorValue", "indicatorType", "action", "title",
+					       "description"};
+	static const char *const strings[] = {"indicatorValue", "indicatorType", "action", "title",
+					      "description", "application", "expirationTime", "severity",
+					      "recommendedActions", "educateUrl", "externalId"};
+	if (!json_is_object(o))
+		BAD(v, "InvalidRequestBody", "Request body is incorrect");
+	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
+		if (json_object_get(o, required[i]) == NULL || json_is_null(json_object_get(o, required[i])))
+			BAD(v, "MissingRequiredParameter", "Parameter %s is missing", required[i]);
+	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
+		json_t *x = json_object_get(o, strings[i]);
+		if (x && !json_is_string(x) && !(json_is_null(x) && i >= 5))
+			BAD(v, "InvalidRequestBody", "Request body is incorrect: %s must be a string", strings[i]);
+		if (x && json_is_string(x) && !utf8_valid(json_string_value(x), json_string_length(x)))
+			BAD(v, "InvalidRequestBody", "Request body is incorrect: %s is not UTF-8", strings[i]);
+		if (x && json_is_string(x) && strlen(json_string_value(x)) != json_string_length(x))
+			BAD(v, "InvalidInput", "%s contains a NUL character", strings[i]);
+	}
+	json_t *ga = json_object_get(o, "generateAlert");
+	if (ga && !json_is_boolean(ga) && !json_is_null(ga))
+		BAD(v, "InvalidRequestBody", "Request body is incorrect: generateAlert must be a boolean");
+	const char *names[] = {"rbacGroupNames", "rbacGroupIds", "mitreTechniques"};
+	for (size_t i = 0; i < 3; i++) {
+		json_t *x = json_object_get(o, names[i]), *el;
+		size_t k;
+		if (x == NULL || json_is_null(x))
+			continue;
+		if (!json_is_array(x))
+			BAD(v, "InvalidRequestBody", "Request body is incorrect: %s must be an array", names[i]);
+		json_array_foreach(x, k, el) if (!json_is_string(el))
+			BAD(v, "InvalidRequestBody", "Request body is incorrect: %s holds strings", names[i]);
+	}
+	const char *value = json_string_value(json_object_get(o, "indicatorValue"));
+	const char *type = json_string_value(json_object_get(o, "indicatorType"));
+	const char *action = json_string_value(json_object_get(o, "action"));
+	const char *title = json_string_value(json_object_get(o, "title"));
+	const char *desc = json_string_value(json_object_get(o, "description"));
+	if (!in_list(type, types, sizeof(types) / sizeof(types[0])))
+		BAD(v, "InvalidInput", "Indicator type %.64s is invalid", type);
+	if (!in_list(action, actions, sizeof(actions) / sizeof(actions[0])))
+		BAD(v, "InvalidInput", "Action %.64s is invalid", action);
+	json_t *sev = json_object_get(o, "severity");
+	if (sev && json_is_string(sev) && !in_list(json_string_value(sev), severities, 4))
+		BAD(v, "InvalidInput", "Severity %.64s is invalid", json_string_value(sev));
+	if (has_edge_space(value) || has_edge_space(title))
+		BAD(v, "InvalidInput", "Leading or trailing white space is not allowed");
+	if (*value == '\0')
+		BAD(v, "InvalidInput", "Indicator value is empty");
+	if (*title == '\0' || *desc == '\0')
+		BAD(v, "InvalidInput", "Title and description must not be empty");
+	if (strlen(title) > 100)
+		BAD(v, "InvalidInput", "Title is longer than 100 characters");
+	if (strlen(desc) > 1000)
+		BAD(v, "InvalidInput", "Description is longer than 1000 characters");
+	if (strcmp(type, "IpAddress") == 0) {
+		int fam;
+		unsigned char a[16];
+		if (!ip_parse(value, &fam, a) || ip_special(fam, a))
+			BAD(v, "InvalidIpAddress", "Ip address %.80s is invalid", value);
+	} else if (strcmp(type, "DomainName") == 0) {
+		if (!domain_ok(value, strlen(value)))
+			BAD(v, "InvalidDomainName", "Domain name %.80s is invalid", value);
+	} else if (strcmp(type, "Url") == 0) {
+		if (!url_ok(value))
+			BAD(v, "InvalidUrl", "Url %.80s is invalid", value);
+	} else {
+		size_t want = strcmp(type, "FileSha256") == 0 ? 64 : strcmp(type, "FileMd5") == 0 ? 32 : 40;
+		if (!hexlen(value, want))
+			BAD(v, "InvalidHashValue", "Hash value %.80s is invalid", value);
+	}
+	if (!action_allowed(type, action))
+		BAD(v, "InvalidInput", "Action %s is not supported for indicator type %s", action, type);
+	if (strcmp(action, "Audit") == 0 && !json_is_true(ga))
+		BAD(v, "InvalidInput", "Audit requires generateAlert to be true");
+	json_t *eu = json_object_get(o, "educateUrl");
+	if (eu && json_is_string(eu) && *json_string_value(eu) &&
+	    !(strcmp(type, "Url") == 0 && (strcmp(action, "Block") == 0 || strcmp(action, "Warn") == 0)))
+		BAD(v, "InvalidInput", "educateUrl applies only to Url indicators with Block or Warn");
+	json_t *exp = json_object_get(o, "expirationTime");
+	if (exp && json_is_string(exp)) {
+		long long ms;
+		if (!emu_time_parse(json_string_value(exp), &ms))
+			BAD(v, "InvalidInput", "expirationTime %.40s is not an ISO-8601 UTC time",
+			    json_string_value(exp));
+		if (ms <= emu_now_ms(e))
+			BAD(v, "InvalidInput", "expirationTime is in the past");
+	}
+	return true;
+}
+
+/* ---- the store ---- */
+
+static bool
+visible(const struct app *a, const struct indicator *x)
+{
+	if (strcmp(x->tenant, a->tenant) != 0)
+		return false;
+	if (a->roles & (ROLE_TI_RW_ALL | ROLE_TI_READ_ALL))
+		return true;
+	const char *by = json_string_value(json_object_get(x->obj, "createdBy"));
+	return by && strcmp(by, a->client_id) == 0;
+}
+
+static bool
+may_write(const struct app *a, const struct indicator *x)
+{
+	if (strcmp(x->tenant, a->tenant) != 0)
+		return false;
+	if (a->roles & ROLE_TI_RW_ALL)
+		return true;
+	const char *by = json_string_value(json_object_get(x->obj, "createdBy"));
+	return (a->roles & ROLE_TI_RW) && by && strcmp(by, a->client_id) == 0;
+}
+
+static size_t
+active(const struct emu *e, const char *tenant)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < e->ninds; i++)
+		n += strcmp(e->inds[i].tenant, tenant) == 0;
+	return n;
+}
+
+static struct indicator *
+find_key(struct emu *e, const char *tenant, const char *type, const char *value, const char *action)
+{
+	for (size_t i = 0; i < e->ninds; i++) {
+		json_t *o = e->inds[i].obj;
+		if (strcmp(e->inds[i].tenant, tenant) == 0 &&
+		    strcmp(json_string_value(json_object_get(o, "indicatorType")), type) == 0 &&
+		    strcmp(json_string_value(json_object_get(o, "indicatorValue")), value) == 0 &&
+		    strcmp(json_string_value(json_object_get(o, "action")), action) == 0)
+			return &e->inds[i];
+	}
+	return NULL;
+}
+
+static void
+remove_at(struct emu *e, size_t i)
+{
+	free(e->inds[i].tenant);
+	json_decref(e->inds[i].obj);
+	memmove(&e->inds[i], &e->inds[i + 1], (e->ninds - i - 1) * sizeof(*e->inds));
+	e->ninds--;
+}
+
+void
+ind_expire(struct emu *e)
+{
+	long long now = emu_now_ms(e) / 1000;
+	for (size_t i = e->ninds; i-- > 0;)
+		if (e->inds[i].expire_at && e->inds[i].expire_at <= now)
+			remove_at(e, i);
+}
+
+void
+ind_free_all(struct emu *e)
+{
+	while (e->ninds)
+		remove_at(e, e->ninds - 1);
+	free(e->inds);
+	e->inds = NULL;
+	e->inds_cap = 0;
+}
+
+static const char *const copied[] = {
+	"indicatorValue", "indicatorType", "action", "title", "description", "expirationTime",
+	"severity", "recommendedActions", "rbacGroupNames", "rbacGroupIds", "generateAlert",
+	"educateUrl", "externalId", "category", "mitreTechniques", "bypassDurationHours",
+};
+
+/* Creates or updates (upsert key: type, value, action). Returns the
+ * stored resource (borrowed) or NULL with v filled. */
+static json_t *
+upsert(struct emu *e, const struct app *a, json_t *in, struct verdict *v)
+{
+	char now[40];
+	emu_time_format(emu_now_ms(e), now, sizeof(now));
+	if (!validate(e, in, v))
+		return NULL;
+	const char *type = json_string_value(json_object_get(in, "indicatorType"));
+	const char *value = json_string_value(json_object_get(in, "indicatorValue"));
+	const char *action = json_string_value(json_object_get(in, "action"));
+	struct indicator *x = find_key(e, a->tenant, type, value, action);
+	if (x && !may_write(a, x)) {
+		v->status = 403;
+		v->code = "Forbidden";
+		snprintf(v->msg, sizeof(v->msg), "The application may not update indicator %lld", x->id);
+		return NULL;
+	}
+	if (x == NULL) {
+		if ((long)active(e, a->tenant) >= e->cap) {
+			v->status = 400;
+			v->code = "InvalidInput";
+			snprintf(v->msg, sizeof(v->msg), "The tenant already has %ld active indicators, the maximum",
+				 e->cap);
+			return NULL;
+		}
+		xgrow((void **)&e->inds, &e->inds_cap, e->ninds + 1, sizeof(*e->inds));
+		x = &e->inds[e->ninds++];
+		x->id = e->next_id++;
+		x->tenant = xstrdup(a->tenant);
+		x->obj = json_object();
+		char id[24];
+		snprintf(id, sizeof(id), "%lld", x->id);
+		json_object_set_new(x->obj, "id", json_string(id));
+		json_t *app = json_object_get(in, "application");
+		json_object_set_new(x->obj, "application", app && json_is_string(app) ? json_copy(app) : json_null());
+		json_object_set_new(x->obj, "sourceType", json_string("AadApp"));
+		json_object_set_new(x->obj, "createdBy", json_string(a->client_id));
+		json_object_set_new(x->obj, "createdByDisplayName", json_string(a->name));
+		json_object_set_new(x->obj, "createdBySource", json_string("PublicApi"));
+		json_object_set_new(x->obj, "creationTimeDateTimeUtc", json_string(now));
+		json_object_set_new(x->obj, "lastUpdatedBy", json_null());
+		json_object_set_new(x->obj, "severity", json_string("Informational"));
+		json_object_set_new(x->obj, "expirationTime", json_null());
+		json_object_set_new(x->obj, "recommendedActions", json_null());
+		json_object_set_new(x->obj, "rbacGroupNames", json_array());
+		json_object_set_new(x->obj, "rbacGroupIds", json_array());
+		json_object_set_new(x->obj, "generateAlert", json_false());
+	} else {
+		json_object_set_new(x->obj, "lastUpdatedBy", json_string(a->client_id));
+	}
+	json_object_set_new(x->obj, "lastUpdateTime", json_string(now));
+	for (size_t i = 0; i < sizeof(copied) / sizeof(copied[0]); i++) {
+		json_t *f = json_object_get(in, copied[i]);
+		if (f)
+			json_object_set(x->obj, copied[i], f);
+	}
+	json_t *exp = json_object_get(x->obj, "expirationTime");
+	long long ms = 0;
+	x->expire_at = 0;
+	if (json_is_string(exp) && emu_time_parse(json_string_value(exp), &ms)) {
+		char norm[40];
+		emu_time_format(ms, norm, sizeof(norm));
+		json_object_set_new(x->obj, "expirationTime", json_string(norm));
+		x->expire_at = ms / 1000;
+	}
+	return x->obj;
+}
+
+static json_t *
+parse_body(const struct request *q, struct reply *r)
+{
+	json_error_t err;
+	if (q->content_type == NULL || strncasecmp(q->content_type, "application/json", 16) != 0) {
+		reply_error(r, 400, "InvalidRequestBody", "Content-Type must be application/json");
+		return NULL;
+	}
+	json_t *j = json_loadb(q->body ? q->body : "", q->body_len, JSON_REJECT_DUPLICATES, &err);
+	if (j == NULL)
+		reply_error(r, 400, "InvalidRequestBody", "Request body is incorrect: line %d, column %d: %s",
+			    err.line, err.column, err.text);
+	return j;
+}
+
+static void
+with_context(struct emu *e, json_t *body, const char *what)
+{
+	char *ctx = xasprintf("%s/api/$metadata#%s", e->base, what);
+	json_object_set_new(body, "@odata.context", json_string(ctx));
+	free(ctx);
+}
+
+static bool
+may_use_ti(const struct app *a, bool write, struct reply *r)
+{
+	unsigned need = ROLE_TI_RW | ROLE_TI_RW_ALL | (write ? 0 : ROLE_TI_READ_ALL);
+	if (a->roles & need)
+		return true;
+	reply_error(r, 403, "Forbidden", "The application lacks the permission Ti.ReadWrite(.All)");
+	return false;
+}
+
+void
+ind_submit(struct emu *e, const struct app *a, const struct request *q, struct reply *r)
+{
+	struct verdict v = {0};
+	if (!may_use_ti(a, true, r))
+		return;
+	json_t *in = parse_body(q, r);
+	if (in == NULL)
+		return;
+	json_t *out = upsert(e, a, in, &v);
+	json_decref(in);
+	if (out == NULL) {
+		reply_error(r, v.status, v.code, "%s", v.msg);
+		return;
+	}
+	r->status = 200;
+	r->body = json_copy(out);
+	with_context(e, r->body, "Indicators/$entity");
+	(void)emu_state_save(e, NULL, 0);
+}
+
+void
+ind_import(struct emu *e, const struct app *a, const struct request *q, struct reply *r)
+{
+	if (!may_use_ti(a, true, r))
+		return;
+	json_t *in = parse_body(q, r);
+	if (in == NULL)
+		return;
+	json_t *list = json_object_get(in, "Indicators");
+	if (!json_is_object(in) || list == NULL) {
+		reply_error(r, 400, "MissingRequiredParameter", "Parameter Indicators is missing");
+		json_decref(in);
+		return;
+	}
+	if (!json_is_array(list) || json_array_size(list) == 0) {
+		reply_error(r, 400, "InvalidRequestBody", "Request body is incorrect: Indicators must be a non-empty array");
+		json_decref(in);
+		return;
+	}
+	if (json_array_size(list) > 500) {
+		reply_error(r, 400, "MaximumBatchSizeExceeded", "Maximum batch size exceeded. Received: %zu, allowed: 500",
+			    json_array_size(list));
+		json_decref(in);
+		return;
+	}
+	json_t *results = json_array(), *item;
+	size_t i;
+	json_array_foreach(list, i, item) {
+		struct verdict v = {0};
+		json_t *out = upsert(e, a, item, &v);
+		json_t *val = json_is_object(item) ? json_object_get(item, "indicatorValue") : NULL;
+		json_t *res = json_object();
+		json_object_set_new(res, "id", out ? json_copy(json_object_get(out, "id")) : json_null());
+		json_object_set_new(res, "indicator", json_is_string(val) ? json_copy(val) : json_null());
+		json_object_set_new(res, "isFailed", json_boolean(out == NULL));
+		if (out) {
+			json_object_set_new(res, "failureReason", json_null());
+		} else {
+			char *why = xasprintf("%s: %s", v.code, v.msg);
+			json_object_set_new(res, "failureReason", json_string(why));
+			free(why);
+		}
+		json_array_append_new(results, res);
+	}
+	json_decref(in);
+	r->status = 200;
+	r->body = json_pack("{s:o}", "value", results);
+	with_context(e, r->body, "Collection(microsoft.windowsDefenderATP.api.ImportIndicatorResult)");
+	(void)emu_state_save(e, NULL, 0);
+}
+
+static bool
+query_int(const struct request *q, const char *name, long long max, long long *out, struct reply *r)
+{
+	const char *s = req_query(q, name);
+	long long v;
+	if (s == NULL)
+		return true;
+	if (num_parse(s, 0, max, &v, NULL) != ERR_OK) {
+		reply_error(r, 400, "ODataError", "%s must be an integer from 0 to %lld", name, max);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+void
+ind_list(struct emu *e, const struct app *a, const struct request *q, struct reply *r)
+{
+	long long top = -1, skip = 0;
+	char why[256];
+	struct filter *f = NULL;
+
+	if (!may_use_ti(a, false, r))
+		return;
+	if (!query_int(q, "$top", 10000, &top, r) || !query_int(q, "$skip", 1LL << 40, &skip, r))
+		return;
+	const char *fs = req_query(q, "$filter");
+	if (fs && (f = filter_parse(fs, why, sizeof(why))) == NULL) {
+		reply_error(r, 400, "ODataError", "Invalid $filter: %s", why);
+		return;
+	}
+	long long limit = top >= 0 ? top : 10000, seen = 0, taken = 0;
+	bool more = false;
+	json_t *value = json_array();
+	for (size_t i = 0; i < e->ninds; i++) {
+		if (!visible(a, &e->inds[i]) || (f && !filter_match(f, e->inds[i].obj)))
+			continue;
+		if (seen++ < skip)
+			continue;
+		if (taken == limit) {
+			more = true;
+			break;
+		}
+		json_array_append(value, e->inds[i].obj);
+		taken++;
+	}
+	r->status = 200;
+	r->body = json_object();
+	with_context(e, r->body, "Indicators");
+	json_object_set_new(r->body, "value", value);
+	if (more && top < 0) {
+		struct strbuf sb = {0};
+		sb_addf(&sb, "%s/api/indicators?$skip=%lld", e->base, skip + taken);
+		if (fs) {
+			sb_adds(&sb, "&$filter=");
+			for (const unsigned char *p = (const unsigned char *)fs; *p; p++) {
+				if (isalnum(*p) || strchr("-_.~", *p))
+					sb_addc(&sb, (char)*p);
+				else
+					sb_addf(&sb, "%%%02X", *p);
+			}
+		}
+		json_object_set_new(r->body, "@odata.nextLink", json_string(sb.buf));
+		sb_free(&sb);
+	}
+	filter_free(f);
+}
+
+static struct indicator *
+find_id(struct emu *e, const char *id, size_t *at)
+{
+	for (size_t i = 0; i < e->ninds; i++) {
+		char s[24];
+		snprintf(s, sizeof(s), "%lld", e->inds[i].id);
+		if (strcmp(s, id) == 0) {
+			*at = i;
+			return &e->inds[i];
+		}
+	}
+	return NULL;
+}
+
+void
+ind_delete(struct emu *e, const struct app *a, const char *id, struct reply *r)
+{
+	size_t at;
+	if (!may_use_ti(a, true, r))
+		return;
+	struct indicator *x = find_id(e, id, &at);
+	if (x == NULL || !visible(a, x)) {
+		reply_error(r, 404, "ResourceNotFound", "Indicator %.40s was not found", id);
+		return;
+	}
+	if (!may_write(a, x)) {
+		reply_error(r, 403, "Forbidden", "The application may not delete indicator %.40s", id);
+		return;
+	}
+	remove_at(e, at);
+	r->status = 204;
+	r->raw_empty = true;
+	(void)emu_state_save(e, NULL, 0);
+}
+
+void
+ind_batch_delete(struct emu *e, const struct app *a, const struct request *q, struct reply *r)
+{
+	if (!may_use_ti(a, true, r))
+		return;
+	json_t *in = parse_body(q, r), *ids, *el;
+	size_t i, at;
+	if (in == NULL)
+		return;
+	ids = json_object_get(in, "IndicatorIds");
+	if (!json_is_array(ids) || json_array_size(ids) == 0) {
+		reply_error(r, 400, "InvalidRequestBody", "IndicatorIds must be a non-empty array of strings");
+		goto out;
+	}
+	if (json_array_size(ids) > 500) {
+		reply_error(r, 400, "MaximumBatchSizeExceeded", "Maximum batch size exceeded. Received: %zu, allowed: 500",
+			    json_array_size(ids));
+		goto out;
+	}
+	/* Atomic: check every id before deleting any. */
+	json_array_foreach(ids, i, el) {
+		long long v;
+		if (!json_is_string(el) || num_parse(json_string_value(el), 1, 1LL << 53, &v, NULL) != ERR_OK) {
+			reply_error(r, 400, "InvalidInput", "Indicator id at position %zu is invalid", i);
+			goto out;
+		}
+	}
+	json_array_foreach(ids, i, el) {
+		struct indicator *x = find_id(e, json_string_value(el), &at);
+		if (x == NULL || !visible(a, x)) {
+			reply_error(r, 404, "ResourceNotFound", "Indicator %s was not found", json_string_value(el));
+			goto out;
+		}
+		if (!may_write(a, x)) {
+			reply_error(r, 403, "Forbidden", "The application may not delete indicator %s",
+				    json_string_value(el));
+			goto out;
+		}
+	}
+	json_array_foreach(ids, i, el) {
+		if (find_id(e, json_string_value(el), &at)) /* a repeated id is gone already */
+			remove_at(e, at);
+	}
+	r->status = 204;
+	r->raw_empty = true;
+	(void)emu_state_save(e, NULL, 0);
+out:
+	json_decref(in);
+}
+
+bool
+ind_load(struct emu *e, json_t *o, char *why, size_t whysz)
+{
+	const char *tenant = json_string_value(json_object_get(o, "tenant"));
+	json_t *res = json_object_get(o, "indicator");
+	const char *fields[] = {"id", "indicatorValue", "indicatorType", "action", "createdBy"};
+	if (tenant == NULL || !json_is_object(res)) {
+		snprintf(why, whysz, "an indicator needs \"tenant\" and \"indicator\"");
+		return false;
+	}
+	for (size_t i = 0; i < 5; i++)
+		if (!json_is_string(json_object_get(res, fields[i]))) {
+			snprintf(why, whysz, "indicator.%s must be a string", fields[i]);
+			return false;
+		}
+	long long id;
+	if (num_parse(json_string_value(json_object_get(res, "id")), 1, 1LL << 53, &id, NULL) != ERR_OK) {
+		snprintf(why, whysz, "indicator.id must be a positive number in a string");
+		return false;
+	}
+	size_t at;
+	if (find_id(e, json_string_value(json_object_get(res, "id")), &at)) {
+		snprintf(why, whysz, "indicator id %lld exists already", id);
+		return false;
+	}
+	xgrow((void **)&e->inds, &e->inds_cap, e->ninds + 1, sizeof(*e->inds));
+	struct indicator *x = &e->inds[e->ninds++];
+	x->id = id;
+	x->tenant = xstrdup(tenant);
+	x->obj = json_deep_copy(res);
+	x->expire_at = 0;
+	long long ms;
+	json_t *exp = json_object_get(res, "expirationTime");
+	if (json_is_string(exp) && emu_time_parse(json_string_value(exp), &ms))
+		x->expire_at = ms / 1000;
+	if (id >= e->next_id)
+		e->next_id = id + 1;
+	return true;
+}

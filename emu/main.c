@@ -1,0 +1,244 @@
+/* mde-emulator: command line, libmicrohttpd glue, signals. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "emu.h"
+
+#define BODY_MAX ((size_t)16 << 20) /* larger bodies: 413 */
+
+static const char usage[] =
+	"usage: mde-emulator [--listen ADDR:PORT] [--tls-cert FILE --tls-key FILE]\n"
+	"                    [--state FILE] [--no-rate-limits]\n"
+	"\n"
+	"A local Microsoft Defender for Endpoint API (indicators, machines, the\n"
+	"network protection query) with Entra ID token endpoints, for demos and tests.\n"
+	"Prints \"mde-emulator: listening on URL\" when ready; stops on SIGTERM/SIGINT.\n"
+	"\n"
+	"  --listen A:P     address and port (default 127.0.0.1:0; port 0 picks one;\n"
+	"                   [::1]:P for IPv6)\n"
+	"  --tls-cert F     serve HTTPS with this PEM certificate (and --tls-key)\n"
+	"  --state F        keep indicators in F across restarts\n"
+	"  --no-rate-limits answer without MDE's per-minute and per-hour limits\n"
+	"\n"
+	"Demo identity: tenant 00000000-0000-0000-0000-000000000001, client id\n"
+	"11111111-1111-1111-1111-111111111111, secret emulator-secret. See mde-emulator(1).\n";
+
+struct conn {
+	struct strbuf body;
+	bool too_large;
+};
+
+const char *
+req_query(const struct request *q, const char *name)
+{
+	return MHD_lookup_connection_value(q->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static enum MHD_Result
+send_reply(struct MHD_Connection *c, struct reply *r)
+{
+	char *text = r->body && !r->raw_empty ? json_dumps(r->body, JSON_COMPACT) : NULL;
+	struct MHD_Response *resp = MHD_create_response_from_buffer(text ? strlen(text) : 0, text ? text : (void *)"",
+								    text ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	if (text) {
+		MHD_add_response_header(resp, "Content-Type",
+					r->odata ? "application/json; odata.metadata=minimal; odata.streaming=true; charset=utf-8"
+						 : "application/json; charset=utf-8");
+	}
+	if (r->odata)
+		MHD_add_response_header(resp, "OData-Version", "4.0");
+	if (r->retry_after[0])
+		MHD_add_response_header(resp, "Retry-After", r->retry_after);
+	enum MHD_Result rc = MHD_queue_response(c, (unsigned)r->status, resp);
+	MHD_destroy_response(resp);
+	json_decref(r->body);
+	return rc;
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method, const char *version,
+	   const char *data, size_t *size, void **state)
+{
+	struct emu *e = cls;
+	struct conn *k = *state;
+	(void)version;
+
+	if (k == NULL) {
+		k = xcalloc(1, sizeof(*k));
+		*state = k;
+		return MHD_YES;
+	}
+	if (*size > 0) {
+		if (k->body.len + *size > BODY_MAX)
+			k->too_large = true;
+		else
+			sb_add(&k->body, data, *size);
+		*size = 0;
+		return MHD_YES;
+	}
+	struct reply r = {0};
+	if (k->too_large) {
+		reply_error(&r, 413, "RequestEntityTooLarge", "The request body is larger than %zu bytes", BODY_MAX);
+		return send_reply(c, &r);
+	}
+	struct request q = {
+		.method = method,
+		.path = url,
+		.full_path = url,
+		.body = k->body.buf,
+		.body_len = k->body.len,
+		.content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"),
+		.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
+		.conn = c,
+	};
+	emu_handle(e, &q, &r);
+	return send_reply(c, &r);
+}
+
+static void
+on_done(void *cls, struct MHD_Connection *c, void **state, enum MHD_RequestTerminationCode why)
+{
+	struct conn *k = *state;
+	(void)cls, (void)c, (void)why;
+	if (k) {
+		sb_free(&k->body);
+		free(k);
+	}
+	*state = NULL;
+}
+
+static bool
+parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char host[128];
+	const char *colon = strrchr(s, ':');
+	long long port;
+	if (colon == NULL || (size_t)(colon - s) >= sizeof(host) ||
+	    num_parse(colon + 1, 0, 65535, &port, NULL) != ERR_OK)
+		return false;
+	memcpy(host, s, (size_t)(colon - s));
+	host[colon - s] = '\0';
+	memset(ss, 0, sizeof(*ss));
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+		host[strlen(host) - 1] = '\0';
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*a);
+		return inet_pton(AF_INET6, host + 1, &a->sin6_addr) == 1;
+	}
+	struct sockaddr_in *a = (struct sockaddr_in *)ss;
+	a->sin_family = AF_INET;
+	a->sin_port = htons((uint16_t)port);
+	*len = sizeof(*a);
+	return inet_pton(AF_INET, host, &a->sin_addr) == 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"listen", required_argument, NULL, 'l'}, {"tls-cert", required_argument, NULL, 'c'},
+		{"tls-key", required_argument, NULL, 'k'}, {"state", required_argument, NULL, 's'},
+		{"no-rate-limits", no_argument, NULL, 'n'}, {"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},	  {NULL, 0, NULL, 0},
+	};
+	const char *listen = "127.0.0.1:0", *cert = NULL, *key = NULL, *state = NULL;
+	bool no_rl = false;
+	int ch;
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'l': listen = optarg; break;
+		case 'c': cert = optarg; break;
+		case 'k': key = optarg; break;
+		case 's': state = optarg; break;
+		case 'n': no_rl = true; break;
+		case 'V': printf("mde-emulator %s\n", IOCSYNC_VERSION); return 0;
+		case 'h': fputs(usage, stdout); return 0;
+		default: fputs(usage, stderr); return 2;
+		}
+	}
+	if (optind != argc || (cert == NULL) != (key == NULL)) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	if (!parse_listen(listen, &ss, &sl)) {
+		fprintf(stderr, "mde-emulator: --listen %s: ADDR:PORT expected (127.0.0.1:8443, [::1]:0)\n", listen);
+		return 2;
+	}
+	char *cert_pem = NULL, *key_pem = NULL;
+	size_t n;
+	if (cert && (file_read(cert, 1 << 20, &cert_pem, &n) != ERR_OK || file_read(key, 1 << 20, &key_pem, &n) != ERR_OK)) {
+		fprintf(stderr, "mde-emulator: cannot read the TLS certificate or key: %s\n", strerror(errno));
+		return 1;
+	}
+	struct emu *e = emu_new();
+	emu_demo(e);
+	e->rate_limits = !no_rl;
+	if (state) {
+		char why[512];
+		e->state_path = xstrdup(state);
+		FILE *f = fopen(state, "r");
+		if (f) {
+			fclose(f);
+			if (!emu_state_load(e, state, why, sizeof(why))) {
+				fprintf(stderr, "mde-emulator: --state %s\n", why);
+				emu_free(e);
+				return 1;
+			}
+		}
+	}
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* MHD's threads inherit it */
+	signal(SIGPIPE, SIG_IGN);
+
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+			 (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) | (cert ? MHD_USE_TLS : 0);
+	struct MHD_Daemon *d;
+	if (cert)
+		d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, e, MHD_OPTION_SOCK_ADDR, &ss,
+				     MHD_OPTION_CONNECTION_TIMEOUT, 15u, MHD_OPTION_CONNECTION_LIMIT, 1000u,
+				     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536, MHD_OPTION_NOTIFY_COMPLETED,
+				     on_done, NULL, MHD_OPTION_HTTPS_MEM_CERT, cert_pem, MHD_OPTION_HTTPS_MEM_KEY,
+				     key_pem, MHD_OPTION_END);
+	else
+		d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, e, MHD_OPTION_SOCK_ADDR, &ss,
+				     MHD_OPTION_CONNECTION_TIMEOUT, 15u, MHD_OPTION_CONNECTION_LIMIT, 1000u,
+				     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536, MHD_OPTION_NOTIFY_COMPLETED,
+				     on_done, NULL, MHD_OPTION_END);
+	if (d == NULL) {
+		fprintf(stderr, "mde-emulator: cannot listen on %s\n", listen);
+		emu_free(e);
+		free(cert_pem), free(key_pem);
+		return 1;
+	}
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+	char host[128];
+	snprintf(host, sizeof(host), "%.*s", (int)(strrchr(listen, ':') - listen), listen);
+	pthread_mutex_lock(&e->mu);
+	free(e->base);
+	e->base = xasprintf("%s://%s:%u", cert ? "https" : "http", host, info ? info->port : 0);
+	pthread_mutex_unlock(&e->mu);
+	printf("mde-emulator: listening on %s\n", e->base);
+	fflush(stdout);
+	int sig;
+	sigwait(&sigs, &sig);
+	MHD_stop_daemon(d);
+	fprintf(stderr, "mde-emulator: stopped (%s)\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	emu_free(e);
+	free(cert_pem), free(key_pem);
+	return 0;
+}

@@ -1,0 +1,733 @@
+#!/usr/bin/env python3
+"""Conformance suite for mde-emulator, over raw HTTP (urllib and sockets),
+never through iocsync's client code. One test per documented behaviour or
+contract decision of ../shared/spec/mde-api.md (sections 1-5, 8), named
+after the rule. Usage: conformance.py path/to/mde-emulator [TEST...]"""
+import json, os, socket, subprocess, sys, tempfile, threading, time, traceback
+import urllib.error, urllib.parse, urllib.request
+
+EMU = sys.argv[1]
+TENANT = "00000000-0000-0000-0000-000000000001"
+CID = "11111111-1111-1111-1111-111111111111"
+SECRET = "emulator-secret"
+RES = "https://api.securitycenter.microsoft.com"
+ODATA_CT = "application/json; odata.metadata=minimal; odata.streaming=true; charset=utf-8"
+
+
+class Emulator:
+    def __init__(self, *args):
+        self.p = subprocess.Popen([EMU, "--listen", "127.0.0.1:0", *args], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        line = self.p.stdout.readline()
+        assert "listening on " in line, "no ready line: %r" % line
+        self.base = line.split("listening on ")[1].strip()
+        self.port = int(self.base.rsplit(":", 1)[1])
+
+    def stop(self):
+        self.p.terminate()
+        _, err = self.p.communicate(timeout=10)
+        assert self.p.returncode == 0, "exit %s: %s" % (self.p.returncode, err)
+        assert "stopped" in err
+
+
+def parse(text):
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text  # not JSON (libmicrohttpd's own error pages)
+
+
+def call(base, method, path, body=None, token=None, ctype="application/json", raw=None, headers=None):
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    req = urllib.request.Request(base + path, data=data, method=method)
+    if data is not None and ctype:
+        req.add_header("Content-Type", ctype)
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    for k, v in (headers or {}).items():
+        req.add_header(k, v)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            text = r.read()
+            return r.status, parse(text), r.headers
+    except urllib.error.HTTPError as e:
+        text = e.read()
+        return e.code, parse(text), e.headers
+
+
+def token(base, v2=False, cid=CID, secret=SECRET, tenant=TENANT, aud=RES):
+    form = {"grant_type": "client_credentials", "client_id": cid, "client_secret": secret}
+    if v2:
+        form["scope"] = aud + "/.default"
+    else:
+        form["resource"] = aud
+    path = "/%s/oauth2/%stoken" % (tenant, "v2.0/" if v2 else "")
+    return call(base, "POST", path, raw=urllib.parse.urlencode(form).encode(),
+                ctype="application/x-www-form-urlencoded")
+
+
+def ind(value, typ="IpAddress", action="Block", **kw):
+    d = {"indicatorValue": value, "indicatorType": typ, "action": action, "title": "t", "description": "d"}
+    d.update(kw)
+    return d
+
+
+class Ctx:
+    def __init__(self, emu):
+        self.emu = emu
+        self.base = emu.base
+        st, body, _ = token(self.base)
+        assert st == 200, body
+        self.tok = body["access_token"]
+
+    def api(self, method, path, body=None, **kw):
+        return call(self.base, method, path, body, token=self.tok, **kw)
+
+    def control(self, path, body=None):
+        st, b, _ = call(self.base, "POST" if body is not None else "GET", "/_emulator" + path, body)
+        assert st == 200, (path, st, b)
+        return b
+
+    def app(self, cid, roles, name="other-app"):
+        self.control("/apps", {"tenant": TENANT, "client_id": cid, "secret": "s-" + cid, "name": name,
+                               "roles": roles})
+        st, b, _ = token(self.base, cid=cid, secret="s-" + cid)
+        assert st == 200, b
+        return b["access_token"]
+
+    def expect_error(self, st, body, status, code):
+        assert st == status, "status %s, want %s: %s" % (st, status, body)
+        assert body["error"]["code"] == code, "code %s, want %s" % (body["error"]["code"], code)
+        assert body["error"]["message"] and body["error"]["target"], body
+
+
+TESTS = []
+
+
+def test(f):
+    TESTS.append(f)
+    return f
+
+# ---- 1. authentication ----
+
+@test
+def token_v1_client_secret_returns_bearer_with_expiry(c):
+    st, b, h = token(c.base)
+    assert st == 200 and b["token_type"] == "Bearer" and b["expires_in"] == 3599, b
+    assert b["resource"] == RES and int(b["expires_on"]) > time.time()
+    claims = json.loads(__import__("base64").urlsafe_b64decode(b["access_token"].split(".")[1] + "=="))
+    assert claims["tid"] == TENANT and claims["appid"] == CID and claims["aud"] == RES
+    assert "Ti.ReadWrite.All" in claims["roles"] and claims["exp"] > time.time()
+
+
+@test
+def token_v2_scope_default(c):
+    st, b, _ = token(c.base, v2=True)
+    assert st == 200 and "resource" not in b, b
+    st, b, _ = call(c.base, "GET", "/api/indicators", token=b["access_token"])
+    assert st == 200
+
+
+@test
+def token_other_documented_audiences_accepted(c):
+    for aud in ("https://securitycenter.onmicrosoft.com/windowsatpservice", "https://api.securitycenter.windows.com"):
+        st, b, _ = token(c.base, aud=aud)
+        assert st == 200, (aud, b)
+
+
+@test
+def token_bad_secret_is_invalid_client_401(c):
+    st, b, _ = token(c.base, secret="wrong")
+    assert st == 401 and b["error"] == "invalid_client" and 7000215 in b["error_codes"], b
+    assert "wrong" not in json.dumps(b)
+
+
+@test
+def token_unknown_app_is_unauthorized_client_400(c):
+    st, b, _ = token(c.base, cid="99999999-9999-9999-9999-999999999999")
+    assert st == 400 and b["error"] == "unauthorized_client", b
+
+
+@test
+def token_unknown_tenant_400(c):
+    st, b, _ = token(c.base, tenant="00000000-0000-0000-0000-00000000dead")
+    assert st == 400 and b["error"] == "invalid_request", b
+
+
+@test
+def token_unknown_resource_400(c):
+    st, b, _ = token(c.base, aud="https://graph.microsoft.com")
+    assert st == 400 and b["error"] == "invalid_resource", b
+
+
+@test
+def token_v2_scope_without_default_400(c):
+    form = {"grant_type": "client_credentials", "client_id": CID, "client_secret": SECRET, "scope": RES}
+    st, b, _ = call(c.base, "POST", "/%s/oauth2/v2.0/token" % TENANT, raw=urllib.parse.urlencode(form).encode(),
+                    ctype="application/x-www-form-urlencoded")
+    assert st == 400 and b["error"] == "invalid_scope", b
+
+
+@test
+def token_wrong_grant_type_400(c):
+    form = {"grant_type": "password", "client_id": CID, "client_secret": SECRET, "resource": RES}
+    st, b, _ = call(c.base, "POST", "/%s/oauth2/token" % TENANT, raw=urllib.parse.urlencode(form).encode(),
+                    ctype="application/x-www-form-urlencoded")
+    assert st == 400 and b["error"] == "unsupported_grant_type", b
+
+
+@test
+def api_without_token_401(c):
+    st, b, _ = call(c.base, "GET", "/api/indicators")
+    c.expect_error(st, b, 401, "Unauthorized")
+
+
+@test
+def api_with_tampered_token_401(c):
+    t = c.tok[:-2] + ("AA" if not c.tok.endswith("AA") else "BB")
+    st, b, _ = call(c.base, "GET", "/api/indicators", token=t)
+    c.expect_error(st, b, 401, "Unauthorized")
+
+
+@test
+def api_with_expired_token_401(c):
+    c.control("/clock", {"advance_seconds": 3600})
+    st, b, _ = c.api("GET", "/api/indicators")
+    c.expect_error(st, b, 401, "Unauthorized")
+
+# ---- 3. endpoints, headers, prefixes ----
+
+@test
+def response_headers_are_odata(c):
+    st, _, h = c.api("GET", "/api/indicators")
+    assert st == 200 and h["Content-Type"] == ODATA_CT and h["OData-Version"] == "4.0", dict(h)
+
+
+@test
+def api_v1_prefix_and_bare_api_are_the_same(c):
+    st, b, _ = c.api("POST", "/api/v1.0/indicators", ind("45.1.2.3"))
+    assert st == 200
+    st, b, _ = c.api("GET", "/api/indicators")
+    assert [x["indicatorValue"] for x in b["value"]] == ["45.1.2.3"]
+    assert b["@odata.context"] == c.base + "/api/$metadata#Indicators"
+
+
+@test
+def submit_returns_entity_with_server_fields(c):
+    st, b, _ = c.api("POST", "/api/indicators", ind("evil-domain.net", "DomainName", application="app1",
+                                                    expirationTime="2099-01-01T00:00:00Z"))
+    assert st == 200, b
+    assert b["@odata.context"].endswith("#Indicators/$entity")
+    assert b["id"].isdigit() and b["createdBy"] == CID and b["createdByDisplayName"] == "iocsync-demo"
+    assert b["sourceType"] == "AadApp" and b["application"] == "app1"
+    assert b["expirationTime"].startswith("2099-01-01T00:00:00") and b["severity"] == "Informational"
+
+
+@test
+def unknown_endpoint_404(c):
+    st, b, _ = c.api("GET", "/api/nothing")
+    c.expect_error(st, b, 404, "ResourceNotFound")
+
+
+@test
+def no_patch_or_put_on_indicators(c):
+    st, b, _ = c.api("PATCH", "/api/indicators", {})
+    assert st == 404, st
+
+# ---- validation (sections 2, 4 and 8) ----
+
+@test
+def missing_required_parameter_named(c):
+    for k in ("indicatorValue", "indicatorType", "action", "title", "description"):
+        d = ind("45.1.2.3")
+        del d[k]
+        st, b, _ = c.api("POST", "/api/indicators", d)
+        c.expect_error(st, b, 400, "MissingRequiredParameter")
+        assert k in b["error"]["message"]
+
+
+@test
+def body_keys_are_case_sensitive(c):
+    d = ind("45.1.2.3")
+    d["IndicatorValue"] = d.pop("indicatorValue")
+    st, b, _ = c.api("POST", "/api/indicators", d)
+    c.expect_error(st, b, 400, "MissingRequiredParameter")
+
+
+@test
+def content_type_json_required(c):
+    st, b, _ = c.api("POST", "/api/indicators", ind("45.1.2.3"), ctype="text/plain")
+    c.expect_error(st, b, 400, "InvalidRequestBody")
+
+
+@test
+def invalid_ip_addresses_rejected(c):
+    for v in ("10.0.0.1", "127.0.0.1", "169.254.1.1", "192.168.1.1", "100.64.0.1", "224.0.0.1", "192.0.2.1",
+              "1.2.3.0/24", "1.2.3.4-1.2.3.9", "1.2.3.*", "256.1.1.1", "01.2.3.4", "2001:db8::1",
+              "2a00:1450::200e", "fe80:0:0:0:0:0:0:1", "fd00:0:0:0:0:0:0:1", "ff02:0:0:0:0:0:0:1"):
+        st, b, _ = c.api("POST", "/api/indicators", ind(v))
+        c.expect_error(st, b, 400, "InvalidIpAddress")
+
+
+@test
+def ipv6_only_full_eight_groups(c):
+    st, b, _ = c.api("POST", "/api/indicators", ind("2a00:1450:4001:80b:0:0:0:200e"))
+    assert st == 200, b
+    st, b, _ = c.api("POST", "/api/indicators", ind("2a00:1450:4001:80b::200e"))
+    c.expect_error(st, b, 400, "InvalidIpAddress")
+
+
+@test
+def invalid_domain_url_hash_codes(c):
+    cases = [("*.evil.com", "DomainName", "InvalidDomainName"), ("http://evil.com", "DomainName", "InvalidDomainName"),
+             ("evil", "DomainName", "InvalidDomainName"), ("evil.com/x", "Url", "InvalidUrl"),
+             ("ftp://evil.com/x", "Url", "InvalidUrl"), ("http://10.0.0.1/x", "Url", "InvalidUrl"),
+             ("abc", "FileSha1", "InvalidHashValue"), ("a" * 32, "FileSha256", "InvalidHashValue"),
+             ("g" * 32, "FileMd5", "InvalidHashValue"), ("a" * 41, "CertificateThumbprint", "InvalidHashValue")]
+    for v, t, code in cases:
+        action = "Allowed" if t == "CertificateThumbprint" else "Block"
+        st, b, _ = c.api("POST", "/api/indicators", ind(v, t, action))
+        c.expect_error(st, b, 400, code)
+
+
+@test
+def leading_or_trailing_white_space_rejected(c):
+    for v in (" 45.1.2.3", "45.1.2.3 ", "45.1.2.3\t"):
+        st, b, _ = c.api("POST", "/api/indicators", ind(v))
+        c.expect_error(st, b, 400, "InvalidInput")
+
+
+@test
+def expiration_in_the_past_rejected(c):
+    st, b, _ = c.api("POST", "/api/indicators", ind("45.1.2.3", expirationTime="2001-01-01T00:00:00Z"))
+    c.expect_error(st, b, 400, "InvalidInput")
+    st, b, _ = c.api("POST", "/api/indicators", ind("45.1.2.3", expirationTime="tomorrow"))
+    c.expect_error(st, b, 400, "InvalidInput")
+
+
+@test
+def title_over_100_and_description_over_1000_rejected(c):
+    st, b, _ = c.api("POST", "/api/indicators", dict(ind("45.1.2.3"), title="x" * 101))
+    c.expect_error(st, b, 400, "InvalidInput")
+    st, b, _ = c.api("POST", "/api/indicators", dict(ind("45.1.2.3"), description="x" * 1001))
+    c.expect_error(st, b, 400, "InvalidInput")
+    st, b, _ = c.api("POST", "/api/indicators", dict(ind("45.1.2.3"), title="x" * 100, description="y" * 1000))
+    assert st == 200, b
+
+
+@test
+def audit_requires_generate_alert(c):
+    st, b, _ = c.api("POST", "/api/indicators", ind("45.1.2.3", action="Audit"))
+    c.expect_error(st, b, 400, "InvalidInput")
+    st, b, _ = c.api("POST", "/api/indicators", ind("45.1.2.3", action="Audit", generateAlert=True))
+    assert st == 200, b
+
+
+@test
+def action_type_matrix(c):
+    h = "a" * 40
+    ok = [("45.1.2.4", "IpAddress", "Warn"), (h, "FileSha1", "BlockAndRemediate"), (h, "CertificateThumbprint", "Allowed"),
+          (h, "CertificateThumbprint", "BlockAndRemediate"), ("evil-x.net", "DomainName", "Allowed")]
+    bad = [("45.1.2.4", "IpAddress", "BlockAndRemediate"), ("evil-x.net", "DomainName", "BlockAndRemediate"),
+           ("http://evil-x.net/a", "Url", "BlockAndRemediate"), (h, "CertificateThumbprint", "Block"),
+           (h, "CertificateThumbprint", "Warn")]
+    for v, t, a in ok:
+        st, b, _ = c.api("POST", "/api/indicators", ind(v, t, a))
+        assert st == 200, (v, t, a, b)
+    for v, t, a in bad:
+        st, b, _ = c.api("POST", "/api/indicators", ind(v, t, a))
+        c.expect_error(st, b, 400, "InvalidInput")
+
+
+@test
+def legacy_actions_accepted_as_given(c):
+    st, b, _ = c.api("POST", "/api/indicators", ind("45.1.2.5", action="AlertAndBlock"))
+    assert st == 200 and b["action"] == "AlertAndBlock", b
+
+
+@test
+def unknown_type_or_action_rejected(c):
+    st, b, _ = c.api("POST", "/api/indicators", ind("45.1.2.3", "IP"))
+    c.expect_error(st, b, 400, "InvalidInput")
+    st, b, _ = c.api("POST", "/api/indicators", ind("45.1.2.3", action="block"))
+    c.expect_error(st, b, 400, "InvalidInput")
+
+# ---- upsert, cap, expiry ----
+
+@test
+def upsert_same_key_updates_in_place(c):
+    st, a, _ = c.api("POST", "/api/indicators", ind("45.1.2.3", title="first"))
+    time.sleep(0.01)
+    st, b, _ = c.api("POST", "/api/indicators", ind("45.1.2.3", title="second"))
+    assert st == 200 and a["id"] == b["id"] and b["title"] == "second" and b["lastUpdatedBy"] == CID
+    _, l, _ = c.api("GET", "/api/indicators")
+    assert len(l["value"]) == 1
+
+
+@test
+def upsert_other_action_makes_second_indicator(c):
+    _, a, _ = c.api("POST", "/api/indicators", ind("45.1.2.3", action="Block"))
+    _, b, _ = c.api("POST", "/api/indicators", ind("45.1.2.3", action="Allowed"))
+    assert a["id"] != b["id"]
+    _, l, _ = c.api("GET", "/api/indicators")
+    assert len(l["value"]) == 2
+
+
+@test
+def application_not_changed_on_update(c):
+    c.api("POST", "/api/indicators", ind("45.1.2.3", application="one"))
+    _, b, _ = c.api("POST", "/api/indicators", ind("45.1.2.3", application="two"))
+    assert b["application"] == "one", b
+
+
+@test
+def tenant_cap_counts_every_creator(c):
+    c.control("/limits", {"cap": 3})
+    other = c.app("22222222-2222-2222-2222-222222222222", ["Ti.ReadWrite"])
+    st, _, _ = call(c.base, "POST", "/api/indicators", ind("45.9.9.9"), token=other)
+    assert st == 200
+    for v in ("45.1.1.1", "45.1.1.2"):
+        assert c.api("POST", "/api/indicators", ind(v))[0] == 200
+    st, b, _ = c.api("POST", "/api/indicators", ind("45.1.1.3"))
+    c.expect_error(st, b, 400, "InvalidInput")
+    # An update of an existing one still passes at the cap.
+    assert c.api("POST", "/api/indicators", ind("45.1.1.1", title="new"))[0] == 200
+    st, b, _ = c.api("POST", "/api/indicators/import", {"Indicators": [ind("45.1.1.2", title="u"), ind("45.1.1.4")]})
+    assert st == 200 and [x["isFailed"] for x in b["value"]] == [False, True], b
+
+
+@test
+def expiry_deletes_to_the_second_by_emulator_clock(c):
+    exp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 120))
+    c.api("POST", "/api/indicators", ind("45.1.2.3", expirationTime=exp))
+    c.control("/clock", {"advance_seconds": 60})
+    c.tok = token(c.base)[1]["access_token"]
+    assert len(c.api("GET", "/api/indicators")[1]["value"]) == 1
+    c.control("/clock", {"advance_seconds": 61})
+    c.tok = token(c.base)[1]["access_token"]
+    assert len(c.api("GET", "/api/indicators")[1]["value"]) == 0
+
+# ---- list ----
+
+def load(c, n, tenant=TENANT, by=CID):
+    inds = [{"tenant": tenant, "indicator": {"id": str(i + 1), "indicatorValue": "45.%d.%d.%d" % (i >> 16 & 255, i >> 8 & 255, i & 255),
+                                             "indicatorType": "IpAddress", "action": "Block", "createdBy": by,
+                                             "title": "t%d" % i, "description": "d", "generateAlert": i % 2 == 0,
+                                             "creationTimeDateTimeUtc": "2026-01-01T00:00:00.0000000Z"}} for i in range(n)]
+    c.control("/state", {"indicators": inds, "next_id": n + 1})
+
+
+@test
+def list_top_over_10000_is_400(c):
+    st, b, _ = c.api("GET", "/api/indicators?$top=10001")
+    c.expect_error(st, b, 400, "ODataError")
+
+
+@test
+def list_without_top_caps_at_10000_with_nextlink(c):
+    load(c, 10005)
+    c.control("/limits", {"cap": 20000})
+    st, b, _ = c.api("GET", "/api/indicators")
+    assert st == 200 and len(b["value"]) == 10000 and "$skip=10000" in b["@odata.nextLink"], len(b["value"])
+    nxt = b["@odata.nextLink"][len(c.base):]
+    st, b, _ = c.api("GET", nxt)
+    assert len(b["value"]) == 5 and "@odata.nextLink" not in b
+
+
+@test
+def list_top_and_skip_page(c):
+    load(c, 25)
+    got = []
+    while True:
+        _, b, _ = c.api("GET", "/api/indicators?$top=10&$skip=%d" % len(got))
+        got += b["value"]
+        assert "@odata.nextLink" not in b
+        if len(b["value"]) < 10:
+            break
+    assert len(got) == 25 and len({x["id"] for x in got}) == 25
+
+
+@test
+def filter_operators(c):
+    load(c, 10)
+    cases = {"indicatorValue eq '45.0.0.3'": 1, "indicatorValue ne '45.0.0.3'": 9,
+             "generateAlert eq true": 5, "not (generateAlert eq true)": 5,
+             "startswith(title,'t1') or title eq 't2'": 2, "title ge 't5' and title lt 't8'": 3,
+             "creationTimeDateTimeUtc gt 2025-12-31T00:00:00Z": 10, "expirationTime eq null": 10,
+             "indicatorType eq 'IpAddress' and (action eq 'Block' or action eq 'Warn')": 10,
+             "title eq 'it''s'": 0}
+    for f, n in cases.items():
+        st, b, _ = c.api("GET", "/api/indicators?$filter=" + urllib.parse.quote(f))
+        assert st == 200 and len(b["value"]) == n, (f, st, b if st != 200 else len(b["value"]))
+
+
+@test
+def filter_unsupported_is_400_odataerror(c):
+    for f in ("title has 'x'", "nosuchfield eq 1", "title eq", "(title eq 'a'", "contains(title,'a')",
+              "rbacGroupNames eq 'x'", "title eq 'a' xor title eq 'b'", "(" * 200 + "title eq 'a'" + ")" * 200):
+        st, b, _ = c.api("GET", "/api/indicators?$filter=" + urllib.parse.quote(f))
+        c.expect_error(st, b, 400, "ODataError")
+
+
+@test
+def unknown_query_parameters_ignored(c):
+    st, _, _ = c.api("GET", "/api/indicators?foo=bar&$count=true")
+    assert st == 200
+
+# ---- permissions ----
+
+@test
+def ti_readwrite_sees_and_touches_only_own(c):
+    other = c.app("33333333-3333-3333-3333-333333333333", ["Ti.ReadWrite"])
+    _, mine, _ = c.api("POST", "/api/indicators", ind("45.1.2.3"))
+    _, theirs, _ = call(c.base, "POST", "/api/indicators", ind("45.1.2.4"), token=other)
+    _, l, _ = call(c.base, "GET", "/api/indicators", token=other)
+    assert [x["id"] for x in l["value"]] == [theirs["id"]]
+    st, b, _ = call(c.base, "DELETE", "/api/indicators/" + mine["id"], token=other)
+    c.expect_error(st, b, 404, "ResourceNotFound")
+    st, b, _ = call(c.base, "POST", "/api/indicators", ind("45.1.2.3"), token=other)
+    c.expect_error(st, b, 403, "Forbidden")
+    _, l, _ = c.api("GET", "/api/indicators")  # the .All app sees both
+    assert len(l["value"]) == 2
+
+
+@test
+def no_ti_role_is_403(c):
+    t = c.app("44444444-4444-4444-4444-444444444444", ["Machine.Read.All"])
+    st, b, _ = call(c.base, "GET", "/api/indicators", token=t)
+    c.expect_error(st, b, 403, "Forbidden")
+
+# ---- import ----
+
+@test
+def import_one_result_per_input_in_order(c):
+    st, b, _ = c.api("POST", "/api/indicators/import", {"Indicators": [ind("45.1.2.3"), ind("10.0.0.1"), ind("45.1.2.4")]})
+    assert st == 200, b
+    assert b["@odata.context"] == c.base + "/api/$metadata#Collection(microsoft.windowsDefenderATP.api.ImportIndicatorResult)"
+    assert [x["indicator"] for x in b["value"]] == ["45.1.2.3", "10.0.0.1", "45.1.2.4"]
+    assert [x["isFailed"] for x in b["value"]] == [False, True, False]
+    assert b["value"][1]["id"] is None and b["value"][1]["failureReason"]
+
+
+@test
+def import_over_500_is_maximum_batch_size_exceeded(c):
+    st, b, _ = c.api("POST", "/api/indicators/import", {"Indicators": [ind("45.1.%d.%d" % (i // 200, i % 200 + 1)) for i in range(501)]})
+    c.expect_error(st, b, 400, "MaximumBatchSizeExceeded")
+    assert "Received: 501, allowed: 500" in b["error"]["message"]
+
+
+@test
+def import_key_is_capital_indicators(c):
+    st, b, _ = c.api("POST", "/api/indicators/import", {"indicators": [ind("45.1.2.3")]})
+    c.expect_error(st, b, 400, "MissingRequiredParameter")
+
+# ---- delete ----
+
+@test
+def delete_204_then_404(c):
+    _, a, _ = c.api("POST", "/api/indicators", ind("45.1.2.3"))
+    st, b, _ = c.api("DELETE", "/api/indicators/" + a["id"])
+    assert st == 204 and b is None
+    st, b, _ = c.api("DELETE", "/api/indicators/" + a["id"])
+    c.expect_error(st, b, 404, "ResourceNotFound")
+
+
+@test
+def batch_delete_is_atomic_on_unknown_id(c):
+    _, a, _ = c.api("POST", "/api/indicators", ind("45.1.2.3"))
+    st, b, _ = c.api("POST", "/api/indicators/BatchDelete", {"IndicatorIds": [a["id"], "99999"]})
+    c.expect_error(st, b, 404, "ResourceNotFound")
+    assert len(c.api("GET", "/api/indicators")[1]["value"]) == 1
+    st, b, _ = c.api("POST", "/api/indicators/BatchDelete", {"IndicatorIds": [a["id"]]})
+    assert st == 204
+    assert len(c.api("GET", "/api/indicators")[1]["value"]) == 0
+
+
+@test
+def batch_delete_forbidden_touches_nothing(c):
+    other = c.app("55555555-5555-5555-5555-555555555555", ["Ti.ReadWrite", "Ti.Read.All"])
+    _, mine, _ = call(c.base, "POST", "/api/indicators", ind("45.1.2.3"), token=other)
+    _, notmine, _ = c.api("POST", "/api/indicators", ind("45.1.2.4"))
+    st, b, _ = call(c.base, "POST", "/api/indicators/BatchDelete", {"IndicatorIds": [mine["id"], notmine["id"]]}, token=other)
+    c.expect_error(st, b, 403, "Forbidden")
+    assert len(c.api("GET", "/api/indicators")[1]["value"]) == 2
+
+
+@test
+def batch_delete_bad_lists_400(c):
+    for body in ({"IndicatorIds": []}, {"IndicatorIds": "1"}, {"IndicatorIds": [1]}, {"IndicatorIds": ["x"]},
+                 {"IndicatorIds": [str(i) for i in range(1, 502)]}):
+        st, b, _ = c.api("POST", "/api/indicators/BatchDelete", body)
+        assert st == 400, (body if len(str(body)) < 80 else "501 ids", st, b)
+
+# ---- rate limits ----
+
+@test
+def rate_limit_429_with_retry_after_per_endpoint(c):
+    for i in range(30):
+        st, _, _ = c.api("POST", "/api/indicators/import", {"Indicators": [ind("45.1.2.3")]})
+        assert st == 200, i
+    st, b, h = c.api("POST", "/api/indicators/import", {"Indicators": [ind("45.1.2.3")]})
+    c.expect_error(st, b, 429, "TooManyRequests")
+    ra = int(h["Retry-After"])
+    assert 1 <= ra <= 60, ra
+    assert c.api("GET", "/api/indicators")[0] == 200  # another endpoint has its own window
+    c.control("/clock", {"advance_seconds": ra})
+    st, _, _ = c.api("POST", "/api/indicators/import", {"Indicators": [ind("45.1.2.3")]})
+    assert st == 200
+
+
+@test
+def rate_limit_hourly_window(c):
+    c.control("/limits", {"rate_limits": True})
+    n = 0
+    for minute in range(16):
+        for i in range(100):
+            st, _, h = c.api("GET", "/api/indicators?$top=1")
+            if st == 429:
+                break
+            n += 1
+        c.control("/clock", {"advance_seconds": 60})
+        c.tok = token(c.base)[1]["access_token"]
+    assert n == 1500, n
+    st, b, h = c.api("GET", "/api/indicators?$top=1")
+    assert st == 429 and int(h["Retry-After"]) > 60, (st, h.get("Retry-After"))
+
+# ---- machines and advanced hunting ----
+
+@test
+def machines_list_and_findbytag(c):
+    st, b, _ = c.api("GET", "/api/machines")
+    assert st == 200 and len(b["value"]) == 4 and all(len(m["id"]) == 40 for m in b["value"])
+    st, b, _ = c.api("GET", "/api/machines/findbytag?tag=server&useStartsWithFilter=false")
+    assert st == 200 and len(b["value"]) == 2
+    st, b, _ = c.api("GET", "/api/machines/findbytag?tag=fin&useStartsWithFilter=true")
+    assert len(b["value"]) == 2
+    st, b, _ = c.api("GET", "/api/machines/findbytag?tag=nothing")
+    assert st == 404
+
+
+@test
+def advanced_query_network_protection_only(c):
+    q = "DeviceTvmSecureConfigurationAssessment | where ConfigurationId == 'scid-96'"
+    st, b, _ = c.api("POST", "/api/advancedqueries/run", {"Query": q})
+    assert st == 200 and len(b["Results"]) == 4 and {r["NetworkProtectionMode"] for r in b["Results"]} == {"Block", "Audit", "Off"}
+    assert [s["Name"] for s in b["Schema"]][0] == "DeviceId"
+    st, b, _ = c.api("POST", "/api/advancedqueries/run", {"Query": "DeviceEvents | take 1"})
+    assert st == 400
+
+# ---- control plane ----
+
+@test
+def faults_scripted_sequence(c):
+    c.control("/faults", {"sequence": [429, 500, 503, 0]})
+    codes = [c.api("GET", "/api/indicators")[0] for _ in range(5)]
+    assert codes == [429, 500, 503, 200, 200], codes
+    calls = c.control("/calls")
+    assert calls["list"]["429"] == 1 and calls["list"]["5xx"] == 2 and calls["list"]["2xx"] == 2, calls
+
+
+@test
+def control_log_has_no_secrets(c):
+    c.api("GET", "/api/indicators")
+    log = c.control("/log")
+    text = json.dumps(log)
+    assert "/api/indicators" in text and SECRET not in text and c.tok not in text
+
+# ---- hostile requests ----
+
+@test
+def malformed_truncated_and_deep_json_400(c):
+    for raw in (b"{", b'{"indicatorValue": "45.1.2.3", "indicatorType"', b"[" * 100000 + b"]" * 100000,
+                b'{"indicatorValue": "\xff\xfe", "indicatorType": "IpAddress", "action": "Block", "title": "t", "description": "d"}',
+                b'{"a":1,"a":2}', b"", b"null"):
+        st, b, _ = c.api("POST", "/api/indicators", raw=raw)
+        assert st == 400 and b["error"]["code"] in ("InvalidRequestBody", "MissingRequiredParameter"), (raw[:30], st, b)
+
+
+@test
+def body_of_100_mb_is_413(c):
+    s = socket.create_connection(("127.0.0.1", c.emu.port))
+    size = 100 << 20
+    s.sendall(b"POST /api/indicators HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              b"Authorization: Bearer " + c.tok.encode() + b"\r\nContent-Length: %d\r\n\r\n" % size)
+    chunk = b" " * (1 << 20)
+    try:
+        for _ in range(100):
+            s.sendall(chunk)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    s.settimeout(10)
+    head = s.recv(200)
+    s.close()
+    assert head.startswith(b"HTTP/1.1 413"), head[:40]
+
+
+@test
+def filter_of_1_mb_is_4xx(c):
+    f = urllib.parse.quote("title eq '" + "a" * (1 << 20) + "'")
+    try:
+        st, _, _ = c.api("GET", "/api/indicators?$filter=" + f)
+    except (ConnectionResetError, urllib.error.URLError) as e:
+        raise AssertionError("connection dropped instead of a 4xx: %s" % e)
+    assert 400 <= st < 500, st
+
+
+@test
+def slow_client_and_200_connections_do_not_block(c):
+    slow = socket.create_connection(("127.0.0.1", c.emu.port))
+    slow.sendall(b"GET /api/ind")
+    conns = [socket.create_connection(("127.0.0.1", c.emu.port)) for _ in range(200)]
+    t0 = time.time()
+    st, _, _ = c.api("GET", "/api/indicators")
+    assert st == 200 and time.time() - t0 < 5
+    for s in conns:
+        s.close()
+    slow.close()
+
+
+@test
+def state_survives_restart(c):
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "state.json")
+        e1 = Emulator("--state", path)
+        c1 = Ctx(e1)
+        _, a, _ = c1.api("POST", "/api/indicators", ind("45.1.2.3"))
+        e1.stop()
+        e2 = Emulator("--state", path)
+        c2 = Ctx(e2)
+        _, l, _ = c2.api("GET", "/api/indicators")
+        _, b, _ = c2.api("POST", "/api/indicators", ind("45.1.2.4"))
+        e2.stop()
+        assert [x["id"] for x in l["value"]] == [a["id"]] and int(b["id"]) > int(a["id"])
+
+
+def main():
+    names = sys.argv[2:]
+    emu = Emulator()
+    failed = 0
+    try:
+        for t in TESTS:
+            if names and t.__name__ not in names:
+                continue
+            call(emu.base, "POST", "/_emulator/reset", {})
+            call(emu.base, "POST", "/_emulator/limits", {"rate_limits": False})
+            if t.__name__.startswith("rate_limit"):
+                call(emu.base, "POST", "/_emulator/limits", {"rate_limits": True})
+            try:
+                t(Ctx(emu))
+                print("ok   %s" % t.__name__)
+            except Exception:
+                failed += 1
+                print("FAIL %s\n%s" % (t.__name__, traceback.format_exc()))
+    finally:
+        emu.stop()
+    print("%d/%d conformance tests passed" % (len(TESTS) - failed if not names else len(names) - failed,
+                                              len(TESTS) if not names else len(names)))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
