@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <microhttpd.h>
 #include <openssl/rand.h>
 
 #include "emu.h"
@@ -123,6 +124,13 @@ reply_error(struct reply *r, int status, const char *code, const char *fmt, ...)
 	r->status = status;
 	r->odata = true;
 	r->body = json_pack("{s:{s:s, s:s, s:s}}", "error", "code", code, "message", msg, "target", target);
+}
+
+const char *
+req_query(const struct request *q, const char *name)
+{
+	/* No connection (fuzzing, tests): no query arguments. */
+	return q->conn ? MHD_lookup_connection_value(q->conn, MHD_GET_ARGUMENT_KIND, name) : NULL;
 }
 
 /* ---- rate limits ---- */

@@ -36,12 +36,6 @@ struct conn {
 	bool too_large;
 };
 
-const char *
-req_query(const struct request *q, const char *name)
-{
-	return MHD_lookup_connection_value(q->conn, MHD_GET_ARGUMENT_KIND, name);
-}
-
 static enum MHD_Result
 send_reply(struct MHD_Connection *c, struct reply *r)
 {

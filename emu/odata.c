@@ -80,6 +80,17 @@ keyword(struct parser *ps, const char *kw)
 	return false;
 }
 
+/* Consumes ch if it is next; never steps past the end. */
+static bool
+expect(struct parser *ps, char ch)
+{
+	skip_ws(ps);
+	if (*ps->p != ch)
+		return false;
+	ps->p++;
+	return true;
+}
+
 void
 filter_free(struct filter *f)
 {
@@ -199,7 +210,7 @@ parse_primary(struct parser *ps)
 	f = xcalloc(1, sizeof(*f));
 	if (keyword(ps, "startswith")) {
 		skip_ws(ps);
-		if (*ps->p++ != '(') {
+		if (!expect(ps, '(')) {
 			fail(ps, "'(' expected after startswith");
 			goto bad;
 		}
@@ -207,7 +218,7 @@ parse_primary(struct parser *ps)
 		if ((f->field = field(ps)) == NULL)
 			goto bad;
 		skip_ws(ps);
-		if (*ps->p++ != ',') {
+		if (!expect(ps, ',')) {
 			fail(ps, "',' expected");
 			goto bad;
 		}
@@ -216,7 +227,7 @@ parse_primary(struct parser *ps)
 			goto bad;
 		}
 		skip_ws(ps);
-		if (*ps->p++ != ')') {
+		if (!expect(ps, ')')) {
 			fail(ps, "')' expected");
 			goto bad;
 		}

@@ -16,7 +16,8 @@ ODATA_CT = "application/json; odata.metadata=minimal; odata.streaming=true; char
 
 class Emulator:
     def __init__(self, *args):
-        self.p = subprocess.Popen([EMU, "--listen", "127.0.0.1:0", *args], stdout=subprocess.PIPE,
+        wrap = os.environ.get("EMU_WRAPPER", "").split()
+        self.p = subprocess.Popen([*wrap, EMU, "--listen", "127.0.0.1:0", *args], stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True)
         line = self.p.stdout.readline()
         assert "listening on " in line, "no ready line: %r" % line
@@ -25,7 +26,7 @@ class Emulator:
 
     def stop(self):
         self.p.terminate()
-        _, err = self.p.communicate(timeout=10)
+        _, err = self.p.communicate(timeout=60)
         assert self.p.returncode == 0, "exit %s: %s" % (self.p.returncode, err)
         assert "stopped" in err
 
@@ -466,7 +467,9 @@ def filter_operators(c):
 @test
 def filter_unsupported_is_400_odataerror(c):
     for f in ("title has 'x'", "nosuchfield eq 1", "title eq", "(title eq 'a'", "contains(title,'a')",
-              "rbacGroupNames eq 'x'", "title eq 'a' xor title eq 'b'", "(" * 200 + "title eq 'a'" + ")" * 200):
+              "rbacGroupNames eq 'x'", "title eq 'a' xor title eq 'b'", "(" * 200 + "title eq 'a'" + ")" * 200,
+              # fuzzing found reads past the end on these (fixed):
+              "startswith", "startswith(title", "startswith(title,'a'", "not", "title eq 'a' and"):
         st, b, _ = c.api("GET", "/api/indicators?$filter=" + urllib.parse.quote(f))
         c.expect_error(st, b, 400, "ODataError")
 
@@ -706,6 +709,9 @@ def state_survives_restart(c):
 
 def main():
     names = sys.argv[2:]
+    if "valgrind" in os.environ.get("EMU_WRAPPER", "") and os.environ.get("IOCSYNC_NO_VALGRIND"):
+        print("SKIPPED: valgrind run not wanted here (IOCSYNC_NO_VALGRIND)")
+        return 77
     emu = Emulator()
     failed = 0
     try:
