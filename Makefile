@@ -43,6 +43,8 @@ demo: build
 
 bench: build
 	@bench/parse.sh $(BUILD)/iocsync
+	@echo; echo "== mde-emulator throughput (bench/emulator.py)"
+	@python3 bench/emulator.py $(BUILD)/mde-emulator
 
 fuzz: deps
 	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIOCSYNC_FUZZ=ON \

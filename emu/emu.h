@@ -60,14 +60,26 @@ enum ep {
 };
 const char *ep_name(enum ep e);
 
+/* Upsert key (tenant, type, value, action) -> indicator id. */
+struct kslot {
+	char *key;		/* NULL: empty; KMAP_TOMB: deleted */
+	size_t len;
+	long long id;
+};
+struct kmap {
+	struct kslot *slots;
+	size_t cap, used;	/* used counts tombstones too */
+};
+
 struct emu {
 	pthread_mutex_t mu;
 	struct app *apps;
 	size_t napps;
 	struct machine *machines;
 	size_t nmachines;
-	struct indicator *inds;
+	struct indicator *inds;	/* sorted by id */
 	size_t ninds, inds_cap;
+	struct kmap keys;
 	long long next_id;
 	struct window *wins;
 	size_t nwins;
@@ -151,6 +163,8 @@ void aq_run(struct emu *e, const struct app *a, const struct request *q, struct 
 /* emu.c */
 struct emu *emu_new(void);
 void emu_free(struct emu *e);
+/* Reads --config (see config.c); false with "FILE:LINE: why". */
+bool emu_config_load(struct emu *e, const char *path, char *why, size_t whysz);
 /* Adds the built-in demo tenant, app, groups and machines. */
 void emu_demo(struct emu *e);
 void emu_handle(struct emu *e, const struct request *q, struct reply *r);

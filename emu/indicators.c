@@ -326,6 +326,83 @@ may_write(const struct app *a, const struct indicator *x)
 	return (a->roles & ROLE_TI_RW) && by && strcmp(by, a->client_id) == 0;
 }
 
+/* ---- key index ---- */
+
+static char tomb;
+#define KMAP_TOMB (&tomb)
+
+static char *
+key_of(const char *tenant, json_t *o, size_t *len)
+{
+	struct strbuf sb = {0};
+	const char *parts[] = {tenant, json_string_value(json_object_get(o, "indicatorType")),
+			       json_string_value(json_object_get(o, "indicatorValue")),
+			       json_string_value(json_object_get(o, "action"))};
+	for (size_t i = 0; i < 4; i++)
+		sb_add(&sb, parts[i] ? parts[i] : "", (parts[i] ? strlen(parts[i]) : 0) + 1); /* with its NUL */
+	*len = sb.len;
+	return sb.buf;
+}
+
+static struct kslot *
+kmap_find(const struct kmap *m, const char *k, size_t n, bool for_insert)
+{
+	if (m->cap == 0)
+		return NULL;
+	struct kslot *first_tomb = NULL;
+	for (size_t j = hash_bytes(k, n, 7) & (m->cap - 1);; j = (j + 1) & (m->cap - 1)) {
+		struct kslot *s = &m->slots[j];
+		if (s->key == NULL)
+			return for_insert ? (first_tomb ? first_tomb : s) : NULL;
+		if (s->key == KMAP_TOMB) {
+			if (first_tomb == NULL)
+				first_tomb = s;
+		} else if (s->len == n && memcmp(s->key, k, n) == 0) {
+			return s;
+		}
+	}
+}
+
+static void
+kmap_put(struct kmap *m, char *k, size_t n, long long id)
+{
+	if ((m->used + 1) * 2 > m->cap) {
+		struct kmap bigger = {xcalloc(m->cap ? m->cap * 2 : 1024, sizeof(struct kslot)),
+				      m->cap ? m->cap * 2 : 1024, 0};
+		for (size_t i = 0; i < m->cap; i++)
+			if (m->slots[i].key && m->slots[i].key != KMAP_TOMB) {
+				*kmap_find(&bigger, m->slots[i].key, m->slots[i].len, true) = m->slots[i];
+				bigger.used++;
+			}
+		free(m->slots);
+		*m = bigger;
+	}
+	struct kslot *s = kmap_find(m, k, n, true);
+	if (s->key == NULL)
+		m->used++;
+	*s = (struct kslot){k, n, id};
+}
+
+static void
+kmap_del(struct kmap *m, const char *k, size_t n)
+{
+	struct kslot *s = kmap_find(m, k, n, false);
+	if (s) {
+		free(s->key);
+		s->key = KMAP_TOMB;
+	}
+}
+
+static void
+kmap_free(struct kmap *m)
+{
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->slots[i].key != KMAP_TOMB)
+			free(m->slots[i].key);
+	free(m->slots);
+	*m = (struct kmap){0};
+}
+
 static size_t
 active(const struct emu *e, const char *tenant)
 {
@@ -335,23 +412,25 @@ active(const struct emu *e, const char *tenant)
 	return n;
 }
 
+static struct indicator *find_num(struct emu *e, long long id, size_t *at);
+
 static struct indicator *
-find_key(struct emu *e, const char *tenant, const char *type, const char *value, const char *action)
+find_key(struct emu *e, const char *tenant, json_t *in)
 {
-	for (size_t i = 0; i < e->ninds; i++) {
-		json_t *o = e->inds[i].obj;
-		if (strcmp(e->inds[i].tenant, tenant) == 0 &&
-		    strcmp(json_string_value(json_object_get(o, "indicatorType")), type) == 0 &&
-		    strcmp(json_string_value(json_object_get(o, "indicatorValue")), value) == 0 &&
-		    strcmp(json_string_value(json_object_get(o, "action")), action) == 0)
-			return &e->inds[i];
-	}
-	return NULL;
+	size_t n, at;
+	char *k = key_of(tenant, in, &n);
+	struct kslot *s = kmap_find(&e->keys, k, n, false);
+	free(k);
+	return s ? find_num(e, s->id, &at) : NULL;
 }
 
 static void
 remove_at(struct emu *e, size_t i)
 {
+	size_t n;
+	char *k = key_of(e->inds[i].tenant, e->inds[i].obj, &n);
+	kmap_del(&e->keys, k, n);
+	free(k);
 	free(e->inds[i].tenant);
 	json_decref(e->inds[i].obj);
 	memmove(&e->inds[i], &e->inds[i + 1], (e->ninds - i - 1) * sizeof(*e->inds));
@@ -375,6 +454,16 @@ ind_free_all(struct emu *e)
 	free(e->inds);
 	e->inds = NULL;
 	e->inds_cap = 0;
+	kmap_free(&e->keys);
+}
+
+/* Indexes the indicator at position i (after it has its fields). */
+static void
+index_at(struct emu *e, size_t i)
+{
+	size_t n;
+	char *k = key_of(e->inds[i].tenant, e->inds[i].obj, &n);
+	kmap_put(&e->keys, k, n, e->inds[i].id);
 }
 
 static const char *const copied[] = {
@@ -392,10 +481,8 @@ upsert(struct emu *e, const struct app *a, json_t *in, struct verdict *v)
 	emu_time_format(emu_now_ms(e), now, sizeof(now));
 	if (!validate(e, in, v))
 		return NULL;
-	const char *type = json_string_value(json_object_get(in, "indicatorType"));
-	const char *value = json_string_value(json_object_get(in, "indicatorValue"));
-	const char *action = json_string_value(json_object_get(in, "action"));
-	struct indicator *x = find_key(e, a->tenant, type, value, action);
+	struct indicator *x = find_key(e, a->tenant, in);
+	bool fresh = x == NULL;
 	if (x && !may_write(a, x)) {
 		v->status = 403;
 		v->code = "Forbidden";
@@ -450,6 +537,8 @@ upsert(struct emu *e, const struct app *a, json_t *in, struct verdict *v)
 		json_object_set_new(x->obj, "expirationTime", json_string(norm));
 		x->expire_at = ms / 1000;
 	}
+	if (fresh)
+		index_at(e, (size_t)(x - e->inds));
 	return x->obj;
 }
 
@@ -626,18 +715,39 @@ ind_list(struct emu *e, const struct app *a, const struct request *q, struct rep
 	filter_free(f);
 }
 
+/* The indicators stay sorted by id: binary search. */
+static size_t
+lower_bound(const struct emu *e, long long id)
+{
+	size_t lo = 0, hi = e->ninds;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (e->inds[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static struct indicator *
+find_num(struct emu *e, long long id, size_t *at)
+{
+	size_t i = lower_bound(e, id);
+	if (i == e->ninds || e->inds[i].id != id)
+		return NULL;
+	*at = i;
+	return &e->inds[i];
+}
+
+/* "007" is not id 7. */
 static struct indicator *
 find_id(struct emu *e, const char *id, size_t *at)
 {
-	for (size_t i = 0; i < e->ninds; i++) {
-		char s[24];
-		snprintf(s, sizeof(s), "%lld", e->inds[i].id);
-		if (strcmp(s, id) == 0) {
-			*at = i;
-			return &e->inds[i];
-		}
-	}
-	return NULL;
+	long long v;
+	if (id[0] < '1' || id[0] > '9' || num_parse(id, 1, 1LL << 53, &v, NULL) != ERR_OK)
+		return NULL;
+	return find_num(e, v, at);
 }
 
 void
@@ -736,11 +846,19 @@ ind_load(struct emu *e, json_t *o, char *why, size_t whysz)
 		snprintf(why, whysz, "indicator id %lld exists already", id);
 		return false;
 	}
+	if (find_key(e, tenant, res)) {
+		snprintf(why, whysz, "an indicator with this tenant, type, value and action exists already");
+		return false;
+	}
 	xgrow((void **)&e->inds, &e->inds_cap, e->ninds + 1, sizeof(*e->inds));
-	struct indicator *x = &e->inds[e->ninds++];
+	size_t pos = lower_bound(e, id);
+	memmove(&e->inds[pos + 1], &e->inds[pos], (e->ninds - pos) * sizeof(*e->inds));
+	e->ninds++;
+	struct indicator *x = &e->inds[pos];
 	x->id = id;
 	x->tenant = xstrdup(tenant);
 	x->obj = json_deep_copy(res);
+	index_at(e, pos);
 	x->expire_at = 0;
 	long long ms;
 	json_t *exp = json_object_get(res, "expirationTime");

@@ -15,13 +15,15 @@
 #define BODY_MAX ((size_t)16 << 20) /* larger bodies: 413 */
 
 static const char usage[] =
-	"usage: mde-emulator [--listen ADDR:PORT] [--tls-cert FILE --tls-key FILE]\n"
+	"usage: mde-emulator [--config FILE] [--listen ADDR:PORT] [--tls-cert FILE --tls-key FILE]\n"
 	"                    [--state FILE] [--no-rate-limits]\n"
 	"\n"
 	"A local Microsoft Defender for Endpoint API (indicators, machines, the\n"
 	"network protection query) with Entra ID token endpoints, for demos and tests.\n"
 	"Prints \"mde-emulator: listening on URL\" when ready; stops on SIGTERM/SIGINT.\n"
 	"\n"
+	"  --config F       tenants' apps, machines and limits (INI; default: the demo\n"
+	"                   identity below)\n"
 	"  --listen A:P     address and port (default 127.0.0.1:0; port 0 picks one;\n"
 	"                   [::1]:P for IPv6)\n"
 	"  --tls-cert F     serve HTTPS with this PEM certificate (and --tls-key)\n"
@@ -140,16 +142,17 @@ int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"listen", required_argument, NULL, 'l'}, {"tls-cert", required_argument, NULL, 'c'},
+		{"config", required_argument, NULL, 'C'}, {"listen", required_argument, NULL, 'l'}, {"tls-cert", required_argument, NULL, 'c'},
 		{"tls-key", required_argument, NULL, 'k'}, {"state", required_argument, NULL, 's'},
 		{"no-rate-limits", no_argument, NULL, 'n'}, {"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},	  {NULL, 0, NULL, 0},
 	};
-	const char *listen = "127.0.0.1:0", *cert = NULL, *key = NULL, *state = NULL;
+	const char *listen = "127.0.0.1:0", *cert = NULL, *key = NULL, *state = NULL, *config = NULL;
 	bool no_rl = false;
 	int ch;
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'C': config = optarg; break;
 		case 'l': listen = optarg; break;
 		case 'c': cert = optarg; break;
 		case 'k': key = optarg; break;
@@ -177,8 +180,19 @@ main(int argc, char **argv)
 		return 1;
 	}
 	struct emu *e = emu_new();
-	emu_demo(e);
-	e->rate_limits = !no_rl;
+	if (config) {
+		char why[512];
+		if (!emu_config_load(e, config, why, sizeof(why))) {
+			fprintf(stderr, "mde-emulator: %s\n", why);
+			emu_free(e);
+			free(cert_pem), free(key_pem);
+			return 2;
+		}
+	} else {
+		emu_demo(e);
+	}
+	if (no_rl)
+		e->rate_limits = false;
 	if (state) {
 		char why[512];
 		e->state_path = xstrdup(state);

@@ -707,6 +707,54 @@ def state_survives_restart(c):
         assert [x["id"] for x in l["value"]] == [a["id"]] and int(b["id"]) > int(a["id"])
 
 
+@test
+def config_file_defines_apps_machines_limits(c):
+    here = os.path.dirname(os.path.abspath(__file__))
+    e = Emulator("--config", os.path.join(here, "../../packaging/mde-emulator.conf.example"))
+    try:
+        st, b, _ = token(e.base, cid="22222222-2222-2222-2222-222222222222", secret="another-secret")
+        assert st == 200, b
+        t = b["access_token"]
+        st, b, _ = call(e.base, "GET", "/api/machines", token=t)
+        assert st == 403, st  # Ti.ReadWrite only
+        st, b, _ = token(e.base)
+        st, b, _ = call(e.base, "GET", "/api/machines", token=b["access_token"])
+        assert st == 200 and [m["computerDnsName"] for m in b["value"]] == ["ws-01"], b
+    finally:
+        e.stop()
+
+
+@test
+def config_errors_name_file_and_line(c):
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "bad.conf")
+        with open(path, "w") as f:
+            f.write("[emulator]\ncap = 10\n\n[app x]\ntenant = t\nclient_id = c\nsecret = s\nroles = Ti.Write\n")
+        p = subprocess.run([EMU, "--config", path], capture_output=True, text=True, timeout=10)
+        assert p.returncode == 2 and "bad.conf:8: unknown role Ti.Write" in p.stderr, (p.returncode, p.stderr)
+
+
+@test
+def tls_when_given_a_certificate(c):
+    import shutil, ssl
+    if shutil.which("openssl") is None:
+        print("SKIPPED (no openssl command): tls_when_given_a_certificate")
+        return
+    with tempfile.TemporaryDirectory() as d:
+        cert, key = os.path.join(d, "c.pem"), os.path.join(d, "k.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                       check=True, capture_output=True)
+        e = Emulator("--tls-cert", cert, "--tls-key", key)
+        try:
+            assert e.base.startswith("https://"), e.base
+            ctx = ssl.create_default_context(cafile=cert)
+            with urllib.request.urlopen(e.base + "/_emulator/calls", context=ctx, timeout=10) as r:
+                assert r.status == 200
+        finally:
+            e.stop()
+
+
 def main():
     names = sys.argv[2:]
     if "valgrind" in os.environ.get("EMU_WRAPPER", "") and os.environ.get("IOCSYNC_NO_VALGRIND"):

@@ -1,0 +1,146 @@
+/* mde-emulator --config: tenants' apps, machines and limits from INI.
+ *
+ *   [emulator]             token_lifetime, cap, rate_limits
+ *   [app NAME]             tenant, client_id, secret, roles (comma-separated)
+ *   [machine NAME]         id, group, group_id, tags, network_protection
+ *
+ * Unknown sections and keys are errors, reported as FILE:LINE. */
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "emu.h"
+
+struct cfg {
+	struct emu *e;
+	char why[256];
+	struct app *app;	/* the section being read */
+	struct machine *machine;
+	char section[128];
+};
+
+static bool
+set_str(char **dst, const char *v)
+{
+	free(*dst);
+	*dst = xstrdup(v);
+	return true;
+}
+
+static int
+on_key(void *user, const char *section, const char *name, const char *value)
+{
+	struct cfg *c = user;
+	struct emu *e = c->e;
+	long long n;
+
+	if (strcmp(section, c->section) != 0) { /* a new section */
+		snprintf(c->section, sizeof(c->section), "%s", section);
+		c->app = NULL;
+		c->machine = NULL;
+		if (strncmp(section, "app ", 4) == 0) {
+			e->apps = xrealloc(e->apps, (e->napps + 1) * sizeof(*e->apps));
+			c->app = &e->apps[e->napps++];
+			*c->app = (struct app){.name = xstrdup(section + 4)};
+		} else if (strncmp(section, "machine ", 8) == 0) {
+			e->machines = xrealloc(e->machines, (e->nmachines + 1) * sizeof(*e->machines));
+			c->machine = &e->machines[e->nmachines++];
+			*c->machine = (struct machine){.name = xstrdup(section + 8), .np_mode = xstrdup("Block"),
+						       .group = xstrdup(""), .tags = xstrdup("")};
+		} else if (strcmp(section, "emulator") != 0) {
+			snprintf(c->why, sizeof(c->why), "unknown section [%s] (emulator, app NAME, machine NAME)",
+				 section);
+			return 0;
+		}
+	}
+	if (strcmp(section, "emulator") == 0) {
+		if (strcmp(name, "token_lifetime") == 0 && num_parse(value, 60, 86400, &n, NULL) == ERR_OK)
+			e->token_lifetime = (long)n;
+		else if (strcmp(name, "cap") == 0 && num_parse(value, 0, 10000000, &n, NULL) == ERR_OK)
+			e->cap = (long)n;
+		else if (strcmp(name, "rate_limits") == 0 && bool_parse(value, &e->rate_limits) == ERR_OK)
+			;
+		else {
+			snprintf(c->why, sizeof(c->why), "[emulator] %s = %s: unknown key or bad value", name, value);
+			return 0;
+		}
+		return 1;
+	}
+	if (c->app) {
+		struct app *a = c->app;
+		if (strcmp(name, "tenant") == 0)
+			return set_str(&a->tenant, value);
+		if (strcmp(name, "client_id") == 0)
+			return set_str(&a->client_id, value);
+		if (strcmp(name, "secret") == 0)
+			return set_str(&a->secret, value);
+		if (strcmp(name, "roles") == 0) {
+			char *dup = xstrdup(value), *save, *tok;
+			a->roles = 0;
+			for (tok = strtok_r(dup, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+				unsigned b = role_parse(tok);
+				if (b == 0) {
+					snprintf(c->why, sizeof(c->why), "unknown role %.60s", tok);
+					free(dup);
+					return 0;
+				}
+				a->roles |= b;
+			}
+			free(dup);
+			return 1;
+		}
+		snprintf(c->why, sizeof(c->why), "[%s] unknown key %s (tenant, client_id, secret, roles)", section, name);
+		return 0;
+	}
+	struct machine *m = c->machine;
+	if (strcmp(name, "id") == 0)
+		return set_str(&m->id, value);
+	if (strcmp(name, "group") == 0)
+		return set_str(&m->group, value);
+	if (strcmp(name, "tags") == 0)
+		return set_str(&m->tags, value);
+	if (strcmp(name, "group_id") == 0 && num_parse(value, 0, 1 << 30, &n, NULL) == ERR_OK) {
+		m->group_id = (int)n;
+		return 1;
+	}
+	if (strcmp(name, "network_protection") == 0 &&
+	    (strcmp(value, "Block") == 0 || strcmp(value, "Audit") == 0 || strcmp(value, "Off") == 0))
+		return set_str(&m->np_mode, value);
+	snprintf(c->why, sizeof(c->why),
+		 "[%s] %s = %s: unknown key or bad value (id, group, group_id, tags, network_protection = Block|Audit|Off)",
+		 section, name, value);
+	return 0;
+}
+
+bool
+emu_config_load(struct emu *e, const char *path, char *why, size_t whysz)
+{
+	struct cfg c = {.e = e};
+	int line = ini_parse(path, on_key, &c);
+	if (line < 0) {
+		snprintf(why, whysz, "%s: cannot read", path);
+		return false;
+	}
+	if (line > 0) {
+		snprintf(why, whysz, "%s:%d: %s", path, line, c.why[0] ? c.why : "syntax error");
+		return false;
+	}
+	for (size_t i = 0; i < e->napps; i++) {
+		struct app *a = &e->apps[i];
+		if (!a->tenant || !a->client_id || !a->secret || a->roles == 0) {
+			snprintf(why, whysz, "%s: [app %s] needs tenant, client_id, secret and roles", path, a->name);
+			return false;
+		}
+	}
+	for (size_t i = 0; i < e->nmachines; i++)
+		if (e->machines[i].id == NULL) {
+			snprintf(why, whysz, "%s: [machine %s] needs an id", path, e->machines[i].name);
+			return false;
+		}
+	if (e->napps == 0) {
+		snprintf(why, whysz, "%s: no [app NAME] section: nobody could log in", path);
+		return false;
+	}
+	return true;
+}
