@@ -4,6 +4,9 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +14,10 @@
 #include <strings.h>
 
 #include "emu.h"
+
+struct app;
+static bool check_assertion(struct emu *e, const struct app *a, const char *tenant, const char *jwt,
+			    char *why, size_t whysz, int *code);
 
 static const char *const audiences[] = {
 	"https://api.securitycenter.microsoft.com",
@@ -173,12 +180,22 @@ auth_token(struct emu *e, const struct request *q, const char *tenant, bool v2, 
 		goto out;
 	}
 	if (assertion) {
-		entra_error(r, 401, "invalid_client", 7000274,
-			    "mde-emulator does not verify client assertions yet; use a client secret.");
-		goto out;
-	}
-	if (secret == NULL || a->secret == NULL || strlen(secret) != strlen(a->secret) ||
-	    CRYPTO_memcmp(secret, a->secret, strlen(secret)) != 0) {
+		char *atype = form_get(q->body ? q->body : "", q->body_len, "client_assertion_type");
+		bool typed = atype && strcmp(atype, "urn:ietf:params:oauth:client-assertion-type:jwt-bearer") == 0;
+		free(atype);
+		char why[200];
+		int code;
+		if (!typed) {
+			entra_error(r, 400, "invalid_request", 90002,
+				    "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer.");
+			goto out;
+		}
+		if (!check_assertion(e, a, tenant, assertion, why, sizeof(why), &code)) {
+			entra_error(r, 401, "invalid_client", code, why);
+			goto out;
+		}
+	} else if (secret == NULL || a->secret == NULL || strlen(secret) != strlen(a->secret) ||
+		   CRYPTO_memcmp(secret, a->secret, strlen(secret)) != 0) {
 		entra_error(r, 401, "invalid_client", 7000215, "Invalid client secret provided.");
 		goto out;
 	}
@@ -261,4 +278,149 @@ auth_bearer(struct emu *e, const struct request *q, const struct app **app, stru
 	}
 	json_decref(c);
 	return true;
+}
+
+/* ---- certificate credentials (client assertions) ---- */
+
+bool
+app_set_certificate(struct app *a, const char *pem, size_t len, char *why, size_t whysz)
+{
+	BIO *bio = BIO_new_mem_buf(pem, (int)len);
+	X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	BIO_free(bio);
+	if (x == NULL) {
+		snprintf(why, whysz, "not a PEM certificate");
+		return false;
+	}
+	unsigned char d1[EVP_MAX_MD_SIZE], d2[EVP_MAX_MD_SIZE];
+	unsigned n1 = 0, n2 = 0;
+	EVP_PKEY *k = X509_get_pubkey(x);
+	if (k == NULL || EVP_PKEY_base_id(k) != EVP_PKEY_RSA || !X509_digest(x, EVP_sha1(), d1, &n1) ||
+	    !X509_digest(x, EVP_sha256(), d2, &n2)) {
+		EVP_PKEY_free(k);
+		X509_free(x);
+		snprintf(why, whysz, "the certificate must hold an RSA key");
+		return false;
+	}
+	X509_free(x);
+	app_clear_certificate(a);
+	a->pubkey = k;
+	a->x5t = b64url(d1, n1);
+	a->x5t256 = b64url(d2, n2);
+	return true;
+}
+
+void
+app_clear_certificate(struct app *a)
+{
+	EVP_PKEY_free(a->pubkey);
+	free(a->x5t);
+	free(a->x5t256);
+	a->pubkey = NULL;
+	a->x5t = a->x5t256 = NULL;
+}
+
+static bool
+verify_sig(EVP_PKEY *k, bool pss, const char *msg, size_t msglen, const unsigned char *sig, size_t siglen)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	EVP_PKEY_CTX *pctx = NULL;
+	bool ok = ctx && EVP_DigestVerifyInit(ctx, &pctx, EVP_sha256(), NULL, k) == 1;
+	if (ok && pss)
+		ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
+		     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_AUTO) == 1;
+	ok = ok && EVP_DigestVerify(ctx, sig, siglen, (const unsigned char *)msg, msglen) == 1;
+	EVP_MD_CTX_free(ctx);
+	return ok;
+}
+
+/* Checks a client assertion JWT for app a (spec 1.3): RS256 with x5t or
+ * PS256 with x5t#S256 naming a's certificate, a valid signature, aud =
+ * the token endpoint, iss = sub = client id, nbf/exp around now (5
+ * minutes of skew), and a jti never seen before. */
+static bool
+check_assertion(struct emu *e, const struct app *a, const char *tenant, const char *jwt, char *why,
+		size_t whysz, int *code)
+{
+	const char *d1 = strchr(jwt, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
+	size_t hn, pn, sn;
+	unsigned char *h = NULL, *p = NULL, *sig = NULL;
+	json_t *hj = NULL, *pj = NULL;
+	bool ok = false;
+
+	*code = 700027;
+	if (a->pubkey == NULL) {
+		snprintf(why, whysz, "No certificate is registered for the application.");
+		return false;
+	}
+	if (d1 == NULL || d2 == NULL || strlen(jwt) > 16384 ||
+	    (h = b64url_dec(jwt, (size_t)(d1 - jwt), &hn)) == NULL ||
+	    (p = b64url_dec(d1 + 1, (size_t)(d2 - d1 - 1), &pn)) == NULL ||
+	    (sig = b64url_dec(d2 + 1, strlen(d2 + 1), &sn)) == NULL ||
+	    (hj = json_loadb((const char *)h, hn, 0, NULL)) == NULL ||
+	    (pj = json_loadb((const char *)p, pn, 0, NULL)) == NULL) {
+		snprintf(why, whysz, "The client assertion is not a well-formed JWT.");
+		goto out;
+	}
+	const char *alg = json_string_value(json_object_get(hj, "alg"));
+	const char *x5t = json_string_value(json_object_get(hj, "x5t"));
+	const char *x5t256 = json_string_value(json_object_get(hj, "x5t#S256"));
+	bool pss;
+	if (alg && strcmp(alg, "RS256") == 0 && x5t && strcmp(x5t, a->x5t) == 0)
+		pss = false;
+	else if (alg && strcmp(alg, "PS256") == 0 && x5t256 && strcmp(x5t256, a->x5t256) == 0)
+		pss = true;
+	else {
+		snprintf(why, whysz, "The assertion must be RS256 with x5t or PS256 with x5t#S256 of the registered certificate.");
+		goto out;
+	}
+	if (!verify_sig(a->pubkey, pss, jwt, (size_t)(d2 - jwt), sig, sn)) {
+		snprintf(why, whysz, "Client assertion failed signature validation.");
+		goto out;
+	}
+	const char *aud = json_string_value(json_object_get(pj, "aud"));
+	const char *iss = json_string_value(json_object_get(pj, "iss"));
+	const char *sub = json_string_value(json_object_get(pj, "sub"));
+	const char *jti = json_string_value(json_object_get(pj, "jti"));
+	json_t *nbf = json_object_get(pj, "nbf"), *exp = json_object_get(pj, "exp");
+	char *a1 = xasprintf("https://login.microsoftonline.com/%s/oauth2/v2.0/token", tenant);
+	char *a2 = xasprintf("https://login.microsoftonline.com/%s/oauth2/token", tenant);
+	char *a3 = xasprintf("%s/%s/oauth2/v2.0/token", e->base, tenant);
+	char *a4 = xasprintf("%s/%s/oauth2/token", e->base, tenant);
+	bool aud_ok = aud && (!strcmp(aud, a1) || !strcmp(aud, a2) || !strcmp(aud, a3) || !strcmp(aud, a4));
+	free(a1), free(a2), free(a3), free(a4);
+	long long now = emu_now_ms(e) / 1000;
+	if (!aud_ok) {
+		*code = 700023;
+		snprintf(why, whysz, "The assertion audience is not this tenant's token endpoint.");
+	} else if (!iss || !sub || strcmp(iss, a->client_id) || strcmp(sub, a->client_id)) {
+		*code = 700021;
+		snprintf(why, whysz, "The assertion's iss and sub must both be the client id.");
+	} else if (!json_is_integer(exp) || json_integer_value(exp) + 300 <= now ||
+		   (nbf && (!json_is_integer(nbf) || json_integer_value(nbf) - 300 > now))) {
+		*code = 700024;
+		snprintf(why, whysz, "Client assertion is not within its valid time range.");
+	} else if (jti == NULL || *jti == '\0' || strlen(jti) > 128) {
+		*code = 700021;
+		snprintf(why, whysz, "The assertion needs a jti.");
+	} else {
+		char *key = xasprintf("%s|%s", a->client_id, jti);
+		bool seen = false;
+		for (size_t i = 0; i < e->njti && !seen; i++)
+			seen = strcmp(e->used_jti[i], key) == 0;
+		if (seen) {
+			*code = 7000282;
+			snprintf(why, whysz, "The assertion's jti was already used.");
+			free(key);
+		} else {
+			e->used_jti = xrealloc(e->used_jti, (e->njti + 1) * sizeof(char *));
+			e->used_jti[e->njti++] = key;
+			ok = true;
+		}
+	}
+out:
+	json_decref(hj);
+	json_decref(pj);
+	free(h), free(p), free(sig);
+	return ok;
 }

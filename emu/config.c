@@ -1,7 +1,8 @@
 /* mde-emulator --config: tenants' apps, machines and limits from INI.
  *
  *   [emulator]             token_lifetime, cap, rate_limits
- *   [app NAME]             tenant, client_id, secret, roles (comma-separated)
+ *   [app NAME]             tenant, client_id, secret and/or certificate (PEM
+ *                          file), roles (comma-separated)
  *   [machine NAME]         id, group, group_id, tags, network_protection
  *
  * Unknown sections and keys are errors, reported as FILE:LINE. */
@@ -75,6 +76,17 @@ on_key(void *user, const char *section, const char *name, const char *value)
 			return set_str(&a->client_id, value);
 		if (strcmp(name, "secret") == 0)
 			return set_str(&a->secret, value);
+		if (strcmp(name, "certificate") == 0) {
+			char *pem;
+			size_t plen;
+			if (file_read(value, 1 << 20, &pem, &plen) != ERR_OK) {
+				snprintf(c->why, sizeof(c->why), "certificate %.100s: cannot read", value);
+				return 0;
+			}
+			bool ok = app_set_certificate(a, pem, plen, c->why, sizeof(c->why));
+			free(pem);
+			return ok;
+		}
 		if (strcmp(name, "roles") == 0) {
 			char *dup = xstrdup(value), *save, *tok;
 			a->roles = 0;
@@ -90,7 +102,7 @@ on_key(void *user, const char *section, const char *name, const char *value)
 			free(dup);
 			return 1;
 		}
-		snprintf(c->why, sizeof(c->why), "[%s] unknown key %s (tenant, client_id, secret, roles)", section, name);
+		snprintf(c->why, sizeof(c->why), "[%s] unknown key %s (tenant, client_id, secret, certificate, roles)", section, name);
 		return 0;
 	}
 	struct machine *m = c->machine;
@@ -128,8 +140,9 @@ emu_config_load(struct emu *e, const char *path, char *why, size_t whysz)
 	}
 	for (size_t i = 0; i < e->napps; i++) {
 		struct app *a = &e->apps[i];
-		if (!a->tenant || !a->client_id || !a->secret || a->roles == 0) {
-			snprintf(why, whysz, "%s: [app %s] needs tenant, client_id, secret and roles", path, a->name);
+		if (!a->tenant || !a->client_id || (!a->secret && !a->pubkey) || a->roles == 0) {
+			snprintf(why, whysz, "%s: [app %s] needs tenant, client_id, a secret or a certificate, and roles",
+				 path, a->name);
 			return false;
 		}
 	}

@@ -215,8 +215,8 @@ add_app(struct emu *e, const char *tenant, const char *cid, const char *secret, 
 			return;
 		}
 	e->apps = xrealloc(e->apps, (e->napps + 1) * sizeof(*e->apps));
-	e->apps[e->napps++] = (struct app){xstrdup(tenant), xstrdup(cid), xstrdup(secret), xstrdup(name),
-					   roles_mask};
+	e->apps[e->napps++] = (struct app){.tenant = xstrdup(tenant), .client_id = xstrdup(cid),
+					   .secret = xstrdup(secret), .name = xstrdup(name), .roles = roles_mask};
 }
 
 static void
@@ -253,6 +253,7 @@ emu_free(struct emu *e)
 	for (size_t i = 0; i < e->napps; i++) {
 		free(e->apps[i].tenant), free(e->apps[i].client_id);
 		free(e->apps[i].secret), free(e->apps[i].name);
+		app_clear_certificate(&e->apps[i]);
 	}
 	free(e->apps);
 	for (size_t i = 0; i < e->nmachines; i++) {
@@ -266,6 +267,9 @@ emu_free(struct emu *e)
 	}
 	free(e->wins);
 	free(e->faults);
+	for (size_t i = 0; i < e->njti; i++)
+		free(e->used_jti[i]);
+	free(e->used_jti);
 	json_decref(e->log);
 	free(e->base);
 	free(e->state_path);
@@ -458,7 +462,15 @@ control(struct emu *e, const struct request *q, struct reply *r)
 			reply_error(r, 400, "InvalidInput", "tenant, client_id, secret, name and roles (known names) expected");
 		} else {
 			add_app(e, t, cid, sec, name, mask);
-			r->body = json_pack("{s:s}", "client_id", cid);
+			const char *pem = json_string_value(json_object_get(in, "certificate_pem"));
+			struct app *a = NULL;
+			for (size_t k = 0; k < e->napps; k++)
+				if (!strcmp(e->apps[k].tenant, t) && !strcmp(e->apps[k].client_id, cid))
+					a = &e->apps[k];
+			if (pem && !app_set_certificate(a, pem, strlen(pem), why, sizeof(why)))
+				reply_error(r, 400, "InvalidInput", "certificate_pem: %s", why);
+			else
+				r->body = json_pack("{s:s}", "client_id", cid);
 		}
 	} else if (post && strcmp(p, "/limits") == 0) {
 		if ((in = body_json(q, r)) == NULL)

@@ -32,7 +32,14 @@ unsigned role_parse(const char *name); /* 0 if unknown */
 struct app {
 	char *tenant, *client_id, *secret, *name;
 	unsigned roles;
+	/* certificate credential (NULL: none): its public key and the
+	 * base64url SHA-1 (x5t) and SHA-256 (x5t#S256) of its DER form */
+	void *pubkey;		/* EVP_PKEY * */
+	char *x5t, *x5t256;
 };
+/* Sets a's certificate from PEM text; false with why. */
+bool app_set_certificate(struct app *a, const char *pem, size_t len, char *why, size_t whysz);
+void app_clear_certificate(struct app *a);
 
 struct machine {
 	char *id, *name, *group, *tags; /* tags: comma-separated */

@@ -755,6 +755,81 @@ def tls_when_given_a_certificate(c):
             e.stop()
 
 
+def b64u(data):
+    import base64
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class Cert:
+    """An RSA key and self-signed certificate made with the openssl command;
+    assertions are signed with it too (Python's standard library has no RSA)."""
+    def __init__(self, d):
+        import hashlib
+        self.d = d
+        self.key, self.cert = os.path.join(d, "k.pem"), os.path.join(d, "c.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", self.key, "-out",
+                        self.cert, "-days", "1", "-subj", "/CN=iocsync-test"], check=True, capture_output=True)
+        der = subprocess.run(["openssl", "x509", "-in", self.cert, "-outform", "der"], check=True,
+                             capture_output=True).stdout
+        self.x5t, self.x5t256 = b64u(hashlib.sha1(der).digest()), b64u(hashlib.sha256(der).digest())
+        self.pem = open(self.cert).read()
+
+    def assertion(self, cid, aud, alg="PS256", now=None, jti=None, iss=None, x5t=None):
+        import uuid
+        now = int(now or time.time())
+        head = {"alg": alg, "typ": "JWT"}
+        if alg == "RS256":
+            head["x5t"] = x5t or self.x5t
+        else:
+            head["x5t#S256"] = x5t or self.x5t256
+        claims = {"aud": aud, "iss": iss or cid, "sub": cid, "jti": jti or str(uuid.uuid4()), "nbf": now, "exp": now + 600}
+        msg = (b64u(json.dumps(head).encode()) + "." + b64u(json.dumps(claims).encode())).encode()
+        opts = ["-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:32"] if alg == "PS256" else []
+        sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", self.key, *opts], input=msg, check=True,
+                             capture_output=True).stdout
+        return msg.decode() + "." + b64u(sig)
+
+
+def assertion_token(base, cid, jwt, tenant=TENANT):
+    form = {"grant_type": "client_credentials", "client_id": cid, "scope": RES + "/.default",
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", "client_assertion": jwt}
+    return call(base, "POST", "/%s/oauth2/v2.0/token" % tenant, raw=urllib.parse.urlencode(form).encode(),
+                ctype="application/x-www-form-urlencoded")
+
+
+@test
+def client_assertion_rs256_x5t_and_ps256_x5t_s256(c):
+    import shutil
+    if shutil.which("openssl") is None:
+        print("SKIPPED (no openssl command): client assertions")
+        return
+    with tempfile.TemporaryDirectory() as d:
+        cert = Cert(d)
+        cid = "66666666-6666-6666-6666-666666666666"
+        c.control("/apps", {"tenant": TENANT, "client_id": cid, "secret": "unused-" + cid, "name": "cert-app",
+                            "roles": ["Ti.ReadWrite.All"], "certificate_pem": cert.pem})
+        aud = "https://login.microsoftonline.com/%s/oauth2/v2.0/token" % TENANT
+        for alg in ("RS256", "PS256"):
+            st, b, _ = assertion_token(c.base, cid, cert.assertion(cid, aud, alg))
+            assert st == 200, (alg, b)
+            assert call(c.base, "GET", "/api/indicators", token=b["access_token"])[0] == 200
+        # the emulator's own token URL is an accepted audience too
+        st, b, _ = assertion_token(c.base, cid, cert.assertion(cid, c.base + "/%s/oauth2/v2.0/token" % TENANT))
+        assert st == 200, b
+        bad = [("wrong audience", cert.assertion(cid, "https://login.microsoftonline.com/other/oauth2/v2.0/token"), 700023),
+               ("expired", cert.assertion(cid, aud, now=time.time() - 3600), 700024),
+               ("iss is not the client", cert.assertion(cid, aud, iss="someone"), 700021),
+               ("RS256 with the SHA-256 thumbprint", cert.assertion(cid, aud, "RS256", x5t=cert.x5t256), 700027),
+               ("signature", cert.assertion(cid, aud)[:-6] + "AAAAAA", 700027)]
+        for what, jwt, code in bad:
+            st, b, _ = assertion_token(c.base, cid, jwt)
+            assert st == 401 and b["error"] == "invalid_client" and code in b["error_codes"], (what, st, b)
+        jwt = cert.assertion(cid, aud, jti="fixed-jti")
+        assert assertion_token(c.base, cid, jwt)[0] == 200
+        st, b, _ = assertion_token(c.base, cid, jwt)
+        assert st == 401 and 7000282 in b["error_codes"], ("jti reuse", b)
+
+
 def main():
     names = sys.argv[2:]
     if "valgrind" in os.environ.get("EMU_WRAPPER", "") and os.environ.get("IOCSYNC_NO_VALGRIND"):
