@@ -4,9 +4,12 @@
  *   [app NAME]             tenant, client_id, secret and/or certificate (PEM
  *                          file), roles (comma-separated)
  *   [machine NAME]         id, group, group_id, tags, network_protection
+ *   [faults]               seed, slow_ms, and a probability per fault:
+ *                          429, 500, 503, slow, reset, truncate
  *
  * Unknown sections and keys are errors, reported as FILE:LINE. */
 #include <ini.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,11 +52,29 @@ on_key(void *user, const char *section, const char *name, const char *value)
 			c->machine = &e->machines[e->nmachines++];
 			*c->machine = (struct machine){.name = xstrdup(section + 8), .np_mode = xstrdup("Block"),
 						       .group = xstrdup(""), .tags = xstrdup("")};
-		} else if (strcmp(section, "emulator") != 0) {
-			snprintf(c->why, sizeof(c->why), "unknown section [%s] (emulator, app NAME, machine NAME)",
+		} else if (strcmp(section, "emulator") != 0 && strcmp(section, "faults") != 0) {
+			snprintf(c->why, sizeof(c->why), "unknown section [%s] (emulator, faults, app NAME, machine NAME)",
 				 section);
 			return 0;
 		}
+	}
+	if (strcmp(section, "faults") == 0) {
+		char *end;
+		if (strcmp(name, "seed") == 0 && num_parse(value, 0, LLONG_MAX, &n, NULL) == ERR_OK) {
+			e->fault_rng = (uint64_t)n;
+			return 1;
+		}
+		if (strcmp(name, "slow_ms") == 0 && num_parse(value, 0, 60000, &n, NULL) == ERR_OK) {
+			e->slow_ms = (unsigned)n;
+			return 1;
+		}
+		double pr = strtod(value, &end);
+		if (*end == '\0' && end != value && fault_set_probability(e, name, pr))
+			return 1;
+		snprintf(c->why, sizeof(c->why),
+			 "[faults] %s = %s: seed, slow_ms, or 429/500/503/slow/reset/truncate = probability 0..1 (summing to at most 1)",
+			 name, value);
+		return 0;
 	}
 	if (strcmp(section, "emulator") == 0) {
 		if (strcmp(name, "token_lifetime") == 0 && num_parse(value, 60, 86400, &n, NULL) == ERR_OK)

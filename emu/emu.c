@@ -198,6 +198,7 @@ emu_new(void)
 	e->rate_limits = true;
 	e->log = json_array();
 	e->base = xstrdup("http://127.0.0.1");
+	e->fault_rng = 1;
 	return e;
 }
 
@@ -346,6 +347,8 @@ emu_state_load(struct emu *e, const char *path, char *why, size_t whysz)
 
 /* ---- control plane ---- */
 
+static void faults_set(struct emu *e, json_t *in, struct reply *r);
+
 static json_t *
 body_json(const struct request *q, struct reply *r)
 {
@@ -377,6 +380,8 @@ control(struct emu *e, const struct request *q, struct reply *r)
 		free(e->faults);
 		e->faults = NULL;
 		e->nfaults = e->fault_pos = 0;
+		memset(e->fault_pm, 0, sizeof(e->fault_pm));
+		e->fault_rng = 1;
 		e->clock_offset_ms = 0;
 		e->next_id = 1;
 		e->cap = 15000;
@@ -421,27 +426,7 @@ control(struct emu *e, const struct request *q, struct reply *r)
 	} else if (post && strcmp(p, "/faults") == 0) {
 		if ((in = body_json(q, r)) == NULL)
 			return;
-		json_t *seq = json_object_get(in, "sequence"), *el;
-		size_t i;
-		if (!json_is_array(seq)) {
-			reply_error(r, 400, "InvalidInput", "sequence: an array of statuses (0 = answer normally)");
-		} else {
-			free(e->faults);
-			e->faults = xcalloc(json_array_size(seq) + 1, sizeof(int));
-			e->nfaults = 0;
-			e->fault_pos = 0;
-			json_array_foreach(seq, i, el) {
-				json_int_t s = json_integer_value(el);
-				if (!json_is_integer(el) || !(s == 0 || s == 429 || s == 500 || s == 503)) {
-					reply_error(r, 400, "InvalidInput", "sequence[%zu]: 0, 429, 500 or 503", i);
-					e->nfaults = 0;
-					break;
-				}
-				e->faults[e->nfaults++] = (int)s;
-			}
-			if (r->body == NULL)
-				r->body = json_pack("{s:I}", "faults", (json_int_t)e->nfaults);
-		}
+		faults_set(e, in, r);
 	} else if (post && strcmp(p, "/apps") == 0) {
 		if ((in = body_json(q, r)) == NULL)
 			return;
@@ -491,6 +476,120 @@ control(struct emu *e, const struct request *q, struct reply *r)
 	json_decref(in);
 }
 
+/* ---- faults ---- */
+
+static const char *const fault_names[] = {"429", "500", "503", "slow", "reset", "truncate"};
+static const int fault_codes[] = {429, 500, 503, FAULT_SLOW, FAULT_RESET, FAULT_TRUNCATE};
+
+int
+fault_parse(const char *s)
+{
+	if (strcmp(s, "none") == 0 || strcmp(s, "0") == 0)
+		return 0;
+	for (size_t i = 0; i < NELEM(fault_names); i++)
+		if (strcmp(s, fault_names[i]) == 0)
+			return fault_codes[i];
+	return -1;
+}
+
+bool
+fault_set_probability(struct emu *e, const char *name, double p)
+{
+	unsigned total = 0;
+	for (size_t i = 0; i < NELEM(fault_names); i++)
+		if (strcmp(name, fault_names[i]) == 0) {
+			if (!(p >= 0 && p <= 1))
+				return false;
+			e->fault_pm[i] = (unsigned)(p * 1000 + 0.5);
+			for (size_t k = 0; k < NELEM(fault_names); k++)
+				total += e->fault_pm[k];
+			return total <= 1000;
+		}
+	return false;
+}
+
+/* {"sequence":[429,"slow",0,...], "probabilities":{"500":0.05,...},
+ *  "seed":N, "slow_ms":N}: replaces the fault plan. */
+static void
+faults_set(struct emu *e, json_t *in, struct reply *r)
+{
+	json_t *seq = json_object_get(in, "sequence"), *probs = json_object_get(in, "probabilities"), *el;
+	json_t *seed = json_object_get(in, "seed"), *slow = json_object_get(in, "slow_ms");
+	const char *k;
+	size_t i;
+
+	free(e->faults);
+	e->faults = NULL;
+	e->nfaults = e->fault_pos = 0;
+	memset(e->fault_pm, 0, sizeof(e->fault_pm));
+	if (seq && !json_is_array(seq)) {
+		reply_error(r, 400, "InvalidInput", "sequence: an array of faults");
+		return;
+	}
+	e->faults = xcalloc(json_array_size(seq) + 1, sizeof(int));
+	json_array_foreach(seq, i, el) {
+		char num[24];
+		const char *name = json_is_string(el) ? json_string_value(el) : NULL;
+		if (json_is_integer(el)) {
+			snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(el));
+			name = num;
+		}
+		int f = name ? fault_parse(name) : -1;
+		if (f < 0) {
+			reply_error(r, 400, "InvalidInput", "sequence[%zu]: 0, 429, 500, 503, slow, reset or truncate", i);
+			e->nfaults = 0;
+			return;
+		}
+		e->faults[e->nfaults++] = f;
+	}
+	if (probs && !json_is_object(probs)) {
+		reply_error(r, 400, "InvalidInput", "probabilities: an object of fault name to probability");
+		return;
+	}
+	json_object_foreach(probs, k, el) {
+		if (!json_is_number(el) || !fault_set_probability(e, k, json_number_value(el))) {
+			memset(e->fault_pm, 0, sizeof(e->fault_pm));
+			reply_error(r, 400, "InvalidInput", "probabilities.%s: a known fault, from 0 to 1, all summing to at most 1", k);
+			return;
+		}
+	}
+	e->fault_rng = json_is_integer(seed) ? (uint64_t)json_integer_value(seed) : 1;
+	if (json_is_integer(slow) && json_integer_value(slow) >= 0 && json_integer_value(slow) <= 60000)
+		e->slow_ms = (unsigned)json_integer_value(slow);
+	r->body = json_pack("{s:I, s:I, s:i}", "sequence", (json_int_t)e->nfaults, "seed",
+			    (json_int_t)e->fault_rng, "slow_ms", (int)e->slow_ms);
+}
+
+/* splitmix64: small, seedable, good enough for fault draws. */
+static uint64_t
+rng_next(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* The fault for this call: scripted first, then drawn. 0: none. */
+static int
+next_fault(struct emu *e)
+{
+	if (e->fault_pos < e->nfaults)
+		return e->faults[e->fault_pos++];
+	unsigned total = 0;
+	for (size_t i = 0; i < NELEM(fault_names); i++)
+		total += e->fault_pm[i];
+	if (total == 0)
+		return 0;
+	unsigned x = (unsigned)(rng_next(&e->fault_rng) % 1000);
+	for (size_t i = 0; i < NELEM(fault_names); i++) {
+		if (x < e->fault_pm[i])
+			return fault_codes[i];
+		x -= e->fault_pm[i];
+	}
+	return 0;
+}
+
 /* ---- routing ---- */
 
 static enum ep
@@ -517,7 +616,7 @@ classify(const char *m, const char *p, const char **id)
 }
 
 static void
-count(struct emu *e, enum ep ep, const struct request *q, int status)
+count(struct emu *e, enum ep ep, const struct request *q, int status, enum fault fault)
 {
 	int c = status == 429 ? 5 : status / 100 - 1;
 	if (c < 0 || c > 5)
@@ -527,6 +626,9 @@ count(struct emu *e, enum ep ep, const struct request *q, int status)
 		json_array_remove(e->log, 0);
 	json_array_append_new(e->log, json_pack("{s:s, s:s, s:i}", "method", q->method, "path", q->full_path,
 						"status", status));
+	if (fault)
+		json_object_set_new(json_array_get(e->log, json_array_size(e->log) - 1), "fault",
+				    json_string(fault == FAULT_SLOW ? "slow" : fault == FAULT_RESET ? "reset" : "truncate"));
 }
 
 void
@@ -568,8 +670,12 @@ emu_handle(struct emu *e, const struct request *q0, struct reply *r)
 	}
 	if (!auth_bearer(e, &q, &a, r))
 		goto done;
-	if (e->fault_pos < e->nfaults) {
-		int f = e->faults[e->fault_pos++];
+	int f = next_fault(e);
+	if (f == FAULT_SLOW || f == FAULT_RESET || f == FAULT_TRUNCATE) {
+		/* on the wire, after the request has done its work */
+		r->fault = (enum fault)f;
+		r->slow_ms = e->slow_ms ? e->slow_ms : 2000;
+	} else if (f) {
 		if (f == 429) {
 			reply_error(r, 429, "TooManyRequests", "Injected fault");
 			snprintf(r->retry_after, sizeof(r->retry_after), "1");
@@ -596,7 +702,7 @@ emu_handle(struct emu *e, const struct request *q0, struct reply *r)
 	}
 done:
 	r->odata = ep != EP_TOKEN;
-	count(e, ep, q0, r->status);
+	count(e, ep, q0, r->status, r->fault);
 done_nocount:
 	pthread_mutex_unlock(&e->mu);
 }

@@ -100,9 +100,14 @@ struct emu {
 	/* counters[endpoint][status class index] */
 	unsigned long calls[EP__COUNT][6];
 	json_t *log;			/* last requests: method, path, status */
-	/* faults: a scripted sequence of statuses, consumed one per API call */
-	int *faults;
+	/* Faults, one decision per API call: first the scripted sequence,
+	 * then the probabilities (per mille) drawn from a seeded generator,
+	 * so a run can be repeated. */
+	int *faults;		/* enum fault or an HTTP status */
 	size_t nfaults, fault_pos;
+	unsigned fault_pm[6];	/* per mille, indexed like fault_names */
+	uint64_t fault_rng;
+	unsigned slow_ms;
 	char **used_jti;
 	size_t njti;
 };
@@ -114,8 +119,14 @@ void emu_time_format(long long ms, char *out, size_t outsz);
 /* Parses ISO-8601 UTC ("...Z", optional fraction, or +00:00); false if not. */
 bool emu_time_parse(const char *s, long long *ms);
 
+/* Faults that happen on the wire, after the request was handled. */
+enum fault { FAULT_NONE = 0, FAULT_SLOW = 1, FAULT_RESET = 2, FAULT_TRUNCATE = 3 };
+
 /* A reply: status, JSON body (stolen) or NULL, extra headers. */
 struct reply {
+	enum fault fault;	/* slow: answer after slow_ms; reset: close without
+				   an answer; truncate: half the body, then close */
+	unsigned slow_ms;
 	int status;
 	json_t *body;
 	char retry_after[24];
@@ -172,6 +183,10 @@ struct emu *emu_new(void);
 void emu_free(struct emu *e);
 /* Reads --config (see config.c); false with "FILE:LINE: why". */
 bool emu_config_load(struct emu *e, const char *path, char *why, size_t whysz);
+/* Parses a fault name ("429", "500", "503", "slow", "reset", "truncate",
+ * "none"); -1 if unknown. Sets the probability of one (per mille). */
+int fault_parse(const char *s);
+bool fault_set_probability(struct emu *e, const char *name, double p);
 /* Adds the built-in demo tenant, app, groups and machines. */
 void emu_demo(struct emu *e);
 void emu_handle(struct emu *e, const struct request *q, struct reply *r);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "emu.h"
 
@@ -38,13 +39,54 @@ struct conn {
 	bool too_large;
 };
 
+/* A truncated answer: announces the whole length, sends half, fails. */
+struct half {
+	char *text;
+	size_t len;
+};
+
+static ssize_t
+half_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct half *h = cls;
+	if (pos >= h->len / 2)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	size_t n = h->len / 2 - (size_t)pos;
+	if (n > max)
+		n = max;
+	memcpy(buf, h->text + pos, n);
+	return (ssize_t)n;
+}
+
+static void
+half_free(void *cls)
+{
+	struct half *h = cls;
+	free(h->text);
+	free(h);
+}
+
 static enum MHD_Result
 send_reply(struct MHD_Connection *c, struct reply *r)
 {
 	char *text = r->body && !r->raw_empty ? json_dumps(r->body, JSON_COMPACT) : NULL;
-	struct MHD_Response *resp = MHD_create_response_from_buffer(text ? strlen(text) : 0, text ? text : (void *)"",
-								    text ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
-	if (text) {
+	if (r->fault == FAULT_RESET) { /* close without a word */
+		free(text);
+		json_decref(r->body);
+		return MHD_NO;
+	}
+	if (r->fault == FAULT_SLOW)
+		usleep(r->slow_ms * 1000u); /* one pool thread waits; the others serve */
+	struct MHD_Response *resp;
+	if (r->fault == FAULT_TRUNCATE && text && strlen(text) >= 2) {
+		struct half *h = xmalloc(sizeof(*h));
+		*h = (struct half){text, strlen(text)};
+		resp = MHD_create_response_from_callback(h->len, 4096, half_read, h, half_free);
+	} else {
+		resp = MHD_create_response_from_buffer(text ? strlen(text) : 0, text ? text : (void *)"",
+						       text ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	}
+	if (r->body && !r->raw_empty) {
 		MHD_add_response_header(resp, "Content-Type",
 					r->odata ? "application/json; odata.metadata=minimal; odata.streaming=true; charset=utf-8"
 						 : "application/json; charset=utf-8");
@@ -213,18 +255,21 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* MHD's threads inherit it */
 	signal(SIGPIPE, SIG_IGN);
 
+	/* A pool of threads: a slow answer (fault) holds one, not the server. */
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
 			 (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) | (cert ? MHD_USE_TLS : 0);
 	struct MHD_Daemon *d;
 	if (cert)
 		d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, e, MHD_OPTION_SOCK_ADDR, &ss,
 				     MHD_OPTION_CONNECTION_TIMEOUT, 15u, MHD_OPTION_CONNECTION_LIMIT, 1000u,
+				     MHD_OPTION_THREAD_POOL_SIZE, 4u,
 				     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536, MHD_OPTION_NOTIFY_COMPLETED,
 				     on_done, NULL, MHD_OPTION_HTTPS_MEM_CERT, cert_pem, MHD_OPTION_HTTPS_MEM_KEY,
 				     key_pem, MHD_OPTION_END);
 	else
 		d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, e, MHD_OPTION_SOCK_ADDR, &ss,
 				     MHD_OPTION_CONNECTION_TIMEOUT, 15u, MHD_OPTION_CONNECTION_LIMIT, 1000u,
+				     MHD_OPTION_THREAD_POOL_SIZE, 4u,
 				     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536, MHD_OPTION_NOTIFY_COMPLETED,
 				     on_done, NULL, MHD_OPTION_END);
 	if (d == NULL) {

@@ -633,6 +633,45 @@ def faults_scripted_sequence(c):
 
 
 @test
+def faults_slow_reset_truncate_happen_after_the_work(c):
+    import http.client
+    c.control("/faults", {"sequence": ["reset", "truncate", "slow"], "slow_ms": 700})
+    try:
+        c.api("POST", "/api/indicators", ind("45.1.2.3"))
+        raise AssertionError("a reset fault answered")
+    except (http.client.RemoteDisconnected, ConnectionResetError, urllib.error.URLError):
+        pass
+    try:
+        c.api("POST", "/api/indicators", ind("45.1.2.4"))
+        raise AssertionError("a truncated answer was read whole")
+    except (http.client.IncompleteRead, ConnectionResetError, urllib.error.URLError, ValueError):
+        pass
+    t0 = time.time()
+    st, b, _ = c.api("GET", "/api/indicators")
+    assert st == 200 and time.time() - t0 >= 0.65, time.time() - t0
+    # The work was done before the wire failed: both indicators exist.
+    assert sorted(x["indicatorValue"] for x in b["value"]) == ["45.1.2.3", "45.1.2.4"], b
+    faults = [x.get("fault") for x in c.control("/log")["requests"] if "fault" in x]
+    assert faults == ["reset", "truncate", "slow"], faults
+
+
+@test
+def faults_probabilities_are_seeded_and_repeatable(c):
+    runs = []
+    for _ in range(2):
+        c.control("/faults", {"probabilities": {"429": 0.2, "500": 0.1, "503": 0.1}, "seed": 7})
+        runs.append([c.api("GET", "/api/indicators?$top=1")[0] for _ in range(60)])
+    assert runs[0] == runs[1], runs
+    n = {s: runs[0].count(s) for s in (200, 429, 500, 503)}
+    assert n[200] > 15 and n[429] > 3 and n[500] + n[503] > 3, n
+    c.control("/faults", {"probabilities": {"429": 0.2}, "seed": 8})
+    other = [c.api("GET", "/api/indicators?$top=1")[0] for _ in range(60)]
+    assert other != runs[0]
+    st, b, _ = call(c.base, "POST", "/_emulator/faults", {"probabilities": {"500": 0.7, "503": 0.7}})
+    assert st == 400, b
+
+
+@test
 def control_log_has_no_secrets(c):
     c.api("GET", "/api/indicators")
     log = c.control("/log")

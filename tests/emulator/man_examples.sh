@@ -21,7 +21,7 @@ fail=0
 check() { grep -q "$1" "$dir/out" || { echo "FAIL: examples did not print $1"; fail=1; }; }
 check '"id":"1"'
 check '"value":\[{"id":"1"'
-check '"faults":2'
+check '"sequence":2'
 check '"list":{"2xx":1}'
 check '"submit":{"2xx":1}'
 check '"delete":{"2xx":1}'
