@@ -32,6 +32,31 @@ set_str(char **dst, const char *v)
 	return true;
 }
 
+/* "import_per_minute = 30", "list_per_hour = 1500" (0: no limit). */
+static bool
+per_limit(struct emu *e, const char *name, const char *value)
+{
+	char ep[32];
+	long long n;
+	const char *u = strrchr(name, '_');
+	if (u == NULL || (size_t)(u - name) >= sizeof(ep) || num_parse(value, 0, 1000000, &n, NULL) != ERR_OK)
+		return false;
+	bool minute = strcmp(u, "_minute") == 0, hour = strcmp(u, "_hour") == 0;
+	size_t len = (size_t)(u - name);
+	if (!(minute || hour) || len < 4 || strncmp(name + len - 4, "_per", 4) != 0)
+		return false;
+	memcpy(ep, name, len - 4);
+	ep[len - 4] = '\0';
+	int k = ep_parse(ep);
+	if (k < 0)
+		return false;
+	if (minute)
+		e->per_min[k] = (int)n;
+	else
+		e->per_hour[k] = (int)n;
+	return true;
+}
+
 static int
 on_key(void *user, const char *section, const char *name, const char *value)
 {
@@ -82,6 +107,8 @@ on_key(void *user, const char *section, const char *name, const char *value)
 		else if (strcmp(name, "cap") == 0 && num_parse(value, 0, 10000000, &n, NULL) == ERR_OK)
 			e->cap = (long)n;
 		else if (strcmp(name, "rate_limits") == 0 && bool_parse(value, &e->rate_limits) == ERR_OK)
+			;
+		else if (per_limit(e, name, value))
 			;
 		else {
 			snprintf(c->why, sizeof(c->why), "[emulator] %s = %s: unknown key or bad value", name, value);

@@ -56,6 +56,15 @@ ep_name(enum ep e)
 	return eps[e].name;
 }
 
+int
+ep_parse(const char *s)
+{
+	for (int i = 0; i < EP__COUNT; i++)
+		if (eps[i].per_min && strcmp(s, eps[i].name) == 0)
+			return i;
+	return -1;
+}
+
 long long
 emu_now_ms(const struct emu *e)
 {
@@ -149,7 +158,7 @@ window_for(struct emu *e, const char *key)
 bool
 emu_rate(struct emu *e, const struct app *a, enum ep ep, struct reply *r)
 {
-	if (!e->rate_limits || eps[ep].per_min == 0)
+	if (!e->rate_limits || (e->per_min[ep] == 0 && e->per_hour[ep] == 0))
 		return true;
 	char key[256];
 	snprintf(key, sizeof(key), "%s|%s|%s", a->tenant, a->client_id, eps[ep].name);
@@ -166,9 +175,9 @@ emu_rate(struct emu *e, const struct app *a, enum ep ep, struct reply *r)
 	while (in_min < w->n && w->times[w->n - 1 - in_min] > now - 60000)
 		in_min++;
 	long long wait_ms = 0;
-	if ((int)in_min >= eps[ep].per_min)
+	if (e->per_min[ep] && (int)in_min >= e->per_min[ep])
 		wait_ms = w->times[w->n - in_min] + 60000 - now;
-	if (eps[ep].per_hour && (int)w->n >= eps[ep].per_hour) {
+	if (e->per_hour[ep] && (int)w->n >= e->per_hour[ep]) {
 		long long h = w->times[0] + 3600000 - now;
 		if (h > wait_ms)
 			wait_ms = h;
@@ -199,6 +208,10 @@ emu_new(void)
 	e->log = json_array();
 	e->base = xstrdup("http://127.0.0.1");
 	e->fault_rng = 1;
+	for (int i = 0; i < EP__COUNT; i++) {
+		e->per_min[i] = eps[i].per_min;
+		e->per_hour[i] = eps[i].per_hour;
+	}
 	return e;
 }
 

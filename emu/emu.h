@@ -66,6 +66,8 @@ enum ep {
 	EP_AQ, EP_TOKEN, EP_OTHER, EP__COUNT
 };
 const char *ep_name(enum ep e);
+/* The endpoint named s ("list", "import", ...), or -1. */
+int ep_parse(const char *s);
 
 /* Upsert key (tenant, type, value, action) -> indicator id. */
 struct kslot {
@@ -95,6 +97,7 @@ struct emu {
 	char *base;			/* http://127.0.0.1:PORT */
 	char *state_path;		/* --state: saved after each change */
 	long cap;			/* active indicators per tenant */
+	int per_min[EP__COUNT], per_hour[EP__COUNT]; /* rate limits; 0: none */
 	long token_lifetime;		/* seconds */
 	bool rate_limits;
 	/* counters[endpoint][status class index] */

@@ -261,18 +261,21 @@ bad:
 	return NULL;
 }
 
+static struct filter *parse_and(struct parser *ps);
+
+/* left (KW right)*, left-associative, for "and" and "or". */
 static struct filter *
-parse_and(struct parser *ps)
+parse_chain(struct parser *ps, const char *kw, enum op op, struct filter *(*sub)(struct parser *))
 {
-	struct filter *l = parse_primary(ps);
-	while (l && keyword(ps, "and")) {
-		struct filter *r = parse_primary(ps), *n;
+	struct filter *l = sub(ps);
+	while (l && keyword(ps, kw)) {
+		struct filter *r = sub(ps), *n;
 		if (r == NULL) {
 			filter_free(l);
 			return NULL;
 		}
 		n = xcalloc(1, sizeof(*n));
-		n->op = OP_AND;
+		n->op = op;
 		n->a = l;
 		n->b = r;
 		l = n;
@@ -281,22 +284,15 @@ parse_and(struct parser *ps)
 }
 
 static struct filter *
+parse_and(struct parser *ps)
+{
+	return parse_chain(ps, "and", OP_AND, parse_primary);
+}
+
+static struct filter *
 parse_or(struct parser *ps)
 {
-	struct filter *l = parse_and(ps);
-	while (l && keyword(ps, "or")) {
-		struct filter *r = parse_and(ps), *n;
-		if (r == NULL) {
-			filter_free(l);
-			return NULL;
-		}
-		n = xcalloc(1, sizeof(*n));
-		n->op = OP_OR;
-		n->a = l;
-		n->b = r;
-		l = n;
-	}
-	return l;
+	return parse_chain(ps, "or", OP_OR, parse_and);
 }
 
 struct filter *

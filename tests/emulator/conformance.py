@@ -58,15 +58,18 @@ def call(base, method, path, body=None, token=None, ctype="application/json", ra
         return e.code, parse(text), e.headers
 
 
+def post_form(base, path, form):
+    return call(base, "POST", path, raw=urllib.parse.urlencode(form).encode(),
+                ctype="application/x-www-form-urlencoded")
+
+
 def token(base, v2=False, cid=CID, secret=SECRET, tenant=TENANT, aud=RES):
     form = {"grant_type": "client_credentials", "client_id": cid, "client_secret": secret}
     if v2:
         form["scope"] = aud + "/.default"
     else:
         form["resource"] = aud
-    path = "/%s/oauth2/%stoken" % (tenant, "v2.0/" if v2 else "")
-    return call(base, "POST", path, raw=urllib.parse.urlencode(form).encode(),
-                ctype="application/x-www-form-urlencoded")
+    return post_form(base, "/%s/oauth2/%stoken" % (tenant, "v2.0/" if v2 else ""), form)
 
 
 def ind(value, typ="IpAddress", action="Block", **kw):
@@ -166,16 +169,14 @@ def token_unknown_resource_400(c):
 @test
 def token_v2_scope_without_default_400(c):
     form = {"grant_type": "client_credentials", "client_id": CID, "client_secret": SECRET, "scope": RES}
-    st, b, _ = call(c.base, "POST", "/%s/oauth2/v2.0/token" % TENANT, raw=urllib.parse.urlencode(form).encode(),
-                    ctype="application/x-www-form-urlencoded")
+    st, b, _ = post_form(c.base, "/%s/oauth2/v2.0/token" % TENANT, form)
     assert st == 400 and b["error"] == "invalid_scope", b
 
 
 @test
 def token_wrong_grant_type_400(c):
     form = {"grant_type": "password", "client_id": CID, "client_secret": SECRET, "resource": RES}
-    st, b, _ = call(c.base, "POST", "/%s/oauth2/token" % TENANT, raw=urllib.parse.urlencode(form).encode(),
-                    ctype="application/x-www-form-urlencoded")
+    st, b, _ = post_form(c.base, "/%s/oauth2/token" % TENANT, form)
     assert st == 400 and b["error"] == "unsupported_grant_type", b
 
 
@@ -764,6 +765,26 @@ def config_file_defines_apps_machines_limits(c):
 
 
 @test
+def config_sets_rate_limits_per_endpoint(c):
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "rl.conf")
+        with open(path, "w") as f:
+            f.write("[emulator]\nlist_per_minute = 2\n\n[app a]\ntenant = %s\nclient_id = %s\nsecret = %s\n"
+                    "roles = Ti.ReadWrite.All\n" % (TENANT, CID, SECRET))
+        e = Emulator("--config", path)
+        try:
+            t = token(e.base)[1]["access_token"]
+            codes = [call(e.base, "GET", "/api/indicators", token=t)[0] for _ in range(3)]
+            assert codes == [200, 200, 429], codes
+        finally:
+            e.stop()
+        with open(path, "w") as f:
+            f.write("[emulator]\nlist_per_fortnight = 2\n")
+        p = subprocess.run([EMU, "--config", path], capture_output=True, text=True, timeout=10)
+        assert p.returncode == 2 and "rl.conf:2:" in p.stderr, p.stderr
+
+
+@test
 def config_errors_name_file_and_line(c):
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "bad.conf")
@@ -832,8 +853,7 @@ class Cert:
 def assertion_token(base, cid, jwt, tenant=TENANT):
     form = {"grant_type": "client_credentials", "client_id": cid, "scope": RES + "/.default",
             "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", "client_assertion": jwt}
-    return call(base, "POST", "/%s/oauth2/v2.0/token" % tenant, raw=urllib.parse.urlencode(form).encode(),
-                ctype="application/x-www-form-urlencoded")
+    return post_form(base, "/%s/oauth2/v2.0/token" % tenant, form)
 
 
 @test
