@@ -124,24 +124,47 @@ file_view_close(struct file_view *v)
 
 #define BIG_ALIGN ((size_t)2 << 20)
 
+/* Below 1 MiB the memory is plain heap (small merges, tests, fuzzing: no
+ * 2 MiB page to zero per run); from there on it is mapped in multiples of
+ * 2 MiB, so a mapped array's cap * sz never falls back below 1 MiB. */
+static bool
+big_is_mapped(size_t bytes)
+{
+	return bytes >= BIG_ALIGN / 2;
+}
+
 void
 big_grow(void **p, size_t *cap, size_t need, size_t sz)
 {
 	if (need <= *cap)
 		return;
-	size_t c = *cap ? *cap : BIG_ALIGN / sz;
+	size_t c = *cap ? *cap : (4096 + sz - 1) / sz;
 	while (c < need) {
 		if (c > SIZE_MAX / 4 / sz)
 			oom(SIZE_MAX);
 		c *= 2;
 	}
-	size_t old = (*cap * sz + BIG_ALIGN - 1) & ~(BIG_ALIGN - 1);
-	size_t bytes = (c * sz + BIG_ALIGN - 1) & ~(BIG_ALIGN - 1);
-	void *q = *p ? mremap(*p, old, bytes, MREMAP_MAYMOVE)
-		     : mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (q == MAP_FAILED)
-		oom(bytes);
-	(void)madvise(q, bytes, MADV_HUGEPAGE); /* advice only: fine if refused */
+	size_t old = *cap * sz, bytes = c * sz;
+	void *q;
+	if (!big_is_mapped(bytes)) {
+		q = xrealloc(*p, bytes);
+		memset((char *)q + old, 0, bytes - old);
+	} else {
+		size_t mold = (old + BIG_ALIGN - 1) & ~(BIG_ALIGN - 1);
+		bytes = (bytes + BIG_ALIGN - 1) & ~(BIG_ALIGN - 1);
+		if (*p && big_is_mapped(old)) {
+			q = mremap(*p, mold, bytes, MREMAP_MAYMOVE);
+		} else {
+			q = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			if (q != MAP_FAILED && *p) {
+				memcpy(q, *p, old);
+				free(*p);
+			}
+		}
+		if (q == MAP_FAILED)
+			oom(bytes);
+		(void)madvise(q, bytes, MADV_HUGEPAGE); /* advice only: fine if refused */
+	}
 	*p = q;
 	*cap = bytes / sz;
 }
@@ -149,8 +172,12 @@ big_grow(void **p, size_t *cap, size_t need, size_t sz)
 void
 big_free(void *p, size_t bytes)
 {
-	if (p)
+	if (p == NULL)
+		return;
+	if (big_is_mapped(bytes))
 		munmap(p, (bytes + BIG_ALIGN - 1) & ~(BIG_ALIGN - 1));
+	else
+		free(p);
 }
 
 char *
