@@ -795,6 +795,22 @@ def config_errors_name_file_and_line(c):
 
 
 @test
+def listens_on_ipv6_loopback(c):
+    try:
+        socket.create_server(("::1", 0), family=socket.AF_INET6).close()
+    except OSError:
+        print("SKIPPED (no IPv6 loopback): listens_on_ipv6_loopback")
+        return
+    e = Emulator("--listen", "[::1]:0")
+    try:
+        assert e.base.startswith("http://[::1]:"), e.base
+        st, b, _ = token(e.base)
+        assert st == 200, b
+    finally:
+        e.stop()
+
+
+@test
 def tls_when_given_a_certificate(c):
     import shutil, ssl
     if shutil.which("openssl") is None:
