@@ -654,7 +654,11 @@ emu_handle(struct emu *e, const struct request *q0, struct reply *r)
 	const struct app *a;
 
 	pthread_mutex_lock(&e->mu);
-	snprintf(path, sizeof(path), "%s", q.path);
+	if (strlen(q.path) >= sizeof(path)) { /* never route a cut path */
+		reply_error(r, 414, "BadRequest", "The path is longer than %zu bytes", sizeof(path) - 1);
+		goto done;
+	}
+	memcpy(path, q.path, strlen(q.path) + 1);
 	q.path = path;
 	if (strncmp(path, "/_emulator/", 11) == 0) {
 		control(e, &q, r);

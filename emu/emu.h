@@ -89,6 +89,11 @@ struct emu {
 	struct indicator *inds;	/* sorted by id */
 	size_t ninds, inds_cap;
 	struct kmap keys;
+	struct tcount {			/* active indicators per tenant */
+		char *tenant;
+		size_t n;
+	} *tcounts;
+	size_t ntcounts;
 	long long next_id;
 	struct window *wins;
 	size_t nwins;

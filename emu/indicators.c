@@ -223,7 +223,8 @@ validate(struct emu *e, json_t *o, struct verdict *v)
 			BAD(v, "MissingRequiredParameter", "Parameter %s is missing", required[i]);
 	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
 		json_t *x = json_object_get(o, strings[i]);
-		if (x && !json_is_string(x) && !(json_is_null(x) && i >= 5))
+		bool optional = i >= sizeof(required) / sizeof(required[0]); /* strings[] lists those first */
+		if (x && !json_is_string(x) && !(json_is_null(x) && optional))
 			BAD(v, "InvalidRequestBody", "Request body is incorrect: %s must be a string", strings[i]);
 		if (x && json_is_string(x) && !utf8_valid(json_string_value(x), json_string_length(x)))
 			BAD(v, "InvalidRequestBody", "Request body is incorrect: %s is not UTF-8", strings[i]);
@@ -304,26 +305,28 @@ validate(struct emu *e, json_t *o, struct verdict *v)
 
 /* ---- the store ---- */
 
+/* In a's tenant and created by a. */
+static bool
+owns(const struct app *a, const struct indicator *x)
+{
+	const char *by = json_string_value(json_object_get(x->obj, "createdBy"));
+	return strcmp(x->tenant, a->tenant) == 0 && by && strcmp(by, a->client_id) == 0;
+}
+
 static bool
 visible(const struct app *a, const struct indicator *x)
 {
-	if (strcmp(x->tenant, a->tenant) != 0)
-		return false;
 	if (a->roles & (ROLE_TI_RW_ALL | ROLE_TI_READ_ALL))
-		return true;
-	const char *by = json_string_value(json_object_get(x->obj, "createdBy"));
-	return by && strcmp(by, a->client_id) == 0;
+		return strcmp(x->tenant, a->tenant) == 0;
+	return owns(a, x);
 }
 
 static bool
 may_write(const struct app *a, const struct indicator *x)
 {
-	if (strcmp(x->tenant, a->tenant) != 0)
-		return false;
 	if (a->roles & ROLE_TI_RW_ALL)
-		return true;
-	const char *by = json_string_value(json_object_get(x->obj, "createdBy"));
-	return (a->roles & ROLE_TI_RW) && by && strcmp(by, a->client_id) == 0;
+		return strcmp(x->tenant, a->tenant) == 0;
+	return (a->roles & ROLE_TI_RW) && owns(a, x);
 }
 
 /* ---- key index ---- */
@@ -403,13 +406,17 @@ kmap_free(struct kmap *m)
 	*m = (struct kmap){0};
 }
 
-static size_t
-active(const struct emu *e, const char *tenant)
+/* The tenant's count of active indicators, kept by index_at and
+ * remove_at: the cap check runs for every imported item. */
+static size_t *
+active(struct emu *e, const char *tenant)
 {
-	size_t n = 0;
-	for (size_t i = 0; i < e->ninds; i++)
-		n += strcmp(e->inds[i].tenant, tenant) == 0;
-	return n;
+	for (size_t i = 0; i < e->ntcounts; i++)
+		if (strcmp(e->tcounts[i].tenant, tenant) == 0)
+			return &e->tcounts[i].n;
+	e->tcounts = xrealloc(e->tcounts, (e->ntcounts + 1) * sizeof(*e->tcounts));
+	e->tcounts[e->ntcounts] = (struct tcount){xstrdup(tenant), 0};
+	return &e->tcounts[e->ntcounts++].n;
 }
 
 static struct indicator *find_num(struct emu *e, long long id, size_t *at);
@@ -431,6 +438,7 @@ remove_at(struct emu *e, size_t i)
 	char *k = key_of(e->inds[i].tenant, e->inds[i].obj, &n);
 	kmap_del(&e->keys, k, n);
 	free(k);
+	(*active(e, e->inds[i].tenant))--;
 	free(e->inds[i].tenant);
 	json_decref(e->inds[i].obj);
 	memmove(&e->inds[i], &e->inds[i + 1], (e->ninds - i - 1) * sizeof(*e->inds));
@@ -455,6 +463,11 @@ ind_free_all(struct emu *e)
 	e->inds = NULL;
 	e->inds_cap = 0;
 	kmap_free(&e->keys);
+	for (size_t i = 0; i < e->ntcounts; i++)
+		free(e->tcounts[i].tenant);
+	free(e->tcounts);
+	e->tcounts = NULL;
+	e->ntcounts = 0;
 }
 
 /* Indexes the indicator at position i (after it has its fields). */
@@ -464,6 +477,7 @@ index_at(struct emu *e, size_t i)
 	size_t n;
 	char *k = key_of(e->inds[i].tenant, e->inds[i].obj, &n);
 	kmap_put(&e->keys, k, n, e->inds[i].id);
+	(*active(e, e->inds[i].tenant))++;
 }
 
 static const char *const copied[] = {
@@ -490,7 +504,7 @@ upsert(struct emu *e, const struct app *a, json_t *in, struct verdict *v)
 		return NULL;
 	}
 	if (x == NULL) {
-		if ((long)active(e, a->tenant) >= e->cap) {
+		if ((long)*active(e, a->tenant) >= e->cap) {
 			v->status = 400;
 			v->code = "InvalidInput";
 			snprintf(v->msg, sizeof(v->msg), "The tenant already has %ld active indicators, the maximum",
