@@ -176,7 +176,7 @@ merge_add_hashed(struct merge *m, uint64_t hash, enum ioc_type t, const char *va
 	struct hdr *h;
 
 	if (len > LIMIT_VALUE_BYTES + 32)
-		len = LIMIT_VALUE_BYTES + 32; /* ioc_parse never makes longer */
+		abort(); /* ioc_parse never makes longer; cutting would merge distinct values */
 	for (;; j = (j + 1) & (m->cap - 1)) {
 		const struct slot *s = &m->slots[j];
 		if (s->rec == 0)

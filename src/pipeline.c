@@ -427,18 +427,17 @@ pipeline_run(const struct pipe_cfg *c, const struct feed_opts *fo, const char *b
 	enum feed_format f = fo->format;
 
 	bool par = c->threads == 0 ? len >= PAR_MIN_BYTES && cpus() > 1 : c->threads > 1;
-	if (par && c->cidr == CIDR_SKIP) {
-		if (f == FEED_AUTO || (unsigned)f >= FEED_FORMAT_COUNT)
-			f = feed_sniff(buf, len);
-		if (f == FEED_TEXT || f == FEED_HOSTS || f == FEED_NETSET) {
-			struct feed_opts one = *fo;
-			one.format = f;
-			st->format = f;
-			if (why && whysz)
-				why[0] = '\0';
-			run_parallel(&r, &one, buf, len);
-			return ERR_OK;
-		}
-	}
-	return feed_parse(buf, len, fo, &k, &st->format, why, whysz);
+	if (!par || c->cidr != CIDR_SKIP)
+		return feed_parse(buf, len, fo, &k, &st->format, why, whysz);
+	/* Sniff once here, and hand the verdict on either way. */
+	struct feed_opts one = *fo;
+	if (f == FEED_AUTO || (unsigned)f >= FEED_FORMAT_COUNT)
+		one.format = f = feed_sniff(buf, len);
+	if (f != FEED_TEXT && f != FEED_HOSTS && f != FEED_NETSET)
+		return feed_parse(buf, len, &one, &k, &st->format, why, whysz);
+	st->format = f;
+	if (why && whysz)
+		why[0] = '\0';
+	run_parallel(&r, &one, buf, len);
+	return ERR_OK;
 }

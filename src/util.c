@@ -64,64 +64,6 @@ xgrow(void **p, size_t *cap, size_t need, size_t sz)
 	*cap = c;
 }
 
-#define MAP_MIN_BYTES ((off_t)1 << 20)
-
-static const char *volatile mapped_path;
-
-static void
-on_sigbus(int sig)
-{
-	static const char msg[] = "iocsync: a mapped input file shrank or failed while being read: ";
-	(void)sig;
-	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
-	if (mapped_path)
-		(void)!write(STDERR_FILENO, mapped_path, strlen(mapped_path));
-	(void)!write(STDERR_FILENO, "\n", 1);
-	_exit(1);
-}
-
-enum err
-file_view_open(const char *path, long long max, struct file_view *v)
-{
-	struct stat st;
-	int fd;
-
-	*v = (struct file_view){0};
-	if (strcmp(path, "-") != 0 && (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
-		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= MAP_MIN_BYTES &&
-		    st.st_size <= max) {
-			void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-			if (m != MAP_FAILED) {
-				struct sigaction sa = {.sa_handler = on_sigbus};
-				sigaction(SIGBUS, &sa, NULL);
-				mapped_path = path;
-				close(fd);
-				v->buf = m;
-				v->len = (size_t)st.st_size;
-				v->map = m;
-				return ERR_OK;
-			}
-		}
-		close(fd);
-	}
-	char *buf;
-	enum err e = file_read(path, max, &buf, &v->len);
-	v->buf = buf;
-	return e;
-}
-
-void
-file_view_close(struct file_view *v)
-{
-	if (v->map) {
-		munmap(v->map, v->len);
-		mapped_path = NULL;
-	} else {
-		free((char *)v->buf);
-	}
-	*v = (struct file_view){0};
-}
-
 #define BIG_ALIGN ((size_t)2 << 20)
 
 /* Below 1 MiB the memory is plain heap (small merges, tests, fuzzing: no
@@ -339,31 +281,25 @@ bool_parse(const char *s, bool *out)
 	return ERR_PARSE;
 }
 
-enum err
-file_read(const char *path, long long max, char **buf, size_t *len)
+/* Reads all of fd (left open) into a NUL-terminated heap buffer. */
+static enum err
+read_all(int fd, long long max, char **buf, size_t *len)
 {
-	int fd;
 	struct strbuf sb = {0};
 	char tmp[65536];
+	struct stat st;
 	ssize_t r;
 
 	*buf = NULL;
 	*len = 0;
-	fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return ERR_IO;
-	struct stat st;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-		if (st.st_size > max) {
-			if (fd != STDIN_FILENO)
-				close(fd);
-			return ERR_LIMIT;
-		}
-		xgrow((void **)&sb.buf, &sb.cap, (size_t)st.st_size + 1, 1);
-	} else if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-		close(fd);
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
 		errno = EISDIR;
 		return ERR_IO;
+	}
+	if (S_ISREG(st.st_mode)) {
+		if (st.st_size > max)
+			return ERR_LIMIT;
+		xgrow((void **)&sb.buf, &sb.cap, (size_t)st.st_size + 1, 1);
 	}
 	for (;;) {
 		size_t room = sb.cap > sb.len + 1 ? sb.cap - sb.len - 1 : 0;
@@ -382,8 +318,6 @@ file_read(const char *path, long long max, char **buf, size_t *len)
 			continue;
 		if (r < 0) {
 			int e = errno;
-			if (fd != STDIN_FILENO)
-				close(fd);
 			sb_free(&sb);
 			errno = e;
 			return ERR_IO;
@@ -391,19 +325,96 @@ file_read(const char *path, long long max, char **buf, size_t *len)
 		if (r == 0)
 			break;
 		if ((long long)sb.len > max) {
-			if (fd != STDIN_FILENO)
-				close(fd);
 			sb_free(&sb);
 			return ERR_LIMIT;
 		}
 	}
-	if (fd != STDIN_FILENO)
-		close(fd);
 	if (sb.buf == NULL)
 		sb_add(&sb, "", 0);
 	*buf = sb.buf;
 	*len = sb.len;
 	return ERR_OK;
+}
+
+/* Closes fd unless it is standard input, keeping errno. */
+static void
+close_keep_errno(int fd)
+{
+	int e = errno;
+	if (fd != STDIN_FILENO)
+		close(fd);
+	errno = e;
+}
+
+enum err
+file_read(const char *path, long long max, char **buf, size_t *len)
+{
+	int fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+	*buf = NULL;
+	*len = 0;
+	if (fd < 0)
+		return ERR_IO;
+	enum err e = read_all(fd, max, buf, len);
+	close_keep_errno(fd);
+	return e;
+}
+
+#define MAP_MIN_BYTES ((off_t)1 << 20)
+
+static const char *volatile mapped_path;
+
+static void
+on_sigbus(int sig)
+{
+	static const char msg[] = "iocsync: a mapped input file shrank or failed while being read: ";
+	(void)sig;
+	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	if (mapped_path)
+		(void)!write(STDERR_FILENO, mapped_path, strlen(mapped_path));
+	(void)!write(STDERR_FILENO, "\n", 1);
+	_exit(1);
+}
+
+enum err
+file_view_open(const char *path, long long max, struct file_view *v)
+{
+	struct stat st;
+	char *buf;
+	int fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+
+	*v = (struct file_view){0};
+	if (fd < 0)
+		return ERR_IO;
+	if (fd != STDIN_FILENO && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= MAP_MIN_BYTES &&
+	    st.st_size <= max) {
+		void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+		if (m != MAP_FAILED) {
+			struct sigaction sa = {.sa_handler = on_sigbus};
+			sigaction(SIGBUS, &sa, NULL);
+			mapped_path = path;
+			close(fd);
+			v->buf = m;
+			v->len = (size_t)st.st_size;
+			v->map = m;
+			return ERR_OK;
+		}
+	}
+	enum err e = read_all(fd, max, &buf, &v->len);
+	close_keep_errno(fd);
+	v->buf = buf;
+	return e;
+}
+
+void
+file_view_close(struct file_view *v)
+{
+	if (v->map) {
+		munmap(v->map, v->len);
+		mapped_path = NULL;
+	} else {
+		free((char *)v->buf);
+	}
+	*v = (struct file_view){0};
 }
 
 enum err

@@ -235,7 +235,10 @@ test_parallel_equals_single_pass(void **state)
 			sb_free(&many.rej);
 		}
 	/* hosts and netset take the same path. */
+	/* A line starting with the bytes of a BOM: a chunk must not start
+	 * there, or its line reader would strip them. */
 	static const char hosts[] = "0.0.0.0 a.tracker-x.net b.tracker-x.net\n127.0.0.1 localhost\n"
+				    "\xef\xbb\xbf" "0.0.0.0 bom.tracker-x.net\n"
 				    "0.0.0.0 c.tracker-x.net\n0.0.0.0 a.tracker-x.net\n";
 	static const char netset[] = "; drop\n45.1.2.3 ; x\n45.1.2.0/24 ; y\n45.1.2.3\n45.1.2.4\n";
 	const char *docs[] = {hosts, netset};
