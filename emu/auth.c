@@ -233,7 +233,7 @@ out:
 }
 
 bool
-auth_bearer(struct emu *e, const struct request *q, const struct app **app, struct reply *r)
+auth_bearer(struct emu *e, const struct request *q, struct app *app, struct reply *r)
 {
 	const char *h = q->authorization;
 	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0) {
@@ -262,11 +262,11 @@ auth_bearer(struct emu *e, const struct request *q, const struct app **app, stru
 	const char *appid = json_string_value(json_object_get(c, "appid"));
 	const char *aud = json_string_value(json_object_get(c, "aud"));
 	json_int_t exp = json_integer_value(json_object_get(c, "exp"));
-	*app = NULL;
+	const struct app *found = NULL;
 	for (size_t i = 0; tid && appid && i < e->napps; i++)
 		if (strcmp(e->apps[i].tenant, tid) == 0 && strcmp(e->apps[i].client_id, appid) == 0)
-			*app = &e->apps[i];
-	if (*app == NULL || aud == NULL || !known_audience(aud)) {
+			found = &e->apps[i];
+	if (found == NULL || aud == NULL || !known_audience(aud)) {
 		json_decref(c);
 		reply_error(r, 401, "Unauthorized", "The token does not name a known application and audience");
 		return false;
@@ -275,6 +275,16 @@ auth_bearer(struct emu *e, const struct request *q, const struct app **app, stru
 		json_decref(c);
 		reply_error(r, 401, "Unauthorized", "The token has expired");
 		return false;
+	}
+	/* The roles are the token's, as with Entra: a change of an app's
+	 * roles shows once it gets a new token. */
+	json_t *roles = json_object_get(c, "roles"), *el;
+	size_t k;
+	*app = *found;
+	app->roles = 0;
+	json_array_foreach(roles, k, el) {
+		if (json_is_string(el))
+			app->roles |= role_parse(json_string_value(el));
 	}
 	json_decref(c);
 	return true;

@@ -652,6 +652,7 @@ emu_handle(struct emu *e, const struct request *q0, struct reply *r)
 	enum ep ep = EP_OTHER;
 	const char *id;
 	const struct app *a;
+	struct app tok_app;
 
 	pthread_mutex_lock(&e->mu);
 	if (strlen(q.path) >= sizeof(path)) { /* never route a cut path */
@@ -685,8 +686,9 @@ emu_handle(struct emu *e, const struct request *q0, struct reply *r)
 		reply_error(r, 404, "ResourceNotFound", "Resource %s %.200s was not found", q.method, q0->path);
 		goto done;
 	}
-	if (!auth_bearer(e, &q, &a, r))
+	if (!auth_bearer(e, &q, &tok_app, r))
 		goto done;
+	a = &tok_app;
 	int f = next_fault(e);
 	if (f == FAULT_SLOW || f == FAULT_RESET || f == FAULT_TRUNCATE) {
 		/* on the wire, after the request has done its work */

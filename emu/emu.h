@@ -159,9 +159,9 @@ const char *req_query(const struct request *q, const char *name);
 
 /* auth.c */
 void auth_token(struct emu *e, const struct request *q, const char *tenant, bool v2, struct reply *r);
-/* Checks the bearer token; on success fills *app and returns true, else
- * fills r (401). */
-bool auth_bearer(struct emu *e, const struct request *q, const struct app **app, struct reply *r);
+/* Checks the bearer token; on success fills *app (the app, with the
+ * token's roles; strings borrowed) and returns true, else fills r (401). */
+bool auth_bearer(struct emu *e, const struct request *q, struct app *app, struct reply *r);
 
 /* indicators.c */
 void ind_list(struct emu *e, const struct app *a, const struct request *q, struct reply *r);

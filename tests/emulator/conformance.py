@@ -513,6 +513,18 @@ def ti_readwrite_sees_and_touches_only_own(c):
 
 
 @test
+def roles_are_the_tokens_until_a_new_token(c):
+    cid = "77777777-7777-7777-7777-777777777777"
+    old = c.app(cid, ["Machine.Read.All"])
+    c.control("/apps", {"tenant": TENANT, "client_id": cid, "secret": "s-" + cid, "name": "x",
+                        "roles": ["Ti.ReadWrite.All"]})
+    assert call(c.base, "GET", "/api/indicators", token=old)[0] == 403
+    assert call(c.base, "GET", "/api/machines", token=old)[0] == 200
+    new = token(c.base, cid=cid, secret="s-" + cid)[1]["access_token"]
+    assert call(c.base, "GET", "/api/indicators", token=new)[0] == 200
+
+
+@test
 def no_ti_role_is_403(c):
     t = c.app("44444444-4444-4444-4444-444444444444", ["Machine.Read.All"])
     st, b, _ = call(c.base, "GET", "/api/indicators", token=t)
