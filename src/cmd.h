@@ -28,8 +28,25 @@ struct config *app_config(const struct app *a, bool required);
 /* Loads the allowlist files of c into p; prints errors; false on failure. */
 bool app_allowlists(const struct config *c, struct policy *p);
 
+struct store;
+struct merge;
+struct output;
+/* Fetches feed f (index idx of c->feeds) and merges what this run will
+ * use into m: the fresh body, or the last good snapshot when the fetch
+ * failed or the body was refused (HTML, empty, shrunk). Prints to out.
+ * *usable (may be NULL) tells whether any body was used. Returns 1
+ * when the feed failed, 0 otherwise. */
+int feed_collect(const struct config *c, const struct feed_cfg *f, uint32_t idx, struct store *st,
+		 struct policy *pol, struct merge *m, struct output *out, bool *usable);
+
 int cmd_check(struct app *a, int argc, char **argv);
 int cmd_feeds(struct app *a, int argc, char **argv);
 int cmd_config(struct app *a, int argc, char **argv);
+int cmd_plan(struct app *a, int argc, char **argv);
+int cmd_sync(struct app *a, int argc, char **argv);
+int cmd_status(struct app *a, int argc, char **argv);
+int cmd_list(struct app *a, int argc, char **argv);
+int cmd_purge(struct app *a, int argc, char **argv);
+int cmd_export(struct app *a, int argc, char **argv);
 
 #endif

@@ -47,9 +47,9 @@ stale_note(char *buf, size_t sz, const struct store_feed *old)
 	snprintf(buf, sz, "keeping the last good snapshot of %s (%lld indicators)", ts, old->entries);
 }
 
-static int
-one_feed(const struct config *c, const struct feed_cfg *f, uint32_t idx, struct store *st, struct policy *pol,
-	 struct merge *m, struct output *out)
+int
+feed_collect(const struct config *c, const struct feed_cfg *f, uint32_t idx, struct store *st, struct policy *pol,
+	     struct merge *m, struct output *out, bool *usable)
 {
 	struct store_feed old;
 	struct fetch_result r;
@@ -140,6 +140,8 @@ one_feed(const struct config *c, const struct feed_cfg *f, uint32_t idx, struct 
 	if (!out->json && !failed)
 		fprintf(out->fp, "   fetch %s, snapshot %s\n", v.fetch, v.snapshot);
 	json_decref(extra);
+	if (usable)
+		*usable = body != NULL;
 	fetch_result_free(&r);
 	store_feed_clear(&old);
 	return failed;
@@ -205,7 +207,7 @@ cmd_feeds(struct app *a, int argc, char **argv)
 		if (!wanted || !c->feeds[k].enabled)
 			continue;
 		nfeeds++;
-		failed += (size_t)one_feed(c, &c->feeds[k], (uint32_t)k, st, pol, m, &out);
+		failed += (size_t)feed_collect(c, &c->feeds[k], (uint32_t)k, st, pol, m, &out, NULL);
 	}
 	output_total(&out, merge_count(m), nfeeds, failed);
 	rc = failed ? EXIT_FAIL : EXIT_OK;

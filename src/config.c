@@ -48,8 +48,23 @@ static const struct key {
 	{S_MDE, "api_url", K_URL, C(api_url), 0, 0},
 	{S_MDE, "login_url", K_URL, C(login_url), 0, 0},
 	{S_MDE, "allow_http", K_BOOL, C(allow_http), 0, 0},
+	{S_MDE, "client_secret_env", K_STR, C(client_secret_env), 0, 0},
+	{S_MDE, "client_secret_credential", K_STR, C(client_secret_credential), 0, 0},
+	{S_MDE, "certificate_alg", K_STR, C(certificate_alg), 0, 0},
+	{S_MDE, "token_version", K_INT, C(token_version), 1, 2},
+	{S_MDE, "region", K_STR, C(region), 0, 0},
+	{S_MDE, "resource", K_URL, C(resource), 0, 0},
+	{S_MDE, "ca_file", K_PATH, C(mde_ca_file), 0, 0},
+	{S_MDE, "proxy", K_URL, C(mde_proxy), 0, 0},
+	{S_MDE, "timeout", K_DUR, C(api_timeout_s), 1, 3600},
+	{S_MDE, "deadline", K_DUR, C(api_deadline_s), 1, 86400},
+	{S_MDE, "rate_limit_percent", K_INT, C(rate_limit_pct), 0, 100000},
+	{S_MDE, "list_page", K_INT, C(list_page), 1, 10000},
 	{S_SYNC, "state", K_PATH, C(state), 0, 0},
 	{S_SYNC, "reserve", K_INT, C(reserve), 0, 15000},
+	{S_SYNC, "cap", K_INT, C(cap), 1, 1000000},
+	{S_SYNC, "grace", K_DUR, C(grace_s), 0, 365LL * 86400},
+	{S_SYNC, "renew_before", K_DUR, C(renew_before_s), 0, 365LL * 86400},
 	{S_SYNC, "max_delete", K_PCT, C(max_delete_pct), 0, 100},
 	{S_SYNC, "interval", K_DUR, C(interval_s), 60, 30LL * 86400},
 	{S_SYNC, "log_file", K_PATH, C(log_file), 0, 0},
@@ -145,6 +160,12 @@ config_defaults(void)
 	c->application = xstrdup("iocsync");
 	c->state = xstrdup("/var/lib/iocsync/state.db");
 	c->reserve = 500;
+	c->cap = 15000;
+	c->token_version = 2;
+	c->api_timeout_s = 120;
+	c->api_deadline_s = 900;
+	c->rate_limit_pct = 100;
+	c->list_page = 10000;
 	c->max_delete_pct = 25;
 	c->interval_s = 86400;
 	c->log_level = LOG_INFO;
@@ -193,6 +214,13 @@ config_free(struct config *c)
 	free(c->application);
 	free(c->api_url);
 	free(c->login_url);
+	free(c->client_secret_env);
+	free(c->client_secret_credential);
+	free(c->certificate_alg);
+	free(c->region);
+	free(c->resource);
+	free(c->mde_ca_file);
+	free(c->mde_proxy);
 	free(c->state);
 	free(c->log_file);
 	free(c->ca_file);
@@ -586,8 +614,30 @@ validate(struct parse *p)
 	struct config *c = p->c;
 	char why[256];
 
-	if (c->client_secret_file && c->certificate)
-		err_at(p, 0, "[mde]: client_secret_file and certificate exclude each other");
+	int sources = !!c->client_secret_file + !!c->client_secret_env + !!c->client_secret_credential +
+		      !!c->certificate;
+	if (sources > 1)
+		err_at(p, 0, "[mde]: client_secret_file, client_secret_env, client_secret_credential and "
+			     "certificate exclude each other");
+	if (c->certificate_alg) {
+		if (strcmp(c->certificate_alg, "rs256") == 0)
+			c->certificate_rs256 = true;
+		else if (strcmp(c->certificate_alg, "ps256") != 0)
+			err_at(p, 0, "[mde]: certificate_alg \"%s\" is not ps256 or rs256", c->certificate_alg);
+	}
+	if (c->region) {
+		static const char *const regions[] = {"default", "unified", "us", "eu", "uk", "au", "swa", "ina", "aea"};
+		bool ok = false;
+		for (size_t i = 0; i < NELEM(regions); i++)
+			ok |= strcmp(c->region, regions[i]) == 0;
+		if (!ok)
+			err_at(p, 0, "[mde]: region \"%s\" is not one of default, unified, us, eu, uk, au, swa, ina, aea",
+			       c->region);
+		else if (strcmp(c->cloud, "global") != 0)
+			err_at(p, 0, "[mde]: region applies to cloud = global only");
+	}
+	if (c->reserve >= c->cap)
+		err_at(p, 0, "[sync]: reserve (%lld) leaves nothing of the cap (%lld)", c->reserve, c->cap);
 	if (strcmp(c->cloud, "custom") == 0 && (c->api_url == NULL || c->login_url == NULL))
 		err_at(p, 0, "[mde]: cloud = custom needs api_url and login_url");
 	for (size_t i = 0; i < c->nfeeds; i++) {

@@ -57,9 +57,24 @@ struct config {
 	char *application;		/* default "iocsync" */
 	char *api_url, *login_url;	/* cloud = custom */
 	bool allow_http;		/* http:// to a loopback address only */
+	char *client_secret_env;	/* the secret in this environment variable */
+	char *client_secret_credential;	/* systemd: $CREDENTIALS_DIRECTORY/<name> */
+	char *certificate_alg;		/* ps256 (default) | rs256 */
+	bool certificate_rs256;
+	long long token_version;	/* 2 (default) | 1 */
+	char *region;			/* global cloud: default, unified, us, eu, ... */
+	char *resource;			/* token audience (default per cloud) */
+	char *mde_ca_file, *mde_proxy;	/* default [fetch] ca_file, proxy */
+	long long api_timeout_s;	/* one request (default 120 s) */
+	long long api_deadline_s;	/* one call with its retries (default 15 min) */
+	long long rate_limit_pct;	/* of MDE's documented limits (default 100; 0 off) */
+	long long list_page;		/* $top when listing (default 10000) */
 	/* [sync] */
 	char *state;			/* default /var/lib/iocsync/state.db */
 	long long reserve;		/* default 500 */
+	long long cap;			/* tenant cap, default 15000 */
+	long long grace_s;		/* removal grace period, default 0 */
+	long long renew_before_s;	/* default 0: a third of expire_after */
 	int max_delete_pct;		/* default 25 */
 	long long interval_s;		/* default 24h */
 	char *log_file;

@@ -17,6 +17,8 @@ static const struct verb {
 } verbs[] = {
 	{"check", cmd_check, "parse feed files offline: what would be sent, what is rejected and why"},
 	{"feeds", cmd_feeds, "fetch every configured feed and report on each"},
+	{"plan", cmd_plan, "show what sync would change in MDE, and why"},
+	{"sync", cmd_sync, "make MDE's indicators equal to the feeds"},
 	{"config", cmd_config, "validate the configuration and print it with its defaults"},
 };
 

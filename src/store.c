@@ -21,6 +21,20 @@ static const char *const migrations[] = {
 	" snapshot BLOB, entries INTEGER NOT NULL DEFAULT 0,"
 	" last_good_at INTEGER, fetched_at INTEGER,"
 	" last_error TEXT);",
+	/* 2: what iocsync owns in MDE, its runs, and the journal of each run */
+	"CREATE TABLE indicators ("
+	" type INTEGER NOT NULL, value TEXT NOT NULL, action INTEGER NOT NULL,"
+	" mde_id TEXT NOT NULL, feeds TEXT NOT NULL DEFAULT '',"
+	" first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,"
+	" expires_at INTEGER NOT NULL DEFAULT 0, gone_since INTEGER NOT NULL DEFAULT 0,"
+	" PRIMARY KEY (type, value, action));"
+	"CREATE TABLE runs ("
+	" id INTEGER PRIMARY KEY, verb TEXT NOT NULL, started INTEGER NOT NULL,"
+	" finished INTEGER, outcome TEXT NOT NULL, summary TEXT, message TEXT);"
+	"CREATE TABLE journal ("
+	" run INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, seq INTEGER NOT NULL,"
+	" step TEXT NOT NULL, items INTEGER NOT NULL, state TEXT NOT NULL, at INTEGER NOT NULL,"
+	" detail TEXT, PRIMARY KEY (run, seq));",
 };
 
 static enum err
@@ -192,4 +206,212 @@ store_feed_seen(struct store *s, const char *name, const char *url, const char *
 	r = sqlite3_step(st);
 	sqlite3_finalize(st);
 	return r == SQLITE_DONE ? ERR_OK : ERR_STORE;
+}
+
+/* ---- indicators ---- */
+
+enum err
+store_ind_each(struct store *s, void (*cb)(void *ctx, const struct store_ind *r), void *ctx)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT type, value, action, mde_id, feeds, first_seen, last_seen, expires_at,"
+			       " gone_since FROM indicators ORDER BY type, value",
+			       -1, &st, NULL) != SQLITE_OK)
+		return ERR_STORE;
+	int r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_ind x = {
+			.type = sqlite3_column_int(st, 0),
+			.value = (const char *)sqlite3_column_text(st, 1),
+			.action = sqlite3_column_int(st, 2),
+			.mde_id = (const char *)sqlite3_column_text(st, 3),
+			.feeds = (const char *)sqlite3_column_text(st, 4),
+			.first_seen = sqlite3_column_int64(st, 5),
+			.last_seen = sqlite3_column_int64(st, 6),
+			.expires_at = sqlite3_column_int64(st, 7),
+			.gone_since = sqlite3_column_int64(st, 8),
+		};
+		cb(ctx, &x);
+	}
+	sqlite3_finalize(st);
+	return r == SQLITE_DONE ? ERR_OK : ERR_STORE;
+}
+
+enum err
+store_ind_replace(struct store *s, const struct store_ind *v, size_t n)
+{
+	char why[256];
+	sqlite3_stmt *st = NULL;
+	if (exec(s, "BEGIN IMMEDIATE", why, sizeof(why)) != ERR_OK)
+		return ERR_STORE;
+	if (exec(s, "DELETE FROM indicators", why, sizeof(why)) != ERR_OK ||
+	    sqlite3_prepare_v2(s->db,
+			       "INSERT OR REPLACE INTO indicators (type, value, action, mde_id, feeds, first_seen,"
+			       " last_seen, expires_at, gone_since) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_int(st, 1, v[i].type);
+		sqlite3_bind_text(st, 2, v[i].value, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 3, v[i].action);
+		sqlite3_bind_text(st, 4, v[i].mde_id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, v[i].feeds ? v[i].feeds : "", -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 6, v[i].first_seen);
+		sqlite3_bind_int64(st, 7, v[i].last_seen);
+		sqlite3_bind_int64(st, 8, v[i].expires_at);
+		sqlite3_bind_int64(st, 9, v[i].gone_since);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			goto fail;
+	}
+	sqlite3_finalize(st);
+	return exec(s, "COMMIT", why, sizeof(why));
+fail:
+	sqlite3_finalize(st);
+	exec(s, "ROLLBACK", why, sizeof(why));
+	return ERR_STORE;
+}
+
+long long
+store_ind_count(struct store *s)
+{
+	sqlite3_stmt *st;
+	long long n = -1;
+	if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM indicators", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* ---- runs and the journal ---- */
+
+long long
+store_run_begin(struct store *s, const char *verb, long long now)
+{
+	sqlite3_stmt *st;
+	long long id = -1;
+	if (sqlite3_prepare_v2(s->db, "INSERT INTO runs (verb, started, outcome) VALUES (?1, ?2, 'running')", -1,
+			       &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, verb, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now);
+	if (sqlite3_step(st) == SQLITE_DONE)
+		id = sqlite3_last_insert_rowid(s->db);
+	sqlite3_finalize(st);
+	return id;
+}
+
+enum err
+store_run_end(struct store *s, long long run, long long now, const char *outcome, const char *summary,
+	      const char *message)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "UPDATE runs SET finished=?2, outcome=?3, summary=?4, message=?5 WHERE id=?1",
+			       -1, &st, NULL) != SQLITE_OK)
+		return ERR_STORE;
+	sqlite3_bind_int64(st, 1, run);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_text(st, 3, outcome, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, summary, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, message, -1, SQLITE_STATIC);
+	int r = sqlite3_step(st);
+	sqlite3_finalize(st);
+	/* Keep the last 1,000 runs and their journals. */
+	exec(s, "DELETE FROM runs WHERE id <= (SELECT max(id) FROM runs) - 1000", (char[8]){0}, 8);
+	return r == SQLITE_DONE ? ERR_OK : ERR_STORE;
+}
+
+enum err
+store_journal(struct store *s, long long run, int seq, const char *step, long long items, const char *state,
+	      const char *detail, long long now)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db,
+			       "INSERT INTO journal (run, seq, step, items, state, at, detail)"
+			       " VALUES (?1,?2,?3,?4,?5,?6,?7) ON CONFLICT(run, seq) DO UPDATE SET"
+			       " state=?5, at=?6, detail=coalesce(?7, detail)",
+			       -1, &st, NULL) != SQLITE_OK)
+		return ERR_STORE;
+	sqlite3_bind_int64(st, 1, run);
+	sqlite3_bind_int(st, 2, seq);
+	sqlite3_bind_text(st, 3, step, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, items);
+	sqlite3_bind_text(st, 5, state, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, now);
+	sqlite3_bind_text(st, 7, detail, -1, SQLITE_STATIC);
+	int r = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return r == SQLITE_DONE ? ERR_OK : ERR_STORE;
+}
+
+enum err
+store_runs_recover(struct store *s, void (*cb)(void *ctx, const struct store_run *r), void *ctx)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT r.id, r.verb, r.started, j.step, j.state, j.items FROM runs r"
+			       " LEFT JOIN journal j ON j.run = r.id AND j.seq = (SELECT max(seq) FROM journal"
+			       " WHERE run = r.id) WHERE r.outcome = 'running'",
+			       -1, &st, NULL) != SQLITE_OK)
+		return ERR_STORE;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		struct store_run r = {
+			.id = sqlite3_column_int64(st, 0),
+			.verb = (const char *)sqlite3_column_text(st, 1),
+			.started = sqlite3_column_int64(st, 2),
+			.step = (const char *)sqlite3_column_text(st, 3),
+			.state = (const char *)sqlite3_column_text(st, 4),
+			.items = sqlite3_column_int64(st, 5),
+		};
+		cb(ctx, &r);
+	}
+	sqlite3_finalize(st);
+	char why[128];
+	return exec(s, "UPDATE runs SET outcome = 'killed' WHERE outcome = 'running'", why, sizeof(why));
+}
+
+enum err
+store_runs_each(struct store *s, int limit, void (*cb)(void *ctx, const struct store_run *r), void *ctx)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT id, verb, started, finished, outcome, summary, message FROM runs"
+			       " ORDER BY id DESC LIMIT ?1",
+			       -1, &st, NULL) != SQLITE_OK)
+		return ERR_STORE;
+	sqlite3_bind_int(st, 1, limit);
+	int r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_run x = {
+			.id = sqlite3_column_int64(st, 0),
+			.verb = (const char *)sqlite3_column_text(st, 1),
+			.started = sqlite3_column_int64(st, 2),
+			.finished = sqlite3_column_int64(st, 3),
+			.outcome = (const char *)sqlite3_column_text(st, 4),
+			.summary = (const char *)sqlite3_column_text(st, 5),
+			.message = (const char *)sqlite3_column_text(st, 6),
+		};
+		cb(ctx, &x);
+	}
+	sqlite3_finalize(st);
+	return r == SQLITE_DONE ? ERR_OK : ERR_STORE;
+}
+
+enum err
+store_integrity(struct store *s, char *why, size_t whysz)
+{
+	sqlite3_stmt *st;
+	enum err e = ERR_STORE;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA integrity_check", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+		if (t && strcmp(t, "ok") == 0)
+			e = ERR_OK;
+		else
+			snprintf(why, whysz, "%s", t ? t : "?");
+	}
+	sqlite3_finalize(st);
+	return e;
 }

@@ -1,6 +1,6 @@
 /* The state store (SQLite, WAL, versioned schema). All SQL lives in
- * store.c. Today: the feeds' validators and last good snapshots; the
- * indicators, runs and journal come with sync. */
+ * store.c: the feeds' validators and last good snapshots; the
+ * indicators iocsync owns in MDE; its runs and their journal. */
 #ifndef IOCSYNC_STORE_H
 #define IOCSYNC_STORE_H
 
@@ -39,5 +39,39 @@ enum err store_feed_good(struct store *s, const char *name, const char *url, con
 /* Records that the feed was current (304) or failed (error != NULL). */
 enum err store_feed_seen(struct store *s, const char *name, const char *url, const char *error,
 			 long long now);
+
+/* One indicator iocsync owns (or held in its grace period). Strings
+ * are borrowed in callbacks. */
+struct store_ind {
+	int type, action;
+	const char *value, *mde_id;
+	const char *feeds;		/* "feed1,feed2" */
+	long long first_seen, last_seen, expires_at;
+	long long gone_since;		/* left every feed at; 0: still in one */
+};
+enum err store_ind_each(struct store *s, void (*cb)(void *ctx, const struct store_ind *r), void *ctx);
+/* Replaces the whole table with v (one transaction). */
+enum err store_ind_replace(struct store *s, const struct store_ind *v, size_t n);
+long long store_ind_count(struct store *s);
+
+struct store_run {
+	long long id, started, finished, items;
+	const char *verb, *outcome, *summary, *message;
+	const char *step, *state;	/* recover: the last journal step */
+};
+/* Starts a run ("running" until store_run_end); returns its id or -1. */
+long long store_run_begin(struct store *s, const char *verb, long long now);
+enum err store_run_end(struct store *s, long long run, long long now, const char *outcome, const char *summary,
+		       const char *message);
+/* Records a step of run before ("sent") and after ("done", "failed"). */
+enum err store_journal(struct store *s, long long run, int seq, const char *step, long long items,
+		       const char *state, const char *detail, long long now);
+/* Calls cb for each run that never ended (killed), with its last step,
+ * then marks them "killed". */
+enum err store_runs_recover(struct store *s, void (*cb)(void *ctx, const struct store_run *r), void *ctx);
+/* The last limit runs, newest first. */
+enum err store_runs_each(struct store *s, int limit, void (*cb)(void *ctx, const struct store_run *r), void *ctx);
+/* PRAGMA integrity_check. */
+enum err store_integrity(struct store *s, char *why, size_t whysz);
 
 #endif

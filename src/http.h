@@ -1,0 +1,62 @@
+/*
+ * The one libcurl wrapper for API calls (MDE and its login endpoint):
+ * one easy handle per client, reused so connections stay open; connect
+ * and total timeouts; a body cap; https only unless the caller allowed
+ * http to a loopback address; a CA file and a proxy. It never decides
+ * whether to retry: retry.h does.
+ */
+#ifndef IOCSYNC_HTTP_H
+#define IOCSYNC_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "err.h"
+
+struct http_opts {
+	const char *ca_file, *proxy, *user_agent;
+	long long connect_timeout_s, timeout_s;
+	long long max_body;		/* bytes of a reply body */
+};
+
+enum http_fail {
+	HTTP_FAIL_NONE = 0,
+	HTTP_FAIL_CONNECT,	/* DNS, refused: nothing was sent */
+	HTTP_FAIL_TIMEOUT,	/* may have reached the server */
+	HTTP_FAIL_RESET,	/* reset, closed early, truncated: may have reached it */
+	HTTP_FAIL_TLS,		/* certificate or handshake: never retried */
+	HTTP_FAIL_TOO_LARGE,	/* the body passed max_body */
+	HTTP_FAIL_OTHER,
+};
+
+struct http_reply {
+	long status;		/* 0 when the transfer failed */
+	enum http_fail fail;
+	char *body;		/* malloc'd and NUL-terminated, or NULL */
+	size_t len;
+	char retry_after[64];	/* the Retry-After header, or "" */
+	char error[256];	/* what failed, for people */
+};
+
+struct http;
+
+struct http *http_new(const struct http_opts *o);
+void http_free(struct http *h);
+
+/* Sends method url with the given body (may be NULL) and headers
+ * (NULL-terminated list, may be NULL). Returns ERR_OK when an HTTP
+ * answer came (any status), ERR_NET otherwise; r is filled in both
+ * cases and freed with http_reply_free. */
+enum err http_send(struct http *h, const char *method, const char *url, const char *const *headers,
+		   const char *body, size_t len, struct http_reply *r);
+void http_reply_free(struct http_reply *r);
+
+/* Is url acceptable for an API: https, or http to a loopback address
+ * (127.0.0.0/8, ::1, localhost) when allow_http. why says why not. */
+bool http_url_ok(const char *url, bool allow_http, char *why, size_t whysz);
+
+/* Percent-encodes s for a query string or form body (RFC 3986
+ * unreserved kept). */
+char *http_escape(const char *s);
+
+#endif

@@ -1,0 +1,90 @@
+/*
+ * The MDE client: tokens (client secret or certificate), the clouds'
+ * hosts, every call through one path that keeps each endpoint's budget,
+ * retries what can pass on retry within a total deadline, and refreshes
+ * the token once on a 401; then the endpoints iocsync uses.
+ */
+#ifndef IOCSYNC_MDE_H
+#define IOCSYNC_MDE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "err.h"
+#include "ratelimit.h"
+
+enum mde_ep {
+	MDE_EP_TOKEN,
+	MDE_EP_LIST,		/* GET /api/indicators */
+	MDE_EP_POST,		/* POST /api/indicators */
+	MDE_EP_IMPORT,		/* POST /api/indicators/import */
+	MDE_EP_DELETE,		/* DELETE /api/indicators/{id} */
+	MDE_EP_BATCHDELETE,	/* POST /api/indicators/BatchDelete */
+	MDE_EP_MACHINES,	/* GET /api/machines */
+	MDE_EP_QUERY,		/* POST /api/advancedqueries/run */
+	MDE_EP__COUNT
+};
+/* "list", "import", ... (stable: logs, JSON, metrics). */
+const char *mde_ep_name(enum mde_ep ep);
+
+/* What the calls of a run cost, per endpoint. */
+struct mde_stats {
+	unsigned long calls[MDE_EP__COUNT];	/* requests sent (retries too) */
+	unsigned long retries[MDE_EP__COUNT];
+	unsigned long throttled[MDE_EP__COUNT];	/* 429s received */
+	unsigned long failed[MDE_EP__COUNT];	/* transport failures and 5xx */
+	double waited_s;			/* time spent waiting on budgets */
+};
+
+struct mde;
+
+/*
+ * Makes a client from the [mde] section of c. Reads the secret (or the
+ * certificate and key) now; why says what is missing or wrong. The
+ * clock may be NULL for the real one.
+ */
+struct mde *mde_new(const struct config *c, const struct clock *clk, char *why, size_t whysz);
+void mde_free(struct mde *m);
+
+const struct mde_stats *mde_stats(const struct mde *m);
+const char *mde_api_base(const struct mde *m);
+const char *mde_client_id(const struct mde *m);
+
+/* Gets a token now (or keeps the current one) and returns the roles it
+ * carries as a JSON array (borrowed, valid until the next call), or
+ * NULL with why filled. */
+const json_t *mde_roles(struct mde *m, char *why, size_t whysz);
+
+/*
+ * One call: method on path (under the API base, e.g. "/api/indicators"),
+ * with an optional JSON body. On ERR_OK *status is 2xx and *out holds
+ * the parsed reply (NULL for an empty body; json_decref it). ERR_HTTP:
+ * another status, *status set, why has MDE's code and message.
+ * ERR_NET: transport, or the deadline passed.
+ */
+enum err mde_call(struct mde *m, enum mde_ep ep, const char *method, const char *path, json_t *body,
+		  long *status, json_t **out, char *why, size_t whysz);
+
+/* Lists every indicator the token may see, paging with $top and $skip
+ * until a short page; fills *all (a JSON array) with them, each once. */
+enum err mde_list_all(struct mde *m, json_t **all, char *why, size_t whysz);
+
+/* Import of at most 500 items; *results gets MDE's array, one per
+ * item (checked). */
+enum err mde_import(struct mde *m, json_t *items, json_t **results, char *why, size_t whysz);
+
+/* BatchDelete of at most 500 ids. ERR_HTTP with *status 404 when an id
+ * is unknown (nothing was deleted: list again and retry). */
+enum err mde_batch_delete(struct mde *m, const char *const *ids, size_t n, long *status, char *why,
+			  size_t whysz);
+
+/* Single delete; a 404 (already gone) counts as done. */
+enum err mde_delete(struct mde *m, const char *id, char *why, size_t whysz);
+
+/* Is this listed indicator one this client made (createdBy is its
+ * client id and application its configured name)? */
+bool mde_owned(const struct mde *m, const json_t *ind);
+
+#endif

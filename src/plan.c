@@ -1,0 +1,243 @@
+#include "plan.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "strset.h"
+#include "util.h"
+
+static const char *const op_names[OP__COUNT] = {
+	"create", "update", "renew", "replace", "delete", "hold", "conflict", "over-budget", "keep",
+};
+
+const char *
+op_name(enum op_kind k)
+{
+	return k < OP__COUNT ? op_names[k] : "?";
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+uint64_t
+plan_attr_hash(int action, int severity, const char *title, const char *description, const char *reco,
+	       const char *const *groups, size_t ngroups, bool alert, const char *educate)
+{
+	struct strbuf sb = {0};
+	sb_addf(&sb, "%d\x1f%d\x1f%s\x1f%s\x1f%s\x1f%d\x1f%s\x1f", action, severity, title ? title : "",
+		description ? description : "", reco ? reco : "", alert, educate ? educate : "");
+	const char **g = xmalloc((ngroups + 1) * sizeof(*g));
+	for (size_t i = 0; i < ngroups; i++)
+		g[i] = groups[i];
+	qsort(g, ngroups, sizeof(*g), cmp_str);
+	for (size_t i = 0; i < ngroups; i++)
+		sb_addf(&sb, "%s\x1e", g[i]);
+	free(g);
+	uint64_t h = hash_bytes(sb.buf, sb.len, 0x6d646521);
+	sb_free(&sb);
+	return h;
+}
+
+bool
+plan_item_retryable(const char *reason)
+{
+	/* MDE's reasons are opaque (spec 3.3): what names the input or a
+	 * limit will fail again; anything else (internal errors,
+	 * timeouts, the unknown) gets another chance. */
+	static const char *const final[] = {"invalid", "missing", "not supported", "notsupported",
+					    "not allowed", "disallowed", "forbidden", "exceed", "maximum",
+					    "tenant cap", "quota", "already exists", "conflict"};
+	if (reason == NULL)
+		return true;
+	for (size_t i = 0; i < NELEM(final); i++)
+		if (strcasestr(reason, final[i]))
+			return false;
+	return true;
+}
+
+static size_t
+tv_key(char *buf, size_t sz, enum ioc_type t, const char *value)
+{
+	int n = snprintf(buf, sz, "%d:%s", (int)t, value);
+	return n < 0 ? 0 : (size_t)n < sz ? (size_t)n : sz - 1;
+}
+
+static const struct want *rank_base;
+
+static int
+cmp_rank(const void *a, const void *b)
+{
+	const struct want *x = &rank_base[*(const size_t *)a], *y = &rank_base[*(const size_t *)b];
+	if (x->priority != y->priority)
+		return x->priority > y->priority ? -1 : 1;
+	if (x->severity != y->severity)
+		return x->severity > y->severity ? -1 : 1;
+	if (x->first_seen != y->first_seen)
+		return x->first_seen > y->first_seen ? -1 : 1;
+	if (x->type != y->type)
+		return x->type < y->type ? -1 : 1;
+	return strcmp(x->value, y->value);
+}
+
+static void
+add_op(struct plan *p, size_t *cap, enum op_kind k, size_t w, size_t h, bool late, const char *why)
+{
+	xgrow((void **)&p->ops, cap, p->n + 1, sizeof(*p->ops));
+	p->ops[p->n++] = (struct op){k, w, h, late, why};
+	p->count[k]++;
+	if (k == OP_DELETE && !late)
+		p->deletes++;
+}
+
+static bool
+from_down_feed(const struct plan_in *in, const char *feeds)
+{
+	if (in->ndown == 0)
+		return false;
+	if (feeds == NULL)
+		return true; /* unknown provenance: it may be the down feed's */
+	for (size_t i = 0; i < in->ndown; i++) {
+		size_t n = strlen(in->down[i]);
+		for (const char *p = feeds; (p = strstr(p, in->down[i])) != NULL; p += n)
+			if ((p == feeds || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+				return true;
+	}
+	return false;
+}
+
+void
+plan_build(const struct plan_in *in, const struct feed_cfg *feeds, size_t nfeeds, struct plan *p)
+{
+	size_t cap = 0;
+	char key[LIMIT_VALUE_BYTES + 16];
+	memset(p, 0, sizeof(*p));
+	p->over_by_feed = xcalloc(nfeeds ? nfeeds : 1, sizeof(size_t));
+
+	/* Who holds what in MDE, by (type, value). */
+	struct strset *others = strset_new();
+	for (size_t i = 0; i < in->nh; i++) {
+		if (in->h[i].owned) {
+			p->owned++;
+		} else {
+			p->others++;
+			strset_add(others, key, tv_key(key, sizeof(key), in->h[i].type, in->h[i].value), 1);
+		}
+	}
+
+	/* Conflicts out; the rest ranked and cut to the room left. */
+	size_t *order = xmalloc((in->nw ? in->nw : 1) * sizeof(*order)), nc = 0;
+	enum op_kind *fate = xcalloc(in->nw ? in->nw : 1, sizeof(*fate));
+	for (size_t i = 0; i < in->nw; i++) {
+		if (strset_get(others, key, tv_key(key, sizeof(key), in->w[i].type, in->w[i].value)) >= 0)
+			fate[i] = OP_CONFLICT;
+		else
+			order[nc++] = i, fate[i] = OP_KEEP;
+	}
+	long long room = in->cap - in->reserve - (in->others_known ? (long long)p->others : 0);
+	p->room = room > 0 ? room : 0;
+	rank_base = in->w;
+	qsort(order, nc, sizeof(*order), cmp_rank);
+	for (size_t k = (size_t)p->room; k < nc; k++)
+		fate[order[k]] = OP_OVER_BUDGET;
+	free(order);
+
+	/* Targets by (type, value) -> want index. */
+	struct strset *target = strset_new();
+	for (size_t i = 0; i < in->nw; i++)
+		strset_add(target, key, tv_key(key, sizeof(key), in->w[i].type, in->w[i].value), (int)i);
+
+	/* Match the owned ones. */
+	size_t *match = xmalloc((in->nw ? in->nw : 1) * sizeof(*match));
+	size_t *old = xmalloc((in->nw ? in->nw : 1) * sizeof(*old));
+	for (size_t i = 0; i < in->nw; i++)
+		match[i] = old[i] = SIZE_MAX;
+	for (size_t j = 0; j < in->nh; j++) {
+		const struct have *h = &in->h[j];
+		if (!h->owned)
+			continue;
+		int wi = strset_get(target, key, tv_key(key, sizeof(key), h->type, h->value));
+		if (wi < 0) {
+			long long gone = 0;
+			const char *fs = in->state.feeds ? in->state.feeds(in->state.ctx, h->type, h->value, &gone)
+							 : NULL;
+			if (from_down_feed(in, fs))
+				add_op(p, &cap, OP_HOLD, SIZE_MAX, j, false, "a feed it came from is down");
+			else if (in->grace_s > 0 && (gone == 0 || in->now - gone < in->grace_s))
+				add_op(p, &cap, OP_HOLD, SIZE_MAX, j, false, "left its feeds, in the grace period");
+			else
+				add_op(p, &cap, OP_DELETE, SIZE_MAX, j, false, "left its feeds");
+			continue;
+		}
+		size_t w = (size_t)wi;
+		if (fate[w] == OP_OVER_BUDGET) {
+			add_op(p, &cap, OP_DELETE, w, j, false, "over budget: makes room for a higher rank");
+		} else if (h->action == (int)in->w[w].action && match[w] == SIZE_MAX) {
+			match[w] = j;
+		} else if (h->action == (int)in->w[w].action) {
+			add_op(p, &cap, OP_DELETE, w, j, false, "a duplicate of one iocsync owns");
+		} else {
+			/* Another action: deleted once its replacement exists. */
+			if (old[w] == SIZE_MAX)
+				old[w] = j;
+			add_op(p, &cap, OP_DELETE, w, j, true, "replaced by another action");
+		}
+	}
+
+	for (size_t i = 0; i < in->nw; i++) {
+		const struct want *w = &in->w[i];
+		if (fate[i] == OP_CONFLICT) {
+			add_op(p, &cap, OP_CONFLICT, i, SIZE_MAX, false, "owned by another app or a person");
+			continue;
+		}
+		if (fate[i] == OP_OVER_BUDGET) {
+			add_op(p, &cap, OP_OVER_BUDGET, i, SIZE_MAX, false, "no room under the cap");
+			size_t f = (size_t)(w->feed - feeds);
+			if (w->feed && f < nfeeds)
+				p->over_by_feed[f]++;
+			continue;
+		}
+		if (match[i] != SIZE_MAX) {
+			const struct have *h = &in->h[match[i]];
+			long long rb = in->renew_before_s ? in->renew_before_s
+				       : w->feed ? w->feed->expire_after_s / 3 : 86400;
+			if (h->attrs != w->attrs)
+				add_op(p, &cap, OP_UPDATE, i, match[i], false, "its attributes changed");
+			else if (h->expire_at && h->expire_at - in->now < rb && w->expire_at > h->expire_at + 60)
+				add_op(p, &cap, OP_RENEW, i, match[i], false, "expires soon");
+			else
+				add_op(p, &cap, OP_KEEP, i, match[i], false, "up to date");
+		} else if (old[i] != SIZE_MAX) {
+			add_op(p, &cap, OP_REPLACE, i, old[i], false, "its action changed");
+		} else {
+			add_op(p, &cap, OP_CREATE, i, SIZE_MAX, false, "new");
+		}
+	}
+	/* A late delete whose want got a match (same action already there)
+	 * needs no replacement first: it is a plain extra. */
+	for (size_t k = 0; k < p->n; k++) {
+		struct op *o = &p->ops[k];
+		if (o->kind == OP_DELETE && o->late && match[o->want] != SIZE_MAX) {
+			o->late = false;
+			o->why = "another action of one iocsync owns";
+			p->deletes++;
+		}
+	}
+	free(match);
+	free(old);
+	free(fate);
+	strset_free(target);
+	strset_free(others);
+}
+
+void
+plan_free(struct plan *p)
+{
+	free(p->ops);
+	free(p->over_by_feed);
+	memset(p, 0, sizeof(*p));
+}

@@ -1,0 +1,114 @@
+/*
+ * The plan: what sync must do to make the indicators iocsync owns in
+ * MDE equal to the desired set. A pure function of the desired set, of
+ * what MDE holds and of what the state remembers; unit-tested without
+ * a network.
+ */
+#ifndef IOCSYNC_PLAN_H
+#define IOCSYNC_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "ioc.h"
+
+/* One desired indicator. */
+struct want {
+	enum ioc_type type;
+	char *value;
+	enum ioc_action action;
+	enum severity severity;
+	int priority;
+	const struct feed_cfg *feed;	/* the feed that decides the attributes */
+	char *title, *description;	/* rendered and cut to MDE's lengths */
+	long long expire_at;		/* what to send */
+	long long first_seen;		/* recency, from the state (now when new) */
+	char *feeds;			/* every feed that lists it: "a,b" */
+	uint64_t attrs;			/* plan_attr_hash of what is sent */
+};
+
+/* One indicator MDE holds. */
+struct have {
+	char *id;
+	enum ioc_type type;		/* IOC_NONE: a type iocsync does not know */
+	char *value;
+	int action;			/* enum ioc_action, or -1 (legacy or unknown) */
+	bool owned;
+	long long expire_at;		/* 0: never */
+	uint64_t attrs;
+};
+
+enum op_kind {
+	OP_CREATE,	/* import a new one */
+	OP_UPDATE,	/* import: its attributes changed */
+	OP_RENEW,	/* import: it would expire soon */
+	OP_REPLACE,	/* import with the new action, then delete the old */
+	OP_DELETE,	/* BatchDelete */
+	OP_HOLD,	/* left its feeds, kept for now (grace, a feed down) */
+	OP_CONFLICT,	/* somebody else owns the same type and value */
+	OP_OVER_BUDGET,	/* does not fit under the cap */
+	OP_KEEP,	/* nothing to do */
+	OP__COUNT
+};
+/* "create", "update", ... (stable: JSON, logs). */
+const char *op_name(enum op_kind k);
+
+struct op {
+	enum op_kind kind;
+	size_t want;		/* index in the desired set, or SIZE_MAX */
+	size_t have;		/* index in MDE's list, or SIZE_MAX */
+	bool late;		/* a delete that waits for its replacement */
+	const char *why;	/* static text */
+};
+
+struct plan_state {
+	/* From the store, by (type, value): the feeds an owned indicator
+	 * came from and since when it left them (0: it did not). NULL
+	 * feeds: the state does not know it. */
+	const char *(*feeds)(void *ctx, enum ioc_type t, const char *value, long long *gone_since);
+	void *ctx;
+};
+
+struct plan_in {
+	struct want *w;
+	size_t nw;
+	struct have *h;
+	size_t nh;
+	long long now;
+	long long cap, reserve;
+	long long grace_s;
+	long long renew_before_s;	/* 0: a third of each feed's expire_after */
+	bool others_known;		/* the list showed every creator's indicators */
+	/* Feeds that failed this run with no snapshot to fall back on:
+	 * what came from them is held, never deleted. */
+	const char *const *down;
+	size_t ndown;
+	struct plan_state state;
+};
+
+struct plan {
+	struct op *ops;
+	size_t n;
+	size_t count[OP__COUNT];
+	size_t deletes;		/* OP_DELETE that are not late (replacements) */
+	size_t owned, others;	/* in MDE now */
+	long long room;		/* what iocsync may hold */
+	size_t *over_by_feed;	/* [nfeeds]: desired that did not fit */
+};
+
+/* Builds the plan; free with plan_free. nfeeds sizes over_by_feed,
+ * indexed by feed_cfg position in feeds. */
+void plan_build(const struct plan_in *in, const struct feed_cfg *feeds, size_t nfeeds, struct plan *out);
+void plan_free(struct plan *p);
+
+/* The hash of the attributes iocsync sets, from either side. groups
+ * need not be sorted. */
+uint64_t plan_attr_hash(int action, int severity, const char *title, const char *description,
+			const char *reco, const char *const *groups, size_t ngroups, bool alert, const char *educate);
+
+/* Would MDE's failureReason for an import item pass on a retry? */
+bool plan_item_retryable(const char *reason);
+
+#endif

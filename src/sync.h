@@ -1,0 +1,45 @@
+/*
+ * Sync, end to end: feeds -> desired set -> MDE's list -> plan ->
+ * apply (batched, journaled) -> state. `plan` stops before apply.
+ */
+#ifndef IOCSYNC_SYNC_H
+#define IOCSYNC_SYNC_H
+
+#include <stdbool.h>
+
+#include "cmd.h"
+#include "config.h"
+#include "mde.h"
+#include "plan.h"
+#include "store.h"
+
+struct sync_opts {
+	const char *verb;	/* "plan" or "sync" */
+	bool dry_run;		/* plan only */
+	bool force;		/* past max_delete */
+	bool json;
+	bool quiet;
+	bool verbose;		/* every planned change, not the first 20 of each kind */
+};
+
+/* Exit codes: plan: 0 nothing to change, 2 changes pending, 1 error;
+ * sync: 0 converged, 1 something failed (a feed, an item, MDE). */
+int sync_run(const struct config *c, const struct sync_opts *o);
+
+/* Parses MDE's list into haves (owned per m). Entries that are not
+ * objects are skipped. Free with haves_free. */
+struct have *haves_from_list(const struct mde *m, const json_t *list, size_t *n);
+void haves_free(struct have *h, size_t n);
+
+/* Deletes ids in batches of 500 with BatchDelete; on a 404 (an id
+ * already gone) lists again and retries with the ids that remain.
+ * gone[i] is set for each id deleted or already absent. Returns the
+ * number that could not be deleted; why tells the last reason. */
+size_t delete_ids(struct mde *m, struct store *st, long long run, int *seq, const char *const *ids, size_t n,
+		  bool *gone, char *why, size_t whysz);
+
+/* Opens the store named by c, recovering from runs that were killed
+ * (each reported once); prints and returns NULL on failure. */
+struct store *sync_open_store(const struct config *c, const char *who);
+
+#endif
