@@ -491,8 +491,9 @@ control(struct emu *e, const struct request *q, struct reply *r)
 
 /* ---- faults ---- */
 
-static const char *const fault_names[] = {"429", "500", "503", "slow", "reset", "truncate"};
-static const int fault_codes[] = {429, 500, 503, FAULT_SLOW, FAULT_RESET, FAULT_TRUNCATE};
+static const char *const fault_names[] = {"429", "500", "503", "slow", "reset", "truncate", "401", "item"};
+static const int fault_codes[] = {429, 500, 503, FAULT_SLOW, FAULT_RESET, FAULT_TRUNCATE, 401, FAULT_ITEM};
+_Static_assert(NELEM(fault_names) == NELEM(((struct emu *)0)->fault_pm), "a probability per fault");
 
 int
 fault_parse(const char *s)
@@ -700,6 +701,10 @@ emu_handle(struct emu *e, const struct request *q0, struct reply *r)
 			snprintf(r->retry_after, sizeof(r->retry_after), "1");
 			goto done;
 		}
+		if (f == 401) {
+			reply_error(r, 401, "Unauthorized", "Injected fault: the token was refused");
+			goto done;
+		}
 		if (f == 500 || f == 503) {
 			reply_error(r, f, f == 500 ? "InternalServerError" : "ServiceUnavailable", "Injected fault");
 			goto done;
@@ -711,7 +716,11 @@ emu_handle(struct emu *e, const struct request *q0, struct reply *r)
 	switch (ep) {
 	case EP_LIST: ind_list(e, a, &q, r); break;
 	case EP_SUBMIT: ind_submit(e, a, &q, r); break;
-	case EP_IMPORT: ind_import(e, a, &q, r); break;
+	case EP_IMPORT:
+		e->item_fault = f == FAULT_ITEM;
+		ind_import(e, a, &q, r);
+		e->item_fault = false;
+		break;
 	case EP_DELETE: ind_delete(e, a, id, r); break;
 	case EP_BATCHDELETE: ind_batch_delete(e, a, &q, r); break;
 	case EP_MACHINES: machines_list(e, a, &q, r); break;

@@ -113,9 +113,10 @@ struct emu {
 	 * so a run can be repeated. */
 	int *faults;		/* enum fault or an HTTP status */
 	size_t nfaults, fault_pos;
-	unsigned fault_pm[6];	/* per mille, indexed like fault_names */
+	unsigned fault_pm[8];	/* per mille, indexed like fault_names */
 	uint64_t fault_rng;
 	unsigned slow_ms;
+	bool item_fault;	/* this import: odd items fail as if transiently */
 	char **used_jti;
 	size_t njti;
 };
@@ -128,7 +129,7 @@ void emu_time_format(long long ms, char *out, size_t outsz);
 bool emu_time_parse(const char *s, long long *ms);
 
 /* Faults that happen on the wire, after the request was handled. */
-enum fault { FAULT_NONE = 0, FAULT_SLOW = 1, FAULT_RESET = 2, FAULT_TRUNCATE = 3 };
+enum fault { FAULT_NONE = 0, FAULT_SLOW = 1, FAULT_RESET = 2, FAULT_TRUNCATE = 3, FAULT_ITEM = 4 };
 
 /* A reply: status, JSON body (stolen) or NULL, extra headers. */
 struct reply {

@@ -639,7 +639,14 @@ ind_import(struct emu *e, const struct app *a, const struct request *q, struct r
 	size_t i;
 	json_array_foreach(list, i, item) {
 		struct verdict v = {0};
-		json_t *out = upsert(e, a, item, &v);
+		json_t *out = NULL;
+		if (e->item_fault && i % 2 == 1) {
+			v.status = 500;
+			v.code = "InternalServerError";
+			snprintf(v.msg, sizeof(v.msg), "Injected transient failure");
+		} else {
+			out = upsert(e, a, item, &v);
+		}
 		json_t *val = json_is_object(item) ? json_object_get(item, "indicatorValue") : NULL;
 		json_t *res = json_object();
 		json_object_set_new(res, "id", out ? json_copy(json_object_get(out, "id")) : json_null());

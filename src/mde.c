@@ -613,12 +613,14 @@ ensure_token(struct mde *m, double deadline, char *why, size_t whysz)
 		const char *err = json_string_value(json_object_get(j, "error"));
 		const char *desc = json_string_value(json_object_get(j, "error_description"));
 		char ebuf[200];
-		if (r.status == 200)
+		if (r.status == 0)
+			set_why(why, whysz, "token from %s: %s", url, r.error);
+		else if (r.status == 200)
 			set_why(why, whysz, "token from %s: the answer holds no usable access_token", url);
 		else
 			set_why(why, whysz, "token from %s: HTTP %ld %s%s%s", url, r.status, err ? err : "",
 				desc ? ": " : "", desc ? echo_str(desc, strcspn(desc, "\r\n"), ebuf, sizeof(ebuf)) : "");
-		e = r.status == 200 ? ERR_PARSE : ERR_HTTP;
+		e = r.status == 0 ? ERR_NET : r.status == 200 ? ERR_PARSE : ERR_HTTP;
 	}
 	json_decref(j);
 	if (r.body)

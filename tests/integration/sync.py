@@ -1,0 +1,571 @@
+#!/usr/bin/env python3
+"""Integration: the real iocsync binary against a real mde-emulator over
+TLS, with a throwaway CA made here. Each test states the calls that must be
+sent and the state that must result. Usage:
+  sync.py path/to/iocsync path/to/mde-emulator [TEST...]
+IOCSYNC_WRAPPER (e.g. valgrind ...) runs iocsync under a wrapper."""
+import json, os, random, signal, sqlite3, ssl, subprocess, sys, tempfile, time, traceback
+import urllib.error, urllib.parse, urllib.request
+
+IOCSYNC, EMU = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+ONLY = sys.argv[3:]
+TENANT = "00000000-0000-0000-0000-000000000001"
+CID = "22222222-2222-2222-2222-222222222222"      # iocsync's app in these tests
+OTHER = "33333333-3333-3333-3333-333333333333"    # another app, and the "portal"
+# A secret nobody else uses: every artifact of the suite is searched for it.
+SECRET = "itest-%016x-secret" % random.SystemRandom().getrandbits(64)
+WORK = tempfile.mkdtemp(prefix="iocsync-it-")
+ARTIFACTS = []   # (name, text) of every output, for the secrets test
+WRAP = os.environ.get("IOCSYNC_WRAPPER", "").split()
+
+
+def sh(*cmd):
+    subprocess.run(cmd, check=True, cwd=WORK, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def make_ca():
+    """A CA and a server certificate for 127.0.0.1, valid one day."""
+    sh("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+       "-subj", "/CN=iocsync test CA", "-days", "1")
+    sh("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "srv.key", "-out", "srv.csr",
+       "-subj", "/CN=127.0.0.1")
+    with open(os.path.join(WORK, "san.ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    sh("openssl", "x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+       "-out", "srv.pem", "-days", "1", "-extfile", "san.ext")
+    # The app's certificate for client assertions (key and certificate in one file).
+    sh("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "app.key", "-out", "app.crt",
+       "-subj", "/CN=iocsync app", "-days", "1")
+    with open(os.path.join(WORK, "app.pem"), "w") as f:
+        f.write(open(os.path.join(WORK, "app.key")).read() + open(os.path.join(WORK, "app.crt")).read())
+    os.chmod(os.path.join(WORK, "app.pem"), 0o600)
+
+
+class Emulator:
+    def __init__(self):
+        self.p = subprocess.Popen([EMU, "--listen", "127.0.0.1:0", "--tls-cert", os.path.join(WORK, "srv.pem"),
+                                   "--tls-key", os.path.join(WORK, "srv.key")], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        line = self.p.stdout.readline()
+        assert "listening on " in line, "no ready line: %r" % line
+        self.base = line.split("listening on ")[1].strip()
+        assert self.base.startswith("https://"), self.base
+        self.ctx = ssl.create_default_context(cafile=os.path.join(WORK, "ca.pem"))
+
+    def stop(self):
+        self.p.terminate()
+        _, err = self.p.communicate(timeout=60)
+        assert self.p.returncode == 0, "emulator exit %s: %s" % (self.p.returncode, err)
+
+    def call(self, method, path, body=None, token=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.base + path, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        if token:
+            req.add_header("Authorization", "Bearer " + token)
+        try:
+            with urllib.request.urlopen(req, timeout=60, context=self.ctx) as r:
+                t = r.read()
+                return r.status, json.loads(t) if t else None
+        except urllib.error.HTTPError as e:
+            t = e.read()
+            return e.code, json.loads(t) if t else None
+
+    def control(self, path, body=None):
+        st, b = self.call("POST" if body is not None else "GET", "/_emulator" + path, body)
+        assert st == 200, (path, st, b)
+        return b
+
+    def token(self, cid, secret):
+        form = urllib.parse.urlencode({"grant_type": "client_credentials", "client_id": cid,
+                                       "client_secret": secret,
+                                       "scope": "https://api.securitycenter.microsoft.com/.default"}).encode()
+        req = urllib.request.Request("%s/%s/oauth2/v2.0/token" % (self.base, TENANT), data=form, method="POST")
+        with urllib.request.urlopen(req, timeout=60, context=self.ctx) as r:
+            return json.loads(r.read())["access_token"]
+
+    def app(self, cid, secret, name, roles, pem=None):
+        body = {"tenant": TENANT, "client_id": cid, "secret": secret, "name": name, "roles": roles}
+        if pem:
+            body["certificate_pem"] = pem
+        self.control("/apps", body)
+
+    def indicators(self):
+        """Every indicator of the tenant, through the control plane."""
+        return [x["indicator"] for x in self.control("/state")["indicators"] if x["tenant"] == TENANT]
+
+    def calls(self):
+        c = self.control("/calls")
+        return {ep: sum(v.values()) for ep, v in c.items() if v}
+
+
+class Skip(Exception):
+    pass
+
+
+class Ctx:
+    """One test: a fresh tenant, a fresh state, iocsync's and another app."""
+
+    def __init__(self, emu, name):
+        self.emu = emu
+        self.dir = os.path.join(WORK, name)
+        os.makedirs(self.dir)
+        emu.control("/reset", {})
+        emu.app(CID, SECRET, "iocsync-it", ["Ti.ReadWrite.All", "Machine.Read.All"],
+                pem=open(os.path.join(WORK, "app.crt")).read())
+        emu.app(OTHER, "other-" + SECRET[:6], "portal", ["Ti.ReadWrite.All"])
+        self.secret_file = os.path.join(self.dir, "secret")
+        with open(self.secret_file, "w") as f:
+            f.write(SECRET + "\n")
+        os.chmod(self.secret_file, 0o600)
+        self.feeds = {}
+        self.mde = {}
+        self.sync_opts = {"reserve": "0", "max_delete": "100%"}
+
+    def feed(self, name, values, **opts):
+        path = os.path.join(self.dir, name + ".txt")
+        with open(path, "w") as f:
+            f.write("# test feed %s\n" % name + "".join(v + "\n" for v in values))
+        self.feeds[name] = dict({"url": "file://" + path, "format": "text"}, **opts)
+        return path
+
+    def conf(self):
+        lines = ["[mde]", "tenant_id = " + TENANT, "client_id = " + CID, "cloud = custom"]
+        m = dict({"api_url": self.emu.base, "login_url": self.emu.base, "client_secret_file": self.secret_file, "ca_file": os.path.join(WORK, "ca.pem")}, **self.mde)
+        lines += ["%s = %s" % kv for kv in m.items() if kv[1] is not None]
+        lines += ["", "[sync]", "state = " + os.path.join(self.dir, "state.db"),
+                  "log_file = " + os.path.join(self.dir, "iocsync.log"), "log_level = debug"]
+        lines += ["%s = %s" % kv for kv in self.sync_opts.items()]
+        for n, f in self.feeds.items():
+            lines += ["", '[feed "%s"]' % n] + ["%s = %s" % kv for kv in f.items()]
+        path = os.path.join(self.dir, "iocsync.conf")
+        with open(path, "w") as fp:
+            fp.write("\n".join(lines) + "\n")
+        return path
+
+    def run(self, *args, expect=0, env=None, timeout=600):
+        cmd = [*WRAP, IOCSYNC, "-c", self.conf(), *args]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=dict(os.environ, **(env or {})))
+        ARTIFACTS.append((" ".join(args) + " stdout", p.stdout))
+        ARTIFACTS.append((" ".join(args) + " stderr", p.stderr))
+        assert expect is None or p.returncode == expect, "iocsync %s: exit %d, want %s\n%s\n%s" % (
+            " ".join(args), p.returncode, expect, p.stdout[-3000:], p.stderr[-3000:])
+        return p
+
+    def sync_json(self, *args, expect=0):
+        p = self.run("sync", "--json", *args, expect=expect)
+        doc = json.loads(p.stdout)
+        for k in ("changes", "feeds"):   # keep assertion messages short
+            doc.pop(k, None)
+        doc["failures"] = doc.get("failures", [])[:5]
+        return doc
+
+    def owned(self):
+        return [x for x in self.emu.indicators() if x.get("createdBy") == CID and x.get("application") == "iocsync"]
+
+    def expect_exactly(self, values, action="Block", typ="IpAddress"):
+        got = [(x["indicatorType"], x["indicatorValue"], x["action"]) for x in self.owned()]
+        assert len(got) == len(set(got)), "duplicates in MDE: %d of %d" % (len(got) - len(set(got)), len(got))
+        want = {(typ, v, action) for v in values}
+        missing, extra = want - set(got), set(got) - want
+        assert not missing and not extra, "MDE differs from the feeds: %d missing %s, %d extra %s" % (
+            len(missing), sorted(missing)[:3], len(extra), sorted(extra)[:3])
+
+    def calls_since(self, before):
+        now = self.emu.calls()
+        return {k: now.get(k, 0) - before.get(k, 0) for k in now if now.get(k, 0) - before.get(k, 0)}
+
+
+def ips(n, start=0, net=45):
+    """n public IPv4 addresses (outside every special-purpose range)."""
+    return ["%d.%d.%d.%d" % (net, (i // 250) >> 8, (i // 250) & 255, 1 + i % 250) for i in range(start, start + n)]
+
+
+TESTS = []
+
+
+def test(f):
+    TESTS.append(f)
+    return f
+
+
+@test
+def cold_start_imports_in_batches_of_500(c):
+    vals = ips(1200)
+    c.feed("bad", vals)
+    before = c.emu.calls()
+    s = c.sync_json()
+    assert s["done"]["create"] == 1200 and s["failed"] == 0, s
+    calls = c.calls_since(before)
+    assert calls == {"token": 1, "list": 1, "import": 3}, calls
+    c.expect_exactly(vals)
+    x = c.owned()[0]
+    assert x["title"].startswith("bad: ") and x["severity"] == "Medium" and x["expirationTime"], x
+
+
+@test
+def resync_without_change_makes_no_write_call(c):
+    vals = ips(600)
+    c.feed("bad", vals)
+    c.sync_json()
+    before = c.emu.calls()
+    c.run("plan", expect=0)
+    s = c.sync_json()
+    assert s["done"] == {k: 0 for k in s["done"]}, s
+    calls = c.calls_since(before)
+    assert set(calls) <= {"token", "list"}, calls
+
+
+@test
+def churn_deletes_with_batchdelete_and_imports_the_new(c):
+    vals = ips(1000)
+    c.feed("bad", vals)
+    c.sync_json()
+    new = vals[150:] + ips(120, start=5000)
+    c.feed("bad", new)
+    p = c.run("plan", "--json", expect=2)
+    plan = json.loads(p.stdout)
+    assert plan["planned"]["create"] == 120 and plan["planned"]["delete"] == 150, plan["planned"]
+    before = c.emu.calls()
+    s = c.sync_json()
+    assert s["done"]["create"] == 120 and s["done"]["delete"] == 150, s
+    assert c.calls_since(before) == {"token": 1, "list": 1, "import": 1, "batchdelete": 1}, c.calls_since(before)
+    c.expect_exactly(new)
+
+
+@test
+def action_change_creates_the_new_then_deletes_the_old(c):
+    vals = ips(30)
+    c.feed("bad", vals, action="block")
+    c.sync_json()
+    old_ids = {x["id"] for x in c.owned()}
+    c.feed("bad", vals, action="warn")
+    s = c.sync_json()
+    assert s["done"]["replace"] == 30 and s["done"]["delete"] == 0, s
+    c.expect_exactly(vals, action="Warn")
+    assert not old_ids & {x["id"] for x in c.owned()}
+    log = c.emu.control("/log")["requests"]
+    paths = [e["path"] for e in log if "import" in e["path"] or "BatchDelete" in e["path"]]
+    assert paths[-2:] == ["/api/indicators/import", "/api/indicators/BatchDelete"], paths[-4:]
+
+
+@test
+def attribute_change_updates_in_place(c):
+    vals = ips(20)
+    c.feed("bad", vals, severity="medium")
+    c.sync_json()
+    ids = {x["indicatorValue"]: x["id"] for x in c.owned()}
+    c.feed("bad", vals, severity="high", device_groups="Servers, Workstations")
+    s = c.sync_json()
+    assert s["done"]["update"] == 20, s
+    for x in c.owned():
+        assert x["id"] == ids[x["indicatorValue"]] and x["severity"] == "High", x
+        assert sorted(x["rbacGroupNames"]) == ["Servers", "Workstations"], x
+
+
+@test
+def renewal_before_expiry_not_on_every_run(c):
+    vals = ips(10)
+    c.feed("bad", vals, expire_after="30d")
+    c.sync_json()
+    # Two indicators come close to their expiry (as if 25 days passed for them).
+    st = c.emu.control("/state")
+    soon = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 2 * 86400))
+    changed = 0
+    for x in st["indicators"]:
+        if x["indicator"]["indicatorValue"] in vals[:2]:
+            x["indicator"]["expirationTime"] = soon
+            changed += 1
+    assert changed == 2
+    c.emu.control("/reset", {})
+    c.emu.control("/state", st)
+    s = c.sync_json()
+    assert s["done"]["renew"] == 2 and s["planned"]["keep"] == 8, s
+    for x in c.owned():
+        exp = time.mktime(time.strptime(x["expirationTime"][:19], "%Y-%m-%dT%H:%M:%S"))
+        assert exp - time.time() > 29 * 86400 - 3600 * 24, x  # renewed to ~30 days
+    s = c.sync_json()
+    assert s["done"]["renew"] == 0, s
+
+
+@test
+def conflict_with_a_portal_indicator_is_reported_and_left_alone(c):
+    vals = ips(5)
+    tok = c.emu.token(OTHER, "other-" + SECRET[:6])
+    st, b = c.emu.call("POST", "/api/indicators", {"indicatorValue": vals[0], "indicatorType": "IpAddress",
+                                                   "action": "Allowed", "title": "portal", "description": "by hand"},
+                       token=tok)
+    assert st == 200, b
+    c.feed("bad", vals)
+    p = c.run("plan", "--json", expect=2)
+    plan = json.loads(p.stdout)
+    assert plan["planned"]["conflict"] == 1 and plan["planned"]["create"] == 4, plan["planned"]
+    assert [x for x in plan["changes"] if x["op"] == "conflict"][0]["value"] == vals[0]
+    c.sync_json()
+    c.expect_exactly(vals[1:])
+    mine = [x for x in c.emu.indicators() if x["indicatorValue"] == vals[0]]
+    assert len(mine) == 1 and mine[0]["action"] == "Allowed" and mine[0]["title"] == "portal", mine
+
+
+@test
+def indicators_of_another_app_are_never_touched(c):
+    tok = c.emu.token(OTHER, "other-" + SECRET[:6])
+    theirs = ips(40, net=77)
+    items = [{"indicatorValue": v, "indicatorType": "IpAddress", "action": "Block", "title": "theirs",
+              "description": "other app", "application": "iocsync"} for v in theirs]
+    st, b = c.emu.call("POST", "/api/indicators/import", {"Indicators": items}, token=tok)
+    assert st == 200, b
+    snap = {x["id"]: x for x in c.emu.indicators()}
+    c.feed("bad", ips(30))
+    c.sync_json()
+    c.feed("bad", ips(20))
+    c.sync_json()
+    after = {x["id"]: x for x in c.emu.indicators()}
+    for i, x in snap.items():
+        assert after.get(i) == x, "another app's indicator changed: %s" % x
+    c.expect_exactly(ips(20))
+
+
+@test
+def cap_reached_with_others_present_fills_by_priority(c):
+    c.emu.control("/limits", {"cap": 100})
+    tok = c.emu.token(OTHER, "other-" + SECRET[:6])
+    items = [{"indicatorValue": v, "indicatorType": "IpAddress", "action": "Block", "title": "t",
+              "description": "d"} for v in ips(40, net=77)]
+    assert c.emu.call("POST", "/api/indicators/import", {"Indicators": items}, token=tok)[0] == 200
+    c.sync_opts.update({"cap": "100", "reserve": "10"})
+    hi, lo = ips(20, net=46), ips(60, net=47)
+    c.feed("high", hi, priority="10")
+    c.feed("low", lo, priority="1")
+    p = c.run("sync", expect=0)
+    assert "over budget: feed low: 30 indicators did not fit" in p.stdout, p.stdout
+    got = {x["indicatorValue"] for x in c.owned()}
+    assert set(hi) <= got and len(got) == 50, len(got)
+    assert len(c.emu.indicators()) == 90
+
+
+@test
+def per_item_import_failures_retried_or_reported(c):
+    vals = ips(40)
+    c.feed("bad", vals)
+    c.emu.control("/faults", {"sequence": ["none", "item"]})
+    s = c.sync_json()
+    assert s["done"]["create"] == 40 and s["failed"] == 0, s
+    assert c.calls_since({}).get("import") == 2, c.calls_since({})
+    c.expect_exactly(vals)
+    # With Ti.ReadWrite only the others are invisible: past the cap,
+    # MDE fails items one by one and iocsync reports each with MDE's reason.
+    c2 = Ctx(c.emu, "per_item_b")
+    c2.emu.app(CID, SECRET, "iocsync-it", ["Ti.ReadWrite"])
+    c2.emu.control("/limits", {"cap": 30})
+    tok = c2.emu.token(OTHER, "other-" + SECRET[:6])
+    items = [{"indicatorValue": v, "indicatorType": "IpAddress", "action": "Block", "title": "t",
+              "description": "d"} for v in ips(20, net=77)]
+    assert c2.emu.call("POST", "/api/indicators/import", {"Indicators": items}, token=tok)[0] == 200
+    c2.feed("bad", vals[:15])
+    s = c2.sync_json(expect=1)
+    assert s["done"]["create"] == 10 and s["failed"] == 5, s
+    assert all("maximum" in f["reason"] for f in s["failures"]), s["failures"]
+    assert len(c2.owned()) == 10
+
+
+@test
+def a_401_mid_run_refreshes_the_token_once(c):
+    vals = ips(700)
+    c.feed("bad", vals)
+    c.emu.control("/faults", {"sequence": ["none", "401"]})
+    before = c.emu.calls()
+    s = c.sync_json()
+    assert s["done"]["create"] == 700, s
+    calls = c.calls_since(before)
+    assert calls["token"] == 2, calls
+    c.expect_exactly(vals)
+
+
+@test
+def a_429_storm_is_waited_out(c):
+    vals = ips(1500)
+    c.feed("bad", vals)
+    c.emu.control("/faults", {"probabilities": {"429": 0.5, "500": 0.1, "503": 0.05}, "seed": 7})
+    s = c.sync_json()
+    assert s["done"]["create"] == 1500 and s["failed"] == 0, s
+    assert sum(s["retries"].values()) > 0, s
+    c.expect_exactly(vals)
+
+
+@test
+def feed_outage_keeps_its_indicators(c):
+    vals = ips(50)
+    path = c.feed("bad", vals)
+    c.sync_json()
+    os.unlink(path)
+    p = c.run("sync", expect=1)
+    assert "keeping the last good snapshot" in p.stderr + p.stdout, p.stderr
+    c.expect_exactly(vals)
+    # No snapshot at all (the state is new) and the feed down: held.
+    os.unlink(os.path.join(c.dir, "state.db"))
+    s = c.sync_json(expect=1)
+    assert s["planned"]["hold"] == 50 and s["done"]["delete"] == 0, s
+    c.expect_exactly(vals)
+    # An HTML page or an empty body is refused the same way.
+    c.feed("bad", vals)
+    c.sync_json()
+    with open(path, "w") as f:
+        f.write("<!DOCTYPE html><html><body>Login</body></html>\n")
+    c.run("sync", expect=1)
+    c.expect_exactly(vals)
+
+
+@test
+def mass_delete_stops_unless_forced(c):
+    c.sync_opts["max_delete"] = "25%"
+    a, b = ips(60), ips(40, net=46)
+    c.feed("a", a)
+    c.feed("b", b)
+    c.sync_json()
+    del c.feeds["b"]
+    p = c.run("sync", expect=1)
+    assert "max_delete" in p.stderr and "nothing was changed" in p.stderr, p.stderr
+    c.expect_exactly(a + b)
+    s = c.sync_json("--force")
+    assert s["done"]["delete"] == 40, s
+    c.expect_exactly(a)
+
+
+@test
+def certificate_credentials_ps256_and_rs256(c):
+    vals = ips(5)
+    c.feed("bad", vals)
+    c.mde = {"client_secret_file": None, "certificate": os.path.join(WORK, "app.pem")}
+    c.sync_json()
+    c.expect_exactly(vals)
+    c.mde["certificate_alg"] = "rs256"
+    c.feed("bad", vals[:3])
+    c.sync_json()
+    c.expect_exactly(vals[:3])
+
+
+@test
+def secret_file_readable_by_others_is_refused(c):
+    c.feed("bad", ips(3))
+    os.chmod(c.secret_file, 0o644)
+    p = c.run("sync", expect=2)
+    assert "readable by group or others" in p.stderr, p.stderr
+    assert c.calls_since({}) == {}, "no call may be made"
+
+
+@test
+def secret_from_environment(c):
+    c.feed("bad", ips(3))
+    c.mde = {"client_secret_file": None, "client_secret_env": "ITEST_SECRET"}
+    c.run("sync", env={"ITEST_SECRET": SECRET})
+    c.expect_exactly(ips(3))
+
+
+@test
+def tls_unknown_ca_and_plain_http_are_refused(c):
+    c.feed("bad", ips(3))
+    c.mde = {"ca_file": "/etc/ssl/certs/ca-certificates.crt"}
+    p = c.run("sync", expect=1)
+    assert "certificate" in p.stderr.lower(), p.stderr
+    c.mde = {"api_url": "http://192.0.2.1:1", "login_url": "http://192.0.2.1:1", "allow_http": "yes"}
+    p = c.run("sync", expect=2)
+    assert "loopback" in p.stderr, p.stderr
+    assert c.owned() == []
+
+
+@test
+def sigkill_at_random_points_then_a_run_converges(c):
+    rng = random.Random(int(os.environ.get("IOCSYNC_SEED", "4")))
+    vals = ips(1800)
+    c.feed("bad", vals[:1200])
+    c.emu.control("/faults", {"probabilities": {"slow": 0.5}, "slow_ms": 150, "seed": 3})
+    kills = int(os.environ.get("IOCSYNC_KILLS", "6"))
+    for k in range(kills):
+        # Churn between kills: what is desired moves.
+        lo = rng.randrange(0, 600)
+        c.feed("bad", vals[lo:lo + 1200])
+        p = subprocess.Popen([*WRAP, IOCSYNC, "-c", c.conf(), "sync"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        time.sleep(rng.uniform(0.05, 1.5))
+        p.send_signal(signal.SIGKILL)
+        out, err = p.communicate()
+        ARTIFACTS.append(("killed stdout", out))
+        ARTIFACTS.append(("killed stderr", err))
+    c.emu.control("/faults", {})
+    s = c.sync_json()
+    assert s["failed"] == 0, s
+    c.expect_exactly(vals[lo:lo + 1200])
+    db = sqlite3.connect(os.path.join(c.dir, "state.db"))
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    n = db.execute("SELECT count(*) FROM indicators").fetchone()[0]
+    killed = db.execute("SELECT count(*) FROM runs WHERE outcome = 'killed'").fetchone()[0]
+    db.close()
+    assert n == 1200, n
+    assert killed >= 1, killed
+    s = c.sync_json()
+    assert s["done"] == {k: 0 for k in s["done"]}, s
+
+
+def secrets_never_appear():
+    """Every output, log and state file of the suite: no secret, no token."""
+    hits = []
+    for name, text in ARTIFACTS:
+        for needle in (SECRET, "eyJ"):
+            if needle in text:
+                hits.append("%s in %s" % ("secret" if needle == SECRET else "token", name))
+    for root, _, files in os.walk(WORK):
+        for fn in files:
+            p = os.path.join(root, fn)
+            if fn == "secret":
+                continue
+            data = open(p, "rb").read()
+            for needle in (SECRET.encode(), b"eyJ"):
+                if needle in data:
+                    hits.append("%s in %s" % ("secret" if needle == SECRET.encode() else "token", p))
+    return hits
+
+
+def main():
+    if WRAP and os.environ.get("IOCSYNC_NO_VALGRIND"):
+        print("SKIPPED: wrapped run not wanted here (IOCSYNC_NO_VALGRIND)")
+        return 77
+    make_ca()
+    emu = Emulator()
+    failed, ran = [], 0
+    try:
+        for t in TESTS:
+            if ONLY and t.__name__ not in ONLY:
+                continue
+            ran += 1
+            start = time.time()
+            try:
+                t(Ctx(emu, t.__name__))
+                print("ok   %s (%.1f s)" % (t.__name__, time.time() - start), flush=True)
+            except Skip as e:
+                print("SKIP %s: %s" % (t.__name__, e), flush=True)
+            except Exception:
+                failed.append(t.__name__)
+                print("FAIL %s\n%s" % (t.__name__, traceback.format_exc()), flush=True)
+    finally:
+        emu.stop()
+    if ONLY and ran != len(ONLY):
+        print("unknown test names: %s" % sorted(set(ONLY) - {t.__name__ for t in TESTS}))
+        return 1
+    hits = secrets_never_appear()
+    n_art = len(ARTIFACTS)
+    if hits:
+        print("FAIL secrets_never_appear: %s" % hits[:10])
+        failed.append("secrets_never_appear")
+    else:
+        print("ok   secrets_never_appear (%d outputs and every file under the work directory searched)" % n_art)
+    print("%d/%d sync integration tests passed" % (ran + 1 - len(failed), ran + 1))
+    if not failed:
+        subprocess.run(["rm", "-rf", WORK])
+    else:
+        print("artifacts kept in", WORK)
+    return 1 if failed else 0
+
+
+sys.exit(main())
