@@ -53,7 +53,7 @@ retry_after_parse(const char *v, time_t now, double max_s)
 		/* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT". */
 		char wd[4], mon[4], gmt[4];
 		int d, y, hh, mm, ss, used = 0;
-		if (sscanf(v, "%3s %d %3s %d %d:%d:%d %3s%n", wd, &d, mon, &y, &hh, &mm, &ss, gmt, &used) != 8 ||
+		if (sscanf(v, "%3s, %d %3s %d %d:%d:%d %3s%n", wd, &d, mon, &y, &hh, &mm, &ss, gmt, &used) != 8 ||
 		    v[used] != '\0' || strcmp(gmt, "GMT") != 0 || month_index(mon) < 0 || d < 1 || d > 31 ||
 		    y < 1970 || hh > 23 || mm > 59 || ss > 60)
 			return -1;

@@ -1,0 +1,413 @@
+/* The sync engine's pure parts: the rate limiter on an injected clock,
+ * the retry policy, and the plan over hand-made MDE lists. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "http.h"
+#include "plan.h"
+#include "ratelimit.h"
+#include "retry.h"
+#include "util.h"
+
+/* ---- rate limiter ---- */
+
+struct fake_clock {
+	double t;
+	double slept;
+};
+
+static double
+fake_now(void *ctx)
+{
+	return ((struct fake_clock *)ctx)->t;
+}
+
+static void
+fake_sleep(void *ctx, double s)
+{
+	((struct fake_clock *)ctx)->t += s;
+	((struct fake_clock *)ctx)->slept += s;
+}
+
+/* Makes n calls through r as fast as it allows; returns the time taken. */
+static double
+burst(struct ratelimit *r, const struct clock *c, int n)
+{
+	double start = c->now(c->ctx);
+	for (int i = 0; i < n; i++) {
+		double w = ratelimit_wait(r, c->now(c->ctx));
+		c->sleep(c->ctx, w);
+		ratelimit_record(r, c->now(c->ctx));
+	}
+	return c->now(c->ctx) - start;
+}
+
+static void
+test_ratelimit_minute_window(void **state)
+{
+	(void)state;
+	struct fake_clock fc = {1000, 0};
+	struct clock c = {fake_now, fake_sleep, &fc};
+	struct ratelimit r;
+	ratelimit_init(&r, 30, 0);
+	/* 30 go at once; the 31st waits until the first leaves the window. */
+	assert_true(burst(&r, &c, 30) == 0);
+	assert_true(ratelimit_wait(&r, fc.t) > 59.9 && ratelimit_wait(&r, fc.t) <= 60.0);
+	/* 90 calls take two full minutes, never more than 30 in any 60 s. */
+	ratelimit_free(&r);
+	ratelimit_init(&r, 30, 0);
+	fc.t = 0;
+	double took = burst(&r, &c, 90);
+	assert_true(took >= 120.0 && took < 120.1);
+	for (size_t i = 30; i < r.n; i++)
+		assert_true(r.times[i] - r.times[i - 30] >= 60.0 - 1e-9);
+	ratelimit_free(&r);
+}
+
+static void
+test_ratelimit_hour_window(void **state)
+{
+	(void)state;
+	struct fake_clock fc = {0, 0};
+	struct clock c = {fake_now, fake_sleep, &fc};
+	struct ratelimit r;
+	ratelimit_init(&r, 100, 1500);
+	/* 1,500 calls at 100 a minute take 14 minutes; the 1,501st waits
+	 * for the hour since the first. */
+	double took = burst(&r, &c, 1500);
+	assert_true(took >= 14 * 60.0 && took < 14 * 60.0 + 1);
+	double w = ratelimit_wait(&r, fc.t);
+	assert_true(fc.t + w >= 3600.0 - 1e-6 && fc.t + w < 3600.1);
+	ratelimit_free(&r);
+}
+
+static void
+test_ratelimit_block_until(void **state)
+{
+	(void)state;
+	struct ratelimit r;
+	ratelimit_init(&r, 0, 0);
+	assert_true(ratelimit_wait(&r, 10) == 0);
+	ratelimit_block(&r, 25);	/* a 429 said: not before 25 */
+	assert_true(ratelimit_wait(&r, 10) == 15);
+	assert_true(ratelimit_wait(&r, 25) == 0);
+	ratelimit_free(&r);
+}
+
+/* ---- retry ---- */
+
+static void
+test_retry_decide(void **state)
+{
+	(void)state;
+	assert_int_equal(retry_decide(200, HTTP_FAIL_NONE), RETRY_DONE);
+	assert_int_equal(retry_decide(204, HTTP_FAIL_NONE), RETRY_DONE);
+	assert_int_equal(retry_decide(400, HTTP_FAIL_NONE), RETRY_DONE);
+	assert_int_equal(retry_decide(404, HTTP_FAIL_NONE), RETRY_DONE);
+	assert_int_equal(retry_decide(403, HTTP_FAIL_NONE), RETRY_DONE);
+	assert_int_equal(retry_decide(401, HTTP_FAIL_NONE), RETRY_REFRESH);
+	assert_int_equal(retry_decide(429, HTTP_FAIL_NONE), RETRY_AGAIN);
+	assert_int_equal(retry_decide(500, HTTP_FAIL_NONE), RETRY_AGAIN);
+	assert_int_equal(retry_decide(503, HTTP_FAIL_NONE), RETRY_AGAIN);
+	assert_int_equal(retry_decide(0, HTTP_FAIL_RESET), RETRY_AGAIN);
+	assert_int_equal(retry_decide(0, HTTP_FAIL_TIMEOUT), RETRY_AGAIN);
+	assert_int_equal(retry_decide(0, HTTP_FAIL_CONNECT), RETRY_AGAIN);
+	assert_int_equal(retry_decide(0, HTTP_FAIL_TLS), RETRY_FAIL);
+	assert_int_equal(retry_decide(0, HTTP_FAIL_TOO_LARGE), RETRY_FAIL);
+}
+
+static void
+test_retry_after_both_forms(void **state)
+{
+	(void)state;
+	time_t now = 784111777; /* Sun, 06 Nov 1994 08:49:37 GMT */
+	assert_true(retry_after_parse("120", now, 3600) == 120);
+	assert_true(retry_after_parse("0", now, 3600) == 0);
+	assert_true(retry_after_parse("99999", now, 3600) == 3600);
+	assert_true(retry_after_parse("Sun, 06 Nov 1994 08:50:07 GMT", now, 3600) == 30);
+	assert_true(retry_after_parse("Sun, 06 Nov 1994 08:49:00 GMT", now, 3600) == 0); /* past */
+	assert_true(retry_after_parse("", now, 3600) < 0);
+	assert_true(retry_after_parse(NULL, now, 3600) < 0);
+	assert_true(retry_after_parse("soon", now, 3600) < 0);
+	assert_true(retry_after_parse("12s", now, 3600) < 0);
+	assert_true(retry_after_parse("-5", now, 3600) < 0);
+	assert_true(retry_after_parse("Sun, 06 Foo 1994 08:50:07 GMT", now, 3600) < 0);
+	assert_true(retry_after_parse("Sun, 06 Nov 1994 08:50:07 PST", now, 3600) < 0);
+}
+
+static void
+test_retry_backoff_jitter_and_cap(void **state)
+{
+	(void)state;
+	uint64_t rng = 42;
+	for (unsigned a = 1; a <= 12; a++) {
+		double full = 0.5;
+		for (unsigned i = 1; i < a; i++)
+			full *= 2;
+		if (full > 60)
+			full = 60;
+		for (int k = 0; k < 50; k++) {
+			double d = retry_backoff(a, 0.5, 60, &rng);
+			assert_true(d >= full / 2 - 1e-9 && d <= full + 1e-9);
+		}
+	}
+}
+
+static void
+test_http_url_rules(void **state)
+{
+	(void)state;
+	char why[256];
+	assert_true(http_url_ok("https://api.securitycenter.microsoft.com", false, why, sizeof(why)));
+	assert_false(http_url_ok("http://api.securitycenter.microsoft.com", false, why, sizeof(why)));
+	assert_false(http_url_ok("http://api.securitycenter.microsoft.com", true, why, sizeof(why)));
+	assert_non_null(strstr(why, "loopback"));
+	assert_true(http_url_ok("http://127.0.0.1:8443", true, why, sizeof(why)));
+	assert_true(http_url_ok("http://[::1]:8443/x", true, why, sizeof(why)));
+	assert_true(http_url_ok("http://localhost:1", true, why, sizeof(why)));
+	assert_false(http_url_ok("http://127.0.0.1.evil.example:1", true, why, sizeof(why)));
+	assert_false(http_url_ok("http://localhost.evil.example", true, why, sizeof(why)));
+	assert_false(http_url_ok("ftp://127.0.0.1", true, why, sizeof(why)));
+	assert_false(http_url_ok("https://", false, why, sizeof(why)));
+}
+
+/* ---- plan ---- */
+
+static struct feed_cfg feeds[2];
+
+static struct want
+W(const char *v, enum ioc_action a, int prio, long long first_seen)
+{
+	struct want w = {.type = IOC_IP, .value = (char *)v, .action = a, .severity = SEV_MEDIUM, .priority = prio,
+			 .feed = &feeds[prio > 0 ? 1 : 0], .title = "t", .description = "d",
+			 .expire_at = 1000 + 30 * 86400, .first_seen = first_seen, .feeds = "f"};
+	w.attrs = 7;
+	return w;
+}
+
+static struct have
+H(const char *id, const char *v, int a, bool owned, long long exp)
+{
+	return (struct have){.id = (char *)id, .type = IOC_IP, .value = (char *)v, .action = a, .owned = owned,
+			     .expire_at = exp, .attrs = 7};
+}
+
+static size_t
+count_of(const struct plan *p, enum op_kind k)
+{
+	return k == OP_DELETE ? p->deletes : p->count[k];
+}
+
+static const struct op *
+find_op(const struct plan *p, enum op_kind k, size_t have)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (p->ops[i].kind == k && p->ops[i].have == have)
+			return &p->ops[i];
+	return NULL;
+}
+
+static void
+test_plan_every_kind(void **state)
+{
+	(void)state;
+	feeds[0].expire_after_s = feeds[1].expire_after_s = 30 * 86400;
+	long long now = 1000, soon = now + 86400, far = now + 29 * 86400;
+	struct want w[] = {
+		W("1.1.1.10", ACT_BLOCK, 0, 0),	/* new: create */
+		W("1.1.1.11", ACT_BLOCK, 0, 0),	/* same: keep */
+		W("1.1.1.12", ACT_BLOCK, 0, 0),	/* other attrs: update */
+		W("1.1.1.13", ACT_BLOCK, 0, 0),	/* expires soon: renew */
+		W("1.1.1.14", ACT_WARN, 0, 0),	/* action changed: replace */
+		W("1.1.1.15", ACT_BLOCK, 0, 0),	/* someone else has it: conflict */
+	};
+	struct have h[] = {
+		H("1", "1.1.1.11", ACT_BLOCK, true, far),
+		H("2", "1.1.1.12", ACT_BLOCK, true, far),
+		H("3", "1.1.1.13", ACT_BLOCK, true, soon),
+		H("4", "1.1.1.14", ACT_BLOCK, true, far),
+		H("5", "1.1.1.15", ACT_ALLOWED, false, 0),
+		H("6", "1.1.1.16", ACT_BLOCK, true, far),	/* left its feeds: delete */
+		H("7", "1.1.1.11", ACT_BLOCK, true, far),	/* a duplicate: delete */
+	};
+	h[1].attrs = 8;
+	struct plan_in in = {.w = w, .nw = NELEM(w), .h = h, .nh = NELEM(h), .now = now, .cap = 15000,
+			     .others_known = true};
+	struct plan p;
+	plan_build(&in, feeds, 2, &p);
+	assert_int_equal(count_of(&p, OP_CREATE), 1);
+	assert_int_equal(count_of(&p, OP_KEEP), 1);
+	assert_int_equal(count_of(&p, OP_UPDATE), 1);
+	assert_int_equal(count_of(&p, OP_RENEW), 1);
+	assert_int_equal(count_of(&p, OP_REPLACE), 1);
+	assert_int_equal(count_of(&p, OP_CONFLICT), 1);
+	assert_int_equal(count_of(&p, OP_DELETE), 2);	/* 6 and the duplicate 7 */
+	assert_int_equal(p.owned, 6);
+	assert_int_equal(p.others, 1);
+	const struct op *o = find_op(&p, OP_DELETE, 3);	/* the old Block of 1.1.1.14 */
+	assert_non_null(o);
+	assert_true(o->late);
+	assert_non_null(find_op(&p, OP_DELETE, 5));
+	assert_non_null(find_op(&p, OP_DELETE, 6));
+	/* Nothing of another owner is ever in a delete. */
+	for (size_t i = 0; i < p.n; i++)
+		if (p.ops[i].kind == OP_DELETE)
+			assert_true(h[p.ops[i].have].owned);
+	plan_free(&p);
+}
+
+static void
+test_plan_budget_by_priority_severity_recency(void **state)
+{
+	(void)state;
+	struct want w[] = {
+		W("2.2.2.1", ACT_BLOCK, 0, 100),	/* low priority, old */
+		W("2.2.2.2", ACT_BLOCK, 0, 900),	/* low priority, recent */
+		W("2.2.2.3", ACT_BLOCK, 5, 100),	/* high priority */
+		W("2.2.2.4", ACT_BLOCK, 0, 100),	/* low priority, high severity */
+	};
+	w[3].severity = SEV_HIGH;
+	struct have h[] = {
+		H("1", "9.9.9.1", ACT_BLOCK, false, 0),
+		H("2", "9.9.9.2", ACT_BLOCK, false, 0),
+		H("3", "2.2.2.1", ACT_BLOCK, true, 0),	/* owned, but does not fit any more */
+	};
+	/* cap 7, reserve 2, others 2: room for 3. */
+	struct plan_in in = {.w = w, .nw = 4, .h = h, .nh = 3, .now = 1000, .cap = 7, .reserve = 2,
+			     .others_known = true};
+	struct plan p;
+	plan_build(&in, feeds, 2, &p);
+	assert_int_equal(p.room, 3);
+	assert_int_equal(count_of(&p, OP_OVER_BUDGET), 1);
+	assert_int_equal(count_of(&p, OP_CREATE), 3);
+	for (size_t i = 0; i < p.n; i++)
+		if (p.ops[i].kind == OP_OVER_BUDGET)
+			assert_string_equal(w[p.ops[i].want].value, "2.2.2.1");
+	const struct op *o = find_op(&p, OP_DELETE, 2);
+	assert_non_null(o);	/* it makes room for the higher ranks */
+	assert_int_equal(p.over_by_feed[0], 1);
+	plan_free(&p);
+	/* Others unknown (no Ti.ReadWrite.All): the room ignores them. */
+	in.others_known = false;
+	plan_build(&in, feeds, 2, &p);
+	assert_int_equal(p.room, 5);
+	assert_int_equal(count_of(&p, OP_OVER_BUDGET), 0);
+	plan_free(&p);
+}
+
+static const char *
+fake_state(void *ctx, enum ioc_type t, const char *v, long long *gone)
+{
+	(void)ctx;
+	(void)t;
+	*gone = strcmp(v, "3.3.3.1") == 0 ? 900 : 0;
+	if (strcmp(v, "3.3.3.2") == 0)
+		return "down-feed,other";
+	if (strcmp(v, "3.3.3.3") == 0)
+		return NULL; /* unknown to the state */
+	return "up-feed";
+}
+
+static void
+test_plan_hold_grace_and_down_feeds(void **state)
+{
+	(void)state;
+	struct have h[] = {
+		H("1", "3.3.3.1", ACT_BLOCK, true, 0),	/* gone since 900 */
+		H("2", "3.3.3.2", ACT_BLOCK, true, 0),	/* from the down feed */
+		H("3", "3.3.3.3", ACT_BLOCK, true, 0),	/* provenance unknown */
+		H("4", "3.3.3.4", ACT_BLOCK, true, 0),	/* from a feed that is up */
+	};
+	const char *down[] = {"down-feed"};
+	struct plan_in in = {.h = h, .nh = 4, .now = 1000, .cap = 15000, .grace_s = 3600, .down = down, .ndown = 1,
+			     .state = {fake_state, NULL}, .others_known = true};
+	struct plan p;
+	plan_build(&in, feeds, 2, &p);
+	/* grace 1 h: 3.3.3.1 (gone 100 s ago) and 3.3.3.4 (just gone) are
+	 * held; 3.3.3.2 and 3.3.3.3 are held for the down feed. */
+	assert_int_equal(count_of(&p, OP_HOLD), 4);
+	assert_int_equal(count_of(&p, OP_DELETE), 0);
+	plan_free(&p);
+	in.grace_s = 0;
+	plan_build(&in, feeds, 2, &p);
+	assert_int_equal(count_of(&p, OP_HOLD), 2);
+	assert_non_null(find_op(&p, OP_DELETE, 0));
+	assert_non_null(find_op(&p, OP_DELETE, 3));
+	plan_free(&p);
+	/* No feed down: all go. */
+	in.ndown = 0;
+	plan_build(&in, feeds, 2, &p);
+	assert_int_equal(count_of(&p, OP_DELETE), 4);
+	plan_free(&p);
+}
+
+static void
+test_plan_renew_not_every_run(void **state)
+{
+	(void)state;
+	feeds[0].expire_after_s = 30 * 86400;
+	struct want w[] = {W("4.4.4.1", ACT_BLOCK, 0, 0)};
+	w[0].expire_at = 1000 + 30 * 86400;
+	/* 20 days left of 30: more than a third, kept. */
+	struct have h[] = {H("1", "4.4.4.1", ACT_BLOCK, true, 1000 + 20 * 86400)};
+	struct plan_in in = {.w = w, .nw = 1, .h = h, .nh = 1, .now = 1000, .cap = 15000, .others_known = true};
+	struct plan p;
+	plan_build(&in, feeds, 2, &p);
+	assert_int_equal(count_of(&p, OP_KEEP), 1);
+	plan_free(&p);
+	h[0].expire_at = 1000 + 9 * 86400;	/* 9 days left: renew */
+	plan_build(&in, feeds, 2, &p);
+	assert_int_equal(count_of(&p, OP_RENEW), 1);
+	plan_free(&p);
+	/* A STIX valid_until caps the expiry: renewing gains nothing. */
+	w[0].expire_at = h[0].expire_at;
+	plan_build(&in, feeds, 2, &p);
+	assert_int_equal(count_of(&p, OP_KEEP), 1);
+	plan_free(&p);
+}
+
+static void
+test_attr_hash_and_retryable(void **state)
+{
+	(void)state;
+	const char *g1[] = {"Servers", "Workstations"}, *g2[] = {"Workstations", "Servers"};
+	uint64_t a = plan_attr_hash(ACT_BLOCK, SEV_HIGH, "t", "d", NULL, g1, 2, true, NULL);
+	assert_true(a == plan_attr_hash(ACT_BLOCK, SEV_HIGH, "t", "d", "", g2, 2, true, ""));
+	assert_true(a != plan_attr_hash(ACT_BLOCK, SEV_LOW, "t", "d", NULL, g1, 2, true, NULL));
+	assert_true(a != plan_attr_hash(ACT_BLOCK, SEV_HIGH, "t", "d", NULL, g1, 1, true, NULL));
+	assert_true(a != plan_attr_hash(ACT_BLOCK, SEV_HIGH, "t", "d", NULL, g1, 2, false, NULL));
+	assert_true(a != plan_attr_hash(ACT_BLOCK, SEV_HIGH, "td", "", NULL, g1, 2, true, NULL));
+	assert_true(plan_item_retryable("InternalServerError: Injected transient failure"));
+	assert_true(plan_item_retryable(NULL));
+	assert_true(plan_item_retryable("Request timed out"));
+	assert_false(plan_item_retryable("InvalidInput: The tenant already has 15000 active indicators, the maximum"));
+	assert_false(plan_item_retryable("InvalidIpAddress: 10.0.0.1 is invalid"));
+	assert_false(plan_item_retryable("MissingRequiredParameter: Parameter title is missing"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ratelimit_minute_window),
+		cmocka_unit_test(test_ratelimit_hour_window),
+		cmocka_unit_test(test_ratelimit_block_until),
+		cmocka_unit_test(test_retry_decide),
+		cmocka_unit_test(test_retry_after_both_forms),
+		cmocka_unit_test(test_retry_backoff_jitter_and_cap),
+		cmocka_unit_test(test_http_url_rules),
+		cmocka_unit_test(test_plan_every_kind),
+		cmocka_unit_test(test_plan_budget_by_priority_severity_recency),
+		cmocka_unit_test(test_plan_hold_grace_and_down_feeds),
+		cmocka_unit_test(test_plan_renew_not_every_run),
+		cmocka_unit_test(test_attr_hash_and_retryable),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
