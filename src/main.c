@@ -19,6 +19,10 @@ static const struct verb {
 	{"feeds", cmd_feeds, "fetch every configured feed and report on each"},
 	{"plan", cmd_plan, "show what sync would change in MDE, and why"},
 	{"sync", cmd_sync, "make MDE's indicators equal to the feeds"},
+	{"status", cmd_status, "what the state knows: owned indicators, feeds' health, last runs"},
+	{"list", cmd_list, "list the indicators MDE holds (iocsync's own, or --all)"},
+	{"purge", cmd_purge, "delete every indicator iocsync owns in MDE"},
+	{"export", cmd_export, "write the desired set as the MDE portal's import CSV"},
 	{"config", cmd_config, "validate the configuration and print it with its defaults"},
 };
 

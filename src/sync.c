@@ -187,7 +187,7 @@ build_wants(const struct config *c, struct merge *m, const struct state *s, long
 	return w;
 }
 
-static void
+void
 wants_free(struct want *w, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -209,7 +209,7 @@ parse_time(const char *s)
 	return (long long)timegm(&tm);
 }
 
-static void
+void
 format_time(long long t, char *buf, size_t sz)
 {
 	time_t tt = (time_t)t;
@@ -761,6 +761,43 @@ has_role(const json_t *roles, const char *name)
 	return false;
 }
 
+/* Feeds -> the desired set. NULL when an allowlist cannot be loaded
+ * (printed). down gets the feeds that gave nothing to use. */
+static struct want *
+collect(const struct config *c, struct store *st, const struct state *s, struct output *out, long long now,
+	size_t *nw, const char **down, size_t *ndown, size_t *feeds_failed)
+{
+	struct policy *pol = policy_new();
+	if (!app_allowlists(c, pol)) {
+		policy_free(pol);
+		return NULL;
+	}
+	struct merge *mg = merge_new();
+	for (size_t k = 0; k < c->nfeeds; k++) {
+		if (!c->feeds[k].enabled)
+			continue;
+		bool usable = false;
+		*feeds_failed += (size_t)feed_collect(c, &c->feeds[k], (uint32_t)k, st, pol, mg, out, &usable);
+		if (!usable && down)
+			down[(*ndown)++] = c->feeds[k].name;
+	}
+	struct want *w = build_wants(c, mg, s, now, nw);
+	merge_free(mg);
+	policy_free(pol);
+	return w;
+}
+
+struct want *
+sync_desired(const struct config *c, struct store *st, struct output *out, size_t *nw, size_t *feeds_failed)
+{
+	struct state s = {.idx = strset_new()};
+	store_ind_each(st, state_row, &s);
+	*feeds_failed = 0;
+	struct want *w = collect(c, st, &s, out, (long long)time(NULL), nw, NULL, NULL, feeds_failed);
+	state_free(&s);
+	return w;
+}
+
 int
 sync_run(const struct config *c, const struct sync_opts *o)
 {
@@ -785,14 +822,6 @@ sync_run(const struct config *c, const struct sync_opts *o)
 		mde_free(m);
 		return EXIT_FAIL;
 	}
-	struct policy *pol = policy_new();
-	if (!app_allowlists(c, pol)) {
-		policy_free(pol);
-		store_close(st);
-		mde_free(m);
-		return EXIT_USAGE;
-	}
-	long long run_id = store_run_begin(st, o->verb, now);
 	struct state s = {.idx = strset_new()};
 	if (store_ind_each(st, state_row, &s) != ERR_OK)
 		log_warn("state: cannot read the indicators table");
@@ -801,23 +830,19 @@ sync_run(const struct config *c, const struct sync_opts *o)
 	struct output out = {.fp = fp, .quiet = true, .json = o->json};
 	if (o->quiet && !o->json)
 		out.fp = fopen("/dev/null", "w");
-	struct merge *mg = merge_new();
 	const char **down = xcalloc(c->nfeeds + 1, sizeof(*down));
-	size_t ndown = 0, feeds_failed = 0;
-	for (size_t k = 0; k < c->nfeeds; k++) {
-		if (!c->feeds[k].enabled)
-			continue;
-		bool usable = false;
-		feeds_failed += (size_t)feed_collect(c, &c->feeds[k], (uint32_t)k, st, pol, mg, &out, &usable);
-		if (!usable)
-			down[ndown++] = c->feeds[k].name;
-	}
+	size_t nw, ndown = 0, feeds_failed = 0;
+	struct want *w = collect(c, st, &s, &out, now, &nw, down, &ndown, &feeds_failed);
 	if (out.fp != fp && out.fp)
 		fclose(out.fp);
-	size_t nw;
-	struct want *w = build_wants(c, mg, &s, now, &nw);
-	merge_free(mg);
-	policy_free(pol);
+	if (w == NULL) {
+		free(down);
+		state_free(&s);
+		store_close(st);
+		mde_free(m);
+		return EXIT_USAGE;
+	}
+	long long run_id = store_run_begin(st, o->verb, now);
 
 	/* 2. What MDE holds. */
 	json_t *list = NULL;

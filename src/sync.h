@@ -38,6 +38,17 @@ void haves_free(struct have *h, size_t n);
 size_t delete_ids(struct mde *m, struct store *st, long long run, int *seq, const char *const *ids, size_t n,
 		  bool *gone, char *why, size_t whysz);
 
+/* The desired set as sync would build it now (feeds fetched, or their
+ * snapshots). Feeds are reported to out. NULL when an allowlist cannot
+ * be loaded. Free with wants_free. */
+struct output;
+struct want *sync_desired(const struct config *c, struct store *st, struct output *out, size_t *nw,
+			  size_t *feeds_failed);
+void wants_free(struct want *w, size_t n);
+
+/* "2026-11-23T12:00:00Z" */
+void format_time(long long t, char *buf, size_t sz);
+
 /* Opens the store named by c, recovering from runs that were killed
  * (each reported once); prints and returns NULL on failure. */
 struct store *sync_open_store(const struct config *c, const char *who);

@@ -508,6 +508,43 @@ def sigkill_at_random_points_then_a_run_converges(c):
     assert s["done"] == {k: 0 for k in s["done"]}, s
 
 
+@test
+def list_status_export_and_purge(c):
+    vals = ips(1100)
+    c.feed("bad", vals + ["evil-c2-host.top"], type="auto")
+    tok = c.emu.token(OTHER, "other-" + SECRET[:6])
+    items = [{"indicatorValue": v, "indicatorType": "IpAddress", "action": "Block", "title": "t",
+              "description": "d"} for v in ips(5, net=77)]
+    assert c.emu.call("POST", "/api/indicators/import", {"Indicators": items}, token=tok)[0] == 200
+    c.sync_json()
+    mine = json.loads(c.run("list", "--json").stdout)
+    assert len(mine) == 1101 and all(x["createdBy"] == CID for x in mine), len(mine)
+    rows = c.run("list", "--all", "--csv").stdout.splitlines()
+    assert len(rows) == 1 + 1101 + 5 and rows[0].startswith("id,indicatorType,indicatorValue"), len(rows)
+    dom = json.loads(c.run("list", "--json", "--type", "domain").stdout)
+    assert [x["indicatorValue"] for x in dom] == ["evil-c2-host.top"], dom
+    st = json.loads(c.run("status", "--json").stdout)
+    assert st["indicators"]["total"] == 1101 and st["indicators"]["by_type"]["IpAddress"] == 1100, st["indicators"]
+    assert st["runs"][0]["outcome"] == "ok" and st["runs"][0]["summary"]["done"]["create"] == 1101, st["runs"][0]
+    assert st["feeds"][0]["name"] == "bad" and st["feeds"][0]["indicators"] == 1101, st["feeds"]
+    prefix = os.path.join(c.dir, "export")
+    c.run("export", "--format", "mde-csv", "--out", prefix)
+    sizes = [len(open("%s-%03d.csv" % (prefix, i)).read().splitlines()) for i in (1, 2, 3)]
+    assert sizes == [501, 501, 102], sizes
+    assert not os.path.exists(prefix + "-004.csv")
+    head = open(prefix + "-001.csv").readline().strip()
+    assert head == ("IndicatorType,IndicatorValue,ExpirationTime,Action,Severity,Title,Description,"
+                    "RecommendedActions,RbacGroups,Category,MitreTechniques,GenerateAlert"), head
+    p = c.run("purge", expect=2)
+    assert "not confirmed" in p.stderr and len(c.owned()) == 1101
+    before = c.emu.calls()
+    c.run("purge", "--yes")
+    assert c.owned() == [] and len(c.emu.indicators()) == 5
+    assert c.calls_since(before) == {"token": 1, "list": 1, "batchdelete": 3}, c.calls_since(before)
+    st = json.loads(c.run("status", "--json").stdout)
+    assert st["indicators"]["total"] == 0 and st["runs"][0]["verb"] == "purge", st
+
+
 def secrets_never_appear():
     """Every output, log and state file of the suite: no secret, no token."""
     hits = []

@@ -1,0 +1,162 @@
+/* iocsync list: the indicators MDE holds now (iocsync's own by default,
+ * or all the token may see), filtered, for people, JSON or CSV. */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cmd.h"
+#include "mde.h"
+#include "sync.h"
+
+static const char usage[] =
+	"usage: iocsync [-c FILE] list [--all] [--type T] [--action A] [--value TEXT]\n"
+	"                             [--json | --csv]\n"
+	"\n"
+	"Lists what MDE holds now: the indicators iocsync owns (created by its app\n"
+	"with its application name), or with --all every one the token may see.\n"
+	"  --type T     IpAddress, DomainName, Url, FileSha256, ... (or ip, domain...)\n"
+	"  --action A   Block, Warn, Audit, Allowed, BlockAndRemediate\n"
+	"  --value TEXT those whose value contains TEXT\n"
+	"  --json       a JSON array of MDE's objects; --csv: one row each\n"
+	"Exit status: 0, 1 when MDE cannot be listed, 2 usage.\n";
+
+static void
+csv_field(FILE *fp, const char *s)
+{
+	if (s == NULL)
+		s = "";
+	if (strpbrk(s, ",\"\r\n") == NULL) {
+		fputs(s, fp);
+		return;
+	}
+	fputc('"', fp);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', fp);
+		fputc(*s, fp);
+	}
+	fputc('"', fp);
+}
+
+static const char *
+field(const json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s ? s : "";
+}
+
+int
+cmd_list(struct app *a, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"all", no_argument, NULL, 'a'}, {"type", required_argument, NULL, 't'},
+		{"action", required_argument, NULL, 'A'}, {"value", required_argument, NULL, 'V'},
+		{"json", no_argument, NULL, 'j'}, {"csv", no_argument, NULL, 'C'},
+		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+	};
+	bool all = false, json = false, csv = false;
+	const char *type = NULL, *action = NULL, *value = NULL;
+	int ch;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'a': all = true; break;
+		case 't': {
+			const char *bad;
+			unsigned m = ioc_types_parse(optarg, &bad);
+			if (m == 0 || (m & (m - 1))) {
+				fprintf(stderr, "iocsync list: --type %s: one type expected\n", optarg);
+				return EXIT_USAGE;
+			}
+			for (int t = IOC_IP; t < IOC_TYPE_COUNT; t++)
+				if (m == IOC_BIT(t))
+					type = ioc_type_name((enum ioc_type)t);
+			break;
+		}
+		case 'A': {
+			int act = ioc_action_parse(optarg);
+			if (act < 0) {
+				fprintf(stderr, "iocsync list: --action %s: not an action\n", optarg);
+				return EXIT_USAGE;
+			}
+			action = ioc_action_name((enum ioc_action)act);
+			break;
+		}
+		case 'V': value = optarg; break;
+		case 'j': json = true; break;
+		case 'C': csv = true; break;
+		case 'h': fputs(usage, stdout); return EXIT_OK;
+		default: fputs(usage, stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind < argc || (json && csv)) {
+		fputs(usage, stderr);
+		return EXIT_USAGE;
+	}
+	struct config *c = app_config(a, true);
+	if (c == NULL)
+		return EXIT_USAGE;
+	char why[512];
+	struct mde *m = mde_new(c, NULL, why, sizeof(why));
+	if (m == NULL) {
+		fprintf(stderr, "iocsync list: %s\n", why);
+		config_free(c);
+		return EXIT_USAGE;
+	}
+	json_t *list;
+	if (mde_list_all(m, &list, why, sizeof(why)) != ERR_OK) {
+		fprintf(stderr, "iocsync list: %s\n", why);
+		mde_free(m);
+		config_free(c);
+		return EXIT_FAIL;
+	}
+	json_t *sel = json_array();
+	size_t i;
+	json_t *x;
+	json_array_foreach(list, i, x) {
+		const char *t = json_string_value(json_object_get(x, "indicatorType"));
+		const char *ac = json_string_value(json_object_get(x, "action"));
+		const char *v = json_string_value(json_object_get(x, "indicatorValue"));
+		if ((!all && !mde_owned(m, x)) || (type && (!t || strcmp(t, type))) ||
+		    (action && (!ac || strcmp(ac, action))) || (value && (!v || !strcasestr(v, value))))
+			continue;
+		json_array_append(sel, x);
+	}
+	static const char *const cols[] = {"id", "indicatorType", "indicatorValue", "action", "severity",
+					   "expirationTime", "application", "createdBy", "title"};
+	if (json) {
+		json_dumpf(sel, stdout, JSON_INDENT(1));
+		putchar('\n');
+	} else if (csv) {
+		for (size_t k = 0; k < NELEM(cols); k++)
+			printf("%s%s", cols[k], k + 1 < NELEM(cols) ? "," : "\n");
+		json_array_foreach(sel, i, x) {
+			for (size_t k = 0; k < NELEM(cols); k++) {
+				json_t *f = json_object_get(x, cols[k]);
+				char num[32];
+				const char *s = json_string_value(f);
+				if (json_is_integer(f)) {
+					snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(f));
+					s = num;
+				}
+				csv_field(stdout, s);
+				putchar(k + 1 < NELEM(cols) ? ',' : '\n');
+			}
+		}
+	} else {
+		json_array_foreach(sel, i, x) {
+			printf("%-8s %-12s %-17s %-13s %s\n", field(x, "id"), field(x, "indicatorType"),
+			       field(x, "action"), field(x, "severity"), field(x, "indicatorValue"));
+		}
+		fprintf(stderr, "%zu of %zu indicators (%s)\n", json_array_size(sel), json_array_size(list),
+			all ? "all the token may see" : "iocsync's own");
+	}
+	json_decref(sel);
+	json_decref(list);
+	mde_free(m);
+	config_free(c);
+	return EXIT_OK;
+}
