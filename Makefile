@@ -45,6 +45,8 @@ bench: build
 	@bench/parse.sh $(BUILD)/iocsync
 	@echo; echo "== mde-emulator throughput (bench/emulator.py)"
 	@python3 bench/emulator.py $(BUILD)/mde-emulator
+	@echo; echo "== sync: calls and time to converge, against one POST per indicator (bench/sync.py)"
+	@python3 bench/sync.py $(BUILD)/iocsync $(BUILD)/mde-emulator
 
 fuzz: deps
 	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIOCSYNC_FUZZ=ON \
