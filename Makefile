@@ -28,18 +28,10 @@ check: deps
 
 test: check
 
-# The main job on the bundled sample feeds. Until the MDE emulator and
-# sync exist this runs `iocsync feeds` (fetch, parse, classify, policy,
-# merge) over them, then `iocsync check` on one file line by line.
+# The main job on the bundled emulator and sample feeds: plan, sync, sync
+# again (no write), status and list against a local mde-emulator.
 demo: build
-	@sed -e 's|@EXAMPLES@|$(CURDIR)/examples|g' -e 's|@BUILD@|$(CURDIR)/$(BUILD)|g' \
-		examples/demo.conf >$(BUILD)/demo.conf
-	@echo "== iocsync -c $(BUILD)/demo.conf config --check"
-	@$(BUILD)/iocsync -c $(BUILD)/demo.conf config --check
-	@echo; echo "== iocsync check examples/feeds/c2-ips.txt (offline, line by line)"
-	@$(BUILD)/iocsync check examples/feeds/c2-ips.txt
-	@echo; echo "== iocsync -c $(BUILD)/demo.conf feeds (fetch every feed, report on each)"
-	@$(BUILD)/iocsync -c $(BUILD)/demo.conf feeds
+	@scripts/demo.sh $(BUILD)
 
 bench: build
 	@bench/parse.sh $(BUILD)/iocsync
