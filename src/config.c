@@ -125,7 +125,10 @@ static void
 err_at(struct parse *p, unsigned line, const char *fmt, ...)
 {
 	va_list ap;
-	sb_addf(p->errs, "%s:%u: ", p->name, line);
+	if (line)
+		sb_addf(p->errs, "%s:%u: ", p->name, line);
+	else /* a rule across keys: the message names the section */
+		sb_addf(p->errs, "%s: ", p->name);
 	va_start(ap, fmt);
 	char *m;
 	if (vasprintf(&m, fmt, ap) >= 0) {
@@ -705,49 +708,131 @@ config_load_string(const char *name, const char *text, struct strbuf *errs)
 	return finish(&p, ini_parse_stream(reader, &p, handler, &p));
 }
 
-void
-config_dump(const struct config *c, struct strbuf *o)
+/* A duration in the largest unit that divides it: 30d, 24h, 90m, 15s. */
+static void
+dump_duration(struct strbuf *o, long long s)
+{
+	if (s != 0 && s % 86400 == 0)
+		sb_addf(o, "%lldd", s / 86400);
+	else if (s != 0 && s % 3600 == 0)
+		sb_addf(o, "%lldh", s / 3600);
+	else if (s != 0 && s % 60 == 0)
+		sb_addf(o, "%lldm", s / 60);
+	else
+		sb_addf(o, "%llds", s);
+}
+
+/* Prints "name = value" for key k of base, or nothing when it is unset. */
+static void
+dump_key(const struct config *c, const struct key *k, const void *base, struct strbuf *o)
 {
 	static const char *const cidr[] = {"skip", "expand"};
 	static const char *const lvl[] = {"error", "warning", "info", "debug"};
-	sb_addf(o, "[mde]\n");
-	if (c->tenant_id)
-		sb_addf(o, "tenant_id = %s\n", c->tenant_id);
-	if (c->client_id)
-		sb_addf(o, "client_id = %s\n", c->client_id);
-	if (c->client_secret_file)
-		sb_addf(o, "client_secret_file = %s\n", c->client_secret_file);
-	if (c->certificate)
-		sb_addf(o, "certificate = %s\n", c->certificate);
-	sb_addf(o, "cloud = %s\napplication = %s\n", c->cloud, c->application);
-	sb_addf(o, "\n[sync]\nstate = %s\nreserve = %lld\nmax_delete = %d%%\ninterval = %llds\n", c->state,
-		c->reserve, c->max_delete_pct, c->interval_s);
-	if (c->log_file)
-		sb_addf(o, "log_file = %s\n", c->log_file);
-	sb_addf(o, "log_level = %s\ncidr = %s\ncidr_expand_max = %u\n", lvl[c->log_level], cidr[c->cidr],
-		c->cidr_expand_max);
-	sb_addf(o, "\n[fetch]\nconnect_timeout = %llds\ntimeout = %llds\nmax_bytes = %lld\nmax_redirects = %lld\n",
-		c->connect_timeout_s, c->timeout_s, c->max_bytes, c->max_redirects);
-	for (size_t i = 0; i < c->nallowlist_files; i++)
-		sb_addf(o, "%sfile = %s\n", i == 0 ? "\n[allowlist]\n" : "", c->allowlist_files[i]);
-	for (size_t i = 0; i < c->nfeeds; i++) {
-		const struct feed_cfg *f = &c->feeds[i];
-		sb_addf(o, "\n[feed \"%s\"]\nurl = %s\nformat = %s\naction = %s\nseverity = %s\n", f->name,
-			f->url ? f->url : "", feed_format_name(f->format), ioc_action_name(f->action),
-			severity_name(f->severity));
-		sb_addf(o, "expire_after = %llds\ngenerate_alert = %s\npriority = %d\nenabled = %s\n",
-			f->expire_after_s, f->generate_alert ? "yes" : "no", f->priority,
-			f->enabled ? "yes" : "no");
+	const char *field = (const char *)base + k->off;
+	const struct feed_cfg *f = base;
+
+	switch (k->t) {
+	case K_STR:
+	case K_PATH:
+	case K_CLOUD:
+	case K_URL:
+	case K_GUID:
+		if (*(char *const *)field)
+			sb_addf(o, "%s = %s\n", k->name, *(char *const *)field);
+		return;
+	case K_BOOL:
+		sb_addf(o, "%s = %s\n", k->name, *(const bool *)field ? "yes" : "no");
+		return;
+	case K_INT:
+		if (k->sec == S_SYNC && k->off == C(cidr_expand_max))
+			sb_addf(o, "%s = %u\n", k->name, *(const unsigned *)field);
+		else if (k->sec == S_FEED && k->off == F(priority))
+			sb_addf(o, "%s = %d\n", k->name, *(const int *)field);
+		else if (*(const long long *)field != 0 || k->sec != S_FEED) /* 0: inherits [fetch] */
+			sb_addf(o, "%s = %lld\n", k->name, *(const long long *)field);
+		return;
+	case K_DUR:
+		if (*(const long long *)field == 0 && k->sec == S_FEED)
+			return; /* inherits [fetch] */
+		sb_addf(o, "%s = ", k->name);
+		dump_duration(o, *(const long long *)field);
+		sb_addc(o, '\n');
+		return;
+	case K_PCT:
+		sb_addf(o, "%s = %d%%\n", k->name, *(const int *)field);
+		return;
+	case K_TYPES:
 		if (f->types) {
-			sb_adds(o, "type =");
+			const char *sep = " = ";
+			sb_adds(o, k->name);
 			for (int t = IOC_IP; t < IOC_TYPE_COUNT; t++)
-				if (f->types & IOC_BIT(t))
-					sb_addf(o, " %s", ioc_type_name((enum ioc_type)t));
+				if (f->types & IOC_BIT(t)) {
+					sb_addf(o, "%s%s", sep, ioc_type_name((enum ioc_type)t));
+					sep = ", ";
+				}
 			sb_addc(o, '\n');
 		}
+		return;
+	case K_ACTION:
+		sb_addf(o, "%s = %s\n", k->name, ioc_action_name(f->action));
+		return;
+	case K_SEVERITY:
+		sb_addf(o, "%s = %s\n", k->name, severity_name(f->severity));
+		return;
+	case K_FORMAT:
+		sb_addf(o, "%s = %s\n", k->name, feed_format_name(f->format));
+		return;
+	case K_LIST:
 		for (size_t g = 0; g < f->ndevice_groups; g++)
 			sb_addf(o, "%s%s", g == 0 ? "device_groups = " : ", ", f->device_groups[g]);
 		if (f->ndevice_groups)
 			sb_addc(o, '\n');
+		return;
+	case K_FILES:
+		for (size_t i = 0; i < c->nallowlist_files; i++)
+			sb_addf(o, "%s = %s\n", k->name, c->allowlist_files[i]);
+		return;
+	case K_CHAR:
+		if (f->csv_delim == '\t')
+			sb_addf(o, "%s = tab\n", k->name);
+		else if (f->csv_delim)
+			sb_addf(o, "%s = %c\n", k->name, f->csv_delim);
+		return;
+	case K_CIDR:
+		sb_addf(o, "%s = %s\n", k->name, cidr[c->cidr]);
+		return;
+	case K_LOGLEVEL:
+		sb_addf(o, "%s = %s\n", k->name, lvl[c->log_level]);
+		return;
+	case K_CSVHDR:
+		sb_addf(o, "%s = %s\n", k->name, f->csv_header < 0 ? "auto" : f->csv_header ? "yes" : "no");
+		return;
+	case K_TO_IDS:
+		sb_addf(o, "%s = %s\n", k->name, f->misp_ignore_to_ids ? "ignore" : "honour");
+		return;
+	}
+}
+
+/* Every key of every section, from the same table the parser reads, so a
+ * new key cannot be forgotten here. The output loads back as it is. */
+void
+config_dump(const struct config *c, struct strbuf *o)
+{
+	for (int s = 0; s < S__COUNT; s++) {
+		size_t n = s == S_FEED ? c->nfeeds : 1;
+		for (size_t i = 0; i < n; i++) {
+			const void *base = c;
+			if (s == S_FEED) {
+				sb_addf(o, "%s[feed \"%s\"]\n", o->len ? "\n" : "", c->feeds[i].name);
+				base = &c->feeds[i];
+			} else if (s == S_ALLOWLIST && c->nallowlist_files == 0) {
+				continue;
+			} else {
+				sb_addf(o, "%s[%s]\n", o->len ? "\n" : "", sec_names[s]);
+			}
+			for (size_t k = 0; k < NKEYS; k++)
+				if (keys[k].sec == (enum sec)s)
+					dump_key(c, &keys[k], base, o);
+		}
 	}
 }

@@ -1,4 +1,5 @@
 /* Configuration: one struct, validated in one place, file:line errors. */
+#include <stdio.h>
 #include <string.h>
 
 #include "config.h"
@@ -91,9 +92,97 @@ test_errors(void **state)
 	sb_free(&e);
 }
 
+/* `iocsync config` prints every key, non-default values included, and what
+ * it prints loads back to the same configuration. */
+static void
+test_dump_roundtrip(void **state)
+{
+	(void)state;
+	static const char text[] =
+		"[mde]\ntenant_id = 00000000-0000-0000-0000-000000000001\n"
+		"client_id = 11111111-1111-1111-1111-111111111111\n"
+		"certificate = /etc/iocsync/cert.pem\ncertificate_alg = rs256\ncloud = custom\n"
+		"application = feeds-sync\napi_url = https://api.example.org\nlogin_url = https://login.example.org\n"
+		"allow_http = yes\n"
+		"token_version = 1\nresource = https://res.example.org\nca_file = /etc/ca.pem\n"
+		"proxy = http://proxy.example.org:3128\ntimeout = 90s\ndeadline = 2h\nrate_limit_percent = 50\n"
+		"list_page = 500\n"
+		"[sync]\nstate = /tmp/s.db\nreserve = 1000\ncap = 12000\ngrace = 3d\nrenew_before = 36h\n"
+		"max_delete = 10%\ninterval = 90m\nlog_file = /var/log/iocsync.log\nlog_level = debug\n"
+		"cidr = expand\ncidr_expand_max = 64\n"
+		"[fetch]\nca_file = /etc/fca.pem\nproxy = http://p.example.org/\nuser_agent = ua/1\n"
+		"connect_timeout = 7s\ntimeout = 61s\nmax_bytes = 1000\nmax_redirects = 2\n"
+		"[allowlist]\nfile = a.txt, b.txt\n"
+		"[feed \"x\"]\nurl = https://intel.example.org/x.csv\nformat = csv\ntype = ip, url\naction = warn\n"
+		"severity = low\nexpire_after = 2d\ndevice_groups = A, B c\ngenerate_alert = yes\n"
+		"title = T {value}\ndescription = D {feed}\nrecommended_actions = call us\n"
+		"educate_url = https://edu.example.org/\npriority = -5\ncsv_delimiter = tab\ncsv_columns = ip,url\n"
+		"csv_header = no\nmisp_to_ids = ignore\ntimeout = 33s\nmax_bytes = 4096\nmax_shrink = 90%\n"
+		"enabled = no\n";
+	struct strbuf e = {0}, d1 = {0}, d2 = {0};
+	struct config *c = load(text, &e);
+	if (c == NULL)
+		fail_msg("%s", e.buf);
+	config_dump(c, &d1);
+	sb_add(&d1, "", 0);
+	/* every key given above is printed with its value */
+	for (const char *l = text; *l;) {
+		const char *nl = strchr(l, '\n');
+		char line[200];
+		snprintf(line, sizeof(line), "%.*s", (int)(nl - l), l);
+		l = nl + 1;
+		if (line[0] == '[' || strncmp(line, "file = ", 7) == 0 || strncmp(line, "type = ", 7) == 0 ||
+		    strncmp(line, "action = ", 9) == 0 || strncmp(line, "severity = ", 11) == 0)
+			continue; /* printed in MDE's spelling, checked below */
+		if (strstr(d1.buf, line) == NULL)
+			fail_msg("\"%s\" missing from the dump:\n%s", line, d1.buf);
+	}
+	assert_non_null(strstr(d1.buf, "type = IpAddress, Url\naction = Warn\nseverity = Low\n"));
+	assert_non_null(strstr(d1.buf, "file = a.txt\nfile = b.txt\n"));
+	struct config *c2 = load(d1.buf, &e);
+	if (c2 == NULL)
+		fail_msg("the dump does not load back:\n%s\n%s", e.buf, d1.buf);
+	config_dump(c2, &d2);
+	sb_add(&d2, "", 0);
+	assert_string_equal(d1.buf, d2.buf);
+	config_free(c);
+	config_free(c2);
+	/* the defaults load back too */
+	c = config_defaults();
+	d1.len = 0;
+	config_dump(c, &d1);
+	sb_add(&d1, "", 0);
+	config_free(c);
+	c = load(d1.buf, &e);
+	if (c == NULL)
+		fail_msg("%s", e.buf);
+	config_free(c);
+	/* the other secret sources and the region print too */
+	c = load("[mde]\nclient_secret_env = SECRET_VAR\nregion = eu\n", &e);
+	assert_non_null(c);
+	d1.len = 0;
+	config_dump(c, &d1);
+	sb_add(&d1, "", 0);
+	assert_non_null(strstr(d1.buf, "client_secret_env = SECRET_VAR\n"));
+	assert_non_null(strstr(d1.buf, "region = eu\n"));
+	config_free(c);
+	c = load("[mde]\nclient_secret_credential = mde-secret\n", &e);
+	assert_non_null(c);
+	d1.len = 0;
+	config_dump(c, &d1);
+	sb_add(&d1, "", 0);
+	assert_non_null(strstr(d1.buf, "client_secret_credential = mde-secret\n"));
+	config_free(c);
+	expect_error("[mde]\nclient_secret_env = A\ncertificate = /c\n", "t.conf: [mde]: client_secret_file");
+	sb_free(&e);
+	sb_free(&d1);
+	sb_free(&d2);
+}
+
 int
 main(void)
 {
-	const struct CMUnitTest tests[] = {cmocka_unit_test(test_good), cmocka_unit_test(test_errors)};
+	const struct CMUnitTest tests[] = {cmocka_unit_test(test_good), cmocka_unit_test(test_errors),
+					   cmocka_unit_test(test_dump_roundtrip)};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
