@@ -15,7 +15,7 @@ static const char plan_usage[] =
 	"  --json    one JSON document\n"
 	"  -v        every planned change (default: the first 20 of each kind)\n"
 	"Exit status: 0 nothing to change, 2 changes pending, 1 an error (a feed\n"
-	"failed, MDE out of reach).\n";
+	"failed, MDE out of reach, a bad command line or configuration).\n";
 
 static const char sync_usage[] =
 	"usage: iocsync [-c FILE] sync [--dry-run] [--force] [--json] [-v]\n"
@@ -58,13 +58,16 @@ run(struct app *a, int argc, char **argv, bool is_plan)
 		goto bad;
 	struct config *c = app_config(a, true);
 	if (c == NULL)
-		return EXIT_USAGE;
+		goto fail;
 	int rc = sync_run(c, &o);
 	config_free(c);
 	return rc;
 bad:
 	fputs(usage, stderr);
-	return EXIT_USAGE;
+fail:
+	/* plan's 2 means "changes pending": a script acting on it must never
+	 * take a broken command line for it. */
+	return is_plan ? EXIT_FAIL : EXIT_USAGE;
 }
 
 int

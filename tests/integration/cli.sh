@@ -14,7 +14,7 @@ expect() { # expect WHAT FILE PATTERN
 }
 
 "$bin" --version >"$t/v" && expect version "$t/v" "^iocsync "
-for v in check feeds config; do
+for v in check feeds config plan sync status list purge export; do
 	"$bin" $v --help >"$t/h" 2>&1 && expect "$v --help" "$t/h" "usage: iocsync"
 done
 "$bin" nosuchverb >/dev/null 2>&1; [ $? -eq 2 ] && ok || ko "unknown verb exit code"
@@ -67,6 +67,16 @@ expect "empty body" "$t/f3" "empty body where a list was expected"
 printf '185.220.101.4\n' >"$t/feed.txt"
 "$bin" -c "$t/f.conf" feeds >"$t/f4" 2>&1
 expect "shrink" "$t/f4" "shrank from 5 to 1 indicators"
+
+# the shipped example configuration is valid, and what config prints loads back
+"$bin" -c "$src/packaging/iocsync.conf.example" config --check >"$t/x" 2>&1
+expect "example config" "$t/x" "valid (1 feed)"
+"$bin" -c "$src/packaging/iocsync.conf.example" config >"$t/x.conf" 2>/dev/null
+"$bin" -c "$t/x.conf" config --check >"$t/x2" 2>&1
+expect "dump loads back" "$t/x2" "valid (1 feed)"
+# plan never exits 2 (changes pending) on an error
+"$bin" -c "$t/bad.conf" plan >/dev/null 2>&1; rc=$?
+[ $rc -eq 1 ] && ok || ko "plan with a bad config exits $rc, want 1"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -211,6 +211,7 @@ def resync_without_change_makes_no_write_call(c):
     c.sync_json()
     before = c.emu.calls()
     c.run("plan", expect=0)
+    c.run("plan", "--bogus", expect=1)      # never 2, which says "changes pending"
     s = c.sync_json()
     assert s["done"] == {k: 0 for k in s["done"]}, s
     calls = c.calls_since(before)
