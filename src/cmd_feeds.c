@@ -67,6 +67,7 @@ feed_collect(const struct config *c, const struct feed_cfg *f, uint32_t idx, str
 	char why[512] = "", note[256] = "";
 	long long now = (long long)time(NULL);
 	bool failed = false;
+	size_t at = 0;
 	struct verdict v = {"error", "none"};
 
 	if (store_feed_get(st, f->name, &old) == ERR_STORE)
@@ -89,6 +90,10 @@ feed_collect(const struct config *c, const struct feed_cfg *f, uint32_t idx, str
 			e = ERR_EMPTY;
 		} else if (feed_looks_html(body, len)) {
 			snprintf(why, sizeof(why), "an HTML page, not a feed (a login wall or an error page?)");
+			e = ERR_PARSE;
+		} else if (feed_looks_binary(body, len, &at)) {
+			snprintf(why, sizeof(why), "binary data, not a text feed (a NUL byte at offset %zu; UTF-16 "
+				 "and archives other than gzip are not read)", at);
 			e = ERR_PARSE;
 		}
 	}

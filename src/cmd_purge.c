@@ -84,7 +84,7 @@ cmd_purge(struct app *a, int argc, char **argv)
 	json_t *x;
 	ids = xcalloc(json_array_size(list) + 1, sizeof(*ids));
 	json_array_foreach(list, i, x) {
-		const char *id = json_string_value(json_object_get(x, "id"));
+		const char *id = json_string_value(json_object_get(x, "id")); /* text: mde_list_all */
 		if (id && mde_owned(m, x))
 			ids[n++] = id;
 	}

@@ -96,6 +96,15 @@ feed_line_bad(const struct feed_sink *k, unsigned long no, const char *s, size_t
 }
 
 bool
+feed_looks_binary(const char *buf, size_t len, size_t *at)
+{
+	const char *z = memchr(buf, '\0', len < 4096 ? len : 4096);
+	if (z && at)
+		*at = (size_t)(z - buf);
+	return z != NULL;
+}
+
+bool
 feed_looks_html(const char *buf, size_t len)
 {
 	size_t i = 0;

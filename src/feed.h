@@ -82,6 +82,10 @@ enum feed_format feed_sniff(const char *buf, size_t len);
  * the feed? */
 bool feed_looks_html(const char *buf, size_t len);
 
+/* Is this body binary data (a NUL byte in its first 4 KiB: an image, an
+ * archive, UTF-16) rather than a text feed? *at is the NUL's offset. */
+bool feed_looks_binary(const char *buf, size_t len, size_t *at);
+
 /* ---- for the parsers ---- */
 
 /* Iterates lines: strips a leading UTF-8 BOM, the line terminator (LF,

@@ -1,157 +1,133 @@
-#include <curl/curl.h>
+/* Fetching a feed: fetch.h's contract on top of the one libcurl wrapper,
+ * http.h. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fetch.h"
+#include "http.h"
 #include "limits.h"
 #include "util.h"
 
-struct body {
-	struct strbuf sb;
-	long long max;
-	bool over;
-};
+#include <zlib.h>
 
-static size_t
-on_data(char *p, size_t sz, size_t n, void *ud)
+/*
+ * Unpacks a gzip body: Content-Encoding gzip, or a .gz file served as it
+ * is. libcurl's own decoding takes a stream cut before its end marker for
+ * a whole one, and a feed cut short must never pass for the feed (what
+ * was cut would be deleted). Every member must reach its end marker; the
+ * unpacked size is capped at max (a gzip bomb stops there).
+ */
+static enum err
+gunzip(const char *in, size_t n, long long max, struct strbuf *out, char *why, size_t whysz)
 {
-	struct body *b = ud;
-	if ((long long)(b->sb.len + sz * n) > b->max) {
-		b->over = true;
-		return 0; /* aborts the transfer */
-	}
-	sb_add(&b->sb, p, sz * n);
-	return sz * n;
-}
+	z_stream z;
+	unsigned char buf[64 * 1024];
+	enum err rc = ERR_OK;
 
-static char *
-header_value(const char *p, size_t n, const char *name)
-{
-	size_t k = strlen(name);
-	if (n <= k || !has_iprefix(p, n, name) || p[k] != ':')
-		return NULL;
-	p += k + 1;
-	n -= k + 1;
-	while (n > 0 && is_space((unsigned char)*p)) {
-		p++;
-		n--;
+	memset(&z, 0, sizeof(z));
+	if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) {
+		set_why(why, whysz, "cannot start gzip decoding");
+		return ERR_NET;
 	}
-	while (n > 0 && is_space((unsigned char)p[n - 1]))
-		n--;
-	return n > 0 && n < 1024 ? xstrndup(p, n) : NULL;
+	z.next_in = (Bytef *)(uintptr_t)in;
+	z.avail_in = (uInt)n; /* n is under max_bytes, itself under 4 GiB */
+	for (;;) {
+		z.next_out = buf;
+		z.avail_out = sizeof(buf);
+		int zr = inflate(&z, Z_NO_FLUSH);
+		size_t got = sizeof(buf) - z.avail_out;
+		if ((long long)(out->len + got) > max) {
+			set_why(why, whysz, "body larger than max_bytes = %lld once unpacked (gzip)", max);
+			rc = ERR_LIMIT;
+			break;
+		}
+		sb_add(out, buf, got);
+		if (zr == Z_STREAM_END) {
+			if (z.avail_in == 0)
+				break;
+			if (inflateReset(&z) != Z_OK) /* the next member */
+				zr = Z_DATA_ERROR;
+			else
+				continue;
+		}
+		if (zr == Z_OK)
+			continue;
+		if (zr == Z_BUF_ERROR && z.avail_in == 0) /* no input left, no end marker */
+			set_why(why, whysz, "truncated gzip: the body ends after %zu bytes, before the stream's "
+				"end marker", n);
+		else
+			set_why(why, whysz, "corrupt gzip at byte %zu of %zu: %s", n - z.avail_in, n,
+				z.msg ? z.msg : "bad data");
+		rc = ERR_NET;
+		break;
+	}
+	inflateEnd(&z);
+	return rc;
 }
-
-static size_t
-on_header(char *p, size_t sz, size_t n, void *ud)
-{
-	struct fetch_result *r = ud;
-	char *v;
-	/* A redirect's headers come first; keep the final answer's. */
-	if (has_iprefix(p, sz * n, "HTTP/")) {
-		free(r->etag);
-		free(r->last_modified);
-		r->etag = r->last_modified = NULL;
-	}
-	if ((v = header_value(p, sz * n, "ETag")) != NULL) {
-		free(r->etag);
-		r->etag = v;
-	} else if ((v = header_value(p, sz * n, "Last-Modified")) != NULL) {
-		free(r->last_modified);
-		r->last_modified = v;
-	}
-	return sz * n;
-}
-
-#define SET(opt, val)                                                                             \
-	do {                                                                                      \
-		if ((cc = curl_easy_setopt(h, opt, val)) != CURLE_OK)                             \
-			goto setopt_failed;                                                       \
-	} while (0)
 
 enum err
 fetch_url(const char *url, const struct fetch_opts *o, struct fetch_result *r, char *why, size_t whysz)
 {
-	CURL *h = curl_easy_init();
-	struct curl_slist *hdrs = NULL;
-	struct body b = {.max = o->max_bytes > 0 ? o->max_bytes : LIMIT_FETCH_BYTES_DEFAULT};
-	char errbuf[CURL_ERROR_SIZE] = "";
-	CURLcode cc;
+	long long max = o->max_bytes > 0 ? o->max_bytes : LIMIT_FETCH_BYTES_DEFAULT;
+	struct http_opts ho = {.ca_file = o->ca_file, .proxy = o->proxy, .user_agent = o->user_agent,
+			       .connect_timeout_s = o->connect_timeout_s, .timeout_s = o->timeout_s,
+			       .max_body = max};
+	char *inm = o->etag ? xasprintf("If-None-Match: %s", o->etag) : NULL;
+	char *ims = o->last_modified ? xasprintf("If-Modified-Since: %s", o->last_modified) : NULL;
+	const char *hdrs[3] = {0};
+	size_t nh = 0;
+	if (inm)
+		hdrs[nh++] = inm;
+	if (ims)
+		hdrs[nh++] = ims;
+	struct http_req q = {.method = "GET", .url = url, .headers = hdrs, .max_redirects = o->max_redirects,
+			     .allow_file = true, .stall_guard = true, .raw_gzip = true};
+	struct http_reply rep;
 	enum err rc = ERR_OK;
 
 	memset(r, 0, sizeof(*r));
+	struct http *h = http_new(&ho);
 	if (h == NULL) {
-		snprintf(why, whysz, "cannot initialise libcurl");
-		return ERR_NET;
-	}
-	SET(CURLOPT_URL, url);
-	SET(CURLOPT_PROTOCOLS_STR, "http,https,file");
-	SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	SET(CURLOPT_FOLLOWLOCATION, 1L);
-	SET(CURLOPT_MAXREDIRS, (long)o->max_redirects);
-	SET(CURLOPT_CONNECTTIMEOUT, (long)o->connect_timeout_s);
-	SET(CURLOPT_TIMEOUT, (long)o->timeout_s);
-	/* A server trickling bytes is as good as dead: under 100 bytes a
-	 * second for 30 seconds ends the transfer. */
-	SET(CURLOPT_LOW_SPEED_LIMIT, 100L);
-	SET(CURLOPT_LOW_SPEED_TIME, 30L);
-	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)b.max);
-	SET(CURLOPT_ACCEPT_ENCODING, "");
-	SET(CURLOPT_NOSIGNAL, 1L);
-	SET(CURLOPT_SSL_VERIFYPEER, 1L);
-	SET(CURLOPT_SSL_VERIFYHOST, 2L);
-	SET(CURLOPT_ERRORBUFFER, errbuf);
-	SET(CURLOPT_WRITEFUNCTION, on_data);
-	SET(CURLOPT_WRITEDATA, &b);
-	SET(CURLOPT_HEADERFUNCTION, on_header);
-	SET(CURLOPT_HEADERDATA, r);
-	if (o->user_agent)
-		SET(CURLOPT_USERAGENT, o->user_agent);
-	if (o->ca_file)
-		SET(CURLOPT_CAINFO, o->ca_file);
-	if (o->proxy)
-		SET(CURLOPT_PROXY, o->proxy);
-	if (o->etag) {
-		char *hv = xasprintf("If-None-Match: %s", o->etag);
-		hdrs = curl_slist_append(hdrs, hv);
-		free(hv);
-	}
-	if (o->last_modified) {
-		char *hv = xasprintf("If-Modified-Since: %s", o->last_modified);
-		hdrs = curl_slist_append(hdrs, hv);
-		free(hv);
-	}
-	if (hdrs)
-		SET(CURLOPT_HTTPHEADER, hdrs);
-
-	cc = curl_easy_perform(h);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
-	if (b.over || cc == CURLE_FILESIZE_EXCEEDED) {
-		snprintf(why, whysz, "body larger than max_bytes = %lld", b.max);
-		rc = ERR_LIMIT;
-	} else if (cc != CURLE_OK) {
-		snprintf(why, whysz, "%s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
+		set_why(why, whysz, "cannot initialise libcurl");
 		rc = ERR_NET;
-	} else if (r->status == 304 && (o->etag || o->last_modified)) {
+		goto out;
+	}
+	if (http_do(h, &q, &rep) != ERR_OK) {
+		if (rep.fail == HTTP_FAIL_TOO_LARGE) {
+			set_why(why, whysz, "body larger than max_bytes = %lld", max);
+			rc = ERR_LIMIT;
+		} else {
+			set_why(why, whysz, "%s", rep.error);
+			rc = ERR_NET;
+		}
+	} else if (rep.status == 304 && (o->etag || o->last_modified)) {
 		r->not_modified = true;
-	} else if (r->status != 200 && r->status != 0) {
-		snprintf(why, whysz, "HTTP status %ld", r->status);
+	} else if (rep.status != 200 && rep.status != 0) {
+		set_why(why, whysz, "HTTP status %ld", rep.status);
 		rc = ERR_HTTP;
 	}
-	if (b.sb.buf == NULL)
-		sb_add(&b.sb, "", 0);
-	r->body = b.sb.buf;
-	r->len = b.sb.len;
-	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(h);
+	if (rc == ERR_OK && rep.len >= 2 && memcmp(rep.body, "\x1f\x8b", 2) == 0) {
+		struct strbuf sb = {0};
+		rc = gunzip(rep.body, rep.len, max, &sb, why, whysz);
+		sb_add(&sb, "", 0);
+		free(rep.body);
+		rep.body = sb.buf;
+		rep.len = sb.len;
+		if (rc != ERR_OK)
+			rep.len = 0, rep.body[0] = '\0';
+	}
+	r->status = rep.status;
+	r->body = rep.body ? rep.body : xstrdup("");
+	r->len = rep.body ? rep.len : 0;
+	r->etag = rep.etag;
+	r->last_modified = rep.last_modified;
+	http_free(h);
+out:
+	free(inm);
+	free(ims);
 	return rc;
-
-setopt_failed:
-	snprintf(why, whysz, "libcurl option refused: %s", curl_easy_strerror(cc));
-	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(h);
-	sb_free(&b.sb);
-	return ERR_NET;
 }
 
 void

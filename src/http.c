@@ -31,21 +31,47 @@ on_body(char *p, size_t sz, size_t n, void *ud)
 	return sz * n;
 }
 
+/* The value of header name in the line p (n bytes), trimmed and
+ * malloc'd, or NULL when the line is another header. */
+static char *
+header_value(const char *p, size_t n, const char *name)
+{
+	size_t k = strlen(name);
+	if (n <= k || !has_iprefix(p, n, name) || p[k] != ':')
+		return NULL;
+	p += k + 1;
+	n -= k + 1;
+	while (n > 0 && is_space((unsigned char)*p)) {
+		p++;
+		n--;
+	}
+	while (n > 0 && is_space((unsigned char)p[n - 1]))
+		n--;
+	return n < 1024 ? xstrndup(p, n) : NULL;
+}
+
 static size_t
 on_header(char *p, size_t sz, size_t n, void *ud)
 {
-	struct sink *s = ud;
+	struct http_reply *r = ((struct sink *)ud)->r;
 	size_t len = sz * n;
-	static const char name[] = "retry-after:";
-	if (len > sizeof(name) - 1 && has_iprefix(p, len, name)) {
-		const char *v = p + sizeof(name) - 1, *e = p + len;
-		while (v < e && is_space((unsigned char)*v))
-			v++;
-		while (e > v && is_space((unsigned char)e[-1]))
-			e--;
-		snprintf(s->r->retry_after, sizeof(s->r->retry_after), "%.*s", (int)(e - v), v);
-	} else if (has_iprefix(p, len, "HTTP/")) {
-		s->r->retry_after[0] = '\0'; /* an interim answer's headers */
+	char *v;
+	if (has_iprefix(p, len, "HTTP/")) {
+		/* A redirect's or an interim answer's headers come first:
+		 * keep only the final answer's. */
+		r->retry_after[0] = '\0';
+		free(r->etag);
+		free(r->last_modified);
+		r->etag = r->last_modified = NULL;
+	} else if ((v = header_value(p, len, "Retry-After")) != NULL) {
+		snprintf(r->retry_after, sizeof(r->retry_after), "%s", v);
+		free(v);
+	} else if ((v = header_value(p, len, "ETag")) != NULL) {
+		free(r->etag);
+		r->etag = v;
+	} else if ((v = header_value(p, len, "Last-Modified")) != NULL) {
+		free(r->last_modified);
+		r->last_modified = v;
 	}
 	return len;
 }
@@ -76,7 +102,9 @@ void
 http_reply_free(struct http_reply *r)
 {
 	free(r->body);
-	r->body = NULL;
+	free(r->etag);
+	free(r->last_modified);
+	r->body = r->etag = r->last_modified = NULL;
 	r->len = 0;
 }
 
@@ -106,6 +134,7 @@ classify(CURLcode c)
 	case CURLE_SSL_INVALIDCERTSTATUS:
 		return HTTP_FAIL_TLS;
 	case CURLE_WRITE_ERROR:
+	case CURLE_FILESIZE_EXCEEDED:
 		return HTTP_FAIL_TOO_LARGE;
 	default:
 		return HTTP_FAIL_OTHER;
@@ -113,8 +142,7 @@ classify(CURLcode c)
 }
 
 enum err
-http_send(struct http *h, const char *method, const char *url, const char *const *headers,
-	  const char *body, size_t len, struct http_reply *r)
+http_do(struct http *h, const struct http_req *q, struct http_reply *r)
 {
 	CURL *c = h->curl;
 	struct sink s = {.max = h->o.max_body > 0 ? h->o.max_body : 64LL << 20, .r = r};
@@ -124,13 +152,29 @@ http_send(struct http *h, const char *method, const char *url, const char *const
 	memset(r, 0, sizeof(*r));
 	/* Reset the per-request options, keep the connection cache. */
 	curl_easy_reset(c);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_URL, q->url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, q->allow_file ? "http,https,file" : "http,https");
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https"); /* never to file:// */
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, q->max_redirects > 0 ? 1L : 0L);
+	curl_easy_setopt(c, CURLOPT_MAXREDIRS, q->max_redirects);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)(h->o.connect_timeout_s ? h->o.connect_timeout_s : 15));
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)(h->o.timeout_s ? h->o.timeout_s : 120));
-	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+	if (q->stall_guard) {
+		/* A server trickling bytes is as good as dead. */
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 100L);
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 30L);
+	}
+	/* A Content-Length over the cap is refused before the body comes. */
+	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)s.max);
+	if (q->raw_gzip) {
+		curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "gzip");
+		curl_easy_setopt(c, CURLOPT_HTTP_CONTENT_DECODING, 0L);
+	} else {
+		curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+	}
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
@@ -142,15 +186,15 @@ http_send(struct http *h, const char *method, const char *url, const char *const
 	/* The proxy comes from the configuration only, never the
 	 * environment: "" turns libcurl's *_proxy variables off. */
 	curl_easy_setopt(c, CURLOPT_PROXY, h->o.proxy ? h->o.proxy : "");
-	if (strcmp(method, "GET") != 0) {
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-		if (body) {
-			curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-			curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	if (strcmp(q->method, "GET") != 0) {
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, q->method);
+		if (q->body) {
+			curl_easy_setopt(c, CURLOPT_POSTFIELDS, q->body);
+			curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)q->len);
 		}
 	}
-	for (size_t i = 0; headers && headers[i]; i++)
-		hl = curl_slist_append(hl, headers[i]);
+	for (size_t i = 0; q->headers && q->headers[i]; i++)
+		hl = curl_slist_append(hl, q->headers[i]);
 	hl = curl_slist_append(hl, "Expect:");
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
 
@@ -159,21 +203,35 @@ http_send(struct http *h, const char *method, const char *url, const char *const
 	/* The headers point into this frame: drop them from the handle. */
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
 	if (cc != CURLE_OK) {
 		r->fail = s.over ? HTTP_FAIL_TOO_LARGE : classify(cc);
-		if (s.over)
+		char *to = NULL;
+		if (r->fail == HTTP_FAIL_TOO_LARGE)
 			snprintf(r->error, sizeof(r->error), "the reply passed the cap of %lld bytes", s.max);
+		else if (cc == CURLE_UNSUPPORTED_PROTOCOL && curl_easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &to) == CURLE_OK &&
+			 to && strcmp(to, q->url) != 0)
+			snprintf(r->error, sizeof(r->error), "redirected to %.150s: only http and https are followed",
+				 to);
 		else
 			snprintf(r->error, sizeof(r->error), "%s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
+		r->status = 0;
 		sb_free(&s.sb);
 		return ERR_NET;
 	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
 	if (s.sb.buf == NULL)
 		sb_add(&s.sb, "", 0);
 	r->body = s.sb.buf;
 	r->len = s.sb.len;
 	return ERR_OK;
+}
+
+enum err
+http_send(struct http *h, const char *method, const char *url, const char *const *headers,
+	  const char *body, size_t len, struct http_reply *r)
+{
+	struct http_req q = {.method = method, .url = url, .headers = headers, .body = body, .len = len};
+	return http_do(h, &q, r);
 }
 
 static bool

@@ -1,9 +1,11 @@
 /*
- * The one libcurl wrapper for API calls (MDE and its login endpoint):
- * one easy handle per client, reused so connections stay open; connect
- * and total timeouts; a body cap; https only unless the caller allowed
- * http to a loopback address; a CA file and a proxy. It never decides
- * whether to retry: retry.h does.
+ * The one libcurl wrapper, for API calls (MDE and its login endpoint) and
+ * feed downloads alike: one easy handle per client, reused so connections
+ * stay open; connect and total timeouts; a body cap; a CA file and a
+ * proxy from the configuration only (never the *_proxy environment, so a
+ * service behaves as its configuration says). Redirects, file:// and the
+ * stall guard are per request, for feeds. It never decides whether to
+ * retry: retry.h does. Which URLs an API may use is http_url_ok's call.
  */
 #ifndef IOCSYNC_HTTP_H
 #define IOCSYNC_HTTP_H
@@ -35,7 +37,19 @@ struct http_reply {
 	char *body;		/* malloc'd and NUL-terminated, or NULL */
 	size_t len;
 	char retry_after[64];	/* the Retry-After header, or "" */
+	char *etag, *last_modified; /* the final answer's validators, or NULL */
 	char error[256];	/* what failed, for people */
+};
+
+struct http_req {
+	const char *method, *url;
+	const char *const *headers;	/* NULL-terminated, or NULL */
+	const char *body;		/* or NULL */
+	size_t len;
+	long max_redirects;		/* 0: a redirect is the answer */
+	bool allow_file;		/* file:// too (feeds) */
+	bool stall_guard;		/* under 100 B/s for 30 s ends it */
+	bool raw_gzip;			/* ask for gzip, hand it over undecoded */
 };
 
 struct http;
@@ -43,10 +57,12 @@ struct http;
 struct http *http_new(const struct http_opts *o);
 void http_free(struct http *h);
 
-/* Sends method url with the given body (may be NULL) and headers
- * (NULL-terminated list, may be NULL). Returns ERR_OK when an HTTP
- * answer came (any status), ERR_NET otherwise; r is filled in both
- * cases and freed with http_reply_free. */
+/* Sends q. Returns ERR_OK when an answer came (any status; 0 for a
+ * file), ERR_NET otherwise; r is filled in both cases and freed with
+ * http_reply_free. */
+enum err http_do(struct http *h, const struct http_req *q, struct http_reply *r);
+
+/* http_do for an API call: no redirect, no file://. */
 enum err http_send(struct http *h, const char *method, const char *url, const char *const *headers,
 		   const char *body, size_t len, struct http_reply *r);
 void http_reply_free(struct http_reply *r);

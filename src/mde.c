@@ -764,17 +764,14 @@ mde_list_all(struct mde *m, json_t **all, char *why, size_t whysz)
 		size_t i, n = json_array_size(v);
 		json_t *ind;
 		json_array_foreach(v, i, ind) {
-			json_t *id = json_object_get(ind, "id");
 			char idb[32];
-			const char *ids = json_string_value(id);
-			if (json_is_integer(id)) {
-				snprintf(idb, sizeof(idb), "%lld", (long long)json_integer_value(id));
-				ids = idb;
-			}
+			const char *ids = mde_id(ind, idb);
 			/* A list that shifts under paging may repeat one. */
 			if (ids == NULL || json_object_get(seen, ids))
 				continue;
 			json_object_set_new(seen, ids, json_true());
+			if (ids == idb) /* every id comes out as text */
+				json_object_set_new(ind, "id", json_string(idb));
 			json_array_append(*all, ind);
 		}
 		json_decref(out);
@@ -831,4 +828,15 @@ mde_delete(struct mde *m, const char *id, char *why, size_t whysz)
 	free(path);
 	free(idesc);
 	return e == ERR_HTTP && status == 404 ? ERR_OK : e;
+}
+
+const char *
+mde_id(const json_t *ind, char buf[32])
+{
+	const json_t *id = json_object_get(ind, "id");
+	if (json_is_integer(id)) {
+		snprintf(buf, 32, "%lld", (long long)json_integer_value(id));
+		return buf;
+	}
+	return json_string_value(id);
 }

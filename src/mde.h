@@ -68,7 +68,8 @@ enum err mde_call(struct mde *m, enum mde_ep ep, const char *method, const char 
 		  long *status, json_t **out, char *why, size_t whysz);
 
 /* Lists every indicator the token may see, paging with $top and $skip
- * until a short page; fills *all (a JSON array) with them, each once. */
+ * until a short page; fills *all (a JSON array) with them, each once,
+ * each with its "id" as text. */
 enum err mde_list_all(struct mde *m, json_t **all, char *why, size_t whysz);
 
 /* Import of at most 500 items; *results gets MDE's array, one per
@@ -86,5 +87,9 @@ enum err mde_delete(struct mde *m, const char *id, char *why, size_t whysz);
 /* Is this listed indicator one this client made (createdBy is its
  * client id and application its configured name)? */
 bool mde_owned(const struct mde *m, const json_t *ind);
+
+/* An indicator's id as text (MDE sends a number; a string is taken as
+ * it is): the string, buf holding a number, or NULL when there is none. */
+const char *mde_id(const json_t *ind, char buf[32]);
 
 #endif

@@ -254,13 +254,8 @@ haves_from_list(const struct mde *m, const json_t *list, size_t *n)
 		const json_t *x = json_array_get(list, i);
 		if (!json_is_object(x))
 			continue;
-		json_t *id = json_object_get(x, "id");
 		char idb[32];
-		const char *ids = json_string_value(id);
-		if (json_is_integer(id)) {
-			snprintf(idb, sizeof(idb), "%lld", (long long)json_integer_value(id));
-			ids = idb;
-		}
+		const char *ids = mde_id(x, idb);
 		const char *val = json_string_value(json_object_get(x, "indicatorValue"));
 		if (ids == NULL || val == NULL)
 			continue;
@@ -386,13 +381,8 @@ delete_ids(struct mde *m, struct store *st, long long run, int *seq, const char 
 				size_t i;
 				json_t *x;
 				json_array_foreach(all, i, x) {
-					json_t *id = json_object_get(x, "id");
 					char idb[32];
-					const char *s2 = json_string_value(id);
-					if (json_is_integer(id)) {
-						snprintf(idb, sizeof(idb), "%lld", (long long)json_integer_value(id));
-						s2 = idb;
-					}
+					const char *s2 = mde_id(x, idb);
 					if (s2)
 						strset_add(live, s2, strlen(s2), 1);
 				}
@@ -497,13 +487,8 @@ apply_imports(struct run *r, const size_t *opv, size_t n)
 				const struct want *w = &r->w[o->want];
 				json_t *x = json_array_get(res, i);
 				const char *ind = json_string_value(json_object_get(x, "indicator"));
-				json_t *idj = json_object_get(x, "id");
 				char idb[32];
-				const char *id = json_string_value(idj);
-				if (json_is_integer(idj)) {
-					snprintf(idb, sizeof(idb), "%lld", (long long)json_integer_value(idj));
-					id = idb;
-				}
+				const char *id = mde_id(x, idb);
 				/* Results come in input order (spec 8); one that
 				 * names another value is not trusted. */
 				bool same = ind == NULL || strcasecmp(ind, w->value) == 0;

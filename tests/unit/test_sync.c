@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "http.h"
+#include "mde.h"
 #include "plan.h"
 #include "ratelimit.h"
 #include "retry.h"
@@ -392,6 +393,26 @@ test_attr_hash_and_retryable(void **state)
 	assert_false(plan_item_retryable("MissingRequiredParameter: Parameter title is missing"));
 }
 
+/* MDE documents ids as text; a number is taken too, and nothing else. */
+static void
+test_mde_id_text_or_number(void **state)
+{
+	(void)state;
+	char b[32];
+	json_t *x = json_pack("{s:s}", "id", "2841");
+	assert_string_equal(mde_id(x, b), "2841");
+	json_decref(x);
+	x = json_pack("{s:I}", "id", (json_int_t)9007199254740993LL);
+	assert_string_equal(mde_id(x, b), "9007199254740993");
+	json_decref(x);
+	x = json_pack("{s:b}", "id", 1);
+	assert_null(mde_id(x, b));
+	json_decref(x);
+	x = json_object();
+	assert_null(mde_id(x, b));
+	json_decref(x);
+}
+
 int
 main(void)
 {
@@ -408,6 +429,7 @@ main(void)
 		cmocka_unit_test(test_plan_hold_grace_and_down_feeds),
 		cmocka_unit_test(test_plan_renew_not_every_run),
 		cmocka_unit_test(test_attr_hash_and_retryable),
+		cmocka_unit_test(test_mde_id_text_or_number),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
