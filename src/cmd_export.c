@@ -60,7 +60,7 @@ cmd_export(struct app *a, int argc, char **argv)
 	struct config *c = app_config(a, true);
 	if (c == NULL)
 		return EXIT_USAGE;
-	struct store *st = sync_open_store(c, "export");
+	struct store *st = sync_open_store(c, "export", true);
 	if (st == NULL) {
 		config_free(c);
 		return EXIT_FAIL;

@@ -197,7 +197,7 @@ cmd_feeds(struct app *a, int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto done;
 	}
-	st = store_open(c->state, why, sizeof(why));
+	st = store_open(c->state, "feeds", why, sizeof(why));
 	if (st == NULL) {
 		fprintf(stderr, "iocsync feeds: %s\n", why);
 		rc = EXIT_FAIL;

@@ -71,7 +71,7 @@ cmd_purge(struct app *a, int argc, char **argv)
 		config_free(c);
 		return EXIT_USAGE;
 	}
-	if ((st = sync_open_store(c, "purge")) == NULL) {
+	if ((st = sync_open_store(c, "purge", true)) == NULL) {
 		rc = EXIT_FAIL;
 		goto done;
 	}

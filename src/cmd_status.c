@@ -114,7 +114,7 @@ cmd_status(struct app *a, int argc, char **argv)
 	struct config *c = app_config(a, true);
 	if (c == NULL)
 		return EXIT_USAGE;
-	struct store *st = sync_open_store(c, "status");
+	struct store *st = sync_open_store(c, "status", false);
 	if (st == NULL) {
 		config_free(c);
 		return EXIT_FAIL;

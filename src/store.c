@@ -1,15 +1,68 @@
 #include "store.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "log.h"
 #include "util.h"
 
 struct store {
 	sqlite3 *db;
+	int lock_fd;	/* the flock held on PATH.lock, or -1 */
 };
+
+/*
+ * Takes the exclusive lock beside the store, so two runs never write it
+ * at once. The holder writes who it is into the lock file; a verb that
+ * finds the lock taken reads that back to name the holder.
+ */
+static int
+take_lock(const char *path, const char *holder, char *why, size_t whysz)
+{
+	char *lp = xasprintf("%s.lock", path);
+	int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		set_why(why, whysz, "cannot open the lock %s: %s", lp, strerror(errno));
+		free(lp);
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+		char who[256] = "";
+		ssize_t n = e == EWOULDBLOCK ? pread(fd, who, sizeof(who) - 1, 0) : -1;
+		while (n > 0 && (who[n - 1] == '\n' || who[n - 1] == '\0'))
+			n--;
+		who[n > 0 ? n : 0] = '\0';
+		for (char *q = who; *q; q++)
+			if ((unsigned char)*q < 0x20)
+				*q = ' ';
+		if (e == EWOULDBLOCK)
+			set_why(why, whysz, "the state %s is busy: %s holds %s; try again when it ends", path,
+				who[0] ? who : "another iocsync", lp);
+		else
+			set_why(why, whysz, "cannot lock %s: %s", lp, strerror(e));
+		close(fd);
+		free(lp);
+		return -1;
+	}
+	char line[256], ts[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	int n = snprintf(line, sizeof(line), "iocsync %s (pid %ld, since %s)\n", holder, (long)getpid(), ts);
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, line, (size_t)n, 0) != n)
+		log_debug("lock %s: cannot write the holder's name", lp);
+	free(lp);
+	return fd;
+}
 
 /* Each entry moves the schema one version up; never edit a shipped one. */
 static const char *const migrations[] = {
@@ -62,9 +115,14 @@ store_schema_version(struct store *s)
 }
 
 struct store *
-store_open(const char *path, char *why, size_t whysz)
+store_open(const char *path, const char *holder, char *why, size_t whysz)
 {
 	struct store *s = xcalloc(1, sizeof(*s));
+	s->lock_fd = -1;
+	if (holder && (s->lock_fd = take_lock(path, holder, why, whysz)) < 0) {
+		free(s);
+		return NULL;
+	}
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK) {
 		snprintf(why, whysz, "cannot open the state store %s: %s", path,
@@ -106,6 +164,8 @@ store_close(struct store *s)
 	if (s == NULL)
 		return;
 	sqlite3_close(s->db);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd); /* releases the flock */
 	free(s);
 }
 

@@ -10,9 +10,12 @@
 
 struct store;
 
-/* Opens (creating and migrating) the store at path. NULL with why filled
- * on failure. store_close(NULL) is a no-op. */
-struct store *store_open(const char *path, char *why, size_t whysz);
+/* Opens (creating and migrating) the store at path. A verb that writes
+ * names itself as holder: the exclusive lock PATH.lock is taken first,
+ * held until store_close, and a busy store fails at once with why naming
+ * the holder. holder NULL reads without the lock. NULL with why filled on
+ * failure. store_close(NULL) is a no-op. */
+struct store *store_open(const char *path, const char *holder, char *why, size_t whysz);
 void store_close(struct store *s);
 
 /* Schema version the store is at. */

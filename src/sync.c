@@ -722,15 +722,17 @@ report_killed(void *ctx, const struct store_run *r)
 }
 
 struct store *
-sync_open_store(const struct config *c, const char *who)
+sync_open_store(const struct config *c, const char *who, bool write)
 {
 	char why[512];
-	struct store *st = store_open(c->state, why, sizeof(why));
+	struct store *st = store_open(c->state, write ? who : NULL, why, sizeof(why));
 	if (st == NULL) {
 		fprintf(stderr, "iocsync %s: %s\n", who, why);
 		return NULL;
 	}
-	if (store_runs_recover(st, report_killed, NULL) != ERR_OK)
+	/* A run left 'running' was killed: only the lock's holder can know
+	 * that no run is live. */
+	if (write && store_runs_recover(st, report_killed, NULL) != ERR_OK)
 		log_warn("state: cannot read the runs table");
 	return st;
 }
@@ -802,7 +804,7 @@ sync_run(const struct config *c, const struct sync_opts *o)
 		fprintf(stderr, "iocsync %s: %s\n", o->verb, why);
 		return EXIT_USAGE;
 	}
-	struct store *st = sync_open_store(c, o->verb);
+	struct store *st = sync_open_store(c, o->verb, true);
 	if (st == NULL) {
 		mde_free(m);
 		return EXIT_FAIL;

@@ -49,8 +49,10 @@ void wants_free(struct want *w, size_t n);
 /* "2026-11-23T12:00:00Z" */
 void format_time(long long t, char *buf, size_t sz);
 
-/* Opens the store named by c, recovering from runs that were killed
- * (each reported once); prints and returns NULL on failure. */
-struct store *sync_open_store(const struct config *c, const char *who);
+/* Opens the store named by c. A verb that writes (write) takes the lock
+ * (see store_open) and recovers from runs that were killed, each
+ * reported once; a reader does neither. Prints and returns NULL on
+ * failure (a busy store included). */
+struct store *sync_open_store(const struct config *c, const char *who, bool write);
 
 #endif

@@ -396,6 +396,32 @@ def a_429_storm_is_waited_out(c):
 
 
 @test
+def a_second_run_finds_the_lock_and_names_its_holder(c):
+    vals = ips(600)
+    c.feed("bad", vals)
+    c.emu.control("/faults", {"sequence": ["slow", "slow"], "slow_ms": 2500})
+    conf = c.conf()
+    first = subprocess.Popen([*WRAP, IOCSYNC, "-c", conf, "sync"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lock = os.path.join(c.dir, "state.db.lock")
+    for _ in range(400):
+        if os.path.exists(lock) and os.path.getsize(lock) > 0:
+            break
+        time.sleep(0.02)
+    try:
+        for verb in ("sync", "plan", "purge", "feeds"):
+            p = c.run(verb, *(["--yes"] if verb == "purge" else []), expect=1)
+            assert "is busy: iocsync sync (pid %d, since " % first.pid in p.stderr, p.stderr
+        st = c.run("status", "--json")              # a reader: no lock, and no false "killed"
+        assert "killed" not in st.stdout, st.stdout
+    finally:
+        out, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err
+    assert "killed" not in err, err
+    c.expect_exactly(vals)
+    c.run("sync")                                   # the lock went with its holder
+
+
+@test
 def feed_outage_keeps_its_indicators(c):
     vals = ips(50)
     path = c.feed("bad", vals)
