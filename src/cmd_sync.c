@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "signals.h"
 #include "sync.h"
 
 static const char plan_usage[] =
@@ -59,6 +60,7 @@ run(struct app *a, int argc, char **argv, bool is_plan)
 	struct config *c = app_config(a, true);
 	if (c == NULL)
 		goto fail;
+	signals_install(false); /* Ctrl-C: finish the batch in flight, record, stop */
 	int rc = sync_run(c, &o);
 	config_free(c);
 	return rc;

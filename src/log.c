@@ -2,11 +2,16 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
+
+#include "progress.h"
 
 static enum log_level stderr_level = LOG_WARN;
 static enum log_level file_level = LOG_INFO;
 static FILE *logfile;
+static char *logpath;
 
 static const char *const level_names[] = {"error", "warning", "info", "debug"};
 _Static_assert(sizeof(level_names) / sizeof(level_names[0]) == LOG_DEBUG + 1, "levels");
@@ -30,8 +35,15 @@ log_open_file(const char *path, enum log_level lvl)
 		fclose(logfile);
 		logfile = NULL;
 	}
-	if (path == NULL)
+	if (path == NULL) {
+		free(logpath);
+		logpath = NULL;
 		return ERR_OK;
+	}
+	if (path != logpath) {
+		free(logpath);
+		logpath = strdup(path);
+	}
 	logfile = fopen(path, "ae");
 	if (logfile == NULL)
 		return ERR_IO;
@@ -40,12 +52,19 @@ log_open_file(const char *path, enum log_level lvl)
 	return ERR_OK;
 }
 
+enum err
+log_reopen(void)
+{
+	return logpath ? log_open_file(logpath, file_level) : ERR_OK;
+}
+
 void
 log_msg(enum log_level lvl, const char *fmt, ...)
 {
 	va_list ap;
 
 	if (lvl <= stderr_level) {
+		progress_clear();
 		fprintf(stderr, "iocsync: %s: ", level_names[lvl]);
 		va_start(ap, fmt);
 		vfprintf(stderr, fmt, ap);

@@ -15,6 +15,9 @@ enum log_level log_get_level(void);
  * call replaces the file; NULL closes it. */
 enum err log_open_file(const char *path, enum log_level lvl);
 
+/* Opens the log file again, by its path (after logrotate moved it). */
+enum err log_reopen(void);
+
 /* Lines read "context: what: why". No secret is ever passed here. */
 void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

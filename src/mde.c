@@ -17,6 +17,8 @@
 #include "http.h"
 #include "log.h"
 #include "retry.h"
+#include "progress.h"
+#include "signals.h"
 #include "util.h"
 
 /* Documented limits (spec section 3): calls a minute and an hour. */
@@ -469,9 +471,14 @@ await_budget(struct mde *m, enum mde_ep ep, double deadline, char *why, size_t w
 		}
 		if (w >= 5)
 			log_info("%s: waiting %.0f s for the endpoint's rate limit", eps[ep].name, w);
+		progress_wait(eps[ep].name, w);
 		m->clk->sleep(m->clk->ctx, w);
 		m->st.waited_s += w;
 		now = now_s(m);
+	}
+	if (stop_requested()) {
+		set_why(why, whysz, "stopping on %s", stop_signal_name());
+		return false;
 	}
 	ratelimit_record(&m->rl[ep], now);
 	return true;
@@ -517,6 +524,7 @@ send_retrying(struct mde *m, enum mde_ep ep, const char *method, const char *url
 		if (r->status == 429)
 			ratelimit_block(&m->rl[ep], now + wait);
 		else {
+			progress_wait(eps[ep].name, wait);
 			m->clk->sleep(m->clk->ctx, wait);
 			m->st.waited_s += wait;
 		}

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "progress.h"
+#include "signals.h"
 #include "util.h"
 
 static double
@@ -22,9 +24,16 @@ real_sleep(void *ctx, double s)
 	(void)ctx;
 	if (s <= 0)
 		return;
-	struct timespec ts = {.tv_sec = (time_t)s, .tv_nsec = (long)((s - (double)(time_t)s) * 1e9)};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
+	/* A second at a time, for the progress countdown; a stop request
+	 * cuts the wait short and the caller sees it. */
+	while (s > 0 && !stop_requested()) {
+		double step = s < 1 ? s : 1;
+		struct timespec ts = {.tv_sec = (time_t)step, .tv_nsec = (long)((step - (double)(time_t)step) * 1e9)};
+		while (!stop_requested() && nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+		s -= step;
+		progress_tick();
+	}
 }
 
 const struct clock clock_real = {real_now, real_sleep, NULL};

@@ -11,6 +11,8 @@
 #include "merge.h"
 #include "output.h"
 #include "strset.h"
+#include "progress.h"
+#include "signals.h"
 #include "util.h"
 
 #define BATCH 500		/* import and BatchDelete, spec 3.3 and 3.5 */
@@ -338,6 +340,7 @@ struct run {
 	size_t failed;
 	json_t *failures;
 	bool aborted;
+	bool stopped;		/* by a signal, between batches */
 	char why[512];
 };
 
@@ -359,6 +362,18 @@ fail_item(struct run *r, const char *op, enum ioc_type t, const char *value, con
 	log_warn("%s %s %s failed: %s", op, ioc_type_name(t), echo_str(value, strlen(value), vb, sizeof(vb)), reason);
 }
 
+/* A stop was asked for: what was not sent is not a failure; the next run
+ * lists MDE again and does the rest. */
+static void
+stopped(struct run *r)
+{
+	if (r->stopped)
+		return;
+	r->stopped = r->aborted = true;
+	snprintf(r->why, sizeof(r->why), "stopped on %s after the batch in flight; the next run does the rest",
+		 stop_signal_name());
+}
+
 size_t
 delete_ids(struct mde *m, struct store *st, long long run, int *seq, const char *const *ids, size_t n, bool *gone,
 	   char *why, size_t whysz)
@@ -366,6 +381,12 @@ delete_ids(struct mde *m, struct store *st, long long run, int *seq, const char 
 	size_t left = 0;
 	for (size_t b = 0; b < n; b += BATCH) {
 		size_t k = n - b < BATCH ? n - b : BATCH;
+		if (stop_requested()) {
+			set_why(why, whysz, "stopped on %s before this batch", stop_signal_name());
+			left += n - b;
+			break;
+		}
+		progress_step("delete batch", b / BATCH + 1, (n + BATCH - 1) / BATCH);
 		int s = ++*seq;
 		if (st)
 			store_journal(st, run, s, "batchdelete", (long long)k, "sent", NULL, (long long)time(NULL));
@@ -439,6 +460,8 @@ apply_deletes(struct run *r, const size_t *hv, size_t n, const char *op)
 		if (gone[i]) {
 			r->have_gone[hv[i]] = true;
 			r->done[OP_DELETE]++;
+		} else if (stop_requested()) {
+			stopped(r);
 		} else {
 			fail_item(r, op, r->h[hv[i]].type, r->h[hv[i]].value, why[0] ? why : "not deleted");
 		}
@@ -458,6 +481,12 @@ apply_imports(struct run *r, const size_t *opv, size_t n)
 		size_t *again = xmalloc(ntodo * sizeof(*again)), nagain = 0;
 		for (size_t b = 0; b < ntodo && !r->aborted; b += BATCH) {
 			size_t k = ntodo - b < BATCH ? ntodo - b : BATCH;
+			if (stop_requested()) {
+				stopped(r);
+				break;
+			}
+			progress_step(round ? "import (retry) batch" : "import batch", b / BATCH + 1,
+				      (ntodo + BATCH - 1) / BATCH);
 			json_t *items = json_array();
 			for (size_t i = 0; i < k; i++)
 				json_array_append_new(items, import_item(r->c, &r->w[r->p->ops[todo[b + i]].want]));
@@ -469,6 +498,10 @@ apply_imports(struct run *r, const size_t *opv, size_t n)
 			json_decref(items);
 			if (e != ERR_OK) {
 				journal(r, s, "import", k, "failed", why);
+				if (stop_requested()) { /* not done: the next run lists and converges */
+					stopped(r);
+					break;
+				}
 				if (e == ERR_NET || e == ERR_PARSE) {
 					/* Out of reach, or an answer we cannot match
 					 * to the items: stop; the next run lists
@@ -517,7 +550,7 @@ apply_imports(struct run *r, const size_t *opv, size_t n)
 		todo = again;
 		ntodo = nagain;
 	}
-	for (size_t i = 0; i < ntodo; i++) {
+	for (size_t i = 0; i < ntodo && !r->stopped; i++) {
 		const struct op *o = &r->p->ops[todo[i]];
 		fail_item(r, op_name(o->kind), r->w[o->want].type, r->w[o->want].value, "still failing after retries");
 	}
@@ -794,6 +827,7 @@ sync_run(const struct config *c, const struct sync_opts *o)
 	long long now = (long long)time(NULL);
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	progress_start(!o->quiet);
 
 	if (c->nfeeds == 0) {
 		fprintf(stderr, "iocsync %s: %s defines no [feed \"name\"] section\n", o->verb, c->path);
@@ -894,14 +928,19 @@ sync_run(const struct config *c, const struct sync_opts *o)
 		apply(&r);
 	if (record(&r, &s, now) != ERR_OK)
 		log_error("state: cannot record the indicators iocsync owns (the next run lists MDE again)");
+	progress_clear();
 	if (r.aborted) {
-		snprintf(msg, sizeof(msg), "stopped: %s", r.why);
-		fprintf(stderr, "iocsync %s: %s\n", o->verb, msg);
+		snprintf(msg, sizeof(msg), "%s%s", r.stopped ? "" : "stopped: ", r.why);
+		if (r.stopped)
+			log_warn("%s: %s", o->verb, msg);
+		else
+			fprintf(stderr, "iocsync %s: %s\n", o->verb, msg);
 	}
-	outcome = r.aborted ? "aborted" : r.failed || feeds_failed ? "partial" : "ok";
+	outcome = r.stopped ? "stopped" : r.aborted ? "aborted" : r.failed || feeds_failed ? "partial" : "ok";
 	rc = r.aborted || r.failed || feeds_failed ? EXIT_FAIL : EXIT_OK;
 
 done:;
+	progress_clear();
 	struct timespec t1;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;

@@ -421,6 +421,131 @@ def a_second_run_finds_the_lock_and_names_its_holder(c):
     c.run("sync")                                   # the lock went with its holder
 
 
+def start_daemon(c, *args, env=None):
+    p = subprocess.Popen([*WRAP, IOCSYNC, "-c", c.conf(), "daemon", *args], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=dict(os.environ, **(env or {})))
+    return p
+
+
+def notify_socket(c):
+    """What systemd gives a Type=notify service: a datagram socket."""
+    import socket
+    path = os.path.join(c.dir, "notify.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(path)
+    s.settimeout(0.2)
+    return s, path
+
+
+def notifications(sock):
+    got = []
+    while True:
+        try:
+            got += sock.recv(4096).decode().split("\n")
+        except OSError:
+            return got
+
+
+def wait_for(pred, what, timeout=60):
+    t = time.time() + timeout
+    while time.time() < t:
+        if pred():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def state_rows(c, sql):
+    db = sqlite3.connect(os.path.join(c.dir, "state.db"))
+    try:
+        return db.execute(sql).fetchall()
+    finally:
+        db.close()
+
+
+@test
+def daemon_term_mid_batch_finishes_it_and_loses_nothing(c):
+    vals = ips(3000)
+    c.feed("bad", vals)
+    c.emu.control("/faults", {"probabilities": {"slow": 1.0}, "slow_ms": 600, "seed": 1})
+    before = c.emu.calls()
+    sock, path = notify_socket(c)
+    d = start_daemon(c, env={"NOTIFY_SOCKET": path})
+    try:
+        wait_for(lambda: c.calls_since(before).get("import", 0) >= 2, "the second import batch")
+        t0 = time.time()
+        d.send_signal(signal.SIGTERM)
+        out, err = d.communicate(timeout=60)
+    finally:
+        if d.poll() is None:
+            d.kill()
+    assert d.returncode == 0, (d.returncode, err[-2000:])
+    assert time.time() - t0 < 10, "TERM took %.1f s" % (time.time() - t0)
+    assert "stopping on SIGTERM" in err, err[-2000:]
+    told = notifications(sock)
+    sock.close()
+    os.unlink(path)
+    for want in ("READY=1", "STATUS=syncing", "STOPPING=1"):
+        assert want in told, (want, told)
+    c.emu.control("/faults", {})
+    owned = c.owned()
+    assert 0 < len(owned) < 3000, len(owned)
+    # Nothing lost: what reached MDE is in the state, the run says it stopped.
+    rows = state_rows(c, "SELECT count(*) FROM indicators")
+    assert rows[0][0] == len(owned), (rows, len(owned))
+    outcome = state_rows(c, "SELECT outcome FROM runs ORDER BY id DESC LIMIT 1")[0][0]
+    assert outcome == "stopped", outcome
+    p = c.run("sync")
+    assert "killed" not in p.stderr, p.stderr
+    c.expect_exactly(vals)
+
+
+@test
+def daemon_hup_with_a_broken_config_keeps_running_and_reopens_its_log(c):
+    c.feed("bad", ips(20))
+    c.sync_opts["interval"] = "1h"
+    d = start_daemon(c)
+    log = os.path.join(c.dir, "iocsync.log")
+    try:
+        wait_for(lambda: os.path.exists(log) and "daemon: next run at" in open(log).read(), "the first run")
+        c.expect_exactly(ips(20))
+        os.rename(log, log + ".1")                      # what logrotate does
+        conf = os.path.join(c.dir, "iocsync.conf")
+        good = open(conf).read()
+        with open(conf, "w") as f:
+            f.write(good + "\n[sync]\nbogus = 1\n")
+        d.send_signal(signal.SIGHUP)
+        wait_for(lambda: os.path.exists(log) and "keeping the running one" in open(log).read(),
+                 "the refusal in the reopened log")
+        assert d.poll() is None, "the daemon died of a bad configuration"
+        with open(conf, "w") as f:
+            f.write(good.replace("interval = 1h", "interval = 2h"))
+        d.send_signal(signal.SIGHUP)
+        wait_for(lambda: "configuration reloaded" in open(log).read(), "the reload")
+        assert d.poll() is None
+        d.send_signal(signal.SIGTERM)
+        out, err = d.communicate(timeout=30)
+    finally:
+        if d.poll() is None:
+            d.kill()
+    assert d.returncode == 0, err
+    assert "unknown key \"bogus\"" in err, err[-2000:]
+    assert "daemon: started" in open(log + ".1").read()
+
+
+@test
+def daemon_once_exits_with_the_run(c):
+    c.feed("bad", ips(10))
+    d = start_daemon(c, "--once")
+    d.communicate(timeout=60)
+    assert d.returncode == 0
+    c.expect_exactly(ips(10))
+    c.mde["client_secret_file"] = os.path.join(c.dir, "nope")
+    d = start_daemon(c, "--once")
+    out, err = d.communicate(timeout=60)
+    assert d.returncode != 0, err
+
+
 @test
 def feed_outage_keeps_its_indicators(c):
     vals = ips(50)
