@@ -22,7 +22,7 @@ severity_name(enum severity s)
 
 enum kt {
 	K_STR, K_PATH, K_BOOL, K_INT, K_DUR, K_GUID, K_URL, K_TYPES, K_ACTION, K_SEVERITY,
-	K_FORMAT, K_LIST, K_CHAR, K_CIDR, K_PCT, K_CLOUD, K_LOGLEVEL, K_CSVHDR, K_TO_IDS, K_FILES,
+	K_FORMAT, K_LIST, K_CHAR, K_CIDR, K_PCT, K_CLOUD, K_LOGLEVEL, K_CSVHDR, K_TO_IDS, K_FILES, K_LOGFMT,
 };
 
 enum sec { S_MDE, S_SYNC, S_FETCH, S_ALLOWLIST, S_FEED, S__COUNT };
@@ -69,6 +69,8 @@ static const struct key {
 	{S_SYNC, "interval", K_DUR, C(interval_s), 60, 30LL * 86400},
 	{S_SYNC, "log_file", K_PATH, C(log_file), 0, 0},
 	{S_SYNC, "log_level", K_LOGLEVEL, C(log_level), 0, 0},
+	{S_SYNC, "log_format", K_LOGFMT, C(log_json), 0, 0},
+	{S_SYNC, "metrics_file", K_PATH, C(metrics_file), 0, 0},
 	{S_SYNC, "cidr", K_CIDR, C(cidr), 0, 0},
 	{S_SYNC, "cidr_expand_max", K_INT, C(cidr_expand_max), 1, 1LL << (32 - LIMIT_CIDR_EXPAND_MIN_PREFIX4)},
 	{S_FETCH, "ca_file", K_PATH, C(ca_file), 0, 0},
@@ -226,6 +228,7 @@ config_free(struct config *c)
 	free(c->mde_proxy);
 	free(c->state);
 	free(c->log_file);
+	free(c->metrics_file);
 	free(c->ca_file);
 	free(c->proxy);
 	free(c->user_agent);
@@ -465,6 +468,12 @@ set_value(struct parse *p, const struct key *k, void *base, const char *v)
 			*(int *)field = b;
 		else
 			err_at(p, p->line, "csv_header: \"%s\" is not auto, yes or no", v);
+		return;
+	case K_LOGFMT:
+		if (strcmp(v, "text") == 0 || strcmp(v, "json") == 0)
+			*(bool *)field = strcmp(v, "json") == 0;
+		else
+			err_at(p, p->line, "log_format: \"%s\" is not text or json", v);
 		return;
 	case K_TO_IDS:
 		if (strcmp(v, "honour") == 0 || strcmp(v, "honor") == 0)
@@ -809,6 +818,9 @@ dump_key(const struct config *c, const struct key *k, const void *base, struct s
 		return;
 	case K_TO_IDS:
 		sb_addf(o, "%s = %s\n", k->name, f->misp_ignore_to_ids ? "ignore" : "honour");
+		return;
+	case K_LOGFMT:
+		sb_addf(o, "%s = %s\n", k->name, *(const bool *)field ? "json" : "text");
 		return;
 	}
 }

@@ -79,6 +79,8 @@ struct config {
 	long long interval_s;		/* default 24h */
 	char *log_file;
 	enum log_level log_level;	/* default info (for the log file) */
+	bool log_json;			/* log_format = json */
+	char *metrics_file;		/* Prometheus textfile, written after each run */
 	enum cidr_mode cidr;		/* default skip */
 	unsigned cidr_expand_max;	/* default 256 addresses */
 	/* [fetch] */

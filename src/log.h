@@ -1,6 +1,8 @@
 #ifndef IOCSYNC_LOG_H
 #define IOCSYNC_LOG_H
 
+#include <stdbool.h>
+
 #include "err.h"
 
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
@@ -14,6 +16,18 @@ enum log_level log_get_level(void);
  * Returns ERR_IO when the file cannot be opened (errno set). A second
  * call replaces the file; NULL closes it. */
 enum err log_open_file(const char *path, enum log_level lvl);
+
+/* log_format = json: the log file gets one JSON object a line. */
+void log_set_json(bool on);
+/* Sends stderr's lines to the journal when systemd connected stderr to
+ * it (JOURNAL_STREAM), with their priority. */
+void log_detect_journal(void);
+
+/* The one summary line of a run (sync.c's summary object): counts and
+ * calls by endpoint as text; in a JSON log, the whole object under
+ * "run". */
+#include <jansson.h>
+void log_run(const json_t *sum);
 
 /* Opens the log file again, by its path (after logrotate moved it). */
 enum err log_reopen(void);

@@ -63,6 +63,8 @@ app_config(const struct app *a, bool required)
 		fprintf(stderr, "iocsync: %s: configuration not loaded\n", path);
 	}
 	sb_free(&errs);
+	if (c)
+		log_set_json(c->log_json);
 	if (c && c->log_file && log_open_file(c->log_file, c->log_level) != ERR_OK)
 		log_warn("%s: cannot open the log file: %s", c->log_file, strerror(errno));
 	return c;
@@ -123,6 +125,7 @@ main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	log_detect_journal();
 	if (a.quiet)
 		log_set_level(LOG_ERROR);
 	else if (verbose)

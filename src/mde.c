@@ -497,6 +497,8 @@ send_retrying(struct mde *m, enum mde_ep ep, const char *method, const char *url
 		m->st.calls[ep]++;
 		http_send(m->h, method, url, hdrs, body, len, r);
 		*v = retry_decide(r->status, r->fail);
+		m->st.by_class[ep][r->status == 429 ? MDE_429 : r->status >= 500 ? MDE_5XX : r->status >= 400 ? MDE_4XX :
+				   r->status >= 300 ? MDE_3XX : r->status >= 200 ? MDE_2XX : MDE_NONE]++;
 		if (r->status == 429)
 			m->st.throttled[ep]++;
 		if (r->status == 0 || r->status >= 500)
@@ -847,4 +849,12 @@ mde_id(const json_t *ind, char buf[32])
 		return buf;
 	}
 	return json_string_value(id);
+}
+
+const char *
+mde_class_name(enum mde_class k)
+{
+	static const char *const names[] = {"2xx", "3xx", "4xx", "429", "5xx", "none"};
+	_Static_assert(NELEM(names) == MDE_CLASS__COUNT, "class names");
+	return (unsigned)k < MDE_CLASS__COUNT ? names[k] : "";
 }

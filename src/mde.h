@@ -30,11 +30,17 @@ enum mde_ep {
 const char *mde_ep_name(enum mde_ep ep);
 
 /* What the calls of a run cost, per endpoint. */
+/* Classes of answer, for the metrics: 2xx, 3xx, 4xx (429 apart), 429,
+ * 5xx, and "none" (no answer: the transport failed). */
+enum mde_class { MDE_2XX, MDE_3XX, MDE_4XX, MDE_429, MDE_5XX, MDE_NONE, MDE_CLASS__COUNT };
+const char *mde_class_name(enum mde_class k);
+
 struct mde_stats {
 	unsigned long calls[MDE_EP__COUNT];	/* requests sent (retries too) */
 	unsigned long retries[MDE_EP__COUNT];
 	unsigned long throttled[MDE_EP__COUNT];	/* 429s received */
 	unsigned long failed[MDE_EP__COUNT];	/* transport failures and 5xx */
+	unsigned long by_class[MDE_EP__COUNT][MDE_CLASS__COUNT]; /* answers by status class */
 	double waited_s;			/* time spent waiting on budgets */
 };
 

@@ -70,6 +70,20 @@ on_rejected(void *ctx, const struct pipe_cfg *c, unsigned long line, enum ioc_re
 {
 	struct output *o = ctx;
 	char src[512], echo[LIMIT_ECHO_BYTES * 4 + 8];
+	if (o->collect) {
+		if (o->examples == NULL)
+			o->examples = json_object();
+		const char *code = ioc_reason_code(r);
+		json_t *l = json_object_get(o->examples, code);
+		if (l == NULL)
+			json_object_set_new(o->examples, code, l = json_array());
+		if (json_array_size(l) < 3) {
+			src_string(src, sizeof(src), c->name, line);
+			echo_str(in, n, echo, sizeof(echo));
+			json_array_append_new(l, json_pack("{s:s, s:s, s:s}", "input", echo, "why", why ? why : "",
+							   "source", src));
+		}
+	}
 	if (o->quiet)
 		return;
 	src_string(src, sizeof(src), c->name, line);
@@ -93,7 +107,7 @@ void
 output_feed_summary(struct output *o, const char *name, const struct feed_stats *st, const char *error,
 		    void *extra)
 {
-	if (o->json) {
+	if (o->json || o->collect) {
 		json_t *acc = json_object(), *rej = json_object();
 		for (int t = IOC_IP; t < IOC_TYPE_COUNT; t++)
 			if (st->accepted[t])
@@ -115,10 +129,15 @@ output_feed_summary(struct output *o, const char *name, const struct feed_stats 
 			json_object_set_new(s, "error", json_string(error));
 		if (extra)
 			json_object_update(s, (json_t *)extra);
+		if (o->examples) {
+			json_object_set_new(s, "examples", (json_t *)o->examples);
+			o->examples = NULL;
+		}
 		if (o->summaries == NULL)
 			o->summaries = json_array();
 		json_array_append_new((json_t *)o->summaries, s);
-		return;
+		if (o->json)
+			return;
 	}
 	fprintf(o->fp, "== %s (%s)%s%s\n", name, feed_format_name(st->format), error ? ": ERROR: " : "",
 		error ? error : "");

@@ -14,6 +14,8 @@ struct output {
 	bool quiet;	/* summaries only */
 	bool color;
 	void *summaries;	/* JSON: the feeds' summaries, for output_total */
+	bool collect;		/* keep the summaries (and reject examples) in any mode */
+	void *examples;		/* JSON: the current feed's rejects, 3 a reason */
 };
 
 /* A pipe_out that prints to o (o must outlive the run). */

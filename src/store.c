@@ -88,6 +88,9 @@ static const char *const migrations[] = {
 	" run INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, seq INTEGER NOT NULL,"
 	" step TEXT NOT NULL, items INTEGER NOT NULL, state TEXT NOT NULL, at INTEGER NOT NULL,"
 	" detail TEXT, PRIMARY KEY (run, seq));",
+	/* 3: each feed's report from the last run that read it (JSON: counts,
+	 * rejects by reason with examples), for `report` and the metrics */
+	"ALTER TABLE feeds ADD COLUMN report TEXT;",
 };
 
 static enum err
@@ -184,7 +187,7 @@ store_feed_get(struct store *s, const char *name, struct store_feed *f)
 	memset(f, 0, sizeof(*f));
 	if (sqlite3_prepare_v2(s->db,
 			       "SELECT url, etag, last_modified, snapshot, entries, last_good_at,"
-			       " fetched_at, last_error FROM feeds WHERE name = ?1",
+			       " fetched_at, last_error, report FROM feeds WHERE name = ?1",
 			       -1, &st, NULL) != SQLITE_OK)
 		return ERR_STORE;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -205,6 +208,7 @@ store_feed_get(struct store *s, const char *name, struct store_feed *f)
 		f->last_good_at = sqlite3_column_int64(st, 5);
 		f->fetched_at = sqlite3_column_int64(st, 6);
 		f->last_error = col_text(st, 7);
+		f->report = col_text(st, 8);
 		rc = ERR_OK;
 	} else if (r != SQLITE_DONE) {
 		rc = ERR_STORE;
@@ -221,7 +225,21 @@ store_feed_clear(struct store_feed *f)
 	free(f->last_modified);
 	free(f->snapshot);
 	free(f->last_error);
+	free(f->report);
 	memset(f, 0, sizeof(*f));
+}
+
+enum err
+store_feed_report(struct store *s, const char *name, const char *report)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "UPDATE feeds SET report = ?2 WHERE name = ?1", -1, &st, NULL) != SQLITE_OK)
+		return ERR_STORE;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, report, -1, SQLITE_STATIC);
+	int r = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return r == SQLITE_DONE ? ERR_OK : ERR_STORE;
 }
 
 enum err

@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "merge.h"
+#include "metrics.h"
 #include "output.h"
 #include "strset.h"
 #include "progress.h"
@@ -684,7 +685,20 @@ calls_json(const struct mde *m)
 		if (s->retries[e])
 			json_object_set_new(retries, mde_ep_name((enum mde_ep)e), json_integer((json_int_t)s->retries[e]));
 	}
-	return json_pack("{s:o, s:o, s:f}", "calls", calls, "retries", retries, "waited_s", s->waited_s);
+	json_t *status = json_object();
+	for (int e = 0; e < MDE_EP__COUNT; e++) {
+		json_t *byc = json_object();
+		for (int k = 0; k < MDE_CLASS__COUNT; k++)
+			if (s->by_class[e][k])
+				json_object_set_new(byc, mde_class_name((enum mde_class)k),
+						    json_integer((json_int_t)s->by_class[e][k]));
+		if (json_object_size(byc))
+			json_object_set_new(status, mde_ep_name((enum mde_ep)e), byc);
+		else
+			json_decref(byc);
+	}
+	return json_pack("{s:o, s:o, s:o, s:f}", "calls", calls, "retries", retries, "status", status, "waited_s",
+			 s->waited_s);
 }
 
 static void
@@ -848,7 +862,7 @@ sync_run(const struct config *c, const struct sync_opts *o)
 		log_warn("state: cannot read the indicators table");
 
 	/* 1. Feeds. */
-	struct output out = {.fp = fp, .quiet = true, .json = o->json};
+	struct output out = {.fp = fp, .quiet = true, .json = o->json, .collect = true};
 	if (o->quiet && !o->json)
 		out.fp = fopen("/dev/null", "w");
 	const char **down = xcalloc(c->nfeeds + 1, sizeof(*down));
@@ -864,6 +878,14 @@ sync_run(const struct config *c, const struct sync_opts *o)
 		return EXIT_USAGE;
 	}
 	long long run_id = store_run_begin(st, o->verb, now);
+	size_t fi;
+	json_t *fs;
+	json_array_foreach((json_t *)out.summaries, fi, fs) {
+		char *rep = json_dumps(fs, JSON_COMPACT);
+		if (rep == NULL || store_feed_report(st, json_string_value(json_object_get(fs, "name")), rep) != ERR_OK)
+			log_warn("state: cannot keep the report of feed %s", json_string_value(json_object_get(fs, "name")));
+		free(rep);
+	}
 
 	/* 2. What MDE holds. */
 	json_t *list = NULL;
@@ -954,6 +976,12 @@ done:;
 	json_decref(cj);
 	char *sumtext = json_dumps(sum, JSON_COMPACT);
 	store_run_end(st, run_id, (long long)time(NULL), outcome, sumtext, msg[0] ? msg : NULL);
+	log_run(sum);
+	if (c->metrics_file && !o->dry_run) {
+		char mw[300];
+		if (metrics_write(c, st, sum, (json_t *)out.summaries, mw, sizeof(mw)) != ERR_OK)
+			log_error("metrics: cannot write %s", mw);
+	}
 	if (o->json) {
 		json_t *doc = json_deep_copy(sum);
 		json_t *ops = json_array();
@@ -976,7 +1004,7 @@ done:;
 	}
 	if (!o->json && !o->quiet)
 		print_calls(fp, m);
-	log_info("%s %s: %s", o->verb, outcome, sumtext);
+
 	free(sumtext);
 	json_decref(sum);
 	json_decref((json_t *)out.summaries);

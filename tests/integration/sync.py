@@ -546,6 +546,67 @@ def daemon_once_exits_with_the_run(c):
     assert d.returncode != 0, err
 
 
+def parse_metrics(text):
+    """Prometheus text exposition -> {(name, frozenset(labels)): value}; checks the syntax."""
+    import re
+    out, typed = {}, set()
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            typed.add(line.split()[2])
+            continue
+        if line.startswith("#") or not line:
+            continue
+        m = re.fullmatch(r'([a-z_]+)\{((?:[a-z_]+="(?:[^"\\]|\\.)*",?)*)\} (-?[0-9.]+)', line)
+        assert m, "bad metrics line: %r" % line
+        assert m.group(1) in typed, "no TYPE for " + m.group(1)
+        labels = frozenset(re.findall(r'([a-z_]+)="((?:[^"\\]|\\.)*)"', m.group(2)))
+        out[(m.group(1), labels)] = float(m.group(3))
+    return out
+
+
+def metric(ms, name, **labels):
+    want = set(labels.items())
+    got = [v for (n, l), v in ms.items() if n == name and want <= set(l)]
+    assert got, "no %s%s in the metrics" % (name, labels)
+    return sum(got)
+
+
+@test
+def metrics_file_and_json_log_after_a_run(c):
+    c.feed("bad", ips(700) + ["10.0.0.1", "192.168.1.1", "not-an-ip"])
+    c.feed("more", ips(5, start=9000), type="ip")
+    mf = os.path.join(c.dir, "iocsync.prom")
+    c.sync_opts.update({"metrics_file": mf, "log_format": "json"})
+    c.sync_json()
+    ms = parse_metrics(open(mf).read())
+    assert metric(ms, "iocsync_indicators") == 705
+    assert metric(ms, "iocsync_indicators", feed="bad", type="IpAddress", action="Block") == 700
+    assert metric(ms, "iocsync_budget_used", owner="iocsync") == 705
+    assert metric(ms, "iocsync_budget_free") == 15000 - 705
+    assert metric(ms, "iocsync_api_calls", endpoint="import", status="2xx") == 2
+    assert metric(ms, "iocsync_api_calls", endpoint="list", status="2xx") == 1
+    assert metric(ms, "iocsync_rejects", feed="bad", reason="special-purpose") == 2
+    assert metric(ms, "iocsync_feed_up", feed="more") == 1
+    assert 0 <= metric(ms, "iocsync_feed_age_seconds", feed="bad") < 60
+    assert metric(ms, "iocsync_last_run_ok") == 1
+    assert abs(metric(ms, "iocsync_last_success_timestamp_seconds") - time.time()) < 60
+    assert not [f for f in os.listdir(c.dir) if ".tmp." in f], "a temporary file was left"
+    # A feed outage shows in the next file; the old one was replaced whole.
+    os.unlink(c.feeds["more"]["url"][len("file://"):])
+    c.sync_json(expect=1)
+    ms = parse_metrics(open(mf).read())
+    assert metric(ms, "iocsync_feed_up", feed="more") == 0
+    assert metric(ms, "iocsync_last_run_ok") == 0
+    assert metric(ms, "iocsync_indicators") == 705
+    # The JSON log: one object a line, and one run summary for each run.
+    lines = [json.loads(l) for l in open(os.path.join(c.dir, "iocsync.log"))]
+    runs = [l["run"] for l in lines if "run" in l]
+    assert [r["outcome"] for r in runs] == ["ok", "partial"], runs
+    assert runs[0]["calls"]["import"] == 2 and runs[0]["done"]["create"] == 705, runs[0]
+    assert all({"time", "level", "msg"} <= set(l) for l in lines)
+    assert "created 705" in [l for l in lines if "run" in l][0]["msg"]
+
+
 @test
 def feed_outage_keeps_its_indicators(c):
     vals = ips(50)
