@@ -49,5 +49,6 @@ int cmd_list(struct app *a, int argc, char **argv);
 int cmd_purge(struct app *a, int argc, char **argv);
 int cmd_export(struct app *a, int argc, char **argv);
 int cmd_daemon(struct app *a, int argc, char **argv);
+int cmd_report(struct app *a, int argc, char **argv);
 
 #endif

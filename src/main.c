@@ -23,6 +23,7 @@ static const struct verb {
 	{"list", cmd_list, "list the indicators MDE holds (iocsync's own, or --all)"},
 	{"purge", cmd_purge, "delete every indicator iocsync owns in MDE"},
 	{"export", cmd_export, "write the desired set as the MDE portal's import CSV"},
+	{"report", cmd_report, "write the state as one HTML page (report --html FILE)"},
 	{"daemon", cmd_daemon, "sync now, then every interval, until stopped (for systemd)"},
 	{"config", cmd_config, "validate the configuration and print it with its defaults"},
 };

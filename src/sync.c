@@ -971,6 +971,12 @@ done:;
 				(json_int_t)r.failed, "feeds_failed", (json_int_t)feeds_failed, "owned",
 				(json_int_t)p.owned, "others", (json_int_t)p.others, "seconds", secs);
 	json_object_set_new(json_object_get(sum, "planned"), "delete", json_integer((json_int_t)p.deletes));
+	json_object_set_new(sum, "room", json_integer((json_int_t)p.room));
+	json_t *conf = json_array();
+	for (size_t i = 0; i < p.n && json_array_size(conf) < 50; i++)
+		if (p.ops[i].kind == OP_CONFLICT || p.ops[i].kind == OP_OVER_BUDGET)
+			json_array_append_new(conf, op_json(&r, &p.ops[i]));
+	json_object_set_new(sum, "conflicts", conf); /* and over-budget: the first 50, for the report */
 	json_t *cj = calls_json(m);
 	json_object_update(sum, cj);
 	json_decref(cj);

@@ -608,6 +608,42 @@ def metrics_file_and_json_log_after_a_run(c):
 
 
 @test
+def report_html_is_well_formed_and_self_contained(c):
+    import xml.etree.ElementTree as ET
+    vals = ips(30)
+    tok = c.emu.token(OTHER, "other-" + SECRET[:6])
+    st, b = c.emu.call("POST", "/api/indicators", {"indicatorValue": vals[0], "indicatorType": "IpAddress",
+                                                   "action": "Allowed", "title": "portal", "description": "x"},
+                       token=tok)
+    assert st == 200, b
+    c.feed("bad", vals + ["10.1.2.3", "<script>alert(1)</script>", "a&b\"c'"])
+    c.feed("gone", ips(3, start=7000))
+    for _ in range(3):
+        c.sync_json()
+    os.unlink(c.feeds["gone"]["url"][len("file://"):])
+    c.sync_json(expect=1)
+    out = os.path.join(c.dir, "report.html")
+    c.run("report", "--html", out)
+    html = open(out, encoding="utf-8").read()
+    root = ET.fromstring(html[html.index("<html"):])              # well-formed (XHTML)
+    ns = {"h": "http://www.w3.org/1999/xhtml"}
+    ids = {e.get("id") for e in root.iter("{http://www.w3.org/1999/xhtml}section")}
+    assert ids == {"cap", "indicators", "feeds", "rejects", "conflicts", "runs"}, ids
+    low = html.lower()
+    for bad in ("<script", "src=", "href=", "url(", "@import", "<link", "<img"):
+        assert bad not in low, "report has %r" % bad
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html       # the hostile line, escaped
+    text = "".join(root.itertext())
+    assert "stale snapshot in use" in text, "the failed feed's snapshot is not shown"
+    assert vals[0] in text and "conflict" in text                 # the portal's indicator
+    assert "special-purpose" in text and "10.1.2.3" in text      # rejects with examples
+    runs = root.find(".//h:section[@id='runs']", ns)
+    assert len(runs.findall(".//{http://www.w3.org/2000/svg}rect")) >= 4 * 3, "the runs chart is empty"
+    assert "The last 4 runs" in "".join(runs.itertext())
+    c.run("report", "--bogus", expect=2)
+
+
+@test
 def feed_outage_keeps_its_indicators(c):
     vals = ips(50)
     path = c.feed("bad", vals)
@@ -758,22 +794,33 @@ def list_status_export_and_purge(c):
     assert st["indicators"]["total"] == 0 and st["runs"][0]["verb"] == "purge", st
 
 
+# A JWT: a base64url JSON header, a dot, a base64url JSON payload. (A bare
+# "eyJ" also turns up by chance in the base64 of a PEM.)
+JWT = __import__("re").compile(rb"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}")
+
+
+SAMPLE_TOKEN = []
+
+
 def secrets_never_appear():
     """Every output, log and state file of the suite: no secret, no token."""
+    jwt = JWT
     hits = []
     for name, text in ARTIFACTS:
-        for needle in (SECRET, "eyJ"):
-            if needle in text:
-                hits.append("%s in %s" % ("secret" if needle == SECRET else "token", name))
+        if SECRET in text:
+            hits.append("secret in %s" % name)
+        if jwt.search(text.encode()):
+            hits.append("token in %s" % name)
     for root, _, files in os.walk(WORK):
         for fn in files:
             p = os.path.join(root, fn)
             if fn == "secret":
                 continue
             data = open(p, "rb").read()
-            for needle in (SECRET.encode(), b"eyJ"):
-                if needle in data:
-                    hits.append("%s in %s" % ("secret" if needle == SECRET.encode() else "token", p))
+            if SECRET.encode() in data:
+                hits.append("secret in %s" % p)
+            if jwt.search(data):
+                hits.append("token in %s" % p)
     return hits
 
 
@@ -783,6 +830,8 @@ def main():
         return 77
     make_ca()
     emu = Emulator()
+    emu.app(CID, SECRET, "iocsync-it", ["Ti.ReadWrite.All"])
+    SAMPLE_TOKEN.append(emu.token(CID, SECRET))
     failed, ran = [], 0
     try:
         for t in TESTS:
@@ -803,6 +852,8 @@ def main():
     if ONLY and ran != len(ONLY):
         print("unknown test names: %s" % sorted(set(ONLY) - {t.__name__ for t in TESTS}))
         return 1
+    # The search would see a token if one were there.
+    assert JWT.search(SAMPLE_TOKEN[0].encode()), "the token pattern misses the emulator's tokens"
     hits = secrets_never_appear()
     n_art = len(ARTIFACTS)
     if hits:
