@@ -5,6 +5,8 @@ BUILD   ?= build
 JOBS    ?= 2
 FUZZ_SECONDS ?= 600
 CMAKE_FLAGS ?=
+PREFIX  ?= /usr/local
+DESTDIR ?=
 
 .PHONY: all deps build check test demo bench fuzz install clean
 
@@ -46,8 +48,12 @@ fuzz: deps
 	@cmake --build build-fuzz -j$(JOBS)
 	@tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
 
-install: build
-	@cmake --install $(BUILD)
+# make install [PREFIX=/usr] [DESTDIR=/tmp/stage]: binaries, man pages,
+# example configurations, systemd units and the logrotate snippet.
+install: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+	@DESTDIR=$(DESTDIR) cmake --install $(BUILD)
 
 clean:
 	rm -rf build build-check build-asan build-fuzz
