@@ -16,6 +16,8 @@ enum {
 struct app {
 	const char *config_path;	/* -c, or NULL for the default */
 	bool quiet, verbose;
+	const char *tenant;		/* -t NAME */
+	bool one_tenant;		/* the verb acts on one tenant: -t is needed when there are several */
 };
 
 /*

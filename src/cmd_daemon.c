@@ -97,7 +97,7 @@ cmd_daemon(struct app *a, int argc, char **argv)
 	for (;;) {
 		struct sync_opts o = {.verb = "sync", .quiet = true};
 		sd_notify(0, "STATUS=syncing");
-		int r = sync_run(c, &o);
+		int r = sync_all(c, &o);
 		if (once) {
 			rc = r;
 			break;

@@ -52,6 +52,7 @@ cmd_report(struct app *a, int argc, char **argv)
 		fputs(usage, stderr);
 		return EXIT_USAGE;
 	}
+	a->one_tenant = true;
 	struct config *c = app_config(a, true);
 	if (c == NULL)
 		return EXIT_USAGE;

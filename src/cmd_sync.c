@@ -61,7 +61,7 @@ run(struct app *a, int argc, char **argv, bool is_plan)
 	if (c == NULL)
 		goto fail;
 	signals_install(false); /* Ctrl-C: finish the batch in flight, record, stop */
-	int rc = sync_run(c, &o);
+	int rc = sync_all(c, &o);
 	config_free(c);
 	return rc;
 bad:

@@ -25,8 +25,8 @@ enum kt {
 	K_FORMAT, K_LIST, K_CHAR, K_CIDR, K_PCT, K_CLOUD, K_LOGLEVEL, K_CSVHDR, K_TO_IDS, K_FILES, K_LOGFMT,
 };
 
-enum sec { S_MDE, S_SYNC, S_FETCH, S_ALLOWLIST, S_FEED, S__COUNT };
-static const char *const sec_names[] = {"mde", "sync", "fetch", "allowlist", "feed"};
+enum sec { S_MDE, S_SYNC, S_FETCH, S_ALLOWLIST, S_FEED, S_TENANT, S__COUNT };
+static const char *const sec_names[] = {"mde", "sync", "fetch", "allowlist", "feed", "tenant"};
 _Static_assert(NELEM(sec_names) == S__COUNT, "section names");
 
 #define C(f) offsetof(struct config, f)
@@ -106,6 +106,15 @@ static const struct key {
 
 #define NKEYS NELEM(keys)
 
+static size_t
+key_index(enum sec sec, const char *name)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (keys[i].sec == sec && strcmp(keys[i].name, name) == 0)
+			return i;
+	abort(); /* a name of this file's table */
+}
+
 struct parse {
 	struct config *c;
 	const char *name;
@@ -114,6 +123,7 @@ struct parse {
 	unsigned line;
 	enum sec sec;		/* current section, or S__COUNT when unknown */
 	struct feed_cfg *feed;
+	struct tenant_cfg *tenant;
 	char cursec[256];
 	bool seen[NKEYS];	/* per section instance */
 	FILE *fp;
@@ -205,11 +215,25 @@ feed_free(struct feed_cfg *f)
 	free(f->csv_columns);
 }
 
+static void
+tenant_free(struct tenant_cfg *t)
+{
+	free(t->name);
+	config_free(t->over);
+	free(t->set);
+	free_list(t->feeds, t->nfeeds);
+	free_list(t->device_groups, t->ndevice_groups);
+}
+
 void
 config_free(struct config *c)
 {
 	if (c == NULL)
 		return;
+	for (size_t i = 0; i < c->ntenants; i++)
+		tenant_free(&c->tenants[i]);
+	free(c->tenants);
+	free(c->tenant_name);
 	free(c->path);
 	free(c->tenant_id);
 	free(c->client_id);
@@ -492,7 +516,38 @@ enter_section(struct parse *p, const char *section)
 {
 	memset(p->seen, 0, sizeof(p->seen));
 	p->feed = NULL;
+	p->tenant = NULL;
 	p->sec = S__COUNT;
+	if (strncmp(section, "tenant", 6) == 0 && (section[6] == ' ' || section[6] == '\t')) {
+		const char *q = section + 7;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		size_t n = strlen(q);
+		if (n < 3 || q[0] != '"' || q[n - 1] != '"') {
+			err_at(p, p->line, "tenant section needs a quoted name: [tenant \"name\"]");
+			return;
+		}
+		for (size_t i = 1; i + 1 < n; i++)
+			if (!is_alnum((unsigned char)q[i]) && q[i] != '-' && q[i] != '_' && q[i] != '.') {
+				err_at(p, p->line, "tenant name %s: use letters, digits, '-', '_' and '.'", q);
+				return;
+			}
+		for (size_t i = 0; i < p->c->ntenants; i++)
+			if (strlen(p->c->tenants[i].name) == n - 2 && memcmp(p->c->tenants[i].name, q + 1, n - 2) == 0) {
+				err_at(p, p->line, "tenant %s is defined twice (first at line %u)", q,
+				       p->c->tenants[i].line);
+				return;
+			}
+		p->c->tenants = xrealloc(p->c->tenants, (p->c->ntenants + 1) * sizeof(*p->c->tenants));
+		p->tenant = &p->c->tenants[p->c->ntenants++];
+		memset(p->tenant, 0, sizeof(*p->tenant));
+		p->tenant->name = xstrndup(q + 1, n - 2);
+		p->tenant->line = p->line;
+		p->tenant->over = xcalloc(1, sizeof(struct config));
+		p->tenant->set = xcalloc(NKEYS, sizeof(bool));
+		p->sec = S_TENANT;
+		return;
+	}
 	if (strncmp(section, "feed", 4) == 0 && (section[4] == ' ' || section[4] == '\t')) {
 		const char *q = section + 5;
 		while (*q == ' ' || *q == '\t')
@@ -526,8 +581,44 @@ enter_section(struct parse *p, const char *section)
 			p->sec = (enum sec)s;
 			return;
 		}
-	err_at(p, p->line, "unknown section [%s] (known: mde, sync, fetch, allowlist, feed \"name\")",
+	err_at(p, p->line, "unknown section [%s] (known: mde, sync, fetch, allowlist, feed \"name\", tenant \"name\")",
 	       section);
+}
+
+/* A key of a [tenant "name"] section: any [mde] key, state and
+ * metrics_file of [sync], and its own feeds and device_groups. */
+static int
+tenant_key(struct parse *p, const char *section, const char *name, const char *value)
+{
+	struct tenant_cfg *t = p->tenant;
+	if (strcmp(name, "feeds") == 0 || strcmp(name, "device_groups") == 0) {
+		bool feeds = name[0] == 'f';
+		char ***l = feeds ? &t->feeds : &t->device_groups;
+		size_t *n = feeds ? &t->nfeeds : &t->ndevice_groups;
+		if (*l) {
+			err_at(p, p->line, "%s is given twice in [%s]", name, section);
+			return 1;
+		}
+		if (!split_list(value, l, n))
+			err_at(p, p->line, "%s: empty item in \"%s\"", name, value);
+		return 1;
+	}
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct key *k = &keys[i];
+		if (strcmp(k->name, name) != 0 ||
+		    !(k->sec == S_MDE || (k->sec == S_SYNC && (k->off == C(state) || k->off == C(metrics_file)))))
+			continue;
+		if (t->set[i]) {
+			err_at(p, p->line, "%s is given twice in [%s]", name, section);
+			return 1;
+		}
+		t->set[i] = true;
+		set_value(p, k, t->over, value);
+		return 1;
+	}
+	err_at(p, p->line, "unknown key \"%s\" in [%s] (a tenant takes the keys of [mde], state, metrics_file, "
+			   "feeds and device_groups)", name, section);
+	return 1;
 }
 
 static int
@@ -544,6 +635,8 @@ handler(void *user, const char *section, const char *name, const char *value)
 	}
 	if (p->sec == S__COUNT)
 		return 1; /* the section was reported */
+	if (p->sec == S_TENANT)
+		return tenant_key(p, section, name, value);
 	for (size_t i = 0; i < NKEYS; i++) {
 		if (keys[i].sec != p->sec || strcmp(keys[i].name, name) != 0)
 			continue;
@@ -620,22 +713,21 @@ reader(char *str, int num, void *stream)
 }
 
 /* Checks what single keys cannot: the rules that tie keys together. */
+/* The rules of the [mde] keys, for [mde] and for each tenant's. */
 static void
-validate(struct parse *p)
+validate_mde(struct parse *p, struct config *c, const char *label, unsigned line)
 {
-	struct config *c = p->c;
-	char why[256];
-
 	int sources = !!c->client_secret_file + !!c->client_secret_env + !!c->client_secret_credential +
 		      !!c->certificate;
 	if (sources > 1)
-		err_at(p, 0, "[mde]: client_secret_file, client_secret_env, client_secret_credential and "
-			     "certificate exclude each other");
+		err_at(p, line, "%s: client_secret_file, client_secret_env, client_secret_credential and "
+				"certificate exclude each other", label);
+	c->certificate_rs256 = false;
 	if (c->certificate_alg) {
 		if (strcmp(c->certificate_alg, "rs256") == 0)
 			c->certificate_rs256 = true;
 		else if (strcmp(c->certificate_alg, "ps256") != 0)
-			err_at(p, 0, "[mde]: certificate_alg \"%s\" is not ps256 or rs256", c->certificate_alg);
+			err_at(p, line, "%s: certificate_alg \"%s\" is not ps256 or rs256", label, c->certificate_alg);
 	}
 	if (c->region) {
 		static const char *const regions[] = {"default", "unified", "us", "eu", "uk", "au", "swa", "ina", "aea"};
@@ -643,15 +735,26 @@ validate(struct parse *p)
 		for (size_t i = 0; i < NELEM(regions); i++)
 			ok |= strcmp(c->region, regions[i]) == 0;
 		if (!ok)
-			err_at(p, 0, "[mde]: region \"%s\" is not one of default, unified, us, eu, uk, au, swa, ina, aea",
-			       c->region);
+			err_at(p, line, "%s: region \"%s\" is not one of default, unified, us, eu, uk, au, swa, ina, aea",
+			       label, c->region);
 		else if (strcmp(c->cloud, "global") != 0)
-			err_at(p, 0, "[mde]: region applies to cloud = global only");
+			err_at(p, line, "%s: region applies to cloud = global only", label);
 	}
+	if (strcmp(c->cloud, "custom") == 0 && (c->api_url == NULL || c->login_url == NULL))
+		err_at(p, line, "%s: cloud = custom needs api_url and login_url", label);
+}
+
+static void validate_tenants(struct parse *p);
+
+static void
+validate(struct parse *p)
+{
+	struct config *c = p->c;
+	char why[256];
+
+	validate_mde(p, c, "[mde]", 0);
 	if (c->reserve >= c->cap)
 		err_at(p, 0, "[sync]: reserve (%lld) leaves nothing of the cap (%lld)", c->reserve, c->cap);
-	if (strcmp(c->cloud, "custom") == 0 && (c->api_url == NULL || c->login_url == NULL))
-		err_at(p, 0, "[mde]: cloud = custom needs api_url and login_url");
 	for (size_t i = 0; i < c->nfeeds; i++) {
 		struct feed_cfg *f = &c->feeds[i];
 		unsigned types = f->types ? f->types : IOC_TYPES_AUTO;
@@ -675,6 +778,149 @@ validate(struct parse *p)
 	}
 }
 
+/* Each tenant: its own tenant_id and client_id, feeds that exist, the
+ * [mde] rules on what it ends up with, a state of its own. */
+static void
+validate_tenants(struct parse *p)
+{
+	struct config *c = p->c;
+	char **states = xcalloc(c->ntenants + 1, sizeof(char *));
+	for (size_t i = 0; i < c->ntenants; i++) {
+		struct tenant_cfg *t = &c->tenants[i];
+		char label[300];
+		snprintf(label, sizeof(label), "[tenant \"%s\"]", t->name);
+		if (t->over->tenant_id == NULL || t->over->client_id == NULL)
+			err_at(p, t->line, "%s needs its own tenant_id and client_id", label);
+		for (size_t k = 0; k < t->nfeeds; k++) {
+			bool found = false;
+			for (size_t j = 0; j < c->nfeeds; j++)
+				found |= strcmp(c->feeds[j].name, t->feeds[k]) == 0;
+			if (!found)
+				err_at(p, t->line, "%s: feeds: no [feed \"%s\"]", label, t->feeds[k]);
+		}
+		struct config *d = config_tenant(c, i);
+		validate_mde(p, d, label, t->line);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(states[j], d->state) == 0)
+				err_at(p, t->line, "%s: state %s is also tenant \"%s\"'s: each needs its own", label,
+				       d->state, c->tenants[j].name);
+		states[i] = xstrdup(d->state);
+		config_free(d);
+	}
+	for (size_t i = 0; i < c->ntenants; i++)
+		free(states[i]);
+	free(states);
+}
+
+static bool
+is_ptr(enum kt t)
+{
+	return t == K_STR || t == K_PATH || t == K_CLOUD || t == K_URL || t == K_GUID;
+}
+
+static char **
+dup_list(char *const *l, size_t n)
+{
+	char **r = xcalloc(n ? n : 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		r[i] = xstrdup(l[i]);
+	return r;
+}
+
+static void
+dup_ptrs(enum sec sec, void *base)
+{
+	for (size_t k = 0; k < NKEYS; k++) {
+		char **f = (char **)((char *)base + keys[k].off);
+		if (keys[k].sec == sec && is_ptr(keys[k].t) && *f)
+			*f = xstrdup(*f);
+	}
+}
+
+/* path with "-name" before its extension ext (or at its end). */
+static char *
+with_name(const char *path, const char *ext, const char *name)
+{
+	size_t n = strlen(path), e = strlen(ext);
+	if (n > e && strcmp(path + n - e, ext) == 0)
+		return xasprintf("%.*s-%s%s", (int)(n - e), path, name, ext);
+	return xasprintf("%s-%s", path, name);
+}
+
+struct config *
+config_tenant(const struct config *c, size_t i)
+{
+	const struct tenant_cfg *t = &c->tenants[i];
+	struct config *d = xmalloc(sizeof(*d));
+	memcpy(d, c, sizeof(*d));
+	d->path = xstrdup(c->path ? c->path : "");
+	d->tenant_name = xstrdup(t->name);
+	d->tenants = NULL;
+	d->ntenants = 0;
+	dup_ptrs(S_MDE, d);
+	dup_ptrs(S_SYNC, d);
+	dup_ptrs(S_FETCH, d);
+	d->allowlist_files = dup_list(c->allowlist_files, c->nallowlist_files);
+	/* The tenant's keys over [mde]'s and [sync]'s. */
+	for (size_t k = 0; k < NKEYS; k++) {
+		if (!t->set[k])
+			continue;
+		char *dst = (char *)d + keys[k].off;
+		const char *src = (const char *)t->over + keys[k].off;
+		if (is_ptr(keys[k].t)) {
+			free(*(char **)dst);
+			*(char **)dst = *(char *const *)src ? xstrdup(*(char *const *)src) : NULL;
+		} else if (keys[k].t == K_BOOL) {
+			*(bool *)dst = *(const bool *)src;
+		} else { /* K_INT, K_DUR of [mde]: long long */
+			*(long long *)dst = *(const long long *)src;
+		}
+	}
+	/* A secret source set by the tenant replaces [mde]'s, whichever. */
+	if (t->set[key_index(S_MDE, "client_secret_file")] || t->set[key_index(S_MDE, "client_secret_env")] ||
+	    t->set[key_index(S_MDE, "client_secret_credential")] || t->set[key_index(S_MDE, "certificate")]) {
+		static const char *const src[] = {"client_secret_file", "client_secret_env", "client_secret_credential",
+						  "certificate"};
+		for (size_t k = 0; k < NELEM(src); k++) {
+			size_t ki = key_index(S_MDE, src[k]);
+			char **f = (char **)((char *)d + keys[ki].off);
+			if (!t->set[ki]) {
+				free(*f);
+				*f = NULL;
+			}
+		}
+	}
+	if (!t->set[key_index(S_SYNC, "state")]) {
+		free(d->state);
+		d->state = with_name(c->state, ".db", t->name);
+	}
+	if (c->metrics_file && !t->set[key_index(S_SYNC, "metrics_file")]) {
+		free(d->metrics_file);
+		d->metrics_file = with_name(c->metrics_file, ".prom", t->name);
+	}
+	/* Its feeds, scoped to its device groups. */
+	d->feeds = xcalloc(c->nfeeds ? c->nfeeds : 1, sizeof(*d->feeds));
+	d->nfeeds = 0;
+	for (size_t j = 0; j < c->nfeeds; j++) {
+		bool take = t->nfeeds == 0;
+		for (size_t k = 0; k < t->nfeeds; k++)
+			take |= strcmp(t->feeds[k], c->feeds[j].name) == 0;
+		if (!take)
+			continue;
+		struct feed_cfg *f = &d->feeds[d->nfeeds++];
+		memcpy(f, &c->feeds[j], sizeof(*f));
+		f->name = xstrdup(f->name);
+		dup_ptrs(S_FEED, f);
+		if (t->ndevice_groups) {
+			f->device_groups = dup_list(t->device_groups, t->ndevice_groups);
+			f->ndevice_groups = t->ndevice_groups;
+		} else {
+			f->device_groups = dup_list(c->feeds[j].device_groups, c->feeds[j].ndevice_groups);
+		}
+	}
+	return d;
+}
+
 static struct config *
 finish(struct parse *p, int ini_rc)
 {
@@ -683,6 +929,8 @@ finish(struct parse *p, int ini_rc)
 	else if (ini_rc < 0)
 		err_at(p, 0, "cannot parse (out of memory)");
 	validate(p);
+	if (p->errors == 0)
+		validate_tenants(p);
 	if (p->errors > 0) {
 		config_free(p->c);
 		return NULL;
@@ -830,7 +1078,7 @@ dump_key(const struct config *c, const struct key *k, const void *base, struct s
 void
 config_dump(const struct config *c, struct strbuf *o)
 {
-	for (int s = 0; s < S__COUNT; s++) {
+	for (int s = 0; s < S_TENANT; s++) {
 		size_t n = s == S_FEED ? c->nfeeds : 1;
 		for (size_t i = 0; i < n; i++) {
 			const void *base = c;
@@ -846,5 +1094,17 @@ config_dump(const struct config *c, struct strbuf *o)
 				if (keys[k].sec == (enum sec)s)
 					dump_key(c, &keys[k], base, o);
 		}
+	}
+	for (size_t i = 0; i < c->ntenants; i++) {
+		const struct tenant_cfg *t = &c->tenants[i];
+		sb_addf(o, "\n[tenant \"%s\"]\n", t->name);
+		for (size_t k = 0; k < NKEYS; k++)
+			if (t->set[k])
+				dump_key(t->over, &keys[k], t->over, o);
+		for (size_t g = 0; g < t->nfeeds; g++)
+			sb_addf(o, "%s%s%s", g == 0 ? "feeds = " : ", ", t->feeds[g], g + 1 == t->nfeeds ? "\n" : "");
+		for (size_t g = 0; g < t->ndevice_groups; g++)
+			sb_addf(o, "%s%s%s", g == 0 ? "device_groups = " : ", ", t->device_groups[g],
+				g + 1 == t->ndevice_groups ? "\n" : "");
 	}
 }

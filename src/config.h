@@ -49,8 +49,25 @@ struct feed_cfg {
 	bool enabled;			/* default yes */
 };
 
+struct config;
+
+/* A [tenant "name"] section: its own [mde] keys (and state,
+ * metrics_file), the feeds it takes and the device groups it scopes them
+ * to. What it does not set comes from [mde] and [sync]. */
+struct tenant_cfg {
+	char *name;
+	unsigned line;
+	struct config *over;		/* the keys it sets; set[] says which */
+	bool *set;			/* per key of config.c's table */
+	char **feeds;			/* feed names; none = every feed */
+	size_t nfeeds;
+	char **device_groups;		/* overrides every feed's; none = the feeds' own */
+	size_t ndevice_groups;
+};
+
 struct config {
 	char *path;
+	char *tenant_name;		/* in a configuration made by config_tenant */
 	/* [mde] */
 	char *tenant_id, *client_id, *client_secret_file, *certificate;
 	char *cloud;			/* global | gcc | gcc-high | dod | custom */
@@ -95,7 +112,16 @@ struct config {
 	/* [feed "name"] */
 	struct feed_cfg *feeds;
 	size_t nfeeds;
+	/* [tenant "name"] */
+	struct tenant_cfg *tenants;
+	size_t ntenants;
 };
+
+/* The whole configuration of tenant i, as one without tenants: [mde] and
+ * [sync] with the tenant's keys over them, its feeds only, its device
+ * groups, its state (default: [sync] state with "-NAME" before ".db")
+ * and metrics file (likewise before ".prom"). Free with config_free. */
+struct config *config_tenant(const struct config *c, size_t i);
 
 /* The built-in defaults, with no feed. Never NULL; free with config_free. */
 struct config *config_defaults(void);

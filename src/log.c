@@ -20,6 +20,7 @@ static char *logpath;
 
 void log_journal_send(int prio, const char *msg); /* log_journal.c */
 
+static __thread const char *context; /* the tenant this thread syncs */
 static bool json_lines;	/* log_format = json, for the log file */
 static bool journal;	/* stderr is systemd's journal: send it there */
 
@@ -101,6 +102,8 @@ file_line(enum log_level lvl, const char *msg, const json_t *fields)
 		return;
 	}
 	json_t *o = json_pack("{s:s, s:s, s:s}", "time", ts, "level", level_names[lvl], "msg", msg);
+	if (context)
+		json_object_set_new(o, "tenant", json_string(context));
 	if (fields)
 		json_object_update(o, (json_t *)fields);
 	char *t = json_dumps(o, JSON_COMPACT);
@@ -110,9 +113,20 @@ file_line(enum log_level lvl, const char *msg, const json_t *fields)
 	json_decref(o);
 }
 
+void
+log_set_context(const char *tenant)
+{
+	context = tenant;
+}
+
 static void
 emit(enum log_level lvl, const char *msg, const json_t *fields)
 {
+	char with[2300];
+	if (context) {
+		snprintf(with, sizeof(with), "tenant %s: %s", context, msg);
+		msg = with;
+	}
 	static const int prio[] = {3, 4, 6, 7}; /* syslog's err, warning, info, debug */
 	if (lvl <= stderr_level) {
 		progress_clear();

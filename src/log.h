@@ -29,6 +29,9 @@ void log_detect_journal(void);
 #include <jansson.h>
 void log_run(const json_t *sum);
 
+/* Lines of this thread name the tenant it syncs (NULL: none). */
+void log_set_context(const char *tenant);
+
 /* Opens the log file again, by its path (after logrotate moved it). */
 enum err log_reopen(void);
 

@@ -1,5 +1,6 @@
 /* iocsync: keep Microsoft Defender for Endpoint's custom indicators in
  * sync with threat-intel feeds. main only dispatches. */
+#include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,7 @@ usage(FILE *fp)
 		fprintf(fp, "  %-8s %s\n", verbs[i].name, verbs[i].summary);
 	fprintf(fp, "\nOptions:\n"
 		    "  -c FILE   configuration file (default %s)\n"
+		    "  -t NAME   the [tenant \"NAME\"] to act on (plan, sync and daemon take all)\n"
 		    "  -v        more messages on standard error (twice: debug)\n"
 		    "  -q        errors only; check and feeds print summaries only\n"
 		    "\nSee iocsync(1) and iocsync.conf(5).\n",
@@ -64,6 +66,26 @@ app_config(const struct app *a, bool required)
 		fprintf(stderr, "iocsync: %s: configuration not loaded\n", path);
 	}
 	sb_free(&errs);
+	if (c && (a->tenant || (c->ntenants && a->one_tenant))) {
+		/* A verb about one tenant: its configuration alone. */
+		size_t i = 0;
+		while (i < c->ntenants && (a->tenant == NULL || strcmp(c->tenants[i].name, a->tenant) != 0))
+			i++;
+		if (i == c->ntenants || (a->tenant == NULL && c->ntenants > 1)) {
+			struct strbuf names = {0};
+			for (size_t k = 0; k < c->ntenants; k++)
+				sb_addf(&names, "%s%s", k ? ", " : "", c->tenants[k].name);
+			fprintf(stderr, "iocsync: %s (tenants: %s)\n",
+				a->tenant ? "-t: no such tenant" : "name the tenant with -t NAME",
+				names.buf ? names.buf : "none");
+			sb_free(&names);
+			config_free(c);
+			return NULL;
+		}
+		struct config *t = config_tenant(c, i);
+		config_free(c);
+		c = t;
+	}
 	if (c)
 		log_set_json(c->log_json);
 	if (c && c->log_file && log_open_file(c->log_file, c->log_level) != ERR_OK)
@@ -114,6 +136,8 @@ main(int argc, char **argv)
 			a.config_path = argv[++i];
 		} else if (strncmp(o, "-c", 2) == 0 && o[2]) {
 			a.config_path = o + 2;
+		} else if (strcmp(o, "-t") == 0 && i + 1 < argc) {
+			a.tenant = argv[++i];
 		} else if (strcmp(o, "-v") == 0) {
 			verbose++;
 		} else if (strcmp(o, "-vv") == 0) {
@@ -127,6 +151,8 @@ main(int argc, char **argv)
 		}
 	}
 	log_detect_journal();
+	/* Before any thread: libcurl's global state is not thread-safe. */
+	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (a.quiet)
 		log_set_level(LOG_ERROR);
 	else if (verbose)

@@ -88,7 +88,7 @@ char *
 metrics_text(const struct config *c, struct store *st, const json_t *run, const json_t *feeds, long long now)
 {
 	struct strbuf o = {0};
-	const char *t = c->tenant_id ? c->tenant_id : "default";
+	const char *t = c->tenant_name ? c->tenant_name : c->tenant_id ? c->tenant_id : "default";
 
 	family(&o, "iocsync_indicators", "Indicators iocsync owns in MDE, by the feed that decided each.");
 	struct ind_count ic = {json_object(), 0};

@@ -93,11 +93,14 @@ status_doc(const struct config *c, struct store *st, int nruns, long long now)
 		}
 		json_array_append_new(feeds, x);
 	}
-	return json_pack("{s:s, s:I, s:I, s:{s:I, s:o, s:o, s:o, s:I, s:I}, s:o, s:o}", "tenant",
+	json_t *doc = json_pack("{s:s, s:I, s:I, s:{s:I, s:o, s:o, s:o, s:I, s:I}, s:o, s:o}", "tenant",
 			 c->tenant_id ? c->tenant_id : "", "cap", (json_int_t)c->cap, "reserve", (json_int_t)c->reserve,
 			 "indicators", "total", (json_int_t)t.total, "by_type", t.by_type, "by_action", t.by_action,
 			 "by_feed", t.by_feed, "expiring_within_a_day", (json_int_t)t.expiring, "held",
 			 (json_int_t)t.held, "feeds", feeds, "runs", runs);
+	if (c->tenant_name)
+		json_object_set_new(doc, "tenant_name", json_string(c->tenant_name));
+	return doc;
 }
 
 /* ---- the page ---- */
@@ -453,7 +456,12 @@ report_html(const struct config *c, const json_t *doc, long long now)
 	sb_adds(&o, "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\"><head><meta charset=\"utf-8\"/>"
 		    "<meta name=\"viewport\" content=\"width=device-width\"/><title>iocsync report</title><style>");
 	sb_adds(&o, css);
-	sb_adds(&o, "</style></head><body><main><h1>iocsync report</h1><p class=\"sub\">tenant <code>");
+	sb_adds(&o, "</style></head><body><main><h1>iocsync report");
+	if (json_object_get(doc, "tenant_name")) {
+		sb_adds(&o, ": ");
+		esc(&o, sval(doc, "tenant_name"));
+	}
+	sb_adds(&o, "</h1><p class=\"sub\">tenant <code>");
 	esc(&o, sval(doc, "tenant")[0] ? sval(doc, "tenant") : "(none configured)");
 	sb_addf(&o, "</code> &#183; generated %s &#183; state <code>", ts);
 	esc(&o, c->state);

@@ -1,6 +1,7 @@
 #include "sync.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -774,7 +775,7 @@ sync_open_store(const struct config *c, const char *who, bool write)
 	char why[512];
 	struct store *st = store_open(c->state, write ? who : NULL, why, sizeof(why));
 	if (st == NULL) {
-		fprintf(stderr, "iocsync %s: %s\n", who, why);
+		log_error("%s: %s", who, why);
 		return NULL;
 	}
 	/* A run left 'running' was killed: only the lock's holder can know
@@ -835,21 +836,21 @@ sync_desired(const struct config *c, struct store *st, struct output *out, size_
 int
 sync_run(const struct config *c, const struct sync_opts *o)
 {
-	FILE *fp = stdout;
+	FILE *fp = o->out ? o->out : stdout;
 	char why[512];
 	int rc = EXIT_OK;
 	long long now = (long long)time(NULL);
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	progress_start(!o->quiet);
+	progress_start(!o->quiet && o->out == NULL);
 
 	if (c->nfeeds == 0) {
-		fprintf(stderr, "iocsync %s: %s defines no [feed \"name\"] section\n", o->verb, c->path);
+		log_error("%s: %s defines no [feed \"name\"] section", o->verb, c->path);
 		return EXIT_USAGE;
 	}
 	struct mde *m = mde_new(c, NULL, why, sizeof(why));
 	if (m == NULL) {
-		fprintf(stderr, "iocsync %s: %s\n", o->verb, why);
+		log_error("%s: %s", o->verb, why);
 		return EXIT_USAGE;
 	}
 	struct store *st = sync_open_store(c, o->verb, true);
@@ -898,7 +899,7 @@ sync_run(const struct config *c, const struct sync_opts *o)
 	char msg[600] = "";
 	enum err e = mde_list_all(m, &list, why, sizeof(why));
 	if (e != ERR_OK) {
-		fprintf(stderr, "iocsync %s: cannot list MDE's indicators: %s\n", o->verb, why);
+		log_error("%s: cannot list MDE's indicators: %s", o->verb, why);
 		snprintf(msg, sizeof(msg), "list: %s", why);
 		rc = EXIT_FAIL;
 		goto done;
@@ -937,7 +938,7 @@ sync_run(const struct config *c, const struct sync_opts *o)
 		snprintf(msg, sizeof(msg), "the plan deletes %zu of the %zu indicators iocsync owns, more than "
 					   "max_delete = %d%%; nothing was changed (check the feeds, or run again with --force)",
 			 p.deletes, p.owned, c->max_delete_pct);
-		fprintf(stderr, "iocsync %s: %s\n", o->verb, msg);
+		log_error("%s: %s", o->verb, msg);
 		outcome = "stopped";
 		rc = EXIT_FAIL;
 		goto done;
@@ -956,7 +957,7 @@ sync_run(const struct config *c, const struct sync_opts *o)
 		if (r.stopped)
 			log_warn("%s: %s", o->verb, msg);
 		else
-			fprintf(stderr, "iocsync %s: %s\n", o->verb, msg);
+			log_error("%s: %s", o->verb, msg);
 	}
 	outcome = r.stopped ? "stopped" : r.aborted ? "aborted" : r.failed || feeds_failed ? "partial" : "ok";
 	rc = r.aborted || r.failed || feeds_failed ? EXIT_FAIL : EXIT_OK;
@@ -1028,4 +1029,77 @@ done:;
 	store_close(st);
 	mde_free(m);
 	return rc;
+}
+
+struct job {
+	struct config *c;
+	struct sync_opts o;
+	char *buf;
+	size_t len;
+	int rc;
+	pthread_t th;
+};
+
+static void *
+job_run(void *v)
+{
+	struct job *j = v;
+	log_set_context(j->c->tenant_name);
+	j->rc = sync_run(j->c, &j->o);
+	log_set_context(NULL);
+	return NULL;
+}
+
+int
+sync_all(const struct config *c, const struct sync_opts *o)
+{
+	if (c->ntenants == 0)
+		return sync_run(c, o);
+	FILE *fp = o->out ? o->out : stdout;
+	struct job *jobs = xcalloc(c->ntenants, sizeof(*jobs));
+	for (size_t i = 0; i < c->ntenants; i++) {
+		struct job *j = &jobs[i];
+		j->c = config_tenant(c, i);
+		j->o = *o;
+		j->o.out = open_memstream(&j->buf, &j->len);
+		if (j->o.out == NULL || pthread_create(&j->th, NULL, job_run, j) != 0) {
+			log_error("tenant %s: cannot start its run", c->tenants[i].name);
+			if (j->o.out)
+				fclose(j->o.out);
+			j->o.out = NULL;
+			j->rc = EXIT_FAIL;
+		}
+	}
+	bool any_fail = false, any_usage = false, any_pending = false;
+	json_t *all = o->json ? json_object() : NULL;
+	for (size_t i = 0; i < c->ntenants; i++) {
+		struct job *j = &jobs[i];
+		if (j->o.out) {
+			pthread_join(j->th, NULL);
+			fclose(j->o.out);
+		}
+		any_fail |= j->rc == EXIT_FAIL;
+		any_usage |= j->rc == EXIT_USAGE && !o->dry_run;
+		any_pending |= j->rc == 2 && o->dry_run;
+		if (all) {
+			json_t *doc = j->buf ? json_loads(j->buf, 0, NULL) : NULL;
+			json_object_set_new(all, c->tenants[i].name,
+					    doc ? doc : json_pack("{s:s, s:i}", "outcome", "failed", "exit", j->rc));
+		} else if (!o->quiet || j->rc != EXIT_OK) {
+			fprintf(fp, "%s=== tenant %s (exit %d)\n%s", i ? "\n" : "", c->tenants[i].name, j->rc,
+				j->buf ? j->buf : "");
+		}
+		free(j->buf);
+		config_free(j->c);
+	}
+	if (all) {
+		json_t *doc = json_pack("{s:o}", "tenants", all);
+		json_dumpf(doc, fp, JSON_INDENT(1));
+		fputc('\n', fp);
+		json_decref(doc);
+	}
+	free(jobs);
+	if (o->dry_run)
+		return any_fail || any_usage ? EXIT_FAIL : any_pending ? 2 : EXIT_OK;
+	return any_usage ? EXIT_USAGE : any_fail ? EXIT_FAIL : EXIT_OK;
 }

@@ -6,6 +6,7 @@
 #define IOCSYNC_SYNC_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "cmd.h"
 #include "config.h"
@@ -20,11 +21,20 @@ struct sync_opts {
 	bool json;
 	bool quiet;
 	bool verbose;		/* every planned change, not the first 20 of each kind */
+	FILE *out;		/* where the report goes (default stdout; no progress line then) */
 };
 
 /* Exit codes: plan: 0 nothing to change, 2 changes pending, 1 error;
  * sync: 0 converged, 1 something failed (a feed, an item, MDE). */
 int sync_run(const struct config *c, const struct sync_opts *o);
+
+/* sync_run for every tenant of c at once, one thread each (MDE's limits
+ * are per tenant), or for c itself when it has none. One tenant's failure
+ * never stops another. Reports are printed tenant by tenant when all are
+ * done (JSON: {"tenants":{"name":doc}}). Exit: plan 0 when no tenant has
+ * changes, 2 when some have and none failed, 1 when one failed; sync 0
+ * when every tenant converged, 1 otherwise, 2 a usage error. */
+int sync_all(const struct config *c, const struct sync_opts *o);
 
 /* Parses MDE's list into haves (owned per m). Entries that are not
  * objects are skipped. Free with haves_free. */

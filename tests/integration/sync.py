@@ -644,6 +644,57 @@ def report_html_is_well_formed_and_self_contained(c):
 
 
 @test
+def many_tenants_in_one_run_and_one_failing_stops_no_other(c):
+    T2, CID2 = "00000000-0000-0000-0000-000000000002", "44444444-4444-4444-4444-444444444444"
+    c.emu.control("/apps", {"tenant": T2, "client_id": CID2, "secret": "second-" + SECRET[:8], "name": "iocsync-2",
+                            "roles": ["Ti.ReadWrite.All"]})
+    s2 = os.path.join(c.dir, "secret2")
+    with open(s2, "w") as f:
+        f.write("second-" + SECRET[:8] + "\n")
+    os.chmod(s2, 0o600)
+    bad = os.path.join(c.dir, "secret-bad")
+    with open(bad, "w") as f:
+        f.write("not-the-secret\n")
+    os.chmod(bad, 0o600)
+    c.feed("a", ips(600))
+    c.feed("b", ips(40, start=3000))
+    mf = os.path.join(c.dir, "iocsync.prom")
+    c.sync_opts["metrics_file"] = mf
+    c.mde.update({"client_secret_file": None})
+    conf = c.conf()
+    with open(conf, "a") as f:
+        f.write('\n[tenant "one"]\ntenant_id = %s\nclient_id = %s\nclient_secret_file = %s\n' % (TENANT, CID, c.secret_file))
+        f.write('\n[tenant "two"]\ntenant_id = %s\nclient_id = %s\nclient_secret_file = %s\nfeeds = b\n'
+                'device_groups = Servers\n' % (T2, CID2, s2))
+        f.write('\n[tenant "broken"]\ntenant_id = 00000000-0000-0000-0000-000000000003\nclient_id = %s\n'
+                'client_secret_file = %s\n' % (CID, bad))
+    c.conf = lambda: conf                               # keep the tenants appended above
+    p = c.run("sync", expect=1)                         # one tenant failed...
+    assert "=== tenant one (exit 0)" in p.stdout and "=== tenant two (exit 0)" in p.stdout, p.stdout
+    assert "=== tenant broken (exit 1)" in p.stdout, p.stdout
+    assert "tenant broken: " in p.stderr, p.stderr
+    c.expect_exactly(ips(600) + ips(40, start=3000))    # ...the others converged
+    two = [x["indicator"] for x in c.emu.control("/state")["indicators"] if x["tenant"] == T2]
+    assert sorted(x["indicatorValue"] for x in two) == sorted(ips(40, start=3000)), len(two)
+    assert all(x.get("rbacGroupNames") == ["Servers"] for x in two), two[0]
+    for t in ("one", "two", "broken"):                 # a state, a lock and metrics each
+        assert os.path.exists(os.path.join(c.dir, "state-%s.db" % t)), t
+    m2 = parse_metrics(open(os.path.join(c.dir, "iocsync-two.prom")).read())
+    assert metric(m2, "iocsync_indicators", tenant="two") == 40
+    m1 = parse_metrics(open(os.path.join(c.dir, "iocsync-one.prom")).read())
+    assert metric(m1, "iocsync_indicators", tenant="one") == 640
+    p = subprocess.run([*WRAP, IOCSYNC, "-c", conf, "-t", "two", "status", "--json"], capture_output=True, text=True)
+    assert p.returncode == 0 and json.loads(p.stdout)["indicators"]["total"] == 40, p.stderr
+    p = subprocess.run([*WRAP, IOCSYNC, "-c", conf, "status"], capture_output=True, text=True)
+    assert p.returncode == 2 and "name the tenant with -t NAME (tenants: one, two, broken)" in p.stderr, p.stderr
+    p = subprocess.run([*WRAP, IOCSYNC, "-c", conf, "sync", "--json"], capture_output=True, text=True)
+    doc = json.loads(p.stdout)
+    assert set(doc["tenants"]) == {"one", "two", "broken"} and doc["tenants"]["one"]["outcome"] == "ok", doc
+    ARTIFACTS.append(("multi-tenant stdout", p.stdout))
+    ARTIFACTS.append(("multi-tenant stderr", p.stderr))
+
+
+@test
 def feed_outage_keeps_its_indicators(c):
     vals = ips(50)
     path = c.feed("bad", vals)
