@@ -12,6 +12,7 @@
 
 #include "cmd.h"
 #include "fetch.h"
+#include "taxii.h"
 #include "merge.h"
 #include "output.h"
 #include "store.h"
@@ -76,7 +77,28 @@ feed_collect(const struct config *c, const struct feed_cfg *f, uint32_t idx, str
 		fo.etag = old.etag;
 		fo.last_modified = old.last_modified;
 	}
-	enum err e = fetch_url(f->url, &fo, &r, why, sizeof(why));
+	enum err e;
+	char *cursor = NULL;
+	if (f->format == FEED_TAXII) {
+		struct taxii_opts to = {.ca_file = fo.ca_file, .proxy = fo.proxy, .user_agent = fo.user_agent,
+					.connect_timeout_s = fo.connect_timeout_s, .timeout_s = fo.timeout_s,
+					.max_bytes = fo.max_bytes, .snapshot = old.snapshot, .snapshot_len = old.snapshot_len,
+					.cursor = old.cursor};
+		struct taxii_result tr;
+		memset(&r, 0, sizeof(r));
+		e = taxii_fetch(f, &to, &tr, why, sizeof(why));
+		if (e == ERR_OK) {
+			r.status = 200;
+			r.not_modified = tr.unchanged;
+			r.body = tr.body;
+			r.len = tr.len;
+			cursor = tr.cursor;
+		} else {
+			r.body = xstrdup("");
+		}
+	} else {
+		e = fetch_url(f->url, &fo, &r, why, sizeof(why));
+	}
 	const char *body = r.body;
 	size_t len = r.len;
 	if (e == ERR_OK && r.not_modified) {
@@ -117,7 +139,8 @@ feed_collect(const struct config *c, const struct feed_cfg *f, uint32_t idx, str
 		if (!r.not_modified) {
 			v.snapshot = "fresh";
 			if (store_feed_good(st, f->name, f->url, r.etag, r.last_modified, body, len,
-					    (long long)stats.accepted_total, now) != ERR_OK)
+					    (long long)stats.accepted_total, now) != ERR_OK ||
+			    (cursor && store_feed_cursor(st, f->name, cursor) != ERR_OK))
 				log_warn("feed %s: cannot save its snapshot", f->name);
 		} else {
 			store_feed_seen(st, f->name, f->url, NULL, now);
@@ -148,6 +171,7 @@ feed_collect(const struct config *c, const struct feed_cfg *f, uint32_t idx, str
 	if (usable)
 		*usable = body != NULL;
 	fetch_result_free(&r);
+	free(cursor);
 	store_feed_clear(&old);
 	return failed;
 }

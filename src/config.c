@@ -102,6 +102,12 @@ static const struct key {
 	{S_FEED, "max_bytes", K_INT, F(max_bytes), 1, LIMIT_FEED_BYTES},
 	{S_FEED, "max_shrink", K_PCT, F(max_shrink_pct), 1, 100},
 	{S_FEED, "enabled", K_BOOL, F(enabled), 0, 0},
+	{S_FEED, "taxii_collection", K_STR, F(taxii_collection), 0, 0},
+	{S_FEED, "taxii_api_root", K_URL, F(taxii_api_root), 0, 0},
+	{S_FEED, "username", K_STR, F(username), 0, 0},
+	{S_FEED, "password_file", K_PATH, F(password_file), 0, 0},
+	{S_FEED, "api_key_header", K_STR, F(api_key_header), 0, 0},
+	{S_FEED, "api_key_file", K_PATH, F(api_key_file), 0, 0},
 };
 
 #define NKEYS NELEM(keys)
@@ -213,6 +219,12 @@ feed_free(struct feed_cfg *f)
 	free(f->recommended_actions);
 	free(f->educate_url);
 	free(f->csv_columns);
+	free(f->taxii_collection);
+	free(f->taxii_api_root);
+	free(f->username);
+	free(f->password_file);
+	free(f->api_key_header);
+	free(f->api_key_file);
 }
 
 static void
@@ -435,7 +447,7 @@ set_value(struct parse *p, const struct key *k, void *base, const char *v)
 		i = feed_format_parse(v);
 		if (i < 0) {
 			err_at(p, p->line,
-			       "format: \"%s\" is not one of auto, text, hosts, netset, csv, stix, misp, report", v);
+			       "format: \"%s\" is not one of auto, text, hosts, netset, csv, stix, misp, report, taxii", v);
 			return;
 		}
 		*(enum feed_format *)field = (enum feed_format)i;
@@ -761,6 +773,20 @@ validate(struct parse *p)
 		unsigned line = f->action_line ? f->action_line : f->line;
 		if (f->url == NULL)
 			err_at(p, f->line, "feed \"%s\" has no url", f->name);
+		bool taxii = f->format == FEED_TAXII;
+		if (!taxii && (f->taxii_collection || f->taxii_api_root || f->username || f->api_key_header))
+			err_at(p, f->line, "feed \"%s\": taxii_collection, taxii_api_root, username and api_key_header "
+					   "need format = taxii", f->name);
+		if (taxii && f->taxii_collection == NULL)
+			err_at(p, f->line, "feed \"%s\": format = taxii needs taxii_collection (its id or title)", f->name);
+		if (taxii && f->url && strncasecmp(f->url, "file://", 7) == 0)
+			err_at(p, f->line, "feed \"%s\": a TAXII url is http(s)://", f->name);
+		if (!!f->username != !!f->password_file)
+			err_at(p, f->line, "feed \"%s\": username and password_file go together", f->name);
+		if (!!f->api_key_header != !!f->api_key_file)
+			err_at(p, f->line, "feed \"%s\": api_key_header and api_key_file go together", f->name);
+		if (f->username && f->api_key_header)
+			err_at(p, f->line, "feed \"%s\": basic authentication or an API key, not both", f->name);
 		for (int t = IOC_IP; t < IOC_TYPE_COUNT; t++) {
 			if (!(types & IOC_BIT(t)))
 				continue;

@@ -47,6 +47,11 @@ struct feed_cfg {
 	long long max_bytes;		/* default [fetch] max_bytes */
 	int max_shrink_pct;		/* default 50: a feed shrinking more keeps its snapshot */
 	bool enabled;			/* default yes */
+	/* format = taxii */
+	char *taxii_collection;		/* id or title; url is the discovery or API root URL */
+	char *taxii_api_root;		/* default: the server's default, else its first */
+	char *username, *password_file;	/* HTTP basic authentication */
+	char *api_key_header, *api_key_file; /* or an API key in a header */
 };
 
 struct config;

@@ -18,6 +18,7 @@ static const struct {
 	[FEED_STIX] = {"stix", feed_stix_parse},
 	[FEED_MISP] = {"misp", feed_misp_parse},
 	[FEED_REPORT] = {"report", feed_report_parse},
+	[FEED_TAXII] = {"taxii", feed_stix_parse},
 };
 _Static_assert(NELEM(formats) == FEED_FORMAT_COUNT, "feed format table");
 

@@ -21,6 +21,7 @@ enum feed_format {
 	FEED_STIX,
 	FEED_MISP,
 	FEED_REPORT,
+	FEED_TAXII,	/* a TAXII 2.1 collection: fetched by feed_taxii.c, read as STIX */
 	FEED_FORMAT_COUNT
 };
 

@@ -123,6 +123,7 @@ fetch_url(const char *url, const struct fetch_opts *o, struct fetch_result *r, c
 	r->len = rep.body ? rep.len : 0;
 	r->etag = rep.etag;
 	r->last_modified = rep.last_modified;
+	free(rep.taxii_last);
 	http_free(h);
 out:
 	free(inm);

@@ -62,7 +62,8 @@ on_header(char *p, size_t sz, size_t n, void *ud)
 		r->retry_after[0] = '\0';
 		free(r->etag);
 		free(r->last_modified);
-		r->etag = r->last_modified = NULL;
+		free(r->taxii_last);
+		r->etag = r->last_modified = r->taxii_last = NULL;
 	} else if ((v = header_value(p, len, "Retry-After")) != NULL) {
 		snprintf(r->retry_after, sizeof(r->retry_after), "%s", v);
 		free(v);
@@ -72,6 +73,9 @@ on_header(char *p, size_t sz, size_t n, void *ud)
 	} else if ((v = header_value(p, len, "Last-Modified")) != NULL) {
 		free(r->last_modified);
 		r->last_modified = v;
+	} else if ((v = header_value(p, len, "X-TAXII-Date-Added-Last")) != NULL) {
+		free(r->taxii_last);
+		r->taxii_last = v;
 	}
 	return len;
 }
@@ -104,7 +108,8 @@ http_reply_free(struct http_reply *r)
 	free(r->body);
 	free(r->etag);
 	free(r->last_modified);
-	r->body = r->etag = r->last_modified = NULL;
+	free(r->taxii_last);
+	r->body = r->etag = r->last_modified = r->taxii_last = NULL;
 	r->len = 0;
 }
 

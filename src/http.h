@@ -38,6 +38,7 @@ struct http_reply {
 	size_t len;
 	char retry_after[64];	/* the Retry-After header, or "" */
 	char *etag, *last_modified; /* the final answer's validators, or NULL */
+	char *taxii_last;	/* X-TAXII-Date-Added-Last, or NULL */
 	char error[256];	/* what failed, for people */
 };
 

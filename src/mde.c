@@ -88,50 +88,6 @@ mde_client_id(const struct mde *m)
 
 /* ---- secrets ---- */
 
-/* Reads a secret or key file that only its owner may read. */
-static char *
-read_private(const char *path, const char *what, size_t max, char *why, size_t whysz)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	struct stat sb;
-	if (fd < 0) {
-		set_why(why, whysz, "%s %s: cannot open: %s", what, path, strerror(errno));
-		return NULL;
-	}
-	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		set_why(why, whysz, "%s %s: not a regular file", what, path);
-		close(fd);
-		return NULL;
-	}
-	if (sb.st_mode & 077) {
-		set_why(why, whysz, "%s %s: readable by group or others (mode %04o); chmod 600 it", what, path,
-			(unsigned)(sb.st_mode & 07777));
-		close(fd);
-		return NULL;
-	}
-	if ((size_t)sb.st_size > max) {
-		set_why(why, whysz, "%s %s: larger than %zu bytes", what, path, max);
-		close(fd);
-		return NULL;
-	}
-	char *buf = xmalloc(max + 1);
-	size_t n = 0;
-	ssize_t r;
-	while (n < max && (r = read(fd, buf + n, max - n)) != 0) {
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			set_why(why, whysz, "%s %s: cannot read: %s", what, path, strerror(errno));
-			free(buf);
-			close(fd);
-			return NULL;
-		}
-		n += (size_t)r;
-	}
-	close(fd);
-	buf[n] = '\0';
-	return buf;
-}
 
 static char *
 trim_secret(char *s, const char *what, char *why, size_t whysz)
@@ -200,7 +156,7 @@ b64url_decode(const char *s, size_t n, size_t *outlen)
 static bool
 load_certificate(struct mde *m, const char *path, char *why, size_t whysz)
 {
-	char *pem = read_private(path, "certificate", 1 << 20, why, whysz);
+	char *pem = file_read_private(path, "certificate", 1 << 20, why, whysz);
 	if (pem == NULL)
 		return false;
 	BIO *b = BIO_new_mem_buf(pem, -1);
@@ -368,7 +324,7 @@ mde_new(const struct config *c, const struct clock *clk, char *why, size_t whysz
 		goto fail;
 
 	if (c->client_secret_file) {
-		m->secret = trim_secret(read_private(c->client_secret_file, "client_secret_file", 4096, why, whysz),
+		m->secret = trim_secret(file_read_private(c->client_secret_file, "client_secret_file", 4096, why, whysz),
 					"client_secret_file", why, whysz);
 	} else if (c->client_secret_env) {
 		const char *v = getenv(c->client_secret_env);
@@ -384,7 +340,7 @@ mde_new(const struct config *c, const struct clock *clk, char *why, size_t whysz
 					    "under systemd with LoadCredential=%s:...)", c->client_secret_credential);
 		} else {
 			char *p = xasprintf("%s/%s", dir, c->client_secret_credential);
-			m->secret = trim_secret(read_private(p, "credential", 4096, why, whysz),
+			m->secret = trim_secret(file_read_private(p, "credential", 4096, why, whysz),
 						"client_secret_credential", why, whysz);
 			free(p);
 		}

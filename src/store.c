@@ -91,6 +91,9 @@ static const char *const migrations[] = {
 	/* 3: each feed's report from the last run that read it (JSON: counts,
 	 * rejects by reason with examples), for `report` and the metrics */
 	"ALTER TABLE feeds ADD COLUMN report TEXT;",
+	/* 4: a TAXII feed's added_after: the X-TAXII-Date-Added-Last of the
+	 * last good reading */
+	"ALTER TABLE feeds ADD COLUMN cursor TEXT;",
 };
 
 static enum err
@@ -187,7 +190,7 @@ store_feed_get(struct store *s, const char *name, struct store_feed *f)
 	memset(f, 0, sizeof(*f));
 	if (sqlite3_prepare_v2(s->db,
 			       "SELECT url, etag, last_modified, snapshot, entries, last_good_at,"
-			       " fetched_at, last_error, report FROM feeds WHERE name = ?1",
+			       " fetched_at, last_error, report, cursor FROM feeds WHERE name = ?1",
 			       -1, &st, NULL) != SQLITE_OK)
 		return ERR_STORE;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -209,6 +212,7 @@ store_feed_get(struct store *s, const char *name, struct store_feed *f)
 		f->fetched_at = sqlite3_column_int64(st, 6);
 		f->last_error = col_text(st, 7);
 		f->report = col_text(st, 8);
+		f->cursor = col_text(st, 9);
 		rc = ERR_OK;
 	} else if (r != SQLITE_DONE) {
 		rc = ERR_STORE;
@@ -226,7 +230,21 @@ store_feed_clear(struct store_feed *f)
 	free(f->snapshot);
 	free(f->last_error);
 	free(f->report);
+	free(f->cursor);
 	memset(f, 0, sizeof(*f));
+}
+
+enum err
+store_feed_cursor(struct store *s, const char *name, const char *cursor)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "UPDATE feeds SET cursor = ?2 WHERE name = ?1", -1, &st, NULL) != SQLITE_OK)
+		return ERR_STORE;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, cursor, -1, SQLITE_STATIC);
+	int r = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return r == SQLITE_DONE ? ERR_OK : ERR_STORE;
 }
 
 enum err

@@ -29,6 +29,7 @@ struct store_feed {
 	long long last_good_at, fetched_at;
 	char *last_error;
 	char *report;		/* JSON, from the last run that read it, or NULL */
+	char *cursor;		/* TAXII: added_after for the next reading, or NULL */
 };
 
 /* Reads what is known of feed name. ERR_EMPTY when nothing is; free
@@ -40,6 +41,8 @@ void store_feed_clear(struct store_feed *f);
 enum err store_feed_good(struct store *s, const char *name, const char *url, const char *etag,
 			 const char *last_modified, const char *body, size_t len, long long entries,
 			 long long now);
+/* Keeps a TAXII feed's cursor (after store_feed_good). */
+enum err store_feed_cursor(struct store *s, const char *name, const char *cursor);
 /* Keeps the report (JSON text) of the feed's last reading. */
 enum err store_feed_report(struct store *s, const char *name, const char *report);
 /* Records that the feed was current (304) or failed (error != NULL). */

@@ -595,3 +595,48 @@ set_why(char *why, size_t whysz, const char *fmt, ...)
 	vsnprintf(why, whysz, fmt, ap);
 	va_end(ap);
 }
+
+/* Reads a secret or key file that only its owner may read. */
+char *
+file_read_private(const char *path, const char *what, size_t max, char *why, size_t whysz)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	struct stat sb;
+	if (fd < 0) {
+		set_why(why, whysz, "%s %s: cannot open: %s", what, path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		set_why(why, whysz, "%s %s: not a regular file", what, path);
+		close(fd);
+		return NULL;
+	}
+	if (sb.st_mode & 077) {
+		set_why(why, whysz, "%s %s: readable by group or others (mode %04o); chmod 600 it", what, path,
+			(unsigned)(sb.st_mode & 07777));
+		close(fd);
+		return NULL;
+	}
+	if ((size_t)sb.st_size > max) {
+		set_why(why, whysz, "%s %s: larger than %zu bytes", what, path, max);
+		close(fd);
+		return NULL;
+	}
+	char *buf = xmalloc(max + 1);
+	size_t n = 0;
+	ssize_t r;
+	while (n < max && (r = read(fd, buf + n, max - n)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			set_why(why, whysz, "%s %s: cannot read: %s", what, path, strerror(errno));
+			free(buf);
+			close(fd);
+			return NULL;
+		}
+		n += (size_t)r;
+	}
+	close(fd);
+	buf[n] = '\0';
+	return buf;
+}

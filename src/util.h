@@ -74,6 +74,10 @@ char *echo_str(const char *s, size_t len, char *out, size_t outsz);
 
 /* Formats a diagnostic into why (size whysz) when why is not NULL: for
  * functions whose callers may not want the text. */
+/* Reads a secret or key file that only its owner may read (refused when
+ * group or others may, or past max bytes); what names it in why. */
+char *file_read_private(const char *path, const char *what, size_t max, char *why, size_t whysz);
+
 void set_why(char *why, size_t whysz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* 64-bit hash of a byte string (not cryptographic). */

@@ -1,0 +1,355 @@
+/*
+ * TAXII 2.1 feeds: discovery, the API root, the collection (by id or
+ * title), then its objects with added_after and paging (more/next), with
+ * basic authentication or an API key header. What arrives is merged into
+ * the last good snapshot, one object per id (the latest "modified" wins,
+ * so a revocation replaces what it revokes), and handed on as one STIX
+ * bundle to the STIX parser.
+ */
+#include "taxii.h"
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+#include "limits.h"
+#include "util.h"
+
+#define TAXII_ACCEPT "Accept: application/taxii+json;version=2.1"
+#define TAXII_PAGE 1000		/* objects asked for per page */
+#define TAXII_MAX_PAGES 10000
+
+struct tx {
+	struct http *h;
+	const char *hdrs[3];
+	char *auth;
+	long long max;
+	size_t pages;
+};
+
+/* GET url as TAXII JSON. */
+static enum err
+get_json(struct tx *t, const char *url, json_t **out, char **added_last, char *why, size_t whysz)
+{
+	struct http_reply r;
+	struct http_req q = {.method = "GET", .url = url, .headers = t->hdrs, .max_redirects = 3, .stall_guard = true};
+	*out = NULL;
+	if (http_do(t->h, &q, &r) != ERR_OK) {
+		set_why(why, whysz, "TAXII %s: %s", url, r.error);
+		http_reply_free(&r);
+		return r.fail == HTTP_FAIL_TOO_LARGE ? ERR_LIMIT : ERR_NET;
+	}
+	if (r.status != 200) {
+		set_why(why, whysz, "TAXII %s: HTTP status %ld%s", url, r.status,
+			r.status == 401 || r.status == 403 ? " (check username/password_file or api_key_*)" : "");
+		http_reply_free(&r);
+		return ERR_HTTP;
+	}
+	json_error_t je;
+	*out = json_loadb(r.body, r.len, JSON_REJECT_DUPLICATES, &je);
+	if (!json_is_object(*out)) {
+		set_why(why, whysz, "TAXII %s: not a JSON object (%s at byte %d)", url, *out ? "another value" : je.text,
+			je.position);
+		json_decref(*out);
+		*out = NULL;
+		http_reply_free(&r);
+		return ERR_PARSE;
+	}
+	if (added_last && r.taxii_last) {
+		free(*added_last);
+		*added_last = xstrdup(r.taxii_last);
+	}
+	http_reply_free(&r);
+	return ERR_OK;
+}
+
+/* base + "/" + rel, unless rel is already absolute. */
+static char *
+join(const char *base, const char *rel)
+{
+	if (strncmp(rel, "https://", 8) == 0 || strncmp(rel, "http://", 7) == 0)
+		return xstrdup(rel);
+	size_t n = strlen(base);
+	if (rel[0] == '/') { /* absolute path: keep the scheme and host of base */
+		const char *h = strstr(base, "://");
+		const char *p = h ? strchr(h + 3, '/') : NULL;
+		return xasprintf("%.*s%s", (int)(p ? (size_t)(p - base) : n), base, rel);
+	}
+	return xasprintf("%s%s%s", base, n && base[n - 1] == '/' ? "" : "/", rel);
+}
+
+static char *
+with_slash(const char *u)
+{
+	size_t n = strlen(u);
+	return xasprintf("%s%s", u, n && u[n - 1] == '/' ? "" : "/");
+}
+
+/* The collection's objects URL, from a discovery or an API root URL. */
+static enum err
+objects_url(struct tx *t, const struct feed_cfg *f, char **out, char *why, size_t whysz)
+{
+	json_t *doc;
+	char *root = NULL;
+	enum err e = get_json(t, f->url, &doc, NULL, why, whysz);
+	if (e != ERR_OK)
+		return e;
+	const json_t *roots = json_object_get(doc, "api_roots");
+	if (f->taxii_api_root) {
+		root = with_slash(f->taxii_api_root);
+	} else if (json_is_array(roots)) { /* discovery */
+		const char *d = json_string_value(json_object_get(doc, "default"));
+		const char *first = json_string_value(json_array_get(roots, 0));
+		if (d == NULL && first == NULL) {
+			set_why(why, whysz, "TAXII %s: the server lists no API root", f->url);
+			json_decref(doc);
+			return ERR_PARSE;
+		}
+		char *j = join(f->url, d ? d : first);
+		root = with_slash(j);
+		free(j);
+	} else { /* the URL is an API root itself */
+		root = with_slash(f->url);
+	}
+	json_decref(doc);
+	char *cu = join(root, "collections/");
+	e = get_json(t, cu, &doc, NULL, why, whysz);
+	free(cu);
+	if (e != ERR_OK) {
+		free(root);
+		return e;
+	}
+	const json_t *cols = json_object_get(doc, "collections");
+	size_t i;
+	json_t *c;
+	const char *id = NULL;
+	json_array_foreach((json_t *)cols, i, c) {
+		const char *cid = json_string_value(json_object_get(c, "id"));
+		const char *title = json_string_value(json_object_get(c, "title"));
+		if (cid && (strcmp(cid, f->taxii_collection) == 0 || (title && strcmp(title, f->taxii_collection) == 0))) {
+			if (json_is_false(json_object_get(c, "can_read"))) {
+				set_why(why, whysz, "TAXII collection %s: the server says this account cannot read it",
+					f->taxii_collection);
+				json_decref(doc);
+				free(root);
+				return ERR_HTTP;
+			}
+			id = cid;
+			break;
+		}
+	}
+	if (id == NULL) {
+		set_why(why, whysz, "TAXII %s: no collection with the id or title \"%s\" (%zu listed)", root,
+			f->taxii_collection, json_array_size(cols));
+		json_decref(doc);
+		free(root);
+		return ERR_PARSE;
+	}
+	char *esc = http_escape(id);
+	*out = xasprintf("%scollections/%s/objects/", root, esc);
+	free(esc);
+	json_decref(doc);
+	free(root);
+	return ERR_OK;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static const char *
+modified(const json_t *o)
+{
+	const char *m = json_string_value(json_object_get(o, "modified"));
+	return m ? m : json_string_value(json_object_get(o, "created"));
+}
+
+/* Into byid: o, unless a version as new or newer is there. */
+static void
+keep_latest(json_t *byid, json_t *o)
+{
+	const char *id = json_string_value(json_object_get(o, "id"));
+	if (id == NULL)
+		return;
+	const json_t *old = json_object_get(byid, id);
+	const char *a = old ? modified(old) : NULL, *b = modified(o);
+	if (old == NULL || (b && (a == NULL || strcmp(b, a) >= 0))) /* RFC 3339 UTC compares as text */
+		json_object_set(byid, id, o);
+}
+
+enum err
+taxii_fetch(const struct feed_cfg *f, const struct taxii_opts *o, struct taxii_result *res, char *why, size_t whysz)
+{
+	struct http_opts ho = {.ca_file = o->ca_file, .proxy = o->proxy, .user_agent = o->user_agent,
+			       .connect_timeout_s = o->connect_timeout_s, .timeout_s = o->timeout_s,
+			       .max_body = o->max_bytes};
+	struct tx t = {.max = o->max_bytes};
+	enum err e = ERR_OK;
+	char *secret = NULL, *objs = NULL;
+	json_t *byid = json_object();
+	size_t fresh = 0;
+
+	memset(res, 0, sizeof(*res));
+	t.hdrs[0] = TAXII_ACCEPT;
+	if (f->username) {
+		secret = file_read_private(f->password_file, "password_file", 4096, why, whysz);
+		if (secret == NULL) {
+			e = ERR_CONFIG;
+			goto out;
+		}
+		secret[strcspn(secret, "\r\n")] = '\0';
+		char *pair = xasprintf("%s:%s", f->username, secret);
+		size_t n = strlen(pair);
+		unsigned char *b64 = xmalloc(4 * ((n + 2) / 3) + 1);
+		EVP_EncodeBlock(b64, (const unsigned char *)pair, (int)n);
+		t.auth = xasprintf("Authorization: Basic %s", b64);
+		explicit_bzero(pair, n);
+		explicit_bzero(b64, strlen((char *)b64));
+		free(pair);
+		free(b64);
+	} else if (f->api_key_header) {
+		secret = file_read_private(f->api_key_file, "api_key_file", 4096, why, whysz);
+		if (secret == NULL) {
+			e = ERR_CONFIG;
+			goto out;
+		}
+		secret[strcspn(secret, "\r\n")] = '\0';
+		t.auth = xasprintf("%s: %s", f->api_key_header, secret);
+	}
+	t.hdrs[1] = t.auth;
+	if ((t.h = http_new(&ho)) == NULL) {
+		set_why(why, whysz, "cannot initialise libcurl");
+		e = ERR_NET;
+		goto out;
+	}
+	if ((e = objects_url(&t, f, &objs, why, whysz)) != ERR_OK)
+		goto out;
+
+	/* What we had, then what was added since. */
+	if (o->snapshot) {
+		json_t *old = json_loadb(o->snapshot, o->snapshot_len, 0, NULL);
+		size_t i;
+		json_t *x;
+		json_array_foreach(json_object_get(old, "objects"), i, x)
+			keep_latest(byid, x);
+		json_decref(old);
+	}
+	char *cursor = o->cursor && o->snapshot ? xstrdup(o->cursor) : NULL, *next = NULL;
+	for (size_t page = 0;; page++) {
+		if (page >= TAXII_MAX_PAGES) {
+			set_why(why, whysz, "TAXII %s: more than %d pages", objs, TAXII_MAX_PAGES);
+			e = ERR_LIMIT;
+			break;
+		}
+		struct strbuf u = {0};
+		sb_addf(&u, "%s?limit=%d", objs, TAXII_PAGE);
+		if (cursor) {
+			char *c = http_escape(cursor);
+			sb_addf(&u, "&added_after=%s", c);
+			free(c);
+		}
+		if (next) {
+			char *n = http_escape(next);
+			sb_addf(&u, "&next=%s", n);
+			free(n);
+		}
+		json_t *env;
+		char *last = NULL;
+		e = get_json(&t, u.buf, &env, &last, why, whysz);
+		sb_free(&u);
+		if (e != ERR_OK) {
+			free(last);
+			break;
+		}
+		const json_t *list = json_object_get(env, "objects");
+		size_t i;
+		json_t *x;
+		json_array_foreach((json_t *)list, i, x) {
+			if (json_is_object(x)) {
+				keep_latest(byid, x);
+				fresh++;
+			}
+		}
+		t.pages++;
+		if (last) { /* the next reading starts after this one */
+			free(res->cursor);
+			res->cursor = last;
+		}
+		bool more = json_is_true(json_object_get(env, "more"));
+		const char *nx = json_string_value(json_object_get(env, "next"));
+		free(next);
+		next = nx ? xstrdup(nx) : NULL;
+		json_decref(env);
+		if (!more)
+			break;
+		if (next == NULL && last) { /* paging by added_after alone */
+			free(cursor);
+			cursor = xstrdup(last);
+		} else if (next == NULL) {
+			set_why(why, whysz, "TAXII %s: \"more\" without \"next\" nor X-TAXII-Date-Added-Last", objs);
+			e = ERR_PARSE;
+			break;
+		}
+	}
+	free(cursor);
+	free(next);
+	if (e != ERR_OK)
+		goto out;
+	res->pages = t.pages;
+	res->fresh = fresh;
+	res->unchanged = fresh == 0 && o->snapshot != NULL;
+	if (res->cursor == NULL && o->cursor)
+		res->cursor = xstrdup(o->cursor);
+	/* One bundle of every object, in id order so the snapshot is stable. */
+	json_t *arr = json_array();
+	const char **ids = xcalloc(json_object_size(byid) + 1, sizeof(*ids));
+	size_t n = 0;
+	const char *k;
+	json_t *v;
+	json_object_foreach(byid, k, v)
+		ids[n++] = k;
+	qsort(ids, n, sizeof(*ids), cmp_str);
+	for (size_t i = 0; i < n; i++)
+		json_array_append(arr, json_object_get(byid, ids[i]));
+	free(ids);
+	json_t *bundle = json_pack("{s:s, s:s, s:o}", "type", "bundle", "id", "bundle--iocsync-taxii-snapshot",
+				   "objects", arr);
+	res->body = json_dumps(bundle, JSON_COMPACT);
+	res->len = res->body ? strlen(res->body) : 0;
+	json_decref(bundle);
+	if ((long long)res->len > t.max) {
+		set_why(why, whysz, "TAXII collection larger than max_bytes = %lld", t.max);
+		e = ERR_LIMIT;
+	}
+out:
+	if (secret) {
+		explicit_bzero(secret, strlen(secret));
+		free(secret);
+	}
+	if (t.auth) {
+		explicit_bzero(t.auth, strlen(t.auth));
+		free(t.auth);
+	}
+	free(objs);
+	json_decref(byid);
+	http_free(t.h);
+	if (e != ERR_OK) {
+		free(res->body);
+		free(res->cursor);
+		memset(res, 0, sizeof(*res));
+	}
+	return e;
+}
+
+void
+taxii_result_free(struct taxii_result *r)
+{
+	free(r->body);
+	free(r->cursor);
+	memset(r, 0, sizeof(*r));
+}
