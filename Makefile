@@ -41,6 +41,8 @@ bench: build
 	@python3 bench/emulator.py $(BUILD)/mde-emulator
 	@echo; echo "== sync: calls and time to converge, against one POST per indicator (bench/sync.py)"
 	@python3 bench/sync.py $(BUILD)/iocsync $(BUILD)/mde-emulator
+	@echo; echo "== many tenants in one process, against one tenant (bench/tenants.py, about 2 minutes)"
+	@python3 bench/tenants.py $(BUILD)/iocsync $(BUILD)/mde-emulator
 
 fuzz: deps
 	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIOCSYNC_FUZZ=ON \

@@ -65,7 +65,7 @@ progress_step(const char *what, size_t done, size_t total)
 void
 progress_wait(const char *what, double secs)
 {
-	if (!pg.on || secs < 1)
+	if (!pg.on || secs < 0.5)
 		return;
 	snprintf(pg.wait_for, sizeof(pg.wait_for), "%s", what);
 	pg.wait_until = mono() + secs;

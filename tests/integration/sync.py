@@ -695,6 +695,39 @@ def many_tenants_in_one_run_and_one_failing_stops_no_other(c):
 
 
 @test
+def progress_line_on_a_terminal_only(c):
+    import pty, select
+    c.feed("bad", ips(1500))
+    c.emu.control("/faults", {"sequence": [0, 0, 429], "seed": 3})   # a rate-limit wait on the first import
+    conf = c.conf()
+    pid, fd = pty.fork()
+    if pid == 0:                                    # the child: stdout and stderr are the terminal
+        os.execvp(WRAP[0] if WRAP else IOCSYNC, [*WRAP, IOCSYNC, "-c", conf, "sync"])
+    out = b""
+    while True:
+        r, _, _ = select.select([fd], [], [], 60)
+        if not r:
+            break
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    _, status = os.waitpid(pid, 0)
+    text = out.decode(errors="replace")
+    assert os.WEXITSTATUS(status) == 0, text[-2000:]
+    assert "import batch 1/3" in text and "import batch 3/3" in text, text[-2000:]
+    assert "\r" in text and "waiting " in text and " s for import" in text, text[-2000:]
+    c.expect_exactly(ips(1500))
+    # Not a terminal: no progress at all.
+    c.feed("bad", ips(1500, start=2000))
+    p = c.run("sync")
+    assert "batch" not in p.stderr and "\r" not in p.stderr, p.stderr
+
+
+@test
 def feed_outage_keeps_its_indicators(c):
     vals = ips(50)
     path = c.feed("bad", vals)

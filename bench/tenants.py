@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""Many tenants in one process: wall time for one tenant alone, then for
+TENANTS tenants synced by one `iocsync sync`, against mde-emulator, in the
+same run. MDE's limits are per tenant, so the second should take about as
+long as the first, not TENANTS times as long (the sequential baseline,
+printed beside it).
+
+Each tenant gets 2,000 indicators (4 import batches) and iocsync runs with
+rate_limit_percent = 10 (3 imports a minute instead of 30), so every run
+waits once on the import window: the wait, not the machine, sets the time.
+Usage: bench/tenants.py path/to/iocsync path/to/mde-emulator [TENANTS]"""
+import http.client, json, os, subprocess, sys, tempfile, time
+
+IOCSYNC, EMU = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+K = int(sys.argv[3]) if len(sys.argv) > 3 else 10
+N = 2000
+work = tempfile.mkdtemp(prefix="iocsync-bench-tenants-")
+emu = subprocess.Popen([EMU, "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+base = emu.stdout.readline().split("listening on ")[1].strip()
+port = int(base.rsplit(":", 1)[1])
+
+
+def ctl(path, body):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    c.request("POST", "/_emulator" + path, body=json.dumps(body), headers={"Content-Type": "application/json"})
+    r = c.getresponse()
+    r.read()
+    c.close()
+
+
+try:
+    sec = os.path.join(work, "secret")
+    with open(sec, "w") as f:
+        f.write("bench-secret\n")
+    os.chmod(sec, 0o600)
+    feed = os.path.join(work, "feed.txt")
+    with open(feed, "w") as f:
+        f.write("".join("45.%d.%d.%d\n" % (i // 62500, i // 250 % 250, 1 + i % 250) for i in range(N)))
+
+    def conf(k):
+        path = os.path.join(work, "c%d.conf" % k)
+        with open(path, "w") as f:
+            f.write("[mde]\ncloud = custom\napi_url = %s\nlogin_url = %s\nallow_http = yes\nrate_limit_percent = 10\n"
+                    "[sync]\nstate = %s/s%d.db\nreserve = 0\n[feed \"f\"]\nurl = file://%s\ntype = ip\n"
+                    % (base, base, work, k, feed))
+            for t in range(k):
+                tid = "00000000-0000-0000-0000-%012d" % (100 + t + 10 * k)
+                cid = "11111111-1111-1111-1111-%012d" % (100 + t + 10 * k)
+                ctl("/apps", {"tenant": tid, "client_id": cid, "secret": "bench-secret", "name": "b",
+                              "roles": ["Ti.ReadWrite.All"]})
+                f.write("[tenant \"t%d\"]\ntenant_id = %s\nclient_id = %s\nclient_secret_file = %s\n" % (t, tid, cid, sec))
+        return path
+
+    def run(k):
+        c = conf(k)
+        t0 = time.time()
+        p = subprocess.run([IOCSYNC, "-q", "-c", c, "sync"], capture_output=True, text=True)
+        took = time.time() - t0
+        assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+        return took
+
+    one = run(1)
+    many = run(K)
+    print("one tenant, %d indicators:          %6.1f s" % (N, one))
+    print("%2d tenants in one process:          %6.1f s  (%.2f x one tenant)" % (K, many, many / one))
+    print("baseline, %2d tenants one after another: %6.1f s  (measured one x %d)" % (K, one * K, K))
+finally:
+    emu.terminate()
+    emu.wait()
