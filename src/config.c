@@ -522,7 +522,27 @@ set_value(struct parse *p, const struct key *k, void *base, const char *v)
 	}
 }
 
-/* Starts a section: "mde", "sync", "fetch", "allowlist", feed "name". */
+/* The quoted name after [feed or [tenant, checked; NULL when bad (said). */
+static char *
+section_name(struct parse *p, const char *q, const char *kind)
+{
+	while (*q == ' ' || *q == '\t')
+		q++;
+	size_t n = strlen(q);
+	if (n < 3 || q[0] != '"' || q[n - 1] != '"') {
+		err_at(p, p->line, "%s section needs a quoted name: [%s \"name\"]", kind, kind);
+		return NULL;
+	}
+	for (size_t i = 1; i + 1 < n; i++)
+		if (!is_alnum((unsigned char)q[i]) && q[i] != '-' && q[i] != '_' && q[i] != '.') {
+			err_at(p, p->line, "%s name %s: use letters, digits, '-', '_' and '.'", kind, q);
+			return NULL;
+		}
+	return xstrndup(q + 1, n - 2);
+}
+
+/* Starts a section: "mde", "sync", "fetch", "allowlist", feed "name",
+ * tenant "name". */
 static void
 enter_section(struct parse *p, const char *section)
 {
@@ -530,30 +550,21 @@ enter_section(struct parse *p, const char *section)
 	p->feed = NULL;
 	p->tenant = NULL;
 	p->sec = S__COUNT;
+	char *name;
 	if (strncmp(section, "tenant", 6) == 0 && (section[6] == ' ' || section[6] == '\t')) {
-		const char *q = section + 7;
-		while (*q == ' ' || *q == '\t')
-			q++;
-		size_t n = strlen(q);
-		if (n < 3 || q[0] != '"' || q[n - 1] != '"') {
-			err_at(p, p->line, "tenant section needs a quoted name: [tenant \"name\"]");
+		if ((name = section_name(p, section + 7, "tenant")) == NULL)
 			return;
-		}
-		for (size_t i = 1; i + 1 < n; i++)
-			if (!is_alnum((unsigned char)q[i]) && q[i] != '-' && q[i] != '_' && q[i] != '.') {
-				err_at(p, p->line, "tenant name %s: use letters, digits, '-', '_' and '.'", q);
-				return;
-			}
 		for (size_t i = 0; i < p->c->ntenants; i++)
-			if (strlen(p->c->tenants[i].name) == n - 2 && memcmp(p->c->tenants[i].name, q + 1, n - 2) == 0) {
-				err_at(p, p->line, "tenant %s is defined twice (first at line %u)", q,
+			if (strcmp(p->c->tenants[i].name, name) == 0) {
+				err_at(p, p->line, "tenant \"%s\" is defined twice (first at line %u)", name,
 				       p->c->tenants[i].line);
+				free(name);
 				return;
 			}
 		p->c->tenants = xrealloc(p->c->tenants, (p->c->ntenants + 1) * sizeof(*p->c->tenants));
 		p->tenant = &p->c->tenants[p->c->ntenants++];
 		memset(p->tenant, 0, sizeof(*p->tenant));
-		p->tenant->name = xstrndup(q + 1, n - 2);
+		p->tenant->name = name;
 		p->tenant->line = p->line;
 		p->tenant->over = xcalloc(1, sizeof(struct config));
 		p->tenant->set = xcalloc(NKEYS, sizeof(bool));
@@ -561,29 +572,19 @@ enter_section(struct parse *p, const char *section)
 		return;
 	}
 	if (strncmp(section, "feed", 4) == 0 && (section[4] == ' ' || section[4] == '\t')) {
-		const char *q = section + 5;
-		while (*q == ' ' || *q == '\t')
-			q++;
-		size_t n = strlen(q);
-		if (n < 3 || q[0] != '"' || q[n - 1] != '"') {
-			err_at(p, p->line, "feed section needs a quoted name: [feed \"name\"]");
+		if ((name = section_name(p, section + 5, "feed")) == NULL)
 			return;
-		}
-		for (size_t i = 1; i + 1 < n; i++)
-			if (!is_alnum((unsigned char)q[i]) && q[i] != '-' && q[i] != '_' && q[i] != '.') {
-				err_at(p, p->line, "feed name %s: use letters, digits, '-', '_' and '.'", q);
-				return;
-			}
 		for (size_t i = 0; i < p->c->nfeeds; i++)
-			if (strlen(p->c->feeds[i].name) == n - 2 && memcmp(p->c->feeds[i].name, q + 1, n - 2) == 0) {
-				err_at(p, p->line, "feed %s is defined twice (first at line %u)", q,
+			if (strcmp(p->c->feeds[i].name, name) == 0) {
+				err_at(p, p->line, "feed \"%s\" is defined twice (first at line %u)", name,
 				       p->c->feeds[i].line);
+				free(name);
 				return;
 			}
 		p->c->feeds = xrealloc(p->c->feeds, (p->c->nfeeds + 1) * sizeof(*p->c->feeds));
 		p->feed = &p->c->feeds[p->c->nfeeds++];
 		feed_defaults(p->feed);
-		p->feed->name = xstrndup(q + 1, n - 2);
+		p->feed->name = name;
 		p->feed->line = p->line;
 		p->sec = S_FEED;
 		return;

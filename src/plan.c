@@ -67,11 +67,11 @@ tv_key(char *buf, size_t sz, enum ioc_type t, const char *value)
 	return n < 0 ? 0 : (size_t)n < sz ? (size_t)n : sz - 1;
 }
 
-static const struct want *rank_base;
 
 static int
-cmp_rank(const void *a, const void *b)
+cmp_rank(const void *a, const void *b, void *ctx)
 {
+	const struct want *rank_base = ctx; /* not a global: tenants plan in threads at once */
 	const struct want *x = &rank_base[*(const size_t *)a], *y = &rank_base[*(const size_t *)b];
 	if (x->priority != y->priority)
 		return x->priority > y->priority ? -1 : 1;
@@ -140,8 +140,7 @@ plan_build(const struct plan_in *in, const struct feed_cfg *feeds, size_t nfeeds
 	}
 	long long room = in->cap - in->reserve - (in->others_known ? (long long)p->others : 0);
 	p->room = room > 0 ? room : 0;
-	rank_base = in->w;
-	qsort(order, nc, sizeof(*order), cmp_rank);
+	qsort_r(order, nc, sizeof(*order), cmp_rank, (void *)in->w);
 	for (size_t k = (size_t)p->room; k < nc; k++)
 		fate[order[k]] = OP_OVER_BUDGET;
 	free(order);

@@ -234,30 +234,30 @@ store_feed_clear(struct store_feed *f)
 	memset(f, 0, sizeof(*f));
 }
 
-enum err
-store_feed_cursor(struct store *s, const char *name, const char *cursor)
+/* UPDATE feeds SET <col> = value WHERE name = name; sql names the column. */
+static enum err
+feed_set(struct store *s, const char *sql, const char *name, const char *value)
 {
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "UPDATE feeds SET cursor = ?2 WHERE name = ?1", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return ERR_STORE;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, cursor, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
 	int r = sqlite3_step(st);
 	sqlite3_finalize(st);
 	return r == SQLITE_DONE ? ERR_OK : ERR_STORE;
 }
 
 enum err
+store_feed_cursor(struct store *s, const char *name, const char *cursor)
+{
+	return feed_set(s, "UPDATE feeds SET cursor = ?2 WHERE name = ?1", name, cursor);
+}
+
+enum err
 store_feed_report(struct store *s, const char *name, const char *report)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "UPDATE feeds SET report = ?2 WHERE name = ?1", -1, &st, NULL) != SQLITE_OK)
-		return ERR_STORE;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, report, -1, SQLITE_STATIC);
-	int r = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return r == SQLITE_DONE ? ERR_OK : ERR_STORE;
+	return feed_set(s, "UPDATE feeds SET report = ?2 WHERE name = ?1", name, report);
 }
 
 enum err

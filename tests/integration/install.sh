@@ -11,14 +11,19 @@ pass=0 fail=0
 ok() { pass=$((pass + 1)); }
 ko() { fail=$((fail + 1)); echo "FAIL: $*"; }
 
-DESTDIR=$t cmake --install "$build" --prefix /usr >"$t/log" 2>&1 || { cat "$t/log"; exit 1; }
-for f in usr/bin/iocsync usr/bin/mde-emulator usr/share/man/man1/iocsync.1 usr/share/man/man5/iocsync.conf.5 \
-	usr/share/man/man1/mde-emulator.1 usr/share/doc/iocsync/iocsync.conf.example \
-	usr/lib/systemd/system/iocsync.service usr/lib/systemd/system/iocsync-sync.service \
-	usr/lib/systemd/system/iocsync-sync.timer etc/logrotate.d/iocsync; do
+# The prefix the build was configured with (the units name its bindir).
+prefix=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$build/CMakeCache.txt")
+p=${prefix#/}
+etc=$p/etc
+[ "$prefix" = /usr ] && etc=etc
+DESTDIR=$t cmake --install "$build" >"$t/log" 2>&1 || { cat "$t/log"; exit 1; }
+for f in $p/bin/iocsync $p/bin/mde-emulator $p/share/man/man1/iocsync.1 $p/share/man/man5/iocsync.conf.5 \
+	$p/share/man/man1/mde-emulator.1 $p/share/doc/iocsync/iocsync.conf.example \
+	$p/lib/systemd/system/iocsync.service $p/lib/systemd/system/iocsync-sync.service \
+	$p/lib/systemd/system/iocsync-sync.timer $etc/logrotate.d/iocsync; do
 	[ -f "$t/$f" ] && ok || ko "not installed: /$f"
 done
-for m in "$t"/usr/share/man/man1/*.1 "$t"/usr/share/man/man5/*.5; do
+for m in "$t/$p"/share/man/man1/*.1 "$t/$p"/share/man/man5/*.5; do
 	w=$(groff -mdoc -Tutf8 -ww -z "$m" 2>&1)
 	[ -z "$w" ] && ok || ko "$m: $w"
 	for s in "EXIT STATUS" FILES EXAMPLES; do
@@ -26,18 +31,18 @@ for m in "$t"/usr/share/man/man1/*.1 "$t"/usr/share/man/man5/*.5; do
 		grep -q "^\.Sh $s" "$m" && ok || ko "$m has no $s section"
 	done
 done
-"$t/usr/bin/iocsync" -c "$t/usr/share/doc/iocsync/iocsync.conf.example" config --check >"$t/c" 2>&1 && ok ||
+"$t/$p/bin/iocsync" -c "$t/$p/share/doc/iocsync/iocsync.conf.example" config --check >"$t/c" 2>&1 && ok ||
 	{ ko "the installed example configuration:"; cat "$t/c"; }
-grep -q "^ExecStart=/usr/bin/iocsync -c /etc/iocsync/iocsync.conf daemon$" \
-	"$t/usr/lib/systemd/system/iocsync.service" && ok || ko "iocsync.service ExecStart"
+grep -q "^ExecStart=$prefix/bin/iocsync -c /etc/iocsync/iocsync.conf daemon$" \
+	"$t/$p/lib/systemd/system/iocsync.service" && ok || ko "iocsync.service ExecStart"
 for u in iocsync.service iocsync-sync.service; do
 	for k in NoNewPrivileges=yes ProtectSystem=strict ReadWritePaths= PrivateTmp=yes RestrictAddressFamilies= \
 		SystemCallFilter=@system-service LoadCredential=mde-secret:; do
-		grep -q "^$k" "$t/usr/lib/systemd/system/$u" && ok || ko "$u lacks $k"
+		grep -q "^$k" "$t/$p/lib/systemd/system/$u" && ok || ko "$u lacks $k"
 	done
 done
 if command -v systemd-analyze >/dev/null 2>&1; then
-	(cd "$t/usr/lib/systemd/system" && SYSTEMD_LOG_LEVEL=warning systemd-analyze verify --root=/ \
+	(cd "$t/$p/lib/systemd/system" && SYSTEMD_LOG_LEVEL=warning systemd-analyze verify --root=/ \
 		./iocsync.service ./iocsync-sync.service ./iocsync-sync.timer) 2>&1 |
 		grep -v -e 'is not executable' -e "Command 'man " >"$t/v"
 	[ -s "$t/v" ] && { ko "systemd-analyze verify:"; cat "$t/v"; } || ok

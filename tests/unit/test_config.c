@@ -77,6 +77,29 @@ test_errors(void **state)
 	expect_error("[feed \"x\"]\nurl = http://a/\naction = audit\n", "Audit requires generate_alert = yes");
 	expect_error("[feed \"x\"]\nurl = http://a/\ntype = cert\naction = block\n", "CertificateThumbprint");
 	expect_error("[feed \"x\"]\nurl = http://a/\ntype = ip\neducate_url = https://e/\n", "t.conf:4: feed \"x\": educate_url");
+	/* tenants */
+	expect_error("[tenant \"a\"]\nclient_id = 11111111-1111-1111-1111-111111111111\n",
+		     "t.conf:1: [tenant \"a\"] needs its own tenant_id and client_id");
+	expect_error("[tenant \"a\"]\ntenant_id = 00000000-0000-0000-0000-000000000001\n"
+		     "client_id = 11111111-1111-1111-1111-111111111111\nfeeds = nope\n",
+		     "t.conf:1: [tenant \"a\"]: feeds: no [feed \"nope\"]");
+	expect_error("[tenant \"a\"]\nbogus = 1\n", "t.conf:2: unknown key \"bogus\" in [tenant \"a\"]");
+	expect_error("[tenant \"a\"]\nreserve = 1\n", "t.conf:2: unknown key \"reserve\"");
+	expect_error("[tenant a]\n", "t.conf:1: tenant section needs a quoted name");
+	expect_error("[tenant \"a\"]\n[tenant \"a\"]\n", "t.conf:2: tenant \"a\" is defined twice");
+	expect_error("[sync]\nstate = /s.db\n[tenant \"a\"]\ntenant_id = 00000000-0000-0000-0000-000000000001\n"
+		     "client_id = 11111111-1111-1111-1111-111111111111\nstate = /x.db\n"
+		     "[tenant \"b\"]\ntenant_id = 00000000-0000-0000-0000-000000000002\n"
+		     "client_id = 11111111-1111-1111-1111-111111111111\nstate = /x.db\n",
+		     "t.conf:7: [tenant \"b\"]: state /x.db is also tenant \"a\"'s");
+	expect_error("[mde]\nclient_secret_env = X\n[tenant \"a\"]\ntenant_id = 00000000-0000-0000-0000-000000000001\n"
+		     "client_id = 11111111-1111-1111-1111-111111111111\nregion = eu\ncloud = gcc\n",
+		     "t.conf:3: [tenant \"a\"]: region applies to cloud = global only");
+	/* TAXII keys */
+	expect_error("[feed \"x\"]\nurl = http://a/\ntaxii_collection = c\n", "need format = taxii");
+	expect_error("[feed \"x\"]\nurl = http://a/\nformat = taxii\n", "format = taxii needs taxii_collection");
+	expect_error("[feed \"x\"]\nurl = http://a/\nformat = taxii\ntaxii_collection = c\nusername = u\n",
+		     "username and password_file go together");
 	char longline[400];
 	memset(longline, 'x', sizeof(longline));
 	memcpy(longline, "[sync]\nstate = ", 15);
@@ -88,6 +111,32 @@ test_errors(void **state)
 	config_free(c);
 	c = load("[feed \"x\"]\nurl = http://a/\naction = audit\ngenerate_alert = yes\n", &e);
 	assert_non_null(c);
+	config_free(c);
+	/* A tenant's configuration: its keys over [mde], its feeds, its groups,
+	 * a state and metrics file of its own, its secret source alone. */
+	c = load("[mde]\ncloud = custom\napi_url = https://a/\nlogin_url = https://l/\nclient_secret_file = /base\n"
+		 "[sync]\nstate = /v/state.db\nmetrics_file = /m/i.prom\n"
+		 "[feed \"f1\"]\nurl = http://a/1\ndevice_groups = G\n[feed \"f2\"]\nurl = http://a/2\n"
+		 "[tenant \"t\"]\ntenant_id = 00000000-0000-0000-0000-000000000009\n"
+		 "client_id = 11111111-1111-1111-1111-111111111119\nclient_secret_env = T_SECRET\n"
+		 "feeds = f2\ndevice_groups = S1, S2\ntimeout = 5s\n", &e);
+	if (c == NULL)
+		fail_msg("%s", e.buf);
+	struct config *t = config_tenant(c, 0);
+	assert_string_equal(t->tenant_name, "t");
+	assert_string_equal(t->tenant_id, "00000000-0000-0000-0000-000000000009");
+	assert_string_equal(t->api_url, "https://a/");
+	assert_null(t->client_secret_file);
+	assert_string_equal(t->client_secret_env, "T_SECRET");
+	assert_string_equal(t->state, "/v/state-t.db");
+	assert_string_equal(t->metrics_file, "/m/i-t.prom");
+	assert_int_equal(t->api_timeout_s, 5);
+	assert_int_equal(t->nfeeds, 1);
+	assert_string_equal(t->feeds[0].name, "f2");
+	assert_int_equal(t->feeds[0].ndevice_groups, 2);
+	assert_string_equal(t->feeds[0].device_groups[1], "S2");
+	assert_int_equal(t->ntenants, 0);
+	config_free(t);
 	config_free(c);
 	sb_free(&e);
 }
