@@ -1,11 +1,17 @@
-/* iocsync export --format mde-csv: the desired set as the portal's
- * indicator import CSV (spec section 6), 500 rows a file. */
+/* iocsync export: the desired set as the portal's indicator import CSV
+ * (spec section 6), 500 rows a file; or the IP indicators as Windows
+ * Firewall rules (firewall.h). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+#include <time.h>
+
 #include "cmd.h"
+#include "firewall.h"
+#include "mde.h"
 #include "output.h"
 #include "sync.h"
 
@@ -13,13 +19,25 @@
 
 static const char usage[] =
 	"usage: iocsync [-c FILE] export --format mde-csv [--out PREFIX]\n"
+	"       iocsync [-c FILE] export --format firewall-ps1 [--from desired | mde] [--inbound]\n"
+	"                                [--group NAME] [--per-rule N] [--uninstall] [--out FILE]\n"
 	"\n"
 	"Writes the desired set (the feeds as sync would send them) as the CSV the\n"
 	"MDE portal imports (Settings > Endpoints > Indicators > Import): PREFIX-001.csv,\n"
 	"PREFIX-002.csv, ... with at most 500 rows each (default PREFIX: iocsync-indicators).\n"
 	"The portal's import lists FileSha1, FileSha256, IpAddress, DomainName and Url:\n"
 	"FileMd5 and CertificateThumbprint indicators are left out, and counted.\n"
-	"Exit status: 0, 1 a feed failed or a file cannot be written, 2 usage.\n";
+	"\n"
+	"firewall-ps1 writes a PowerShell script (to FILE, default standard output)\n"
+	"that blocks the IP indicators with action Block for TCP and UDP in Windows\n"
+	"Firewall: network protection blocks TCP only, so UDP and QUIC pass without\n"
+	"it. From the desired set (default) or from what MDE holds (--from mde, every\n"
+	"owner's). Outbound; --inbound adds inbound rules. One rule group (--group,\n"
+	"default iocsync), replaced whole each time the script runs; at most N\n"
+	"addresses a rule (--per-rule, default 1000, at most 10000). --uninstall\n"
+	"writes the script that removes the group.\n"
+	"Exit status: 0, 1 a feed failed, MDE could not be listed or a file cannot\n"
+	"be written, 2 usage.\n";
 
 static void
 csv_field(FILE *fp, const char *s)
@@ -33,29 +51,116 @@ csv_field(FILE *fp, const char *s)
 	fputc('"', fp);
 }
 
+/* The firewall script, from the desired set w or from MDE's list. */
+static int
+export_firewall(const struct config *c, const struct want *w, size_t nw, bool from_mde, struct fw_opts *fo,
+		const char *out)
+{
+	const char **ips = NULL;
+	size_t n = 0;
+	json_t *list = NULL;
+	char why[512], src[600], ts[32];
+	struct mde *m = NULL;
+	if (from_mde) {
+		if ((m = mde_new(c, NULL, why, sizeof(why))) == NULL || mde_list_all(m, &list, why, sizeof(why)) != ERR_OK) {
+			fprintf(stderr, "iocsync export: cannot list MDE's indicators: %s\n", why);
+			mde_free(m);
+			return EXIT_FAIL;
+		}
+		ips = xcalloc(json_array_size(list) + 1, sizeof(*ips));
+		size_t i;
+		json_t *x;
+		json_array_foreach(list, i, x) {
+			const char *t = json_string_value(json_object_get(x, "indicatorType"));
+			const char *act = json_string_value(json_object_get(x, "action"));
+			const char *v = json_string_value(json_object_get(x, "indicatorValue"));
+			if (t && v && act && strcmp(t, "IpAddress") == 0 && strcmp(act, "Block") == 0)
+				ips[n++] = v;
+		}
+		snprintf(src, sizeof(src), "what MDE holds (IpAddress, action Block, every owner) in tenant %s",
+			 c->tenant_id ? c->tenant_id : "?");
+	} else {
+		ips = xcalloc(nw + 1, sizeof(*ips));
+		for (size_t i = 0; i < nw; i++)
+			if (w[i].type == IOC_IP && w[i].action == ACT_BLOCK)
+				ips[n++] = w[i].value;
+		snprintf(src, sizeof(src), "the desired set of %s (IpAddress, action Block)", c->path);
+	}
+	format_time((long long)time(NULL), ts, sizeof(ts));
+	fo->source = src;
+	fo->generated = ts;
+	char *text = firewall_ps1(fo, ips, n);
+	int rc = EXIT_OK;
+	FILE *fp = out && strcmp(out, "-") != 0 ? fopen(out, "w") : stdout;
+	if (fp == NULL || fputs(text, fp) == EOF || (fp != stdout && fclose(fp) != 0)) {
+		fprintf(stderr, "iocsync export: %s: cannot write\n", out);
+		rc = EXIT_FAIL;
+	}
+	if (fp == stdout)
+		fflush(stdout);
+	free(text);
+	free(ips);
+	json_decref(list);
+	mde_free(m);
+	return rc;
+}
+
 int
 cmd_export(struct app *a, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"format", required_argument, NULL, 'f'}, {"out", required_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+		{"from", required_argument, NULL, 'F'}, {"inbound", no_argument, NULL, 'i'},
+		{"group", required_argument, NULL, 'g'}, {"per-rule", required_argument, NULL, 'p'},
+		{"uninstall", no_argument, NULL, 'u'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
 	};
-	const char *format = NULL, *prefix = "iocsync-indicators";
+	const char *format = NULL, *prefix = NULL, *from = "desired", *why;
+	struct fw_opts fo = {.group = "iocsync", .version = IOCSYNC_VERSION, .per_rule = FIREWALL_PER_RULE};
+	long long per;
 	int ch;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "f:o:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'f': format = optarg; break;
 		case 'o': prefix = optarg; break;
+		case 'F': from = optarg; break;
+		case 'i': fo.inbound = true; break;
+		case 'g': fo.group = optarg; break;
+		case 'u': fo.uninstall = true; break;
+		case 'p':
+			if (num_parse(optarg, 1, FIREWALL_PER_RULE_MAX, &per, &why) != ERR_OK) {
+				fprintf(stderr, "iocsync export: --per-rule %s: %s (1 to %d)\n", optarg, why,
+					FIREWALL_PER_RULE_MAX);
+				return EXIT_USAGE;
+			}
+			fo.per_rule = (size_t)per;
+			break;
 		case 'h': fputs(usage, stdout); return EXIT_OK;
 		default: fputs(usage, stderr); return EXIT_USAGE;
 		}
 	}
-	if (optind < argc || format == NULL || strcmp(format, "mde-csv") != 0) {
-		if (format && strcmp(format, "mde-csv") != 0)
-			fprintf(stderr, "iocsync export: --format %s: known formats: mde-csv\n", format);
+	bool csv = format && strcmp(format, "mde-csv") == 0, fw = format && strcmp(format, "firewall-ps1") == 0;
+	if (optind < argc || (!csv && !fw) || (strcmp(from, "desired") != 0 && strcmp(from, "mde") != 0) ||
+	    (csv && (fo.inbound || fo.uninstall || strcmp(from, "desired") != 0)) || fo.group[0] == '\0') {
+		if (format && !csv && !fw)
+			fprintf(stderr, "iocsync export: --format %s: known formats: mde-csv, firewall-ps1\n", format);
 		fputs(usage, stderr);
 		return EXIT_USAGE;
+	}
+	if (prefix == NULL)
+		prefix = csv ? "iocsync-indicators" : "-";
+	if (fw && fo.uninstall) { /* nothing to read: the script only removes the group */
+		char ts[32];
+		format_time((long long)time(NULL), ts, sizeof(ts));
+		fo.source = "no indicator (--uninstall)";
+		fo.generated = ts;
+		char *text = firewall_ps1(&fo, NULL, 0);
+		FILE *fp = strcmp(prefix, "-") != 0 ? fopen(prefix, "w") : stdout;
+		int r = fp && fputs(text, fp) != EOF && (fp == stdout || fclose(fp) == 0) ? EXIT_OK : EXIT_FAIL;
+		if (r != EXIT_OK)
+			fprintf(stderr, "iocsync export: %s: cannot write\n", prefix);
+		free(text);
+		return r;
 	}
 	a->one_tenant = true;
 	struct config *c = app_config(a, true);
@@ -68,11 +173,18 @@ cmd_export(struct app *a, int argc, char **argv)
 	}
 	FILE *devnull = fopen("/dev/null", "w");
 	struct output out = {.fp = a->quiet || !devnull ? devnull : stderr, .quiet = true};
-	size_t nw, failed;
-	struct want *w = sync_desired(c, st, &out, &nw, &failed);
+	size_t nw = 0, failed = 0;
+	bool from_mde = strcmp(from, "mde") == 0;
+	struct want *w = from_mde ? NULL : sync_desired(c, st, &out, &nw, &failed);
 	int rc = failed ? EXIT_FAIL : EXIT_OK;
-	if (w == NULL) {
+	if (w == NULL && !from_mde) {
 		rc = EXIT_USAGE;
+		goto done;
+	}
+	if (fw) {
+		int r = export_firewall(c, w, nw, from_mde, &fo, prefix);
+		rc = r != EXIT_OK ? r : rc;
+		wants_free(w, nw);
 		goto done;
 	}
 	size_t rows = 0, files = 0, skipped = 0;

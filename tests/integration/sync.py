@@ -728,6 +728,31 @@ def progress_line_on_a_terminal_only(c):
 
 
 @test
+def firewall_export_from_the_feeds_and_from_mde(c):
+    vals = ips(5)
+    c.feed("bad", vals)
+    c.feed("doms", ["evil-example-domain.top"], type="domain")
+    out = os.path.join(c.dir, "fw.ps1")
+    c.run("export", "--format", "firewall-ps1", "--out", out)
+    text = open(out).read()
+    assert all("'%s'" % v in text for v in vals) and "evil-example" not in text, text
+    assert text.count("New-NetFirewallRule") == 2 and "from the desired set of" in text, text
+    # From MDE: every owner's IP block, the portal's too.
+    c.sync_json()
+    tok = c.emu.token(OTHER, "other-" + SECRET[:6])
+    st, b = c.emu.call("POST", "/api/indicators", {"indicatorValue": "45.200.0.9", "indicatorType": "IpAddress",
+                                                   "action": "Block", "title": "portal", "description": "x"}, token=tok)
+    assert st == 200, b
+    p = c.run("export", "--format", "firewall-ps1", "--from", "mde", "--inbound")
+    assert "'45.200.0.9'" in p.stdout and all("'%s'" % v in p.stdout for v in vals), p.stdout
+    assert p.stdout.count("New-NetFirewallRule") == 4 and "what MDE holds" in p.stdout, p.stdout
+    p = c.run("export", "--format", "firewall-ps1", "--uninstall")
+    assert "Remove-NetFirewallRule" in p.stdout and "New-NetFirewallRule" not in p.stdout, p.stdout
+    c.run("export", "--format", "firewall-ps1", "--per-rule", "0", expect=2)
+    c.run("export", "--format", "nope", expect=2)
+
+
+@test
 def feed_outage_keeps_its_indicators(c):
     vals = ips(50)
     path = c.feed("bad", vals)
