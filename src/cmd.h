@@ -52,5 +52,6 @@ int cmd_purge(struct app *a, int argc, char **argv);
 int cmd_export(struct app *a, int argc, char **argv);
 int cmd_daemon(struct app *a, int argc, char **argv);
 int cmd_report(struct app *a, int argc, char **argv);
+int cmd_probe(struct app *a, int argc, char **argv);
 
 #endif
