@@ -53,5 +53,6 @@ int cmd_export(struct app *a, int argc, char **argv);
 int cmd_daemon(struct app *a, int argc, char **argv);
 int cmd_report(struct app *a, int argc, char **argv);
 int cmd_probe(struct app *a, int argc, char **argv);
+int cmd_doctor(struct app *a, int argc, char **argv);
 
 #endif

@@ -131,8 +131,8 @@ class Ctx:
         return path
 
     def conf(self):
-        lines = ["[mde]", "tenant_id = " + TENANT, "client_id = " + CID, "cloud = custom"]
-        m = dict({"api_url": self.emu.base, "login_url": self.emu.base, "client_secret_file": self.secret_file, "ca_file": os.path.join(WORK, "ca.pem")}, **self.mde)
+        lines = ["[mde]", "tenant_id = " + TENANT, "cloud = custom"]
+        m = dict({"client_id": CID, "api_url": self.emu.base, "login_url": self.emu.base, "client_secret_file": self.secret_file, "ca_file": os.path.join(WORK, "ca.pem")}, **self.mde)
         lines += ["%s = %s" % kv for kv in m.items() if kv[1] is not None]
         lines += ["", "[sync]", "state = " + os.path.join(self.dir, "state.db"),
                   "log_file = " + os.path.join(self.dir, "iocsync.log"), "log_level = debug"]
@@ -750,6 +750,51 @@ def firewall_export_from_the_feeds_and_from_mde(c):
     assert "Remove-NetFirewallRule" in p.stdout and "New-NetFirewallRule" not in p.stdout, p.stdout
     c.run("export", "--format", "firewall-ps1", "--per-rule", "0", expect=2)
     c.run("export", "--format", "nope", expect=2)
+
+
+@test
+def doctor_verdicts_for_roles_groups_and_network_protection(c):
+    def doctor(roles, groups="Finance", expect=None):
+        cid = "55555555-5555-5555-5555-%012d" % (abs(hash(tuple(roles))) % 10**12)
+        c.emu.app(cid, SECRET, "doctor-" + "-".join(roles), roles)
+        c.mde["client_id"] = cid
+        c.feeds["bad"]["device_groups"] = groups
+        p = c.run("doctor", "--json", expect=expect)
+        doc = json.loads(p.stdout)
+        return {x["check"]: x for x in doc["checks"]}, doc, p
+    c.feed("bad", ips(3))
+    every = ["Ti.ReadWrite.All", "Machine.Read.All", "AdvancedQuery.Read.All"]
+    v, doc, p = doctor(every, expect=2)             # WARN only: a Finance device is in audit mode
+    for k in ("configuration", "secret", "token", "role Ti.ReadWrite.All", "role Machine.Read.All",
+              "role AdvancedQuery.Read.All", "api", "cap", "device group Finance"):
+        assert v[k]["verdict"] == "OK", (k, v[k])
+    np = v["network protection in Finance"]
+    assert np["verdict"] == "WARN" and "1 of 2 devices in block mode; not: ws-finance-02" in np["detail"], np
+    assert "scid-96" in np["advice"] and "community" in np["advice"], np
+    assert v["custom network indicators"]["verdict"] == "MANUAL" and "Advanced features" in v["custom network indicators"]["advice"]
+    assert v["TCP only"]["verdict"] == "NOTE" and "firewall-ps1" in v["TCP only"]["advice"]
+    assert doc["fail"] == 0 and doc["exit"] == 2
+    # A group that does not exist.
+    v, doc, p = doctor(every, groups="Finance, Finanse", expect=1)
+    assert v["device group Finanse"]["verdict"] == "FAIL" and "case included" in v["device group Finanse"]["advice"]
+    # Each role missing in turn.
+    v, _, _ = doctor(["Ti.ReadWrite", "Machine.Read.All", "AdvancedQuery.Read.All"], expect=2)
+    assert v["role Ti.ReadWrite.All"]["verdict"] == "WARN" and "cannot count" in v["role Ti.ReadWrite.All"]["detail"]
+    v, _, _ = doctor(["Machine.Read.All", "AdvancedQuery.Read.All"], expect=1)
+    assert v["role Ti.ReadWrite.All"]["verdict"] == "FAIL" and v["api"]["verdict"] == "FAIL"
+    assert "admin consent" in v["role Ti.ReadWrite.All"]["advice"]
+    v, _, _ = doctor(["Ti.ReadWrite.All", "AdvancedQuery.Read.All"], expect=2)
+    assert v["role Machine.Read.All"]["verdict"] == "WARN" and "not checked" in v["device groups"]["detail"]
+    v, _, _ = doctor(["Ti.ReadWrite.All", "Machine.Read.All"], expect=2)
+    assert v["role AdvancedQuery.Read.All"]["verdict"] == "WARN"
+    assert "not checked" in v["network protection"]["detail"]
+    # A secret others may read.
+    os.chmod(c.secret_file, 0o644)
+    v, _, p = doctor(every, expect=1)
+    assert v["secret"]["verdict"] == "FAIL" and "chmod 600" in v["secret"]["advice"], v["secret"]
+    os.chmod(c.secret_file, 0o600)
+    p = c.run("doctor", expect=2)                   # the text form
+    assert "WARN   network protection in Finance" in p.stdout and "doctor: " in p.stdout, p.stdout
 
 
 @test

@@ -1,0 +1,393 @@
+/* iocsync doctor: is the deployment able to block anything? Each check
+ * answers OK, WARN or FAIL with what to do; what no API shows is listed
+ * as a manual check with its portal path, and the facts that bite are
+ * said. See iocsync(1), DOCTOR. */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cmd.h"
+#include "mde.h"
+#include "util.h"
+
+static const char usage[] =
+	"usage: iocsync [-c FILE] doctor [--json]\n"
+	"\n"
+	"Checks, each OK, WARN or FAIL with what to do: the configuration; the\n"
+	"secret's permissions; that a token can be had and the roles in it\n"
+	"(Ti.ReadWrite.All; Machine.Read.All to check device groups;\n"
+	"AdvancedQuery.Read.All to check network protection); that the API\n"
+	"answers; the cap's use (all, iocsync's, others'); that every device group\n"
+	"the configuration names exists; how many devices of each group run\n"
+	"network protection in block mode, and which do not. Then the settings no\n"
+	"API shows (MANUAL, with their portal path) and the facts that bite (NOTE).\n"
+	"Exit status: 0 all OK, 1 a FAIL, 2 WARN only (MANUAL and NOTE do not count).\n";
+
+enum verdict { V_OK, V_WARN, V_FAIL, V_MANUAL, V_NOTE };
+static const char *const vnames[] = {"OK", "WARN", "FAIL", "MANUAL", "NOTE"};
+
+struct doc {
+	json_t *checks;
+	int n[5];
+};
+
+static void
+say(struct doc *d, enum verdict v, const char *check, const char *advice, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+static void
+say(struct doc *d, enum verdict v, const char *check, const char *advice, const char *fmt, ...)
+{
+	char detail[1200];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	json_t *x = json_pack("{s:s, s:s, s:s}", "check", check, "verdict", vnames[v], "detail", detail);
+	if (advice)
+		json_object_set_new(x, "advice", json_string(advice));
+	json_array_append_new(d->checks, x);
+	d->n[v]++;
+}
+
+static bool
+has_role(const json_t *roles, const char *name)
+{
+	size_t i;
+	json_t *x;
+	json_array_foreach((json_t *)roles, i, x)
+		if (json_is_string(x) && strcmp(json_string_value(x), name) == 0)
+			return true;
+	return false;
+}
+
+static void
+check_secret(struct doc *d, const struct config *c)
+{
+	struct stat sb;
+	const char *file = c->client_secret_file ? c->client_secret_file : c->certificate;
+	if (file) {
+		char adv[600];
+		snprintf(adv, sizeof(adv), "chmod 600 %s; chown it to the user iocsync runs as", file);
+		if (stat(file, &sb) != 0)
+			say(d, V_FAIL, "secret", "create it, or fix the path in [mde]", "%s: cannot be read", file);
+		else if (sb.st_mode & 077)
+			say(d, V_FAIL, "secret", adv, "%s is readable by group or others (mode %04o): refused", file,
+			    (unsigned)(sb.st_mode & 07777));
+		else
+			say(d, V_OK, "secret", NULL, "%s: readable by its owner only (mode %04o)", file,
+			    (unsigned)(sb.st_mode & 07777));
+	} else if (c->client_secret_env) {
+		if (getenv(c->client_secret_env))
+			say(d, V_OK, "secret", NULL, "from the environment variable %s", c->client_secret_env);
+		else
+			say(d, V_FAIL, "secret", "set it in the service's environment (or use a credential)",
+			    "the environment variable %s is not set", c->client_secret_env);
+	} else if (c->client_secret_credential) {
+		const char *dir = getenv("CREDENTIALS_DIRECTORY");
+		if (dir)
+			say(d, V_OK, "secret", NULL, "the systemd credential %s", c->client_secret_credential);
+		else
+			say(d, V_WARN, "secret", "run doctor as the service does: systemd-run -p LoadCredential=... "
+						 "or from the unit",
+			    "the systemd credential %s: no CREDENTIALS_DIRECTORY here (not run by systemd)",
+			    c->client_secret_credential);
+	} else {
+		say(d, V_FAIL, "secret", "give client_secret_file, client_secret_env, client_secret_credential or "
+					 "certificate in [mde]", "no secret is configured");
+	}
+}
+
+/* The device groups the feeds are scoped to (deduplicated). */
+static json_t *
+configured_groups(const struct config *c)
+{
+	json_t *g = json_object();
+	for (size_t i = 0; i < c->nfeeds; i++)
+		for (size_t k = 0; k < c->feeds[i].ndevice_groups; k++)
+			json_object_set_new(g, c->feeds[i].device_groups[k], json_true());
+	return g;
+}
+
+static void
+check_tenant(struct doc *d, const struct config *c)
+{
+	char why[600];
+	struct mde *m = mde_new(c, NULL, why, sizeof(why));
+	if (m == NULL) {
+		say(d, V_FAIL, "token", "fix the [mde] section (see the secret check)", "no client: %s", why);
+		return;
+	}
+	const json_t *roles = mde_roles(m, why, sizeof(why));
+	if (roles == NULL) {
+		say(d, V_FAIL, "token",
+		    "check tenant_id, client_id and the secret (expired? rotated?) in Entra ID > App registrations",
+		    "no token: %s", why);
+		mde_free(m);
+		return;
+	}
+	say(d, V_OK, "token", NULL, "a token for tenant %s, app %s", c->tenant_id ? c->tenant_id : "?",
+	    c->client_id ? c->client_id : "?");
+	bool ti_all = has_role(roles, "Ti.ReadWrite.All"), ti = ti_all || has_role(roles, "Ti.ReadWrite");
+	bool mach = has_role(roles, "Machine.Read.All") || has_role(roles, "Machine.ReadWrite.All");
+	bool aq = has_role(roles, "AdvancedQuery.Read.All");
+	static const char grant[] = "Entra ID > App registrations > the app > API permissions > Add > APIs my "
+				    "organization uses > WindowsDefenderATP > Application permissions; then grant "
+				    "admin consent";
+	if (ti_all)
+		say(d, V_OK, "role Ti.ReadWrite.All", NULL, "indicators: read and write, everybody's counted");
+	else if (ti)
+		say(d, V_WARN, "role Ti.ReadWrite.All", grant,
+		    "only Ti.ReadWrite: others' indicators are invisible, so the cap's budget cannot count them and "
+		    "imports past the cap fail item by item");
+	else
+		say(d, V_FAIL, "role Ti.ReadWrite.All", grant, "no Ti.ReadWrite or Ti.ReadWrite.All: iocsync cannot "
+							       "write indicators");
+	if (mach)
+		say(d, V_OK, "role Machine.Read.All", NULL, "machines: readable (device groups can be checked)");
+	else
+		say(d, V_WARN, "role Machine.Read.All", grant,
+		    "no Machine.Read.All or Machine.ReadWrite.All: device groups cannot be checked");
+	if (aq)
+		say(d, V_OK, "role AdvancedQuery.Read.All", NULL, "advanced hunting: network protection can be checked");
+	else
+		say(d, V_WARN, "role AdvancedQuery.Read.All", grant,
+		    "no AdvancedQuery.Read.All: network protection on the devices cannot be checked");
+
+	/* The API, and the cap's use. */
+	json_t *all = NULL;
+	if (!ti) {
+		say(d, V_FAIL, "api", "grant Ti.ReadWrite.All", "not tried: the token cannot read indicators");
+	} else if (mde_list_all(m, &all, why, sizeof(why)) != ERR_OK) {
+		say(d, V_FAIL, "api", "check the cloud, region or api_url in [mde], the network and the proxy",
+		    "listing indicators failed: %s", why);
+	} else {
+		size_t n = json_array_size(all), own = 0, i;
+		json_t *x;
+		json_array_foreach(all, i, x)
+			own += mde_owned(m, x);
+		say(d, V_OK, "api", NULL, "%s answers (%zu indicators listed)", mde_api_base(m), n);
+		long long room = c->cap - c->reserve - (long long)n;
+		char adv[300];
+		snprintf(adv, sizeof(adv), "remove stale indicators in the portal, lower what the feeds send, or set "
+					   "priorities so what matters most fits");
+		if ((long long)n >= c->cap)
+			say(d, V_FAIL, "cap", adv, "%zu of %lld: the cap is reached (iocsync's %zu, others' %zu)", n,
+			    c->cap, own, n - own);
+		else if (room < 0)
+			say(d, V_WARN, "cap", adv, "%zu of %lld: inside the reserve of %lld (iocsync's %zu, others' %zu)",
+			    n, c->cap, c->reserve, own, n - own);
+		else
+			say(d, V_OK, "cap", NULL, "%zu of %lld used (iocsync's %zu, others' %zu); %lld free after the "
+						  "reserve of %lld%s", n, c->cap, own, n - own, room, c->reserve,
+			    ti_all ? "" : " (others' unseen without Ti.ReadWrite.All)");
+		json_decref(all);
+	}
+
+	/* Device groups, then network protection in each. */
+	json_t *want = configured_groups(c), *machines = NULL;
+	long st = 0;
+	if (!mach) {
+		say(d, V_WARN, "device groups", "grant Machine.Read.All", "not checked: the token lacks Machine.Read.All");
+	} else {
+		enum err e = mde_call(m, MDE_EP_MACHINES, "GET", "/api/machines?$top=10000", NULL, &st, &machines, why,
+				      sizeof(why));
+		if (e != ERR_OK && st != 404) {
+			say(d, V_FAIL, "device groups", "see the api check", "listing machines failed: %s", why);
+		} else {
+			json_t *seen = json_object();
+			size_t i;
+			json_t *x;
+			json_array_foreach(json_object_get(machines, "value"), i, x) {
+				const char *g = json_string_value(json_object_get(x, "rbacGroupName"));
+				if (g) {
+					json_t *cnt = json_object_get(seen, g);
+					json_object_set_new(seen, g, json_integer(cnt ? json_integer_value(cnt) + 1 : 1));
+				}
+			}
+			const char *g;
+			json_t *v;
+			if (json_object_size(want) == 0)
+				say(d, V_OK, "device groups", NULL, "no feed is scoped to device groups: indicators apply "
+								    "to every device (%zu groups seen)", json_object_size(seen));
+			json_object_foreach(want, g, v) {
+				json_t *cnt = json_object_get(seen, g);
+				char name[300];
+				snprintf(name, sizeof(name), "device group %s", g);
+				if (cnt)
+					say(d, V_OK, name, NULL, "%lld devices", (long long)json_integer_value(cnt));
+				else
+					say(d, V_FAIL, name,
+					    "fix device_groups in the configuration: names must match the portal's "
+					    "(Settings > Endpoints > Device groups), case included",
+					    "no device is in a group of that name: indicators scoped to it protect nothing");
+			}
+			json_decref(seen);
+		}
+	}
+	if (!aq) {
+		say(d, V_WARN, "network protection", "grant AdvancedQuery.Read.All",
+		    "not checked: the token lacks AdvancedQuery.Read.All");
+	} else {
+		json_t *body = json_pack("{s:s}", "Query",
+					 "DeviceTvmSecureConfigurationAssessment | where ConfigurationId == \"scid-96\" "
+					 "| summarize arg_max(Timestamp, *) by DeviceId "
+					 "| project DeviceId, DeviceName, IsCompliant, IsApplicable");
+		json_t *res = NULL;
+		enum err e = mde_call(m, MDE_EP_QUERY, "POST", "/api/advancedqueries/run", body, &st, &res, why,
+				      sizeof(why));
+		json_decref(body);
+		if (e != ERR_OK) {
+			say(d, V_FAIL, "network protection", "see the api check", "advanced hunting failed: %s", why);
+		} else {
+			/* DeviceId -> compliant, then per group of the machines. */
+			json_t *np = json_object();
+			size_t i;
+			json_t *x;
+			json_array_foreach(json_object_get(res, "Results"), i, x) {
+				const char *id = json_string_value(json_object_get(x, "DeviceId"));
+				if (id)
+					json_object_set(np, id, json_object_get(x, "IsCompliant"));
+			}
+			json_t *groups = json_object(); /* group -> [total, in block, "names not"] */
+			json_array_foreach(json_object_get(machines, "value"), i, x) {
+				const char *g = json_string_value(json_object_get(x, "rbacGroupName"));
+				const char *id = json_string_value(json_object_get(x, "id"));
+				const char *nm = json_string_value(json_object_get(x, "computerDnsName"));
+				if (!g || !id || (json_object_size(want) && !json_object_get(want, g)))
+					continue;
+				json_t *e2 = json_object_get(groups, g);
+				if (!e2)
+					json_object_set_new(groups, g, e2 = json_pack("{s:i, s:i, s:[]}", "total", 0, "block", 0,
+										 "not"));
+				json_object_set_new(e2, "total", json_integer(json_integer_value(json_object_get(e2, "total")) + 1));
+				if (json_is_true(json_object_get(np, id)))
+					json_object_set_new(e2, "block",
+							    json_integer(json_integer_value(json_object_get(e2, "block")) + 1));
+				else
+					json_array_append_new(json_object_get(e2, "not"), json_string(nm ? nm : id));
+			}
+			const char *g;
+			json_t *v;
+			static const char adv[] =
+				"turn network protection to block mode on those devices (Intune: Endpoint security > "
+				"Attack surface reduction; or Set-MpPreference -EnableNetworkProtection Enabled); audit "
+				"mode does not enforce. The check reads ConfigurationId scid-96, an id known from "
+				"community sources, not from Microsoft's documentation";
+			if (!mach)
+				say(d, V_WARN, "network protection", "grant Machine.Read.All",
+				    "%zu devices reported, but without Machine.Read.All they cannot be put in groups",
+				    json_object_size(np));
+			json_object_foreach(groups, g, v) {
+				char name[300];
+				snprintf(name, sizeof(name), "network protection in %s", g);
+				long long tot = json_integer_value(json_object_get(v, "total"));
+				long long blk = json_integer_value(json_object_get(v, "block"));
+				if (blk == tot) {
+					say(d, V_OK, name, NULL, "%lld of %lld devices in block mode (scid-96, a community "
+								 "id)", blk, tot);
+				} else {
+					struct strbuf names = {0};
+					size_t k;
+					json_t *nm;
+					json_array_foreach(json_object_get(v, "not"), k, nm)
+						if (k < 10)
+							sb_addf(&names, "%s%s", k ? ", " : "", json_string_value(nm));
+					if (json_array_size(json_object_get(v, "not")) > 10)
+						sb_addf(&names, " and %zu more", json_array_size(json_object_get(v, "not")) - 10);
+					say(d, blk ? V_WARN : V_FAIL, name, adv,
+					    "%lld of %lld devices in block mode; not: %s", blk, tot, names.buf);
+					sb_free(&names);
+				}
+			}
+			json_decref(groups);
+			json_decref(np);
+			json_decref(res);
+		}
+	}
+	json_decref(machines);
+	json_decref(want);
+	mde_free(m);
+}
+
+static void
+manual_and_facts(struct doc *d)
+{
+	say(d, V_MANUAL, "custom network indicators",
+	    "Microsoft Defender portal: Settings > Endpoints > General > Advanced features > Custom network "
+	    "indicators: On",
+	    "no API shows it: without it, IP, URL and domain indicators do nothing");
+	say(d, V_MANUAL, "allow or block file",
+	    "Settings > Endpoints > General > Advanced features > Allow or block file: On",
+	    "no API shows it: without it, file hash indicators do nothing");
+	say(d, V_MANUAL, "EDR in block mode",
+	    "Settings > Endpoints > General > Advanced features > Enable EDR in block mode: On",
+	    "no API shows it: it lets Defender act on what a non-Microsoft antivirus misses");
+	say(d, V_NOTE, "delay", NULL, "IP and URL blocks can take up to 48 hours to reach the devices");
+	say(d, V_NOTE, "TCP only", "iocsync export --format firewall-ps1 writes Windows Firewall rules for UDP; "
+				   "iocsync probe HOST PORT --both shows what gets through",
+	    "network protection blocks TCP (and HTTP/HTTPS); UDP and QUIC to a blocked IP pass");
+	say(d, V_NOTE, "HTTPS paths", NULL,
+	    "a URL indicator's path is enforced for HTTPS only in Microsoft Edge; other browsers see the domain "
+	    "(and need QUIC and ECH off)");
+}
+
+int
+cmd_doctor(struct app *a, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+	};
+	bool json = false;
+	int ch;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'j': json = true; break;
+		case 'h': fputs(usage, stdout); return EXIT_OK;
+		default: fputs(usage, stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fputs(usage, stderr);
+		return EXIT_USAGE;
+	}
+	struct doc d = {.checks = json_array()};
+	a->one_tenant = true;
+	struct config *c = app_config(a, true);
+	if (c == NULL) {
+		say(&d, V_FAIL, "configuration", "fix the lines named above", "%s: not valid",
+		    a->config_path ? a->config_path : CONFIG_DEFAULT_PATH);
+	} else {
+		say(&d, V_OK, "configuration", NULL, "%s: valid, %zu feeds", c->path, c->nfeeds);
+		check_secret(&d, c);
+		check_tenant(&d, c);
+	}
+	manual_and_facts(&d);
+	int rc = d.n[V_FAIL] ? EXIT_FAIL : d.n[V_WARN] ? 2 : EXIT_OK;
+	if (json) {
+		json_t *doc = json_pack("{s:O, s:i, s:i, s:i, s:i}", "checks", d.checks, "ok", d.n[V_OK], "warn",
+					d.n[V_WARN], "fail", d.n[V_FAIL], "exit", rc);
+		json_dumpf(doc, stdout, JSON_INDENT(1));
+		putchar('\n');
+		json_decref(doc);
+	} else {
+		size_t i;
+		json_t *x;
+		json_array_foreach(d.checks, i, x) {
+			printf("%-6s %-30s %s\n", json_string_value(json_object_get(x, "verdict")),
+			       json_string_value(json_object_get(x, "check")),
+			       json_string_value(json_object_get(x, "detail")));
+			if (json_object_get(x, "advice"))
+				printf("       %-30s -> %s\n", "", json_string_value(json_object_get(x, "advice")));
+		}
+		printf("\ndoctor: %d OK, %d WARN, %d FAIL (%d manual checks, %d notes)\n", d.n[V_OK], d.n[V_WARN],
+		       d.n[V_FAIL], d.n[V_MANUAL], d.n[V_NOTE]);
+	}
+	json_decref(d.checks);
+	config_free(c);
+	return rc;
+}
