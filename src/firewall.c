@@ -50,7 +50,8 @@ firewall_ps1(const struct fw_opts *o, const char *const *addrs, size_t n)
 	size_t per = o->per_rule ? o->per_rule : FIREWALL_PER_RULE;
 	const char **v = xcalloc(n ? n : 1, sizeof(*v));
 	size_t m = 0;
-	memcpy(v, addrs, n * sizeof(*v));
+	if (n) /* addrs may be NULL then */
+		memcpy(v, addrs, n * sizeof(*v));
 	qsort(v, n, sizeof(*v), cmp_str);
 	for (size_t i = 0; i < n; i++)
 		if (m == 0 || strcmp(v[m - 1], v[i]) != 0)
