@@ -878,6 +878,48 @@ def tls_unknown_ca_and_plain_http_are_refused(c):
     assert c.owned() == []
 
 
+def sign_cert(name, san, start=None, end=None):
+    """A certificate from the suite's CA, for san, optionally dated (openssl ca takes dates)."""
+    d = os.path.join(WORK, "ca-" + name)
+    os.makedirs(d, exist_ok=True)
+    open(os.path.join(d, "index.txt"), "w").close()
+    with open(os.path.join(d, "serial"), "w") as f:
+        f.write("%02X\n" % (len(os.listdir(WORK)) + 16))
+    with open(os.path.join(d, "ca.cnf"), "w") as f:
+        f.write("[ca]\ndefault_ca = d\n[d]\ndir = %s\ndatabase = %s/index.txt\nserial = %s/serial\n"
+                "new_certs_dir = %s\ndefault_md = sha256\npolicy = p\ncopy_extensions = copy\ndefault_days = 1\n"
+                "[p]\ncommonName = supplied\n" % (d, d, d, d))
+    key, csr, pem = (os.path.join(d, x) for x in ("k.pem", "c.csr", "c.pem"))
+    sh("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=" + name,
+       "-addext", "subjectAltName=" + san)
+    dates = ["-startdate", start, "-enddate", end] if start else []
+    sh("openssl", "ca", "-batch", "-config", os.path.join(d, "ca.cnf"), "-cert", os.path.join(WORK, "ca.pem"),
+       "-keyfile", os.path.join(WORK, "ca.key"), "-in", csr, "-out", pem, *dates)
+    return pem, key
+
+
+@test
+def tls_expired_and_wrong_name_certificates_are_refused(c):
+    c.feed("bad", ips(3))
+    for name, san, dates, want in (
+            ("expired", "IP:127.0.0.1", ("20200101000000Z", "20200102000000Z"), "expired"),
+            ("wrong.example", "DNS:wrong.example", (None, None), "match")):
+        pem, key = sign_cert(name, san, *dates)
+        other = subprocess.Popen([EMU, "--listen", "127.0.0.1:0", "--tls-cert", pem, "--tls-key", key],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            base = other.stdout.readline().split("listening on ")[1].strip()
+            c.mde = {"api_url": base, "login_url": base}
+            p = c.run("sync", expect=1)
+            assert want in p.stderr.lower() and "certificate" in p.stderr.lower(), (name, p.stderr)
+            p = c.run("doctor", expect=1)           # doctor says so too
+            assert "no token" in p.stdout and want in p.stdout.lower(), (name, p.stdout)
+        finally:
+            other.terminate()
+            other.communicate(timeout=30)
+    assert c.owned() == []
+
+
 @test
 def sigkill_at_random_points_then_a_run_converges(c):
     rng = random.Random(int(os.environ.get("IOCSYNC_SEED", "4")))
