@@ -8,7 +8,7 @@ CMAKE_FLAGS ?=
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all deps build check test demo bench fuzz install clean
+.PHONY: all deps build check test demo bench fuzz soak-faults soak-crash install clean
 
 all: build
 
@@ -43,6 +43,14 @@ bench: build
 	@python3 bench/sync.py $(BUILD)/iocsync $(BUILD)/mde-emulator
 	@echo; echo "== many tenants in one process, against one tenant (bench/tenants.py, about 2 minutes)"
 	@python3 bench/tenants.py $(BUILD)/iocsync $(BUILD)/mde-emulator
+
+# The long soaks (make check runs 5 and 3 of each): 100 runs under faults,
+# 50 runs killed at random, each checked for convergence.
+soak-faults: build
+	@IOCSYNC_SOAK_RUNS=$${RUNS:-100} python3 tests/integration/sync.py $(BUILD)/iocsync $(BUILD)/mde-emulator fault_soak
+
+soak-crash: build
+	@IOCSYNC_CRASH_RUNS=$${RUNS:-50} python3 tests/integration/sync.py $(BUILD)/iocsync $(BUILD)/mde-emulator crash_soak
 
 fuzz: deps
 	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIOCSYNC_FUZZ=ON \
