@@ -836,6 +836,9 @@ sync_desired(const struct config *c, struct store *st, struct output *out, size_
 int
 sync_run(const struct config *c, const struct sync_opts *o)
 {
+	/* A setup error is a usage error, except for plan, whose 2 says
+	 * "changes pending": there every error is 1. */
+	const int usage_rc = o->dry_run ? EXIT_FAIL : EXIT_USAGE;
 	FILE *fp = o->out ? o->out : stdout;
 	char why[512];
 	int rc = EXIT_OK;
@@ -846,12 +849,12 @@ sync_run(const struct config *c, const struct sync_opts *o)
 
 	if (c->nfeeds == 0) {
 		log_error("%s: %s defines no [feed \"name\"] section", o->verb, c->path);
-		return EXIT_USAGE;
+		return usage_rc;
 	}
 	struct mde *m = mde_new(c, NULL, why, sizeof(why));
 	if (m == NULL) {
 		log_error("%s: %s", o->verb, why);
-		return EXIT_USAGE;
+		return usage_rc;
 	}
 	struct store *st = sync_open_store(c, o->verb, true);
 	if (st == NULL) {
@@ -876,7 +879,7 @@ sync_run(const struct config *c, const struct sync_opts *o)
 		state_free(&s);
 		store_close(st);
 		mde_free(m);
-		return EXIT_USAGE;
+		return usage_rc;
 	}
 	long long run_id = store_run_begin(st, o->verb, now);
 	size_t fi;
@@ -1085,8 +1088,10 @@ sync_all(const struct config *c, const struct sync_opts *o)
 			fclose(j->o.out);
 		}
 		any_fail |= j->rc == EXIT_FAIL;
-		any_usage |= j->rc == EXIT_USAGE && !o->dry_run;
-		any_pending |= j->rc == 2 && o->dry_run;
+		if (o->dry_run) /* plan: 2 is "changes pending", its errors are 1 */
+			any_pending |= j->rc == 2;
+		else
+			any_usage |= j->rc == EXIT_USAGE;
 		if (all) {
 			json_t *doc = j->buf ? json_loads(j->buf, 0, NULL) : NULL;
 			json_object_set_new(all, c->tenants[i].name,
@@ -1106,6 +1111,6 @@ sync_all(const struct config *c, const struct sync_opts *o)
 	}
 	free(jobs);
 	if (o->dry_run)
-		return any_fail || any_usage ? EXIT_FAIL : any_pending ? 2 : EXIT_OK;
+		return any_fail ? EXIT_FAIL : any_pending ? 2 : EXIT_OK;
 	return any_usage ? EXIT_USAGE : any_fail ? EXIT_FAIL : EXIT_OK;
 }

@@ -4,17 +4,10 @@
 # store and a feed that turns into an HTML page (its snapshot is kept).
 set -u
 bin=$1 src=$2
-t=$(mktemp -d)
-trap 'rm -rf "$t"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-ko() { fail=$((fail + 1)); echo "FAIL: $*"; }
-expect() { # expect WHAT FILE PATTERN
-	if grep -q -- "$3" "$2"; then ok; else ko "$1: no \"$3\" in:"; sed 's/^/  | /' "$2"; fi
-}
+. "$(dirname "$0")/harness.sh"
 
 "$bin" --version >"$t/v" && expect version "$t/v" "^iocsync "
-for v in check feeds config plan sync status list purge export; do
+for v in check feeds config plan sync status list purge export report daemon doctor probe; do
 	"$bin" $v --help >"$t/h" 2>&1 && expect "$v --help" "$t/h" "usage: iocsync"
 done
 "$bin" nosuchverb >/dev/null 2>&1; [ $? -eq 2 ] && ok || ko "unknown verb exit code"
@@ -78,5 +71,25 @@ expect "dump loads back" "$t/x2" "valid (1 feed)"
 "$bin" -c "$t/bad.conf" plan >/dev/null 2>&1; rc=$?
 [ $rc -eq 1 ] && ok || ko "plan with a bad config exits $rc, want 1"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+# ...nor when the configuration loads but sync cannot start (no secret):
+# plan says 1, sync a usage error
+printf '185.220.101.4\n' >"$t/pf.txt"
+cat >"$t/nosecret.conf" <<CONF
+[mde]
+tenant_id = 00000000-0000-0000-0000-000000000001
+client_id = 11111111-1111-1111-1111-111111111111
+cloud = custom
+api_url = https://127.0.0.1:9
+login_url = https://127.0.0.1:9
+[sync]
+state = $t/pf.db
+[feed "f"]
+url = file://$t/pf.txt
+CONF
+"$bin" -c "$t/nosecret.conf" plan >"$t/p" 2>&1; rc=$?
+[ $rc -eq 1 ] && ok || ko "plan without a secret exits $rc, want 1"
+expect "plan names the missing secret" "$t/p" "needs exactly one of client_secret_file"
+"$bin" -c "$t/nosecret.conf" sync >/dev/null 2>&1; rc=$?
+[ $rc -eq 2 ] && ok || ko "sync without a secret exits $rc, want 2"
+
+finish

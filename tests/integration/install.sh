@@ -5,11 +5,7 @@
 # being installed for real) and the logrotate snippet.
 set -u
 build=$1 src=$2
-t=$(mktemp -d)
-trap 'rm -rf "$t"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-ko() { fail=$((fail + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/harness.sh"
 
 # The prefix the build was configured with (the units name its bindir).
 prefix=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$build/CMakeCache.txt")
@@ -49,5 +45,4 @@ if command -v systemd-analyze >/dev/null 2>&1; then
 else
 	echo "SKIPPED: systemd-analyze verify (no systemd-analyze here)"
 fi
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish
