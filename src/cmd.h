@@ -41,6 +41,12 @@ struct output;
 int feed_collect(const struct config *c, const struct feed_cfg *f, uint32_t idx, struct store *st,
 		 struct policy *pol, struct merge *m, struct output *out, bool *usable);
 
+/* For status and report: one tenant's configuration (in *c) and the
+ * status document of its store, read without the lock (report.h). NULL
+ * with the error printed and *rc set. */
+#include <jansson.h>
+json_t *status_load(struct app *a, const char *verb, long long nruns, struct config **c, long long *now, int *rc);
+
 int cmd_check(struct app *a, int argc, char **argv);
 int cmd_feeds(struct app *a, int argc, char **argv);
 int cmd_config(struct app *a, int argc, char **argv);

@@ -40,8 +40,7 @@ sleep_until(double t)
 		double left = t - clock_real.now(NULL);
 		if (left <= 0)
 			return 0;
-		struct timespec ts = {.tv_sec = left > 1 ? 1 : 0, .tv_nsec = left > 1 ? 0 : (long)(left * 1e9)};
-		nanosleep(&ts, NULL); /* EINTR: a signal, looked at above */
+		clock_real.sleep(NULL, left < 1 ? left : 1); /* a second at most: the flags are looked at again */
 	}
 }
 

@@ -12,6 +12,7 @@
 
 #include "cmd.h"
 #include "mde.h"
+#include "report.h"
 #include "util.h"
 
 static const char usage[] =
@@ -203,10 +204,8 @@ check_tenant(struct doc *d, const struct config *c)
 			json_t *x;
 			json_array_foreach(json_object_get(machines, "value"), i, x) {
 				const char *g = json_string_value(json_object_get(x, "rbacGroupName"));
-				if (g) {
-					json_t *cnt = json_object_get(seen, g);
-					json_object_set_new(seen, g, json_integer(cnt ? json_integer_value(cnt) + 1 : 1));
-				}
+				if (g)
+					json_bump(seen, g);
 			}
 			const char *g;
 			json_t *v;
@@ -263,10 +262,9 @@ check_tenant(struct doc *d, const struct config *c)
 				if (!e2)
 					json_object_set_new(groups, g, e2 = json_pack("{s:i, s:i, s:[]}", "total", 0, "block", 0,
 										 "not"));
-				json_object_set_new(e2, "total", json_integer(json_integer_value(json_object_get(e2, "total")) + 1));
+				json_bump(e2, "total");
 				if (json_is_true(json_object_get(np, id)))
-					json_object_set_new(e2, "block",
-							    json_integer(json_integer_value(json_object_get(e2, "block")) + 1));
+					json_bump(e2, "block");
 				else
 					json_array_append_new(json_object_get(e2, "not"), json_string(nm ? nm : id));
 			}

@@ -1,6 +1,7 @@
 /* iocsync export: the desired set as the portal's indicator import CSV
  * (spec section 6), 500 rows a file; or the IP indicators as Windows
  * Firewall rules (firewall.h). */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,27 @@ csv_field(FILE *fp, const char *s)
 	fputc('"', fp);
 }
 
+/* Writes the script made for addrs to out ("-": standard output; a
+ * file is replaced whole or not at all). */
+static int
+write_script(struct fw_opts *fo, const char *source, const char *const *addrs, size_t n, const char *out)
+{
+	char ts[32];
+	format_time((long long)time(NULL), ts, sizeof(ts));
+	fo->source = source;
+	fo->generated = ts;
+	char *text = firewall_ps1(fo, addrs, n);
+	size_t len = strlen(text);
+	int rc = EXIT_OK;
+	if (strcmp(out, "-") == 0 ? fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0
+				  : file_write_atomic(out, text, len, 0644) != ERR_OK) {
+		fprintf(stderr, "iocsync export: %s: %s\n", out, strerror(errno));
+		rc = EXIT_FAIL;
+	}
+	free(text);
+	return rc;
+}
+
 /* The firewall script, from the desired set w or from MDE's list. */
 static int
 export_firewall(const struct config *c, const struct want *w, size_t nw, bool from_mde, struct fw_opts *fo,
@@ -59,7 +81,7 @@ export_firewall(const struct config *c, const struct want *w, size_t nw, bool fr
 	const char **ips = NULL;
 	size_t n = 0;
 	json_t *list = NULL;
-	char why[512], src[600], ts[32];
+	char why[512], src[600];
 	struct mde *m = NULL;
 	if (from_mde) {
 		if ((m = mde_new(c, NULL, why, sizeof(why))) == NULL || mde_list_all(m, &list, why, sizeof(why)) != ERR_OK) {
@@ -86,19 +108,7 @@ export_firewall(const struct config *c, const struct want *w, size_t nw, bool fr
 				ips[n++] = w[i].value;
 		snprintf(src, sizeof(src), "the desired set of %s (IpAddress, action Block)", c->path);
 	}
-	format_time((long long)time(NULL), ts, sizeof(ts));
-	fo->source = src;
-	fo->generated = ts;
-	char *text = firewall_ps1(fo, ips, n);
-	int rc = EXIT_OK;
-	FILE *fp = out && strcmp(out, "-") != 0 ? fopen(out, "w") : stdout;
-	if (fp == NULL || fputs(text, fp) == EOF || (fp != stdout && fclose(fp) != 0)) {
-		fprintf(stderr, "iocsync export: %s: cannot write\n", out);
-		rc = EXIT_FAIL;
-	}
-	if (fp == stdout)
-		fflush(stdout);
-	free(text);
+	int rc = write_script(fo, src, ips, n, out);
 	free(ips);
 	json_decref(list);
 	mde_free(m);
@@ -149,19 +159,8 @@ cmd_export(struct app *a, int argc, char **argv)
 	}
 	if (prefix == NULL)
 		prefix = csv ? "iocsync-indicators" : "-";
-	if (fw && fo.uninstall) { /* nothing to read: the script only removes the group */
-		char ts[32];
-		format_time((long long)time(NULL), ts, sizeof(ts));
-		fo.source = "no indicator (--uninstall)";
-		fo.generated = ts;
-		char *text = firewall_ps1(&fo, NULL, 0);
-		FILE *fp = strcmp(prefix, "-") != 0 ? fopen(prefix, "w") : stdout;
-		int r = fp && fputs(text, fp) != EOF && (fp == stdout || fclose(fp) == 0) ? EXIT_OK : EXIT_FAIL;
-		if (r != EXIT_OK)
-			fprintf(stderr, "iocsync export: %s: cannot write\n", prefix);
-		free(text);
-		return r;
-	}
+	if (fw && fo.uninstall) /* nothing to read: the script only removes the group */
+		return write_script(&fo, "no indicator (--uninstall)", NULL, 0, prefix);
 	a->one_tenant = true;
 	struct config *c = app_config(a, true);
 	if (c == NULL)

@@ -1,13 +1,10 @@
 /* iocsync report --html FILE: the state store as one page people read at
  * a glance. See report.h. */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "cmd.h"
 #include "report.h"
@@ -52,42 +49,21 @@ cmd_report(struct app *a, int argc, char **argv)
 		fputs(usage, stderr);
 		return EXIT_USAGE;
 	}
-	a->one_tenant = true;
-	struct config *c = app_config(a, true);
-	if (c == NULL)
-		return EXIT_USAGE;
-	struct store *st = sync_open_store(c, "report", false);
-	if (st == NULL) {
-		config_free(c);
-		return EXIT_FAIL;
-	}
-	long long now = (long long)time(NULL);
-	json_t *doc = status_doc(c, st, (int)nruns, now);
-	int rc = EXIT_OK;
-	if (doc == NULL) {
-		fprintf(stderr, "iocsync report: cannot read the state store %s\n", c->state);
+	struct config *c;
+	long long now;
+	int rc;
+	json_t *doc = status_load(a, "report", nruns, &c, &now, &rc);
+	if (doc == NULL)
+		return rc;
+	char *html = report_html(c, doc, now);
+	size_t len = strlen(html);
+	if (strcmp(out, "-") == 0 ? fwrite(html, 1, len, stdout) != len
+				  : file_write_atomic(out, html, len, 0644) != ERR_OK) {
+		fprintf(stderr, "iocsync report: %s: %s\n", out, strerror(errno));
 		rc = EXIT_FAIL;
-	} else {
-		char *html = report_html(c, doc, now);
-		size_t len = strlen(html);
-		if (strcmp(out, "-") == 0) {
-			if (fwrite(html, 1, len, stdout) != len)
-				rc = EXIT_FAIL;
-		} else {
-			/* Whole or not at all: a temporary file renamed over it. */
-			char *tmp = xasprintf("%s.tmp.%ld", out, (long)getpid());
-			int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-			if (fd < 0 || write(fd, html, len) != (ssize_t)len || close(fd) != 0 || rename(tmp, out) != 0) {
-				fprintf(stderr, "iocsync report: %s: %s\n", out, strerror(errno));
-				unlink(tmp);
-				rc = EXIT_FAIL;
-			}
-			free(tmp);
-		}
-		free(html);
-		json_decref(doc);
 	}
-	store_close(st);
+	free(html);
+	json_decref(doc);
 	config_free(c);
 	return rc;
 }

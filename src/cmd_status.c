@@ -35,6 +35,32 @@ print_counts(const char *label, json_t *o)
 	printf("%s\n", *sep ? "" : " none");
 }
 
+json_t *
+status_load(struct app *a, const char *verb, long long nruns, struct config **cp, long long *now, int *rc)
+{
+	a->one_tenant = true;
+	struct config *c = app_config(a, true);
+	*cp = NULL;
+	if (c == NULL) {
+		*rc = EXIT_USAGE;
+		return NULL;
+	}
+	struct store *st = sync_open_store(c, verb, false);
+	json_t *doc = NULL;
+	*now = (long long)time(NULL);
+	if (st && (doc = status_doc(c, st, (int)nruns, *now)) == NULL)
+		fprintf(stderr, "iocsync %s: cannot read the state store %s\n", verb, c->state);
+	store_close(st);
+	if (doc == NULL) {
+		config_free(c);
+		*rc = EXIT_FAIL;
+		return NULL;
+	}
+	*cp = c;
+	*rc = EXIT_OK;
+	return doc;
+}
+
 int
 cmd_status(struct app *a, int argc, char **argv)
 {
@@ -64,24 +90,12 @@ cmd_status(struct app *a, int argc, char **argv)
 		fputs(usage, stderr);
 		return EXIT_USAGE;
 	}
-	a->one_tenant = true;
-	struct config *c = app_config(a, true);
-	if (c == NULL)
-		return EXIT_USAGE;
-	struct store *st = sync_open_store(c, "status", false);
-	if (st == NULL) {
-		config_free(c);
-		return EXIT_FAIL;
-	}
-	long long now = (long long)time(NULL);
-	json_t *doc = status_doc(c, st, (int)nruns, now);
-	int rc = EXIT_OK;
-	if (doc == NULL) {
-		fprintf(stderr, "iocsync status: cannot read the state store %s\n", c->state);
-		store_close(st);
-		config_free(c);
-		return EXIT_FAIL;
-	}
+	struct config *c;
+	long long now;
+	int rc;
+	json_t *doc = status_load(a, "status", nruns, &c, &now, &rc);
+	if (doc == NULL)
+		return rc;
 	json_t *ind = json_object_get(doc, "indicators"), *feeds = json_object_get(doc, "feeds");
 	json_t *runs = json_object_get(doc, "runs");
 	if (json) {
@@ -136,7 +150,6 @@ cmd_status(struct app *a, int argc, char **argv)
 		}
 	}
 	json_decref(doc);
-	store_close(st);
 	config_free(c);
 	return rc;
 }

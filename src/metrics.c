@@ -1,14 +1,13 @@
 #include "metrics.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "ioc.h"
+#include "report.h"
 #include "util.h"
 
 /* A label value: backslash, double quote and newline escaped. */
@@ -66,8 +65,7 @@ count_ind(void *ctx, const struct store_ind *r)
 	snprintf(key, sizeof(key), "%.*s\t%s\t%s", (int)fl, f, ioc_type_name((enum ioc_type)r->type),
 		 ioc_action_name((enum ioc_action)r->action));
 	ic->n++;
-	json_t *n = json_object_get(ic->by, key);
-	json_object_set_new(ic->by, key, json_integer(n ? json_integer_value(n) + 1 : 1));
+	json_bump(ic->by, key);
 }
 
 static void
@@ -149,7 +147,7 @@ metrics_text(const struct config *c, struct store *st, const json_t *run, const 
 	family(&o, "iocsync_feed_age_seconds", "Age of the feed's last good copy.");
 	for (size_t k = 0; k < c->nfeeds; k++) {
 		struct store_feed sf;
-		if (store_feed_get(st, c->feeds[k].name, &sf) == ERR_OK && sf.last_good_at) {
+		if (store_feed_info(st, c->feeds[k].name, &sf) == ERR_OK && sf.last_good_at) {
 			const char *kv[] = {"feed", c->feeds[k].name, NULL};
 			sample(&o, "iocsync_feed_age_seconds", t, kv, (double)(now - sf.last_good_at));
 		}
@@ -176,25 +174,9 @@ metrics_write(const struct config *c, struct store *st, const json_t *run, const
 	      size_t whysz)
 {
 	char *text = metrics_text(c, st, run, feeds, (long long)time(NULL));
-	char *tmp = xasprintf("%s.tmp.%ld", c->metrics_file, (long)getpid());
-	enum err rc = ERR_OK;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	size_t len = strlen(text);
-	if (fd < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) != 0) {
-		set_why(why, whysz, "%s: %s", tmp, strerror(errno));
-		rc = ERR_IO;
-	}
-	if (fd >= 0 && close(fd) != 0 && rc == ERR_OK) {
-		set_why(why, whysz, "%s: %s", tmp, strerror(errno));
-		rc = ERR_IO;
-	}
-	if (rc == ERR_OK && rename(tmp, c->metrics_file) != 0) {
-		set_why(why, whysz, "%s: %s", c->metrics_file, strerror(errno));
-		rc = ERR_IO;
-	}
+	enum err rc = file_write_atomic(c->metrics_file, text, strlen(text), 0644);
 	if (rc != ERR_OK)
-		unlink(tmp);
-	free(tmp);
+		set_why(why, whysz, "%s: %s", c->metrics_file, strerror(errno));
 	free(text);
 	return rc;
 }

@@ -15,8 +15,8 @@ struct tally {
 	long long total, expiring, held, now;
 };
 
-static void
-bump(json_t *o, const char *k)
+void
+json_bump(json_t *o, const char *k)
 {
 	json_t *v = json_object_get(o, k);
 	json_object_set_new(o, k, json_integer(v ? json_integer_value(v) + 1 : 1));
@@ -27,14 +27,14 @@ count_row(void *ctx, const struct store_ind *r)
 {
 	struct tally *t = ctx;
 	t->total++;
-	bump(t->by_type, ioc_type_name((enum ioc_type)r->type));
-	bump(t->by_action, ioc_action_name((enum ioc_action)r->action));
+	json_bump(t->by_type, ioc_type_name((enum ioc_type)r->type));
+	json_bump(t->by_action, ioc_action_name((enum ioc_action)r->action));
 	const char *f = r->feeds && *r->feeds ? r->feeds : "(unknown)";
 	while (*f) {
 		size_t n = strcspn(f, ",");
 		char name[256];
 		snprintf(name, sizeof(name), "%.*s", (int)n, f);
-		bump(t->by_feed, name);
+		json_bump(t->by_feed, name);
 		f += n + (f[n] == ',');
 	}
 	if (r->expires_at && r->expires_at - t->now < 86400)
@@ -72,7 +72,7 @@ status_doc(const struct config *c, struct store *st, int nruns, long long now)
 		struct store_feed f;
 		json_t *x = json_pack("{s:s, s:s, s:b}", "name", c->feeds[i].name, "url", c->feeds[i].url, "enabled",
 				      c->feeds[i].enabled);
-		if (store_feed_get(st, c->feeds[i].name, &f) == ERR_OK) {
+		if (store_feed_info(st, c->feeds[i].name, &f) == ERR_OK) {
 			char ts[32];
 			if (f.fetched_at) {
 				format_time(f.fetched_at, ts, sizeof(ts));
@@ -122,6 +122,15 @@ esc(struct strbuf *o, const char *s)
 				sb_addc(o, *s);
 		}
 	}
+}
+
+/* open, text escaped, close. */
+static void
+tag(struct strbuf *o, const char *open, const char *text, const char *close)
+{
+	sb_adds(o, open);
+	esc(o, text);
+	sb_adds(o, close);
 }
 
 static long long
@@ -248,14 +257,10 @@ feeds_section(struct strbuf *o, const json_t *doc, long long now)
 		const json_t *rep = json_object_get(f, "report");
 		const char *err = json_string_value(json_object_get(f, "error"));
 		long long age = ival(f, "age_s");
-		sb_adds(o, "<tr><td><b>");
-		esc(o, sval(f, "name"));
-		sb_adds(o, "</b><br/><code>");
-		esc(o, sval(f, "url"));
-		sb_adds(o, "</code></td><td class=\"t\">");
-		esc(o, json_object_get(f, "fetched") ? sval(f, "fetched") : "never");
-		sb_adds(o, "</td><td class=\"t\">");
-		esc(o, json_object_get(f, "last_good") ? sval(f, "last_good") : "never");
+		tag(o, "<tr><td><b>", sval(f, "name"), "</b><br/>");
+		tag(o, "<code>", sval(f, "url"), "</code></td>");
+		tag(o, "<td class=\"t\">", json_object_get(f, "fetched") ? sval(f, "fetched") : "never", "</td>");
+		tag(o, "<td class=\"t\">", json_object_get(f, "last_good") ? sval(f, "last_good") : "never", "");
 		if (json_object_get(f, "age_s")) {
 			char a[32];
 			if (age < 60)
@@ -271,15 +276,11 @@ feeds_section(struct strbuf *o, const json_t *doc, long long now)
 			sb_adds(o, "</td><td class=\"n\">&#8212;</td><td>");
 		if (!json_is_true(json_object_get(f, "enabled")))
 			sb_adds(o, "<span class=\"muted\">disabled</span>");
-		else if (err && json_object_get(f, "last_good")) {
-			sb_adds(o, "<span class=\"warn\">stale snapshot in use</span><br/><small>");
-			esc(o, err);
-			sb_adds(o, "</small>");
-		} else if (err) {
-			sb_adds(o, "<span class=\"bad\">down, no snapshot</span><br/><small>");
-			esc(o, err);
-			sb_adds(o, "</small>");
-		} else if (json_object_get(f, "last_good"))
+		else if (err && json_object_get(f, "last_good"))
+			tag(o, "<span class=\"warn\">stale snapshot in use</span><br/><small>", err, "</small>");
+		else if (err)
+			tag(o, "<span class=\"bad\">down, no snapshot</span><br/><small>", err, "</small>");
+		else if (json_object_get(f, "last_good"))
 			sb_adds(o, "<span class=\"ok\">ok</span>");
 		else
 			sb_adds(o, "<span class=\"muted\">not read yet</span>");
@@ -302,21 +303,15 @@ rejects_section(struct strbuf *o, const json_t *doc)
 		json_t *n;
 		json_object_foreach(json_object_get(rep, "rejected"), reason, n) {
 			rows++;
-			sb_adds(o, "<tr><td>");
-			esc(o, sval(f, "name"));
-			sb_adds(o, "</td><td>");
-			esc(o, reason);
-			sb_addf(o, "</td><td class=\"n\">%lld</td><td>", (long long)json_integer_value(n));
+			tag(o, "<tr><td>", sval(f, "name"), "</td>");
+			tag(o, "<td>", reason, "</td>");
+			sb_addf(o, "<td class=\"n\">%lld</td><td>", (long long)json_integer_value(n));
 			size_t k;
 			json_t *ex;
 			json_array_foreach(json_object_get(json_object_get(rep, "examples"), reason), k, ex) {
-				sb_adds(o, "<code>");
-				esc(o, sval(ex, "input"));
-				sb_adds(o, "</code> <small class=\"muted\">");
-				esc(o, sval(ex, "source"));
-				sb_adds(o, ": ");
-				esc(o, sval(ex, "why"));
-				sb_adds(o, "</small><br/>");
+				tag(o, "<code>", sval(ex, "input"), "</code> ");
+				tag(o, "<small class=\"muted\">", sval(ex, "source"), ": ");
+				tag(o, "", sval(ex, "why"), "</small><br/>");
 			}
 			sb_adds(o, "</td></tr>");
 		}
@@ -336,17 +331,11 @@ conflicts_section(struct strbuf *o, const json_t *doc)
 	size_t i;
 	json_t *x;
 	json_array_foreach((json_t *)cf, i, x) {
-		sb_adds(o, "<tr><td>");
-		esc(o, sval(x, "op"));
-		sb_adds(o, "</td><td>");
-		esc(o, sval(x, "type"));
-		sb_adds(o, "</td><td><code>");
-		esc(o, sval(x, "value"));
-		sb_adds(o, "</code></td><td>");
-		esc(o, sval(x, "feed"));
-		sb_adds(o, "</td><td>");
-		esc(o, sval(x, "why"));
-		sb_adds(o, "</td></tr>");
+		tag(o, "<tr><td>", sval(x, "op"), "</td>");
+		tag(o, "<td>", sval(x, "type"), "</td>");
+		tag(o, "<td><code>", sval(x, "value"), "</code></td>");
+		tag(o, "<td>", sval(x, "feed"), "</td>");
+		tag(o, "<td>", sval(x, "why"), "</td></tr>");
 	}
 	if (json_array_size(cf) == 0)
 		sb_adds(o, "<tr><td colspan=\"5\" class=\"muted\">none</td></tr>");
@@ -358,21 +347,26 @@ runs_section(struct strbuf *o, const json_t *doc)
 {
 	const json_t *runs = json_object_get(doc, "runs");
 	size_t n = json_array_size(runs);
+	/* Each run's figures once, for the chart and the table. */
+	struct fig {
+		long long add, del, calls;
+		double secs;
+	} *fg = xcalloc(n ? n : 1, sizeof(*fg));
 	long long maxv = 1, maxc = 1;
 	double maxd = 1;
 	for (size_t i = 0; i < n; i++) {
 		const json_t *s = json_object_get(json_array_get(runs, i), "summary"), *d = json_object_get(s, "done");
-		long long add = ival(d, "create") + ival(d, "update") + ival(d, "renew") + ival(d, "replace");
-		long long calls = 0;
 		const char *k;
 		json_t *v;
+		fg[i].add = ival(d, "create") + ival(d, "update") + ival(d, "renew") + ival(d, "replace");
+		fg[i].del = ival(d, "delete");
 		json_object_foreach(json_object_get(s, "calls"), k, v)
-			calls += (long long)json_integer_value(v);
-		maxv = add > maxv ? add : maxv;
-		maxv = ival(d, "delete") > maxv ? ival(d, "delete") : maxv;
-		maxc = calls > maxc ? calls : maxc;
-		double sec = json_number_value(json_object_get(s, "seconds"));
-		maxd = sec > maxd ? sec : maxd;
+			fg[i].calls += (long long)json_integer_value(v);
+		fg[i].secs = json_number_value(json_object_get(s, "seconds"));
+		maxv = fg[i].add > maxv ? fg[i].add : maxv;
+		maxv = fg[i].del > maxv ? fg[i].del : maxv;
+		maxc = fg[i].calls > maxc ? fg[i].calls : maxc;
+		maxd = fg[i].secs > maxd ? fg[i].secs : maxd;
 	}
 	sb_addf(o, "<section id=\"runs\"><h2>The last %zu runs</h2>", n);
 	/* Oldest on the left. Top: changes up (adds) and down (deletes);
@@ -387,14 +381,9 @@ runs_section(struct strbuf *o, const json_t *doc)
 	sb_adds(o, "<line x1=\"50\" y1=\"300\" x2=\"990\" y2=\"300\" stroke=\"#b8c2cc\"/>");
 	struct strbuf line = {0};
 	for (size_t j = 0; j < n; j++) {
-		const json_t *r = json_array_get(runs, n - 1 - j), *s = json_object_get(r, "summary");
-		const json_t *d = json_object_get(s, "done");
-		long long add = ival(d, "create") + ival(d, "update") + ival(d, "renew") + ival(d, "replace");
-		long long del = ival(d, "delete"), calls = 0;
-		const char *k;
-		json_t *v;
-		json_object_foreach(json_object_get(s, "calls"), k, v)
-			calls += (long long)json_integer_value(v);
+		const json_t *r = json_array_get(runs, n - 1 - j);
+		const struct fig *f = &fg[n - 1 - j];
+		long long add = f->add, del = f->del, calls = f->calls;
 		double x = L + slot * (double)j + slot / 2 - bw;
 		double ha = 70.0 * (double)add / (double)maxv, hd = 70.0 * (double)del / (double)maxv;
 		const char *oc = sval(r, "outcome");
@@ -406,8 +395,7 @@ runs_section(struct strbuf *o, const json_t *doc)
 		double hc = 80.0 * (double)calls / (double)maxc;
 		sb_addf(o, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#3b6fb6\" opacity=\"0.75\"><title>run %lld: %lld calls</title></rect>",
 			x, 300 - hc, bw * 2, hc, ival(r, "id"), calls);
-		double sec = json_number_value(json_object_get(s, "seconds"));
-		sb_addf(&line, "%s%.1f,%.1f", j ? " " : "", x + bw, 300 - 80.0 * sec / maxd);
+		sb_addf(&line, "%s%.1f,%.1f", j ? " " : "", x + bw, 300 - 80.0 * f->secs / maxd);
 		sb_addf(o, "<text x=\"%.1f\" y=\"318\" text-anchor=\"middle\" fill=\"%s\">%lld</text>", x + bw,
 			good ? "#5b6b7d" : "#c62828", ival(r, "id"));
 	}
@@ -417,29 +405,20 @@ runs_section(struct strbuf *o, const json_t *doc)
 	sb_adds(o, "</svg><table><tr><th>run</th><th>started</th><th>verb</th><th>outcome</th><th class=\"n\">+</th>"
 		   "<th class=\"n\">&#8722;</th><th class=\"n\">failed</th><th class=\"n\">calls</th><th class=\"n\">s</th></tr>");
 	for (size_t i = 0; i < n; i++) {
-		const json_t *r = json_array_get(runs, i), *s = json_object_get(r, "summary"), *d = json_object_get(s, "done");
-		long long calls = 0;
-		const char *k;
-		json_t *v;
-		json_object_foreach(json_object_get(s, "calls"), k, v)
-			calls += (long long)json_integer_value(v);
+		const json_t *r = json_array_get(runs, i), *s = json_object_get(r, "summary");
 		const char *oc = sval(r, "outcome");
-		sb_addf(o, "<tr><td>%lld</td><td class=\"t\">", ival(r, "id"));
-		esc(o, sval(r, "started"));
-		sb_adds(o, "</td><td>");
-		esc(o, sval(r, "verb"));
-		sb_addf(o, "</td><td class=\"%s\">", strcmp(oc, "ok") == 0 ? "ok" : strcmp(oc, "planned") == 0 ? "" : "bad");
+		sb_addf(o, "<tr><td>%lld</td>", ival(r, "id"));
+		tag(o, "<td class=\"t\">", sval(r, "started"), "</td>");
+		tag(o, "<td>", sval(r, "verb"), "</td>");
+		sb_addf(o, "<td class=\"%s\">", strcmp(oc, "ok") == 0 ? "ok" : strcmp(oc, "planned") == 0 ? "" : "bad");
 		esc(o, oc);
-		if (json_object_get(r, "message")) {
-			sb_adds(o, "<br/><small>");
-			esc(o, sval(r, "message"));
-			sb_adds(o, "</small>");
-		}
+		if (json_object_get(r, "message"))
+			tag(o, "<br/><small>", sval(r, "message"), "</small>");
 		sb_addf(o, "</td><td class=\"n\">%lld</td><td class=\"n\">%lld</td><td class=\"n\">%lld</td>"
 			   "<td class=\"n\">%lld</td><td class=\"n\">%.1f</td></tr>",
-			ival(d, "create") + ival(d, "update") + ival(d, "renew") + ival(d, "replace"), ival(d, "delete"),
-			ival(s, "failed"), calls, json_number_value(json_object_get(s, "seconds")));
+			fg[i].add, fg[i].del, ival(s, "failed"), fg[i].calls, fg[i].secs);
 	}
+	free(fg);
 	if (n == 0)
 		sb_adds(o, "<tr><td colspan=\"9\" class=\"muted\">no run yet</td></tr>");
 	sb_adds(o, "</table></section>");

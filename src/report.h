@@ -11,6 +11,9 @@
 #include "config.h"
 #include "store.h"
 
+/* o[k] += 1 (from nothing: 1), for counting into JSON objects. */
+void json_bump(json_t *o, const char *k);
+
 /* The document: indicators (total, by type, action and feed, expiring,
  * held), feeds (health and the report of their last reading), the last
  * nruns runs (newest first, each with its summary). NULL when the store

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,15 +183,18 @@ col_text(sqlite3_stmt *st, int i)
 	return t ? xstrdup((const char *)t) : NULL;
 }
 
-enum err
-store_feed_get(struct store *s, const char *name, struct store_feed *f)
+/* A feed's row; the snapshot (the feed's whole body) only when asked. */
+static enum err
+feed_get(struct store *s, const char *name, struct store_feed *f, bool snapshot)
 {
 	sqlite3_stmt *st;
 	enum err rc = ERR_EMPTY;
 	memset(f, 0, sizeof(*f));
 	if (sqlite3_prepare_v2(s->db,
-			       "SELECT url, etag, last_modified, snapshot, entries, last_good_at,"
-			       " fetched_at, last_error, report, cursor FROM feeds WHERE name = ?1",
+			       snapshot ? "SELECT url, etag, last_modified, snapshot, entries, last_good_at,"
+					  " fetched_at, last_error, report, cursor FROM feeds WHERE name = ?1"
+					: "SELECT url, etag, last_modified, NULL, entries, last_good_at,"
+					  " fetched_at, last_error, report, cursor FROM feeds WHERE name = ?1",
 			       -1, &st, NULL) != SQLITE_OK)
 		return ERR_STORE;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -219,6 +223,18 @@ store_feed_get(struct store *s, const char *name, struct store_feed *f)
 	}
 	sqlite3_finalize(st);
 	return rc;
+}
+
+enum err
+store_feed_get(struct store *s, const char *name, struct store_feed *f)
+{
+	return feed_get(s, name, f, true);
+}
+
+enum err
+store_feed_info(struct store *s, const char *name, struct store_feed *f)
+{
+	return feed_get(s, name, f, false);
 }
 
 void

@@ -36,6 +36,8 @@ struct store_feed {
  * with store_feed_clear. */
 enum err store_feed_get(struct store *s, const char *name, struct store_feed *f);
 void store_feed_clear(struct store_feed *f);
+/* The same without the snapshot (for reports: a feed's body can be large). */
+enum err store_feed_info(struct store *s, const char *name, struct store_feed *f);
 
 /* Records a good fetch: its validators and body become the snapshot. */
 enum err store_feed_good(struct store *s, const char *name, const char *url, const char *etag,

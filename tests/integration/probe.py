@@ -7,16 +7,12 @@ never answers (sent, no answer), UDP to a closed port (refused), IPv6, and
 Usage: probe.py IOCSYNC"""
 import os, socket, subprocess, sys, time
 
+from harness import Checks
+
 IOCSYNC = sys.argv[1]
 WRAP = os.environ.get("IOCSYNC_WRAPPER", "").split()
-failed = []
-
-
-def check(name, cond, out=""):
-    print("%s %s" % ("ok  " if cond else "FAIL", name))
-    if not cond:
-        failed.append(name)
-        print(out)
+checks = Checks()
+check = checks.check
 
 
 def probe(*args):
@@ -81,5 +77,4 @@ rc, out = probe("127.0.0.1", "80", "--timeout", "0")
 check("a zero timeout is a usage error (exit 2)", rc == 2, out)
 rc, out = probe("127.0.0.1")
 check("a missing port is a usage error", rc == 2 and "usage:" in out, out)
-print("%d failed" % len(failed))
-sys.exit(1 if failed else 0)
+sys.exit(checks.finish())

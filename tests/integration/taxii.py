@@ -19,6 +19,8 @@ import tempfile
 import threading
 import urllib.parse
 
+from harness import Checks
+
 IOCSYNC = sys.argv[1]
 WRAP = os.environ.get("IOCSYNC_WRAPPER", "").split()
 COLL = "91a7b528-80eb-42ed-a74d-c6fbd5a26116"
@@ -114,13 +116,8 @@ def main():
                     "api_key_header = X-API-Key\napi_key_file = %s\nenabled = no\n"
                     % (work, base, USER, password_file, base, COLL, key))
 
-    failed = []
-
-    def check(name, cond, out=""):
-        print("%s %s" % ("ok  " if cond else "FAIL", name))
-        if not cond:
-            failed.append(name)
-            print(out)
+    checks = Checks()
+    check = checks.check
 
     def feeds(*names):
         p = subprocess.run([*WRAP, IOCSYNC, "-c", conf, "feeds", *names], capture_output=True, text=True, timeout=120)
@@ -172,8 +169,7 @@ def main():
         srv.shutdown()
         srv.server_close()
         shutil.rmtree(work, ignore_errors=True)
-    print("%d failed" % len(failed))
-    return 1 if failed else 0
+    return checks.finish()
 
 
 if __name__ == "__main__":
