@@ -494,6 +494,19 @@ parse_url(const char *s, size_t n, struct ioc *out, char *why, size_t whysz)
 	memcpy(v, https ? "https://" : "http://", https ? 8 : 7);
 	o = https ? 8 : 7;
 	if (hs > p) { /* userinfo: kept as given, it is part of what is matched */
+		for (const char *q = p; q < hs; q++)
+			if ((unsigned char)*q <= 0x20 || *q == 0x7f) {
+				set_why(why, whysz, "space or control character in URL");
+				return REJ_BAD_URL;
+			}
+		if (!utf8_valid(p, (size_t)(hs - p))) {
+			set_why(why, whysz, "URL user name is not valid UTF-8");
+			return REJ_BAD_UTF8;
+		}
+		/* The host may grow (punycode, IPv6 written out): every part
+		 * is measured before it is written. */
+		if (o + (size_t)(hs - p) > LIMIT_VALUE_BYTES)
+			goto too_long;
 		memcpy(v + o, p, (size_t)(hs - p));
 		o += (size_t)(hs - p);
 	}
@@ -533,6 +546,8 @@ parse_url(const char *s, size_t n, struct ioc *out, char *why, size_t whysz)
 		}
 		out->family = AF_INET6;
 		memcpy(out->addr, a, 16);
+		if (o + 41 > LIMIT_VALUE_BYTES)
+			goto too_long;
 		v[o++] = '[';
 		o += ioc_addr_format(AF_INET6, a, v + o);
 		v[o++] = ']';
@@ -545,6 +560,8 @@ parse_url(const char *s, size_t n, struct ioc *out, char *why, size_t whysz)
 		}
 		out->family = AF_INET;
 		memcpy(out->addr, a, 4);
+		if (o + 15 > LIMIT_VALUE_BYTES)
+			goto too_long;
 		o += ioc_addr_format(AF_INET, a, v + o);
 	} else {
 		size_t dl;
@@ -553,6 +570,8 @@ parse_url(const char *s, size_t n, struct ioc *out, char *why, size_t whysz)
 		if (r != REJ_OK)
 			return r == REJ_BAD_UTF8 ? r : REJ_BAD_URL;
 		out->family = 0;
+		if (o + dl > LIMIT_VALUE_BYTES)
+			goto too_long;
 		memcpy(v + o, d, dl);
 		o += dl;
 	}
@@ -572,8 +591,11 @@ parse_url(const char *s, size_t n, struct ioc *out, char *why, size_t whysz)
 				set_why(why, whysz, "bad port '%s'", num);
 				return REJ_BAD_URL;
 			}
-			if (pv != (https ? 443 : 80))
+			if (pv != (https ? 443 : 80)) {
+				if (o + 6 > LIMIT_VALUE_BYTES)
+					goto too_long;
 				o += (size_t)sprintf(v + o, ":%lld", pv);
+			}
 		}
 	}
 	/* Path and query byte for byte; the fragment never reaches a server. */
@@ -591,16 +613,17 @@ parse_url(const char *s, size_t n, struct ioc *out, char *why, size_t whysz)
 		set_why(why, whysz, "URL path is not valid UTF-8");
 		return REJ_BAD_UTF8;
 	}
-	if (o + (size_t)(fe - ae) > LIMIT_VALUE_BYTES) {
-		set_why(why, whysz, "URL longer than %d bytes", LIMIT_VALUE_BYTES);
-		return REJ_TOO_LONG;
-	}
+	if (o + (size_t)(fe - ae) > LIMIT_VALUE_BYTES)
+		goto too_long;
 	memcpy(v + o, ae, (size_t)(fe - ae));
 	o += (size_t)(fe - ae);
 	v[o] = '\0';
 	out->len = o;
 	out->type = IOC_URL;
 	return REJ_OK;
+too_long:
+	set_why(why, whysz, "URL longer than %d bytes", LIMIT_VALUE_BYTES);
+	return REJ_TOO_LONG;
 }
 
 /* ---- classification ---- */

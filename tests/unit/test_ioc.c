@@ -1,4 +1,5 @@
 /* Classification and canonical forms of single values. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "helpers.h"
@@ -156,6 +157,47 @@ test_refang(void **state)
 	assert_int_equal(out[n], '\0');
 }
 
+/* Found by fuzz_canon; each kept as it was found. */
+static void
+test_fuzz_regressions(void **state)
+{
+	(void)state;
+	/* each struct on the heap alone, so ASan sees a write past it */
+	struct ioc *o = malloc(sizeof(*o));
+	char why[256];
+	struct ioc_opts opts = {.types = IOC_BIT(IOC_URL)};
+	/* A long user name and a host that grows in punycode ("ß" is
+	 * 2 bytes, "xn--zca" 7) wrote past value: the host is now measured
+	 * before it is written. */
+	struct strbuf u = {0};
+	sb_adds(&u, "https://");
+	for (int i = 0; i < 1940; i++)
+		sb_adds(&u, "a");
+	sb_adds(&u, "@");
+	for (int i = 0; i < 31; i++)
+		sb_adds(&u, i ? ".\xc3\x9f" : "\xc3\x9f");
+	sb_adds(&u, "/");
+	assert_int_equal(ioc_parse(u.buf, u.len, &opts, o, why, sizeof(why)), REJ_TOO_LONG);
+	/* the same at every length around the limit: never past it */
+	for (size_t cut = 1900; cut < 1960; cut++) {
+		struct strbuf v = {0};
+		sb_adds(&v, "http://");
+		for (size_t i = 0; i < cut; i++)
+			sb_adds(&v, "b");
+		sb_adds(&v, "@[::1]:8080/x");
+		enum ioc_reason r = ioc_parse(v.buf, v.len, &opts, o, why, sizeof(why));
+		assert_true(r == REJ_OK || r == REJ_TOO_LONG);
+		if (r == REJ_OK)
+			assert_true(o->len <= LIMIT_VALUE_BYTES);
+		sb_free(&v);
+	}
+	sb_free(&u);
+	/* a control byte in the user name passed into the value */
+	static const char ctl[] = "hxxps://E\x01@l[.]xeg";
+	assert_int_equal(ioc_parse(ctl, sizeof(ctl) - 1, &opts, o, why, sizeof(why)), REJ_BAD_URL);
+	free(o);
+}
+
 static void
 test_types_parse(void **state)
 {
@@ -177,7 +219,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ipv4),   cmocka_unit_test(test_ipv6),   cmocka_unit_test(test_domains),
 		cmocka_unit_test(test_urls),   cmocka_unit_test(test_hashes), cmocka_unit_test(test_refang),
-		cmocka_unit_test(test_types_parse),
+		cmocka_unit_test(test_types_parse), cmocka_unit_test(test_fuzz_regressions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
