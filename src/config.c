@@ -469,14 +469,25 @@ set_value(struct parse *p, const struct key *k, void *base, const char *v)
 		free(l);
 		return;
 	}
-	case K_CHAR:
-		if (strcmp(v, "tab") == 0 || strcmp(v, "\\t") == 0)
-			*(char *)field = '\t';
-		else if (strlen(v) == 1 && v[0] != '"' && v[0] != '\n')
+	case K_CHAR: {
+		/* By name too: ";" starts a comment after "= " and a space
+		 * is trimmed, so neither can be written as itself. */
+		static const struct { const char *name; char c; } named[] = {
+			{"tab", '\t'}, {"\\t", '\t'}, {"semicolon", ';'}, {"comma", ','}, {"pipe", '|'}, {"space", ' '}};
+		for (size_t j = 0; j < NELEM(named); j++)
+			if (strcmp(v, named[j].name) == 0) {
+				*(char *)field = named[j].c;
+				return;
+			}
+		if (strlen(v) == 1 && v[0] != '"' && v[0] != '\n')
 			*(char *)field = v[0];
+		else if (v[0] == '\0')
+			err_at(p, p->line, "csv_delimiter: empty (for \";\" write semicolon: \";\" starts a comment)");
 		else
-			err_at(p, p->line, "csv_delimiter: \"%s\" is not one character (or \"tab\")", v);
+			err_at(p, p->line, "csv_delimiter: \"%s\" is not one character, nor tab, semicolon, comma, pipe "
+					   "or space", v);
 		return;
+	}
 	case K_CIDR:
 		if (strcmp(v, "skip") == 0)
 			p->c->cidr = CIDR_SKIP;
@@ -805,19 +816,23 @@ validate(struct parse *p)
 	}
 }
 
-/* Each tenant: its own tenant_id and client_id, feeds that exist, the
- * [mde] rules on what it ends up with, a state of its own. */
+/* Each tenant: its own tenant_id (client_id may come from [mde]: one
+ * multi-tenant app consented in every tenant), feeds that exist, the
+ * [mde] rules on what it ends up with, a state of its own, and an owner
+ * of its own: two sections that are the same app in the same tenant
+ * would each delete what the other made. */
 static void
 validate_tenants(struct parse *p)
 {
 	struct config *c = p->c;
 	char **states = xcalloc(c->ntenants + 1, sizeof(char *));
+	char **owners = xcalloc(c->ntenants + 1, sizeof(char *));
 	for (size_t i = 0; i < c->ntenants; i++) {
 		struct tenant_cfg *t = &c->tenants[i];
 		char label[300];
 		snprintf(label, sizeof(label), "[tenant \"%s\"]", t->name);
-		if (t->over->tenant_id == NULL || t->over->client_id == NULL)
-			err_at(p, t->line, "%s needs its own tenant_id and client_id", label);
+		if (t->over->tenant_id == NULL)
+			err_at(p, t->line, "%s needs its own tenant_id", label);
 		for (size_t k = 0; k < t->nfeeds; k++) {
 			bool found = false;
 			for (size_t j = 0; j < c->nfeeds; j++)
@@ -832,11 +847,19 @@ validate_tenants(struct parse *p)
 				err_at(p, t->line, "%s: state %s is also tenant \"%s\"'s: each needs its own", label,
 				       d->state, c->tenants[j].name);
 		states[i] = xstrdup(d->state);
+		owners[i] = xasprintf("%s %s %s", d->tenant_id ? d->tenant_id : "", d->client_id ? d->client_id : "",
+				      d->application);
+		for (size_t j = 0; j < i && d->tenant_id; j++)
+			if (strcasecmp(owners[j], owners[i]) == 0)
+				err_at(p, t->line, "%s: same tenant_id, client_id and application as tenant \"%s\": "
+						   "each would delete what the other made (give one another application)",
+				       label, c->tenants[j].name);
 		config_free(d);
 	}
 	for (size_t i = 0; i < c->ntenants; i++)
-		free(states[i]);
+		free(states[i]), free(owners[i]);
 	free(states);
+	free(owners);
 }
 
 static bool
@@ -910,6 +933,18 @@ config_tenant(const struct config *c, size_t i)
 						  "certificate"};
 		for (size_t k = 0; k < NELEM(src); k++) {
 			size_t ki = key_index(S_MDE, src[k]);
+			char **f = (char **)((char *)d + keys[ki].off);
+			if (!t->set[ki]) {
+				free(*f);
+				*f = NULL;
+			}
+		}
+	}
+	/* A tenant in another cloud takes none of [mde]'s cloud's details. */
+	if (t->set[key_index(S_MDE, "cloud")]) {
+		static const char *const cloudy[] = {"region", "api_url", "login_url", "resource"};
+		for (size_t k = 0; k < NELEM(cloudy); k++) {
+			size_t ki = key_index(S_MDE, cloudy[k]);
 			char **f = (char **)((char *)d + keys[ki].off);
 			if (!t->set[ki]) {
 				free(*f);
@@ -1079,6 +1114,10 @@ dump_key(const struct config *c, const struct key *k, const void *base, struct s
 	case K_CHAR:
 		if (f->csv_delim == '\t')
 			sb_addf(o, "%s = tab\n", k->name);
+		else if (f->csv_delim == ';')
+			sb_addf(o, "%s = semicolon\n", k->name);
+		else if (f->csv_delim == ' ')
+			sb_addf(o, "%s = space\n", k->name);
 		else if (f->csv_delim)
 			sb_addf(o, "%s = %c\n", k->name, f->csv_delim);
 		return;

@@ -56,6 +56,17 @@ expect_error(const char *text, const char *want)
 }
 
 static void
+expect_loads(const char *text)
+{
+	struct strbuf e = {0};
+	struct config *c = load(text, &e);
+	if (c == NULL)
+		fail_msg("want it to load:\n%s\n%s", text, e.buf);
+	config_free(c);
+	sb_free(&e);
+}
+
+static void
 test_errors(void **state)
 {
 	(void)state;
@@ -79,7 +90,23 @@ test_errors(void **state)
 	expect_error("[feed \"x\"]\nurl = http://a/\ntype = ip\neducate_url = https://e/\n", "t.conf:4: feed \"x\": educate_url");
 	/* tenants */
 	expect_error("[tenant \"a\"]\nclient_id = 11111111-1111-1111-1111-111111111111\n",
-		     "t.conf:1: [tenant \"a\"] needs its own tenant_id and client_id");
+		     "t.conf:1: [tenant \"a\"] needs its own tenant_id");
+	/* one multi-tenant app: client_id and its secret from [mde] */
+	expect_loads("[mde]\nclient_id = 11111111-1111-1111-1111-111111111111\nclient_secret_env = S\n"
+		     "[tenant \"a\"]\ntenant_id = 00000000-0000-0000-0000-00000000000a\n"
+		     "[tenant \"b\"]\ntenant_id = 00000000-0000-0000-0000-00000000000b\n");
+	/* a tenant in another cloud does not inherit [mde]'s region */
+	expect_loads("[mde]\nclient_id = 11111111-1111-1111-1111-111111111111\nclient_secret_env = S\nregion = eu\n"
+		     "[tenant \"a\"]\ntenant_id = 00000000-0000-0000-0000-00000000000a\n"
+		     "[tenant \"us\"]\ntenant_id = 00000000-0000-0000-0000-00000000000b\ncloud = gcc-high\n");
+	/* the same app in the same tenant twice would fight over its indicators */
+	expect_error("[mde]\nclient_id = 11111111-1111-1111-1111-111111111111\nclient_secret_env = S\n"
+		     "[tenant \"a\"]\ntenant_id = 00000000-0000-0000-0000-00000000000a\n"
+		     "[tenant \"b\"]\ntenant_id = 00000000-0000-0000-0000-00000000000A\n",
+		     "t.conf:6: [tenant \"b\"]: same tenant_id, client_id and application as tenant \"a\"");
+	expect_loads("[mde]\nclient_id = 11111111-1111-1111-1111-111111111111\nclient_secret_env = S\n"
+		     "[tenant \"a\"]\ntenant_id = 00000000-0000-0000-0000-00000000000a\n"
+		     "[tenant \"b\"]\ntenant_id = 00000000-0000-0000-0000-00000000000a\napplication = iocsync-b\n");
 	expect_error("[tenant \"a\"]\ntenant_id = 00000000-0000-0000-0000-000000000001\n"
 		     "client_id = 11111111-1111-1111-1111-111111111111\nfeeds = nope\n",
 		     "t.conf:1: [tenant \"a\"]: feeds: no [feed \"nope\"]");
@@ -228,6 +255,14 @@ test_dump_roundtrip(void **state)
 	expect_dumped("[mde]\nclient_secret_env = SECRET_VAR\nregion = eu\n", "region = eu\n");
 	expect_dumped("[mde]\nclient_secret_credential = mde-secret\n", "client_secret_credential = mde-secret\n");
 	expect_error("[mde]\nclient_secret_env = A\ncertificate = /c\n", "t.conf: [mde]: client_secret_file");
+	/* ";" starts a comment after "= " and a space is trimmed: both go
+	 * by name, and print that way so the dump loads back */
+	expect_dumped("[feed \"s\"]\nurl = https://x.example.org/\ncsv_delimiter = semicolon\n",
+		      "csv_delimiter = semicolon\n");
+	expect_dumped("[feed \"s\"]\nurl = https://x.example.org/\ncsv_delimiter = space\n",
+		      "csv_delimiter = space\n");
+	expect_dumped("[feed \"s\"]\nurl = https://x.example.org/\ncsv_delimiter = pipe\n", "csv_delimiter = |\n");
+	expect_error("[feed \"s\"]\nurl = https://x.example.org/\ncsv_delimiter = ;\n", "write semicolon");
 	sb_free(&e);
 	sb_free(&d1);
 	sb_free(&d2);
