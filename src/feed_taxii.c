@@ -92,10 +92,12 @@ with_slash(const char *u)
 static enum err
 objects_url(struct tx *t, const struct feed_cfg *f, char **out, char *why, size_t whysz)
 {
-	json_t *doc;
+	json_t *doc = NULL;
 	char *root = NULL;
-	enum err e = get_json(t, f->url, &doc, NULL, why, whysz);
-	if (e != ERR_OK)
+	enum err e;
+	/* A configured API root is used as it is: no discovery, which some
+	 * servers do not even serve to this account. */
+	if (f->taxii_api_root == NULL && (e = get_json(t, f->url, &doc, NULL, why, whysz)) != ERR_OK)
 		return e;
 	const json_t *roots = json_object_get(doc, "api_roots");
 	if (f->taxii_api_root) {

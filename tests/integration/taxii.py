@@ -162,6 +162,17 @@ def main():
         rc, vals, out = feeds("tk")
         check("an API key header, and the API root URL given directly", rc == 0 and vals == want, out)
 
+        with open(conf) as f:
+            text = f.read().replace("url = %s/taxii2/\n" % base,
+                                    "url = %s/nowhere/\ntaxii_api_root = %s/api1\n" % (base, base))
+        with open(conf, "w") as f:
+            f.write(text)
+        REQUESTS.clear()
+        rc, vals, out = feeds("tx")
+        check("taxii_api_root: used as it is, the discovery URL is never asked",
+              rc == 0 and vals == want and all("/nowhere" not in p for p, _ in REQUESTS), (REQUESTS, out))
+
+        write_conf()
         os.chmod(pw, 0o644)
         rc, vals, out = feeds("tx")
         check("a password file others may read is refused", rc == 1 and "chmod 600" in out, out)
