@@ -1,15 +1,12 @@
 /* iocsync: keep Microsoft Defender for Endpoint's custom indicators in
  * sync with threat-intel feeds. main only dispatches. */
 #include <curl/curl.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cmd.h"
 #include "log.h"
-#include "policy.h"
 
 static const struct verb {
 	const char *name;
@@ -46,78 +43,6 @@ usage(FILE *fp)
 		    "  -q        errors only; check and feeds print summaries only\n"
 		    "\nSee iocsync(1) and iocsync.conf(5).\n",
 		CONFIG_DEFAULT_PATH);
-}
-
-struct config *
-app_config(const struct app *a, bool required)
-{
-	const char *path = a->config_path ? a->config_path : CONFIG_DEFAULT_PATH;
-	struct strbuf errs = {0};
-	enum err rc;
-
-	if (a->config_path == NULL && access(path, F_OK) != 0) {
-		if (required) {
-			fprintf(stderr, "iocsync: %s: no configuration (give one with -c FILE)\n", path);
-			return NULL;
-		}
-		return config_defaults();
-	}
-	struct config *c = config_load(path, &errs, &rc);
-	if (c == NULL) {
-		fputs(errs.buf ? errs.buf : "iocsync: cannot load the configuration\n", stderr);
-		fprintf(stderr, "iocsync: %s: configuration not loaded\n", path);
-	}
-	sb_free(&errs);
-	if (c && (a->tenant || (c->ntenants && a->one_tenant))) {
-		/* A verb about one tenant: its configuration alone. */
-		size_t i = 0;
-		while (i < c->ntenants && (a->tenant == NULL || strcmp(c->tenants[i].name, a->tenant) != 0))
-			i++;
-		if (i == c->ntenants || (a->tenant == NULL && c->ntenants > 1)) {
-			struct strbuf names = {0};
-			for (size_t k = 0; k < c->ntenants; k++)
-				sb_addf(&names, "%s%s", k ? ", " : "", c->tenants[k].name);
-			fprintf(stderr, "iocsync: %s (tenants: %s)\n",
-				a->tenant ? "-t: no such tenant" : "name the tenant with -t NAME",
-				names.buf ? names.buf : "none");
-			sb_free(&names);
-			config_free(c);
-			return NULL;
-		}
-		struct config *t = config_tenant(c, i);
-		config_free(c);
-		c = t;
-	}
-	if (c)
-		log_set_json(c->log_json);
-	if (c && c->log_file && log_open_file(c->log_file, c->log_level) != ERR_OK)
-		log_warn("%s: cannot open the log file: %s", c->log_file, strerror(errno));
-	return c;
-}
-
-bool
-app_allowlists(const struct config *c, struct policy *p)
-{
-	bool ok = true;
-	for (size_t i = 0; i < c->nallowlist_files; i++) {
-		char *buf;
-		size_t len;
-		struct strbuf errs = {0};
-		enum err e = file_read(c->allowlist_files[i], LIMIT_CONFIG_BYTES * 64, &buf, &len);
-		if (e != ERR_OK) {
-			fprintf(stderr, "iocsync: allowlist %s: cannot read: %s\n", c->allowlist_files[i],
-				e == ERR_LIMIT ? "too large" : strerror(errno));
-			ok = false;
-			continue;
-		}
-		if (policy_allowlist_add(p, c->allowlist_files[i], buf, len, &errs) != ERR_OK) {
-			fputs(errs.buf, stderr);
-			ok = false;
-		}
-		sb_free(&errs);
-		free(buf);
-	}
-	return ok;
 }
 
 int

@@ -89,8 +89,8 @@ static inline int lc(int c) { return c + (int)(((unsigned)(c - 'A') < 26u) << 5)
  * than the tests. */
 static inline bool is_digit(int c) { return (unsigned)(c - '0') < 10u; }
 static inline bool is_alpha(int c) { return (unsigned)((c | 32) - 'a') < 26u; }
-static inline bool is_alnum(int c) { return is_digit(c) | is_alpha(c); }
-static inline bool is_xdigit(int c) { return is_digit(c) | ((unsigned)((c | 32) - 'a') < 6u); }
+static inline bool is_alnum(int c) { return (int)is_digit(c) | (int)is_alpha(c); }
+static inline bool is_xdigit(int c) { return (int)is_digit(c) | (int)((unsigned)((c | 32) - 'a') < 6u); }
 static inline bool is_space(int c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }
 
 /* Case-insensitive ASCII comparison of n bytes. */
