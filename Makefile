@@ -4,11 +4,12 @@
 BUILD   ?= build
 JOBS    ?= 2
 FUZZ_SECONDS ?= 600
+FUZZ_CHECK_SECONDS ?= 20
 CMAKE_FLAGS ?=
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all deps build check test demo bench fuzz soak-faults soak-crash install clean
+.PHONY: all deps build check test demo bench fuzz fuzz-build soak-faults soak-crash install clean
 
 all: build
 
@@ -19,7 +20,8 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
 
-# The whole suite with -Werror, then again under ASan+UBSan.
+# The whole suite with -Werror, then again under ASan+UBSan, then every
+# fuzz target for 20 s (built with clang, -Werror too).
 check: deps
 	@cmake -S . -B build-check -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIOCSYNC_WERROR=ON >/dev/null
 	@cmake --build build-check -j$(JOBS)
@@ -27,6 +29,8 @@ check: deps
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DIOCSYNC_WERROR=ON -DIOCSYNC_SANITIZE=ON >/dev/null
 	@cmake --build build-asan -j$(JOBS)
 	@cd build-asan && IOCSYNC_NO_VALGRIND=1 ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j$(JOBS)
+	@$(MAKE) --no-print-directory fuzz-build
+	@tests/fuzz/run.sh build-fuzz $(FUZZ_CHECK_SECONDS)
 
 test: check
 
@@ -52,11 +56,15 @@ soak-faults: build
 soak-crash: build
 	@IOCSYNC_CRASH_RUNS=$${RUNS:-50} python3 tests/integration/sync.py $(BUILD)/iocsync $(BUILD)/mde-emulator crash_soak
 
-fuzz: deps
-	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIOCSYNC_FUZZ=ON \
-		-DIOCSYNC_TESTS=OFF >/dev/null
-	@cmake --build build-fuzz -j$(JOBS)
+# Every fuzz target for FUZZ_SECONDS (default 10 minutes) each, two at a
+# time; a table of execs and findings per target at the end.
+fuzz: deps fuzz-build
 	@tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
+
+fuzz-build:
+	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIOCSYNC_FUZZ=ON \
+		-DIOCSYNC_TESTS=OFF -DIOCSYNC_WERROR=ON >/dev/null
+	@cmake --build build-fuzz -j$(JOBS)
 
 # make install [PREFIX=/usr] [DESTDIR=/tmp/stage]: binaries, man pages,
 # example configurations, systemd units and the logrotate snippet.

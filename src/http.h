@@ -68,6 +68,16 @@ enum err http_send(struct http *h, const char *method, const char *url, const ch
 		   const char *body, size_t len, struct http_reply *r);
 void http_reply_free(struct http_reply *r);
 
+/*
+ * For fuzzers and tests that need exact bytes on the wire: while a stub
+ * is set, every http_do answers from it and nothing is sent. The stub
+ * fills r as http_do would (body malloc'd and NUL-terminated, or fail
+ * and error set with status 0) and returns what http_do returns;
+ * max_body is the client's cap. Process-wide; NULL restores the network.
+ */
+typedef enum err (*http_stub_fn)(void *ctx, const struct http_req *q, long long max_body, struct http_reply *r);
+void http_set_stub(http_stub_fn fn, void *ctx);
+
 /* Is url acceptable for an API: https, or http to a loopback address
  * (127.0.0.0/8, ::1, localhost) when allow_http. why says why not. */
 bool http_url_ok(const char *url, bool allow_http, char *why, size_t whysz);

@@ -851,7 +851,7 @@ sync_run(const struct config *c, const struct sync_opts *o)
 		log_error("%s: %s defines no [feed \"name\"] section", o->verb, c->path);
 		return usage_rc;
 	}
-	struct mde *m = mde_new(c, NULL, why, sizeof(why));
+	struct mde *m = mde_new(c, o->clk, why, sizeof(why));
 	if (m == NULL) {
 		log_error("%s: %s", o->verb, why);
 		return usage_rc;

@@ -22,6 +22,7 @@ struct sync_opts {
 	bool quiet;
 	bool verbose;		/* every planned change, not the first 20 of each kind */
 	FILE *out;		/* where the report goes (default stdout; no progress line then) */
+	const struct clock *clk; /* for MDE's budgets and retries; NULL: the real one */
 };
 
 /* Exit codes: plan: 0 nothing to change, 2 changes pending, 1 error;
