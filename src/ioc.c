@@ -462,6 +462,33 @@ ioc_domain_canon(const char *in, size_t n, char *out, size_t *outlen, char *why,
 
 /* ---- URLs ---- */
 
+/* Appends a user name or a path and query, byte for byte, to v at *o:
+ * no space nor control byte, valid UTF-8, and within the value's limit.
+ * Every part is measured before it is written (the host may grow in
+ * punycode or as IPv6 written out). */
+static enum ioc_reason
+url_part(const char *s, size_t n, const char *what, char *v, size_t *o, char *why, size_t whysz)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c <= 0x20 || c == 0x7f) {
+			set_why(why, whysz, "space or control character in URL");
+			return REJ_BAD_URL;
+		}
+	}
+	if (!utf8_valid(s, n)) {
+		set_why(why, whysz, "URL %s is not valid UTF-8", what);
+		return REJ_BAD_UTF8;
+	}
+	if (*o + n > LIMIT_VALUE_BYTES) {
+		set_why(why, whysz, "URL longer than %d bytes", LIMIT_VALUE_BYTES);
+		return REJ_TOO_LONG;
+	}
+	memcpy(v + *o, s, n);
+	*o += n;
+	return REJ_OK;
+}
+
 static enum ioc_reason
 parse_url(const char *s, size_t n, struct ioc *out, char *why, size_t whysz)
 {
@@ -493,23 +520,10 @@ parse_url(const char *s, size_t n, struct ioc *out, char *why, size_t whysz)
 			hs = q + 1;
 	memcpy(v, https ? "https://" : "http://", https ? 8 : 7);
 	o = https ? 8 : 7;
-	if (hs > p) { /* userinfo: kept as given, it is part of what is matched */
-		for (const char *q = p; q < hs; q++)
-			if ((unsigned char)*q <= 0x20 || *q == 0x7f) {
-				set_why(why, whysz, "space or control character in URL");
-				return REJ_BAD_URL;
-			}
-		if (!utf8_valid(p, (size_t)(hs - p))) {
-			set_why(why, whysz, "URL user name is not valid UTF-8");
-			return REJ_BAD_UTF8;
-		}
-		/* The host may grow (punycode, IPv6 written out): every part
-		 * is measured before it is written. */
-		if (o + (size_t)(hs - p) > LIMIT_VALUE_BYTES)
-			goto too_long;
-		memcpy(v + o, p, (size_t)(hs - p));
-		o += (size_t)(hs - p);
-	}
+	enum ioc_reason r;
+	/* userinfo: kept as given, it is part of what is matched */
+	if (hs > p && (r = url_part(p, (size_t)(hs - p), "user name", v, &o, why, whysz)) != REJ_OK)
+		return r;
 	const char *he = ae, *port = NULL;
 	if (hs < ae && *hs == '[') {
 		const char *rb = memchr(hs, ']', (size_t)(ae - hs));
@@ -566,7 +580,7 @@ parse_url(const char *s, size_t n, struct ioc *out, char *why, size_t whysz)
 	} else {
 		size_t dl;
 		char d[LIMIT_DOMAIN_BYTES + 1];
-		enum ioc_reason r = ioc_domain_canon(hs, (size_t)(he - hs), d, &dl, why, whysz);
+		r = ioc_domain_canon(hs, (size_t)(he - hs), d, &dl, why, whysz);
 		if (r != REJ_OK)
 			return r == REJ_BAD_UTF8 ? r : REJ_BAD_URL;
 		out->family = 0;
@@ -602,21 +616,8 @@ parse_url(const char *s, size_t n, struct ioc *out, char *why, size_t whysz)
 	const char *fe = memchr(ae, '#', (size_t)(e - ae));
 	if (fe == NULL)
 		fe = e;
-	for (const char *q = ae; q < fe; q++) {
-		unsigned char c = (unsigned char)*q;
-		if (c <= 0x20 || c == 0x7f) {
-			set_why(why, whysz, "space or control character in URL");
-			return REJ_BAD_URL;
-		}
-	}
-	if (!utf8_valid(ae, (size_t)(fe - ae))) {
-		set_why(why, whysz, "URL path is not valid UTF-8");
-		return REJ_BAD_UTF8;
-	}
-	if (o + (size_t)(fe - ae) > LIMIT_VALUE_BYTES)
-		goto too_long;
-	memcpy(v + o, ae, (size_t)(fe - ae));
-	o += (size_t)(fe - ae);
+	if ((r = url_part(ae, (size_t)(fe - ae), "path", v, &o, why, whysz)) != REJ_OK)
+		return r;
 	v[o] = '\0';
 	out->len = o;
 	out->type = IOC_URL;
