@@ -87,14 +87,18 @@ if [ ! -x "$build/tests/fuzz/fuzz_feed" ]; then
 	exit 1
 fi
 echo "fuzz: $(echo "$targets" | wc -w) targets, ${secs} s each, $jobs at a time"
-running=0
-for t in $targets; do
-	run_one "$t" &
-	running=$((running + 1))
-	if [ "$running" -ge "$jobs" ]; then
-		wait -n 2>/dev/null || wait
-		running=$((running - 1))
-	fi
+# jobs lanes, each running its share of the targets one after the other
+# (POSIX sh has no wait -n)
+lane=0
+while [ "$lane" -lt "$jobs" ]; do
+	(
+		k=0
+		for t in $targets; do
+			[ $((k % jobs)) -eq "$lane" ] && run_one "$t"
+			k=$((k + 1))
+		done
+	) &
+	lane=$((lane + 1))
 done
 wait
 
