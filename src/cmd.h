@@ -2,6 +2,7 @@
 #ifndef IOCSYNC_CMD_H
 #define IOCSYNC_CMD_H
 
+#include <jansson.h>
 #include <stdbool.h>
 
 #include "config.h"
@@ -44,7 +45,6 @@ int feed_collect(const struct config *c, const struct feed_cfg *f, uint32_t idx,
 /* For status and report: one tenant's configuration (in *c) and the
  * status document of its store, read without the lock (report.h). NULL
  * with the error printed and *rc set. */
-#include <jansson.h>
 json_t *status_load(struct app *a, const char *verb, long long nruns, struct config **c, long long *now, int *rc);
 
 int cmd_check(struct app *a, int argc, char **argv);
@@ -60,5 +60,10 @@ int cmd_daemon(struct app *a, int argc, char **argv);
 int cmd_report(struct app *a, int argc, char **argv);
 int cmd_probe(struct app *a, int argc, char **argv);
 int cmd_doctor(struct app *a, int argc, char **argv);
+/* doctor's checks of c without printing them (a fuzzer's way in): the
+ * exit status, and the checks as a JSON array in *checks (json_decref
+ * it). clk is MDE's clock (NULL: the real one). */
+struct clock;
+int doctor_run(const struct config *c, const struct clock *clk, json_t **checks);
 
 #endif

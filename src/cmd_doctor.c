@@ -114,10 +114,10 @@ configured_groups(const struct config *c)
 }
 
 static void
-check_tenant(struct doc *d, const struct config *c)
+check_tenant(struct doc *d, const struct config *c, const struct clock *clk)
 {
 	char why[600];
-	struct mde *m = mde_new(c, NULL, why, sizeof(why));
+	struct mde *m = mde_new(c, clk, why, sizeof(why));
 	if (m == NULL) {
 		say(d, V_FAIL, "token", "fix the [mde] section (see the secret check)", "no client: %s", why);
 		return;
@@ -333,6 +333,32 @@ manual_and_facts(struct doc *d)
 	    "(and need QUIC and ECH off)");
 }
 
+/* Every check of c (NULL: the configuration at path did not load) into
+ * d; the exit status. The clock is MDE's (NULL: the real one). */
+static int
+doctor_checks(const struct config *c, const char *path, const struct clock *clk, struct doc *d)
+{
+	*d = (struct doc){.checks = json_array()};
+	if (c == NULL) {
+		say(d, V_FAIL, "configuration", "fix the lines named above", "%s: not valid", path);
+	} else {
+		say(d, V_OK, "configuration", NULL, "%s: valid, %zu feeds", c->path, c->nfeeds);
+		check_secret(d, c);
+		check_tenant(d, c, clk);
+	}
+	manual_and_facts(d);
+	return d->n[V_FAIL] ? EXIT_FAIL : d->n[V_WARN] ? 2 : EXIT_OK;
+}
+
+int
+doctor_run(const struct config *c, const struct clock *clk, json_t **checks)
+{
+	struct doc d;
+	int rc = doctor_checks(c, c ? c->path : "", clk, &d);
+	*checks = d.checks;
+	return rc;
+}
+
 int
 cmd_doctor(struct app *a, int argc, char **argv)
 {
@@ -353,19 +379,10 @@ cmd_doctor(struct app *a, int argc, char **argv)
 		fputs(usage, stderr);
 		return EXIT_USAGE;
 	}
-	struct doc d = {.checks = json_array()};
 	a->one_tenant = true;
 	struct config *c = app_config(a, true);
-	if (c == NULL) {
-		say(&d, V_FAIL, "configuration", "fix the lines named above", "%s: not valid",
-		    a->config_path ? a->config_path : CONFIG_DEFAULT_PATH);
-	} else {
-		say(&d, V_OK, "configuration", NULL, "%s: valid, %zu feeds", c->path, c->nfeeds);
-		check_secret(&d, c);
-		check_tenant(&d, c);
-	}
-	manual_and_facts(&d);
-	int rc = d.n[V_FAIL] ? EXIT_FAIL : d.n[V_WARN] ? 2 : EXIT_OK;
+	struct doc d;
+	int rc = doctor_checks(c, a->config_path ? a->config_path : CONFIG_DEFAULT_PATH, NULL, &d);
 	if (json) {
 		json_t *doc = json_pack("{s:O, s:i, s:i, s:i, s:i}", "checks", d.checks, "ok", d.n[V_OK], "warn",
 					d.n[V_WARN], "fail", d.n[V_FAIL], "exit", rc);

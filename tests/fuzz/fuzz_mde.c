@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cmd.h"
 #include "config.h"
 #include "http.h"
 #include "log.h"
@@ -62,7 +63,8 @@ setup(void)
 			     "api_url = https://api.fuzz.test\nlogin_url = https://login.fuzz.test\n"
 			     "token_version = %d\nlist_page = %d\ndeadline = 10m\n"
 			     "[sync]\nstate = %s/state.db\ncap = %d\nreserve = %d\n"
-			     "[feed \"f\"]\nurl = " FEED_URL "\naction = block\nexpire_after = 7d\n",
+			     "[feed \"f\"]\nurl = " FEED_URL "\naction = block\nexpire_after = 7d\n"
+			     "device_groups = Servers, Tier 0\n",
 			     v & 8 ? 1 : 2, v & 4 ? 2 : 10000, dir, v & 2 ? 3 : 15000, v & 2 ? 1 : 100) < 0)
 			abort();
 		struct strbuf errs = {0};
@@ -104,7 +106,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	clean_state();
 	struct sync_opts o = {.verb = v & 1 ? "plan" : "sync", .dry_run = v & 1, .force = (v & 16) != 0,
 			      .quiet = !verbose, .out = devnull, .clk = &rp.clk};
-	int rc = sync_run(conf[v], &o);
+	int rc;
+	if (data[0] & 32) {
+		json_t *checks;
+		rc = doctor_run(conf[v], &rp.clk, &checks);
+		if (!json_is_array(checks) || json_array_size(checks) == 0)
+			abort();
+		if (verbose)
+			json_dumpf(checks, stderr, JSON_INDENT(1));
+		json_decref(checks);
+	} else {
+		rc = sync_run(conf[v], &o);
+	}
 	http_set_stub(NULL, NULL);
 	if (verbose)
 		fprintf(stderr, "fuzz_mde: variant %u, %zu replies served, exit %d\n", v, rp.served, rc);

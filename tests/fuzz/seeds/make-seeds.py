@@ -80,6 +80,18 @@ mde("import-mismatch", 16, [TOK, ok_json({"value": []}), ok_json({"value": [{"id
 mde("delete-404", 16, [TOK, LIST, ok_json({"error": {"code": "NotFound", "message": "x"}}, "404"), LIST, "200\n",
                        imp(VALS), "200\n"])
 
+# doctor (flag 32): token with every role, the list (cap use), machines,
+# the network-protection query
+JWT_ALL = b64({"alg": "RS256"}) + "." + b64({"roles": ["Ti.ReadWrite.All", "Machine.Read.All",
+                                                        "AdvancedQuery.Read.All"]}) + ".c2ln"
+TOK_ALL = "200\n" + json.dumps({"token_type": "Bearer", "expires_in": 3599, "access_token": JWT_ALL})
+MACHINES = ok_json({"value": [{"id": "m%d" % i, "computerDnsName": "pc%d.corp" % i,
+                               "rbacGroupName": ["Servers", "Tier 0", "Other"][i % 3]} for i in range(7)]})
+QUERY = ok_json({"Results": [{"DeviceId": "m%d" % i, "IsCompliant": i % 2 == 0} for i in range(7)]})
+mde("doctor-ok", 32, [TOK_ALL, LIST, MACHINES, QUERY])
+mde("doctor-errors", 32 | 8, [TOK, ok_json({"error": {"code": "Forbidden", "message": "no"}}, "403"),
+                              '200\n{"value":[{"rbacGroupName":7},null]}', "500\n"])
+
 # TAXII
 DISC = ok_json({"title": "t", "default": "https://taxii.fuzz.test/api1/",
                 "api_roots": ["https://taxii.fuzz.test/api1/", "/api2/"]})
