@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define FEED_URL "https://feed.fuzz.test/f.txt"
 
-static char dir[64];
+static char dir[256];
 static FILE *devnull;
 static bool verbose;
 static struct config *conf[32];
@@ -45,9 +45,7 @@ remove_dir(void)
 static void
 setup(void)
 {
-	snprintf(dir, sizeof(dir), "%s/iocsync-fuzz-mde-XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
-	if (mkdtemp(dir) == NULL)
-		abort();
+	replay_tmpdir(dir, sizeof(dir), "fuzz-mde");
 	atexit(remove_dir);
 	/* FUZZ_VERBOSE=1 ./fuzz_mde FILE shows what one input does. */
 	verbose = getenv("FUZZ_VERBOSE") != NULL;
@@ -83,7 +81,7 @@ clean_state(void)
 {
 	static const char *const files[] = {"state.db", "state.db-wal", "state.db-shm", "state.db-journal",
 					    "state.db.lock"};
-	char p[128];
+	char p[320];
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		snprintf(p, sizeof(p), "%s/%s", dir, files[i]);
 		unlink(p);

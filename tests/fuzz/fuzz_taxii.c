@@ -26,11 +26,11 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static char secret_path[96];
+static char secret_path[300];
 static struct policy *pol;
 static bool verbose;
 
-static char dir[64];
+static char dir[256];
 
 static void
 remove_dir(void)
@@ -42,9 +42,7 @@ remove_dir(void)
 static void
 setup(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/iocsync-fuzz-taxii-XXXXXX");
-	if (mkdtemp(dir) == NULL)
-		abort();
+	replay_tmpdir(dir, sizeof(dir), "fuzz-taxii");
 	atexit(remove_dir);
 	snprintf(secret_path, sizeof(secret_path), "%s/secret", dir);
 	FILE *f = fopen(secret_path, "w");

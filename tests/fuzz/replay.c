@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define SEP "\n%%\n"
 
@@ -29,6 +30,18 @@ replay_init(struct replay *rp, const uint8_t *data, size_t size)
 	rp->end = rp->p + size;
 	rp->now = 1000;
 	rp->clk = (struct clock){replay_now, replay_sleep, rp};
+}
+
+void
+replay_tmpdir(char *dir, size_t sz, const char *name)
+{
+	const char *t = getenv("TMPDIR");
+	if (t == NULL || *t == '\0')
+		t = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+	if ((size_t)snprintf(dir, sz, "%s/iocsync-%s-XXXXXX", t, name) >= sz || mkdtemp(dir) == NULL) {
+		fprintf(stderr, "replay: cannot make a directory under %s\n", t);
+		abort();
+	}
 }
 
 const char *

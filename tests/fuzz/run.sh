@@ -76,10 +76,14 @@ run_one() {
 	corpus="$build/corpus-$t" crashes="$build/crashes-$t"
 	mkdir -p "$corpus" "$crashes"
 	seed "$t" "$corpus"
+	# the targets' own files (in memory when /dev/shm is there: fuzz_mde
+	# writes a state for every input); libFuzzer's _Exit skips their cleanup
+	tmp=$(mktemp -d /dev/shm/iocsync-fuzz-$t.XXXXXX 2>/dev/null || mktemp -d "$build/tmp-$t.XXXXXX")
 	# shellcheck disable=SC2046
-	"$build/tests/fuzz/fuzz_$t" -max_total_time="$secs" -artifact_prefix="$crashes/" -print_final_stats=1 \
+	TMPDIR=$tmp "$build/tests/fuzz/fuzz_$t" -max_total_time="$secs" -artifact_prefix="$crashes/" -print_final_stats=1 \
 		-timeout=25 -rss_limit_mb=2048 $(options "$t") "$corpus" >"$build/fuzz-$t.log" 2>&1
 	echo $? >"$build/fuzz-$t.rc"
+	rm -rf "$tmp"
 }
 
 if [ ! -x "$build/tests/fuzz/fuzz_feed" ]; then
