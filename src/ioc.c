@@ -462,12 +462,23 @@ ioc_domain_canon(const char *in, size_t n, char *out, size_t *outlen, char *why,
 
 /* ---- URLs ---- */
 
-/* Appends a user name or a path and query, byte for byte, to v at *o:
- * no space nor control byte, valid UTF-8, and within the value's limit.
- * Every part is measured before it is written (the host may grow in
- * punycode or as IPv6 written out). */
+/* Appends n bytes of s to the value at *o, or says the URL is too long:
+ * every part goes through here, so the value can never pass its limit,
+ * whatever a part grows to (the host in punycode, IPv6 written out). */
+static bool
+url_put(char *v, size_t *o, const char *s, size_t n)
+{
+	if (*o + n > LIMIT_VALUE_BYTES)
+		return false;
+	memcpy(v + *o, s, n);
+	*o += n;
+	return true;
+}
+
+/* A user name or a path and query, kept byte for byte: no space nor
+ * control byte, valid UTF-8. */
 static enum ioc_reason
-url_part(const char *s, size_t n, const char *what, char *v, size_t *o, char *why, size_t whysz)
+url_verbatim(const char *s, size_t n, const char *what, char *why, size_t whysz)
 {
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -480,12 +491,6 @@ url_part(const char *s, size_t n, const char *what, char *v, size_t *o, char *wh
 		set_why(why, whysz, "URL %s is not valid UTF-8", what);
 		return REJ_BAD_UTF8;
 	}
-	if (*o + n > LIMIT_VALUE_BYTES) {
-		set_why(why, whysz, "URL longer than %d bytes", LIMIT_VALUE_BYTES);
-		return REJ_TOO_LONG;
-	}
-	memcpy(v + *o, s, n);
-	*o += n;
 	return REJ_OK;
 }
 
@@ -518,12 +523,13 @@ parse_url(const char *s, size_t n, struct ioc *out, char *why, size_t whysz)
 	for (const char *q = p; q < ae; q++)
 		if (*q == '@')
 			hs = q + 1;
-	memcpy(v, https ? "https://" : "http://", https ? 8 : 7);
-	o = https ? 8 : 7;
+	url_put(v, &o, https ? "https://" : "http://", https ? 8 : 7);
 	enum ioc_reason r;
 	/* userinfo: kept as given, it is part of what is matched */
-	if (hs > p && (r = url_part(p, (size_t)(hs - p), "user name", v, &o, why, whysz)) != REJ_OK)
+	if (hs > p && (r = url_verbatim(p, (size_t)(hs - p), "user name", why, whysz)) != REJ_OK)
 		return r;
+	if (!url_put(v, &o, p, (size_t)(hs - p)))
+		goto too_long;
 	const char *he = ae, *port = NULL;
 	if (hs < ae && *hs == '[') {
 		const char *rb = memchr(hs, ']', (size_t)(ae - hs));
@@ -560,11 +566,11 @@ parse_url(const char *s, size_t n, struct ioc *out, char *why, size_t whysz)
 		}
 		out->family = AF_INET6;
 		memcpy(out->addr, a, 16);
-		if (o + 41 > LIMIT_VALUE_BYTES)
+		char t[48] = "[";
+		size_t tn = 1 + ioc_addr_format(AF_INET6, a, t + 1);
+		t[tn++] = ']';
+		if (!url_put(v, &o, t, tn))
 			goto too_long;
-		v[o++] = '[';
-		o += ioc_addr_format(AF_INET6, a, v + o);
-		v[o++] = ']';
 	} else if (looks_ipv4(hs, (size_t)(he - hs))) {
 		unsigned char a[4];
 		bool lz;
@@ -574,9 +580,9 @@ parse_url(const char *s, size_t n, struct ioc *out, char *why, size_t whysz)
 		}
 		out->family = AF_INET;
 		memcpy(out->addr, a, 4);
-		if (o + 15 > LIMIT_VALUE_BYTES)
+		char t[48];
+		if (!url_put(v, &o, t, ioc_addr_format(AF_INET, a, t)))
 			goto too_long;
-		o += ioc_addr_format(AF_INET, a, v + o);
 	} else {
 		size_t dl;
 		char d[LIMIT_DOMAIN_BYTES + 1];
@@ -584,10 +590,8 @@ parse_url(const char *s, size_t n, struct ioc *out, char *why, size_t whysz)
 		if (r != REJ_OK)
 			return r == REJ_BAD_UTF8 ? r : REJ_BAD_URL;
 		out->family = 0;
-		if (o + dl > LIMIT_VALUE_BYTES)
+		if (!url_put(v, &o, d, dl))
 			goto too_long;
-		memcpy(v + o, d, dl);
-		o += dl;
 	}
 	out->host_len = o - out->host_off;
 	if (port != NULL) {
@@ -605,19 +609,19 @@ parse_url(const char *s, size_t n, struct ioc *out, char *why, size_t whysz)
 				set_why(why, whysz, "bad port '%s'", num);
 				return REJ_BAD_URL;
 			}
-			if (pv != (https ? 443 : 80)) {
-				if (o + 6 > LIMIT_VALUE_BYTES)
-					goto too_long;
-				o += (size_t)sprintf(v + o, ":%lld", pv);
-			}
+			char t[8];
+			if (pv != (https ? 443 : 80) && !url_put(v, &o, t, (size_t)sprintf(t, ":%lld", pv)))
+				goto too_long;
 		}
 	}
 	/* Path and query byte for byte; the fragment never reaches a server. */
 	const char *fe = memchr(ae, '#', (size_t)(e - ae));
 	if (fe == NULL)
 		fe = e;
-	if ((r = url_part(ae, (size_t)(fe - ae), "path", v, &o, why, whysz)) != REJ_OK)
+	if ((r = url_verbatim(ae, (size_t)(fe - ae), "path", why, whysz)) != REJ_OK)
 		return r;
+	if (!url_put(v, &o, ae, (size_t)(fe - ae)))
+		goto too_long;
 	v[o] = '\0';
 	out->len = o;
 	out->type = IOC_URL;
