@@ -323,6 +323,16 @@ split_list(const char *v, char ***out, size_t *n)
 }
 
 /* Stores value v of key k into base; reports a bad value. */
+/* csv_delimiter by name. ";" starts a comment after "= " and white space
+ * is trimmed, so those must go by name (by_name: the dump writes them
+ * so, and the dump loads back); the others may. */
+static const struct {
+	const char *name;
+	char c;
+	bool by_name;
+} delims[] = {{"tab", '\t', true},	 {"\\t", '\t', false},   {"semicolon", ';', true},
+	      {"space", ' ', true},	 {"comma", ',', false}, {"pipe", '|', false}};
+
 static void
 set_value(struct parse *p, const struct key *k, void *base, const char *v)
 {
@@ -470,13 +480,9 @@ set_value(struct parse *p, const struct key *k, void *base, const char *v)
 		return;
 	}
 	case K_CHAR: {
-		/* By name too: ";" starts a comment after "= " and a space
-		 * is trimmed, so neither can be written as itself. */
-		static const struct { const char *name; char c; } named[] = {
-			{"tab", '\t'}, {"\\t", '\t'}, {"semicolon", ';'}, {"comma", ','}, {"pipe", '|'}, {"space", ' '}};
-		for (size_t j = 0; j < NELEM(named); j++)
-			if (strcmp(v, named[j].name) == 0) {
-				*(char *)field = named[j].c;
+		for (size_t j = 0; j < NELEM(delims); j++)
+			if (strcmp(v, delims[j].name) == 0) {
+				*(char *)field = delims[j].c;
 				return;
 			}
 		if (strlen(v) == 1 && v[0] != '"' && v[0] != '\n')
@@ -825,8 +831,7 @@ static void
 validate_tenants(struct parse *p)
 {
 	struct config *c = p->c;
-	char **states = xcalloc(c->ntenants + 1, sizeof(char *));
-	char **owners = xcalloc(c->ntenants + 1, sizeof(char *));
+	struct config **ds = xcalloc(c->ntenants + 1, sizeof(*ds)); /* what each ends up with */
 	for (size_t i = 0; i < c->ntenants; i++) {
 		struct tenant_cfg *t = &c->tenants[i];
 		char label[300];
@@ -840,26 +845,26 @@ validate_tenants(struct parse *p)
 			if (!found)
 				err_at(p, t->line, "%s: feeds: no [feed \"%s\"]", label, t->feeds[k]);
 		}
-		struct config *d = config_tenant(c, i);
+		struct config *d = ds[i] = config_tenant(c, i);
 		validate_mde(p, d, label, t->line);
-		for (size_t j = 0; j < i; j++)
-			if (strcmp(states[j], d->state) == 0)
+		for (size_t j = 0; j < i; j++) {
+			const struct config *o = ds[j];
+			if (strcmp(o->state, d->state) == 0)
 				err_at(p, t->line, "%s: state %s is also tenant \"%s\"'s: each needs its own", label,
 				       d->state, c->tenants[j].name);
-		states[i] = xstrdup(d->state);
-		owners[i] = xasprintf("%s %s %s", d->tenant_id ? d->tenant_id : "", d->client_id ? d->client_id : "",
-				      d->application);
-		for (size_t j = 0; j < i && d->tenant_id; j++)
-			if (strcasecmp(owners[j], owners[i]) == 0)
+			/* the owner as mde_owned sees it: GUIDs in any case, the
+			 * application exactly */
+			if (d->tenant_id && o->tenant_id && strcasecmp(d->tenant_id, o->tenant_id) == 0 &&
+			    d->client_id && o->client_id && strcasecmp(d->client_id, o->client_id) == 0 &&
+			    strcmp(d->application, o->application) == 0)
 				err_at(p, t->line, "%s: same tenant_id, client_id and application as tenant \"%s\": "
 						   "each would delete what the other made (give one another application)",
 				       label, c->tenants[j].name);
-		config_free(d);
+		}
 	}
 	for (size_t i = 0; i < c->ntenants; i++)
-		free(states[i]), free(owners[i]);
-	free(states);
-	free(owners);
+		config_free(ds[i]);
+	free(ds);
 }
 
 static bool
@@ -897,6 +902,20 @@ with_name(const char *path, const char *ext, const char *name)
 	return xasprintf("%s-%s", path, name);
 }
 
+/* Drops from d the [mde] keys among names that tenant t did not set. */
+static void
+drop_inherited(struct config *d, const struct tenant_cfg *t, const char *const *names, size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		size_t ki = key_index(S_MDE, names[k]);
+		char **f = (char **)((char *)d + keys[ki].off);
+		if (!t->set[ki]) {
+			free(*f);
+			*f = NULL;
+		}
+	}
+}
+
 struct config *
 config_tenant(const struct config *c, size_t i)
 {
@@ -926,32 +945,18 @@ config_tenant(const struct config *c, size_t i)
 			*(long long *)dst = *(const long long *)src;
 		}
 	}
-	/* A secret source set by the tenant replaces [mde]'s, whichever. */
-	if (t->set[key_index(S_MDE, "client_secret_file")] || t->set[key_index(S_MDE, "client_secret_env")] ||
-	    t->set[key_index(S_MDE, "client_secret_credential")] || t->set[key_index(S_MDE, "certificate")]) {
-		static const char *const src[] = {"client_secret_file", "client_secret_env", "client_secret_credential",
-						  "certificate"};
-		for (size_t k = 0; k < NELEM(src); k++) {
-			size_t ki = key_index(S_MDE, src[k]);
-			char **f = (char **)((char *)d + keys[ki].off);
-			if (!t->set[ki]) {
-				free(*f);
-				*f = NULL;
-			}
+	/* A secret source set by the tenant replaces [mde]'s, whichever; a
+	 * tenant in another cloud takes none of [mde]'s cloud's details. */
+	static const char *const secrets[] = {"client_secret_file", "client_secret_env", "client_secret_credential",
+					      "certificate"};
+	static const char *const cloudy[] = {"region", "api_url", "login_url", "resource"};
+	for (size_t k = 0; k < NELEM(secrets); k++)
+		if (t->set[key_index(S_MDE, secrets[k])]) {
+			drop_inherited(d, t, secrets, NELEM(secrets));
+			break;
 		}
-	}
-	/* A tenant in another cloud takes none of [mde]'s cloud's details. */
-	if (t->set[key_index(S_MDE, "cloud")]) {
-		static const char *const cloudy[] = {"region", "api_url", "login_url", "resource"};
-		for (size_t k = 0; k < NELEM(cloudy); k++) {
-			size_t ki = key_index(S_MDE, cloudy[k]);
-			char **f = (char **)((char *)d + keys[ki].off);
-			if (!t->set[ki]) {
-				free(*f);
-				*f = NULL;
-			}
-		}
-	}
+	if (t->set[key_index(S_MDE, "cloud")])
+		drop_inherited(d, t, cloudy, NELEM(cloudy));
 	if (!t->set[key_index(S_SYNC, "state")]) {
 		free(d->state);
 		d->state = with_name(c->state, ".db", t->name);
@@ -1112,13 +1117,12 @@ dump_key(const struct config *c, const struct key *k, const void *base, struct s
 			sb_addf(o, "%s = %s\n", k->name, c->allowlist_files[i]);
 		return;
 	case K_CHAR:
-		if (f->csv_delim == '\t')
-			sb_addf(o, "%s = tab\n", k->name);
-		else if (f->csv_delim == ';')
-			sb_addf(o, "%s = semicolon\n", k->name);
-		else if (f->csv_delim == ' ')
-			sb_addf(o, "%s = space\n", k->name);
-		else if (f->csv_delim)
+		for (size_t j = 0; j < NELEM(delims); j++)
+			if (delims[j].by_name && delims[j].c == f->csv_delim) {
+				sb_addf(o, "%s = %s\n", k->name, delims[j].name);
+				return;
+			}
+		if (f->csv_delim)
 			sb_addf(o, "%s = %c\n", k->name, f->csv_delim);
 		return;
 	case K_CIDR:
