@@ -88,21 +88,22 @@ with_slash(const char *u)
 	return xasprintf("%s%s", u, n && u[n - 1] == '/' ? "" : "/");
 }
 
-/* The collection's objects URL, from a discovery or an API root URL. */
+/* The API root, with a final slash: the configured one as it is (no
+ * discovery, which some servers do not serve to every account), else the
+ * discovery's default or first, else the feed URL itself. */
 static enum err
-objects_url(struct tx *t, const struct feed_cfg *f, char **out, char *why, size_t whysz)
+api_root(struct tx *t, const struct feed_cfg *f, char **root, char *why, size_t whysz)
 {
-	json_t *doc = NULL;
-	char *root = NULL;
-	enum err e;
-	/* A configured API root is used as it is: no discovery, which some
-	 * servers do not even serve to this account. */
-	if (f->taxii_api_root == NULL && (e = get_json(t, f->url, &doc, NULL, why, whysz)) != ERR_OK)
+	if (f->taxii_api_root) {
+		*root = with_slash(f->taxii_api_root);
+		return ERR_OK;
+	}
+	json_t *doc;
+	enum err e = get_json(t, f->url, &doc, NULL, why, whysz);
+	if (e != ERR_OK)
 		return e;
 	const json_t *roots = json_object_get(doc, "api_roots");
-	if (f->taxii_api_root) {
-		root = with_slash(f->taxii_api_root);
-	} else if (json_is_array(roots)) { /* discovery */
+	if (json_is_array(roots)) { /* discovery */
 		const char *d = json_string_value(json_object_get(doc, "default"));
 		const char *first = json_string_value(json_array_get(roots, 0));
 		if (d == NULL && first == NULL) {
@@ -111,12 +112,24 @@ objects_url(struct tx *t, const struct feed_cfg *f, char **out, char *why, size_
 			return ERR_PARSE;
 		}
 		char *j = join(f->url, d ? d : first);
-		root = with_slash(j);
+		*root = with_slash(j);
 		free(j);
 	} else { /* the URL is an API root itself */
-		root = with_slash(f->url);
+		*root = with_slash(f->url);
 	}
 	json_decref(doc);
+	return ERR_OK;
+}
+
+/* The collection's objects URL, under the API root. */
+static enum err
+objects_url(struct tx *t, const struct feed_cfg *f, char **out, char *why, size_t whysz)
+{
+	json_t *doc;
+	char *root;
+	enum err e = api_root(t, f, &root, why, whysz);
+	if (e != ERR_OK)
+		return e;
 	char *cu = join(root, "collections/");
 	e = get_json(t, cu, &doc, NULL, why, whysz);
 	free(cu);
