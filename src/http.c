@@ -159,12 +159,13 @@ http_set_stub(http_stub_fn fn, void *ctx)
 enum err
 http_do(struct http *h, const struct http_req *q, struct http_reply *r)
 {
+	long long max = h->o.max_body > 0 ? h->o.max_body : 64LL << 20;
 	if (stub) {
 		memset(r, 0, sizeof(*r));
-		return stub(stub_ctx, q, h->o.max_body > 0 ? h->o.max_body : 64LL << 20, r);
+		return stub(stub_ctx, q, max, r);
 	}
 	CURL *c = h->curl;
-	struct sink s = {.max = h->o.max_body > 0 ? h->o.max_body : 64LL << 20, .r = r};
+	struct sink s = {.max = max, .r = r};
 	struct curl_slist *hl = NULL;
 	char errbuf[CURL_ERROR_SIZE] = "";
 
