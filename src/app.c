@@ -2,6 +2,7 @@
  * it (one tenant's, for a verb about one), and the allowlists. In the
  * core library, so sync_run and the tests link without main. */
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,4 +84,33 @@ app_allowlists(const struct config *c, struct policy *p)
 		free(buf);
 	}
 	return ok;
+}
+
+int
+app_one_flag(int argc, char **argv, const char *usage, const char *name, char short_opt, bool *flag)
+{
+	const struct option longopts[] = {
+		{name, no_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+	};
+	char shorts[4] = "h";
+	if (short_opt)
+		shorts[1] = short_opt;
+	int ch;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, shorts, longopts, NULL)) != -1) {
+		if (ch == 'f' || (short_opt && ch == short_opt)) {
+			*flag = true;
+		} else if (ch == 'h') {
+			fputs(usage, stdout);
+			return EXIT_OK;
+		} else {
+			fputs(usage, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fputs(usage, stderr);
+		return EXIT_USAGE;
+	}
+	return -1;
 }

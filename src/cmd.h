@@ -28,6 +28,11 @@ struct app {
  */
 struct config *app_config(const struct app *a, bool required);
 
+/* The command line of a verb that takes one flag (--name, and
+ * -short_opt when not 0), --help and no argument: -1 to go on, else the
+ * exit status (the help printed, or the usage on standard error). */
+int app_one_flag(int argc, char **argv, const char *usage, const char *name, char short_opt, bool *flag);
+
 /* Loads the allowlist files of c into p; prints errors; false on failure. */
 bool app_allowlists(const struct config *c, struct policy *p);
 

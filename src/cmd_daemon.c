@@ -1,6 +1,5 @@
 /* iocsync daemon: sync at start, then every interval with jitter, until
  * SIGTERM or SIGINT. See iocsync(1), DAEMON. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,23 +59,10 @@ reload(const struct app *a)
 int
 cmd_daemon(struct app *a, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"once", no_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
-	};
 	bool once = false;
-	int ch;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'o': once = true; break;
-		case 'h': fputs(usage, stdout); return EXIT_OK;
-		default: fputs(usage, stderr); return EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		fputs(usage, stderr);
-		return EXIT_USAGE;
-	}
+	int orc = app_one_flag(argc, argv, usage, "once", 0, &once);
+	if (orc >= 0)
+		return orc;
 	struct config *c = app_config(a, true);
 	if (c == NULL)
 		return EXIT_USAGE;

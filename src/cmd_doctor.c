@@ -2,7 +2,6 @@
  * answers OK, WARN or FAIL with what to do; what no API shows is listed
  * as a manual check with its portal path, and the facts that bite are
  * said. See iocsync(1), DOCTOR. */
-#include <getopt.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -113,6 +112,176 @@ configured_groups(const struct config *c)
 	return g;
 }
 
+/* The API answers, and how much of the cap is used (all, iocsync's,
+ * others'). */
+static void
+check_cap(struct doc *d, const struct config *c, struct mde *m, bool ti, bool ti_all)
+{
+	char why[600];
+	json_t *all = NULL;
+	if (!ti) {
+		say(d, V_FAIL, "api", "grant Ti.ReadWrite.All", "not tried: the token cannot read indicators");
+		return;
+	}
+	if (mde_list_all(m, &all, why, sizeof(why)) != ERR_OK) {
+		say(d, V_FAIL, "api", "check the cloud, region or api_url in [mde], the network and the proxy",
+		    "listing indicators failed: %s", why);
+		return;
+	}
+	size_t n = json_array_size(all), own = 0, i;
+	json_t *x;
+	json_array_foreach(all, i, x)
+		own += mde_owned(m, x);
+	json_decref(all);
+	say(d, V_OK, "api", NULL, "%s answers (%zu indicators listed)", mde_api_base(m), n);
+	long long room = c->cap - c->reserve - (long long)n;
+	static const char adv[] = "remove stale indicators in the portal, lower what the feeds send, or set "
+				  "priorities so what matters most fits";
+	if ((long long)n >= c->cap)
+		say(d, V_FAIL, "cap", adv, "%zu of %lld: the cap is reached (iocsync's %zu, others' %zu)", n, c->cap,
+		    own, n - own);
+	else if (room < 0)
+		say(d, V_WARN, "cap", adv, "%zu of %lld: inside the reserve of %lld (iocsync's %zu, others' %zu)", n,
+		    c->cap, c->reserve, own, n - own);
+	else
+		say(d, V_OK, "cap", NULL, "%zu of %lld used (iocsync's %zu, others' %zu); %lld free after the "
+					  "reserve of %lld%s", n, c->cap, own, n - own, room, c->reserve,
+		    ti_all ? "" : " (others' unseen without Ti.ReadWrite.All)");
+}
+
+/* Each device group the configuration names (want) has devices. Returns
+ * MDE's machine list (NULL when it could not be read). */
+static json_t *
+check_groups(struct doc *d, struct mde *m, bool mach, json_t *want)
+{
+	char why[600];
+	json_t *machines = NULL;
+	long st = 0;
+	if (!mach) {
+		say(d, V_WARN, "device groups", "grant Machine.Read.All", "not checked: the token lacks Machine.Read.All");
+		return NULL;
+	}
+	if (mde_call(m, MDE_EP_MACHINES, "GET", "/api/machines?$top=10000", NULL, &st, &machines, why, sizeof(why)) !=
+		    ERR_OK &&
+	    st != 404) {
+		say(d, V_FAIL, "device groups", "see the api check", "listing machines failed: %s", why);
+		return machines;
+	}
+	json_t *seen = json_object(), *x, *v;
+	size_t i;
+	json_array_foreach(json_object_get(machines, "value"), i, x) {
+		const char *g = json_string_value(json_object_get(x, "rbacGroupName"));
+		if (g)
+			json_bump(seen, g);
+	}
+	if (json_object_size(want) == 0)
+		say(d, V_OK, "device groups", NULL, "no feed is scoped to device groups: indicators apply to every "
+						    "device (%zu groups seen)", json_object_size(seen));
+	const char *g;
+	json_object_foreach(want, g, v) {
+		json_t *cnt = json_object_get(seen, g);
+		char name[300];
+		snprintf(name, sizeof(name), "device group %s", g);
+		if (cnt)
+			say(d, V_OK, name, NULL, "%lld devices", (long long)json_integer_value(cnt));
+		else
+			say(d, V_FAIL, name,
+			    "fix device_groups in the configuration: names must match the portal's (Settings > "
+			    "Endpoints > Device groups), case included",
+			    "no device is in a group of that name: indicators scoped to it protect nothing");
+	}
+	json_decref(seen);
+	return machines;
+}
+
+/* Per group of machines (those of want, or all): {total, block, not:
+ * [names]} from the advanced-hunting results res. */
+static json_t *
+np_by_group(json_t *res, json_t *machines, json_t *want, size_t *reported)
+{
+	json_t *np = json_object(), *groups = json_object(), *x; /* DeviceId -> compliant */
+	size_t i;
+	json_array_foreach(json_object_get(res, "Results"), i, x) {
+		const char *id = json_string_value(json_object_get(x, "DeviceId"));
+		if (id)
+			json_object_set(np, id, json_object_get(x, "IsCompliant"));
+	}
+	*reported = json_object_size(np);
+	json_array_foreach(json_object_get(machines, "value"), i, x) {
+		const char *g = json_string_value(json_object_get(x, "rbacGroupName"));
+		const char *id = json_string_value(json_object_get(x, "id"));
+		const char *nm = json_string_value(json_object_get(x, "computerDnsName"));
+		if (!g || !id || (json_object_size(want) && !json_object_get(want, g)))
+			continue;
+		json_t *e = json_object_get(groups, g);
+		if (!e)
+			json_object_set_new(groups, g, e = json_pack("{s:i, s:i, s:[]}", "total", 0, "block", 0, "not"));
+		json_bump(e, "total");
+		if (json_is_true(json_object_get(np, id)))
+			json_bump(e, "block");
+		else
+			json_array_append_new(json_object_get(e, "not"), json_string(nm ? nm : id));
+	}
+	json_decref(np);
+	return groups;
+}
+
+/* How many devices of each group run network protection in block mode. */
+static void
+check_network_protection(struct doc *d, struct mde *m, bool aq, bool mach, json_t *want, json_t *machines)
+{
+	char why[600];
+	long st = 0;
+	if (!aq) {
+		say(d, V_WARN, "network protection", "grant AdvancedQuery.Read.All",
+		    "not checked: the token lacks AdvancedQuery.Read.All");
+		return;
+	}
+	json_t *body = json_pack("{s:s}", "Query",
+				 "DeviceTvmSecureConfigurationAssessment | where ConfigurationId == \"scid-96\" "
+				 "| summarize arg_max(Timestamp, *) by DeviceId "
+				 "| project DeviceId, DeviceName, IsCompliant, IsApplicable");
+	json_t *res = NULL;
+	enum err e = mde_call(m, MDE_EP_QUERY, "POST", "/api/advancedqueries/run", body, &st, &res, why, sizeof(why));
+	json_decref(body);
+	if (e != ERR_OK) {
+		say(d, V_FAIL, "network protection", "see the api check", "advanced hunting failed: %s", why);
+		return;
+	}
+	size_t reported;
+	json_t *groups = np_by_group(res, machines, want, &reported), *v;
+	json_decref(res);
+	static const char adv[] =
+		"turn network protection to block mode on those devices (Intune: Endpoint security > Attack surface "
+		"reduction; or Set-MpPreference -EnableNetworkProtection Enabled); audit mode does not enforce. The "
+		"check reads ConfigurationId scid-96, an id known from community sources, not from Microsoft's "
+		"documentation";
+	if (!mach)
+		say(d, V_WARN, "network protection", "grant Machine.Read.All",
+		    "%zu devices reported, but without Machine.Read.All they cannot be put in groups", reported);
+	const char *g;
+	json_object_foreach(groups, g, v) {
+		char name[300];
+		snprintf(name, sizeof(name), "network protection in %s", g);
+		long long tot = json_integer_value(json_object_get(v, "total"));
+		long long blk = json_integer_value(json_object_get(v, "block"));
+		if (blk == tot) {
+			say(d, V_OK, name, NULL, "%lld of %lld devices in block mode (scid-96, a community id)", blk, tot);
+			continue;
+		}
+		const json_t *not = json_object_get(v, "not");
+		struct strbuf names = {0};
+		for (size_t k = 0; k < json_array_size(not) && k < 10; k++)
+			sb_addf(&names, "%s%s", k ? ", " : "", json_string_value(json_array_get(not, k)));
+		if (json_array_size(not) > 10)
+			sb_addf(&names, " and %zu more", json_array_size(not) - 10);
+		say(d, blk ? V_WARN : V_FAIL, name, adv, "%lld of %lld devices in block mode; not: %s", blk, tot,
+		    names.buf);
+		sb_free(&names);
+	}
+	json_decref(groups);
+}
+
 static void
 check_tenant(struct doc *d, const struct config *c, const struct clock *clk)
 {
@@ -158,154 +327,11 @@ check_tenant(struct doc *d, const struct config *c, const struct clock *clk)
 		say(d, V_WARN, "role AdvancedQuery.Read.All", grant,
 		    "no AdvancedQuery.Read.All: network protection on the devices cannot be checked");
 
-	/* The API, and the cap's use. */
-	json_t *all = NULL;
-	if (!ti) {
-		say(d, V_FAIL, "api", "grant Ti.ReadWrite.All", "not tried: the token cannot read indicators");
-	} else if (mde_list_all(m, &all, why, sizeof(why)) != ERR_OK) {
-		say(d, V_FAIL, "api", "check the cloud, region or api_url in [mde], the network and the proxy",
-		    "listing indicators failed: %s", why);
-	} else {
-		size_t n = json_array_size(all), own = 0, i;
-		json_t *x;
-		json_array_foreach(all, i, x)
-			own += mde_owned(m, x);
-		say(d, V_OK, "api", NULL, "%s answers (%zu indicators listed)", mde_api_base(m), n);
-		long long room = c->cap - c->reserve - (long long)n;
-		char adv[300];
-		snprintf(adv, sizeof(adv), "remove stale indicators in the portal, lower what the feeds send, or set "
-					   "priorities so what matters most fits");
-		if ((long long)n >= c->cap)
-			say(d, V_FAIL, "cap", adv, "%zu of %lld: the cap is reached (iocsync's %zu, others' %zu)", n,
-			    c->cap, own, n - own);
-		else if (room < 0)
-			say(d, V_WARN, "cap", adv, "%zu of %lld: inside the reserve of %lld (iocsync's %zu, others' %zu)",
-			    n, c->cap, c->reserve, own, n - own);
-		else
-			say(d, V_OK, "cap", NULL, "%zu of %lld used (iocsync's %zu, others' %zu); %lld free after the "
-						  "reserve of %lld%s", n, c->cap, own, n - own, room, c->reserve,
-			    ti_all ? "" : " (others' unseen without Ti.ReadWrite.All)");
-		json_decref(all);
-	}
-
+	check_cap(d, c, m, ti, ti_all);
 	/* Device groups, then network protection in each. */
-	json_t *want = configured_groups(c), *machines = NULL;
-	long st = 0;
-	if (!mach) {
-		say(d, V_WARN, "device groups", "grant Machine.Read.All", "not checked: the token lacks Machine.Read.All");
-	} else {
-		enum err e = mde_call(m, MDE_EP_MACHINES, "GET", "/api/machines?$top=10000", NULL, &st, &machines, why,
-				      sizeof(why));
-		if (e != ERR_OK && st != 404) {
-			say(d, V_FAIL, "device groups", "see the api check", "listing machines failed: %s", why);
-		} else {
-			json_t *seen = json_object();
-			size_t i;
-			json_t *x;
-			json_array_foreach(json_object_get(machines, "value"), i, x) {
-				const char *g = json_string_value(json_object_get(x, "rbacGroupName"));
-				if (g)
-					json_bump(seen, g);
-			}
-			const char *g;
-			json_t *v;
-			if (json_object_size(want) == 0)
-				say(d, V_OK, "device groups", NULL, "no feed is scoped to device groups: indicators apply "
-								    "to every device (%zu groups seen)", json_object_size(seen));
-			json_object_foreach(want, g, v) {
-				json_t *cnt = json_object_get(seen, g);
-				char name[300];
-				snprintf(name, sizeof(name), "device group %s", g);
-				if (cnt)
-					say(d, V_OK, name, NULL, "%lld devices", (long long)json_integer_value(cnt));
-				else
-					say(d, V_FAIL, name,
-					    "fix device_groups in the configuration: names must match the portal's "
-					    "(Settings > Endpoints > Device groups), case included",
-					    "no device is in a group of that name: indicators scoped to it protect nothing");
-			}
-			json_decref(seen);
-		}
-	}
-	if (!aq) {
-		say(d, V_WARN, "network protection", "grant AdvancedQuery.Read.All",
-		    "not checked: the token lacks AdvancedQuery.Read.All");
-	} else {
-		json_t *body = json_pack("{s:s}", "Query",
-					 "DeviceTvmSecureConfigurationAssessment | where ConfigurationId == \"scid-96\" "
-					 "| summarize arg_max(Timestamp, *) by DeviceId "
-					 "| project DeviceId, DeviceName, IsCompliant, IsApplicable");
-		json_t *res = NULL;
-		enum err e = mde_call(m, MDE_EP_QUERY, "POST", "/api/advancedqueries/run", body, &st, &res, why,
-				      sizeof(why));
-		json_decref(body);
-		if (e != ERR_OK) {
-			say(d, V_FAIL, "network protection", "see the api check", "advanced hunting failed: %s", why);
-		} else {
-			/* DeviceId -> compliant, then per group of the machines. */
-			json_t *np = json_object();
-			size_t i;
-			json_t *x;
-			json_array_foreach(json_object_get(res, "Results"), i, x) {
-				const char *id = json_string_value(json_object_get(x, "DeviceId"));
-				if (id)
-					json_object_set(np, id, json_object_get(x, "IsCompliant"));
-			}
-			json_t *groups = json_object(); /* group -> [total, in block, "names not"] */
-			json_array_foreach(json_object_get(machines, "value"), i, x) {
-				const char *g = json_string_value(json_object_get(x, "rbacGroupName"));
-				const char *id = json_string_value(json_object_get(x, "id"));
-				const char *nm = json_string_value(json_object_get(x, "computerDnsName"));
-				if (!g || !id || (json_object_size(want) && !json_object_get(want, g)))
-					continue;
-				json_t *e2 = json_object_get(groups, g);
-				if (!e2)
-					json_object_set_new(groups, g, e2 = json_pack("{s:i, s:i, s:[]}", "total", 0, "block", 0,
-										 "not"));
-				json_bump(e2, "total");
-				if (json_is_true(json_object_get(np, id)))
-					json_bump(e2, "block");
-				else
-					json_array_append_new(json_object_get(e2, "not"), json_string(nm ? nm : id));
-			}
-			const char *g;
-			json_t *v;
-			static const char adv[] =
-				"turn network protection to block mode on those devices (Intune: Endpoint security > "
-				"Attack surface reduction; or Set-MpPreference -EnableNetworkProtection Enabled); audit "
-				"mode does not enforce. The check reads ConfigurationId scid-96, an id known from "
-				"community sources, not from Microsoft's documentation";
-			if (!mach)
-				say(d, V_WARN, "network protection", "grant Machine.Read.All",
-				    "%zu devices reported, but without Machine.Read.All they cannot be put in groups",
-				    json_object_size(np));
-			json_object_foreach(groups, g, v) {
-				char name[300];
-				snprintf(name, sizeof(name), "network protection in %s", g);
-				long long tot = json_integer_value(json_object_get(v, "total"));
-				long long blk = json_integer_value(json_object_get(v, "block"));
-				if (blk == tot) {
-					say(d, V_OK, name, NULL, "%lld of %lld devices in block mode (scid-96, a community "
-								 "id)", blk, tot);
-				} else {
-					struct strbuf names = {0};
-					size_t k;
-					json_t *nm;
-					json_array_foreach(json_object_get(v, "not"), k, nm)
-						if (k < 10)
-							sb_addf(&names, "%s%s", k ? ", " : "", json_string_value(nm));
-					if (json_array_size(json_object_get(v, "not")) > 10)
-						sb_addf(&names, " and %zu more", json_array_size(json_object_get(v, "not")) - 10);
-					say(d, blk ? V_WARN : V_FAIL, name, adv,
-					    "%lld of %lld devices in block mode; not: %s", blk, tot, names.buf);
-					sb_free(&names);
-				}
-			}
-			json_decref(groups);
-			json_decref(np);
-			json_decref(res);
-		}
-	}
+	json_t *want = configured_groups(c);
+	json_t *machines = check_groups(d, m, mach, want);
+	check_network_protection(d, m, aq, mach, want, machines);
 	json_decref(machines);
 	json_decref(want);
 	mde_free(m);
@@ -362,23 +388,10 @@ doctor_run(const struct config *c, const struct clock *clk, json_t **checks)
 int
 cmd_doctor(struct app *a, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
-	};
 	bool json = false;
-	int ch;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'j': json = true; break;
-		case 'h': fputs(usage, stdout); return EXIT_OK;
-		default: fputs(usage, stderr); return EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		fputs(usage, stderr);
-		return EXIT_USAGE;
-	}
+	int orc = app_one_flag(argc, argv, usage, "json", 0, &json);
+	if (orc >= 0)
+		return orc;
 	a->one_tenant = true;
 	struct config *c = app_config(a, true);
 	struct doc d;

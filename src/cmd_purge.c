@@ -1,6 +1,5 @@
 /* iocsync purge: deletes every indicator iocsync owns in MDE (and
  * nothing else), after asking. */
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,23 +38,10 @@ confirm(size_t n, const char *tenant)
 int
 cmd_purge(struct app *a, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"yes", no_argument, NULL, 'y'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
-	};
 	bool yes = false;
-	int ch;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "yh", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'y': yes = true; break;
-		case 'h': fputs(usage, stdout); return EXIT_OK;
-		default: fputs(usage, stderr); return EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		fputs(usage, stderr);
-		return EXIT_USAGE;
-	}
+	int orc = app_one_flag(argc, argv, usage, "yes", 'y', &yes);
+	if (orc >= 0)
+		return orc;
 	a->one_tenant = true;
 	struct config *c = app_config(a, true);
 	if (c == NULL)
