@@ -34,9 +34,10 @@ struct replay {
 
 void replay_init(struct replay *rp, const uint8_t *data, size_t size);
 /* A fresh directory for a fuzzer's files, named after it: under $TMPDIR
- * when set (run.sh points it into the build and removes it: libFuzzer
- * ends with _Exit, so atexit cleanups never run), else /dev/shm (state
- * written for every input stays in memory), else /tmp. Aborts on failure. */
+ * when set (run.sh points it at a directory of its own and removes it:
+ * a finding, an abort or a sanitizer's report, ends the process without
+ * the target's atexit cleanup), else /dev/shm (state written for every
+ * input stays in memory), else /tmp. Aborts on failure. */
 void replay_tmpdir(char *dir, size_t sz, const char *name);
 /* The next record as it is (no head parsed), or NULL; *len its size. */
 const char *replay_take_raw(struct replay *rp, size_t *len);

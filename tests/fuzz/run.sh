@@ -77,7 +77,8 @@ run_one() {
 	mkdir -p "$corpus" "$crashes"
 	seed "$t" "$corpus"
 	# the targets' own files (in memory when /dev/shm is there: fuzz_mde
-	# writes a state for every input); libFuzzer's _Exit skips their cleanup
+	# writes a state for every input); a finding ends a target before its
+	# own cleanup
 	tmp=$(mktemp -d /dev/shm/iocsync-fuzz-$t.XXXXXX 2>/dev/null || mktemp -d "$build/tmp-$t.XXXXXX")
 	# shellcheck disable=SC2046
 	TMPDIR=$tmp "$build/tests/fuzz/fuzz_$t" -max_total_time="$secs" -artifact_prefix="$crashes/" -print_final_stats=1 \

@@ -162,6 +162,14 @@ class Ctx:
         doc["failures"] = doc.get("failures", [])[:5]
         return doc
 
+    def sync_killed_after(self, seconds):
+        """A sync killed with SIGKILL after this long; its (stdout, stderr)."""
+        p = subprocess.Popen([*WRAP, IOCSYNC, "-c", self.conf(), "sync"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        time.sleep(seconds)
+        p.send_signal(signal.SIGKILL)
+        return p.communicate()
+
     def portal(self, value, action="Allowed", **extra):
         """One indicator created by another owner (the portal), as a person would."""
         tok = self.emu.token(OTHER, "other-" + SECRET[:6])
@@ -924,11 +932,7 @@ def sigkill_at_random_points_then_a_run_converges(c):
         # Churn between kills: what is desired moves.
         lo = rng.randrange(0, 600)
         c.feed("bad", vals[lo:lo + 1200])
-        p = subprocess.Popen([*WRAP, IOCSYNC, "-c", c.conf(), "sync"], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
-        time.sleep(rng.uniform(0.05, 1.5))
-        p.send_signal(signal.SIGKILL)
-        out, err = p.communicate()
+        out, err = c.sync_killed_after(rng.uniform(0.05, 1.5))
         ARTIFACTS.append(("killed stdout", out))
         ARTIFACTS.append(("killed stderr", err))
     c.emu.control("/faults", {})
@@ -1014,11 +1018,7 @@ def crash_soak(c):
         want = pool[lo:lo + rng.randrange(500, 2000)]
         c.feed("bad", want, max_shrink="100%")
         c.emu.control("/faults", {"probabilities": {"slow": 0.7}, "slow_ms": 150, "seed": 2000 + i})
-        p = subprocess.Popen([*WRAP, IOCSYNC, "-c", c.conf(), "sync"], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
-        time.sleep(rng.uniform(0.0, 0.7))
-        p.send_signal(signal.SIGKILL)
-        out, err = p.communicate()
+        _, err = c.sync_killed_after(rng.uniform(0.0, 0.7))
         ARTIFACTS.append(("crash soak killed stderr", err))
         c.emu.control("/faults", {})
         c.run("sync", expect=0)
