@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <libpsl.h>
+#include <pthread.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -214,6 +216,116 @@ add_domain(struct policy *p, const char *d, size_t n, int flag)
 			strset_add(p->domains, d + i + 1, n - i - 1, V_ANCESTOR);
 }
 
+/*
+ * A name with a parent (label.parent) is a public suffix only when the
+ * list has a rule for it, or a wildcard over its parent; libpsl takes
+ * about 400 ns to say it is not, and a feed has millions of names. An
+ * index of the rules proves most of those answers without a lookup, and
+ * libpsl still gives every answer the index cannot rule out.
+ *
+ * The index is read from the publicsuffix package's text list, and used
+ * only when libpsl loaded that package's compiled list (the .dafsa made
+ * from the same text and installed with it): both then hold the same
+ * rules. It holds the rules written in ASCII; a name with a punycode
+ * label always goes to libpsl, so an IDN rule (compiled in punycode) is
+ * never missed. Any rule libpsl does not confirm disables the index.
+ * Built once per process, on the first name, and kept (it is the
+ * system's list, the same for every policy).
+ */
+static struct {
+	struct strset *named;	/* rules and exceptions */
+	struct strset *wild;	/* parents of "*." rules */
+} psl_index;
+static pthread_once_t psl_index_once = PTHREAD_ONCE_INIT;
+
+/* Adds one rule (a line's first word) to the index; false for a rule
+ * the index cannot hold, or one that libpsl does not confirm. */
+static bool
+psl_index_rule(const psl_ctx_t *psl, char *r, size_t rn)
+{
+	for (size_t k = 0; k < rn; k++)
+		if ((unsigned char)r[k] >= 0x80)
+			return true; /* IDN: names in punycode always ask libpsl */
+	bool except = r[0] == '!';
+	if (except) {
+		r++;
+		rn--;
+	}
+	if (rn >= 2 && r[0] == '*' && r[1] == '.') {
+		/* libpsl takes the parent of a wildcard for a rule too. */
+		strset_add(psl_index.wild, r + 2, rn - 2, 1);
+		strset_add(psl_index.named, r + 2, rn - 2, 1);
+		return true;
+	}
+	if (rn == 0 || memchr(r, '*', rn) != NULL)
+		return false;
+	/* Names are looked up in canonical lower case: a rule in another
+	 * case would be missed by the index, never by libpsl. */
+	for (size_t k = 0; k < rn; k++)
+		if (lc(r[k]) != r[k])
+			return false;
+	strset_add(psl_index.named, r, rn, 1);
+	r[rn] = '\0';
+	return except || psl_is_public_suffix2(psl, r, PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE) == 1;
+}
+
+static void
+psl_index_build(void)
+{
+	const char *dafsa = psl_dist_filename();
+	size_t n = dafsa ? strlen(dafsa) : 0;
+	struct stat st_dafsa, st_dat;
+	psl_ctx_t *psl = psl_latest(NULL);
+	char *buf = NULL, *path = NULL;
+	size_t len;
+	bool ok = true;
+
+	/* The package makes the compiled list from the text one and installs
+	 * both: files more than an hour apart are not that pair. */
+	if (psl == NULL || psl == psl_builtin() || n < 6 || strcmp(dafsa + n - 6, ".dafsa") != 0)
+		goto out;
+	path = xasprintf("%.*s.dat", (int)(n - 6), dafsa);
+	if (stat(dafsa, &st_dafsa) != 0 || stat(path, &st_dat) != 0 ||
+	    llabs((long long)st_dat.st_mtime - (long long)st_dafsa.st_mtime) > 3600 ||
+	    file_read(path, 4 << 20, &buf, &len) != ERR_OK)
+		goto out;
+	psl_index.named = strset_new();
+	psl_index.wild = strset_new();
+	for (char *line = buf, *next; ok && line < buf + len; line = next) {
+		char *end = memchr(line, '\n', (size_t)(buf + len - line));
+		next = end ? end + 1 : buf + len;
+		size_t rn = 0;
+		while (line + rn < next && !is_space(line[rn]))
+			rn++;
+		/* "//" starts a comment line. */
+		if (rn > 0 && !(rn >= 2 && line[0] == '/' && line[1] == '/'))
+			ok = psl_index_rule(psl, line, rn);
+	}
+	if (!ok) {
+		strset_free(psl_index.named);
+		strset_free(psl_index.wild);
+		psl_index.named = psl_index.wild = NULL;
+	}
+out:
+	free(buf);
+	free(path);
+	psl_free(psl);
+}
+
+/* False only when name (n bytes, canonical) cannot be a public suffix;
+ * true when libpsl must say. */
+static bool
+psl_may_be_public(const struct policy *p, const char *name, size_t n)
+{
+	const char *dot = memchr(name, '.', n);
+	if (p->psl == psl_builtin() || dot == NULL || memmem(name, n, "xn--", 4) != NULL)
+		return true;
+	(void)pthread_once(&psl_index_once, psl_index_build);
+	if (psl_index.named == NULL || strset_get(psl_index.named, name, n) >= 0)
+		return true;
+	return strset_get(psl_index.wild, dot + 1, n - (size_t)(dot + 1 - name)) >= 0;
+}
+
 struct policy *
 policy_new(void)
 {
@@ -417,7 +529,7 @@ registrable_len(const struct policy *p, const char *name, size_t n)
 	} memo[1024];
 	const char *dot = memchr(name, '.', n);
 
-	if (psl_is_public_suffix(p->psl, name))
+	if (psl_may_be_public(p, name, n) && psl_is_public_suffix(p->psl, name))
 		return 0;
 	if (dot == NULL) /* a lone label that is no public suffix (not with the star rule) */
 		return n;
@@ -438,6 +550,12 @@ registrable_len(const struct policy *p, const char *name, size_t n)
 		memo[h].reglen = (uint8_t)(r ? strlen(r) : 0);
 	}
 	return memo[h].is_public ? n : memo[h].reglen;
+}
+
+bool
+policy_psl_indexed(const struct policy *p)
+{
+	return p->psl != psl_builtin() && psl_index.named != NULL;
 }
 
 size_t

@@ -30,7 +30,8 @@ struct policy;
 
 /* Builds a policy with the built-in lists and the newest public suffix
  * list (libpsl's built-in data or the publicsuffix package, whichever is
- * newer). Never NULL. policy_free(NULL) is a no-op. */
+ * newer; with the package's, most names skip libpsl through an index of
+ * its rules). Never NULL. policy_free(NULL) is a no-op. */
 struct policy *policy_new(void);
 void policy_free(struct policy *p);
 
@@ -65,5 +66,8 @@ bool policy_action_ok(enum ioc_type t, enum ioc_action a, bool generate_alert, c
 /* Length of the registrable domain at the end of name (the PSL's
  * answer, memoized per thread), 0 when there is none. For tests. */
 size_t policy_registrable_len(const struct policy *p, const char *name);
+/* Whether names skip libpsl through the index of its list (policy.c)
+ * once a name has been checked. For tests. */
+bool policy_psl_indexed(const struct policy *p);
 
 #endif

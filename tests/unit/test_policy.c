@@ -1,5 +1,6 @@
 /* What may never be sent, whatever format it arrives in. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "helpers.h"
@@ -251,6 +252,61 @@ test_registrable_matches_psl(void **state)
 	psl_free(own);
 }
 
+/* The index of the public suffix list (policy.c) may only skip libpsl
+ * where libpsl would say "not public": every rule of the list, a name
+ * under each, and two labels under each, must get libpsl's answer. */
+static void
+test_psl_index_every_rule(void **state)
+{
+	(void)state;
+	const char *dafsa = psl_dist_filename();
+	size_t n = strlen(dafsa);
+	char path[512], *buf = NULL, name[512];
+	size_t len, rules = 0;
+
+	if (n < 6 || strcmp(dafsa + n - 6, ".dafsa") != 0)
+		skip();
+	snprintf(path, sizeof(path), "%.*s.dat", (int)(n - 6), dafsa);
+	if (file_read(path, 4 << 20, &buf, &len) != ERR_OK) {
+		print_message("SKIPPED: no %s (package publicsuffix)\n", path);
+		skip();
+	}
+	psl_ctx_t *own = psl_latest(NULL);
+	const psl_ctx_t *psl = own ? own : psl_builtin();
+	struct policy *p = policy_new();
+	assert_int_equal(policy_registrable_len(p, "evil.example.com"), strlen("example.com"));
+	assert_true(policy_psl_indexed(p)); /* or the loop below proves nothing of the index */
+	for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+		char *r = line;
+		r[strcspn(r, " \t\r")] = '\0';
+		if (*r == '\0' || strncmp(r, "//", 2) == 0)
+			continue;
+		bool ascii = true;
+		for (char *c = r; *c; c++)
+			ascii &= (unsigned char)*c < 0x80;
+		if (!ascii)
+			continue; /* names reach the policy in punycode */
+		if (*r == '!')
+			r++;
+		const char *base = strncmp(r, "*.", 2) == 0 ? r + 2 : r;
+		static const char *const forms[] = {"%s", "x0.%s", "a.x0.%s"};
+		for (size_t f = 0; f < 3; f++) {
+			/* For "*.ck": ck, x0.ck, a.x0.ck; for "co.uk": the same shape. */
+			snprintf(name, sizeof(name), forms[f], base);
+			const char *want = psl_registrable_domain(psl, name);
+			size_t got = policy_registrable_len(p, name);
+			if ((want ? strlen(want) : 0) != got)
+				fail_msg("%s (rule %s): psl says %s, policy says %zu bytes", name, line,
+					 want ? want : "(none)", got);
+		}
+		rules++;
+	}
+	assert_true(rules > 5000);
+	policy_free(p);
+	psl_free(own);
+	free(buf);
+}
+
 int
 main(void)
 {
@@ -258,7 +314,7 @@ main(void)
 		cmocka_unit_test(test_never_text), cmocka_unit_test(test_never_hosts_netset_csv_report),
 		cmocka_unit_test(test_never_stix_misp), cmocka_unit_test(test_allowlist),
 		cmocka_unit_test(test_parent_of_allowlisted), cmocka_unit_test(test_matrix),
-		cmocka_unit_test(test_registrable_matches_psl),
+		cmocka_unit_test(test_registrable_matches_psl), cmocka_unit_test(test_psl_index_every_rule),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
