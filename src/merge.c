@@ -6,18 +6,28 @@
 #include "util.h"
 
 /*
- * The arena holds one record per item, 8-byte aligned: a header, then
- * the value and its NUL. A slot holds the high half of the 64-bit hash
- * (the low half picks the slot) and the record's offset / 8 + 1, so a
- * lookup reads one slot and, only when 32 more bits of hash agree, one
- * record.
+ * The items live in MERGE_PARTS parts, picked by the top bits of their
+ * hash: each part is a whole table of its own (arena, slots, sources),
+ * so that different threads may fill different parts at once
+ * (merge_batch_part). Item indices are global and in the order items
+ * were first added; a part knows its items by local index, and the
+ * merge maps one to the other both ways.
+ *
+ * A part's arena holds one record per item, 8-byte aligned: a header,
+ * then the value and its NUL. A slot holds the high half of the 64-bit
+ * hash (the low half picks the slot) and the record's offset / 8 + 1, so
+ * a lookup reads one slot and, only when the halves agree, one record.
  */
+#define PART_BITS 2
+#define MERGE_PARTS (1u << PART_BITS)
+#define LOCAL_MAX ((uint32_t)1 << (32 - PART_BITS))
+
 struct hdr {
-	uint32_t idx;		/* item index */
+	uint32_t idx;		/* local index in the part */
 	uint32_t feed;
 	int32_t priority;
 	uint32_t last_feed;
-	uint32_t attrs;		/* index + 1 into attrs; 0: none */
+	uint32_t attrs;		/* index + 1 into the part's attrs; 0: none */
 	uint16_t len;
 	uint8_t type;
 	uint8_t pad_;
@@ -36,35 +46,59 @@ struct attrs {
 };
 
 struct src_flat {
-	uint32_t item, feed, line;
+	uint32_t item, feed, line;	/* item: local index */
 };
 
-struct merge {
+/* A batch add's result, kept by its part until merge_batch_commit. */
+#define RES_FRESH 1u
+#define RES_NEW 2u
+#define RES_SHIFT 2
+
+struct part {
 	char *arena;
 	size_t arena_len, arena_cap;
-	uint32_t *items;	/* item index -> arena offset / 8 */
-	size_t nitems, items_cap;
+	uint32_t *items;	/* local index -> arena offset / 8 */
+	uint32_t *global;	/* local index -> item index */
+	size_t nitems, items_cap, global_cap;
 	struct slot *slots;
 	size_t cap, slots_cap;	/* cap: power of two; slots_cap: big_grow's */
 	struct attrs *attrs;
 	size_t nattrs, attrs_cap;
 	struct src_flat *srcs;
 	size_t nsrcs, srcs_cap;
-	/* sources grouped per item, rebuilt when nsrcs moved on */
+	/* sources grouped per local item, rebuilt when nsrcs moved on */
 	struct merge_src *grouped;
 	size_t *first;		/* nitems + 1 offsets into grouped */
 	size_t grouped_n, grouped_items;
+	/* merge_batch_part: this part's adds and their results */
+	uint32_t *todo, *res;
+	size_t todo_cap, res_cap, nres;
+};
+
+struct merge {
+	struct part part[MERGE_PARTS];
+	uint32_t *order;	/* item index -> local index << PART_BITS | part */
+	size_t nitems, order_cap;
 	bool no_sources;
 };
 
-#define REC(m, off8) ((struct hdr *)((m)->arena + (size_t)(off8) * 8))
+#define REC(pt, off8) ((struct hdr *)((pt)->arena + (size_t)(off8) * 8))
+
+static unsigned
+part_of(uint64_t hash)
+{
+	return (unsigned)(hash >> (64 - PART_BITS));
+}
 
 struct merge *
 merge_new(void)
 {
 	struct merge *m = xcalloc(1, sizeof(*m));
-	m->cap = 1024;
-	big_grow((void **)&m->slots, &m->slots_cap, m->cap, sizeof(*m->slots));
+	for (unsigned p = 0; p < MERGE_PARTS; p++) {
+		struct part *pt = &m->part[p];
+		pt->cap = 256;
+		big_grow((void **)&pt->slots, &pt->slots_cap, pt->cap, sizeof(*pt->slots));
+	}
 	return m;
 }
 
@@ -73,17 +107,24 @@ merge_free(struct merge *m)
 {
 	if (m == NULL)
 		return;
-	for (size_t i = 0; i < m->nattrs; i++) {
-		free(m->attrs[i].title);
-		free(m->attrs[i].description);
+	for (unsigned p = 0; p < MERGE_PARTS; p++) {
+		struct part *pt = &m->part[p];
+		for (size_t i = 0; i < pt->nattrs; i++) {
+			free(pt->attrs[i].title);
+			free(pt->attrs[i].description);
+		}
+		free(pt->attrs);
+		big_free(pt->arena, pt->arena_cap);
+		big_free(pt->items, pt->items_cap * sizeof(*pt->items));
+		big_free(pt->global, pt->global_cap * sizeof(*pt->global));
+		big_free(pt->slots, pt->slots_cap * sizeof(*pt->slots));
+		big_free(pt->srcs, pt->srcs_cap * sizeof(*pt->srcs));
+		free(pt->grouped);
+		free(pt->first);
+		free(pt->todo);
+		free(pt->res);
 	}
-	free(m->attrs);
-	big_free(m->arena, m->arena_cap);
-	big_free(m->items, m->items_cap * sizeof(*m->items));
-	big_free(m->slots, m->slots_cap * sizeof(*m->slots));
-	big_free(m->srcs, m->srcs_cap * sizeof(*m->srcs));
-	free(m->grouped);
-	free(m->first);
+	big_free(m->order, m->order_cap * sizeof(*m->order));
 	free(m);
 }
 
@@ -93,40 +134,51 @@ merge_hash(enum ioc_type t, const char *value, size_t len)
 	return hash_bytes(value, len, (uint64_t)t);
 }
 
-/* Resizes the table to cap slots, reinserting in item order: the
+/* Resizes a part's table to cap slots, reinserting in item order: the
  * records are read sequentially and their hashes recomputed. */
 static void
-rehash(struct merge *m, size_t cap)
+rehash(struct part *pt, size_t cap)
 {
 	size_t scap = 0;
 	struct slot *s = NULL;
 	big_grow((void **)&s, &scap, cap, sizeof(*s));
-	for (size_t i = 0; i < m->nitems; i++) {
-		const struct hdr *h = REC(m, m->items[i]);
+	for (size_t i = 0; i < pt->nitems; i++) {
+		const struct hdr *h = REC(pt, pt->items[i]);
 		uint64_t hash = merge_hash((enum ioc_type)h->type, h->value, h->len);
 		size_t j = hash & (cap - 1);
 		while (s[j].rec != 0)
 			j = (j + 1) & (cap - 1);
-		s[j] = (struct slot){(uint32_t)(hash >> 32), m->items[i] + 1};
+		s[j] = (struct slot){(uint32_t)(hash >> 32), pt->items[i] + 1};
 	}
-	big_free(m->slots, m->slots_cap * sizeof(*m->slots));
-	m->slots = s;
-	m->slots_cap = scap;
-	m->cap = cap;
+	big_free(pt->slots, pt->slots_cap * sizeof(*pt->slots));
+	pt->slots = s;
+	pt->slots_cap = scap;
+	pt->cap = cap;
+}
+
+/* Room in a part for n more items without a rehash. */
+static void
+room_for(struct part *pt, size_t n)
+{
+	size_t cap = pt->cap;
+	while ((pt->nitems + n) * 4 > cap * 3)
+		cap *= 2;
+	if (cap > pt->cap)
+		rehash(pt, cap);
 }
 
 static void
-set_attrs(struct merge *m, struct hdr *h, const char *title, const char *description,
+set_attrs(struct part *pt, struct hdr *h, const char *title, const char *description,
 	  long long expire_at)
 {
 	if (h->attrs == 0) {
 		if (title == NULL && description == NULL && expire_at == 0)
 			return;
-		xgrow((void **)&m->attrs, &m->attrs_cap, m->nattrs + 1, sizeof(*m->attrs));
-		m->attrs[m->nattrs] = (struct attrs){0};
-		h->attrs = (uint32_t)++m->nattrs;
+		xgrow((void **)&pt->attrs, &pt->attrs_cap, pt->nattrs + 1, sizeof(*pt->attrs));
+		pt->attrs[pt->nattrs] = (struct attrs){0};
+		h->attrs = (uint32_t)++pt->nattrs;
 	}
-	struct attrs *a = &m->attrs[h->attrs - 1];
+	struct attrs *a = &pt->attrs[h->attrs - 1];
 	free(a->title);
 	free(a->description);
 	a->title = title ? xstrdup(title) : NULL;
@@ -141,29 +193,87 @@ merge_skip_sources(struct merge *m)
 }
 
 static void
-add_source(struct merge *m, uint32_t item, uint32_t feed, unsigned long line)
+add_source(const struct merge *m, struct part *pt, uint32_t local, uint32_t feed, unsigned long line)
 {
 	if (m->no_sources)
 		return;
-	big_grow((void **)&m->srcs, &m->srcs_cap, m->nsrcs + 1, sizeof(*m->srcs));
-	m->srcs[m->nsrcs++] = (struct src_flat){item, feed, line > UINT32_MAX ? UINT32_MAX : (uint32_t)line};
+	big_grow((void **)&pt->srcs, &pt->srcs_cap, pt->nsrcs + 1, sizeof(*pt->srcs));
+	pt->srcs[pt->nsrcs++] = (struct src_flat){local, feed, line > UINT32_MAX ? UINT32_MAX : (uint32_t)line};
 }
 
-void
-merge_prefetch(const struct merge *m, uint64_t hash, int stage)
+/* The record of (t, value) in its part or NULL; *slot gets the slot
+ * that names it, or the empty slot where it would go. */
+static struct hdr *
+find(const struct part *pt, uint64_t hash, enum ioc_type t, const char *value, size_t len, size_t *slot)
 {
-	size_t j = hash & (m->cap - 1);
 	uint32_t tag = (uint32_t)(hash >> 32);
+	size_t j = hash & (pt->cap - 1);
 
-	if (stage == 0) {
-		__builtin_prefetch(&m->slots[j]);
-		return;
-	}
-	for (; m->slots[j].rec != 0; j = (j + 1) & (m->cap - 1))
-		if (m->slots[j].tag == tag) {
-			__builtin_prefetch(REC(m, m->slots[j].rec - 1));
-			return;
+	for (;; j = (j + 1) & (pt->cap - 1)) {
+		const struct slot *s = &pt->slots[j];
+		if (s->rec == 0)
+			break;
+		if (s->tag != tag)
+			continue;
+		struct hdr *h = REC(pt, s->rec - 1);
+		if (h->type == t && h->len == len && memcmp(h->value, value, len) == 0) {
+			*slot = j;
+			return h;
 		}
+	}
+	*slot = j;
+	return NULL;
+}
+
+/* Another occurrence of h's item: the first from this feed or not, and
+ * a feed of higher priority takes the attributes over. */
+static void
+again(struct part *pt, struct hdr *h, uint32_t feed, int32_t priority, const char *title,
+      const char *description, long long expire_at, bool *new_in_feed)
+{
+	*new_in_feed = h->last_feed != feed;
+	h->last_feed = feed;
+	if (priority > h->priority) {
+		h->feed = feed;
+		h->priority = priority;
+		set_attrs(pt, h, title, description, expire_at);
+	}
+}
+
+/* A new item of the part, named in the empty slot j (room_for first). */
+static struct hdr *
+make(struct part *pt, size_t j, uint64_t hash, enum ioc_type t, const char *value, size_t len,
+     uint32_t feed, int32_t priority)
+{
+	if (len > LIMIT_VALUE_BYTES + 32)
+		abort(); /* ioc_parse never makes longer; cutting would merge distinct values */
+	size_t size = (sizeof(struct hdr) + len + 1 + 7) & ~(size_t)7;
+	if (pt->arena_len / 8 + size / 8 >= UINT32_MAX || pt->nitems + 1 >= LOCAL_MAX)
+		abort(); /* 32 GiB of values or a billion items: far past every limit upstream */
+	big_grow((void **)&pt->arena, &pt->arena_cap, pt->arena_len + size, 1);
+	big_grow((void **)&pt->items, &pt->items_cap, pt->nitems + 1, sizeof(*pt->items));
+	uint32_t off8 = (uint32_t)(pt->arena_len / 8);
+	struct hdr *h = REC(pt, off8);
+	pt->arena_len += size;
+	*h = (struct hdr){.idx = (uint32_t)pt->nitems, .feed = feed, .priority = priority,
+			  .last_feed = feed, .len = (uint16_t)len, .type = (uint8_t)t};
+	memcpy(h->value, value, len);
+	h->value[len] = '\0';
+	pt->items[pt->nitems++] = off8;
+	pt->slots[j] = (struct slot){(uint32_t)(hash >> 32), off8 + 1};
+	return h;
+}
+
+/* Gives the part's newest local item the next item index. */
+static size_t
+number(struct merge *m, unsigned p, uint32_t local)
+{
+	struct part *pt = &m->part[p];
+	big_grow((void **)&m->order, &m->order_cap, m->nitems + 1, sizeof(*m->order));
+	big_grow((void **)&pt->global, &pt->global_cap, local + 1, sizeof(*pt->global));
+	m->order[m->nitems] = local << PART_BITS | p;
+	pt->global[local] = (uint32_t)m->nitems;
+	return m->nitems++;
 }
 
 size_t
@@ -171,55 +281,25 @@ merge_add_hashed(struct merge *m, uint64_t hash, enum ioc_type t, const char *va
 		 uint32_t feed, int32_t priority, unsigned long line, const char *title,
 		 const char *description, long long expire_at, bool *new_in_feed)
 {
-	uint32_t tag = (uint32_t)(hash >> 32);
-	size_t j = hash & (m->cap - 1);
-	struct hdr *h;
+	unsigned p = part_of(hash);
+	struct part *pt = &m->part[p];
+	size_t j;
+	struct hdr *h = find(pt, hash, t, value, len, &j);
 
-	if (len > LIMIT_VALUE_BYTES + 32)
-		abort(); /* ioc_parse never makes longer; cutting would merge distinct values */
-	for (;; j = (j + 1) & (m->cap - 1)) {
-		const struct slot *s = &m->slots[j];
-		if (s->rec == 0)
-			break;
-		if (s->tag != tag)
-			continue;
-		h = REC(m, s->rec - 1);
-		if (h->type != t || h->len != len || memcmp(h->value, value, len) != 0)
-			continue;
-		*new_in_feed = h->last_feed != feed;
-		h->last_feed = feed;
-		add_source(m, h->idx, feed, line);
-		if (priority > h->priority) {
-			h->feed = feed;
-			h->priority = priority;
-			set_attrs(m, h, title, description, expire_at);
-		}
-		return h->idx;
+	if (h != NULL) {
+		again(pt, h, feed, priority, title, description, expire_at, new_in_feed);
+		add_source(m, pt, h->idx, feed, line);
+		return pt->global[h->idx];
 	}
-	if ((m->nitems + 1) * 4 > m->cap * 3) {
-		rehash(m, m->cap * 2);
-		j = hash & (m->cap - 1);
-		while (m->slots[j].rec != 0)
-			j = (j + 1) & (m->cap - 1);
+	if ((pt->nitems + 1) * 4 > pt->cap * 3) {
+		room_for(pt, 1);
+		(void)find(pt, hash, t, value, len, &j);
 	}
-	size_t size = (sizeof(struct hdr) + len + 1 + 7) & ~(size_t)7;
-	if (m->arena_len / 8 + size / 8 >= UINT32_MAX)
-		abort(); /* 32 GiB of values: far past every limit upstream */
-	big_grow((void **)&m->arena, &m->arena_cap, m->arena_len + size, 1);
-	big_grow((void **)&m->items, &m->items_cap, m->nitems + 1, sizeof(*m->items));
-	uint32_t off8 = (uint32_t)(m->arena_len / 8);
-	h = REC(m, off8);
-	m->arena_len += size;
-	*h = (struct hdr){.idx = (uint32_t)m->nitems, .feed = feed, .priority = priority,
-			  .last_feed = feed, .len = (uint16_t)len, .type = (uint8_t)t};
-	memcpy(h->value, value, len);
-	h->value[len] = '\0';
-	set_attrs(m, h, title, description, expire_at);
-	m->items[m->nitems] = off8;
-	m->slots[j] = (struct slot){tag, off8 + 1};
-	add_source(m, h->idx, feed, line);
+	h = make(pt, j, hash, t, value, len, feed, priority);
+	set_attrs(pt, h, title, description, expire_at);
+	add_source(m, pt, h->idx, feed, line);
 	*new_in_feed = true;
-	return m->nitems++;
+	return number(m, p, h->idx);
 }
 
 size_t
@@ -231,16 +311,93 @@ merge_add(struct merge *m, enum ioc_type t, const char *value, size_t len, uint3
 				description, expire_at, new_in_feed);
 }
 
+unsigned
+merge_parts(void)
+{
+	return MERGE_PARTS;
+}
+
+#define PREFETCH_DIST 8 /* adds between a slot's prefetch and its record's */
+
+void
+merge_batch_part(struct merge *m, unsigned p, const struct merge_req *r, size_t n, uint32_t feed,
+		 int32_t priority)
+{
+	struct part *pt = &m->part[p];
+	size_t nt = 0, j;
+
+	xgrow((void **)&pt->todo, &pt->todo_cap, n ? n : 1, sizeof(*pt->todo));
+	xgrow((void **)&pt->res, &pt->res_cap, n ? n : 1, sizeof(*pt->res));
+	for (size_t i = 0; i < n; i++)
+		if (part_of(r[i].hash) == p)
+			pt->todo[nt++] = (uint32_t)i;
+	room_for(pt, nt);
+	/* Each add's slot is fetched 2 * PREFETCH_DIST adds ahead and its
+	 * record PREFETCH_DIST ahead: a large table misses the cache (and
+	 * the TLB) on nearly every add, and the misses overlap. */
+	for (size_t k = 0; k < nt; k++) {
+		if (k + 2 * PREFETCH_DIST < nt)
+			__builtin_prefetch(&pt->slots[r[pt->todo[k + 2 * PREFETCH_DIST]].hash & (pt->cap - 1)]);
+		if (k + PREFETCH_DIST < nt) {
+			uint64_t hash = r[pt->todo[k + PREFETCH_DIST]].hash;
+			uint32_t tag = (uint32_t)(hash >> 32);
+			for (j = hash & (pt->cap - 1); pt->slots[j].rec != 0; j = (j + 1) & (pt->cap - 1))
+				if (pt->slots[j].tag == tag) {
+					__builtin_prefetch(REC(pt, pt->slots[j].rec - 1));
+					break;
+				}
+		}
+		const struct merge_req *q = &r[pt->todo[k]];
+		struct hdr *h = find(pt, q->hash, (enum ioc_type)q->type, q->value, q->len, &j);
+		bool fresh = true;
+		uint32_t flags = RES_FRESH;
+		if (h != NULL) {
+			again(pt, h, feed, priority, NULL, NULL, 0, &fresh);
+			flags = fresh ? RES_FRESH : 0;
+		} else {
+			h = make(pt, j, q->hash, (enum ioc_type)q->type, q->value, q->len, feed, priority);
+			flags |= RES_NEW;
+		}
+		add_source(m, pt, h->idx, feed, q->line);
+		pt->res[k] = h->idx << RES_SHIFT | flags;
+	}
+	pt->nres = nt;
+}
+
+void
+merge_batch_commit(struct merge *m, struct merge_req *r, size_t n)
+{
+	size_t at[MERGE_PARTS] = {0};
+	for (size_t i = 0; i < n; i++) {
+		unsigned p = part_of(r[i].hash);
+		struct part *pt = &m->part[p];
+		if (at[p] >= pt->nres)
+			abort(); /* merge_batch_part was not run on this batch for p */
+		uint32_t x = pt->res[at[p]++];
+		r[i].fresh = (x & RES_FRESH) != 0;
+		if (x & RES_NEW)
+			number(m, p, x >> RES_SHIFT);
+	}
+	for (unsigned p = 0; p < MERGE_PARTS; p++)
+		m->part[p].nres = 0;
+}
+
+void
+merge_add_batch(struct merge *m, struct merge_req *r, size_t n, uint32_t feed, int32_t priority)
+{
+	for (unsigned p = 0; p < MERGE_PARTS; p++)
+		merge_batch_part(m, p, r, n, feed, priority);
+	merge_batch_commit(m, r, n);
+}
+
 void
 merge_reserve(struct merge *m, size_t n)
 {
-	size_t want = m->nitems + n, cap = m->cap;
-	if (want > (size_t)1 << 31)
+	if (n > (size_t)1 << 31)
 		return;
-	while (want * 4 > cap * 3)
-		cap *= 2;
-	if (cap > m->cap)
-		rehash(m, cap);
+	/* The hash spreads items evenly; a part that gets more grows. */
+	for (unsigned p = 0; p < MERGE_PARTS; p++)
+		room_for(&m->part[p], n / MERGE_PARTS + n / MERGE_PARTS / 16);
 }
 
 size_t
@@ -249,44 +406,55 @@ merge_count(const struct merge *m)
 	return m->nitems;
 }
 
+static const struct part *
+locate(const struct merge *m, size_t i, uint32_t *local)
+{
+	*local = m->order[i] >> PART_BITS;
+	return &m->part[m->order[i] & (MERGE_PARTS - 1)];
+}
+
 void
 merge_get(const struct merge *m, size_t i, struct merge_item *out)
 {
-	const struct hdr *h = REC(m, m->items[i]);
-	const struct attrs *a = h->attrs ? &m->attrs[h->attrs - 1] : NULL;
+	uint32_t local;
+	const struct part *pt = locate(m, i, &local);
+	const struct hdr *h = REC(pt, pt->items[local]);
+	const struct attrs *a = h->attrs ? &pt->attrs[h->attrs - 1] : NULL;
 	*out = (struct merge_item){.value = h->value, .len = h->len, .type = (enum ioc_type)h->type,
 				   .feed = h->feed, .priority = h->priority,
 				   .title = a ? a->title : NULL, .description = a ? a->description : NULL,
 				   .expire_at = a ? a->expire_at : 0};
 }
 
-/* Counting sort of the flat sources by item; stable, so each item's
- * sources stay in the order they were added. */
+/* Counting sort of a part's flat sources by local item; stable, so each
+ * item's sources stay in the order they were added. */
 static void
-group_sources(struct merge *m)
+group_sources(struct part *pt)
 {
-	free(m->grouped);
-	free(m->first);
-	m->first = xcalloc(m->nitems + 1, sizeof(*m->first));
-	m->grouped = xmalloc((m->nsrcs ? m->nsrcs : 1) * sizeof(*m->grouped));
-	for (size_t k = 0; k < m->nsrcs; k++)
-		m->first[m->srcs[k].item + 1]++;
-	for (size_t i = 0; i < m->nitems; i++)
-		m->first[i + 1] += m->first[i];
-	size_t *next = xmalloc((m->nitems ? m->nitems : 1) * sizeof(*next));
-	memcpy(next, m->first, m->nitems * sizeof(*next));
-	for (size_t k = 0; k < m->nsrcs; k++)
-		m->grouped[next[m->srcs[k].item]++] = (struct merge_src){m->srcs[k].feed, m->srcs[k].line};
+	free(pt->grouped);
+	free(pt->first);
+	pt->first = xcalloc(pt->nitems + 1, sizeof(*pt->first));
+	pt->grouped = xmalloc((pt->nsrcs ? pt->nsrcs : 1) * sizeof(*pt->grouped));
+	for (size_t k = 0; k < pt->nsrcs; k++)
+		pt->first[pt->srcs[k].item + 1]++;
+	for (size_t i = 0; i < pt->nitems; i++)
+		pt->first[i + 1] += pt->first[i];
+	size_t *next = xmalloc((pt->nitems ? pt->nitems : 1) * sizeof(*next));
+	memcpy(next, pt->first, pt->nitems * sizeof(*next));
+	for (size_t k = 0; k < pt->nsrcs; k++)
+		pt->grouped[next[pt->srcs[k].item]++] = (struct merge_src){pt->srcs[k].feed, pt->srcs[k].line};
 	free(next);
-	m->grouped_n = m->nsrcs;
-	m->grouped_items = m->nitems;
+	pt->grouped_n = pt->nsrcs;
+	pt->grouped_items = pt->nitems;
 }
 
 const struct merge_src *
 merge_sources(struct merge *m, size_t i, size_t *n)
 {
-	if (m->grouped == NULL || m->grouped_n != m->nsrcs || m->grouped_items != m->nitems)
-		group_sources(m);
-	*n = m->first[i + 1] - m->first[i];
-	return m->grouped + m->first[i];
+	uint32_t local;
+	struct part *pt = (struct part *)locate(m, i, &local);
+	if (pt->grouped == NULL || pt->grouped_n != pt->nsrcs || pt->grouped_items != pt->nitems)
+		group_sources(pt);
+	*n = pt->first[local + 1] - pt->first[local];
+	return pt->grouped + pt->first[local];
 }

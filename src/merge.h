@@ -6,8 +6,9 @@
  * Built for tens of millions of adds: an item lives in one arena record
  * (header and value together), the table holds (hash tag, record) pairs,
  * and sources are appended flat and grouped per item only when asked.
- * A duplicate costs two cache misses, a new item one; merge_prefetch
- * hides even those for callers that can hash ahead.
+ * A duplicate costs two cache misses, a new item one. The items are
+ * split into parts by hash, which batches fill with prefetching, and
+ * different threads at once (merge_batch_part).
  */
 #ifndef IOCSYNC_MERGE_H
 #define IOCSYNC_MERGE_H
@@ -63,10 +64,31 @@ size_t merge_add_hashed(struct merge *m, uint64_t hash, enum ioc_type t, const c
 			uint32_t feed, int32_t priority, unsigned long line, const char *title,
 			const char *description, long long expire_at, bool *new_in_feed);
 
-/* Warms the cache for a coming merge_add_hashed of hash: stage 0
- * fetches the table slot, stage 1 the item it names. Call stage 0 a few
- * adds before stage 1, and stage 1 a few adds before the add. */
-void merge_prefetch(const struct merge *m, uint64_t hash, int stage);
+/* One add of a batch: the value must stay valid until the commit. */
+struct merge_req {
+	uint64_t hash;		/* merge_hash(type, value, len) */
+	const char *value;
+	uint32_t len;
+	uint32_t line;
+	uint8_t type;		/* enum ioc_type */
+	bool fresh;		/* out, after merge_batch_commit: *new_in_feed of merge_add */
+};
+
+/*
+ * A batch of adds r[0..n) from one feed, with no title, description or
+ * expiry: the same items, indices, sources and r[i].fresh as n calls of
+ * merge_add_hashed in that order. merge_batch_part(p) takes the adds of
+ * part p (p < merge_parts()); calls for different parts may run at once
+ * on different threads, and nothing else may run on m meanwhile. Once
+ * every part has taken the batch, merge_batch_commit numbers the new
+ * items and fills r[i].fresh. merge_add_batch does all of it on the
+ * calling thread.
+ */
+unsigned merge_parts(void);
+void merge_batch_part(struct merge *m, unsigned p, const struct merge_req *r, size_t n, uint32_t feed,
+		      int32_t priority);
+void merge_batch_commit(struct merge *m, struct merge_req *r, size_t n);
+void merge_add_batch(struct merge *m, struct merge_req *r, size_t n, uint32_t feed, int32_t priority);
 
 /* Sizes the table for n more items up front (a hint: growing later
  * still works), sparing the rehashes of a large feed. */

@@ -85,13 +85,10 @@ sink_reject(void *ctx, unsigned long line, enum ioc_reason code, const char *why
 	reject(ctx, line, code, why, in, n);
 }
 
+/* The statistics and output of an indicator the merge has taken. */
 static void
-merge_one(struct run *r, uint64_t hash, enum ioc_type t, const char *value, size_t len,
-	  unsigned long line, const struct feed_entry *e)
+merged(struct run *r, bool fresh, enum ioc_type t, const char *value, size_t len, unsigned long line)
 {
-	bool fresh;
-	merge_add_hashed(r->m, hash, t, value, len, r->c->feed, r->c->priority, line,
-			 e ? e->title : NULL, e ? e->description : NULL, e ? e->expire_at : 0, &fresh);
 	if (!fresh) {
 		r->st->duplicates++;
 		return;
@@ -116,7 +113,10 @@ take(struct run *r, const struct feed_entry *e, const struct ioc *i)
 		x->len = (uint32_t)i->len;
 		return;
 	}
-	merge_one(r, hash, i->type, i->value, i->len, e->line, e);
+	bool fresh;
+	merge_add_hashed(r->m, hash, i->type, i->value, i->len, r->c->feed, r->c->priority, e->line,
+			 e->title, e->description, e->expire_at, &fresh);
+	merged(r, fresh, i->type, i->value, i->len, e->line);
 }
 
 /* A syntax verdict on a word of prose: the word just was no indicator. */
@@ -234,7 +234,6 @@ sink_entry(void *ctx, const struct feed_entry *e)
 #define PAR_CHUNK_BYTES ((size_t)1 << 20)
 #define PAR_MAX_THREADS 8
 #define PAR_AHEAD 4		/* chunks in flight per worker: bounds memory */
-#define PREFETCH_DIST 8		/* records between prefetch stages */
 
 /* Record and text buffers, reused by chunk i and i + window: fresh
  * memory for each chunk would cost a page fault per 4 KiB. */
@@ -254,6 +253,28 @@ struct par {
 	pthread_cond_t ready, space;
 };
 
+/* Line ends in [s, s+n), eight bytes at a time: one memchr per line
+ * cost more than the rest of the chunk's bookkeeping. */
+static unsigned long
+count_newlines(const char *s, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+	unsigned long count = 0;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+		memcpy(&w, s + i, 8);
+		w ^= ones * '\n';
+		/* A zero byte of w is a newline: its high bit survives here,
+		 * and no other byte's does (exact, unlike the quick test). */
+		uint64_t z = ~(((w & ~high) + ~high) | w) & high;
+		count += (unsigned long)(((z >> 7) * ones) >> 56); /* the bytes' sum */
+	}
+	for (; i < n; i++)
+		count += s[i] == '\n';
+	return count;
+}
+
 static void
 classify_chunk(struct par *p, struct chunk *k)
 {
@@ -267,8 +288,7 @@ classify_chunk(struct par *p, struct chunk *k)
 	k->text = b->text;
 	k->text.len = 0;
 
-	for (const char *q = k->buf, *e = k->buf + k->len; (q = memchr(q, '\n', (size_t)(e - q))); q++)
-		k->lines++;
+	k->lines = count_newlines(k->buf, k->len);
 	/* Line formats never fail as a whole (feed_parse returns ERR_OK). */
 	(void)feed_parse(k->buf, k->len, p->fo, &sink, NULL, why, sizeof(why));
 }
@@ -294,22 +314,130 @@ worker(void *arg)
 	return NULL;
 }
 
-/* Replays a chunk into the merge on the calling thread, prefetching the
- * merge's memory a few records ahead. */
+/*
+ * The merge runs on two threads where there are two CPUs: the calling
+ * thread and this helper each fill half of the merge's parts with the
+ * same batch (merge_batch_part), then the calling thread commits it.
+ */
+struct helper {
+	pthread_t tid;
+	pthread_mutex_t mu;
+	pthread_cond_t go, done;
+	struct merge *m;
+	const struct merge_req *r;
+	size_t n;
+	uint32_t feed;
+	int32_t priority;
+	unsigned long asked, answered; /* batches */
+	bool quit, started;
+};
+
+/* The parts of a batch that thread `half` (0 or 1) of two takes. */
 static void
-replay(struct run *r, struct chunk *k, unsigned long base)
+merge_half(struct merge *m, unsigned half, const struct merge_req *r, size_t n, uint32_t feed,
+	   int32_t priority)
+{
+	for (unsigned p = half; p < merge_parts(); p += 2)
+		merge_batch_part(m, p, r, n, feed, priority);
+}
+
+static void *
+helper_main(void *arg)
+{
+	struct helper *h = arg;
+	pthread_mutex_lock(&h->mu);
+	for (;;) {
+		while (!h->quit && h->answered == h->asked)
+			pthread_cond_wait(&h->go, &h->mu);
+		if (h->quit)
+			break;
+		pthread_mutex_unlock(&h->mu);
+		merge_half(h->m, 1, h->r, h->n, h->feed, h->priority);
+		pthread_mutex_lock(&h->mu);
+		h->answered = h->asked;
+		pthread_cond_signal(&h->done);
+	}
+	pthread_mutex_unlock(&h->mu);
+	return NULL;
+}
+
+static void
+helper_start(struct helper *h, struct merge *m)
+{
+	*h = (struct helper){.m = m};
+	pthread_mutex_init(&h->mu, NULL);
+	pthread_cond_init(&h->go, NULL);
+	pthread_cond_init(&h->done, NULL);
+	h->started = pthread_create(&h->tid, NULL, helper_main, h) == 0;
+}
+
+static void
+helper_stop(struct helper *h)
+{
+	if (h->started) {
+		pthread_mutex_lock(&h->mu);
+		h->quit = true;
+		pthread_cond_signal(&h->go);
+		pthread_mutex_unlock(&h->mu);
+		pthread_join(h->tid, NULL);
+	}
+	pthread_cond_destroy(&h->done);
+	pthread_cond_destroy(&h->go);
+	pthread_mutex_destroy(&h->mu);
+}
+
+/* Merges r[0..n) from feed, with the helper when there is one. */
+static void
+merge_batch(struct helper *h, struct merge *m, struct merge_req *r, size_t n, uint32_t feed,
+	    int32_t priority)
+{
+	if (h == NULL || !h->started) {
+		merge_add_batch(m, r, n, feed, priority);
+		return;
+	}
+	pthread_mutex_lock(&h->mu);
+	h->r = r;
+	h->n = n;
+	h->feed = feed;
+	h->priority = priority;
+	h->asked++;
+	pthread_cond_signal(&h->go);
+	pthread_mutex_unlock(&h->mu);
+	merge_half(m, 0, r, n, feed, priority);
+	pthread_mutex_lock(&h->mu);
+	while (h->answered != h->asked)
+		pthread_cond_wait(&h->done, &h->mu);
+	pthread_mutex_unlock(&h->mu);
+	merge_batch_commit(m, r, n);
+}
+
+/* Replays a chunk into the merge: its accepted indicators as one batch,
+ * then every record in input order, on the calling thread. base: the
+ * lines before the chunk. */
+static void
+replay(struct run *r, struct helper *h, struct chunk *k, unsigned long base, struct merge_req **reqs,
+       size_t *reqs_cap)
 {
 	const char *text = k->text.buf;
+	size_t n = 0;
+
+	xgrow((void **)reqs, reqs_cap, k->nrecs ? k->nrecs : 1, sizeof(**reqs));
 	for (size_t i = 0; i < k->nrecs; i++) {
-		for (int stage = 0; stage < 2; stage++) {
-			size_t a = i + (size_t)(2 - stage) * PREFETCH_DIST;
-			if (a < k->nrecs && k->recs[a].kind == REC_ACCEPTED)
-				merge_prefetch(r->m, k->recs[a].hash, stage);
-		}
+		const struct rec *x = &k->recs[i];
+		if (x->kind != REC_ACCEPTED)
+			continue;
+		unsigned long line = base + x->line;
+		(*reqs)[n++] = (struct merge_req){.hash = x->hash, .value = text + x->off, .len = x->len,
+						  .type = x->code,
+						  .line = line > UINT32_MAX ? UINT32_MAX : (uint32_t)line};
+	}
+	merge_batch(h, r->m, *reqs, n, r->c->feed, r->c->priority);
+	n = 0;
+	for (size_t i = 0; i < k->nrecs; i++) {
 		const struct rec *x = &k->recs[i];
 		if (x->kind == REC_ACCEPTED)
-			merge_one(r, x->hash, (enum ioc_type)x->code, text + x->off, x->len, base + x->line,
-				  NULL);
+			merged(r, (*reqs)[n++].fresh, (enum ioc_type)x->code, text + x->off, x->len,
+			       base + x->line);
 		else
 			reject(r, base + x->line, (enum ioc_reason)x->code, text + x->why, text + x->off,
 			       x->len);
@@ -373,6 +501,9 @@ run_parallel(struct run *r, const struct feed_opts *fo, const char *buf, size_t 
 	pthread_t tid[PAR_MAX_THREADS];
 	unsigned nthreads = r->c->threads ? r->c->threads : cpus(), started = 0;
 	unsigned long base = 0;
+	struct merge_req *reqs = NULL;
+	size_t reqs_cap = 0;
+	struct helper help;
 
 	if (nthreads > PAR_MAX_THREADS)
 		nthreads = PAR_MAX_THREADS;
@@ -385,6 +516,8 @@ run_parallel(struct run *r, const struct feed_opts *fo, const char *buf, size_t 
 	for (unsigned t = 0; t < nthreads && nthreads > 1; t++)
 		if (pthread_create(&tid[t], NULL, worker, &p) == 0)
 			started++;
+	if (nthreads > 1)
+		helper_start(&help, r->m);
 	for (size_t i = 0; i < p.nchunks; i++) {
 		struct chunk *k = &p.chunks[i];
 		if (started == 0) {
@@ -397,7 +530,7 @@ run_parallel(struct run *r, const struct feed_opts *fo, const char *buf, size_t 
 		}
 		if (i == 0 && k->len > 0) /* size the merge from the first chunk's lines */
 			merge_reserve(r->m, (size_t)((double)k->lines * (double)len / (double)k->len));
-		replay(r, k, base);
+		replay(r, nthreads > 1 ? &help : NULL, k, base, &reqs, &reqs_cap);
 		base += k->lines;
 		chunk_release(&p, k);
 		pthread_mutex_lock(&p.mu);
@@ -405,6 +538,9 @@ run_parallel(struct run *r, const struct feed_opts *fo, const char *buf, size_t 
 		pthread_cond_broadcast(&p.space);
 		pthread_mutex_unlock(&p.mu);
 	}
+	if (nthreads > 1)
+		helper_stop(&help);
+	free(reqs);
 	for (unsigned t = 0; t < started; t++)
 		pthread_join(tid[t], NULL);
 	pthread_cond_destroy(&p.space);

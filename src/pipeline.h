@@ -58,9 +58,10 @@ struct pipe_out {
  * A large line-oriented feed (text, hosts, netset; cidr = skip, since
  * expansion can multiply a chunk's output) is cut into chunks
  * at line ends, parsed and classified on up to one thread per CPU, and
- * merged on the calling thread in input order: the callbacks, the merge
- * and the statistics are exactly those of a single pass, and run on the
- * calling thread only.
+ * merged a chunk at a time in input order (half of the merge's parts on
+ * a helper thread where there are two CPUs): the callbacks, the merge
+ * and the statistics are exactly those of a single pass, and the
+ * callbacks run on the calling thread only.
  */
 enum err pipeline_run(const struct pipe_cfg *c, const struct feed_opts *fo, const char *buf, size_t len,
 		      struct merge *m, const struct pipe_out *out, struct feed_stats *st, char *why,

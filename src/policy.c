@@ -312,18 +312,28 @@ out:
 	psl_free(psl);
 }
 
-/* False only when name (n bytes, canonical) cannot be a public suffix;
- * true when libpsl must say. */
+/* Can a name under parent (pn bytes, NUL-terminated) be a public
+ * suffix without a rule for the name itself? Only under a wildcard, or
+ * where the index does not know (no index, a punycode label). */
 static bool
-psl_may_be_public(const struct policy *p, const char *name, size_t n)
+psl_child_may_be_public(const struct policy *p, const char *parent, size_t pn)
 {
-	const char *dot = memchr(name, '.', n);
-	if (p->psl == psl_builtin() || dot == NULL || memmem(name, n, "xn--", 4) != NULL)
+	if (p->psl == psl_builtin())
 		return true;
 	(void)pthread_once(&psl_index_once, psl_index_build);
-	if (psl_index.named == NULL || strset_get(psl_index.named, name, n) >= 0)
+	if (psl_index.named == NULL || (pn >= 4 && memcmp(parent, "xn--", 4) == 0) ||
+	    strstr(parent, ".xn--") != NULL)
 		return true;
-	return strset_get(psl_index.wild, dot + 1, n - (size_t)(dot + 1 - name)) >= 0;
+	return strset_get(psl_index.wild, parent, pn) >= 0;
+}
+
+/* Is name (n bytes) named by a rule of the index, or may its punycode
+ * first label be? Only asked where psl_child_may_be_public said no, so
+ * the index exists. */
+static bool
+psl_named(const char *name, size_t n)
+{
+	return (n >= 4 && memcmp(name, "xn--", 4) == 0) || strset_get(psl_index.named, name, n) >= 0;
 }
 
 struct policy *
@@ -515,8 +525,10 @@ tld_listed(const struct policy *p, const char *tld)
  * there is none; the same answer as psl_registrable_domain, which walks
  * from the left until a suffix is public, so for name = label.parent:
  *   reg(name) = none if name is public, name if parent is, else reg(parent).
- * The parent's two answers come from a per-thread memo: a feed holds
- * millions of names under a few thousand parents. One lookup per name.
+ * The parent's answers come from a per-thread memo: a feed holds
+ * millions of names under a few thousand parents. Whether the name
+ * itself is public is libpsl's to say, unless the index shows that no
+ * rule can make it so (most names: no lookup at all).
  */
 static size_t
 registrable_len(const struct policy *p, const char *name, size_t n)
@@ -524,18 +536,18 @@ registrable_len(const struct policy *p, const char *name, size_t n)
 	static _Thread_local struct {
 		unsigned long gen;
 		char parent[64];
-		bool is_public;
+		bool is_public, child_may_be_public;
 		uint8_t reglen;
 	} memo[1024];
 	const char *dot = memchr(name, '.', n);
 
-	if (psl_may_be_public(p, name, n) && psl_is_public_suffix(p->psl, name))
-		return 0;
 	if (dot == NULL) /* a lone label that is no public suffix (not with the star rule) */
-		return n;
+		return psl_is_public_suffix(p->psl, name) ? 0 : n;
 	const char *parent = dot + 1;
 	size_t pn = n - (size_t)(parent - name);
 	if (pn >= sizeof(memo[0].parent)) {
+		if (psl_is_public_suffix(p->psl, name))
+			return 0;
 		if (psl_is_public_suffix(p->psl, parent))
 			return n;
 		const char *r = psl_registrable_domain(p->psl, parent);
@@ -548,7 +560,10 @@ registrable_len(const struct policy *p, const char *name, size_t n)
 		memo[h].is_public = psl_is_public_suffix(p->psl, parent);
 		const char *r = memo[h].is_public ? NULL : psl_registrable_domain(p->psl, parent);
 		memo[h].reglen = (uint8_t)(r ? strlen(r) : 0);
+		memo[h].child_may_be_public = psl_child_may_be_public(p, parent, pn);
 	}
+	if ((memo[h].child_may_be_public || psl_named(name, n)) && psl_is_public_suffix(p->psl, name))
+		return 0;
 	return memo[h].is_public ? n : memo[h].reglen;
 }
 

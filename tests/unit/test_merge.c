@@ -76,8 +76,7 @@ test_priority_and_sources(void **state)
 	merge_free(m);
 }
 
-/* Many items through several table growths (and a reserve midway),
- * with prefetches in between that must not change anything. */
+/* Many items through several table growths (and a reserve midway). */
 static void
 test_growth(void **state)
 {
@@ -92,8 +91,6 @@ test_growth(void **state)
 			merge_reserve(m, N);
 		snprintf(v, sizeof(v), "%d.example.net", i);
 		uint64_t h = merge_hash(IOC_DOMAIN, v, strlen(v));
-		merge_prefetch(m, h, 0);
-		merge_prefetch(m, h, 1);
 		assert_int_equal(merge_add_hashed(m, h, IOC_DOMAIN, v, strlen(v), 0, 0, (unsigned long)i + 1,
 						  NULL, NULL, 0, &fresh),
 				 (size_t)i);
@@ -129,6 +126,84 @@ test_growth(void **state)
 	merge_sources(m, 0, &n);
 	assert_int_equal(n, 0);
 	merge_free(m);
+}
+
+/* Batches must leave the merge exactly as the same adds one by one:
+ * items and their order, attributes, sources, and every fresh flag;
+ * interleaved with single adds that carry titles, from feeds of
+ * several priorities, through table growth, with parts taken in any
+ * order. */
+static void
+test_batch_equals_single_adds(void **state)
+{
+	(void)state;
+	enum { ROUNDS = 12, BATCH = 20000, SPACE = 60000 };
+	struct merge *one = merge_new(), *bat = merge_new();
+	struct merge_req *r = xcalloc(BATCH, sizeof(*r));
+	char (*vals)[32] = xcalloc(BATCH, sizeof(*vals));
+	unsigned long seed = 7, line = 0;
+	bool fresh;
+
+	for (int round = 0; round < ROUNDS; round++) {
+		uint32_t feed = (uint32_t)(round % 4);
+		int32_t prio = (int32_t)((round * 37) % 5);
+		for (size_t i = 0; i < BATCH; i++) {
+			seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+			unsigned v = (unsigned)(seed >> 33) % SPACE;
+			enum ioc_type t = v % 3 == 0 ? IOC_URL : IOC_DOMAIN; /* same text, two types */
+			snprintf(vals[i], sizeof(vals[i]), "h%u.example.org", v / 3 * 3);
+			size_t len = strlen(vals[i]);
+			r[i] = (struct merge_req){.hash = merge_hash(t, vals[i], len), .value = vals[i],
+						  .len = (uint32_t)len, .type = (uint8_t)t,
+						  .line = (uint32_t)++line};
+		}
+		bool *want = xcalloc(BATCH, sizeof(*want));
+		for (size_t i = 0; i < BATCH; i++)
+			merge_add(one, (enum ioc_type)r[i].type, r[i].value, r[i].len, feed, prio, r[i].line, NULL,
+				  NULL, 0, &want[i]);
+		if (round % 2 == 0) {
+			merge_add_batch(bat, r, BATCH, feed, prio);
+		} else {
+			for (unsigned p = merge_parts(); p-- > 0;) /* the parts in another order */
+				merge_batch_part(bat, p, r, BATCH, feed, prio);
+			merge_batch_commit(bat, r, BATCH);
+		}
+		for (size_t i = 0; i < BATCH; i++)
+			if (r[i].fresh != want[i])
+				fail_msg("round %d add %zu (%s): fresh %d, one by one %d", round, i, r[i].value,
+					 r[i].fresh, want[i]);
+		free(want);
+		/* A titled add between batches, the same on both sides. */
+		char title[32];
+		snprintf(title, sizeof(title), "round %d", round);
+		size_t a = merge_add(one, IOC_DOMAIN, vals[round], strlen(vals[round]), feed, prio + 10,
+				     ++line, title, NULL, round, &fresh);
+		size_t b = merge_add(bat, IOC_DOMAIN, vals[round], strlen(vals[round]), feed, prio + 10, line,
+				     title, NULL, round, &fresh);
+		assert_int_equal(a, b);
+	}
+	assert_int_equal(merge_count(one), merge_count(bat));
+	assert_true(merge_count(one) > SPACE / 2);
+	for (size_t i = 0; i < merge_count(one); i++) {
+		struct merge_item x, y;
+		merge_get(one, i, &x);
+		merge_get(bat, i, &y);
+		assert_string_equal(x.value, y.value);
+		assert_int_equal(x.type, y.type);
+		assert_int_equal(x.feed, y.feed);
+		assert_int_equal(x.priority, y.priority);
+		assert_int_equal(x.expire_at, y.expire_at);
+		if (x.title || y.title)
+			assert_string_equal(x.title ? x.title : "-", y.title ? y.title : "-");
+		size_t nx, ny;
+		const struct merge_src *sx = merge_sources(one, i, &nx), *sy = merge_sources(bat, i, &ny);
+		assert_int_equal(nx, ny);
+		assert_memory_equal(sx, sy, nx * sizeof(*sx));
+	}
+	merge_free(one);
+	merge_free(bat);
+	free(r);
+	free(vals);
 }
 
 /* ---- the chunked pipeline against a single pass ---- */
@@ -264,6 +339,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_priority_and_sources),
 		cmocka_unit_test(test_growth),
+		cmocka_unit_test(test_batch_equals_single_adds),
 		cmocka_unit_test(test_parallel_equals_single_pass),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
