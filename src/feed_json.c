@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "feed.h"
+#include "util.h"
 
 struct json_t *
 feed_json_load(const char *buf, size_t len, char *why, size_t whysz)
@@ -14,17 +15,6 @@ feed_json_load(const char *buf, size_t len, char *why, size_t whysz)
 	if (j == NULL)
 		snprintf(why, whysz, "not valid JSON: line %d, column %d: %s", e.line, e.column, e.text);
 	return j;
-}
-
-static unsigned long
-count_lines(const char *p, const char *e)
-{
-	unsigned long n = 0;
-	while ((p = memchr(p, '\n', (size_t)(e - p))) != NULL) {
-		n++;
-		p++;
-	}
-	return n;
 }
 
 unsigned long
@@ -46,7 +36,7 @@ feed_json_line(struct json_locator *l, const char *needle)
 		l->off = 0;
 		l->line = 1;
 	}
-	l->line += count_lines(l->buf + l->off, hit);
+	l->line += count_newlines(l->buf + l->off, (size_t)(hit - (l->buf + l->off)));
 	l->off = (size_t)(hit - l->buf);
 	return l->line;
 }

@@ -80,6 +80,10 @@ char *file_read_private(const char *path, const char *what, size_t max, char *wh
 
 void set_why(char *why, size_t whysz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Number of line ends in [s, s+n), counted eight bytes at a time (one
+ * memchr per line costs far more on short lines). */
+unsigned long count_newlines(const char *s, size_t n);
+
 /* 64-bit hash of a byte string (not cryptographic). */
 uint64_t hash_bytes(const void *p, size_t n, uint64_t seed);
 
