@@ -237,6 +237,9 @@ static struct {
 	struct strset *wild;	/* parents of "*." rules */
 } psl_index;
 static pthread_once_t psl_index_once = PTHREAD_ONCE_INIT;
+/* The list of the policy whose name builds the index: pthread_once runs
+ * psl_index_build on the asking thread, which sets this first. */
+static _Thread_local const psl_ctx_t *psl_index_from;
 
 /* Adds one rule (a line's first word) to the index; false for a rule
  * the index cannot hold, or one that libpsl does not confirm. */
@@ -275,14 +278,14 @@ psl_index_build(void)
 	const char *dafsa = psl_dist_filename();
 	size_t n = dafsa ? strlen(dafsa) : 0;
 	struct stat st_dafsa, st_dat;
-	psl_ctx_t *psl = psl_latest(NULL);
+	const psl_ctx_t *psl = psl_index_from; /* the package's list (see the caller) */
 	char *buf = NULL, *path = NULL;
 	size_t len;
 	bool ok = true;
 
 	/* The package makes the compiled list from the text one and installs
 	 * both: files more than an hour apart are not that pair. */
-	if (psl == NULL || psl == psl_builtin() || n < 6 || strcmp(dafsa + n - 6, ".dafsa") != 0)
+	if (n < 6 || strcmp(dafsa + n - 6, ".dafsa") != 0)
 		goto out;
 	path = xasprintf("%.*s.dat", (int)(n - 6), dafsa);
 	if (stat(dafsa, &st_dafsa) != 0 || stat(path, &st_dat) != 0 ||
@@ -309,7 +312,6 @@ psl_index_build(void)
 out:
 	free(buf);
 	free(path);
-	psl_free(psl);
 }
 
 /* Can a name under parent (pn bytes, NUL-terminated) be a public
@@ -320,6 +322,7 @@ psl_child_may_be_public(const struct policy *p, const char *parent, size_t pn)
 {
 	if (p->psl == psl_builtin())
 		return true;
+	psl_index_from = p->psl;
 	(void)pthread_once(&psl_index_once, psl_index_build);
 	if (psl_index.named == NULL || (pn >= 4 && memcmp(parent, "xn--", 4) == 0) ||
 	    strstr(parent, ".xn--") != NULL)

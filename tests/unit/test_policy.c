@@ -264,15 +264,21 @@ test_psl_index_every_rule(void **state)
 	char path[512], *buf = NULL, name[512];
 	size_t len, rules = 0;
 
-	if (n < 6 || strcmp(dafsa + n - 6, ".dafsa") != 0)
+	psl_ctx_t *own = psl_latest(NULL);
+	const psl_ctx_t *psl = own ? own : psl_builtin();
+	/* The index only stands beside the package's compiled list. */
+	if (psl == psl_builtin() || n < 6 || strcmp(dafsa + n - 6, ".dafsa") != 0) {
+		print_message("SKIPPED: libpsl uses its built-in list, not the package's %s: no index\n",
+			      dafsa);
+		psl_free(own);
 		skip();
+	}
 	snprintf(path, sizeof(path), "%.*s.dat", (int)(n - 6), dafsa);
 	if (file_read(path, 4 << 20, &buf, &len) != ERR_OK) {
 		print_message("SKIPPED: no %s (package publicsuffix)\n", path);
+		psl_free(own);
 		skip();
 	}
-	psl_ctx_t *own = psl_latest(NULL);
-	const psl_ctx_t *psl = own ? own : psl_builtin();
 	struct policy *p = policy_new();
 	assert_int_equal(policy_registrable_len(p, "evil.example.com"), strlen("example.com"));
 	assert_true(policy_psl_indexed(p)); /* or the loop below proves nothing of the index */
