@@ -57,14 +57,15 @@ size_t merge_add(struct merge *m, enum ioc_type t, const char *value, size_t len
 		 int32_t priority, unsigned long line, const char *title, const char *description,
 		 long long expire_at, bool *new_in_feed);
 
-/* The same, for callers that hash ahead of time to prefetch: hash must
- * be merge_hash(t, value, len). */
+/* The same, for callers that have the hash already (the pipeline's
+ * workers compute it): hash must be merge_hash(t, value, len). */
 uint64_t merge_hash(enum ioc_type t, const char *value, size_t len);
 size_t merge_add_hashed(struct merge *m, uint64_t hash, enum ioc_type t, const char *value, size_t len,
 			uint32_t feed, int32_t priority, unsigned long line, const char *title,
 			const char *description, long long expire_at, bool *new_in_feed);
 
-/* One add of a batch: the value must stay valid until the commit. */
+/* One add of a batch: the value must stay valid until every part has
+ * taken the batch (a new item's value is copied then). */
 struct merge_req {
 	uint64_t hash;		/* merge_hash(type, value, len) */
 	const char *value;
