@@ -51,6 +51,9 @@ int feed_collect(const struct config *c, const struct feed_cfg *f, uint32_t idx,
  * status document of its store, read without the lock (report.h). NULL
  * with the error printed and *rc set. */
 json_t *status_load(struct app *a, const char *verb, long long nruns, struct config **c, long long *now, int *rc);
+/* Parses the --runs N of status and report (1 to 1000); false, with the
+ * error printed, when it is not. */
+bool status_runs(const char *verb, const char *arg, long long *n);
 
 int cmd_check(struct app *a, int argc, char **argv);
 int cmd_feeds(struct app *a, int argc, char **argv);

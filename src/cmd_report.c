@@ -28,7 +28,7 @@ cmd_report(struct app *a, int argc, char **argv)
 		{"html", required_argument, NULL, 'H'}, {"runs", required_argument, NULL, 'r'},
 		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
 	};
-	const char *out = NULL, *why;
+	const char *out = NULL;
 	long long nruns = 30;
 	int ch;
 	optind = 1;
@@ -36,10 +36,8 @@ cmd_report(struct app *a, int argc, char **argv)
 		switch (ch) {
 		case 'H': out = optarg; break;
 		case 'r':
-			if (num_parse(optarg, 1, 1000, &nruns, &why) != ERR_OK) {
-				fprintf(stderr, "iocsync report: --runs %s: %s\n", optarg, why);
+			if (!status_runs("report", optarg, &nruns))
 				return EXIT_USAGE;
-			}
 			break;
 		case 'h': fputs(usage, stdout); return EXIT_OK;
 		default: fputs(usage, stderr); return EXIT_USAGE;

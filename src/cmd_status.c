@@ -61,6 +61,16 @@ status_load(struct app *a, const char *verb, long long nruns, struct config **cp
 	return doc;
 }
 
+bool
+status_runs(const char *verb, const char *arg, long long *n)
+{
+	const char *why;
+	if (num_parse(arg, 1, 1000, n, &why) == ERR_OK)
+		return true;
+	fprintf(stderr, "iocsync %s: --runs %s: %s\n", verb, arg, why);
+	return false;
+}
+
 int
 cmd_status(struct app *a, int argc, char **argv)
 {
@@ -70,17 +80,14 @@ cmd_status(struct app *a, int argc, char **argv)
 	};
 	bool json = false;
 	long long nruns = 10;
-	const char *why;
 	int ch;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'j': json = true; break;
 		case 'r':
-			if (num_parse(optarg, 1, 1000, &nruns, &why) != ERR_OK) {
-				fprintf(stderr, "iocsync status: --runs %s: %s\n", optarg, why);
+			if (!status_runs("status", optarg, &nruns))
 				return EXIT_USAGE;
-			}
 			break;
 		case 'h': fputs(usage, stdout); return EXIT_OK;
 		default: fputs(usage, stderr); return EXIT_USAGE;

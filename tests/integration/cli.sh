@@ -11,6 +11,11 @@ for v in check feeds config plan sync status list purge export report daemon doc
 	"$bin" $v --help >"$t/h" 2>&1 && expect "$v --help" "$t/h" "usage: iocsync"
 done
 "$bin" nosuchverb >/dev/null 2>&1; [ $? -eq 2 ] && ok || ko "unknown verb exit code"
+# status and report share the --runs rule
+"$bin" -c /dev/null status --runs 0 >"$t/r" 2>&1; [ $? -eq 2 ] && ok || ko "status --runs 0 exit"
+expect "status runs" "$t/r" "iocsync status: --runs 0: too small"
+"$bin" -c /dev/null report --html - --runs x >"$t/r" 2>&1; [ $? -eq 2 ] && ok || ko "report --runs x exit"
+expect "report runs" "$t/r" "iocsync report: --runs x: not a number"
 
 # check, text
 "$bin" -c /dev/null check "$src/examples/feeds/c2-ips.txt" >"$t/c" 2>&1; rc=$?
