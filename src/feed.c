@@ -80,6 +80,13 @@ feed_lines_next(struct feed_lines *l, const char **s, size_t *n)
 	return true;
 }
 
+void
+feed_lines_done(const struct feed_lines *l, const struct feed_sink *k)
+{
+	if (k->lines)
+		k->lines(k->ctx, l->no);
+}
+
 bool
 feed_line_bad(const struct feed_sink *k, unsigned long no, const char *s, size_t n)
 {

@@ -63,6 +63,10 @@ struct feed_sink {
 	 * input is the offending text (not NUL-terminated, may be binary). */
 	void (*reject)(void *ctx, unsigned long line, enum ioc_reason r, const char *why,
 		       const char *input, size_t inlen);
+	/* May be NULL. The line formats (text, hosts, netset) call it once
+	 * at the end with the number of lines they read: the line ends, plus
+	 * one for a last line without a newline. */
+	void (*lines)(void *ctx, unsigned long n);
 };
 
 /*
@@ -98,6 +102,8 @@ struct feed_lines {
 void feed_lines_init(struct feed_lines *l, const char *buf, size_t len);
 /* Returns false at the end; otherwise the line in *s, *n (no NUL). */
 bool feed_lines_next(struct feed_lines *l, const char **s, size_t *n);
+/* Tells the sink how many lines l read (its lines callback). */
+void feed_lines_done(const struct feed_lines *l, const struct feed_sink *k);
 
 /* Rejects a line longer than LIMIT_LINE_BYTES or holding a NUL byte;
  * returns true when it did. */

@@ -71,5 +71,6 @@ feed_hosts_parse(const char *buf, size_t len, const struct feed_opts *o, const s
 			k->entry(k->ctx, &e);
 		}
 	}
+	feed_lines_done(&l, k);
 	return ERR_OK;
 }

@@ -57,5 +57,6 @@ feed_netset_parse(const char *buf, size_t len, const struct feed_opts *o, const 
 		}
 		k->entry(k->ctx, &e);
 	}
+	feed_lines_done(&l, k);
 	return ERR_OK;
 }

@@ -46,5 +46,6 @@ feed_text_parse(const char *buf, size_t len, const struct feed_opts *o, const st
 		struct feed_entry e = {.value = s, .len = t, .line = l.no};
 		k->entry(k->ctx, &e);
 	}
+	feed_lines_done(&l, k);
 	return ERR_OK;
 }

@@ -27,7 +27,7 @@ struct rec {
 struct chunk {
 	const char *buf;
 	size_t len;
-	unsigned long lines;	/* line ends in the chunk */
+	unsigned long lines;	/* lines in the chunk (sink_lines) */
 	struct rec *recs;
 	size_t nrecs, recs_cap;
 	struct strbuf text;
@@ -230,6 +230,14 @@ sink_entry(void *ctx, const struct feed_entry *e)
 
 /* ---- chunked, multi-threaded path ---- */
 
+/* The line parser counted the chunk's lines as it read them. */
+static void
+sink_lines(void *ctx, unsigned long n)
+{
+	struct run *r = ctx;
+	r->col->lines = n;
+}
+
 #define PAR_MIN_BYTES ((size_t)4 << 20)	/* smaller feeds: one pass */
 #define PAR_CHUNK_BYTES ((size_t)1 << 20)
 #define PAR_MAX_THREADS 8
@@ -257,7 +265,7 @@ static void
 classify_chunk(struct par *p, struct chunk *k)
 {
 	struct run r = {.c = p->c, .st = &k->st, .col = k};
-	struct feed_sink sink = {&r, sink_entry, sink_reject};
+	struct feed_sink sink = {&r, sink_entry, sink_reject, sink_lines};
 	struct bufs *b = &p->ring[(size_t)(k - p->chunks) % p->window];
 	char why[8];
 
@@ -266,8 +274,9 @@ classify_chunk(struct par *p, struct chunk *k)
 	k->text = b->text;
 	k->text.len = 0;
 
-	k->lines = count_newlines(k->buf, k->len);
-	/* Line formats never fail as a whole (feed_parse returns ERR_OK). */
+	/* Line formats never fail as a whole (feed_parse returns ERR_OK),
+	 * and each counts its lines for sink_lines as it reads them. */
+	k->lines = 0;
 	(void)feed_parse(k->buf, k->len, p->fo, &sink, NULL, why, sizeof(why));
 }
 
@@ -537,7 +546,7 @@ pipeline_run(const struct pipe_cfg *c, const struct feed_opts *fo, const char *b
 	     struct merge *m, const struct pipe_out *out, struct feed_stats *st, char *why, size_t whysz)
 {
 	struct run r = {c, m, out, st, NULL};
-	struct feed_sink k = {&r, sink_entry, sink_reject};
+	struct feed_sink k = {&r, sink_entry, sink_reject, NULL};
 	enum feed_format f = fo->format;
 
 	bool par = c->threads == 0 ? len >= PAR_MIN_BYTES && cpus() > 1 : c->threads > 1;
