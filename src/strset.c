@@ -1,28 +1,49 @@
 #include "strset.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
 
-struct slot {
+/*
+ * Open addressing with linear probing, at most half full. A lookup
+ * probes a compact array of 32-bit tags (the high half of the hash, never
+ * 0) and reads an entry only where the tag agrees: most lookups are for
+ * absent keys (a name on no allowlist), and they stay in the tags.
+ */
+struct entry {
 	char *key;
 	size_t len;
-	uint64_t hash;
 	int val;
 };
 
 struct strset {
-	struct slot *slots;
-	size_t cap, count; /* cap is a power of two */
+	uint32_t *tags;		/* 0: empty */
+	struct entry *e;
+	size_t cap, count;	/* cap is a power of two */
 };
+
+static uint32_t
+tag_of(uint64_t h)
+{
+	uint32_t t = (uint32_t)(h >> 32);
+	return t ? t : 1;
+}
+
+static void
+alloc_slots(struct strset *s, size_t cap)
+{
+	s->cap = cap;
+	s->tags = xcalloc(cap, sizeof(*s->tags));
+	s->e = xcalloc(cap, sizeof(*s->e));
+}
 
 struct strset *
 strset_new(void)
 {
 	struct strset *s = xcalloc(1, sizeof(*s));
-	s->cap = 64;
-	s->slots = xcalloc(s->cap, sizeof(*s->slots));
+	alloc_slots(s, 64);
 	return s;
 }
 
@@ -32,20 +53,22 @@ strset_free(struct strset *s)
 	if (s == NULL)
 		return;
 	for (size_t i = 0; i < s->cap; i++)
-		free(s->slots[i].key);
-	free(s->slots);
+		free(s->e[i].key);
+	free(s->tags);
+	free(s->e);
 	free(s);
 }
 
-static struct slot *
+/* The slot holding [k, k+n) (hash h), or the empty slot where it goes. */
+static size_t
 find(const struct strset *s, const char *k, size_t n, uint64_t h)
 {
-	size_t i = (size_t)h & (s->cap - 1);
-	for (;;) {
-		struct slot *sl = &s->slots[i];
-		if (sl->key == NULL || (sl->hash == h && sl->len == n && memcmp(sl->key, k, n) == 0))
-			return sl;
-		i = (i + 1) & (s->cap - 1);
+	uint32_t t = tag_of(h);
+	for (size_t i = (size_t)h & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
+		if (s->tags[i] == 0)
+			return i;
+		if (s->tags[i] == t && s->e[i].len == n && memcmp(s->e[i].key, k, n) == 0)
+			return i;
 	}
 }
 
@@ -53,24 +76,26 @@ bool
 strset_add(struct strset *s, const char *k, size_t n, int v)
 {
 	uint64_t h = hash_bytes(k, n, 0);
-	struct slot *sl;
 
-	if ((s->count + 1) * 4 > s->cap * 3) {
-		struct strset bigger = {xcalloc(s->cap * 2, sizeof(struct slot)), s->cap * 2, 0};
-		for (size_t i = 0; i < s->cap; i++)
-			if (s->slots[i].key)
-				*find(&bigger, s->slots[i].key, s->slots[i].len, s->slots[i].hash) = s->slots[i];
-		free(s->slots);
-		s->slots = bigger.slots;
-		s->cap = bigger.cap;
+	if ((s->count + 1) * 2 > s->cap) {
+		struct strset old = *s;
+		alloc_slots(s, old.cap * 2);
+		for (size_t i = 0; i < old.cap; i++) {
+			if (old.tags[i] == 0)
+				continue;
+			uint64_t oh = hash_bytes(old.e[i].key, old.e[i].len, 0);
+			size_t j = find(s, old.e[i].key, old.e[i].len, oh);
+			s->tags[j] = old.tags[i];
+			s->e[j] = old.e[i];
+		}
+		free(old.tags);
+		free(old.e);
 	}
-	sl = find(s, k, n, h);
-	if (sl->key != NULL)
+	size_t i = find(s, k, n, h);
+	if (s->tags[i] != 0)
 		return false;
-	sl->key = xstrndup(k, n);
-	sl->len = n;
-	sl->hash = h;
-	sl->val = v;
+	s->tags[i] = tag_of(h);
+	s->e[i] = (struct entry){xstrndup(k, n), n, v};
 	s->count++;
 	return true;
 }
@@ -78,8 +103,8 @@ strset_add(struct strset *s, const char *k, size_t n, int v)
 int
 strset_get(const struct strset *s, const char *k, size_t n)
 {
-	struct slot *sl = find(s, k, n, hash_bytes(k, n, 0));
-	return sl->key ? sl->val : -1;
+	size_t i = find(s, k, n, hash_bytes(k, n, 0));
+	return s->tags[i] ? s->e[i].val : -1;
 }
 
 size_t
