@@ -11,6 +11,41 @@
 
 #include "util.h"
 
+/*
+ * What one pass over a value learns for classify: the OR of the classes
+ * of its bytes. Most values take one look at each byte, then one parser.
+ */
+enum {
+	C_NUL = 1 << 0,
+	C_MARK = 1 << 1,	/* [ ( { or a backslash: defanging may be present */
+	C_NONHEX = 1 << 2,	/* not 0-9 a-f A-F */
+	C_NONIP4 = 1 << 3,	/* not 0-9 or '.' */
+	C_COLON = 1 << 4,
+	C_SLASH = 1 << 5,
+	C_AT = 1 << 6,
+	C_DOT = 1 << 7,
+};
+#define CLS_HEX(c) (((c) >= '0' && (c) <= '9') || ((c) >= 'a' && (c) <= 'f') || ((c) >= 'A' && (c) <= 'F'))
+#define CLS(c)                                                                                     \
+	(((c) == 0 ? C_NUL : 0) |                                                                  \
+	 ((c) == '[' || (c) == '(' || (c) == '{' || (c) == '\\' ? C_MARK : 0) |                    \
+	 (CLS_HEX(c) ? 0 : C_NONHEX) | (((c) >= '0' && (c) <= '9') || (c) == '.' ? 0 : C_NONIP4) |   \
+	 ((c) == ':' ? C_COLON : 0) | ((c) == '/' ? C_SLASH : 0) | ((c) == '@' ? C_AT : 0) |       \
+	 ((c) == '.' ? C_DOT : 0))
+#define CLS4(c) CLS(c), CLS((c) + 1), CLS((c) + 2), CLS((c) + 3)
+#define CLS16(c) CLS4(c), CLS4((c) + 4), CLS4((c) + 8), CLS4((c) + 12)
+#define CLS64(c) CLS16(c), CLS16((c) + 16), CLS16((c) + 32), CLS16((c) + 48)
+static const uint8_t byte_class[256] = {CLS64(0), CLS64(64), CLS64(128), CLS64(192)};
+
+static unsigned
+classes(const char *s, size_t n)
+{
+	unsigned c = 0;
+	for (size_t i = 0; i < n; i++)
+		c |= byte_class[(unsigned char)s[i]];
+	return c;
+}
+
 static const char *const type_names[] = {
 	[IOC_NONE] = "",
 	[IOC_IP] = "IpAddress",
@@ -633,15 +668,6 @@ too_long:
 
 /* ---- classification ---- */
 
-static bool
-all_hex(const char *s, size_t n)
-{
-	bool ok = true;
-	for (size_t i = 0; i < n; i++) /* no early exit: one branch per value */
-		ok &= is_xdigit((unsigned char)s[i]);
-	return ok;
-}
-
 static enum ioc_reason
 parse_hash(const char *s, size_t n, const struct ioc_opts *o, struct ioc *out, char *why, size_t whysz)
 {
@@ -693,14 +719,16 @@ parse_hostport(const char *s, size_t n, const char *colon, struct ioc *out, char
 }
 
 static enum ioc_reason
-classify(const char *s, size_t n, const struct ioc_opts *o, struct ioc *out, char *why, size_t whysz)
+classify(const char *s, size_t n, unsigned cls, const struct ioc_opts *o, struct ioc *out, char *why,
+	 size_t whysz)
 {
-	const char *colon = memchr(s, ':', n);
-	const char *slash = memchr(s, '/', n);
+	const char *colon = cls & C_COLON ? memchr(s, ':', n) : NULL;
+	const char *slash = cls & C_SLASH ? memchr(s, '/', n) : NULL;
+	bool hex = !(cls & C_NONHEX);
 
 	if (colon && n - (size_t)(colon - s) >= 3 && colon[1] == '/' && colon[2] == '/')
 		return parse_url(s, n, out, why, whysz);
-	if (all_hex(s, n) && n >= 24)
+	if (hex && n >= 24)
 		return parse_hash(s, n, o, out, why, whysz);
 	if (slash) {
 		size_t hn = (size_t)(slash - s);
@@ -748,15 +776,15 @@ classify(const char *s, size_t n, const struct ioc_opts *o, struct ioc *out, cha
 			return parse_ip(s, n, out, why, whysz);
 		return parse_hostport(s, n, colon, out, why, whysz);
 	}
-	if (looks_ipv4(s, n))
+	if (!(cls & C_NONIP4) && (cls & C_DOT)) /* looks_ipv4 */
 		return parse_ip(s, n, out, why, whysz);
-	if (memchr(s, '@', n)) {
+	if (cls & C_AT) {
 		set_why(why, whysz, "an e-mail address is not an MDE indicator");
 		return REJ_NOT_INDICATOR;
 	}
-	if (memchr(s, '.', n))
+	if (cls & C_DOT)
 		return parse_domain(s, n, out, why, whysz);
-	if (all_hex(s, n) && n >= 16)
+	if (hex && n >= 16)
 		return parse_hash(s, n, o, out, why, whysz);
 	set_why(why, whysz, "not an IP, domain, URL or hash");
 	return REJ_NOT_INDICATOR;
@@ -792,27 +820,24 @@ ioc_parse(const char *in, size_t len, const struct ioc_opts *o, struct ioc *out,
 		set_why(why, whysz, "longer than %d bytes", LIMIT_VALUE_BYTES);
 		return REJ_TOO_LONG;
 	}
-	/* One pass for a NUL and for the markers of defanging: refang only
-	 * when one may be present, as most values have none. */
-	bool marker = len >= 4 && (in[0] | 32) == 'h' && (in[1] | 32) == 'x';
-	for (size_t k = 0; k < len; k++) {
-		unsigned char c = (unsigned char)in[k];
-		if (c == '\0') {
-			set_why(why, whysz, "contains a NUL byte");
-			return REJ_BINARY;
-		}
-		marker |= c == '[' || c == '(' || c == '{' || c == '\\';
+	/* One pass for a NUL, the markers of defanging (refang only when
+	 * one may be present, as most values have none) and classify. */
+	unsigned cls = classes(in, len);
+	if (cls & C_NUL) {
+		set_why(why, whysz, "contains a NUL byte");
+		return REJ_BINARY;
 	}
-	if (marker) {
+	if ((cls & C_MARK) || (len >= 4 && (in[0] | 32) == 'h' && (in[1] | 32) == 'x')) {
 		bool changed;
 		size_t n = ioc_refang(in, len, buf, sizeof(buf), &changed);
 		if (changed) {
 			in = buf;
 			len = n;
 			out->defanged = true;
+			cls = classes(in, len);
 		}
 	}
-	r = classify(in, len, o, out, why, whysz);
+	r = classify(in, len, cls, o, out, why, whysz);
 	if (r != REJ_OK)
 		return r;
 	if (!(types & IOC_BIT(out->type))) {
