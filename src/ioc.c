@@ -428,6 +428,53 @@ check_labels(const char *d, size_t n, char *why, size_t whysz)
 	return REJ_OK;
 }
 
+/* Host name bytes: D_UPPER is the bit that lowercases an ASCII letter. */
+enum { D_OK = 1, D_DIGIT = 2, D_DOT = 4, D_UPPER = 32 };
+#define DCLS(c)                                                                                    \
+	((c) >= 'A' && (c) <= 'Z'   ? D_OK | D_UPPER                                              \
+	 : (c) >= 'a' && (c) <= 'z' ? D_OK                                                         \
+	 : (c) >= '0' && (c) <= '9' ? D_OK | D_DIGIT                                               \
+	 : (c) == '-' || (c) == '_' ? D_OK                                                         \
+	 : (c) == '.'               ? D_DOT                                                        \
+				    : 0)
+#define DCLS4(c) DCLS(c), DCLS((c) + 1), DCLS((c) + 2), DCLS((c) + 3)
+#define DCLS16(c) DCLS4(c), DCLS4((c) + 4), DCLS4((c) + 8), DCLS4((c) + 12)
+#define DCLS64(c) DCLS16(c), DCLS16((c) + 16), DCLS16((c) + 32), DCLS16((c) + 48)
+static const uint8_t dom_class[256] = {DCLS64(0), DCLS64(64), DCLS64(128), DCLS64(192)};
+
+/* Lowercases in[0..n) (n <= LIMIT_DOMAIN_BYTES) into out, NUL-terminated,
+ * and returns true when the name plainly passes check_labels: ASCII
+ * letters, digits, '-' and '_' in two labels or more, none empty, over
+ * LIMIT_LABEL_BYTES or starting or ending with '-', and a top-level
+ * label not all digits. One look at each byte; false leaves the verdict
+ * (and its reason) to the full checks. */
+static bool
+canon_ascii_ok(const char *in, size_t n, char *out)
+{
+	size_t start = 0, labels = 0;
+	unsigned all = D_OK, digits = D_DIGIT;
+	bool bad = n == 0;
+
+	for (size_t i = 0; i <= n; i++) {
+		unsigned c = i < n ? (unsigned char)in[i] : '.';
+		unsigned k = dom_class[c];
+		if (k & D_DOT) {
+			size_t ll = i - start;
+			bad |= ll == 0 || ll > LIMIT_LABEL_BYTES || in[start] == '-' || in[i - 1] == '-';
+			labels++;
+			start = i + 1;
+			if (i < n)
+				digits = D_DIGIT;
+		} else {
+			all &= k;
+			digits &= k;
+		}
+		out[i] = (char)(c | (k & D_UPPER));
+	}
+	out[n] = '\0';
+	return !bad && all == D_OK && labels >= 2 && digits == 0;
+}
+
 enum ioc_reason
 ioc_domain_canon(const char *in, size_t n, char *out, size_t *outlen, char *why, size_t whysz)
 {
@@ -447,6 +494,10 @@ ioc_domain_canon(const char *in, size_t n, char *out, size_t *outlen, char *why,
 	if (n > LIMIT_DOMAIN_BYTES * 4) {
 		set_why(why, whysz, "longer than %d characters (RFC 1035 2.3.4)", LIMIT_DOMAIN_BYTES);
 		return REJ_BAD_DOMAIN;
+	}
+	if (n <= LIMIT_DOMAIN_BYTES && canon_ascii_ok(in, n, out)) {
+		*outlen = n;
+		return REJ_OK;
 	}
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)in[i] >= 0x80)

@@ -1,4 +1,6 @@
 /* Classification and canonical forms of single values. */
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,6 +91,96 @@ test_domains(void **state)
 	strcpy(longlabel + 64, ".ru");
 	rejects(longlabel, REJ_BAD_DOMAIN);
 	rejects("\xff\xfe.ru", REJ_BAD_UTF8);
+}
+
+/* The label rules of RFC 1035 and 1123 as plainly as they can be said:
+ * the oracle for ioc_domain_canon on ASCII names. */
+static bool
+labels_ok(const char *d, size_t n)
+{
+	size_t labels = 0, start = 0;
+	if (n == 0 || n > 253)
+		return false;
+	for (size_t i = 0; i <= n; i++) {
+		if (i < n && d[i] != '.') {
+			char c = d[i];
+			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			      c == '-' || c == '_'))
+				return false;
+			continue;
+		}
+		if (i == start || i - start > 63 || d[start] == '-' || d[i - 1] == '-')
+			return false;
+		labels++;
+		if (i == n && strspn(d + start, "0123456789") == n - start)
+			return false; /* an all-digit top-level label */
+		start = i + 1;
+	}
+	return labels >= 2;
+}
+
+static void
+domain_against_oracle(const char *in, size_t n)
+{
+	char out[300], why[200] = "";
+	size_t outlen = 0, a = 0, b = n;
+	/* ioc_domain_canon first drops "*." or "." in front and a final "." */
+	if (n >= 2 && in[0] == '*' && in[1] == '.')
+		a = 2;
+	else if (n >= 1 && in[0] == '.')
+		a = 1;
+	if (b > a && in[b - 1] == '.')
+		b--;
+	bool want = labels_ok(in + a, b - a);
+	enum ioc_reason r = ioc_domain_canon(in, n, out, &outlen, why, sizeof(why));
+	if ((r == REJ_OK) != want)
+		fail_msg("\"%.*s\": got %s (%s), the rules say %s", (int)n, in, ioc_reason_code(r), why,
+			 want ? "valid" : "invalid");
+	if (!want) {
+		assert_true(why[0] != '\0');
+		return;
+	}
+	assert_int_equal(outlen, b - a);
+	for (size_t i = 0; i < outlen; i++)
+		assert_int_equal(out[i], in[a + i] >= 'A' && in[a + i] <= 'Z' ? in[a + i] + 32 : in[a + i]);
+	assert_int_equal(out[outlen], '\0');
+}
+
+/* Every name of up to 6 bytes over a small alphabet, then long random
+ * ones near the label and name limits. */
+static void
+test_domain_rules(void **state)
+{
+	(void)state;
+	static const char alpha[] = "aZ7-_.!";
+	const size_t na = sizeof(alpha) - 1;
+	char s[300];
+	for (size_t len = 0; len <= 6; len++) {
+		size_t total = 1;
+		for (size_t k = 0; k < len; k++)
+			total *= na;
+		for (size_t x = 0; x < total; x++) {
+			size_t v = x;
+			for (size_t k = 0; k < len; k++, v /= na)
+				s[k] = alpha[v % na];
+			domain_against_oracle(s, len);
+		}
+	}
+	uint32_t seed = 7;
+	for (int t = 0; t < 20000; t++) {
+		size_t len = 0, want = 200 + (seed = seed * 1103515245u + 12345u) % 80;
+		while (len < want) {
+			seed = seed * 1103515245u + 12345u;
+			size_t ll = 55 + seed % 12; /* labels of 55 to 66 bytes */
+			for (size_t k = 0; k < ll && len < want; k++) {
+				seed = seed * 1103515245u + 12345u;
+				s[len++] = (seed >> 16) % 50 == 0 ? "-_9Q."[(seed >> 8) % 5] : 'a' + (char)((seed >> 8) % 26);
+			}
+			if (len < want)
+				s[len++] = '.';
+		}
+		domain_against_oracle(s, len);
+	}
 }
 
 static void
@@ -229,6 +321,7 @@ main(void)
 		cmocka_unit_test(test_ipv4),   cmocka_unit_test(test_ipv6),   cmocka_unit_test(test_domains),
 		cmocka_unit_test(test_urls),   cmocka_unit_test(test_hashes), cmocka_unit_test(test_refang),
 		cmocka_unit_test(test_types_parse), cmocka_unit_test(test_fuzz_regressions),
+		cmocka_unit_test(test_domain_rules),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
