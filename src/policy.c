@@ -194,9 +194,7 @@ static void
 add_exact(struct policy *p, int type, const char *v, size_t n, int flag)
 {
 	char key[LIMIT_VALUE_BYTES + 2];
-	size_t l = exact_key(key, type, v, n);
-	if (strset_get(p->exact, key, l) < 0)
-		strset_add(p->exact, key, l, flag);
+	strset_or(p->exact, key, exact_key(key, type, v, n), flag);
 }
 
 static int
@@ -206,14 +204,15 @@ get_exact(const struct policy *p, int type, const char *v, size_t n)
 	return strset_get(p->exact, key, exact_key(key, type, v, n));
 }
 
-/* Records d and marks its parents as ancestors of an allowlisted name. */
+/* Records d and marks its parents as ancestors of an allowlisted name;
+ * a name both listed and an ancestor has both flags, whatever the order. */
 static void
 add_domain(struct policy *p, const char *d, size_t n, int flag)
 {
-	strset_add(p->domains, d, n, flag);
+	strset_or(p->domains, d, n, flag);
 	for (size_t i = 0; i < n; i++)
 		if (d[i] == '.')
-			strset_add(p->domains, d + i + 1, n - i - 1, V_ANCESTOR);
+			strset_or(p->domains, d + i + 1, n - i - 1, V_ANCESTOR);
 }
 
 /*

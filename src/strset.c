@@ -72,10 +72,12 @@ find(const struct strset *s, const char *k, size_t n, uint64_t h)
 	}
 }
 
-bool
-strset_add(struct strset *s, const char *k, size_t n, int v)
+/* The slot of [k, k+n) (hash *h), made room for: free when the key is
+ * new. */
+static size_t
+slot_for(struct strset *s, const char *k, size_t n, uint64_t *h)
 {
-	uint64_t h = hash_bytes(k, n, 0);
+	*h = hash_bytes(k, n, 0);
 
 	if ((s->count + 1) * 2 > s->cap) {
 		struct strset old = *s;
@@ -91,13 +93,37 @@ strset_add(struct strset *s, const char *k, size_t n, int v)
 		free(old.tags);
 		free(old.e);
 	}
-	size_t i = find(s, k, n, h);
-	if (s->tags[i] != 0)
-		return false;
+	return find(s, k, n, *h);
+}
+
+static void
+put(struct strset *s, size_t i, uint64_t h, const char *k, size_t n, int v)
+{
 	s->tags[i] = tag_of(h);
 	s->e[i] = (struct entry){xstrndup(k, n), n, v};
 	s->count++;
+}
+
+bool
+strset_add(struct strset *s, const char *k, size_t n, int v)
+{
+	uint64_t h;
+	size_t i = slot_for(s, k, n, &h);
+	if (s->tags[i] != 0)
+		return false;
+	put(s, i, h, k, n, v);
 	return true;
+}
+
+void
+strset_or(struct strset *s, const char *k, size_t n, int v)
+{
+	uint64_t h;
+	size_t i = slot_for(s, k, n, &h);
+	if (s->tags[i] != 0)
+		s->e[i].val |= v;
+	else
+		put(s, i, h, k, n, v);
 }
 
 int

@@ -15,6 +15,8 @@ void strset_free(struct strset *s);
 bool strset_add(struct strset *s, const char *k, size_t n, int v);
 /* Returns the key's value, or -1 when absent. */
 int strset_get(const struct strset *s, const char *k, size_t n);
+/* Adds [k, k+n) with value v, or ORs v into the value it has. */
+void strset_or(struct strset *s, const char *k, size_t n, int v);
 size_t strset_count(const struct strset *s);
 
 #endif

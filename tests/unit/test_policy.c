@@ -202,6 +202,28 @@ test_parent_of_allowlisted(void **state)
 	assert_int_equal(policy_check(p, &io, NULL, 0), REJ_USER_ALLOWLIST);
 	sb_free(&errs);
 	policy_free(p);
+
+	/* A name allowlisted after one of its subdomains (which made it an
+	 * ancestor) is allowlisted itself, with all below it; and a user's
+	 * entry over a built-in one is the user's. */
+	static const char *const orders[] = {"a.partner-site.ru\npartner-site.ru\nmicrosoft.com\n",
+					     "partner-site.ru\na.partner-site.ru\nmicrosoft.com\n"};
+	for (size_t k = 0; k < 2; k++) {
+		p = policy_new();
+		errs = (struct strbuf){0};
+		assert_int_equal(policy_allowlist_add(p, "a", orders[k], strlen(orders[k]), &errs), ERR_OK);
+		static const char *const under[] = {"x.partner-site.ru", "partner-site.ru", "a.partner-site.ru",
+						    "b.a.partner-site.ru", "microsoft.com", "x.microsoft.com"};
+		for (size_t i = 0; i < sizeof(under) / sizeof(under[0]); i++) {
+			char why[256] = "";
+			assert_int_equal(ioc_parse(under[i], strlen(under[i]), &o, &io, NULL, 0), REJ_OK);
+			enum ioc_reason r = policy_check(p, &io, why, sizeof(why));
+			if (r != REJ_USER_ALLOWLIST)
+				fail_msg("order %zu, %s: got %s (%s)", k, under[i], ioc_reason_code(r), why);
+		}
+		sb_free(&errs);
+		policy_free(p);
+	}
 }
 
 static void
