@@ -597,7 +597,8 @@ check_domain(const struct policy *p, const char *d, size_t n, bool is_url, bool 
 			tld = name + i + 1;
 	for (size_t k = 0; k < NELEM(special_domains); k++) {
 		size_t sl = special_domains[k].len;
-		if (n >= sl && memcmp(d + n - sl, special_domains[k].name, sl) == 0 &&
+		if (n >= sl && d[n - 1] == special_domains[k].name[sl - 1] &&
+		    memcmp(d + n - sl, special_domains[k].name, sl) == 0 &&
 		    (n == sl || d[n - sl - 1] == '.')) {
 			set_why(why, whysz, "special-use domain name .%s (RFC 6761)", special_domains[k].name);
 			return REJ_SPECIAL;
@@ -630,22 +631,39 @@ check_domain(const struct policy *p, const char *d, size_t n, bool is_url, bool 
 	int reg_flags = -1;
 	/* User allowlist: the name or any parent; or the name is above an
 	 * allowlisted one (a DomainName indicator covers its subdomains).
-	 * The walk passes the registrable domain: remember its flags. */
-	for (const char *q = name; q != NULL;) {
+	 * Every parent of a name in the set is in it too, so the suffixes
+	 * there are found from the top-level label down, stopping at the
+	 * first absent (most names: one lookup); then they are judged from
+	 * the name up, the order the reasons are given in. The walk passes
+	 * the registrable domain: remember its flags. */
+	const char *found[LIMIT_DOMAIN_BYTES / 2 + 1];
+	int flags[LIMIT_DOMAIN_BYTES / 2 + 1];
+	size_t nf = 0;
+	for (const char *q = tld;;) {
 		int f = strset_get(p->domains, q, (size_t)(name + n - q));
+		if (f < 0)
+			break;
+		found[nf] = q;
+		flags[nf++] = f;
+		if (q == name)
+			break;
+		do
+			q--;
+		while (q != name && q[-1] != '.');
+	}
+	while (nf-- > 0) {
+		const char *q = found[nf];
+		int f = flags[nf];
 		if (q == reg)
 			reg_flags = f;
-		if (f >= 0 && (f & V_USER)) {
+		if (f & V_USER) {
 			set_why(why, whysz, "%s is on the user allowlist", q);
 			return REJ_USER_ALLOWLIST;
 		}
-		if (q == name && f >= 0 && (f & V_ANCESTOR) && !is_url) {
+		if (q == name && (f & V_ANCESTOR) && !is_url) {
 			set_why(why, whysz, "would also block an allowlisted subdomain of %s", name);
 			return REJ_USER_ALLOWLIST;
 		}
-		q = memchr(q, '.', (size_t)(name + n - q));
-		if (q)
-			q++;
 	}
 	int f = reg_flags;
 	if (f >= 0 && (f & (V_BUILTIN | V_BUILTIN_STRICT))) {
