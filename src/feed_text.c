@@ -1,10 +1,17 @@
 /* One entry per line: "#", ";" and "//" comments (whole-line, indented or
  * after white space), extra columns after the value ("IP<TAB>count",
  * "IP # host"), LOKI's "hash;comment". IP:port is classified later. */
+#include <stdint.h>
 #include <string.h>
 
 #include "feed.h"
+#include "limits.h"
 #include "util.h"
+
+enum { T_BLANK = 1, T_NUL = 2, T_COLON = 4, T_SEMI = 8 };
+static const uint8_t text_class[256] = {
+	[' '] = T_BLANK, ['\t'] = T_BLANK, ['\0'] = T_NUL, [':'] = T_COLON, [';'] = T_SEMI,
+};
 
 static bool
 is_comment(const char *s, size_t n)
@@ -31,18 +38,20 @@ feed_text_parse(const char *buf, size_t len, const struct feed_opts *o, const st
 		}
 		if (n == 0 || is_comment(s, n))
 			continue;
-		if (feed_line_bad(k, l.no, s, n))
-			continue;
+		/* One look at each byte up to the first blank (the value's
+		 * end), for a NUL, ':' and ';'. */
 		size_t t = 0;
-		while (t < n && s[t] != ' ' && s[t] != '\t')
-			t++;
+		unsigned seen = 0, c;
+		for (; t < n && !((c = text_class[(unsigned char)s[t]]) & T_BLANK); t++)
+			seen |= c;
+		if (n > LIMIT_LINE_BYTES || (seen & T_NUL) || (t < n && memchr(s + t, '\0', n - t))) {
+			feed_line_bad(k, l.no, s, n);
+			continue;
+		}
 		/* "hash;comment" (LOKI): cut at ";" unless a URL,
 		 * whose query may hold either. */
-		if (memchr(s, ':', t) == NULL || memmem(s, t, "://", 3) == NULL) {
-			const char *c = memchr(s, ';', t);
-			if (c)
-				t = (size_t)(c - s);
-		}
+		if ((seen & T_SEMI) && !((seen & T_COLON) && memmem(s, t, "://", 3)))
+			t = (size_t)((const char *)memchr(s, ';', t) - s);
 		struct feed_entry e = {.value = s, .len = t, .line = l.no};
 		k->entry(k->ctx, &e);
 	}
