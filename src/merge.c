@@ -15,12 +15,19 @@
  *
  * A part's arena holds one record per item, 8-byte aligned: a header,
  * then the value and its NUL. A slot holds the high half of the 64-bit
- * hash (the low half picks the slot) and the record's offset / 8 + 1, so
- * a lookup reads one slot and, only when the halves agree, one record.
+ * hash and the record's offset / 8 + 1, so a lookup reads one slot and,
+ * only when the halves agree, one record.
+ *
+ * An item's home slot is taken from the top of its hash (below the bits
+ * that picked its part), which the slot keeps: growing a table moves
+ * slots without reading a record or hashing again, so a table grows
+ * cheaply as it fills, up to 13/16 full (linear probing over 8-byte
+ * slots, eight to a cache line), and never needs sizing up front.
  */
 #define PART_BITS 2
 #define MERGE_PARTS (1u << PART_BITS)
-#define LOCAL_MAX ((uint32_t)1 << (32 - PART_BITS))
+#define CAP_BITS_MAX (32 - PART_BITS) /* the home bits a slot's tag holds */
+#define LOCAL_MAX ((uint32_t)1 << (CAP_BITS_MAX - 1)) /* items per part: within 13/16 of that */
 
 struct hdr {
 	uint32_t idx;		/* local index in the part */
@@ -61,7 +68,8 @@ struct part {
 	uint32_t *global;	/* local index -> item index */
 	size_t nitems, items_cap, global_cap;
 	struct slot *slots;
-	size_t cap, slots_cap;	/* cap: power of two; slots_cap: big_grow's */
+	size_t cap, slots_cap;	/* cap: 1 << cap_bits; slots_cap: big_grow's */
+	unsigned cap_bits;
 	struct attrs *attrs;
 	size_t nattrs, attrs_cap;
 	struct src_flat *srcs;
@@ -96,7 +104,8 @@ merge_new(void)
 	struct merge *m = xcalloc(1, sizeof(*m));
 	for (unsigned p = 0; p < MERGE_PARTS; p++) {
 		struct part *pt = &m->part[p];
-		pt->cap = 256;
+		pt->cap_bits = 8;
+		pt->cap = (size_t)1 << pt->cap_bits;
 		big_grow((void **)&pt->slots, &pt->slots_cap, pt->cap, sizeof(*pt->slots));
 	}
 	return m;
@@ -134,37 +143,43 @@ merge_hash(enum ioc_type t, const char *value, size_t len)
 	return hash_bytes(value, len, (uint64_t)t);
 }
 
-/* Resizes a part's table to cap slots, reinserting in item order: the
- * records are read sequentially and their hashes recomputed. */
-static void
-rehash(struct part *pt, size_t cap)
+/* The home slot of a hash in a table of 1 << bits slots: the top bits
+ * below the part's. Only the tag's bits are used, so a slot's tag alone
+ * says where it belongs at any size. */
+static size_t
+home(uint64_t hash, unsigned bits)
 {
-	size_t scap = 0;
+	return (size_t)((hash >> 32 << (32 + PART_BITS)) >> (64 - bits));
+}
+
+/* Doubles a part's table until n more items fit within 13/16, moving
+ * each slot to its home in the new table by its tag. */
+static void
+room_for(struct part *pt, size_t n)
+{
+	unsigned bits = pt->cap_bits;
+	while ((pt->nitems + n) * 16 > ((size_t)13 << bits))
+		bits++;
+	if (bits == pt->cap_bits)
+		return;
+	if (bits > CAP_BITS_MAX)
+		abort(); /* a billion items in one part: far past every limit upstream */
+	size_t cap = (size_t)1 << bits, scap = 0;
 	struct slot *s = NULL;
 	big_grow((void **)&s, &scap, cap, sizeof(*s));
-	for (size_t i = 0; i < pt->nitems; i++) {
-		const struct hdr *h = REC(pt, pt->items[i]);
-		uint64_t hash = merge_hash((enum ioc_type)h->type, h->value, h->len);
-		size_t j = hash & (cap - 1);
+	for (size_t i = 0; i < pt->cap; i++) {
+		if (pt->slots[i].rec == 0)
+			continue;
+		size_t j = home((uint64_t)pt->slots[i].tag << 32, bits);
 		while (s[j].rec != 0)
 			j = (j + 1) & (cap - 1);
-		s[j] = (struct slot){(uint32_t)(hash >> 32), pt->items[i] + 1};
+		s[j] = pt->slots[i];
 	}
 	big_free(pt->slots, pt->slots_cap * sizeof(*pt->slots));
 	pt->slots = s;
 	pt->slots_cap = scap;
 	pt->cap = cap;
-}
-
-/* Room in a part for n more items without a rehash. */
-static void
-room_for(struct part *pt, size_t n)
-{
-	size_t cap = pt->cap;
-	while ((pt->nitems + n) * 4 > cap * 3)
-		cap *= 2;
-	if (cap > pt->cap)
-		rehash(pt, cap);
+	pt->cap_bits = bits;
 }
 
 static void
@@ -207,7 +222,7 @@ static struct hdr *
 find(const struct part *pt, uint64_t hash, enum ioc_type t, const char *value, size_t len, size_t *slot)
 {
 	uint32_t tag = (uint32_t)(hash >> 32);
-	size_t j = hash & (pt->cap - 1);
+	size_t j = home(hash, pt->cap_bits);
 
 	for (;; j = (j + 1) & (pt->cap - 1)) {
 		const struct slot *s = &pt->slots[j];
@@ -291,7 +306,7 @@ merge_add_hashed(struct merge *m, uint64_t hash, enum ioc_type t, const char *va
 		add_source(m, pt, h->idx, feed, line);
 		return pt->global[h->idx];
 	}
-	if ((pt->nitems + 1) * 4 > pt->cap * 3) {
+	if ((pt->nitems + 1) * 16 > pt->cap * 13) {
 		room_for(pt, 1);
 		(void)find(pt, hash, t, value, len, &j);
 	}
@@ -337,11 +352,11 @@ merge_batch_part(struct merge *m, unsigned p, const struct merge_req *r, size_t 
 	 * the TLB) on nearly every add, and the misses overlap. */
 	for (size_t k = 0; k < nt; k++) {
 		if (k + 2 * PREFETCH_DIST < nt)
-			__builtin_prefetch(&pt->slots[r[pt->todo[k + 2 * PREFETCH_DIST]].hash & (pt->cap - 1)]);
+			__builtin_prefetch(&pt->slots[home(r[pt->todo[k + 2 * PREFETCH_DIST]].hash, pt->cap_bits)]);
 		if (k + PREFETCH_DIST < nt) {
 			uint64_t hash = r[pt->todo[k + PREFETCH_DIST]].hash;
 			uint32_t tag = (uint32_t)(hash >> 32);
-			for (j = hash & (pt->cap - 1); pt->slots[j].rec != 0; j = (j + 1) & (pt->cap - 1))
+			for (j = home(hash, pt->cap_bits); pt->slots[j].rec != 0; j = (j + 1) & (pt->cap - 1))
 				if (pt->slots[j].tag == tag) {
 					__builtin_prefetch(REC(pt, pt->slots[j].rec - 1));
 					break;
@@ -388,16 +403,6 @@ merge_add_batch(struct merge *m, struct merge_req *r, size_t n, uint32_t feed, i
 	for (unsigned p = 0; p < MERGE_PARTS; p++)
 		merge_batch_part(m, p, r, n, feed, priority);
 	merge_batch_commit(m, r, n);
-}
-
-void
-merge_reserve(struct merge *m, size_t n)
-{
-	if (n > (size_t)1 << 31)
-		return;
-	/* The hash spreads items evenly; a part that gets more grows. */
-	for (unsigned p = 0; p < MERGE_PARTS; p++)
-		room_for(&m->part[p], n / MERGE_PARTS + n / MERGE_PARTS / 16);
 }
 
 size_t

@@ -91,10 +91,6 @@ void merge_batch_part(struct merge *m, unsigned p, const struct merge_req *r, si
 void merge_batch_commit(struct merge *m, struct merge_req *r, size_t n);
 void merge_add_batch(struct merge *m, struct merge_req *r, size_t n, uint32_t feed, int32_t priority);
 
-/* Sizes the table for n more items up front (a hint: growing later
- * still works), sparing the rehashes of a large feed. */
-void merge_reserve(struct merge *m, size_t n);
-
 size_t merge_count(const struct merge *m);
 /* Item i (< merge_count) into *out. */
 void merge_get(const struct merge *m, size_t i, struct merge_item *out);

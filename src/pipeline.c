@@ -515,8 +515,6 @@ run_parallel(struct run *r, const struct feed_opts *fo, const char *buf, size_t 
 				pthread_cond_wait(&p.ready, &p.mu);
 			pthread_mutex_unlock(&p.mu);
 		}
-		if (i == 0 && k->len > 0) /* size the merge from the first chunk's lines */
-			merge_reserve(r->m, (size_t)((double)k->lines * (double)len / (double)k->len));
 		replay(r, nthreads > 1 ? &help : NULL, k, base, &reqs, &reqs_cap);
 		base += k->lines;
 		chunk_release(&p, k);

@@ -87,8 +87,6 @@ test_growth(void **state)
 	bool fresh;
 
 	for (int i = 0; i < N; i++) {
-		if (i == N / 3)
-			merge_reserve(m, N);
 		snprintf(v, sizeof(v), "%d.example.net", i);
 		uint64_t h = merge_hash(IOC_DOMAIN, v, strlen(v));
 		assert_int_equal(merge_add_hashed(m, h, IOC_DOMAIN, v, strlen(v), 0, 0, (unsigned long)i + 1,
