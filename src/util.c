@@ -50,7 +50,7 @@ xrealloc(void *p, size_t n)
 }
 
 void
-xgrow(void **p, size_t *cap, size_t need, size_t sz)
+xgrow_realloc(void **p, size_t *cap, size_t need, size_t sz)
 {
 	size_t c = *cap ? *cap : 16;
 	if (need <= *cap)
@@ -76,7 +76,7 @@ big_is_mapped(size_t bytes)
 }
 
 void
-big_grow(void **p, size_t *cap, size_t need, size_t sz)
+big_grow_map(void **p, size_t *cap, size_t need, size_t sz)
 {
 	if (need <= *cap)
 		return;

@@ -11,13 +11,26 @@
 void *xmalloc(size_t n);
 void *xcalloc(size_t nmemb, size_t size);
 void *xrealloc(void *p, size_t n);
-/* Grows *p (holding *cap elements of size sz) to hold at least need. */
-void xgrow(void **p, size_t *cap, size_t need, size_t sz);
+/* Grows *p (holding *cap elements of size sz) to hold at least need.
+ * Inline where it has room already (most calls: one per item added). */
+void xgrow_realloc(void **p, size_t *cap, size_t need, size_t sz);
+static inline void
+xgrow(void **p, size_t *cap, size_t need, size_t sz)
+{
+	if (need > *cap)
+		xgrow_realloc(p, cap, need, sz);
+}
 /* Like xgrow for arrays that reach hundreds of MB (the merge): mapped
  * memory, zero-filled, grown in place by mremap where it can, with
  * transparent huge pages asked for (fewer page faults and TLB misses).
  * Free with big_free(p, cap * sz). */
-void big_grow(void **p, size_t *cap, size_t need, size_t sz);
+void big_grow_map(void **p, size_t *cap, size_t need, size_t sz);
+static inline void
+big_grow(void **p, size_t *cap, size_t need, size_t sz)
+{
+	if (need > *cap)
+		big_grow_map(p, cap, need, sz);
+}
 void big_free(void *p, size_t bytes);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
