@@ -10,8 +10,9 @@
  * hash: each part is a whole table of its own (arena, slots, sources),
  * so that different threads may fill different parts at once
  * (merge_batch_part). Item indices are global and in the order items
- * were first added; a part knows its items by local index, and the
- * merge maps one to the other both ways.
+ * were first added; a part knows its items by local index (records are
+ * in that order in its arena). The merge maps an item index to its
+ * record, and a part maps a local index to the item index.
  *
  * A part's arena holds one record per item, 8-byte aligned: a header,
  * then the value and its NUL. A slot holds the high half of the 64-bit
@@ -28,6 +29,7 @@
 #define MERGE_PARTS (1u << PART_BITS)
 #define CAP_BITS_MAX (32 - PART_BITS) /* the home bits a slot's tag holds */
 #define LOCAL_MAX ((uint32_t)1 << (CAP_BITS_MAX - 1)) /* items per part: within 13/16 of that */
+#define OFF8_MAX ((uint32_t)1 << (32 - PART_BITS)) /* arena offsets / 8 with the part in 32 bits */
 
 struct hdr {
 	uint32_t idx;		/* local index in the part */
@@ -64,9 +66,8 @@ struct src_flat {
 struct part {
 	char *arena;
 	size_t arena_len, arena_cap;
-	uint32_t *items;	/* local index -> arena offset / 8 */
 	uint32_t *global;	/* local index -> item index */
-	size_t nitems, items_cap, global_cap;
+	size_t nitems, global_cap;
 	struct slot *slots;
 	size_t cap, slots_cap;	/* cap: 1 << cap_bits; slots_cap: big_grow's */
 	unsigned cap_bits;
@@ -85,7 +86,7 @@ struct part {
 
 struct merge {
 	struct part part[MERGE_PARTS];
-	uint32_t *order;	/* item index -> local index << PART_BITS | part */
+	uint32_t *order;	/* item index -> arena offset / 8 << PART_BITS | part */
 	size_t nitems, order_cap;
 	bool no_sources;
 };
@@ -124,7 +125,6 @@ merge_free(struct merge *m)
 		}
 		free(pt->attrs);
 		big_free(pt->arena, pt->arena_cap);
-		big_free(pt->items, pt->items_cap * sizeof(*pt->items));
 		big_free(pt->global, pt->global_cap * sizeof(*pt->global));
 		big_free(pt->slots, pt->slots_cap * sizeof(*pt->slots));
 		big_free(pt->srcs, pt->srcs_cap * sizeof(*pt->srcs));
@@ -263,10 +263,9 @@ make(struct part *pt, size_t j, uint64_t hash, enum ioc_type t, const char *valu
 	if (len > LIMIT_VALUE_BYTES + 32)
 		abort(); /* ioc_parse never makes longer; cutting would merge distinct values */
 	size_t size = (sizeof(struct hdr) + len + 1 + 7) & ~(size_t)7;
-	if (pt->arena_len / 8 + size / 8 >= UINT32_MAX || pt->nitems + 1 >= LOCAL_MAX)
-		abort(); /* 32 GiB of values or a billion items: far past every limit upstream */
+	if (pt->arena_len / 8 + size / 8 >= OFF8_MAX || pt->nitems + 1 >= LOCAL_MAX)
+		abort(); /* 8 GiB of values or half a billion items: far past every limit upstream */
 	big_grow((void **)&pt->arena, &pt->arena_cap, pt->arena_len + size, 1);
-	big_grow((void **)&pt->items, &pt->items_cap, pt->nitems + 1, sizeof(*pt->items));
 	uint32_t off8 = (uint32_t)(pt->arena_len / 8);
 	struct hdr *h = REC(pt, off8);
 	pt->arena_len += size;
@@ -274,20 +273,27 @@ make(struct part *pt, size_t j, uint64_t hash, enum ioc_type t, const char *valu
 			  .last_feed = feed, .len = (uint16_t)len, .type = (uint8_t)t};
 	memcpy(h->value, value, len);
 	h->value[len] = '\0';
-	pt->items[pt->nitems++] = off8;
+	pt->nitems++;
 	pt->slots[j] = (struct slot){(uint32_t)(hash >> 32), off8 + 1};
 	return h;
 }
 
-/* Gives the part's newest local item the next item index. */
+/* The arena offset / 8 of a record of the part. */
+static uint32_t
+off8_of(const struct part *pt, const struct hdr *h)
+{
+	return (uint32_t)(((const char *)h - pt->arena) / 8);
+}
+
+/* Gives the part's newest item, h, the next item index. */
 static size_t
-number(struct merge *m, unsigned p, uint32_t local)
+number(struct merge *m, unsigned p, const struct hdr *h)
 {
 	struct part *pt = &m->part[p];
 	big_grow((void **)&m->order, &m->order_cap, m->nitems + 1, sizeof(*m->order));
-	big_grow((void **)&pt->global, &pt->global_cap, local + 1, sizeof(*pt->global));
-	m->order[m->nitems] = local << PART_BITS | p;
-	pt->global[local] = (uint32_t)m->nitems;
+	big_grow((void **)&pt->global, &pt->global_cap, h->idx + 1, sizeof(*pt->global));
+	m->order[m->nitems] = off8_of(pt, h) << PART_BITS | p;
+	pt->global[h->idx] = (uint32_t)m->nitems;
 	return m->nitems++;
 }
 
@@ -314,7 +320,7 @@ merge_add_hashed(struct merge *m, uint64_t hash, enum ioc_type t, const char *va
 	set_attrs(pt, h, title, description, expire_at);
 	add_source(m, pt, h->idx, feed, line);
 	*new_in_feed = true;
-	return number(m, p, h->idx);
+	return number(m, p, h);
 }
 
 size_t
@@ -374,7 +380,7 @@ merge_batch_part(struct merge *m, unsigned p, const struct merge_req *r, size_t 
 			flags |= RES_NEW;
 		}
 		add_source(m, pt, h->idx, feed, q->line);
-		pt->res[k] = h->idx << RES_SHIFT | flags;
+		pt->res[k] = off8_of(pt, h) << RES_SHIFT | flags;
 	}
 	pt->nres = nt;
 }
@@ -391,7 +397,7 @@ merge_batch_commit(struct merge *m, struct merge_req *r, size_t n)
 		uint32_t x = pt->res[at[p]++];
 		r[i].fresh = (x & RES_FRESH) != 0;
 		if (x & RES_NEW)
-			number(m, p, x >> RES_SHIFT);
+			number(m, p, REC(pt, x >> RES_SHIFT));
 	}
 	for (unsigned p = 0; p < MERGE_PARTS; p++)
 		m->part[p].nres = 0;
@@ -411,19 +417,20 @@ merge_count(const struct merge *m)
 	return m->nitems;
 }
 
-static const struct part *
-locate(const struct merge *m, size_t i, uint32_t *local)
+/* Item i's part and record. */
+static struct part *
+locate(const struct merge *m, size_t i, const struct hdr **h)
 {
-	*local = m->order[i] >> PART_BITS;
-	return &m->part[m->order[i] & (MERGE_PARTS - 1)];
+	struct part *pt = (struct part *)&m->part[m->order[i] & (MERGE_PARTS - 1)];
+	*h = REC(pt, m->order[i] >> PART_BITS);
+	return pt;
 }
 
 void
 merge_get(const struct merge *m, size_t i, struct merge_item *out)
 {
-	uint32_t local;
-	const struct part *pt = locate(m, i, &local);
-	const struct hdr *h = REC(pt, pt->items[local]);
+	const struct hdr *h;
+	const struct part *pt = locate(m, i, &h);
 	const struct attrs *a = h->attrs ? &pt->attrs[h->attrs - 1] : NULL;
 	*out = (struct merge_item){.value = h->value, .len = h->len, .type = (enum ioc_type)h->type,
 				   .feed = h->feed, .priority = h->priority,
@@ -456,8 +463,9 @@ group_sources(struct part *pt)
 const struct merge_src *
 merge_sources(struct merge *m, size_t i, size_t *n)
 {
-	uint32_t local;
-	struct part *pt = (struct part *)locate(m, i, &local);
+	const struct hdr *h;
+	struct part *pt = locate(m, i, &h);
+	uint32_t local = h->idx;
 	if (pt->grouped == NULL || pt->grouped_n != pt->nsrcs || pt->grouped_items != pt->nitems)
 		group_sources(pt);
 	*n = pt->first[local + 1] - pt->first[local];
