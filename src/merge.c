@@ -305,16 +305,13 @@ merge_add_hashed(struct merge *m, uint64_t hash, enum ioc_type t, const char *va
 	unsigned p = part_of(hash);
 	struct part *pt = &m->part[p];
 	size_t j;
-	struct hdr *h = find(pt, hash, t, value, len, &j);
 
+	room_for(pt, 1); /* before find: growing moves the empty slot it gives */
+	struct hdr *h = find(pt, hash, t, value, len, &j);
 	if (h != NULL) {
 		again(pt, h, feed, priority, title, description, expire_at, new_in_feed);
 		add_source(m, pt, h->idx, feed, line);
 		return pt->global[h->idx];
-	}
-	if ((pt->nitems + 1) * 16 > pt->cap * 13) {
-		room_for(pt, 1);
-		(void)find(pt, hash, t, value, len, &j);
 	}
 	h = make(pt, j, hash, t, value, len, feed, priority);
 	set_attrs(pt, h, title, description, expire_at);
@@ -340,6 +337,18 @@ merge_parts(void)
 
 #define PREFETCH_DIST 8 /* adds between a slot's prefetch and its record's */
 
+/* The record of the first slot on hash's path whose tag agrees, if any:
+ * the one find will most likely compare. */
+static const struct hdr *
+first_tagged(const struct part *pt, uint64_t hash)
+{
+	uint32_t tag = (uint32_t)(hash >> 32);
+	for (size_t j = home(hash, pt->cap_bits); pt->slots[j].rec != 0; j = (j + 1) & (pt->cap - 1))
+		if (pt->slots[j].tag == tag)
+			return REC(pt, pt->slots[j].rec - 1);
+	return NULL;
+}
+
 void
 merge_batch_part(struct merge *m, unsigned p, const struct merge_req *r, size_t n, uint32_t feed,
 		 int32_t priority)
@@ -359,15 +368,9 @@ merge_batch_part(struct merge *m, unsigned p, const struct merge_req *r, size_t 
 	for (size_t k = 0; k < nt; k++) {
 		if (k + 2 * PREFETCH_DIST < nt)
 			__builtin_prefetch(&pt->slots[home(r[pt->todo[k + 2 * PREFETCH_DIST]].hash, pt->cap_bits)]);
-		if (k + PREFETCH_DIST < nt) {
-			uint64_t hash = r[pt->todo[k + PREFETCH_DIST]].hash;
-			uint32_t tag = (uint32_t)(hash >> 32);
-			for (j = home(hash, pt->cap_bits); pt->slots[j].rec != 0; j = (j + 1) & (pt->cap - 1))
-				if (pt->slots[j].tag == tag) {
-					__builtin_prefetch(REC(pt, pt->slots[j].rec - 1));
-					break;
-				}
-		}
+		const struct hdr *ahead;
+		if (k + PREFETCH_DIST < nt && (ahead = first_tagged(pt, r[pt->todo[k + PREFETCH_DIST]].hash)))
+			__builtin_prefetch(ahead);
 		const struct merge_req *q = &r[pt->todo[k]];
 		struct hdr *h = find(pt, q->hash, (enum ioc_type)q->type, q->value, q->len, &j);
 		bool fresh = true;
