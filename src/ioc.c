@@ -11,6 +11,12 @@
 
 #include "util.h"
 
+/* A 256-entry table of F(byte), worked out by the compiler. */
+#define BYTES4(F, c) F(c), F((c) + 1), F((c) + 2), F((c) + 3)
+#define BYTES16(F, c) BYTES4(F, c), BYTES4(F, (c) + 4), BYTES4(F, (c) + 8), BYTES4(F, (c) + 12)
+#define BYTES64(F, c) BYTES16(F, c), BYTES16(F, (c) + 16), BYTES16(F, (c) + 32), BYTES16(F, (c) + 48)
+#define BYTE_TABLE(F) {BYTES64(F, 0), BYTES64(F, 64), BYTES64(F, 128), BYTES64(F, 192)}
+
 /*
  * What one pass over a value learns for classify: the OR of the classes
  * of its bytes. Most values take one look at each byte, then one parser.
@@ -32,10 +38,7 @@ enum {
 	 (CLS_HEX(c) ? 0 : C_NONHEX) | (((c) >= '0' && (c) <= '9') || (c) == '.' ? 0 : C_NONIP4) |   \
 	 ((c) == ':' ? C_COLON : 0) | ((c) == '/' ? C_SLASH : 0) | ((c) == '@' ? C_AT : 0) |       \
 	 ((c) == '.' ? C_DOT : 0))
-#define CLS4(c) CLS(c), CLS((c) + 1), CLS((c) + 2), CLS((c) + 3)
-#define CLS16(c) CLS4(c), CLS4((c) + 4), CLS4((c) + 8), CLS4((c) + 12)
-#define CLS64(c) CLS16(c), CLS16((c) + 16), CLS16((c) + 32), CLS16((c) + 48)
-static const uint8_t byte_class[256] = {CLS64(0), CLS64(64), CLS64(128), CLS64(192)};
+static const uint8_t byte_class[256] = BYTE_TABLE(CLS);
 
 static unsigned
 classes(const char *s, size_t n)
@@ -437,10 +440,7 @@ enum { D_OK = 1, D_DIGIT = 2, D_DOT = 4, D_UPPER = 32 };
 	 : (c) == '-' || (c) == '_' ? D_OK                                                         \
 	 : (c) == '.'               ? D_DOT                                                        \
 				    : 0)
-#define DCLS4(c) DCLS(c), DCLS((c) + 1), DCLS((c) + 2), DCLS((c) + 3)
-#define DCLS16(c) DCLS4(c), DCLS4((c) + 4), DCLS4((c) + 8), DCLS4((c) + 12)
-#define DCLS64(c) DCLS16(c), DCLS16((c) + 16), DCLS16((c) + 32), DCLS16((c) + 48)
-static const uint8_t dom_class[256] = {DCLS64(0), DCLS64(64), DCLS64(128), DCLS64(192)};
+static const uint8_t dom_class[256] = BYTE_TABLE(DCLS);
 
 /* Lowercases in[0..n) (n <= LIMIT_DOMAIN_BYTES) into out, NUL-terminated,
  * and returns true when the name plainly passes check_labels: ASCII
