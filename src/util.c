@@ -53,8 +53,6 @@ void
 xgrow_realloc(void **p, size_t *cap, size_t need, size_t sz)
 {
 	size_t c = *cap ? *cap : 16;
-	if (need <= *cap)
-		return;
 	while (c < need) {
 		if (c > SIZE_MAX / 2 / sz)
 			oom(SIZE_MAX);
@@ -78,8 +76,6 @@ big_is_mapped(size_t bytes)
 void
 big_grow_map(void **p, size_t *cap, size_t need, size_t sz)
 {
-	if (need <= *cap)
-		return;
 	size_t c = *cap ? *cap : (4096 + sz - 1) / sz;
 	while (c < need) {
 		if (c > SIZE_MAX / 4 / sz)

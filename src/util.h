@@ -12,7 +12,8 @@ void *xmalloc(size_t n);
 void *xcalloc(size_t nmemb, size_t size);
 void *xrealloc(void *p, size_t n);
 /* Grows *p (holding *cap elements of size sz) to hold at least need.
- * Inline where it has room already (most calls: one per item added). */
+ * The test for room is inline (most calls: one per item added, with
+ * room); the *_realloc and *_map halves are called only to grow. */
 void xgrow_realloc(void **p, size_t *cap, size_t need, size_t sz);
 static inline void
 xgrow(void **p, size_t *cap, size_t need, size_t sz)
