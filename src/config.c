@@ -322,7 +322,6 @@ split_list(const char *v, char ***out, size_t *n)
 	}
 }
 
-/* Stores value v of key k into base; reports a bad value. */
 /* csv_delimiter by name. ";" starts a comment after "= " and white space
  * is trimmed, so those must go by name (by_name: the dump writes them
  * so, and the dump loads back); the others may. */
@@ -333,6 +332,7 @@ static const struct {
 } delims[] = {{"tab", '\t', true},	 {"\\t", '\t', false},   {"semicolon", ';', true},
 	      {"space", ' ', true},	 {"comma", ',', false}, {"pipe", '|', false}};
 
+/* Stores value v of key k into base; reports a bad value. */
 static void
 set_value(struct parse *p, const struct key *k, void *base, const char *v)
 {
