@@ -235,13 +235,39 @@ test_sniff(void **state)
 	assert_false(feed_looks_html("1.2.3.4\n", 8));
 }
 
+/* The newline count behind JSON feeds' line numbers (feed_json_line),
+ * eight bytes at a time, against one byte at a time: every length and
+ * alignment, with the bytes that a word-wise test could take for a
+ * newline (0x8a, 0x0b, 0x09, NUL, 0xff). */
+static void
+test_count_newlines(void **state)
+{
+	(void)state;
+	static const char alphabet[] = {'\n', (char)0x8a, 0x0b, 0x09, 0, (char)0xff, 'a', '\n'};
+	char buf[136];
+	unsigned long seed = 3;
+	for (int round = 0; round < 2000; round++) {
+		for (size_t i = 0; i < sizeof(buf); i++) {
+			seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+			buf[i] = alphabet[(seed >> 40) % sizeof(alphabet)];
+		}
+		size_t off = (size_t)round % 8, n = (size_t)round % (sizeof(buf) - 8);
+		unsigned long want = 0;
+		for (size_t i = 0; i < n; i++)
+			want += buf[off + i] == '\n';
+		assert_int_equal(count_newlines(buf + off, n), want);
+	}
+	memset(buf, '\n', sizeof(buf));
+	assert_int_equal(count_newlines(buf, sizeof(buf)), sizeof(buf));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_text), cmocka_unit_test(test_hosts), cmocka_unit_test(test_netset),
 		cmocka_unit_test(test_csv),  cmocka_unit_test(test_stix),  cmocka_unit_test(test_misp),
-		cmocka_unit_test(test_report), cmocka_unit_test(test_sniff),
+		cmocka_unit_test(test_report), cmocka_unit_test(test_sniff), cmocka_unit_test(test_count_newlines),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

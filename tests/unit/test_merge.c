@@ -76,7 +76,7 @@ test_priority_and_sources(void **state)
 	merge_free(m);
 }
 
-/* Many items through several table growths (and a reserve midway). */
+/* Many items through several table growths, found again after. */
 static void
 test_growth(void **state)
 {
@@ -205,31 +205,6 @@ test_batch_equals_single_adds(void **state)
 }
 
 /* ---- the chunked pipeline against a single pass ---- */
-
-/* The chunks' line count, eight bytes at a time, against one byte at a
- * time: every length and alignment, with the bytes that a word-wise
- * test could take for a newline (0x8a, 0x0b, 0x09, NUL, 0xff). */
-static void
-test_count_newlines(void **state)
-{
-	(void)state;
-	static const char alphabet[] = {'\n', (char)0x8a, 0x0b, 0x09, 0, (char)0xff, 'a', '\n'};
-	char buf[136];
-	unsigned long seed = 3;
-	for (int round = 0; round < 2000; round++) {
-		for (size_t i = 0; i < sizeof(buf); i++) {
-			seed = seed * 6364136223846793005UL + 1442695040888963407UL;
-			buf[i] = alphabet[(seed >> 40) % sizeof(alphabet)];
-		}
-		size_t off = (size_t)round % 8, n = (size_t)round % (sizeof(buf) - 8);
-		unsigned long want = 0;
-		for (size_t i = 0; i < n; i++)
-			want += buf[off + i] == '\n';
-		assert_int_equal(count_newlines(buf + off, n), want);
-	}
-	memset(buf, '\n', sizeof(buf));
-	assert_int_equal(count_newlines(buf, sizeof(buf)), sizeof(buf));
-}
 
 struct capture {
 	struct strbuf acc, rej;
@@ -363,7 +338,6 @@ main(void)
 		cmocka_unit_test(test_priority_and_sources),
 		cmocka_unit_test(test_growth),
 		cmocka_unit_test(test_batch_equals_single_adds),
-		cmocka_unit_test(test_count_newlines),
 		cmocka_unit_test(test_parallel_equals_single_pass),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
