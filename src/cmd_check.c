@@ -116,7 +116,10 @@ cmd_check(struct app *a, int argc, char **argv)
 			goto done;
 	}
 	out.color = !out.json && isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
-	setvbuf(stdout, NULL, _IOFBF, 1 << 20);
+	/* glibc ignores the size when setvbuf gets no buffer: 4 KiB writes
+	 * of a 500 MB listing were 125,000 system calls. */
+	static char outbuf[1 << 20];
+	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
 
 	struct merge *m = merge_new();
 	merge_skip_sources(m); /* check prints first occurrences only */
