@@ -10,14 +10,14 @@
  * hash: each part is a whole table of its own (arena, slots, sources),
  * so that different threads may fill different parts at once
  * (merge_batch_part). Item indices are global and in the order items
- * were first added; a part knows its items by local index (records are
- * in that order in its arena). The merge maps an item index to its
- * record, and a part maps a local index to the item index.
+ * were first added. The merge maps an item index to its record, and a
+ * record holds its item index.
  *
- * A part's arena holds one record per item, 8-byte aligned: a header,
- * then the value and its NUL. A slot holds the high half of the 64-bit
- * hash and the record's offset / 8 + 1, so a lookup reads one slot and,
- * only when the halves agree, one record.
+ * A part's arena holds one record per item, 4-byte aligned: a 20-byte
+ * header, then the value and its NUL. A slot holds the high half of the
+ * 64-bit hash and the record's offset / 4 + 1, so a lookup reads one slot
+ * and, only when the halves agree, one record. Titles, descriptions and
+ * expiries are rare (STIX, MISP): they live beside, found by item index.
  *
  * An item's home slot is taken from the top of its hash (below the bits
  * that picked its part), which the slot keeps: growing a table moves
@@ -29,24 +29,25 @@
 #define MERGE_PARTS (1u << PART_BITS)
 #define CAP_BITS_MAX (32 - PART_BITS) /* the home bits a slot's tag holds */
 #define LOCAL_MAX ((uint32_t)1 << (CAP_BITS_MAX - 1)) /* items per part: within 13/16 of that */
-#define OFF8_MAX ((uint32_t)1 << (32 - PART_BITS)) /* arena offsets / 8 with the part in 32 bits */
+#define OFF_MAX ((uint32_t)1 << (32 - PART_BITS)) /* arena offsets / 4 with the part in 32 bits */
+#define ITEM_NONE UINT32_MAX /* a batch's new record before merge_batch_commit numbers it */
 
 struct hdr {
-	uint32_t idx;		/* local index in the part */
+	uint32_t idx;		/* item index */
 	uint32_t feed;
 	int32_t priority;
 	uint32_t last_feed;
-	uint32_t attrs;		/* index + 1 into the part's attrs; 0: none */
 	uint16_t len;
 	uint8_t type;
-	uint8_t pad_;
+	uint8_t has_attrs;	/* an entry in the merge's attrs */
 	char value[];
 };
+_Static_assert(sizeof(struct hdr) == 20, "a record header is 20 bytes");
 _Static_assert(LIMIT_VALUE_BYTES + 32 < UINT16_MAX, "value length fits the header");
 
 struct slot {
 	uint32_t tag;	/* hash >> 32 */
-	uint32_t rec;	/* arena offset / 8 + 1; 0 is empty */
+	uint32_t rec;	/* arena offset / 4 + 1; 0 is empty */
 };
 
 struct attrs {
@@ -55,7 +56,7 @@ struct attrs {
 };
 
 struct src_flat {
-	uint32_t item, feed, line;	/* item: local index */
+	uint32_t rec, feed, line;	/* rec: the item's arena offset / 4 */
 };
 
 /* A batch add's result, kept by its part until merge_batch_commit. */
@@ -66,19 +67,12 @@ struct src_flat {
 struct part {
 	char *arena;
 	size_t arena_len, arena_cap;
-	uint32_t *global;	/* local index -> item index */
-	size_t nitems, global_cap;
+	size_t nitems;
 	struct slot *slots;
 	size_t cap, slots_cap;	/* cap: 1 << cap_bits; slots_cap: big_grow's */
 	unsigned cap_bits;
-	struct attrs *attrs;
-	size_t nattrs, attrs_cap;
 	struct src_flat *srcs;
 	size_t nsrcs, srcs_cap;
-	/* sources grouped per local item, rebuilt when nsrcs moved on */
-	struct merge_src *grouped;
-	size_t *first;		/* nitems + 1 offsets into grouped */
-	size_t grouped_n, grouped_items;
 	/* merge_batch_part: this part's adds and their results */
 	uint32_t *todo, *res;
 	size_t todo_cap, res_cap, nres;
@@ -86,12 +80,23 @@ struct part {
 
 struct merge {
 	struct part part[MERGE_PARTS];
-	uint32_t *order;	/* item index -> arena offset / 8 << PART_BITS | part */
+	uint32_t *order;	/* item index -> arena offset / 4 << PART_BITS | part */
 	size_t nitems, order_cap;
+	/* attributes: attr_of[item] is an index into attrs for the items
+	 * whose record says has_attrs (attr_of is no longer than needed) */
+	struct attrs *attrs;
+	size_t nattrs, attrs_cap;
+	uint32_t *attr_of;
+	size_t attr_of_cap;
+	/* sources grouped per item, rebuilt when the parts' sources or the
+	 * items moved on */
+	struct merge_src *grouped;
+	size_t *first;		/* nitems + 1 offsets into grouped */
+	size_t grouped_n, grouped_items;
 	bool no_sources;
 };
 
-#define REC(pt, off8) ((struct hdr *)((pt)->arena + (size_t)(off8) * 8))
+#define REC(pt, off) ((struct hdr *)((pt)->arena + (size_t)(off) * 4))
 
 static unsigned
 part_of(uint64_t hash)
@@ -119,20 +124,20 @@ merge_free(struct merge *m)
 		return;
 	for (unsigned p = 0; p < MERGE_PARTS; p++) {
 		struct part *pt = &m->part[p];
-		for (size_t i = 0; i < pt->nattrs; i++) {
-			free(pt->attrs[i].title);
-			free(pt->attrs[i].description);
-		}
-		free(pt->attrs);
 		big_free(pt->arena, pt->arena_cap);
-		big_free(pt->global, pt->global_cap * sizeof(*pt->global));
 		big_free(pt->slots, pt->slots_cap * sizeof(*pt->slots));
 		big_free(pt->srcs, pt->srcs_cap * sizeof(*pt->srcs));
-		free(pt->grouped);
-		free(pt->first);
 		free(pt->todo);
 		free(pt->res);
 	}
+	for (size_t i = 0; i < m->nattrs; i++) {
+		free(m->attrs[i].title);
+		free(m->attrs[i].description);
+	}
+	free(m->attrs);
+	free(m->attr_of);
+	free(m->grouped);
+	free(m->first);
 	big_free(m->order, m->order_cap * sizeof(*m->order));
 	free(m);
 }
@@ -182,18 +187,22 @@ room_for(struct part *pt, size_t n)
 	pt->cap_bits = bits;
 }
 
+/* Sets the attributes of h, a numbered item. Only clearing them (all
+ * NULL and 0) is safe on parts' threads: it never allocates. */
 static void
-set_attrs(struct part *pt, struct hdr *h, const char *title, const char *description,
+set_attrs(struct merge *m, struct hdr *h, const char *title, const char *description,
 	  long long expire_at)
 {
-	if (h->attrs == 0) {
+	if (!h->has_attrs) {
 		if (title == NULL && description == NULL && expire_at == 0)
 			return;
-		xgrow((void **)&pt->attrs, &pt->attrs_cap, pt->nattrs + 1, sizeof(*pt->attrs));
-		pt->attrs[pt->nattrs] = (struct attrs){0};
-		h->attrs = (uint32_t)++pt->nattrs;
+		xgrow((void **)&m->attrs, &m->attrs_cap, m->nattrs + 1, sizeof(*m->attrs));
+		xgrow((void **)&m->attr_of, &m->attr_of_cap, (size_t)h->idx + 1, sizeof(*m->attr_of));
+		m->attrs[m->nattrs] = (struct attrs){0};
+		m->attr_of[h->idx] = (uint32_t)m->nattrs++;
+		h->has_attrs = 1;
 	}
-	struct attrs *a = &pt->attrs[h->attrs - 1];
+	struct attrs *a = &m->attrs[m->attr_of[h->idx]];
 	free(a->title);
 	free(a->description);
 	a->title = title ? xstrdup(title) : NULL;
@@ -207,13 +216,21 @@ merge_skip_sources(struct merge *m)
 	m->no_sources = true;
 }
 
+/* The arena offset / 4 of a record of the part. */
+static uint32_t
+off_of(const struct part *pt, const struct hdr *h)
+{
+	return (uint32_t)(((const char *)h - pt->arena) / 4);
+}
+
 static void
-add_source(const struct merge *m, struct part *pt, uint32_t local, uint32_t feed, unsigned long line)
+add_source(const struct merge *m, struct part *pt, const struct hdr *h, uint32_t feed, unsigned long line)
 {
 	if (m->no_sources)
 		return;
 	big_grow((void **)&pt->srcs, &pt->srcs_cap, pt->nsrcs + 1, sizeof(*pt->srcs));
-	pt->srcs[pt->nsrcs++] = (struct src_flat){local, feed, line > UINT32_MAX ? UINT32_MAX : (uint32_t)line};
+	pt->srcs[pt->nsrcs++] =
+		(struct src_flat){off_of(pt, h), feed, line > UINT32_MAX ? UINT32_MAX : (uint32_t)line};
 }
 
 /* The record of (t, value) in its part or NULL; *slot gets the slot
@@ -243,7 +260,7 @@ find(const struct part *pt, uint64_t hash, enum ioc_type t, const char *value, s
 /* Another occurrence of h's item: the first from this feed or not, and
  * a feed of higher priority takes the attributes over. */
 static void
-again(struct part *pt, struct hdr *h, uint32_t feed, int32_t priority, const char *title,
+again(struct merge *m, struct hdr *h, uint32_t feed, int32_t priority, const char *title,
       const char *description, long long expire_at, bool *new_in_feed)
 {
 	*new_in_feed = h->last_feed != feed;
@@ -251,7 +268,7 @@ again(struct part *pt, struct hdr *h, uint32_t feed, int32_t priority, const cha
 	if (priority > h->priority) {
 		h->feed = feed;
 		h->priority = priority;
-		set_attrs(pt, h, title, description, expire_at);
+		set_attrs(m, h, title, description, expire_at);
 	}
 }
 
@@ -262,38 +279,31 @@ make(struct part *pt, size_t j, uint64_t hash, enum ioc_type t, const char *valu
 {
 	if (len > LIMIT_VALUE_BYTES + 32)
 		abort(); /* ioc_parse never makes longer; cutting would merge distinct values */
-	size_t size = (sizeof(struct hdr) + len + 1 + 7) & ~(size_t)7;
-	if (pt->arena_len / 8 + size / 8 >= OFF8_MAX || pt->nitems + 1 >= LOCAL_MAX)
-		abort(); /* 8 GiB of values or half a billion items: far past every limit upstream */
+	size_t size = (sizeof(struct hdr) + len + 1 + 3) & ~(size_t)3;
+	if (pt->arena_len / 4 + size / 4 >= OFF_MAX || pt->nitems + 1 >= LOCAL_MAX)
+		abort(); /* 4 GiB of values or half a billion items: far past every limit upstream */
 	big_grow((void **)&pt->arena, &pt->arena_cap, pt->arena_len + size, 1);
-	uint32_t off8 = (uint32_t)(pt->arena_len / 8);
-	struct hdr *h = REC(pt, off8);
+	uint32_t off = (uint32_t)(pt->arena_len / 4);
+	struct hdr *h = REC(pt, off);
 	pt->arena_len += size;
-	*h = (struct hdr){.idx = (uint32_t)pt->nitems, .feed = feed, .priority = priority,
-			  .last_feed = feed, .len = (uint16_t)len, .type = (uint8_t)t};
+	*h = (struct hdr){.idx = ITEM_NONE, .feed = feed, .priority = priority, .last_feed = feed,
+			  .len = (uint16_t)len, .type = (uint8_t)t};
 	memcpy(h->value, value, len);
 	h->value[len] = '\0';
 	pt->nitems++;
-	pt->slots[j] = (struct slot){(uint32_t)(hash >> 32), off8 + 1};
+	pt->slots[j] = (struct slot){(uint32_t)(hash >> 32), off + 1};
 	return h;
 }
 
-/* The arena offset / 8 of a record of the part. */
-static uint32_t
-off8_of(const struct part *pt, const struct hdr *h)
-{
-	return (uint32_t)(((const char *)h - pt->arena) / 8);
-}
-
-/* Gives the part's newest item, h, the next item index. */
+/* Gives h, a new item of part p, the next item index. */
 static size_t
-number(struct merge *m, unsigned p, const struct hdr *h)
+number(struct merge *m, unsigned p, struct hdr *h)
 {
-	struct part *pt = &m->part[p];
+	if (m->nitems >= UINT32_MAX)
+		abort(); /* four billion items: far past every limit upstream */
 	big_grow((void **)&m->order, &m->order_cap, m->nitems + 1, sizeof(*m->order));
-	big_grow((void **)&pt->global, &pt->global_cap, h->idx + 1, sizeof(*pt->global));
-	m->order[m->nitems] = off8_of(pt, h) << PART_BITS | p;
-	pt->global[h->idx] = (uint32_t)m->nitems;
+	m->order[m->nitems] = off_of(&m->part[p], h) << PART_BITS | p;
+	h->idx = (uint32_t)m->nitems;
 	return m->nitems++;
 }
 
@@ -309,15 +319,16 @@ merge_add_hashed(struct merge *m, uint64_t hash, enum ioc_type t, const char *va
 	room_for(pt, 1); /* before find: growing moves the empty slot it gives */
 	struct hdr *h = find(pt, hash, t, value, len, &j);
 	if (h != NULL) {
-		again(pt, h, feed, priority, title, description, expire_at, new_in_feed);
-		add_source(m, pt, h->idx, feed, line);
-		return pt->global[h->idx];
+		again(m, h, feed, priority, title, description, expire_at, new_in_feed);
+		add_source(m, pt, h, feed, line);
+		return h->idx;
 	}
 	h = make(pt, j, hash, t, value, len, feed, priority);
-	set_attrs(pt, h, title, description, expire_at);
-	add_source(m, pt, h->idx, feed, line);
+	size_t idx = number(m, p, h);
+	set_attrs(m, h, title, description, expire_at);
+	add_source(m, pt, h, feed, line);
 	*new_in_feed = true;
-	return number(m, p, h);
+	return idx;
 }
 
 size_t
@@ -376,14 +387,14 @@ merge_batch_part(struct merge *m, unsigned p, const struct merge_req *r, size_t 
 		bool fresh = true;
 		uint32_t flags = RES_FRESH;
 		if (h != NULL) {
-			again(pt, h, feed, priority, NULL, NULL, 0, &fresh);
+			again(m, h, feed, priority, NULL, NULL, 0, &fresh);
 			flags = fresh ? RES_FRESH : 0;
 		} else {
 			h = make(pt, j, q->hash, (enum ioc_type)q->type, q->value, q->len, feed, priority);
 			flags |= RES_NEW;
 		}
-		add_source(m, pt, h->idx, feed, q->line);
-		pt->res[k] = off8_of(pt, h) << RES_SHIFT | flags;
+		add_source(m, pt, h, feed, q->line);
+		pt->res[k] = off_of(pt, h) << RES_SHIFT | flags;
 	}
 	pt->nres = nt;
 }
@@ -420,57 +431,57 @@ merge_count(const struct merge *m)
 	return m->nitems;
 }
 
-/* Item i's part and record. */
-static struct part *
-locate(const struct merge *m, size_t i, const struct hdr **h)
-{
-	struct part *pt = (struct part *)&m->part[m->order[i] & (MERGE_PARTS - 1)];
-	*h = REC(pt, m->order[i] >> PART_BITS);
-	return pt;
-}
-
 void
 merge_get(const struct merge *m, size_t i, struct merge_item *out)
 {
-	const struct hdr *h;
-	const struct part *pt = locate(m, i, &h);
-	const struct attrs *a = h->attrs ? &pt->attrs[h->attrs - 1] : NULL;
+	const struct hdr *h = REC(&m->part[m->order[i] & (MERGE_PARTS - 1)], m->order[i] >> PART_BITS);
+	const struct attrs *a = h->has_attrs ? &m->attrs[m->attr_of[h->idx]] : NULL;
 	*out = (struct merge_item){.value = h->value, .len = h->len, .type = (enum ioc_type)h->type,
 				   .feed = h->feed, .priority = h->priority,
 				   .title = a ? a->title : NULL, .description = a ? a->description : NULL,
 				   .expire_at = a ? a->expire_at : 0};
 }
 
-/* Counting sort of a part's flat sources by local item; stable, so each
- * item's sources stay in the order they were added. */
+/* Counting sort of the parts' flat sources by item; stable, so each
+ * item's sources stay in the order they were added (a part's sources
+ * are in that order, and an item's are all in its part). */
 static void
-group_sources(struct part *pt)
+group_sources(struct merge *m)
 {
-	free(pt->grouped);
-	free(pt->first);
-	pt->first = xcalloc(pt->nitems + 1, sizeof(*pt->first));
-	pt->grouped = xmalloc((pt->nsrcs ? pt->nsrcs : 1) * sizeof(*pt->grouped));
-	for (size_t k = 0; k < pt->nsrcs; k++)
-		pt->first[pt->srcs[k].item + 1]++;
-	for (size_t i = 0; i < pt->nitems; i++)
-		pt->first[i + 1] += pt->first[i];
-	size_t *next = xmalloc((pt->nitems ? pt->nitems : 1) * sizeof(*next));
-	memcpy(next, pt->first, pt->nitems * sizeof(*next));
-	for (size_t k = 0; k < pt->nsrcs; k++)
-		pt->grouped[next[pt->srcs[k].item]++] = (struct merge_src){pt->srcs[k].feed, pt->srcs[k].line};
+	size_t total = 0;
+	free(m->grouped);
+	free(m->first);
+	m->first = xcalloc(m->nitems + 1, sizeof(*m->first));
+	for (unsigned p = 0; p < MERGE_PARTS; p++) {
+		const struct part *pt = &m->part[p];
+		for (size_t k = 0; k < pt->nsrcs; k++)
+			m->first[REC(pt, pt->srcs[k].rec)->idx + 1]++;
+		total += pt->nsrcs;
+	}
+	m->grouped = xmalloc((total ? total : 1) * sizeof(*m->grouped));
+	for (size_t i = 0; i < m->nitems; i++)
+		m->first[i + 1] += m->first[i];
+	size_t *next = xmalloc((m->nitems ? m->nitems : 1) * sizeof(*next));
+	memcpy(next, m->first, m->nitems * sizeof(*next));
+	for (unsigned p = 0; p < MERGE_PARTS; p++) {
+		const struct part *pt = &m->part[p];
+		for (size_t k = 0; k < pt->nsrcs; k++)
+			m->grouped[next[REC(pt, pt->srcs[k].rec)->idx]++] =
+				(struct merge_src){pt->srcs[k].feed, pt->srcs[k].line};
+	}
 	free(next);
-	pt->grouped_n = pt->nsrcs;
-	pt->grouped_items = pt->nitems;
+	m->grouped_n = total;
+	m->grouped_items = m->nitems;
 }
 
 const struct merge_src *
 merge_sources(struct merge *m, size_t i, size_t *n)
 {
-	const struct hdr *h;
-	struct part *pt = locate(m, i, &h);
-	uint32_t local = h->idx;
-	if (pt->grouped == NULL || pt->grouped_n != pt->nsrcs || pt->grouped_items != pt->nitems)
-		group_sources(pt);
-	*n = pt->first[local + 1] - pt->first[local];
-	return pt->grouped + pt->first[local];
+	size_t total = 0;
+	for (unsigned p = 0; p < MERGE_PARTS; p++)
+		total += m->part[p].nsrcs;
+	if (m->grouped == NULL || m->grouped_n != total || m->grouped_items != m->nitems)
+		group_sources(m);
+	*n = m->first[i + 1] - m->first[i];
+	return m->grouped + m->first[i];
 }
