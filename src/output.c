@@ -27,6 +27,45 @@ src_string(char *buf, size_t sz, const char *name, unsigned long line)
 		snprintf(buf, sz, "%s", name);
 }
 
+/* Appends n bytes at s to *w. */
+static void
+add(char **w, const char *s, size_t n)
+{
+	memcpy(*w, s, n);
+	*w += n;
+}
+
+/* The length of name, remembered: check prints millions of lines from
+ * one file. */
+static size_t
+name_len(struct output *o, const char *name)
+{
+	if (name != o->name_) {
+		o->name_ = name;
+		o->name_len_ = strlen(name);
+	}
+	return o->name_len_;
+}
+
+/* ":line" (nothing for line 0) at the end of num; returns its start. */
+static char *
+line_suffix(char num[24], unsigned long line)
+{
+	char *p = num + 24;
+	if (line == 0)
+		return p;
+	for (; line; line /= 10)
+		*--p = (char)('0' + line % 10);
+	*--p = ':';
+	return p;
+}
+
+/*
+ * The text lines are check's hot path (millions of them): each is built
+ * with memcpy and written with one fwrite, printf costing several times
+ * more. A line too long for the buffer (a long path) goes out through
+ * fprintf, whole.
+ */
 static void
 on_accepted(void *ctx, const struct pipe_cfg *c, unsigned long line, enum ioc_type t, const char *value,
 	    size_t len)
@@ -41,27 +80,22 @@ on_accepted(void *ctx, const struct pipe_cfg *c, unsigned long line, enum ioc_ty
 					    len, "source", src));
 		return;
 	}
-	/* The hot path of `check`: one line per indicator, one fwrite. */
 	const char *tn = ioc_type_name(t);
-	size_t tl = strlen(tn), nl = strlen(c->name);
-	char line_buf[4096], num[24], *p = num + sizeof(num);
-	for (unsigned long v = line; v; v /= 10)
-		*--p = (char)('0' + v % 10);
+	size_t tl = strlen(tn), nl = name_len(o, c->name);
+	char buf[4096], num[24], *p = line_suffix(num, line), *w = buf;
 	size_t dl = (size_t)(num + sizeof(num) - p);
-	size_t need = tl + len + nl + dl + 4;
-	if (need > sizeof(line_buf)) {
-		fprintf(o->fp, "%s\t%.*s\t%s%s%.*s\n", tn, (int)len, value, c->name, line ? ":" : "",
-			(int)dl, p);
+	if (tl + len + nl + dl + 3 > sizeof(buf)) {
+		fprintf(o->fp, "%s\t%.*s\t%s%.*s\n", tn, (int)len, value, c->name, (int)dl, p);
 		return;
 	}
-	char *w = line_buf;
-	memcpy(w, tn, tl), w += tl, *w++ = '\t';
-	memcpy(w, value, len), w += len, *w++ = '\t';
-	memcpy(w, c->name, nl), w += nl;
-	if (line)
-		*w++ = ':', memcpy(w, p, dl), w += dl;
+	add(&w, tn, tl);
+	*w++ = '\t';
+	add(&w, value, len);
+	*w++ = '\t';
+	add(&w, c->name, nl);
+	add(&w, p, dl);
 	*w++ = '\n';
-	fwrite_unlocked(line_buf, 1, (size_t)(w - line_buf), o->fp);
+	fwrite_unlocked(buf, 1, (size_t)(w - buf), o->fp);
 }
 
 static void
@@ -86,15 +120,35 @@ on_rejected(void *ctx, const struct pipe_cfg *c, unsigned long line, enum ioc_re
 	}
 	if (o->quiet)
 		return;
-	src_string(src, sizeof(src), c->name, line);
 	echo_str(in, n, echo, sizeof(echo));
 	if (o->json) {
+		src_string(src, sizeof(src), c->name, line);
 		print_json(o->fp, json_pack("{s:s, s:s, s:s, s:s}", "rejected", ioc_reason_code(r), "why",
 					    why ? why : "", "input", echo, "source", src));
 		return;
 	}
-	fprintf(o->fp, "%s: %srejected%s (%s): %s: %s\n", src, o->color ? "\033[31m" : "",
-		o->color ? "\033[0m" : "", ioc_reason_code(r), why ? why : "", echo);
+	/* "SOURCE: rejected (CODE): WHY: INPUT", "rejected" red on a terminal */
+	const char *mid = o->color ? ": \033[31mrejected\033[0m (" : ": rejected (", *code = ioc_reason_code(r);
+	if (why == NULL)
+		why = "";
+	size_t nl = name_len(o, c->name), ml = strlen(mid), cl = strlen(code), wl = strlen(why),
+	       el = strlen(echo);
+	char buf[4096], num[24], *p = line_suffix(num, line), *w = buf;
+	size_t dl = (size_t)(num + sizeof(num) - p);
+	if (nl + dl + ml + cl + wl + el + 6 > sizeof(buf)) {
+		fprintf(o->fp, "%s%.*s%s%s): %s: %s\n", c->name, (int)dl, p, mid, code, why, echo);
+		return;
+	}
+	add(&w, c->name, nl);
+	add(&w, p, dl);
+	add(&w, mid, ml);
+	add(&w, code, cl);
+	add(&w, "): ", 3);
+	add(&w, why, wl);
+	add(&w, ": ", 2);
+	add(&w, echo, el);
+	*w++ = '\n';
+	fwrite_unlocked(buf, 1, (size_t)(w - buf), o->fp);
 }
 
 struct pipe_out

@@ -27,6 +27,17 @@ expect "private" "$t/c" "c2-ips.txt:9: rejected (special-purpose)"
 expect "resolver" "$t/c" "c2-ips.txt:11: rejected (allowlisted-builtin)"
 expect "cidr" "$t/c" "c2-ips.txt:13: rejected (cidr)"
 expect "summary" "$t/c" "accepted 5 (IpAddress 5), duplicates 1, rejected 7"
+# A line longer than the printer's 4 KiB buffer comes out whole: a long
+# path and the longest URL, accepted and rejected.
+long=$t
+for k in 0 1 2 3 4 5 6 7 8 9 10 11 12 13; do long="$long/$(printf '%0250d' $k)"; done
+mkdir -p "$long"
+path="$long/$(printf '%0200d' 3).txt"
+url="http://evil-example.net/$(printf '%02000d' 7)"
+printf '%s\n%s\n' "$url" "$url/../$(printf '%02100d' 8)" >"$path"
+"$bin" -c /dev/null check "$path" >"$t/c" 2>&1
+grep -qxF "Url	$url	$path:1" "$t/c" && ok || ko "long accepted line not whole"
+grep -q "^$path:2: rejected (too-long): .*\.\.\.$" "$t/c" && ok || ko "long rejected line not whole"
 
 # check, JSON Lines
 "$bin" -c /dev/null check --json "$src"/examples/feeds/* >"$t/j" 2>&1
