@@ -285,14 +285,21 @@ ioc_addr_format(int family, const unsigned char *a, char *out)
 	return (size_t)(w - out);
 }
 
+/* text: the canonical form when the input already is it, or NULL. */
 static enum ioc_reason
-set_ip(struct ioc *out, int family, const unsigned char *a, int prefix)
+set_ip(struct ioc *out, int family, const unsigned char *a, int prefix, const char *text, size_t tn)
 {
 	out->type = IOC_IP;
 	out->family = family;
 	memcpy(out->addr, a, family == AF_INET ? 4 : 16);
 	out->prefix = prefix;
-	out->len = ioc_addr_format(family, a, out->value);
+	if (text) {
+		memcpy(out->value, text, tn);
+		out->value[tn] = '\0';
+		out->len = tn;
+	} else {
+		out->len = ioc_addr_format(family, a, out->value);
+	}
 	if (prefix >= 0)
 		out->len += (size_t)sprintf(out->value + out->len, "/%d", prefix);
 	return REJ_OK;
@@ -337,7 +344,7 @@ parse_ip(const char *s, size_t n, struct ioc *out, char *why, size_t whysz)
 			for (int b = prefix; b < 128; b++)
 				a[b / 8] &= (unsigned char)~(0x80 >> (b % 8));
 		}
-		return set_ip(out, AF_INET6, a, prefix);
+		return set_ip(out, AF_INET6, a, prefix, NULL, 0);
 	}
 	if (!ip4_parse(s, an, a, &lz)) {
 		set_why(why, whysz, "not an IPv4 address");
@@ -357,7 +364,8 @@ parse_ip(const char *s, size_t n, struct ioc *out, char *why, size_t whysz)
 		a[2] = (unsigned char)(v >> 8);
 		a[3] = (unsigned char)v;
 	}
-	return set_ip(out, AF_INET, a, prefix);
+	/* A strict dotted quad without a prefix is its own canonical form. */
+	return set_ip(out, AF_INET, a, prefix, slash ? NULL : s, n);
 }
 
 static bool
@@ -730,8 +738,14 @@ parse_hash(const char *s, size_t n, const struct ioc_opts *o, struct ioc *out, c
 		set_why(why, whysz, "%zu hex digits: not an MD5 (32), SHA-1 (40) or SHA-256 (64)", n);
 		return REJ_BAD_HASH;
 	}
-	for (size_t i = 0; i < n; i++)
-		out->value[i] = (char)lc((unsigned char)s[i]);
+	/* s holds hex digits only (classify saw to it), and n is a multiple
+	 * of 8: setting bit 5 lowercases A-F and keeps the digits. */
+	for (size_t i = 0; i < n; i += 8) {
+		uint64_t w;
+		memcpy(&w, s + i, 8);
+		w |= 0x2020202020202020ULL;
+		memcpy(out->value + i, &w, 8);
+	}
 	out->value[n] = '\0';
 	out->len = n;
 	return REJ_OK;

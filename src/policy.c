@@ -142,6 +142,7 @@ struct policy {
 	unsigned char first4[32], first6[32];
 	struct strset *domains;	 /* V_BUILTIN[_STRICT] | V_USER | V_ANCESTOR */
 	struct strset *exact;	 /* IPs and hashes, builtin (1) or user (4) */
+	uint64_t exact_may[64];	 /* a bit per value shape in exact: most values skip it */
 	struct range *user_nets; /* user CIDRs */
 	size_t nuser_nets, user_nets_cap;
 	char **url_prefixes;
@@ -190,10 +191,23 @@ exact_key(char *key, int type, const char *v, size_t n)
 	return n + 1;
 }
 
+/* A value's bit in exact_may, from its length and three of its bytes:
+ * a Bloom filter of one cheap hash, in front of the set's full hash. */
+static unsigned
+may_bit(const char *v, size_t n)
+{
+	if (n == 0)
+		return 0;
+	return (unsigned)(n * 131 + (unsigned char)v[0] * 31 + (unsigned char)v[n / 2] * 7 +
+			  (unsigned char)v[n - 1]) & 4095;
+}
+
 static void
 add_exact(struct policy *p, int type, const char *v, size_t n, int flag)
 {
 	char key[LIMIT_VALUE_BYTES + 2];
+	unsigned b = may_bit(v, n);
+	p->exact_may[b / 64] |= (uint64_t)1 << (b % 64);
 	strset_or(p->exact, key, exact_key(key, type, v, n), flag);
 }
 
@@ -201,6 +215,9 @@ static int
 get_exact(const struct policy *p, int type, const char *v, size_t n)
 {
 	char key[LIMIT_VALUE_BYTES + 2];
+	unsigned b = may_bit(v, n);
+	if (!(p->exact_may[b / 64] >> (b % 64) & 1))
+		return -1;
 	return strset_get(p->exact, key, exact_key(key, type, v, n));
 }
 

@@ -140,10 +140,10 @@ test_allowlist(void **state)
 	struct policy *p = policy_new();
 	struct strbuf errs = {0};
 	const char *list = "# ours\n185.220.101.0/24\ngood.example.org\nhttps://intranet.evil-domain.ru/sso\n"
-			   "44d88612fea8a8f36de82e1278abb02f\nnot a valid entry\n";
+			   "44d88612fea8a8f36de82e1278abb02f\nnot a valid entry\n45.77.1.2\n2a01:4f8::99\n";
 	assert_int_equal(policy_allowlist_add(p, "allow.txt", list, strlen(list), &errs), ERR_CONFIG);
 	assert_non_null(strstr(errs.buf, "allow.txt:6:"));
-	assert_int_equal(policy_allowlist_count(p), 4);
+	assert_int_equal(policy_allowlist_count(p), 6);
 	struct {
 		const char *v;
 		enum ioc_reason want;
@@ -155,6 +155,14 @@ test_allowlist(void **state)
 		{"https://intranet.evil-domain.ru/", REJ_USER_ALLOWLIST}, /* would cover the prefix */
 		{"https://intranet.evil-domain.ru/other", REJ_OK},
 		{"44D88612FEA8A8F36DE82E1278ABB02F", REJ_USER_ALLOWLIST},
+		{"44D88612FEA8A8F36DE82E1278ABB02E", REJ_OK},
+		{"45.77.1.2", REJ_USER_ALLOWLIST},
+		{"45.77.1.3", REJ_OK},
+		{"45.77.1.2:8080", REJ_USER_ALLOWLIST},
+		{"2a01:04f8:0:0:0:0:0:0099", REJ_USER_ALLOWLIST},
+		{"2a01:4f8::98", REJ_OK},
+		{"8.8.8.8", REJ_ALLOWLIST},
+		{"2001:4860:4860::8888", REJ_ALLOWLIST},
 		/* built-in: platforms allow paths, not the site; strict ones allow nothing */
 		{"https://docs.google.com/forms/d/e/phish/viewform", REJ_OK},
 		{"https://docs.google.com/", REJ_ALLOWLIST},
