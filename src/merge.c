@@ -9,7 +9,7 @@
  * The items live in MERGE_PARTS parts, picked by the top bits of their
  * hash: each part is a whole table of its own (arena, slots, sources),
  * so that different threads may fill different parts at once
- * (merge_batch_part). Item indices are global and in the order items
+ * (merge_batch_parts). Item indices are global and in the order items
  * were first added. The merge maps an item index to its record, and a
  * record holds its item index.
  *
@@ -73,9 +73,9 @@ struct part {
 	unsigned cap_bits;
 	struct src_flat *srcs;
 	size_t nsrcs, srcs_cap;
-	/* merge_batch_part: this part's adds and their results */
+	/* merge_batch_parts: this part's adds and their results */
 	uint32_t *todo, *res;
-	size_t todo_cap, res_cap, nres;
+	size_t ntodo, todo_cap, res_cap, nres;
 };
 
 struct merge {
@@ -360,22 +360,17 @@ first_tagged(const struct part *pt, uint64_t hash)
 	return NULL;
 }
 
-void
-merge_batch_part(struct merge *m, unsigned p, const struct merge_req *r, size_t n, uint32_t feed,
-		 int32_t priority)
+/* The adds of part p listed in its todo, with the slot of each fetched
+ * 2 * PREFETCH_DIST adds ahead and its record PREFETCH_DIST ahead: a
+ * large table misses the cache (and the TLB) on nearly every add, and
+ * the misses overlap. */
+static void
+take_part(struct merge *m, unsigned p, const struct merge_req *r, uint32_t feed, int32_t priority)
 {
 	struct part *pt = &m->part[p];
-	size_t nt = 0, j;
+	size_t nt = pt->ntodo, j;
 
-	xgrow((void **)&pt->todo, &pt->todo_cap, n ? n : 1, sizeof(*pt->todo));
-	xgrow((void **)&pt->res, &pt->res_cap, n ? n : 1, sizeof(*pt->res));
-	for (size_t i = 0; i < n; i++)
-		if (part_of(r[i].hash) == p)
-			pt->todo[nt++] = (uint32_t)i;
 	room_for(pt, nt);
-	/* Each add's slot is fetched 2 * PREFETCH_DIST adds ahead and its
-	 * record PREFETCH_DIST ahead: a large table misses the cache (and
-	 * the TLB) on nearly every add, and the misses overlap. */
 	for (size_t k = 0; k < nt; k++) {
 		if (k + 2 * PREFETCH_DIST < nt)
 			__builtin_prefetch(&pt->slots[home(r[pt->todo[k + 2 * PREFETCH_DIST]].hash, pt->cap_bits)]);
@@ -400,6 +395,30 @@ merge_batch_part(struct merge *m, unsigned p, const struct merge_req *r, size_t 
 }
 
 void
+merge_batch_parts(struct merge *m, unsigned first, unsigned step, const struct merge_req *r, size_t n,
+		  uint32_t feed, int32_t priority)
+{
+	if (step == 0 || first >= MERGE_PARTS)
+		return;
+	for (unsigned p = first; p < MERGE_PARTS; p += step) {
+		struct part *pt = &m->part[p];
+		xgrow((void **)&pt->todo, &pt->todo_cap, n ? n : 1, sizeof(*pt->todo));
+		xgrow((void **)&pt->res, &pt->res_cap, n ? n : 1, sizeof(*pt->res));
+		pt->ntodo = 0;
+	}
+	/* One pass over the batch for all the parts taken. */
+	for (size_t i = 0; i < n; i++) {
+		unsigned p = part_of(r[i].hash);
+		if (p >= first && (p - first) % step == 0) {
+			struct part *pt = &m->part[p];
+			pt->todo[pt->ntodo++] = (uint32_t)i;
+		}
+	}
+	for (unsigned p = first; p < MERGE_PARTS; p += step)
+		take_part(m, p, r, feed, priority);
+}
+
+void
 merge_batch_commit(struct merge *m, struct merge_req *r, size_t n)
 {
 	size_t at[MERGE_PARTS] = {0};
@@ -407,7 +426,7 @@ merge_batch_commit(struct merge *m, struct merge_req *r, size_t n)
 		unsigned p = part_of(r[i].hash);
 		struct part *pt = &m->part[p];
 		if (at[p] >= pt->nres)
-			abort(); /* merge_batch_part was not run on this batch for p */
+			abort(); /* merge_batch_parts did not take part p of this batch */
 		uint32_t x = pt->res[at[p]++];
 		r[i].fresh = (x & RES_FRESH) != 0;
 		if (x & RES_NEW)
@@ -420,8 +439,7 @@ merge_batch_commit(struct merge *m, struct merge_req *r, size_t n)
 void
 merge_add_batch(struct merge *m, struct merge_req *r, size_t n, uint32_t feed, int32_t priority)
 {
-	for (unsigned p = 0; p < MERGE_PARTS; p++)
-		merge_batch_part(m, p, r, n, feed, priority);
+	merge_batch_parts(m, 0, 1, r, n, feed, priority);
 	merge_batch_commit(m, r, n);
 }
 

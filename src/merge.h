@@ -8,7 +8,7 @@
  * and sources are appended flat and grouped per item only when asked.
  * A duplicate costs two cache misses, a new item one. The items are
  * split into parts by hash, which batches fill with prefetching, and
- * different threads at once (merge_batch_part).
+ * different threads at once (merge_batch_parts).
  */
 #ifndef IOCSYNC_MERGE_H
 #define IOCSYNC_MERGE_H
@@ -78,16 +78,17 @@ struct merge_req {
 /*
  * A batch of adds r[0..n) from one feed, with no title, description or
  * expiry: the same items, indices, sources and r[i].fresh as n calls of
- * merge_add_hashed in that order. merge_batch_part(p) takes the adds of
- * part p (p < merge_parts()); calls for different parts may run at once
- * on different threads, and nothing else may run on m meanwhile. Once
+ * merge_add_hashed in that order. merge_batch_parts(first, step) takes
+ * the adds of parts first, first + step, ... below merge_parts(), with
+ * one pass over r; calls with no part in common may run at once on
+ * different threads, and nothing else may run on m meanwhile. Once
  * every part has taken the batch, merge_batch_commit numbers the new
  * items and fills r[i].fresh. merge_add_batch does all of it on the
  * calling thread.
  */
 unsigned merge_parts(void);
-void merge_batch_part(struct merge *m, unsigned p, const struct merge_req *r, size_t n, uint32_t feed,
-		      int32_t priority);
+void merge_batch_parts(struct merge *m, unsigned first, unsigned step, const struct merge_req *r, size_t n,
+		       uint32_t feed, int32_t priority);
 void merge_batch_commit(struct merge *m, struct merge_req *r, size_t n);
 void merge_add_batch(struct merge *m, struct merge_req *r, size_t n, uint32_t feed, int32_t priority);
 

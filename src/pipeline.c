@@ -311,7 +311,7 @@ worker(void *arg)
 /*
  * The merge runs on two threads where there are two CPUs: the calling
  * thread and this helper each fill half of the merge's parts with the
- * same batch (merge_batch_part), then the calling thread commits it.
+ * same batch (merge_batch_parts), then the calling thread commits it.
  */
 struct helper {
 	pthread_t tid;
@@ -326,15 +326,6 @@ struct helper {
 	bool quit, started;
 };
 
-/* The parts of a batch that thread `half` (0 or 1) of two takes. */
-static void
-merge_half(struct merge *m, unsigned half, const struct merge_req *r, size_t n, uint32_t feed,
-	   int32_t priority)
-{
-	for (unsigned p = half; p < merge_parts(); p += 2)
-		merge_batch_part(m, p, r, n, feed, priority);
-}
-
 static void *
 helper_main(void *arg)
 {
@@ -346,7 +337,7 @@ helper_main(void *arg)
 		if (h->quit)
 			break;
 		pthread_mutex_unlock(&h->mu);
-		merge_half(h->m, 1, h->r, h->n, h->feed, h->priority);
+		merge_batch_parts(h->m, 1, 2, h->r, h->n, h->feed, h->priority); /* the odd parts */
 		pthread_mutex_lock(&h->mu);
 		h->answered = h->asked;
 		pthread_cond_signal(&h->done);
@@ -397,7 +388,7 @@ merge_batch(struct helper *h, struct merge *m, struct merge_req *r, size_t n, ui
 	h->asked++;
 	pthread_cond_signal(&h->go);
 	pthread_mutex_unlock(&h->mu);
-	merge_half(m, 0, r, n, feed, priority);
+	merge_batch_parts(m, 0, 2, r, n, feed, priority); /* the even parts */
 	pthread_mutex_lock(&h->mu);
 	while (h->answered != h->asked)
 		pthread_cond_wait(&h->done, &h->mu);

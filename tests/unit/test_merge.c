@@ -161,9 +161,13 @@ test_batch_equals_single_adds(void **state)
 				  NULL, 0, &want[i]);
 		if (round % 2 == 0) {
 			merge_add_batch(bat, r, BATCH, feed, prio);
+		} else if (round % 4 == 1) {
+			for (unsigned p = merge_parts(); p-- > 0;) /* one part at a time, in another order */
+				merge_batch_parts(bat, p, merge_parts(), r, BATCH, feed, prio);
+			merge_batch_commit(bat, r, BATCH);
 		} else {
-			for (unsigned p = merge_parts(); p-- > 0;) /* the parts in another order */
-				merge_batch_part(bat, p, r, BATCH, feed, prio);
+			merge_batch_parts(bat, 1, 2, r, BATCH, feed, prio); /* the pipeline's halves */
+			merge_batch_parts(bat, 0, 2, r, BATCH, feed, prio);
 			merge_batch_commit(bat, r, BATCH);
 		}
 		for (size_t i = 0; i < BATCH; i++)
