@@ -10,8 +10,9 @@
  * hash: each part is a whole table of its own (arena, slots, sources),
  * so that different threads may fill different parts at once
  * (merge_batch_parts). Item indices are global and in the order items
- * were first added. The merge maps an item index to its record, and a
- * record holds its item index.
+ * were first added. A record holds its item index; the map from item
+ * index to record is built when first asked for (merge_get), as `check`
+ * never asks.
  *
  * A part's arena holds one record per item, 4-byte aligned: a 20-byte
  * header, then the value and its NUL. A slot holds the high half of the
@@ -73,6 +74,7 @@ struct part {
 	unsigned cap_bits;
 	struct src_flat *srcs;
 	size_t nsrcs, srcs_cap;
+	size_t ordered;		/* arena bytes whose records are in the merge's order */
 	/* merge_batch_parts: this part's adds and their results */
 	uint32_t *todo, *res;
 	size_t ntodo, todo_cap, res_cap, nres;
@@ -81,7 +83,7 @@ struct part {
 struct merge {
 	struct part part[MERGE_PARTS];
 	uint32_t *order;	/* item index -> arena offset / 4 << PART_BITS | part */
-	size_t nitems, order_cap;
+	size_t nitems, order_cap, norder; /* norder: items in order */
 	/* attributes: attr_of[item] is an index into attrs for the items
 	 * whose record says has_attrs (attr_of is no longer than needed) */
 	struct attrs *attrs;
@@ -272,6 +274,13 @@ again(struct merge *m, struct hdr *h, uint32_t feed, int32_t priority, const cha
 	}
 }
 
+/* The size of a record in the arena. */
+static size_t
+rec_size(size_t len)
+{
+	return (sizeof(struct hdr) + len + 1 + 3) & ~(size_t)3;
+}
+
 /* A new item of the part, named in the empty slot j (room_for first). */
 static struct hdr *
 make(struct part *pt, size_t j, uint64_t hash, enum ioc_type t, const char *value, size_t len,
@@ -279,7 +288,7 @@ make(struct part *pt, size_t j, uint64_t hash, enum ioc_type t, const char *valu
 {
 	if (len > LIMIT_VALUE_BYTES + 32)
 		abort(); /* ioc_parse never makes longer; cutting would merge distinct values */
-	size_t size = (sizeof(struct hdr) + len + 1 + 3) & ~(size_t)3;
+	size_t size = rec_size(len);
 	if (pt->arena_len / 4 + size / 4 >= OFF_MAX || pt->nitems + 1 >= LOCAL_MAX)
 		abort(); /* 4 GiB of values or half a billion items: far past every limit upstream */
 	big_grow((void **)&pt->arena, &pt->arena_cap, pt->arena_len + size, 1);
@@ -295,17 +304,16 @@ make(struct part *pt, size_t j, uint64_t hash, enum ioc_type t, const char *valu
 	return h;
 }
 
-/* Gives h, a new item of part p, the next item index. */
+/* Gives h, a new item, the next item index. */
 static size_t
-number(struct merge *m, unsigned p, struct hdr *h)
+number(struct merge *m, struct hdr *h)
 {
 	if (m->nitems >= UINT32_MAX)
 		abort(); /* four billion items: far past every limit upstream */
-	big_grow((void **)&m->order, &m->order_cap, m->nitems + 1, sizeof(*m->order));
-	m->order[m->nitems] = off_of(&m->part[p], h) << PART_BITS | p;
 	h->idx = (uint32_t)m->nitems;
 	return m->nitems++;
 }
+
 
 size_t
 merge_add_hashed(struct merge *m, uint64_t hash, enum ioc_type t, const char *value, size_t len,
@@ -324,7 +332,7 @@ merge_add_hashed(struct merge *m, uint64_t hash, enum ioc_type t, const char *va
 		return h->idx;
 	}
 	h = make(pt, j, hash, t, value, len, feed, priority);
-	size_t idx = number(m, p, h);
+	size_t idx = number(m, h);
 	set_attrs(m, h, title, description, expire_at);
 	add_source(m, pt, h, feed, line);
 	*new_in_feed = true;
@@ -430,7 +438,7 @@ merge_batch_commit(struct merge *m, struct merge_req *r, size_t n)
 		uint32_t x = pt->res[at[p]++];
 		r[i].fresh = (x & RES_FRESH) != 0;
 		if (x & RES_NEW)
-			number(m, p, REC(pt, x >> RES_SHIFT));
+			number(m, REC(pt, x >> RES_SHIFT));
 	}
 	for (unsigned p = 0; p < MERGE_PARTS; p++)
 		m->part[p].nres = 0;
@@ -449,9 +457,29 @@ merge_count(const struct merge *m)
 	return m->nitems;
 }
 
-void
-merge_get(const struct merge *m, size_t i, struct merge_item *out)
+/* Brings the map from item index to record up to date: each part's
+ * records added since, in its arena's order. */
+static void
+order_items(struct merge *m)
 {
+	if (m->norder == m->nitems)
+		return;
+	big_grow((void **)&m->order, &m->order_cap, m->nitems, sizeof(*m->order));
+	for (unsigned p = 0; p < MERGE_PARTS; p++) {
+		struct part *pt = &m->part[p];
+		while (pt->ordered < pt->arena_len) {
+			const struct hdr *h = (const struct hdr *)(pt->arena + pt->ordered);
+			m->order[h->idx] = off_of(pt, h) << PART_BITS | p;
+			pt->ordered += rec_size(h->len);
+		}
+	}
+	m->norder = m->nitems;
+}
+
+void
+merge_get(struct merge *m, size_t i, struct merge_item *out)
+{
+	order_items(m);
 	const struct hdr *h = REC(&m->part[m->order[i] & (MERGE_PARTS - 1)], m->order[i] >> PART_BITS);
 	const struct attrs *a = h->has_attrs ? &m->attrs[m->attr_of[h->idx]] : NULL;
 	*out = (struct merge_item){.value = h->value, .len = h->len, .type = (enum ioc_type)h->type,

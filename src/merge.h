@@ -93,8 +93,9 @@ void merge_batch_commit(struct merge *m, struct merge_req *r, size_t n);
 void merge_add_batch(struct merge *m, struct merge_req *r, size_t n, uint32_t feed, int32_t priority);
 
 size_t merge_count(const struct merge *m);
-/* Item i (< merge_count) into *out. */
-void merge_get(const struct merge *m, size_t i, struct merge_item *out);
+/* Item i (< merge_count) into *out. The first call after adds maps the
+ * new items to their records (linear time in the new items). */
+void merge_get(struct merge *m, size_t i, struct merge_item *out);
 /* The sources of item i in the order they were added; *n gets their
  * count. The first call after adds groups them (linear time). */
 const struct merge_src *merge_sources(struct merge *m, size_t i, size_t *n);

@@ -106,6 +106,15 @@ test_growth(void **state)
 	merge_get(m, 12345, &it);
 	assert_string_equal(it.value, "12345.example.net");
 	assert_int_equal(it.len, strlen("12345.example.net"));
+	/* Items added after a merge_get are found by the next one. */
+	assert_int_equal(add(m, IOC_URL, "http://new.example.net/", 2, 0, 1, NULL, &fresh), (size_t)N);
+	assert_int_equal(add(m, IOC_DOMAIN, "new.example.net", 2, 0, 2, NULL, &fresh), (size_t)N + 1);
+	merge_get(m, N, &it);
+	assert_string_equal(it.value, "http://new.example.net/");
+	merge_get(m, N + 1, &it);
+	assert_string_equal(it.value, "new.example.net");
+	merge_get(m, 0, &it);
+	assert_string_equal(it.value, "0.example.net");
 	size_t n;
 	const struct merge_src *s = merge_sources(m, 12345, &n);
 	assert_int_equal(n, 1); /* 12345 is not a multiple of 7 away from N - 1 */
