@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "limits.h"
 #include "merge.h"
 #include "output.h"
 #include "pipeline.h"
@@ -87,6 +88,11 @@ cmd_check(struct app *a, int argc, char **argv)
 	}
 	if (cidr && strcmp(cidr, "skip") && strcmp(cidr, "expand")) {
 		fprintf(stderr, "iocsync check: --cidr takes skip or expand\n");
+		return EXIT_USAGE;
+	}
+	if (argc - optind > LIMIT_FEEDS) {
+		fprintf(stderr, "iocsync check: %d files: at most %d in one run (LIMIT_FEEDS)\n", argc - optind,
+			LIMIT_FEEDS);
 		return EXIT_USAGE;
 	}
 	struct config *cfg = app_config(a, false);

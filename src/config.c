@@ -10,6 +10,7 @@
 
 #include "limits.h"
 #include "policy.h"
+#include "strset.h"
 
 static const char *const sev_names[] = {"Informational", "Low", "Medium", "High"};
 _Static_assert(NELEM(sev_names) == SEV__COUNT, "severity names");
@@ -135,6 +136,7 @@ struct parse {
 	FILE *fp;
 	const char *text;	/* string input */
 	bool long_line;
+	struct strset *feed_names; /* name -> index in c->feeds */
 };
 
 static void
@@ -591,14 +593,22 @@ enter_section(struct parse *p, const char *section)
 	if (strncmp(section, "feed", 4) == 0 && (section[4] == ' ' || section[4] == '\t')) {
 		if ((name = section_name(p, section + 5, "feed")) == NULL)
 			return;
-		for (size_t i = 0; i < p->c->nfeeds; i++)
-			if (strcmp(p->c->feeds[i].name, name) == 0) {
-				err_at(p, p->line, "feed \"%s\" is defined twice (first at line %u)", name,
-				       p->c->feeds[i].line);
-				free(name);
-				return;
-			}
+		if (p->feed_names == NULL)
+			p->feed_names = strset_new();
+		int first = strset_get(p->feed_names, name, strlen(name));
+		if (first >= 0) {
+			err_at(p, p->line, "feed \"%s\" is defined twice (first at line %u)", name,
+			       p->c->feeds[first].line);
+			free(name);
+			return;
+		}
+		if (p->c->nfeeds >= LIMIT_FEEDS) {
+			err_at(p, p->line, "more than %d feeds (LIMIT_FEEDS)", LIMIT_FEEDS);
+			free(name);
+			return;
+		}
 		p->c->feeds = xrealloc(p->c->feeds, (p->c->nfeeds + 1) * sizeof(*p->c->feeds));
+		strset_add(p->feed_names, name, strlen(name), (int)p->c->nfeeds);
 		p->feed = &p->c->feeds[p->c->nfeeds++];
 		feed_defaults(p->feed);
 		p->feed->name = name;
@@ -995,6 +1005,8 @@ finish(struct parse *p, int ini_rc)
 		err_at(p, (unsigned)ini_rc, "syntax error (expected [section] or key = value)");
 	else if (ini_rc < 0)
 		err_at(p, 0, "cannot parse (out of memory)");
+	strset_free(p->feed_names);
+	p->feed_names = NULL;
 	validate(p);
 	if (p->errors == 0)
 		validate_tenants(p);

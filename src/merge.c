@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "limits.h"
 #include "util.h"
 
 /*
@@ -14,8 +15,9 @@
  * index to record is built when first asked for (merge_get), as `check`
  * never asks.
  *
- * A part's arena holds one record per item, 4-byte aligned: a 20-byte
- * header, then the value and its NUL. A slot holds the high half of the
+ * A part's arena holds one record per item, 4-byte aligned: a 12-byte
+ * header, then the value and its NUL (a feed index and a priority take
+ * 16 bits each, which LIMIT_FEEDS and the configuration's range keep). A slot holds the high half of the
  * 64-bit hash and the record's offset / 4 + 1, so a lookup reads one slot
  * and, only when the halves agree, one record. Titles, descriptions and
  * expiries are rare (STIX, MISP): they live beside, found by item index.
@@ -35,16 +37,19 @@
 
 struct hdr {
 	uint32_t idx;		/* item index */
-	uint32_t feed;
-	int32_t priority;
-	uint32_t last_feed;
-	uint16_t len;
-	uint8_t type;
-	uint8_t has_attrs;	/* an entry in the merge's attrs */
+	uint16_t feed, last_feed;
+	int16_t priority;
+	uint16_t meta;		/* len << 4 | type << 1 | has_attrs (an entry in the merge's attrs) */
 	char value[];
 };
-_Static_assert(sizeof(struct hdr) == 20, "a record header is 20 bytes");
-_Static_assert(LIMIT_VALUE_BYTES + 32 < UINT16_MAX, "value length fits the header");
+#define META(len, t) ((uint16_t)((len) << 4 | (unsigned)(t) << 1))
+#define H_LEN(h) ((size_t)((h)->meta >> 4))
+#define H_TYPE(h) ((enum ioc_type)((h)->meta >> 1 & 7))
+#define H_ATTRS 1u
+_Static_assert(sizeof(struct hdr) == 12, "a record header is 12 bytes");
+_Static_assert(LIMIT_VALUE_BYTES + 32 < 4096, "value length fits 12 bits");
+_Static_assert(IOC_TYPE_COUNT <= 8, "type fits 3 bits");
+_Static_assert(LIMIT_FEEDS <= UINT16_MAX, "feed index fits 16 bits");
 
 struct slot {
 	uint32_t tag;	/* hash >> 32 */
@@ -195,14 +200,14 @@ static void
 set_attrs(struct merge *m, struct hdr *h, const char *title, const char *description,
 	  long long expire_at)
 {
-	if (!h->has_attrs) {
+	if (!(h->meta & H_ATTRS)) {
 		if (title == NULL && description == NULL && expire_at == 0)
 			return;
 		xgrow((void **)&m->attrs, &m->attrs_cap, m->nattrs + 1, sizeof(*m->attrs));
 		xgrow((void **)&m->attr_of, &m->attr_of_cap, (size_t)h->idx + 1, sizeof(*m->attr_of));
 		m->attrs[m->nattrs] = (struct attrs){0};
 		m->attr_of[h->idx] = (uint32_t)m->nattrs++;
-		h->has_attrs = 1;
+		h->meta |= H_ATTRS;
 	}
 	struct attrs *a = &m->attrs[m->attr_of[h->idx]];
 	free(a->title);
@@ -250,7 +255,7 @@ find(const struct part *pt, uint64_t hash, enum ioc_type t, const char *value, s
 		if (s->tag != tag)
 			continue;
 		struct hdr *h = REC(pt, s->rec - 1);
-		if (h->type == t && h->len == len && memcmp(h->value, value, len) == 0) {
+		if ((h->meta & ~H_ATTRS) == META(len, t) && memcmp(h->value, value, len) == 0) {
 			*slot = j;
 			return h;
 		}
@@ -266,10 +271,10 @@ again(struct merge *m, struct hdr *h, uint32_t feed, int32_t priority, const cha
       const char *description, long long expire_at, bool *new_in_feed)
 {
 	*new_in_feed = h->last_feed != feed;
-	h->last_feed = feed;
+	h->last_feed = (uint16_t)feed;
 	if (priority > h->priority) {
-		h->feed = feed;
-		h->priority = priority;
+		h->feed = (uint16_t)feed;
+		h->priority = (int16_t)priority;
 		set_attrs(m, h, title, description, expire_at);
 	}
 }
@@ -279,6 +284,15 @@ static size_t
 rec_size(size_t len)
 {
 	return (sizeof(struct hdr) + len + 1 + 3) & ~(size_t)3;
+}
+
+/* Feeds and priorities fit the header's 16 bits: callers hold feeds to
+ * LIMIT_FEEDS and priorities to the configuration's range. */
+static void
+check_source(uint32_t feed, int32_t priority)
+{
+	if (feed >= LIMIT_FEEDS || priority < INT16_MIN || priority > INT16_MAX)
+		abort();
 }
 
 /* A new item of the part, named in the empty slot j (room_for first). */
@@ -295,8 +309,8 @@ make(struct part *pt, size_t j, uint64_t hash, enum ioc_type t, const char *valu
 	uint32_t off = (uint32_t)(pt->arena_len / 4);
 	struct hdr *h = REC(pt, off);
 	pt->arena_len += size;
-	*h = (struct hdr){.idx = ITEM_NONE, .feed = feed, .priority = priority, .last_feed = feed,
-			  .len = (uint16_t)len, .type = (uint8_t)t};
+	*h = (struct hdr){.idx = ITEM_NONE, .feed = (uint16_t)feed, .last_feed = (uint16_t)feed,
+			  .priority = (int16_t)priority, .meta = META(len, t)};
 	memcpy(h->value, value, len);
 	h->value[len] = '\0';
 	pt->nitems++;
@@ -324,6 +338,7 @@ merge_add_hashed(struct merge *m, uint64_t hash, enum ioc_type t, const char *va
 	struct part *pt = &m->part[p];
 	size_t j;
 
+	check_source(feed, priority);
 	room_for(pt, 1); /* before find: growing moves the empty slot it gives */
 	struct hdr *h = find(pt, hash, t, value, len, &j);
 	if (h != NULL) {
@@ -408,6 +423,7 @@ merge_batch_parts(struct merge *m, unsigned first, unsigned step, const struct m
 {
 	if (step == 0 || first >= MERGE_PARTS)
 		return;
+	check_source(feed, priority);
 	for (unsigned p = first; p < MERGE_PARTS; p += step) {
 		struct part *pt = &m->part[p];
 		xgrow((void **)&pt->todo, &pt->todo_cap, n ? n : 1, sizeof(*pt->todo));
@@ -470,7 +486,7 @@ order_items(struct merge *m)
 		while (pt->ordered < pt->arena_len) {
 			const struct hdr *h = (const struct hdr *)(pt->arena + pt->ordered);
 			m->order[h->idx] = off_of(pt, h) << PART_BITS | p;
-			pt->ordered += rec_size(h->len);
+			pt->ordered += rec_size(H_LEN(h));
 		}
 	}
 	m->norder = m->nitems;
@@ -481,8 +497,8 @@ merge_get(struct merge *m, size_t i, struct merge_item *out)
 {
 	order_items(m);
 	const struct hdr *h = REC(&m->part[m->order[i] & (MERGE_PARTS - 1)], m->order[i] >> PART_BITS);
-	const struct attrs *a = h->has_attrs ? &m->attrs[m->attr_of[h->idx]] : NULL;
-	*out = (struct merge_item){.value = h->value, .len = h->len, .type = (enum ioc_type)h->type,
+	const struct attrs *a = h->meta & H_ATTRS ? &m->attrs[m->attr_of[h->idx]] : NULL;
+	*out = (struct merge_item){.value = h->value, .len = H_LEN(h), .type = H_TYPE(h),
 				   .feed = h->feed, .priority = h->priority,
 				   .title = a ? a->title : NULL, .description = a ? a->description : NULL,
 				   .expire_at = a ? a->expire_at : 0};

@@ -51,7 +51,9 @@ void merge_free(struct merge *m);
  * higher priority than the current decider takes over the attributes
  * (title, description, expire_at: may be NULL/0). Returns the item's
  * index; *new_in_feed tells whether this feed gave it for the first time
- * (feeds are added one after the other).
+ * (feeds are added one after the other). feed must be below LIMIT_FEEDS
+ * and priority within 16 bits (the configuration allows +-1000): the
+ * merge aborts otherwise.
  */
 size_t merge_add(struct merge *m, enum ioc_type t, const char *value, size_t len, uint32_t feed,
 		 int32_t priority, unsigned long line, const char *title, const char *description,

@@ -38,6 +38,10 @@ printf '%s\n%s\n' "$url" "$url/../$(printf '%02100d' 8)" >"$path"
 "$bin" -c /dev/null check "$path" >"$t/c" 2>&1
 grep -qxF "Url	$url	$path:1" "$t/c" && ok || ko "long accepted line not whole"
 grep -q "^$path:2: rejected (too-long): .*\.\.\.$" "$t/c" && ok || ko "long rejected line not whole"
+# One file more than LIMIT_FEEDS (the merge's 16-bit feed index) is a usage error.
+"$bin" -c /dev/null check $(yes /dev/null | head -n 65536) >"$t/c" 2>&1; rc=$?
+[ $rc -eq 2 ] && ok || ko "too many files: exit $rc"
+expect "too many files" "$t/c" "iocsync check: 65536 files: at most 65535 in one run (LIMIT_FEEDS)"
 
 # check, JSON Lines
 "$bin" -c /dev/null check --json "$src"/examples/feeds/* >"$t/j" 2>&1

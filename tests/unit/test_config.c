@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "limits.h"
 #include "helpers.h"
 
 static struct config *
@@ -168,6 +169,31 @@ test_errors(void **state)
 	sb_free(&e);
 }
 
+/* One feed more than LIMIT_FEEDS (the merge's 16-bit feed index) is an
+ * error at the section that passes the limit; LIMIT_FEEDS load. */
+static void
+test_feed_limit(void **state)
+{
+	(void)state;
+	struct strbuf text = {0}, e = {0};
+	sb_adds(&text, "[mde]\ntenant_id = 00000000-0000-0000-0000-000000000001\n");
+	for (int i = 0; i < LIMIT_FEEDS; i++)
+		sb_addf(&text, "[feed \"f%d\"]\nurl = file:///f\n", i);
+	struct config *c = load(text.buf, &e);
+	if (c == NULL)
+		fail_msg("%s", e.buf);
+	assert_int_equal(c->nfeeds, LIMIT_FEEDS);
+	config_free(c);
+	sb_adds(&text, "[feed \"one-more\"]\nurl = file:///f\n");
+	assert_null(load(text.buf, &e));
+	char want[64];
+	snprintf(want, sizeof(want), "t.conf:%d: more than %d feeds", 2 + 2 * LIMIT_FEEDS + 1, LIMIT_FEEDS);
+	if (strstr(e.buf, want) == NULL)
+		fail_msg("want \"%s\" in: %s", want, e.buf);
+	sb_free(&text);
+	sb_free(&e);
+}
+
 /* text loads, and its dump holds want. */
 static void
 expect_dumped(const char *text, const char *want)
@@ -272,6 +298,6 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {cmocka_unit_test(test_good), cmocka_unit_test(test_errors),
-					   cmocka_unit_test(test_dump_roundtrip)};
+					   cmocka_unit_test(test_dump_roundtrip), cmocka_unit_test(test_feed_limit)};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
