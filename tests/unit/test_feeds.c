@@ -35,6 +35,97 @@ test_text(void **state)
 	result_free(&r);
 }
 
+/* What the text parser gave for one line: the value, or the reason. */
+struct cut {
+	unsigned long line;
+	int code; /* 0: an entry */
+	char value[64];
+};
+struct cuts {
+	struct cut v[4096];
+	size_t n;
+};
+
+static void
+cut_entry(void *ctx, const struct feed_entry *e)
+{
+	struct cuts *c = ctx;
+	struct cut *x = &c->v[c->n++];
+	*x = (struct cut){.line = e->line};
+	memcpy(x->value, e->value, e->len < 63 ? e->len : 63);
+}
+
+static void
+cut_reject(void *ctx, unsigned long line, enum ioc_reason r, const char *why, const char *in, size_t n)
+{
+	struct cuts *c = ctx;
+	(void)why, (void)in, (void)n;
+	c->v[c->n++] = (struct cut){.line = line, .code = (int)r};
+}
+
+/* The text parser's value cut (the first blank ends it, a NUL anywhere
+ * rejects the line, "hash;comment" is cut unless a URL) on random lines
+ * of the bytes that matter, at every length and alignment, against the
+ * rule written plainly here: the parser scans 8 bytes at a time. */
+static void
+test_text_value_cut(void **state)
+{
+	(void)state;
+	static const char alphabet[] = {'a', '1', '.', ':', '/', ';', ' ', '\t', '\0', '#', '\r', 'b'};
+	static char buf[4096 * 24];
+	static struct cuts got;
+	unsigned long seed = 11;
+	for (int round = 0; round < 40; round++) {
+		size_t len = 0, nlines = 0, starts[4096], ends[4096];
+		while (nlines < 2000) {
+			seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+			size_t n = (seed >> 33) % 23;
+			starts[nlines] = len;
+			for (size_t i = 0; i < n; i++) {
+				seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+				buf[len++] = alphabet[(seed >> 40) % sizeof(alphabet)];
+			}
+			ends[nlines++] = len;
+			buf[len++] = '\n';
+		}
+		struct feed_opts fo = {.format = FEED_TEXT};
+		struct feed_sink k = {&got, cut_entry, cut_reject, NULL};
+		char why[64];
+		got.n = 0;
+		assert_int_equal(feed_parse(buf, len, &fo, &k, NULL, why, sizeof(why)), ERR_OK);
+		size_t at = 0;
+		for (size_t no = 0; no < nlines; no++) {
+			const char *l = buf + starts[no];
+			size_t b = 0, e = ends[no] - starts[no];
+			while (e > 0 && (l[e - 1] == ' ' || l[e - 1] == '\t' || l[e - 1] == '\r'))
+				e--;
+			while (b < e && (l[b] == ' ' || l[b] == '\t'))
+				b++;
+			if (b == e || l[b] == '#' || l[b] == ';' || (e - b > 1 && l[b] == '/' && l[b + 1] == '/'))
+				continue;
+			if (at >= got.n || got.v[at].line != no + 1)
+				fail_msg("round %d line %zu: nothing from the parser", round, no + 1);
+			const struct cut *x = &got.v[at++];
+			if (memchr(l + b, '\0', e - b)) {
+				assert_int_equal(x->code, REJ_BINARY);
+				continue;
+			}
+			size_t t = b;
+			while (t < e && l[t] != ' ' && l[t] != '\t')
+				t++;
+			char want[64] = "";
+			memcpy(want, l + b, t - b);
+			const char *semi = memchr(want, ';', t - b);
+			if (semi && !(memchr(want, ':', t - b) && strstr(want, "://")))
+				want[semi - want] = '\0';
+			if (x->code != 0 || strcmp(x->value, want) != 0)
+				fail_msg("round %d line %zu: got \"%s\" (%d), want \"%s\"", round, no + 1, x->value,
+					 x->code, want);
+		}
+		assert_int_equal(at, got.n);
+	}
+}
+
 static void
 test_hosts(void **state)
 {
@@ -265,7 +356,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_text), cmocka_unit_test(test_hosts), cmocka_unit_test(test_netset),
+		cmocka_unit_test(test_text), cmocka_unit_test(test_text_value_cut), cmocka_unit_test(test_hosts), cmocka_unit_test(test_netset),
 		cmocka_unit_test(test_csv),  cmocka_unit_test(test_stix),  cmocka_unit_test(test_misp),
 		cmocka_unit_test(test_report), cmocka_unit_test(test_sniff), cmocka_unit_test(test_count_newlines),
 	};
