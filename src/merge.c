@@ -241,12 +241,14 @@ add_source(const struct merge *m, struct part *pt, const struct hdr *h, uint32_t
 }
 
 /* The record of (t, value) in its part or NULL; *slot gets the slot
- * that names it, or the empty slot where it would go. */
+ * that names it, or the empty slot where it would go. The probe starts
+ * at slot j: the hash's home, or a slot further on its path when every
+ * slot before it is known to be taken by another tag. */
 static struct hdr *
-find(const struct part *pt, uint64_t hash, enum ioc_type t, const char *value, size_t len, size_t *slot)
+find_from(const struct part *pt, size_t j, uint64_t hash, enum ioc_type t, const char *value, size_t len,
+	  size_t *slot)
 {
 	uint32_t tag = (uint32_t)(hash >> 32);
-	size_t j = home(hash, pt->cap_bits);
 
 	for (;; j = (j + 1) & (pt->cap - 1)) {
 		const struct slot *s = &pt->slots[j];
@@ -262,6 +264,12 @@ find(const struct part *pt, uint64_t hash, enum ioc_type t, const char *value, s
 	}
 	*slot = j;
 	return NULL;
+}
+
+static struct hdr *
+find(const struct part *pt, uint64_t hash, enum ioc_type t, const char *value, size_t len, size_t *slot)
+{
+	return find_from(pt, home(hash, pt->cap_bits), hash, t, value, len, slot);
 }
 
 /* Another occurrence of h's item: the first from this feed or not, and
@@ -371,16 +379,22 @@ merge_parts(void)
 
 #define PREFETCH_DIST 8 /* adds between a slot's prefetch and its record's */
 
-/* The record of the first slot on hash's path whose tag agrees, if any:
- * the one find will most likely compare. */
-static const struct hdr *
-first_tagged(const struct part *pt, uint64_t hash)
+/* The first slot on hash's path that is empty or whose tag agrees, and
+ * in the latter case its record, the one find will most likely compare
+ * (else NULL). Slots are never emptied and the table does not grow
+ * during a part's batch, so find may start there later. */
+static size_t
+first_tagged(const struct part *pt, uint64_t hash, const struct hdr **rec)
 {
 	uint32_t tag = (uint32_t)(hash >> 32);
-	for (size_t j = home(hash, pt->cap_bits); pt->slots[j].rec != 0; j = (j + 1) & (pt->cap - 1))
-		if (pt->slots[j].tag == tag)
-			return REC(pt, pt->slots[j].rec - 1);
-	return NULL;
+	size_t j = home(hash, pt->cap_bits);
+	for (; pt->slots[j].rec != 0; j = (j + 1) & (pt->cap - 1))
+		if (pt->slots[j].tag == tag) {
+			*rec = REC(pt, pt->slots[j].rec - 1);
+			return j;
+		}
+	*rec = NULL;
+	return j;
 }
 
 /* The adds of part p listed in its todo, with the slot of each fetched
@@ -392,16 +406,24 @@ take_part(struct merge *m, unsigned p, const struct merge_req *r, uint32_t feed,
 {
 	struct part *pt = &m->part[p];
 	size_t nt = pt->ntodo, j;
+	size_t from[2 * PREFETCH_DIST]; /* where find starts, by add, PREFETCH_DIST ahead */
 
 	room_for(pt, nt);
+	for (size_t k = 0; k < nt && k < PREFETCH_DIST; k++)
+		from[k] = home(r[pt->todo[k]].hash, pt->cap_bits);
 	for (size_t k = 0; k < nt; k++) {
 		if (k + 2 * PREFETCH_DIST < nt)
 			__builtin_prefetch(&pt->slots[home(r[pt->todo[k + 2 * PREFETCH_DIST]].hash, pt->cap_bits)]);
-		const struct hdr *ahead;
-		if (k + PREFETCH_DIST < nt && (ahead = first_tagged(pt, r[pt->todo[k + PREFETCH_DIST]].hash)))
-			__builtin_prefetch(ahead);
+		if (k + PREFETCH_DIST < nt) {
+			const struct hdr *ahead;
+			size_t a = (k + PREFETCH_DIST) % (2 * PREFETCH_DIST);
+			from[a] = first_tagged(pt, r[pt->todo[k + PREFETCH_DIST]].hash, &ahead);
+			if (ahead)
+				__builtin_prefetch(ahead);
+		}
 		const struct merge_req *q = &r[pt->todo[k]];
-		struct hdr *h = find(pt, q->hash, (enum ioc_type)q->type, q->value, q->len, &j);
+		struct hdr *h = find_from(pt, from[k % (2 * PREFETCH_DIST)], q->hash, (enum ioc_type)q->type,
+					  q->value, q->len, &j);
 		bool fresh = true;
 		uint32_t flags = RES_FRESH;
 		if (h != NULL) {
