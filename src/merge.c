@@ -1,5 +1,6 @@
 #include "merge.h"
 
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,10 +17,12 @@
  * never asks.
  *
  * A part's arena holds one record per item, 4-byte aligned: a 12-byte
- * header, then the value and its NUL (a feed index and a priority take
- * 16 bits each, which LIMIT_FEEDS and the configuration's range keep). A slot holds the high half of the
- * 64-bit hash and the record's offset / 4 + 1, so a lookup reads one slot
- * and, only when the halves agree, one record. Titles, descriptions and
+ * header, then the item's key (merge_key: IPs and hashes in binary,
+ * other values as text and a NUL). A feed index and a priority take 16
+ * bits each, which LIMIT_FEEDS and the configuration's range keep. A
+ * slot holds the high half of the 64-bit hash and the record's offset
+ * / 4 + 1, so a lookup reads one slot and, only when the halves agree,
+ * one record. Titles, descriptions and
  * expiries are rare (STIX, MISP): they live beside, found by item index.
  *
  * An item's home slot is taken from the top of its hash (below the bits
@@ -34,13 +37,15 @@
 #define LOCAL_MAX ((uint32_t)1 << (CAP_BITS_MAX - 1)) /* items per part: within 13/16 of that */
 #define OFF_MAX ((uint32_t)1 << (32 - PART_BITS)) /* arena offsets / 4 with the part in 32 bits */
 #define ITEM_NONE UINT32_MAX /* a batch's new record before merge_batch_commit numbers it */
+#define HASH_HEX_MAX 64 /* SHA-256: the longest hash a binary key holds */
+#define MERGE_TEXT_MAX 80 /* a binary key's text: an IPv6 address or HASH_HEX_MAX, and a NUL */
 
 struct hdr {
 	uint32_t idx;		/* item index */
 	uint16_t feed, last_feed;
 	int16_t priority;
 	uint16_t meta;		/* len << 4 | type << 1 | has_attrs (an entry in the merge's attrs) */
-	char value[];
+	char value[];		/* the key */
 };
 #define META(len, t) ((uint16_t)((len) << 4 | (unsigned)(t) << 1))
 #define H_LEN(h) ((size_t)((h)->meta >> 4))
@@ -101,6 +106,7 @@ struct merge {
 	size_t *first;		/* nitems + 1 offsets into grouped */
 	size_t grouped_n, grouped_items;
 	bool no_sources;
+	char text[MERGE_TEXT_MAX]; /* merge_get's text of a binary key */
 };
 
 #define REC(pt, off) ((struct hdr *)((pt)->arena + (size_t)(off) * 4))
@@ -150,9 +156,110 @@ merge_free(struct merge *m)
 }
 
 uint64_t
-merge_hash(enum ioc_type t, const char *value, size_t len)
+merge_hash(enum ioc_type t, const char *key, size_t keylen)
 {
-	return hash_bytes(value, len, (uint64_t)t);
+	return hash_bytes(key, keylen, (uint64_t)t);
+}
+
+/* Types whose key is binary (no NUL after it). */
+static bool
+binary_type(enum ioc_type t)
+{
+	return t == IOC_IP || t == IOC_MD5 || t == IOC_SHA1 || t == IOC_SHA256 || t == IOC_CERT;
+}
+
+/* A hex digit's value; 16 for any other byte. */
+#define HEXV(c)                                                                                    \
+	((c) >= '0' && (c) <= '9' ? (c) - '0'                                                      \
+	 : ((c) | 32) >= 'a' && ((c) | 32) <= 'f' ? ((c) | 32) - 'a' + 10                           \
+						  : 16)
+static const uint8_t hex_value[256] = BYTE_TABLE(HEXV);
+
+/* Eight lower-case hex digits at s to the four bytes they spell at out:
+ * a digit's value is its low nibble, plus 9 for a letter (bit 6). */
+static void
+hex8(const char *s, char *out)
+{
+	uint64_t w;
+	memcpy(&w, s, 8);
+	w = (w & 0x0f0f0f0f0f0f0f0fULL) + ((w >> 6) & 0x0101010101010101ULL) * 9;
+	/* Byte 2k is the high nibble of out[k], byte 2k + 1 its low one. */
+	w = (w & 0x000f000f000f000fULL) << 4 | (w & 0x0f000f000f000f00ULL) >> 8;
+	w = (w | w >> 8) & 0x0000ffff0000ffffULL;
+	w = (w | w >> 16) & 0xffffffffULL;
+	uint32_t o = (uint32_t)w;
+	memcpy(out, &o, 4);
+}
+
+const char *
+merge_key(enum ioc_type t, const char *value, size_t len, const struct ioc *io, char *buf, size_t *keylen)
+{
+	if (t == IOC_IP) {
+		unsigned char a[16];
+		int family = io ? io->family : memchr(value, ':', len) ? AF_INET6 : AF_INET;
+		if (io == NULL) {
+			/* merge_add's text: parse it */
+			char tmp[48];
+			if (len == 0 || len >= sizeof(tmp))
+				abort(); /* not an address: IP values come from ioc_parse */
+			memcpy(tmp, value, len);
+			tmp[len] = '\0';
+			if (inet_pton(family, tmp, a) != 1)
+				abort(); /* not an address: IP values come from ioc_parse */
+		}
+		*keylen = family == AF_INET6 ? 16 : 4;
+		memcpy(buf, io ? io->addr : a, *keylen);
+		return buf;
+	}
+	if (!binary_type(t)) {
+		*keylen = len;
+		return value;
+	}
+	if (len == 0 || len % 2 != 0 || len > HASH_HEX_MAX)
+		abort(); /* not a hash: hash values come from ioc_parse */
+	*keylen = len / 2;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (io && len % 8 == 0) { /* ioc_parse's lower-case hex: 32, 40 or 64 digits */
+		for (size_t i = 0; i < len; i += 8)
+			hex8(value + i, buf + i / 2);
+		return buf;
+	}
+#endif
+	unsigned bad = 0;
+	for (size_t i = 0; i < len; i += 2) {
+		unsigned hi = hex_value[(unsigned char)value[i]], lo = hex_value[(unsigned char)value[i + 1]];
+		bad |= hi | lo;
+		buf[i / 2] = (char)(hi << 4 | lo);
+	}
+	if (bad & 16)
+		abort(); /* not a hash: hash values come from ioc_parse */
+	return buf;
+}
+
+/* The canonical text of a record's key, into buf (MERGE_TEXT_MAX) when
+ * it is binary; returns it and its length. */
+static const char *
+key_text(const struct hdr *h, char *buf, size_t *len)
+{
+	static const char hex[] = "0123456789abcdef";
+	enum ioc_type t = H_TYPE(h);
+	size_t n = H_LEN(h);
+	const unsigned char *k = (const unsigned char *)h->value;
+	if (!binary_type(t)) {
+		*len = n;
+		return h->value;
+	}
+	if (t == IOC_IP) {
+		*len = ioc_addr_format(n == 16 ? AF_INET6 : AF_INET, k, buf);
+		return buf;
+	}
+	for (size_t i = 0; i < n; i++) {
+		buf[2 * i] = hex[k[i] >> 4];
+		buf[2 * i + 1] = hex[k[i] & 15];
+	}
+	buf[2 * n] = '\0';
+	*len = 2 * n;
+	return buf;
 }
 
 /* The home slot of a hash in a table of 1 << bits slots: the top bits
@@ -287,11 +394,11 @@ again(struct merge *m, struct hdr *h, uint32_t feed, int32_t priority, const cha
 	}
 }
 
-/* The size of a record in the arena. */
+/* The size of a record in the arena: a text key has a NUL after it. */
 static size_t
-rec_size(size_t len)
+rec_size(enum ioc_type t, size_t len)
 {
-	return (sizeof(struct hdr) + len + 1 + 3) & ~(size_t)3;
+	return (sizeof(struct hdr) + len + !binary_type(t) + 3) & ~(size_t)3;
 }
 
 /* Feeds and priorities fit the header's 16 bits: callers hold feeds to
@@ -308,9 +415,9 @@ static struct hdr *
 make(struct part *pt, size_t j, uint64_t hash, enum ioc_type t, const char *value, size_t len,
      uint32_t feed, int32_t priority)
 {
-	if (len > LIMIT_VALUE_BYTES + 32)
-		abort(); /* ioc_parse never makes longer; cutting would merge distinct values */
-	size_t size = rec_size(len);
+	if (len > MERGE_KEY_MAX)
+		abort(); /* merge_key never makes longer; cutting would merge distinct values */
+	size_t size = rec_size(t, len);
 	if (pt->arena_len / 4 + size / 4 >= OFF_MAX || pt->nitems + 1 >= LOCAL_MAX)
 		abort(); /* 4 GiB of values or half a billion items: far past every limit upstream */
 	big_grow((void **)&pt->arena, &pt->arena_cap, pt->arena_len + size, 1);
@@ -320,7 +427,8 @@ make(struct part *pt, size_t j, uint64_t hash, enum ioc_type t, const char *valu
 	*h = (struct hdr){.idx = ITEM_NONE, .feed = (uint16_t)feed, .last_feed = (uint16_t)feed,
 			  .priority = (int16_t)priority, .meta = META(len, t)};
 	memcpy(h->value, value, len);
-	h->value[len] = '\0';
+	if (!binary_type(t))
+		h->value[len] = '\0';
 	pt->nitems++;
 	pt->slots[j] = (struct slot){(uint32_t)(hash >> 32), off + 1};
 	return h;
@@ -338,9 +446,9 @@ number(struct merge *m, struct hdr *h)
 
 
 size_t
-merge_add_hashed(struct merge *m, uint64_t hash, enum ioc_type t, const char *value, size_t len,
-		 uint32_t feed, int32_t priority, unsigned long line, const char *title,
-		 const char *description, long long expire_at, bool *new_in_feed)
+merge_add_key(struct merge *m, uint64_t hash, enum ioc_type t, const char *value, size_t len,
+	      uint32_t feed, int32_t priority, unsigned long line, const char *title, const char *description,
+	      long long expire_at, bool *new_in_feed)
 {
 	unsigned p = part_of(hash);
 	struct part *pt = &m->part[p];
@@ -367,8 +475,11 @@ merge_add(struct merge *m, enum ioc_type t, const char *value, size_t len, uint3
 	  int32_t priority, unsigned long line, const char *title, const char *description,
 	  long long expire_at, bool *new_in_feed)
 {
-	return merge_add_hashed(m, merge_hash(t, value, len), t, value, len, feed, priority, line, title,
-				description, expire_at, new_in_feed);
+	char buf[MERGE_KEY_MAX];
+	size_t kl;
+	const char *key = merge_key(t, value, len, NULL, buf, &kl);
+	return merge_add_key(m, merge_hash(t, key, kl), t, key, kl, feed, priority, line, title, description,
+			     expire_at, new_in_feed);
 }
 
 unsigned
@@ -423,14 +534,14 @@ take_part(struct merge *m, unsigned p, const struct merge_req *r, uint32_t feed,
 		}
 		const struct merge_req *q = &r[pt->todo[k]];
 		struct hdr *h = find_from(pt, from[k % (2 * PREFETCH_DIST)], q->hash, (enum ioc_type)q->type,
-					  q->value, q->len, &j);
+					  q->key, q->keylen, &j);
 		bool fresh = true;
 		uint32_t flags = RES_FRESH;
 		if (h != NULL) {
 			again(m, h, feed, priority, NULL, NULL, 0, &fresh);
 			flags = fresh ? RES_FRESH : 0;
 		} else {
-			h = make(pt, j, q->hash, (enum ioc_type)q->type, q->value, q->len, feed, priority);
+			h = make(pt, j, q->hash, (enum ioc_type)q->type, q->key, q->keylen, feed, priority);
 			flags |= RES_NEW;
 		}
 		add_source(m, pt, h, feed, q->line);
@@ -508,7 +619,7 @@ order_items(struct merge *m)
 		while (pt->ordered < pt->arena_len) {
 			const struct hdr *h = (const struct hdr *)(pt->arena + pt->ordered);
 			m->order[h->idx] = off_of(pt, h) << PART_BITS | p;
-			pt->ordered += rec_size(H_LEN(h));
+			pt->ordered += rec_size(H_TYPE(h), H_LEN(h));
 		}
 	}
 	m->norder = m->nitems;
@@ -520,7 +631,9 @@ merge_get(struct merge *m, size_t i, struct merge_item *out)
 	order_items(m);
 	const struct hdr *h = REC(&m->part[m->order[i] & (MERGE_PARTS - 1)], m->order[i] >> PART_BITS);
 	const struct attrs *a = h->meta & H_ATTRS ? &m->attrs[m->attr_of[h->idx]] : NULL;
-	*out = (struct merge_item){.value = h->value, .len = H_LEN(h), .type = H_TYPE(h),
+	size_t len;
+	const char *text = key_text(h, m->text, &len);
+	*out = (struct merge_item){.value = text, .len = len, .type = H_TYPE(h),
 				   .feed = h->feed, .priority = h->priority,
 				   .title = a ? a->title : NULL, .description = a ? a->description : NULL,
 				   .expire_at = a ? a->expire_at : 0};

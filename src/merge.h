@@ -18,10 +18,11 @@
 #include <stdint.h>
 
 #include "ioc.h"
+#include "limits.h"
 
 struct merge;
 
-/* A view of one item, valid until the next merge_add. */
+/* A view of one item, valid until the next merge_get or merge_add. */
 struct merge_item {
 	const char *value;	/* canonical value, NUL-terminated */
 	size_t len;
@@ -59,19 +60,35 @@ size_t merge_add(struct merge *m, enum ioc_type t, const char *value, size_t len
 		 int32_t priority, unsigned long line, const char *title, const char *description,
 		 long long expire_at, bool *new_in_feed);
 
-/* The same, for callers that have the hash already (the pipeline's
- * workers compute it): hash must be merge_hash(t, value, len). */
-uint64_t merge_hash(enum ioc_type t, const char *value, size_t len);
-size_t merge_add_hashed(struct merge *m, uint64_t hash, enum ioc_type t, const char *value, size_t len,
-			uint32_t feed, int32_t priority, unsigned long line, const char *title,
-			const char *description, long long expire_at, bool *new_in_feed);
+/*
+ * The form the merge keeps a value in (its key): returns the key and
+ * sets *keylen. IPs are kept as their 4 or 16 bytes and hashes as the
+ * bytes their hex spells (a third of the memory, on feeds of millions),
+ * written to buf (MERGE_KEY_MAX bytes); other types are their value
+ * itself (returned as is, no copy). merge_get gives the canonical text
+ * back. io, when not NULL, is what ioc_parse made of the value: its
+ * address and lower-case hex are taken as they are. Without it, an IP
+ * or hash value that is no address or no hex of even length (up to 64
+ * digits) aborts: IP and hash values come from ioc_parse.
+ */
+#define MERGE_KEY_MAX (LIMIT_VALUE_BYTES + 32)
+const char *merge_key(enum ioc_type t, const char *value, size_t len, const struct ioc *io, char *buf,
+		      size_t *keylen);
 
-/* One add of a batch: the value must stay valid until every part has
- * taken the batch (a new item's value is copied then). */
+/* The same as merge_add, for callers that have the key and its hash
+ * already (the pipeline's workers make them): key is merge_key's form of
+ * the value and hash is merge_hash(t, key, keylen). */
+uint64_t merge_hash(enum ioc_type t, const char *key, size_t keylen);
+size_t merge_add_key(struct merge *m, uint64_t hash, enum ioc_type t, const char *key, size_t keylen,
+		     uint32_t feed, int32_t priority, unsigned long line, const char *title,
+		     const char *description, long long expire_at, bool *new_in_feed);
+
+/* One add of a batch: the key must stay valid until every part has
+ * taken the batch (a new item's key is copied then). */
 struct merge_req {
-	uint64_t hash;		/* merge_hash(type, value, len) */
-	const char *value;
-	uint32_t len;
+	uint64_t hash;		/* merge_hash(type, key, keylen) */
+	const char *key;	/* merge_key's form of the value */
+	uint32_t keylen;
 	uint32_t line;
 	uint8_t type;		/* enum ioc_type */
 	bool fresh;		/* out, after merge_batch_commit: *new_in_feed of merge_add */
@@ -80,7 +97,7 @@ struct merge_req {
 /*
  * A batch of adds r[0..n) from one feed, with no title, description or
  * expiry: the same items, indices, sources and r[i].fresh as n calls of
- * merge_add_hashed in that order. merge_batch_parts(first, step) takes
+ * merge_add_key in that order. merge_batch_parts(first, step) takes
  * the adds of parts first, first + step, ... below merge_parts(), with
  * one pass over r; calls with no part in common may run at once on
  * different threads, and nothing else may run on m meanwhile. Once

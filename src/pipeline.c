@@ -18,13 +18,15 @@
  */
 enum { REC_ACCEPTED, REC_REJECTED };
 struct rec {
-	uint64_t hash;		/* accepted: merge_hash */
+	uint64_t hash;		/* accepted: merge_hash of the key */
 	uint32_t line;		/* within the chunk, 1-based */
 	uint32_t off, len;	/* value (accepted) or input (rejected) in text */
-	uint32_t why;		/* rejected: offset of the reason in text */
+	uint32_t why;		/* rejected: offset of the reason in text; accepted: of the key */
+	uint16_t keylen;	/* accepted: merge_key's length */
 	uint8_t kind;
 	uint8_t code;		/* accepted: enum ioc_type; rejected: enum ioc_reason */
 };
+_Static_assert(MERGE_KEY_MAX <= UINT16_MAX, "a key's length fits a record");
 
 struct chunk {
 	const char *buf;
@@ -104,7 +106,10 @@ merged(struct run *r, bool fresh, enum ioc_type t, const char *value, size_t len
 static void
 take(struct run *r, const struct feed_entry *e, const struct ioc *i)
 {
-	uint64_t hash = merge_hash(i->type, i->value, i->len);
+	char buf[MERGE_KEY_MAX];
+	size_t kl;
+	const char *key = merge_key(i->type, i->value, i->len, i, buf, &kl);
+	uint64_t hash = merge_hash(i->type, key, kl);
 	if (r->col) {
 		struct rec *x = col_rec(r->col);
 		x->kind = REC_ACCEPTED;
@@ -113,11 +118,13 @@ take(struct run *r, const struct feed_entry *e, const struct ioc *i)
 		x->hash = hash;
 		x->off = col_text(r->col, i->value, i->len);
 		x->len = (uint32_t)i->len;
+		x->why = key == i->value ? x->off : col_text(r->col, key, kl); /* a text key is the value */
+		x->keylen = (uint16_t)kl;
 		return;
 	}
 	bool fresh;
-	merge_add_hashed(r->m, hash, i->type, i->value, i->len, r->c->feed, r->c->priority, e->line,
-			 e->title, e->description, e->expire_at, &fresh);
+	merge_add_key(r->m, hash, i->type, key, kl, r->c->feed, r->c->priority, e->line, e->title,
+		      e->description, e->expire_at, &fresh);
 	merged(r, fresh, i->type, i->value, i->len, e->line);
 }
 
@@ -412,7 +419,7 @@ replay(struct run *r, struct helper *h, struct chunk *k, unsigned long base, str
 		if (x->kind != REC_ACCEPTED)
 			continue;
 		unsigned long line = base + x->line;
-		(*reqs)[n++] = (struct merge_req){.hash = x->hash, .value = text + x->off, .len = x->len,
+		(*reqs)[n++] = (struct merge_req){.hash = x->hash, .key = text + x->why, .keylen = x->keylen,
 						  .type = x->code,
 						  .line = line > UINT32_MAX ? UINT32_MAX : (uint32_t)line};
 	}

@@ -7,6 +7,12 @@
 
 #include "err.h"
 
+/* A 256-entry table of F(byte), worked out by the compiler. */
+#define BYTES4(F, c) F(c), F((c) + 1), F((c) + 2), F((c) + 3)
+#define BYTES16(F, c) BYTES4(F, c), BYTES4(F, (c) + 4), BYTES4(F, (c) + 8), BYTES4(F, (c) + 12)
+#define BYTES64(F, c) BYTES16(F, c), BYTES16(F, (c) + 16), BYTES16(F, (c) + 32), BYTES16(F, (c) + 48)
+#define BYTE_TABLE(F) {BYTES64(F, 0), BYTES64(F, 64), BYTES64(F, 128), BYTES64(F, 192)}
+
 /* Allocation: out of memory aborts with a message; never returns NULL. */
 void *xmalloc(size_t n);
 void *xcalloc(size_t nmemb, size_t size);

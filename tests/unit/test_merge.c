@@ -1,5 +1,6 @@
 /* The merge (dedup across feeds, priorities, sources) and the chunked,
  * multi-threaded pipeline, which must give exactly what one pass gives. */
+#include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -88,9 +89,12 @@ test_growth(void **state)
 
 	for (int i = 0; i < N; i++) {
 		snprintf(v, sizeof(v), "%d.example.net", i);
-		uint64_t h = merge_hash(IOC_DOMAIN, v, strlen(v));
-		assert_int_equal(merge_add_hashed(m, h, IOC_DOMAIN, v, strlen(v), 0, 0, (unsigned long)i + 1,
-						  NULL, NULL, 0, &fresh),
+		char buf[MERGE_KEY_MAX];
+		size_t kl;
+		const char *key = merge_key(IOC_DOMAIN, v, strlen(v), NULL, buf, &kl);
+		uint64_t h = merge_hash(IOC_DOMAIN, key, kl);
+		assert_int_equal(merge_add_key(m, h, IOC_DOMAIN, key, kl, 0, 0, (unsigned long)i + 1, NULL, NULL, 0,
+					       &fresh),
 				 (size_t)i);
 		assert_true(fresh);
 	}
@@ -147,7 +151,7 @@ test_batch_equals_single_adds(void **state)
 	enum { ROUNDS = 12, BATCH = 20000, SPACE = 60000 };
 	struct merge *one = merge_new(), *bat = merge_new();
 	struct merge_req *r = xcalloc(BATCH, sizeof(*r));
-	char (*vals)[32] = xcalloc(BATCH, sizeof(*vals));
+	char (*vals)[48] = xcalloc(BATCH, sizeof(*vals)), (*keys)[48] = xcalloc(BATCH, sizeof(*keys));
 	unsigned long seed = 7, line = 0;
 	bool fresh;
 
@@ -157,16 +161,24 @@ test_batch_equals_single_adds(void **state)
 		for (size_t i = 0; i < BATCH; i++) {
 			seed = seed * 6364136223846793005UL + 1442695040888963407UL;
 			unsigned v = (unsigned)(seed >> 33) % SPACE;
-			enum ioc_type t = v % 3 == 0 ? IOC_URL : IOC_DOMAIN; /* same text, two types */
-			snprintf(vals[i], sizeof(vals[i]), "h%u.example.org", v / 3 * 3);
+			/* Text and binary keys; the same text under two types. */
+			enum ioc_type t = v % 5 == 0 ? IOC_URL : v % 5 == 1 ? IOC_IP : v % 5 == 2 ? IOC_MD5 : IOC_DOMAIN;
+			if (t == IOC_IP)
+				snprintf(vals[i], sizeof(vals[i]), "45.%u.%u.%u", v >> 16, v >> 8 & 255, v & 255);
+			else if (t == IOC_MD5)
+				snprintf(vals[i], sizeof(vals[i]), "%032x", v * 2654435761u);
+			else
+				snprintf(vals[i], sizeof(vals[i]), "h%u.example.org", v / 5 * 5);
 			size_t len = strlen(vals[i]);
-			r[i] = (struct merge_req){.hash = merge_hash(t, vals[i], len), .value = vals[i],
-						  .len = (uint32_t)len, .type = (uint8_t)t,
+			size_t kl;
+			const char *key = merge_key(t, vals[i], len, NULL, keys[i], &kl);
+			r[i] = (struct merge_req){.hash = merge_hash(t, key, kl), .key = key,
+						  .keylen = (uint32_t)kl, .type = (uint8_t)t,
 						  .line = (uint32_t)++line};
 		}
 		bool *want = xcalloc(BATCH, sizeof(*want));
 		for (size_t i = 0; i < BATCH; i++)
-			merge_add(one, (enum ioc_type)r[i].type, r[i].value, r[i].len, feed, prio, r[i].line, NULL,
+			merge_add(one, (enum ioc_type)r[i].type, vals[i], strlen(vals[i]), feed, prio, r[i].line, NULL,
 				  NULL, 0, &want[i]);
 		if (round % 2 == 0) {
 			merge_add_batch(bat, r, BATCH, feed, prio);
@@ -181,7 +193,7 @@ test_batch_equals_single_adds(void **state)
 		}
 		for (size_t i = 0; i < BATCH; i++)
 			if (r[i].fresh != want[i])
-				fail_msg("round %d add %zu (%s): fresh %d, one by one %d", round, i, r[i].value,
+				fail_msg("round %d add %zu (%s): fresh %d, one by one %d", round, i, vals[i],
 					 r[i].fresh, want[i]);
 		free(want);
 		/* A titled add between batches, the same on both sides. */
@@ -215,6 +227,66 @@ test_batch_equals_single_adds(void **state)
 	merge_free(bat);
 	free(r);
 	free(vals);
+	free(keys);
+}
+
+/* IPs and hashes are kept in binary: merge_get gives their canonical
+ * text back, a hash in either case is one item, the pipeline's key from
+ * a parsed address is merge_add's own, and SHA-1 and a thumbprint of
+ * the same hex stay two items. */
+static void
+test_binary_keys(void **state)
+{
+	(void)state;
+	struct merge *m = merge_new();
+	struct merge_item it;
+	bool fresh;
+	static const struct {
+		enum ioc_type t;
+		const char *in, *text;
+	} cases[] = {
+		{IOC_IP, "45.1.2.3", "45.1.2.3"},
+		{IOC_IP, "2a01:4f8:0:0:0:0:0:99", "2a01:4f8:0:0:0:0:0:99"},
+		{IOC_MD5, "44D88612FEA8A8F36DE82E1278ABB02F", "44d88612fea8a8f36de82e1278abb02f"},
+		{IOC_SHA1, "3395856ce81f2b7382dee72602f798b642f14140", "3395856ce81f2b7382dee72602f798b642f14140"},
+		{IOC_CERT, "3395856ce81f2b7382dee72602f798b642f14140", "3395856ce81f2b7382dee72602f798b642f14140"},
+		{IOC_SHA256, "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f",
+		 "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"},
+		{IOC_DOMAIN, "evil.example.net", "evil.example.net"},
+		{IOC_URL, "http://45.1.2.3/x", "http://45.1.2.3/x"},
+	};
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		assert_int_equal(add(m, cases[k].t, cases[k].in, 0, 0, (unsigned long)k + 1, NULL, &fresh), k);
+		assert_true(fresh);
+	}
+	/* The lower-case MD5 is the same item. */
+	assert_int_equal(add(m, IOC_MD5, "44d88612fea8a8f36de82e1278abb02f", 1, 0, 9, NULL, &fresh), 2);
+	assert_int_equal(merge_count(m), sizeof(cases) / sizeof(cases[0]));
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		merge_get(m, k, &it);
+		assert_int_equal(it.type, cases[k].t);
+		assert_string_equal(it.value, cases[k].text);
+		assert_int_equal(it.len, strlen(cases[k].text));
+	}
+	/* What the pipeline passes (ioc_parse's address and lower-case hex,
+	 * decoded eight digits at a time) is what merge_add makes of the text. */
+	struct ioc io;
+	struct ioc_opts o = {0};
+	char a[MERGE_KEY_MAX], b[MERGE_KEY_MAX];
+	static const char *const vals[] = {"45.1.2.3", "2a01:4f8::99", "185.220.101.4",
+					   "0123456789ABCDEFabcdef0123456789", "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF",
+					   "3395856ce81f2b7382dee72602f798b642f14140",
+					   "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"};
+	for (size_t k = 0; k < sizeof(vals) / sizeof(vals[0]); k++) {
+		assert_int_equal(ioc_parse(vals[k], strlen(vals[k]), &o, &io, NULL, 0), REJ_OK);
+		size_t na, nb;
+		const char *ka = merge_key(io.type, io.value, io.len, &io, a, &na);
+		const char *kb = merge_key(io.type, vals[k], strlen(vals[k]), NULL, b, &nb);
+		assert_int_equal(na, io.type == IOC_IP ? (io.family == AF_INET ? 4 : 16) : io.len / 2);
+		assert_int_equal(na, nb);
+		assert_memory_equal(ka, kb, na);
+	}
+	merge_free(m);
 }
 
 /* ---- the chunked pipeline against a single pass ---- */
@@ -348,7 +420,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_priority_and_sources),
+		cmocka_unit_test(test_priority_and_sources), cmocka_unit_test(test_binary_keys),
 		cmocka_unit_test(test_growth),
 		cmocka_unit_test(test_batch_equals_single_adds),
 		cmocka_unit_test(test_parallel_equals_single_pass),
