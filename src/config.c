@@ -137,6 +137,7 @@ struct parse {
 	const char *text;	/* string input */
 	bool long_line;
 	struct strset *feed_names; /* name -> index in c->feeds */
+	size_t feeds_cap;	/* xgrow's, for c->feeds */
 };
 
 static void
@@ -607,7 +608,9 @@ enter_section(struct parse *p, const char *section)
 			free(name);
 			return;
 		}
-		p->c->feeds = xrealloc(p->c->feeds, (p->c->nfeeds + 1) * sizeof(*p->c->feeds));
+		/* Grown by doubling: one at a time is quadratic in the feeds
+		 * (minutes under ASan at LIMIT_FEEDS). */
+		xgrow((void **)&p->c->feeds, &p->feeds_cap, p->c->nfeeds + 1, sizeof(*p->c->feeds));
 		strset_add(p->feed_names, name, strlen(name), (int)p->c->nfeeds);
 		p->feed = &p->c->feeds[p->c->nfeeds++];
 		feed_defaults(p->feed);
