@@ -529,8 +529,10 @@ take_part(struct merge *m, unsigned p, const struct merge_req *r, uint32_t feed,
 			const struct hdr *ahead;
 			size_t a = (k + PREFETCH_DIST) % (2 * PREFETCH_DIST);
 			from[a] = first_tagged(pt, r[pt->todo[k + PREFETCH_DIST]].hash, &ahead);
-			if (ahead)
+			if (ahead) { /* the record and, for a long key, its next line */
 				__builtin_prefetch(ahead);
+				__builtin_prefetch((const char *)ahead + 64);
+			}
 		}
 		const struct merge_req *q = &r[pt->todo[k]];
 		struct hdr *h = find_from(pt, from[k % (2 * PREFETCH_DIST)], q->hash, (enum ioc_type)q->type,
