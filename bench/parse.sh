@@ -4,11 +4,11 @@
 # sort -u, no validation) on the same file in the same run.
 #
 # A shared or virtual machine drifts by a third from one minute to the
-# next, so the three commands run in turn, ROUNDS times (default 3):
+# next, so the three commands run in turn, ROUNDS times (default 5):
 # every round's figures and ratios are printed, then the medians.
 # Usage: bench/parse.sh IOCSYNC [LINES]
 set -eu
-bin=$1 lines=${2:-10000000} rounds=${ROUNDS:-3}
+bin=$1 lines=${2:-10000000} rounds=${ROUNDS:-5}
 dir=$(cd "$(dirname "$0")" && pwd)
 out="$dir/out"
 mkdir -p "$out"
