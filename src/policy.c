@@ -61,15 +61,16 @@ static const struct {
 
 /* Special-use domain names (RFC 6761, 6762, 7686, 8375, 9476; ICANN's
  * .internal) and the RFC 2606 example domains: never on the Internet. */
-#define SPECIAL(s) {s, sizeof(s) - 1}
+#define SPECIAL(s, tld) {s, sizeof(s) - 1, sizeof(tld) - 1}
 static const struct {
 	const char *name;
-	size_t len;
+	size_t len, tld_len; /* tld_len: of its last label (policy_new checks) */
 } special_domains[] = {
-	SPECIAL("localhost"), SPECIAL("local"), SPECIAL("test"), SPECIAL("invalid"),
-	SPECIAL("example"), SPECIAL("onion"), SPECIAL("alt"), SPECIAL("internal"),
-	SPECIAL("home.arpa"), SPECIAL("example.com"), SPECIAL("example.net"), SPECIAL("example.org"),
-	SPECIAL("arpa"),
+	SPECIAL("localhost", "localhost"), SPECIAL("local", "local"), SPECIAL("test", "test"),
+	SPECIAL("invalid", "invalid"), SPECIAL("example", "example"), SPECIAL("onion", "onion"),
+	SPECIAL("alt", "alt"), SPECIAL("internal", "internal"), SPECIAL("home.arpa", "arpa"),
+	SPECIAL("example.com", "com"), SPECIAL("example.net", "net"), SPECIAL("example.org", "org"),
+	SPECIAL("arpa", "arpa"),
 };
 #undef SPECIAL
 
@@ -364,6 +365,12 @@ policy_new(void)
 
 	static _Atomic unsigned long generation;
 	p->gen = ++generation;
+	for (size_t k = 0; k < NELEM(special_domains); k++) {
+		const char *dot = strrchr(special_domains[k].name, '.');
+		size_t tl = dot ? strlen(dot + 1) : special_domains[k].len;
+		if (tl != special_domains[k].tld_len)
+			abort(); /* the table above is wrong */
+	}
 	p->psl = psl_latest(NULL);
 	p->psl_owned = p->psl != NULL;
 	if (p->psl == NULL)
@@ -609,12 +616,15 @@ check_domain(const struct policy *p, const char *d, size_t n, bool is_url, bool 
 
 	memcpy(name, d, n);
 	name[n] = '\0';
-	for (size_t i = 0; i < n; i++)
-		if (d[i] == '.')
-			tld = name + i + 1;
+	const char *dot = memrchr(name, '.', n);
+	if (dot)
+		tld = dot + 1;
+	size_t tl = (size_t)(name + n - tld);
+	/* A special name ends the name at a label's start: their last
+	 * labels are the same length, which most names rule out at once. */
 	for (size_t k = 0; k < NELEM(special_domains); k++) {
 		size_t sl = special_domains[k].len;
-		if (n >= sl && d[n - 1] == special_domains[k].name[sl - 1] &&
+		if (special_domains[k].tld_len == tl && n >= sl && d[n - 1] == special_domains[k].name[sl - 1] &&
 		    memcmp(d + n - sl, special_domains[k].name, sl) == 0 &&
 		    (n == sl || d[n - sl - 1] == '.')) {
 			set_why(why, whysz, "special-use domain name .%s (RFC 6761)", special_domains[k].name);

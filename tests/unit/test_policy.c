@@ -234,6 +234,44 @@ test_parent_of_allowlisted(void **state)
 	}
 }
 
+/* Every special-use name, alone, under a subdomain and in a URL, is
+ * refused; names that only look alike (a longer label ending the same
+ * way, or the special name inside another label) are not. */
+static void
+test_special_domains(void **state)
+{
+	(void)state;
+	struct policy *p = policy_new();
+	static const char *const special[] = {"localhost", "local", "test", "invalid", "example", "onion", "alt",
+					      "internal", "home.arpa", "example.com", "example.net", "example.org",
+					      "arpa"};
+	static const char *const fine[] = {"notexample.com", "example.com.ru", "mylocal.net", "contest.org",
+					   "example-net.com", "home-arpa.net", "alt.com", "arpa.net"};
+	char v[128], why[256];
+	struct ioc io;
+	struct ioc_opts o = {0};
+	for (size_t k = 0; k < sizeof(special) / sizeof(special[0]); k++) {
+		const char *forms[] = {"%s", "evil.%s", "http://evil.%s/x"};
+		for (size_t f = 0; f < 3; f++) {
+			snprintf(v, sizeof(v), forms[f], special[k]);
+			enum ioc_reason r = ioc_parse(v, strlen(v), &o, &io, why, sizeof(why));
+			if (r == REJ_OK)
+				r = policy_check(p, &io, why, sizeof(why));
+			if (f == 0 && !strchr(v, '.')) /* a lone label is no domain at all */
+				continue;
+			if (r != REJ_SPECIAL)
+				fail_msg("%s: %s (%s), want special-purpose", v, ioc_reason_code(r), why);
+		}
+	}
+	for (size_t k = 0; k < sizeof(fine) / sizeof(fine[0]); k++) {
+		assert_int_equal(ioc_parse(fine[k], strlen(fine[k]), &o, &io, why, sizeof(why)), REJ_OK);
+		enum ioc_reason r = policy_check(p, &io, why, sizeof(why));
+		if (r != REJ_OK)
+			fail_msg("%s: %s (%s), want ok", fine[k], ioc_reason_code(r), why);
+	}
+	policy_free(p);
+}
+
 static void
 test_matrix(void **state)
 {
@@ -348,7 +386,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_never_text), cmocka_unit_test(test_never_hosts_netset_csv_report),
-		cmocka_unit_test(test_never_stix_misp), cmocka_unit_test(test_allowlist),
+		cmocka_unit_test(test_never_stix_misp), cmocka_unit_test(test_allowlist), cmocka_unit_test(test_special_domains),
 		cmocka_unit_test(test_parent_of_allowlisted), cmocka_unit_test(test_matrix),
 		cmocka_unit_test(test_registrable_matches_psl), cmocka_unit_test(test_psl_index_every_rule),
 	};
