@@ -38,10 +38,17 @@ static const uint8_t byte_class[256] = BYTE_TABLE(CLS);
 static unsigned
 classes(const char *s, size_t n)
 {
-	unsigned c = 0;
-	for (size_t i = 0; i < n; i++)
-		c |= byte_class[(unsigned char)s[i]];
-	return c;
+	const unsigned char *u = (const unsigned char *)s;
+	unsigned c = 0, d = 0;
+	size_t i = 0;
+	/* Eight bytes a turn: a third of the loop's instructions. */
+	for (; i + 8 <= n; i += 8) {
+		c |= byte_class[u[i]] | byte_class[u[i + 1]] | byte_class[u[i + 2]] | byte_class[u[i + 3]];
+		d |= byte_class[u[i + 4]] | byte_class[u[i + 5]] | byte_class[u[i + 6]] | byte_class[u[i + 7]];
+	}
+	for (; i < n; i++)
+		c |= byte_class[u[i]];
+	return c | d;
 }
 
 static const char *const type_names[] = {
