@@ -13,48 +13,6 @@ static const uint8_t text_class[256] = {
 	[' '] = T_BLANK, ['\t'] = T_BLANK, ['\0'] = T_NUL, [':'] = T_COLON, [';'] = T_SEMI,
 };
 
-/* Where each byte of w is b: the high bit of that byte, exact for the
- * lowest such byte (above it, a borrow may mark more). */
-static inline uint64_t
-bytes_eq(uint64_t w, unsigned char b)
-{
-	const uint64_t ones = 0x0101010101010101ULL;
-	uint64_t x = w ^ (ones * b);
-	return (x - ones) & ~x & (ones << 7);
-}
-
-/* The text_class scan, 8 bytes at a time while 8 remain: moves *t to the
- * first blank or to where fewer than 8 bytes are left, and returns the
- * classes seen before it. A mask's lowest mark is always a real byte,
- * so a mark below the blank means one is there. */
-static unsigned
-scan_words(const char *s, size_t n, size_t *t)
-{
-	unsigned seen = 0;
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	size_t i = 0;
-	for (; i + 8 <= n; i += 8) {
-		uint64_t w;
-		memcpy(&w, s + i, 8);
-		uint64_t blank = bytes_eq(w, ' ') | bytes_eq(w, '\t'), nul = bytes_eq(w, '\0'),
-			 colon = bytes_eq(w, ':'), semi = bytes_eq(w, ';');
-		if (blank) {
-			uint64_t below = (blank & -blank) - 1; /* the bytes before the first blank */
-			nul &= below, colon &= below, semi &= below;
-		}
-		seen |= (nul ? T_NUL : 0) | (colon ? T_COLON : 0) | (semi ? T_SEMI : 0);
-		if (blank) {
-			*t = i + (size_t)__builtin_ctzll(blank) / 8;
-			return seen;
-		}
-	}
-	*t = i;
-#else
-	(void)s, (void)n, (void)t;
-#endif
-	return seen;
-}
-
 static bool
 is_comment(const char *s, size_t n)
 {
@@ -82,9 +40,17 @@ feed_text_parse(const char *buf, size_t len, const struct feed_opts *o, const st
 			continue;
 		/* One look at each byte up to the first blank (the value's
 		 * end), for a NUL, ':' and ';'. */
+		const unsigned char *u = (const unsigned char *)s;
 		size_t t = 0;
-		unsigned seen = scan_words(s, n, &t), c;
-		for (; t < n && !((c = text_class[(unsigned char)s[t]]) & T_BLANK); t++)
+		unsigned seen = 0, c;
+		for (; t + 8 <= n; t += 8) { /* eight bytes a turn up to the blank's */
+			c = text_class[u[t]] | text_class[u[t + 1]] | text_class[u[t + 2]] | text_class[u[t + 3]] |
+			    text_class[u[t + 4]] | text_class[u[t + 5]] | text_class[u[t + 6]] | text_class[u[t + 7]];
+			if (c & T_BLANK)
+				break;
+			seen |= c;
+		}
+		for (; t < n && !((c = text_class[u[t]]) & T_BLANK); t++)
 			seen |= c;
 		if (n > LIMIT_LINE_BYTES || (seen & T_NUL) || (t < n && memchr(s + t, '\0', n - t))) {
 			feed_line_bad(k, l.no, s, n);
