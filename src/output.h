@@ -16,8 +16,6 @@ struct output {
 	void *summaries;	/* JSON: the feeds' summaries, for output_total */
 	bool collect;		/* keep the summaries (and reject examples) in any mode */
 	void *examples;		/* JSON: the current feed's rejects, 3 a reason */
-	const char *name_;	/* private: the last source name and its length */
-	size_t name_len_;
 };
 
 /* A pipe_out that prints to o (o must outlive the run). */
