@@ -52,10 +52,10 @@ feed_text_parse(const char *buf, size_t len, const struct feed_opts *o, const st
 		}
 		for (; t < n && !((c = text_class[u[t]]) & T_BLANK); t++)
 			seen |= c;
-		if (n > LIMIT_LINE_BYTES || (seen & T_NUL) || (t < n && memchr(s + t, '\0', n - t))) {
-			feed_line_bad(k, l.no, s, n);
+		/* The scan saw what feed_line_bad looks for; it gives the verdict. */
+		if ((n > LIMIT_LINE_BYTES || (seen & T_NUL) || (t < n && memchr(s + t, '\0', n - t))) &&
+		    feed_line_bad(k, l.no, s, n))
 			continue;
-		}
 		/* "hash;comment" (LOKI): cut at ";" unless a URL,
 		 * whose query may hold either. */
 		if ((seen & T_SEMI) && !((seen & T_COLON) && memmem(s, t, "://", 3)))
