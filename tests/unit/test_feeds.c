@@ -356,9 +356,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_text), cmocka_unit_test(test_text_value_cut), cmocka_unit_test(test_hosts), cmocka_unit_test(test_netset),
-		cmocka_unit_test(test_csv),  cmocka_unit_test(test_stix),  cmocka_unit_test(test_misp),
-		cmocka_unit_test(test_report), cmocka_unit_test(test_sniff), cmocka_unit_test(test_count_newlines),
+		cmocka_unit_test(test_text),   cmocka_unit_test(test_text_value_cut), cmocka_unit_test(test_hosts),
+		cmocka_unit_test(test_netset), cmocka_unit_test(test_csv),            cmocka_unit_test(test_stix),
+		cmocka_unit_test(test_misp),   cmocka_unit_test(test_report),         cmocka_unit_test(test_sniff),
+		cmocka_unit_test(test_count_newlines),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -257,8 +257,11 @@ test_special_domains(void **state)
 			enum ioc_reason r = ioc_parse(v, strlen(v), &o, &io, why, sizeof(why));
 			if (r == REJ_OK)
 				r = policy_check(p, &io, why, sizeof(why));
-			if (f == 0 && !strchr(v, '.')) /* a lone label is no domain at all */
+			if (f == 0 && !strchr(v, '.')) { /* a lone label is no domain at all */
+				if (r == REJ_OK)
+					fail_msg("%s: accepted", v);
 				continue;
+			}
 			if (r != REJ_SPECIAL)
 				fail_msg("%s: %s (%s), want special-purpose", v, ioc_reason_code(r), why);
 		}
@@ -386,7 +389,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_never_text), cmocka_unit_test(test_never_hosts_netset_csv_report),
-		cmocka_unit_test(test_never_stix_misp), cmocka_unit_test(test_allowlist), cmocka_unit_test(test_special_domains),
+		cmocka_unit_test(test_never_stix_misp), cmocka_unit_test(test_allowlist),
+		cmocka_unit_test(test_special_domains),
 		cmocka_unit_test(test_parent_of_allowlisted), cmocka_unit_test(test_matrix),
 		cmocka_unit_test(test_registrable_matches_psl), cmocka_unit_test(test_psl_index_every_rule),
 	};
