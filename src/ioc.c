@@ -11,7 +11,6 @@
 
 #include "util.h"
 
-
 /*
  * What one pass over a value learns for classify: the OR of the classes
  * of its bytes. Most values take one look at each byte, then one parser.

@@ -22,8 +22,8 @@
  * bits each, which LIMIT_FEEDS and the configuration's range keep. A
  * slot holds the high half of the 64-bit hash and the record's offset
  * / 4 + 1, so a lookup reads one slot and, only when the halves agree,
- * one record. Titles, descriptions and
- * expiries are rare (STIX, MISP): they live beside, found by item index.
+ * one record. Titles, descriptions and expiries are rare (STIX, MISP):
+ * they live beside, found by item index.
  *
  * An item's home slot is taken from the top of its hash (below the bits
  * that picked its part), which the slot keeps: growing a table moves
@@ -443,7 +443,6 @@ number(struct merge *m, struct hdr *h)
 	h->idx = (uint32_t)m->nitems;
 	return m->nitems++;
 }
-
 
 size_t
 merge_add_key(struct merge *m, uint64_t hash, enum ioc_type t, const char *value, size_t len,

@@ -21,7 +21,10 @@ struct rec {
 	uint64_t hash;		/* accepted: merge_hash of the key */
 	uint32_t line;		/* within the chunk, 1-based */
 	uint32_t off, len;	/* value (accepted) or input (rejected) in text */
-	uint32_t why;		/* rejected: offset of the reason in text; accepted: of the key */
+	union {
+		uint32_t why;	/* rejected: offset of the reason in text */
+		uint32_t key;	/* accepted: offset of merge_key's key in text */
+	};
 	uint16_t keylen;	/* accepted: merge_key's length */
 	uint8_t kind;
 	uint8_t code;		/* accepted: enum ioc_type; rejected: enum ioc_reason */
@@ -118,7 +121,7 @@ take(struct run *r, const struct feed_entry *e, const struct ioc *i)
 		x->hash = hash;
 		x->off = col_text(r->col, i->value, i->len);
 		x->len = (uint32_t)i->len;
-		x->why = key == i->value ? x->off : col_text(r->col, key, kl); /* a text key is the value */
+		x->key = key == i->value ? x->off : col_text(r->col, key, kl); /* a text key is the value */
 		x->keylen = (uint16_t)kl;
 		return;
 	}
@@ -419,7 +422,7 @@ replay(struct run *r, struct helper *h, struct chunk *k, unsigned long base, str
 		if (x->kind != REC_ACCEPTED)
 			continue;
 		unsigned long line = base + x->line;
-		(*reqs)[n++] = (struct merge_req){.hash = x->hash, .key = text + x->why, .keylen = x->keylen,
+		(*reqs)[n++] = (struct merge_req){.hash = x->hash, .key = text + x->key, .keylen = x->keylen,
 						  .type = x->code,
 						  .line = line > UINT32_MAX ? UINT32_MAX : (uint32_t)line};
 	}
