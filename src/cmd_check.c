@@ -121,11 +121,7 @@ cmd_check(struct app *a, int argc, char **argv)
 		if (rc != EXIT_OK)
 			goto done;
 	}
-	out.color = !out.json && isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
-	/* glibc ignores the size when setvbuf gets no buffer: 4 KiB writes
-	 * of a 500 MB listing were 125,000 system calls. */
-	static char outbuf[1 << 20];
-	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
+	output_stdout(&out);
 
 	struct merge *m = merge_new();
 	merge_skip_sources(m); /* check prints first occurrences only */

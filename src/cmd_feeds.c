@@ -227,7 +227,7 @@ cmd_feeds(struct app *a, int argc, char **argv)
 		rc = EXIT_FAIL;
 		goto done;
 	}
-	out.color = !out.json && isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
+	output_stdout(&out);
 	size_t nfeeds = 0, failed = 0;
 	for (size_t k = 0; k < c->nfeeds; k++) {
 		bool wanted = optind >= argc;

@@ -3,6 +3,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -131,6 +132,20 @@ on_rejected(void *ctx, const struct pipe_cfg *c, unsigned long line, enum ioc_re
 				     {mid, strlen(mid)}, {code, strlen(code)}, {"): ", 3}, {why, strlen(why)},
 				     {": ", 2}, {echo, strlen(echo)}, {"\n", 1}};
 	put_line(o->fp, parts, NELEM(parts));
+}
+
+void
+output_stdout(struct output *o)
+{
+	bool tty = isatty(STDOUT_FILENO);
+	o->fp = stdout;
+	o->color = !o->json && tty && getenv("NO_COLOR") == NULL;
+	if (!tty) {
+		/* glibc ignores setvbuf's size when it gets no buffer: 4 KiB
+		 * writes of check's 500 MB listing were 125,000 system calls. */
+		static char buf[1 << 20];
+		setvbuf(stdout, buf, _IOFBF, sizeof(buf));
+	}
 }
 
 struct pipe_out

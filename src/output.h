@@ -18,6 +18,11 @@ struct output {
 	void *examples;		/* JSON: the current feed's rejects, 3 a reason */
 };
 
+/* Points o at stdout, in color on a terminal (not for JSON, nor under
+ * NO_COLOR), with a 1 MiB buffer elsewhere (a file or a pipe). Call it
+ * before anything is printed to stdout. */
+void output_stdout(struct output *o);
+
 /* A pipe_out that prints to o (o must outlive the run). */
 struct pipe_out output_pipe(struct output *o);
 
