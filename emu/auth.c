@@ -6,6 +6,7 @@
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,11 +20,19 @@ struct app;
 static bool check_assertion(struct emu *e, const struct app *a, const char *tenant, const char *jwt,
 			    char *why, size_t whysz, int *code);
 
+/* The commercial audiences (spec 1.2): always accepted. */
 static const char *const audiences[] = {
 	"https://api.securitycenter.microsoft.com",
 	"https://securitycenter.onmicrosoft.com/windowsatpservice",
 	"https://api.securitycenter.windows.com",
 };
+/* The government clouds' candidates (spec 1.5 and reading gov-audience):
+ * the API hosts, or the onmicrosoft.us identifier. */
+static const char *const gov_api_hosts[] = {
+	"https://api-gcc.securitycenter.microsoft.us",
+	"https://api-gov.securitycenter.microsoft.us",
+};
+static const char gov_onmicrosoft[] = "https://securitycenter.onmicrosoft.us";
 
 static char *
 b64url(const unsigned char *p, size_t n)
@@ -121,13 +130,58 @@ form_get(const char *body, size_t len, const char *name)
 	return NULL;
 }
 
+/* The emulator's own base URL, with or without a final slash: clients
+ * that derive their audience from their base URL (<base>/.default). */
 static bool
-known_audience(const char *a)
+own_base(const struct emu *e, const char *a)
 {
-	for (size_t i = 0; i < sizeof(audiences) / sizeof(audiences[0]); i++)
+	size_t n = strlen(e->base);
+	return strncmp(a, e->base, n) == 0 && (a[n] == '\0' || (a[n] == '/' && a[n + 1] == '\0'));
+}
+
+enum aud { AUD_UNKNOWN, AUD_OK, AUD_OTHER_GOV };
+
+/* Which audience a is. For a token request, the gov candidate that the
+ * gov-audience reading does not hold is AUD_OTHER_GOV (AADSTS500011);
+ * a token already issued is checked with any_gov. */
+static enum aud
+audience(const struct emu *e, const char *a, bool any_gov)
+{
+	bool onms = reading_alt(e, R_GOV_AUDIENCE);
+	for (size_t i = 0; i < NELEM(audiences); i++)
 		if (strcmp(a, audiences[i]) == 0)
-			return true;
-	return false;
+			return AUD_OK;
+	if (own_base(e, a))
+		return AUD_OK;
+	for (size_t i = 0; i < NELEM(gov_api_hosts); i++)
+		if (strcmp(a, gov_api_hosts[i]) == 0)
+			return any_gov || !onms ? AUD_OK : AUD_OTHER_GOV;
+	if (strcmp(a, gov_onmicrosoft) == 0)
+		return any_gov || onms ? AUD_OK : AUD_OTHER_GOV;
+	return AUD_UNKNOWN;
+}
+
+void
+app_object_id(const struct app *a, char out[37])
+{
+	unsigned char d[32];
+	char *seed = xasprintf("service-principal|%s|%s", a->tenant, a->client_id);
+	SHA256((const unsigned char *)seed, strlen(seed), d);
+	free(seed);
+	d[6] = (d[6] & 0x0f) | 0x40; /* a version 4 GUID's shape */
+	d[8] = (d[8] & 0x3f) | 0x80;
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", d[0], d[1], d[2],
+		 d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12], d[13], d[14], d[15]);
+}
+
+bool
+app_is(const struct app *a, const char *by)
+{
+	char oid[37];
+	if (by == NULL)
+		return false;
+	app_object_id(a, oid);
+	return strcmp(by, a->client_id) == 0 || strcmp(by, oid) == 0;
 }
 
 void
@@ -171,7 +225,7 @@ auth_token(struct emu *e, const struct request *q, const char *tenant, bool v2, 
 		}
 		aud[n - 9] = '\0';
 	}
-	if (!known_audience(aud)) {
+	if (audience(e, aud, false) != AUD_OK) {
 		entra_error(r, 400, "invalid_resource", 500011, "The resource principal was not found in the tenant.");
 		goto out;
 	}
@@ -201,7 +255,7 @@ auth_token(struct emu *e, const struct request *q, const char *tenant, bool v2, 
 	}
 	long long now = emu_now_ms(e) / 1000;
 	json_t *roles = json_array();
-	for (unsigned bit = 1; bit <= ROLE_AQ_READ_ALL; bit <<= 1)
+	for (unsigned bit = 1; bit <= ROLE_LAST; bit <<= 1)
 		if (a->roles & bit)
 			json_array_append_new(roles, json_string(role_name(bit)));
 	json_t *claims = json_pack("{s:s, s:s, s:s, s:s, s:o, s:I, s:I, s:I}", "aud", aud, "iss",
@@ -266,7 +320,7 @@ auth_bearer(struct emu *e, const struct request *q, struct app *app, struct repl
 	for (size_t i = 0; tid && appid && i < e->napps; i++)
 		if (strcmp(e->apps[i].tenant, tid) == 0 && strcmp(e->apps[i].client_id, appid) == 0)
 			found = &e->apps[i];
-	if (found == NULL || aud == NULL || !known_audience(aud)) {
+	if (found == NULL || aud == NULL || audience(e, aud, true) != AUD_OK) {
 		json_decref(c);
 		reply_error(r, 401, "Unauthorized", "The token does not name a known application and audience");
 		return false;

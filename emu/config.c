@@ -6,6 +6,7 @@
  *   [machine NAME]         id, group, group_id, tags, network_protection
  *   [faults]               seed, slow_ms, and a probability per fault:
  *                          429, 500, 503, slow, reset, truncate
+ *   [readings]             NAME = CHOICE for the readings of spec section 9
  *
  * Unknown sections and keys are errors, reported as FILE:LINE. */
 #include <ini.h>
@@ -77,12 +78,15 @@ on_key(void *user, const char *section, const char *name, const char *value)
 			c->machine = &e->machines[e->nmachines++];
 			*c->machine = (struct machine){.name = xstrdup(section + 8), .np_mode = xstrdup("Block"),
 						       .group = xstrdup(""), .tags = xstrdup("")};
-		} else if (strcmp(section, "emulator") != 0 && strcmp(section, "faults") != 0) {
-			snprintf(c->why, sizeof(c->why), "unknown section [%s] (emulator, faults, app NAME, machine NAME)",
-				 section);
+		} else if (strcmp(section, "emulator") != 0 && strcmp(section, "faults") != 0 &&
+			   strcmp(section, "readings") != 0) {
+			snprintf(c->why, sizeof(c->why),
+				 "unknown section [%s] (emulator, faults, readings, app NAME, machine NAME)", section);
 			return 0;
 		}
 	}
+	if (strcmp(section, "readings") == 0)
+		return reading_set(e, name, value, c->why, sizeof(c->why));
 	if (strcmp(section, "faults") == 0) {
 		char *end;
 		if (strcmp(name, "seed") == 0 && num_parse(value, 0, LLONG_MAX, &n, NULL) == ERR_OK) {

@@ -18,6 +18,7 @@ static const struct {
 	{ROLE_TI_RW, "Ti.ReadWrite"}, {ROLE_TI_RW_ALL, "Ti.ReadWrite.All"},
 	{ROLE_TI_READ_ALL, "Ti.Read.All"}, {ROLE_MACHINE_READ_ALL, "Machine.Read.All"},
 	{ROLE_MACHINE_RW_ALL, "Machine.ReadWrite.All"}, {ROLE_AQ_READ_ALL, "AdvancedQuery.Read.All"},
+	{ROLE_SCORE_READ_ALL, "Score.Read.All"},
 };
 
 const char *
@@ -47,6 +48,8 @@ static const struct {
 	[EP_IMPORT] = {"import", 30, 0},	 [EP_DELETE] = {"delete", 100, 1500},
 	[EP_BATCHDELETE] = {"batchdelete", 30, 1500}, [EP_MACHINES] = {"machines", 100, 1500},
 	[EP_FINDBYTAG] = {"findbytag", 100, 1500}, [EP_AQ] = {"advancedqueries", 45, 1500},
+	/* not documented for the exposure score: the usual 100 a minute, 1,500 an hour */
+	[EP_SCORE] = {"exposurescore", 100, 1500},
 	[EP_TOKEN] = {"token", 0, 0},		 [EP_OTHER] = {"other", 0, 0},
 };
 
@@ -206,6 +209,8 @@ emu_new(void)
 	e->token_lifetime = 3599;
 	e->rate_limits = true;
 	e->log = json_array();
+	e->changes = json_array();
+	e->rejected = json_object();
 	e->base = xstrdup("http://127.0.0.1");
 	e->fault_rng = 1;
 	for (int i = 0; i < EP__COUNT; i++) {
@@ -285,6 +290,8 @@ emu_free(struct emu *e)
 		free(e->used_jti[i]);
 	free(e->used_jti);
 	json_decref(e->log);
+	json_decref(e->changes);
+	json_decref(e->rejected);
 	free(e->base);
 	free(e->state_path);
 	pthread_mutex_destroy(&e->mu);
@@ -399,6 +406,11 @@ control(struct emu *e, const struct request *q, struct reply *r)
 		e->next_id = 1;
 		e->cap = 15000;
 		e->rate_limits = true;
+		memcpy(e->reading, e->reading_start, sizeof(e->reading));
+		ind_reindex(e);
+		json_object_clear(e->rejected);
+		json_array_clear(e->changes);
+		e->log_bodies = false;
 		(void)emu_state_save(e, NULL, 0);
 		r->body = json_pack("{s:b}", "reset", 1);
 	} else if (get && strcmp(p, "/state") == 0) {
@@ -423,6 +435,54 @@ control(struct emu *e, const struct request *q, struct reply *r)
 		}
 	} else if (get && strcmp(p, "/log") == 0) {
 		r->body = json_pack("{s:O}", "requests", e->log);
+	} else if (post && strcmp(p, "/log") == 0) {
+		/* {"bodies": true}: keep each request's query and body too;
+		 * {"clear": true}: start the log afresh. */
+		if ((in = body_json(q, r)) == NULL)
+			return;
+		if (json_is_boolean(json_object_get(in, "bodies")))
+			e->log_bodies = json_is_true(json_object_get(in, "bodies"));
+		if (json_is_true(json_object_get(in, "clear")))
+			json_array_clear(e->log);
+		r->body = json_pack("{s:b, s:I}", "bodies", e->log_bodies, "requests", (json_int_t)json_array_size(e->log));
+	} else if (get && strcmp(p, "/changes") == 0) {
+		r->body = json_pack("{s:O}", "changes", e->changes);
+	} else if (get && strcmp(p, "/readings") == 0) {
+		r->body = readings_json(e);
+	} else if (post && strcmp(p, "/readings") == 0) {
+		if ((in = body_json(q, r)) == NULL)
+			return;
+		const char *name;
+		json_t *v;
+		int saved[R__COUNT];
+		memcpy(saved, e->reading, sizeof(saved));
+		json_object_foreach(in, name, v) {
+			if (!json_is_string(v) || !reading_set(e, name, json_string_value(v), why, sizeof(why))) {
+				if (!json_is_string(v))
+					snprintf(why, sizeof(why), "reading %.60s: the choice must be a string", name);
+				memcpy(e->reading, saved, sizeof(saved)); /* all or nothing */
+				ind_reindex(e);
+				reply_error(r, 400, "InvalidInput", "%s", why);
+				json_decref(in);
+				return;
+			}
+		}
+		r->body = readings_json(e);
+	} else if (post && strcmp(p, "/reject") == 0) {
+		/* {"values": [...]}: refused as InvalidInput from now on, standing
+		 * for validation the service does and nobody documented. */
+		if ((in = body_json(q, r)) == NULL)
+			return;
+		json_t *vals = json_object_get(in, "values"), *el;
+		size_t i;
+		if (!json_is_array(vals)) {
+			reply_error(r, 400, "InvalidInput", "values: an array of strings expected");
+		} else {
+			json_array_foreach(vals, i, el)
+				if (json_is_string(el))
+					json_object_set_new(e->rejected, json_string_value(el), json_true());
+			r->body = json_pack("{s:I}", "rejected", (json_int_t)json_object_size(e->rejected));
+		}
 	} else if (post && strcmp(p, "/clock") == 0) {
 		if ((in = body_json(q, r)) == NULL)
 			return;
@@ -626,7 +686,31 @@ classify(const char *m, const char *p, const char **id)
 		return EP_FINDBYTAG;
 	if (strcmp(p, "/api/advancedqueries/run") == 0 && strcmp(m, "POST") == 0)
 		return EP_AQ;
+	if (strcmp(p, "/api/exposureScore/ByMachineGroups") == 0 && strcmp(m, "GET") == 0)
+		return EP_SCORE;
 	return EP_OTHER;
+}
+
+/* A token request's form for the log, with the credential replaced. */
+static json_t *
+form_for_log(const char *body, size_t len)
+{
+	json_t *o = json_object();
+	const char *p = body, *end = body + len;
+	while (p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p)), *stop = amp ? amp : end;
+		const char *eq = memchr(p, '=', (size_t)(stop - p));
+		if (eq) {
+			char *k = xstrndup(p, (size_t)(eq - p));
+			bool secret = strcmp(k, "client_secret") == 0 || strcmp(k, "client_assertion") == 0;
+			char *v = secret ? xstrdup("<redacted>") : xstrndup(eq + 1, (size_t)(stop - eq - 1));
+			json_object_set_new(o, k, json_string(utf8_valid(v, strlen(v)) ? v : "<not UTF-8>"));
+			free(k);
+			free(v);
+		}
+		p = stop + 1;
+	}
+	return o;
 }
 
 static void
@@ -638,11 +722,20 @@ count(struct emu *e, enum ep ep, const struct request *q, int status, enum fault
 	e->calls[ep][c]++;
 	if (json_array_size(e->log) >= 1000)
 		json_array_remove(e->log, 0);
-	json_array_append_new(e->log, json_pack("{s:s, s:s, s:i}", "method", q->method, "path", q->full_path,
-						"status", status));
+	json_t *x = json_pack("{s:s, s:s, s:i}", "method", q->method, "path", q->full_path, "status", status);
 	if (fault)
-		json_object_set_new(json_array_get(e->log, json_array_size(e->log) - 1), "fault",
+		json_object_set_new(x, "fault",
 				    json_string(fault == FAULT_SLOW ? "slow" : fault == FAULT_RESET ? "reset" : "truncate"));
+	if (e->log_bodies) {
+		json_object_set_new(x, "query", q->query ? json_string(q->query) : json_null());
+		json_t *body = NULL;
+		if (ep == EP_TOKEN && q->body)
+			body = form_for_log(q->body, q->body_len);
+		else if (q->body && q->body_len)
+			body = json_loadb(q->body, q->body_len, 0, NULL);
+		json_object_set_new(x, "body", body ? body : json_null());
+	}
+	json_array_append_new(e->log, x);
 }
 
 void
@@ -726,6 +819,7 @@ emu_handle(struct emu *e, const struct request *q0, struct reply *r)
 	case EP_MACHINES: machines_list(e, a, &q, r); break;
 	case EP_FINDBYTAG: machines_findbytag(e, a, &q, r); break;
 	case EP_AQ: aq_run(e, a, &q, r); break;
+	case EP_SCORE: exposure_by_group(e, a, &q, r); break;
 	default: break;
 	}
 done:

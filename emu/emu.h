@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "util.h"
 
@@ -25,7 +26,9 @@ enum role {
 	ROLE_MACHINE_READ_ALL = 1u << 3,
 	ROLE_MACHINE_RW_ALL = 1u << 4,
 	ROLE_AQ_READ_ALL = 1u << 5,
+	ROLE_SCORE_READ_ALL = 1u << 6,
 };
+#define ROLE_LAST ROLE_SCORE_READ_ALL
 const char *role_name(unsigned bit);
 unsigned role_parse(const char *name); /* 0 if unknown */
 
@@ -37,6 +40,12 @@ struct app {
 	void *pubkey;		/* EVP_PKEY * */
 	char *x5t, *x5t256;
 };
+/* The app's service principal object id: a GUID of its own, stable for
+ * (tenant, client id) and never equal to the client id (reading
+ * created-by=object-id). out holds 37 bytes. */
+void app_object_id(const struct app *a, char out[37]);
+/* Is by (a createdBy) one of a's identities? */
+bool app_is(const struct app *a, const char *by);
 /* Sets a's certificate from PEM text; false with why. */
 bool app_set_certificate(struct app *a, const char *pem, size_t len, char *why, size_t whysz);
 void app_clear_certificate(struct app *a);
@@ -63,13 +72,35 @@ struct window {
 
 enum ep {
 	EP_LIST, EP_SUBMIT, EP_IMPORT, EP_DELETE, EP_BATCHDELETE, EP_MACHINES, EP_FINDBYTAG,
-	EP_AQ, EP_TOKEN, EP_OTHER, EP__COUNT
+	EP_AQ, EP_SCORE, EP_TOKEN, EP_OTHER, EP__COUNT
 };
 const char *ep_name(enum ep e);
 /* The endpoint named s ("list", "import", ...), or -1. */
 int ep_parse(const char *s);
 
-/* Upsert key (tenant, type, value, action) -> indicator id. */
+/* Readings (spec section 9): every candidate behaviour where the documents
+ * are silent; choice 0 is the default (section 8). readings.c has the
+ * names, choices and evidence. */
+enum reading {
+	R_UPSERT_KEY,		/* type-value-action | type-value */
+	R_EMPTY_LIST,		/* 200 | 404 */
+	R_IMPORT_ERRORS,	/* per-item | whole-batch */
+	R_CREATED_BY,		/* client-id | object-id */
+	R_NORMALIZE,		/* none | canonical */
+	R_OMITTED_FIELDS,	/* keep | reset */
+	R_GROUP_NAMES,		/* accept | validate */
+	R_LIST_PERMISSION,	/* read-all-allowed | readwrite-only */
+	R_TEXT_LIMITS,		/* strict | none */
+	R_PAST_EXPIRY,		/* reject | accept */
+	R_LEGACY_ACTIONS,	/* accept | reject */
+	R_GOV_AUDIENCE,		/* api-host | onmicrosoft-us */
+	R__COUNT
+};
+#define READING_CHOICES_MAX 2
+const char *reading_name(enum reading r);
+const char *reading_choice_name(enum reading r, int choice);
+
+/* Upsert key (tenant, type, value[, action]) -> indicator id. */
 struct kslot {
 	char *key;		/* NULL: empty; KMAP_TOMB: deleted */
 	size_t len;
@@ -119,7 +150,19 @@ struct emu {
 	bool item_fault;	/* this import: odd items fail as if transiently */
 	char **used_jti;
 	size_t njti;
+	int reading[R__COUNT];		/* each reading's current choice */
+	int reading_start[R__COUNT];	/* as started (--reading, [readings]): /reset returns here */
+	json_t *rejected;		/* values refused as InvalidInput (/_emulator/reject): a set */
+	json_t *changes;		/* every create, update, delete and expiry, in order */
+	bool log_bodies;		/* the request log keeps query and body too */
 };
+
+/* Is the current choice of r its second (non-default) one? */
+static inline bool
+reading_alt(const struct emu *e, enum reading r)
+{
+	return e->reading[r] != 0;
+}
 
 /* emulator clock */
 long long emu_now_ms(const struct emu *e);
@@ -154,9 +197,13 @@ struct request {
 	size_t body_len;
 	const char *content_type;
 	const char *authorization;
+	const char *query;	/* the raw query string, for the log; or NULL */
 	void *conn;		/* struct MHD_Connection * for query arguments */
 };
 const char *req_query(const struct request *q, const char *name);
+/* The integer query argument name, from 0 to max, into *out (untouched
+ * when absent); false with a 400 ODataError in r. */
+bool emu_query_int(const struct request *q, const char *name, long long max, long long *out, struct reply *r);
 
 /* auth.c */
 void auth_token(struct emu *e, const struct request *q, const char *tenant, bool v2, struct reply *r);
@@ -171,6 +218,8 @@ void ind_import(struct emu *e, const struct app *a, const struct request *q, str
 void ind_delete(struct emu *e, const struct app *a, const char *id, struct reply *r);
 void ind_batch_delete(struct emu *e, const struct app *a, const struct request *q, struct reply *r);
 void ind_expire(struct emu *e);
+/* Rebuilds the upsert-key index (after the upsert-key reading changed). */
+void ind_reindex(struct emu *e);
 /* Loads one indicator as given (control plane, state file): no checks
  * beyond shape; returns false with why. */
 bool ind_load(struct emu *e, json_t *obj, char *why, size_t whysz);
@@ -178,7 +227,8 @@ void ind_free_all(struct emu *e);
 
 /* odata.c: $filter */
 struct filter;
-struct filter *filter_parse(const char *s, char *why, size_t whysz);
+enum filter_entity { FILTER_INDICATORS, FILTER_MACHINES };
+struct filter *filter_parse(const char *s, enum filter_entity ent, char *why, size_t whysz);
 bool filter_match(const struct filter *f, json_t *obj);
 void filter_free(struct filter *f);
 
@@ -186,6 +236,16 @@ void filter_free(struct filter *f);
 void machines_list(struct emu *e, const struct app *a, const struct request *q, struct reply *r);
 void machines_findbytag(struct emu *e, const struct app *a, const struct request *q, struct reply *r);
 void aq_run(struct emu *e, const struct app *a, const struct request *q, struct reply *r);
+void exposure_by_group(struct emu *e, const struct app *a, const struct request *q, struct reply *r);
+/* The id of the device group named name (from the machines), or -1. */
+int emu_group_id(const struct emu *e, const char *name);
+
+/* readings.c */
+bool reading_set(struct emu *e, const char *name, const char *choice, char *why, size_t whysz);
+/* "NAME=CHOICE" (--reading). */
+bool reading_set_arg(struct emu *e, const char *arg, char *why, size_t whysz);
+json_t *readings_json(const struct emu *e);
+void readings_print(const struct emu *e, FILE *fp);
 
 /* emu.c */
 struct emu *emu_new(void);

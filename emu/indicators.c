@@ -1,6 +1,8 @@
 /* The indicators API: validation (section 4 and the contract of section
- * 8 of the spec), upsert, list with OData, import, delete, BatchDelete. */
+ * 8 of the spec), upsert, list with OData, import, delete, BatchDelete;
+ * each reading of section 9 where the documents are silent. */
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,10 +37,15 @@ hexlen(const char *s, size_t want)
 	return n == want;
 }
 
-/* IPv4 strict dotted quad; IPv6 only as 8 groups of 1-4 hex digits. */
+/* IPv4 strict dotted quad; IPv6 only as 8 groups of 1-4 hex digits, or
+ * any RFC 4291 text form when lenient (normalize=canonical). */
 static bool
-ip_parse(const char *s, int *family, unsigned char a[16])
+ip_parse(const char *s, int *family, unsigned char a[16], bool lenient)
 {
+	if (strchr(s, ':') && lenient) {
+		*family = 6;
+		return inet_pton(AF_INET6, s, a) == 1;
+	}
 	if (strchr(s, ':')) {
 		const char *p = s;
 		for (int g = 0; g < 8; g++) {
@@ -167,18 +174,19 @@ url_ok(const char *s)
 	host[hn] = '\0';
 	int fam;
 	unsigned char a[16];
-	if (ip_parse(host, &fam, a))
+	if (ip_parse(host, &fam, a, false))
 		return !ip_special(fam, a);
 	return domain_ok(host, hn);
 }
 
-/* The action × type matrix of section 4. Legacy actions: accepted. */
+/* The action × type matrix of section 4. Legacy actions: as the
+ * legacy-actions reading says. */
 static bool
-action_allowed(const char *type, const char *action)
+action_allowed(const struct emu *e, const char *type, const char *action)
 {
 	bool file = strncmp(type, "File", 4) == 0, cert = strcmp(type, "CertificateThumbprint") == 0;
 	if (strcmp(action, "Alert") == 0 || strcmp(action, "AlertAndBlock") == 0)
-		return true;
+		return !reading_alt(e, R_LEGACY_ACTIONS);
 	if (cert)
 		return strcmp(action, "Allowed") == 0 || strcmp(action, "BlockAndRemediate") == 0;
 	if (!file && strcmp(action, "BlockAndRemediate") == 0)
@@ -263,14 +271,14 @@ validate(struct emu *e, json_t *o, struct verdict *v)
 		BAD(v, "InvalidInput", "Indicator value is empty");
 	if (*title == '\0' || *desc == '\0')
 		BAD(v, "InvalidInput", "Title and description must not be empty");
-	if (strlen(title) > 100)
+	if (strlen(title) > 100 && !reading_alt(e, R_TEXT_LIMITS))
 		BAD(v, "InvalidInput", "Title is longer than 100 characters");
-	if (strlen(desc) > 1000)
+	if (strlen(desc) > 1000 && !reading_alt(e, R_TEXT_LIMITS))
 		BAD(v, "InvalidInput", "Description is longer than 1000 characters");
 	if (strcmp(type, "IpAddress") == 0) {
 		int fam;
 		unsigned char a[16];
-		if (!ip_parse(value, &fam, a) || ip_special(fam, a))
+		if (!ip_parse(value, &fam, a, reading_alt(e, R_NORMALIZE)) || ip_special(fam, a))
 			BAD(v, "InvalidIpAddress", "Ip address %.80s is invalid", value);
 	} else if (strcmp(type, "DomainName") == 0) {
 		if (!domain_ok(value, strlen(value)))
@@ -283,7 +291,7 @@ validate(struct emu *e, json_t *o, struct verdict *v)
 		if (!hexlen(value, want))
 			BAD(v, "InvalidHashValue", "Hash value %.80s is invalid", value);
 	}
-	if (!action_allowed(type, action))
+	if (!action_allowed(e, type, action))
 		BAD(v, "InvalidInput", "Action %s is not supported for indicator type %s", action, type);
 	if (strcmp(action, "Audit") == 0 && !json_is_true(ga))
 		BAD(v, "InvalidInput", "Audit requires generateAlert to be true");
@@ -297,10 +305,101 @@ validate(struct emu *e, json_t *o, struct verdict *v)
 		if (!emu_time_parse(json_string_value(exp), &ms))
 			BAD(v, "InvalidInput", "expirationTime %.40s is not an ISO-8601 UTC time",
 			    json_string_value(exp));
-		if (ms <= emu_now_ms(e))
+		if (ms <= emu_now_ms(e) && !reading_alt(e, R_PAST_EXPIRY))
 			BAD(v, "InvalidInput", "expirationTime is in the past");
 	}
+	if (json_object_get(e->rejected, value))
+		BAD(v, "InvalidInput", "Indicator value %.80s is not allowed", value);
 	return true;
+}
+
+/* The documents' lenient forms (section 9): generateAlert as "True" or
+ * "False" (documented as an Enum), rbacGroupNames as a comma-separated
+ * string (documented as String). Rewritten in o before validation. */
+static void
+lenient_forms(json_t *o)
+{
+	json_t *ga = json_object_get(o, "generateAlert");
+	if (json_is_string(ga)) {
+		const char *t = json_string_value(ga);
+		if (strcasecmp(t, "true") == 0 || strcasecmp(t, "false") == 0)
+			json_object_set_new(o, "generateAlert", json_boolean(strcasecmp(t, "true") == 0));
+	}
+	json_t *g = json_object_get(o, "rbacGroupNames");
+	if (json_is_string(g)) {
+		json_t *arr = json_array();
+		const char *p = json_string_value(g);
+		while (*p) {
+			size_t n = strcspn(p, ",");
+			const char *a = p, *b = p + n;
+			while (a < b && isspace((unsigned char)*a))
+				a++;
+			while (b > a && isspace((unsigned char)b[-1]))
+				b--;
+			if (b > a)
+				json_array_append_new(arr, json_stringn(a, (size_t)(b - a)));
+			p += n + (p[n] == ',');
+		}
+		json_object_set_new(o, "rbacGroupNames", arr);
+	}
+}
+
+/* group-names=validate: every name must be a device group of the tenant
+ * (known from the machines); the ids are filled in. */
+static bool
+groups_check(struct emu *e, json_t *o, struct verdict *v)
+{
+	json_t *names = json_object_get(o, "rbacGroupNames"), *el;
+	size_t i;
+	if (!reading_alt(e, R_GROUP_NAMES) || !json_is_array(names))
+		return true;
+	json_t *ids = json_array();
+	json_array_foreach(names, i, el) {
+		int id = emu_group_id(e, json_string_value(el));
+		if (id < 0) {
+			json_decref(ids);
+			BAD(v, "InvalidInput", "Device group %.80s was not found", json_string_value(el));
+		}
+		char num[16];
+		snprintf(num, sizeof(num), "%d", id);
+		json_array_append_new(ids, json_string(num));
+	}
+	json_object_set_new(o, "rbacGroupIds", ids);
+	return true;
+}
+
+/* normalize=canonical: the value in the service's own form (hashes and
+ * thumbprints upper case, IPv6 as RFC 5952 text, domains lower case, a
+ * URL's scheme and host lower case), which is what is stored, matched
+ * and returned. Our own rules, written apart from iocsync's. */
+static void
+normalize(const struct emu *e, json_t *o)
+{
+	if (!reading_alt(e, R_NORMALIZE))
+		return;
+	const char *type = json_string_value(json_object_get(o, "indicatorType"));
+	char *v = xstrdup(json_string_value(json_object_get(o, "indicatorValue")));
+	if (strncmp(type, "File", 4) == 0 || strcmp(type, "CertificateThumbprint") == 0) {
+		for (char *p = v; *p; p++)
+			*p = (char)toupper((unsigned char)*p);
+	} else if (strcmp(type, "DomainName") == 0) {
+		for (char *p = v; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+	} else if (strcmp(type, "IpAddress") == 0 && strchr(v, ':')) {
+		unsigned char a[16];
+		char out[INET6_ADDRSTRLEN];
+		if (inet_pton(AF_INET6, v, a) == 1 && inet_ntop(AF_INET6, a, out, sizeof(out))) {
+			free(v);
+			v = xstrdup(out);
+		}
+	} else if (strcmp(type, "Url") == 0) {
+		char *host = strstr(v, "://");
+		char *end = host ? host + 3 + strcspn(host + 3, "/?#") : v;
+		for (char *p = v; p < end; p++)
+			*p = (char)tolower((unsigned char)*p);
+	}
+	json_object_set_new(o, "indicatorValue", json_string(v));
+	free(v);
 }
 
 /* ---- the store ---- */
@@ -310,7 +409,7 @@ static bool
 owns(const struct app *a, const struct indicator *x)
 {
 	const char *by = json_string_value(json_object_get(x->obj, "createdBy"));
-	return strcmp(x->tenant, a->tenant) == 0 && by && strcmp(by, a->client_id) == 0;
+	return strcmp(x->tenant, a->tenant) == 0 && app_is(a, by);
 }
 
 static bool
@@ -334,14 +433,16 @@ may_write(const struct app *a, const struct indicator *x)
 static char tomb;
 #define KMAP_TOMB (&tomb)
 
+/* The upsert key: (tenant, type, value, action), or without the action
+ * under upsert-key=type-value. */
 static char *
-key_of(const char *tenant, json_t *o, size_t *len)
+key_of(const struct emu *e, const char *tenant, json_t *o, size_t *len)
 {
 	struct strbuf sb = {0};
 	const char *parts[] = {tenant, json_string_value(json_object_get(o, "indicatorType")),
 			       json_string_value(json_object_get(o, "indicatorValue")),
 			       json_string_value(json_object_get(o, "action"))};
-	for (size_t i = 0; i < 4; i++)
+	for (size_t i = 0; i < (reading_alt(e, R_UPSERT_KEY) ? 3u : 4u); i++)
 		sb_add(&sb, parts[i] ? parts[i] : "", (parts[i] ? strlen(parts[i]) : 0) + 1); /* with its NUL */
 	*len = sb.len;
 	return sb.buf;
@@ -425,17 +526,35 @@ static struct indicator *
 find_key(struct emu *e, const char *tenant, json_t *in)
 {
 	size_t n, at;
-	char *k = key_of(tenant, in, &n);
+	char *k = key_of(e, tenant, in, &n);
 	struct kslot *s = kmap_find(&e->keys, k, n, false);
 	free(k);
 	return s ? find_num(e, s->id, &at) : NULL;
 }
 
+/* One line of the change log (GET /_emulator/changes): what happened to
+ * which indicator, in order, so a test can replay the tenant's state
+ * between any two calls. */
 static void
-remove_at(struct emu *e, size_t i)
+log_change(struct emu *e, const char *op, const struct indicator *x)
+{
+	if (json_array_size(e->changes) >= 200000)
+		json_array_remove(e->changes, 0);
+	json_t *o = x->obj;
+	json_array_append_new(e->changes, json_pack("{s:s, s:I, s:s, s:O, s:O, s:O, s:O, s:I}", "op", op, "id",
+						    (json_int_t)x->id, "tenant", x->tenant, "type",
+						    json_object_get(o, "indicatorType"), "value",
+						    json_object_get(o, "indicatorValue"), "action",
+						    json_object_get(o, "action"), "createdBy",
+						    json_object_get(o, "createdBy"), "at_ms", (json_int_t)emu_now_ms(e)));
+}
+
+static void
+remove_at(struct emu *e, size_t i, const char *why)
 {
 	size_t n;
-	char *k = key_of(e->inds[i].tenant, e->inds[i].obj, &n);
+	log_change(e, why, &e->inds[i]);
+	char *k = key_of(e, e->inds[i].tenant, e->inds[i].obj, &n);
 	kmap_del(&e->keys, k, n);
 	free(k);
 	(*active(e, e->inds[i].tenant))--;
@@ -451,14 +570,14 @@ ind_expire(struct emu *e)
 	long long now = emu_now_ms(e) / 1000;
 	for (size_t i = e->ninds; i-- > 0;)
 		if (e->inds[i].expire_at && e->inds[i].expire_at <= now)
-			remove_at(e, i);
+			remove_at(e, i, "expire");
 }
 
 void
 ind_free_all(struct emu *e)
 {
 	while (e->ninds)
-		remove_at(e, e->ninds - 1);
+		remove_at(e, e->ninds - 1, "reset");
 	free(e->inds);
 	e->inds = NULL;
 	e->inds_cap = 0;
@@ -475,9 +594,20 @@ static void
 index_at(struct emu *e, size_t i)
 {
 	size_t n;
-	char *k = key_of(e->inds[i].tenant, e->inds[i].obj, &n);
+	char *k = key_of(e, e->inds[i].tenant, e->inds[i].obj, &n);
 	kmap_put(&e->keys, k, n, e->inds[i].id);
 	(*active(e, e->inds[i].tenant))++;
+}
+
+void
+ind_reindex(struct emu *e)
+{
+	kmap_free(&e->keys);
+	for (size_t i = 0; i < e->ninds; i++) {
+		size_t n;
+		char *k = key_of(e, e->inds[i].tenant, e->inds[i].obj, &n);
+		kmap_put(&e->keys, k, n, e->inds[i].id);
+	}
 }
 
 static const char *const copied[] = {
@@ -486,29 +616,77 @@ static const char *const copied[] = {
 	"educateUrl", "externalId", "category", "mitreTechniques", "bypassDurationHours",
 };
 
-/* Creates or updates (upsert key: type, value, action). Returns the
- * stored resource (borrowed) or NULL with v filled. */
+/* What an optional field becomes when an update omits it under
+ * omitted-fields=reset: its value on a fresh indicator. */
 static json_t *
-upsert(struct emu *e, const struct app *a, json_t *in, struct verdict *v)
+field_default(const char *name)
 {
-	char now[40];
-	emu_time_format(emu_now_ms(e), now, sizeof(now));
-	if (!validate(e, in, v))
-		return NULL;
-	struct indicator *x = find_key(e, a->tenant, in);
-	bool fresh = x == NULL;
-	if (x && !may_write(a, x)) {
-		v->status = 403;
-		v->code = "Forbidden";
-		snprintf(v->msg, sizeof(v->msg), "The application may not update indicator %lld", x->id);
+	if (strcmp(name, "severity") == 0)
+		return json_string("Informational");
+	if (strcmp(name, "rbacGroupNames") == 0 || strcmp(name, "rbacGroupIds") == 0)
+		return json_array();
+	if (strcmp(name, "generateAlert") == 0)
+		return json_false();
+	return json_null();
+}
+
+/*
+ * The first half of an upsert: takes the body as the documents allow it
+ * (lenient forms), validates it under the readings, normalises it, and
+ * checks that the app may write the indicator it would update. Returns
+ * the item as it would be stored (a new reference) and *old, the
+ * indicator it updates or NULL; or NULL with v filled.
+ */
+static json_t *
+upsert_check(struct emu *e, const struct app *a, json_t *in, struct indicator **old, struct verdict *v)
+{
+	if (!json_is_object(in)) {
+		v->status = 400;
+		v->code = "InvalidRequestBody";
+		snprintf(v->msg, sizeof(v->msg), "Request body is incorrect");
 		return NULL;
 	}
+	json_t *o = json_deep_copy(in);
+	lenient_forms(o);
+	if (!validate(e, o, v) || !groups_check(e, o, v)) {
+		json_decref(o);
+		return NULL;
+	}
+	normalize(e, o);
+	*old = find_key(e, a->tenant, o);
+	if (*old && !may_write(a, *old)) {
+		v->status = 403;
+		v->code = "Forbidden";
+		snprintf(v->msg, sizeof(v->msg), "The application may not update indicator %lld", (*old)->id);
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static void
+cap_reached(const struct emu *e, struct verdict *v)
+{
+	v->status = 400;
+	v->code = "InvalidInput";
+	snprintf(v->msg, sizeof(v->msg), "The tenant already has %ld active indicators, the maximum", e->cap);
+}
+
+/* The second half: creates or updates with the checked item o (upsert
+ * key per the reading). Returns the stored resource (borrowed) or NULL
+ * with v filled (the cap). */
+static json_t *
+upsert_apply(struct emu *e, const struct app *a, json_t *o, struct verdict *v)
+{
+	char now[40], oid[37];
+	emu_time_format(emu_now_ms(e), now, sizeof(now));
+	app_object_id(a, oid);
+	const char *me = reading_alt(e, R_CREATED_BY) ? oid : a->client_id;
+	struct indicator *x = find_key(e, a->tenant, o);
+	bool fresh = x == NULL;
 	if (x == NULL) {
 		if ((long)*active(e, a->tenant) >= e->cap) {
-			v->status = 400;
-			v->code = "InvalidInput";
-			snprintf(v->msg, sizeof(v->msg), "The tenant already has %ld active indicators, the maximum",
-				 e->cap);
+			cap_reached(e, v);
 			return NULL;
 		}
 		xgrow((void **)&e->inds, &e->inds_cap, e->ninds + 1, sizeof(*e->inds));
@@ -519,28 +697,27 @@ upsert(struct emu *e, const struct app *a, json_t *in, struct verdict *v)
 		char id[24];
 		snprintf(id, sizeof(id), "%lld", x->id);
 		json_object_set_new(x->obj, "id", json_string(id));
-		json_t *app = json_object_get(in, "application");
+		json_t *app = json_object_get(o, "application");
 		json_object_set_new(x->obj, "application", app && json_is_string(app) ? json_copy(app) : json_null());
 		json_object_set_new(x->obj, "sourceType", json_string("AadApp"));
-		json_object_set_new(x->obj, "createdBy", json_string(a->client_id));
+		json_object_set_new(x->obj, "createdBy", json_string(me));
 		json_object_set_new(x->obj, "createdByDisplayName", json_string(a->name));
 		json_object_set_new(x->obj, "createdBySource", json_string("PublicApi"));
 		json_object_set_new(x->obj, "creationTimeDateTimeUtc", json_string(now));
 		json_object_set_new(x->obj, "lastUpdatedBy", json_null());
-		json_object_set_new(x->obj, "severity", json_string("Informational"));
-		json_object_set_new(x->obj, "expirationTime", json_null());
-		json_object_set_new(x->obj, "recommendedActions", json_null());
-		json_object_set_new(x->obj, "rbacGroupNames", json_array());
-		json_object_set_new(x->obj, "rbacGroupIds", json_array());
-		json_object_set_new(x->obj, "generateAlert", json_false());
+		for (size_t i = 3; i < NELEM(copied); i++) /* the optional ones */
+			json_object_set_new(x->obj, copied[i], field_default(copied[i]));
 	} else {
-		json_object_set_new(x->obj, "lastUpdatedBy", json_string(a->client_id));
+		json_object_set_new(x->obj, "lastUpdatedBy", json_string(me));
 	}
 	json_object_set_new(x->obj, "lastUpdateTime", json_string(now));
-	for (size_t i = 0; i < sizeof(copied) / sizeof(copied[0]); i++) {
-		json_t *f = json_object_get(in, copied[i]);
+	bool reset = !fresh && reading_alt(e, R_OMITTED_FIELDS);
+	for (size_t i = 0; i < NELEM(copied); i++) {
+		json_t *f = json_object_get(o, copied[i]);
 		if (f)
 			json_object_set(x->obj, copied[i], f);
+		else if (reset)
+			json_object_set_new(x->obj, copied[i], field_default(copied[i]));
 	}
 	json_t *exp = json_object_get(x->obj, "expirationTime");
 	long long ms = 0;
@@ -553,7 +730,18 @@ upsert(struct emu *e, const struct app *a, json_t *in, struct verdict *v)
 	}
 	if (fresh)
 		index_at(e, (size_t)(x - e->inds));
+	log_change(e, fresh ? "create" : "update", x);
 	return x->obj;
+}
+
+static json_t *
+upsert(struct emu *e, const struct app *a, json_t *in, struct verdict *v)
+{
+	struct indicator *old;
+	json_t *o = upsert_check(e, a, in, &old, v);
+	json_t *out = o ? upsert_apply(e, a, o, v) : NULL;
+	json_decref(o);
+	return out;
 }
 
 static json_t *
@@ -579,10 +767,13 @@ with_context(struct emu *e, json_t *body, const char *what)
 	free(ctx);
 }
 
+/* Reading (list) with Ti.Read.All too, unless list-permission says the
+ * documents' list of permissions is the whole truth. */
 static bool
-may_use_ti(const struct app *a, bool write, struct reply *r)
+may_use_ti(const struct emu *e, const struct app *a, bool write, struct reply *r)
 {
-	unsigned need = ROLE_TI_RW | ROLE_TI_RW_ALL | (write ? 0 : ROLE_TI_READ_ALL);
+	bool read_all = !write && !reading_alt(e, R_LIST_PERMISSION);
+	unsigned need = ROLE_TI_RW | ROLE_TI_RW_ALL | (read_all ? ROLE_TI_READ_ALL : 0);
 	if (a->roles & need)
 		return true;
 	reply_error(r, 403, "Forbidden", "The application lacks the permission Ti.ReadWrite(.All)");
@@ -593,7 +784,7 @@ void
 ind_submit(struct emu *e, const struct app *a, const struct request *q, struct reply *r)
 {
 	struct verdict v = {0};
-	if (!may_use_ti(a, true, r))
+	if (!may_use_ti(e, a, true, r))
 		return;
 	json_t *in = parse_body(q, r);
 	if (in == NULL)
@@ -610,10 +801,70 @@ ind_submit(struct emu *e, const struct app *a, const struct request *q, struct r
 	(void)emu_state_save(e, NULL, 0);
 }
 
+static json_t *
+import_result(json_t *item, json_t *out, const struct verdict *v)
+{
+	/* The value as stored (normalised) when it was, else as given. */
+	json_t *val = out ? json_object_get(out, "indicatorValue")
+			  : json_is_object(item) ? json_object_get(item, "indicatorValue") : NULL;
+	json_t *res = json_object();
+	json_object_set_new(res, "id", out ? json_copy(json_object_get(out, "id")) : json_null());
+	json_object_set_new(res, "indicator", json_is_string(val) ? json_copy(val) : json_null());
+	json_object_set_new(res, "isFailed", json_boolean(out == NULL));
+	if (out) {
+		json_object_set_new(res, "failureReason", json_null());
+	} else {
+		char *why = xasprintf("%s: %s", v->code, v->msg);
+		json_object_set_new(res, "failureReason", json_string(why));
+		free(why);
+	}
+	return res;
+}
+
+/* import-errors=whole-batch: every item is checked before any is
+ * written, the tenant cap included; one refused item refuses the request
+ * (400 with its code) and nothing is stored. Returns false with v. */
+static bool
+whole_batch_check(struct emu *e, const struct app *a, json_t *list, struct verdict *v)
+{
+	json_t *item, *newkeys = json_object();
+	size_t i, fresh = 0;
+	bool ok = true;
+	json_array_foreach(list, i, item) {
+		struct indicator *old;
+		json_t *o = upsert_check(e, a, item, &old, v);
+		if (o == NULL) {
+			ok = false;
+			break;
+		}
+		if (old == NULL) {
+			size_t n;
+			char *k = key_of(e, a->tenant, o, &n);
+			for (size_t j = 0; j < n; j++) /* NULs separate the parts */
+				if (k[j] == '\0')
+					k[j] = '\x1f';
+			if (json_object_get(newkeys, k) == NULL) {
+				json_object_set_new(newkeys, k, json_true());
+				fresh++;
+			}
+			free(k);
+		}
+		json_decref(o);
+	}
+	json_decref(newkeys);
+	if (ok && (long)(*active(e, a->tenant) + fresh) > e->cap) {
+		cap_reached(e, v);
+		ok = false;
+	}
+	if (!ok)
+		v->status = 400; /* the request is refused as a whole, whatever the item's own status */
+	return ok;
+}
+
 void
 ind_import(struct emu *e, const struct app *a, const struct request *q, struct reply *r)
 {
-	if (!may_use_ti(a, true, r))
+	if (!may_use_ti(e, a, true, r))
 		return;
 	json_t *in = parse_body(q, r);
 	if (in == NULL)
@@ -635,6 +886,12 @@ ind_import(struct emu *e, const struct app *a, const struct request *q, struct r
 		json_decref(in);
 		return;
 	}
+	struct verdict wv = {0};
+	if (reading_alt(e, R_IMPORT_ERRORS) && !whole_batch_check(e, a, list, &wv)) {
+		reply_error(r, wv.status, wv.code, "%s", wv.msg);
+		json_decref(in);
+		return;
+	}
 	json_t *results = json_array(), *item;
 	size_t i;
 	json_array_foreach(list, i, item) {
@@ -647,19 +904,7 @@ ind_import(struct emu *e, const struct app *a, const struct request *q, struct r
 		} else {
 			out = upsert(e, a, item, &v);
 		}
-		json_t *val = json_is_object(item) ? json_object_get(item, "indicatorValue") : NULL;
-		json_t *res = json_object();
-		json_object_set_new(res, "id", out ? json_copy(json_object_get(out, "id")) : json_null());
-		json_object_set_new(res, "indicator", json_is_string(val) ? json_copy(val) : json_null());
-		json_object_set_new(res, "isFailed", json_boolean(out == NULL));
-		if (out) {
-			json_object_set_new(res, "failureReason", json_null());
-		} else {
-			char *why = xasprintf("%s: %s", v.code, v.msg);
-			json_object_set_new(res, "failureReason", json_string(why));
-			free(why);
-		}
-		json_array_append_new(results, res);
+		json_array_append_new(results, import_result(item, out, &v));
 	}
 	json_decref(in);
 	r->status = 200;
@@ -668,8 +913,8 @@ ind_import(struct emu *e, const struct app *a, const struct request *q, struct r
 	(void)emu_state_save(e, NULL, 0);
 }
 
-static bool
-query_int(const struct request *q, const char *name, long long max, long long *out, struct reply *r)
+bool
+emu_query_int(const struct request *q, const char *name, long long max, long long *out, struct reply *r)
 {
 	const char *s = req_query(q, name);
 	long long v;
@@ -690,12 +935,12 @@ ind_list(struct emu *e, const struct app *a, const struct request *q, struct rep
 	char why[256];
 	struct filter *f = NULL;
 
-	if (!may_use_ti(a, false, r))
+	if (!may_use_ti(e, a, false, r))
 		return;
-	if (!query_int(q, "$top", 10000, &top, r) || !query_int(q, "$skip", 1LL << 40, &skip, r))
+	if (!emu_query_int(q, "$top", 10000, &top, r) || !emu_query_int(q, "$skip", 1LL << 40, &skip, r))
 		return;
 	const char *fs = req_query(q, "$filter");
-	if (fs && (f = filter_parse(fs, why, sizeof(why))) == NULL) {
+	if (fs && (f = filter_parse(fs, FILTER_INDICATORS, why, sizeof(why))) == NULL) {
 		reply_error(r, 400, "ODataError", "Invalid $filter: %s", why);
 		return;
 	}
@@ -713,6 +958,13 @@ ind_list(struct emu *e, const struct app *a, const struct request *q, struct rep
 		}
 		json_array_append(value, e->inds[i].obj);
 		taken++;
+	}
+	filter_free(f);
+	if (taken == 0 && reading_alt(e, R_EMPTY_LIST)) {
+		/* As GET /api/machines does when nothing matches (DD get-machines.md). */
+		json_decref(value);
+		reply_error(r, 404, "NotFound", "No indicators were found");
+		return;
 	}
 	r->status = 200;
 	r->body = json_object();
@@ -733,7 +985,6 @@ ind_list(struct emu *e, const struct app *a, const struct request *q, struct rep
 		json_object_set_new(r->body, "@odata.nextLink", json_string(sb.buf));
 		sb_free(&sb);
 	}
-	filter_free(f);
 }
 
 /* The indicators stay sorted by id: binary search. */
@@ -775,7 +1026,7 @@ void
 ind_delete(struct emu *e, const struct app *a, const char *id, struct reply *r)
 {
 	size_t at;
-	if (!may_use_ti(a, true, r))
+	if (!may_use_ti(e, a, true, r))
 		return;
 	struct indicator *x = find_id(e, id, &at);
 	if (x == NULL || !visible(a, x)) {
@@ -786,7 +1037,7 @@ ind_delete(struct emu *e, const struct app *a, const char *id, struct reply *r)
 		reply_error(r, 403, "Forbidden", "The application may not delete indicator %.40s", id);
 		return;
 	}
-	remove_at(e, at);
+	remove_at(e, at, "delete");
 	r->status = 204;
 	r->raw_empty = true;
 	(void)emu_state_save(e, NULL, 0);
@@ -795,7 +1046,7 @@ ind_delete(struct emu *e, const struct app *a, const char *id, struct reply *r)
 void
 ind_batch_delete(struct emu *e, const struct app *a, const struct request *q, struct reply *r)
 {
-	if (!may_use_ti(a, true, r))
+	if (!may_use_ti(e, a, true, r))
 		return;
 	json_t *in = parse_body(q, r), *ids, *el;
 	size_t i, at;
@@ -833,7 +1084,7 @@ ind_batch_delete(struct emu *e, const struct app *a, const struct request *q, st
 	}
 	json_array_foreach(ids, i, el) {
 		if (find_id(e, json_string_value(el), &at)) /* a repeated id is gone already */
-			remove_at(e, at);
+			remove_at(e, at, "delete");
 	}
 	r->status = 204;
 	r->raw_empty = true;

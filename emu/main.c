@@ -17,7 +17,8 @@
 
 static const char usage[] =
 	"usage: mde-emulator [--config FILE] [--listen ADDR:PORT] [--tls-cert FILE --tls-key FILE]\n"
-	"                    [--state FILE] [--no-rate-limits]\n"
+	"                    [--state FILE] [--no-rate-limits] [--reading NAME=CHOICE ...]\n"
+	"       mde-emulator --list-readings\n"
 	"\n"
 	"A local Microsoft Defender for Endpoint API (indicators, machines, the\n"
 	"network protection query) with Entra ID token endpoints, for demos and tests.\n"
@@ -30,6 +31,9 @@ static const char usage[] =
 	"  --tls-cert F     serve HTTPS with this PEM certificate (and --tls-key)\n"
 	"  --state F        keep indicators in F across restarts\n"
 	"  --no-rate-limits answer without MDE's per-minute and per-hour limits\n"
+	"  --reading N=C    where MDE's documents are silent, behave as reading N's\n"
+	"                   choice C (repeatable; after --config's [readings])\n"
+	"  --list-readings  print every reading, its choices and evidence, and exit\n"
 	"\n"
 	"Demo identity: tenant 00000000-0000-0000-0000-000000000001, client id\n"
 	"11111111-1111-1111-1111-111111111111, secret emulator-secret. See mde-emulator(1).\n";
@@ -38,6 +42,15 @@ struct conn {
 	struct strbuf body;
 	bool too_large;
 };
+
+static enum MHD_Result
+add_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct strbuf *sb = cls;
+	(void)kind;
+	sb_addf(sb, "%s%s%s%s", sb->len ? "&" : "", key, value ? "=" : "", value ? value : "");
+	return MHD_YES;
+}
 
 /* A truncated answer: announces the whole length, sends half, fails. */
 struct half {
@@ -137,7 +150,12 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 		.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
 		.conn = c,
 	};
+	/* The query as the log shows it: arguments decoded, in their order. */
+	struct strbuf qs = {0};
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_arg, &qs);
+	q.query = qs.buf;
 	emu_handle(e, &q, &r);
+	sb_free(&qs);
 	return send_reply(c, &r);
 }
 
@@ -187,8 +205,12 @@ main(int argc, char **argv)
 		{"config", required_argument, NULL, 'C'}, {"listen", required_argument, NULL, 'l'}, {"tls-cert", required_argument, NULL, 'c'},
 		{"tls-key", required_argument, NULL, 'k'}, {"state", required_argument, NULL, 's'},
 		{"no-rate-limits", no_argument, NULL, 'n'}, {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},	  {NULL, 0, NULL, 0},
+		{"version", no_argument, NULL, 'V'},	  {"reading", required_argument, NULL, 'r'},
+		{"list-readings", no_argument, NULL, 'L'}, {NULL, 0, NULL, 0},
 	};
+	const char **readings = xcalloc((size_t)argc + 1, sizeof(*readings));
+	size_t nreadings = 0;
+	bool list_readings = false;
 	const char *listen = "127.0.0.1:0", *cert = NULL, *key = NULL, *state = NULL, *config = NULL;
 	bool no_rl = false;
 	int ch;
@@ -200,25 +222,45 @@ main(int argc, char **argv)
 		case 'k': key = optarg; break;
 		case 's': state = optarg; break;
 		case 'n': no_rl = true; break;
-		case 'V': printf("mde-emulator %s\n", IOCSYNC_VERSION); return 0;
-		case 'h': fputs(usage, stdout); return 0;
-		default: fputs(usage, stderr); return 2;
+		case 'r': readings[nreadings++] = optarg; break;
+		case 'L': list_readings = true; break;
+		case 'V': printf("mde-emulator %s\n", IOCSYNC_VERSION); free(readings); return 0;
+		case 'h': fputs(usage, stdout); free(readings); return 0;
+		default: fputs(usage, stderr); free(readings); return 2;
 		}
+	}
+	if (list_readings) {
+		struct emu *le = emu_new();
+		char why[512];
+		for (size_t i = 0; i < nreadings; i++)
+			if (!reading_set_arg(le, readings[i], why, sizeof(why))) {
+				fprintf(stderr, "mde-emulator: %s\n", why);
+				emu_free(le);
+				free(readings);
+				return 2;
+			}
+		readings_print(le, stdout);
+		emu_free(le);
+		free(readings);
+		return 0;
 	}
 	if (optind != argc || (cert == NULL) != (key == NULL)) {
 		fputs(usage, stderr);
+		free(readings);
 		return 2;
 	}
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	if (!parse_listen(listen, &ss, &sl)) {
 		fprintf(stderr, "mde-emulator: --listen %s: ADDR:PORT expected (127.0.0.1:8443, [::1]:0)\n", listen);
+		free(readings);
 		return 2;
 	}
 	char *cert_pem = NULL, *key_pem = NULL;
 	size_t n;
 	if (cert && (file_read(cert, 1 << 20, &cert_pem, &n) != ERR_OK || file_read(key, 1 << 20, &key_pem, &n) != ERR_OK)) {
 		fprintf(stderr, "mde-emulator: cannot read the TLS certificate or key: %s\n", strerror(errno));
+		free(readings);
 		return 1;
 	}
 	struct emu *e = emu_new();
@@ -227,12 +269,23 @@ main(int argc, char **argv)
 		if (!emu_config_load(e, config, why, sizeof(why))) {
 			fprintf(stderr, "mde-emulator: %s\n", why);
 			emu_free(e);
-			free(cert_pem), free(key_pem);
+			free(cert_pem), free(key_pem), free(readings);
 			return 2;
 		}
 	} else {
 		emu_demo(e);
 	}
+	for (size_t i = 0; i < nreadings; i++) {
+		char why[512];
+		if (!reading_set_arg(e, readings[i], why, sizeof(why))) {
+			fprintf(stderr, "mde-emulator: %s\n", why);
+			emu_free(e);
+			free(cert_pem), free(key_pem), free(readings);
+			return 2;
+		}
+	}
+	free(readings);
+	memcpy(e->reading_start, e->reading, sizeof(e->reading)); /* what /_emulator/reset returns to */
 	if (no_rl)
 		e->rate_limits = false;
 	if (state) {

@@ -1,9 +1,11 @@
 /*
- * OData $filter for indicators (contract, section 8): eq ne gt ge lt le,
- * and or not, parentheses, startswith(field,'text'), on the fields of
- * section 3.1. Literals: 'strings' ('' escapes a quote), numbers, true,
- * false, null, and bare ISO-8601 times. Anything else is an error.
- * Recursive descent with a depth cap; the input is bounded by the URL.
+ * OData $filter (contract, section 8, and the leniencies of section 9):
+ * eq ne gt ge lt le, and or not, parentheses, startswith(field,'text'),
+ * contains(field,'text'), and FIELD/any(x: ...) on collection fields,
+ * on the fields the documents list for indicators (3.1) and machines
+ * (5.1). Literals: 'strings' ('' escapes a quote), numbers, true, false,
+ * null, and bare ISO-8601 times. Anything else is an error. Recursive
+ * descent with a depth cap; the input is bounded by the URL.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -15,12 +17,12 @@
 #define FILTER_MAX_DEPTH 64
 #define FILTER_MAX_BYTES 8192
 
-enum op { OP_EQ, OP_NE, OP_GT, OP_GE, OP_LT, OP_LE, OP_AND, OP_OR, OP_NOT, OP_STARTSWITH };
+enum op { OP_EQ, OP_NE, OP_GT, OP_GE, OP_LT, OP_LE, OP_AND, OP_OR, OP_NOT, OP_STARTSWITH, OP_CONTAINS, OP_ANY };
 enum lit { L_STR, L_NUM, L_BOOL, L_NULL, L_TIME };
 
 struct filter {
 	enum op op;
-	struct filter *a, *b;	/* and/or/not */
+	struct filter *a, *b;	/* and/or/not; any: a is the lambda's body */
 	char *field;		/* comparisons */
 	enum lit kind;
 	char *str;
@@ -29,11 +31,32 @@ struct filter {
 	long long ms;
 };
 
-static const char *const fields[] = {
+/* Filterable properties per entity; collections take any() only, times
+ * compare as times. */
+static const char *const ind_fields[] = {
 	"application", "createdByDisplayName", "expirationTime", "generateAlert", "title",
 	"rbacGroupNames", "rbacGroupIds", "indicatorValue", "indicatorType",
-	"creationTimeDateTimeUtc", "createdBy", "action", "severity",
+	"creationTimeDateTimeUtc", "createdBy", "action", "severity", NULL,
 };
+static const char *const machine_fields[] = {
+	"computerDnsName", "id", "version", "deviceValue", "aadDeviceId", "machineTags", "lastSeen",
+	"exposureLevel", "onboardingStatus", "lastIpAddress", "healthStatus", "osPlatform", "riskScore",
+	"rbacGroupId", NULL,
+};
+static const char *const collections[] = {"rbacGroupNames", "rbacGroupIds", "machineTags", NULL};
+static const char *const times[] = {"expirationTime", "creationTimeDateTimeUtc", "lastSeen", NULL};
+
+/* The name a lambda's variable stands for inside any(). */
+#define LAMBDA_IT "$it"
+
+static bool
+listed(const char *const *list, const char *s)
+{
+	for (size_t i = 0; list[i]; i++)
+		if (strcmp(list[i], s) == 0)
+			return true;
+	return false;
+}
 
 struct parser {
 	const char *p;
@@ -41,6 +64,9 @@ struct parser {
 	size_t whysz;
 	bool failed;
 	int depth;
+	const char *const *fields;
+	const char *var;	/* inside any(var: ...): its name */
+	size_t varlen;
 };
 
 static void
@@ -110,10 +136,14 @@ field(struct parser *ps)
 	size_t n = 0;
 	while (isalnum((unsigned char)ps->p[n]) || ps->p[n] == '_')
 		n++;
-	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-		if (strlen(fields[i]) == n && strncmp(ps->p, fields[i], n) == 0) {
+	if (ps->var && n == ps->varlen && strncmp(ps->p, ps->var, n) == 0) {
+		ps->p += n;
+		return xstrdup(LAMBDA_IT);
+	}
+	for (size_t i = 0; ps->fields[i]; i++)
+		if (strlen(ps->fields[i]) == n && strncmp(ps->p, ps->fields[i], n) == 0) {
 			ps->p += n;
-			return xstrndup(fields[i], n);
+			return xstrndup(ps->fields[i], n);
 		}
 	fail(ps, n ? "unknown or unfilterable property" : "a property name expected");
 	return NULL;
@@ -174,6 +204,50 @@ literal(struct parser *ps, struct filter *f)
 
 static struct filter *parse_or(struct parser *ps);
 
+/* FIELD/any(VAR: BODY) on a collection field; ps->p is at the '/'. The
+ * body sees VAR as each element in turn. */
+static bool
+parse_any(struct parser *ps, struct filter *f)
+{
+	ps->p++;
+	if (!listed(collections, f->field) || strncmp(ps->p, "any", 3) != 0) {
+		fail(ps, "only FIELD/any(...) on a collection property");
+		return false;
+	}
+	ps->p += 3;
+	if (!expect(ps, '(')) {
+		fail(ps, "'(' expected after any");
+		return false;
+	}
+	skip_ws(ps);
+	size_t n = 0;
+	while (isalpha((unsigned char)ps->p[n]))
+		n++;
+	if (n == 0 || ps->var) {
+		fail(ps, n ? "any() does not nest" : "a lambda variable expected");
+		return false;
+	}
+	ps->var = ps->p;
+	ps->varlen = n;
+	ps->p += n;
+	struct filter *body = NULL;
+	if (expect(ps, ':'))
+		body = parse_or(ps);
+	else
+		fail(ps, "':' expected after the lambda variable");
+	ps->var = NULL;
+	if (body == NULL)
+		return false;
+	if (!expect(ps, ')')) {
+		filter_free(body);
+		fail(ps, "')' expected");
+		return false;
+	}
+	f->op = OP_ANY;
+	f->a = body;
+	return true;
+}
+
 static struct filter *
 parse_primary(struct parser *ps)
 {
@@ -208,13 +282,14 @@ parse_primary(struct parser *ps)
 		return f;
 	}
 	f = xcalloc(1, sizeof(*f));
-	if (keyword(ps, "startswith")) {
+	bool starts = keyword(ps, "startswith");
+	if (starts || keyword(ps, "contains")) {
 		skip_ws(ps);
 		if (!expect(ps, '(')) {
-			fail(ps, "'(' expected after startswith");
+			fail(ps, "'(' expected after the function name");
 			goto bad;
 		}
-		f->op = OP_STARTSWITH;
+		f->op = starts ? OP_STARTSWITH : OP_CONTAINS;
 		if ((f->field = field(ps)) == NULL)
 			goto bad;
 		skip_ws(ps);
@@ -223,7 +298,7 @@ parse_primary(struct parser *ps)
 			goto bad;
 		}
 		if (!literal(ps, f) || f->kind != L_STR) {
-			fail(ps, "startswith takes a string");
+			fail(ps, "startswith and contains take a string");
 			goto bad;
 		}
 		skip_ws(ps);
@@ -236,6 +311,12 @@ parse_primary(struct parser *ps)
 	}
 	if ((f->field = field(ps)) == NULL)
 		goto bad;
+	if (*ps->p == '/') {
+		if (!parse_any(ps, f))
+			goto bad;
+		ps->depth--;
+		return f;
+	}
 	static const struct { const char *kw; enum op op; } ops[] = {
 		{"eq", OP_EQ}, {"ne", OP_NE}, {"gt", OP_GT}, {"ge", OP_GE}, {"lt", OP_LT}, {"le", OP_LE},
 	};
@@ -250,8 +331,8 @@ parse_primary(struct parser *ps)
 	f->op = ops[k].op;
 	if (!literal(ps, f))
 		goto bad;
-	if (strcmp(f->field, "rbacGroupNames") == 0 || strcmp(f->field, "rbacGroupIds") == 0) {
-		fail(ps, "collection properties take no comparison");
+	if (listed(collections, f->field)) {
+		fail(ps, "collection properties take any(), not a comparison");
 		goto bad;
 	}
 	ps->depth--;
@@ -296,9 +377,10 @@ parse_or(struct parser *ps)
 }
 
 struct filter *
-filter_parse(const char *s, char *why, size_t whysz)
+filter_parse(const char *s, enum filter_entity ent, char *why, size_t whysz)
 {
-	struct parser ps = {s, why, whysz, false, 0};
+	struct parser ps = {.p = s, .why = why, .whysz = whysz,
+			    .fields = ent == FILTER_MACHINES ? machine_fields : ind_fields};
 	if (strlen(s) > FILTER_MAX_BYTES) {
 		snprintf(why, whysz, "longer than %d bytes", FILTER_MAX_BYTES);
 		return NULL;
@@ -346,6 +428,25 @@ filter_match(const struct filter *f, json_t *obj)
 		const char *v = json_string_value(json_object_get(obj, f->field));
 		return v && strncmp(v, f->str, strlen(f->str)) == 0;
 	}
+	case OP_CONTAINS: {
+		const char *v = json_string_value(json_object_get(obj, f->field));
+		return v && strstr(v, f->str) != NULL;
+	}
+	case OP_ANY: {
+		json_t *coll = json_object_get(obj, f->field), *el;
+		size_t i;
+		bool hit = false;
+		if (!json_is_array(coll))
+			return false;
+		json_t *it = json_object();
+		json_array_foreach(coll, i, el) {
+			json_object_set(it, LAMBDA_IT, el);
+			if ((hit = filter_match(f->a, it)))
+				break;
+		}
+		json_decref(it);
+		return hit;
+	}
 	default: break;
 	}
 	json_t *v = json_object_get(obj, f->field);
@@ -354,8 +455,7 @@ filter_match(const struct filter *f, json_t *obj)
 	if (f->kind == L_NULL)
 		return f->op == OP_NE;
 	long long ms;
-	if (f->kind == L_TIME || (f->kind == L_STR && (strcmp(f->field, "expirationTime") == 0 ||
-						      strcmp(f->field, "creationTimeDateTimeUtc") == 0))) {
+	if (f->kind == L_TIME || (f->kind == L_STR && listed(times, f->field))) {
 		long long want = f->ms;
 		if (f->kind == L_STR && !emu_time_parse(f->str, &want))
 			return false;
@@ -365,8 +465,11 @@ filter_match(const struct filter *f, json_t *obj)
 	}
 	if (f->kind == L_BOOL)
 		return json_is_boolean(v) && verdict(f->op, cmp_num(json_is_true(v), f->bval));
-	if (f->kind == L_NUM)
-		return json_is_number(v) && verdict(f->op, cmp_num(json_number_value(v), f->num));
+	if (f->kind == L_NUM) {
+		/* Ids are numbers documented as strings (rbacGroupId): either compares. */
+		double x = json_is_number(v) ? json_number_value(v) : json_is_string(v) ? strtod(json_string_value(v), NULL) : 0;
+		return (json_is_number(v) || json_is_string(v)) && verdict(f->op, cmp_num(x, f->num));
+	}
 	if (!json_is_string(v))
 		return false;
 	int c = strcmp(json_string_value(v), f->str);

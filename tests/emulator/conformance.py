@@ -482,8 +482,9 @@ def filter_operators(c):
 
 @test
 def filter_unsupported_is_400_odataerror(c):
-    for f in ("title has 'x'", "nosuchfield eq 1", "title eq", "(title eq 'a'", "contains(title,'a')",
-              "rbacGroupNames eq 'x'", "title eq 'a' xor title eq 'b'", "(" * 200 + "title eq 'a'" + ")" * 200,
+    for f in ("title has 'x'", "nosuchfield eq 1", "title eq", "(title eq 'a'", "contains(title)",
+              "rbacGroupNames eq 'x'", "title/any(x: x eq 'a')", "rbacGroupNames/any(x: x/any(y: y eq 'a'))",
+              "rbacGroupNames/all(x: x eq 'a')", "rbacGroupNames/any(x x eq 'a')", "title eq 'a' xor title eq 'b'", "(" * 200 + "title eq 'a'" + ")" * 200,
               # fuzzing found reads past the end on these (fixed):
               "startswith", "startswith(title", "startswith(title,'a'", "not", "title eq 'a' and"):
         st, b, _ = c.api("GET", "/api/indicators?$filter=" + urllib.parse.quote(f))
@@ -644,10 +645,367 @@ def machines_list_and_findbytag(c):
 def advanced_query_network_protection_only(c):
     q = "DeviceTvmSecureConfigurationAssessment | where ConfigurationId == 'scid-96'"
     st, b, _ = c.api("POST", "/api/advancedqueries/run", {"Query": q})
-    assert st == 200 and len(b["Results"]) == 4 and {r["NetworkProtectionMode"] for r in b["Results"]} == {"Block", "Audit", "Off"}
-    assert [s["Name"] for s in b["Schema"]][0] == "DeviceId"
+    assert st == 200 and len(b["Results"]) == 4
+    # The table's documented columns and nothing invented (no NetworkProtectionMode).
+    documented = ["DeviceId", "DeviceName", "OSPlatform", "Timestamp", "ConfigurationId", "ConfigurationCategory",
+                  "ConfigurationSubcategory", "ConfigurationImpact", "IsCompliant", "IsApplicable", "Context",
+                  "IsExpectedUserImpact"]
+    assert [s["Name"] for s in b["Schema"]] == documented, b["Schema"]
+    assert all(sorted(r) == sorted(documented) for r in b["Results"]), b["Results"][0]
+    assert sorted(r["IsCompliant"] for r in b["Results"]) == [False, False, True, True]
     st, b, _ = c.api("POST", "/api/advancedqueries/run", {"Query": "DeviceEvents | take 1"})
     assert st == 400
+
+# ---- readings (spec section 9) ----
+
+def readings(c, **kw):
+    """Sets readings by their spec names (upsert_key -> upsert-key)."""
+    return c.control("/readings", {k.replace("_", "-"): v for k, v in kw.items()})
+
+
+def value_of(c, **filters):
+    st, b, _ = c.api("GET", "/api/indicators")
+    assert st == 200, b
+    return b["value"]
+
+
+@test
+def readings_listed_set_and_refused_by_name(c):
+    r = c.control("/readings")
+    names = ["upsert-key", "empty-list", "import-errors", "created-by", "normalize", "omitted-fields",
+             "group-names", "list-permission", "text-limits", "past-expiry", "legacy-actions", "gov-audience"]
+    assert sorted(r) == sorted(names), sorted(r)
+    for n in names:
+        x = r[n]
+        assert len(x["choices"]) == 2 and x["current"] == x["default"] == x["choices"][0] and x["evidence"], (n, x)
+    r = readings(c, upsert_key="type-value", empty_list="404")
+    assert r["upsert-key"]["current"] == "type-value" and r["empty-list"]["current"] == "404"
+    # An unknown name or choice is an error that lists the valid ones, and changes nothing.
+    st, b, _ = call(c.base, "POST", "/_emulator/readings", {"normalize": "canonical", "upsert-kee": "type-value"})
+    assert st == 400 and "upsert-key" in b["error"]["message"] and "gov-audience" in b["error"]["message"], b
+    st, b, _ = call(c.base, "POST", "/_emulator/readings", {"normalize": "sometimes"})
+    assert st == 400 and "none, canonical" in b["error"]["message"], b
+    assert c.control("/readings")["normalize"]["current"] == "none"
+    c.control("/reset", {})
+    assert c.control("/readings")["upsert-key"]["current"] == "type-value-action"
+
+
+@test
+def readings_from_the_command_line_and_the_config_file(c):
+    p = subprocess.run([EMU, "--list-readings", "--reading", "normalize=canonical"], capture_output=True, text=True,
+                       timeout=10)
+    lines = p.stdout.splitlines()
+    assert p.returncode == 0 and len(lines) == 13 and lines[0].startswith("READING"), p.stdout
+    assert any(l.split()[:2] == ["normalize", "canonical"] for l in lines), p.stdout
+    for bad in ("normalize", "normalise=canonical", "normalize=maybe"):
+        p = subprocess.run([EMU, "--reading", bad], capture_output=True, text=True, timeout=10)
+        assert p.returncode == 2 and ("choices:" in p.stderr or "readings:" in p.stderr or "NAME=CHOICE" in p.stderr), (bad, p.stderr)
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "r.conf")
+        with open(path, "w") as f:
+            f.write("[readings]\nupsert-key = type-value\nempty-list = 404\n\n[app a]\ntenant = %s\n"
+                    "client_id = %s\nsecret = %s\nroles = Ti.ReadWrite.All\n" % (TENANT, CID, SECRET))
+        e = Emulator("--config", path, "--reading", "empty-list=200", "--reading", "created-by=object-id")
+        try:
+            r = call(e.base, "GET", "/_emulator/readings")[1]
+            assert (r["upsert-key"]["current"], r["empty-list"]["current"], r["created-by"]["current"]) == \
+                ("type-value", "200", "object-id"), r
+            call(e.base, "POST", "/_emulator/readings", {"created-by": "client-id"})
+            call(e.base, "POST", "/_emulator/reset", {})   # back to what it started with
+            assert call(e.base, "GET", "/_emulator/readings")[1]["created-by"]["current"] == "object-id"
+        finally:
+            e.stop()
+        with open(path, "w") as f:
+            f.write("[readings]\nupsert-key = sometimes\n")
+        p = subprocess.run([EMU, "--config", path], capture_output=True, text=True, timeout=10)
+        assert p.returncode == 2 and "r.conf:2:" in p.stderr and "type-value-action, type-value" in p.stderr, p.stderr
+
+
+@test
+def reading_upsert_key_type_value_changes_the_action_in_place(c):
+    readings(c, upsert_key="type-value")
+    _, a, _ = c.api("POST", "/api/indicators", ind("45.1.2.3", action="Block"))
+    st, b, _ = c.api("POST", "/api/indicators/import", {"Indicators": [ind("45.1.2.3", action="Warn")]})
+    assert st == 200 and b["value"][0]["id"] == a["id"], (a, b)
+    got = value_of(c)
+    assert [(x["id"], x["action"]) for x in got] == [(a["id"], "Warn")], got
+    # The default keeps both (section 8).
+    readings(c, upsert_key="type-value-action")
+    _, d, _ = c.api("POST", "/api/indicators", ind("45.1.2.3", action="Block"))
+    assert d["id"] != a["id"] and len(value_of(c)) == 2
+
+
+@test
+def reading_empty_list_404_for_nothing_and_past_the_end(c):
+    st, b, _ = c.api("GET", "/api/indicators")
+    assert st == 200 and b["value"] == [], (st, b)
+    readings(c, empty_list="404")
+    st, b, _ = c.api("GET", "/api/indicators")
+    c.expect_error(st, b, 404, "NotFound")
+    c.api("POST", "/api/indicators", ind("45.1.2.3"))
+    assert c.api("GET", "/api/indicators?$top=10&$skip=0")[0] == 200
+    st, b, _ = c.api("GET", "/api/indicators?$top=10&$skip=1")
+    c.expect_error(st, b, 404, "NotFound")
+    st, b, _ = c.api("GET", "/api/indicators?$filter=" + urllib.parse.quote("title eq 'nothing'"))
+    assert st == 404, st
+
+
+@test
+def reading_import_errors_whole_batch_refuses_the_request(c):
+    readings(c, import_errors="whole-batch")
+    items = [ind("45.1.2.%d" % i) for i in range(1, 6)] + [ind("10.0.0.1")]
+    st, b, _ = c.api("POST", "/api/indicators/import", {"Indicators": items})
+    c.expect_error(st, b, 400, "InvalidIpAddress")
+    assert value_of(c) == [], "a refused batch stored something"
+    st, b, _ = c.api("POST", "/api/indicators/import", {"Indicators": items[:5]})
+    assert st == 200 and not any(x["isFailed"] for x in b["value"]), b
+    # The tenant cap refuses the whole request too, counting the batch's new items once.
+    c.control("/limits", {"cap": 7})
+    st, b, _ = c.api("POST", "/api/indicators/import", {"Indicators": [ind("45.1.3.%d" % i) for i in range(1, 4)]})
+    c.expect_error(st, b, 400, "InvalidInput")
+    st, b, _ = c.api("POST", "/api/indicators/import", {"Indicators": [ind("45.1.3.1"), ind("45.1.3.1"), ind("45.1.3.2")]})
+    assert st == 200 and len(value_of(c)) == 7, (st, b)
+
+
+@test
+def reading_created_by_object_id_everywhere_the_id_appears(c):
+    readings(c, created_by="object-id")
+    _, a, _ = c.api("POST", "/api/indicators", ind("45.1.2.3"))
+    oid = a["createdBy"]
+    assert oid != CID and len(oid) == 36 and oid.count("-") == 4, oid
+    _, b, _ = c.api("POST", "/api/indicators", ind("45.1.2.4"))
+    assert b["createdBy"] == oid, "the object id is not stable"
+    f = urllib.parse.quote("createdBy eq '%s'" % oid)
+    assert len(c.api("GET", "/api/indicators?$filter=" + f)[1]["value"]) == 2
+    f = urllib.parse.quote("createdBy eq '%s'" % CID)
+    assert c.api("GET", "/api/indicators?$filter=" + f)[1]["value"] == []
+    _, u, _ = c.api("POST", "/api/indicators", ind("45.1.2.3", severity="High"))
+    assert u["lastUpdatedBy"] == oid, u
+    # A Ti.ReadWrite app still sees, updates and deletes its own (it is the same app).
+    other = c.app("77777777-7777-7777-7777-777777777777", ["Ti.ReadWrite"])
+    _, x, _ = call(c.base, "POST", "/api/indicators", ind("45.1.2.9"), token=other)
+    assert x["createdBy"] not in (oid, "77777777-7777-7777-7777-777777777777"), x
+    _, l, _ = call(c.base, "GET", "/api/indicators", token=other)
+    assert [y["id"] for y in l["value"]] == [x["id"]], l
+    assert call(c.base, "DELETE", "/api/indicators/" + x["id"], token=other)[0] == 204
+
+
+@test
+def reading_normalize_canonical_stores_matches_and_returns_the_normal_form(c):
+    readings(c, normalize="canonical")
+    h = "ab" * 32
+    v6full, v6short = "2001:4860:0:0:0:0:0:8888", "2001:4860::8888"
+    st, b, _ = c.api("POST", "/api/indicators/import", {"Indicators": [
+        ind(h, "FileSha256", "Block"), ind(v6full), ind("HTTP://Evil.Example.COM/Path/X", "Url"),
+        ind("Evil.Example.ORG", "DomainName")]})
+    assert st == 200 and [x["indicator"] for x in b["value"]] == [
+        h.upper(), v6short, "http://evil.example.com/Path/X", "evil.example.org"], b
+    ids = [x["id"] for x in b["value"]]
+    # The same indicators in another spelling: updated in place, not doubled.
+    st, b2, _ = c.api("POST", "/api/indicators/import", {"Indicators": [ind(h.upper(), "FileSha256", "Block"),
+                                                                      ind(v6short)]})
+    assert [x["id"] for x in b2["value"]] == ids[:2], (ids, b2)
+    got = {x["indicatorValue"] for x in value_of(c)}
+    assert got == {h.upper(), v6short, "http://evil.example.com/Path/X", "evil.example.org"}, got
+    # The default stores what it was given, and still wants the full IPv6 form.
+    c.control("/reset", {})
+    c.control("/limits", {"rate_limits": False})
+    st, b, _ = c.api("POST", "/api/indicators", ind(h, "FileSha256"))
+    assert b["indicatorValue"] == h
+    c.expect_error(*c.api("POST", "/api/indicators", ind(v6short))[:2], 400, "InvalidIpAddress")
+
+
+@test
+def reading_omitted_fields_keep_or_reset(c):
+    full = ind("45.1.2.3", recommendedActions="isolate", severity="High", rbacGroupNames=["Finance"])
+    c.api("POST", "/api/indicators", full)
+    _, a, _ = c.api("POST", "/api/indicators", ind("45.1.2.3"))
+    assert (a["recommendedActions"], a["severity"], a["rbacGroupNames"]) == ("isolate", "High", ["Finance"]), a
+    readings(c, omitted_fields="reset")
+    _, b, _ = c.api("POST", "/api/indicators", ind("45.1.2.3"))
+    assert (b["recommendedActions"], b["severity"], b["rbacGroupNames"]) == (None, "Informational", []), b
+    # Sent explicitly as null, a field clears under either reading.
+    readings(c, omitted_fields="keep")
+    c.api("POST", "/api/indicators", full)
+    _, d, _ = c.api("POST", "/api/indicators", ind("45.1.2.3", recommendedActions=None))
+    assert d["recommendedActions"] is None and d["severity"] == "High", d
+
+
+@test
+def reading_group_names_validate_fails_unknown_and_fills_ids(c):
+    st, b, _ = c.api("POST", "/api/indicators", ind("45.1.2.3", rbacGroupNames=["Finanse"]))
+    assert st == 200 and b["rbacGroupIds"] == [], b      # accept: a typo scopes to nothing, silently
+    readings(c, group_names="validate")
+    st, b, _ = c.api("POST", "/api/indicators/import", {"Indicators": [
+        ind("45.1.2.4", rbacGroupNames=["Finanse"]), ind("45.1.2.5", rbacGroupNames=["Finance", "Servers"])]})
+    assert st == 200 and b["value"][0]["isFailed"] and "Finanse" in b["value"][0]["failureReason"], b
+    assert "InvalidInput" in b["value"][0]["failureReason"]
+    x = [y for y in value_of(c) if y["indicatorValue"] == "45.1.2.5"][0]
+    assert x["rbacGroupIds"] == ["101", "102"], x
+
+
+@test
+def reading_list_permission_readwrite_only(c):
+    reader = c.app("88888888-8888-8888-8888-888888888888", ["Ti.Read.All"])
+    assert call(c.base, "GET", "/api/indicators", token=reader)[0] == 200
+    readings(c, list_permission="readwrite-only")
+    st, b, _ = call(c.base, "GET", "/api/indicators", token=reader)
+    c.expect_error(st, b, 403, "Forbidden")
+    assert c.api("GET", "/api/indicators")[0] == 200
+
+
+@test
+def reading_text_limits_none_takes_long_titles(c):
+    c.expect_error(*c.api("POST", "/api/indicators", ind("45.1.2.3", title="t" * 150))[:2], 400, "InvalidInput")
+    readings(c, text_limits="none")
+    st, b, _ = c.api("POST", "/api/indicators", ind("45.1.2.3", title="t" * 4000, description="d" * 5000))
+    assert st == 200 and len(b["title"]) == 4000, st
+
+
+@test
+def reading_past_expiry_accept_then_expires(c):
+    past = "2020-01-01T00:00:00Z"
+    c.expect_error(*c.api("POST", "/api/indicators", ind("45.1.2.3", expirationTime=past))[:2], 400, "InvalidInput")
+    readings(c, past_expiry="accept")
+    st, b, _ = c.api("POST", "/api/indicators", ind("45.1.2.3", expirationTime=past))
+    assert st == 200, b
+    assert value_of(c) == [], "an expired indicator is still listed"
+
+
+@test
+def reading_legacy_actions_reject(c):
+    readings(c, legacy_actions="reject")
+    for a in ("Alert", "AlertAndBlock"):
+        st, b, _ = c.api("POST", "/api/indicators", ind("45.1.2.3", action=a, generateAlert=True))
+        c.expect_error(st, b, 400, "InvalidInput")
+    assert c.api("POST", "/api/indicators", ind("45.1.2.3", action="Block"))[0] == 200
+
+
+@test
+def reading_gov_audience_picks_which_gov_audience_works(c):
+    host, onms = "https://api-gcc.securitycenter.microsoft.us", "https://securitycenter.onmicrosoft.us"
+    for v2 in (False, True):
+        assert token(c.base, v2=v2, aud=host)[0] == 200
+        st, b, _ = token(c.base, v2=v2, aud=onms)
+        c.expect_entra(st, b, 400, "invalid_resource", 500011)
+    readings(c, gov_audience="onmicrosoft-us")
+    st, b, _ = token(c.base, aud=onms)
+    assert st == 200, b
+    tok = b["access_token"]
+    c.expect_entra(*token(c.base, aud="https://api-gov.securitycenter.microsoft.us")[:2], 400, "invalid_resource", 500011)
+    assert call(c.base, "GET", "/api/indicators", token=tok)[0] == 200
+
+
+@test
+def reject_values_per_item_or_whole_batch(c):
+    c.control("/reject", {"values": ["45.1.2.4", "evil.example.net"]})
+    st, b, _ = c.api("POST", "/api/indicators/import", {"Indicators": [ind("45.1.2.3"), ind("45.1.2.4"), ind("45.1.2.5")]})
+    assert [x["isFailed"] for x in b["value"]] == [False, True, False], b
+    assert b["value"][1]["failureReason"].startswith("InvalidInput"), b
+    c.expect_error(*c.api("POST", "/api/indicators", ind("evil.example.net", "DomainName"))[:2], 400, "InvalidInput")
+    readings(c, import_errors="whole-batch")
+    st, b, _ = c.api("POST", "/api/indicators/import", {"Indicators": [ind("45.1.2.6"), ind("45.1.2.4")]})
+    c.expect_error(st, b, 400, "InvalidInput")
+    assert "45.1.2.6" not in {x["indicatorValue"] for x in value_of(c)}
+    c.control("/reset", {})
+    c.control("/limits", {"rate_limits": False})
+    assert c.api("POST", "/api/indicators", ind("45.1.2.4"))[0] == 200, "reset keeps the rejected values"
+
+# ---- leniencies the documents allow (section 9, last paragraph) ----
+
+@test
+def generate_alert_as_true_false_strings(c):
+    st, b, _ = c.api("POST", "/api/indicators", ind("45.1.2.3", action="Audit", generateAlert="True"))
+    assert st == 200 and b["generateAlert"] is True, b
+    st, b, _ = c.api("POST", "/api/indicators", ind("45.1.2.4", generateAlert="False"))
+    assert st == 200 and b["generateAlert"] is False, b
+    assert c.api("POST", "/api/indicators", ind("45.1.2.5", generateAlert="maybe"))[0] == 400
+
+
+@test
+def rbac_group_names_as_a_comma_separated_string(c):
+    st, b, _ = c.api("POST", "/api/indicators", ind("45.1.2.3", rbacGroupNames="Finance, Servers"))
+    assert st == 200 and b["rbacGroupNames"] == ["Finance", "Servers"], b
+
+
+@test
+def filter_any_and_contains(c):
+    c.api("POST", "/api/indicators", ind("45.1.2.3", rbacGroupNames=["Finance"], title="alpha one"))
+    c.api("POST", "/api/indicators", ind("45.1.2.4", rbacGroupNames=["Servers", "Finance"], title="beta"))
+    c.api("POST", "/api/indicators", ind("45.1.2.5", title="alphabet"))
+    for f, n in {"rbacGroupNames/any(g: g eq 'Finance')": 2, "rbacGroupNames/any(g: g eq 'Servers')": 1,
+                 "rbacGroupNames/any(x: startswith(x,'Fin'))": 2, "contains(title,'pha')": 2,
+                 "contains(title,'pha') and not rbacGroupNames/any(g: g eq 'Finance')": 1}.items():
+        st, b, _ = c.api("GET", "/api/indicators?$filter=" + urllib.parse.quote(f))
+        assert st == 200 and len(b["value"]) == n, (f, st, b)
+
+
+@test
+def exposure_score_by_machine_groups(c):
+    st, b, _ = c.api("GET", "/api/exposureScore/ByMachineGroups")
+    c.expect_error(st, b, 403, "Forbidden")         # the demo app lacks Score.Read.All
+    tok = c.app("99999999-9999-9999-9999-999999999999", ["Score.Read.All"])
+    st, b, _ = call(c.base, "GET", "/api/exposureScore/ByMachineGroups", token=tok)
+    assert st == 200 and b["@odata.context"].endswith("#ExposureScore"), b
+    assert sorted(x["rbacGroupName"] for x in b["value"]) == ["Finance", "Servers"], b
+    assert all(set(x) == {"time", "score", "rbacGroupName"} for x in b["value"]), b
+
+
+@test
+def machines_top_skip_and_filter(c):
+    st, b, _ = c.api("GET", "/api/machines?$top=2&$skip=1")
+    assert st == 200 and len(b["value"]) == 2, b
+    for f, n in {"rbacGroupId eq 101": 2, "machineTags/any(t: t eq 'server')": 2,
+                 "startswith(computerDnsName,'srv-')": 2, "healthStatus eq 'Active' and rbacGroupId eq 102": 2}.items():
+        st, b, _ = c.api("GET", "/api/machines?$filter=" + urllib.parse.quote(f))
+        assert st == 200 and len(b["value"]) == n, (f, st, b)
+    st, b, _ = c.api("GET", "/api/machines?$filter=" + urllib.parse.quote("title eq 'x'"))
+    c.expect_error(st, b, 400, "ODataError")
+    assert c.api("GET", "/api/machines?$top=10001")[0] == 400
+    st, b, _ = c.api("GET", "/api/machines?$filter=" + urllib.parse.quote("rbacGroupId eq 999"))
+    assert st == 404, st
+
+
+@test
+def own_base_url_accepted_as_resource_and_scope(c):
+    for v2 in (False, True):
+        st, b, _ = token(c.base, v2=v2, aud=c.base)
+        assert st == 200, (v2, b)
+        assert call(c.base, "GET", "/api/indicators", token=b["access_token"])[0] == 200
+    st, b, _ = token(c.base, aud=c.base + "/")
+    assert st == 200, b
+    c.expect_entra(*token(c.base, aud=c.base + "/other")[:2], 400, "invalid_resource", 500011)
+
+
+@test
+def change_log_records_every_change_in_order(c):
+    _, a, _ = c.api("POST", "/api/indicators", ind("45.1.2.3"))
+    c.api("POST", "/api/indicators", ind("45.1.2.3", severity="High"))
+    c.api("POST", "/api/indicators", ind("45.1.2.4", expirationTime=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 30))))
+    c.api("POST", "/api/indicators/BatchDelete", {"IndicatorIds": [a["id"]]})
+    c.control("/clock", {"advance_seconds": 60})
+    ch = c.control("/changes")["changes"]
+    assert [(x["op"], x["value"]) for x in ch] == [("create", "45.1.2.3"), ("update", "45.1.2.3"),
+                                                   ("create", "45.1.2.4"), ("delete", "45.1.2.3"),
+                                                   ("expire", "45.1.2.4")], ch
+    assert all(x["type"] == "IpAddress" and x["action"] == "Block" and x["createdBy"] == CID for x in ch)
+
+
+@test
+def request_log_bodies_on_request_with_the_credential_redacted(c):
+    c.control("/log", {"bodies": True, "clear": True})
+    token(c.base, v2=True)
+    c.api("GET", "/api/indicators?$top=5&$skip=0")
+    c.api("POST", "/api/indicators/import", {"Indicators": [ind("45.1.2.3")]})
+    log = c.control("/log")["requests"]
+    tok, lst, imp = log[-3:]
+    assert tok["body"]["client_secret"] == "<redacted>" and tok["body"]["grant_type"] == "client_credentials", tok
+    assert lst["query"] == "$top=5&$skip=0" and lst["body"] is None, lst
+    assert imp["body"] == {"Indicators": [ind("45.1.2.3")]}, imp
+    assert SECRET not in json.dumps(log)
+    c.control("/log", {"bodies": False})
+    c.api("GET", "/api/indicators")
+    assert "body" not in c.control("/log")["requests"][-1]
 
 # ---- control plane ----
 

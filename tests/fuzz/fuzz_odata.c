@@ -19,7 +19,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *s = malloc(size + 1);
 	memcpy(s, data, size);
 	s[size] = '\0';
-	struct filter *f = filter_parse(s, why, sizeof(why));
+	struct filter *f = filter_parse(s, size & 1 ? FILTER_MACHINES : FILTER_INDICATORS, why, sizeof(why));
 	if (f) {
 		(void)filter_match(f, obj);
 		filter_free(f);
