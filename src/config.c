@@ -73,6 +73,7 @@ static const struct key {
 	{S_SYNC, "log_format", K_LOGFMT, C(log_json), 0, 0},
 	{S_SYNC, "metrics_file", K_PATH, C(metrics_file), 0, 0},
 	{S_SYNC, "cidr", K_CIDR, C(cidr), 0, 0},
+	{S_SYNC, "verify_device_groups", K_BOOL, C(verify_device_groups), 0, 0},
 	{S_SYNC, "cidr_expand_max", K_INT, C(cidr_expand_max), 1, 1LL << (32 - LIMIT_CIDR_EXPAND_MIN_PREFIX4)},
 	{S_FETCH, "ca_file", K_PATH, C(ca_file), 0, 0},
 	{S_FETCH, "proxy", K_URL, C(proxy), 0, 0},
@@ -191,6 +192,7 @@ config_defaults(void)
 	c->rate_limit_pct = 100;
 	c->list_page = 10000;
 	c->max_delete_pct = 25;
+	c->verify_device_groups = true;
 	c->interval_s = 86400;
 	c->log_level = LOG_INFO;
 	c->cidr = CIDR_SKIP;

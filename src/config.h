@@ -98,6 +98,7 @@ struct config {
 	long long grace_s;		/* removal grace period, default 0 */
 	long long renew_before_s;	/* default 0: a third of expire_after */
 	int max_delete_pct;		/* default 25 */
+	bool verify_device_groups;	/* default yes: feeds' groups checked against MDE's */
 	long long interval_s;		/* default 24h */
 	char *log_file;
 	enum log_level log_level;	/* default info (for the log file) */

@@ -943,3 +943,18 @@ ioc_action_parse(const char *s)
 			return i;
 	return -1;
 }
+
+bool
+ioc_canon_as(enum ioc_type t, const char *value, char *out, size_t outsz)
+{
+	if (t <= IOC_NONE || t >= IOC_TYPE_COUNT)
+		return false;
+	struct ioc_opts o = {.types = IOC_BIT(t), .cert = t == IOC_CERT};
+	struct ioc *x = xmalloc(sizeof(*x));
+	bool ok = ioc_parse(value, strlen(value), &o, x, NULL, 0) == REJ_OK && x->type == t && x->prefix < 0 &&
+		  !x->defanged && x->len < outsz;
+	if (ok)
+		memcpy(out, x->value, x->len + 1);
+	free(x);
+	return ok;
+}

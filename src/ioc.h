@@ -102,6 +102,17 @@ enum ioc_reason ioc_parse(const char *in, size_t len, const struct ioc_opts *o, 
 			  char *why, size_t whysz);
 
 /*
+ * The canonical form of a value MDE holds as type t, exactly as a feed's
+ * value of that type is canonicalised (hash case, the full IPv6 form, a
+ * URL's scheme and host case, IDN), so that what MDE normalised its own
+ * way compares equal. Writes it to out (outsz bytes) and returns true;
+ * false, with out untouched, when the value is not a plain indicator of
+ * type t (another owner's odd value, a defanged one): compare it as MDE
+ * wrote it then.
+ */
+bool ioc_canon_as(enum ioc_type t, const char *value, char *out, size_t outsz);
+
+/*
  * Rewrites defanged notation to its real form: hxxp(s) at the start,
  * [.] (.) {.} [dot] (dot) {dot} \. to ".", [:] to ":", [://] to "://",
  * [/] to "/", [@] [at] to "@". Brackets that are not one of these stay

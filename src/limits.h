@@ -54,6 +54,17 @@
 #define LIMIT_FETCH_TIMEOUT_S_DEFAULT 300
 #define LIMIT_REDIRECTS 5
 
+/* A listing of MDE's indicators may pass the tenant cap by this much
+ * (indicators expiring while the pages are read, a page's worth) before
+ * it is taken as a broken or hostile answer and paging stops. */
+#define LIMIT_MDE_LIST_SLACK 10000
+
+/* Extra import calls one run may spend splitting batches MDE refused
+ * whole (spec 9, import-errors): about 2*log2(500) = 18 isolate one
+ * refused item, so this isolates 7 in a run; past it the rest of a
+ * refused batch is reported failed, to be split on the next run. */
+#define LIMIT_IMPORT_SPLIT_CALLS 128
+
 /* A configuration file larger than this is certainly not one. */
 #define LIMIT_CONFIG_BYTES (1024 * 1024)
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "http.h"
+#include "limits.h"
 #include "log.h"
 #include "retry.h"
 #include "progress.h"
@@ -47,6 +48,9 @@ struct mde {
 	const struct clock *clk;
 	char *tenant, *client_id, *application;
 	char *api, *login, *resource;
+	char *alt_resource;	/* gov clouds: the other candidate audience (spec 9, gov-audience) */
+	char *created_by;	/* what MDE puts in createdBy for this app, once learned; or NULL */
+	long long list_max;	/* more indicators than this in a listing: not a real tenant's */
 	int token_version;
 	char *secret;		/* or NULL with the certificate */
 	EVP_PKEY *key;
@@ -311,12 +315,18 @@ mde_new(const struct config *c, const struct clock *clk, char *why, size_t whysz
 	}
 	/* The token's audience: the legacy resource works on every host
 	 * (spec 1.2); the government clouds use their own API host. */
-	if (c->resource)
+	if (c->resource) {
 		m->resource = xstrdup(c->resource);
-	else if (strcmp(cloud, "gcc") == 0 || strcmp(cloud, "gcc-high") == 0 || strcmp(cloud, "dod") == 0)
+	} else if (strcmp(cloud, "gcc") == 0 || strcmp(cloud, "gcc-high") == 0 || strcmp(cloud, "dod") == 0) {
+		/* The documents name no gov audience: the API host, or the
+		 * onmicrosoft.us identifier some clients use; the other is
+		 * tried once on AADSTS500011 (spec 9, gov-audience). */
 		m->resource = xstrdup(m->api);
-	else
+		m->alt_resource = xstrdup("https://securitycenter.onmicrosoft.us");
+	} else {
 		m->resource = xstrdup("https://api.securitycenter.microsoft.com");
+	}
+	m->list_max = (c->cap > 15000 ? c->cap : 15000) + LIMIT_MDE_LIST_SLACK;
 	if (c->api_url) {
 		free(m->api);
 		m->api = strip_slash(xstrdup(c->api_url));
@@ -405,7 +415,7 @@ mde_free(struct mde *m)
 	json_decref(m->claims);
 	free(m->x5t), free(m->x5t256);
 	free(m->tenant), free(m->client_id), free(m->application);
-	free(m->api), free(m->login), free(m->resource);
+	free(m->api), free(m->login), free(m->resource), free(m->alt_resource), free(m->created_by);
 	for (int i = 0; i < MDE_EP__COUNT; i++)
 		ratelimit_free(&m->rl[i]);
 	free(m);
@@ -513,17 +523,12 @@ decode_claims(struct mde *m)
 	return json_is_object(m->claims);
 }
 
-/* Makes sure a token valid for a while is at hand. */
+/* Gets a new token for m->resource; *refused is set when Entra does
+ * not know that audience (AADSTS500011). */
 static enum err
-ensure_token(struct mde *m, double deadline, char *why, size_t whysz)
+fetch_token(struct mde *m, double deadline, bool *refused, char *why, size_t whysz)
 {
-	if (m->token && now_s(m) < m->token_renew_at)
-		return ERR_OK;
-	if (m->token) {
-		explicit_bzero(m->token, strlen(m->token));
-		free(m->token);
-		m->token = NULL;
-	}
+	*refused = false;
 	bool v2 = m->token_version != 1;
 	char *url = xasprintf("%s/%s/oauth2/%stoken", m->login, m->tenant, v2 ? "v2.0/" : "");
 	char *aud_esc = v2 ? NULL : http_escape(m->resource);
@@ -584,6 +589,7 @@ ensure_token(struct mde *m, double deadline, char *why, size_t whysz)
 		const char *err = json_string_value(json_object_get(j, "error"));
 		const char *desc = json_string_value(json_object_get(j, "error_description"));
 		char ebuf[200];
+		*refused = r.status == 400 && desc && strncmp(desc, "AADSTS500011", 12) == 0;
 		if (r.status == 0)
 			set_why(why, whysz, "token from %s: %s", url, r.error);
 		else if (r.status == 200)
@@ -598,6 +604,34 @@ ensure_token(struct mde *m, double deadline, char *why, size_t whysz)
 		explicit_bzero(r.body, r.len);
 	http_reply_free(&r);
 	free(url);
+	return e;
+}
+
+/* Makes sure a token valid for a while is at hand. */
+static enum err
+ensure_token(struct mde *m, double deadline, char *why, size_t whysz)
+{
+	if (m->token && now_s(m) < m->token_renew_at)
+		return ERR_OK;
+	if (m->token) {
+		explicit_bzero(m->token, strlen(m->token));
+		free(m->token);
+		m->token = NULL;
+	}
+	bool refused = false;
+	enum err e = fetch_token(m, deadline, &refused, why, whysz);
+	if (e != ERR_OK && refused && m->alt_resource) {
+		/* Once: the other candidate becomes the audience for good. */
+		char *first = m->resource;
+		m->resource = m->alt_resource;
+		m->alt_resource = NULL;
+		log_info("token: Entra does not know the audience %s (AADSTS500011); trying %s", first, m->resource);
+		e = fetch_token(m, deadline, &refused, why, whysz);
+		if (e == ERR_OK)
+			log_info("token: the audience %s worked (set resource = %s in [mde] to skip the first try)",
+				 m->resource, m->resource);
+		free(first);
+	}
 	return e;
 }
 
@@ -696,13 +730,31 @@ mde_call(struct mde *m, enum mde_ep ep, const char *method, const char *path, js
 
 /* ---- endpoints ---- */
 
+static bool
+same_id(const char *a, const char *b)
+{
+	return a && b && strlen(a) == strlen(b) && mem_ieq(a, b, strlen(a));
+}
+
 bool
 mde_owned(const struct mde *m, const json_t *ind)
 {
 	const char *by = json_string_value(json_object_get(ind, "createdBy"));
 	const char *app = json_string_value(json_object_get(ind, "application"));
-	return by && app && strlen(by) == strlen(m->client_id) && mem_ieq(by, m->client_id, strlen(by)) &&
-	       strcmp(app, m->application) == 0;
+	return app && strcmp(app, m->application) == 0 && (same_id(by, m->client_id) || same_id(by, m->created_by));
+}
+
+void
+mde_set_created_by(struct mde *m, const char *by)
+{
+	free(m->created_by);
+	m->created_by = by ? xstrdup(by) : NULL;
+}
+
+const char *
+mde_created_by(const struct mde *m)
+{
+	return m->created_by;
 }
 
 enum err
@@ -711,28 +763,29 @@ mde_list_all(struct mde *m, json_t **all, char *why, size_t whysz)
 	json_t *seen = json_object();
 	*all = json_array();
 	int page = m->list_page > 0 ? m->list_page : 10000;
+	enum err e = ERR_OK;
 	for (long long skip = 0;; skip += page) {
 		char path[96];
 		long status;
 		json_t *out;
 		snprintf(path, sizeof(path), "/api/indicators?$top=%d&$skip=%lld", page, skip);
-		enum err e = mde_call(m, MDE_EP_LIST, "GET", path, NULL, &status, &out, why, whysz);
-		if (e != ERR_OK) {
-			json_decref(seen);
-			json_decref(*all);
-			*all = NULL;
-			return e;
+		e = mde_call(m, MDE_EP_LIST, "GET", path, NULL, &status, &out, why, whysz);
+		if (e == ERR_HTTP && status == 404) {
+			/* Nothing (more) to list: some tenants answer an empty
+			 * page so (spec 9, empty-list). */
+			e = ERR_OK;
+			break;
 		}
+		if (e != ERR_OK)
+			break;
 		json_t *v = json_object_get(out, "value");
 		if (!json_is_array(v)) {
 			set_why(why, whysz, "GET %s: the answer has no \"value\" array", path);
 			json_decref(out);
-			json_decref(seen);
-			json_decref(*all);
-			*all = NULL;
-			return ERR_PARSE;
+			e = ERR_PARSE;
+			break;
 		}
-		size_t i, n = json_array_size(v);
+		size_t i, n = json_array_size(v), fresh = 0;
 		json_t *ind;
 		json_array_foreach(v, i, ind) {
 			char idb[32];
@@ -744,23 +797,39 @@ mde_list_all(struct mde *m, json_t **all, char *why, size_t whysz)
 			if (ids == idb) /* every id comes out as text */
 				json_object_set_new(ind, "id", json_string(idb));
 			json_array_append(*all, ind);
+			fresh++;
 		}
 		json_decref(out);
 		if (n < (size_t)page)
 			break;
+		if (fresh == 0) {
+			/* A full page of what we have: $skip is not honoured. */
+			log_warn("list: the page at $skip=%lld repeats the last one; taking the %zu listed as all", skip,
+				 json_array_size(*all));
+			break;
+		}
+		if ((long long)json_array_size(*all) > m->list_max) {
+			set_why(why, whysz, "list: MDE listed more than %lld indicators, past any tenant's cap; not "
+					    "paging further", m->list_max);
+			e = ERR_PARSE;
+			break;
+		}
 	}
 	json_decref(seen);
-	return ERR_OK;
+	if (e != ERR_OK) {
+		json_decref(*all);
+		*all = NULL;
+	}
+	return e;
 }
 
 enum err
-mde_import(struct mde *m, json_t *items, json_t **results, char *why, size_t whysz)
+mde_import(struct mde *m, json_t *items, json_t **results, long *status, char *why, size_t whysz)
 {
-	long status;
 	json_t *out;
 	*results = NULL;
 	json_t *body = json_pack("{s:O}", "Indicators", items);
-	enum err e = mde_call(m, MDE_EP_IMPORT, "POST", "/api/indicators/import", body, &status, &out, why, whysz);
+	enum err e = mde_call(m, MDE_EP_IMPORT, "POST", "/api/indicators/import", body, status, &out, why, whysz);
 	json_decref(body);
 	if (e != ERR_OK)
 		return e;
@@ -799,6 +868,37 @@ mde_delete(struct mde *m, const char *id, char *why, size_t whysz)
 	free(path);
 	free(idesc);
 	return e == ERR_HTTP && status == 404 ? ERR_OK : e;
+}
+
+enum err
+mde_device_groups(struct mde *m, json_t **groups, char *why, size_t whysz)
+{
+	*groups = json_object();
+	for (long long skip = 0;; skip += 10000) {
+		char path[80];
+		long status;
+		json_t *out;
+		snprintf(path, sizeof(path), "/api/machines?$top=10000&$skip=%lld", skip);
+		enum err e = mde_call(m, MDE_EP_MACHINES, "GET", path, NULL, &status, &out, why, whysz);
+		if (e == ERR_HTTP && status == 404) /* no (more) machines: DD get-machines.md */
+			return ERR_OK;
+		if (e != ERR_OK) {
+			json_decref(*groups);
+			*groups = NULL;
+			return e;
+		}
+		json_t *v = json_object_get(out, "value"), *x;
+		size_t i, n = json_array_size(v);
+		json_array_foreach(v, i, x) {
+			const char *g = json_string_value(json_object_get(x, "rbacGroupName"));
+			if (g && *g)
+				json_object_set_new(*groups, g,
+						    json_integer(json_integer_value(json_object_get(*groups, g)) + 1));
+		}
+		json_decref(out);
+		if (n < 10000 || skip >= 1000000) /* a million devices: enough for any tenant */
+			return ERR_OK;
+	}
 }
 
 const char *

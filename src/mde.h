@@ -74,13 +74,21 @@ enum err mde_call(struct mde *m, enum mde_ep ep, const char *method, const char 
 		  long *status, json_t **out, char *why, size_t whysz);
 
 /* Lists every indicator the token may see, paging with $top and $skip
- * until a short page; fills *all (a JSON array) with them, each once,
- * each with its "id" as text. */
+ * until a short page, a 404 (what some tenants answer for an empty page,
+ * spec 9), or a page that repeats the last; fills *all (a JSON array)
+ * with them, each once, each with its "id" as text. More indicators
+ * than any tenant may hold is ERR_PARSE: nothing is trusted then. */
 enum err mde_list_all(struct mde *m, json_t **all, char *why, size_t whysz);
 
 /* Import of at most 500 items; *results gets MDE's array, one per
- * item (checked). */
-enum err mde_import(struct mde *m, json_t *items, json_t **results, char *why, size_t whysz);
+ * item (checked). ERR_HTTP with *status: MDE refused the request whole
+ * (a 400 may stand for one bad item, spec 9 import-errors). */
+enum err mde_import(struct mde *m, json_t *items, json_t **results, long *status, char *why, size_t whysz);
+
+/* The tenant's device groups that have devices, from GET /api/machines
+ * (Machine.Read.All): *groups is an object name -> device count. A
+ * tenant with no device gives an empty object. */
+enum err mde_device_groups(struct mde *m, json_t **groups, char *why, size_t whysz);
 
 /* BatchDelete of at most 500 ids. ERR_HTTP with *status 404 when an id
  * is unknown (nothing was deleted: list again and retry). */
@@ -90,9 +98,15 @@ enum err mde_batch_delete(struct mde *m, const char *const *ids, size_t n, long 
 /* Single delete; a 404 (already gone) counts as done. */
 enum err mde_delete(struct mde *m, const char *id, char *why, size_t whysz);
 
-/* Is this listed indicator one this client made (createdBy is its
- * client id and application its configured name)? */
+/* Is this listed indicator one this client made by what it says of
+ * itself: application is the configured name, and createdBy the client
+ * id or what MDE was seen to put there for this app (mde_set_created_by;
+ * spec 9, created-by)? Ids iocsync recorded are the caller's to check. */
 bool mde_owned(const struct mde *m, const json_t *ind);
+/* What MDE puts in createdBy for this app, when learned (NULL: only the
+ * client id is known). */
+void mde_set_created_by(struct mde *m, const char *by);
+const char *mde_created_by(const struct mde *m);
 
 /* An indicator's id as text (MDE sends a number; a string is taken as
  * it is): the string, buf holding a number, or NULL when there is none. */

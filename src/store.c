@@ -95,6 +95,9 @@ static const char *const migrations[] = {
 	/* 4: a TAXII feed's added_after: the X-TAXII-Date-Added-Last of the
 	 * last good reading */
 	"ALTER TABLE feeds ADD COLUMN cursor TEXT;",
+	/* 5: what was learned about the tenant's MDE (what it puts in
+	 * createdBy for this app), key -> value */
+	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
 };
 
 static enum err
@@ -383,6 +386,70 @@ fail:
 	sqlite3_finalize(st);
 	exec(s, "ROLLBACK", why, sizeof(why));
 	return ERR_STORE;
+}
+
+enum err
+store_ind_add(struct store *s, const struct store_ind *v, size_t n)
+{
+	char why[256];
+	sqlite3_stmt *st = NULL;
+	if (n == 0)
+		return ERR_OK;
+	if (exec(s, "BEGIN IMMEDIATE", why, sizeof(why)) != ERR_OK)
+		return ERR_STORE;
+	if (sqlite3_prepare_v2(s->db,
+			       "INSERT INTO indicators (type, value, action, mde_id, feeds, first_seen, last_seen,"
+			       " expires_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8) ON CONFLICT(type, value, action) DO"
+			       " UPDATE SET mde_id=?4, feeds=?5, last_seen=?7, expires_at=?8, gone_since=0",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_int(st, 1, v[i].type);
+		sqlite3_bind_text(st, 2, v[i].value, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 3, v[i].action);
+		sqlite3_bind_text(st, 4, v[i].mde_id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, v[i].feeds ? v[i].feeds : "", -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 6, v[i].first_seen);
+		sqlite3_bind_int64(st, 7, v[i].last_seen);
+		sqlite3_bind_int64(st, 8, v[i].expires_at);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			goto fail;
+	}
+	sqlite3_finalize(st);
+	return exec(s, "COMMIT", why, sizeof(why));
+fail:
+	sqlite3_finalize(st);
+	exec(s, "ROLLBACK", why, sizeof(why));
+	return ERR_STORE;
+}
+
+char *
+store_meta_get(struct store *s, const char *key)
+{
+	sqlite3_stmt *st;
+	char *v = NULL;
+	if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = ?1", -1, &st, NULL) != SQLITE_OK)
+		return NULL;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = col_text(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+enum err
+store_meta_set(struct store *s, const char *key, const char *value)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE"
+				      " SET value = ?2", -1, &st, NULL) != SQLITE_OK)
+		return ERR_STORE;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+	int r = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return r == SQLITE_DONE ? ERR_OK : ERR_STORE;
 }
 
 long long

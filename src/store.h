@@ -64,6 +64,16 @@ enum err store_ind_each(struct store *s, void (*cb)(void *ctx, const struct stor
 /* Replaces the whole table with v (one transaction). */
 enum err store_ind_replace(struct store *s, const struct store_ind *v, size_t n);
 long long store_ind_count(struct store *s);
+/* Adds (or refreshes) rows at once, in one transaction: the ids MDE
+ * gave an import batch, recorded before the next call is sent, so that
+ * a run killed later still knows what it created. */
+enum err store_ind_add(struct store *s, const struct store_ind *v, size_t n);
+
+/* What was learned about the tenant, by key (e.g. what MDE puts in
+ * createdBy for this app). store_meta_get: malloc'd, or NULL when
+ * unknown. */
+char *store_meta_get(struct store *s, const char *key);
+enum err store_meta_set(struct store *s, const char *key, const char *value);
 
 struct store_run {
 	long long id, started, finished, items;

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http.h"
 #include "log.h"
 #include "merge.h"
 #include "metrics.h"
@@ -33,7 +34,8 @@ struct srow {
 struct state {
 	struct srow *r;
 	size_t n, cap;
-	struct strset *idx;
+	struct strset *idx;	/* "type:value" -> row */
+	struct strset *ids;	/* MDE id iocsync recorded -> row (what it created) */
 };
 
 static size_t
@@ -48,18 +50,40 @@ state_row(void *ctx, const struct store_ind *x)
 {
 	struct state *s = ctx;
 	char key[LIMIT_VALUE_BYTES + 16];
+	/* A corrupt row (no value) is skipped: the list decides then. */
+	if (x->value == NULL)
+		return;
 	size_t kl = tv(key, sizeof(key), x->type, x->value);
 	int at = strset_get(s->idx, key, kl);
 	if (at >= 0) {
 		struct srow *r = &s->r[at];
 		if (x->first_seen < r->first_seen)
 			r->first_seen = x->first_seen;
-		return;
+	} else {
+		xgrow((void **)&s->r, &s->cap, s->n + 1, sizeof(*s->r));
+		s->r[s->n] = (struct srow){x->type, x->action, xstrdup(x->value), xstrdup(x->feeds ? x->feeds : ""),
+					   x->first_seen, x->gone_since};
+		at = (int)s->n++;
+		strset_add(s->idx, key, kl, at);
 	}
-	xgrow((void **)&s->r, &s->cap, s->n + 1, sizeof(*s->r));
-	s->r[s->n] = (struct srow){x->type, x->action, xstrdup(x->value), xstrdup(x->feeds ? x->feeds : ""),
-				   x->first_seen, x->gone_since};
-	strset_add(s->idx, key, kl, (int)s->n++);
+	if (x->mde_id && *x->mde_id)
+		strset_add(s->ids, x->mde_id, strlen(x->mde_id), at);
+}
+
+static void
+state_load(struct store *st, struct state *s)
+{
+	*s = (struct state){.idx = strset_new(), .ids = strset_new()};
+	if (store_ind_each(st, state_row, s) != ERR_OK)
+		log_warn("state: cannot read the indicators table");
+}
+
+/* Did iocsync record MDE id `id` for (t, value) when it created it? */
+static bool
+state_made(const struct state *s, const char *id, int t, const char *value)
+{
+	int at = id ? strset_get(s->ids, id, strlen(id)) : -1;
+	return at >= 0 && s->r[at].type == t && strcmp(s->r[at].value, value) == 0;
 }
 
 static const struct srow *
@@ -85,6 +109,7 @@ state_free(struct state *s)
 		free(s->r[i].value), free(s->r[i].feeds);
 	free(s->r);
 	strset_free(s->idx);
+	strset_free(s->ids);
 }
 
 /* ---- the desired set ---- */
@@ -249,11 +274,16 @@ severity_from_name(const char *s)
 	return SEV_INFORMATIONAL;
 }
 
-struct have *
-haves_from_list(const struct mde *m, const json_t *list, size_t *n)
+/* What MDE holds, compared as iocsync compares its own: each value in
+ * its canonical form (MDE may normalise its own way, spec 9 normalize),
+ * and owned when iocsync recorded its id or it says it is iocsync's
+ * (mde_owned). */
+static struct have *
+haves_from_list(const struct mde *m, const json_t *list, const struct state *s, size_t *n)
 {
 	size_t cnt = json_array_size(list), k = 0;
 	struct have *h = xcalloc(cnt ? cnt : 1, sizeof(*h));
+	char *canon = xmalloc(LIMIT_VALUE_BYTES + 32);
 	for (size_t i = 0; i < cnt; i++) {
 		const json_t *x = json_array_get(list, i);
 		if (!json_is_object(x))
@@ -265,14 +295,17 @@ haves_from_list(const struct mde *m, const json_t *list, size_t *n)
 			continue;
 		struct have *y = &h[k++];
 		y->id = xstrdup(ids);
-		y->value = xstrdup(val);
 		y->type = (enum ioc_type)type_from_name(json_string_value(json_object_get(x, "indicatorType")));
-		/* Hashes: MDE may answer in upper case; compare canonically. */
-		if (y->type >= IOC_MD5)
-			for (char *p = y->value; *p; p++)
-				*p = (char)lc((unsigned char)*p);
+		if (ioc_canon_as(y->type, val, canon, LIMIT_VALUE_BYTES + 32)) {
+			y->value = xstrdup(canon);
+		} else {
+			y->value = xstrdup(val);
+			if (y->type >= IOC_MD5) /* hashes compare in lower case, whatever else they hold */
+				for (char *p = y->value; *p; p++)
+					*p = (char)lc((unsigned char)*p);
+		}
 		y->action = action_from_name(json_string_value(json_object_get(x, "action")));
-		y->owned = mde_owned(m, x);
+		y->owned = state_made(s, y->id, (int)y->type, y->value) || mde_owned(m, x);
 		y->expire_at = parse_time(json_string_value(json_object_get(x, "expirationTime")));
 		json_t *g = json_object_get(x, "rbacGroupNames");
 		size_t ng = json_array_size(g);
@@ -290,11 +323,12 @@ haves_from_list(const struct mde *m, const json_t *list, size_t *n)
 					  json_string_value(json_object_get(x, "educateUrl")));
 		free(groups);
 	}
+	free(canon);
 	*n = k;
 	return h;
 }
 
-void
+static void
 haves_free(struct have *h, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -304,6 +338,9 @@ haves_free(struct have *h, size_t n)
 
 /* ---- apply ---- */
 
+/* One indicator as sent to MDE. Every field iocsync sets is sent, an
+ * unset one as null, so that what MDE does with an omitted field (keep
+ * it or reset it, spec 9 omitted-fields) never matters. */
 static json_t *
 import_item(const struct config *c, const struct want *w)
 {
@@ -313,16 +350,14 @@ import_item(const struct config *c, const struct want *w)
 	json_t *groups = json_array();
 	for (size_t g = 0; g < f->ndevice_groups; g++)
 		json_array_append_new(groups, json_string(f->device_groups[g]));
-	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:o}", "indicatorValue", w->value,
-			      "indicatorType", ioc_type_name(w->type), "action", ioc_action_name(w->action),
-			      "title", w->title, "description", w->description, "application", c->application,
-			      "expirationTime", exp, "severity", severity_name(w->severity), "generateAlert",
-			      f->generate_alert, "rbacGroupNames", groups);
-	if (f->recommended_actions)
-		json_object_set_new(o, "recommendedActions", json_string(f->recommended_actions));
-	if (f->educate_url && w->type == IOC_URL && (w->action == ACT_BLOCK || w->action == ACT_WARN))
-		json_object_set_new(o, "educateUrl", json_string(f->educate_url));
-	return o;
+	bool edu = f->educate_url && w->type == IOC_URL && (w->action == ACT_BLOCK || w->action == ACT_WARN);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:o, s:o, s:o}", "indicatorValue", w->value,
+			 "indicatorType", ioc_type_name(w->type), "action", ioc_action_name(w->action), "title",
+			 w->title, "description", w->description, "application", c->application, "expirationTime",
+			 exp, "severity", severity_name(w->severity), "generateAlert", f->generate_alert,
+			 "rbacGroupNames", groups, "recommendedActions",
+			 f->recommended_actions ? json_string(f->recommended_actions) : json_null(), "educateUrl",
+			 edu ? json_string(f->educate_url) : json_null());
 }
 
 struct run {
@@ -337,10 +372,13 @@ struct run {
 	size_t nh;
 	const struct plan *p;
 	char **want_id;		/* [nw] the MDE id after an import */
-	bool *have_gone;	/* [nh] deleted */
+	bool *have_gone;	/* [nh] deleted, or updated in place to another action */
 	size_t done[OP__COUNT];
 	size_t failed;
 	json_t *failures;
+	json_t *refused;	/* MDE's error code -> values it refused this run */
+	size_t split_calls;	/* extra imports spent isolating refused items */
+	bool learn_owner;	/* createdBy not known yet: read one back after an import */
 	bool aborted;
 	bool stopped;		/* by a signal, between batches */
 	char why[512];
@@ -360,8 +398,45 @@ fail_item(struct run *r, const char *op, enum ioc_type t, const char *value, con
 	if (json_array_size(r->failures) < 1000)
 		json_array_append_new(r->failures, json_pack("{s:s, s:s, s:s, s:s}", "op", op, "type",
 							     ioc_type_name(t), "value", value, "reason", reason));
-	char vb[200];
-	log_warn("%s %s %s failed: %s", op, ioc_type_name(t), echo_str(value, strlen(value), vb, sizeof(vb)), reason);
+	char vb[200], rb[400];
+	log_warn("%s %s %s failed: %s", op, ioc_type_name(t), echo_str(value, strlen(value), vb, sizeof(vb)),
+		 echo_str(reason, strlen(reason), rb, sizeof(rb)));
+}
+
+/* MDE's error code in a reason: "InvalidInput: ..." (an item's
+ * failureReason) or "... HTTP 400 InvalidInput: ..." (a refused
+ * request). Letters and digits only, at most 40; "unknown" otherwise. */
+static void
+reason_code(const char *reason, char *out, size_t outsz)
+{
+	const char *p = reason ? strstr(reason, "HTTP 400 ") : NULL;
+	p = p ? p + 9 : reason ? reason : "";
+	size_t n = 0;
+	while (n + 1 < outsz && n < 40 && is_alnum((unsigned char)p[n]))
+		n++;
+	if (n == 0 || (p[n] != ':' && p[n] != '\0'))
+		snprintf(out, outsz, "unknown");
+	else
+		snprintf(out, outsz, "%.*s", (int)n, p);
+}
+
+/* A value MDE refused (an item failed for a reason that will not pass,
+ * or a request of one item refused whole): named with MDE's reason in
+ * the output and the log, and counted by code for the metrics. */
+static void
+refuse_item(struct run *r, const struct op *o, const char *reason)
+{
+	const struct want *w = &r->w[o->want];
+	char code[48];
+	reason_code(reason, code, sizeof(code));
+	fail_item(r, op_name(o->kind), w->type, w->value, reason);
+	json_object_set_new(json_array_get(r->failures, json_array_size(r->failures) - 1), "code", json_string(code));
+	json_t *by = json_object_get(r->refused, code);
+	if (by == NULL && json_object_size(r->refused) < 20)
+		json_object_set_new(r->refused, code, by = json_array());
+	if (by && json_array_size(by) < 100)
+		json_array_append_new(by, json_pack("{s:s, s:s, s:s}", "type", ioc_type_name(w->type), "value", w->value,
+						    "feed", w->feed->name));
 }
 
 /* A stop was asked for: what was not sent is not a failure; the next run
@@ -472,8 +547,229 @@ apply_deletes(struct run *r, const size_t *hv, size_t n, const char *op)
 	free(gone);
 }
 
-/* Imports the wants in ops (indices into p->ops), retrying items that
- * failed for a reason that may pass. */
+static char *
+owner_key(const struct mde *m)
+{
+	return xasprintf("created_by:%s", mde_client_id(m));
+}
+
+/* MDE was seen to put `by` in createdBy for an indicator this app
+ * created: from now on that marks iocsync's own, in this run and the
+ * next (kept in the state). */
+static void
+owner_learned(struct mde *m, struct store *st, const char *by)
+{
+	const char *cur = mde_created_by(m);
+	if (cur && strcasecmp(cur, by) == 0)
+		return;
+	char bb[120];
+	if (strcasecmp(by, mde_client_id(m)) != 0)
+		log_info("ownership: MDE puts %s in createdBy for this app, not its client id; iocsync owns "
+			 "what carries it", echo_str(by, strlen(by), bb, sizeof(bb)));
+	mde_set_created_by(m, by);
+	char *k = owner_key(m);
+	if (store_meta_set(st, k, by) != ERR_OK)
+		log_warn("state: cannot keep what MDE puts in createdBy (it is learned again)");
+	free(k);
+}
+
+/* Learns createdBy from a listed indicator whose id iocsync recorded
+ * when it created it; false when none is listed. */
+static bool
+owner_from_list(struct mde *m, struct store *st, const json_t *list, const struct state *s)
+{
+	char *canon = xmalloc(LIMIT_VALUE_BYTES + 32);
+	bool found = false;
+	size_t i;
+	json_t *x;
+	json_array_foreach(list, i, x) {
+		char idb[32];
+		const char *id = mde_id(x, idb);
+		const char *v = json_string_value(json_object_get(x, "indicatorValue"));
+		const char *by = json_string_value(json_object_get(x, "createdBy"));
+		int t = type_from_name(json_string_value(json_object_get(x, "indicatorType")));
+		if (id == NULL || v == NULL || by == NULL || *by == '\0' ||
+		    strset_get(s->ids, id, strlen(id)) < 0)
+			continue;
+		if (!ioc_canon_as((enum ioc_type)t, v, canon, LIMIT_VALUE_BYTES + 32) || !state_made(s, id, t, canon))
+			continue;
+		owner_learned(m, st, by);
+		found = true;
+		break;
+	}
+	free(canon);
+	return found;
+}
+
+/* What MDE puts in createdBy for this app, read back from an indicator
+ * it has just created (spec 9, created-by), and kept in the state. The
+ * filter names the value as MDE returned it (its own normalised form). */
+static void
+learn_owner(struct run *r, const char *value, const char *id)
+{
+	r->learn_owner = false;
+	struct strbuf f = {0};
+	sb_adds(&f, "indicatorValue eq '");
+	for (const char *p = value; *p; p++) {
+		if (*p == '\'')
+			sb_addc(&f, '\''); /* OData doubles a quote in a string */
+		sb_addc(&f, *p);
+	}
+	sb_adds(&f, "'");
+	char *esc = http_escape(f.buf);
+	char *path = xasprintf("/api/indicators?$filter=%s&$top=100", esc);
+	long status;
+	json_t *out = NULL;
+	char why[512];
+	if (mde_call(r->m, MDE_EP_LIST, "GET", path, NULL, &status, &out, why, sizeof(why)) != ERR_OK) {
+		log_warn("ownership: cannot read back indicator %s to learn what MDE puts in createdBy: %s", id, why);
+	} else {
+		size_t i;
+		json_t *x;
+		json_array_foreach(json_object_get(out, "value"), i, x) {
+			char idb[32];
+			const char *xid = mde_id(x, idb);
+			const char *by = json_string_value(json_object_get(x, "createdBy"));
+			if (xid && by && *by && strcmp(xid, id) == 0) {
+				owner_learned(r->m, r->st, by);
+				break;
+			}
+		}
+	}
+	json_decref(out);
+	free(path);
+	free(esc);
+	sb_free(&f);
+}
+
+/* The ids MDE gave, into the state at once (a run killed later still
+ * knows what it created). */
+static void
+record_ids(struct run *r, const size_t *todo, size_t k, long long now)
+{
+	struct store_ind *rows = xcalloc(k ? k : 1, sizeof(*rows));
+	size_t n = 0;
+	for (size_t i = 0; i < k; i++) {
+		const struct want *w = &r->w[r->p->ops[todo[i]].want];
+		const char *id = r->want_id[r->p->ops[todo[i]].want];
+		if (id)
+			rows[n++] = (struct store_ind){.type = w->type, .action = w->action, .value = w->value,
+						       .mde_id = id, .feeds = w->feeds, .first_seen = w->first_seen,
+						       .last_seen = now, .expires_at = w->expire_at};
+	}
+	if (store_ind_add(r->st, rows, n) != ERR_OK)
+		log_warn("state: cannot record the ids of an import batch (the run's end records them)");
+	free(rows);
+}
+
+/*
+ * One import call for todo[0..k) (indices into p->ops). A request MDE
+ * refuses whole with a 400 may stand for one bad item (spec 9,
+ * import-errors): it is split in halves until the refused items stand
+ * alone, within LIMIT_IMPORT_SPLIT_CALLS extra calls a run, so the good
+ * ones go through in the same run. Items that failed for a reason that
+ * may pass go to again[] for the next round.
+ */
+static void
+import_range(struct run *r, const size_t *todo, size_t k, int round, size_t *again, size_t *nagain)
+{
+	if (k == 0 || r->aborted)
+		return;
+	if (stop_requested()) {
+		stopped(r);
+		return;
+	}
+	json_t *items = json_array();
+	for (size_t i = 0; i < k; i++)
+		json_array_append_new(items, import_item(r->c, &r->w[r->p->ops[todo[i]].want]));
+	int s = ++r->seq;
+	journal(r, s, "import", k, "sent", NULL);
+	json_t *res;
+	long status = 0;
+	char why[512];
+	enum err e = mde_import(r->m, items, &res, &status, why, sizeof(why));
+	json_decref(items);
+	if (e == ERR_HTTP && status == 400) {
+		journal(r, s, "import", k, "refused", why);
+		if (k == 1) {
+			refuse_item(r, &r->p->ops[todo[0]], why);
+		} else if (r->split_calls + 2 <= LIMIT_IMPORT_SPLIT_CALLS) {
+			r->split_calls += 2;
+			log_info("import: MDE refused a batch of %zu whole (%s); splitting it to find the refused", k, why);
+			import_range(r, todo, k / 2, round, again, nagain);
+			import_range(r, todo + k / 2, k - k / 2, round, again, nagain);
+		} else {
+			char reason[700];
+			snprintf(reason, sizeof(reason), "%s (refused with its batch of %zu; not split further: this "
+							 "run's %d extra calls for that are spent, the next run goes on)",
+				 why, k, LIMIT_IMPORT_SPLIT_CALLS);
+			for (size_t i = 0; i < k; i++)
+				refuse_item(r, &r->p->ops[todo[i]], reason);
+		}
+		return;
+	}
+	if (e != ERR_OK) {
+		journal(r, s, "import", k, "failed", why);
+		if (stop_requested()) { /* not done: the next run lists and converges */
+			stopped(r);
+			return;
+		}
+		if (e == ERR_NET || e == ERR_PARSE) {
+			/* Out of reach, or an answer we cannot match to the
+			 * items: stop; the next run lists MDE again and finishes
+			 * the work. */
+			r->aborted = true;
+			snprintf(r->why, sizeof(r->why), "%s", why);
+		}
+		for (size_t i = 0; i < k; i++) {
+			const struct op *o = &r->p->ops[todo[i]];
+			fail_item(r, op_name(o->kind), r->w[o->want].type, r->w[o->want].value, why);
+		}
+		return;
+	}
+	const char *learn_value = NULL, *learn_id = NULL;
+	char *canon = xmalloc(LIMIT_VALUE_BYTES + 32);
+	for (size_t i = 0; i < k; i++) {
+		const struct op *o = &r->p->ops[todo[i]];
+		const struct want *w = &r->w[o->want];
+		json_t *x = json_array_get(res, i);
+		const char *ind = json_string_value(json_object_get(x, "indicator"));
+		char idb[32];
+		const char *id = mde_id(x, idb);
+		/* Results come in input order (spec 8); one that names another
+		 * value is not trusted. MDE may return the value in its own
+		 * normal form (spec 9, normalize): compared canonically. */
+		bool same = ind == NULL || strcasecmp(ind, w->value) == 0 ||
+			    (ioc_canon_as(w->type, ind, canon, LIMIT_VALUE_BYTES + 32) && strcmp(canon, w->value) == 0);
+		if (!same) {
+			fail_item(r, op_name(o->kind), w->type, w->value,
+				  "the import result does not match the item (the next run lists again)");
+		} else if (json_is_true(json_object_get(x, "isFailed")) || id == NULL) {
+			const char *reason = json_string_value(json_object_get(x, "failureReason"));
+			if (plan_item_retryable(reason) && round < 2)
+				again[(*nagain)++] = todo[i];
+			else
+				refuse_item(r, o, reason ? reason : "failed without a reason");
+		} else {
+			free(r->want_id[o->want]);
+			r->want_id[o->want] = xstrdup(id);
+			r->done[o->kind]++;
+			if (learn_value == NULL && ind && r->learn_owner) {
+				learn_value = ind;
+				learn_id = r->want_id[o->want];
+			}
+		}
+	}
+	free(canon);
+	record_ids(r, todo, k, (long long)time(NULL));
+	journal(r, s, "import", k, "done", NULL);
+	if (learn_value)
+		learn_owner(r, learn_value, learn_id);
+	json_decref(res);
+}
+
+/* Imports the wants in ops (indices into p->ops) in batches of 500,
+ * retrying items that failed for a reason that may pass. */
 static void
 apply_imports(struct run *r, const size_t *opv, size_t n)
 {
@@ -483,68 +779,9 @@ apply_imports(struct run *r, const size_t *opv, size_t n)
 		size_t *again = xmalloc(ntodo * sizeof(*again)), nagain = 0;
 		for (size_t b = 0; b < ntodo && !r->aborted; b += BATCH) {
 			size_t k = ntodo - b < BATCH ? ntodo - b : BATCH;
-			if (stop_requested()) {
-				stopped(r);
-				break;
-			}
 			progress_step(round ? "import (retry) batch" : "import batch", b / BATCH + 1,
 				      (ntodo + BATCH - 1) / BATCH);
-			json_t *items = json_array();
-			for (size_t i = 0; i < k; i++)
-				json_array_append_new(items, import_item(r->c, &r->w[r->p->ops[todo[b + i]].want]));
-			int s = ++r->seq;
-			journal(r, s, "import", k, "sent", NULL);
-			json_t *res;
-			char why[512];
-			enum err e = mde_import(r->m, items, &res, why, sizeof(why));
-			json_decref(items);
-			if (e != ERR_OK) {
-				journal(r, s, "import", k, "failed", why);
-				if (stop_requested()) { /* not done: the next run lists and converges */
-					stopped(r);
-					break;
-				}
-				if (e == ERR_NET || e == ERR_PARSE) {
-					/* Out of reach, or an answer we cannot match
-					 * to the items: stop; the next run lists
-					 * MDE again and finishes the work. */
-					r->aborted = true;
-					snprintf(r->why, sizeof(r->why), "%s", why);
-				}
-				for (size_t i = 0; i < k; i++) {
-					const struct op *o = &r->p->ops[todo[b + i]];
-					fail_item(r, op_name(o->kind), r->w[o->want].type, r->w[o->want].value, why);
-				}
-				continue;
-			}
-			for (size_t i = 0; i < k; i++) {
-				const struct op *o = &r->p->ops[todo[b + i]];
-				const struct want *w = &r->w[o->want];
-				json_t *x = json_array_get(res, i);
-				const char *ind = json_string_value(json_object_get(x, "indicator"));
-				char idb[32];
-				const char *id = mde_id(x, idb);
-				/* Results come in input order (spec 8); one that
-				 * names another value is not trusted. */
-				bool same = ind == NULL || strcasecmp(ind, w->value) == 0;
-				if (!same) {
-					fail_item(r, op_name(o->kind), w->type, w->value,
-						  "the import result does not match the item (the next run lists again)");
-				} else if (json_is_true(json_object_get(x, "isFailed")) || id == NULL) {
-					const char *reason = json_string_value(json_object_get(x, "failureReason"));
-					if (plan_item_retryable(reason) && round < 2)
-						again[nagain++] = todo[b + i];
-					else
-						fail_item(r, op_name(o->kind), w->type, w->value,
-							  reason ? reason : "failed without a reason");
-				} else {
-					free(r->want_id[o->want]);
-					r->want_id[o->want] = xstrdup(id);
-					r->done[o->kind]++;
-				}
-			}
-			json_decref(res);
-			journal(r, s, "import", k, "done", NULL);
+			import_range(r, todo + b, k, round, again, &nagain);
 		}
 		if (nagain)
 			log_info("import: %zu items failed for a reason that may pass; trying them again", nagain);
@@ -576,11 +813,19 @@ apply(struct run *r)
 	/* Deletes first: they free room under the cap for what comes. */
 	apply_deletes(r, early, ne, "delete");
 	apply_imports(r, imp, ni);
-	/* An old action goes only once its replacement exists. */
+	/* An old action goes only once its replacement exists, and only
+	 * when it is another indicator: under an upsert key of (type,
+	 * value), MDE changed the old one's action in place and gave its id
+	 * back (spec 9, upsert-key); deleting it would unblock the value. */
 	for (size_t k = 0; k < p->n; k++) {
 		const struct op *o = &p->ops[k];
-		if (o->kind == OP_DELETE && o->late && r->want_id[o->want])
+		const char *now_id = o->kind == OP_DELETE && o->late ? r->want_id[o->want] : NULL;
+		if (now_id == NULL)
+			continue;
+		if (strcmp(now_id, r->h[o->have].id) != 0)
 			late[nl++] = o->have;
+		else
+			r->have_gone[o->have] = true; /* it is the new one now */
 	}
 	size_t before = r->done[OP_DELETE];
 	apply_deletes(r, late, nl, "replace");
@@ -797,10 +1042,11 @@ has_role(const json_t *roles, const char *name)
 }
 
 /* Feeds -> the desired set. NULL when an allowlist cannot be loaded
- * (printed). down gets the feeds that gave nothing to use. */
+ * (printed). down gets the feeds that gave nothing to use; a feed with
+ * skip[k] set is one of them, unread: nothing of it is sent or deleted. */
 static struct want *
 collect(const struct config *c, struct store *st, const struct state *s, struct output *out, long long now,
-	size_t *nw, const char **down, size_t *ndown, size_t *feeds_failed)
+	const bool *skip, size_t *nw, const char **down, size_t *ndown, size_t *feeds_failed)
 {
 	struct policy *pol = policy_new();
 	if (!app_allowlists(c, pol)) {
@@ -811,6 +1057,11 @@ collect(const struct config *c, struct store *st, const struct state *s, struct 
 	for (size_t k = 0; k < c->nfeeds; k++) {
 		if (!c->feeds[k].enabled)
 			continue;
+		if (skip && skip[k]) {
+			if (down)
+				down[(*ndown)++] = c->feeds[k].name;
+			continue;
+		}
 		bool usable = false;
 		*feeds_failed += (size_t)feed_collect(c, &c->feeds[k], (uint32_t)k, st, pol, mg, out, &usable);
 		if (!usable && down)
@@ -825,12 +1076,81 @@ collect(const struct config *c, struct store *st, const struct state *s, struct 
 struct want *
 sync_desired(const struct config *c, struct store *st, struct output *out, size_t *nw, size_t *feeds_failed)
 {
-	struct state s = {.idx = strset_new()};
-	store_ind_each(st, state_row, &s);
+	struct state s;
+	state_load(st, &s);
 	*feeds_failed = 0;
-	struct want *w = collect(c, st, &s, out, (long long)time(NULL), nw, NULL, NULL, feeds_failed);
+	struct want *w = collect(c, st, &s, out, (long long)time(NULL), NULL, nw, NULL, NULL, feeds_failed);
 	state_free(&s);
 	return w;
+}
+
+/*
+ * Every device group the enabled feeds are scoped to, checked against
+ * MDE's (spec 9, group-names: a name MDE does not know scopes a block to
+ * nothing, or fails every item). Returns per feed whether one of its
+ * groups is unknown (NULL: nothing to check, or it cannot be checked,
+ * which is said); *nbad counts those feeds; *info gets the JSON for the
+ * report: {"verified": bool, "unknown": {feed: [group...]}, "known": [...]}.
+ */
+static bool *
+verify_groups(const struct config *c, struct mde *m, size_t *nbad, json_t **info)
+{
+	*nbad = 0;
+	*info = NULL;
+	size_t want = 0;
+	for (size_t k = 0; k < c->nfeeds; k++)
+		if (c->feeds[k].enabled)
+			want += c->feeds[k].ndevice_groups;
+	if (want == 0 || !c->verify_device_groups)
+		return NULL;
+	char why[512];
+	const json_t *roles = mde_roles(m, why, sizeof(why));
+	if (roles == NULL)
+		return NULL; /* no token: the list says so next */
+	if (!has_role(roles, "Machine.Read.All") && !has_role(roles, "Machine.ReadWrite.All")) {
+		log_warn("device groups are unverified: the token lacks Machine.Read.All, so a misspelt group would "
+			 "scope its blocks to nothing (grant it, or set verify_device_groups = no)");
+		*info = json_pack("{s:b, s:s}", "verified", 0, "why", "the token lacks Machine.Read.All");
+		return NULL;
+	}
+	json_t *groups;
+	if (mde_device_groups(m, &groups, why, sizeof(why)) != ERR_OK) {
+		log_warn("device groups are unverified: %s", why);
+		*info = json_pack("{s:b, s:s}", "verified", 0, "why", why);
+		return NULL;
+	}
+	struct strbuf known = {0};
+	json_t *kn = json_array(), *unknown = json_object(), *v;
+	const char *g;
+	json_object_foreach(groups, g, v) {
+		sb_addf(&known, "%s%s", known.len ? ", " : "", g);
+		json_array_append_new(kn, json_string(g));
+	}
+	bool *bad = xcalloc(c->nfeeds, sizeof(*bad));
+	for (size_t k = 0; k < c->nfeeds; k++) {
+		const struct feed_cfg *f = &c->feeds[k];
+		for (size_t i = 0; f->enabled && i < f->ndevice_groups; i++) {
+			if (json_object_get(groups, f->device_groups[i]))
+				continue;
+			if (!bad[k])
+				(*nbad)++;
+			bad[k] = true;
+			json_t *list = json_object_get(unknown, f->name);
+			if (list == NULL)
+				json_object_set_new(unknown, f->name, list = json_array());
+			json_array_append_new(list, json_string(f->device_groups[i]));
+			char gb[200];
+			log_error("feed %s: device group \"%s\" does not exist in MDE (groups with devices: %s); nothing of "
+				  "this feed is sent or deleted until device_groups is fixed (a group with no device yet "
+				  "cannot be seen: verify_device_groups = no)", f->name,
+				  echo_str(f->device_groups[i], strlen(f->device_groups[i]), gb, sizeof(gb)),
+				  known.len ? known.buf : "none");
+		}
+	}
+	sb_free(&known);
+	json_decref(groups);
+	*info = json_pack("{s:b, s:o, s:o}", "verified", 1, "known", kn, "unknown", unknown);
+	return bad;
 }
 
 int
@@ -861,21 +1181,29 @@ sync_run(const struct config *c, const struct sync_opts *o)
 		mde_free(m);
 		return EXIT_FAIL;
 	}
-	struct state s = {.idx = strset_new()};
-	if (store_ind_each(st, state_row, &s) != ERR_OK)
-		log_warn("state: cannot read the indicators table");
+	struct state s;
+	state_load(st, &s);
+	char *okey = owner_key(m), *learned = store_meta_get(st, okey);
+	mde_set_created_by(m, learned);
+	free(okey);
+	free(learned);
 
-	/* 1. Feeds. */
+	/* 1. Feeds, those scoped to a device group MDE does not know aside. */
+	size_t bad_groups = 0;
+	json_t *groups_info = NULL;
+	bool *skip = verify_groups(c, m, &bad_groups, &groups_info);
 	struct output out = {.fp = fp, .quiet = true, .json = o->json, .collect = true};
 	if (o->quiet && !o->json)
 		out.fp = fopen("/dev/null", "w");
 	const char **down = xcalloc(c->nfeeds + 1, sizeof(*down));
-	size_t nw, ndown = 0, feeds_failed = 0;
-	struct want *w = collect(c, st, &s, &out, now, &nw, down, &ndown, &feeds_failed);
+	size_t nw, ndown = 0, feeds_failed = bad_groups;
+	struct want *w = collect(c, st, &s, &out, now, skip, &nw, down, &ndown, &feeds_failed);
+	free(skip);
 	if (out.fp != fp && out.fp)
 		fclose(out.fp);
 	if (w == NULL) {
 		free(down);
+		json_decref(groups_info);
 		state_free(&s);
 		store_close(st);
 		mde_free(m);
@@ -897,7 +1225,7 @@ sync_run(const struct config *c, const struct sync_opts *o)
 	size_t nh = 0;
 	struct plan p = {0};
 	struct run r = {.c = c, .m = m, .st = st, .id = run_id, .w = w, .nw = nw, .p = &p,
-			.failures = json_array()};
+			.failures = json_array(), .refused = json_object(), .learn_owner = mde_created_by(m) == NULL};
 	const char *outcome = "failed";
 	char msg[600] = "";
 	enum err e = mde_list_all(m, &list, why, sizeof(why));
@@ -907,7 +1235,9 @@ sync_run(const struct config *c, const struct sync_opts *o)
 		rc = EXIT_FAIL;
 		goto done;
 	}
-	h = haves_from_list(m, list, &nh);
+	if (owner_from_list(m, st, list, &s))
+		r.learn_owner = false;
+	h = haves_from_list(m, list, &s, &nh);
 	json_decref(list);
 	r.h = h;
 	r.nh = nh;
@@ -981,6 +1311,9 @@ done:;
 		if (p.ops[i].kind == OP_CONFLICT || p.ops[i].kind == OP_OVER_BUDGET)
 			json_array_append_new(conf, op_json(&r, &p.ops[i]));
 	json_object_set_new(sum, "conflicts", conf); /* and over-budget: the first 50, for the report */
+	json_object_set_new(sum, "refused", json_incref(r.refused)); /* by MDE's code, for the metrics */
+	if (groups_info)
+		json_object_set_new(sum, "device_groups", groups_info);
 	json_t *cj = calls_json(m);
 	json_object_update(sum, cj);
 	json_decref(cj);
@@ -1019,6 +1352,7 @@ done:;
 	json_decref(sum);
 	json_decref((json_t *)out.summaries);
 	json_decref(r.failures);
+	json_decref(r.refused);
 	if (r.want_id)
 		for (size_t i = 0; i < nw; i++)
 			free(r.want_id[i]);

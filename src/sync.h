@@ -37,10 +37,6 @@ int sync_run(const struct config *c, const struct sync_opts *o);
  * when every tenant converged, 1 otherwise, 2 a usage error. */
 int sync_all(const struct config *c, const struct sync_opts *o);
 
-/* Parses MDE's list into haves (owned per m). Entries that are not
- * objects are skipped. Free with haves_free. */
-struct have *haves_from_list(const struct mde *m, const json_t *list, size_t *n);
-void haves_free(struct have *h, size_t n);
 
 /* Deletes ids in batches of 500 with BatchDelete; on a 404 (an id
  * already gone) lists again and retries with the ids that remain.
