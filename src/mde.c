@@ -628,8 +628,8 @@ ensure_token(struct mde *m, double deadline, char *why, size_t whysz)
 		log_info("token: Entra does not know the audience %s (AADSTS500011); trying %s", first, m->resource);
 		e = fetch_token(m, deadline, &refused, why, whysz);
 		if (e == ERR_OK)
-			log_info("token: the audience %s worked (set resource = %s in [mde] to skip the first try)",
-				 m->resource, m->resource);
+			log_warn("token: Entra refused the audience %s (AADSTS500011); the audience %s worked: set "
+				 "resource = %s in [mde] to skip the first try", first, m->resource, m->resource);
 		free(first);
 	}
 	return e;

@@ -129,6 +129,20 @@ metrics_text(const struct config *c, struct store *st, const json_t *run, const 
 		}
 	}
 
+	family(&o, "iocsync_refused", "Values MDE refused in the last run, by MDE's error code and feed.");
+	json_object_foreach(json_object_get(run, "refused"), key, v) {
+		json_t *byfeed = json_object(), *x, *n;
+		size_t j;
+		const char *fname;
+		json_array_foreach(v, j, x)
+			json_bump(byfeed, json_string_value(json_object_get(x, "feed")));
+		json_object_foreach(byfeed, fname, n) {
+			const char *kv[] = {"code", key, "feed", fname, NULL};
+			sample(&o, "iocsync_refused", t, kv, (double)json_integer_value(n));
+		}
+		json_decref(byfeed);
+	}
+
 	family(&o, "iocsync_rejects", "Feed entries refused in the last reading, by feed and reason.");
 	size_t i;
 	json_t *f;

@@ -1262,7 +1262,7 @@ sync_run(const struct config *c, const struct sync_opts *o)
 	if (o->dry_run) {
 		outcome = "planned";
 		rc = changes ? 2 : EXIT_OK;
-		if (feeds_failed && rc == EXIT_OK)
+		if ((feeds_failed && rc == EXIT_OK) || bad_groups) /* a misspelt group is an error to fix first */
 			rc = EXIT_FAIL;
 		goto done;
 	}
