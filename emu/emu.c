@@ -691,7 +691,29 @@ classify(const char *m, const char *p, const char **id)
 	return EP_OTHER;
 }
 
-/* A token request's form for the log, with the credential replaced. */
+/* x-www-form-urlencoded text, decoded. */
+static char *
+form_decode(const char *p, size_t n)
+{
+	struct strbuf sb = {0};
+	sb_add(&sb, "", 0);
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '+') {
+			sb_addc(&sb, ' ');
+		} else if (p[i] == '%' && i + 2 < n && isxdigit((unsigned char)p[i + 1]) &&
+			   isxdigit((unsigned char)p[i + 2])) {
+			char hex[3] = {p[i + 1], p[i + 2], 0};
+			sb_addc(&sb, (char)strtol(hex, NULL, 16));
+			i += 2;
+		} else {
+			sb_addc(&sb, p[i]);
+		}
+	}
+	return sb.buf;
+}
+
+/* A token request's form for the log, decoded, with the credential
+ * replaced. */
 static json_t *
 form_for_log(const char *body, size_t len)
 {
@@ -701,9 +723,9 @@ form_for_log(const char *body, size_t len)
 		const char *amp = memchr(p, '&', (size_t)(end - p)), *stop = amp ? amp : end;
 		const char *eq = memchr(p, '=', (size_t)(stop - p));
 		if (eq) {
-			char *k = xstrndup(p, (size_t)(eq - p));
+			char *k = form_decode(p, (size_t)(eq - p));
 			bool secret = strcmp(k, "client_secret") == 0 || strcmp(k, "client_assertion") == 0;
-			char *v = secret ? xstrdup("<redacted>") : xstrndup(eq + 1, (size_t)(stop - eq - 1));
+			char *v = secret ? xstrdup("<redacted>") : form_decode(eq + 1, (size_t)(stop - eq - 1));
 			json_object_set_new(o, k, json_string(utf8_valid(v, strlen(v)) ? v : "<not UTF-8>"));
 			free(k);
 			free(v);
