@@ -9,13 +9,14 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "apiprobe.h"
 #include "cmd.h"
 #include "mde.h"
 #include "report.h"
 #include "util.h"
 
 static const char usage[] =
-	"usage: iocsync [-c FILE] doctor [--json]\n"
+	"usage: iocsync [-c FILE] doctor [--json] [--api-probe]\n"
 	"\n"
 	"Checks, each OK, WARN or FAIL with what to do: the configuration; the\n"
 	"secret's permissions; that a token can be had and the roles in it\n"
@@ -25,7 +26,14 @@ static const char usage[] =
 	"the configuration names exists; how many devices of each group run\n"
 	"network protection in block mode, and which do not. Then the settings no\n"
 	"API shows (MANUAL, with their portal path) and the facts that bite (NOTE).\n"
-	"Exit status: 0 all OK, 1 a FAIL, 2 WARN only (MANUAL and NOTE do not count).\n";
+	"Exit status: 0 all OK, 1 a FAIL, 2 WARN only (MANUAL and NOTE do not count).\n"
+	"\n"
+	"--api-probe instead learns which reading of the API this tenant follows where\n"
+	"Microsoft's documents are silent (upsert key, empty list, createdBy, value\n"
+	"normalisation, omitted fields, import errors), with one harmless probe\n"
+	"indicator (an Allowed FileSha256 of random bytes, expiring in an hour) that\n"
+	"it deletes; at most 12 API calls. --json: one object, keyed as in\n"
+	"iocsync(1). Exit status: 0 learned and cleaned up, 1 otherwise.\n";
 
 enum verdict { V_OK, V_WARN, V_FAIL, V_MANUAL, V_NOTE };
 static const char *const vnames[] = {"OK", "WARN", "FAIL", "MANUAL", "NOTE"};
@@ -385,13 +393,69 @@ doctor_run(const struct config *c, const struct clock *clk, json_t **checks)
 	return rc;
 }
 
+/* The readings a probe learns, in the order it prints them. */
+static const char *const probe_keys[][2] = {
+	{"upsert_key", "upsert-key"}, {"empty_list", "empty-list"}, {"import_errors", "import-errors"},
+	{"created_by", "created-by"}, {"normalizes", "normalize"}, {"omitted_fields", "omitted-fields"},
+};
+
+static int
+api_probe(struct app *a, bool json)
+{
+	a->one_tenant = true;
+	struct config *c = app_config(a, true);
+	if (c == NULL)
+		return EXIT_USAGE;
+	char why[1200] = "";
+	json_t *found = NULL;
+	enum err e = apiprobe_run(c, &found, why, sizeof(why));
+	if (json) {
+		json_t *doc = json_deep_copy(found);
+		json_object_set_new(doc, "exit", json_integer(e == ERR_OK ? EXIT_OK : EXIT_FAIL));
+		if (e != ERR_OK)
+			json_object_set_new(doc, "error", json_string(why));
+		json_dumpf(doc, stdout, JSON_INDENT(1));
+		putchar('\n');
+		json_decref(doc);
+	} else {
+		printf("api-probe: what this tenant's MDE does where the documents are silent (spec section 9)\n");
+		printf("%-16s %-18s %s\n", "READING", "FOUND", "EVIDENCE");
+		const json_t *ev = json_object_get(found, "evidence");
+		for (size_t i = 0; i < NELEM(probe_keys); i++) {
+			const char *v = json_string_value(json_object_get(found, probe_keys[i][0]));
+			printf("%-16s %-18s %s\n", probe_keys[i][1], v ? v : "(not learned)",
+			       v ? json_string_value(json_object_get(ev, probe_keys[i][0])) : "");
+		}
+		printf("api-probe: %lld API calls; probe indicators deleted: %zu, left: %zu\n",
+		       (long long)json_integer_value(json_object_get(found, "calls")),
+		       json_array_size(json_object_get(found, "deleted")), json_array_size(json_object_get(found, "left")));
+	}
+	if (e != ERR_OK)
+		fprintf(stderr, "iocsync: doctor --api-probe: %s\n", why);
+	json_decref(found);
+	config_free(c);
+	return e == ERR_OK ? EXIT_OK : e == ERR_CONFIG ? EXIT_USAGE : EXIT_FAIL;
+}
+
 int
 cmd_doctor(struct app *a, int argc, char **argv)
 {
-	bool json = false;
-	int orc = app_one_flag(argc, argv, usage, "json", 0, &json);
-	if (orc >= 0)
-		return orc;
+	bool json = false, probe = false;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			json = true;
+		} else if (strcmp(argv[i], "--api-probe") == 0) {
+			probe = true;
+		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			fputs(usage, stdout);
+			return EXIT_OK;
+		} else {
+			fprintf(stderr, "iocsync: doctor: unknown argument %s\n%s", argv[i], usage);
+			return EXIT_USAGE;
+		}
+	}
+	if (probe)
+		return api_probe(a, json);
 	a->one_tenant = true;
 	struct config *c = app_config(a, true);
 	struct doc d;

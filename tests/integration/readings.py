@@ -303,4 +303,40 @@ def owned_by_recorded_id_when_mde_drops_the_application(c):
     assert sorted(x["indicatorValue"] for x in c.emu.indicators()) == sorted(ips(8))
 
 
+PROBED = {"upsert_key": "upsert-key", "empty_list": "empty-list", "import_errors": "import-errors",
+          "created_by": "created-by", "normalizes": "normalize", "omitted_fields": "omitted-fields"}
+
+
+@test
+def api_probe_tells_each_reading_and_leaves_nothing(c):
+    """doctor --api-probe under the defaults, under each probed reading's
+    other choice alone, and under all of them: it reports each as set,
+    spends at most 12 API calls, and leaves the tenant as it found it."""
+    c.portal("77.1.1.1", "Block")          # somebody else's, which must stay
+    before_state = foreign(c)
+    combos = [{}] + [{r: ALT[r]} for r in PROBED.values()] + [{r: ALT[r] for r in PROBED.values()}]
+    default = {r: x["default"] for r, x in c.emu.control("/readings").items()}
+    seen = set()
+    for combo in combos:
+        c.emu.control("/readings", {r: combo.get(r, default[r]) for r in PROBED.values()})
+        before = c.emu.calls()
+        p = c.run("doctor", "--api-probe", "--json")
+        doc = json.loads(p.stdout)
+        calls = c.calls_since(before)
+        for key, reading in PROBED.items():
+            want = combo.get(reading, default[reading])
+            assert doc[key] == want, (combo, key, doc[key], want, doc["evidence"][key])
+        assert doc["left"] == [] and doc["deleted"] and doc["exit"] == 0, doc
+        assert sum(v for k, v in calls.items() if k != "token") == doc["calls"] <= 12, (calls, doc["calls"])
+        assert foreign(c) == before_state and not [x for x in c.emu.indicators() if mine(x)], "the probe left something"
+        assert all(x["type"] == "FileSha256" for x in c.emu.control("/changes")["changes"]
+                   if x["createdBy"] != "33333333-3333-3333-3333-333333333333"), "the probe made more than file hashes"
+        seen.add(json.dumps({k: doc[k] for k in PROBED}, sort_keys=True))
+    assert len(seen) == len(combos), "two reading sets gave the same answer"
+    # The table form says the same, reading by reading.
+    p = c.run("doctor", "--api-probe")
+    assert p.stdout.splitlines()[1].split()[:2] == ["READING", "FOUND"], p.stdout
+    assert any(l.split()[:2] == ["upsert-key", ALT["upsert-key"]] for l in p.stdout.splitlines()), p.stdout
+
+
 sys.exit(itest.main())
