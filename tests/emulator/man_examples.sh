@@ -14,7 +14,8 @@ port=$(sed -n 's/.*127\.0\.0\.1:\([0-9]*\).*/\1/p' "$dir/ready")
 [ -n "$port" ] || { echo "FAIL: no ready line"; cat "$dir/err"; exit 1; }
 # The literal blocks after EXAMPLES, mdoc escapes undone, minus the start line.
 awk '/^\.Sh EXAMPLES/{on=1} /^\.Sh EXIT/{on=0} on && /^\.Ed/{lit=0} on && lit{print} on && /^\.Bd -literal/{lit=1}' "$page" |
-	sed -e 's/\\e/\\/g' -e "s/8765/$port/g" | grep -v '^mde-emulator --listen' >"$dir/examples.sh"
+	sed -e 's/\\e/\\/g' -e "s/8765/$port/g" | grep -v '^mde-emulator --listen' |
+	sed -e "s#^mde-emulator #$emu #" >"$dir/examples.sh"
 [ "$(wc -l <"$dir/examples.sh")" -gt 10 ] || { echo "FAIL: examples not found"; exit 1; }
 sh -eu "$dir/examples.sh" >"$dir/out" 2>&1 || { echo "FAIL: the examples failed"; cat "$dir/out"; exit 1; }
 fail=0
@@ -25,5 +26,8 @@ check '"sequence":2'
 check '"list":{"2xx":1}'
 check '"submit":{"2xx":1}'
 check '"delete":{"2xx":1}'
+check '"current":"type-value"'
+check '^upsert-key  *type-value-action'
+
 [ $fail = 0 ] || { cat "$dir/out"; exit 1; }
 echo "ok: the man page examples run as written"
