@@ -169,11 +169,15 @@ def run_scenario(c, readings):
 
     refused = "46.6.6.6"
     c.emu.control("/reject", {"values": [refused]})
+    c.sync_opts["metrics_file"] = os.path.join(c.dir, "iocsync.prom")
     s.v4 = s.v4 + [refused] + ips(3, start=900)
     doc = s.sync("a refused value", expect=1)
     assert doc["done"]["create"] == 3 and doc["failed"] == 1, doc
     f = doc["failures"][0]
     assert f["value"] == refused and f["code"] == "InvalidInput" and "not allowed" in f["reason"], f
+    metrics = open(c.sync_opts["metrics_file"]).read()
+    assert 'iocsync_refused{tenant="%s",code="InvalidInput",feed="ips"} 1\n' % itest.TENANT in metrics, \
+        [l for l in metrics.splitlines() if "refused" in l]
     s.converged("a refused value", minus=[blocked, ("IpAddress", refused, "Warn")])
     return doc
 

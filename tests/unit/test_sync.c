@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "config.h"
 #include "http.h"
 #include "mde.h"
 #include "plan.h"
@@ -413,6 +414,86 @@ test_mde_id_text_or_number(void **state)
 	json_decref(x);
 }
 
+/* ---- listing MDE's indicators against what a server may answer ---- */
+
+enum list_mode { LIST_404, LIST_REPEAT, LIST_ENDLESS };
+struct list_stub {
+	enum list_mode mode;
+	int lists;		/* list requests answered */
+};
+
+/* A token, then list pages of 2 ($top=2): 404 for nothing; a server
+ * that ignores $skip and answers the first page again; or one whose
+ * pages never end. */
+static enum err
+list_stub(void *ctx, const struct http_req *q, long long max_body, struct http_reply *r)
+{
+	struct list_stub *ls = ctx;
+	(void)max_body;
+	struct strbuf sb = {0};
+	r->status = 200;
+	if (strstr(q->url, "/oauth2/")) {
+		sb_adds(&sb, "{\"token_type\":\"Bearer\",\"expires_in\":3599,\"access_token\":\"a.e30.c\"}");
+	} else if (ls->mode == LIST_404) {
+		r->status = 404;
+		sb_adds(&sb, "{\"error\":{\"code\":\"NotFound\",\"message\":\"none\",\"target\":\"x\"}}");
+	} else {
+		int page = ls->mode == LIST_REPEAT ? 0 : ls->lists;
+		sb_addf(&sb, "{\"value\":[{\"id\":\"%d\",\"indicatorValue\":\"45.0.0.1\"},"
+			     "{\"id\":\"%d\",\"indicatorValue\":\"45.0.0.2\"}]}", 2 * page + 1, 2 * page + 2);
+	}
+	if (!strstr(q->url, "/oauth2/"))
+		ls->lists++;
+	r->body = sb.buf;
+	r->len = sb.len;
+	return ERR_OK;
+}
+
+static void
+test_list_paging_stops_on_404_repeat_and_past_the_cap(void **state)
+{
+	(void)state;
+	struct strbuf errs = {0};
+	struct config *c = config_load_string("t.conf",
+		"[mde]\ntenant_id = 00000000-0000-0000-0000-000000000001\n"
+		"client_id = 11111111-1111-1111-1111-111111111111\nclient_secret_env = IOCSYNC_TEST_SECRET\n"
+		"cloud = custom\napi_url = https://mde.invalid\nlogin_url = https://login.invalid\nlist_page = 2\nrate_limit_percent = 0\n"
+		"[sync]\ncap = 10\nreserve = 0\n", &errs);
+	if (c == NULL)
+		fail_msg("%s", errs.buf);
+	setenv("IOCSYNC_TEST_SECRET", "s", 1);
+	struct fake_clock fc = {0};
+	struct clock clk = {fake_now, fake_sleep, &fc};
+	char why[300];
+	json_t *all;
+	static const struct { enum list_mode mode; enum err want; size_t n; int lists; } cases[] = {
+		{LIST_404, ERR_OK, 0, 1},	/* an empty tenant answered with a 404 */
+		{LIST_REPEAT, ERR_OK, 2, 2},	/* $skip not honoured: stop, not loop */
+		/* never ending: refused past the cap (10) + LIMIT_MDE_LIST_SLACK, with max(cap, 15000) */
+		{LIST_ENDLESS, ERR_PARSE, 0, (15000 + LIMIT_MDE_LIST_SLACK) / 2 + 1},
+	};
+	for (size_t i = 0; i < NELEM(cases); i++) {
+		struct list_stub ls = {cases[i].mode, 0};
+		http_set_stub(list_stub, &ls);
+		struct mde *m = mde_new(c, &clk, why, sizeof(why));
+		assert_non_null(m);
+		assert_int_equal(mde_list_all(m, &all, why, sizeof(why)), cases[i].want);
+		if (cases[i].want == ERR_OK) {
+			assert_int_equal(json_array_size(all), cases[i].n);
+			json_decref(all);
+		} else {
+			assert_null(all);
+			if (strstr(why, "past any tenant's cap") == NULL)
+				fail_msg("%s", why);
+		}
+		assert_int_equal(ls.lists, cases[i].lists);
+		mde_free(m);
+	}
+	http_set_stub(NULL, NULL);
+	config_free(c);
+	sb_free(&errs);
+}
+
 int
 main(void)
 {
@@ -430,6 +511,7 @@ main(void)
 		cmocka_unit_test(test_plan_renew_not_every_run),
 		cmocka_unit_test(test_attr_hash_and_retryable),
 		cmocka_unit_test(test_mde_id_text_or_number),
+		cmocka_unit_test(test_list_paging_stops_on_404_repeat_and_past_the_cap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
