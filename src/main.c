@@ -2,6 +2,8 @@
  * sync with threat-intel feeds. main only dispatches. */
 #include <curl/curl.h>
 #include <stdio.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,11 +47,26 @@ usage(FILE *fp)
 		CONFIG_DEFAULT_PATH);
 }
 
+/* Before anything holds a secret: no core dump (a core once held the
+ * client secret) and no ptrace by other processes of the same user; no
+ * TLS session keys written where SSLKEYLOGFILE says. setrlimit goes
+ * through prlimit64, which the units allow (@resources is refused). */
+static void
+harden_process(void)
+{
+	struct rlimit none = {0, 0};
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	(void)setrlimit(RLIMIT_CORE, &none);
+	unsetenv("SSLKEYLOGFILE");
+}
+
 int
 main(int argc, char **argv)
 {
 	struct app a = {0};
 	int i, verbose = 0;
+
+	harden_process();
 
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		const char *o = argv[i];
