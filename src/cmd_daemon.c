@@ -80,7 +80,8 @@ cmd_daemon(struct app *a, int argc, char **argv)
 
 	int rc = EXIT_OK, failures = 0;
 	for (;;) {
-		struct sync_opts o = {.verb = "sync", .quiet = true};
+		unsigned flags = 0;
+		struct sync_opts o = {.verb = "sync", .quiet = true, .flags = &flags};
 		sd_notify(0, "STATUS=syncing");
 		int r = sync_all(c, &o);
 		if (once) {
@@ -89,7 +90,10 @@ cmd_daemon(struct app *a, int argc, char **argv)
 		}
 		if (stop_requested())
 			break;
-		failures = r == EXIT_OK ? 0 : failures + 1;
+		/* Deletions held by a guard wait for a person: trying again in a
+		 * minute would only hold them again. Creates went out. */
+		bool failed = r != EXIT_OK && (flags & SYNC_FAILED || !(flags & SYNC_HELD));
+		failures = failed ? failures + 1 : 0;
 		double wait = (double)c->interval_s;
 		if (failures) {
 			/* 1, 2, 4 ... minutes, never past the interval. */
@@ -100,8 +104,8 @@ cmd_daemon(struct app *a, int argc, char **argv)
 		time_t next = time(NULL) + (time_t)wait;
 		char ts[32], st[160];
 		format_time((long long)next, ts, sizeof(ts));
-		snprintf(st, sizeof(st), "STATUS=%s; next run at %s", r == EXIT_OK ? "last run ok" : "last run failed",
-			 ts);
+		snprintf(st, sizeof(st), "STATUS=%s; next run at %s",
+			 r == EXIT_OK ? "last run ok" : failed ? "last run failed" : "last run ok, deletions held", ts);
 		sd_notify(0, st);
 		if (failures)
 			log_warn("daemon: run failed (%d in a row); next try at %s", failures, ts);

@@ -50,7 +50,7 @@ stale_note(char *buf, size_t sz, const struct store_feed *old)
 
 int
 feed_collect(const struct config *c, const struct feed_cfg *f, uint32_t idx, struct store *st, struct policy *pol,
-	     struct merge *m, struct output *out, bool *usable)
+	     struct merge *m, struct output *out, bool force, struct feed_use *use)
 {
 	struct store_feed old;
 	struct fetch_result r;
@@ -67,7 +67,7 @@ feed_collect(const struct config *c, const struct feed_cfg *f, uint32_t idx, str
 	struct feed_stats stats = {.format = f->format};
 	char why[512] = "", note[256] = "";
 	long long now = (long long)time(NULL);
-	bool failed = false;
+	bool failed = false, shrunk = false;
 	size_t at = 0;
 	struct verdict v = {"error", "none"};
 
@@ -130,12 +130,26 @@ feed_collect(const struct config *c, const struct feed_cfg *f, uint32_t idx, str
 			e = ERR_EMPTY;
 		} else if (e == ERR_OK && !r.not_modified && old.snapshot && old.entries > 0 &&
 			   (long long)stats.accepted_total * 100 < old.entries * (100 - f->max_shrink_pct)) {
-			snprintf(why, sizeof(why), "shrank from %lld to %lu indicators, more than max_shrink = %d%%",
-				 old.entries, stats.accepted_total, f->max_shrink_pct);
-			e = ERR_EMPTY;
+			/* A guard holds deletions only: the new body's values go out,
+			 * what left it stays, and the old body stays the snapshot
+			 * (the baseline) until --force or --force-feed. */
+			if (force) {
+				log_warn("feed %s: shrank from %lld to %lu indicators, more than max_shrink = %d%%; "
+					 "taken as it is (forced)", f->name, old.entries, stats.accepted_total,
+					 f->max_shrink_pct);
+			} else {
+				shrunk = true;
+				snprintf(note, sizeof(note), "shrank from %lld to %lu indicators, more than max_shrink = "
+					 "%d%%: its new values go out, its deletions are held (sync --force-feed %s "
+					 "takes it as it is)", old.entries, stats.accepted_total, f->max_shrink_pct, f->name);
+				log_warn("feed %s: %s", f->name, note);
+			}
 		}
 	}
-	if (e == ERR_OK) {
+	if (e == ERR_OK && shrunk) {
+		v.snapshot = "kept (shrank)";
+		store_feed_seen(st, f->name, f->url, NULL, now);
+	} else if (e == ERR_OK) {
 		if (!r.not_modified) {
 			v.snapshot = "fresh";
 			if (store_feed_good(st, f->name, f->url, r.etag, r.last_modified, body, len,
@@ -162,14 +176,20 @@ feed_collect(const struct config *c, const struct feed_cfg *f, uint32_t idx, str
 		pipeline_run(&pc, &po, body, len, m, &pipe, &stats, ignore, sizeof(ignore));
 	}
 	json_t *extra = json_pack("{s:s, s:s, s:s}", "url", f->url, "fetch", v.fetch, "snapshot", v.snapshot);
+	if (shrunk)
+		json_object_set_new(extra, "deletions_held", json_string(note));
 	char err[800];
 	snprintf(err, sizeof(err), "%s; %s", why, note);
 	output_feed_summary(out, f->name, &stats, failed ? err : NULL, extra);
 	if (!out->json && !failed)
-		fprintf(out->fp, "   fetch %s, snapshot %s\n", v.fetch, v.snapshot);
+		fprintf(out->fp, "   fetch %s, snapshot %s%s%s\n", v.fetch, v.snapshot, shrunk ? "; " : "",
+			shrunk ? note : "");
 	json_decref(extra);
-	if (usable)
-		*usable = body != NULL;
+	if (use) {
+		use->usable = body != NULL;
+		use->hold = shrunk ? "its feed shrank past max_shrink: deletion held"
+			    : body == NULL ? "its feed is down with no good snapshot" : NULL;
+	}
 	fetch_result_free(&r);
 	free(cursor);
 	store_feed_clear(&old);
@@ -236,7 +256,7 @@ cmd_feeds(struct app *a, int argc, char **argv)
 		if (!wanted || !c->feeds[k].enabled)
 			continue;
 		nfeeds++;
-		failed += (size_t)feed_collect(c, &c->feeds[k], (uint32_t)k, st, pol, m, &out, NULL);
+		failed += (size_t)feed_collect(c, &c->feeds[k], (uint32_t)k, st, pol, m, &out, false, NULL);
 	}
 	output_total(&out, merge_count(m), nfeeds, failed);
 	rc = failed ? EXIT_FAIL : EXIT_OK;

@@ -1,5 +1,6 @@
-/* iocsync purge: deletes every indicator iocsync owns in MDE (and
- * nothing else), after asking. */
+/* iocsync purge: deletes every indicator iocsync owns in MDE, or one
+ * feed's (and nothing else), after asking. */
+#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,13 +14,23 @@
 #include "sync.h"
 
 static const char usage[] =
-	"usage: iocsync [-c FILE] purge [--yes]\n"
+	"usage: iocsync [-c FILE] purge [--feed NAME] [--yes]\n"
 	"\n"
-	"Deletes every indicator iocsync owns in MDE (created by its app with its\n"
-	"application name) with BatchDelete, and forgets them in the state.\n"
-	"Indicators of anyone else are never touched. Asks first on a terminal;\n"
-	"elsewhere --yes is required.\n"
+	"Deletes every indicator iocsync owns in MDE (those whose id it recorded,\n"
+	"or created by its app with its application name) with BatchDelete, and\n"
+	"forgets them in the state. With --feed, only those that came from feed\n"
+	"NAME alone (a value another feed lists too stays). Indicators of anyone\n"
+	"else are never touched. Asks first on a terminal; elsewhere --yes is\n"
+	"required.\n"
 	"Exit status: 0 all deleted, 1 some could not be, 2 usage or not confirmed.\n";
+
+/* What the state says iocsync created: id -> the feeds it came from. */
+static void
+state_id(void *ctx, const struct store_ind *r)
+{
+	if (r->mde_id && r->value)
+		json_object_set_new(ctx, r->mde_id, json_string(r->feeds ? r->feeds : ""));
+}
 
 static bool
 confirm(size_t n, const char *tenant)
@@ -38,17 +49,38 @@ confirm(size_t n, const char *tenant)
 int
 cmd_purge(struct app *a, int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{"yes", no_argument, NULL, 'y'}, {"feed", required_argument, NULL, 'f'},
+		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+	};
 	bool yes = false;
-	int orc = app_one_flag(argc, argv, usage, "yes", 'y', &yes);
-	if (orc >= 0)
-		return orc;
+	const char *feed = NULL;
+	int ch;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "yh", longopts, NULL)) != -1) {
+		if (ch == 'y') {
+			yes = true;
+		} else if (ch == 'f') {
+			feed = optarg;
+		} else if (ch == 'h') {
+			fputs(usage, stdout);
+			return EXIT_OK;
+		} else {
+			fputs(usage, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fputs(usage, stderr);
+		return EXIT_USAGE;
+	}
 	a->one_tenant = true;
 	struct config *c = app_config(a, true);
 	if (c == NULL)
 		return EXIT_USAGE;
 	char why[512] = "";
 	int rc = EXIT_OK;
-	json_t *list = NULL;
+	json_t *list = NULL, *made = NULL;
 	const char **ids = NULL;
 	bool *gone = NULL;
 	struct store *st = NULL;
@@ -58,26 +90,54 @@ cmd_purge(struct app *a, int argc, char **argv)
 		config_free(c);
 		return EXIT_USAGE;
 	}
+	if (feed) {
+		bool known = false;
+		for (size_t k = 0; k < c->nfeeds; k++)
+			known |= strcmp(c->feeds[k].name, feed) == 0;
+		if (!known) {
+			fprintf(stderr, "iocsync purge: --feed %s: no such feed in %s\n", feed, c->path);
+			rc = EXIT_USAGE;
+			goto done;
+		}
+	}
 	if ((st = sync_open_store(c, "purge", true)) == NULL) {
 		rc = EXIT_FAIL;
 		goto done;
 	}
+	sync_load_owner(m, st);
+	made = json_object();
+	store_ind_each(st, state_id, made);
 	if (mde_list_all(m, &list, why, sizeof(why)) != ERR_OK) {
 		fprintf(stderr, "iocsync purge: %s\n", why);
 		rc = EXIT_FAIL;
 		goto done;
 	}
-	size_t n = 0, i;
+	size_t n = 0, shared = 0, i;
 	json_t *x;
 	ids = xcalloc(json_array_size(list) + 1, sizeof(*ids));
 	json_array_foreach(list, i, x) {
 		const char *id = json_string_value(json_object_get(x, "id")); /* text: mde_list_all */
-		if (id && mde_owned(m, x))
-			ids[n++] = id;
+		const char *fs = id ? json_string_value(json_object_get(made, id)) : NULL;
+		if (id == NULL || !(fs || mde_owned(m, x)))
+			continue;
+		if (feed && (fs == NULL || strcmp(fs, feed) != 0)) {
+			/* another feed lists it too (or it is not known to be this feed's) */
+			shared += fs && strstr(fs, feed) != NULL;
+			continue;
+		}
+		ids[n++] = id;
 	}
+	if (shared)
+		printf("purge: %zu indicators of feed %s stay: another feed lists them too\n", shared, feed);
+	for (size_t k = 0; feed && k < c->nfeeds; k++)
+		if (strcmp(c->feeds[k].name, feed) == 0 && c->feeds[k].enabled)
+			fprintf(stderr, "iocsync purge: feed %s is enabled: the next sync sends its indicators again "
+					"(pause it with enabled = no, or remove it)\n", feed);
 	if (n == 0) {
-		printf("purge: iocsync owns no indicator in MDE; nothing to do\n");
-		store_ind_replace(st, NULL, 0);
+		printf("purge: iocsync owns no indicator%s%s in MDE; nothing to do\n", feed ? " of feed " : "",
+		       feed ? feed : "");
+		if (!feed)
+			store_ind_replace(st, NULL, 0);
 		goto done;
 	}
 	if (!yes && !(isatty(STDIN_FILENO) && confirm(n, c->tenant_id))) {
@@ -93,8 +153,8 @@ cmd_purge(struct app *a, int argc, char **argv)
 	char sum[128];
 	snprintf(sum, sizeof(sum), "{\"done\":{\"delete\":%zu},\"failed\":%zu}", n - left, left);
 	store_run_end(st, run, (long long)time(NULL), left ? "partial" : "ok", sum, left ? why : NULL);
-	if (left == 0)
-		store_ind_replace(st, NULL, 0);
+	if (left == 0 && !feed)
+		store_ind_replace(st, NULL, 0); /* with --feed, the next sync records what is left */
 	printf("purge: deleted %zu of the %zu indicators iocsync owned%s%s\n", n - left, n, left ? "; " : "",
 	       left ? why : "");
 	rc = left ? EXIT_FAIL : EXIT_OK;
@@ -102,6 +162,7 @@ done:
 	free(gone);
 	free(ids);
 	json_decref(list);
+	json_decref(made);
 	store_close(st);
 	mde_free(m);
 	config_free(c);

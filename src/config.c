@@ -24,6 +24,7 @@ severity_name(enum severity s)
 enum kt {
 	K_STR, K_PATH, K_BOOL, K_INT, K_DUR, K_GUID, K_URL, K_TYPES, K_ACTION, K_SEVERITY,
 	K_FORMAT, K_LIST, K_CHAR, K_CIDR, K_PCT, K_CLOUD, K_LOGLEVEL, K_CSVHDR, K_TO_IDS, K_FILES, K_LOGFMT,
+	K_QUOTA,
 };
 
 enum sec { S_MDE, S_SYNC, S_FETCH, S_ALLOWLIST, S_FEED, S_TENANT, S__COUNT };
@@ -103,6 +104,7 @@ static const struct key {
 	{S_FEED, "timeout", K_DUR, F(timeout_s), 1, 3600},
 	{S_FEED, "max_bytes", K_INT, F(max_bytes), 1, LIMIT_FEED_BYTES},
 	{S_FEED, "max_shrink", K_PCT, F(max_shrink_pct), 1, 100},
+	{S_FEED, "quota", K_QUOTA, F(quota), 1, 1000000},
 	{S_FEED, "enabled", K_BOOL, F(enabled), 0, 0},
 	{S_FEED, "taxii_collection", K_STR, F(taxii_collection), 0, 0},
 	{S_FEED, "taxii_api_root", K_URL, F(taxii_api_root), 0, 0},
@@ -409,6 +411,29 @@ set_value(struct parse *p, const struct key *k, void *base, const char *v)
 		}
 		*(long long *)field = n;
 		return;
+	case K_QUOTA: {
+		/* quota = N (indicators) or P% (of the room under the cap) */
+		struct feed_cfg *fc = (struct feed_cfg *)((char *)field - offsetof(struct feed_cfg, quota));
+		size_t l = strlen(v);
+		char tmp[32];
+		bool pct = l > 0 && v[l - 1] == '%';
+		if (l == 0 || l >= sizeof(tmp)) {
+			err_at(p, p->line, "quota: \"%s\" is not N or P%%", v);
+			return;
+		}
+		memcpy(tmp, v, l - pct);
+		tmp[l - pct] = '\0';
+		if (num_parse(tmp, 1, pct ? 100 : k->max, &n, &why) != ERR_OK) {
+			err_at(p, p->line, "quota: \"%s\": %s (N from 1 to %lld, or P%% from 1%% to 100%%)", v, why,
+			       k->max);
+			return;
+		}
+		if (pct)
+			fc->quota_pct = (int)n, fc->quota = 0;
+		else
+			fc->quota = n, fc->quota_pct = 0;
+		return;
+	}
 	case K_PCT: {
 		char tmp[32];
 		size_t l = strlen(v);
@@ -1101,6 +1126,12 @@ dump_key(const struct config *c, const struct key *k, const void *base, struct s
 		return;
 	case K_PCT:
 		sb_addf(o, "%s = %d%%\n", k->name, *(const int *)field);
+		return;
+	case K_QUOTA:
+		if (f->quota)
+			sb_addf(o, "quota = %lld\n", f->quota);
+		else if (f->quota_pct)
+			sb_addf(o, "quota = %d%%\n", f->quota_pct);
 		return;
 	case K_TYPES:
 		if (f->types) {

@@ -45,7 +45,9 @@ struct feed_cfg {
 	bool misp_ignore_to_ids;	/* default no: to_ids is honoured */
 	long long timeout_s;		/* default [fetch] timeout */
 	long long max_bytes;		/* default [fetch] max_bytes */
-	int max_shrink_pct;		/* default 50: a feed shrinking more keeps its snapshot */
+	int max_shrink_pct;		/* default 50: a feed shrinking more holds its deletions */
+	long long quota;		/* quota = N: at most N under the cap (0: none) */
+	int quota_pct;			/* quota = P%: at most P% of the room (0: none) */
 	bool enabled;			/* default yes */
 	/* format = taxii */
 	char *taxii_collection;		/* id or title; url is the discovery or API root URL */

@@ -129,6 +129,7 @@ metrics_text(const struct config *c, struct store *st, const json_t *run, const 
 		}
 	}
 
+	size_t i;
 	family(&o, "iocsync_refused", "Values MDE refused in the last run, by MDE's error code and feed.");
 	json_object_foreach(json_object_get(run, "refused"), key, v) {
 		json_t *byfeed = json_object(), *x, *n;
@@ -143,8 +144,20 @@ metrics_text(const struct config *c, struct store *st, const json_t *run, const 
 		json_decref(byfeed);
 	}
 
+	family(&o, "iocsync_deletions_held", "Deletions a guard (max_delete, max_shrink, a feed down or paused) held.");
+	sample(&o, "iocsync_deletions_held", t, NULL, num(run, "held"));
+	family(&o, "iocsync_over_budget", "Desired indicators that did not fit under the cap or a quota, by feed.");
+	json_object_foreach(json_object_get(run, "over_by_feed"), key, v) {
+		const char *kv[] = {"feed", key, NULL};
+		sample(&o, "iocsync_over_budget", t, kv, (double)json_integer_value(v));
+	}
+	size_t nover = 0;
+	json_array_foreach(json_object_get(run, "conflicts"), i, v)
+		nover += json_is_true(json_object_get(v, "overrides"));
+	family(&o, "iocsync_overrides", "Values a feed blocks that another owner's Allow or Audit overrides (first 50).");
+	sample(&o, "iocsync_overrides", t, NULL, (double)nover);
+
 	family(&o, "iocsync_rejects", "Feed entries refused in the last reading, by feed and reason.");
-	size_t i;
 	json_t *f;
 	json_array_foreach((json_t *)feeds, i, f) {
 		const char *name = json_string_value(json_object_get(f, "name"));

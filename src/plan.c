@@ -68,15 +68,26 @@ tv_key(char *buf, size_t sz, enum ioc_type t, const char *value)
 }
 
 
+struct rank_ctx {
+	const struct want *w;
+	const bool *present;	/* [nw]: iocsync holds it in MDE now */
+};
+
+/* Priority, then severity; among equals what is in MDE keeps its place
+ * (a feed that grows, or someone who adds lines to it, never evicts
+ * another feed's blocks of the same rank), then the newest. */
 static int
 cmp_rank(const void *a, const void *b, void *ctx)
 {
-	const struct want *rank_base = ctx; /* not a global: tenants plan in threads at once */
-	const struct want *x = &rank_base[*(const size_t *)a], *y = &rank_base[*(const size_t *)b];
+	const struct rank_ctx *rc = ctx; /* not a global: tenants plan in threads at once */
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	const struct want *x = &rc->w[i], *y = &rc->w[j];
 	if (x->priority != y->priority)
 		return x->priority > y->priority ? -1 : 1;
 	if (x->severity != y->severity)
 		return x->severity > y->severity ? -1 : 1;
+	if (rc->present[i] != rc->present[j])
+		return rc->present[i] ? -1 : 1;
 	if (x->first_seen != y->first_seen)
 		return x->first_seen > y->first_seen ? -1 : 1;
 	if (x->type != y->type)
@@ -94,20 +105,60 @@ add_op(struct plan *p, size_t *cap, enum op_kind k, size_t w, size_t h, bool lat
 		p->deletes++;
 }
 
+/* Is feed one of the comma-separated names in feeds? */
 static bool
-from_down_feed(const struct plan_in *in, const char *feeds)
+lists_feed(const char *feeds, const char *feed)
+{
+	size_t n = strlen(feed);
+	for (const char *p = feeds; (p = strstr(p, feed)) != NULL; p += n)
+		if ((p == feeds || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+/* Why a value that came from feeds must be held (a feed of it is held),
+ * or NULL. Unknown provenance (feeds NULL) may be a held feed's. */
+static const char *
+held_feed(const struct plan_in *in, const char *feeds)
 {
 	if (in->ndown == 0)
-		return false;
+		return NULL;
 	if (feeds == NULL)
-		return true; /* unknown provenance: it may be the down feed's */
-	for (size_t i = 0; i < in->ndown; i++) {
-		size_t n = strlen(in->down[i]);
-		for (const char *p = feeds; (p = strstr(p, in->down[i])) != NULL; p += n)
-			if ((p == feeds || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
-				return true;
+		return "a feed is held and where it came from is unknown";
+	for (size_t i = 0; i < in->ndown; i++)
+		if (lists_feed(feeds, in->down[i].feed))
+			return in->down[i].why;
+	return NULL;
+}
+
+/* max_delete: a plan deleting more than that share of what iocsync owns
+ * holds those deletions (unless forced), whatever else it does. */
+static void
+guard_max_delete(const struct plan_in *in, struct plan *p)
+{
+	long long limit = (long long)p->owned * in->max_delete_pct / 100;
+	if (in->force || p->deletes == 0 || (long long)p->deletes <= limit)
+		return;
+	p->max_delete_held = true;
+	for (size_t k = 0; k < p->n; k++) {
+		struct op *o = &p->ops[k];
+		if (o->kind != OP_DELETE || o->late)
+			continue;
+		long long gone = 0;
+		const struct have *h = &in->h[o->have];
+		const char *fs = in->state.feeds ? in->state.feeds(in->state.ctx, h->type, h->value, &gone) : NULL;
+		bool forced = false;
+		for (size_t f = 0; fs && f < in->nforce; f++)
+			forced |= lists_feed(fs, in->force_feeds[f]);
+		if (forced)
+			continue;
+		o->kind = OP_HOLD;
+		o->why = "held by max_delete";
+		p->count[OP_DELETE]--;
+		p->count[OP_HOLD]++;
+		p->deletes--;
+		p->held++;
 	}
-	return false;
 }
 
 void
@@ -125,13 +176,27 @@ plan_build(const struct plan_in *in, const struct feed_cfg *feeds, size_t nfeeds
 			p->owned++;
 		} else {
 			p->others++;
-			strset_add(others, key, tv_key(key, sizeof(key), in->h[i].type, in->h[i].value), 1);
+			strset_add(others, key, tv_key(key, sizeof(key), in->h[i].type, in->h[i].value), (int)i);
 		}
 	}
 
-	/* Conflicts out; the rest ranked and cut to the room left. */
+	/* Targets by (type, value) -> want index; which are in MDE now. */
+	struct strset *target = strset_new();
+	for (size_t i = 0; i < in->nw; i++)
+		strset_add(target, key, tv_key(key, sizeof(key), in->w[i].type, in->w[i].value), (int)i);
+	bool *present = xcalloc(in->nw ? in->nw : 1, sizeof(*present));
+	for (size_t j = 0; j < in->nh; j++) {
+		int wi = in->h[j].owned ? strset_get(target, key, tv_key(key, sizeof(key), in->h[j].type, in->h[j].value))
+					: -1;
+		if (wi >= 0)
+			present[wi] = true;
+	}
+
+	/* Conflicts out; the rest ranked and cut to the room left and to
+	 * each feed's quota. */
 	size_t *order = xmalloc((in->nw ? in->nw : 1) * sizeof(*order)), nc = 0;
 	enum op_kind *fate = xcalloc(in->nw ? in->nw : 1, sizeof(*fate));
+	const char **fate_why = xcalloc(in->nw ? in->nw : 1, sizeof(*fate_why));
 	for (size_t i = 0; i < in->nw; i++) {
 		if (strset_get(others, key, tv_key(key, sizeof(key), in->w[i].type, in->w[i].value)) >= 0)
 			fate[i] = OP_CONFLICT;
@@ -140,15 +205,29 @@ plan_build(const struct plan_in *in, const struct feed_cfg *feeds, size_t nfeeds
 	}
 	long long room = in->cap - in->reserve - (in->others_known ? (long long)p->others : 0);
 	p->room = room > 0 ? room : 0;
-	qsort_r(order, nc, sizeof(*order), cmp_rank, (void *)in->w);
-	for (size_t k = (size_t)p->room; k < nc; k++)
-		fate[order[k]] = OP_OVER_BUDGET;
+	struct rank_ctx rc = {in->w, present};
+	qsort_r(order, nc, sizeof(*order), cmp_rank, &rc);
+	long long *held_by = xcalloc(nfeeds ? nfeeds : 1, sizeof(*held_by)), taken = 0;
+	for (size_t k = 0; k < nc; k++) {
+		const struct feed_cfg *f = in->w[order[k]].feed;
+		size_t fi = f ? (size_t)(f - feeds) : nfeeds;
+		long long quota = fi >= nfeeds ? -1 : f->quota > 0 ? f->quota
+					       : f->quota_pct > 0 ? p->room * f->quota_pct / 100 : -1;
+		if (quota >= 0 && held_by[fi] >= quota) {
+			fate[order[k]] = OP_OVER_BUDGET;
+			fate_why[order[k]] = "over its feed's quota";
+		} else if (taken >= p->room) {
+			fate[order[k]] = OP_OVER_BUDGET;
+			fate_why[order[k]] = "no room under the cap";
+		} else {
+			taken++;
+			if (fi < nfeeds)
+				held_by[fi]++;
+		}
+	}
+	free(held_by);
 	free(order);
-
-	/* Targets by (type, value) -> want index. */
-	struct strset *target = strset_new();
-	for (size_t i = 0; i < in->nw; i++)
-		strset_add(target, key, tv_key(key, sizeof(key), in->w[i].type, in->w[i].value), (int)i);
+	free(present);
 
 	/* Match the owned ones. */
 	size_t *match = xmalloc((in->nw ? in->nw : 1) * sizeof(*match));
@@ -164,9 +243,11 @@ plan_build(const struct plan_in *in, const struct feed_cfg *feeds, size_t nfeeds
 			long long gone = 0;
 			const char *fs = in->state.feeds ? in->state.feeds(in->state.ctx, h->type, h->value, &gone)
 							 : NULL;
-			if (from_down_feed(in, fs))
-				add_op(p, &cap, OP_HOLD, SIZE_MAX, j, false, "a feed it came from is down");
-			else if (in->grace_s > 0 && (gone == 0 || in->now - gone < in->grace_s))
+			const char *held = held_feed(in, fs);
+			if (held) {
+				add_op(p, &cap, OP_HOLD, SIZE_MAX, j, false, held);
+				p->held++;
+			} else if (in->grace_s > 0 && (gone == 0 || in->now - gone < in->grace_s))
 				add_op(p, &cap, OP_HOLD, SIZE_MAX, j, false, "left its feeds, in the grace period");
 			else
 				add_op(p, &cap, OP_DELETE, SIZE_MAX, j, false, "left its feeds");
@@ -174,7 +255,8 @@ plan_build(const struct plan_in *in, const struct feed_cfg *feeds, size_t nfeeds
 		}
 		size_t w = (size_t)wi;
 		if (fate[w] == OP_OVER_BUDGET) {
-			add_op(p, &cap, OP_DELETE, w, j, false, "over budget: makes room for a higher rank");
+			add_op(p, &cap, OP_DELETE, w, j, false,
+			       fate_why[w][0] == 'o' ? "over its feed's quota" : "over budget: makes room for a higher rank");
 		} else if (h->action == (int)in->w[w].action && match[w] == SIZE_MAX) {
 			match[w] = j;
 		} else if (h->action == (int)in->w[w].action) {
@@ -190,11 +272,12 @@ plan_build(const struct plan_in *in, const struct feed_cfg *feeds, size_t nfeeds
 	for (size_t i = 0; i < in->nw; i++) {
 		const struct want *w = &in->w[i];
 		if (fate[i] == OP_CONFLICT) {
-			add_op(p, &cap, OP_CONFLICT, i, SIZE_MAX, false, "owned by another app or a person");
+			int theirs = strset_get(others, key, tv_key(key, sizeof(key), w->type, w->value));
+			add_op(p, &cap, OP_CONFLICT, i, (size_t)theirs, false, "owned by another app or a person");
 			continue;
 		}
 		if (fate[i] == OP_OVER_BUDGET) {
-			add_op(p, &cap, OP_OVER_BUDGET, i, SIZE_MAX, false, "no room under the cap");
+			add_op(p, &cap, OP_OVER_BUDGET, i, SIZE_MAX, false, fate_why[i]);
 			size_t f = (size_t)(w->feed - feeds);
 			if (w->feed && f < nfeeds)
 				p->over_by_feed[f]++;
@@ -226,9 +309,11 @@ plan_build(const struct plan_in *in, const struct feed_cfg *feeds, size_t nfeeds
 			p->deletes++;
 		}
 	}
+	guard_max_delete(in, p);
 	free(match);
 	free(old);
 	free(fate);
+	free(fate_why);
 	strset_free(target);
 	strset_free(others);
 }

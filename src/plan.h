@@ -38,6 +38,7 @@ struct have {
 	bool owned;
 	long long expire_at;		/* 0: never */
 	uint64_t attrs;
+	char *owner;			/* createdByDisplayName, else createdBy, else "" */
 };
 
 enum op_kind {
@@ -47,7 +48,7 @@ enum op_kind {
 	OP_REPLACE,	/* import with the new action, then delete the old */
 	OP_DELETE,	/* BatchDelete */
 	OP_HOLD,	/* left its feeds, kept for now (grace, a feed down) */
-	OP_CONFLICT,	/* somebody else owns the same type and value */
+	OP_CONFLICT,	/* somebody else owns the same type and value (have: theirs) */
 	OP_OVER_BUDGET,	/* does not fit under the cap */
 	OP_KEEP,	/* nothing to do */
 	OP__COUNT
@@ -71,6 +72,14 @@ struct plan_state {
 	void *ctx;
 };
 
+/* A feed whose deletions are held this run, and why: it is down with no
+ * snapshot, it shrank past max_shrink, it is paused (enabled = no), or
+ * it names a device group MDE does not know. */
+struct plan_down {
+	const char *feed;
+	const char *why;	/* static text: "its feed is down" ... */
+};
+
 struct plan_in {
 	struct want *w;
 	size_t nw;
@@ -81,10 +90,18 @@ struct plan_in {
 	long long grace_s;
 	long long renew_before_s;	/* 0: a third of each feed's expire_after */
 	bool others_known;		/* the list showed every creator's indicators */
-	/* Feeds that failed this run with no snapshot to fall back on:
-	 * what came from them is held, never deleted. */
-	const char *const *down;
+	/* Feeds whose deletions are held: what came from them and left the
+	 * desired set is held, never deleted. */
+	const struct plan_down *down;
 	size_t ndown;
+	/* The max_delete guard: a plan deleting more than this share of
+	 * what iocsync owns holds its deletions (none when force), except
+	 * those of values that came from a feed of force_feeds. Creates,
+	 * updates and renewals are never held. */
+	int max_delete_pct;
+	bool force;
+	const char *const *force_feeds;
+	size_t nforce;
 	struct plan_state state;
 };
 
@@ -93,6 +110,8 @@ struct plan {
 	size_t n;
 	size_t count[OP__COUNT];
 	size_t deletes;		/* OP_DELETE that are not late (replacements) */
+	size_t held;		/* deletions a guard held (OP_HOLD that is not a grace period) */
+	bool max_delete_held;	/* the max_delete guard tripped */
 	size_t owned, others;	/* in MDE now */
 	long long room;		/* what iocsync may hold */
 	size_t *over_by_feed;	/* [nfeeds]: desired that did not fit */

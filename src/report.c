@@ -326,8 +326,18 @@ conflicts_section(struct strbuf *o, const json_t *doc)
 {
 	const json_t *sum = json_object_get(last_sync(json_object_get(doc, "runs")), "summary");
 	const json_t *cf = json_object_get(sum, "conflicts");
-	sb_adds(o, "<section id=\"conflicts\"><h2>Conflicts and over budget (last sync)</h2><table><tr><th>kind</th>"
-		   "<th>type</th><th>value</th><th>feed</th><th>why</th></tr>");
+	sb_adds(o, "<section id=\"conflicts\"><h2>Conflicts, held deletions and over budget (last sync)</h2>");
+	if (ival(sum, "held"))
+		sb_addf(o, "<p><strong>%lld deletions held by a guard</strong> (max_delete, max_shrink, a feed down or "
+			   "paused): they wait for a person; everything else was applied.</p>", ival(sum, "held"));
+	const char *feed;
+	json_t *n;
+	json_object_foreach(json_object_get(sum, "over_by_feed"), feed, n) {
+		sb_addf(o, "<p>Over budget: feed ");
+		tag(o, "<code>", feed, "</code>");
+		sb_addf(o, ": %lld indicators did not fit.</p>", (long long)json_integer_value(n));
+	}
+	sb_adds(o, "<table><tr><th>kind</th><th>type</th><th>value</th><th>feed</th><th>other owner</th><th>why</th></tr>");
 	size_t i;
 	json_t *x;
 	json_array_foreach((json_t *)cf, i, x) {
@@ -335,10 +345,13 @@ conflicts_section(struct strbuf *o, const json_t *doc)
 		tag(o, "<td>", sval(x, "type"), "</td>");
 		tag(o, "<td><code>", sval(x, "value"), "</code></td>");
 		tag(o, "<td>", sval(x, "feed"), "</td>");
+		tag(o, "<td>", sval(x, "owner"), json_object_get(x, "owner") ? ": " : "");
+		tag(o, "", sval(x, "their_action"), json_object_get(x, "overrides") ? " <strong>overrides the block</strong></td>"
+										       : "</td>");
 		tag(o, "<td>", sval(x, "why"), "</td></tr>");
 	}
 	if (json_array_size(cf) == 0)
-		sb_adds(o, "<tr><td colspan=\"5\" class=\"muted\">none</td></tr>");
+		sb_adds(o, "<tr><td colspan=\"6\" class=\"muted\">none</td></tr>");
 	sb_adds(o, "</table></section>");
 }
 

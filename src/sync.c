@@ -306,6 +306,10 @@ haves_from_list(const struct mde *m, const json_t *list, const struct state *s, 
 		}
 		y->action = action_from_name(json_string_value(json_object_get(x, "action")));
 		y->owned = state_made(s, y->id, (int)y->type, y->value) || mde_owned(m, x);
+		const char *who = json_string_value(json_object_get(x, "createdByDisplayName"));
+		if (who == NULL || *who == '\0')
+			who = json_string_value(json_object_get(x, "createdBy"));
+		y->owner = xstrdup(who ? who : "");
 		y->expire_at = parse_time(json_string_value(json_object_get(x, "expirationTime")));
 		json_t *g = json_object_get(x, "rbacGroupNames");
 		size_t ng = json_array_size(g);
@@ -332,7 +336,7 @@ static void
 haves_free(struct have *h, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		free(h[i].id), free(h[i].value);
+		free(h[i].id), free(h[i].value), free(h[i].owner);
 	free(h);
 }
 
@@ -551,6 +555,15 @@ static char *
 owner_key(const struct mde *m)
 {
 	return xasprintf("created_by:%s", mde_client_id(m));
+}
+
+void
+sync_load_owner(struct mde *m, struct store *st)
+{
+	char *okey = owner_key(m), *learned = store_meta_get(st, okey);
+	mde_set_created_by(m, learned);
+	free(okey);
+	free(learned);
 }
 
 /* MDE was seen to put `by` in createdBy for an indicator this app
@@ -889,6 +902,41 @@ record(struct run *r, const struct state *s, long long now)
 
 /* ---- output ---- */
 
+/* A conflict where another owner's Allow (or Audit) stands over a
+ * value a feed blocks or warns about: MDE takes Allow over Warn over
+ * Block (spec 4), so the feed's block does nothing there. */
+static bool
+overrides(const struct run *r, const struct op *o)
+{
+	const struct have *h = &r->h[o->have];
+	enum ioc_action ours = r->w[o->want].action;
+	return (h->action == ACT_ALLOWED || h->action == ACT_AUDIT) && ours != ACT_ALLOWED && ours != ACT_AUDIT;
+}
+
+/* Each override is a warning, in the log and on the terminal (the first
+ * 20, then a count). */
+static void
+warn_overrides(const struct run *r)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < r->p->n; i++) {
+		const struct op *o = &r->p->ops[i];
+		if (o->kind != OP_CONFLICT || o->have == SIZE_MAX || !overrides(r, o))
+			continue;
+		if (n++ < 20) {
+			const struct have *h = &r->h[o->have];
+			const struct want *w = &r->w[o->want];
+			char vb[200], ob[120];
+			log_warn("%s %s: %s by %s overrides feed %s's %s: the value is not blocked (indicator %s)",
+				 ioc_type_name(w->type), echo_str(w->value, strlen(w->value), vb, sizeof(vb)),
+				 ioc_action_name((enum ioc_action)h->action), echo_str(h->owner, strlen(h->owner), ob, sizeof(ob)),
+				 w->feed->name, ioc_action_name(w->action), h->id);
+		}
+	}
+	if (n > 20)
+		log_warn("... and %zu more values another owner's Allow or Audit overrides", n - 20);
+}
+
 static json_t *
 op_json(const struct run *r, const struct op *o)
 {
@@ -908,6 +956,14 @@ op_json(const struct run *r, const struct op *o)
 	}
 	if (o->have != SIZE_MAX)
 		json_object_set_new(j, "id", json_string(r->h[o->have].id));
+	if (o->kind == OP_CONFLICT && o->have != SIZE_MAX) {
+		const struct have *h = &r->h[o->have];
+		json_object_set_new(j, "owner", json_string(h->owner));
+		json_object_set_new(j, "their_action", json_string(h->action >= 0 ? ioc_action_name((enum ioc_action)h->action)
+										  : "unknown"));
+		if (overrides(r, o))
+			json_object_set_new(j, "overrides", json_true());
+	}
 	return j;
 }
 
@@ -985,16 +1041,26 @@ print_plan(FILE *fp, const struct run *r, bool verbose)
 				continue;
 			shown++;
 			json_t *j = op_json(r, o);
+			char why[300];
+			if (o->kind == OP_CONFLICT && o->have != SIZE_MAX)
+				snprintf(why, sizeof(why), "%s by %s%s", json_string_value(json_object_get(j, "their_action")),
+					 json_string_value(json_object_get(j, "owner")),
+					 json_object_get(j, "overrides") ? ": it overrides the feed's block" : "");
+			else
+				snprintf(why, sizeof(why), "%s", o->why);
 			fprintf(fp, "  %-11s %-21s %-17s %s%s%s (%s)\n", op_name(o->kind),
 				json_string_value(json_object_get(j, "type")),
 				json_string_value(json_object_get(j, "action")),
 				json_string_value(json_object_get(j, "value")), o->want != SIZE_MAX ? "  feed " : "",
-				o->want != SIZE_MAX ? r->w[o->want].feed->name : "", o->why);
+				o->want != SIZE_MAX ? r->w[o->want].feed->name : "", why);
 			json_decref(j);
 		}
 		if (total > shown)
 			fprintf(fp, "  ... and %zu more %s (-v shows all)\n", total - shown, op_name((enum op_kind)k));
 	}
+	if (p->held)
+		fprintf(fp, "held: %zu deletions, by a guard (listed as hold above); creates, updates and renewals "
+			    "go out all the same\n", p->held);
 	for (size_t f = 0; f < r->c->nfeeds; f++)
 		if (p->over_by_feed[f])
 			fprintf(fp, "over budget: feed %s: %zu indicators did not fit\n", r->c->feeds[f].name,
@@ -1041,12 +1107,27 @@ has_role(const json_t *roles, const char *name)
 	return false;
 }
 
+/* Is feed named in o's --force-feed (or is everything forced)? */
+static bool
+forced(const struct sync_opts *o, const char *feed)
+{
+	if (o && o->force)
+		return true;
+	for (size_t i = 0; o && i < o->nforce_feeds; i++)
+		if (strcmp(o->force_feeds[i], feed) == 0)
+			return true;
+	return false;
+}
+
 /* Feeds -> the desired set. NULL when an allowlist cannot be loaded
- * (printed). down gets the feeds that gave nothing to use; a feed with
- * skip[k] set is one of them, unread: nothing of it is sent or deleted. */
+ * (printed). down (may be NULL) gets the feeds whose deletions are held,
+ * with why: a feed paused (enabled = no), a feed with skip[k] set (its
+ * device groups are unknown; unread, nothing of it sent), a feed down with
+ * no snapshot, a feed that shrank past max_shrink (unless forced). */
 static struct want *
 collect(const struct config *c, struct store *st, const struct state *s, struct output *out, long long now,
-	const bool *skip, size_t *nw, const char **down, size_t *ndown, size_t *feeds_failed)
+	const bool *skip, const struct sync_opts *o, size_t *nw, struct plan_down *down, size_t *ndown,
+	size_t *feeds_failed)
 {
 	struct policy *pol = policy_new();
 	if (!app_allowlists(c, pol)) {
@@ -1055,17 +1136,19 @@ collect(const struct config *c, struct store *st, const struct state *s, struct 
 	}
 	struct merge *mg = merge_new();
 	for (size_t k = 0; k < c->nfeeds; k++) {
-		if (!c->feeds[k].enabled)
-			continue;
-		if (skip && skip[k]) {
-			if (down)
-				down[(*ndown)++] = c->feeds[k].name;
-			continue;
+		const char *hold = NULL;
+		if (!c->feeds[k].enabled) {
+			hold = "its feed is paused (enabled = no)";
+		} else if (skip && skip[k]) {
+			hold = "its feed names a device group MDE does not know";
+		} else {
+			struct feed_use use = {0};
+			*feeds_failed += (size_t)feed_collect(c, &c->feeds[k], (uint32_t)k, st, pol, mg, out,
+							      forced(o, c->feeds[k].name), &use);
+			hold = use.hold;
 		}
-		bool usable = false;
-		*feeds_failed += (size_t)feed_collect(c, &c->feeds[k], (uint32_t)k, st, pol, mg, out, &usable);
-		if (!usable && down)
-			down[(*ndown)++] = c->feeds[k].name;
+		if (hold && down)
+			down[(*ndown)++] = (struct plan_down){c->feeds[k].name, hold};
 	}
 	struct want *w = build_wants(c, mg, s, now, nw);
 	merge_free(mg);
@@ -1079,7 +1162,7 @@ sync_desired(const struct config *c, struct store *st, struct output *out, size_
 	struct state s;
 	state_load(st, &s);
 	*feeds_failed = 0;
-	struct want *w = collect(c, st, &s, out, (long long)time(NULL), NULL, nw, NULL, NULL, feeds_failed);
+	struct want *w = collect(c, st, &s, out, (long long)time(NULL), NULL, NULL, nw, NULL, NULL, feeds_failed);
 	state_free(&s);
 	return w;
 }
@@ -1153,6 +1236,33 @@ verify_groups(const struct config *c, struct mde *m, size_t *nbad, json_t **info
 	return bad;
 }
 
+/* The deletions a guard held, by why: logged once a run, named in the
+ * run's message, and in the summary ({"held": N, "held_by": {why: n}}). */
+static json_t *
+held_summary(const struct plan *p, const struct config *c, char *msg, size_t msgsz)
+{
+	json_t *by = json_object();
+	for (size_t k = 0; k < p->n; k++) {
+		const struct op *o = &p->ops[k];
+		if (o->kind == OP_HOLD && strcmp(o->why, "left its feeds, in the grace period") != 0)
+			json_object_set_new(by, o->why, json_integer(json_integer_value(json_object_get(by, o->why)) + 1));
+	}
+	const char *why;
+	json_t *n;
+	json_object_foreach(by, why, n) {
+		char extra[160] = "";
+		if (strcmp(why, "held by max_delete") == 0)
+			snprintf(extra, sizeof(extra), " (the plan deletes more than max_delete = %d%% of the %zu iocsync "
+						      "owns; sync --force lets them go)", c->max_delete_pct, p->owned);
+		log_warn("%lld deletions held: %s%s; creates, updates and renewals went out", json_integer_value(n),
+			 why, extra);
+	}
+	if (p->held)
+		snprintf(msg, msgsz, "%zu deletions held by a guard (see the log); everything else was applied",
+			 p->held);
+	return json_pack("{s:I, s:o}", "held", (json_int_t)p->held, "held_by", by);
+}
+
 int
 sync_run(const struct config *c, const struct sync_opts *o)
 {
@@ -1183,10 +1293,7 @@ sync_run(const struct config *c, const struct sync_opts *o)
 	}
 	struct state s;
 	state_load(st, &s);
-	char *okey = owner_key(m), *learned = store_meta_get(st, okey);
-	mde_set_created_by(m, learned);
-	free(okey);
-	free(learned);
+	sync_load_owner(m, st);
 
 	/* 1. Feeds, those scoped to a device group MDE does not know aside. */
 	size_t bad_groups = 0;
@@ -1195,9 +1302,9 @@ sync_run(const struct config *c, const struct sync_opts *o)
 	struct output out = {.fp = fp, .quiet = true, .json = o->json, .collect = true};
 	if (o->quiet && !o->json)
 		out.fp = fopen("/dev/null", "w");
-	const char **down = xcalloc(c->nfeeds + 1, sizeof(*down));
+	struct plan_down *down = xcalloc(c->nfeeds + 1, sizeof(*down));
 	size_t nw, ndown = 0, feeds_failed = bad_groups;
-	struct want *w = collect(c, st, &s, &out, now, skip, &nw, down, &ndown, &feeds_failed);
+	struct want *w = collect(c, st, &s, &out, now, skip, o, &nw, down, &ndown, &feeds_failed);
 	free(skip);
 	if (out.fp != fp && out.fp)
 		fclose(out.fp);
@@ -1228,6 +1335,7 @@ sync_run(const struct config *c, const struct sync_opts *o)
 			.failures = json_array(), .refused = json_object(), .learn_owner = mde_created_by(m) == NULL};
 	const char *outcome = "failed";
 	char msg[600] = "";
+	json_t *held_json = NULL;
 	enum err e = mde_list_all(m, &list, why, sizeof(why));
 	if (e != ERR_OK) {
 		log_error("%s: cannot list MDE's indicators: %s", o->verb, why);
@@ -1250,30 +1358,21 @@ sync_run(const struct config *c, const struct sync_opts *o)
 	/* 3. The plan. */
 	struct plan_in in = {.w = w, .nw = nw, .h = h, .nh = nh, .now = now, .cap = c->cap, .reserve = c->reserve,
 			     .grace_s = c->grace_s, .renew_before_s = c->renew_before_s, .others_known = all,
-			     .down = down, .ndown = ndown, .state = {state_feeds, &s}};
+			     .down = down, .ndown = ndown, .max_delete_pct = c->max_delete_pct, .force = o->force,
+			     .force_feeds = o->force_feeds, .nforce = o->nforce_feeds, .state = {state_feeds, &s}};
 	plan_build(&in, c->feeds, c->nfeeds, &p);
 	size_t changes = p.count[OP_CREATE] + p.count[OP_UPDATE] + p.count[OP_RENEW] + p.count[OP_REPLACE] +
 			 p.count[OP_DELETE];
-	for (size_t i = 0; i < ndown; i++)
-		log_warn("feed %s is down with no good snapshot: nothing of it is deleted this run", down[i]);
+	held_json = held_summary(&p, c, msg, sizeof(msg));
+	warn_overrides(&r);
 	if (!o->json && !o->quiet)
 		print_plan(fp, &r, o->verbose);
 
 	if (o->dry_run) {
 		outcome = "planned";
-		rc = changes ? 2 : EXIT_OK;
+		rc = changes || p.held ? 2 : EXIT_OK;
 		if ((feeds_failed && rc == EXIT_OK) || bad_groups) /* a misspelt group is an error to fix first */
 			rc = EXIT_FAIL;
-		goto done;
-	}
-	long long limit = (long long)p.owned * c->max_delete_pct / 100;
-	if (p.deletes > 0 && (long long)p.deletes > limit && !o->force) {
-		snprintf(msg, sizeof(msg), "the plan deletes %zu of the %zu indicators iocsync owns, more than "
-					   "max_delete = %d%%; nothing was changed (check the feeds, or run again with --force)",
-			 p.deletes, p.owned, c->max_delete_pct);
-		log_error("%s: %s", o->verb, msg);
-		outcome = "stopped";
-		rc = EXIT_FAIL;
 		goto done;
 	}
 
@@ -1292,8 +1391,9 @@ sync_run(const struct config *c, const struct sync_opts *o)
 		else
 			log_error("%s: %s", o->verb, msg);
 	}
-	outcome = r.stopped ? "stopped" : r.aborted ? "aborted" : r.failed || feeds_failed ? "partial" : "ok";
-	rc = r.aborted || r.failed || feeds_failed ? EXIT_FAIL : EXIT_OK;
+	outcome = r.stopped ? "stopped" : r.aborted ? "aborted" : r.failed || feeds_failed ? "partial"
+		  : p.held ? "held" : "ok";
+	rc = r.aborted || r.failed || feeds_failed || p.held ? EXIT_FAIL : EXIT_OK;
 
 done:;
 	progress_clear();
@@ -1306,12 +1406,30 @@ done:;
 				(json_int_t)p.owned, "others", (json_int_t)p.others, "seconds", secs);
 	json_object_set_new(json_object_get(sum, "planned"), "delete", json_integer((json_int_t)p.deletes));
 	json_object_set_new(sum, "room", json_integer((json_int_t)p.room));
-	json_t *conf = json_array();
-	for (size_t i = 0; i < p.n && json_array_size(conf) < 50; i++)
-		if (p.ops[i].kind == OP_CONFLICT || p.ops[i].kind == OP_OVER_BUDGET)
-			json_array_append_new(conf, op_json(&r, &p.ops[i]));
-	json_object_set_new(sum, "conflicts", conf); /* and over-budget: the first 50, for the report */
+	/* For the report: the first 50 conflicts, over-budget and held
+	 * deletions each, and what did not fit by feed. */
+	json_t *conf = json_array(), *over = json_object();
+	size_t shown[OP__COUNT] = {0};
+	for (size_t i = 0; i < p.n; i++) {
+		const struct op *x = &p.ops[i];
+		bool guard_hold = x->kind == OP_HOLD && strcmp(x->why, "left its feeds, in the grace period") != 0;
+		if ((x->kind == OP_CONFLICT || x->kind == OP_OVER_BUDGET || guard_hold) && shown[x->kind]++ < 50)
+			json_array_append_new(conf, op_json(&r, x));
+	}
+	for (size_t f = 0; p.over_by_feed && f < c->nfeeds; f++)
+		if (p.over_by_feed[f])
+			json_object_set_new(over, c->feeds[f].name, json_integer((json_int_t)p.over_by_feed[f]));
+	json_object_set_new(sum, "conflicts", conf);
+	json_object_set_new(sum, "over_by_feed", over);
 	json_object_set_new(sum, "refused", json_incref(r.refused)); /* by MDE's code, for the metrics */
+	if (held_json) {
+		json_object_update(sum, held_json);
+		json_decref(held_json);
+	}
+	if (o->flags) /* for the daemon: held is not a failure to retry soon */
+		__atomic_fetch_or(o->flags, (p.held ? SYNC_HELD : 0u) | (r.aborted || r.failed || feeds_failed ||
+									(outcome[0] == 'f') ? SYNC_FAILED : 0u),
+				  __ATOMIC_RELAXED);
 	if (groups_info)
 		json_object_set_new(sum, "device_groups", groups_info);
 	json_t *cj = calls_json(m);

@@ -14,10 +14,16 @@
 #include "plan.h"
 #include "store.h"
 
+/* What the runs of a sync_all came to, beyond the exit status. */
+enum { SYNC_HELD = 1u, SYNC_FAILED = 2u };
+
 struct sync_opts {
 	const char *verb;	/* "plan" or "sync" */
 	bool dry_run;		/* plan only */
-	bool force;		/* past max_delete */
+	bool force;		/* past max_delete and max_shrink */
+	const char *const *force_feeds; /* past max_shrink for these feeds, and their deletions past max_delete */
+	size_t nforce_feeds;
+	unsigned *flags;	/* when set, SYNC_HELD and SYNC_FAILED are or'ed in (tenants at once) */
 	bool json;
 	bool quiet;
 	bool verbose;		/* every planned change, not the first 20 of each kind */
@@ -26,7 +32,8 @@ struct sync_opts {
 };
 
 /* Exit codes: plan: 0 nothing to change, 2 changes pending, 1 error;
- * sync: 0 converged, 1 something failed (a feed, an item, MDE). */
+ * sync: 0 converged, 1 something failed (a feed, an item, MDE) or a
+ * guard held deletions (everything else applied). */
 int sync_run(const struct config *c, const struct sync_opts *o);
 
 /* sync_run for every tenant of c at once, one thread each (MDE's limits
@@ -52,6 +59,10 @@ struct output;
 struct want *sync_desired(const struct config *c, struct store *st, struct output *out, size_t *nw,
 			  size_t *feeds_failed);
 void wants_free(struct want *w, size_t n);
+
+/* Tells m what the state learned MDE puts in createdBy for this app
+ * (spec 9, created-by), so that mde_owned knows it. */
+void sync_load_owner(struct mde *m, struct store *st);
 
 /* "2026-11-23T12:00:00Z" */
 void format_time(long long t, char *buf, size_t sz);

@@ -119,8 +119,18 @@ def conflict_with_a_portal_indicator_is_reported_and_left_alone(c):
     p = c.run("plan", "--json", expect=2)
     plan = json.loads(p.stdout)
     assert plan["planned"]["conflict"] == 1 and plan["planned"]["create"] == 4, plan["planned"]
-    assert [x for x in plan["changes"] if x["op"] == "conflict"][0]["value"] == vals[0]
+    cf = [x for x in plan["changes"] if x["op"] == "conflict"][0]
+    assert cf["value"] == vals[0] and cf["owner"] == "portal" and cf["their_action"] == "Allowed", cf
+    assert cf["overrides"] is True, cf
+    # A person's Allow over a feed's Block is a warning, in plan and sync, the log and the report.
+    assert "Allowed by portal overrides feed bad's Block: the value is not blocked" in p.stderr, p.stderr
+    p = c.run("plan", expect=2)
+    assert "(Allowed by portal: it overrides the feed's block)" in p.stdout, p.stdout
     c.sync_json()
+    assert "Allowed by portal overrides feed bad's Block" in open(os.path.join(c.dir, "iocsync.log")).read()
+    c.run("report", "--html", os.path.join(c.dir, "r.html"))
+    html = open(os.path.join(c.dir, "r.html")).read()
+    assert "portal: Allowed <strong>overrides the block</strong>" in html, html[html.find("conflicts"):][:1500]
     c.expect_exactly(vals[1:])
     mine = [x for x in c.emu.indicators() if x["indicatorValue"] == vals[0]]
     assert len(mine) == 1 and mine[0]["action"] == "Allowed" and mine[0]["title"] == "portal", mine
@@ -627,19 +637,92 @@ def feed_outage_keeps_its_indicators(c):
 
 
 @test
-def mass_delete_stops_unless_forced(c):
+def guards_hold_deletions_never_blocks(c):
+    """The acceptance scenario: 100 synced; the feed drops 90 and adds 20,
+    with max_delete = 25% (and max_shrink's 50% tripped too): the 20 are in
+    MDE after that run, the 90 are still there, plan and sync say 90
+    deletions are held; the exit says so (1), and --force lets them go."""
+    c.sync_opts["max_delete"] = "25%"
+    old = ips(100)
+    c.feed("bad", old)
+    c.sync_json()
+    new = old[:10] + ips(20, start=1000)
+    c.feed("bad", new)
+    p = c.run("plan", expect=2)
+    assert "held: 90 deletions" in p.stdout, p.stdout[-1500:]
+    plan = json.loads(c.run("plan", "--json", expect=2).stdout)
+    assert plan["planned"]["create"] == 20 and plan["held"] == 90 and plan["planned"]["delete"] == 0, plan["planned"]
+    s = c.sync_json(expect=1)
+    assert s["done"]["create"] == 20 and s["done"]["delete"] == 0 and s["held"] == 90, s
+    assert s["outcome"] == "held" and "90 deletions held" in s.get("message", ""), s
+    got = {x["indicatorValue"] for x in c.owned()}
+    assert got == set(old) | set(new), (len(got), len(set(old) | set(new)))
+    # Held again on the next run, nothing re-sent; --force-feed lets this feed's go.
+    s = c.sync_json(expect=1)
+    assert s["held"] == 90 and sum(s["done"].values()) == 0, s
+    s = c.sync_json("--force-feed", "bad")
+    assert s["done"]["delete"] == 90 and s["held"] == 0, s
+    c.expect_exactly(new)
+
+
+@test
+def max_delete_alone_holds_and_force_lets_go(c):
     c.sync_opts["max_delete"] = "25%"
     a, b = ips(60), ips(40, net=46)
     c.feed("a", a)
     c.feed("b", b)
     c.sync_json()
     del c.feeds["b"]
-    p = c.run("sync", expect=1)
-    assert "max_delete" in p.stderr and "nothing was changed" in p.stderr, p.stderr
-    c.expect_exactly(a + b)
+    c.feed("a", a + ips(5, start=700))
+    s = c.sync_json(expect=1)
+    assert s["done"]["create"] == 5 and s["held"] == 40 and s["held_by"] == {"held by max_delete": 40}, s
+    c.expect_exactly(a + b + ips(5, start=700))
     s = c.sync_json("--force")
     assert s["done"]["delete"] == 40, s
-    c.expect_exactly(a)
+    c.expect_exactly(a + ips(5, start=700))
+
+
+@test
+def a_paused_feed_keeps_its_indicators(c):
+    """enabled = no pauses a feed: what it put in MDE stays (not renewed),
+    plan says so; purge --feed removes one feed's indicators."""
+    c.feed("a", ips(10))
+    c.feed("b", ips(5, net=46))
+    c.sync_json()
+    c.feeds["b"]["enabled"] = "no"
+    p = c.run("plan", expect=2)
+    assert "its feed is paused (enabled = no)" in p.stdout, p.stdout
+    s = c.sync_json(expect=1)
+    assert s["done"]["delete"] == 0 and s["held"] == 5, s
+    c.expect_exactly(ips(10) + ips(5, net=46))
+    p = c.run("purge", "--feed", "b", expect=2)
+    assert "not confirmed" in p.stderr, p.stderr
+    c.run("purge", "--feed", "b", "--yes")
+    c.expect_exactly(ips(10))
+    s = c.sync_json()          # paused: nothing of it comes back
+    assert s["done"]["create"] == 0, s
+    c.expect_exactly(ips(10))
+
+
+@test
+def a_growing_feed_never_evicts_another_of_equal_rank(c):
+    """Feeds A and B of equal priority, 300 each, cap 1,000; B grows by 1,200
+    newer values: all of A's 300 stay, and what did not fit is said per feed."""
+    c.sync_opts.update({"cap": "1000", "reserve": "0"})
+    a, b = ips(300), ips(300, net=46)
+    c.feed("a", a)
+    c.feed("b", b)
+    c.sync_json()
+    c.feed("b", b + ips(1200, net=47))
+    s = c.sync_json()
+    got = {x["indicatorValue"] for x in c.owned()}
+    assert set(a) <= got and len(got) == 1000, (len(set(a) & got), len(got))
+    p = c.run("plan")
+    assert "over budget: feed b: 800 indicators did not fit" in p.stdout, p.stdout[-800:]
+    # A quota keeps a feed to its share: b at 50% of the room.
+    c.feeds["b"]["quota"] = "50%"
+    s = c.sync_json()
+    assert len([x for x in c.owned() if not x["indicatorValue"].startswith("45.")]) == 500, s["done"]
 
 
 @test

@@ -216,6 +216,15 @@ find_op(const struct plan *p, enum op_kind k, size_t have)
 	return NULL;
 }
 
+static const struct op *
+find_want(const struct plan *p, enum op_kind k, size_t want)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (p->ops[i].kind == k && p->ops[i].want == want)
+			return &p->ops[i];
+	return NULL;
+}
+
 static void
 test_plan_every_kind(void **state)
 {
@@ -241,7 +250,7 @@ test_plan_every_kind(void **state)
 	};
 	h[1].attrs = 8;
 	struct plan_in in = {.w = w, .nw = NELEM(w), .h = h, .nh = NELEM(h), .now = now, .cap = 15000,
-			     .others_known = true};
+			     .others_known = true, .max_delete_pct = 100};
 	struct plan p;
 	plan_build(&in, feeds, 2, &p);
 	assert_int_equal(count_of(&p, OP_CREATE), 1);
@@ -270,8 +279,8 @@ test_plan_budget_by_priority_severity_recency(void **state)
 {
 	(void)state;
 	struct want w[] = {
-		W("2.2.2.1", ACT_BLOCK, 0, 100),	/* low priority, old */
-		W("2.2.2.2", ACT_BLOCK, 0, 900),	/* low priority, recent */
+		W("2.2.2.1", ACT_BLOCK, 0, 100),	/* low priority, old, in MDE */
+		W("2.2.2.2", ACT_BLOCK, 0, 900),	/* low priority, recent, a newcomer */
 		W("2.2.2.3", ACT_BLOCK, 5, 100),	/* high priority */
 		W("2.2.2.4", ACT_BLOCK, 0, 100),	/* low priority, high severity */
 	};
@@ -279,24 +288,33 @@ test_plan_budget_by_priority_severity_recency(void **state)
 	struct have h[] = {
 		H("1", "9.9.9.1", ACT_BLOCK, false, 0),
 		H("2", "9.9.9.2", ACT_BLOCK, false, 0),
-		H("3", "2.2.2.1", ACT_BLOCK, true, 0),	/* owned, but does not fit any more */
+		H("3", "2.2.2.1", ACT_BLOCK, true, 0),	/* owned: keeps its place over a newcomer of its rank */
 	};
 	/* cap 7, reserve 2, others 2: room for 3. */
 	struct plan_in in = {.w = w, .nw = 4, .h = h, .nh = 3, .now = 1000, .cap = 7, .reserve = 2,
-			     .others_known = true};
+			     .others_known = true, .max_delete_pct = 100};
 	struct plan p;
 	plan_build(&in, feeds, 2, &p);
 	assert_int_equal(p.room, 3);
 	assert_int_equal(count_of(&p, OP_OVER_BUDGET), 1);
-	assert_int_equal(count_of(&p, OP_CREATE), 3);
+	assert_int_equal(count_of(&p, OP_CREATE), 2);
+	assert_int_equal(count_of(&p, OP_KEEP), 1);
 	for (size_t i = 0; i < p.n; i++)
 		if (p.ops[i].kind == OP_OVER_BUDGET)
-			assert_string_equal(w[p.ops[i].want].value, "2.2.2.1");
-	const struct op *o = find_op(&p, OP_DELETE, 2);
-	assert_non_null(o);	/* it makes room for the higher ranks */
+			assert_string_equal(w[p.ops[i].want].value, "2.2.2.2");
+	assert_null(find_op(&p, OP_DELETE, 2));	/* equal rank never evicts */
 	assert_int_equal(p.over_by_feed[0], 1);
 	plan_free(&p);
+	/* A higher rank does: 2.2.2.1 makes room when a priority-5 value needs it. */
+	w[1].priority = 5;
+	w[1].feed = &feeds[1];
+	plan_build(&in, feeds, 2, &p);
+	assert_non_null(find_op(&p, OP_DELETE, 2));
+	assert_string_equal(find_op(&p, OP_DELETE, 2)->why, "over budget: makes room for a higher rank");
+	plan_free(&p);
 	/* Others unknown (no Ti.ReadWrite.All): the room ignores them. */
+	w[1].priority = 0;
+	w[1].feed = &feeds[0];
 	in.others_known = false;
 	plan_build(&in, feeds, 2, &p);
 	assert_int_equal(p.room, 5);
@@ -327,9 +345,9 @@ test_plan_hold_grace_and_down_feeds(void **state)
 		H("3", "3.3.3.3", ACT_BLOCK, true, 0),	/* provenance unknown */
 		H("4", "3.3.3.4", ACT_BLOCK, true, 0),	/* from a feed that is up */
 	};
-	const char *down[] = {"down-feed"};
+	const struct plan_down down[] = {{"down-feed", "its feed is down"}};
 	struct plan_in in = {.h = h, .nh = 4, .now = 1000, .cap = 15000, .grace_s = 3600, .down = down, .ndown = 1,
-			     .state = {fake_state, NULL}, .others_known = true};
+			     .state = {fake_state, NULL}, .others_known = true, .max_delete_pct = 100};
 	struct plan p;
 	plan_build(&in, feeds, 2, &p);
 	/* grace 1 h: 3.3.3.1 (gone 100 s ago) and 3.3.3.4 (just gone) are
@@ -340,6 +358,8 @@ test_plan_hold_grace_and_down_feeds(void **state)
 	in.grace_s = 0;
 	plan_build(&in, feeds, 2, &p);
 	assert_int_equal(count_of(&p, OP_HOLD), 2);
+	assert_int_equal(p.held, 2);
+	assert_string_equal(find_op(&p, OP_HOLD, 1)->why, "its feed is down");
 	assert_non_null(find_op(&p, OP_DELETE, 0));
 	assert_non_null(find_op(&p, OP_DELETE, 3));
 	plan_free(&p);
@@ -348,6 +368,95 @@ test_plan_hold_grace_and_down_feeds(void **state)
 	plan_build(&in, feeds, 2, &p);
 	assert_int_equal(count_of(&p, OP_DELETE), 4);
 	plan_free(&p);
+}
+
+/* max_delete holds the deletions, never the creates; --force lets them
+ * go, and --force-feed those of its feed. */
+static void
+test_plan_max_delete_holds_deletions_only(void **state)
+{
+	(void)state;
+	struct want w[] = {W("5.5.5.1", ACT_BLOCK, 0, 0), W("5.5.5.2", ACT_BLOCK, 0, 0)};
+	struct have h[] = {
+		H("1", "3.3.3.2", ACT_BLOCK, true, 0),	/* from down-feed,other */
+		H("2", "3.3.3.4", ACT_BLOCK, true, 0),	/* from up-feed */
+		H("3", "3.3.3.5", ACT_BLOCK, true, 0),	/* from up-feed */
+		H("4", "5.5.5.1", ACT_BLOCK, true, 0),	/* still wanted */
+	};
+	struct plan_in in = {.w = w, .nw = 2, .h = h, .nh = 4, .now = 1000, .cap = 15000, .others_known = true,
+			     .state = {fake_state, NULL}, .max_delete_pct = 25};
+	struct plan p;
+	plan_build(&in, feeds, 2, &p);
+	assert_true(p.max_delete_held);
+	assert_int_equal(count_of(&p, OP_CREATE), 1);
+	assert_int_equal(count_of(&p, OP_DELETE), 0);
+	assert_int_equal(count_of(&p, OP_HOLD), 3);
+	assert_int_equal(p.held, 3);
+	assert_int_equal(p.deletes, 0);
+	assert_string_equal(find_op(&p, OP_HOLD, 1)->why, "held by max_delete");
+	plan_free(&p);
+	const char *forced[] = {"up-feed"};
+	in.force_feeds = forced;
+	in.nforce = 1;
+	plan_build(&in, feeds, 2, &p);
+	assert_int_equal(count_of(&p, OP_DELETE), 2);	/* up-feed's two go */
+	assert_non_null(find_op(&p, OP_HOLD, 0));	/* down-feed's stays */
+	plan_free(&p);
+	in.nforce = 0;
+	in.force = true;
+	plan_build(&in, feeds, 2, &p);
+	assert_false(p.max_delete_held);
+	assert_int_equal(count_of(&p, OP_DELETE), 3);
+	plan_free(&p);
+	in.force = false;
+	in.max_delete_pct = 100;
+	plan_build(&in, feeds, 2, &p);
+	assert_int_equal(count_of(&p, OP_DELETE), 3);
+	plan_free(&p);
+}
+
+/* Under the cap, one already in MDE keeps its place over a newcomer of
+ * the same priority and severity, however new the newcomer; a feed's
+ * quota caps what it may hold. */
+static void
+test_plan_budget_keeps_what_is_in_mde(void **state)
+{
+	(void)state;
+	struct want w[] = {
+		W("6.6.6.1", ACT_BLOCK, 0, 100),	/* feed 0, in MDE */
+		W("6.6.6.2", ACT_BLOCK, 0, 100),	/* feed 0, in MDE */
+		W("6.6.6.3", ACT_BLOCK, 0, 5000),	/* feed 1, newer, not in MDE */
+		W("6.6.6.4", ACT_BLOCK, 0, 5000),	/* feed 1, newer, not in MDE */
+		W("6.6.6.5", ACT_BLOCK, 0, 4000),	/* feed 1, not in MDE */
+	};
+	w[2].feed = w[3].feed = w[4].feed = &feeds[1];
+	struct have h[] = {H("1", "6.6.6.1", ACT_BLOCK, true, 0), H("2", "6.6.6.2", ACT_BLOCK, true, 0)};
+	struct plan_in in = {.w = w, .nw = 5, .h = h, .nh = 2, .now = 1000, .cap = 3, .others_known = true,
+			     .max_delete_pct = 100};
+	struct plan p;
+	plan_build(&in, feeds, 2, &p);
+	assert_int_equal(count_of(&p, OP_KEEP), 2);
+	assert_int_equal(count_of(&p, OP_CREATE), 1);	/* the newest newcomer */
+	assert_non_null(find_want(&p, OP_CREATE, 2));
+	assert_int_equal(p.over_by_feed[1], 2);
+	assert_int_equal(count_of(&p, OP_DELETE), 0);
+	plan_free(&p);
+	/* A quota of 1 on feed 1, room for all: its newest only. */
+	in.cap = 100;
+	feeds[1].quota = 1;
+	plan_build(&in, feeds, 2, &p);
+	assert_int_equal(count_of(&p, OP_CREATE), 1);
+	assert_int_equal(p.over_by_feed[1], 2);
+	assert_string_equal(find_want(&p, OP_OVER_BUDGET, 3)->why, "over its feed's quota");
+	plan_free(&p);
+	/* A quota as a share of the room: 50% of 4 = 2. */
+	in.cap = 4;
+	feeds[1].quota = 0;
+	feeds[1].quota_pct = 50;
+	plan_build(&in, feeds, 2, &p);
+	assert_int_equal(count_of(&p, OP_CREATE), 2);
+	plan_free(&p);
+	feeds[1].quota_pct = 0;
 }
 
 static void
@@ -509,6 +618,8 @@ main(void)
 		cmocka_unit_test(test_plan_budget_by_priority_severity_recency),
 		cmocka_unit_test(test_plan_hold_grace_and_down_feeds),
 		cmocka_unit_test(test_plan_renew_not_every_run),
+		cmocka_unit_test(test_plan_max_delete_holds_deletions_only),
+		cmocka_unit_test(test_plan_budget_keeps_what_is_in_mde),
 		cmocka_unit_test(test_attr_hash_and_retryable),
 		cmocka_unit_test(test_mde_id_text_or_number),
 		cmocka_unit_test(test_list_paging_stops_on_404_repeat_and_past_the_cap),
