@@ -65,6 +65,10 @@
  * refused batch is reported failed, to be split on the next run. */
 #define LIMIT_IMPORT_SPLIT_CALLS 128
 
+/* What iocsync did to one value, kept in the state for `iocsync why`:
+ * the newest this many entries (a year of monthly renewals and more). */
+#define LIMIT_HISTORY_PER_VALUE 20
+
 /* A configuration file larger than this is certainly not one. */
 #define LIMIT_CONFIG_BYTES (1024 * 1024)
 

@@ -1,5 +1,7 @@
 #include "log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -15,8 +17,9 @@
 
 static enum log_level stderr_level = LOG_WARN;
 static enum log_level file_level = LOG_INFO;
-static FILE *logfile;
+static int logfd = -1;
 static char *logpath;
+static char log_trouble[200];	/* the first failed write, for the run's outcome */
 
 void log_journal_send(int prio, const char *msg); /* log_journal.c */
 
@@ -42,9 +45,9 @@ log_get_level(void)
 enum err
 log_open_file(const char *path, enum log_level lvl)
 {
-	if (logfile != NULL) {
-		fclose(logfile);
-		logfile = NULL;
+	if (logfd >= 0) {
+		close(logfd);
+		logfd = -1;
 	}
 	if (path == NULL) {
 		free(logpath);
@@ -55,12 +58,83 @@ log_open_file(const char *path, enum log_level lvl)
 		free(logpath);
 		logpath = strdup(path);
 	}
-	logfile = fopen(path, "ae");
-	if (logfile == NULL)
+	/* Never through a symlink (a local user's trap), never readable by
+	 * others whatever the umask. */
+	logfd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
+	if (logfd < 0)
 		return ERR_IO;
-	setvbuf(logfile, NULL, _IOLBF, 0);
+	struct stat sb;
+	if (fstat(logfd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		close(logfd);
+		logfd = -1;
+		errno = EINVAL;
+		return ERR_IO;
+	}
 	file_level = lvl;
 	return ERR_OK;
+}
+
+const char *
+log_write_failed(void)
+{
+	return log_trouble[0] ? log_trouble : NULL;
+}
+
+/* Appends one whole line, or nothing: a write cut short (the disk is
+ * full) is taken back, and the failure remembered for the run. */
+static void
+write_line(const char *line, size_t n)
+{
+	struct stat sb;
+	off_t before = fstat(logfd, &sb) == 0 ? sb.st_size : -1;
+	ssize_t w = write(logfd, line, n);
+	if (w == (ssize_t)n)
+		return;
+	int e = w < 0 ? errno : ENOSPC;
+	if (w > 0 && before >= 0 && ftruncate(logfd, before) != 0)
+		e = errno;
+	if (log_trouble[0] == '\0') {
+		snprintf(log_trouble, sizeof(log_trouble), "the log file %s cannot be written: %s%s", logpath,
+			 strerror(e), e == ENOSPC || e == EDQUOT ? " (the disk is full)" : "");
+		fprintf(stderr, "iocsync: error: %s\n", log_trouble);
+	}
+}
+
+/* The message as a line may hold it: control bytes (ESC, BEL, a C1
+ * control) and bytes that are not UTF-8 become \xNN, so that text
+ * quoted from a feed or from MDE cannot drive a terminal or forge a
+ * line. */
+static void
+printable(const char *in, char *out, size_t outsz)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+	const unsigned char *p = (const unsigned char *)in;
+	while (*p && o + 5 < outsz) {
+		size_t n = 1;
+		if (*p >= 0xc2 && *p <= 0xf4) {
+			n = *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : 2;
+			if (!utf8_valid((const char *)p, strnlen((const char *)p, n)) || strnlen((const char *)p, n) < n ||
+			    (*p == 0xc2 && p[1] < 0xa0))
+				n = 0; /* invalid, or a C1 control (U+0080..U+009F) */
+		} else if (*p < 0x20 || *p >= 0x7f) {
+			n = 0;
+		}
+		if (n == 0) {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[*p >> 4];
+			out[o++] = hex[*p & 15];
+			p++;
+			continue;
+		}
+		if (o + n >= outsz)
+			break;
+		memcpy(out + o, p, n);
+		o += n;
+		p += n;
+	}
+	out[o] = '\0';
 }
 
 void
@@ -98,7 +172,9 @@ file_line(enum log_level lvl, const char *msg, const json_t *fields)
 	gmtime_r(&now, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	if (!json_lines) {
-		fprintf(logfile, "%s %s: %s\n", ts, level_names[lvl], msg);
+		char *line = xasprintf("%s %s: %s\n", ts, level_names[lvl], msg);
+		write_line(line, strlen(line));
+		free(line);
 		return;
 	}
 	json_t *o = json_pack("{s:s, s:s, s:s}", "time", ts, "level", level_names[lvl], "msg", msg);
@@ -107,8 +183,11 @@ file_line(enum log_level lvl, const char *msg, const json_t *fields)
 	if (fields)
 		json_object_update(o, (json_t *)fields);
 	char *t = json_dumps(o, JSON_COMPACT);
-	if (t)
-		fprintf(logfile, "%s\n", t);
+	if (t) {
+		char *line = xasprintf("%s\n", t);
+		write_line(line, strlen(line));
+		free(line);
+	}
 	free(t);
 	json_decref(o);
 }
@@ -120,13 +199,14 @@ log_set_context(const char *tenant)
 }
 
 static void
-emit(enum log_level lvl, const char *msg, const json_t *fields)
+emit(enum log_level lvl, const char *raw, const json_t *fields)
 {
-	char with[2300];
+	char with[2300], msg[4 * sizeof(with) + 8];
 	if (context) {
-		snprintf(with, sizeof(with), "tenant %s: %s", context, msg);
-		msg = with;
+		snprintf(with, sizeof(with), "tenant %s: %s", context, raw);
+		raw = with;
 	}
+	printable(raw, msg, sizeof(msg));
 	static const int prio[] = {3, 4, 6, 7}; /* syslog's err, warning, info, debug */
 	if (lvl <= stderr_level) {
 		progress_clear();
@@ -135,14 +215,14 @@ emit(enum log_level lvl, const char *msg, const json_t *fields)
 		else
 			fprintf(stderr, "iocsync: %s: %s\n", level_names[lvl], msg);
 	}
-	if (logfile != NULL && lvl <= file_level)
+	if (logfd >= 0 && lvl <= file_level)
 		file_line(lvl, msg, fields);
 }
 
 void
 log_msg(enum log_level lvl, const char *fmt, ...)
 {
-	if (lvl > stderr_level && (logfile == NULL || lvl > file_level))
+	if (lvl > stderr_level && (logfd < 0 || lvl > file_level))
 		return;
 	char buf[2048];
 	va_list ap;
@@ -150,6 +230,19 @@ log_msg(enum log_level lvl, const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	emit(lvl, buf, NULL);
+}
+
+void
+log_fields(enum log_level lvl, const json_t *fields, const char *fmt, ...)
+{
+	if (lvl > stderr_level && (logfd < 0 || lvl > file_level))
+		return;
+	char buf[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	emit(lvl, buf, fields);
 }
 
 static unsigned long long

@@ -25,6 +25,7 @@ static const struct verb {
 	{"export", cmd_export, "write the desired set as the MDE portal's import CSV"},
 	{"report", cmd_report, "write the state as one HTML page (report --html FILE)"},
 	{"daemon", cmd_daemon, "sync now, then every interval, until stopped (for systemd)"},
+	{"why", cmd_why, "why a value is, or is not, blocked: feeds, policy, MDE, history"},
 	{"doctor", cmd_doctor, "can the deployment block? roles, groups, network protection, what to do"},
 	{"probe", cmd_probe, "does TCP, does UDP reach HOST PORT? (the field test; --listen for the far end)"},
 	{"config", cmd_config, "validate the configuration and print it with its defaults"},

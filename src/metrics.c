@@ -144,6 +144,8 @@ metrics_text(const struct config *c, struct store *st, const json_t *run, const 
 		json_decref(byfeed);
 	}
 
+	family(&o, "iocsync_write_error", "1 when the last run could not write its state or log (a full disk?).");
+	sample(&o, "iocsync_write_error", t, NULL, json_object_get(run, "write_error") ? 1 : 0);
 	family(&o, "iocsync_deletions_held", "Deletions a guard (max_delete, max_shrink, a feed down or paused) held.");
 	sample(&o, "iocsync_deletions_held", t, NULL, num(run, "held"));
 	family(&o, "iocsync_over_budget", "Desired indicators that did not fit under the cap or a quota, by feed.");
@@ -201,7 +203,7 @@ metrics_write(const struct config *c, struct store *st, const json_t *run, const
 	      size_t whysz)
 {
 	char *text = metrics_text(c, st, run, feeds, (long long)time(NULL));
-	enum err rc = file_write_atomic(c->metrics_file, text, strlen(text), 0644);
+	enum err rc = file_write_atomic(c->metrics_file, text, strlen(text), 0640);
 	if (rc != ERR_OK)
 		set_why(why, whysz, "%s: %s", c->metrics_file, strerror(errno));
 	free(text);

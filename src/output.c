@@ -94,12 +94,26 @@ on_accepted(void *ctx, const struct pipe_cfg *c, unsigned long line, enum ioc_ty
 	put_line(o->fp, parts, NELEM(parts));
 }
 
+/* A reason may quote the feed (a bad port, an unmappable STIX path):
+ * printed as it is when it is plain text, else escaped like the input. */
+static const char *
+plain(const char *why, char *buf, size_t bufsz)
+{
+	if (why == NULL)
+		return "";
+	for (const unsigned char *p = (const unsigned char *)why; *p; p++)
+		if (*p < 0x20 || *p >= 0x7f)
+			return echo_str(why, strlen(why), buf, bufsz);
+	return why;
+}
+
 static void
 on_rejected(void *ctx, const struct pipe_cfg *c, unsigned long line, enum ioc_reason r, const char *why,
 	    const char *in, size_t n)
 {
 	struct output *o = ctx;
-	char src[512], echo[LIMIT_ECHO_BYTES * 4 + 8];
+	char src[512], echo[LIMIT_ECHO_BYTES * 4 + 8], wbuf[LIMIT_ECHO_BYTES * 4 + 8];
+	why = plain(why, wbuf, sizeof(wbuf));
 	if (o->collect) {
 		if (o->examples == NULL)
 			o->examples = json_object();

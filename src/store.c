@@ -11,13 +11,42 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "limits.h"
 #include "log.h"
 #include "util.h"
 
 struct store {
 	sqlite3 *db;
 	int lock_fd;	/* the flock held on PATH.lock, or -1 */
+	char trouble[300];	/* the first write that failed, for the run's outcome */
 };
+
+/* Notes why a write failed (once a run): the disk full said as such. */
+static enum err
+failed(struct store *s)
+{
+	if (s->trouble[0] == '\0') {
+		int e = sqlite3_system_errno(s->db);
+		int code = sqlite3_extended_errcode(s->db) & 0xff;
+		snprintf(s->trouble, sizeof(s->trouble), "the state store cannot be written: %s%s",
+			 sqlite3_errmsg(s->db),
+			 code == SQLITE_FULL || e == ENOSPC || e == EDQUOT ? " (the disk is full)" : "");
+	}
+	return ERR_STORE;
+}
+
+/* The result of a write's last step. */
+static enum err
+done(struct store *s, int r)
+{
+	return r == SQLITE_DONE ? ERR_OK : failed(s);
+}
+
+const char *
+store_write_failed(const struct store *s)
+{
+	return s && s->trouble[0] ? s->trouble : NULL;
+}
 
 /*
  * Takes the exclusive lock beside the store, so two runs never write it
@@ -98,6 +127,12 @@ static const char *const migrations[] = {
 	/* 5: what was learned about the tenant's MDE (what it puts in
 	 * createdBy for this app), key -> value */
 	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+	/* 6: what iocsync did to each value, newest last, a bounded few per
+	 * value (iocsync why) */
+	"CREATE TABLE history ("
+	" id INTEGER PRIMARY KEY, type INTEGER NOT NULL, value TEXT NOT NULL, at INTEGER NOT NULL,"
+	" op TEXT NOT NULL, action INTEGER NOT NULL, feed TEXT NOT NULL DEFAULT '', reason TEXT, mde_id TEXT);"
+	"CREATE INDEX history_value ON history (type, value, id);",
 };
 
 static enum err
@@ -133,8 +168,13 @@ store_open(const char *path, const char *holder, char *why, size_t whysz)
 		free(s);
 		return NULL;
 	}
-	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-			    NULL) != SQLITE_OK) {
+	/* A new store is its owner's alone whatever the umask (SQLite makes
+	 * its -wal and -shm files with the database's mode). */
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		close(fd);
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
+					  SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
 		snprintf(why, whysz, "cannot open the state store %s: %s", path,
 			 s->db ? sqlite3_errmsg(s->db) : "out of memory");
 		store_close(s);
@@ -264,7 +304,7 @@ feed_set(struct store *s, const char *sql, const char *name, const char *value)
 	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
 	int r = sqlite3_step(st);
 	sqlite3_finalize(st);
-	return r == SQLITE_DONE ? ERR_OK : ERR_STORE;
+	return done(s, r);
 }
 
 enum err
@@ -301,7 +341,7 @@ store_feed_good(struct store *s, const char *name, const char *url, const char *
 	sqlite3_bind_int64(st, 7, now);
 	r = sqlite3_step(st);
 	sqlite3_finalize(st);
-	return r == SQLITE_DONE ? ERR_OK : ERR_STORE;
+	return done(s, r);
 }
 
 enum err
@@ -320,7 +360,7 @@ store_feed_seen(struct store *s, const char *name, const char *url, const char *
 	sqlite3_bind_text(st, 4, error, -1, SQLITE_STATIC);
 	r = sqlite3_step(st);
 	sqlite3_finalize(st);
-	return r == SQLITE_DONE ? ERR_OK : ERR_STORE;
+	return done(s, r);
 }
 
 /* ---- indicators ---- */
@@ -350,7 +390,7 @@ store_ind_each(struct store *s, void (*cb)(void *ctx, const struct store_ind *r)
 		cb(ctx, &x);
 	}
 	sqlite3_finalize(st);
-	return r == SQLITE_DONE ? ERR_OK : ERR_STORE;
+	return done(s, r);
 }
 
 enum err
@@ -381,8 +421,9 @@ store_ind_replace(struct store *s, const struct store_ind *v, size_t n)
 			goto fail;
 	}
 	sqlite3_finalize(st);
-	return exec(s, "COMMIT", why, sizeof(why));
+	return exec(s, "COMMIT", why, sizeof(why)) == ERR_OK ? ERR_OK : failed(s);
 fail:
+	failed(s);
 	sqlite3_finalize(st);
 	exec(s, "ROLLBACK", why, sizeof(why));
 	return ERR_STORE;
@@ -417,11 +458,86 @@ store_ind_add(struct store *s, const struct store_ind *v, size_t n)
 			goto fail;
 	}
 	sqlite3_finalize(st);
-	return exec(s, "COMMIT", why, sizeof(why));
+	return exec(s, "COMMIT", why, sizeof(why)) == ERR_OK ? ERR_OK : failed(s);
 fail:
+	failed(s);
 	sqlite3_finalize(st);
 	exec(s, "ROLLBACK", why, sizeof(why));
 	return ERR_STORE;
+}
+
+enum err
+store_history_add(struct store *s, const struct store_change *v, size_t n)
+{
+	char why[256];
+	sqlite3_stmt *st = NULL;
+	if (n == 0)
+		return ERR_OK;
+	if (exec(s, "BEGIN IMMEDIATE", why, sizeof(why)) != ERR_OK)
+		return failed(s);
+	/* A hold repeats every run while it lasts: kept once, at its start. */
+	if (sqlite3_prepare_v2(s->db,
+			       "INSERT INTO history (type, value, at, op, action, feed, reason, mde_id)"
+			       " SELECT ?1,?2,?3,?4,?5,?6,?7,?8 WHERE ?4 <> 'hold' OR coalesce((SELECT op FROM history"
+			       " WHERE type = ?1 AND value = ?2 ORDER BY id DESC LIMIT 1), '') <> 'hold'",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_int(st, 1, v[i].type);
+		sqlite3_bind_text(st, 2, v[i].value, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, v[i].at);
+		sqlite3_bind_text(st, 4, v[i].op, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 5, v[i].action);
+		sqlite3_bind_text(st, 6, v[i].feed ? v[i].feed : "", -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 7, v[i].reason, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 8, v[i].mde_id, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			goto fail;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	/* Bounded: the newest LIMIT_HISTORY_PER_VALUE of each value. */
+	char sql[300];
+	snprintf(sql, sizeof(sql),
+		 "DELETE FROM history WHERE id IN (SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY type,"
+		 " value ORDER BY id DESC) AS n FROM history) WHERE n > %d)", LIMIT_HISTORY_PER_VALUE);
+	if (exec(s, sql, why, sizeof(why)) != ERR_OK)
+		goto fail;
+	return exec(s, "COMMIT", why, sizeof(why)) == ERR_OK ? ERR_OK : failed(s);
+fail:
+	failed(s);
+	sqlite3_finalize(st);
+	exec(s, "ROLLBACK", why, sizeof(why));
+	return ERR_STORE;
+}
+
+enum err
+store_history_each(struct store *s, int type, const char *value, void (*cb)(void *ctx, const struct store_change *c),
+		   void *ctx)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT at, op, action, feed, reason, mde_id FROM history WHERE type = ?1 AND value = ?2"
+			       " ORDER BY id DESC",
+			       -1, &st, NULL) != SQLITE_OK)
+		return ERR_STORE;
+	sqlite3_bind_int(st, 1, type);
+	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+	int r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_change c = {
+			.type = type, .value = value, .at = sqlite3_column_int64(st, 0),
+			.op = (const char *)sqlite3_column_text(st, 1), .action = sqlite3_column_int(st, 2),
+			.feed = (const char *)sqlite3_column_text(st, 3),
+			.reason = (const char *)sqlite3_column_text(st, 4),
+			.mde_id = (const char *)sqlite3_column_text(st, 5),
+		};
+		if (c.op)
+			cb(ctx, &c);
+	}
+	sqlite3_finalize(st);
+	return r == SQLITE_DONE ? ERR_OK : ERR_STORE;
 }
 
 char *
@@ -449,7 +565,7 @@ store_meta_set(struct store *s, const char *key, const char *value)
 	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
 	int r = sqlite3_step(st);
 	sqlite3_finalize(st);
-	return r == SQLITE_DONE ? ERR_OK : ERR_STORE;
+	return done(s, r);
 }
 
 long long
@@ -499,7 +615,7 @@ store_run_end(struct store *s, long long run, long long now, const char *outcome
 	sqlite3_finalize(st);
 	/* Keep the last 1,000 runs and their journals. */
 	exec(s, "DELETE FROM runs WHERE id <= (SELECT max(id) FROM runs) - 1000", (char[8]){0}, 8);
-	return r == SQLITE_DONE ? ERR_OK : ERR_STORE;
+	return done(s, r);
 }
 
 enum err
@@ -522,7 +638,7 @@ store_journal(struct store *s, long long run, int seq, const char *step, long lo
 	sqlite3_bind_text(st, 7, detail, -1, SQLITE_STATIC);
 	int r = sqlite3_step(st);
 	sqlite3_finalize(st);
-	return r == SQLITE_DONE ? ERR_OK : ERR_STORE;
+	return done(s, r);
 }
 
 enum err
@@ -575,7 +691,7 @@ store_runs_each(struct store *s, int limit, void (*cb)(void *ctx, const struct s
 		cb(ctx, &x);
 	}
 	sqlite3_finalize(st);
-	return r == SQLITE_DONE ? ERR_OK : ERR_STORE;
+	return done(s, r);
 }
 
 enum err

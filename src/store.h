@@ -18,6 +18,10 @@ struct store;
 struct store *store_open(const char *path, const char *holder, char *why, size_t whysz);
 void store_close(struct store *s);
 
+/* NULL, or why a write to the store failed since it was opened ("... (the
+ * disk is full)"): the run must fail and say so. */
+const char *store_write_failed(const struct store *s);
+
 /* Schema version the store is at. */
 int store_schema_version(struct store *s);
 
@@ -68,6 +72,25 @@ long long store_ind_count(struct store *s);
  * gave an import batch, recorded before the next call is sent, so that
  * a run killed later still knows what it created. */
 enum err store_ind_add(struct store *s, const struct store_ind *v, size_t n);
+
+/* One thing iocsync did to a value (or held back from doing). Strings
+ * are borrowed. */
+struct store_change {
+	int type, action;
+	const char *value;
+	long long at;
+	const char *op;		/* create, update, renew, replace, delete, hold, failed */
+	const char *feed;	/* the feed(s) it came from */
+	const char *reason;
+	const char *mde_id;	/* or NULL */
+};
+/* Adds changes in one transaction (a hold already the value's last
+ * entry is not added again), then keeps the newest
+ * LIMIT_HISTORY_PER_VALUE of each value. */
+enum err store_history_add(struct store *s, const struct store_change *v, size_t n);
+/* A value's history, newest first. */
+enum err store_history_each(struct store *s, int type, const char *value,
+			    void (*cb)(void *ctx, const struct store_change *c), void *ctx);
 
 /* What was learned about the tenant, by key (e.g. what MDE puts in
  * createdBy for this app). store_meta_get: malloc'd, or NULL when

@@ -900,6 +900,69 @@ record(struct run *r, const struct state *s, long long now)
 	return e;
 }
 
+/* One change, logged per value (a text line, or {"change": ...} in a
+ * JSON log) and kept for the value's history. */
+static void
+change(struct run *r, struct store_change *v, size_t *n, const char *op, enum ioc_type t, const char *value,
+       int action, const char *feed, const char *reason, const char *id, long long now)
+{
+	v[(*n)++] = (struct store_change){.type = (int)t, .value = value, .at = now, .op = op, .action = action,
+					  .feed = feed, .reason = reason, .mde_id = id};
+	const char *an = action >= 0 ? ioc_action_name((enum ioc_action)action) : "unknown";
+	json_t *j = json_pack("{s:{s:s, s:s, s:s, s:s, s:s, s:s}}", "change", "op", op, "type", ioc_type_name(t),
+			      "value", value, "action", an, "feed", feed ? feed : "", "reason", reason ? reason : "");
+	if (j && id)
+		json_object_set_new(json_object_get(j, "change"), "id", json_string(id));
+	log_fields(LOG_INFO, j, "change: %s %s %s %s (feed %s: %s)%s%s", op, ioc_type_name(t), value, an,
+		   feed && *feed ? feed : "-", reason ? reason : "", id ? " id " : "", id ? id : "");
+	json_decref(j);
+	(void)r;
+}
+
+/* What this run did to each value (and held back, and failed), into
+ * the log and the history; what MDE refused comes from the failures. */
+static void
+record_changes(struct run *r, long long now)
+{
+	const struct plan *p = r->p;
+	struct store_change *v = xcalloc(p->n + json_array_size(r->failures) + 1, sizeof(*v));
+	size_t n = 0;
+	for (size_t k = 0; k < p->n; k++) {
+		const struct op *o = &p->ops[k];
+		const struct want *w = o->want != SIZE_MAX ? &r->w[o->want] : NULL;
+		const struct have *h = o->have != SIZE_MAX ? &r->h[o->have] : NULL;
+		switch (o->kind) {
+		case OP_CREATE: case OP_UPDATE: case OP_RENEW: case OP_REPLACE:
+			if (r->want_id && r->want_id[o->want])
+				change(r, v, &n, op_name(o->kind), w->type, w->value, (int)w->action, w->feeds, o->why,
+				       r->want_id[o->want], now);
+			break;
+		case OP_DELETE:
+			if (!o->late && r->have_gone && r->have_gone[o->have])
+				change(r, v, &n, "delete", h->type, h->value, h->action, w ? w->feeds : NULL, o->why, h->id,
+				       now);
+			break;
+		case OP_HOLD:
+			change(r, v, &n, "hold", h->type, h->value, h->action, NULL, o->why, h->id, now);
+			break;
+		default:
+			break;
+		}
+	}
+	size_t i;
+	json_t *f;
+	json_array_foreach(r->failures, i, f) {
+		int t = type_from_name(json_string_value(json_object_get(f, "type")));
+		const char *val = json_string_value(json_object_get(f, "value"));
+		if (val)
+			change(r, v, &n, "failed", (enum ioc_type)t, val, -1, NULL,
+			       json_string_value(json_object_get(f, "reason")), NULL, now);
+	}
+	if (store_history_add(r->st, v, n) != ERR_OK)
+		log_warn("state: cannot keep the history of this run's changes");
+	free(v);
+}
+
 /* ---- output ---- */
 
 /* A conflict where another owner's Allow (or Audit) stands over a
@@ -1336,6 +1399,7 @@ sync_run(const struct config *c, const struct sync_opts *o)
 	const char *outcome = "failed";
 	char msg[600] = "";
 	json_t *held_json = NULL;
+	const char *write_error = NULL;
 	enum err e = mde_list_all(m, &list, why, sizeof(why));
 	if (e != ERR_OK) {
 		log_error("%s: cannot list MDE's indicators: %s", o->verb, why);
@@ -1383,6 +1447,8 @@ sync_run(const struct config *c, const struct sync_opts *o)
 		apply(&r);
 	if (record(&r, &s, now) != ERR_OK)
 		log_error("state: cannot record the indicators iocsync owns (the next run lists MDE again)");
+	record_changes(&r, now);
+	const char *wf = store_write_failed(st) ? store_write_failed(st) : log_write_failed();
 	progress_clear();
 	if (r.aborted) {
 		snprintf(msg, sizeof(msg), "%s%s", r.stopped ? "" : "stopped: ", r.why);
@@ -1391,9 +1457,16 @@ sync_run(const struct config *c, const struct sync_opts *o)
 		else
 			log_error("%s: %s", o->verb, msg);
 	}
-	outcome = r.stopped ? "stopped" : r.aborted ? "aborted" : r.failed || feeds_failed ? "partial"
+	outcome = r.stopped ? "stopped" : r.aborted ? "aborted" : r.failed || feeds_failed || wf ? "partial"
 		  : p.held ? "held" : "ok";
-	rc = r.aborted || r.failed || feeds_failed || p.held ? EXIT_FAIL : EXIT_OK;
+	rc = r.aborted || r.failed || feeds_failed || p.held || wf ? EXIT_FAIL : EXIT_OK;
+	if (wf) {
+		/* What reached MDE is listed again next run; what was not
+		 * recorded here is the next run's to record. */
+		log_error("%s: %s", o->verb, wf);
+		snprintf(msg, sizeof(msg), "%s", wf);
+		write_error = wf;
+	}
 
 done:;
 	progress_clear();
@@ -1422,6 +1495,8 @@ done:;
 	json_object_set_new(sum, "conflicts", conf);
 	json_object_set_new(sum, "over_by_feed", over);
 	json_object_set_new(sum, "refused", json_incref(r.refused)); /* by MDE's code, for the metrics */
+	if (write_error)
+		json_object_set_new(sum, "write_error", json_string(write_error));
 	if (held_json) {
 		json_object_update(sum, held_json);
 		json_decref(held_json);

@@ -416,11 +416,21 @@ file_view_close(struct file_view *v)
 enum err
 file_write_atomic(const char *path, const void *buf, size_t len, unsigned mode)
 {
-	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	/* A fresh name beside path, made with O_EXCL: a symlink or file a
+	 * local user planted at a guessable name is never written through. */
+	char *tmp = xasprintf("%s.tmp.XXXXXX", path);
+	int fd = mkostemp(tmp, O_CLOEXEC);
 	const char *p = buf;
 	int e;
 
+	if (fd >= 0 && fchmod(fd, (mode_t)mode) != 0) {
+		e = errno;
+		close(fd);
+		unlink(tmp);
+		free(tmp);
+		errno = e;
+		return ERR_IO;
+	}
 	if (fd < 0) {
 		e = errno;
 		free(tmp);

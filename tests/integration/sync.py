@@ -683,6 +683,48 @@ def max_delete_alone_holds_and_force_lets_go(c):
 
 
 @test
+def audit_trail_per_value_and_why(c):
+    """Every change logged per value, kept as the value's history, and
+    `iocsync why VALUE` answering from feeds, policy, MDE and history."""
+    c.feed("bad", ["45.0.0.1", "8.8.8.8", "10.0.0.1", "45.0.0.2"])
+    c.feed("more", ["45.0.0.1"], type="ip")
+    c.sync_json()
+    c.feed("bad", ["45.0.0.1", "8.8.8.8", "10.0.0.1", "45.0.0.2"], action="warn")
+    c.sync_json()
+    c.portal("46.1.1.1", "Allowed")
+    c.feed("more", ["45.0.0.1", "46.1.1.1"], type="ip")
+    c.run("sync")
+    log = open(os.path.join(c.dir, "iocsync.log")).read()
+    assert "change: create IpAddress 45.0.0.2 Block (feed bad: new) id " in log, log[-2000:]
+    assert "change: replace IpAddress 45.0.0.2 Warn (feed bad: its action changed) id " in log, log[-2000:]
+    doc = json.loads(c.run("why", "45.0.0.2", "--json").stdout)
+    assert doc["verdict"].startswith("in MDE by iocsync"), doc
+    assert [(x["op"], x["action"]) for x in doc["history"]] == [("replace", "Warn"), ("create", "Block")], doc["history"]
+    bad = [f for f in doc["feeds"] if f["feed"] == "bad"][0]
+    assert bad["lines"] == [{"verdict": "listed", "line": 5}], bad
+    assert doc["mde"][0]["action"] == "Warn" and doc["mde"][0]["iocsync"] is True, doc["mde"]
+    assert doc["state"][0]["feeds"] == "bad", doc["state"]
+    # A value policy refuses: the rule named, and the feed's line that was refused.
+    doc = json.loads(c.run("why", "8.8.8.8", "--json", "--offline").stdout)
+    assert doc["verdict"] == "never sent: policy refuses it" and "resolver" in doc["policy"].lower(), doc
+    assert [f for f in doc["feeds"] if f["feed"] == "bad"][0]["lines"][0]["verdict"] == "refused", doc["feeds"]
+    # Another owner's Allow wins: said so.
+    p = c.run("why", "46.1.1.1")
+    assert "not blocked: another owner's Allow" in p.stdout and "Allowed by portal" in p.stdout, p.stdout
+    p = c.run("why", "not a value", expect=2)
+    assert "not an indicator" in p.stderr, p.stderr
+    # A JSON log carries each change as an object.
+    c.sync_opts["log_format"] = "json"
+    c.feed("bad", ["45.0.0.1", "45.0.0.3"], max_shrink="100%")
+    c.run("sync")
+    changes = [json.loads(l)["change"] for l in open(os.path.join(c.dir, "iocsync.log")) if l.startswith("{")
+               and "change" in json.loads(l)]
+    assert {"op": "create", "value": "45.0.0.3"}.items() <= changes[-2].items() or \
+        any(x["op"] == "create" and x["value"] == "45.0.0.3" and x["feed"] == "bad" for x in changes), changes[-3:]
+    assert any(x["op"] == "delete" and x["value"] == "45.0.0.2" for x in changes), changes[-3:]
+
+
+@test
 def a_paused_feed_keeps_its_indicators(c):
     """enabled = no pauses a feed: what it put in MDE stays (not renewed),
     plan says so; purge --feed removes one feed's indicators."""
