@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include "http.h"
+
 #include <errno.h>
 #include <ini.h>
 #include <stdarg.h>
@@ -112,6 +114,7 @@ static const struct key {
 	{S_FEED, "password_file", K_PATH, F(password_file), 0, 0},
 	{S_FEED, "api_key_header", K_STR, F(api_key_header), 0, 0},
 	{S_FEED, "api_key_file", K_PATH, F(api_key_file), 0, 0},
+	{S_FEED, "allow_http", K_BOOL, F(allow_http), 0, 0},
 };
 
 #define NKEYS NELEM(keys)
@@ -365,15 +368,29 @@ set_value(struct parse *p, const struct key *k, void *base, const char *v)
 		free(*(char **)field);
 		*(char **)field = xstrdup(v);
 		return;
-	case K_URL:
+	case K_URL: {
+		struct url_parts u;
+		char uwhy[300];
 		if (strncasecmp(v, "https://", 8) && strncasecmp(v, "http://", 7) &&
 		    strncasecmp(v, "file://", 7)) {
 			err_at(p, p->line, "%s: \"%s\" is not an http://, https:// or file:// URL", k->name, v);
 			return;
 		}
+		if (!http_url_parts(v, &u, uwhy, sizeof(uwhy))) {
+			err_at(p, p->line, "%s: %s", k->name, uwhy);
+			return;
+		}
+		/* "http://127.0.0.1:1@evil.example/" is evil.example: a user
+		 * or password belongs in a proxy URL only. */
+		if (u.userinfo && strcmp(k->name, "proxy") != 0) {
+			err_at(p, p->line, "%s: \"%s\" holds a user or password before '@': refused (its host is %s; "
+			       "credentials go in their own files)", k->name, v, u.host);
+			return;
+		}
 		free(*(char **)field);
 		*(char **)field = xstrdup(v);
 		return;
+	}
 	case K_GUID:
 		if (!is_guid(v)) {
 			err_at(p, p->line, "%s: \"%s\" is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",

@@ -54,6 +54,7 @@ struct feed_cfg {
 	char *taxii_api_root;		/* default: the server's default, else its first */
 	char *username, *password_file;	/* HTTP basic authentication */
 	char *api_key_header, *api_key_file; /* or an API key in a header */
+	bool allow_http;		/* credentials over plain http (default no) */
 };
 
 struct config;

@@ -1,9 +1,14 @@
 /* Fetching a feed: fetch.h's contract on top of the one libcurl wrapper,
  * http.h. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "fetch.h"
 #include "http.h"
@@ -67,6 +72,74 @@ gunzip(const char *in, size_t n, long long max, struct strbuf *out, char *why, s
 	return rc;
 }
 
+/* A file:// feed, read here rather than by libcurl: a regular file only,
+ * at most max bytes, never under /proc, /sys or /dev once every symlink
+ * is resolved (a feed naming /proc/self/environ would store the
+ * environment, secrets included, as its snapshot). */
+static enum err
+read_file_url(const char *url, long long max, struct http_reply *rep, char *why, size_t whysz)
+{
+	CURLU *h = curl_url();
+	char *path = NULL;
+	memset(rep, 0, sizeof(*rep));
+	if (h == NULL || curl_url_set(h, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(h, CURLUPART_PATH, &path, CURLU_URLDECODE) != CURLUE_OK) {
+		curl_url_cleanup(h);
+		set_why(why, whysz, "%.200s: not a file:// URL", url);
+		return ERR_CONFIG;
+	}
+	curl_url_cleanup(h);
+	char *real = realpath(path, NULL);
+	curl_free(path);
+	if (real == NULL) {
+		set_why(why, whysz, "%.200s: %s", url, strerror(errno));
+		return ERR_NET;
+	}
+	static const char *const off_limits[] = {"/proc", "/sys", "/dev"};
+	for (size_t i = 0; i < NELEM(off_limits); i++) {
+		size_t n = strlen(off_limits[i]);
+		if (strncmp(real, off_limits[i], n) == 0 && (real[n] == '/' || real[n] == '\0')) {
+			set_why(why, whysz, "%.200s: under %s, which is never a feed", url, off_limits[i]);
+			free(real);
+			return ERR_CONFIG;
+		}
+	}
+	int fd = open(real, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	struct stat sb;
+	enum err e = ERR_OK;
+	if (fd < 0 || fstat(fd, &sb) != 0) {
+		set_why(why, whysz, "%.200s: %s", url, strerror(errno));
+		e = ERR_NET;
+	} else if (!S_ISREG(sb.st_mode)) {
+		set_why(why, whysz, "%.200s: not a regular file", url);
+		e = ERR_CONFIG;
+	} else if (sb.st_size > max) {
+		set_why(why, whysz, "%.200s: %lld bytes, more than max_bytes = %lld", url, (long long)sb.st_size, max);
+		e = ERR_LIMIT;
+	} else {
+		rep->body = xmalloc((size_t)sb.st_size + 1);
+		size_t got = 0;
+		while (got < (size_t)sb.st_size) {
+			ssize_t n = read(fd, rep->body + got, (size_t)sb.st_size - got);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			got += (size_t)n;
+		}
+		rep->body[got] = '\0';
+		rep->len = got;
+	}
+	if (fd >= 0)
+		close(fd);
+	free(real);
+	if (e != ERR_OK) {
+		free(rep->body);
+		rep->body = NULL;
+	}
+	return e;
+}
+
 enum err
 fetch_url(const char *url, const struct fetch_opts *o, struct fetch_result *r, char *why, size_t whysz)
 {
@@ -83,18 +156,21 @@ fetch_url(const char *url, const struct fetch_opts *o, struct fetch_result *r, c
 	if (ims)
 		hdrs[nh++] = ims;
 	struct http_req q = {.method = "GET", .url = url, .headers = hdrs, .max_redirects = o->max_redirects,
-			     .allow_file = true, .stall_guard = true, .raw_gzip = true};
+			     .stall_guard = true, .raw_gzip = true, .no_private_redirect = true};
 	struct http_reply rep;
 	enum err rc = ERR_OK;
 
 	memset(r, 0, sizeof(*r));
-	struct http *h = http_new(&ho);
-	if (h == NULL) {
+	struct http *h = NULL;
+	if (has_iprefix(url, strlen(url), "file://")) {
+		rc = read_file_url(url, max, &rep, why, whysz);
+		if (rc != ERR_OK)
+			goto out;
+	} else if ((h = http_new(&ho)) == NULL) {
 		set_why(why, whysz, "cannot initialise libcurl");
 		rc = ERR_NET;
 		goto out;
-	}
-	if (http_do(h, &q, &rep) != ERR_OK) {
+	} else if (http_do(h, &q, &rep) != ERR_OK) {
 		if (rep.fail == HTTP_FAIL_TOO_LARGE) {
 			set_why(why, whysz, "body larger than max_bytes = %lld", max);
 			rc = ERR_LIMIT;
@@ -124,8 +200,8 @@ fetch_url(const char *url, const struct fetch_opts *o, struct fetch_result *r, c
 	r->etag = rep.etag;
 	r->last_modified = rep.last_modified;
 	free(rep.taxii_last);
-	http_free(h);
 out:
+	http_free(h);
 	free(inm);
 	free(ims);
 	return rc;

@@ -27,16 +27,41 @@ struct tx {
 	const char *hdrs[3];
 	char *auth;
 	long long max;
+	long long total;	/* bytes of every page so far: bounded by max */
 	size_t pages;
+	char origins[2][340];	/* where credentials may go: url's, and taxii_api_root's */
 };
+
+/* Credentials go only to the origin of the feed's url (and of
+ * taxii_api_root when set): discovery naming an API root elsewhere, or a
+ * page naming another host, gets none of them. */
+static enum err
+credentials_may_go(const struct tx *t, const char *url, char *why, size_t whysz)
+{
+	struct url_parts u;
+	if (t->auth == NULL)
+		return ERR_OK;
+	if (!http_url_parts(url, &u, why, whysz))
+		return ERR_PARSE;
+	if (strcmp(u.origin, t->origins[0]) == 0 || strcmp(u.origin, t->origins[1]) == 0)
+		return ERR_OK;
+	set_why(why, whysz, "TAXII %.200s: on %s, not the feed's own %s: its credentials are not sent there (set "
+			    "taxii_api_root if that host is yours)", url, u.origin, t->origins[0]);
+	return ERR_CONFIG;
+}
 
 /* GET url as TAXII JSON. */
 static enum err
 get_json(struct tx *t, const char *url, json_t **out, char **added_last, char *why, size_t whysz)
 {
 	struct http_reply r;
-	struct http_req q = {.method = "GET", .url = url, .headers = t->hdrs, .max_redirects = 3, .stall_guard = true};
+	/* With credentials no redirect is followed: it could lead anywhere. */
+	struct http_req q = {.method = "GET", .url = url, .headers = t->hdrs, .max_redirects = t->auth ? 0 : 3,
+			     .stall_guard = true, .no_private_redirect = true};
 	*out = NULL;
+	enum err ce = credentials_may_go(t, url, why, whysz);
+	if (ce != ERR_OK)
+		return ce;
 	if (http_do(t->h, &q, &r) != ERR_OK) {
 		set_why(why, whysz, "TAXII %s: %s", url, r.error);
 		http_reply_free(&r);
@@ -44,9 +69,17 @@ get_json(struct tx *t, const char *url, json_t **out, char **added_last, char *w
 	}
 	if (r.status != 200) {
 		set_why(why, whysz, "TAXII %s: HTTP status %ld%s", url, r.status,
-			r.status == 401 || r.status == 403 ? " (check username/password_file or api_key_*)" : "");
+			r.status == 401 || r.status == 403 ? " (check username/password_file or api_key_*)"
+			: r.status >= 300 && r.status < 400 && t->auth ? " (a redirect is not followed with credentials)"
+								       : "");
 		http_reply_free(&r);
 		return ERR_HTTP;
+	}
+	t->total += (long long)r.len;
+	if (t->total > t->max) {
+		set_why(why, whysz, "TAXII collection: its pages passed max_bytes = %lld together", t->max);
+		http_reply_free(&r);
+		return ERR_LIMIT;
 	}
 	json_error_t je;
 	*out = json_loadb(r.body, r.len, JSON_REJECT_DUPLICATES, &je);
@@ -211,6 +244,27 @@ taxii_fetch(const struct feed_cfg *f, const struct taxii_opts *o, struct taxii_r
 
 	memset(res, 0, sizeof(*res));
 	t.hdrs[0] = TAXII_ACCEPT;
+	struct url_parts up;
+	if (!http_url_parts(f->url, &up, why, whysz)) {
+		e = ERR_CONFIG;
+		goto out;
+	}
+	snprintf(t.origins[0], sizeof(t.origins[0]), "%s", up.origin);
+	snprintf(t.origins[1], sizeof(t.origins[1]), "%s", up.origin);
+	if (f->taxii_api_root) {
+		if (!http_url_parts(f->taxii_api_root, &up, why, whysz)) {
+			e = ERR_CONFIG;
+			goto out;
+		}
+		snprintf(t.origins[1], sizeof(t.origins[1]), "%s", up.origin);
+	}
+	if ((f->username || f->api_key_header) && !f->allow_http &&
+	    (strncasecmp(f->url, "http://", 7) == 0 || (f->taxii_api_root && strncasecmp(f->taxii_api_root, "http://", 7) == 0))) {
+		set_why(why, whysz, "TAXII %s: credentials are never sent over plain http (https, or allow_http = yes "
+				    "for a server you trust on a network you trust)", f->url);
+		e = ERR_CONFIG;
+		goto out;
+	}
 	if (f->username) {
 		secret = file_read_private(f->password_file, "password_file", 4096, why, whysz);
 		if (secret == NULL) {
@@ -289,6 +343,13 @@ taxii_fetch(const struct feed_cfg *f, const struct taxii_opts *o, struct taxii_r
 				keep_latest(byid, x);
 				fresh++;
 			}
+		}
+		if (json_object_size(byid) > LIMIT_TAXII_OBJECTS) {
+			set_why(why, whysz, "TAXII %s: more than %d objects in the collection", objs, LIMIT_TAXII_OBJECTS);
+			json_decref(env);
+			free(last);
+			e = ERR_LIMIT;
+			break;
 		}
 		t.pages++;
 		if (last) { /* the next reading starts after this one */

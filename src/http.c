@@ -1,6 +1,8 @@
 #include "http.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,17 @@
 struct http {
 	CURL *curl;
 	struct http_opts o;
+	char *capath;		/* libcurl's built-in CA directory, kept beside ca_file */
+	char *cainfo;		/* its built-in bundle (when there is no directory) */
+};
+
+/* What the connection callback needs for one transfer. */
+struct guard {
+	CURL *curl;
+	bool on;
+	int first;		/* -1 unknown, 0 public, 1 internal: the first connection's */
+	bool refused;
+	char where[INET6_ADDRSTRLEN];
 };
 
 struct sink {
@@ -90,6 +103,12 @@ http_new(const struct http_opts *o)
 		free(h);
 		return NULL;
 	}
+	char *p = NULL;
+	if (curl_easy_getinfo(h->curl, CURLINFO_CAPATH, &p) == CURLE_OK && p)
+		h->capath = xstrdup(p);
+	p = NULL;
+	if (curl_easy_getinfo(h->curl, CURLINFO_CAINFO, &p) == CURLE_OK && p)
+		h->cainfo = xstrdup(p);
 	return h;
 }
 
@@ -99,7 +118,64 @@ http_free(struct http *h)
 	if (h == NULL)
 		return;
 	curl_easy_cleanup(h->curl);
+	free(h->capath);
+	free(h->cainfo);
 	free(h);
+}
+
+bool
+http_addr_internal(int family, const void *addr)
+{
+	const unsigned char *a = addr;
+	if (family == AF_INET)
+		return a[0] == 0 || a[0] == 10 || a[0] == 127 || (a[0] == 169 && a[1] == 254) ||
+		       (a[0] == 172 && (a[1] & 0xf0) == 16) || (a[0] == 192 && a[1] == 168) ||
+		       (a[0] == 100 && (a[1] & 0xc0) == 64);
+	if (family == AF_INET6) {
+		static const unsigned char zero[16];
+		if (memcmp(a, zero, 15) == 0 && (a[15] == 0 || a[15] == 1)) /* :: and ::1 */
+			return true;
+		if ((a[0] & 0xfe) == 0xfc || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)) /* ULA, link-local */
+			return true;
+		if (memcmp(a, zero, 10) == 0 && a[10] == 0xff && a[11] == 0xff) /* v4-mapped */
+			return http_addr_internal(AF_INET, a + 12);
+		return false;
+	}
+	return false;
+}
+
+bool
+http_guard_refuses(int *first, bool internal, long redirects)
+{
+	if (*first < 0 && redirects == 0)
+		*first = internal;
+	return redirects > 0 && internal && *first != 1;
+}
+
+/* Every connection of a transfer: after a redirect, an internal address
+ * is refused unless the first connection went to one (the configured
+ * URL is internal). A name that resolves differently the second time is
+ * caught here too, where the address is final. */
+static curl_socket_t
+open_guarded(void *ctx, curlsocktype purpose, struct curl_sockaddr *sa)
+{
+	struct guard *g = ctx;
+	(void)purpose;
+	const void *addr = NULL;
+	if (sa->family == AF_INET)
+		addr = &((struct sockaddr_in *)(void *)&sa->addr)->sin_addr;
+	else if (sa->family == AF_INET6)
+		addr = &((struct sockaddr_in6 *)(void *)&sa->addr)->sin6_addr;
+	bool internal = addr && http_addr_internal(sa->family, addr);
+	long redirects = 0;
+	curl_easy_getinfo(g->curl, CURLINFO_REDIRECT_COUNT, &redirects);
+	if (g->on && http_guard_refuses(&g->first, internal, redirects)) {
+		g->refused = true;
+		if (addr)
+			inet_ntop(sa->family, addr, g->where, sizeof(g->where));
+		return CURL_SOCKET_BAD;
+	}
+	return socket(sa->family, sa->socktype, sa->protocol);
 }
 
 void
@@ -195,14 +271,38 @@ http_do(struct http *h, const struct http_req *q, struct http_reply *r)
 	}
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	/* The floor set here, whatever OPENSSL_CONF says. */
+	curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	struct guard g = {.curl = c, .on = q->no_private_redirect, .first = -1};
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_guarded);
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &g);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, &s);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, h->o.user_agent ? h->o.user_agent : "iocsync");
-	if (h->o.ca_file)
+	struct curl_blob blob = {0};
+	char *bundle = NULL;
+	if (h->o.ca_file) {
+		/* Trusted besides the system's store, never instead of it: the
+		 * directory stays when libcurl has one, else the two bundles
+		 * go together. */
 		curl_easy_setopt(c, CURLOPT_CAINFO, h->o.ca_file);
+		if (h->capath) {
+			curl_easy_setopt(c, CURLOPT_CAPATH, h->capath);
+		} else if (h->cainfo) {
+			char *a = NULL, *b = NULL;
+			size_t na = 0, nb = 0;
+			if (file_read(h->cainfo, 16 << 20, &a, &na) == ERR_OK &&
+			    file_read(h->o.ca_file, 16 << 20, &b, &nb) == ERR_OK) {
+				bundle = xasprintf("%s\n%s", a, b);
+				blob = (struct curl_blob){bundle, strlen(bundle), CURL_BLOB_NOCOPY};
+				curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &blob);
+			}
+			free(a), free(b);
+		}
+	}
 	/* The proxy comes from the configuration only, never the
 	 * environment: "" turns libcurl's *_proxy variables off. */
 	curl_easy_setopt(c, CURLOPT_PROXY, h->o.proxy ? h->o.proxy : "");
@@ -219,6 +319,7 @@ http_do(struct http *h, const struct http_req *q, struct http_reply *r)
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
 
 	CURLcode cc = curl_easy_perform(c);
+	free(bundle);
 	curl_slist_free_all(hl);
 	/* The headers point into this frame: drop them from the handle. */
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
@@ -227,7 +328,11 @@ http_do(struct http *h, const struct http_req *q, struct http_reply *r)
 	if (cc != CURLE_OK) {
 		r->fail = s.over ? HTTP_FAIL_TOO_LARGE : classify(cc);
 		char *to = NULL;
-		if (r->fail == HTTP_FAIL_TOO_LARGE)
+		if (g.refused) {
+			r->fail = HTTP_FAIL_CONNECT;
+			snprintf(r->error, sizeof(r->error), "a redirect led to the internal address %s: refused (only a "
+				 "configured URL may be internal)", g.where);
+		} else if (r->fail == HTTP_FAIL_TOO_LARGE)
 			snprintf(r->error, sizeof(r->error), "the reply passed the cap of %lld bytes", s.max);
 		else if (cc == CURLE_UNSUPPORTED_PROTOCOL && curl_easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &to) == CURLE_OK &&
 			 to && strcmp(to, q->url) != 0)
@@ -254,53 +359,73 @@ http_send(struct http *h, const char *method, const char *url, const char *const
 	return http_do(h, &q, r);
 }
 
-static bool
-loopback_host(const char *h, size_t n)
+bool
+http_url_parts(const char *url, struct url_parts *u, char *why, size_t whysz)
 {
-	if (n == 9 && mem_ieq(h, "localhost", 9))
-		return true;
-	if (n == 5 && memcmp(h, "[::1]", 5) == 0)
-		return true;
-	if (n >= 4 && memcmp(h, "127.", 4) == 0) {
-		for (size_t i = 4; i < n; i++)
-			if (!is_digit((unsigned char)h[i]) && h[i] != '.')
-				return false;
-		return true;
+	memset(u, 0, sizeof(*u));
+	CURLU *h = curl_url();
+	char *scheme = NULL, *host = NULL, *user = NULL, *pass = NULL, *port = NULL;
+	bool ok = h && curl_url_set(h, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
+		  curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK;
+	if (!ok) {
+		set_why(why, whysz, "%.200s: not a URL", url);
+		curl_url_cleanup(h);
+		return false;
 	}
-	return false;
+	if (curl_url_get(h, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		host = NULL;
+	u->userinfo = curl_url_get(h, CURLUPART_USER, &user, 0) == CURLUE_OK ||
+		      curl_url_get(h, CURLUPART_PASSWORD, &pass, 0) == CURLUE_OK;
+	u->port = curl_url_get(h, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK && port ? atol(port) : 0;
+	snprintf(u->scheme, sizeof(u->scheme), "%s", scheme);
+	const char *hs = host ? host : "";
+	size_t hn = strlen(hs);
+	if (hn >= 2 && hs[0] == '[' && hs[hn - 1] == ']') /* IPv6: without the brackets */
+		snprintf(u->host, sizeof(u->host), "%.*s", (int)(hn - 2), hs + 1);
+	else
+		snprintf(u->host, sizeof(u->host), "%s", hs);
+	for (char *p = u->host; *p; p++)
+		*p = (char)lc((unsigned char)*p);
+	unsigned char a[16];
+	u->loopback = strcmp(u->host, "localhost") == 0 ||
+		      (inet_pton(AF_INET, u->host, a) == 1 && a[0] == 127) ||
+		      (inet_pton(AF_INET6, u->host, a) == 1 && memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) == 0);
+	snprintf(u->origin, sizeof(u->origin), "%s://%s%s%s:%ld", u->scheme, strchr(u->host, ':') ? "[" : "", u->host,
+		 strchr(u->host, ':') ? "]" : "", u->port);
+	for (char *p = u->origin; *p; p++)
+		*p = (char)lc((unsigned char)*p);
+	curl_free(scheme), curl_free(host), curl_free(user), curl_free(pass), curl_free(port);
+	curl_url_cleanup(h);
+	return true;
 }
 
 bool
 http_url_ok(const char *url, bool allow_http, char *why, size_t whysz)
 {
-	const char *host;
-	if (has_iprefix(url, strlen(url), "https://"))
-		host = url + 8;
-	else if (has_iprefix(url, strlen(url), "http://"))
-		host = url + 7;
-	else {
-		set_why(why, whysz, "%s: only https:// URLs are allowed", url);
+	struct url_parts u;
+	if (!http_url_parts(url, &u, why, whysz))
+		return false;
+	if (u.userinfo) {
+		set_why(why, whysz, "%.200s: a user or password in the URL is refused (it would name another host "
+				    "than it seems to)", url);
 		return false;
 	}
-	if (*host == '\0') {
-		set_why(why, whysz, "%s: no host", url);
+	if (strcmp(u.scheme, "https") != 0 && strcmp(u.scheme, "http") != 0) {
+		set_why(why, whysz, "%.200s: only https:// URLs are allowed", url);
 		return false;
 	}
-	if (host == url + 8)
+	if (u.host[0] == '\0') {
+		set_why(why, whysz, "%.200s: no host", url);
+		return false;
+	}
+	if (strcmp(u.scheme, "https") == 0)
 		return true;
-	size_t n = 0;
-	if (*host == '[') {
-		const char *e = strchr(host, ']');
-		n = e ? (size_t)(e - host) + 1 : strlen(host);
-	} else {
-		n = strcspn(host, ":/?#");
-	}
 	if (!allow_http) {
-		set_why(why, whysz, "%s: http:// is refused (set allow_http = yes, loopback addresses only)", url);
+		set_why(why, whysz, "%.200s: http:// is refused (set allow_http = yes, loopback addresses only)", url);
 		return false;
 	}
-	if (!loopback_host(host, n)) {
-		set_why(why, whysz, "%s: http:// is allowed to a loopback address only", url);
+	if (!u.loopback) {
+		set_why(why, whysz, "%.200s: http:// is allowed to a loopback address only", url);
 		return false;
 	}
 	return true;

@@ -16,7 +16,8 @@
 #include "err.h"
 
 struct http_opts {
-	const char *ca_file, *proxy, *user_agent;
+	const char *ca_file;		/* trusted besides the system's store, or NULL */
+	const char *proxy, *user_agent;
 	long long connect_timeout_s, timeout_s;
 	long long max_body;		/* bytes of a reply body */
 };
@@ -51,6 +52,8 @@ struct http_req {
 	bool allow_file;		/* file:// too (feeds) */
 	bool stall_guard;		/* under 100 B/s for 30 s ends it */
 	bool raw_gzip;			/* ask for gzip, hand it over undecoded */
+	bool no_private_redirect;	/* after a redirect, no loopback, private or link-local
+					   address unless the first connection went to one */
 };
 
 struct http;
@@ -78,9 +81,33 @@ void http_reply_free(struct http_reply *r);
 typedef enum err (*http_stub_fn)(void *ctx, const struct http_req *q, long long max_body, struct http_reply *r);
 void http_set_stub(http_stub_fn fn, void *ctx);
 
+/* A URL's parts as libcurl reads them (the same parser that will send
+ * the request, so no check is fooled by "http://127.0.0.1:1@evil/"). */
+struct url_parts {
+	char scheme[16];
+	char host[300];		/* without brackets for IPv6; "" for file:// */
+	long port;		/* the scheme's default when none is given */
+	bool userinfo;		/* a user or password in the URL */
+	bool loopback;		/* 127.0.0.0/8, ::1 or localhost */
+	char origin[340];	/* scheme://host:port, lower case */
+};
+/* false with why when url is not one libcurl takes. */
+bool http_url_parts(const char *url, struct url_parts *u, char *why, size_t whysz);
+
 /* Is url acceptable for an API: https, or http to a loopback address
- * (127.0.0.0/8, ::1, localhost) when allow_http. why says why not. */
+ * (127.0.0.0/8, ::1, localhost) when allow_http; never with userinfo.
+ * why says why not. */
 bool http_url_ok(const char *url, bool allow_http, char *why, size_t whysz);
+
+/* Is this address one a redirect may not lead to: loopback, private
+ * (RFC 1918, ULA), link-local, CGNAT, unspecified? */
+bool http_addr_internal(int family, const void *addr);
+
+/* The redirect rule, for each connection of a transfer: *first starts
+ * at -1 and learns whether the first connection (no redirect yet) went
+ * to an internal address; a connection after a redirect to an internal
+ * address is refused unless that one did. */
+bool http_guard_refuses(int *first, bool internal, long redirects);
 
 /* Percent-encodes s for a query string or form body (RFC 3986
  * unreserved kept). */

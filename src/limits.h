@@ -34,6 +34,11 @@
  * a feed's index in 16 bits, which saves 8 bytes per indicator. */
 #define LIMIT_FEEDS 65535
 
+/* Objects one TAXII collection may hold (its pages together are bounded
+ * by the feed's max_bytes too): STIX indicators past this many are no
+ * list a tenant of 15,000 can use. */
+#define LIMIT_TAXII_OBJECTS 1000000
+
 /* JSON nesting (STIX, MISP, replies). Jansson refuses deeper input by
  * itself (JSON_PARSER_MAX_DEPTH, 2048); we check our own walk too. */
 #define LIMIT_JSON_DEPTH 64

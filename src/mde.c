@@ -366,7 +366,7 @@ mde_new(const struct config *c, const struct clock *clk, char *why, size_t whysz
 		goto fail;
 
 	struct http_opts ho = {
-		.ca_file = c->mde_ca_file ? c->mde_ca_file : c->ca_file,
+		.ca_file = c->mde_ca_file, /* never [fetch] ca_file: a feed's CA is not trusted for Microsoft */
 		.proxy = c->mde_proxy ? c->mde_proxy : c->proxy,
 		.user_agent = c->user_agent,
 		.connect_timeout_s = c->connect_timeout_s,

@@ -27,6 +27,7 @@ COLL = "91a7b528-80eb-42ed-a74d-c6fbd5a26116"
 USER, PASSWORD, API_KEY = "reader", "s3cret-taxii-pw", "k-5f1e0c7a"
 OBJECTS = []        # (date_added, object), in the order added
 REQUESTS = []       # (path, query) of every objects request
+SEEN = []           # (Host header, path, credentials sent) of every request
 PAGE = 2            # the server pages by two whatever the client asks
 
 
@@ -60,6 +61,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         auth = self.headers.get("Authorization", "")
+        SEEN.append((self.headers.get("Host", ""), self.path, bool(auth or self.headers.get("X-API-Key"))))
+        port = self.server.server_address[1]
+        if self.path == "/elsewhere/":     # discovery naming an API root on another host
+            return self.send(200, {"title": "t", "default": "http://localhost:%d/api1/" % port,
+                                   "api_roots": ["http://localhost:%d/api1/" % port]})
+        if self.path == "/moved/":         # a redirect, with credentials riding along
+            self.send_response(302)
+            self.send_header("Location", "http://localhost:%d/api1/" % port)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         ok = auth == "Basic " + base64.b64encode(("%s:%s" % (USER, PASSWORD)).encode()).decode() or \
             self.headers.get("X-API-Key") == API_KEY
         if not ok:
@@ -111,9 +123,9 @@ def main():
         with open(conf, "w") as f:
             f.write("[sync]\nstate = %s/state.db\n"
                     "[feed \"tx\"]\nurl = %s/taxii2/\nformat = taxii\ntaxii_collection = Indicators\n"
-                    "username = %s\npassword_file = %s\n"
+                    "username = %s\npassword_file = %s\nallow_http = yes\n"
                     "[feed \"tk\"]\nurl = %s/api1/\nformat = taxii\ntaxii_collection = %s\n"
-                    "api_key_header = X-API-Key\napi_key_file = %s\nenabled = no\n"
+                    "api_key_header = X-API-Key\napi_key_file = %s\nenabled = no\nallow_http = yes\n"
                     % (work, base, USER, password_file, base, COLL, key))
 
     checks = Checks()
@@ -176,6 +188,40 @@ def main():
         os.chmod(pw, 0o644)
         rc, vals, out = feeds("tx")
         check("a password file others may read is refused", rc == 1 and "chmod 600" in out, out)
+        os.chmod(pw, 0o600)
+
+        def conf_with(old, new):
+            write_conf()
+            with open(conf) as f:
+                text = f.read().replace(old, new, 1)
+            with open(conf, "w") as f:
+                f.write(text)
+
+        # Issue 19: TAXII credentials leave home.
+        conf_with("url = %s/taxii2/" % base, "url = %s/elsewhere/" % base)
+        SEEN.clear()
+        rc, vals, out = feeds("tx")
+        check("taxii_credentials_only_to_the_feeds_origin: an API root elsewhere gets none",
+              rc == 1 and "its credentials are not sent there" in out and
+              not [s for s in SEEN if s[0].startswith("localhost")], (SEEN, out))
+        conf_with("url = %s/taxii2/" % base, "url = %s/moved/" % base)
+        SEEN.clear()
+        rc, vals, out = feeds("tx")
+        check("taxii_credentials_never_follow_a_redirect", rc == 1 and "not followed with credentials" in out and
+              not [s for s in SEEN if s[0].startswith("localhost")], (SEEN, out))
+        conf_with("allow_http = yes\n", "")
+        SEEN.clear()
+        rc, vals, out = feeds("tx")
+        check("taxii_credentials_never_over_http_unless_allow_http", rc == 1 and "never sent over plain http" in out
+              and SEEN == [], (SEEN, out))
+        # A collection bounded as a whole, not only page by page.
+        for i in range(40):
+            add(indicator(100 + i, "45.2.0.%d" % (i + 1), description="x" * 400))
+        conf_with("allow_http = yes\n", "allow_http = yes\nmax_bytes = 6000\n")
+        os.unlink(os.path.join(work, "state.db"))   # a first reading: the whole collection
+        rc, vals, out = feeds("tx")
+        check("taxii_collection_bounded_in_total: its pages together past max_bytes",
+              rc == 1 and "passed max_bytes = 6000 together" in out, out)
     finally:
         srv.shutdown()
         srv.server_close()

@@ -1,5 +1,6 @@
 /* The sync engine's pure parts: the rate limiter on an injected clock,
  * the retry policy, and the plan over hand-made MDE lists. */
+#include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -178,6 +179,53 @@ test_http_url_rules(void **state)
 	assert_false(http_url_ok("http://localhost.evil.example", true, why, sizeof(why)));
 	assert_false(http_url_ok("ftp://127.0.0.1", true, why, sizeof(why)));
 	assert_false(http_url_ok("https://", false, why, sizeof(why)));
+	/* The red team's: the text before the first ':' is not the host. */
+	assert_false(http_url_ok("http://127.0.0.1:1@evil.example/", true, why, sizeof(why)));
+	assert_non_null(strstr(why, "user or password"));
+	assert_false(http_url_ok("https://user:pw@api.securitycenter.microsoft.com", false, why, sizeof(why)));
+	assert_false(http_url_ok("http://127.0.0.1%2eevil.example/", true, why, sizeof(why)));
+	struct url_parts u;
+	assert_true(http_url_parts("http://127.0.0.1:1@evil.example/", &u, why, sizeof(why)));
+	assert_string_equal(u.host, "evil.example");
+	assert_true(u.userinfo);
+	assert_true(http_url_parts("HTTPS://[::1]/x", &u, why, sizeof(why)));
+	assert_string_equal(u.origin, "https://[::1]:443");
+	assert_true(u.loopback);
+}
+
+/* Redirects to internal addresses: refused unless the configured URL
+ * was internal itself; and what counts as internal. */
+static void
+test_redirect_to_an_internal_address(void **state)
+{
+	(void)state;
+	int first = -1;
+	assert_false(http_guard_refuses(&first, false, 0));	/* a public feed */
+	assert_false(http_guard_refuses(&first, false, 1));	/* redirected to a public host */
+	assert_true(http_guard_refuses(&first, true, 1));	/* redirected inside: refused */
+	assert_true(http_guard_refuses(&first, true, 2));
+	first = -1;
+	assert_false(http_guard_refuses(&first, true, 0));	/* an internal feed, as configured */
+	assert_false(http_guard_refuses(&first, true, 1));	/* may redirect inside */
+	unsigned char a[16];
+	static const char *const inside[] = {"127.0.0.1", "10.1.2.3", "172.16.0.1", "172.31.255.1", "192.168.1.1",
+					     "169.254.169.254", "100.64.0.1", "0.0.0.0"};
+	static const char *const outside[] = {"8.8.8.8", "172.32.0.1", "100.128.0.1", "45.1.2.3"};
+	for (size_t i = 0; i < NELEM(inside); i++) {
+		assert_int_equal(inet_pton(AF_INET, inside[i], a), 1);
+		assert_true(http_addr_internal(AF_INET, a));
+	}
+	for (size_t i = 0; i < NELEM(outside); i++) {
+		assert_int_equal(inet_pton(AF_INET, outside[i], a), 1);
+		assert_false(http_addr_internal(AF_INET, a));
+	}
+	static const char *const inside6[] = {"::1", "::", "fd00::1", "fe80::1", "::ffff:10.0.0.1"};
+	for (size_t i = 0; i < NELEM(inside6); i++) {
+		assert_int_equal(inet_pton(AF_INET6, inside6[i], a), 1);
+		assert_true(http_addr_internal(AF_INET6, a));
+	}
+	assert_int_equal(inet_pton(AF_INET6, "2001:4860:4860::8888", a), 1);
+	assert_false(http_addr_internal(AF_INET6, a));
 }
 
 /* ---- plan ---- */
@@ -614,6 +662,7 @@ main(void)
 		cmocka_unit_test(test_retry_after_both_forms),
 		cmocka_unit_test(test_retry_backoff_jitter_and_cap),
 		cmocka_unit_test(test_http_url_rules),
+		cmocka_unit_test(test_redirect_to_an_internal_address),
 		cmocka_unit_test(test_plan_every_kind),
 		cmocka_unit_test(test_plan_budget_by_priority_severity_recency),
 		cmocka_unit_test(test_plan_hold_grace_and_down_feeds),
