@@ -67,6 +67,9 @@ struct feed_sink {
 	 * at the end with the number of lines they read: the line ends, plus
 	 * one for a last line without a newline. */
 	void (*lines)(void *ctx, unsigned long n);
+	/* May be NULL. CSV says which columns it reads ("url (2), dst_ip
+	 * (5)"), and how it chose them. */
+	void (*columns)(void *ctx, const char *desc);
 };
 
 /*

@@ -137,14 +137,21 @@ sniff_delim(const char *p, const char *e)
 }
 
 /* A header name that says "indicator here", after folding case and
- * dropping spaces, "_" and "-". */
+ * dropping spaces, "_" and "-": an indicator's name (url, uri, link,
+ * domain, hostname, ip, ip_address, sha256, md5, sha1, hash...) or one
+ * that ends in one (Download URL, dst_ip, file_sha256); never a column
+ * that points at a page about the indicator (PhishTank's
+ * phish_detail_url, a reference, a report, a referrer, a source), which
+ * only csv_columns can name. */
 static bool
 ioc_header(const char *s, size_t n)
 {
 	static const char *const exact[] = {"value", "ioc", "iocvalue", "indicator", "indicatorvalue",
-					     "observable", "host", "hostname", "uri"};
-	static const char *const suffix[] = {"url", "ip", "ipaddress", "domain", "md5", "sha1",
+					     "observable", "host", "hostname", "uri", "link"};
+	static const char *const suffix[] = {"url", "ip", "ipaddress", "domain", "domainname", "md5", "sha1",
 					      "sha256", "hash", "ipv4", "ipv6", "fqdn"};
+	static const char *const reference[] = {"detail", "reference", "referrer", "referer", "report",
+						"permalink", "source", "info", "more", "page"};
 	char k[64];
 	size_t m = 0;
 	for (size_t i = 0; i < n && m < sizeof(k) - 1; i++)
@@ -154,12 +161,37 @@ ioc_header(const char *s, size_t n)
 	for (size_t i = 0; i < NELEM(exact); i++)
 		if (strcmp(k, exact[i]) == 0)
 			return true;
+	for (size_t i = 0; i < NELEM(reference); i++)
+		if (strstr(k, reference[i]))
+			return false;
 	for (size_t i = 0; i < NELEM(suffix); i++) {
 		size_t sl = strlen(suffix[i]);
 		if (m >= sl && strcmp(k + m - sl, suffix[i]) == 0)
 			return true;
 	}
 	return false;
+}
+
+/* Tells the sink which columns are read: "url (2), dst_ip (5)", and
+ * how they were chosen. */
+static void
+say_columns(const struct feed_sink *k, struct csv *c, const bool *use, size_t nuse, bool header, const char *how)
+{
+	if (k->columns == NULL)
+		return;
+	struct strbuf sb = {0};
+	for (size_t i = 0; i < nuse; i++) {
+		if (!use[i])
+			continue;
+		size_t n = 0;
+		const char *s = header && i < c->nf ? fval(c, i, &n) : "";
+		char name[64];
+		echo_str(s, n, name, sizeof(name));
+		sb_addf(&sb, "%s%s%s(%zu)", sb.len ? ", " : "", name, n ? " " : "", i + 1);
+	}
+	sb_addf(&sb, "%s%s", sb.len ? "; " : "none; ", how);
+	k->columns(k->ctx, sb.buf);
+	sb_free(&sb);
 }
 
 static bool
@@ -275,6 +307,7 @@ feed_csv_parse(const char *buf, size_t len, const struct feed_opts *o, const str
 			}
 			use[i] = true;
 		}
+		say_columns(k, &c, use, nuse, header, "named by csv_columns");
 	} else {
 		bool any = false;
 		for (size_t i = 0; header && i < c.nf; i++) {
@@ -322,6 +355,7 @@ feed_csv_parse(const char *buf, size_t len, const struct feed_opts *o, const str
 			sb_free(&peek.scratch);
 			free(peek.f);
 		}
+		say_columns(k, &c, use, nuse, header, any ? "by header name" : "by content");
 	}
 	for (;;) {
 		if (!header) {

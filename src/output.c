@@ -192,6 +192,8 @@ output_feed_summary(struct output *o, const char *name, const struct feed_stats 
 				      (json_int_t)st->cidr_expanded);
 		if (error)
 			json_object_set_new(s, "error", json_string(error));
+		if (st->columns[0])
+			json_object_set_new(s, "columns", json_string(st->columns));
 		if (extra)
 			json_object_update(s, (json_t *)extra);
 		if (o->examples) {
@@ -225,6 +227,8 @@ output_feed_summary(struct output *o, const char *name, const struct feed_stats 
 	if (st->prose_skipped || st->cidr_expanded)
 		fprintf(o->fp, "   words of prose that were no indicator %lu, addresses from CIDR expansion %lu\n",
 			st->prose_skipped, st->cidr_expanded);
+	if (st->columns[0])
+		fprintf(o->fp, "   columns read: %s\n", st->columns);
 }
 
 void

@@ -275,7 +275,7 @@ static void
 classify_chunk(struct par *p, struct chunk *k)
 {
 	struct run r = {.c = p->c, .st = &k->st, .col = k};
-	struct feed_sink sink = {&r, sink_entry, sink_reject, sink_lines};
+	struct feed_sink sink = {&r, sink_entry, sink_reject, sink_lines, NULL};
 	struct bufs *b = &p->ring[(size_t)(k - p->chunks) % p->window];
 	char why[8];
 
@@ -542,12 +542,19 @@ run_parallel(struct run *r, const struct feed_opts *fo, const char *buf, size_t 
 	free(p.chunks);
 }
 
+static void
+sink_columns(void *ctx, const char *desc)
+{
+	struct run *r = ctx;
+	snprintf(r->st->columns, sizeof(r->st->columns), "%s", desc);
+}
+
 enum err
 pipeline_run(const struct pipe_cfg *c, const struct feed_opts *fo, const char *buf, size_t len,
 	     struct merge *m, const struct pipe_out *out, struct feed_stats *st, char *why, size_t whysz)
 {
 	struct run r = {c, m, out, st, NULL};
-	struct feed_sink k = {&r, sink_entry, sink_reject, NULL};
+	struct feed_sink k = {&r, sink_entry, sink_reject, NULL, sink_columns};
 	enum feed_format f = fo->format;
 
 	bool par = c->threads == 0 ? len >= PAR_MIN_BYTES && cpus() > 1 : c->threads > 1;

@@ -23,6 +23,7 @@ struct feed_stats {
 	unsigned long rejected_total;
 	unsigned long prose_skipped;	/* report words that were no indicator */
 	unsigned long cidr_expanded;	/* addresses made by cidr = expand */
+	char columns[200];		/* CSV: the columns read, or "" */
 };
 
 struct pipe_cfg {

@@ -73,6 +73,14 @@ static const struct {
 };
 #undef SPECIAL
 
+static size_t url_normal(const char *u, size_t n, char *out, size_t outsz);
+
+static int
+hexval(char c)
+{
+	return c <= '9' ? c - '0' : (c | 32) - 'a' + 10;
+}
+
 /* Built-in critical allowlist. Domains are registrable domains; strict
  * ones cover every URL on them (see policy.h). */
 static const struct {
@@ -107,6 +115,20 @@ static const struct {
 	{"yahoo.com", false}, {"dropbox.com", false}, {"adobe.com", false},
 	{"mozilla.org", false}, {"mozilla.net", true}, {"debian.org", true},
 	{"ubuntu.com", true}, {"letsencrypt.org", true}, {"ocsp.sectigo.com", true},
+	/* Windows' connectivity checks (NCSI): docs.microsoft.com/troubleshoot/windows-client/
+	 * networking/internet-explorer-edge-open-connect-corporate-public-network. */
+	{"msftncsi.com", true},
+	/* Entra ID Seamless SSO and Application Proxy: entra-docs, identity/hybrid/connect/
+	 * how-to-connect-sso-quick-start.md and identity/app-proxy/application-proxy-configure-
+	 * connectors-with-proxy-servers.md. */
+	{"microsoftazuread-sso.com", true}, {"msappproxy.net", true},
+	/* Certificate status (OCSP, CRL) of the largest public CAs: without it TLS fails closed
+	 * in many clients. Let's Encrypt: letsencrypt.org/docs/lencr.org; Google Trust
+	 * Services: pki.goog/faq. */
+	{"lencr.org", true}, {"pki.goog", true},
+	/* Time: a device with a wrong clock fails TLS and Kerberos. The NTP pool
+	 * (ntppool.org/en/use.html) and Windows' default time server (w32tm). */
+	{"pool.ntp.org", true}, {"time.windows.com", true},
 };
 
 /* Public DNS resolvers' addresses: blocking one cuts name resolution. */
@@ -475,7 +497,9 @@ policy_allowlist_add(struct policy *p, const char *path, const char *buf, size_t
 		case IOC_URL:
 			xgrow((void **)&p->url_prefixes, &p->url_prefixes_cap, p->nurl_prefixes + 1,
 			      sizeof(char *));
-			p->url_prefixes[p->nurl_prefixes++] = xstrndup(i.value, i.len);
+			char norm[LIMIT_VALUE_BYTES + 32];
+			size_t normlen = url_normal(i.value, i.len, norm, sizeof(norm));
+			p->url_prefixes[p->nurl_prefixes++] = xstrndup(norm, normlen);
 			break;
 		default: /* hashes: an allowlisted hash is refused whatever its type */
 			add_exact(p, IOC_MD5, i.value, i.len, V_USER);
@@ -671,11 +695,17 @@ check_domain(const struct policy *p, const char *d, size_t n, bool is_url, bool 
 			q--;
 		while (q != name && q[-1] != '.');
 	}
+	const char *builtin = NULL;
 	while (nf-- > 0) {
 		const char *q = found[nf];
 		int f = flags[nf];
-		if (q == reg)
+		/* A built-in entry covers its subdomains while they are under the
+		 * same registrable domain: microsoft.com, and also entries below
+		 * one (one.one.one.one, ocsp.sectigo.com); the longest wins. */
+		if (q <= reg && (f & (V_BUILTIN | V_BUILTIN_STRICT)) && builtin == NULL) {
+			builtin = q;
 			reg_flags = f;
+		}
 		if (f & V_USER) {
 			set_why(why, whysz, "%s is on the user allowlist", q);
 			return REJ_USER_ALLOWLIST;
@@ -689,11 +719,71 @@ check_domain(const struct policy *p, const char *d, size_t n, bool is_url, bool 
 	if (f >= 0 && (f & (V_BUILTIN | V_BUILTIN_STRICT))) {
 		if (is_url && url_has_path && !(f & V_BUILTIN_STRICT))
 			return REJ_OK;
-		set_why(why, whysz, "%s is critical infrastructure (built-in allowlist)%s", reg,
+		set_why(why, whysz, "%s is critical infrastructure (built-in allowlist, entry %s)%s", name, builtin,
 		       is_url && !(f & V_BUILTIN_STRICT) ? "; only URLs with a path may be sent" : "");
 		return REJ_ALLOWLIST;
 	}
 	return REJ_OK;
+}
+
+/*
+ * A URL as it is compared with allowlisted prefixes: percent-encoded
+ * unreserved characters decoded (%2e is '.'), runs of '/' made one, and
+ * the dot segments removed (RFC 3986 sections 6.2.2.2, 5.2.4), so that
+ * http://h/a/./b, http://h/a//b and http://h/a/%2e/b all meet the entry
+ * http://h/a/b. Query and fragment stay as they are.
+ */
+static size_t
+url_normal(const char *u, size_t n, char *out, size_t outsz)
+{
+	const char *host = memmem(u, n, "://", 3);
+	size_t start = host ? (size_t)(host - u) + 3 : 0, o = 0;
+	while (start < n && u[start] != '/' && u[start] != '?' && u[start] != '#')
+		start++;
+	if (start + 1 > outsz)
+		return 0;
+	memcpy(out, u, start);
+	o = start;
+	size_t seg = o; /* where the current segment starts in out */
+	for (size_t i = start; i < n && o + 4 < outsz; i++) {
+		char c = u[i];
+		if (c == '?' || c == '#') {
+			size_t rest = n - i < outsz - o - 1 ? n - i : outsz - o - 1;
+			memcpy(out + o, u + i, rest);
+			o += rest;
+			break;
+		}
+		if (c == '%' && i + 2 < n && is_xdigit((unsigned char)u[i + 1]) && is_xdigit((unsigned char)u[i + 2])) {
+			int v = hexval(u[i + 1]) * 16 + hexval(u[i + 2]);
+			if (is_alnum((unsigned char)v) || v == '-' || v == '.' || v == '_' || v == '~') {
+				c = (char)v;
+				i += 2;
+			}
+		}
+		if (c == '/') {
+			if (o > start && out[o - 1] == '/')
+				continue; /* "//" */
+			/* The segment just ended: "." goes, ".." takes its parent too. */
+			size_t len = o - seg;
+			if (len == 1 && out[seg] == '.') {
+				o = seg;
+				continue;
+			}
+			if (len == 2 && out[seg] == '.' && out[seg + 1] == '.') {
+				o = seg > start + 1 ? seg - 1 : start + 1;
+				while (o > start + 1 && out[o - 1] != '/')
+					o--;
+				seg = o;
+				continue;
+			}
+			out[o++] = '/';
+			seg = o;
+			continue;
+		}
+		out[o++] = c;
+	}
+	out[o] = '\0';
+	return o;
 }
 
 static enum ioc_reason
@@ -717,12 +807,16 @@ check_url(const struct policy *p, const struct ioc *i, char *why, size_t whysz)
 	}
 	if (r != REJ_OK)
 		return r;
+	if (p->nurl_prefixes == 0)
+		return REJ_OK;
+	char norm[LIMIT_VALUE_BYTES + 32];
+	size_t vl = url_normal(i->value, i->len, norm, sizeof(norm));
 	for (size_t k = 0; k < p->nurl_prefixes; k++) {
 		const char *u = p->url_prefixes[k];
-		size_t ul = strlen(u), n = i->len < ul ? i->len : ul;
-		if (memcmp(u, i->value, n) == 0) {
+		size_t ul = strlen(u), n = vl < ul ? vl : ul;
+		if (memcmp(u, norm, n) == 0) {
 			set_why(why, whysz, "%s the allowlisted URL prefix %s",
-			       i->len >= ul ? "under" : "would cover", u);
+			       vl >= ul ? "under" : "would cover", u);
 			return REJ_USER_ALLOWLIST;
 		}
 	}

@@ -89,7 +89,7 @@ test_text_value_cut(void **state)
 			buf[len++] = '\n';
 		}
 		struct feed_opts fo = {.format = FEED_TEXT};
-		struct feed_sink k = {&got, cut_entry, cut_reject, NULL};
+		struct feed_sink k = {&got, cut_entry, cut_reject, NULL, NULL};
 		char why[64];
 		got.n = 0;
 		assert_int_equal(feed_parse(buf, len, &fo, &k, NULL, why, sizeof(why)), ERR_OK);
@@ -209,6 +209,21 @@ test_csv(void **state)
 	/* semicolon-delimited, sniffed */
 	run_str(&r, FEED_CSV, 0, "date;ip;port\n2024;185.220.101.4;443\n2024;185.220.101.5;80\n");
 	assert_int_equal(r.st.accepted_total, 2);
+	assert_string_equal(r.st.columns, "ip (2); by header name");
+	result_free(&r);
+
+	/* Columns by header name: PhishTank's url, not its detail page; a
+	 * download URL and a destination IP, not a reference or a source. */
+	run_str(&r, FEED_CSV, 0,
+		"phish_id,url,phish_detail_url,submission_time,reference_link,Download URL,dst_ip,source_url\n"
+		"1,http://evil-phish.top/login,http://www.phishtank.com/phish_detail.php?phish_id=1,2024,"
+		"https://blog.example-vendor.top/post,http://evil-dl.top/x.exe,45.1.2.3,https://feeds.vendor.top/a\n");
+	assert_int_equal(r.st.accepted_total, 3);
+	assert_true(accepted_has(&r, "Url", "http://evil-phish.top/login"));
+	assert_true(accepted_has(&r, "Url", "http://evil-dl.top/x.exe"));
+	assert_true(accepted_has(&r, "IpAddress", "45.1.2.3"));
+	assert_null(strstr(r.accepted.buf, "phishtank"));
+	assert_string_equal(r.st.columns, "url (2), Download URL (6), dst_ip (7); by header name");
 	result_free(&r);
 }
 

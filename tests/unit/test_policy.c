@@ -179,6 +179,29 @@ test_allowlist(void **state)
 		{"3fff::1", REJ_SPECIAL},
 		{"2a01:4f8::2", REJ_OK},
 		{"http://192.168.1.1/admin", REJ_SPECIAL},
+		/* issue 19: built-in entries below a registrable domain cover their subdomains */
+		{"one.one.one.one", REJ_ALLOWLIST},
+		{"dns.one.one.one.one", REJ_ALLOWLIST},
+		{"ocsp.sectigo.com", REJ_ALLOWLIST},
+		{"r.ocsp.sectigo.com", REJ_ALLOWLIST},
+		{"evil-sectigo.com", REJ_OK},
+		{"www.msftncsi.com", REJ_ALLOWLIST},
+		{"www.msftconnecttest.com", REJ_ALLOWLIST},
+		{"autologon.microsoftazuread-sso.com", REJ_ALLOWLIST},
+		{"myapp-contoso.msappproxy.net", REJ_ALLOWLIST},
+		{"r3.o.lencr.org", REJ_ALLOWLIST},
+		{"o.pki.goog", REJ_ALLOWLIST},
+		{"0.pool.ntp.org", REJ_ALLOWLIST},
+		{"time.windows.com", REJ_ALLOWLIST},
+		{"badntp.org", REJ_OK},
+		/* URL paths compared once normalised: ./, //, %2e */
+		{"https://intranet.evil-domain.ru/./sso/x", REJ_USER_ALLOWLIST},
+		{"https://intranet.evil-domain.ru//sso/x", REJ_USER_ALLOWLIST},
+		{"https://intranet.evil-domain.ru/x/../sso/y", REJ_USER_ALLOWLIST},
+		{"https://intranet.evil-domain.ru/%2e/sso/y", REJ_USER_ALLOWLIST},
+		{"https://intranet.evil-domain.ru/%73so/y", REJ_USER_ALLOWLIST},
+		{"https://intranet.evil-domain.ru/ssox", REJ_USER_ALLOWLIST}, /* a prefix, as before */
+		{"https://intranet.evil-domain.ru/other/./x", REJ_OK},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct ioc io;
