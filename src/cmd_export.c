@@ -2,6 +2,8 @@
  * (spec section 6), 500 rows a file; or the IP indicators as Windows
  * Firewall rules (firewall.h). */
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,13 +45,7 @@ static const char usage[] =
 static void
 csv_field(FILE *fp, const char *s)
 {
-	fputc('"', fp);
-	for (; s && *s; s++) {
-		if (*s == '"')
-			fputc('"', fp);
-		fputc(*s, fp);
-	}
-	fputc('"', fp);
+	csv_cell(fp, s, true);
 }
 
 /* Writes the script made for addrs to out ("-": standard output; a
@@ -65,7 +61,7 @@ write_script(struct fw_opts *fo, const char *source, const char *const *addrs, s
 	size_t len = strlen(text);
 	int rc = EXIT_OK;
 	if (strcmp(out, "-") == 0 ? fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0
-				  : file_write_atomic(out, text, len, 0644) != ERR_OK) {
+				  : file_write_atomic(out, text, len, 0640) != ERR_OK) {
 		fprintf(stderr, "iocsync export: %s: %s\n", out, strerror(errno));
 		rc = EXIT_FAIL;
 	}
@@ -80,7 +76,7 @@ export_firewall(const struct config *c, const struct want *w, size_t nw, bool fr
 {
 	const char **ips = NULL;
 	size_t n = 0;
-	json_t *list = NULL;
+	json_t *list = NULL, *canon = NULL;
 	char why[512], src[600];
 	struct mde *m = NULL;
 	if (from_mde) {
@@ -89,16 +85,48 @@ export_firewall(const struct config *c, const struct want *w, size_t nw, bool fr
 			mde_free(m);
 			return EXIT_FAIL;
 		}
+		/* What MDE holds is not trusted more than a feed: each value is
+		 * parsed and checked by policy as a feed's would be (an "Any",
+		 * a resolver, a private range never reach a firewall rule). */
+		struct policy *pol = policy_new();
+		if (!app_allowlists(c, pol)) {
+			policy_free(pol);
+			json_decref(list);
+			mde_free(m);
+			return EXIT_FAIL;
+		}
 		ips = xcalloc(json_array_size(list) + 1, sizeof(*ips));
-		size_t i;
+		canon = json_array();
+		size_t i, refused = 0;
 		json_t *x;
+		struct ioc *io = xmalloc(sizeof(*io));
+		struct ioc_opts oo = {.types = IOC_BIT(IOC_IP)};
 		json_array_foreach(list, i, x) {
 			const char *t = json_string_value(json_object_get(x, "indicatorType"));
 			const char *act = json_string_value(json_object_get(x, "action"));
 			const char *v = json_string_value(json_object_get(x, "indicatorValue"));
-			if (t && v && act && strcmp(t, "IpAddress") == 0 && strcmp(act, "Block") == 0)
-				ips[n++] = v;
+			if (!(t && v && act && strcmp(t, "IpAddress") == 0 && strcmp(act, "Block") == 0))
+				continue;
+			char pw[300] = "";
+			enum ioc_reason rr = ioc_parse(v, strlen(v), &oo, io, pw, sizeof(pw));
+			if (rr == REJ_OK && io->prefix < 0)
+				rr = policy_check(pol, io, pw, sizeof(pw));
+			else if (rr == REJ_OK)
+				rr = REJ_CIDR, snprintf(pw, sizeof(pw), "a CIDR block");
+			if (rr != REJ_OK) {
+				char vb[120];
+				if (refused++ < 10)
+					fprintf(stderr, "iocsync export: MDE's IpAddress %s left out: %s\n",
+						echo_str(v, strlen(v), vb, sizeof(vb)), pw);
+				continue;
+			}
+			json_array_append_new(canon, json_string(io->value));
+			ips[n++] = json_string_value(json_array_get(canon, json_array_size(canon) - 1));
 		}
+		free(io);
+		policy_free(pol);
+		if (refused > 10)
+			fprintf(stderr, "iocsync export: ... and %zu more of MDE's values left out\n", refused - 10);
 		snprintf(src, sizeof(src), "what MDE holds (IpAddress, action Block, every owner) in tenant %s",
 			 c->tenant_id ? c->tenant_id : "?");
 	} else {
@@ -110,6 +138,7 @@ export_firewall(const struct config *c, const struct want *w, size_t nw, bool fr
 	}
 	int rc = write_script(fo, src, ips, n, out);
 	free(ips);
+	json_decref(canon);
 	json_decref(list);
 	mde_free(m);
 	return rc;
@@ -201,7 +230,11 @@ cmd_export(struct app *a, int argc, char **argv)
 				rc = EXIT_FAIL;
 			}
 			snprintf(path, sizeof(path), "%s-%03zu.csv", prefix, ++files);
-			fp = fopen(path, "w");
+			/* never through a symlink someone planted at the name */
+			int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+			fp = fd >= 0 ? fdopen(fd, "w") : NULL;
+			if (fp == NULL && fd >= 0)
+				close(fd);
 			if (fp == NULL) {
 				fprintf(stderr, "iocsync export: %s: cannot create\n", path);
 				rc = EXIT_FAIL;

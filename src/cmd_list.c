@@ -26,19 +26,7 @@ static const char usage[] =
 static void
 csv_field(FILE *fp, const char *s)
 {
-	if (s == NULL)
-		s = "";
-	if (strpbrk(s, ",\"\r\n") == NULL) {
-		fputs(s, fp);
-		return;
-	}
-	fputc('"', fp);
-	for (; *s; s++) {
-		if (*s == '"')
-			fputc('"', fp);
-		fputc(*s, fp);
-	}
-	fputc('"', fp);
+	csv_cell(fp, s, false);
 }
 
 static const char *

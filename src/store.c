@@ -21,17 +21,21 @@ struct store {
 	char trouble[300];	/* the first write that failed, for the run's outcome */
 };
 
+static const char *
+full_disk(sqlite3 *db)
+{
+	int e = sqlite3_system_errno(db);
+	int code = sqlite3_extended_errcode(db) & 0xff;
+	return code == SQLITE_FULL || e == ENOSPC || e == EDQUOT ? " (the disk is full)" : "";
+}
+
 /* Notes why a write failed (once a run): the disk full said as such. */
 static enum err
 failed(struct store *s)
 {
-	if (s->trouble[0] == '\0') {
-		int e = sqlite3_system_errno(s->db);
-		int code = sqlite3_extended_errcode(s->db) & 0xff;
+	if (s->trouble[0] == '\0')
 		snprintf(s->trouble, sizeof(s->trouble), "the state store cannot be written: %s%s",
-			 sqlite3_errmsg(s->db),
-			 code == SQLITE_FULL || e == ENOSPC || e == EDQUOT ? " (the disk is full)" : "");
-	}
+			 sqlite3_errmsg(s->db), full_disk(s->db));
 	return ERR_STORE;
 }
 
@@ -135,12 +139,14 @@ static const char *const migrations[] = {
 	"CREATE INDEX history_value ON history (type, value, id);",
 };
 
+/* SQLite's words, and what they mean when the disk is full ("disk I/O
+ * error" is what a WAL write that found no room says). */
 static enum err
 exec(struct store *s, const char *sql, char *why, size_t whysz)
 {
 	char *msg = NULL;
 	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		snprintf(why, whysz, "%s", msg ? msg : sqlite3_errmsg(s->db));
+		snprintf(why, whysz, "%s%s", msg ? msg : sqlite3_errmsg(s->db), full_disk(s->db));
 		sqlite3_free(msg);
 		return ERR_STORE;
 	}
@@ -175,8 +181,8 @@ store_open(const char *path, const char *holder, char *why, size_t whysz)
 		close(fd);
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
 					  SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
-		snprintf(why, whysz, "cannot open the state store %s: %s", path,
-			 s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		snprintf(why, whysz, "cannot open the state store %s: %s%s", path,
+			 s->db ? sqlite3_errmsg(s->db) : "out of memory", s->db ? full_disk(s->db) : "");
 		store_close(s);
 		return NULL;
 	}

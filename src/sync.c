@@ -36,6 +36,7 @@ struct state {
 	size_t n, cap;
 	struct strset *idx;	/* "type:value" -> row */
 	struct strset *ids;	/* MDE id iocsync recorded -> row (what it created) */
+	size_t corrupt;		/* rows without a value: skipped, and said */
 };
 
 static size_t
@@ -51,8 +52,10 @@ state_row(void *ctx, const struct store_ind *x)
 	struct state *s = ctx;
 	char key[LIMIT_VALUE_BYTES + 16];
 	/* A corrupt row (no value) is skipped: the list decides then. */
-	if (x->value == NULL)
+	if (x->value == NULL) {
+		s->corrupt++;
 		return;
+	}
 	size_t kl = tv(key, sizeof(key), x->type, x->value);
 	int at = strset_get(s->idx, key, kl);
 	if (at >= 0) {
@@ -76,6 +79,9 @@ state_load(struct store *st, struct state *s)
 	*s = (struct state){.idx = strset_new(), .ids = strset_new()};
 	if (store_ind_each(st, state_row, s) != ERR_OK)
 		log_warn("state: cannot read the indicators table");
+	if (s->corrupt)
+		log_warn("state: %zu rows of the indicators table have no value: ignored (what MDE lists decides, and "
+			 "this run records it again)", s->corrupt);
 }
 
 /* Did iocsync record MDE id `id` for (t, value) when it created it? */

@@ -643,6 +643,15 @@ file_read_private(const char *path, const char *what, size_t max, char *why, siz
 		close(fd);
 		return NULL;
 	}
+	/* Another user's file is another user's secret, or a plant: refused.
+	 * systemd's credentials may be root's (made readable to the service). */
+	bool credential = strcmp(what, "credential") == 0;
+	if (sb.st_uid != geteuid() && !(credential && sb.st_uid == 0)) {
+		set_why(why, whysz, "%s %s: owned by uid %u, not by the user iocsync runs as (uid %u); chown it", what,
+			path, (unsigned)sb.st_uid, (unsigned)geteuid());
+		close(fd);
+		return NULL;
+	}
 	if ((size_t)sb.st_size > max) {
 		set_why(why, whysz, "%s %s: larger than %zu bytes", what, path, max);
 		close(fd);
@@ -665,4 +674,27 @@ file_read_private(const char *path, const char *what, size_t max, char *why, siz
 	close(fd);
 	buf[n] = '\0';
 	return buf;
+}
+
+void
+csv_cell(FILE *fp, const char *s, bool always_quote)
+{
+	if (s == NULL)
+		s = "";
+	/* A spreadsheet takes a cell that starts with one of these for a
+	 * formula (CSV injection): a feed's title can carry one. */
+	bool formula = strchr("=+-@\t\r", s[0]) != NULL && s[0] != '\0';
+	if (!always_quote && !formula && strpbrk(s, ",\"\r\n") == NULL) {
+		fputs(s, fp);
+		return;
+	}
+	fputc('"', fp);
+	if (formula)
+		fputc('\'', fp);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', fp);
+		fputc(*s, fp);
+	}
+	fputc('"', fp);
 }

@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -87,6 +88,12 @@ void file_view_close(struct file_view *v);
 /* Writes len bytes to path atomically (temporary name, fsync, rename). */
 enum err file_write_atomic(const char *path, const void *buf, size_t len, unsigned mode);
 
+/* Writes s (NULL: empty) as one CSV cell (RFC 4180), quoted when it
+ * must be or always_quote; a cell a spreadsheet would take for a
+ * formula (it starts with = + - @ TAB or CR) is quoted with a ' before
+ * it. */
+void csv_cell(FILE *fp, const char *s, bool always_quote);
+
 /* Copies at most LIMIT_ECHO_BYTES of s into out (size outsz) with every
  * byte that is not printable ASCII escaped as \xHH, and "..." when cut.
  * For putting untrusted input into diagnostics. Returns out. */
@@ -94,8 +101,9 @@ char *echo_str(const char *s, size_t len, char *out, size_t outsz);
 
 /* Formats a diagnostic into why (size whysz) when why is not NULL: for
  * functions whose callers may not want the text. */
-/* Reads a secret or key file that only its owner may read (refused when
- * group or others may, or past max bytes); what names it in why. */
+/* Reads a secret or key file that only its owner may read: refused when
+ * group or others may read it, when another user owns it (a systemd
+ * "credential" may be root's), or past max bytes; what names it in why. */
 char *file_read_private(const char *path, const char *what, size_t max, char *why, size_t whysz);
 
 void set_why(char *why, size_t whysz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -98,4 +98,205 @@ def seccomp_every_verb_of_a_deployment_under_the_units_filter(c):
         files.stop()
 
 
+def mounted_tmpfs(path, size):
+    """A small tmpfs at path (for a full disk), or a Skip naming why not."""
+    os.makedirs(path, exist_ok=True)
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s" % size, "tmpfs", path], capture_output=True, text=True)
+    if p.returncode != 0:
+        raise itest.Skip("SKIPPED loudly: cannot mount a tmpfs here (%s): the full-disk case is not tested"
+                         % p.stderr.strip())
+
+
+@test
+def core_dumps_and_other_users_ptrace_are_off(c):
+    """A core once held the secret: iocsync makes itself non-dumpable (so
+    /proc/PID of it is root's, even for its own user) with RLIMIT_CORE 0."""
+    os.chmod(WORK, 0o711)
+    drop = lambda: (os.setgid(65534), os.setuid(65534))  # noqa: E731
+    p = subprocess.Popen([IOCSYNC, "probe", "--listen", "0", "--tcp", "--count", "1"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, preexec_fn=drop)
+    try:
+        assert "listening" in p.stdout.readline()        # past main's first lines
+        limits = open("/proc/%d/limits" % p.pid).read()
+        core = [l for l in limits.splitlines() if l.startswith("Max core file size")][0].split()
+        assert core[4:6] == ["0", "0"], core
+        # The same user may not read it: non-dumpable makes /proc/PID root's.
+        r = subprocess.run(["cat", "/proc/%d/environ" % p.pid], capture_output=True, preexec_fn=drop)
+        assert r.returncode != 0 and b"Permission denied" in r.stderr, r
+        assert os.stat("/proc/%d/environ" % p.pid).st_uid == 0
+    finally:
+        p.kill()
+        p.wait()
+
+
+@test
+def sslkeylogfile_is_ignored(c):
+    c.feed("bad", ips(2))
+    keylog = os.path.join(c.dir, "keys.log")
+    c.run("sync", env={"SSLKEYLOGFILE": keylog})
+    assert not os.path.exists(keylog), "TLS session keys were written"
+
+
+@test
+def the_secret_never_goes_to_a_host_hidden_behind_userinfo(c):
+    """api_url = http://127.0.0.1:1@evil.example/ is evil.example: refused
+    before anything is sent (it once sent the secret there in clear)."""
+    c.feed("bad", ips(2))
+    for key in ("api_url", "login_url"):
+        c.mde = {key: "http://127.0.0.1:1@evil.example/", "allow_http": "yes"}
+        p = c.run("sync", expect=2)
+        assert "holds a user or password before '@'" in p.stderr and "evil.example" in p.stderr, p.stderr
+    c.mde = {}
+    c.feeds["bad"]["url"] = "https://user:pw@feeds.example-bad.top/list.txt"
+    p = c.run("sync", expect=2)
+    assert "holds a user or password" in p.stderr, p.stderr
+
+
+@test
+def a_feed_cannot_swallow_the_environment_or_a_device(c):
+    c.feed("ok", ips(2))
+    for url, want in (("file:///proc/self/environ", "under /proc"), ("file:///dev/zero", "under /dev"),
+                      ("file:///proc/self/fd/0", "under /"), ("file:///sys/kernel/mm/transparent_hugepage/enabled",
+                                                           "under /sys"), ("file://%s" % c.dir, "not a regular file")):
+        c.feeds["evil"] = {"url": url, "format": "text"}
+        p = c.run("sync", expect=1, env={"IOCSYNC_CANARY": "canary-" + itest.SECRET[:8]})
+        assert want in p.stderr, (url, p.stderr)
+    import sqlite3
+    db = sqlite3.connect(os.path.join(c.dir, "state.db"))
+    rows = db.execute("SELECT name, snapshot FROM feeds").fetchall()
+    db.close()
+    assert all(b"canary" not in (r[1] or b"") for r in rows) and ("evil", None) in [(r[0], r[1]) for r in rows], rows
+
+
+@test
+def a_feeds_ca_file_is_not_trusted_for_microsoft(c):
+    """[fetch] ca_file adds a CA for feeds only: with the emulator's CA
+    there and not in [mde], the calls to "Microsoft" fail verification."""
+    c.feed("bad", ips(2))
+    c.mde["ca_file"] = None
+    c.extra = "\n[fetch]\nca_file = %s\n" % os.path.join(WORK, "ca.pem")
+    p = c.run("sync", expect=1)
+    assert "certificate" in p.stderr.lower(), p.stderr
+    assert c.owned() == []
+
+
+@test
+def values_read_from_mde_are_checked_before_a_firewall_export(c):
+    st = c.emu.control("/state")
+    for i, v in enumerate(("8.8.8.8", "Any", "10.0.0.0/8", "45.9.9.9")):
+        st["indicators"].append({"tenant": itest.TENANT, "indicator": {
+            "id": str(9000 + i), "indicatorValue": v, "indicatorType": "IpAddress", "action": "Block",
+            "createdBy": itest.OTHER, "title": "t", "description": "d"}})
+    c.emu.control("/state", st)
+    out = os.path.join(c.dir, "fw.ps1")
+    p = c.run("export", "--format", "firewall-ps1", "--from", "mde", "--out", out)
+    script = open(out).read()
+    addrs = script[script.index("$Addresses = @("):].split(")")[0]
+    assert "45.9.9.9" in addrs and "8.8.8.8" not in addrs and "Any" not in addrs and "10.0.0.0" not in addrs, addrs
+    assert "left out" in p.stderr and "8.8.8.8" in p.stderr, p.stderr
+
+
+@test
+def csv_exports_neutralise_spreadsheet_formulas(c):
+    c.feed("bad", ips(2), title="=HYPERLINK(\"http://evil.top\",\"x\") {value}",
+           description="+cmd|' /C calc'!A0")
+    c.sync_json()
+    prefix = os.path.join(c.dir, "x")
+    c.run("export", "--format", "mde-csv", "--out", prefix)
+    text = open(prefix + "-001.csv").read()
+    assert '"\'=HYPERLINK(' in text and '"\'+cmd|' in text, text
+    rows = c.run("list", "--csv").stdout
+    assert "'=HYPERLINK(" in rows and ",=HYPERLINK" not in rows and ',"=HYPERLINK' not in rows, rows
+
+
+@test
+def corrupt_state_rows_are_reported_not_a_crash(c):
+    c.feed("bad", ips(3))
+    c.sync_json()
+    import sqlite3
+    db = sqlite3.connect(os.path.join(c.dir, "state.db"))
+    db.executescript("ALTER TABLE indicators RENAME TO old;"
+                     "CREATE TABLE indicators (type INTEGER, value TEXT, action INTEGER, mde_id TEXT, feeds TEXT,"
+                     " first_seen INTEGER, last_seen INTEGER, expires_at INTEGER, gone_since INTEGER);"
+                     "INSERT INTO indicators SELECT * FROM old; DROP TABLE old;"
+                     "INSERT INTO indicators VALUES (1, NULL, 3, NULL, NULL, 0, 0, 0, 0);")
+    db.commit()
+    db.close()
+    p = c.run("sync")
+    assert "1 rows of the indicators table have no value: ignored" in p.stderr, p.stderr
+    c.expect_exactly(ips(3))
+
+
+@test
+def files_are_never_readable_by_others_and_never_followed(c):
+    c.feed("bad", ips(2))
+    c.sync_opts["metrics_file"] = os.path.join(c.dir, "m.prom")
+    old = os.umask(0)
+    try:
+        c.run("sync")
+    finally:
+        os.umask(old)
+    for name, mode in (("state.db", 0o600), ("iocsync.log", 0o640), ("m.prom", 0o640)):
+        got = os.stat(os.path.join(c.dir, name)).st_mode & 0o777
+        assert got == mode, (name, oct(got))
+    # A symlink planted where the log goes is not written through.
+    target = os.path.join(c.dir, "victim")
+    open(target, "w").close()
+    os.unlink(os.path.join(c.dir, "iocsync.log"))
+    os.symlink(target, os.path.join(c.dir, "iocsync.log"))
+    p = c.run("sync", expect=None)
+    assert os.path.getsize(target) == 0, "the log followed a symlink"
+    assert p.returncode != 0 or "log" in p.stderr, p.stderr
+
+
+@test
+def a_secret_file_of_another_user_is_refused(c):
+    c.feed("bad", ips(2))
+    os.chown(c.secret_file, 65534, 65534)
+    p = c.run("sync", expect=2)
+    assert "owned by uid 65534, not by the user iocsync runs as" in p.stderr, p.stderr
+    assert c.owned() == []
+
+
+@test
+def terminal_and_log_output_is_escaped(c):
+    """Feed text quoted in a reason (a bad URL port) reaches neither the
+    terminal nor the log with a raw ESC or BEL."""
+    c.feed("bad", ips(1) + ["http://evil.top:99\x1b]0;pwned\x07\x1b[31m/x"], type="url, ip")
+    p = c.run("sync")
+    log = open(os.path.join(c.dir, "iocsync.log"), "rb").read()
+    chk = c.run("check", c.feeds["bad"]["url"][7:], expect=None)
+    for name, text in (("stderr", p.stderr.encode()), ("log", log), ("check", chk.stdout.encode() + chk.stderr.encode())):
+        assert b"\x1b" not in text and b"\x07" not in text, (name, text[-600:])
+
+
+@test
+def a_full_disk_fails_the_run_and_says_so(c):
+    disk = os.path.join(c.dir, "disk")
+    mounted_tmpfs(disk, "4m")
+    try:
+        c.sync_opts["state"] = os.path.join(disk, "state.db")
+        c.sync_opts["log_file"] = os.path.join(disk, "iocsync.log")
+        c.feed("bad", ips(200))
+        c.sync_json()
+        # Fill the disk, leaving a few bytes.
+        fd = os.open(os.path.join(disk, "filler"), os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while True:
+                os.write(fd, b"\0" * 1024)
+        except OSError:
+            pass
+        os.close(fd)
+        c.feed("bad", ips(2000, start=300))
+        p = c.run("sync", expect=1)
+        assert "disk is full" in p.stderr, p.stderr[-1500:]
+        log = open(os.path.join(disk, "iocsync.log"), "rb").read()
+        assert log.endswith(b"\n"), "a log line cut in half"
+        os.unlink(os.path.join(disk, "filler"))
+        p = c.run("sync")                      # room again: converges
+        c.expect_exactly(ips(2000, start=300))
+    finally:
+        subprocess.run(["umount", "-l", disk])
+
+
 sys.exit(itest.main())

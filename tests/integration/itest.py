@@ -135,9 +135,9 @@ class Ctx:
         lines = ["[mde]", "tenant_id = " + TENANT]
         m = dict({"cloud": "custom", "client_id": CID, "api_url": self.emu.base, "login_url": self.emu.base, "client_secret_file": self.secret_file, "ca_file": os.path.join(WORK, "ca.pem")}, **self.mde)
         lines += ["%s = %s" % kv for kv in m.items() if kv[1] is not None]
-        lines += ["", "[sync]", "state = " + os.path.join(self.dir, "state.db"),
-                  "log_file = " + os.path.join(self.dir, "iocsync.log"), "log_level = debug"]
-        lines += ["%s = %s" % kv for kv in self.sync_opts.items()]
+        sync = dict({"state": os.path.join(self.dir, "state.db"), "log_file": os.path.join(self.dir, "iocsync.log"),
+                     "log_level": "debug"}, **self.sync_opts)
+        lines += ["", "[sync]"] + ["%s = %s" % kv for kv in sync.items()]
         for n, f in self.feeds.items():
             lines += ["", '[feed "%s"]' % n] + ["%s = %s" % kv for kv in f.items()]
         path = os.path.join(self.dir, "iocsync.conf")
