@@ -45,6 +45,8 @@ bench: build
 	@python3 bench/emulator.py $(BUILD)/mde-emulator
 	@echo; echo "== sync: calls and time to converge, against one POST per indicator (bench/sync.py)"
 	@python3 bench/sync.py $(BUILD)/iocsync $(BUILD)/mde-emulator
+	@echo; echo "== plan's memory on a 228 MB feed, against sort -u (bench/plan_memory.sh)"
+	@bench/plan_memory.sh $(BUILD)/iocsync $(BUILD)/mde-emulator
 	@echo; echo "== many tenants in one process, against one tenant (bench/tenants.py, about 2 minutes)"
 	@python3 bench/tenants.py $(BUILD)/iocsync $(BUILD)/mde-emulator
 

@@ -219,7 +219,7 @@ cmd_export(struct app *a, int argc, char **argv)
 	FILE *fp = NULL;
 	char path[4096];
 	for (size_t i = 0; i < nw && rc != EXIT_USAGE; i++) {
-		const struct want *x = &w[i];
+		struct want *x = &w[i];
 		if (x->type == IOC_MD5 || x->type == IOC_CERT) {
 			skipped++;
 			continue;
@@ -249,6 +249,7 @@ cmd_export(struct app *a, int argc, char **argv)
 		fprintf(fp, "%s,", ioc_type_name(x->type));
 		csv_field(fp, x->value);
 		fprintf(fp, ",%s.0Z,%s,%s,", exp, ioc_action_name(x->action), severity_name(x->severity));
+		sync_want_render(x);
 		csv_field(fp, x->title);
 		fputc(',', fp);
 		csv_field(fp, x->description);

@@ -74,6 +74,11 @@
  * the newest this many entries (a year of monthly renewals and more). */
 #define LIMIT_HISTORY_PER_VALUE 20
 
+/* Over-budget values a plan lists one by one (the rest are counted, by
+ * feed): a feed of millions is mostly over the 15,000 cap, and a plan
+ * must not hold an entry for each. */
+#define LIMIT_PLAN_OVER_LISTED 10000
+
 /* A configuration file larger than this is certainly not one. */
 #define LIMIT_CONFIG_BYTES (1024 * 1024)
 

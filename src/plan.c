@@ -180,17 +180,35 @@ plan_build(const struct plan_in *in, const struct feed_cfg *feeds, size_t nfeeds
 		}
 	}
 
-	/* Targets by (type, value) -> want index; which are in MDE now. */
-	struct strset *target = strset_new();
-	for (size_t i = 0; i < in->nw; i++)
-		strset_add(target, key, tv_key(key, sizeof(key), in->w[i].type, in->w[i].value), (int)i);
-	bool *present = xcalloc(in->nw ? in->nw : 1, sizeof(*present));
+	/* Which want each owned have is, by (type, value): the haves are
+	 * indexed (a few thousand at most, MDE's cap) and every want is
+	 * looked up once, so a feed of millions costs no index of its own. */
+	struct strset *hk = strset_new();
+	size_t *next_same = xmalloc((in->nh ? in->nh : 1) * sizeof(*next_same));
+	size_t *want_of = xmalloc((in->nh ? in->nh : 1) * sizeof(*want_of));
 	for (size_t j = 0; j < in->nh; j++) {
-		int wi = in->h[j].owned ? strset_get(target, key, tv_key(key, sizeof(key), in->h[j].type, in->h[j].value))
-					: -1;
-		if (wi >= 0)
-			present[wi] = true;
+		next_same[j] = want_of[j] = SIZE_MAX;
+		if (!in->h[j].owned)
+			continue;
+		size_t kl = tv_key(key, sizeof(key), in->h[j].type, in->h[j].value);
+		int at = strset_get(hk, key, kl);
+		if (at < 0) {
+			strset_add(hk, key, kl, (int)j);
+		} else { /* another of the same type and value: chained after the first */
+			next_same[j] = next_same[at];
+			next_same[at] = j;
+		}
 	}
+	bool *present = xcalloc(in->nw ? in->nw : 1, sizeof(*present));
+	for (size_t i = 0; i < in->nw; i++) {
+		int at = strset_get(hk, key, tv_key(key, sizeof(key), in->w[i].type, in->w[i].value));
+		for (size_t j = at < 0 ? SIZE_MAX : (size_t)at; j != SIZE_MAX; j = next_same[j])
+			if (want_of[j] == SIZE_MAX) /* the first want of that key: wants are distinct */
+				want_of[j] = i;
+		present[i] = at >= 0;
+	}
+	strset_free(hk);
+	free(next_same);
 
 	/* Conflicts out; the rest ranked and cut to the room left and to
 	 * each feed's quota. */
@@ -238,7 +256,7 @@ plan_build(const struct plan_in *in, const struct feed_cfg *feeds, size_t nfeeds
 		const struct have *h = &in->h[j];
 		if (!h->owned)
 			continue;
-		int wi = strset_get(target, key, tv_key(key, sizeof(key), h->type, h->value));
+		int wi = want_of[j] == SIZE_MAX ? -1 : (int)want_of[j];
 		if (wi < 0) {
 			long long gone = 0;
 			const char *fs = in->state.feeds ? in->state.feeds(in->state.ctx, h->type, h->value, &gone)
@@ -277,7 +295,12 @@ plan_build(const struct plan_in *in, const struct feed_cfg *feeds, size_t nfeeds
 			continue;
 		}
 		if (fate[i] == OP_OVER_BUDGET) {
-			add_op(p, &cap, OP_OVER_BUDGET, i, SIZE_MAX, false, fate_why[i]);
+			/* Listed one by one up to LIMIT_PLAN_OVER_LISTED, counted past it:
+			 * a feed of millions is mostly over budget. */
+			if (p->count[OP_OVER_BUDGET] < LIMIT_PLAN_OVER_LISTED)
+				add_op(p, &cap, OP_OVER_BUDGET, i, SIZE_MAX, false, fate_why[i]);
+			else
+				p->count[OP_OVER_BUDGET]++;
 			size_t f = (size_t)(w->feed - feeds);
 			if (w->feed && f < nfeeds)
 				p->over_by_feed[f]++;
@@ -314,7 +337,7 @@ plan_build(const struct plan_in *in, const struct feed_cfg *feeds, size_t nfeeds
 	free(old);
 	free(fate);
 	free(fate_why);
-	strset_free(target);
+	free(want_of);
 	strset_free(others);
 }
 

@@ -22,11 +22,16 @@ struct want {
 	enum severity severity;
 	int priority;
 	const struct feed_cfg *feed;	/* the feed that decides the attributes */
-	char *title, *description;	/* rendered and cut to MDE's lengths */
+	char *title, *description;	/* rendered and cut to MDE's lengths, when needed
+					   (sync_want_render): NULL until then */
+	char *item_title, *item_desc;	/* the feed item's own name and text (STIX, MISP), or NULL */
 	long long expire_at;		/* what to send */
 	long long first_seen;		/* recency, from the state (now when new) */
-	char *feeds;			/* every feed that lists it: "a,b" */
-	uint64_t attrs;			/* plan_attr_hash of what is sent */
+	char *feeds;			/* every feed that lists it: "a,b" (its feed's name when
+					   alone: then not owned, feeds_owned false) */
+	bool feeds_owned;
+	uint64_t attrs;			/* plan_attr_hash of what is sent; only compared (and
+					   computed) when iocsync holds the value in MDE */
 };
 
 /* One indicator MDE holds. */

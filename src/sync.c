@@ -123,7 +123,7 @@ state_free(struct state *s)
 /* Expands {feed} {value} {type} {action} {name} {description} and cuts
  * to max bytes at a character boundary. */
 static char *
-render(const char *tpl, const struct feed_cfg *f, const struct merge_item *it, size_t max)
+render(const char *tpl, const struct feed_cfg *f, const struct want *it, size_t max)
 {
 	struct strbuf sb = {0};
 	for (const char *p = tpl; *p; p++) {
@@ -140,9 +140,9 @@ render(const char *tpl, const struct feed_cfg *f, const struct merge_item *it, s
 			else if (n == 6 && memcmp(p + 1, "action", 6) == 0)
 				v = ioc_action_name(f->action);
 			else if (n == 4 && memcmp(p + 1, "name", 4) == 0)
-				v = it->title ? it->title : f->name;
+				v = it->item_title ? it->item_title : f->name;
 			else if (n == 11 && memcmp(p + 1, "description", 11) == 0)
-				v = it->description ? it->description : "";
+				v = it->item_desc ? it->item_desc : "";
 			if (v) {
 				sb_adds(&sb, v);
 				p = e;
@@ -166,10 +166,20 @@ render(const char *tpl, const struct feed_cfg *f, const struct merge_item *it, s
 	return sb.buf;
 }
 
+void
+sync_want_render(struct want *w)
+{
+	if (w->title == NULL)
+		w->title = render(w->feed->title, w->feed, w, TITLE_MAX);
+	if (w->description == NULL)
+		w->description = render(w->feed->description, w->feed, w, DESCRIPTION_MAX);
+}
+
 static uint64_t
-want_hash(const struct want *w)
+want_hash(struct want *w)
 {
 	const struct feed_cfg *f = w->feed;
+	sync_want_render(w);
 	const char *edu = w->type == IOC_URL && (w->action == ACT_BLOCK || w->action == ACT_WARN) ? f->educate_url : NULL;
 	return plan_attr_hash((int)w->action, (int)w->severity, w->title, w->description, f->recommended_actions,
 			      (const char *const *)f->device_groups, f->ndevice_groups, f->generate_alert, edu);
@@ -191,8 +201,10 @@ build_wants(const struct config *c, struct merge *m, const struct state *s, long
 		x->severity = f->severity;
 		x->priority = f->priority;
 		x->feed = f;
-		x->title = render(f->title, f, &it, TITLE_MAX);
-		x->description = render(f->description, f, &it, DESCRIPTION_MAX);
+		/* The title and description are rendered only for what is sent
+		 * or compared: most of a big feed never fits under the cap. */
+		x->item_title = it.title ? xstrdup(it.title) : NULL;
+		x->item_desc = it.description ? xstrdup(it.description) : NULL;
 		x->expire_at = now + f->expire_after_s;
 		if (it.expire_at > 0 && it.expire_at < x->expire_at)
 			x->expire_at = it.expire_at;
@@ -215,18 +227,43 @@ build_wants(const struct config *c, struct merge *m, const struct state *s, long
 				sb_addf(&fb, "%s%s", fb.len ? "," : "", c->feeds[last].name);
 			sb_free(&probe);
 		}
-		x->feeds = fb.buf ? fb.buf : xstrdup(f->name);
-		x->attrs = want_hash(x);
+		if (fb.buf && strcmp(fb.buf, f->name) != 0) {
+			x->feeds = fb.buf;
+			x->feeds_owned = true;
+		} else {
+			sb_free(&fb);
+			x->feeds = f->name;
+		}
 	}
 	*nw = n;
 	return w;
 }
 
+/* The attribute hash of the wants iocsync holds in MDE, the only ones
+ * the plan compares (an owned indicator of the same type and value). */
+static void
+hash_held_wants(struct want *w, size_t nw, const struct have *h, size_t nh)
+{
+	struct strset *held = strset_new();
+	char key[LIMIT_VALUE_BYTES + 16];
+	for (size_t j = 0; j < nh; j++)
+		if (h[j].owned)
+			strset_add(held, key, tv(key, sizeof(key), (int)h[j].type, h[j].value), 1);
+	for (size_t i = 0; nh && i < nw; i++)
+		if (strset_get(held, key, tv(key, sizeof(key), (int)w[i].type, w[i].value)) >= 0)
+			w[i].attrs = want_hash(&w[i]);
+	strset_free(held);
+}
+
 void
 wants_free(struct want *w, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		free(w[i].value), free(w[i].title), free(w[i].description), free(w[i].feeds);
+	for (size_t i = 0; i < n; i++) {
+		free(w[i].value), free(w[i].title), free(w[i].description);
+		free(w[i].item_title), free(w[i].item_desc);
+		if (w[i].feeds_owned)
+			free(w[i].feeds);
+	}
 	free(w);
 }
 
@@ -352,11 +389,12 @@ haves_free(struct have *h, size_t n)
  * unset one as null, so that what MDE does with an omitted field (keep
  * it or reset it, spec 9 omitted-fields) never matters. */
 static json_t *
-import_item(const struct config *c, const struct want *w)
+import_item(const struct config *c, struct want *w)
 {
 	const struct feed_cfg *f = w->feed;
 	char exp[32];
 	format_time(w->expire_at, exp, sizeof(exp));
+	sync_want_render(w);
 	json_t *groups = json_array();
 	for (size_t g = 0; g < f->ndevice_groups; g++)
 		json_array_append_new(groups, json_string(f->device_groups[g]));
@@ -1430,6 +1468,7 @@ sync_run(const struct config *c, const struct sync_opts *o)
 			     .grace_s = c->grace_s, .renew_before_s = c->renew_before_s, .others_known = all,
 			     .down = down, .ndown = ndown, .max_delete_pct = c->max_delete_pct, .force = o->force,
 			     .force_feeds = o->force_feeds, .nforce = o->nforce_feeds, .state = {state_feeds, &s}};
+	hash_held_wants(w, nw, h, nh);
 	plan_build(&in, c->feeds, c->nfeeds, &p);
 	size_t changes = p.count[OP_CREATE] + p.count[OP_UPDATE] + p.count[OP_RENEW] + p.count[OP_REPLACE] +
 			 p.count[OP_DELETE];

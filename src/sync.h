@@ -59,6 +59,9 @@ struct output;
 struct want *sync_desired(const struct config *c, struct store *st, struct output *out, size_t *nw,
 			  size_t *feeds_failed);
 void wants_free(struct want *w, size_t n);
+/* Renders w's title and description (from its feed's templates) if they
+ * are not yet. */
+void sync_want_render(struct want *w);
 
 /* Tells m what the state learned MDE puts in createdBy for this app
  * (spec 9, created-by), so that mde_owned knows it. */
