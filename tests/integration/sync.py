@@ -666,6 +666,28 @@ def guards_hold_deletions_never_blocks(c):
 
 
 @test
+def the_daemon_keeps_syncing_creates_while_deletions_wait(c):
+    """Held deletions are not a failure to retry in a minute: the daemon
+    keeps its interval, and each run sends what is new."""
+    c.sync_opts.update({"max_delete": "25%", "interval": "1h"})
+    c.feed("bad", ips(40))
+    c.sync_json()
+    c.feed("bad", ips(5) + ips(3, start=900))
+    d = start_daemon(c)
+    log = os.path.join(c.dir, "iocsync.log")
+    try:
+        wait_for(lambda: "daemon: next run at" in open(log).read(), "the daemon's first run")
+        text = open(log).read()
+        assert "run failed" not in text and "35 deletions held" in text, text[-2000:]
+        d.send_signal(signal.SIGTERM)
+        d.communicate(timeout=30)
+    finally:
+        if d.poll() is None:
+            d.kill()
+    c.expect_exactly(ips(40) + ips(3, start=900))
+
+
+@test
 def max_delete_alone_holds_and_force_lets_go(c):
     c.sync_opts["max_delete"] = "25%"
     a, b = ips(60), ips(40, net=46)
