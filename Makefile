@@ -9,7 +9,7 @@ CMAKE_FLAGS ?=
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all deps build check test demo bench fuzz fuzz-build soak-faults soak-crash install clean
+.PHONY: all deps build check test demo bench fuzz fuzz-build soak-faults soak-crash install clean format format-check
 
 all: build
 
@@ -22,7 +22,7 @@ build: deps
 
 # The whole suite with -Werror, then again under ASan+UBSan, then every
 # fuzz target for 20 s (built with clang, -Werror too).
-check: deps
+check: deps format-check
 	@cmake -S . -B build-check -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIOCSYNC_WERROR=ON >/dev/null
 	@cmake --build build-check -j$(JOBS)
 	@cd build-check && ctest --output-on-failure -j$(JOBS)
@@ -33,6 +33,15 @@ check: deps
 	@tests/fuzz/run.sh build-fuzz $(FUZZ_CHECK_SECONDS)
 
 test: check
+
+# The C sources as .clang-format writes them: `make format` rewrites them,
+# `make check` fails on any difference and names the file.
+FORMAT_FILES = $(wildcard src/*.[ch] emu/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch] tests/seccomp/*.[ch])
+format: deps
+	@clang-format -i $(FORMAT_FILES)
+
+format-check:
+	@clang-format --dry-run -Werror $(FORMAT_FILES)
 
 # The main job on the bundled emulator and sample feeds: plan, sync, sync
 # again (no write), status and list against a local mde-emulator.

@@ -17,8 +17,8 @@
 #include "emu.h"
 
 struct app;
-static bool check_assertion(struct emu *e, const struct app *a, const char *tenant, const char *jwt,
-			    char *why, size_t whysz, int *code);
+static bool check_assertion(struct emu *e, const struct app *a, const char *tenant, const char *jwt, char *why,
+			    size_t whysz, int *code);
 
 /* The commercial audiences (spec 1.2): always accepted. */
 static const char *const audiences[] = {
@@ -40,8 +40,8 @@ b64url(const unsigned char *p, size_t n)
 	static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 	char *o = xmalloc(n * 4 / 3 + 4), *w = o;
 	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) |
-			     (i + 2 < n ? p[i + 2] : 0);
+		unsigned v =
+			(unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) | (i + 2 < n ? p[i + 2] : 0);
 		*w++ = t[v >> 18 & 63];
 		*w++ = t[v >> 12 & 63];
 		if (i + 1 < n)
@@ -63,12 +63,20 @@ b64url_dec(const char *s, size_t n, size_t *outn)
 	int bits = 0;
 	for (size_t i = 0; i < n; i++) {
 		int c = s[i], d;
-		if (c >= 'A' && c <= 'Z') d = c - 'A';
-		else if (c >= 'a' && c <= 'z') d = c - 'a' + 26;
-		else if (c >= '0' && c <= '9') d = c - '0' + 52;
-		else if (c == '-') d = 62;
-		else if (c == '_') d = 63;
-		else { free(o); return NULL; }
+		if (c >= 'A' && c <= 'Z')
+			d = c - 'A';
+		else if (c >= 'a' && c <= 'z')
+			d = c - 'a' + 26;
+		else if (c >= '0' && c <= '9')
+			d = c - '0' + 52;
+		else if (c == '-')
+			d = 62;
+		else if (c == '_')
+			d = 63;
+		else {
+			free(o);
+			return NULL;
+		}
 		v = v << 6 | (unsigned)d;
 		bits += 6;
 		if (bits >= 8) {
@@ -95,9 +103,9 @@ entra_error(struct reply *r, int status, const char *error, int code, const char
 	char text[300];
 	snprintf(text, sizeof(text), "AADSTS%d: %s", code, desc);
 	r->status = status;
-	r->body = json_pack("{s:s, s:s, s:[i], s:s, s:s}", "error", error, "error_description", text,
-			    "error_codes", code, "trace_id", "00000000-0000-0000-0000-000000000000",
-			    "correlation_id", "00000000-0000-0000-0000-000000000000");
+	r->body = json_pack("{s:s, s:s, s:[i], s:s, s:s}", "error", error, "error_description", text, "error_codes",
+			    code, "trace_id", "00000000-0000-0000-0000-000000000000", "correlation_id",
+			    "00000000-0000-0000-0000-000000000000");
 }
 
 /* Form field from application/x-www-form-urlencoded; malloc'd or NULL. */
@@ -139,7 +147,11 @@ own_base(const struct emu *e, const char *a)
 	return strncmp(a, e->base, n) == 0 && (a[n] == '\0' || (a[n] == '/' && a[n + 1] == '\0'));
 }
 
-enum aud { AUD_UNKNOWN, AUD_OK, AUD_OTHER_GOV };
+enum aud {
+	AUD_UNKNOWN,
+	AUD_OK,
+	AUD_OTHER_GOV
+};
 
 /* Which audience a is. For a token request, the gov candidate that the
  * gov-audience reading does not hold is AUD_OTHER_GOV (AADSTS500011);
@@ -220,7 +232,8 @@ auth_token(struct emu *e, const struct request *q, const char *tenant, bool v2, 
 	if (v2) {
 		size_t n = strlen(aud);
 		if (n < 9 || strcmp(aud + n - 9, "/.default") != 0) {
-			entra_error(r, 400, "invalid_scope", 1002012, "The scope must end in /.default for client credentials.");
+			entra_error(r, 400, "invalid_scope", 1002012,
+				    "The scope must end in /.default for client credentials.");
 			goto out;
 		}
 		aud[n - 9] = '\0';
@@ -240,8 +253,9 @@ auth_token(struct emu *e, const struct request *q, const char *tenant, bool v2, 
 		char why[200];
 		int code;
 		if (!typed) {
-			entra_error(r, 400, "invalid_request", 90002,
-				    "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer.");
+			entra_error(
+				r, 400, "invalid_request", 90002,
+				"client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer.");
 			goto out;
 		}
 		if (!check_assertion(e, a, tenant, assertion, why, sizeof(why), &code)) {
@@ -258,10 +272,10 @@ auth_token(struct emu *e, const struct request *q, const char *tenant, bool v2, 
 	for (unsigned bit = 1; bit <= ROLE_LAST; bit <<= 1)
 		if (a->roles & bit)
 			json_array_append_new(roles, json_string(role_name(bit)));
-	json_t *claims = json_pack("{s:s, s:s, s:s, s:s, s:o, s:I, s:I, s:I}", "aud", aud, "iss",
-				   "https://sts.windows.net/emulator/", "tid", a->tenant, "appid", a->client_id,
-				   "roles", roles, "iat", (json_int_t)now, "nbf", (json_int_t)now, "exp",
-				   (json_int_t)(now + e->token_lifetime));
+	json_t *claims =
+		json_pack("{s:s, s:s, s:s, s:s, s:o, s:I, s:I, s:I}", "aud", aud, "iss",
+			  "https://sts.windows.net/emulator/", "tid", a->tenant, "appid", a->client_id, "roles", roles,
+			  "iat", (json_int_t)now, "nbf", (json_int_t)now, "exp", (json_int_t)(now + e->token_lifetime));
 	char *payload = json_dumps(claims, JSON_COMPACT);
 	json_decref(claims);
 	char *h64 = b64url((const unsigned char *)"{\"alg\":\"HS256\",\"typ\":\"JWT\"}", 27);
@@ -270,9 +284,8 @@ auth_token(struct emu *e, const struct request *q, const char *tenant, bool v2, 
 	char *sig = sign(e, msg);
 	char *tok = xasprintf("%s.%s", msg, sig);
 	r->status = 200;
-	r->body = json_pack("{s:s, s:I, s:I, s:s}", "token_type", "Bearer", "expires_in",
-			    (json_int_t)e->token_lifetime, "ext_expires_in", (json_int_t)e->token_lifetime,
-			    "access_token", tok);
+	r->body = json_pack("{s:s, s:I, s:I, s:s}", "token_type", "Bearer", "expires_in", (json_int_t)e->token_lifetime,
+			    "ext_expires_in", (json_int_t)e->token_lifetime, "access_token", tok);
 	if (!v2) {
 		char num[24];
 		snprintf(num, sizeof(num), "%lld", now + e->token_lifetime);
@@ -392,7 +405,7 @@ verify_sig(EVP_PKEY *k, bool pss, const char *msg, size_t msglen, const unsigned
 	bool ok = ctx && EVP_DigestVerifyInit(ctx, &pctx, EVP_sha256(), NULL, k) == 1;
 	if (ok && pss)
 		ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
-		     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_AUTO) == 1;
+			EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_AUTO) == 1;
 	ok = ok && EVP_DigestVerify(ctx, sig, siglen, (const unsigned char *)msg, msglen) == 1;
 	EVP_MD_CTX_free(ctx);
 	return ok;
@@ -403,8 +416,8 @@ verify_sig(EVP_PKEY *k, bool pss, const char *msg, size_t msglen, const unsigned
  * the token endpoint, iss = sub = client id, nbf/exp around now (5
  * minutes of skew), and a jti never seen before. */
 static bool
-check_assertion(struct emu *e, const struct app *a, const char *tenant, const char *jwt, char *why,
-		size_t whysz, int *code)
+check_assertion(struct emu *e, const struct app *a, const char *tenant, const char *jwt, char *why, size_t whysz,
+		int *code)
 {
 	const char *d1 = strchr(jwt, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
 	size_t hn, pn, sn;
@@ -417,8 +430,7 @@ check_assertion(struct emu *e, const struct app *a, const char *tenant, const ch
 		snprintf(why, whysz, "No certificate is registered for the application.");
 		return false;
 	}
-	if (d1 == NULL || d2 == NULL || strlen(jwt) > 16384 ||
-	    (h = b64url_dec(jwt, (size_t)(d1 - jwt), &hn)) == NULL ||
+	if (d1 == NULL || d2 == NULL || strlen(jwt) > 16384 || (h = b64url_dec(jwt, (size_t)(d1 - jwt), &hn)) == NULL ||
 	    (p = b64url_dec(d1 + 1, (size_t)(d2 - d1 - 1), &pn)) == NULL ||
 	    (sig = b64url_dec(d2 + 1, strlen(d2 + 1), &sn)) == NULL ||
 	    (hj = json_loadb((const char *)h, hn, 0, NULL)) == NULL ||
@@ -435,7 +447,8 @@ check_assertion(struct emu *e, const struct app *a, const char *tenant, const ch
 	else if (alg && strcmp(alg, "PS256") == 0 && x5t256 && strcmp(x5t256, a->x5t256) == 0)
 		pss = true;
 	else {
-		snprintf(why, whysz, "The assertion must be RS256 with x5t or PS256 with x5t#S256 of the registered certificate.");
+		snprintf(why, whysz,
+			 "The assertion must be RS256 with x5t or PS256 with x5t#S256 of the registered certificate.");
 		goto out;
 	}
 	if (!verify_sig(a->pubkey, pss, jwt, (size_t)(d2 - jwt), sig, sn)) {

@@ -20,7 +20,7 @@
 struct cfg {
 	struct emu *e;
 	char why[256];
-	struct app *app;	/* the section being read */
+	struct app *app; /* the section being read */
 	struct machine *machine;
 	char section[128];
 };
@@ -76,8 +76,10 @@ on_key(void *user, const char *section, const char *name, const char *value)
 		} else if (strncmp(section, "machine ", 8) == 0) {
 			e->machines = xrealloc(e->machines, (e->nmachines + 1) * sizeof(*e->machines));
 			c->machine = &e->machines[e->nmachines++];
-			*c->machine = (struct machine){.name = xstrdup(section + 8), .np_mode = xstrdup("Block"),
-						       .group = xstrdup(""), .tags = xstrdup("")};
+			*c->machine = (struct machine){.name = xstrdup(section + 8),
+						       .np_mode = xstrdup("Block"),
+						       .group = xstrdup(""),
+						       .tags = xstrdup("")};
 		} else if (strcmp(section, "emulator") != 0 && strcmp(section, "faults") != 0 &&
 			   strcmp(section, "readings") != 0) {
 			snprintf(c->why, sizeof(c->why),
@@ -100,9 +102,10 @@ on_key(void *user, const char *section, const char *name, const char *value)
 		double pr = strtod(value, &end);
 		if (*end == '\0' && end != value && fault_set_probability(e, name, pr))
 			return 1;
-		snprintf(c->why, sizeof(c->why),
-			 "[faults] %s = %s: seed, slow_ms, or 429/500/503/slow/reset/truncate = probability 0..1 (summing to at most 1)",
-			 name, value);
+		snprintf(
+			c->why, sizeof(c->why),
+			"[faults] %s = %s: seed, slow_ms, or 429/500/503/slow/reset/truncate = probability 0..1 (summing to at most 1)",
+			name, value);
 		return 0;
 	}
 	if (strcmp(section, "emulator") == 0) {
@@ -154,7 +157,8 @@ on_key(void *user, const char *section, const char *name, const char *value)
 			free(dup);
 			return 1;
 		}
-		snprintf(c->why, sizeof(c->why), "[%s] unknown key %s (tenant, client_id, secret, certificate, roles)", section, name);
+		snprintf(c->why, sizeof(c->why), "[%s] unknown key %s (tenant, client_id, secret, certificate, roles)",
+			 section, name);
 		return 0;
 	}
 	struct machine *m = c->machine;
@@ -171,9 +175,10 @@ on_key(void *user, const char *section, const char *name, const char *value)
 	if (strcmp(name, "network_protection") == 0 &&
 	    (strcmp(value, "Block") == 0 || strcmp(value, "Audit") == 0 || strcmp(value, "Off") == 0))
 		return set_str(&m->np_mode, value);
-	snprintf(c->why, sizeof(c->why),
-		 "[%s] %s = %s: unknown key or bad value (id, group, group_id, tags, network_protection = Block|Audit|Off)",
-		 section, name, value);
+	snprintf(
+		c->why, sizeof(c->why),
+		"[%s] %s = %s: unknown key or bad value (id, group, group_id, tags, network_protection = Block|Audit|Off)",
+		section, name, value);
 	return 0;
 }
 
@@ -193,8 +198,9 @@ emu_config_load(struct emu *e, const char *path, char *why, size_t whysz)
 	for (size_t i = 0; i < e->napps; i++) {
 		struct app *a = &e->apps[i];
 		if (!a->tenant || !a->client_id || (!a->secret && !a->pubkey) || a->roles == 0) {
-			snprintf(why, whysz, "%s: [app %s] needs tenant, client_id, a secret or a certificate, and roles",
-				 path, a->name);
+			snprintf(why, whysz,
+				 "%s: [app %s] needs tenant, client_id, a secret or a certificate, and roles", path,
+				 a->name);
 			return false;
 		}
 	}

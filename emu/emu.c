@@ -15,9 +15,12 @@ static const struct {
 	unsigned bit;
 	const char *name;
 } roles[] = {
-	{ROLE_TI_RW, "Ti.ReadWrite"}, {ROLE_TI_RW_ALL, "Ti.ReadWrite.All"},
-	{ROLE_TI_READ_ALL, "Ti.Read.All"}, {ROLE_MACHINE_READ_ALL, "Machine.Read.All"},
-	{ROLE_MACHINE_RW_ALL, "Machine.ReadWrite.All"}, {ROLE_AQ_READ_ALL, "AdvancedQuery.Read.All"},
+	{ROLE_TI_RW, "Ti.ReadWrite"},
+	{ROLE_TI_RW_ALL, "Ti.ReadWrite.All"},
+	{ROLE_TI_READ_ALL, "Ti.Read.All"},
+	{ROLE_MACHINE_READ_ALL, "Machine.Read.All"},
+	{ROLE_MACHINE_RW_ALL, "Machine.ReadWrite.All"},
+	{ROLE_AQ_READ_ALL, "AdvancedQuery.Read.All"},
 	{ROLE_SCORE_READ_ALL, "Score.Read.All"},
 };
 
@@ -44,13 +47,18 @@ static const struct {
 	const char *name;
 	int per_min, per_hour;
 } eps[EP__COUNT] = {
-	[EP_LIST] = {"list", 100, 1500},	 [EP_SUBMIT] = {"submit", 100, 1500},
-	[EP_IMPORT] = {"import", 30, 0},	 [EP_DELETE] = {"delete", 100, 1500},
-	[EP_BATCHDELETE] = {"batchdelete", 30, 1500}, [EP_MACHINES] = {"machines", 100, 1500},
-	[EP_FINDBYTAG] = {"findbytag", 100, 1500}, [EP_AQ] = {"advancedqueries", 45, 1500},
+	[EP_LIST] = {"list", 100, 1500},
+	[EP_SUBMIT] = {"submit", 100, 1500},
+	[EP_IMPORT] = {"import", 30, 0},
+	[EP_DELETE] = {"delete", 100, 1500},
+	[EP_BATCHDELETE] = {"batchdelete", 30, 1500},
+	[EP_MACHINES] = {"machines", 100, 1500},
+	[EP_FINDBYTAG] = {"findbytag", 100, 1500},
+	[EP_AQ] = {"advancedqueries", 45, 1500},
 	/* not documented for the exposure score: the usual 100 a minute, 1,500 an hour */
 	[EP_SCORE] = {"exposurescore", 100, 1500},
-	[EP_TOKEN] = {"token", 0, 0},		 [EP_OTHER] = {"other", 0, 0},
+	[EP_TOKEN] = {"token", 0, 0},
+	[EP_OTHER] = {"other", 0, 0},
 };
 
 const char *
@@ -82,8 +90,8 @@ emu_time_format(long long ms, char *out, size_t outsz)
 	time_t s = (time_t)(ms / 1000);
 	struct tm tm;
 	gmtime_r(&s, &tm);
-	snprintf(out, outsz, "%04d-%02d-%02dT%02d:%02d:%02d.%03lld0000Z", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
+	snprintf(out, outsz, "%04d-%02d-%02dT%02d:%02d:%02d.%03lld0000Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		 tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
 }
 
 bool
@@ -91,11 +99,12 @@ emu_time_parse(const char *s, long long *ms)
 {
 	struct tm tm = {0};
 	int n = 0;
-	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-		   &tm.tm_min, &tm.tm_sec, &n) != 6 || n != 19)
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+		   &tm.tm_sec, &n) != 6 ||
+	    n != 19)
 		return false;
-	if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
-	    tm.tm_min > 59 || tm.tm_sec > 60 || tm.tm_year < 1970 || tm.tm_year > 9999)
+	if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
+	    tm.tm_sec > 60 || tm.tm_year < 1970 || tm.tm_year > 9999)
 		return false;
 	const char *p = s + 19;
 	long long frac = 0;
@@ -129,9 +138,9 @@ reply_error(struct reply *r, int status, const char *code, const char *fmt, ...)
 	char target[40];
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
 		memset(rnd, 0, sizeof(rnd));
-	snprintf(target, sizeof(target), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7], rnd[8], rnd[9], rnd[10],
-		 rnd[11], rnd[12], rnd[13], rnd[14], rnd[15]);
+	snprintf(target, sizeof(target), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", rnd[0],
+		 rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7], rnd[8], rnd[9], rnd[10], rnd[11], rnd[12],
+		 rnd[13], rnd[14], rnd[15]);
 	json_decref(r->body);
 	r->status = status;
 	r->odata = true;
@@ -221,8 +230,7 @@ emu_new(void)
 }
 
 static void
-add_app(struct emu *e, const char *tenant, const char *cid, const char *secret, const char *name,
-	unsigned roles_mask)
+add_app(struct emu *e, const char *tenant, const char *cid, const char *secret, const char *name, unsigned roles_mask)
 {
 	for (size_t i = 0; i < e->napps; i++)
 		if (strcmp(e->apps[i].tenant, tenant) == 0 && strcmp(e->apps[i].client_id, cid) == 0) {
@@ -234,8 +242,11 @@ add_app(struct emu *e, const char *tenant, const char *cid, const char *secret, 
 			return;
 		}
 	e->apps = xrealloc(e->apps, (e->napps + 1) * sizeof(*e->apps));
-	e->apps[e->napps++] = (struct app){.tenant = xstrdup(tenant), .client_id = xstrdup(cid),
-					   .secret = xstrdup(secret), .name = xstrdup(name), .roles = roles_mask};
+	e->apps[e->napps++] = (struct app){.tenant = xstrdup(tenant),
+					   .client_id = xstrdup(cid),
+					   .secret = xstrdup(secret),
+					   .name = xstrdup(name),
+					   .roles = roles_mask};
 }
 
 static void
@@ -243,8 +254,8 @@ add_machine(struct emu *e, const char *id, const char *name, const char *group, 
 	    const char *np)
 {
 	e->machines = xrealloc(e->machines, (e->nmachines + 1) * sizeof(*e->machines));
-	e->machines[e->nmachines++] = (struct machine){xstrdup(id), xstrdup(name), xstrdup(group),
-						       xstrdup(tags), gid, xstrdup(np)};
+	e->machines[e->nmachines++] =
+		(struct machine){xstrdup(id), xstrdup(name), xstrdup(group), xstrdup(tags), gid, xstrdup(np)};
 }
 
 void
@@ -253,14 +264,14 @@ emu_demo(struct emu *e)
 	const char *t = "00000000-0000-0000-0000-000000000001";
 	add_app(e, t, "11111111-1111-1111-1111-111111111111", "emulator-secret", "iocsync-demo",
 		ROLE_TI_RW_ALL | ROLE_MACHINE_READ_ALL | ROLE_AQ_READ_ALL);
-	add_machine(e, "1e5bc9d7e413ddd7902c2932e418702b84d0cc07", "ws-finance-01.contoso.local", "Finance",
-		    101, "finance,laptop", "Block");
-	add_machine(e, "7292e4d64e3f4ab5a6a5de1c1a11b4b0f1f9f0a2", "ws-finance-02.contoso.local", "Finance",
-		    101, "finance", "Audit");
+	add_machine(e, "1e5bc9d7e413ddd7902c2932e418702b84d0cc07", "ws-finance-01.contoso.local", "Finance", 101,
+		    "finance,laptop", "Block");
+	add_machine(e, "7292e4d64e3f4ab5a6a5de1c1a11b4b0f1f9f0a2", "ws-finance-02.contoso.local", "Finance", 101,
+		    "finance", "Audit");
 	add_machine(e, "b0c3f1a2d4e5f60718293a4b5c6d7e8f90a1b2c3", "srv-web-01.contoso.local", "Servers", 102,
 		    "server,dmz", "Block");
-	add_machine(e, "c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7", "srv-db-01.contoso.local", "Servers", 102,
-		    "server", "Off");
+	add_machine(e, "c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7", "srv-db-01.contoso.local", "Servers", 102, "server",
+		    "Off");
 }
 
 void
@@ -305,8 +316,8 @@ emu_state_dump(struct emu *e)
 {
 	json_t *list = json_array();
 	for (size_t i = 0; i < e->ninds; i++)
-		json_array_append_new(list, json_pack("{s:s, s:O}", "tenant", e->inds[i].tenant, "indicator",
-						      e->inds[i].obj));
+		json_array_append_new(
+			list, json_pack("{s:s, s:O}", "tenant", e->inds[i].tenant, "indicator", e->inds[i].obj));
 	return json_pack("{s:I, s:I, s:o}", "next_id", (json_int_t)e->next_id, "clock_offset_ms",
 			 (json_int_t)e->clock_offset_ms, "indicators", list);
 }
@@ -444,7 +455,8 @@ control(struct emu *e, const struct request *q, struct reply *r)
 			e->log_bodies = json_is_true(json_object_get(in, "bodies"));
 		if (json_is_true(json_object_get(in, "clear")))
 			json_array_clear(e->log);
-		r->body = json_pack("{s:b, s:I}", "bodies", e->log_bodies, "requests", (json_int_t)json_array_size(e->log));
+		r->body = json_pack("{s:b, s:I}", "bodies", e->log_bodies, "requests",
+				    (json_int_t)json_array_size(e->log));
 	} else if (get && strcmp(p, "/changes") == 0) {
 		r->body = json_pack("{s:O}", "changes", e->changes);
 	} else if (get && strcmp(p, "/readings") == 0) {
@@ -517,7 +529,8 @@ control(struct emu *e, const struct request *q, struct reply *r)
 			mask |= b;
 		}
 		if (!ok) {
-			reply_error(r, 400, "InvalidInput", "tenant, client_id, secret, name and roles (known names) expected");
+			reply_error(r, 400, "InvalidInput",
+				    "tenant, client_id, secret, name and roles (known names) expected");
 		} else {
 			add_app(e, t, cid, sec, name, mask);
 			const char *pem = json_string_value(json_object_get(in, "certificate_pem"));
@@ -610,7 +623,8 @@ faults_set(struct emu *e, json_t *in, struct reply *r)
 		}
 		int f = name ? fault_parse(name) : -1;
 		if (f < 0) {
-			reply_error(r, 400, "InvalidInput", "sequence[%zu]: 0, 429, 500, 503, slow, reset or truncate", i);
+			reply_error(r, 400, "InvalidInput", "sequence[%zu]: 0, 429, 500, 503, slow, reset or truncate",
+				    i);
 			e->nfaults = 0;
 			return;
 		}
@@ -623,15 +637,16 @@ faults_set(struct emu *e, json_t *in, struct reply *r)
 	json_object_foreach(probs, k, el) {
 		if (!json_is_number(el) || !fault_set_probability(e, k, json_number_value(el))) {
 			memset(e->fault_pm, 0, sizeof(e->fault_pm));
-			reply_error(r, 400, "InvalidInput", "probabilities.%s: a known fault, from 0 to 1, all summing to at most 1", k);
+			reply_error(r, 400, "InvalidInput",
+				    "probabilities.%s: a known fault, from 0 to 1, all summing to at most 1", k);
 			return;
 		}
 	}
 	e->fault_rng = json_is_integer(seed) ? (uint64_t)json_integer_value(seed) : 1;
 	if (json_is_integer(slow) && json_integer_value(slow) >= 0 && json_integer_value(slow) <= 60000)
 		e->slow_ms = (unsigned)json_integer_value(slow);
-	r->body = json_pack("{s:I, s:I, s:i}", "sequence", (json_int_t)e->nfaults, "seed",
-			    (json_int_t)e->fault_rng, "slow_ms", (int)e->slow_ms);
+	r->body = json_pack("{s:I, s:I, s:i}", "sequence", (json_int_t)e->nfaults, "seed", (json_int_t)e->fault_rng,
+			    "slow_ms", (int)e->slow_ms);
 }
 
 /* splitmix64: small, seedable, good enough for fault draws. */
@@ -747,7 +762,9 @@ count(struct emu *e, enum ep ep, const struct request *q, int status, enum fault
 	json_t *x = json_pack("{s:s, s:s, s:i}", "method", q->method, "path", q->full_path, "status", status);
 	if (fault)
 		json_object_set_new(x, "fault",
-				    json_string(fault == FAULT_SLOW ? "slow" : fault == FAULT_RESET ? "reset" : "truncate"));
+				    json_string(fault == FAULT_SLOW            ? "slow"
+							: fault == FAULT_RESET ? "reset"
+									       : "truncate"));
 	if (e->log_bodies) {
 		json_object_set_new(x, "query", q->query ? json_string(q->query) : json_null());
 		json_t *body = NULL;

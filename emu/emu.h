@@ -37,7 +37,7 @@ struct app {
 	unsigned roles;
 	/* certificate credential (NULL: none): its public key and the
 	 * base64url SHA-1 (x5t) and SHA-256 (x5t#S256) of its DER form */
-	void *pubkey;		/* EVP_PKEY * */
+	void *pubkey; /* EVP_PKEY * */
 	char *x5t, *x5t256;
 };
 /* The app's service principal object id: a GUID of its own, stable for
@@ -59,20 +59,30 @@ struct machine {
 struct indicator {
 	long long id;
 	char *tenant;
-	json_t *obj;		/* the resource as the API shows it */
-	long long expire_at;	/* emulator clock, seconds; 0: never */
+	json_t *obj;         /* the resource as the API shows it */
+	long long expire_at; /* emulator clock, seconds; 0: never */
 };
 
 /* Sliding-window rate limit state for (tenant, app, endpoint). */
 struct window {
 	char *key;
-	long long *times;	/* ms, oldest first */
+	long long *times; /* ms, oldest first */
 	size_t n, cap;
 };
 
 enum ep {
-	EP_LIST, EP_SUBMIT, EP_IMPORT, EP_DELETE, EP_BATCHDELETE, EP_MACHINES, EP_FINDBYTAG,
-	EP_AQ, EP_SCORE, EP_TOKEN, EP_OTHER, EP__COUNT
+	EP_LIST,
+	EP_SUBMIT,
+	EP_IMPORT,
+	EP_DELETE,
+	EP_BATCHDELETE,
+	EP_MACHINES,
+	EP_FINDBYTAG,
+	EP_AQ,
+	EP_SCORE,
+	EP_TOKEN,
+	EP_OTHER,
+	EP__COUNT
 };
 const char *ep_name(enum ep e);
 /* The endpoint named s ("list", "import", ...), or -1. */
@@ -82,18 +92,18 @@ int ep_parse(const char *s);
  * are silent; choice 0 is the default (section 8). readings.c has the
  * names, choices and evidence. */
 enum reading {
-	R_UPSERT_KEY,		/* type-value-action | type-value */
-	R_EMPTY_LIST,		/* 200 | 404 */
-	R_IMPORT_ERRORS,	/* per-item | whole-batch */
-	R_CREATED_BY,		/* client-id | object-id */
-	R_NORMALIZE,		/* none | canonical */
-	R_OMITTED_FIELDS,	/* keep | reset */
-	R_GROUP_NAMES,		/* accept | validate */
-	R_LIST_PERMISSION,	/* read-all-allowed | readwrite-only */
-	R_TEXT_LIMITS,		/* strict | none */
-	R_PAST_EXPIRY,		/* reject | accept */
-	R_LEGACY_ACTIONS,	/* accept | reject */
-	R_GOV_AUDIENCE,		/* api-host | onmicrosoft-us */
+	R_UPSERT_KEY,      /* type-value-action | type-value */
+	R_EMPTY_LIST,      /* 200 | 404 */
+	R_IMPORT_ERRORS,   /* per-item | whole-batch */
+	R_CREATED_BY,      /* client-id | object-id */
+	R_NORMALIZE,       /* none | canonical */
+	R_OMITTED_FIELDS,  /* keep | reset */
+	R_GROUP_NAMES,     /* accept | validate */
+	R_LIST_PERMISSION, /* read-all-allowed | readwrite-only */
+	R_TEXT_LIMITS,     /* strict | none */
+	R_PAST_EXPIRY,     /* reject | accept */
+	R_LEGACY_ACTIONS,  /* accept | reject */
+	R_GOV_AUDIENCE,    /* api-host | onmicrosoft-us */
 	R__COUNT
 };
 #define READING_CHOICES_MAX 2
@@ -102,13 +112,13 @@ const char *reading_choice_name(enum reading r, int choice);
 
 /* Upsert key (tenant, type, value[, action]) -> indicator id. */
 struct kslot {
-	char *key;		/* NULL: empty; KMAP_TOMB: deleted */
+	char *key; /* NULL: empty; KMAP_TOMB: deleted */
 	size_t len;
 	long long id;
 };
 struct kmap {
 	struct kslot *slots;
-	size_t cap, used;	/* used counts tombstones too */
+	size_t cap, used; /* used counts tombstones too */
 };
 
 struct emu {
@@ -117,44 +127,44 @@ struct emu {
 	size_t napps;
 	struct machine *machines;
 	size_t nmachines;
-	struct indicator *inds;	/* sorted by id */
+	struct indicator *inds; /* sorted by id */
 	size_t ninds, inds_cap;
 	struct kmap keys;
-	struct tcount {			/* active indicators per tenant */
+	struct tcount { /* active indicators per tenant */
 		char *tenant;
 		size_t n;
-	} *tcounts;
+	} * tcounts;
 	size_t ntcounts;
 	long long next_id;
 	struct window *wins;
 	size_t nwins;
-	long long clock_offset_ms;	/* advanced by the control plane */
-	unsigned char key[32];		/* token signing key */
-	char *base;			/* http://127.0.0.1:PORT */
-	char *state_path;		/* --state: saved after each change */
-	long cap;			/* active indicators per tenant */
+	long long clock_offset_ms;                   /* advanced by the control plane */
+	unsigned char key[32];                       /* token signing key */
+	char *base;                                  /* http://127.0.0.1:PORT */
+	char *state_path;                            /* --state: saved after each change */
+	long cap;                                    /* active indicators per tenant */
 	int per_min[EP__COUNT], per_hour[EP__COUNT]; /* rate limits; 0: none */
-	long token_lifetime;		/* seconds */
+	long token_lifetime;                         /* seconds */
 	bool rate_limits;
 	/* counters[endpoint][status class index] */
 	unsigned long calls[EP__COUNT][6];
-	json_t *log;			/* last requests: method, path, status */
+	json_t *log; /* last requests: method, path, status */
 	/* Faults, one decision per API call: first the scripted sequence,
 	 * then the probabilities (per mille) drawn from a seeded generator,
 	 * so a run can be repeated. */
-	int *faults;		/* enum fault or an HTTP status */
+	int *faults; /* enum fault or an HTTP status */
 	size_t nfaults, fault_pos;
-	unsigned fault_pm[8];	/* per mille, indexed like fault_names */
+	unsigned fault_pm[8]; /* per mille, indexed like fault_names */
 	uint64_t fault_rng;
 	unsigned slow_ms;
-	bool item_fault;	/* this import: odd items fail as if transiently */
+	bool item_fault; /* this import: odd items fail as if transiently */
 	char **used_jti;
 	size_t njti;
-	int reading[R__COUNT];		/* each reading's current choice */
-	int reading_start[R__COUNT];	/* as started (--reading, [readings]): /reset returns here */
-	json_t *rejected;		/* values refused as InvalidInput (/_emulator/reject): a set */
-	json_t *changes;		/* every create, update, delete and expiry, in order */
-	bool log_bodies;		/* the request log keeps query and body too */
+	int reading[R__COUNT];       /* each reading's current choice */
+	int reading_start[R__COUNT]; /* as started (--reading, [readings]): /reset returns here */
+	json_t *rejected;            /* values refused as InvalidInput (/_emulator/reject): a set */
+	json_t *changes;             /* every create, update, delete and expiry, in order */
+	bool log_bodies;             /* the request log keeps query and body too */
 };
 
 /* Is the current choice of r its second (non-default) one? */
@@ -172,18 +182,24 @@ void emu_time_format(long long ms, char *out, size_t outsz);
 bool emu_time_parse(const char *s, long long *ms);
 
 /* Faults that happen on the wire, after the request was handled. */
-enum fault { FAULT_NONE = 0, FAULT_SLOW = 1, FAULT_RESET = 2, FAULT_TRUNCATE = 3, FAULT_ITEM = 4 };
+enum fault {
+	FAULT_NONE = 0,
+	FAULT_SLOW = 1,
+	FAULT_RESET = 2,
+	FAULT_TRUNCATE = 3,
+	FAULT_ITEM = 4
+};
 
 /* A reply: status, JSON body (stolen) or NULL, extra headers. */
 struct reply {
-	enum fault fault;	/* slow: answer after slow_ms; reset: close without
+	enum fault fault; /* slow: answer after slow_ms; reset: close without
 				   an answer; truncate: half the body, then close */
 	unsigned slow_ms;
 	int status;
 	json_t *body;
 	char retry_after[24];
-	bool odata;		/* OData headers (API answers) */
-	bool raw_empty;		/* 204 */
+	bool odata;     /* OData headers (API answers) */
+	bool raw_empty; /* 204 */
 };
 void reply_error(struct reply *r, int status, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -191,14 +207,14 @@ void reply_error(struct reply *r, int status, const char *code, const char *fmt,
 /* A request, parsed. */
 struct request {
 	const char *method;
-	const char *path;	/* without query, "/api/v1.0" prefix removed for API */
+	const char *path; /* without query, "/api/v1.0" prefix removed for API */
 	const char *full_path;
 	const char *body;
 	size_t body_len;
 	const char *content_type;
 	const char *authorization;
-	const char *query;	/* the raw query string, for the log; or NULL */
-	void *conn;		/* struct MHD_Connection * for query arguments */
+	const char *query; /* the raw query string, for the log; or NULL */
+	void *conn;        /* struct MHD_Connection * for query arguments */
 };
 const char *req_query(const struct request *q, const char *name);
 /* The integer query argument name, from 0 to max, into *out (untouched
@@ -227,7 +243,10 @@ void ind_free_all(struct emu *e);
 
 /* odata.c: $filter */
 struct filter;
-enum filter_entity { FILTER_INDICATORS, FILTER_MACHINES };
+enum filter_entity {
+	FILTER_INDICATORS,
+	FILTER_MACHINES
+};
 struct filter *filter_parse(const char *s, enum filter_entity ent, char *why, size_t whysz);
 bool filter_match(const struct filter *f, json_t *obj);
 void filter_free(struct filter *f);

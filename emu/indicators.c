@@ -52,7 +52,10 @@ ip_parse(const char *s, int *family, unsigned char a[16], bool lenient)
 			unsigned v = 0;
 			int d = 0;
 			while (isxdigit((unsigned char)*p) && d < 5) {
-				v = v * 16 + (unsigned)(isdigit((unsigned char)*p) ? *p - '0' : (tolower((unsigned char)*p) - 'a' + 10));
+				v = v * 16 +
+					(unsigned)(isdigit((unsigned char)*p)
+							   ? *p - '0'
+							   : (tolower((unsigned char)*p) - 'a' + 10));
 				p++, d++;
 			}
 			if (d == 0 || d > 4)
@@ -98,14 +101,22 @@ in_net(const unsigned char *a, const unsigned char *net, int bits)
 static bool
 ip_special(int family, const unsigned char *a)
 {
-	static const struct { unsigned char n[4]; int bits; } v4[] = {
-		{{0, 0, 0, 0}, 8}, {{10, 0, 0, 0}, 8}, {{100, 64, 0, 0}, 10}, {{127, 0, 0, 0}, 8},
-		{{169, 254, 0, 0}, 16}, {{172, 16, 0, 0}, 12}, {{192, 0, 0, 0}, 24}, {{192, 0, 2, 0}, 24},
+	static const struct {
+		unsigned char n[4];
+		int bits;
+	} v4[] = {
+		{{0, 0, 0, 0}, 8},      {{10, 0, 0, 0}, 8},     {{100, 64, 0, 0}, 10}, {{127, 0, 0, 0}, 8},
+		{{169, 254, 0, 0}, 16}, {{172, 16, 0, 0}, 12},  {{192, 0, 0, 0}, 24},  {{192, 0, 2, 0}, 24},
 		{{192, 88, 99, 0}, 24}, {{192, 168, 0, 0}, 16}, {{198, 18, 0, 0}, 15}, {{198, 51, 100, 0}, 24},
-		{{203, 0, 113, 0}, 24}, {{224, 0, 0, 0}, 4}, {{240, 0, 0, 0}, 4},
+		{{203, 0, 113, 0}, 24}, {{224, 0, 0, 0}, 4},    {{240, 0, 0, 0}, 4},
 	};
-	static const struct { unsigned char n[16]; int bits; } v6[] = {
-		{{0x20, 0x01, 0x0d, 0xb8}, 32}, {{0x20, 0x01, 0, 0}, 23}, {{0x20, 0x02}, 16},
+	static const struct {
+		unsigned char n[16];
+		int bits;
+	} v6[] = {
+		{{0x20, 0x01, 0x0d, 0xb8}, 32},
+		{{0x20, 0x01, 0, 0}, 23},
+		{{0x20, 0x02}, 16},
 		{{0x3f, 0xff, 0xf0, 0}, 20},
 	};
 	if (family == 4) {
@@ -219,11 +230,10 @@ struct verdict {
 static bool
 validate(struct emu *e, json_t *o, struct verdict *v)
 {
-	static const char *const required[] = {"indicatorValue", "indicatorType", "action", "title",
-					       "description"};
-	static const char *const strings[] = {"indicatorValue", "indicatorType", "action", "title",
-					      "description", "application", "expirationTime", "severity",
-					      "recommendedActions", "educateUrl", "externalId"};
+	static const char *const required[] = {"indicatorValue", "indicatorType", "action", "title", "description"};
+	static const char *const strings[] = {"indicatorValue",     "indicatorType", "action",         "title",
+					      "description",        "application",   "expirationTime", "severity",
+					      "recommendedActions", "educateUrl",    "externalId"};
 	if (!json_is_object(o))
 		BAD(v, "InvalidRequestBody", "Request body is incorrect");
 	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
@@ -250,8 +260,9 @@ validate(struct emu *e, json_t *o, struct verdict *v)
 			continue;
 		if (!json_is_array(x))
 			BAD(v, "InvalidRequestBody", "Request body is incorrect: %s must be an array", names[i]);
-		json_array_foreach(x, k, el) if (!json_is_string(el))
-			BAD(v, "InvalidRequestBody", "Request body is incorrect: %s holds strings", names[i]);
+		json_array_foreach(x, k, el)
+			if (!json_is_string(el))
+				BAD(v, "InvalidRequestBody", "Request body is incorrect: %s holds strings", names[i]);
 	}
 	const char *value = json_string_value(json_object_get(o, "indicatorValue"));
 	const char *type = json_string_value(json_object_get(o, "indicatorType"));
@@ -541,12 +552,12 @@ log_change(struct emu *e, const char *op, const struct indicator *x)
 	if (json_array_size(e->changes) >= 200000)
 		json_array_remove(e->changes, 0);
 	json_t *o = x->obj;
-	json_array_append_new(e->changes, json_pack("{s:s, s:I, s:s, s:O, s:O, s:O, s:O, s:I}", "op", op, "id",
-						    (json_int_t)x->id, "tenant", x->tenant, "type",
-						    json_object_get(o, "indicatorType"), "value",
-						    json_object_get(o, "indicatorValue"), "action",
-						    json_object_get(o, "action"), "createdBy",
-						    json_object_get(o, "createdBy"), "at_ms", (json_int_t)emu_now_ms(e)));
+	json_array_append_new(e->changes,
+			      json_pack("{s:s, s:I, s:s, s:O, s:O, s:O, s:O, s:I}", "op", op, "id", (json_int_t)x->id,
+					"tenant", x->tenant, "type", json_object_get(o, "indicatorType"), "value",
+					json_object_get(o, "indicatorValue"), "action", json_object_get(o, "action"),
+					"createdBy", json_object_get(o, "createdBy"), "at_ms",
+					(json_int_t)emu_now_ms(e)));
 }
 
 static void
@@ -611,9 +622,10 @@ ind_reindex(struct emu *e)
 }
 
 static const char *const copied[] = {
-	"indicatorValue", "indicatorType", "action", "title", "description", "expirationTime",
-	"severity", "recommendedActions", "rbacGroupNames", "rbacGroupIds", "generateAlert",
-	"educateUrl", "externalId", "category", "mitreTechniques", "bypassDurationHours",
+	"indicatorValue", "indicatorType",  "action",          "title",
+	"description",    "expirationTime", "severity",        "recommendedActions",
+	"rbacGroupNames", "rbacGroupIds",   "generateAlert",   "educateUrl",
+	"externalId",     "category",       "mitreTechniques", "bypassDurationHours",
 };
 
 /* What an optional field becomes when an update omits it under
@@ -754,8 +766,8 @@ parse_body(const struct request *q, struct reply *r)
 	}
 	json_t *j = json_loadb(q->body ? q->body : "", q->body_len, JSON_REJECT_DUPLICATES, &err);
 	if (j == NULL)
-		reply_error(r, 400, "InvalidRequestBody", "Request body is incorrect: line %d, column %d: %s",
-			    err.line, err.column, err.text);
+		reply_error(r, 400, "InvalidRequestBody", "Request body is incorrect: line %d, column %d: %s", err.line,
+			    err.column, err.text);
 	return j;
 }
 
@@ -805,8 +817,9 @@ static json_t *
 import_result(json_t *item, json_t *out, const struct verdict *v)
 {
 	/* The value as stored (normalised) when it was, else as given. */
-	json_t *val = out ? json_object_get(out, "indicatorValue")
-			  : json_is_object(item) ? json_object_get(item, "indicatorValue") : NULL;
+	json_t *val = out              ? json_object_get(out, "indicatorValue")
+		: json_is_object(item) ? json_object_get(item, "indicatorValue")
+				       : NULL;
 	json_t *res = json_object();
 	json_object_set_new(res, "id", out ? json_copy(json_object_get(out, "id")) : json_null());
 	json_object_set_new(res, "indicator", json_is_string(val) ? json_copy(val) : json_null());
@@ -876,13 +889,14 @@ ind_import(struct emu *e, const struct app *a, const struct request *q, struct r
 		return;
 	}
 	if (!json_is_array(list) || json_array_size(list) == 0) {
-		reply_error(r, 400, "InvalidRequestBody", "Request body is incorrect: Indicators must be a non-empty array");
+		reply_error(r, 400, "InvalidRequestBody",
+			    "Request body is incorrect: Indicators must be a non-empty array");
 		json_decref(in);
 		return;
 	}
 	if (json_array_size(list) > 500) {
-		reply_error(r, 400, "MaximumBatchSizeExceeded", "Maximum batch size exceeded. Received: %zu, allowed: 500",
-			    json_array_size(list));
+		reply_error(r, 400, "MaximumBatchSizeExceeded",
+			    "Maximum batch size exceeded. Received: %zu, allowed: 500", json_array_size(list));
 		json_decref(in);
 		return;
 	}
@@ -1058,8 +1072,8 @@ ind_batch_delete(struct emu *e, const struct app *a, const struct request *q, st
 		goto out;
 	}
 	if (json_array_size(ids) > 500) {
-		reply_error(r, 400, "MaximumBatchSizeExceeded", "Maximum batch size exceeded. Received: %zu, allowed: 500",
-			    json_array_size(ids));
+		reply_error(r, 400, "MaximumBatchSizeExceeded",
+			    "Maximum batch size exceeded. Received: %zu, allowed: 500", json_array_size(ids));
 		goto out;
 	}
 	/* Atomic: check every id before deleting any. */

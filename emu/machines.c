@@ -105,14 +105,16 @@ exposure_by_group(struct emu *e, const struct app *a, const struct request *q, s
 			json_object_set_new(groups, m->group, x = json_pack("{s:i, s:i}", "n", 0, "open", 0));
 		json_object_set_new(x, "n", json_integer(json_integer_value(json_object_get(x, "n")) + 1));
 		if (strcmp(m->np_mode, "Block") != 0)
-			json_object_set_new(x, "open", json_integer(json_integer_value(json_object_get(x, "open")) + 1));
+			json_object_set_new(x, "open",
+					    json_integer(json_integer_value(json_object_get(x, "open")) + 1));
 	}
 	char now[40];
 	emu_time_format(emu_now_ms(e), now, sizeof(now));
 	json_object_foreach(groups, name, g) {
 		double score = 100.0 * (double)json_integer_value(json_object_get(g, "open")) /
-			       (double)json_integer_value(json_object_get(g, "n"));
-		json_array_append_new(v, json_pack("{s:s, s:f, s:s}", "time", now, "score", score, "rbacGroupName", name));
+			(double)json_integer_value(json_object_get(g, "n"));
+		json_array_append_new(v,
+				      json_pack("{s:s, s:f, s:s}", "time", now, "score", score, "rbacGroupName", name));
 	}
 	json_decref(groups);
 	r->status = 200;
@@ -175,10 +177,17 @@ aq_run(struct emu *e, const struct app *a, const struct request *q, struct reply
 	 * devicetvmsecureconfigurationassessment-table.md), nothing more:
 	 * the mode (Block, Audit, Off) shows only as IsCompliant. */
 	static const char *const cols[][2] = {
-		{"DeviceId", "String"}, {"DeviceName", "String"}, {"OSPlatform", "String"},
-		{"Timestamp", "DateTime"}, {"ConfigurationId", "String"}, {"ConfigurationCategory", "String"},
-		{"ConfigurationSubcategory", "String"}, {"ConfigurationImpact", "Double"},
-		{"IsCompliant", "Boolean"}, {"IsApplicable", "Boolean"}, {"Context", "Dynamic"},
+		{"DeviceId", "String"},
+		{"DeviceName", "String"},
+		{"OSPlatform", "String"},
+		{"Timestamp", "DateTime"},
+		{"ConfigurationId", "String"},
+		{"ConfigurationCategory", "String"},
+		{"ConfigurationSubcategory", "String"},
+		{"ConfigurationImpact", "Double"},
+		{"IsCompliant", "Boolean"},
+		{"IsApplicable", "Boolean"},
+		{"Context", "Dynamic"},
 		{"IsExpectedUserImpact", "Boolean"},
 	};
 	json_t *schema = json_array(), *rows = json_array();
@@ -188,14 +197,14 @@ aq_run(struct emu *e, const struct app *a, const struct request *q, struct reply
 	emu_time_format(emu_now_ms(e), now, sizeof(now));
 	for (size_t i = 0; i < e->nmachines; i++) {
 		const struct machine *m = &e->machines[i];
-		json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:b, s:b, s:s, s:b}",
-						      "DeviceId", m->id, "DeviceName", m->name, "OSPlatform",
-						      "Windows11", "Timestamp", now, "ConfigurationId", "scid-96",
-						      "ConfigurationCategory", "Security controls",
-						      "ConfigurationSubcategory", "Network Protection",
-						      "ConfigurationImpact", 8.0, "IsCompliant",
-						      strcmp(m->np_mode, "Block") == 0, "IsApplicable", 1, "Context", "[]",
-						      "IsExpectedUserImpact", 1));
+		json_array_append_new(rows,
+				      json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:b, s:b, s:s, s:b}",
+						"DeviceId", m->id, "DeviceName", m->name, "OSPlatform", "Windows11",
+						"Timestamp", now, "ConfigurationId", "scid-96", "ConfigurationCategory",
+						"Security controls", "ConfigurationSubcategory", "Network Protection",
+						"ConfigurationImpact", 8.0, "IsCompliant",
+						strcmp(m->np_mode, "Block") == 0, "IsApplicable", 1, "Context", "[]",
+						"IsExpectedUserImpact", 1));
 	}
 	r->status = 200;
 	r->body = json_pack("{s:o, s:o}", "Schema", schema, "Results", rows);

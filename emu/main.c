@@ -100,9 +100,10 @@ send_reply(struct MHD_Connection *c, struct reply *r)
 						       text ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
 	}
 	if (r->body && !r->raw_empty) {
-		MHD_add_response_header(resp, "Content-Type",
-					r->odata ? "application/json; odata.metadata=minimal; odata.streaming=true; charset=utf-8"
-						 : "application/json; charset=utf-8");
+		MHD_add_response_header(
+			resp, "Content-Type",
+			r->odata ? "application/json; odata.metadata=minimal; odata.streaming=true; charset=utf-8"
+				 : "application/json; charset=utf-8");
 	}
 	if (r->odata)
 		MHD_add_response_header(resp, "OData-Version", "4.0");
@@ -202,11 +203,17 @@ int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'C'}, {"listen", required_argument, NULL, 'l'}, {"tls-cert", required_argument, NULL, 'c'},
-		{"tls-key", required_argument, NULL, 'k'}, {"state", required_argument, NULL, 's'},
-		{"no-rate-limits", no_argument, NULL, 'n'}, {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},	  {"reading", required_argument, NULL, 'r'},
-		{"list-readings", no_argument, NULL, 'L'}, {NULL, 0, NULL, 0},
+		{"config", required_argument, NULL, 'C'},
+		{"listen", required_argument, NULL, 'l'},
+		{"tls-cert", required_argument, NULL, 'c'},
+		{"tls-key", required_argument, NULL, 'k'},
+		{"state", required_argument, NULL, 's'},
+		{"no-rate-limits", no_argument, NULL, 'n'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{"reading", required_argument, NULL, 'r'},
+		{"list-readings", no_argument, NULL, 'L'},
+		{NULL, 0, NULL, 0},
 	};
 	const char **readings = xcalloc((size_t)argc + 1, sizeof(*readings));
 	size_t nreadings = 0;
@@ -224,9 +231,18 @@ main(int argc, char **argv)
 		case 'n': no_rl = true; break;
 		case 'r': readings[nreadings++] = optarg; break;
 		case 'L': list_readings = true; break;
-		case 'V': printf("mde-emulator %s\n", IOCSYNC_VERSION); free(readings); return 0;
-		case 'h': fputs(usage, stdout); free(readings); return 0;
-		default: fputs(usage, stderr); free(readings); return 2;
+		case 'V':
+			printf("mde-emulator %s\n", IOCSYNC_VERSION);
+			free(readings);
+			return 0;
+		case 'h':
+			fputs(usage, stdout);
+			free(readings);
+			return 0;
+		default:
+			fputs(usage, stderr);
+			free(readings);
+			return 2;
 		}
 	}
 	if (list_readings) {
@@ -258,7 +274,8 @@ main(int argc, char **argv)
 	}
 	char *cert_pem = NULL, *key_pem = NULL;
 	size_t n;
-	if (cert && (file_read(cert, 1 << 20, &cert_pem, &n) != ERR_OK || file_read(key, 1 << 20, &key_pem, &n) != ERR_OK)) {
+	if (cert &&
+	    (file_read(cert, 1 << 20, &cert_pem, &n) != ERR_OK || file_read(key, 1 << 20, &key_pem, &n) != ERR_OK)) {
 		fprintf(stderr, "mde-emulator: cannot read the TLS certificate or key: %s\n", strerror(errno));
 		free(readings);
 		return 1;
@@ -310,21 +327,19 @@ main(int argc, char **argv)
 
 	/* A pool of threads: a slow answer (fault) holds one, not the server. */
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
-			 (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) | (cert ? MHD_USE_TLS : 0);
+		(ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) | (cert ? MHD_USE_TLS : 0);
 	struct MHD_Daemon *d;
 	if (cert)
 		d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, e, MHD_OPTION_SOCK_ADDR, &ss,
 				     MHD_OPTION_CONNECTION_TIMEOUT, 15u, MHD_OPTION_CONNECTION_LIMIT, 1000u,
-				     MHD_OPTION_THREAD_POOL_SIZE, 4u,
-				     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536, MHD_OPTION_NOTIFY_COMPLETED,
-				     on_done, NULL, MHD_OPTION_HTTPS_MEM_CERT, cert_pem, MHD_OPTION_HTTPS_MEM_KEY,
-				     key_pem, MHD_OPTION_END);
+				     MHD_OPTION_THREAD_POOL_SIZE, 4u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
+				     MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_HTTPS_MEM_CERT, cert_pem,
+				     MHD_OPTION_HTTPS_MEM_KEY, key_pem, MHD_OPTION_END);
 	else
 		d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, e, MHD_OPTION_SOCK_ADDR, &ss,
 				     MHD_OPTION_CONNECTION_TIMEOUT, 15u, MHD_OPTION_CONNECTION_LIMIT, 1000u,
-				     MHD_OPTION_THREAD_POOL_SIZE, 4u,
-				     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536, MHD_OPTION_NOTIFY_COMPLETED,
-				     on_done, NULL, MHD_OPTION_END);
+				     MHD_OPTION_THREAD_POOL_SIZE, 4u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
+				     MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_END);
 	if (d == NULL) {
 		fprintf(stderr, "mde-emulator: cannot listen on %s\n", listen);
 		emu_free(e);

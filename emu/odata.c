@@ -17,13 +17,32 @@
 #define FILTER_MAX_DEPTH 64
 #define FILTER_MAX_BYTES 8192
 
-enum op { OP_EQ, OP_NE, OP_GT, OP_GE, OP_LT, OP_LE, OP_AND, OP_OR, OP_NOT, OP_STARTSWITH, OP_CONTAINS, OP_ANY };
-enum lit { L_STR, L_NUM, L_BOOL, L_NULL, L_TIME };
+enum op {
+	OP_EQ,
+	OP_NE,
+	OP_GT,
+	OP_GE,
+	OP_LT,
+	OP_LE,
+	OP_AND,
+	OP_OR,
+	OP_NOT,
+	OP_STARTSWITH,
+	OP_CONTAINS,
+	OP_ANY
+};
+enum lit {
+	L_STR,
+	L_NUM,
+	L_BOOL,
+	L_NULL,
+	L_TIME
+};
 
 struct filter {
 	enum op op;
-	struct filter *a, *b;	/* and/or/not; any: a is the lambda's body */
-	char *field;		/* comparisons */
+	struct filter *a, *b; /* and/or/not; any: a is the lambda's body */
+	char *field;          /* comparisons */
 	enum lit kind;
 	char *str;
 	double num;
@@ -34,14 +53,18 @@ struct filter {
 /* Filterable properties per entity; collections take any() only, times
  * compare as times. */
 static const char *const ind_fields[] = {
-	"application", "createdByDisplayName", "expirationTime", "generateAlert", "title",
-	"rbacGroupNames", "rbacGroupIds", "indicatorValue", "indicatorType",
-	"creationTimeDateTimeUtc", "createdBy", "action", "severity", NULL,
+	"application",    "createdByDisplayName",
+	"expirationTime", "generateAlert",
+	"title",          "rbacGroupNames",
+	"rbacGroupIds",   "indicatorValue",
+	"indicatorType",  "creationTimeDateTimeUtc",
+	"createdBy",      "action",
+	"severity",       NULL,
 };
 static const char *const machine_fields[] = {
-	"computerDnsName", "id", "version", "deviceValue", "aadDeviceId", "machineTags", "lastSeen",
-	"exposureLevel", "onboardingStatus", "lastIpAddress", "healthStatus", "osPlatform", "riskScore",
-	"rbacGroupId", NULL,
+	"computerDnsName", "id",         "version",       "deviceValue",      "aadDeviceId",
+	"machineTags",     "lastSeen",   "exposureLevel", "onboardingStatus", "lastIpAddress",
+	"healthStatus",    "osPlatform", "riskScore",     "rbacGroupId",      NULL,
 };
 static const char *const collections[] = {"rbacGroupNames", "rbacGroupIds", "machineTags", NULL};
 static const char *const times[] = {"expirationTime", "creationTimeDateTimeUtc", "lastSeen", NULL};
@@ -65,7 +88,7 @@ struct parser {
 	bool failed;
 	int depth;
 	const char *const *fields;
-	const char *var;	/* inside any(var: ...): its name */
+	const char *var; /* inside any(var: ...): its name */
 	size_t varlen;
 };
 
@@ -317,7 +340,10 @@ parse_primary(struct parser *ps)
 		ps->depth--;
 		return f;
 	}
-	static const struct { const char *kw; enum op op; } ops[] = {
+	static const struct {
+		const char *kw;
+		enum op op;
+	} ops[] = {
 		{"eq", OP_EQ}, {"ne", OP_NE}, {"gt", OP_GT}, {"ge", OP_GE}, {"lt", OP_LT}, {"le", OP_LE},
 	};
 	size_t k;
@@ -379,8 +405,8 @@ parse_or(struct parser *ps)
 struct filter *
 filter_parse(const char *s, enum filter_entity ent, char *why, size_t whysz)
 {
-	struct parser ps = {.p = s, .why = why, .whysz = whysz,
-			    .fields = ent == FILTER_MACHINES ? machine_fields : ind_fields};
+	struct parser ps = {
+		.p = s, .why = why, .whysz = whysz, .fields = ent == FILTER_MACHINES ? machine_fields : ind_fields};
 	if (strlen(s) > FILTER_MAX_BYTES) {
 		snprintf(why, whysz, "longer than %d bytes", FILTER_MAX_BYTES);
 		return NULL;
@@ -467,7 +493,9 @@ filter_match(const struct filter *f, json_t *obj)
 		return json_is_boolean(v) && verdict(f->op, cmp_num(json_is_true(v), f->bval));
 	if (f->kind == L_NUM) {
 		/* Ids are numbers documented as strings (rbacGroupId): either compares. */
-		double x = json_is_number(v) ? json_number_value(v) : json_is_string(v) ? strtod(json_string_value(v), NULL) : 0;
+		double x = json_is_number(v) ? json_number_value(v)
+			: json_is_string(v)  ? strtod(json_string_value(v), NULL)
+					     : 0;
 		return (json_is_number(v) || json_is_string(v)) && verdict(f->op, cmp_num(x, f->num));
 	}
 	if (!json_is_string(v))

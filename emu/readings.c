@@ -13,34 +13,44 @@ static const struct {
 	const char *choices[READING_CHOICES_MAX + 1]; /* NULL-terminated, default first */
 	const char *evidence;
 } table[] = {
-	[R_UPSERT_KEY] = {"upsert-key", {"type-value-action", "type-value"},
+	[R_UPSERT_KEY] = {"upsert-key",
+			  {"type-value-action", "type-value"},
 			  "DD post-ti-indicator.md \"Submits or Updates\"; MS staff in microsoft-365-docs#4927 and "
 			  "#5890 (cut); demisto: creates when the value does not exist"},
-	[R_EMPTY_LIST] = {"empty-list", {"200", "404"},
+	[R_EMPTY_LIST] = {"empty-list",
+			  {"200", "404"},
 			  "DD get-machines.md answers 404 when nothing is found; demisto treats 404 on "
 			  "GET /api/indicators as an empty list"},
-	[R_IMPORT_ERRORS] = {"import-errors", {"per-item", "whole-batch"},
+	[R_IMPORT_ERRORS] = {"import-errors",
+			     {"per-item", "whole-batch"},
 			     "DD import-ti-indicators.md: 200 with per-item results, 400 \"usually incorrect body\"; "
 			     "no failure example"},
-	[R_CREATED_BY] = {"created-by", {"client-id", "object-id"},
+	[R_CREATED_BY] = {"created-by",
+			  {"client-id", "object-id"},
 			  "DD ti-indicator.md \"Unique identity of the user/application\"; the example GUID is "
 			  "not identified as appId or object id"},
-	[R_NORMALIZE] = {"normalize", {"none", "canonical"},
-			 "nothing documented; portal guidance asks for full IPv6"},
-	[R_OMITTED_FIELDS] = {"omitted-fields", {"keep", "reset"},
+	[R_NORMALIZE] = {"normalize", {"none", "canonical"}, "nothing documented; portal guidance asks for full IPv6"},
+	[R_OMITTED_FIELDS] = {"omitted-fields",
+			      {"keep", "reset"},
 			      "undocumented; only application is documented as not updated"},
-	[R_GROUP_NAMES] = {"group-names", {"accept", "validate"},
+	[R_GROUP_NAMES] = {"group-names",
+			   {"accept", "validate"},
 			   "DD ti-indicator.md: rbacGroupNames/rbacGroupIds are the groups \"where the indicator "
 			   "is exposed\""},
-	[R_LIST_PERMISSION] = {"list-permission", {"read-all-allowed", "readwrite-only"},
+	[R_LIST_PERMISSION] = {"list-permission",
+			       {"read-all-allowed", "readwrite-only"},
 			       "DD get-ti-indicators-collection.md lists only Ti.ReadWrite and Ti.ReadWrite.All"},
-	[R_TEXT_LIMITS] = {"text-limits", {"strict", "none"},
+	[R_TEXT_LIMITS] = {"text-limits",
+			   {"strict", "none"},
 			   "undocumented; OpenCTI sends titles up to 4,000 characters"},
-	[R_PAST_EXPIRY] = {"past-expiry", {"reject", "accept"},
+	[R_PAST_EXPIRY] = {"past-expiry",
+			   {"reject", "accept"},
 			   "undocumented; the documents' own examples carry past dates"},
-	[R_LEGACY_ACTIONS] = {"legacy-actions", {"accept", "reject"},
+	[R_LEGACY_ACTIONS] = {"legacy-actions",
+			      {"accept", "reject"},
 			      "DD ti-indicator.md: Alert and AlertAndBlock \"supported until January 2022\""},
-	[R_GOV_AUDIENCE] = {"gov-audience", {"api-host", "onmicrosoft-us"},
+	[R_GOV_AUDIENCE] = {"gov-audience",
+			    {"api-host", "onmicrosoft-us"},
 			    "DD gov.md names hosts, no audience; GCC scripts use the API host, demisto uses "
 			    "https://securitycenter.onmicrosoft.us"},
 };

@@ -15,15 +15,14 @@
 
 struct probe {
 	struct mde *m;
-	char value[65];		/* the probe's FileSha256, lower case as sent */
-	char title[80];		/* unique: the probe's indicators are found by it */
+	char value[65]; /* the probe's FileSha256, lower case as sent */
+	char title[80]; /* unique: the probe's indicators are found by it */
 	char expires[32];
 	json_t *found, *evidence;
-	json_t *ids;		/* every id the probe may have made */
+	json_t *ids; /* every id the probe may have made */
 };
 
-static void
-learned(struct probe *p, const char *key, const char *choice, const char *fmt, ...)
+static void learned(struct probe *p, const char *key, const char *choice, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 static void
 learned(struct probe *p, const char *key, const char *choice, const char *fmt, ...)
@@ -125,10 +124,12 @@ probe_steps(struct probe *p, const struct config *c, char *why, size_t whysz)
 	 * 3.7) in one import: per-item results, or the request refused. */
 	json_t *bad = probe_item(p, "Allowed", true);
 	json_object_set_new(bad, "indicatorValue", json_string("not-a-sha256"));
-	enum err e = import(p, json_pack("[o, o]", probe_item(p, "Allowed", true), bad), &id1, &res, &status, why, whysz);
+	enum err e =
+		import(p, json_pack("[o, o]", probe_item(p, "Allowed", true), bad), &id1, &res, &status, why, whysz);
 	if (e == ERR_HTTP && status == 400) {
-		learned(p, "import_errors", "whole-batch", "one valid and one invalid item: the import was refused whole "
-							 "(HTTP 400)");
+		learned(p, "import_errors", "whole-batch",
+			"one valid and one invalid item: the import was refused whole "
+			"(HTTP 400)");
 		e = import(p, json_pack("[o]", probe_item(p, "Allowed", true)), &id1, &res, &status, why, whysz);
 	} else if (e == ERR_OK) {
 		bool second = json_is_true(json_object_get(json_array_get(res, 1), "isFailed"));
@@ -148,7 +149,8 @@ probe_steps(struct probe *p, const struct config *c, char *why, size_t whysz)
 
 	/* The same key without recommendedActions: updated in place; what
 	 * happens to the omitted field shows in the listing. */
-	if ((e = import(p, json_pack("[o]", probe_item(p, "Allowed", false)), &id, &res, &status, why, whysz)) != ERR_OK)
+	if ((e = import(p, json_pack("[o]", probe_item(p, "Allowed", false)), &id, &res, &status, why, whysz)) !=
+	    ERR_OK)
 		return e;
 	json_decref(res);
 	/* Another action on the same value: a second indicator, or the same
@@ -157,8 +159,8 @@ probe_steps(struct probe *p, const struct config *c, char *why, size_t whysz)
 		return e;
 	json_decref(res);
 	if (id2 && strcmp(id1, id2) == 0)
-		learned(p, "upsert_key", "type-value", "another action on the probe's value changed indicator %s in place",
-			id1);
+		learned(p, "upsert_key", "type-value",
+			"another action on the probe's value changed indicator %s in place", id1);
 	else
 		learned(p, "upsert_key", "type-value-action",
 			"another action on the probe's value made indicator %s beside %s", id2 ? id2 : "?", id1);
@@ -177,8 +179,10 @@ probe_steps(struct probe *p, const struct config *c, char *why, size_t whysz)
 	if (by && strcasecmp(by, c->client_id) == 0)
 		learned(p, "created_by", "client-id", "createdBy is the app's client id");
 	else
-		learned(p, "created_by", "object-id", "createdBy is %.60s, not the client id (the service principal's "
-						    "object id?)", by ? by : "empty");
+		learned(p, "created_by", "object-id",
+			"createdBy is %.60s, not the client id (the service principal's "
+			"object id?)",
+			by ? by : "empty");
 	upper |= val && strcmp(val, p->value) != 0 && strcasecmp(val, p->value) == 0;
 	if (upper || (val && strcmp(val, p->value) != 0))
 		learned(p, "normalizes", "canonical", "the value came back as %.70s, not as sent", val ? val : "?");
@@ -266,8 +270,10 @@ cleanup(struct probe *p, char *why, size_t whysz)
 		return le;
 	}
 	if (json_array_size(left)) {
-		set_why(why, whysz, "%zu probe indicators are left (their title: \"%s\"); delete them in the portal, "
-				    "or let them expire within the hour", json_array_size(left), p->title);
+		set_why(why, whysz,
+			"%zu probe indicators are left (their title: \"%s\"); delete them in the portal, "
+			"or let them expire within the hour",
+			json_array_size(left), p->title);
 		return ERR_HTTP;
 	}
 	return ERR_OK;

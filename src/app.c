@@ -90,7 +90,9 @@ int
 app_one_flag(int argc, char **argv, const char *usage, const char *name, char short_opt, bool *flag)
 {
 	const struct option longopts[] = {
-		{name, no_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+		{name, no_argument, NULL, 'f'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	char shorts[4] = "h";
 	if (short_opt)

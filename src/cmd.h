@@ -10,15 +10,15 @@
 /* Exit codes (iocsync(1), EXIT STATUS). */
 enum {
 	EXIT_OK = 0,
-	EXIT_FAIL = 1,	/* something could not be done (a file, a feed) */
-	EXIT_USAGE = 2,	/* bad command line or configuration */
+	EXIT_FAIL = 1,  /* something could not be done (a file, a feed) */
+	EXIT_USAGE = 2, /* bad command line or configuration */
 };
 
 struct app {
-	const char *config_path;	/* -c, or NULL for the default */
+	const char *config_path; /* -c, or NULL for the default */
 	bool quiet, verbose;
-	const char *tenant;		/* -t NAME */
-	bool one_tenant;		/* the verb acts on one tenant: -t is needed when there are several */
+	const char *tenant; /* -t NAME */
+	bool one_tenant;    /* the verb acts on one tenant: -t is needed when there are several */
 };
 
 /*
@@ -41,8 +41,8 @@ struct merge;
 struct output;
 /* What a feed gave this run. */
 struct feed_use {
-	bool usable;		/* a body (fresh, or the last good snapshot) was used */
-	const char *hold;	/* its deletions are held, and why (static text), or NULL */
+	bool usable;      /* a body (fresh, or the last good snapshot) was used */
+	const char *hold; /* its deletions are held, and why (static text), or NULL */
 };
 
 /* Fetches feed f (index idx of c->feeds) and merges what this run will
@@ -52,8 +52,8 @@ struct feed_use {
  * are held and it does not become the snapshot, unless force. Prints to
  * out; fills *use (may be NULL). Returns 1 when the feed failed, 0
  * otherwise. */
-int feed_collect(const struct config *c, const struct feed_cfg *f, uint32_t idx, struct store *st,
-		 struct policy *pol, struct merge *m, struct output *out, bool force, struct feed_use *use);
+int feed_collect(const struct config *c, const struct feed_cfg *f, uint32_t idx, struct store *st, struct policy *pol,
+		 struct merge *m, struct output *out, bool force, struct feed_use *use);
 
 /* For status and report: one tenant's configuration (in *c) and the
  * status document of its store, read without the lock (report.h). NULL

@@ -44,10 +44,14 @@ int
 cmd_check(struct app *a, int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"format", required_argument, NULL, 'f'}, {"type", required_argument, NULL, 't'},
-		{"json", no_argument, NULL, 'j'},	  {"summary", no_argument, NULL, 's'},
-		{"allowlist", required_argument, NULL, 'a'}, {"cidr", required_argument, NULL, 'C'},
-		{"csv-columns", required_argument, NULL, 'k'}, {"help", no_argument, NULL, 'h'},
+		{"format", required_argument, NULL, 'f'},
+		{"type", required_argument, NULL, 't'},
+		{"json", no_argument, NULL, 'j'},
+		{"summary", no_argument, NULL, 's'},
+		{"allowlist", required_argument, NULL, 'a'},
+		{"cidr", required_argument, NULL, 'C'},
+		{"csv-columns", required_argument, NULL, 'k'},
+		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct feed_opts fo = {.format = FEED_AUTO, .csv_header = -1};
@@ -132,10 +136,13 @@ cmd_check(struct app *a, int argc, char **argv)
 		char why[512] = "";
 		struct file_view fv;
 		struct feed_stats st = {0};
-		struct pipe_cfg pc = {.name = path, .feed = (uint32_t)(i - optind), .types = types,
+		struct pipe_cfg pc = {.name = path,
+				      .feed = (uint32_t)(i - optind),
+				      .types = types,
 				      .cidr = cidr ? (strcmp(cidr, "expand") == 0 ? CIDR_EXPAND : CIDR_SKIP)
 						   : cfg->cidr,
-				      .cidr_max_addrs = cfg->cidr_expand_max, .policy = pol};
+				      .cidr_max_addrs = cfg->cidr_expand_max,
+				      .policy = pol};
 		enum err e = file_view_open(path, LIMIT_FEED_BYTES, &fv);
 		if (e != ERR_OK) {
 			snprintf(why, sizeof(why), "cannot read: %s",

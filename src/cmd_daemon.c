@@ -105,7 +105,10 @@ cmd_daemon(struct app *a, int argc, char **argv)
 		char ts[32], st[160];
 		format_time((long long)next, ts, sizeof(ts));
 		snprintf(st, sizeof(st), "STATUS=%s; next run at %s",
-			 r == EXIT_OK ? "last run ok" : failed ? "last run failed" : "last run ok, deletions held", ts);
+			 r == EXIT_OK     ? "last run ok"
+				 : failed ? "last run failed"
+					  : "last run ok, deletions held",
+			 ts);
 		sd_notify(0, st);
 		if (failures)
 			log_warn("daemon: run failed (%d in a row); next try at %s", failures, ts);
@@ -119,7 +122,8 @@ cmd_daemon(struct app *a, int argc, char **argv)
 			if (n) {
 				config_free(c);
 				c = n;
-				log_info("daemon: configuration reloaded (%zu feeds); the log file reopened", c->nfeeds);
+				log_info("daemon: configuration reloaded (%zu feeds); the log file reopened",
+					 c->nfeeds);
 			}
 			sd_notify(0, "READY=1");
 		}

@@ -35,7 +35,13 @@ static const char usage[] =
 	"it deletes; at most 12 API calls. --json: one object, keyed as in\n"
 	"iocsync(1). Exit status: 0 learned and cleaned up, 1 otherwise.\n";
 
-enum verdict { V_OK, V_WARN, V_FAIL, V_MANUAL, V_NOTE };
+enum verdict {
+	V_OK,
+	V_WARN,
+	V_FAIL,
+	V_MANUAL,
+	V_NOTE
+};
 static const char *const vnames[] = {"OK", "WARN", "FAIL", "MANUAL", "NOTE"};
 
 struct doc {
@@ -43,8 +49,7 @@ struct doc {
 	int n[5];
 };
 
-static void
-say(struct doc *d, enum verdict v, const char *check, const char *advice, const char *fmt, ...)
+static void say(struct doc *d, enum verdict v, const char *check, const char *advice, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 static void
 say(struct doc *d, enum verdict v, const char *check, const char *advice, const char *fmt, ...)
@@ -99,13 +104,16 @@ check_secret(struct doc *d, const struct config *c)
 		if (dir)
 			say(d, V_OK, "secret", NULL, "the systemd credential %s", c->client_secret_credential);
 		else
-			say(d, V_WARN, "secret", "run doctor as the service does: systemd-run -p LoadCredential=... "
-						 "or from the unit",
+			say(d, V_WARN, "secret",
+			    "run doctor as the service does: systemd-run -p LoadCredential=... "
+			    "or from the unit",
 			    "the systemd credential %s: no CREDENTIALS_DIRECTORY here (not run by systemd)",
 			    c->client_secret_credential);
 	} else {
-		say(d, V_FAIL, "secret", "give client_secret_file, client_secret_env, client_secret_credential or "
-					 "certificate in [mde]", "no secret is configured");
+		say(d, V_FAIL, "secret",
+		    "give client_secret_file, client_secret_env, client_secret_credential or "
+		    "certificate in [mde]",
+		    "no secret is configured");
 	}
 }
 
@@ -143,8 +151,9 @@ check_cap(struct doc *d, const struct config *c, struct mde *m, bool ti, bool ti
 	json_decref(all);
 	say(d, V_OK, "api", NULL, "%s answers (%zu indicators listed)", mde_api_base(m), n);
 	long long room = c->cap - c->reserve - (long long)n;
-	static const char adv[] = "remove stale indicators in the portal, lower what the feeds send, or set "
-				  "priorities so what matters most fits";
+	static const char adv[] =
+		"remove stale indicators in the portal, lower what the feeds send, or set "
+		"priorities so what matters most fits";
 	if ((long long)n >= c->cap)
 		say(d, V_FAIL, "cap", adv, "%zu of %lld: the cap is reached (iocsync's %zu, others' %zu)", n, c->cap,
 		    own, n - own);
@@ -152,8 +161,10 @@ check_cap(struct doc *d, const struct config *c, struct mde *m, bool ti, bool ti
 		say(d, V_WARN, "cap", adv, "%zu of %lld: inside the reserve of %lld (iocsync's %zu, others' %zu)", n,
 		    c->cap, c->reserve, own, n - own);
 	else
-		say(d, V_OK, "cap", NULL, "%zu of %lld used (iocsync's %zu, others' %zu); %lld free after the "
-					  "reserve of %lld%s", n, c->cap, own, n - own, room, c->reserve,
+		say(d, V_OK, "cap", NULL,
+		    "%zu of %lld used (iocsync's %zu, others' %zu); %lld free after the "
+		    "reserve of %lld%s",
+		    n, c->cap, own, n - own, room, c->reserve,
 		    ti_all ? "" : " (others' unseen without Ti.ReadWrite.All)");
 }
 
@@ -166,7 +177,8 @@ check_groups(struct doc *d, struct mde *m, bool mach, json_t *want)
 	json_t *machines = NULL;
 	long st = 0;
 	if (!mach) {
-		say(d, V_WARN, "device groups", "grant Machine.Read.All", "not checked: the token lacks Machine.Read.All");
+		say(d, V_WARN, "device groups", "grant Machine.Read.All",
+		    "not checked: the token lacks Machine.Read.All");
 		return NULL;
 	}
 	if (mde_call(m, MDE_EP_MACHINES, "GET", "/api/machines?$top=10000", NULL, &st, &machines, why, sizeof(why)) !=
@@ -183,8 +195,10 @@ check_groups(struct doc *d, struct mde *m, bool mach, json_t *want)
 			json_bump(seen, g);
 	}
 	if (json_object_size(want) == 0)
-		say(d, V_OK, "device groups", NULL, "no feed is scoped to device groups: indicators apply to every "
-						    "device (%zu groups seen)", json_object_size(seen));
+		say(d, V_OK, "device groups", NULL,
+		    "no feed is scoped to device groups: indicators apply to every "
+		    "device (%zu groups seen)",
+		    json_object_size(seen));
 	const char *g;
 	json_object_foreach(want, g, v) {
 		json_t *cnt = json_object_get(seen, g);
@@ -223,7 +237,8 @@ np_by_group(json_t *res, json_t *machines, json_t *want, size_t *reported)
 			continue;
 		json_t *e = json_object_get(groups, g);
 		if (!e)
-			json_object_set_new(groups, g, e = json_pack("{s:i, s:i, s:[]}", "total", 0, "block", 0, "not"));
+			json_object_set_new(groups, g,
+					    e = json_pack("{s:i, s:i, s:[]}", "total", 0, "block", 0, "not"));
 		json_bump(e, "total");
 		if (json_is_true(json_object_get(np, id)))
 			json_bump(e, "block");
@@ -274,15 +289,16 @@ check_network_protection(struct doc *d, struct mde *m, bool aq, bool mach, json_
 		long long tot = json_integer_value(json_object_get(v, "total"));
 		long long blk = json_integer_value(json_object_get(v, "block"));
 		if (blk == tot) {
-			say(d, V_OK, name, NULL, "%lld of %lld devices in block mode (scid-96, a community id)", blk, tot);
+			say(d, V_OK, name, NULL, "%lld of %lld devices in block mode (scid-96, a community id)", blk,
+			    tot);
 			continue;
 		}
-		const json_t *not = json_object_get(v, "not");
+		const json_t *laggards = json_object_get(v, "not");
 		struct strbuf names = {0};
-		for (size_t k = 0; k < json_array_size(not) && k < 10; k++)
-			sb_addf(&names, "%s%s", k ? ", " : "", json_string_value(json_array_get(not, k)));
-		if (json_array_size(not) > 10)
-			sb_addf(&names, " and %zu more", json_array_size(not) - 10);
+		for (size_t k = 0; k < json_array_size(laggards) && k < 10; k++)
+			sb_addf(&names, "%s%s", k ? ", " : "", json_string_value(json_array_get(laggards, k)));
+		if (json_array_size(laggards) > 10)
+			sb_addf(&names, " and %zu more", json_array_size(laggards) - 10);
 		say(d, blk ? V_WARN : V_FAIL, name, adv, "%lld of %lld devices in block mode; not: %s", blk, tot,
 		    names.buf);
 		sb_free(&names);
@@ -312,9 +328,10 @@ check_tenant(struct doc *d, const struct config *c, const struct clock *clk)
 	bool ti_all = has_role(roles, "Ti.ReadWrite.All"), ti = ti_all || has_role(roles, "Ti.ReadWrite");
 	bool mach = has_role(roles, "Machine.Read.All") || has_role(roles, "Machine.ReadWrite.All");
 	bool aq = has_role(roles, "AdvancedQuery.Read.All");
-	static const char grant[] = "Entra ID > App registrations > the app > API permissions > Add > APIs my "
-				    "organization uses > WindowsDefenderATP > Application permissions; then grant "
-				    "admin consent";
+	static const char grant[] =
+		"Entra ID > App registrations > the app > API permissions > Add > APIs my "
+		"organization uses > WindowsDefenderATP > Application permissions; then grant "
+		"admin consent";
 	if (ti_all)
 		say(d, V_OK, "role Ti.ReadWrite.All", NULL, "indicators: read and write, everybody's counted");
 	else if (ti)
@@ -322,15 +339,17 @@ check_tenant(struct doc *d, const struct config *c, const struct clock *clk)
 		    "only Ti.ReadWrite: others' indicators are invisible, so the cap's budget cannot count them and "
 		    "imports past the cap fail item by item");
 	else
-		say(d, V_FAIL, "role Ti.ReadWrite.All", grant, "no Ti.ReadWrite or Ti.ReadWrite.All: iocsync cannot "
-							       "write indicators");
+		say(d, V_FAIL, "role Ti.ReadWrite.All", grant,
+		    "no Ti.ReadWrite or Ti.ReadWrite.All: iocsync cannot "
+		    "write indicators");
 	if (mach)
 		say(d, V_OK, "role Machine.Read.All", NULL, "machines: readable (device groups can be checked)");
 	else
 		say(d, V_WARN, "role Machine.Read.All", grant,
 		    "no Machine.Read.All or Machine.ReadWrite.All: device groups cannot be checked");
 	if (aq)
-		say(d, V_OK, "role AdvancedQuery.Read.All", NULL, "advanced hunting: network protection can be checked");
+		say(d, V_OK, "role AdvancedQuery.Read.All", NULL,
+		    "advanced hunting: network protection can be checked");
 	else
 		say(d, V_WARN, "role AdvancedQuery.Read.All", grant,
 		    "no AdvancedQuery.Read.All: network protection on the devices cannot be checked");
@@ -359,8 +378,9 @@ manual_and_facts(struct doc *d)
 	    "Settings > Endpoints > General > Advanced features > Enable EDR in block mode: On",
 	    "no API shows it: it lets Defender act on what a non-Microsoft antivirus misses");
 	say(d, V_NOTE, "delay", NULL, "IP and URL blocks can take up to 48 hours to reach the devices");
-	say(d, V_NOTE, "TCP only", "iocsync export --format firewall-ps1 writes Windows Firewall rules for UDP; "
-				   "iocsync probe HOST PORT --both shows what gets through",
+	say(d, V_NOTE, "TCP only",
+	    "iocsync export --format firewall-ps1 writes Windows Firewall rules for UDP; "
+	    "iocsync probe HOST PORT --both shows what gets through",
 	    "network protection blocks TCP (and HTTP/HTTPS); UDP and QUIC to a blocked IP pass");
 	say(d, V_NOTE, "HTTPS paths", NULL,
 	    "a URL indicator's path is enforced for HTTPS only in Microsoft Edge; other browsers see the domain "
@@ -396,7 +416,7 @@ doctor_run(const struct config *c, const struct clock *clk, json_t **checks)
 /* The readings a probe learns, in the order it prints them. */
 static const char *const probe_keys[][2] = {
 	{"upsert_key", "upsert-key"}, {"empty_list", "empty-list"}, {"import_errors", "import-errors"},
-	{"created_by", "created-by"}, {"normalizes", "normalize"}, {"omitted_fields", "omitted-fields"},
+	{"created_by", "created-by"}, {"normalizes", "normalize"},  {"omitted_fields", "omitted-fields"},
 };
 
 static int
@@ -428,7 +448,8 @@ api_probe(struct app *a, bool json)
 		}
 		printf("api-probe: %lld API calls; probe indicators deleted: %zu, left: %zu\n",
 		       (long long)json_integer_value(json_object_get(found, "calls")),
-		       json_array_size(json_object_get(found, "deleted")), json_array_size(json_object_get(found, "left")));
+		       json_array_size(json_object_get(found, "deleted")),
+		       json_array_size(json_object_get(found, "left")));
 	}
 	if (e != ERR_OK)
 		fprintf(stderr, "iocsync: doctor --api-probe: %s\n", why);

@@ -18,7 +18,7 @@
 #include "output.h"
 #include "sync.h"
 
-#define ROWS_PER_FILE 500	/* the portal imports at most 500 rows a file */
+#define ROWS_PER_FILE 500 /* the portal imports at most 500 rows a file */
 
 static const char usage[] =
 	"usage: iocsync [-c FILE] export --format mde-csv [--out PREFIX]\n"
@@ -80,7 +80,8 @@ export_firewall(const struct config *c, const struct want *w, size_t nw, bool fr
 	char why[512], src[600];
 	struct mde *m = NULL;
 	if (from_mde) {
-		if ((m = mde_new(c, NULL, why, sizeof(why))) == NULL || mde_list_all(m, &list, why, sizeof(why)) != ERR_OK) {
+		if ((m = mde_new(c, NULL, why, sizeof(why))) == NULL ||
+		    mde_list_all(m, &list, why, sizeof(why)) != ERR_OK) {
 			fprintf(stderr, "iocsync export: cannot list MDE's indicators: %s\n", why);
 			mde_free(m);
 			return EXIT_FAIL;
@@ -148,10 +149,15 @@ int
 cmd_export(struct app *a, int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"format", required_argument, NULL, 'f'}, {"out", required_argument, NULL, 'o'},
-		{"from", required_argument, NULL, 'F'}, {"inbound", no_argument, NULL, 'i'},
-		{"group", required_argument, NULL, 'g'}, {"per-rule", required_argument, NULL, 'p'},
-		{"uninstall", no_argument, NULL, 'u'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+		{"format", required_argument, NULL, 'f'},
+		{"out", required_argument, NULL, 'o'},
+		{"from", required_argument, NULL, 'F'},
+		{"inbound", no_argument, NULL, 'i'},
+		{"group", required_argument, NULL, 'g'},
+		{"per-rule", required_argument, NULL, 'p'},
+		{"uninstall", no_argument, NULL, 'u'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *format = NULL, *prefix = NULL, *from = "desired", *why;
 	struct fw_opts fo = {.group = "iocsync", .version = IOCSYNC_VERSION, .per_rule = FIREWALL_PER_RULE};
@@ -241,7 +247,8 @@ cmd_export(struct app *a, int argc, char **argv)
 				break;
 			}
 			fputs("IndicatorType,IndicatorValue,ExpirationTime,Action,Severity,Title,Description,"
-			      "RecommendedActions,RbacGroups,Category,MitreTechniques,GenerateAlert\n", fp);
+			      "RecommendedActions,RbacGroups,Category,MitreTechniques,GenerateAlert\n",
+			      fp);
 		}
 		char exp[32];
 		format_time(x->expire_at, exp, sizeof(exp));

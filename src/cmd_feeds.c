@@ -29,8 +29,8 @@ static const char usage[] =
 	"kept), 2 usage or configuration error.\n";
 
 struct verdict {
-	const char *fetch;	/* "200", "304", "file", "error" */
-	const char *snapshot;	/* "fresh", "unchanged", "stale", "none" */
+	const char *fetch;    /* "200", "304", "file", "error" */
+	const char *snapshot; /* "fresh", "unchanged", "stale", "none" */
 };
 
 static void
@@ -55,14 +55,26 @@ feed_collect(const struct config *c, const struct feed_cfg *f, uint32_t idx, str
 	struct store_feed old;
 	struct fetch_result r;
 	struct fetch_opts fo = {
-		.connect_timeout_s = c->connect_timeout_s, .timeout_s = f->timeout_s ? f->timeout_s : c->timeout_s,
-		.max_bytes = f->max_bytes ? f->max_bytes : c->max_bytes, .max_redirects = c->max_redirects,
-		.ca_file = c->ca_file, .proxy = c->proxy, .user_agent = c->user_agent,
+		.connect_timeout_s = c->connect_timeout_s,
+		.timeout_s = f->timeout_s ? f->timeout_s : c->timeout_s,
+		.max_bytes = f->max_bytes ? f->max_bytes : c->max_bytes,
+		.max_redirects = c->max_redirects,
+		.ca_file = c->ca_file,
+		.proxy = c->proxy,
+		.user_agent = c->user_agent,
 	};
-	struct feed_opts po = {.format = f->format, .csv_delim = f->csv_delim, .csv_columns = f->csv_columns,
-			       .csv_header = f->csv_header, .misp_ignore_to_ids = f->misp_ignore_to_ids};
-	struct pipe_cfg pc = {.name = f->name, .feed = idx, .priority = f->priority, .types = f->types,
-			      .cidr = c->cidr, .cidr_max_addrs = c->cidr_expand_max, .policy = pol};
+	struct feed_opts po = {.format = f->format,
+			       .csv_delim = f->csv_delim,
+			       .csv_columns = f->csv_columns,
+			       .csv_header = f->csv_header,
+			       .misp_ignore_to_ids = f->misp_ignore_to_ids};
+	struct pipe_cfg pc = {.name = f->name,
+			      .feed = idx,
+			      .priority = f->priority,
+			      .types = f->types,
+			      .cidr = c->cidr,
+			      .cidr_max_addrs = c->cidr_expand_max,
+			      .policy = pol};
 	struct pipe_out pipe = output_pipe(out);
 	struct feed_stats stats = {.format = f->format};
 	char why[512] = "", note[256] = "";
@@ -80,9 +92,14 @@ feed_collect(const struct config *c, const struct feed_cfg *f, uint32_t idx, str
 	enum err e;
 	char *cursor = NULL;
 	if (f->format == FEED_TAXII) {
-		struct taxii_opts to = {.ca_file = fo.ca_file, .proxy = fo.proxy, .user_agent = fo.user_agent,
-					.connect_timeout_s = fo.connect_timeout_s, .timeout_s = fo.timeout_s,
-					.max_bytes = fo.max_bytes, .snapshot = old.snapshot, .snapshot_len = old.snapshot_len,
+		struct taxii_opts to = {.ca_file = fo.ca_file,
+					.proxy = fo.proxy,
+					.user_agent = fo.user_agent,
+					.connect_timeout_s = fo.connect_timeout_s,
+					.timeout_s = fo.timeout_s,
+					.max_bytes = fo.max_bytes,
+					.snapshot = old.snapshot,
+					.snapshot_len = old.snapshot_len,
 					.cursor = old.cursor};
 		struct taxii_result tr;
 		memset(&r, 0, sizeof(r));
@@ -114,8 +131,10 @@ feed_collect(const struct config *c, const struct feed_cfg *f, uint32_t idx, str
 			snprintf(why, sizeof(why), "an HTML page, not a feed (a login wall or an error page?)");
 			e = ERR_PARSE;
 		} else if (feed_looks_binary(body, len, &at)) {
-			snprintf(why, sizeof(why), "binary data, not a text feed (a NUL byte at offset %zu; UTF-16 "
-				 "and archives other than gzip are not read)", at);
+			snprintf(why, sizeof(why),
+				 "binary data, not a text feed (a NUL byte at offset %zu; UTF-16 "
+				 "and archives other than gzip are not read)",
+				 at);
 			e = ERR_PARSE;
 		}
 	}
@@ -134,14 +153,17 @@ feed_collect(const struct config *c, const struct feed_cfg *f, uint32_t idx, str
 			 * what left it stays, and the old body stays the snapshot
 			 * (the baseline) until --force or --force-feed. */
 			if (force) {
-				log_warn("feed %s: shrank from %lld to %lu indicators, more than max_shrink = %d%%; "
-					 "taken as it is (forced)", f->name, old.entries, stats.accepted_total,
-					 f->max_shrink_pct);
+				log_warn(
+					"feed %s: shrank from %lld to %lu indicators, more than max_shrink = %d%%; "
+					"taken as it is (forced)",
+					f->name, old.entries, stats.accepted_total, f->max_shrink_pct);
 			} else {
 				shrunk = true;
-				snprintf(note, sizeof(note), "shrank from %lld to %lu indicators, more than max_shrink = "
+				snprintf(note, sizeof(note),
+					 "shrank from %lld to %lu indicators, more than max_shrink = "
 					 "%d%%: its new values go out, its deletions are held (sync --force-feed %s "
-					 "takes it as it is)", old.entries, stats.accepted_total, f->max_shrink_pct, f->name);
+					 "takes it as it is)",
+					 old.entries, stats.accepted_total, f->max_shrink_pct, f->name);
 				log_warn("feed %s: %s", f->name, note);
 			}
 		}
@@ -187,8 +209,9 @@ feed_collect(const struct config *c, const struct feed_cfg *f, uint32_t idx, str
 	json_decref(extra);
 	if (use) {
 		use->usable = body != NULL;
-		use->hold = shrunk ? "its feed shrank past max_shrink: deletion held"
-			    : body == NULL ? "its feed is down with no good snapshot" : NULL;
+		use->hold = shrunk     ? "its feed shrank past max_shrink: deletion held"
+			: body == NULL ? "its feed is down with no good snapshot"
+				       : NULL;
 	}
 	fetch_result_free(&r);
 	free(cursor);
@@ -200,8 +223,10 @@ int
 cmd_feeds(struct app *a, int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"json", no_argument, NULL, 'j'}, {"summary", no_argument, NULL, 's'},
-		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+		{"json", no_argument, NULL, 'j'},
+		{"summary", no_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	struct output out = {.fp = stdout, .quiet = a->quiet};
 	int ch, rc = EXIT_OK;

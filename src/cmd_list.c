@@ -40,10 +40,10 @@ int
 cmd_list(struct app *a, int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"all", no_argument, NULL, 'a'}, {"type", required_argument, NULL, 't'},
+		{"all", no_argument, NULL, 'a'},          {"type", required_argument, NULL, 't'},
 		{"action", required_argument, NULL, 'A'}, {"value", required_argument, NULL, 'V'},
-		{"json", no_argument, NULL, 'j'}, {"csv", no_argument, NULL, 'C'},
-		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+		{"json", no_argument, NULL, 'j'},         {"csv", no_argument, NULL, 'C'},
+		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
 	bool all = false, json = false, csv = false;
 	const char *type = NULL, *action = NULL, *value = NULL;
@@ -114,8 +114,9 @@ cmd_list(struct app *a, int argc, char **argv)
 			continue;
 		json_array_append(sel, x);
 	}
-	static const char *const cols[] = {"id", "indicatorType", "indicatorValue", "action", "severity",
-					   "expirationTime", "application", "createdBy", "title"};
+	static const char *const cols[] = {"id",          "indicatorType", "indicatorValue",
+					   "action",      "severity",      "expirationTime",
+					   "application", "createdBy",     "title"};
 	if (json) {
 		json_dumpf(sel, stdout, JSON_INDENT(1));
 		putchar('\n');

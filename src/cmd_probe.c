@@ -122,7 +122,8 @@ tcp_try(const struct addrinfo *ai, const char *payload, double timeout)
 	}
 	if (e == ETIMEDOUT) {
 		printf("tcp %s: timed out after %.1f s: nothing answered the handshake (dropped on the way, or a "
-		       "filtering firewall)\n", peer, timeout);
+		       "filtering firewall)\n",
+		       peer, timeout);
 	} else if (e == ECONNREFUSED) {
 		printf("tcp %s: refused in %.0f ms: the host answered, but nothing listens on that port\n", peer,
 		       (now_s() - t0) * 1000);
@@ -140,22 +141,25 @@ tcp_try(const struct addrinfo *ai, const char *payload, double timeout)
 			re = errno;
 		if (re == ECONNRESET || re == EPIPE) {
 			printf("tcp %s: connected in %.0f ms, then reset: this is what network protection does to an "
-			       "address under a block indicator\n", peer, tc * 1000);
+			       "address under a block indicator\n",
+			       peer, tc * 1000);
 		} else if (re) {
 			printf("tcp %s: connected in %.0f ms, then %s\n", peer, tc * 1000, strerror(re));
 		} else if (n > 0) {
-			printf("tcp %s: connected in %.0f ms, sent %zd bytes, answered with %zd bytes: ", peer, tc * 1000,
-			       s, n);
+			printf("tcp %s: connected in %.0f ms, sent %zd bytes, answered with %zd bytes: ", peer,
+			       tc * 1000, s, n);
 			print_payload(buf, (size_t)n);
 			printf(": TCP gets through\n");
 			rc = 0;
 		} else if (n == 0) {
 			printf("tcp %s: connected in %.0f ms, sent %zd bytes, closed by the other end without an "
-			       "answer: TCP gets through\n", peer, tc * 1000, s);
+			       "answer: TCP gets through\n",
+			       peer, tc * 1000, s);
 			rc = 0;
 		} else {
 			printf("tcp %s: connected in %.0f ms, sent %zd bytes, no answer within %.1f s: TCP gets through "
-			       "(the service said nothing)\n", peer, tc * 1000, s, timeout);
+			       "(the service said nothing)\n",
+			       peer, tc * 1000, s, timeout);
 			rc = 0;
 		}
 	}
@@ -195,13 +199,15 @@ udp_try(const struct addrinfo *ai, const char *payload, double timeout)
 			rc = 0;
 		} else if (e == ECONNREFUSED) {
 			printf("udp %s: sent %zd bytes, refused (ICMP port unreachable): the host is reached, nothing "
-			       "listens on that port\n", peer, s);
+			       "listens on that port\n",
+			       peer, s);
 		} else if (e) {
 			printf("udp %s: sent %zd bytes, then %s\n", peer, s, strerror(e));
 		} else {
 			printf("udp %s: sent %zd bytes, no answer within %.1f s: UDP has no handshake, so this does not "
 			       "say it was blocked; run iocsync probe --listen on the far end to see whether it "
-			       "arrived (network protection does not block UDP)\n", peer, s, timeout);
+			       "arrived (network protection does not block UDP)\n",
+			       peer, s, timeout);
 		}
 	}
 	close(fd);
@@ -225,7 +231,8 @@ listen_loop(const char *port, bool tcp, bool udp, long long count)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)); /* IPv4 too */
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
 		if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || (k == 0 && listen(fd, 16) != 0)) {
-			fprintf(stderr, "iocsync probe: --listen %s/%s: %s\n", port, k ? "udp" : "tcp", strerror(errno));
+			fprintf(stderr, "iocsync probe: --listen %s/%s: %s\n", port, k ? "udp" : "tcp",
+				strerror(errno));
 			freeaddrinfo(ai);
 			return EXIT_FAIL;
 		}
@@ -291,10 +298,15 @@ cmd_probe(struct app *a, int argc, char **argv)
 {
 	(void)a;
 	static const struct option longopts[] = {
-		{"tcp", no_argument, NULL, 't'}, {"udp", no_argument, NULL, 'u'}, {"both", no_argument, NULL, 'b'},
-		{"timeout", required_argument, NULL, 'T'}, {"count", required_argument, NULL, 'n'},
-		{"payload", required_argument, NULL, 'p'}, {"listen", required_argument, NULL, 'l'},
-		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+		{"tcp", no_argument, NULL, 't'},
+		{"udp", no_argument, NULL, 'u'},
+		{"both", no_argument, NULL, 'b'},
+		{"timeout", required_argument, NULL, 'T'},
+		{"count", required_argument, NULL, 'n'},
+		{"payload", required_argument, NULL, 'p'},
+		{"listen", required_argument, NULL, 'l'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	bool tcp = false, udp = false;
 	long long timeout_ms = 3000, count = 1;
@@ -313,7 +325,8 @@ cmd_probe(struct app *a, int argc, char **argv)
 				char *end;
 				double d = strtod(optarg, &end);
 				if (*end || d < 0.05 || d > 600) {
-					fprintf(stderr, "iocsync probe: --timeout %s: seconds from 0.05 to 600\n", optarg);
+					fprintf(stderr, "iocsync probe: --timeout %s: seconds from 0.05 to 600\n",
+						optarg);
 					return EXIT_USAGE;
 				}
 				timeout_ms = (long long)(d * 1000);

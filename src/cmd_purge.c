@@ -50,8 +50,10 @@ int
 cmd_purge(struct app *a, int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"yes", no_argument, NULL, 'y'}, {"feed", required_argument, NULL, 'f'},
-		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+		{"yes", no_argument, NULL, 'y'},
+		{"feed", required_argument, NULL, 'f'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	bool yes = false;
 	const char *feed = NULL;
@@ -131,8 +133,10 @@ cmd_purge(struct app *a, int argc, char **argv)
 		printf("purge: %zu indicators of feed %s stay: another feed lists them too\n", shared, feed);
 	for (size_t k = 0; feed && k < c->nfeeds; k++)
 		if (strcmp(c->feeds[k].name, feed) == 0 && c->feeds[k].enabled)
-			fprintf(stderr, "iocsync purge: feed %s is enabled: the next sync sends its indicators again "
-					"(pause it with enabled = no, or remove it)\n", feed);
+			fprintf(stderr,
+				"iocsync purge: feed %s is enabled: the next sync sends its indicators again "
+				"(pause it with enabled = no, or remove it)\n",
+				feed);
 	if (n == 0) {
 		printf("purge: iocsync owns no indicator%s%s in MDE; nothing to do\n", feed ? " of feed " : "",
 		       feed ? feed : "");
@@ -141,8 +145,10 @@ cmd_purge(struct app *a, int argc, char **argv)
 		goto done;
 	}
 	if (!yes && !(isatty(STDIN_FILENO) && confirm(n, c->tenant_id))) {
-		fprintf(stderr, "iocsync purge: not confirmed (%zu indicators would be deleted; --yes to skip the "
-				"question)\n", n);
+		fprintf(stderr,
+			"iocsync purge: not confirmed (%zu indicators would be deleted; --yes to skip the "
+			"question)\n",
+			n);
 		rc = EXIT_USAGE;
 		goto done;
 	}

@@ -25,8 +25,10 @@ int
 cmd_report(struct app *a, int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"html", required_argument, NULL, 'H'}, {"runs", required_argument, NULL, 'r'},
-		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+		{"html", required_argument, NULL, 'H'},
+		{"runs", required_argument, NULL, 'r'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *out = NULL;
 	long long nruns = 30;

@@ -75,8 +75,10 @@ int
 cmd_status(struct app *a, int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"json", no_argument, NULL, 'j'}, {"runs", required_argument, NULL, 'r'},
-		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+		{"json", no_argument, NULL, 'j'},
+		{"runs", required_argument, NULL, 'r'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	bool json = false;
 	long long nruns = 10;
@@ -125,7 +127,8 @@ cmd_status(struct app *a, int argc, char **argv)
 			       json_string_value(json_object_get(x, "name")),
 			       json_is_true(json_object_get(x, "enabled")) ? "enabled" : "disabled",
 			       (long long)json_integer_value(json_object_get(x, "indicators")),
-			       json_object_get(x, "last_good") ? json_string_value(json_object_get(x, "last_good")) : "never",
+			       json_object_get(x, "last_good") ? json_string_value(json_object_get(x, "last_good"))
+							       : "never",
 			       json_object_get(x, "error") ? ", last error: " : "",
 			       json_object_get(x, "error") ? json_string_value(json_object_get(x, "error")) : "");
 		}

@@ -44,12 +44,16 @@ static int
 run(struct app *a, int argc, char **argv, bool is_plan)
 {
 	static const struct option longopts[] = {
-		{"json", no_argument, NULL, 'j'}, {"dry-run", no_argument, NULL, 'n'},
-		{"force", no_argument, NULL, 'f'}, {"verbose", no_argument, NULL, 'v'},
-		{"force-feed", required_argument, NULL, 'F'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+		{"json", no_argument, NULL, 'j'},
+		{"dry-run", no_argument, NULL, 'n'},
+		{"force", no_argument, NULL, 'f'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"force-feed", required_argument, NULL, 'F'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
-	struct sync_opts o = {.verb = is_plan ? "plan" : "sync", .dry_run = is_plan, .quiet = a->quiet,
-			      .verbose = a->verbose};
+	struct sync_opts o = {
+		.verb = is_plan ? "plan" : "sync", .dry_run = is_plan, .quiet = a->quiet, .verbose = a->verbose};
 	const char **ff = xcalloc((size_t)argc + 1, sizeof(*ff));
 	const char *usage = is_plan ? plan_usage : sync_usage;
 	int ch;
@@ -57,11 +61,18 @@ run(struct app *a, int argc, char **argv, bool is_plan)
 	while ((ch = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'j': o.json = true; break;
-		case 'n': if (is_plan) goto bad; o.dry_run = true; break;
+		case 'n':
+			if (is_plan)
+				goto bad;
+			o.dry_run = true;
+			break;
 		case 'f': o.force = true; break;
 		case 'F': ff[o.nforce_feeds++] = optarg; break;
 		case 'v': o.verbose = true; break;
-		case 'h': fputs(usage, stdout); free(ff); return EXIT_OK;
+		case 'h':
+			fputs(usage, stdout);
+			free(ff);
+			return EXIT_OK;
 		default: goto bad;
 		}
 	}

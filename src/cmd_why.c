@@ -67,9 +67,10 @@ scan_rejected(void *ctx, const struct pipe_cfg *c, unsigned long line, enum ioc_
 	if (!same && !(inlen == strlen(fs->w->raw) && strncasecmp(input, fs->w->raw, inlen) == 0))
 		return;
 	char buf[600];
-	json_array_append_new(fs->hits, json_pack("{s:s, s:I, s:s, s:s}", "verdict", "refused", "line", (json_int_t)line,
-						  "reason", ioc_reason_code(r),
-						  "why", echo_str(why ? why : "", why ? strlen(why) : 0, buf, sizeof(buf))));
+	json_array_append_new(fs->hits,
+			      json_pack("{s:s, s:I, s:s, s:s}", "verdict", "refused", "line", (json_int_t)line,
+					"reason", ioc_reason_code(r), "why",
+					echo_str(why ? why : "", why ? strlen(why) : 0, buf, sizeof(buf))));
 }
 
 /* Every feed's last good copy, parsed again, looking for the value. */
@@ -88,10 +89,18 @@ scan_feeds(struct why *w, const struct config *c, struct store *st, struct polic
 			continue;
 		}
 		struct feed_scan fs = {w, f, json_array()};
-		struct feed_opts po = {.format = f->format, .csv_delim = f->csv_delim, .csv_columns = f->csv_columns,
-				       .csv_header = f->csv_header, .misp_ignore_to_ids = f->misp_ignore_to_ids};
-		struct pipe_cfg pc = {.name = f->name, .feed = (uint32_t)k, .priority = f->priority, .types = f->types,
-				      .cidr = c->cidr, .cidr_max_addrs = c->cidr_expand_max, .policy = pol};
+		struct feed_opts po = {.format = f->format,
+				       .csv_delim = f->csv_delim,
+				       .csv_columns = f->csv_columns,
+				       .csv_header = f->csv_header,
+				       .misp_ignore_to_ids = f->misp_ignore_to_ids};
+		struct pipe_cfg pc = {.name = f->name,
+				      .feed = (uint32_t)k,
+				      .priority = f->priority,
+				      .types = f->types,
+				      .cidr = c->cidr,
+				      .cidr_max_addrs = c->cidr_expand_max,
+				      .policy = pol};
 		struct pipe_out out = {&fs, scan_accepted, scan_rejected};
 		struct feed_stats stats = {.format = f->format};
 		struct merge *m = merge_new();
@@ -114,10 +123,11 @@ state_row(void *ctx, const struct store_ind *r)
 		char first[32], exp[32];
 		format_time(r->first_seen, first, sizeof(first));
 		format_time(r->expires_at, exp, sizeof(exp));
-		json_array_append_new(w->state, json_pack("{s:s?, s:s, s:s, s:s, s:s, s:b}", "id", r->mde_id, "action",
-							  ioc_action_name((enum ioc_action)r->action), "feeds",
-							  r->feeds ? r->feeds : "", "first_seen", first, "expires", exp,
-							  "left_its_feeds", r->gone_since != 0));
+		json_array_append_new(w->state,
+				      json_pack("{s:s?, s:s, s:s, s:s, s:s, s:b}", "id", r->mde_id, "action",
+						ioc_action_name((enum ioc_action)r->action), "feeds",
+						r->feeds ? r->feeds : "", "first_seen", first, "expires", exp,
+						"left_its_feeds", r->gone_since != 0));
 	}
 }
 
@@ -127,9 +137,10 @@ history_row(void *ctx, const struct store_change *ch)
 	struct why *w = ctx;
 	char at[32];
 	format_time(ch->at, at, sizeof(at));
-	json_array_append_new(w->history, json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s?}", "at", at, "op", ch->op, "action",
-						    ch->action >= 0 ? ioc_action_name((enum ioc_action)ch->action) : "",
-						    "feed", ch->feed, "reason", ch->reason, "id", ch->mde_id));
+	json_array_append_new(w->history,
+			      json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s?}", "at", at, "op", ch->op, "action",
+					ch->action >= 0 ? ioc_action_name((enum ioc_action)ch->action) : "", "feed",
+					ch->feed, "reason", ch->reason, "id", ch->mde_id));
 }
 
 /* What MDE holds for the value: a listing filtered on it, in its form
@@ -170,13 +181,13 @@ ask_mde(struct why *w, const struct config *c, struct store *st, char *why, size
 		json_array_foreach(json_object_get(out, "value"), i, x) {
 			char idb[32];
 			const char *by = json_string_value(json_object_get(x, "createdByDisplayName"));
-			json_array_append_new(w->mde, json_pack("{s:s?, s:O?, s:O?, s:s?, s:b, s:O?, s:O?}", "id", mde_id(x, idb),
-								"action", json_object_get(x, "action"), "value",
-								json_object_get(x, "indicatorValue"), "owner",
-								by ? by : json_string_value(json_object_get(x, "createdBy")),
-								"iocsync", mde_owned(m, x), "expires",
-								json_object_get(x, "expirationTime"), "groups",
-								json_object_get(x, "rbacGroupNames")));
+			json_array_append_new(
+				w->mde,
+				json_pack("{s:s?, s:O?, s:O?, s:s?, s:b, s:O?, s:O?}", "id", mde_id(x, idb), "action",
+					  json_object_get(x, "action"), "value", json_object_get(x, "indicatorValue"),
+					  "owner", by ? by : json_string_value(json_object_get(x, "createdBy")),
+					  "iocsync", mde_owned(m, x), "expires", json_object_get(x, "expirationTime"),
+					  "groups", json_object_get(x, "rbacGroupNames")));
 		}
 		json_decref(out);
 		free(path), free(esc);
@@ -214,8 +225,9 @@ verdict(const struct why *w, const char *policy, bool asked)
 	if (allowed_other)
 		return "not blocked: another owner's Allow or Audit is in MDE (Allow wins)";
 	if (ours)
-		return listed ? "in MDE by iocsync, as a feed lists it" : "in MDE by iocsync, though no feed lists it now "
-									   "(held, or removed at the next sync)";
+		return listed ? "in MDE by iocsync, as a feed lists it"
+			      : "in MDE by iocsync, though no feed lists it now "
+				"(held, or removed at the next sync)";
 	if (blocking_other)
 		return "in MDE by another owner";
 	if (!asked)
@@ -258,28 +270,35 @@ print_text(const struct why *w, const char *policy, const char *mde_why, const c
 		       json_string_value(json_object_get(x, "action")), json_string_value(json_object_get(x, "owner")),
 		       json_is_true(json_object_get(x, "iocsync")) ? " (iocsync)" : "",
 		       json_is_string(json_object_get(x, "expires")) ? json_string_value(json_object_get(x, "expires"))
-								      : "never");
+								     : "never");
 	json_array_foreach(w->state, i, x)
 		printf("state: id %s, %s, from %s, first seen %s, expires %s%s\n",
 		       json_string_value(json_object_get(x, "id")), json_string_value(json_object_get(x, "action")),
-		       json_string_value(json_object_get(x, "feeds")), json_string_value(json_object_get(x, "first_seen")),
+		       json_string_value(json_object_get(x, "feeds")),
+		       json_string_value(json_object_get(x, "first_seen")),
 		       json_string_value(json_object_get(x, "expires")),
 		       json_is_true(json_object_get(x, "left_its_feeds")) ? ", left its feeds" : "");
 	json_array_foreach(w->history, i, x)
 		printf("history: %s %s %s (%s%s%s)\n", json_string_value(json_object_get(x, "at")),
 		       json_string_value(json_object_get(x, "op")), json_string_value(json_object_get(x, "action")),
-		       json_string_value(json_object_get(x, "reason")) ? json_string_value(json_object_get(x, "reason")) : "",
+		       json_string_value(json_object_get(x, "reason")) ? json_string_value(json_object_get(x, "reason"))
+								       : "",
 		       json_string_value(json_object_get(x, "feed")) && *json_string_value(json_object_get(x, "feed"))
-			       ? "; feed " : "",
-		       json_string_value(json_object_get(x, "feed")) ? json_string_value(json_object_get(x, "feed")) : "");
+			       ? "; feed "
+			       : "",
+		       json_string_value(json_object_get(x, "feed")) ? json_string_value(json_object_get(x, "feed"))
+								     : "");
 }
 
 int
 cmd_why(struct app *a, int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"type", required_argument, NULL, 't'}, {"offline", no_argument, NULL, 'o'},
-		{"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+		{"type", required_argument, NULL, 't'},
+		{"offline", no_argument, NULL, 'o'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *type = NULL;
 	bool offline = false, json = false;
@@ -298,7 +317,10 @@ cmd_why(struct app *a, int argc, char **argv)
 		fputs(usage, stderr);
 		return EXIT_USAGE;
 	}
-	struct why w = {.raw = argv[optind], .feeds = json_array(), .mde = json_array(), .state = json_array(),
+	struct why w = {.raw = argv[optind],
+			.feeds = json_array(),
+			.mde = json_array(),
+			.state = json_array(),
 			.history = json_array()};
 	int rc = EXIT_OK;
 	struct ioc_opts io = {0};
@@ -351,9 +373,9 @@ cmd_why(struct app *a, int argc, char **argv)
 		rc = EXIT_FAIL;
 	const char *v = verdict(&w, policy, !offline && !mwhy[0]);
 	if (json) {
-		json_t *doc = json_pack("{s:s, s:s, s:s, s:s?, s:O, s:O, s:O, s:O}", "type", ioc_type_name(w.type), "value",
-					w.value, "verdict", v, "policy", policy, "feeds", w.feeds, "mde", w.mde, "state",
-					w.state, "history", w.history);
+		json_t *doc = json_pack("{s:s, s:s, s:s, s:s?, s:O, s:O, s:O, s:O}", "type", ioc_type_name(w.type),
+					"value", w.value, "verdict", v, "policy", policy, "feeds", w.feeds, "mde",
+					w.mde, "state", w.state, "history", w.history);
 		if (mwhy[0])
 			json_object_set_new(doc, "mde_error", json_string(mwhy));
 		json_dumpf(doc, stdout, JSON_INDENT(1));

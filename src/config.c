@@ -24,12 +24,39 @@ severity_name(enum severity s)
 }
 
 enum kt {
-	K_STR, K_PATH, K_BOOL, K_INT, K_DUR, K_GUID, K_URL, K_TYPES, K_ACTION, K_SEVERITY,
-	K_FORMAT, K_LIST, K_CHAR, K_CIDR, K_PCT, K_CLOUD, K_LOGLEVEL, K_CSVHDR, K_TO_IDS, K_FILES, K_LOGFMT,
+	K_STR,
+	K_PATH,
+	K_BOOL,
+	K_INT,
+	K_DUR,
+	K_GUID,
+	K_URL,
+	K_TYPES,
+	K_ACTION,
+	K_SEVERITY,
+	K_FORMAT,
+	K_LIST,
+	K_CHAR,
+	K_CIDR,
+	K_PCT,
+	K_CLOUD,
+	K_LOGLEVEL,
+	K_CSVHDR,
+	K_TO_IDS,
+	K_FILES,
+	K_LOGFMT,
 	K_QUOTA,
 };
 
-enum sec { S_MDE, S_SYNC, S_FETCH, S_ALLOWLIST, S_FEED, S_TENANT, S__COUNT };
+enum sec {
+	S_MDE,
+	S_SYNC,
+	S_FETCH,
+	S_ALLOWLIST,
+	S_FEED,
+	S_TENANT,
+	S__COUNT
+};
 static const char *const sec_names[] = {"mde", "sync", "fetch", "allowlist", "feed", "tenant"};
 _Static_assert(NELEM(sec_names) == S__COUNT, "section names");
 
@@ -134,20 +161,19 @@ struct parse {
 	struct strbuf *errs;
 	int errors;
 	unsigned line;
-	enum sec sec;		/* current section, or S__COUNT when unknown */
+	enum sec sec; /* current section, or S__COUNT when unknown */
 	struct feed_cfg *feed;
 	struct tenant_cfg *tenant;
 	char cursec[256];
-	bool seen[NKEYS];	/* per section instance */
+	bool seen[NKEYS]; /* per section instance */
 	FILE *fp;
-	const char *text;	/* string input */
+	const char *text; /* string input */
 	bool long_line;
 	struct strset *feed_names; /* name -> index in c->feeds */
-	size_t feeds_cap;	/* xgrow's, for c->feeds */
+	size_t feeds_cap;          /* xgrow's, for c->feeds */
 };
 
-static void
-err_at(struct parse *p, unsigned line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void err_at(struct parse *p, unsigned line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void
 err_at(struct parse *p, unsigned line, const char *fmt, ...)
 {
@@ -339,8 +365,8 @@ static const struct {
 	const char *name;
 	char c;
 	bool by_name;
-} delims[] = {{"tab", '\t', true},	 {"\\t", '\t', false},   {"semicolon", ';', true},
-	      {"space", ' ', true},	 {"comma", ',', false}, {"pipe", '|', false}};
+} delims[] = {{"tab", '\t', true},  {"\\t", '\t', false},  {"semicolon", ';', true},
+	      {"space", ' ', true}, {"comma", ',', false}, {"pipe", '|', false}};
 
 /* Stores value v of key k into base; reports a bad value. */
 static void
@@ -371,8 +397,7 @@ set_value(struct parse *p, const struct key *k, void *base, const char *v)
 	case K_URL: {
 		struct url_parts u;
 		char uwhy[300];
-		if (strncasecmp(v, "https://", 8) && strncasecmp(v, "http://", 7) &&
-		    strncasecmp(v, "file://", 7)) {
+		if (strncasecmp(v, "https://", 8) && strncasecmp(v, "http://", 7) && strncasecmp(v, "file://", 7)) {
 			err_at(p, p->line, "%s: \"%s\" is not an http://, https:// or file:// URL", k->name, v);
 			return;
 		}
@@ -383,8 +408,10 @@ set_value(struct parse *p, const struct key *k, void *base, const char *v)
 		/* "http://127.0.0.1:1@evil.example/" is evil.example: a user
 		 * or password belongs in a proxy URL only. */
 		if (u.userinfo && strcmp(k->name, "proxy") != 0) {
-			err_at(p, p->line, "%s: \"%s\" holds a user or password before '@': refused (its host is %s; "
-			       "credentials go in their own files)", k->name, v, u.host);
+			err_at(p, p->line,
+			       "%s: \"%s\" holds a user or password before '@': refused (its host is %s; "
+			       "credentials go in their own files)",
+			       k->name, v, u.host);
 			return;
 		}
 		free(*(char **)field);
@@ -393,8 +420,8 @@ set_value(struct parse *p, const struct key *k, void *base, const char *v)
 	}
 	case K_GUID:
 		if (!is_guid(v)) {
-			err_at(p, p->line, "%s: \"%s\" is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
-			       k->name, v);
+			err_at(p, p->line, "%s: \"%s\" is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)", k->name,
+			       v);
 			return;
 		}
 		free(*(char **)field);
@@ -409,8 +436,7 @@ set_value(struct parse *p, const struct key *k, void *base, const char *v)
 		return;
 	case K_INT:
 		if (num_parse(v, k->min, k->max, &n, &why) != ERR_OK) {
-			err_at(p, p->line, "%s: \"%s\": %s (allowed %lld to %lld)", k->name, v, why, k->min,
-			       k->max);
+			err_at(p, p->line, "%s: \"%s\": %s (allowed %lld to %lld)", k->name, v, why, k->min, k->max);
 			return;
 		}
 		if (k->off == C(cidr_expand_max) && k->sec == S_SYNC)
@@ -461,8 +487,8 @@ set_value(struct parse *p, const struct key *k, void *base, const char *v)
 		memcpy(tmp, v, l - 1);
 		tmp[l - 1] = '\0';
 		if (num_parse(tmp, k->min, k->max, &n, &why) != ERR_OK) {
-			err_at(p, p->line, "%s: \"%s\": %s (allowed %lld%% to %lld%%)", k->name, v, why,
-			       k->min, k->max);
+			err_at(p, p->line, "%s: \"%s\": %s (allowed %lld%% to %lld%%)", k->name, v, why, k->min,
+			       k->max);
 			return;
 		}
 		*(int *)field = (int)n;
@@ -504,7 +530,8 @@ set_value(struct parse *p, const struct key *k, void *base, const char *v)
 		i = feed_format_parse(v);
 		if (i < 0) {
 			err_at(p, p->line,
-			       "format: \"%s\" is not one of auto, text, hosts, netset, csv, stix, misp, report, taxii", v);
+			       "format: \"%s\" is not one of auto, text, hosts, netset, csv, stix, misp, report, taxii",
+			       v);
 			return;
 		}
 		*(enum feed_format *)field = (enum feed_format)i;
@@ -537,8 +564,10 @@ set_value(struct parse *p, const struct key *k, void *base, const char *v)
 		else if (v[0] == '\0')
 			err_at(p, p->line, "csv_delimiter: empty (for \";\" write semicolon: \";\" starts a comment)");
 		else
-			err_at(p, p->line, "csv_delimiter: \"%s\" is not one character, nor tab, semicolon, comma, pipe "
-					   "or space", v);
+			err_at(p, p->line,
+			       "csv_delimiter: \"%s\" is not one character, nor tab, semicolon, comma, pipe "
+			       "or space",
+			       v);
 		return;
 	}
 	case K_CIDR:
@@ -703,8 +732,10 @@ tenant_key(struct parse *p, const char *section, const char *name, const char *v
 		set_value(p, k, t->over, value);
 		return 1;
 	}
-	err_at(p, p->line, "unknown key \"%s\" in [%s] (a tenant takes the keys of [mde], state, metrics_file, "
-			   "feeds and device_groups)", name, section);
+	err_at(p, p->line,
+	       "unknown key \"%s\" in [%s] (a tenant takes the keys of [mde], state, metrics_file, "
+	       "feeds and device_groups)",
+	       name, section);
 	return 1;
 }
 
@@ -804,11 +835,13 @@ reader(char *str, int num, void *stream)
 static void
 validate_mde(struct parse *p, struct config *c, const char *label, unsigned line)
 {
-	int sources = !!c->client_secret_file + !!c->client_secret_env + !!c->client_secret_credential +
-		      !!c->certificate;
+	int sources =
+		!!c->client_secret_file + !!c->client_secret_env + !!c->client_secret_credential + !!c->certificate;
 	if (sources > 1)
-		err_at(p, line, "%s: client_secret_file, client_secret_env, client_secret_credential and "
-				"certificate exclude each other", label);
+		err_at(p, line,
+		       "%s: client_secret_file, client_secret_env, client_secret_credential and "
+		       "certificate exclude each other",
+		       label);
 	c->certificate_rs256 = false;
 	if (c->certificate_alg) {
 		if (strcmp(c->certificate_alg, "rs256") == 0)
@@ -817,13 +850,15 @@ validate_mde(struct parse *p, struct config *c, const char *label, unsigned line
 			err_at(p, line, "%s: certificate_alg \"%s\" is not ps256 or rs256", label, c->certificate_alg);
 	}
 	if (c->region) {
-		static const char *const regions[] = {"default", "unified", "us", "eu", "uk", "au", "swa", "ina", "aea"};
+		static const char *const regions[] = {"default", "unified", "us",  "eu", "uk",
+						      "au",      "swa",     "ina", "aea"};
 		bool ok = false;
 		for (size_t i = 0; i < NELEM(regions); i++)
 			ok |= strcmp(c->region, regions[i]) == 0;
 		if (!ok)
-			err_at(p, line, "%s: region \"%s\" is not one of default, unified, us, eu, uk, au, swa, ina, aea",
-			       label, c->region);
+			err_at(p, line,
+			       "%s: region \"%s\" is not one of default, unified, us, eu, uk, au, swa, ina, aea", label,
+			       c->region);
 		else if (strcmp(c->cloud, "global") != 0)
 			err_at(p, line, "%s: region applies to cloud = global only", label);
 	}
@@ -850,10 +885,13 @@ validate(struct parse *p)
 			err_at(p, f->line, "feed \"%s\" has no url", f->name);
 		bool taxii = f->format == FEED_TAXII;
 		if (!taxii && (f->taxii_collection || f->taxii_api_root || f->username || f->api_key_header))
-			err_at(p, f->line, "feed \"%s\": taxii_collection, taxii_api_root, username and api_key_header "
-					   "need format = taxii", f->name);
+			err_at(p, f->line,
+			       "feed \"%s\": taxii_collection, taxii_api_root, username and api_key_header "
+			       "need format = taxii",
+			       f->name);
 		if (taxii && f->taxii_collection == NULL)
-			err_at(p, f->line, "feed \"%s\": format = taxii needs taxii_collection (its id or title)", f->name);
+			err_at(p, f->line, "feed \"%s\": format = taxii needs taxii_collection (its id or title)",
+			       f->name);
 		if (taxii && f->url && strncasecmp(f->url, "file://", 7) == 0)
 			err_at(p, f->line, "feed \"%s\": a TAXII url is http(s)://", f->name);
 		if (!!f->username != !!f->password_file)
@@ -866,16 +904,17 @@ validate(struct parse *p)
 			if (!(types & IOC_BIT(t)))
 				continue;
 			if (!policy_action_ok((enum ioc_type)t, f->action, f->generate_alert, why, sizeof(why))) {
-				err_at(p, line, "feed \"%s\": action %s: %s%s", f->name,
-				       ioc_action_name(f->action), why,
-				       f->types ? "" : " (the feed's type is auto: declare type = hash or cert)");
+				err_at(p, line, "feed \"%s\": action %s: %s%s", f->name, ioc_action_name(f->action),
+				       why, f->types ? "" : " (the feed's type is auto: declare type = hash or cert)");
 				break;
 			}
 		}
 		if (f->educate_url &&
 		    (!(types & IOC_BIT(IOC_URL)) || (f->action != ACT_BLOCK && f->action != ACT_WARN)))
-			err_at(p, f->educate_line, "feed \"%s\": educate_url applies only to URL indicators "
-						   "with action block or warn", f->name);
+			err_at(p, f->educate_line,
+			       "feed \"%s\": educate_url applies only to URL indicators "
+			       "with action block or warn",
+			       f->name);
 	}
 }
 
@@ -914,8 +953,9 @@ validate_tenants(struct parse *p)
 			if (d->tenant_id && o->tenant_id && strcasecmp(d->tenant_id, o->tenant_id) == 0 &&
 			    d->client_id && o->client_id && strcasecmp(d->client_id, o->client_id) == 0 &&
 			    strcmp(d->application, o->application) == 0)
-				err_at(p, t->line, "%s: same tenant_id, client_id and application as tenant \"%s\": "
-						   "each would delete what the other made (give one another application)",
+				err_at(p, t->line,
+				       "%s: same tenant_id, client_id and application as tenant \"%s\": "
+				       "each would delete what the other made (give one another application)",
 				       label, c->tenants[j].name);
 		}
 	}
@@ -1123,9 +1163,7 @@ dump_key(const struct config *c, const struct key *k, const void *base, struct s
 		if (*(char *const *)field)
 			sb_addf(o, "%s = %s\n", k->name, *(char *const *)field);
 		return;
-	case K_BOOL:
-		sb_addf(o, "%s = %s\n", k->name, *(const bool *)field ? "yes" : "no");
-		return;
+	case K_BOOL: sb_addf(o, "%s = %s\n", k->name, *(const bool *)field ? "yes" : "no"); return;
 	case K_INT:
 		if (k->sec == S_SYNC && k->off == C(cidr_expand_max))
 			sb_addf(o, "%s = %u\n", k->name, *(const unsigned *)field);
@@ -1141,9 +1179,7 @@ dump_key(const struct config *c, const struct key *k, const void *base, struct s
 		dump_duration(o, *(const long long *)field);
 		sb_addc(o, '\n');
 		return;
-	case K_PCT:
-		sb_addf(o, "%s = %d%%\n", k->name, *(const int *)field);
-		return;
+	case K_PCT: sb_addf(o, "%s = %d%%\n", k->name, *(const int *)field); return;
 	case K_QUOTA:
 		if (f->quota)
 			sb_addf(o, "quota = %lld\n", f->quota);
@@ -1162,15 +1198,9 @@ dump_key(const struct config *c, const struct key *k, const void *base, struct s
 			sb_addc(o, '\n');
 		}
 		return;
-	case K_ACTION:
-		sb_addf(o, "%s = %s\n", k->name, ioc_action_name(f->action));
-		return;
-	case K_SEVERITY:
-		sb_addf(o, "%s = %s\n", k->name, severity_name(f->severity));
-		return;
-	case K_FORMAT:
-		sb_addf(o, "%s = %s\n", k->name, feed_format_name(f->format));
-		return;
+	case K_ACTION: sb_addf(o, "%s = %s\n", k->name, ioc_action_name(f->action)); return;
+	case K_SEVERITY: sb_addf(o, "%s = %s\n", k->name, severity_name(f->severity)); return;
+	case K_FORMAT: sb_addf(o, "%s = %s\n", k->name, feed_format_name(f->format)); return;
 	case K_LIST:
 		for (size_t g = 0; g < f->ndevice_groups; g++)
 			sb_addf(o, "%s%s", g == 0 ? "device_groups = " : ", ", f->device_groups[g]);
@@ -1190,21 +1220,13 @@ dump_key(const struct config *c, const struct key *k, const void *base, struct s
 		if (f->csv_delim)
 			sb_addf(o, "%s = %c\n", k->name, f->csv_delim);
 		return;
-	case K_CIDR:
-		sb_addf(o, "%s = %s\n", k->name, cidr[c->cidr]);
-		return;
-	case K_LOGLEVEL:
-		sb_addf(o, "%s = %s\n", k->name, lvl[c->log_level]);
-		return;
+	case K_CIDR: sb_addf(o, "%s = %s\n", k->name, cidr[c->cidr]); return;
+	case K_LOGLEVEL: sb_addf(o, "%s = %s\n", k->name, lvl[c->log_level]); return;
 	case K_CSVHDR:
 		sb_addf(o, "%s = %s\n", k->name, f->csv_header < 0 ? "auto" : f->csv_header ? "yes" : "no");
 		return;
-	case K_TO_IDS:
-		sb_addf(o, "%s = %s\n", k->name, f->misp_ignore_to_ids ? "ignore" : "honour");
-		return;
-	case K_LOGFMT:
-		sb_addf(o, "%s = %s\n", k->name, *(const bool *)field ? "json" : "text");
-		return;
+	case K_TO_IDS: sb_addf(o, "%s = %s\n", k->name, f->misp_ignore_to_ids ? "ignore" : "honour"); return;
+	case K_LOGFMT: sb_addf(o, "%s = %s\n", k->name, *(const bool *)field ? "json" : "text"); return;
 	}
 }
 

@@ -18,43 +18,49 @@
 
 #define CONFIG_DEFAULT_PATH "/etc/iocsync/iocsync.conf"
 
-enum severity { SEV_INFORMATIONAL, SEV_LOW, SEV_MEDIUM, SEV_HIGH, SEV__COUNT };
+enum severity {
+	SEV_INFORMATIONAL,
+	SEV_LOW,
+	SEV_MEDIUM,
+	SEV_HIGH,
+	SEV__COUNT
+};
 const char *severity_name(enum severity s);
 
 struct feed_cfg {
 	char *name;
-	unsigned line;			/* of the [feed "name"] header */
-	char *url;			/* http(s):// or file:// (required) */
-	enum feed_format format;	/* default auto */
-	unsigned types;			/* default 0 = auto */
-	enum ioc_action action;		/* default Block */
+	unsigned line;           /* of the [feed "name"] header */
+	char *url;               /* http(s):// or file:// (required) */
+	enum feed_format format; /* default auto */
+	unsigned types;          /* default 0 = auto */
+	enum ioc_action action;  /* default Block */
 	unsigned action_line, types_line, educate_line;
-	enum severity severity;		/* default Medium */
-	long long expire_after_s;	/* default 30d */
-	char **device_groups;		/* default none = all devices */
+	enum severity severity;   /* default Medium */
+	long long expire_after_s; /* default 30d */
+	char **device_groups;     /* default none = all devices */
 	size_t ndevice_groups;
-	bool generate_alert;		/* default no (Audit requires yes) */
-	char *title;			/* default "{feed}: {value}" */
-	char *description;		/* default "Indicator from feed {feed}" */
+	bool generate_alert; /* default no (Audit requires yes) */
+	char *title;         /* default "{feed}: {value}" */
+	char *description;   /* default "Indicator from feed {feed}" */
 	char *recommended_actions;
 	char *educate_url;
-	int priority;			/* default 0; higher decides */
-	char csv_delim;			/* default sniffed */
-	char *csv_columns;		/* default detected */
-	int csv_header;			/* default -1 = detect */
-	bool misp_ignore_to_ids;	/* default no: to_ids is honoured */
-	long long timeout_s;		/* default [fetch] timeout */
-	long long max_bytes;		/* default [fetch] max_bytes */
-	int max_shrink_pct;		/* default 50: a feed shrinking more holds its deletions */
-	long long quota;		/* quota = N: at most N under the cap (0: none) */
-	int quota_pct;			/* quota = P%: at most P% of the room (0: none) */
-	bool enabled;			/* default yes */
+	int priority;            /* default 0; higher decides */
+	char csv_delim;          /* default sniffed */
+	char *csv_columns;       /* default detected */
+	int csv_header;          /* default -1 = detect */
+	bool misp_ignore_to_ids; /* default no: to_ids is honoured */
+	long long timeout_s;     /* default [fetch] timeout */
+	long long max_bytes;     /* default [fetch] max_bytes */
+	int max_shrink_pct;      /* default 50: a feed shrinking more holds its deletions */
+	long long quota;         /* quota = N: at most N under the cap (0: none) */
+	int quota_pct;           /* quota = P%: at most P% of the room (0: none) */
+	bool enabled;            /* default yes */
 	/* format = taxii */
-	char *taxii_collection;		/* id or title; url is the discovery or API root URL */
-	char *taxii_api_root;		/* default: the server's default, else its first */
-	char *username, *password_file;	/* HTTP basic authentication */
+	char *taxii_collection;              /* id or title; url is the discovery or API root URL */
+	char *taxii_api_root;                /* default: the server's default, else its first */
+	char *username, *password_file;      /* HTTP basic authentication */
 	char *api_key_header, *api_key_file; /* or an API key in a header */
-	bool allow_http;		/* credentials over plain http (default no) */
+	bool allow_http;                     /* credentials over plain http (default no) */
 };
 
 struct config;
@@ -65,56 +71,56 @@ struct config;
 struct tenant_cfg {
 	char *name;
 	unsigned line;
-	struct config *over;		/* the keys it sets; set[] says which */
-	bool *set;			/* per key of config.c's table */
-	char **feeds;			/* feed names; none = every feed */
+	struct config *over; /* the keys it sets; set[] says which */
+	bool *set;           /* per key of config.c's table */
+	char **feeds;        /* feed names; none = every feed */
 	size_t nfeeds;
-	char **device_groups;		/* overrides every feed's; none = the feeds' own */
+	char **device_groups; /* overrides every feed's; none = the feeds' own */
 	size_t ndevice_groups;
 };
 
 struct config {
 	char *path;
-	char *tenant_name;		/* in a configuration made by config_tenant */
+	char *tenant_name; /* in a configuration made by config_tenant */
 	/* [mde] */
 	char *tenant_id, *client_id, *client_secret_file, *certificate;
-	char *cloud;			/* global | gcc | gcc-high | dod | custom */
-	char *application;		/* default "iocsync" */
-	char *api_url, *login_url;	/* cloud = custom */
-	bool allow_http;		/* http:// to a loopback address only */
-	char *client_secret_env;	/* the secret in this environment variable */
-	char *client_secret_credential;	/* systemd: $CREDENTIALS_DIRECTORY/<name> */
-	char *certificate_alg;		/* ps256 (default) | rs256 */
+	char *cloud;                    /* global | gcc | gcc-high | dod | custom */
+	char *application;              /* default "iocsync" */
+	char *api_url, *login_url;      /* cloud = custom */
+	bool allow_http;                /* http:// to a loopback address only */
+	char *client_secret_env;        /* the secret in this environment variable */
+	char *client_secret_credential; /* systemd: $CREDENTIALS_DIRECTORY/<name> */
+	char *certificate_alg;          /* ps256 (default) | rs256 */
 	bool certificate_rs256;
-	long long token_version;	/* 2 (default) | 1 */
-	char *region;			/* global cloud: default, unified, us, eu, ... */
-	char *resource;			/* token audience (default per cloud) */
-	char *mde_ca_file, *mde_proxy;	/* default [fetch] ca_file, proxy */
-	long long api_timeout_s;	/* one request (default 120 s) */
-	long long api_deadline_s;	/* one call with its retries (default 15 min) */
-	long long rate_limit_pct;	/* of MDE's documented limits (default 100; 0 off) */
-	long long list_page;		/* $top when listing (default 10000) */
+	long long token_version;       /* 2 (default) | 1 */
+	char *region;                  /* global cloud: default, unified, us, eu, ... */
+	char *resource;                /* token audience (default per cloud) */
+	char *mde_ca_file, *mde_proxy; /* default [fetch] ca_file, proxy */
+	long long api_timeout_s;       /* one request (default 120 s) */
+	long long api_deadline_s;      /* one call with its retries (default 15 min) */
+	long long rate_limit_pct;      /* of MDE's documented limits (default 100; 0 off) */
+	long long list_page;           /* $top when listing (default 10000) */
 	/* [sync] */
-	char *state;			/* default /var/lib/iocsync/state.db */
-	long long reserve;		/* default 500 */
-	long long cap;			/* tenant cap, default 15000 */
-	long long grace_s;		/* removal grace period, default 0 */
-	long long renew_before_s;	/* default 0: a third of expire_after */
-	int max_delete_pct;		/* default 25 */
-	bool verify_device_groups;	/* default yes: feeds' groups checked against MDE's */
-	long long interval_s;		/* default 24h */
+	char *state;               /* default /var/lib/iocsync/state.db */
+	long long reserve;         /* default 500 */
+	long long cap;             /* tenant cap, default 15000 */
+	long long grace_s;         /* removal grace period, default 0 */
+	long long renew_before_s;  /* default 0: a third of expire_after */
+	int max_delete_pct;        /* default 25 */
+	bool verify_device_groups; /* default yes: feeds' groups checked against MDE's */
+	long long interval_s;      /* default 24h */
 	char *log_file;
-	enum log_level log_level;	/* default info (for the log file) */
-	bool log_json;			/* log_format = json */
-	char *metrics_file;		/* Prometheus textfile, written after each run */
-	enum cidr_mode cidr;		/* default skip */
-	unsigned cidr_expand_max;	/* default 256 addresses */
+	enum log_level log_level; /* default info (for the log file) */
+	bool log_json;            /* log_format = json */
+	char *metrics_file;       /* Prometheus textfile, written after each run */
+	enum cidr_mode cidr;      /* default skip */
+	unsigned cidr_expand_max; /* default 256 addresses */
 	/* [fetch] */
 	char *ca_file, *proxy, *user_agent;
-	long long connect_timeout_s;	/* default 15 */
-	long long timeout_s;		/* default 300 */
-	long long max_bytes;		/* default 256 MiB */
-	long long max_redirects;	/* default 5 */
+	long long connect_timeout_s; /* default 15 */
+	long long timeout_s;         /* default 300 */
+	long long max_bytes;         /* default 256 MiB */
+	long long max_redirects;     /* default 5 */
 	/* [allowlist] */
 	char **allowlist_files;
 	size_t nallowlist_files;

@@ -5,15 +5,15 @@
  * failure. Functions return it; constructors return a pointer or NULL. */
 enum err {
 	ERR_OK = 0,
-	ERR_IO,		/* a file or socket operation failed (errno says why) */
-	ERR_PARSE,	/* input is malformed */
-	ERR_CONFIG,	/* the configuration is invalid */
-	ERR_LIMIT,	/* a limit of limits.h was hit */
-	ERR_NET,	/* transport: DNS, connect, TLS, timeout */
-	ERR_HTTP,	/* the server answered with an error status */
-	ERR_STORE,	/* the state store failed */
-	ERR_EMPTY,	/* input parsed to nothing where something was expected */
-	ERR_USAGE,	/* the command line is wrong */
+	ERR_IO,     /* a file or socket operation failed (errno says why) */
+	ERR_PARSE,  /* input is malformed */
+	ERR_CONFIG, /* the configuration is invalid */
+	ERR_LIMIT,  /* a limit of limits.h was hit */
+	ERR_NET,    /* transport: DNS, connect, TLS, timeout */
+	ERR_HTTP,   /* the server answered with an error status */
+	ERR_STORE,  /* the state store failed */
+	ERR_EMPTY,  /* input parsed to nothing where something was expected */
+	ERR_USAGE,  /* the command line is wrong */
 	ERR__COUNT
 };
 

@@ -38,8 +38,8 @@ feed_format_parse(const char *s)
 }
 
 enum err
-feed_parse(const char *buf, size_t len, const struct feed_opts *o, const struct feed_sink *sink,
-	   enum feed_format *used, char *why, size_t whysz)
+feed_parse(const char *buf, size_t len, const struct feed_opts *o, const struct feed_sink *sink, enum feed_format *used,
+	   char *why, size_t whysz)
 {
 	enum feed_format f = o->format;
 	if ((unsigned)f >= FEED_FORMAT_COUNT)
@@ -121,6 +121,6 @@ feed_looks_html(const char *buf, size_t len)
 	while (i < len && is_space((unsigned char)buf[i]))
 		i++;
 	return has_iprefix(buf + i, len - i, "<!doctype html") || has_iprefix(buf + i, len - i, "<html") ||
-	       has_iprefix(buf + i, len - i, "<head") || has_iprefix(buf + i, len - i, "<body") ||
-	       (has_iprefix(buf + i, len - i, "<?xml") && memmem(buf, len < 4096 ? len : 4096, "<html", 5));
+		has_iprefix(buf + i, len - i, "<head") || has_iprefix(buf + i, len - i, "<body") ||
+		(has_iprefix(buf + i, len - i, "<?xml") && memmem(buf, len < 4096 ? len : 4096, "<html", 5));
 }

@@ -21,7 +21,7 @@ enum feed_format {
 	FEED_STIX,
 	FEED_MISP,
 	FEED_REPORT,
-	FEED_TAXII,	/* a TAXII 2.1 collection: fetched by feed_taxii.c, read as STIX */
+	FEED_TAXII, /* a TAXII 2.1 collection: fetched by feed_taxii.c, read as STIX */
 	FEED_FORMAT_COUNT
 };
 
@@ -33,25 +33,25 @@ int feed_format_parse(const char *s);
 struct feed_opts {
 	enum feed_format format;
 	/* csv */
-	char csv_delim;		/* 0: sniffed among , ; TAB | */
+	char csv_delim;          /* 0: sniffed among , ; TAB | */
 	const char *csv_columns; /* comma-separated names or 1-based numbers; NULL: auto */
-	int csv_header;		/* -1 auto, 0 none, 1 first row is a header */
+	int csv_header;          /* -1 auto, 0 none, 1 first row is a header */
 	/* misp */
 	bool misp_ignore_to_ids; /* take attributes whose to_ids is false too */
 	/* stix */
-	long long now;		/* for valid_until; 0 means time(NULL) */
+	long long now; /* for valid_until; 0 means time(NULL) */
 };
 
 /* One raw entry as the parser found it; pointers live for the call. */
 struct feed_entry {
 	const char *value;
 	size_t len;
-	unsigned long line;	/* 1-based line of the input; 0 when unknown */
-	unsigned types;		/* IOC_BIT mask the source declares; 0: any */
-	const char *title;	/* STIX name, MISP comment; NUL-terminated or NULL */
+	unsigned long line; /* 1-based line of the input; 0 when unknown */
+	unsigned types;     /* IOC_BIT mask the source declares; 0: any */
+	const char *title;  /* STIX name, MISP comment; NUL-terminated or NULL */
 	const char *description;
-	long long expire_at;	/* STIX valid_until (epoch s); 0: none */
-	bool prose;		/* found in free text: a word that is no indicator is
+	long long expire_at; /* STIX valid_until (epoch s); 0: none */
+	bool prose;          /* found in free text: a word that is no indicator is
 				   not worth a diagnostic */
 };
 
@@ -61,8 +61,8 @@ struct feed_sink {
 	void (*entry)(void *ctx, const struct feed_entry *e);
 	/* Something the parser itself skipped, with its place and reason;
 	 * input is the offending text (not NUL-terminated, may be binary). */
-	void (*reject)(void *ctx, unsigned long line, enum ioc_reason r, const char *why,
-		       const char *input, size_t inlen);
+	void (*reject)(void *ctx, unsigned long line, enum ioc_reason r, const char *why, const char *input,
+		       size_t inlen);
 	/* May be NULL. The line formats (text, hosts, netset) call it once
 	 * at the end with the number of lines they read: the line ends, plus
 	 * one for a last line without a newline. */
@@ -127,8 +127,8 @@ struct json_locator {
 };
 unsigned long feed_json_line(struct json_locator *l, const char *needle);
 
-typedef enum err (*feed_parse_fn)(const char *buf, size_t len, const struct feed_opts *o,
-				   const struct feed_sink *sink, char *why, size_t whysz);
+typedef enum err (*feed_parse_fn)(const char *buf, size_t len, const struct feed_opts *o, const struct feed_sink *sink,
+				  char *why, size_t whysz);
 enum err feed_text_parse(const char *, size_t, const struct feed_opts *, const struct feed_sink *, char *, size_t);
 enum err feed_hosts_parse(const char *, size_t, const struct feed_opts *, const struct feed_sink *, char *, size_t);
 enum err feed_netset_parse(const char *, size_t, const struct feed_opts *, const struct feed_sink *, char *, size_t);

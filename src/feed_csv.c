@@ -18,14 +18,19 @@ struct field {
 
 struct csv {
 	const char *p, *end;
-	unsigned long line;	/* current line number */
+	unsigned long line; /* current line number */
 	char delim;
 	struct strbuf scratch;
 	struct field *f;
 	size_t nf, fcap;
 };
 
-enum rec { REC_END, REC_OK, REC_COMMENT, REC_BAD };
+enum rec {
+	REC_END,
+	REC_OK,
+	REC_COMMENT,
+	REC_BAD
+};
 
 /* Reads one record starting at c->p; *start gets its first line. */
 static enum rec
@@ -146,12 +151,12 @@ sniff_delim(const char *p, const char *e)
 static bool
 ioc_header(const char *s, size_t n)
 {
-	static const char *const exact[] = {"value", "ioc", "iocvalue", "indicator", "indicatorvalue",
-					     "observable", "host", "hostname", "uri", "link"};
-	static const char *const suffix[] = {"url", "ip", "ipaddress", "domain", "domainname", "md5", "sha1",
-					      "sha256", "hash", "ipv4", "ipv6", "fqdn"};
-	static const char *const reference[] = {"detail", "reference", "referrer", "referer", "report",
-						"permalink", "source", "info", "more", "page"};
+	static const char *const exact[] = {"value",      "ioc",  "iocvalue", "indicator", "indicatorvalue",
+					    "observable", "host", "hostname", "uri",       "link"};
+	static const char *const suffix[] = {"url",  "ip",     "ipaddress", "domain", "domainname", "md5",
+					     "sha1", "sha256", "hash",      "ipv4",   "ipv6",       "fqdn"};
+	static const char *const reference[] = {"detail",    "reference", "referrer", "referer", "report",
+						"permalink", "source",    "info",     "more",    "page"};
 	char k[64];
 	size_t m = 0;
 	for (size_t i = 0; i < n && m < sizeof(k) - 1; i++)
@@ -216,12 +221,10 @@ emit_field(const struct feed_sink *k, unsigned long line, const char *s, size_t 
 	bool url = memmem(s, n, "://", 3) != NULL;
 	size_t i = 0;
 	while (i < n) {
-		while (i < n && (is_space((unsigned char)s[i]) || s[i] == ';' || s[i] == '|' ||
-				 (!url && s[i] == ',')))
+		while (i < n && (is_space((unsigned char)s[i]) || s[i] == ';' || s[i] == '|' || (!url && s[i] == ',')))
 			i++;
 		size_t st = i;
-		while (i < n && !is_space((unsigned char)s[i]) && s[i] != ';' && s[i] != '|' &&
-		       (url || s[i] != ','))
+		while (i < n && !is_space((unsigned char)s[i]) && s[i] != ';' && s[i] != '|' && (url || s[i] != ','))
 			i++;
 		if (i > st) {
 			struct feed_entry e = {.value = s + st, .len = i - st, .line = line};
@@ -233,8 +236,8 @@ emit_field(const struct feed_sink *k, unsigned long line, const char *s, size_t 
 #define SNIFF_ROWS 50
 
 enum err
-feed_csv_parse(const char *buf, size_t len, const struct feed_opts *o, const struct feed_sink *k,
-	       char *why, size_t whysz)
+feed_csv_parse(const char *buf, size_t len, const struct feed_opts *o, const struct feed_sink *k, char *why,
+	       size_t whysz)
 {
 	struct csv c = {0};
 	unsigned long start;
@@ -300,8 +303,7 @@ feed_csv_parse(const char *buf, size_t len, const struct feed_opts *o, const str
 					break;
 			}
 			if (!header || i == c.nf) {
-				snprintf(why, whysz, "column \"%s\" is not in the header row (line %lu)", tmp,
-					 start);
+				snprintf(why, whysz, "column \"%s\" is not in the header row (line %lu)", tmp, start);
 				rc = ERR_PARSE;
 				goto out;
 			}

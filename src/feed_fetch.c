@@ -60,8 +60,10 @@ gunzip(const char *in, size_t n, long long max, struct strbuf *out, char *why, s
 		if (zr == Z_OK)
 			continue;
 		if (zr == Z_BUF_ERROR && z.avail_in == 0) /* no input left, no end marker */
-			set_why(why, whysz, "truncated gzip: the body ends after %zu bytes, before the stream's "
-				"end marker", n);
+			set_why(why, whysz,
+				"truncated gzip: the body ends after %zu bytes, before the stream's "
+				"end marker",
+				n);
 		else
 			set_why(why, whysz, "corrupt gzip at byte %zu of %zu: %s", n - z.avail_in, n,
 				z.msg ? z.msg : "bad data");
@@ -144,8 +146,11 @@ enum err
 fetch_url(const char *url, const struct fetch_opts *o, struct fetch_result *r, char *why, size_t whysz)
 {
 	long long max = o->max_bytes > 0 ? o->max_bytes : LIMIT_FETCH_BYTES_DEFAULT;
-	struct http_opts ho = {.ca_file = o->ca_file, .proxy = o->proxy, .user_agent = o->user_agent,
-			       .connect_timeout_s = o->connect_timeout_s, .timeout_s = o->timeout_s,
+	struct http_opts ho = {.ca_file = o->ca_file,
+			       .proxy = o->proxy,
+			       .user_agent = o->user_agent,
+			       .connect_timeout_s = o->connect_timeout_s,
+			       .timeout_s = o->timeout_s,
 			       .max_body = max};
 	char *inm = o->etag ? xasprintf("If-None-Match: %s", o->etag) : NULL;
 	char *ims = o->last_modified ? xasprintf("If-Modified-Since: %s", o->last_modified) : NULL;
@@ -155,8 +160,13 @@ fetch_url(const char *url, const struct fetch_opts *o, struct fetch_result *r, c
 		hdrs[nh++] = inm;
 	if (ims)
 		hdrs[nh++] = ims;
-	struct http_req q = {.method = "GET", .url = url, .headers = hdrs, .max_redirects = o->max_redirects,
-			     .stall_guard = true, .raw_gzip = true, .no_private_redirect = true};
+	struct http_req q = {.method = "GET",
+			     .url = url,
+			     .headers = hdrs,
+			     .max_redirects = o->max_redirects,
+			     .stall_guard = true,
+			     .raw_gzip = true,
+			     .no_private_redirect = true};
 	struct http_reply rep;
 	enum err rc = ERR_OK;
 

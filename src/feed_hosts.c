@@ -7,9 +7,8 @@
 #include "util.h"
 
 static const char *const local_names[] = {
-	"localhost", "localhost.localdomain", "local", "broadcasthost", "ip6-localhost",
-	"ip6-loopback", "ip6-localnet", "ip6-mcastprefix", "ip6-allnodes", "ip6-allrouters",
-	"ip6-allhosts", "0.0.0.0",
+	"localhost",    "localhost.localdomain", "local",        "broadcasthost",  "ip6-localhost", "ip6-loopback",
+	"ip6-localnet", "ip6-mcastprefix",       "ip6-allnodes", "ip6-allrouters", "ip6-allhosts",  "0.0.0.0",
 };
 
 static bool
@@ -37,8 +36,8 @@ is_address(const char *s, size_t n)
 }
 
 enum err
-feed_hosts_parse(const char *buf, size_t len, const struct feed_opts *o, const struct feed_sink *k,
-		 char *why, size_t whysz)
+feed_hosts_parse(const char *buf, size_t len, const struct feed_opts *o, const struct feed_sink *k, char *why,
+		 size_t whysz)
 {
 	struct feed_lines l;
 	const char *s;

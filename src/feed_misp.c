@@ -91,8 +91,7 @@ attribute(struct ctx *c, json_t *a)
 	}
 	if (!c->o->misp_ignore_to_ids && !jbool(a, "to_ids", false)) {
 		c->k->reject(c->k->ctx, line, REJ_NOT_TO_IDS,
-			     "to_ids is false: the publisher does not mean it for detection", value,
-			     strlen(value));
+			     "to_ids is false: the publisher does not mean it for detection", value, strlen(value));
 		return;
 	}
 	const char *bar = strchr(type, '|') ? strchr(value, '|') : NULL;
@@ -101,8 +100,12 @@ attribute(struct ctx *c, json_t *a)
 		size_t n = part == 0 ? (bar ? (size_t)(bar - value) : strlen(value)) : (v ? strlen(v) : 0);
 		if (types[i].part[part] == 0 || v == NULL)
 			continue;
-		struct feed_entry e = {.value = v, .len = n, .line = line, .types = types[i].part[part],
-				       .title = c->info, .description = jstr(a, "comment")};
+		struct feed_entry e = {.value = v,
+				       .len = n,
+				       .line = line,
+				       .types = types[i].part[part],
+				       .title = c->info,
+				       .description = jstr(a, "comment")};
 		c->k->entry(c->k->ctx, &e);
 	}
 }
@@ -131,8 +134,8 @@ event(struct ctx *c, json_t *ev)
 static bool
 is_event(json_t *j)
 {
-	return json_is_object(j) && (json_object_get(j, "Attribute") || json_object_get(j, "Object") ||
-				     json_object_get(j, "info"));
+	return json_is_object(j) &&
+		(json_object_get(j, "Attribute") || json_object_get(j, "Object") || json_object_get(j, "info"));
 }
 
 /* Unwraps one element: {"Event": ev} or a bare event. */
@@ -152,8 +155,8 @@ one(struct ctx *c, json_t *j)
 }
 
 enum err
-feed_misp_parse(const char *buf, size_t len, const struct feed_opts *o, const struct feed_sink *k,
-		char *why, size_t whysz)
+feed_misp_parse(const char *buf, size_t len, const struct feed_opts *o, const struct feed_sink *k, char *why,
+		size_t whysz)
 {
 	json_t *root = feed_json_load(buf, len, why, whysz), *list, *el;
 	struct ctx c = {.o = o, .k = k, .loc = {.buf = buf, .len = len}};
@@ -163,7 +166,8 @@ feed_misp_parse(const char *buf, size_t len, const struct feed_opts *o, const st
 		return ERR_PARSE;
 	list = json_is_array(root) ? root : json_object_get(root, "response");
 	if (json_is_array(list)) {
-		json_array_foreach(list, i, el) found += one(&c, el);
+		json_array_foreach(list, i, el)
+			found += one(&c, el);
 	} else {
 		found = one(&c, root);
 	}

@@ -8,8 +8,8 @@
 #include "util.h"
 
 enum err
-feed_netset_parse(const char *buf, size_t len, const struct feed_opts *o, const struct feed_sink *k,
-		  char *why, size_t whysz)
+feed_netset_parse(const char *buf, size_t len, const struct feed_opts *o, const struct feed_sink *k, char *why,
+		  size_t whysz)
 {
 	struct feed_lines l;
 	const char *s;
@@ -43,14 +43,12 @@ feed_netset_parse(const char *buf, size_t len, const struct feed_opts *o, const 
 		}
 		if (nt == 0)
 			continue;
-		struct feed_entry e = {.value = tok[0], .len = tl[0], .line = l.no,
-				       .types = IOC_BIT(IOC_IP)};
+		struct feed_entry e = {.value = tok[0], .len = tl[0], .line = l.no, .types = IOC_BIT(IOC_IP)};
 		char cidr[64];
 		bool bits = nt == 3 && tl[2] > 0 && tl[2] <= 3;
 		for (size_t d = 0; bits && d < tl[2]; d++)
 			bits = is_digit((unsigned char)tok[2][d]);
-		if (bits && tl[0] < 40 && memchr(tok[0], '/', tl[0]) == NULL &&
-		    memchr(tok[1], '.', tl[1]) != NULL) {
+		if (bits && tl[0] < 40 && memchr(tok[0], '/', tl[0]) == NULL && memchr(tok[1], '.', tl[1]) != NULL) {
 			int m = snprintf(cidr, sizeof(cidr), "%.*s/%.*s", (int)tl[0], tok[0], (int)tl[2], tok[2]);
 			e.value = cidr;
 			e.len = (size_t)m;

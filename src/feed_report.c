@@ -16,8 +16,7 @@
 static bool
 cut(char c)
 {
-	return is_space((unsigned char)c) || c == '|' || c == '`' || c == '"' || c == '<' || c == '>' ||
-	       c == '*';
+	return is_space((unsigned char)c) || c == '|' || c == '`' || c == '"' || c == '<' || c == '>' || c == '*';
 }
 
 static bool
@@ -29,8 +28,8 @@ strip_lead(char c)
 static bool
 strip_trail(char c)
 {
-	return c == '.' || c == ',' || c == ';' || c == ':' || c == '!' || c == '?' || c == ')' ||
-	       c == '\'' || c == '_';
+	return c == '.' || c == ',' || c == ';' || c == ':' || c == '!' || c == '?' || c == ')' || c == '\'' ||
+		c == '_';
 }
 
 /* Is there a '[' that does not open a defang marker ([.], [:], [dot]...)? */
@@ -74,8 +73,8 @@ word(const struct feed_sink *k, unsigned long line, const char *s, size_t n)
 }
 
 enum err
-feed_report_parse(const char *buf, size_t len, const struct feed_opts *o, const struct feed_sink *k,
-		  char *why, size_t whysz)
+feed_report_parse(const char *buf, size_t len, const struct feed_opts *o, const struct feed_sink *k, char *why,
+		  size_t whysz)
 {
 	struct feed_lines l;
 	const char *s;

@@ -12,8 +12,7 @@ static enum feed_format
 sniff_json(const char *s, size_t n)
 {
 	/* Key names near the top tell STIX from MISP. */
-	if (memmem(s, n, "\"Event\"", 7) || memmem(s, n, "\"Attribute\"", 11) ||
-	    memmem(s, n, "\"response\"", 10))
+	if (memmem(s, n, "\"Event\"", 7) || memmem(s, n, "\"Attribute\"", 11) || memmem(s, n, "\"response\"", 10))
 		return FEED_MISP;
 	return FEED_STIX;
 }

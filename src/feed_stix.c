@@ -22,10 +22,10 @@ struct term {
 
 struct pat {
 	const char *p, *e;
-	const char *fail;	/* why the pattern cannot map, or NULL */
+	const char *fail; /* why the pattern cannot map, or NULL */
 	struct term *t;
 	size_t nt, cap;
-	struct strbuf vals;	/* unescaped values, NUL-separated */
+	struct strbuf vals; /* unescaped values, NUL-separated */
 	char msg[96];
 };
 
@@ -90,8 +90,8 @@ path(struct pat *s, char *out, size_t outsz)
 {
 	size_t o = 0;
 	skipws(s);
-	while (s->p < s->e && !is_space((unsigned char)*s->p) && *s->p != '=' && *s->p != '!' &&
-	       *s->p != '<' && *s->p != '>' && *s->p != ']' && *s->p != ')') {
+	while (s->p < s->e && !is_space((unsigned char)*s->p) && *s->p != '=' && *s->p != '!' && *s->p != '<' &&
+	       *s->p != '>' && *s->p != ']' && *s->p != ')') {
 		if (*s->p == '\'') {
 			s->p++;
 			while (s->p < s->e && *s->p != '\'') {
@@ -341,8 +341,7 @@ indicator(json_t *obj, const struct feed_opts *o, const struct feed_sink *k, str
 		return;
 	}
 	if (json_is_true(json_object_get(obj, "revoked"))) {
-		k->reject(k->ctx, line, REJ_REVOKED, "revoked: it leaves the desired set", pattern,
-			  strlen(pattern));
+		k->reject(k->ctx, line, REJ_REVOKED, "revoked: it leaves the desired set", pattern, strlen(pattern));
 		return;
 	}
 	if (vu) {
@@ -372,9 +371,13 @@ indicator(json_t *obj, const struct feed_opts *o, const struct feed_sink *k, str
 				k->reject(k->ctx, line, REJ_UNSUPPORTED, why, v, t->len);
 				continue;
 			}
-			struct feed_entry e = {.value = v, .len = t->len, .line = line, .types = types,
+			struct feed_entry e = {.value = v,
+					       .len = t->len,
+					       .line = line,
+					       .types = types,
 					       .title = jstr(obj, "name"),
-					       .description = jstr(obj, "description"), .expire_at = exp};
+					       .description = jstr(obj, "description"),
+					       .expire_at = exp};
 			k->entry(k->ctx, &e);
 		}
 	}
@@ -383,8 +386,8 @@ indicator(json_t *obj, const struct feed_opts *o, const struct feed_sink *k, str
 }
 
 enum err
-feed_stix_parse(const char *buf, size_t len, const struct feed_opts *o, const struct feed_sink *k,
-		char *why, size_t whysz)
+feed_stix_parse(const char *buf, size_t len, const struct feed_opts *o, const struct feed_sink *k, char *why,
+		size_t whysz)
 {
 	json_t *root = feed_json_load(buf, len, why, whysz), *objs;
 	struct json_locator loc = {.buf = buf, .len = len};

@@ -19,7 +19,7 @@
 #include "util.h"
 
 #define TAXII_ACCEPT "Accept: application/taxii+json;version=2.1"
-#define TAXII_PAGE 1000		/* objects asked for per page */
+#define TAXII_PAGE 1000 /* objects asked for per page */
 #define TAXII_MAX_PAGES 10000
 
 struct tx {
@@ -27,9 +27,9 @@ struct tx {
 	const char *hdrs[3];
 	char *auth;
 	long long max;
-	long long total;	/* bytes of every page so far: bounded by max */
+	long long total; /* bytes of every page so far: bounded by max */
 	size_t pages;
-	char origins[2][340];	/* where credentials may go: url's, and taxii_api_root's */
+	char origins[2][340]; /* where credentials may go: url's, and taxii_api_root's */
 };
 
 /* Credentials go only to the origin of the feed's url (and of
@@ -45,8 +45,10 @@ credentials_may_go(const struct tx *t, const char *url, char *why, size_t whysz)
 		return ERR_PARSE;
 	if (strcmp(u.origin, t->origins[0]) == 0 || strcmp(u.origin, t->origins[1]) == 0)
 		return ERR_OK;
-	set_why(why, whysz, "TAXII %.200s: on %s, not the feed's own %s: its credentials are not sent there (set "
-			    "taxii_api_root if that host is yours)", url, u.origin, t->origins[0]);
+	set_why(why, whysz,
+		"TAXII %.200s: on %s, not the feed's own %s: its credentials are not sent there (set "
+		"taxii_api_root if that host is yours)",
+		url, u.origin, t->origins[0]);
 	return ERR_CONFIG;
 }
 
@@ -56,8 +58,12 @@ get_json(struct tx *t, const char *url, json_t **out, char **added_last, char *w
 {
 	struct http_reply r;
 	/* With credentials no redirect is followed: it could lead anywhere. */
-	struct http_req q = {.method = "GET", .url = url, .headers = t->hdrs, .max_redirects = t->auth ? 0 : 3,
-			     .stall_guard = true, .no_private_redirect = true};
+	struct http_req q = {.method = "GET",
+			     .url = url,
+			     .headers = t->hdrs,
+			     .max_redirects = t->auth ? 0 : 3,
+			     .stall_guard = true,
+			     .no_private_redirect = true};
 	*out = NULL;
 	enum err ce = credentials_may_go(t, url, why, whysz);
 	if (ce != ERR_OK)
@@ -70,8 +76,9 @@ get_json(struct tx *t, const char *url, json_t **out, char **added_last, char *w
 	if (r.status != 200) {
 		set_why(why, whysz, "TAXII %s: HTTP status %ld%s", url, r.status,
 			r.status == 401 || r.status == 403 ? " (check username/password_file or api_key_*)"
-			: r.status >= 300 && r.status < 400 && t->auth ? " (a redirect is not followed with credentials)"
-								       : "");
+				: r.status >= 300 && r.status < 400 && t->auth
+				? " (a redirect is not followed with credentials)"
+				: "");
 		http_reply_free(&r);
 		return ERR_HTTP;
 	}
@@ -84,8 +91,8 @@ get_json(struct tx *t, const char *url, json_t **out, char **added_last, char *w
 	json_error_t je;
 	*out = json_loadb(r.body, r.len, JSON_REJECT_DUPLICATES, &je);
 	if (!json_is_object(*out)) {
-		set_why(why, whysz, "TAXII %s: not a JSON object (%s at byte %d)", url, *out ? "another value" : je.text,
-			je.position);
+		set_why(why, whysz, "TAXII %s: not a JSON object (%s at byte %d)", url,
+			*out ? "another value" : je.text, je.position);
 		json_decref(*out);
 		*out = NULL;
 		http_reply_free(&r);
@@ -177,7 +184,8 @@ objects_url(struct tx *t, const struct feed_cfg *f, char **out, char *why, size_
 	json_array_foreach((json_t *)cols, i, c) {
 		const char *cid = json_string_value(json_object_get(c, "id"));
 		const char *title = json_string_value(json_object_get(c, "title"));
-		if (cid && (strcmp(cid, f->taxii_collection) == 0 || (title && strcmp(title, f->taxii_collection) == 0))) {
+		if (cid &&
+		    (strcmp(cid, f->taxii_collection) == 0 || (title && strcmp(title, f->taxii_collection) == 0))) {
 			if (json_is_false(json_object_get(c, "can_read"))) {
 				set_why(why, whysz, "TAXII collection %s: the server says this account cannot read it",
 					f->taxii_collection);
@@ -233,8 +241,11 @@ keep_latest(json_t *byid, json_t *o)
 enum err
 taxii_fetch(const struct feed_cfg *f, const struct taxii_opts *o, struct taxii_result *res, char *why, size_t whysz)
 {
-	struct http_opts ho = {.ca_file = o->ca_file, .proxy = o->proxy, .user_agent = o->user_agent,
-			       .connect_timeout_s = o->connect_timeout_s, .timeout_s = o->timeout_s,
+	struct http_opts ho = {.ca_file = o->ca_file,
+			       .proxy = o->proxy,
+			       .user_agent = o->user_agent,
+			       .connect_timeout_s = o->connect_timeout_s,
+			       .timeout_s = o->timeout_s,
 			       .max_body = o->max_bytes};
 	struct tx t = {.max = o->max_bytes};
 	enum err e = ERR_OK;
@@ -259,9 +270,12 @@ taxii_fetch(const struct feed_cfg *f, const struct taxii_opts *o, struct taxii_r
 		snprintf(t.origins[1], sizeof(t.origins[1]), "%s", up.origin);
 	}
 	if ((f->username || f->api_key_header) && !f->allow_http &&
-	    (strncasecmp(f->url, "http://", 7) == 0 || (f->taxii_api_root && strncasecmp(f->taxii_api_root, "http://", 7) == 0))) {
-		set_why(why, whysz, "TAXII %s: credentials are never sent over plain http (https, or allow_http = yes "
-				    "for a server you trust on a network you trust)", f->url);
+	    (strncasecmp(f->url, "http://", 7) == 0 ||
+	     (f->taxii_api_root && strncasecmp(f->taxii_api_root, "http://", 7) == 0))) {
+		set_why(why, whysz,
+			"TAXII %s: credentials are never sent over plain http (https, or allow_http = yes "
+			"for a server you trust on a network you trust)",
+			f->url);
 		e = ERR_CONFIG;
 		goto out;
 	}
@@ -345,7 +359,8 @@ taxii_fetch(const struct feed_cfg *f, const struct taxii_opts *o, struct taxii_r
 			}
 		}
 		if (json_object_size(byid) > LIMIT_TAXII_OBJECTS) {
-			set_why(why, whysz, "TAXII %s: more than %d objects in the collection", objs, LIMIT_TAXII_OBJECTS);
+			set_why(why, whysz, "TAXII %s: more than %d objects in the collection", objs,
+				LIMIT_TAXII_OBJECTS);
 			json_decref(env);
 			free(last);
 			e = ERR_LIMIT;
@@ -393,8 +408,8 @@ taxii_fetch(const struct feed_cfg *f, const struct taxii_opts *o, struct taxii_r
 	for (size_t i = 0; i < n; i++)
 		json_array_append(arr, json_object_get(byid, ids[i]));
 	free(ids);
-	json_t *bundle = json_pack("{s:s, s:s, s:o}", "type", "bundle", "id", "bundle--iocsync-taxii-snapshot",
-				   "objects", arr);
+	json_t *bundle =
+		json_pack("{s:s, s:s, s:o}", "type", "bundle", "id", "bundle--iocsync-taxii-snapshot", "objects", arr);
 	res->body = json_dumps(bundle, JSON_COMPACT);
 	res->len = res->body ? strlen(res->body) : 0;
 	json_decref(bundle);

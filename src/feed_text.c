@@ -8,7 +8,12 @@
 #include "limits.h"
 #include "util.h"
 
-enum { T_BLANK = 1, T_NUL = 2, T_COLON = 4, T_SEMI = 8 };
+enum {
+	T_BLANK = 1,
+	T_NUL = 2,
+	T_COLON = 4,
+	T_SEMI = 8
+};
 static const uint8_t text_class[256] = {
 	[' '] = T_BLANK, ['\t'] = T_BLANK, ['\0'] = T_NUL, [':'] = T_COLON, [';'] = T_SEMI,
 };
@@ -20,8 +25,8 @@ is_comment(const char *s, size_t n)
 }
 
 enum err
-feed_text_parse(const char *buf, size_t len, const struct feed_opts *o, const struct feed_sink *k,
-		char *why, size_t whysz)
+feed_text_parse(const char *buf, size_t len, const struct feed_opts *o, const struct feed_sink *k, char *why,
+		size_t whysz)
 {
 	struct feed_lines l;
 	const char *s;
@@ -45,7 +50,8 @@ feed_text_parse(const char *buf, size_t len, const struct feed_opts *o, const st
 		unsigned seen = 0, c;
 		for (; t + 8 <= n; t += 8) { /* eight bytes a turn up to the blank's */
 			c = text_class[u[t]] | text_class[u[t + 1]] | text_class[u[t + 2]] | text_class[u[t + 3]] |
-			    text_class[u[t + 4]] | text_class[u[t + 5]] | text_class[u[t + 6]] | text_class[u[t + 7]];
+				text_class[u[t + 4]] | text_class[u[t + 5]] | text_class[u[t + 6]] |
+				text_class[u[t + 7]];
 			if (c & T_BLANK)
 				break;
 			seen |= c;

@@ -12,13 +12,13 @@
 struct fetch_opts {
 	long long connect_timeout_s, timeout_s, max_bytes, max_redirects;
 	const char *ca_file, *proxy, *user_agent;
-	const char *etag, *last_modified;	/* validators of the last good copy, or NULL */
+	const char *etag, *last_modified; /* validators of the last good copy, or NULL */
 };
 
 struct fetch_result {
-	long status;		/* HTTP status; 0 for file:// */
-	bool not_modified;	/* 304: the last good copy is current */
-	char *body;		/* malloc'd, NUL-terminated */
+	long status;       /* HTTP status; 0 for file:// */
+	bool not_modified; /* 304: the last good copy is current */
+	char *body;        /* malloc'd, NUL-terminated */
 	size_t len;
 	char *etag, *last_modified; /* from the reply, or NULL */
 };
@@ -27,8 +27,7 @@ struct fetch_result {
  * files), ERR_HTTP for another status, ERR_LIMIT when the body passes
  * max_bytes, ERR_NET for transport failures; why says what happened.
  * Free r with fetch_result_free in every case. */
-enum err fetch_url(const char *url, const struct fetch_opts *o, struct fetch_result *r, char *why,
-		   size_t whysz);
+enum err fetch_url(const char *url, const struct fetch_opts *o, struct fetch_result *r, char *why, size_t whysz);
 void fetch_result_free(struct fetch_result *r);
 
 #endif

@@ -17,13 +17,13 @@
 #define FIREWALL_PER_RULE_MAX 10000
 
 struct fw_opts {
-	const char *group;	/* the rule group ("iocsync") */
-	const char *source;	/* "the desired set of /etc/iocsync/iocsync.conf", for the header */
-	const char *generated;	/* "2026-11-23T12:00:00Z" */
+	const char *group;     /* the rule group ("iocsync") */
+	const char *source;    /* "the desired set of /etc/iocsync/iocsync.conf", for the header */
+	const char *generated; /* "2026-11-23T12:00:00Z" */
 	const char *version;
-	bool inbound;		/* inbound rules as well as outbound */
-	bool uninstall;		/* only remove the group */
-	size_t per_rule;	/* addresses a rule */
+	bool inbound;    /* inbound rules as well as outbound */
+	bool uninstall;  /* only remove the group */
+	size_t per_rule; /* addresses a rule */
 };
 
 /* The script for addrs (canonical IPv4 and IPv6, sorted and deduplicated

@@ -12,15 +12,15 @@
 struct http {
 	CURL *curl;
 	struct http_opts o;
-	char *capath;		/* libcurl's built-in CA directory, kept beside ca_file */
-	char *cainfo;		/* its built-in bundle (when there is no directory) */
+	char *capath; /* libcurl's built-in CA directory, kept beside ca_file */
+	char *cainfo; /* its built-in bundle (when there is no directory) */
 };
 
 /* What the connection callback needs for one transfer. */
 struct guard {
 	CURL *curl;
 	bool on;
-	int first;		/* -1 unknown, 0 public, 1 internal: the first connection's */
+	int first; /* -1 unknown, 0 public, 1 internal: the first connection's */
 	bool refused;
 	char where[INET6_ADDRSTRLEN];
 };
@@ -129,8 +129,8 @@ http_addr_internal(int family, const void *addr)
 	const unsigned char *a = addr;
 	if (family == AF_INET)
 		return a[0] == 0 || a[0] == 10 || a[0] == 127 || (a[0] == 169 && a[1] == 254) ||
-		       (a[0] == 172 && (a[1] & 0xf0) == 16) || (a[0] == 192 && a[1] == 168) ||
-		       (a[0] == 100 && (a[1] & 0xc0) == 64);
+			(a[0] == 172 && (a[1] & 0xf0) == 16) || (a[0] == 192 && a[1] == 168) ||
+			(a[0] == 100 && (a[1] & 0xc0) == 64);
 	if (family == AF_INET6) {
 		static const unsigned char zero[16];
 		if (memcmp(a, zero, 15) == 0 && (a[15] == 0 || a[15] == 1)) /* :: and ::1 */
@@ -195,30 +195,24 @@ classify(CURLcode c)
 	switch (c) {
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_RESOLVE_PROXY:
-	case CURLE_COULDNT_CONNECT:
-		return HTTP_FAIL_CONNECT;
-	case CURLE_OPERATION_TIMEDOUT:
-		return HTTP_FAIL_TIMEOUT;
+	case CURLE_COULDNT_CONNECT: return HTTP_FAIL_CONNECT;
+	case CURLE_OPERATION_TIMEDOUT: return HTTP_FAIL_TIMEOUT;
 	case CURLE_SEND_ERROR:
 	case CURLE_RECV_ERROR:
 	case CURLE_GOT_NOTHING:
 	case CURLE_PARTIAL_FILE:
 	case CURLE_HTTP2:
-	case CURLE_HTTP2_STREAM:
-		return HTTP_FAIL_RESET;
+	case CURLE_HTTP2_STREAM: return HTTP_FAIL_RESET;
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CERTPROBLEM:
 	case CURLE_SSL_CIPHER:
 	case CURLE_SSL_CACERT_BADFILE:
 	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-	case CURLE_SSL_INVALIDCERTSTATUS:
-		return HTTP_FAIL_TLS;
+	case CURLE_SSL_INVALIDCERTSTATUS: return HTTP_FAIL_TLS;
 	case CURLE_WRITE_ERROR:
-	case CURLE_FILESIZE_EXCEEDED:
-		return HTTP_FAIL_TOO_LARGE;
-	default:
-		return HTTP_FAIL_OTHER;
+	case CURLE_FILESIZE_EXCEEDED: return HTTP_FAIL_TOO_LARGE;
+	default: return HTTP_FAIL_OTHER;
 	}
 }
 
@@ -330,12 +324,14 @@ http_do(struct http *h, const struct http_req *q, struct http_reply *r)
 		char *to = NULL;
 		if (g.refused) {
 			r->fail = HTTP_FAIL_CONNECT;
-			snprintf(r->error, sizeof(r->error), "a redirect led to the internal address %s: refused (only a "
-				 "configured URL may be internal)", g.where);
+			snprintf(r->error, sizeof(r->error),
+				 "a redirect led to the internal address %s: refused (only a "
+				 "configured URL may be internal)",
+				 g.where);
 		} else if (r->fail == HTTP_FAIL_TOO_LARGE)
 			snprintf(r->error, sizeof(r->error), "the reply passed the cap of %lld bytes", s.max);
-		else if (cc == CURLE_UNSUPPORTED_PROTOCOL && curl_easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &to) == CURLE_OK &&
-			 to && strcmp(to, q->url) != 0)
+		else if (cc == CURLE_UNSUPPORTED_PROTOCOL &&
+			 curl_easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &to) == CURLE_OK && to && strcmp(to, q->url) != 0)
 			snprintf(r->error, sizeof(r->error), "redirected to %.150s: only http and https are followed",
 				 to);
 		else
@@ -352,8 +348,8 @@ http_do(struct http *h, const struct http_req *q, struct http_reply *r)
 }
 
 enum err
-http_send(struct http *h, const char *method, const char *url, const char *const *headers,
-	  const char *body, size_t len, struct http_reply *r)
+http_send(struct http *h, const char *method, const char *url, const char *const *headers, const char *body, size_t len,
+	  struct http_reply *r)
 {
 	struct http_req q = {.method = method, .url = url, .headers = headers, .body = body, .len = len};
 	return http_do(h, &q, r);
@@ -366,7 +362,7 @@ http_url_parts(const char *url, struct url_parts *u, char *why, size_t whysz)
 	CURLU *h = curl_url();
 	char *scheme = NULL, *host = NULL, *user = NULL, *pass = NULL, *port = NULL;
 	bool ok = h && curl_url_set(h, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
-		  curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK;
+		curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK;
 	if (!ok) {
 		set_why(why, whysz, "%.200s: not a URL", url);
 		curl_url_cleanup(h);
@@ -375,7 +371,7 @@ http_url_parts(const char *url, struct url_parts *u, char *why, size_t whysz)
 	if (curl_url_get(h, CURLUPART_HOST, &host, 0) != CURLUE_OK)
 		host = NULL;
 	u->userinfo = curl_url_get(h, CURLUPART_USER, &user, 0) == CURLUE_OK ||
-		      curl_url_get(h, CURLUPART_PASSWORD, &pass, 0) == CURLUE_OK;
+		curl_url_get(h, CURLUPART_PASSWORD, &pass, 0) == CURLUE_OK;
 	u->port = curl_url_get(h, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK && port ? atol(port) : 0;
 	snprintf(u->scheme, sizeof(u->scheme), "%s", scheme);
 	const char *hs = host ? host : "";
@@ -387,9 +383,8 @@ http_url_parts(const char *url, struct url_parts *u, char *why, size_t whysz)
 	for (char *p = u->host; *p; p++)
 		*p = (char)lc((unsigned char)*p);
 	unsigned char a[16];
-	u->loopback = strcmp(u->host, "localhost") == 0 ||
-		      (inet_pton(AF_INET, u->host, a) == 1 && a[0] == 127) ||
-		      (inet_pton(AF_INET6, u->host, a) == 1 && memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) == 0);
+	u->loopback = strcmp(u->host, "localhost") == 0 || (inet_pton(AF_INET, u->host, a) == 1 && a[0] == 127) ||
+		(inet_pton(AF_INET6, u->host, a) == 1 && memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) == 0);
 	snprintf(u->origin, sizeof(u->origin), "%s://%s%s%s:%ld", u->scheme, strchr(u->host, ':') ? "[" : "", u->host,
 		 strchr(u->host, ':') ? "]" : "", u->port);
 	for (char *p = u->origin; *p; p++)
@@ -406,8 +401,10 @@ http_url_ok(const char *url, bool allow_http, char *why, size_t whysz)
 	if (!http_url_parts(url, &u, why, whysz))
 		return false;
 	if (u.userinfo) {
-		set_why(why, whysz, "%.200s: a user or password in the URL is refused (it would name another host "
-				    "than it seems to)", url);
+		set_why(why, whysz,
+			"%.200s: a user or password in the URL is refused (it would name another host "
+			"than it seems to)",
+			url);
 		return false;
 	}
 	if (strcmp(u.scheme, "https") != 0 && strcmp(u.scheme, "http") != 0) {

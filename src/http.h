@@ -16,43 +16,43 @@
 #include "err.h"
 
 struct http_opts {
-	const char *ca_file;		/* trusted besides the system's store, or NULL */
+	const char *ca_file; /* trusted besides the system's store, or NULL */
 	const char *proxy, *user_agent;
 	long long connect_timeout_s, timeout_s;
-	long long max_body;		/* bytes of a reply body */
+	long long max_body; /* bytes of a reply body */
 };
 
 enum http_fail {
 	HTTP_FAIL_NONE = 0,
-	HTTP_FAIL_CONNECT,	/* DNS, refused: nothing was sent */
-	HTTP_FAIL_TIMEOUT,	/* may have reached the server */
-	HTTP_FAIL_RESET,	/* reset, closed early, truncated: may have reached it */
-	HTTP_FAIL_TLS,		/* certificate or handshake: never retried */
-	HTTP_FAIL_TOO_LARGE,	/* the body passed max_body */
+	HTTP_FAIL_CONNECT,   /* DNS, refused: nothing was sent */
+	HTTP_FAIL_TIMEOUT,   /* may have reached the server */
+	HTTP_FAIL_RESET,     /* reset, closed early, truncated: may have reached it */
+	HTTP_FAIL_TLS,       /* certificate or handshake: never retried */
+	HTTP_FAIL_TOO_LARGE, /* the body passed max_body */
 	HTTP_FAIL_OTHER,
 };
 
 struct http_reply {
-	long status;		/* 0 when the transfer failed */
+	long status; /* 0 when the transfer failed */
 	enum http_fail fail;
-	char *body;		/* malloc'd and NUL-terminated, or NULL */
+	char *body; /* malloc'd and NUL-terminated, or NULL */
 	size_t len;
-	char retry_after[64];	/* the Retry-After header, or "" */
+	char retry_after[64];       /* the Retry-After header, or "" */
 	char *etag, *last_modified; /* the final answer's validators, or NULL */
-	char *taxii_last;	/* X-TAXII-Date-Added-Last, or NULL */
-	char error[256];	/* what failed, for people */
+	char *taxii_last;           /* X-TAXII-Date-Added-Last, or NULL */
+	char error[256];            /* what failed, for people */
 };
 
 struct http_req {
 	const char *method, *url;
-	const char *const *headers;	/* NULL-terminated, or NULL */
-	const char *body;		/* or NULL */
+	const char *const *headers; /* NULL-terminated, or NULL */
+	const char *body;           /* or NULL */
 	size_t len;
-	long max_redirects;		/* 0: a redirect is the answer */
-	bool allow_file;		/* file:// too (feeds) */
-	bool stall_guard;		/* under 100 B/s for 30 s ends it */
-	bool raw_gzip;			/* ask for gzip, hand it over undecoded */
-	bool no_private_redirect;	/* after a redirect, no loopback, private or link-local
+	long max_redirects;       /* 0: a redirect is the answer */
+	bool allow_file;          /* file:// too (feeds) */
+	bool stall_guard;         /* under 100 B/s for 30 s ends it */
+	bool raw_gzip;            /* ask for gzip, hand it over undecoded */
+	bool no_private_redirect; /* after a redirect, no loopback, private or link-local
 					   address unless the first connection went to one */
 };
 
@@ -67,8 +67,8 @@ void http_free(struct http *h);
 enum err http_do(struct http *h, const struct http_req *q, struct http_reply *r);
 
 /* http_do for an API call: no redirect, no file://. */
-enum err http_send(struct http *h, const char *method, const char *url, const char *const *headers,
-		   const char *body, size_t len, struct http_reply *r);
+enum err http_send(struct http *h, const char *method, const char *url, const char *const *headers, const char *body,
+		   size_t len, struct http_reply *r);
 void http_reply_free(struct http_reply *r);
 
 /*
@@ -85,11 +85,11 @@ void http_set_stub(http_stub_fn fn, void *ctx);
  * the request, so no check is fooled by "http://127.0.0.1:1@evil/"). */
 struct url_parts {
 	char scheme[16];
-	char host[300];		/* without brackets for IPv6; "" for file:// */
-	long port;		/* the scheme's default when none is given */
-	bool userinfo;		/* a user or password in the URL */
-	bool loopback;		/* 127.0.0.0/8, ::1 or localhost */
-	char origin[340];	/* scheme://host:port, lower case */
+	char host[300];   /* without brackets for IPv6; "" for file:// */
+	long port;        /* the scheme's default when none is given */
+	bool userinfo;    /* a user or password in the URL */
+	bool loopback;    /* 127.0.0.0/8, ::1 or localhost */
+	char origin[340]; /* scheme://host:port, lower case */
 };
 /* false with why when url is not one libcurl takes. */
 bool http_url_parts(const char *url, struct url_parts *u, char *why, size_t whysz);

@@ -17,21 +17,19 @@
  */
 enum {
 	C_NUL = 1 << 0,
-	C_MARK = 1 << 1,	/* [ ( { or a backslash: defanging may be present */
-	C_NONHEX = 1 << 2,	/* not 0-9 a-f A-F */
-	C_NONIP4 = 1 << 3,	/* not 0-9 or '.' */
+	C_MARK = 1 << 1,   /* [ ( { or a backslash: defanging may be present */
+	C_NONHEX = 1 << 2, /* not 0-9 a-f A-F */
+	C_NONIP4 = 1 << 3, /* not 0-9 or '.' */
 	C_COLON = 1 << 4,
 	C_SLASH = 1 << 5,
 	C_AT = 1 << 6,
 	C_DOT = 1 << 7,
 };
 #define CLS_HEX(c) (((c) >= '0' && (c) <= '9') || ((c) >= 'a' && (c) <= 'f') || ((c) >= 'A' && (c) <= 'F'))
-#define CLS(c)                                                                                     \
-	(((c) == 0 ? C_NUL : 0) |                                                                  \
-	 ((c) == '[' || (c) == '(' || (c) == '{' || (c) == '\\' ? C_MARK : 0) |                    \
-	 (CLS_HEX(c) ? 0 : C_NONHEX) | (((c) >= '0' && (c) <= '9') || (c) == '.' ? 0 : C_NONIP4) |   \
-	 ((c) == ':' ? C_COLON : 0) | ((c) == '/' ? C_SLASH : 0) | ((c) == '@' ? C_AT : 0) |       \
-	 ((c) == '.' ? C_DOT : 0))
+#define CLS(c) \
+	(((c) == 0 ? C_NUL : 0) | ((c) == '[' || (c) == '(' || (c) == '{' || (c) == '\\' ? C_MARK : 0) | \
+	 (CLS_HEX(c) ? 0 : C_NONHEX) | (((c) >= '0' && (c) <= '9') || (c) == '.' ? 0 : C_NONIP4) | \
+	 ((c) == ':' ? C_COLON : 0) | ((c) == '/' ? C_SLASH : 0) | ((c) == '@' ? C_AT : 0) | ((c) == '.' ? C_DOT : 0))
 static const uint8_t byte_class[256] = BYTE_TABLE(CLS);
 
 static unsigned
@@ -111,15 +109,9 @@ ioc_types_parse(const char *list, const char **bad)
 		const char *name;
 		unsigned mask;
 	} words[] = {
-		{"auto", IOC_TYPES_AUTO},
-		{"ip", IOC_BIT(IOC_IP)},
-		{"domain", IOC_BIT(IOC_DOMAIN)},
-		{"url", IOC_BIT(IOC_URL)},
-		{"md5", IOC_BIT(IOC_MD5)},
-		{"sha1", IOC_BIT(IOC_SHA1)},
-		{"sha256", IOC_BIT(IOC_SHA256)},
-		{"hash", IOC_HASHES},
-		{"cert", IOC_BIT(IOC_CERT)},
+		{"auto", IOC_TYPES_AUTO},        {"ip", IOC_BIT(IOC_IP)},   {"domain", IOC_BIT(IOC_DOMAIN)},
+		{"url", IOC_BIT(IOC_URL)},       {"md5", IOC_BIT(IOC_MD5)}, {"sha1", IOC_BIT(IOC_SHA1)},
+		{"sha256", IOC_BIT(IOC_SHA256)}, {"hash", IOC_HASHES},      {"cert", IOC_BIT(IOC_CERT)},
 	};
 	static char badword[64];
 	unsigned mask = 0;
@@ -163,9 +155,8 @@ struct fang {
 
 /* Bracketed forms, matched case-insensitively wherever they stand. */
 static const struct fang fangs[] = {
-	{"[://]", "://"}, {"[:]//", "://"}, {"[.]", "."}, {"(.)", "."}, {"{.}", "."},
-	{"[dot]", "."},	  {"(dot)", "."},   {"{dot}", "."}, {"[:]", ":"}, {"[/]", "/"},
-	{"[@]", "@"},	  {"[at]", "@"},    {"(at)", "@"},  {"\\.", "."},
+	{"[://]", "://"}, {"[:]//", "://"}, {"[.]", "."}, {"(.)", "."}, {"{.}", "."},  {"[dot]", "."}, {"(dot)", "."},
+	{"{dot}", "."},   {"[:]", ":"},     {"[/]", "/"}, {"[@]", "@"}, {"[at]", "@"}, {"(at)", "@"},  {"\\.", "."},
 };
 
 size_t
@@ -177,8 +168,7 @@ ioc_refang(const char *in, size_t len, char *out, size_t outsz, bool *changed)
 	if (outsz == 0)
 		return 0;
 	/* The scheme: hxxp, hXXp, hxxps, and "meow"-free variants only. */
-	if (len >= 4 && (in[0] | 32) == 'h' && (in[1] | 32) == 'x' && (in[2] | 32) == 'x' &&
-	    (in[3] | 32) == 'p') {
+	if (len >= 4 && (in[0] | 32) == 'h' && (in[1] | 32) == 'x' && (in[2] | 32) == 'x' && (in[3] | 32) == 'p') {
 		if (outsz > 4) {
 			memcpy(out, "http", 4);
 			o = 4;
@@ -403,7 +393,7 @@ check_labels(const char *d, size_t n, char *why, size_t whysz)
 			unsigned char c = (unsigned char)d[i];
 			if (!is_alnum(c) && c != '-' && c != '_') {
 				set_why(why, whysz, "character '%s%c' not allowed in a domain name",
-				       c < 0x20 || c >= 0x7f ? "\\" : "", c < 0x20 || c >= 0x7f ? '?' : c);
+					c < 0x20 || c >= 0x7f ? "\\" : "", c < 0x20 || c >= 0x7f ? '?' : c);
 				return REJ_BAD_DOMAIN;
 			}
 			continue;
@@ -414,8 +404,7 @@ check_labels(const char *d, size_t n, char *why, size_t whysz)
 			return REJ_BAD_DOMAIN;
 		}
 		if (ll > LIMIT_LABEL_BYTES) {
-			set_why(why, whysz, "label longer than %d characters (RFC 1035 2.3.4)",
-			       LIMIT_LABEL_BYTES);
+			set_why(why, whysz, "label longer than %d characters (RFC 1035 2.3.4)", LIMIT_LABEL_BYTES);
 			return REJ_BAD_DOMAIN;
 		}
 		if (d[start] == '-' || d[i - 1] == '-') {
@@ -441,14 +430,19 @@ check_labels(const char *d, size_t n, char *why, size_t whysz)
 }
 
 /* Host name bytes: D_UPPER is the bit that lowercases an ASCII letter. */
-enum { D_OK = 1, D_DIGIT = 2, D_DOT = 4, D_UPPER = 32 };
-#define DCLS(c)                                                                                    \
-	((c) >= 'A' && (c) <= 'Z'   ? D_OK | D_UPPER                                              \
-	 : (c) >= 'a' && (c) <= 'z' ? D_OK                                                         \
-	 : (c) >= '0' && (c) <= '9' ? D_OK | D_DIGIT                                               \
-	 : (c) == '-' || (c) == '_' ? D_OK                                                         \
-	 : (c) == '.'               ? D_DOT                                                        \
-				    : 0)
+enum {
+	D_OK = 1,
+	D_DIGIT = 2,
+	D_DOT = 4,
+	D_UPPER = 32
+};
+#define DCLS(c) \
+	((c) >= 'A' && (c) <= 'Z'           ? D_OK | D_UPPER \
+		 : (c) >= 'a' && (c) <= 'z' ? D_OK \
+		 : (c) >= '0' && (c) <= '9' ? D_OK | D_DIGIT \
+		 : (c) == '-' || (c) == '_' ? D_OK \
+		 : (c) == '.'               ? D_DOT \
+					    : 0)
 static const uint8_t dom_class[256] = BYTE_TABLE(DCLS);
 
 /* Lowercases in[0..n) (n <= LIMIT_DOMAIN_BYTES) into out, NUL-terminated,
@@ -513,8 +507,7 @@ ioc_domain_canon(const char *in, size_t n, char *out, size_t *outlen, char *why,
 			ascii = false;
 	if (ascii) {
 		if (n > LIMIT_DOMAIN_BYTES) {
-			set_why(why, whysz, "longer than %d characters (RFC 1035 2.3.4)",
-			       LIMIT_DOMAIN_BYTES);
+			set_why(why, whysz, "longer than %d characters (RFC 1035 2.3.4)", LIMIT_DOMAIN_BYTES);
 			return REJ_BAD_DOMAIN;
 		}
 		for (size_t i = 0; i < n; i++)
@@ -535,15 +528,13 @@ ioc_domain_canon(const char *in, size_t n, char *out, size_t *outlen, char *why,
 		if (rc != IDN2_OK)
 			rc = idn2_to_ascii_8z(tmp, &a, IDN2_NFC_INPUT | IDN2_TRANSITIONAL);
 		if (rc != IDN2_OK) {
-			set_why(why, whysz, "not a valid internationalized domain name: %s",
-			       idn2_strerror(rc));
+			set_why(why, whysz, "not a valid internationalized domain name: %s", idn2_strerror(rc));
 			return REJ_BAD_DOMAIN;
 		}
 		size_t an = strlen(a);
 		if (an > LIMIT_DOMAIN_BYTES) {
 			idn2_free(a);
-			set_why(why, whysz, "longer than %d characters once in punycode",
-			       LIMIT_DOMAIN_BYTES);
+			set_why(why, whysz, "longer than %d characters once in punycode", LIMIT_DOMAIN_BYTES);
 			return REJ_BAD_DOMAIN;
 		}
 		for (size_t i = 0; i < an; i++)
@@ -785,8 +776,7 @@ parse_hostport(const char *s, size_t n, const char *colon, struct ioc *out, char
 }
 
 static enum ioc_reason
-classify(const char *s, size_t n, unsigned cls, const struct ioc_opts *o, struct ioc *out, char *why,
-	 size_t whysz)
+classify(const char *s, size_t n, unsigned cls, const struct ioc_opts *o, struct ioc *out, char *why, size_t whysz)
 {
 	const char *colon = cls & C_COLON ? memchr(s, ':', n) : NULL;
 	const char *slash = cls & C_SLASH ? memchr(s, '/', n) : NULL;
@@ -819,11 +809,12 @@ classify(const char *s, size_t n, unsigned cls, const struct ioc_opts *o, struct
 		}
 		struct ioc h;
 		const char *hc = memchr(s, ':', hn);
-		enum ioc_reason r = hc ? parse_hostport(s, hn, hc, &h, NULL, 0)
-				       : looks_ipv4(s, hn) ? parse_ip(s, hn, &h, NULL, 0)
-							   : parse_domain(s, hn, &h, NULL, 0);
+		enum ioc_reason r = hc      ? parse_hostport(s, hn, hc, &h, NULL, 0)
+			: looks_ipv4(s, hn) ? parse_ip(s, hn, &h, NULL, 0)
+					    : parse_domain(s, hn, &h, NULL, 0);
 		if (r == REJ_OK) {
-			set_why(why, whysz, "a URL without a scheme (set type = url on the feed to take it as http://)");
+			set_why(why, whysz,
+				"a URL without a scheme (set type = url on the feed to take it as http://)");
 			return REJ_NO_SCHEME;
 		}
 		set_why(why, whysz, "not an IP, domain, URL or hash");
@@ -934,8 +925,11 @@ int
 ioc_action_parse(const char *s)
 {
 	static const char *const alias[] = {
-		[ACT_ALLOWED] = "allow", [ACT_AUDIT] = "audit", [ACT_WARN] = "warn",
-		[ACT_BLOCK] = "block", [ACT_BLOCK_AND_REMEDIATE] = "block-and-remediate",
+		[ACT_ALLOWED] = "allow",
+		[ACT_AUDIT] = "audit",
+		[ACT_WARN] = "warn",
+		[ACT_BLOCK] = "block",
+		[ACT_BLOCK_AND_REMEDIATE] = "block-and-remediate",
 	};
 	_Static_assert(NELEM(alias) == ACT__COUNT, "action aliases");
 	for (int i = 0; i < ACT__COUNT; i++)
@@ -952,7 +946,7 @@ ioc_canon_as(enum ioc_type t, const char *value, char *out, size_t outsz)
 	struct ioc_opts o = {.types = IOC_BIT(t), .cert = t == IOC_CERT};
 	struct ioc *x = xmalloc(sizeof(*x));
 	bool ok = ioc_parse(value, strlen(value), &o, x, NULL, 0) == REJ_OK && x->type == t && x->prefix < 0 &&
-		  !x->defanged && x->len < outsz;
+		!x->defanged && x->len < outsz;
 	if (ok)
 		memcpy(out, x->value, x->len + 1);
 	free(x);

@@ -73,18 +73,18 @@ enum ioc_reason {
 const char *ioc_reason_code(enum ioc_reason r);
 
 struct ioc_opts {
-	unsigned types;	   /* allowed types (IOC_BIT mask); 0 = IOC_TYPES_AUTO */
-	bool cert;	   /* 40 hex digits are certificate thumbprints */
-	bool url_feed;	   /* scheme-less "host/path" becomes http://host/path */
+	unsigned types; /* allowed types (IOC_BIT mask); 0 = IOC_TYPES_AUTO */
+	bool cert;      /* 40 hex digits are certificate thumbprints */
+	bool url_feed;  /* scheme-less "host/path" becomes http://host/path */
 };
 
 /* One canonical indicator. For IP (and CIDR) the address is in addr. */
 struct ioc {
 	enum ioc_type type;
-	int prefix;		/* >= 0: a CIDR block of this length (type IOC_IP) */
-	int family;		/* AF_INET or AF_INET6 for IOC_IP and IP-literal URL hosts */
+	int prefix; /* >= 0: a CIDR block of this length (type IOC_IP) */
+	int family; /* AF_INET or AF_INET6 for IOC_IP and IP-literal URL hosts */
 	unsigned char addr[16];
-	bool defanged;		/* the input was defanged ("hxxp", "[.]"...) */
+	bool defanged;             /* the input was defanged ("hxxp", "[.]"...) */
 	size_t host_off, host_len; /* IOC_URL: the host inside value */
 	size_t len;
 	char value[LIMIT_VALUE_BYTES + 32];
@@ -98,8 +98,8 @@ struct ioc {
  * A CIDR block returns REJ_OK with out->prefix >= 0: the caller applies
  * the CIDR rule (see policy.h).
  */
-enum ioc_reason ioc_parse(const char *in, size_t len, const struct ioc_opts *o, struct ioc *out,
-			  char *why, size_t whysz);
+enum ioc_reason ioc_parse(const char *in, size_t len, const struct ioc_opts *o, struct ioc *out, char *why,
+			  size_t whysz);
 
 /*
  * The canonical form of a value MDE holds as type t, exactly as a feed's
@@ -129,8 +129,7 @@ size_t ioc_addr_format(int family, const unsigned char *addr, char *out);
 /* Canonical domain: lower case, IDN to punycode, no trailing dot, label
  * rules of RFC 1035/1123 (underscores allowed). Returns REJ_OK or
  * REJ_BAD_DOMAIN/REJ_BAD_UTF8 with why filled. out holds LIMIT_DOMAIN_BYTES+1. */
-enum ioc_reason ioc_domain_canon(const char *in, size_t len, char *out, size_t *outlen, char *why,
-				 size_t whysz);
+enum ioc_reason ioc_domain_canon(const char *in, size_t len, char *out, size_t *outlen, char *why, size_t whysz);
 
 #endif
 

@@ -19,13 +19,13 @@ static enum log_level stderr_level = LOG_WARN;
 static enum log_level file_level = LOG_INFO;
 static int logfd = -1;
 static char *logpath;
-static char log_trouble[200];	/* the first failed write, for the run's outcome */
+static char log_trouble[200]; /* the first failed write, for the run's outcome */
 
 void log_journal_send(int prio, const char *msg); /* log_journal.c */
 
 static __thread const char *context; /* the tenant this thread syncs */
-static bool json_lines;	/* log_format = json, for the log file */
-static bool journal;	/* stderr is systemd's journal: send it there */
+static bool json_lines;              /* log_format = json, for the log file */
+static bool journal;                 /* stderr is systemd's journal: send it there */
 
 static const char *const level_names[] = {"error", "warning", "info", "debug"};
 _Static_assert(sizeof(level_names) / sizeof(level_names[0]) == LOG_DEBUG + 1, "levels");
@@ -114,8 +114,8 @@ printable(const char *in, char *out, size_t outsz)
 		size_t n = 1;
 		if (*p >= 0xc2 && *p <= 0xf4) {
 			n = *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : 2;
-			if (!utf8_valid((const char *)p, strnlen((const char *)p, n)) || strnlen((const char *)p, n) < n ||
-			    (*p == 0xc2 && p[1] < 0xa0))
+			if (!utf8_valid((const char *)p, strnlen((const char *)p, n)) ||
+			    strnlen((const char *)p, n) < n || (*p == 0xc2 && p[1] < 0xa0))
 				n = 0; /* invalid, or a C1 control (U+0080..U+009F) */
 		} else if (*p < 0x20 || *p >= 0x7f) {
 			n = 0;
@@ -152,7 +152,7 @@ log_detect_journal(void)
 	struct stat sb;
 	unsigned long long dev, ino;
 	journal = js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &sb) == 0 &&
-		  (unsigned long long)sb.st_dev == dev && (unsigned long long)sb.st_ino == ino;
+		(unsigned long long)sb.st_dev == dev && (unsigned long long)sb.st_ino == ino;
 }
 
 enum err
@@ -256,8 +256,9 @@ log_run(const json_t *sum)
 {
 	struct strbuf sb = {0};
 	const json_t *done = json_object_get(sum, "done");
-	sb_addf(&sb, "%s %s in %.1f s: created %llu, updated %llu, renewed %llu, replaced %llu, deleted %llu, "
-		     "failed %llu; feeds failed %llu; MDE holds %llu of iocsync's and %llu others'; calls",
+	sb_addf(&sb,
+		"%s %s in %.1f s: created %llu, updated %llu, renewed %llu, replaced %llu, deleted %llu, "
+		"failed %llu; feeds failed %llu; MDE holds %llu of iocsync's and %llu others'; calls",
 		json_string_value(json_object_get(sum, "verb")), json_string_value(json_object_get(sum, "outcome")),
 		json_number_value(json_object_get(sum, "seconds")), jint(done, "create"), jint(done, "update"),
 		jint(done, "renew"), jint(done, "replace"), jint(done, "delete"), jint(sum, "failed"),

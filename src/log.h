@@ -6,7 +6,13 @@
 #include "err.h"
 
 /* LOG_SILENT: nothing (fuzzers, whose output is the findings). */
-enum log_level { LOG_SILENT = -1, LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+enum log_level {
+	LOG_SILENT = -1,
+	LOG_ERROR,
+	LOG_WARN,
+	LOG_INFO,
+	LOG_DEBUG
+};
 
 /* Sets the threshold for stderr (default LOG_WARN: -v raises it,
  * -q lowers it to LOG_ERROR). */

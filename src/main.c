@@ -34,17 +34,19 @@ static const struct verb {
 static void
 usage(FILE *fp)
 {
-	fprintf(fp, "usage: iocsync [-c FILE] [-v | -q] VERB [ARGS...]\n"
-		    "       iocsync --version | --help\n\n"
-		    "Verbs (iocsync VERB --help for each):\n");
+	fprintf(fp,
+		"usage: iocsync [-c FILE] [-v | -q] VERB [ARGS...]\n"
+		"       iocsync --version | --help\n\n"
+		"Verbs (iocsync VERB --help for each):\n");
 	for (size_t i = 0; i < NELEM(verbs); i++)
 		fprintf(fp, "  %-8s %s\n", verbs[i].name, verbs[i].summary);
-	fprintf(fp, "\nOptions:\n"
-		    "  -c FILE   configuration file (default %s)\n"
-		    "  -t NAME   the [tenant \"NAME\"] to act on (plan, sync and daemon take all)\n"
-		    "  -v        more messages on standard error (twice: debug)\n"
-		    "  -q        errors only; check and feeds print summaries only\n"
-		    "\nSee iocsync(1) and iocsync.conf(5).\n",
+	fprintf(fp,
+		"\nOptions:\n"
+		"  -c FILE   configuration file (default %s)\n"
+		"  -t NAME   the [tenant \"NAME\"] to act on (plan, sync and daemon take all)\n"
+		"  -v        more messages on standard error (twice: debug)\n"
+		"  -q        errors only; check and feeds print summaries only\n"
+		"\nSee iocsync(1) and iocsync.conf(5).\n",
 		CONFIG_DEFAULT_PATH);
 }
 

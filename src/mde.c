@@ -48,17 +48,17 @@ struct mde {
 	const struct clock *clk;
 	char *tenant, *client_id, *application;
 	char *api, *login, *resource;
-	char *alt_resource;	/* gov clouds: the other candidate audience (spec 9, gov-audience) */
-	char *created_by;	/* what MDE puts in createdBy for this app, once learned; or NULL */
-	long long list_max;	/* more indicators than this in a listing: not a real tenant's */
+	char *alt_resource; /* gov clouds: the other candidate audience (spec 9, gov-audience) */
+	char *created_by;   /* what MDE puts in createdBy for this app, once learned; or NULL */
+	long long list_max; /* more indicators than this in a listing: not a real tenant's */
 	int token_version;
-	char *secret;		/* or NULL with the certificate */
+	char *secret; /* or NULL with the certificate */
 	EVP_PKEY *key;
-	char *x5t, *x5t256;	/* of the certificate */
+	char *x5t, *x5t256; /* of the certificate */
 	bool rs256;
 	char *token;
-	double token_renew_at;	/* clock time */
-	json_t *claims;		/* the token's payload */
+	double token_renew_at; /* clock time */
+	json_t *claims;        /* the token's payload */
 	struct ratelimit rl[MDE_EP__COUNT];
 	double deadline_s;
 	int list_page;
@@ -91,7 +91,6 @@ mde_client_id(const struct mde *m)
 }
 
 /* ---- secrets ---- */
-
 
 static char *
 trim_secret(char *s, const char *what, char *why, size_t whysz)
@@ -139,13 +138,22 @@ b64url_decode(const char *s, size_t n, size_t *outlen)
 	unsigned v = 0, bits = 0;
 	for (size_t i = 0; i < n; i++) {
 		int c = (unsigned char)s[i], d;
-		if (c >= 'A' && c <= 'Z') d = c - 'A';
-		else if (c >= 'a' && c <= 'z') d = c - 'a' + 26;
-		else if (c >= '0' && c <= '9') d = c - '0' + 52;
-		else if (c == '-' || c == '+') d = 62;
-		else if (c == '_' || c == '/') d = 63;
-		else if (c == '=') break;
-		else { free(o); return NULL; }
+		if (c >= 'A' && c <= 'Z')
+			d = c - 'A';
+		else if (c >= 'a' && c <= 'z')
+			d = c - 'a' + 26;
+		else if (c >= '0' && c <= '9')
+			d = c - '0' + 52;
+		else if (c == '-' || c == '+')
+			d = 62;
+		else if (c == '_' || c == '/')
+			d = 63;
+		else if (c == '=')
+			break;
+		else {
+			free(o);
+			return NULL;
+		}
 		v = v << 6 | (unsigned)d;
 		bits += 6;
 		if (bits >= 8) {
@@ -173,8 +181,7 @@ load_certificate(struct mde *m, const char *path, char *why, size_t whysz)
 	free(pem);
 	bool ok = false;
 	if (x == NULL || m->key == NULL) {
-		set_why(why, whysz, "certificate %s: needs the PEM certificate and its unencrypted private key",
-			path);
+		set_why(why, whysz, "certificate %s: needs the PEM certificate and its unencrypted private key", path);
 	} else if (EVP_PKEY_base_id(m->key) != EVP_PKEY_RSA) {
 		set_why(why, whysz, "certificate %s: the key must be RSA (Entra signs PS256/RS256)", path);
 	} else if (X509_check_private_key(x, m->key) != 1) {
@@ -201,15 +208,15 @@ client_assertion(struct mde *m, const char *aud, char *why, size_t whysz)
 	RAND_bytes(jti, sizeof(jti));
 	jti[6] = (jti[6] & 0x0f) | 0x40;
 	jti[8] = (jti[8] & 0x3f) | 0x80;
-	snprintf(jtis, sizeof(jtis), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 jti[0], jti[1], jti[2], jti[3], jti[4], jti[5], jti[6], jti[7], jti[8], jti[9], jti[10],
-		 jti[11], jti[12], jti[13], jti[14], jti[15]);
+	snprintf(jtis, sizeof(jtis), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", jti[0],
+		 jti[1], jti[2], jti[3], jti[4], jti[5], jti[6], jti[7], jti[8], jti[9], jti[10], jti[11], jti[12],
+		 jti[13], jti[14], jti[15]);
 	long long now = (long long)time(NULL);
 	json_t *hd = m->rs256 ? json_pack("{s:s, s:s, s:s}", "alg", "RS256", "typ", "JWT", "x5t", m->x5t)
 			      : json_pack("{s:s, s:s, s:s}", "alg", "PS256", "typ", "JWT", "x5t#S256", m->x5t256);
-	json_t *cl = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "aud", aud, "iss", m->client_id, "sub",
-			       m->client_id, "jti", jtis, "nbf", (json_int_t)now, "iat", (json_int_t)now, "exp",
-			       (json_int_t)(now + 600));
+	json_t *cl =
+		json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "aud", aud, "iss", m->client_id, "sub", m->client_id,
+			  "jti", jtis, "nbf", (json_int_t)now, "iat", (json_int_t)now, "exp", (json_int_t)(now + 600));
 	char *hs = json_dumps(hd, JSON_COMPACT), *cs = json_dumps(cl, JSON_COMPACT);
 	char *h64 = b64url((unsigned char *)hs, strlen(hs)), *c64 = b64url((unsigned char *)cs, strlen(cs));
 	char *input = xasprintf("%s.%s", h64, c64);
@@ -225,7 +232,7 @@ client_assertion(struct mde *m, const char *aud, char *why, size_t whysz)
 	bool ok = md && EVP_DigestSignInit(md, &pctx, EVP_sha256(), NULL, m->key) == 1;
 	if (ok && !m->rs256)
 		ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
-		     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) == 1;
+			EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) == 1;
 	ok = ok && EVP_DigestSign(md, NULL, &siglen, (unsigned char *)input, strlen(input)) == 1;
 	if (ok) {
 		sig = xmalloc(siglen);
@@ -272,11 +279,13 @@ mde_new(const struct config *c, const struct clock *clk, char *why, size_t whysz
 		set_why(why, whysz, "[mde] needs tenant_id and client_id");
 		return NULL;
 	}
-	int sources = !!c->client_secret_file + !!c->client_secret_env + !!c->client_secret_credential +
-		      !!c->certificate;
+	int sources =
+		!!c->client_secret_file + !!c->client_secret_env + !!c->client_secret_credential + !!c->certificate;
 	if (sources != 1) {
-		set_why(why, whysz, "[mde] needs exactly one of client_secret_file, client_secret_env, "
-				    "client_secret_credential and certificate (%d given)", sources);
+		set_why(why, whysz,
+			"[mde] needs exactly one of client_secret_file, client_secret_env, "
+			"client_secret_credential and certificate (%d given)",
+			sources);
 		return NULL;
 	}
 	struct mde *m = xcalloc(1, sizeof(*m));
@@ -339,8 +348,9 @@ mde_new(const struct config *c, const struct clock *clk, char *why, size_t whysz
 		goto fail;
 
 	if (c->client_secret_file) {
-		m->secret = trim_secret(file_read_private(c->client_secret_file, "client_secret_file", 4096, why, whysz),
-					"client_secret_file", why, whysz);
+		m->secret =
+			trim_secret(file_read_private(c->client_secret_file, "client_secret_file", 4096, why, whysz),
+				    "client_secret_file", why, whysz);
 	} else if (c->client_secret_env) {
 		const char *v = getenv(c->client_secret_env);
 		if (v == NULL || *v == '\0')
@@ -351,8 +361,10 @@ mde_new(const struct config *c, const struct clock *clk, char *why, size_t whysz
 	} else if (c->client_secret_credential) {
 		const char *dir = getenv("CREDENTIALS_DIRECTORY");
 		if (dir == NULL || *dir == '\0') {
-			set_why(why, whysz, "client_secret_credential: $CREDENTIALS_DIRECTORY is not set (run "
-					    "under systemd with LoadCredential=%s:...)", c->client_secret_credential);
+			set_why(why, whysz,
+				"client_secret_credential: $CREDENTIALS_DIRECTORY is not set (run "
+				"under systemd with LoadCredential=%s:...)",
+				c->client_secret_credential);
 		} else {
 			char *p = xasprintf("%s/%s", dir, c->client_secret_credential);
 			m->secret = trim_secret(file_read_private(p, "credential", 4096, why, whysz),
@@ -459,8 +471,8 @@ await_budget(struct mde *m, enum mde_ep ep, double deadline, char *why, size_t w
  * the verdict of the last answer in *v. */
 static enum err
 send_retrying(struct mde *m, enum mde_ep ep, const char *method, const char *url, const char *const *hdrs,
-	      const char *body, size_t len, double deadline, struct http_reply *r, enum retry_verdict *v,
-	      char *why, size_t whysz)
+	      const char *body, size_t len, double deadline, struct http_reply *r, enum retry_verdict *v, char *why,
+	      size_t whysz)
 {
 	for (unsigned attempt = 1;; attempt++) {
 		if (!await_budget(m, ep, deadline, why, whysz))
@@ -468,8 +480,12 @@ send_retrying(struct mde *m, enum mde_ep ep, const char *method, const char *url
 		m->st.calls[ep]++;
 		http_send(m->h, method, url, hdrs, body, len, r);
 		*v = retry_decide(r->status, r->fail);
-		m->st.by_class[ep][r->status == 429 ? MDE_429 : r->status >= 500 ? MDE_5XX : r->status >= 400 ? MDE_4XX :
-				   r->status >= 300 ? MDE_3XX : r->status >= 200 ? MDE_2XX : MDE_NONE]++;
+		m->st.by_class[ep][r->status == 429           ? MDE_429
+					   : r->status >= 500 ? MDE_5XX
+					   : r->status >= 400 ? MDE_4XX
+					   : r->status >= 300 ? MDE_3XX
+					   : r->status >= 200 ? MDE_2XX
+							      : MDE_NONE]++;
 		if (r->status == 429)
 			m->st.throttled[ep]++;
 		if (r->status == 0 || r->status >= 500)
@@ -550,8 +566,10 @@ fetch_token(struct mde *m, double deadline, bool *refused, char *why, size_t why
 			free(url), free(aud_esc), free(scope), free(scope_esc), free(cid);
 			return ERR_CONFIG;
 		}
-		cred = xasprintf("client_assertion_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Aclient-assertion-type"
-				 "%%3Ajwt-bearer&client_assertion=%s", jwt);
+		cred = xasprintf(
+			"client_assertion_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Aclient-assertion-type"
+			"%%3Ajwt-bearer&client_assertion=%s",
+			jwt);
 		free(jwt);
 	}
 	char *form = xasprintf("grant_type=client_credentials&client_id=%s&%s=%s&%s", cid, v2 ? "scope" : "resource",
@@ -562,8 +580,8 @@ fetch_token(struct mde *m, double deadline, bool *refused, char *why, size_t why
 					   "Accept: application/json", NULL};
 	struct http_reply r;
 	enum retry_verdict v;
-	enum err e = send_retrying(m, MDE_EP_TOKEN, "POST", url, hdrs, form, strlen(form), deadline, &r, &v, why,
-				   whysz);
+	enum err e =
+		send_retrying(m, MDE_EP_TOKEN, "POST", url, hdrs, form, strlen(form), deadline, &r, &v, why, whysz);
 	explicit_bzero(form, strlen(form));
 	free(form);
 	if (e != ERR_OK) {
@@ -575,7 +593,8 @@ fetch_token(struct mde *m, double deadline, bool *refused, char *why, size_t why
 	const char *tok = json_string_value(json_object_get(j, "access_token"));
 	json_t *exp = json_object_get(j, "expires_in");
 	double life = json_is_integer(exp) ? (double)json_integer_value(exp)
-		      : json_is_string(exp) ? atof(json_string_value(exp)) : 0;
+		: json_is_string(exp)      ? atof(json_string_value(exp))
+					   : 0;
 	if (r.status == 200 && tok && *tok && life > 0) {
 		m->token = xstrdup(tok);
 		double margin = life / 4 < TOKEN_MARGIN_S ? life / 4 : TOKEN_MARGIN_S;
@@ -596,7 +615,8 @@ fetch_token(struct mde *m, double deadline, bool *refused, char *why, size_t why
 			set_why(why, whysz, "token from %s: the answer holds no usable access_token", url);
 		else
 			set_why(why, whysz, "token from %s: HTTP %ld %s%s%s", url, r.status, err ? err : "",
-				desc ? ": " : "", desc ? echo_str(desc, strcspn(desc, "\r\n"), ebuf, sizeof(ebuf)) : "");
+				desc ? ": " : "",
+				desc ? echo_str(desc, strcspn(desc, "\r\n"), ebuf, sizeof(ebuf)) : "");
 		e = r.status == 0 ? ERR_NET : r.status == 200 ? ERR_PARSE : ERR_HTTP;
 	}
 	json_decref(j);
@@ -628,8 +648,10 @@ ensure_token(struct mde *m, double deadline, char *why, size_t whysz)
 		log_info("token: Entra does not know the audience %s (AADSTS500011); trying %s", first, m->resource);
 		e = fetch_token(m, deadline, &refused, why, whysz);
 		if (e == ERR_OK)
-			log_warn("token: Entra refused the audience %s (AADSTS500011); the audience %s worked: set "
-				 "resource = %s in [mde] to skip the first try", first, m->resource, m->resource);
+			log_warn(
+				"token: Entra refused the audience %s (AADSTS500011); the audience %s worked: set "
+				"resource = %s in [mde] to skip the first try",
+				first, m->resource, m->resource);
 		free(first);
 	}
 	return e;
@@ -667,8 +689,8 @@ api_error(const struct http_reply *r, const char *method, const char *path, char
 }
 
 enum err
-mde_call(struct mde *m, enum mde_ep ep, const char *method, const char *path, json_t *body, long *status,
-	 json_t **out, char *why, size_t whysz)
+mde_call(struct mde *m, enum mde_ep ep, const char *method, const char *path, json_t *body, long *status, json_t **out,
+	 char *why, size_t whysz)
 {
 	double deadline = now_s(m) + m->deadline_s;
 	char *url = xasprintf("%s%s", m->api, path);
@@ -804,13 +826,15 @@ mde_list_all(struct mde *m, json_t **all, char *why, size_t whysz)
 			break;
 		if (fresh == 0) {
 			/* A full page of what we have: $skip is not honoured. */
-			log_warn("list: the page at $skip=%lld repeats the last one; taking the %zu listed as all", skip,
-				 json_array_size(*all));
+			log_warn("list: the page at $skip=%lld repeats the last one; taking the %zu listed as all",
+				 skip, json_array_size(*all));
 			break;
 		}
 		if ((long long)json_array_size(*all) > m->list_max) {
-			set_why(why, whysz, "list: MDE listed more than %lld indicators, past any tenant's cap; not "
-					    "paging further", m->list_max);
+			set_why(why, whysz,
+				"list: MDE listed more than %lld indicators, past any tenant's cap; not "
+				"paging further",
+				m->list_max);
 			e = ERR_PARSE;
 			break;
 		}
@@ -852,8 +876,8 @@ mde_batch_delete(struct mde *m, const char *const *ids, size_t n, long *status, 
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(arr, json_string(ids[i]));
 	json_t *body = json_pack("{s:o}", "IndicatorIds", arr);
-	enum err e = mde_call(m, MDE_EP_BATCHDELETE, "POST", "/api/indicators/BatchDelete", body, status, NULL,
-			      why, whysz);
+	enum err e =
+		mde_call(m, MDE_EP_BATCHDELETE, "POST", "/api/indicators/BatchDelete", body, status, NULL, why, whysz);
 	json_decref(body);
 	return e;
 }

@@ -17,13 +17,13 @@
 
 enum mde_ep {
 	MDE_EP_TOKEN,
-	MDE_EP_LIST,		/* GET /api/indicators */
-	MDE_EP_POST,		/* POST /api/indicators */
-	MDE_EP_IMPORT,		/* POST /api/indicators/import */
-	MDE_EP_DELETE,		/* DELETE /api/indicators/{id} */
-	MDE_EP_BATCHDELETE,	/* POST /api/indicators/BatchDelete */
-	MDE_EP_MACHINES,	/* GET /api/machines */
-	MDE_EP_QUERY,		/* POST /api/advancedqueries/run */
+	MDE_EP_LIST,        /* GET /api/indicators */
+	MDE_EP_POST,        /* POST /api/indicators */
+	MDE_EP_IMPORT,      /* POST /api/indicators/import */
+	MDE_EP_DELETE,      /* DELETE /api/indicators/{id} */
+	MDE_EP_BATCHDELETE, /* POST /api/indicators/BatchDelete */
+	MDE_EP_MACHINES,    /* GET /api/machines */
+	MDE_EP_QUERY,       /* POST /api/advancedqueries/run */
 	MDE_EP__COUNT
 };
 /* "list", "import", ... (stable: logs, JSON, metrics). */
@@ -32,16 +32,24 @@ const char *mde_ep_name(enum mde_ep ep);
 /* What the calls of a run cost, per endpoint. */
 /* Classes of answer, for the metrics: 2xx, 3xx, 4xx (429 apart), 429,
  * 5xx, and "none" (no answer: the transport failed). */
-enum mde_class { MDE_2XX, MDE_3XX, MDE_4XX, MDE_429, MDE_5XX, MDE_NONE, MDE_CLASS__COUNT };
+enum mde_class {
+	MDE_2XX,
+	MDE_3XX,
+	MDE_4XX,
+	MDE_429,
+	MDE_5XX,
+	MDE_NONE,
+	MDE_CLASS__COUNT
+};
 const char *mde_class_name(enum mde_class k);
 
 struct mde_stats {
-	unsigned long calls[MDE_EP__COUNT];	/* requests sent (retries too) */
+	unsigned long calls[MDE_EP__COUNT]; /* requests sent (retries too) */
 	unsigned long retries[MDE_EP__COUNT];
-	unsigned long throttled[MDE_EP__COUNT];	/* 429s received */
-	unsigned long failed[MDE_EP__COUNT];	/* transport failures and 5xx */
+	unsigned long throttled[MDE_EP__COUNT];                  /* 429s received */
+	unsigned long failed[MDE_EP__COUNT];                     /* transport failures and 5xx */
 	unsigned long by_class[MDE_EP__COUNT][MDE_CLASS__COUNT]; /* answers by status class */
-	double waited_s;			/* time spent waiting on budgets */
+	double waited_s;                                         /* time spent waiting on budgets */
 };
 
 struct mde;
@@ -70,8 +78,8 @@ const json_t *mde_roles(struct mde *m, char *why, size_t whysz);
  * another status, *status set, why has MDE's code and message.
  * ERR_NET: transport, or the deadline passed.
  */
-enum err mde_call(struct mde *m, enum mde_ep ep, const char *method, const char *path, json_t *body,
-		  long *status, json_t **out, char *why, size_t whysz);
+enum err mde_call(struct mde *m, enum mde_ep ep, const char *method, const char *path, json_t *body, long *status,
+		  json_t **out, char *why, size_t whysz);
 
 /* Lists every indicator the token may see, paging with $top and $skip
  * until a short page, a 404 (what some tenants answer for an empty page,
@@ -92,8 +100,7 @@ enum err mde_device_groups(struct mde *m, json_t **groups, char *why, size_t why
 
 /* BatchDelete of at most 500 ids. ERR_HTTP with *status 404 when an id
  * is unknown (nothing was deleted: list again and retry). */
-enum err mde_batch_delete(struct mde *m, const char *const *ids, size_t n, long *status, char *why,
-			  size_t whysz);
+enum err mde_batch_delete(struct mde *m, const char *const *ids, size_t n, long *status, char *why, size_t whysz);
 
 /* Single delete; a 404 (already gone) counts as done. */
 enum err mde_delete(struct mde *m, const char *id, char *why, size_t whysz);

@@ -33,19 +33,19 @@
  */
 #define PART_BITS 2
 #define MERGE_PARTS (1u << PART_BITS)
-#define CAP_BITS_MAX (32 - PART_BITS) /* the home bits a slot's tag holds */
+#define CAP_BITS_MAX (32 - PART_BITS)                 /* the home bits a slot's tag holds */
 #define LOCAL_MAX ((uint32_t)1 << (CAP_BITS_MAX - 1)) /* items per part: within 13/16 of that */
-#define OFF_MAX ((uint32_t)1 << (32 - PART_BITS)) /* arena offsets / 4 with the part in 32 bits */
-#define ITEM_NONE UINT32_MAX /* a batch's new record before merge_batch_commit numbers it */
-#define HASH_HEX_MAX 64 /* SHA-256: the longest hash a binary key holds */
+#define OFF_MAX ((uint32_t)1 << (32 - PART_BITS))     /* arena offsets / 4 with the part in 32 bits */
+#define ITEM_NONE UINT32_MAX                          /* a batch's new record before merge_batch_commit numbers it */
+#define HASH_HEX_MAX 64                               /* SHA-256: the longest hash a binary key holds */
 #define MERGE_TEXT_MAX 80 /* a binary key's text: an IPv6 address or HASH_HEX_MAX, and a NUL */
 
 struct hdr {
-	uint32_t idx;		/* item index */
+	uint32_t idx; /* item index */
 	uint16_t feed, last_feed;
 	int16_t priority;
-	uint16_t meta;		/* len << 4 | type << 1 | has_attrs (an entry in the merge's attrs) */
-	char value[];		/* the key */
+	uint16_t meta; /* len << 4 | type << 1 | has_attrs (an entry in the merge's attrs) */
+	char value[];  /* the key */
 };
 #define META(len, t) ((uint16_t)((len) << 4 | (unsigned)(t) << 1))
 #define H_LEN(h) ((size_t)((h)->meta >> 4))
@@ -57,8 +57,8 @@ _Static_assert(IOC_TYPE_COUNT <= 8, "type fits 3 bits");
 _Static_assert(LIMIT_FEEDS <= UINT16_MAX, "feed index fits 16 bits");
 
 struct slot {
-	uint32_t tag;	/* hash >> 32 */
-	uint32_t rec;	/* arena offset / 4 + 1; 0 is empty */
+	uint32_t tag; /* hash >> 32 */
+	uint32_t rec; /* arena offset / 4 + 1; 0 is empty */
 };
 
 struct attrs {
@@ -67,7 +67,7 @@ struct attrs {
 };
 
 struct src_flat {
-	uint32_t rec, feed, line;	/* rec: the item's arena offset / 4 */
+	uint32_t rec, feed, line; /* rec: the item's arena offset / 4 */
 };
 
 /* A batch add's result, kept by its part until merge_batch_commit. */
@@ -80,11 +80,11 @@ struct part {
 	size_t arena_len, arena_cap;
 	size_t nitems;
 	struct slot *slots;
-	size_t cap, slots_cap;	/* cap: 1 << cap_bits; slots_cap: big_grow's */
+	size_t cap, slots_cap; /* cap: 1 << cap_bits; slots_cap: big_grow's */
 	unsigned cap_bits;
 	struct src_flat *srcs;
 	size_t nsrcs, srcs_cap;
-	size_t ordered;		/* arena bytes whose records are in the merge's order */
+	size_t ordered; /* arena bytes whose records are in the merge's order */
 	/* merge_batch_parts: this part's adds and their results */
 	uint32_t *todo, *res;
 	size_t ntodo, todo_cap, res_cap, nres;
@@ -92,7 +92,7 @@ struct part {
 
 struct merge {
 	struct part part[MERGE_PARTS];
-	uint32_t *order;	/* item index -> arena offset / 4 << PART_BITS | part */
+	uint32_t *order;                  /* item index -> arena offset / 4 << PART_BITS | part */
 	size_t nitems, order_cap, norder; /* norder: items in order */
 	/* attributes: attr_of[item] is an index into attrs for the items
 	 * whose record says has_attrs (attr_of is no longer than needed) */
@@ -103,13 +103,13 @@ struct merge {
 	/* sources grouped per item, rebuilt when the parts' sources or the
 	 * items moved on */
 	struct merge_src *grouped;
-	size_t *first;		/* nitems + 1 offsets into grouped */
+	size_t *first; /* nitems + 1 offsets into grouped */
 	size_t grouped_n, grouped_items;
 	bool no_sources;
 	char text[MERGE_TEXT_MAX]; /* merge_get's text of a binary key */
 };
 
-#define REC(pt, off) ((struct hdr *)((pt)->arena + (size_t)(off) * 4))
+#define REC(pt, off) ((struct hdr *)((pt)->arena + (size_t)(off)*4))
 
 static unsigned
 part_of(uint64_t hash)
@@ -169,10 +169,8 @@ binary_type(enum ioc_type t)
 }
 
 /* A hex digit's value; 16 for any other byte. */
-#define HEXV(c)                                                                                    \
-	((c) >= '0' && (c) <= '9' ? (c) - '0'                                                      \
-	 : ((c) | 32) >= 'a' && ((c) | 32) <= 'f' ? ((c) | 32) - 'a' + 10                           \
-						  : 16)
+#define HEXV(c) \
+	((c) >= '0' && (c) <= '9' ? (c) - '0' : ((c) | 32) >= 'a' && ((c) | 32) <= 'f' ? ((c) | 32) - 'a' + 10 : 16)
 static const uint8_t hex_value[256] = BYTE_TABLE(HEXV);
 
 /* Eight lower-case hex digits at s to the four bytes they spell at out:
@@ -304,8 +302,7 @@ room_for(struct part *pt, size_t n)
 /* Sets the attributes of h, a numbered item. Only clearing them (all
  * NULL and 0) is safe on parts' threads: it never allocates. */
 static void
-set_attrs(struct merge *m, struct hdr *h, const char *title, const char *description,
-	  long long expire_at)
+set_attrs(struct merge *m, struct hdr *h, const char *title, const char *description, long long expire_at)
 {
 	if (!(h->meta & H_ATTRS)) {
 		if (title == NULL && description == NULL && expire_at == 0)
@@ -343,8 +340,7 @@ add_source(const struct merge *m, struct part *pt, const struct hdr *h, uint32_t
 	if (m->no_sources)
 		return;
 	big_grow((void **)&pt->srcs, &pt->srcs_cap, pt->nsrcs + 1, sizeof(*pt->srcs));
-	pt->srcs[pt->nsrcs++] =
-		(struct src_flat){off_of(pt, h), feed, line > UINT32_MAX ? UINT32_MAX : (uint32_t)line};
+	pt->srcs[pt->nsrcs++] = (struct src_flat){off_of(pt, h), feed, line > UINT32_MAX ? UINT32_MAX : (uint32_t)line};
 }
 
 /* The record of (t, value) in its part or NULL; *slot gets the slot
@@ -352,8 +348,7 @@ add_source(const struct merge *m, struct part *pt, const struct hdr *h, uint32_t
  * at slot j: the hash's home, or a slot further on its path when every
  * slot before it is known to be taken by another tag. */
 static struct hdr *
-find_from(const struct part *pt, size_t j, uint64_t hash, enum ioc_type t, const char *value, size_t len,
-	  size_t *slot)
+find_from(const struct part *pt, size_t j, uint64_t hash, enum ioc_type t, const char *value, size_t len, size_t *slot)
 {
 	uint32_t tag = (uint32_t)(hash >> 32);
 
@@ -382,8 +377,8 @@ find(const struct part *pt, uint64_t hash, enum ioc_type t, const char *value, s
 /* Another occurrence of h's item: the first from this feed or not, and
  * a feed of higher priority takes the attributes over. */
 static void
-again(struct merge *m, struct hdr *h, uint32_t feed, int32_t priority, const char *title,
-      const char *description, long long expire_at, bool *new_in_feed)
+again(struct merge *m, struct hdr *h, uint32_t feed, int32_t priority, const char *title, const char *description,
+      long long expire_at, bool *new_in_feed)
 {
 	*new_in_feed = h->last_feed != feed;
 	h->last_feed = (uint16_t)feed;
@@ -412,8 +407,8 @@ check_source(uint32_t feed, int32_t priority)
 
 /* A new item of the part, named in the empty slot j (room_for first). */
 static struct hdr *
-make(struct part *pt, size_t j, uint64_t hash, enum ioc_type t, const char *value, size_t len,
-     uint32_t feed, int32_t priority)
+make(struct part *pt, size_t j, uint64_t hash, enum ioc_type t, const char *value, size_t len, uint32_t feed,
+     int32_t priority)
 {
 	if (len > MERGE_KEY_MAX)
 		abort(); /* merge_key never makes longer; cutting would merge distinct values */
@@ -424,8 +419,11 @@ make(struct part *pt, size_t j, uint64_t hash, enum ioc_type t, const char *valu
 	uint32_t off = (uint32_t)(pt->arena_len / 4);
 	struct hdr *h = REC(pt, off);
 	pt->arena_len += size;
-	*h = (struct hdr){.idx = ITEM_NONE, .feed = (uint16_t)feed, .last_feed = (uint16_t)feed,
-			  .priority = (int16_t)priority, .meta = META(len, t)};
+	*h = (struct hdr){.idx = ITEM_NONE,
+			  .feed = (uint16_t)feed,
+			  .last_feed = (uint16_t)feed,
+			  .priority = (int16_t)priority,
+			  .meta = META(len, t)};
 	memcpy(h->value, value, len);
 	if (!binary_type(t))
 		h->value[len] = '\0';
@@ -445,9 +443,9 @@ number(struct merge *m, struct hdr *h)
 }
 
 size_t
-merge_add_key(struct merge *m, uint64_t hash, enum ioc_type t, const char *value, size_t len,
-	      uint32_t feed, int32_t priority, unsigned long line, const char *title, const char *description,
-	      long long expire_at, bool *new_in_feed)
+merge_add_key(struct merge *m, uint64_t hash, enum ioc_type t, const char *value, size_t len, uint32_t feed,
+	      int32_t priority, unsigned long line, const char *title, const char *description, long long expire_at,
+	      bool *new_in_feed)
 {
 	unsigned p = part_of(hash);
 	struct part *pt = &m->part[p];
@@ -470,15 +468,14 @@ merge_add_key(struct merge *m, uint64_t hash, enum ioc_type t, const char *value
 }
 
 size_t
-merge_add(struct merge *m, enum ioc_type t, const char *value, size_t len, uint32_t feed,
-	  int32_t priority, unsigned long line, const char *title, const char *description,
-	  long long expire_at, bool *new_in_feed)
+merge_add(struct merge *m, enum ioc_type t, const char *value, size_t len, uint32_t feed, int32_t priority,
+	  unsigned long line, const char *title, const char *description, long long expire_at, bool *new_in_feed)
 {
 	char buf[MERGE_KEY_MAX];
 	size_t kl;
 	const char *key = merge_key(t, value, len, NULL, buf, &kl);
-	return merge_add_key(m, merge_hash(t, key, kl), t, key, kl, feed, priority, line, title, description,
-			     expire_at, new_in_feed);
+	return merge_add_key(m, merge_hash(t, key, kl), t, key, kl, feed, priority, line, title, description, expire_at,
+			     new_in_feed);
 }
 
 unsigned
@@ -534,8 +531,8 @@ take_part(struct merge *m, unsigned p, const struct merge_req *r, uint32_t feed,
 			}
 		}
 		const struct merge_req *q = &r[pt->todo[k]];
-		struct hdr *h = find_from(pt, from[k % (2 * PREFETCH_DIST)], q->hash, (enum ioc_type)q->type,
-					  q->key, q->keylen, &j);
+		struct hdr *h = find_from(pt, from[k % (2 * PREFETCH_DIST)], q->hash, (enum ioc_type)q->type, q->key,
+					  q->keylen, &j);
 		bool fresh = true;
 		uint32_t flags = RES_FRESH;
 		if (h != NULL) {
@@ -552,8 +549,8 @@ take_part(struct merge *m, unsigned p, const struct merge_req *r, uint32_t feed,
 }
 
 void
-merge_batch_parts(struct merge *m, unsigned first, unsigned step, const struct merge_req *r, size_t n,
-		  uint32_t feed, int32_t priority)
+merge_batch_parts(struct merge *m, unsigned first, unsigned step, const struct merge_req *r, size_t n, uint32_t feed,
+		  int32_t priority)
 {
 	if (step == 0 || first >= MERGE_PARTS)
 		return;
@@ -634,9 +631,13 @@ merge_get(struct merge *m, size_t i, struct merge_item *out)
 	const struct attrs *a = h->meta & H_ATTRS ? &m->attrs[m->attr_of[h->idx]] : NULL;
 	size_t len;
 	const char *text = key_text(h, m->text, &len);
-	*out = (struct merge_item){.value = text, .len = len, .type = H_TYPE(h),
-				   .feed = h->feed, .priority = h->priority,
-				   .title = a ? a->title : NULL, .description = a ? a->description : NULL,
+	*out = (struct merge_item){.value = text,
+				   .len = len,
+				   .type = H_TYPE(h),
+				   .feed = h->feed,
+				   .priority = h->priority,
+				   .title = a ? a->title : NULL,
+				   .description = a ? a->description : NULL,
 				   .expire_at = a ? a->expire_at : 0};
 }
 

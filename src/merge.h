@@ -24,14 +24,14 @@ struct merge;
 
 /* A view of one item, valid until the next merge_get or merge_add. */
 struct merge_item {
-	const char *value;	/* canonical value, NUL-terminated */
+	const char *value; /* canonical value, NUL-terminated */
 	size_t len;
 	enum ioc_type type;
-	uint32_t feed;		/* the feed that decides the attributes */
-	int32_t priority;	/* that feed's priority */
-	const char *title;	/* from the deciding entry (STIX name, MISP info) or NULL */
+	uint32_t feed;     /* the feed that decides the attributes */
+	int32_t priority;  /* that feed's priority */
+	const char *title; /* from the deciding entry (STIX name, MISP info) or NULL */
 	const char *description;
-	long long expire_at;	/* from the deciding entry (STIX valid_until) or 0 */
+	long long expire_at; /* from the deciding entry (STIX valid_until) or 0 */
 };
 
 struct merge_src {
@@ -56,9 +56,9 @@ void merge_free(struct merge *m);
  * and priority within 16 bits (the configuration allows +-1000): the
  * merge aborts otherwise.
  */
-size_t merge_add(struct merge *m, enum ioc_type t, const char *value, size_t len, uint32_t feed,
-		 int32_t priority, unsigned long line, const char *title, const char *description,
-		 long long expire_at, bool *new_in_feed);
+size_t merge_add(struct merge *m, enum ioc_type t, const char *value, size_t len, uint32_t feed, int32_t priority,
+		 unsigned long line, const char *title, const char *description, long long expire_at,
+		 bool *new_in_feed);
 
 /*
  * The form the merge keeps a value in (its key): returns the key and
@@ -72,26 +72,25 @@ size_t merge_add(struct merge *m, enum ioc_type t, const char *value, size_t len
  * digits) aborts: IP and hash values come from ioc_parse.
  */
 #define MERGE_KEY_MAX (LIMIT_VALUE_BYTES + 32)
-const char *merge_key(enum ioc_type t, const char *value, size_t len, const struct ioc *io, char *buf,
-		      size_t *keylen);
+const char *merge_key(enum ioc_type t, const char *value, size_t len, const struct ioc *io, char *buf, size_t *keylen);
 
 /* The same as merge_add, for callers that have the key and its hash
  * already (the pipeline's workers make them): key is merge_key's form of
  * the value and hash is merge_hash(t, key, keylen). */
 uint64_t merge_hash(enum ioc_type t, const char *key, size_t keylen);
-size_t merge_add_key(struct merge *m, uint64_t hash, enum ioc_type t, const char *key, size_t keylen,
-		     uint32_t feed, int32_t priority, unsigned long line, const char *title,
-		     const char *description, long long expire_at, bool *new_in_feed);
+size_t merge_add_key(struct merge *m, uint64_t hash, enum ioc_type t, const char *key, size_t keylen, uint32_t feed,
+		     int32_t priority, unsigned long line, const char *title, const char *description,
+		     long long expire_at, bool *new_in_feed);
 
 /* One add of a batch: the key must stay valid until every part has
  * taken the batch (a new item's key is copied then). */
 struct merge_req {
-	uint64_t hash;		/* merge_hash(type, key, keylen) */
-	const char *key;	/* merge_key's form of the value */
+	uint64_t hash;   /* merge_hash(type, key, keylen) */
+	const char *key; /* merge_key's form of the value */
 	uint32_t keylen;
 	uint32_t line;
-	uint8_t type;		/* enum ioc_type */
-	bool fresh;		/* out, after merge_batch_commit: *new_in_feed of merge_add */
+	uint8_t type; /* enum ioc_type */
+	bool fresh;   /* out, after merge_batch_commit: *new_in_feed of merge_add */
 };
 
 /*

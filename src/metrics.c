@@ -156,7 +156,8 @@ metrics_text(const struct config *c, struct store *st, const json_t *run, const 
 	size_t nover = 0;
 	json_array_foreach(json_object_get(run, "conflicts"), i, v)
 		nover += json_is_true(json_object_get(v, "overrides"));
-	family(&o, "iocsync_overrides", "Values a feed blocks that another owner's Allow or Audit overrides (first 50).");
+	family(&o, "iocsync_overrides",
+	       "Values a feed blocks that another owner's Allow or Audit overrides (first 50).");
 	sample(&o, "iocsync_overrides", t, NULL, (double)nover);
 
 	family(&o, "iocsync_rejects", "Feed entries refused in the last reading, by feed and reason.");
@@ -199,8 +200,7 @@ metrics_text(const struct config *c, struct store *st, const json_t *run, const 
 }
 
 enum err
-metrics_write(const struct config *c, struct store *st, const json_t *run, const json_t *feeds, char *why,
-	      size_t whysz)
+metrics_write(const struct config *c, struct store *st, const json_t *run, const json_t *feeds, char *why, size_t whysz)
 {
 	char *text = metrics_text(c, st, run, feeds, (long long)time(NULL));
 	enum err rc = file_write_atomic(c->metrics_file, text, strlen(text), 0640);

@@ -15,11 +15,10 @@
 
 /* run: the run's summary (sync.c: outcome, seconds, owned, others, room,
  * calls, status); feeds: the feeds' summaries of this run (may be NULL). */
-enum err metrics_write(const struct config *c, struct store *st, const json_t *run, const json_t *feeds,
-		       char *why, size_t whysz);
+enum err metrics_write(const struct config *c, struct store *st, const json_t *run, const json_t *feeds, char *why,
+		       size_t whysz);
 
 /* The exposition as text (for tests and metrics_write). Free it. */
-char *metrics_text(const struct config *c, struct store *st, const json_t *run, const json_t *feeds,
-		   long long now);
+char *metrics_text(const struct config *c, struct store *st, const json_t *run, const json_t *feeds, long long now);
 
 #endif

@@ -74,8 +74,7 @@ put_line(FILE *fp, const struct piece *p, size_t np)
 }
 
 static void
-on_accepted(void *ctx, const struct pipe_cfg *c, unsigned long line, enum ioc_type t, const char *value,
-	    size_t len)
+on_accepted(void *ctx, const struct pipe_cfg *c, unsigned long line, enum ioc_type t, const char *value, size_t len)
 {
 	struct output *o = ctx;
 	char src[512];
@@ -83,14 +82,19 @@ on_accepted(void *ctx, const struct pipe_cfg *c, unsigned long line, enum ioc_ty
 		return;
 	if (o->json) {
 		src_string(src, sizeof(src), c->name, line);
-		print_json(o->fp, json_pack("{s:s, s:s%, s:s}", "type", ioc_type_name(t), "value", value,
-					    len, "source", src));
+		print_json(o->fp,
+			   json_pack("{s:s, s:s%, s:s}", "type", ioc_type_name(t), "value", value, len, "source", src));
 		return;
 	}
 	const char *tn = ioc_type_name(t);
 	char num[24], *p = line_suffix(num, line);
-	const struct piece parts[] = {{tn, strlen(tn)}, {"\t", 1}, {value, len}, {"\t", 1},
-				     {c->name, strlen(c->name)}, {p, (size_t)(num + sizeof(num) - p)}, {"\n", 1}};
+	const struct piece parts[] = {{tn, strlen(tn)},
+				      {"\t", 1},
+				      {value, len},
+				      {"\t", 1},
+				      {c->name, strlen(c->name)},
+				      {p, (size_t)(num + sizeof(num) - p)},
+				      {"\n", 1}};
 	put_line(o->fp, parts, NELEM(parts));
 }
 
@@ -108,8 +112,8 @@ plain(const char *why, char *buf, size_t bufsz)
 }
 
 static void
-on_rejected(void *ctx, const struct pipe_cfg *c, unsigned long line, enum ioc_reason r, const char *why,
-	    const char *in, size_t n)
+on_rejected(void *ctx, const struct pipe_cfg *c, unsigned long line, enum ioc_reason r, const char *why, const char *in,
+	    size_t n)
 {
 	struct output *o = ctx;
 	char src[512], echo[LIMIT_ECHO_BYTES * 4 + 8], wbuf[LIMIT_ECHO_BYTES * 4 + 8];
@@ -124,8 +128,8 @@ on_rejected(void *ctx, const struct pipe_cfg *c, unsigned long line, enum ioc_re
 		if (json_array_size(l) < 3) {
 			src_string(src, sizeof(src), c->name, line);
 			echo_str(in, n, echo, sizeof(echo));
-			json_array_append_new(l, json_pack("{s:s, s:s, s:s}", "input", echo, "why", why ? why : "",
-							   "source", src));
+			json_array_append_new(
+				l, json_pack("{s:s, s:s, s:s}", "input", echo, "why", why ? why : "", "source", src));
 		}
 	}
 	if (o->quiet)
@@ -133,8 +137,9 @@ on_rejected(void *ctx, const struct pipe_cfg *c, unsigned long line, enum ioc_re
 	echo_str(in, n, echo, sizeof(echo));
 	if (o->json) {
 		src_string(src, sizeof(src), c->name, line);
-		print_json(o->fp, json_pack("{s:s, s:s, s:s, s:s}", "rejected", ioc_reason_code(r), "why",
-					    why ? why : "", "input", echo, "source", src));
+		print_json(o->fp,
+			   json_pack("{s:s, s:s, s:s, s:s}", "rejected", ioc_reason_code(r), "why", why ? why : "",
+				     "input", echo, "source", src));
 		return;
 	}
 	/* "SOURCE: rejected (CODE): WHY: INPUT", "rejected" red on a terminal */
@@ -142,9 +147,15 @@ on_rejected(void *ctx, const struct pipe_cfg *c, unsigned long line, enum ioc_re
 	if (why == NULL)
 		why = "";
 	char num[24], *p = line_suffix(num, line);
-	const struct piece parts[] = {{c->name, strlen(c->name)}, {p, (size_t)(num + sizeof(num) - p)},
-				     {mid, strlen(mid)}, {code, strlen(code)}, {"): ", 3}, {why, strlen(why)},
-				     {": ", 2}, {echo, strlen(echo)}, {"\n", 1}};
+	const struct piece parts[] = {{c->name, strlen(c->name)},
+				      {p, (size_t)(num + sizeof(num) - p)},
+				      {mid, strlen(mid)},
+				      {code, strlen(code)},
+				      {"): ", 3},
+				      {why, strlen(why)},
+				      {": ", 2},
+				      {echo, strlen(echo)},
+				      {"\n", 1}};
 	put_line(o->fp, parts, NELEM(parts));
 }
 
@@ -169,8 +180,7 @@ output_pipe(struct output *o)
 }
 
 void
-output_feed_summary(struct output *o, const char *name, const struct feed_stats *st, const char *error,
-		    void *extra)
+output_feed_summary(struct output *o, const char *name, const struct feed_stats *st, const char *error, void *extra)
 {
 	if (o->json || o->collect) {
 		json_t *acc = json_object(), *rej = json_object();
@@ -182,14 +192,12 @@ output_feed_summary(struct output *o, const char *name, const struct feed_stats 
 			if (st->rejected[r])
 				json_object_set_new(rej, ioc_reason_code((enum ioc_reason)r),
 						    json_integer((json_int_t)st->rejected[r]));
-		json_t *s = json_pack("{s:s, s:s, s:I, s:o, s:I, s:I, s:o, s:I, s:I, s:I}", "name", name,
-				      "format", feed_format_name(st->format), "entries",
-				      (json_int_t)st->entries, "accepted", acc, "accepted_total",
-				      (json_int_t)st->accepted_total, "duplicates",
+		json_t *s = json_pack("{s:s, s:s, s:I, s:o, s:I, s:I, s:o, s:I, s:I, s:I}", "name", name, "format",
+				      feed_format_name(st->format), "entries", (json_int_t)st->entries, "accepted", acc,
+				      "accepted_total", (json_int_t)st->accepted_total, "duplicates",
 				      (json_int_t)st->duplicates, "rejected", rej, "rejected_total",
 				      (json_int_t)st->rejected_total, "prose_words_skipped",
-				      (json_int_t)st->prose_skipped, "cidr_expanded",
-				      (json_int_t)st->cidr_expanded);
+				      (json_int_t)st->prose_skipped, "cidr_expanded", (json_int_t)st->cidr_expanded);
 		if (error)
 			json_object_set_new(s, "error", json_string(error));
 		if (st->columns[0])
@@ -215,8 +223,7 @@ output_feed_summary(struct output *o, const char *name, const struct feed_stats 
 			fprintf(o->fp, "%s%s %lu", sep, ioc_type_name((enum ioc_type)t), st->accepted[t]);
 			sep = ", ";
 		}
-	fprintf(o->fp, "%s, duplicates %lu, rejected %lu", *sep == ',' ? ")" : "", st->duplicates,
-		st->rejected_total);
+	fprintf(o->fp, "%s, duplicates %lu, rejected %lu", *sep == ',' ? ")" : "", st->duplicates, st->rejected_total);
 	sep = " (";
 	for (int r = 1; r < REJ__COUNT; r++)
 		if (st->rejected[r]) {
@@ -235,10 +242,11 @@ void
 output_total(struct output *o, size_t distinct, size_t nfeeds, size_t failed)
 {
 	if (o->json) {
-		print_json(o->fp, json_pack("{s:{s:o, s:I, s:I, s:I}}", "summary", "files",
-					    o->summaries ? (json_t *)o->summaries : json_array(), "distinct",
-					    (json_int_t)distinct, "sources", (json_int_t)nfeeds, "failed",
-					    (json_int_t)failed));
+		print_json(o->fp,
+			   json_pack("{s:{s:o, s:I, s:I, s:I}}", "summary", "files",
+				     o->summaries ? (json_t *)o->summaries : json_array(), "distinct",
+				     (json_int_t)distinct, "sources", (json_int_t)nfeeds, "failed",
+				     (json_int_t)failed));
 		o->summaries = NULL;
 		return;
 	}

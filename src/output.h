@@ -11,11 +11,11 @@
 struct output {
 	FILE *fp;
 	bool json;
-	bool quiet;	/* summaries only */
+	bool quiet; /* summaries only */
 	bool color;
-	void *summaries;	/* JSON: the feeds' summaries, for output_total */
-	bool collect;		/* keep the summaries (and reject examples) in any mode */
-	void *examples;		/* JSON: the current feed's rejects, 3 a reason */
+	void *summaries; /* JSON: the feeds' summaries, for output_total */
+	bool collect;    /* keep the summaries (and reject examples) in any mode */
+	void *examples;  /* JSON: the current feed's rejects, 3 a reason */
 };
 
 /* Points o at stdout, in color on a terminal (not for JSON, nor under
@@ -29,8 +29,8 @@ struct pipe_out output_pipe(struct output *o);
 /* Prints the summary of one feed or file. extra_json (may be NULL) is
  * a JSON object whose members are added to the JSON summary (it is not
  * consumed). */
-void output_feed_summary(struct output *o, const char *name, const struct feed_stats *st,
-			 const char *error, void *extra_json);
+void output_feed_summary(struct output *o, const char *name, const struct feed_stats *st, const char *error,
+			 void *extra_json);
 
 /* Prints the closing summary; for JSON, "files" holds each feed's
  * summary given to output_feed_summary. */

@@ -14,29 +14,32 @@
  * calling thread: an accepted indicator (with its merge hash, so the
  * merge can prefetch) or a rejection.
  */
-enum { REC_ACCEPTED, REC_REJECTED };
+enum {
+	REC_ACCEPTED,
+	REC_REJECTED
+};
 struct rec {
-	uint64_t hash;		/* accepted: merge_hash of the key */
-	uint32_t line;		/* within the chunk, 1-based */
-	uint32_t off, len;	/* value (accepted) or input (rejected) in text */
+	uint64_t hash;     /* accepted: merge_hash of the key */
+	uint32_t line;     /* within the chunk, 1-based */
+	uint32_t off, len; /* value (accepted) or input (rejected) in text */
 	union {
-		uint32_t why;	/* rejected: offset of the reason in text */
-		uint32_t key;	/* accepted: offset of merge_key's key in text */
+		uint32_t why; /* rejected: offset of the reason in text */
+		uint32_t key; /* accepted: offset of merge_key's key in text */
 	};
-	uint16_t keylen;	/* accepted: merge_key's length */
+	uint16_t keylen; /* accepted: merge_key's length */
 	uint8_t kind;
-	uint8_t code;		/* accepted: enum ioc_type; rejected: enum ioc_reason */
+	uint8_t code; /* accepted: enum ioc_type; rejected: enum ioc_reason */
 };
 _Static_assert(MERGE_KEY_MAX <= UINT16_MAX, "a key's length fits a record");
 
 struct chunk {
 	const char *buf;
 	size_t len;
-	unsigned long lines;	/* lines in the chunk (sink_lines) */
+	unsigned long lines; /* lines in the chunk (sink_lines) */
 	struct rec *recs;
 	size_t nrecs, recs_cap;
 	struct strbuf text;
-	struct feed_stats st;	/* entries, prose_skipped, cidr_expanded */
+	struct feed_stats st; /* entries, prose_skipped, cidr_expanded */
 	bool done;
 };
 
@@ -45,7 +48,7 @@ struct run {
 	struct merge *m;
 	const struct pipe_out *out;
 	struct feed_stats *st;
-	struct chunk *col;	/* worker: collect into this chunk instead */
+	struct chunk *col; /* worker: collect into this chunk instead */
 };
 
 static uint32_t
@@ -64,8 +67,7 @@ col_rec(struct chunk *k)
 }
 
 static void
-reject(struct run *r, unsigned long line, enum ioc_reason why_code, const char *why, const char *in,
-       size_t n)
+reject(struct run *r, unsigned long line, enum ioc_reason why_code, const char *why, const char *in, size_t n)
 {
 	if (r->col) {
 		struct rec *x = col_rec(r->col);
@@ -84,8 +86,7 @@ reject(struct run *r, unsigned long line, enum ioc_reason why_code, const char *
 }
 
 static void
-sink_reject(void *ctx, unsigned long line, enum ioc_reason code, const char *why, const char *in,
-	    size_t n)
+sink_reject(void *ctx, unsigned long line, enum ioc_reason code, const char *why, const char *in, size_t n)
 {
 	reject(ctx, line, code, why, in, n);
 }
@@ -124,8 +125,8 @@ take(struct run *r, const struct feed_entry *e, const struct ioc *i)
 		return;
 	}
 	bool fresh;
-	merge_add_key(r->m, hash, i->type, key, kl, r->c->feed, r->c->priority, e->line, e->title,
-		      e->description, e->expire_at, &fresh);
+	merge_add_key(r->m, hash, i->type, key, kl, r->c->feed, r->c->priority, e->line, e->title, e->description,
+		      e->expire_at, &fresh);
 	merged(r, fresh, i->type, i->value, i->len, e->line);
 }
 
@@ -134,12 +135,19 @@ static bool
 prose_noise(enum ioc_reason code)
 {
 	switch (code) {
-	case REJ_EMPTY: case REJ_TOO_LONG: case REJ_BAD_UTF8: case REJ_NOT_INDICATOR: case REJ_BAD_IPV4:
-	case REJ_BAD_IPV6: case REJ_BAD_DOMAIN: case REJ_BAD_URL: case REJ_URL_SCHEME: case REJ_NO_SCHEME:
-	case REJ_BAD_HASH: case REJ_TYPE_NOT_WANTED:
-		return true;
-	default:
-		return false;
+	case REJ_EMPTY:
+	case REJ_TOO_LONG:
+	case REJ_BAD_UTF8:
+	case REJ_NOT_INDICATOR:
+	case REJ_BAD_IPV4:
+	case REJ_BAD_IPV6:
+	case REJ_BAD_DOMAIN:
+	case REJ_BAD_URL:
+	case REJ_URL_SCHEME:
+	case REJ_NO_SCHEME:
+	case REJ_BAD_HASH:
+	case REJ_TYPE_NOT_WANTED: return true;
+	default: return false;
 	}
 }
 
@@ -157,8 +165,8 @@ expand(struct run *r, const struct feed_entry *e, struct ioc *block)
 		return;
 	}
 	if (count > r->c->cidr_max_addrs) {
-		snprintf(why, sizeof(why), "/%d holds %llu addresses, more than cidr_expand_max = %u",
-			 block->prefix, count, r->c->cidr_max_addrs);
+		snprintf(why, sizeof(why), "/%d holds %llu addresses, more than cidr_expand_max = %u", block->prefix,
+			 count, r->c->cidr_max_addrs);
 		reject(r, e->line, REJ_CIDR_TOO_WIDE, why, e->value, e->len);
 		return;
 	}
@@ -248,10 +256,10 @@ sink_lines(void *ctx, unsigned long n)
 	r->col->lines = n;
 }
 
-#define PAR_MIN_BYTES ((size_t)4 << 20)	/* smaller feeds: one pass */
+#define PAR_MIN_BYTES ((size_t)4 << 20) /* smaller feeds: one pass */
 #define PAR_CHUNK_BYTES ((size_t)1 << 20)
 #define PAR_MAX_THREADS 8
-#define PAR_AHEAD 4		/* chunks in flight per worker: bounds memory */
+#define PAR_AHEAD 4 /* chunks in flight per worker: bounds memory */
 
 /* Record and text buffers, reused by chunk i and i + window: fresh
  * memory for each chunk would cost a page fault per 4 KiB. */
@@ -264,7 +272,7 @@ struct bufs {
 struct par {
 	const struct pipe_cfg *c;
 	const struct feed_opts *fo;
-	struct bufs *ring;	/* window entries */
+	struct bufs *ring; /* window entries */
 	struct chunk *chunks;
 	size_t nchunks, next, merged, window;
 	pthread_mutex_t mu;
@@ -378,8 +386,7 @@ helper_stop(struct helper *h)
 
 /* Merges r[0..n) from feed, with the helper when there is one. */
 static void
-merge_batch(struct helper *h, struct merge *m, struct merge_req *r, size_t n, uint32_t feed,
-	    int32_t priority)
+merge_batch(struct helper *h, struct merge *m, struct merge_req *r, size_t n, uint32_t feed, int32_t priority)
 {
 	if (h == NULL || !h->started) {
 		merge_add_batch(m, r, n, feed, priority);
@@ -405,8 +412,7 @@ merge_batch(struct helper *h, struct merge *m, struct merge_req *r, size_t n, ui
  * then every record in input order, on the calling thread. base: the
  * lines before the chunk. */
 static void
-replay(struct run *r, struct helper *h, struct chunk *k, unsigned long base, struct merge_req **reqs,
-       size_t *reqs_cap)
+replay(struct run *r, struct helper *h, struct chunk *k, unsigned long base, struct merge_req **reqs, size_t *reqs_cap)
 {
 	const char *text = k->text.buf;
 	size_t n = 0;
@@ -417,7 +423,9 @@ replay(struct run *r, struct helper *h, struct chunk *k, unsigned long base, str
 		if (x->kind != REC_ACCEPTED)
 			continue;
 		unsigned long line = base + x->line;
-		(*reqs)[n++] = (struct merge_req){.hash = x->hash, .key = text + x->key, .keylen = x->keylen,
+		(*reqs)[n++] = (struct merge_req){.hash = x->hash,
+						  .key = text + x->key,
+						  .keylen = x->keylen,
 						  .type = x->code,
 						  .line = line > UINT32_MAX ? UINT32_MAX : (uint32_t)line};
 	}
@@ -426,11 +434,9 @@ replay(struct run *r, struct helper *h, struct chunk *k, unsigned long base, str
 	for (size_t i = 0; i < k->nrecs; i++) {
 		const struct rec *x = &k->recs[i];
 		if (x->kind == REC_ACCEPTED)
-			merged(r, (*reqs)[n++].fresh, (enum ioc_type)x->code, text + x->off, x->len,
-			       base + x->line);
+			merged(r, (*reqs)[n++].fresh, (enum ioc_type)x->code, text + x->off, x->len, base + x->line);
 		else
-			reject(r, base + x->line, (enum ioc_reason)x->code, text + x->why, text + x->off,
-			       x->len);
+			reject(r, base + x->line, (enum ioc_reason)x->code, text + x->why, text + x->off, x->len);
 	}
 	r->st->entries += k->st.entries;
 	r->st->prose_skipped += k->st.prose_skipped;
@@ -550,8 +556,8 @@ sink_columns(void *ctx, const char *desc)
 }
 
 enum err
-pipeline_run(const struct pipe_cfg *c, const struct feed_opts *fo, const char *buf, size_t len,
-	     struct merge *m, const struct pipe_out *out, struct feed_stats *st, char *why, size_t whysz)
+pipeline_run(const struct pipe_cfg *c, const struct feed_opts *fo, const char *buf, size_t len, struct merge *m,
+	     const struct pipe_out *out, struct feed_stats *st, char *why, size_t whysz)
 {
 	struct run r = {c, m, out, st, NULL};
 	struct feed_sink k = {&r, sink_entry, sink_reject, NULL, sink_columns};

@@ -11,44 +11,47 @@
 #include "merge.h"
 #include "policy.h"
 
-enum cidr_mode { CIDR_SKIP = 0, CIDR_EXPAND };
+enum cidr_mode {
+	CIDR_SKIP = 0,
+	CIDR_EXPAND
+};
 
 struct feed_stats {
-	enum feed_format format;	/* the format used (sniffed or declared) */
-	unsigned long entries;		/* raw entries offered by the parser */
+	enum feed_format format;                /* the format used (sniffed or declared) */
+	unsigned long entries;                  /* raw entries offered by the parser */
 	unsigned long accepted[IOC_TYPE_COUNT]; /* distinct in this feed, by type */
 	unsigned long accepted_total;
-	unsigned long duplicates;	/* repeats within this feed */
+	unsigned long duplicates; /* repeats within this feed */
 	unsigned long rejected[REJ__COUNT];
 	unsigned long rejected_total;
-	unsigned long prose_skipped;	/* report words that were no indicator */
-	unsigned long cidr_expanded;	/* addresses made by cidr = expand */
-	char columns[200];		/* CSV: the columns read, or "" */
+	unsigned long prose_skipped; /* report words that were no indicator */
+	unsigned long cidr_expanded; /* addresses made by cidr = expand */
+	char columns[200];           /* CSV: the columns read, or "" */
 };
 
 struct pipe_cfg {
-	const char *name;		/* the feed or file, for diagnostics */
-	uint32_t feed;			/* index for the merge */
+	const char *name; /* the feed or file, for diagnostics */
+	uint32_t feed;    /* index for the merge */
 	int32_t priority;
-	unsigned types;			/* declared types (IOC_BIT mask); 0: auto */
+	unsigned types; /* declared types (IOC_BIT mask); 0: auto */
 	enum cidr_mode cidr;
-	unsigned cidr_max_addrs;	/* cidr = expand: largest block opened */
+	unsigned cidr_max_addrs; /* cidr = expand: largest block opened */
 	const struct policy *policy;
 	/* Large text, hosts and netset feeds: 0 picks one thread per CPU
 	 * for feeds of 4 MiB and more; 1 forces a single pass; more forces
 	 * that many threads at any size (tests). */
 	unsigned threads;
-	size_t chunk_bytes;		/* 0: 1 MiB; smaller in tests */
+	size_t chunk_bytes; /* 0: 1 MiB; smaller in tests */
 };
 
 struct pipe_out {
 	void *ctx;
 	/* An indicator accepted for the first time in this feed. */
-	void (*accepted)(void *ctx, const struct pipe_cfg *c, unsigned long line, enum ioc_type t,
-			 const char *value, size_t len);
+	void (*accepted)(void *ctx, const struct pipe_cfg *c, unsigned long line, enum ioc_type t, const char *value,
+			 size_t len);
 	/* A rejected entry; input is the raw text (not NUL-terminated). */
-	void (*rejected)(void *ctx, const struct pipe_cfg *c, unsigned long line, enum ioc_reason r,
-			 const char *why, const char *input, size_t inlen);
+	void (*rejected)(void *ctx, const struct pipe_cfg *c, unsigned long line, enum ioc_reason r, const char *why,
+			 const char *input, size_t inlen);
 };
 
 /*
@@ -65,7 +68,6 @@ struct pipe_out {
  * callbacks run on the calling thread only.
  */
 enum err pipeline_run(const struct pipe_cfg *c, const struct feed_opts *fo, const char *buf, size_t len,
-		      struct merge *m, const struct pipe_out *out, struct feed_stats *st, char *why,
-		      size_t whysz);
+		      struct merge *m, const struct pipe_out *out, struct feed_stats *st, char *why, size_t whysz);
 
 #endif

@@ -49,9 +49,9 @@ plan_item_retryable(const char *reason)
 	/* MDE's reasons are opaque (spec 3.3): what names the input or a
 	 * limit will fail again; anything else (internal errors,
 	 * timeouts, the unknown) gets another chance. */
-	static const char *const final[] = {"invalid", "missing", "not supported", "notsupported",
-					    "not allowed", "disallowed", "forbidden", "exceed", "maximum",
-					    "tenant cap", "quota", "already exists", "conflict"};
+	static const char *const final[] = {
+		"invalid", "missing", "not supported", "notsupported", "not allowed",    "disallowed", "forbidden",
+		"exceed",  "maximum", "tenant cap",    "quota",        "already exists", "conflict"};
 	if (reason == NULL)
 		return true;
 	for (size_t i = 0; i < NELEM(final); i++)
@@ -67,10 +67,9 @@ tv_key(char *buf, size_t sz, enum ioc_type t, const char *value)
 	return n < 0 ? 0 : (size_t)n < sz ? (size_t)n : sz - 1;
 }
 
-
 struct rank_ctx {
 	const struct want *w;
-	const bool *present;	/* [nw]: iocsync holds it in MDE now */
+	const bool *present; /* [nw]: iocsync holds it in MDE now */
 };
 
 /* Priority, then severity; among equals what is in MDE keeps its place
@@ -229,8 +228,10 @@ plan_build(const struct plan_in *in, const struct feed_cfg *feeds, size_t nfeeds
 	for (size_t k = 0; k < nc; k++) {
 		const struct feed_cfg *f = in->w[order[k]].feed;
 		size_t fi = f ? (size_t)(f - feeds) : nfeeds;
-		long long quota = fi >= nfeeds ? -1 : f->quota > 0 ? f->quota
-					       : f->quota_pct > 0 ? p->room * f->quota_pct / 100 : -1;
+		long long quota = fi >= nfeeds ? -1
+			: f->quota > 0         ? f->quota
+			: f->quota_pct > 0     ? p->room * f->quota_pct / 100
+					       : -1;
 		if (quota >= 0 && held_by[fi] >= quota) {
 			fate[order[k]] = OP_OVER_BUDGET;
 			fate_why[order[k]] = "over its feed's quota";
@@ -259,8 +260,8 @@ plan_build(const struct plan_in *in, const struct feed_cfg *feeds, size_t nfeeds
 		int wi = want_of[j] == SIZE_MAX ? -1 : (int)want_of[j];
 		if (wi < 0) {
 			long long gone = 0;
-			const char *fs = in->state.feeds ? in->state.feeds(in->state.ctx, h->type, h->value, &gone)
-							 : NULL;
+			const char *fs =
+				in->state.feeds ? in->state.feeds(in->state.ctx, h->type, h->value, &gone) : NULL;
 			const char *held = held_feed(in, fs);
 			if (held) {
 				add_op(p, &cap, OP_HOLD, SIZE_MAX, j, false, held);
@@ -274,7 +275,8 @@ plan_build(const struct plan_in *in, const struct feed_cfg *feeds, size_t nfeeds
 		size_t w = (size_t)wi;
 		if (fate[w] == OP_OVER_BUDGET) {
 			add_op(p, &cap, OP_DELETE, w, j, false,
-			       fate_why[w][0] == 'o' ? "over its feed's quota" : "over budget: makes room for a higher rank");
+			       fate_why[w][0] == 'o' ? "over its feed's quota"
+						     : "over budget: makes room for a higher rank");
 		} else if (h->action == (int)in->w[w].action && match[w] == SIZE_MAX) {
 			match[w] = j;
 		} else if (h->action == (int)in->w[w].action) {
@@ -309,7 +311,8 @@ plan_build(const struct plan_in *in, const struct feed_cfg *feeds, size_t nfeeds
 		if (match[i] != SIZE_MAX) {
 			const struct have *h = &in->h[match[i]];
 			long long rb = in->renew_before_s ? in->renew_before_s
-				       : w->feed ? w->feed->expire_after_s / 3 : 86400;
+				: w->feed                 ? w->feed->expire_after_s / 3
+							  : 86400;
 			if (h->attrs != w->attrs)
 				add_op(p, &cap, OP_UPDATE, i, match[i], false, "its attributes changed");
 			else if (h->expire_at && h->expire_at - in->now < rb && w->expire_at > h->expire_at + 60)

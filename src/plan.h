@@ -21,41 +21,41 @@ struct want {
 	enum ioc_action action;
 	enum severity severity;
 	int priority;
-	const struct feed_cfg *feed;	/* the feed that decides the attributes */
-	char *title, *description;	/* rendered and cut to MDE's lengths, when needed
+	const struct feed_cfg *feed;  /* the feed that decides the attributes */
+	char *title, *description;    /* rendered and cut to MDE's lengths, when needed
 					   (sync_want_render): NULL until then */
-	char *item_title, *item_desc;	/* the feed item's own name and text (STIX, MISP), or NULL */
-	long long expire_at;		/* what to send */
-	long long first_seen;		/* recency, from the state (now when new) */
-	char *feeds;			/* every feed that lists it: "a,b" (its feed's name when
+	char *item_title, *item_desc; /* the feed item's own name and text (STIX, MISP), or NULL */
+	long long expire_at;          /* what to send */
+	long long first_seen;         /* recency, from the state (now when new) */
+	char *feeds;                  /* every feed that lists it: "a,b" (its feed's name when
 					   alone: then not owned, feeds_owned false) */
 	bool feeds_owned;
-	uint64_t attrs;			/* plan_attr_hash of what is sent; only compared (and
+	uint64_t attrs; /* plan_attr_hash of what is sent; only compared (and
 					   computed) when iocsync holds the value in MDE */
 };
 
 /* One indicator MDE holds. */
 struct have {
 	char *id;
-	enum ioc_type type;		/* IOC_NONE: a type iocsync does not know */
+	enum ioc_type type; /* IOC_NONE: a type iocsync does not know */
 	char *value;
-	int action;			/* enum ioc_action, or -1 (legacy or unknown) */
+	int action; /* enum ioc_action, or -1 (legacy or unknown) */
 	bool owned;
-	long long expire_at;		/* 0: never */
+	long long expire_at; /* 0: never */
 	uint64_t attrs;
-	char *owner;			/* createdByDisplayName, else createdBy, else "" */
+	char *owner; /* createdByDisplayName, else createdBy, else "" */
 };
 
 enum op_kind {
-	OP_CREATE,	/* import a new one */
-	OP_UPDATE,	/* import: its attributes changed */
-	OP_RENEW,	/* import: it would expire soon */
-	OP_REPLACE,	/* import with the new action, then delete the old */
-	OP_DELETE,	/* BatchDelete */
-	OP_HOLD,	/* left its feeds, kept for now (grace, a feed down) */
-	OP_CONFLICT,	/* somebody else owns the same type and value (have: theirs) */
-	OP_OVER_BUDGET,	/* does not fit under the cap */
-	OP_KEEP,	/* nothing to do */
+	OP_CREATE,      /* import a new one */
+	OP_UPDATE,      /* import: its attributes changed */
+	OP_RENEW,       /* import: it would expire soon */
+	OP_REPLACE,     /* import with the new action, then delete the old */
+	OP_DELETE,      /* BatchDelete */
+	OP_HOLD,        /* left its feeds, kept for now (grace, a feed down) */
+	OP_CONFLICT,    /* somebody else owns the same type and value (have: theirs) */
+	OP_OVER_BUDGET, /* does not fit under the cap */
+	OP_KEEP,        /* nothing to do */
 	OP__COUNT
 };
 /* "create", "update", ... (stable: JSON, logs). */
@@ -63,10 +63,10 @@ const char *op_name(enum op_kind k);
 
 struct op {
 	enum op_kind kind;
-	size_t want;		/* index in the desired set, or SIZE_MAX */
-	size_t have;		/* index in MDE's list, or SIZE_MAX */
-	bool late;		/* a delete that waits for its replacement */
-	const char *why;	/* static text */
+	size_t want;     /* index in the desired set, or SIZE_MAX */
+	size_t have;     /* index in MDE's list, or SIZE_MAX */
+	bool late;       /* a delete that waits for its replacement */
+	const char *why; /* static text */
 };
 
 struct plan_state {
@@ -82,7 +82,7 @@ struct plan_state {
  * it names a device group MDE does not know. */
 struct plan_down {
 	const char *feed;
-	const char *why;	/* static text: "its feed is down" ... */
+	const char *why; /* static text: "its feed is down" ... */
 };
 
 struct plan_in {
@@ -93,8 +93,8 @@ struct plan_in {
 	long long now;
 	long long cap, reserve;
 	long long grace_s;
-	long long renew_before_s;	/* 0: a third of each feed's expire_after */
-	bool others_known;		/* the list showed every creator's indicators */
+	long long renew_before_s; /* 0: a third of each feed's expire_after */
+	bool others_known;        /* the list showed every creator's indicators */
 	/* Feeds whose deletions are held: what came from them and left the
 	 * desired set is held, never deleted. */
 	const struct plan_down *down;
@@ -114,12 +114,12 @@ struct plan {
 	struct op *ops;
 	size_t n;
 	size_t count[OP__COUNT];
-	size_t deletes;		/* OP_DELETE that are not late (replacements) */
-	size_t held;		/* deletions a guard held (OP_HOLD that is not a grace period) */
-	bool max_delete_held;	/* the max_delete guard tripped */
-	size_t owned, others;	/* in MDE now */
-	long long room;		/* what iocsync may hold */
-	size_t *over_by_feed;	/* [nfeeds]: desired that did not fit */
+	size_t deletes;       /* OP_DELETE that are not late (replacements) */
+	size_t held;          /* deletions a guard held (OP_HOLD that is not a grace period) */
+	bool max_delete_held; /* the max_delete guard tripped */
+	size_t owned, others; /* in MDE now */
+	long long room;       /* what iocsync may hold */
+	size_t *over_by_feed; /* [nfeeds]: desired that did not fit */
 };
 
 /* Builds the plan; free with plan_free. nfeeds sizes over_by_feed,
@@ -129,8 +129,8 @@ void plan_free(struct plan *p);
 
 /* The hash of the attributes iocsync sets, from either side. groups
  * need not be sorted. */
-uint64_t plan_attr_hash(int action, int severity, const char *title, const char *description,
-			const char *reco, const char *const *groups, size_t ngroups, bool alert, const char *educate);
+uint64_t plan_attr_hash(int action, int severity, const char *title, const char *description, const char *reco,
+			const char *const *groups, size_t ngroups, bool alert, const char *educate);
 
 /* Would MDE's failureReason for an import item pass on a retry? */
 bool plan_item_retryable(const char *reason);

@@ -61,15 +61,18 @@ static const struct {
 
 /* Special-use domain names (RFC 6761, 6762, 7686, 8375, 9476; ICANN's
  * .internal) and the RFC 2606 example domains: never on the Internet. */
-#define SPECIAL(labels, tld) {labels tld, sizeof(labels tld) - 1, sizeof(tld) - 1}
+#define SPECIAL(labels, tld) \
+	{ \
+		labels tld, sizeof(labels tld) - 1, sizeof(tld) - 1 \
+	}
 static const struct {
 	const char *name;
 	size_t len, tld_len; /* tld_len: of its last label, written apart */
 } special_domains[] = {
-	SPECIAL("", "localhost"), SPECIAL("", "local"), SPECIAL("", "test"), SPECIAL("", "invalid"),
-	SPECIAL("", "example"), SPECIAL("", "onion"), SPECIAL("", "alt"), SPECIAL("", "internal"),
-	SPECIAL("home.", "arpa"), SPECIAL("example.", "com"), SPECIAL("example.", "net"),
-	SPECIAL("example.", "org"), SPECIAL("", "arpa"),
+	SPECIAL("", "localhost"), SPECIAL("", "local"),       SPECIAL("", "test"),        SPECIAL("", "invalid"),
+	SPECIAL("", "example"),   SPECIAL("", "onion"),       SPECIAL("", "alt"),         SPECIAL("", "internal"),
+	SPECIAL("home.", "arpa"), SPECIAL("example.", "com"), SPECIAL("example.", "net"), SPECIAL("example.", "org"),
+	SPECIAL("", "arpa"),
 };
 #undef SPECIAL
 
@@ -88,60 +91,148 @@ static const struct {
 	bool strict;
 } builtin_domains[] = {
 	/* Microsoft identity, updates, Defender's own service. */
-	{"microsoft.com", true}, {"microsoftonline.com", true}, {"microsoftonline-p.com", true},
-	{"msftauth.net", true}, {"msauth.net", true}, {"msauthimages.net", true},
-	{"windows.com", true}, {"windows.net", true}, {"windowsupdate.com", true},
-	{"msftconnecttest.com", true}, {"msocsp.com", true}, {"msedge.net", true},
-	{"azure.com", true}, {"azure.net", true}, {"azureedge.net", true},
-	{"microsoft.us", true}, {"microsoftonline.us", true}, {"digicert.com", true},
-	{"office.com", false}, {"office.net", false}, {"office365.com", false},
-	{"outlook.com", false}, {"live.com", false}, {"live.net", false},
-	{"sharepoint.com", false}, {"onmicrosoft.com", false}, {"microsoft365.com", false},
-	{"bing.com", false}, {"skype.com", false}, {"lync.com", false}, {"aka.ms", false},
-	{"visualstudio.com", false}, {"msn.com", false}, {"xboxlive.com", false},
+	{"microsoft.com", true},
+	{"microsoftonline.com", true},
+	{"microsoftonline-p.com", true},
+	{"msftauth.net", true},
+	{"msauth.net", true},
+	{"msauthimages.net", true},
+	{"windows.com", true},
+	{"windows.net", true},
+	{"windowsupdate.com", true},
+	{"msftconnecttest.com", true},
+	{"msocsp.com", true},
+	{"msedge.net", true},
+	{"azure.com", true},
+	{"azure.net", true},
+	{"azureedge.net", true},
+	{"microsoft.us", true},
+	{"microsoftonline.us", true},
+	{"digicert.com", true},
+	{"office.com", false},
+	{"office.net", false},
+	{"office365.com", false},
+	{"outlook.com", false},
+	{"live.com", false},
+	{"live.net", false},
+	{"sharepoint.com", false},
+	{"onmicrosoft.com", false},
+	{"microsoft365.com", false},
+	{"bing.com", false},
+	{"skype.com", false},
+	{"lync.com", false},
+	{"aka.ms", false},
+	{"visualstudio.com", false},
+	{"msn.com", false},
+	{"xboxlive.com", false},
 	/* Public DNS resolvers. */
-	{"dns.google", true}, {"cloudflare-dns.com", true}, {"one.one.one.one", true},
-	{"quad9.net", true}, {"opendns.com", true},
+	{"dns.google", true},
+	{"cloudflare-dns.com", true},
+	{"one.one.one.one", true},
+	{"quad9.net", true},
+	{"opendns.com", true},
 	/* The largest platforms. */
-	{"google.com", false}, {"googleapis.com", true}, {"gstatic.com", true},
-	{"youtube.com", false}, {"facebook.com", false}, {"fbcdn.net", true},
-	{"instagram.com", false}, {"whatsapp.com", false}, {"whatsapp.net", true},
-	{"apple.com", false}, {"icloud.com", false}, {"amazon.com", false},
-	{"amazonaws.com", false}, {"cloudfront.net", false}, {"akamai.net", true},
-	{"akamaiedge.net", true}, {"akamaihd.net", false}, {"cloudflare.com", false},
-	{"github.com", false}, {"githubusercontent.com", false}, {"linkedin.com", false},
-	{"wikipedia.org", false}, {"twitter.com", false}, {"x.com", false},
-	{"zoom.us", false}, {"salesforce.com", false}, {"okta.com", true},
-	{"yahoo.com", false}, {"dropbox.com", false}, {"adobe.com", false},
-	{"mozilla.org", false}, {"mozilla.net", true}, {"debian.org", true},
-	{"ubuntu.com", true}, {"letsencrypt.org", true}, {"ocsp.sectigo.com", true},
+	{"google.com", false},
+	{"googleapis.com", true},
+	{"gstatic.com", true},
+	{"youtube.com", false},
+	{"facebook.com", false},
+	{"fbcdn.net", true},
+	{"instagram.com", false},
+	{"whatsapp.com", false},
+	{"whatsapp.net", true},
+	{"apple.com", false},
+	{"icloud.com", false},
+	{"amazon.com", false},
+	{"amazonaws.com", false},
+	{"cloudfront.net", false},
+	{"akamai.net", true},
+	{"akamaiedge.net", true},
+	{"akamaihd.net", false},
+	{"cloudflare.com", false},
+	{"github.com", false},
+	{"githubusercontent.com", false},
+	{"linkedin.com", false},
+	{"wikipedia.org", false},
+	{"twitter.com", false},
+	{"x.com", false},
+	{"zoom.us", false},
+	{"salesforce.com", false},
+	{"okta.com", true},
+	{"yahoo.com", false},
+	{"dropbox.com", false},
+	{"adobe.com", false},
+	{"mozilla.org", false},
+	{"mozilla.net", true},
+	{"debian.org", true},
+	{"ubuntu.com", true},
+	{"letsencrypt.org", true},
+	{"ocsp.sectigo.com", true},
 	/* Windows' connectivity checks (NCSI): docs.microsoft.com/troubleshoot/windows-client/
 	 * networking/internet-explorer-edge-open-connect-corporate-public-network. */
 	{"msftncsi.com", true},
 	/* Entra ID Seamless SSO and Application Proxy: entra-docs, identity/hybrid/connect/
 	 * how-to-connect-sso-quick-start.md and identity/app-proxy/application-proxy-configure-
 	 * connectors-with-proxy-servers.md. */
-	{"microsoftazuread-sso.com", true}, {"msappproxy.net", true},
+	{"microsoftazuread-sso.com", true},
+	{"msappproxy.net", true},
 	/* Certificate status (OCSP, CRL) of the largest public CAs: without it TLS fails closed
 	 * in many clients. Let's Encrypt: letsencrypt.org/docs/lencr.org; Google Trust
 	 * Services: pki.goog/faq. */
-	{"lencr.org", true}, {"pki.goog", true},
+	{"lencr.org", true},
+	{"pki.goog", true},
 	/* Time: a device with a wrong clock fails TLS and Kerberos. The NTP pool
 	 * (ntppool.org/en/use.html) and Windows' default time server (w32tm). */
-	{"pool.ntp.org", true}, {"time.windows.com", true},
+	{"pool.ntp.org", true},
+	{"time.windows.com", true},
 };
 
 /* Public DNS resolvers' addresses: blocking one cuts name resolution. */
 static const char *const builtin_ips[] = {
-	"8.8.8.8", "8.8.4.4", "1.1.1.1", "1.0.0.1", "1.1.1.2", "1.0.0.2", "1.1.1.3", "1.0.0.3",
-	"9.9.9.9", "149.112.112.112", "9.9.9.10", "149.112.112.10", "9.9.9.11", "149.112.112.11",
-	"208.67.222.222", "208.67.220.220", "208.67.222.123", "208.67.220.123",
-	"4.2.2.1", "4.2.2.2", "4.2.2.3", "4.2.2.4", "4.2.2.5", "4.2.2.6",
-	"64.6.64.6", "64.6.65.6", "94.140.14.14", "94.140.15.15", "76.76.2.0", "76.76.10.0",
-	"185.228.168.9", "185.228.169.9", "8.26.56.26", "8.20.247.20",
-	"2001:4860:4860::8888", "2001:4860:4860::8844", "2606:4700:4700::1111",
-	"2606:4700:4700::1001", "2620:fe::fe", "2620:fe::9", "2620:119:35::35",
-	"2620:119:53::53", "2a10:50c0::ad1:ff", "2a10:50c0::ad2:ff",
+	"8.8.8.8",
+	"8.8.4.4",
+	"1.1.1.1",
+	"1.0.0.1",
+	"1.1.1.2",
+	"1.0.0.2",
+	"1.1.1.3",
+	"1.0.0.3",
+	"9.9.9.9",
+	"149.112.112.112",
+	"9.9.9.10",
+	"149.112.112.10",
+	"9.9.9.11",
+	"149.112.112.11",
+	"208.67.222.222",
+	"208.67.220.220",
+	"208.67.222.123",
+	"208.67.220.123",
+	"4.2.2.1",
+	"4.2.2.2",
+	"4.2.2.3",
+	"4.2.2.4",
+	"4.2.2.5",
+	"4.2.2.6",
+	"64.6.64.6",
+	"64.6.65.6",
+	"94.140.14.14",
+	"94.140.15.15",
+	"76.76.2.0",
+	"76.76.10.0",
+	"185.228.168.9",
+	"185.228.169.9",
+	"8.26.56.26",
+	"8.20.247.20",
+	"2001:4860:4860::8888",
+	"2001:4860:4860::8844",
+	"2606:4700:4700::1111",
+	"2606:4700:4700::1001",
+	"2620:fe::fe",
+	"2620:fe::9",
+	"2620:119:35::35",
+	"2620:119:53::53",
+	"2a10:50c0::ad1:ff",
+	"2a10:50c0::ad2:ff",
 };
 
 /* Hashes of the empty file: blocking them matches every empty download. */
@@ -151,20 +242,25 @@ static const char *const builtin_hashes[] = {
 	"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 };
 
-enum { V_BUILTIN = 1, V_BUILTIN_STRICT = 2, V_USER = 4, V_ANCESTOR = 8 };
+enum {
+	V_BUILTIN = 1,
+	V_BUILTIN_STRICT = 2,
+	V_USER = 4,
+	V_ANCESTOR = 8
+};
 
 struct policy {
 	const psl_ctx_t *psl;
 	bool psl_owned;
-	unsigned long gen;	/* unique per policy: keys the per-thread TLD memo */
+	unsigned long gen; /* unique per policy: keys the per-thread TLD memo */
 	struct range *ranges;
 	size_t nranges;
 	/* First bytes some special range covers, per family: most addresses
 	 * skip the range scan. */
 	unsigned char first4[32], first6[32];
-	struct strset *domains;	 /* V_BUILTIN[_STRICT] | V_USER | V_ANCESTOR */
-	struct strset *exact;	 /* IPs and hashes, builtin (1) or user (4) */
-	uint64_t exact_may[64];	 /* a bit per value shape in exact: most values skip it */
+	struct strset *domains;  /* V_BUILTIN[_STRICT] | V_USER | V_ANCESTOR */
+	struct strset *exact;    /* IPs and hashes, builtin (1) or user (4) */
+	uint64_t exact_may[64];  /* a bit per value shape in exact: most values skip it */
 	struct range *user_nets; /* user CIDRs */
 	size_t nuser_nets, user_nets_cap;
 	char **url_prefixes;
@@ -220,8 +316,8 @@ may_bit(const char *v, size_t n)
 {
 	if (n == 0)
 		return 0;
-	return (unsigned)(n * 131 + (unsigned char)v[0] * 31 + (unsigned char)v[n / 2] * 7 +
-			  (unsigned char)v[n - 1]) & 4095;
+	return (unsigned)(n * 131 + (unsigned char)v[0] * 31 + (unsigned char)v[n / 2] * 7 + (unsigned char)v[n - 1]) &
+		4095;
 }
 
 static void
@@ -271,8 +367,8 @@ add_domain(struct policy *p, const char *d, size_t n, int flag)
  * system's list, the same for every policy).
  */
 static struct {
-	struct strset *named;	/* rules and exceptions */
-	struct strset *wild;	/* parents of "*." rules */
+	struct strset *named; /* rules and exceptions */
+	struct strset *wild;  /* parents of "*." rules */
 } psl_index;
 static pthread_once_t psl_index_once = PTHREAD_ONCE_INIT;
 /* The list of the policy whose name builds the index: pthread_once runs
@@ -362,8 +458,7 @@ psl_child_may_be_public(const struct policy *p, const char *parent, size_t pn)
 		return true;
 	psl_index_from = p->psl;
 	(void)pthread_once(&psl_index_once, psl_index_build);
-	if (psl_index.named == NULL || (pn >= 4 && memcmp(parent, "xn--", 4) == 0) ||
-	    strstr(parent, ".xn--") != NULL)
+	if (psl_index.named == NULL || (pn >= 4 && memcmp(parent, "xn--", 4) == 0) || strstr(parent, ".xn--") != NULL)
 		return true;
 	return strset_get(psl_index.wild, parent, pn) >= 0;
 }
@@ -444,8 +539,7 @@ policy_allowlist_count(const struct policy *p)
 }
 
 enum err
-policy_allowlist_add(struct policy *p, const char *path, const char *buf, size_t len,
-		     struct strbuf *errs)
+policy_allowlist_add(struct policy *p, const char *path, const char *buf, size_t len, struct strbuf *errs)
 {
 	const char *s = buf, *e = buf + len;
 	unsigned line = 0;
@@ -491,12 +585,9 @@ policy_allowlist_add(struct policy *p, const char *path, const char *buf, size_t
 				add_exact(p, IOC_IP, i.value, i.len, V_USER);
 			}
 			break;
-		case IOC_DOMAIN:
-			add_domain(p, i.value, i.len, V_USER);
-			break;
+		case IOC_DOMAIN: add_domain(p, i.value, i.len, V_USER); break;
 		case IOC_URL:
-			xgrow((void **)&p->url_prefixes, &p->url_prefixes_cap, p->nurl_prefixes + 1,
-			      sizeof(char *));
+			xgrow((void **)&p->url_prefixes, &p->url_prefixes_cap, p->nurl_prefixes + 1, sizeof(char *));
 			char norm[LIMIT_VALUE_BYTES + 32];
 			size_t normlen = url_normal(i.value, i.len, norm, sizeof(norm));
 			p->url_prefixes[p->nurl_prefixes++] = xstrndup(norm, normlen);
@@ -510,8 +601,8 @@ policy_allowlist_add(struct policy *p, const char *path, const char *buf, size_t
 }
 
 static enum ioc_reason
-check_addr(const struct policy *p, int family, const unsigned char *a, const char *text, size_t n,
-	   char *why, size_t whysz)
+check_addr(const struct policy *p, int family, const unsigned char *a, const char *text, size_t n, char *why,
+	   size_t whysz)
 {
 	const unsigned char *first = family == AF_INET ? p->first4 : p->first6;
 	bool maybe = first[a[0] >> 3] & (1u << (a[0] & 7));
@@ -625,8 +716,7 @@ policy_registrable_len(const struct policy *p, const char *name)
 /* Domain checks; url_has_path tells whether a URL names more than the
  * site itself, which built-in non-strict entries allow. */
 static enum ioc_reason
-check_domain(const struct policy *p, const char *d, size_t n, bool is_url, bool url_has_path,
-	     char *why, size_t whysz)
+check_domain(const struct policy *p, const char *d, size_t n, bool is_url, bool url_has_path, char *why, size_t whysz)
 {
 	char name[LIMIT_DOMAIN_BYTES + 1];
 	const char *tld = name;
@@ -642,8 +732,7 @@ check_domain(const struct policy *p, const char *d, size_t n, bool is_url, bool 
 	for (size_t k = 0; k < NELEM(special_domains); k++) {
 		size_t sl = special_domains[k].len;
 		if (special_domains[k].tld_len == tl && n >= sl && d[n - 1] == special_domains[k].name[sl - 1] &&
-		    memcmp(d + n - sl, special_domains[k].name, sl) == 0 &&
-		    (n == sl || d[n - sl - 1] == '.')) {
+		    memcmp(d + n - sl, special_domains[k].name, sl) == 0 && (n == sl || d[n - sl - 1] == '.')) {
 			set_why(why, whysz, "special-use domain name .%s (RFC 6761)", special_domains[k].name);
 			return REJ_SPECIAL;
 		}
@@ -665,8 +754,7 @@ check_domain(const struct policy *p, const char *d, size_t n, bool is_url, bool 
 	}
 	size_t reglen = registrable_len(p, name, n);
 	if (!is_url && reglen == 0 && psl_is_public_suffix2(p->psl, name, PSL_TYPE_ANY) == 1) {
-		set_why(why, whysz, "%s is a public suffix: a block would cover every site under it",
-		       name);
+		set_why(why, whysz, "%s is a public suffix: a block would cover every site under it", name);
 		return REJ_PUBLIC_SUFFIX;
 	}
 	/* Built-in entries are registrable domains, so customer names below
@@ -720,7 +808,7 @@ check_domain(const struct policy *p, const char *d, size_t n, bool is_url, bool 
 		if (is_url && url_has_path && !(f & V_BUILTIN_STRICT))
 			return REJ_OK;
 		set_why(why, whysz, "%s is critical infrastructure (built-in allowlist, entry %s)%s", name, builtin,
-		       is_url && !(f & V_BUILTIN_STRICT) ? "; only URLs with a path may be sent" : "");
+			is_url && !(f & V_BUILTIN_STRICT) ? "; only URLs with a path may be sent" : "");
 		return REJ_ALLOWLIST;
 	}
 	return REJ_OK;
@@ -815,8 +903,7 @@ check_url(const struct policy *p, const struct ioc *i, char *why, size_t whysz)
 		const char *u = p->url_prefixes[k];
 		size_t ul = strlen(u), n = vl < ul ? vl : ul;
 		if (memcmp(u, norm, n) == 0) {
-			set_why(why, whysz, "%s the allowlisted URL prefix %s",
-			       vl >= ul ? "under" : "would cover", u);
+			set_why(why, whysz, "%s the allowlisted URL prefix %s", vl >= ul ? "under" : "would cover", u);
 			return REJ_USER_ALLOWLIST;
 		}
 	}
@@ -828,12 +915,9 @@ policy_check(const struct policy *p, const struct ioc *i, char *why, size_t whys
 {
 	int f;
 	switch (i->type) {
-	case IOC_IP:
-		return check_addr(p, i->family, i->addr, i->value, i->len, why, whysz);
-	case IOC_DOMAIN:
-		return check_domain(p, i->value, i->len, false, false, why, whysz);
-	case IOC_URL:
-		return check_url(p, i, why, whysz);
+	case IOC_IP: return check_addr(p, i->family, i->addr, i->value, i->len, why, whysz);
+	case IOC_DOMAIN: return check_domain(p, i->value, i->len, false, false, why, whysz);
+	case IOC_URL: return check_url(p, i, why, whysz);
 	case IOC_MD5:
 	case IOC_SHA1:
 	case IOC_SHA256:
@@ -841,12 +925,10 @@ policy_check(const struct policy *p, const struct ioc *i, char *why, size_t whys
 		f = get_exact(p, IOC_MD5, i->value, i->len);
 		if (f < 0)
 			return REJ_OK;
-		set_why(why, whysz, f & V_USER ? "on the user allowlist"
-					      : "hash of the empty file (built-in allowlist)");
+		set_why(why, whysz,
+			f & V_USER ? "on the user allowlist" : "hash of the empty file (built-in allowlist)");
 		return f & V_USER ? REJ_USER_ALLOWLIST : REJ_ALLOWLIST;
-	default:
-		set_why(why, whysz, "no indicator type");
-		return REJ_NOT_INDICATOR;
+	default: set_why(why, whysz, "no indicator type"); return REJ_NOT_INDICATOR;
 	}
 }
 
@@ -863,13 +945,13 @@ policy_action_ok(enum ioc_type t, enum ioc_action a, bool generate_alert, char *
 	}
 	if (net && a == ACT_BLOCK_AND_REMEDIATE) {
 		set_why(why, whysz, "%s indicators cannot be BlockAndRemediate (MDE action x type matrix)",
-		       ioc_type_name(t));
+			ioc_type_name(t));
 		return false;
 	}
 	if (t == IOC_CERT && (a == ACT_AUDIT || a == ACT_WARN || a == ACT_BLOCK)) {
 		set_why(why, whysz,
-		       "CertificateThumbprint indicators take only Allowed or BlockAndRemediate "
-		       "(MDE action x type matrix)");
+			"CertificateThumbprint indicators take only Allowed or BlockAndRemediate "
+			"(MDE action x type matrix)");
 		return false;
 	}
 	(void)file;

@@ -41,8 +41,7 @@ void policy_free(struct policy *p);
  * "#" comments. Returns ERR_OK, or ERR_CONFIG with one "path:line: why"
  * line per bad entry appended to errs; good entries are kept either way.
  */
-enum err policy_allowlist_add(struct policy *p, const char *path, const char *buf, size_t len,
-			      struct strbuf *errs);
+enum err policy_allowlist_add(struct policy *p, const char *path, const char *buf, size_t len, struct strbuf *errs);
 
 /* Number of user allowlist entries loaded. */
 size_t policy_allowlist_count(const struct policy *p);
@@ -60,8 +59,7 @@ enum ioc_reason policy_check(const struct policy *p, const struct ioc *i, char *
  * generateAlert". Returns true when allowed; otherwise false with the
  * rule in why.
  */
-bool policy_action_ok(enum ioc_type t, enum ioc_action a, bool generate_alert, char *why,
-		      size_t whysz);
+bool policy_action_ok(enum ioc_type t, enum ioc_action a, bool generate_alert, char *why, size_t whysz);
 
 /* Length of the registrable domain at the end of name (the PSL's
  * answer, memoized per thread), 0 when there is none. For tests. */

@@ -7,10 +7,10 @@
 
 static struct {
 	bool on;
-	int shown;		/* width of what is on the line now */
+	int shown; /* width of what is on the line now */
 	char step[96];
 	char wait_for[48];
-	double wait_until;	/* CLOCK_MONOTONIC seconds; 0 = not waiting */
+	double wait_until; /* CLOCK_MONOTONIC seconds; 0 = not waiting */
 } pg;
 
 static double

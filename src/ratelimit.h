@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 struct clock {
-	double (*now)(void *ctx);		/* seconds, monotonic */
+	double (*now)(void *ctx); /* seconds, monotonic */
 	void (*sleep)(void *ctx, double s);
 	void *ctx;
 };
@@ -20,8 +20,8 @@ struct clock {
 extern const struct clock clock_real;
 
 struct ratelimit {
-	int per_min, per_hour;	/* 0: no limit on that window */
-	double *times;		/* calls of the last hour, oldest first */
+	int per_min, per_hour; /* 0: no limit on that window */
+	double *times;         /* calls of the last hour, oldest first */
 	size_t n, cap;
 };
 

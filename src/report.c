@@ -94,10 +94,10 @@ status_doc(const struct config *c, struct store *st, int nruns, long long now)
 		json_array_append_new(feeds, x);
 	}
 	json_t *doc = json_pack("{s:s, s:I, s:I, s:{s:I, s:o, s:o, s:o, s:I, s:I}, s:o, s:o}", "tenant",
-			 c->tenant_id ? c->tenant_id : "", "cap", (json_int_t)c->cap, "reserve", (json_int_t)c->reserve,
-			 "indicators", "total", (json_int_t)t.total, "by_type", t.by_type, "by_action", t.by_action,
-			 "by_feed", t.by_feed, "expiring_within_a_day", (json_int_t)t.expiring, "held",
-			 (json_int_t)t.held, "feeds", feeds, "runs", runs);
+				c->tenant_id ? c->tenant_id : "", "cap", (json_int_t)c->cap, "reserve",
+				(json_int_t)c->reserve, "indicators", "total", (json_int_t)t.total, "by_type",
+				t.by_type, "by_action", t.by_action, "by_feed", t.by_feed, "expiring_within_a_day",
+				(json_int_t)t.expiring, "held", (json_int_t)t.held, "feeds", feeds, "runs", runs);
 	if (c->tenant_name)
 		json_object_set_new(doc, "tenant_name", json_string(c->tenant_name));
 	return doc;
@@ -189,7 +189,8 @@ count_table(struct strbuf *o, const char *title, const json_t *counts, long long
 		shown[done++] = (char *)best;
 		sb_adds(o, "<tr><td>");
 		esc(o, best);
-		sb_addf(o, "</td><td class=\"n\">%lld</td><td><div class=\"bar\" style=\"width:%.1f%%\"></div></td></tr>",
+		sb_addf(o,
+			"</td><td class=\"n\">%lld</td><td><div class=\"bar\" style=\"width:%.1f%%\"></div></td></tr>",
 			bv, total > 0 ? 100.0 * (double)bv / (double)total : 0);
 	}
 	if (n == 0)
@@ -223,17 +224,21 @@ cap_section(struct strbuf *o, const json_t *doc)
 	const struct {
 		const char *label, *color;
 		long long v;
-	} seg[] = {{"iocsync's", "#3b6fb6", mine}, {"others'", "#8a97a6", others}, {"reserve", "#e0a526", reserve},
+	} seg[] = {{"iocsync's", "#3b6fb6", mine},
+		   {"others'", "#8a97a6", others},
+		   {"reserve", "#e0a526", reserve},
 		   {"free", "#dfe7f1", free_}};
 	double x = 0, W = 1000;
-	sb_adds(o, "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 1000 34\" width=\"100%\" role=\"img\" "
-		   "aria-label=\"cap use\">");
+	sb_adds(o,
+		"<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 1000 34\" width=\"100%\" role=\"img\" "
+		"aria-label=\"cap use\">");
 	for (size_t i = 0; i < NELEM(seg); i++) {
 		double w = cap > 0 ? W * (double)seg[i].v / (double)cap : 0;
 		if (x + w > W)
 			w = W - x;
 		if (w > 0)
-			sb_addf(o, "<rect x=\"%.1f\" y=\"2\" width=\"%.1f\" height=\"30\" fill=\"%s\"><title>%s: %lld</title></rect>",
+			sb_addf(o,
+				"<rect x=\"%.1f\" y=\"2\" width=\"%.1f\" height=\"30\" fill=\"%s\"><title>%s: %lld</title></rect>",
 				x, w, seg[i].color, seg[i].label, seg[i].v);
 		x += w;
 	}
@@ -248,9 +253,10 @@ static void
 feeds_section(struct strbuf *o, const json_t *doc, long long now)
 {
 	(void)now;
-	sb_adds(o, "<section id=\"feeds\"><h2>Feed health</h2><table><tr><th>feed</th><th>last fetch</th>"
-		   "<th>last good copy</th><th class=\"n\">age</th><th>state</th><th class=\"n\">accepted</th>"
-		   "<th class=\"n\">rejected</th></tr>");
+	sb_adds(o,
+		"<section id=\"feeds\"><h2>Feed health</h2><table><tr><th>feed</th><th>last fetch</th>"
+		"<th>last good copy</th><th class=\"n\">age</th><th>state</th><th class=\"n\">accepted</th>"
+		"<th class=\"n\">rejected</th></tr>");
 	size_t i;
 	json_t *f;
 	json_array_foreach(json_object_get(doc, "feeds"), i, f) {
@@ -293,8 +299,9 @@ feeds_section(struct strbuf *o, const json_t *doc, long long now)
 static void
 rejects_section(struct strbuf *o, const json_t *doc)
 {
-	sb_adds(o, "<section id=\"rejects\"><h2>Rejected entries, by reason</h2><table><tr><th>feed</th><th>reason</th>"
-		   "<th class=\"n\">count</th><th>examples</th></tr>");
+	sb_adds(o,
+		"<section id=\"rejects\"><h2>Rejected entries, by reason</h2><table><tr><th>feed</th><th>reason</th>"
+		"<th class=\"n\">count</th><th>examples</th></tr>");
 	size_t i, rows = 0;
 	json_t *f;
 	json_array_foreach(json_object_get(doc, "feeds"), i, f) {
@@ -328,8 +335,10 @@ conflicts_section(struct strbuf *o, const json_t *doc)
 	const json_t *cf = json_object_get(sum, "conflicts");
 	sb_adds(o, "<section id=\"conflicts\"><h2>Conflicts, held deletions and over budget (last sync)</h2>");
 	if (ival(sum, "held"))
-		sb_addf(o, "<p><strong>%lld deletions held by a guard</strong> (max_delete, max_shrink, a feed down or "
-			   "paused): they wait for a person; everything else was applied.</p>", ival(sum, "held"));
+		sb_addf(o,
+			"<p><strong>%lld deletions held by a guard</strong> (max_delete, max_shrink, a feed down or "
+			"paused): they wait for a person; everything else was applied.</p>",
+			ival(sum, "held"));
 	const char *feed;
 	json_t *n;
 	json_object_foreach(json_object_get(sum, "over_by_feed"), feed, n) {
@@ -337,7 +346,8 @@ conflicts_section(struct strbuf *o, const json_t *doc)
 		tag(o, "<code>", feed, "</code>");
 		sb_addf(o, ": %lld indicators did not fit.</p>", (long long)json_integer_value(n));
 	}
-	sb_adds(o, "<table><tr><th>kind</th><th>type</th><th>value</th><th>feed</th><th>other owner</th><th>why</th></tr>");
+	sb_adds(o,
+		"<table><tr><th>kind</th><th>type</th><th>value</th><th>feed</th><th>other owner</th><th>why</th></tr>");
 	size_t i;
 	json_t *x;
 	json_array_foreach((json_t *)cf, i, x) {
@@ -346,8 +356,8 @@ conflicts_section(struct strbuf *o, const json_t *doc)
 		tag(o, "<td><code>", sval(x, "value"), "</code></td>");
 		tag(o, "<td>", sval(x, "feed"), "</td>");
 		tag(o, "<td>", sval(x, "owner"), json_object_get(x, "owner") ? ": " : "");
-		tag(o, "", sval(x, "their_action"), json_object_get(x, "overrides") ? " <strong>overrides the block</strong></td>"
-										       : "</td>");
+		tag(o, "", sval(x, "their_action"),
+		    json_object_get(x, "overrides") ? " <strong>overrides the block</strong></td>" : "</td>");
 		tag(o, "<td>", sval(x, "why"), "</td></tr>");
 	}
 	if (json_array_size(cf) == 0)
@@ -385,11 +395,13 @@ runs_section(struct strbuf *o, const json_t *doc)
 	/* Oldest on the left. Top: changes up (adds) and down (deletes);
 	 * bottom: API calls as bars, the duration as a line. */
 	double W = 1000, L = 50, slot = n ? (W - L - 10) / (double)n : 1, bw = slot * 0.35 > 14 ? 14 : slot * 0.35;
-	sb_adds(o, "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 1000 330\" width=\"100%\" role=\"img\" "
-		   "aria-label=\"runs\" font-family=\"DejaVu Sans, sans-serif\" font-size=\"11\">");
+	sb_adds(o,
+		"<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 1000 330\" width=\"100%\" role=\"img\" "
+		"aria-label=\"runs\" font-family=\"DejaVu Sans, sans-serif\" font-size=\"11\">");
 	sb_addf(o, "<text x=\"0\" y=\"14\" fill=\"#4a5a6b\">changes (adds up, deletes down; max %lld)</text>", maxv);
 	sb_adds(o, "<line x1=\"50\" y1=\"100\" x2=\"990\" y2=\"100\" stroke=\"#b8c2cc\"/>");
-	sb_addf(o, "<text x=\"0\" y=\"200\" fill=\"#4a5a6b\">API calls (bars, max %lld) and duration (line, max %.1f s)</text>",
+	sb_addf(o,
+		"<text x=\"0\" y=\"200\" fill=\"#4a5a6b\">API calls (bars, max %lld) and duration (line, max %.1f s)</text>",
 		maxc, maxd);
 	sb_adds(o, "<line x1=\"50\" y1=\"300\" x2=\"990\" y2=\"300\" stroke=\"#b8c2cc\"/>");
 	struct strbuf line = {0};
@@ -401,12 +413,15 @@ runs_section(struct strbuf *o, const json_t *doc)
 		double ha = 70.0 * (double)add / (double)maxv, hd = 70.0 * (double)del / (double)maxv;
 		const char *oc = sval(r, "outcome");
 		bool good = strcmp(oc, "ok") == 0 || strcmp(oc, "planned") == 0;
-		sb_addf(o, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#2e9e5b\"><title>run %lld: +%lld</title></rect>",
+		sb_addf(o,
+			"<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#2e9e5b\"><title>run %lld: +%lld</title></rect>",
 			x, 100 - ha, bw, ha, ival(r, "id"), add);
-		sb_addf(o, "<rect x=\"%.1f\" y=\"100\" width=\"%.1f\" height=\"%.1f\" fill=\"#d64545\"><title>run %lld: -%lld</title></rect>",
+		sb_addf(o,
+			"<rect x=\"%.1f\" y=\"100\" width=\"%.1f\" height=\"%.1f\" fill=\"#d64545\"><title>run %lld: -%lld</title></rect>",
 			x + bw, bw, hd, ival(r, "id"), del);
 		double hc = 80.0 * (double)calls / (double)maxc;
-		sb_addf(o, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#3b6fb6\" opacity=\"0.75\"><title>run %lld: %lld calls</title></rect>",
+		sb_addf(o,
+			"<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#3b6fb6\" opacity=\"0.75\"><title>run %lld: %lld calls</title></rect>",
 			x, 300 - hc, bw * 2, hc, ival(r, "id"), calls);
 		sb_addf(&line, "%s%.1f,%.1f", j ? " " : "", x + bw, 300 - 80.0 * f->secs / maxd);
 		sb_addf(o, "<text x=\"%.1f\" y=\"318\" text-anchor=\"middle\" fill=\"%s\">%lld</text>", x + bw,
@@ -415,8 +430,9 @@ runs_section(struct strbuf *o, const json_t *doc)
 	if (line.buf)
 		sb_addf(o, "<polyline points=\"%s\" fill=\"none\" stroke=\"#e0a526\" stroke-width=\"2\"/>", line.buf);
 	sb_free(&line);
-	sb_adds(o, "</svg><table><tr><th>run</th><th>started</th><th>verb</th><th>outcome</th><th class=\"n\">+</th>"
-		   "<th class=\"n\">&#8722;</th><th class=\"n\">failed</th><th class=\"n\">calls</th><th class=\"n\">s</th></tr>");
+	sb_adds(o,
+		"</svg><table><tr><th>run</th><th>started</th><th>verb</th><th>outcome</th><th class=\"n\">+</th>"
+		"<th class=\"n\">&#8722;</th><th class=\"n\">failed</th><th class=\"n\">calls</th><th class=\"n\">s</th></tr>");
 	for (size_t i = 0; i < n; i++) {
 		const json_t *r = json_array_get(runs, i), *s = json_object_get(r, "summary");
 		const char *oc = sval(r, "outcome");
@@ -427,8 +443,9 @@ runs_section(struct strbuf *o, const json_t *doc)
 		esc(o, oc);
 		if (json_object_get(r, "message"))
 			tag(o, "<br/><small>", sval(r, "message"), "</small>");
-		sb_addf(o, "</td><td class=\"n\">%lld</td><td class=\"n\">%lld</td><td class=\"n\">%lld</td>"
-			   "<td class=\"n\">%lld</td><td class=\"n\">%.1f</td></tr>",
+		sb_addf(o,
+			"</td><td class=\"n\">%lld</td><td class=\"n\">%lld</td><td class=\"n\">%lld</td>"
+			"<td class=\"n\">%lld</td><td class=\"n\">%.1f</td></tr>",
 			fg[i].add, fg[i].del, ival(s, "failed"), fg[i].calls, fg[i].secs);
 	}
 	free(fg);
@@ -445,8 +462,9 @@ report_html(const struct config *c, const json_t *doc, long long now)
 	format_time(now, ts, sizeof(ts));
 	const json_t *ind = json_object_get(doc, "indicators");
 	long long total = ival(ind, "total");
-	sb_adds(&o, "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\"><head><meta charset=\"utf-8\"/>"
-		    "<meta name=\"viewport\" content=\"width=device-width\"/><title>iocsync report</title><style>");
+	sb_adds(&o,
+		"<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\"><head><meta charset=\"utf-8\"/>"
+		"<meta name=\"viewport\" content=\"width=device-width\"/><title>iocsync report</title><style>");
 	sb_adds(&o, css);
 	sb_adds(&o, "</style></head><body><main><h1>iocsync report");
 	if (json_object_get(doc, "tenant_name")) {
@@ -483,8 +501,9 @@ report_html(const struct config *c, const json_t *doc, long long now)
 	count_table(&o, "feed", json_object_get(ind, "by_feed"), total);
 	count_table(&o, "type", json_object_get(ind, "by_type"), total);
 	count_table(&o, "action", json_object_get(ind, "by_action"), total);
-	sb_addf(&o, "</div><p class=\"sub\">expiring within a day: %lld &#183; held after leaving their feeds: %lld</p>"
-		    "</section>",
+	sb_addf(&o,
+		"</div><p class=\"sub\">expiring within a day: %lld &#183; held after leaving their feeds: %lld</p>"
+		"</section>",
 		ival(ind, "expiring_within_a_day"), ival(ind, "held"));
 	feeds_section(&o, doc, now);
 	rejects_section(&o, doc);

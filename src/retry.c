@@ -13,16 +13,13 @@ retry_decide(long status, enum http_fail fail)
 		switch (fail) {
 		case HTTP_FAIL_CONNECT:
 		case HTTP_FAIL_TIMEOUT:
-		case HTTP_FAIL_RESET:
-			return RETRY_AGAIN;
-		default:	/* TLS, a reply over the cap, the unknown: no */
-			return RETRY_FAIL;
+		case HTTP_FAIL_RESET: return RETRY_AGAIN;
+		default: /* TLS, a reply over the cap, the unknown: no */ return RETRY_FAIL;
 		}
 	}
 	if (status == 401)
 		return RETRY_REFRESH;
-	if (status == 408 || status == 429 || status == 500 || status == 502 || status == 503 ||
-	    status == 504)
+	if (status == 408 || status == 429 || status == 500 || status == 502 || status == 503 || status == 504)
 		return RETRY_AGAIN;
 	return RETRY_DONE;
 }
@@ -54,11 +51,15 @@ retry_after_parse(const char *v, time_t now, double max_s)
 		char wd[4], mon[4], gmt[4];
 		int d, y, hh, mm, ss, used = 0;
 		if (sscanf(v, "%3s, %d %3s %d %d:%d:%d %3s%n", wd, &d, mon, &y, &hh, &mm, &ss, gmt, &used) != 8 ||
-		    v[used] != '\0' || strcmp(gmt, "GMT") != 0 || month_index(mon) < 0 || d < 1 || d > 31 ||
-		    y < 1970 || hh > 23 || mm > 59 || ss > 60)
+		    v[used] != '\0' || strcmp(gmt, "GMT") != 0 || month_index(mon) < 0 || d < 1 || d > 31 || y < 1970 ||
+		    hh > 23 || mm > 59 || ss > 60)
 			return -1;
-		struct tm tm = {.tm_year = y - 1900, .tm_mon = month_index(mon), .tm_mday = d,
-				.tm_hour = hh, .tm_min = mm, .tm_sec = ss};
+		struct tm tm = {.tm_year = y - 1900,
+				.tm_mon = month_index(mon),
+				.tm_mday = d,
+				.tm_hour = hh,
+				.tm_min = mm,
+				.tm_sec = ss};
 		time_t t = timegm(&tm);
 		s = t > now ? (double)(t - now) : 0;
 	}

@@ -12,10 +12,10 @@
 #include "http.h"
 
 enum retry_verdict {
-	RETRY_DONE = 0,		/* success or a final answer: hand it back */
-	RETRY_AGAIN,		/* transient: wait, then send again */
-	RETRY_REFRESH,		/* 401: get a new token, then send again (once) */
-	RETRY_FAIL,		/* will not pass by trying again */
+	RETRY_DONE = 0, /* success or a final answer: hand it back */
+	RETRY_AGAIN,    /* transient: wait, then send again */
+	RETRY_REFRESH,  /* 401: get a new token, then send again (once) */
+	RETRY_FAIL,     /* will not pass by trying again */
 };
 
 /* Decides on an answer (status > 0) or a transport failure. Every MDE

@@ -17,8 +17,8 @@
 
 struct store {
 	sqlite3 *db;
-	int lock_fd;	/* the flock held on PATH.lock, or -1 */
-	char trouble[300];	/* the first write that failed, for the run's outcome */
+	int lock_fd;       /* the flock held on PATH.lock, or -1 */
+	char trouble[300]; /* the first write that failed, for the run's outcome */
 };
 
 static const char *
@@ -179,21 +179,22 @@ store_open(const char *path, const char *holder, char *why, size_t whysz)
 	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd >= 0)
 		close(fd);
-	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
-					  SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
+	if (sqlite3_open_v2(path, &s->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
+			    NULL) != SQLITE_OK) {
 		snprintf(why, whysz, "cannot open the state store %s: %s%s", path,
 			 s->db ? sqlite3_errmsg(s->db) : "out of memory", s->db ? full_disk(s->db) : "");
 		store_close(s);
 		return NULL;
 	}
 	sqlite3_busy_timeout(s->db, 10000);
-	if (exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", why,
-		 whysz) != ERR_OK)
+	if (exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", why, whysz) !=
+	    ERR_OK)
 		goto fail;
 	int v = store_schema_version(s);
 	if (v < 0 || v > (int)NELEM(migrations)) {
-		snprintf(why, whysz, "%s: schema version %d is not one this iocsync knows (newest %zu)", path,
-			 v, NELEM(migrations));
+		snprintf(why, whysz, "%s: schema version %d is not one this iocsync knows (newest %zu)", path, v,
+			 NELEM(migrations));
 		goto fail;
 	}
 	for (; v < (int)NELEM(migrations); v++) {
@@ -326,8 +327,8 @@ store_feed_report(struct store *s, const char *name, const char *report)
 }
 
 enum err
-store_feed_good(struct store *s, const char *name, const char *url, const char *etag,
-		const char *last_modified, const char *body, size_t len, long long entries, long long now)
+store_feed_good(struct store *s, const char *name, const char *url, const char *etag, const char *last_modified,
+		const char *body, size_t len, long long entries, long long now)
 {
 	sqlite3_stmt *st;
 	int r;
@@ -507,7 +508,8 @@ store_history_add(struct store *s, const struct store_change *v, size_t n)
 	char sql[300];
 	snprintf(sql, sizeof(sql),
 		 "DELETE FROM history WHERE id IN (SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY type,"
-		 " value ORDER BY id DESC) AS n FROM history) WHERE n > %d)", LIMIT_HISTORY_PER_VALUE);
+		 " value ORDER BY id DESC) AS n FROM history) WHERE n > %d)",
+		 LIMIT_HISTORY_PER_VALUE);
 	if (exec(s, sql, why, sizeof(why)) != ERR_OK)
 		goto fail;
 	return exec(s, "COMMIT", why, sizeof(why)) == ERR_OK ? ERR_OK : failed(s);
@@ -533,8 +535,11 @@ store_history_each(struct store *s, int type, const char *value, void (*cb)(void
 	int r;
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
 		struct store_change c = {
-			.type = type, .value = value, .at = sqlite3_column_int64(st, 0),
-			.op = (const char *)sqlite3_column_text(st, 1), .action = sqlite3_column_int(st, 2),
+			.type = type,
+			.value = value,
+			.at = sqlite3_column_int64(st, 0),
+			.op = (const char *)sqlite3_column_text(st, 1),
+			.action = sqlite3_column_int(st, 2),
 			.feed = (const char *)sqlite3_column_text(st, 3),
 			.reason = (const char *)sqlite3_column_text(st, 4),
 			.mde_id = (const char *)sqlite3_column_text(st, 5),
@@ -564,8 +569,10 @@ enum err
 store_meta_set(struct store *s, const char *key, const char *value)
 {
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE"
-				      " SET value = ?2", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db,
+			       "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE"
+			       " SET value = ?2",
+			       -1, &st, NULL) != SQLITE_OK)
 		return ERR_STORE;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
@@ -593,8 +600,8 @@ store_run_begin(struct store *s, const char *verb, long long now)
 {
 	sqlite3_stmt *st;
 	long long id = -1;
-	if (sqlite3_prepare_v2(s->db, "INSERT INTO runs (verb, started, outcome) VALUES (?1, ?2, 'running')", -1,
-			       &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db, "INSERT INTO runs (verb, started, outcome) VALUES (?1, ?2, 'running')", -1, &st,
+			       NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_text(st, 1, verb, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, now);
@@ -609,8 +616,8 @@ store_run_end(struct store *s, long long run, long long now, const char *outcome
 	      const char *message)
 {
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "UPDATE runs SET finished=?2, outcome=?3, summary=?4, message=?5 WHERE id=?1",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db, "UPDATE runs SET finished=?2, outcome=?3, summary=?4, message=?5 WHERE id=?1", -1,
+			       &st, NULL) != SQLITE_OK)
 		return ERR_STORE;
 	sqlite3_bind_int64(st, 1, run);
 	sqlite3_bind_int64(st, 2, now);

@@ -27,13 +27,13 @@ int store_schema_version(struct store *s);
 
 struct store_feed {
 	char *url, *etag, *last_modified;
-	char *snapshot;		/* the last good body, or NULL */
+	char *snapshot; /* the last good body, or NULL */
 	size_t snapshot_len;
-	long long entries;	/* accepted indicators in the last good body */
+	long long entries; /* accepted indicators in the last good body */
 	long long last_good_at, fetched_at;
 	char *last_error;
-	char *report;		/* JSON, from the last run that read it, or NULL */
-	char *cursor;		/* TAXII: added_after for the next reading, or NULL */
+	char *report; /* JSON, from the last run that read it, or NULL */
+	char *cursor; /* TAXII: added_after for the next reading, or NULL */
 };
 
 /* Reads what is known of feed name. ERR_EMPTY when nothing is; free
@@ -45,24 +45,22 @@ enum err store_feed_info(struct store *s, const char *name, struct store_feed *f
 
 /* Records a good fetch: its validators and body become the snapshot. */
 enum err store_feed_good(struct store *s, const char *name, const char *url, const char *etag,
-			 const char *last_modified, const char *body, size_t len, long long entries,
-			 long long now);
+			 const char *last_modified, const char *body, size_t len, long long entries, long long now);
 /* Keeps a TAXII feed's cursor (after store_feed_good). */
 enum err store_feed_cursor(struct store *s, const char *name, const char *cursor);
 /* Keeps the report (JSON text) of the feed's last reading. */
 enum err store_feed_report(struct store *s, const char *name, const char *report);
 /* Records that the feed was current (304) or failed (error != NULL). */
-enum err store_feed_seen(struct store *s, const char *name, const char *url, const char *error,
-			 long long now);
+enum err store_feed_seen(struct store *s, const char *name, const char *url, const char *error, long long now);
 
 /* One indicator iocsync owns (or held in its grace period). Strings
  * are borrowed in callbacks. */
 struct store_ind {
 	int type, action;
 	const char *value, *mde_id;
-	const char *feeds;		/* "feed1,feed2" */
+	const char *feeds; /* "feed1,feed2" */
 	long long first_seen, last_seen, expires_at;
-	long long gone_since;		/* left every feed at; 0: still in one */
+	long long gone_since; /* left every feed at; 0: still in one */
 };
 enum err store_ind_each(struct store *s, void (*cb)(void *ctx, const struct store_ind *r), void *ctx);
 /* Replaces the whole table with v (one transaction). */
@@ -79,10 +77,10 @@ struct store_change {
 	int type, action;
 	const char *value;
 	long long at;
-	const char *op;		/* create, update, renew, replace, delete, hold, failed */
-	const char *feed;	/* the feed(s) it came from */
+	const char *op;   /* create, update, renew, replace, delete, hold, failed */
+	const char *feed; /* the feed(s) it came from */
 	const char *reason;
-	const char *mde_id;	/* or NULL */
+	const char *mde_id; /* or NULL */
 };
 /* Adds changes in one transaction (a hold already the value's last
  * entry is not added again), then keeps the newest
@@ -101,15 +99,15 @@ enum err store_meta_set(struct store *s, const char *key, const char *value);
 struct store_run {
 	long long id, started, finished, items;
 	const char *verb, *outcome, *summary, *message;
-	const char *step, *state;	/* recover: the last journal step */
+	const char *step, *state; /* recover: the last journal step */
 };
 /* Starts a run ("running" until store_run_end); returns its id or -1. */
 long long store_run_begin(struct store *s, const char *verb, long long now);
 enum err store_run_end(struct store *s, long long run, long long now, const char *outcome, const char *summary,
 		       const char *message);
 /* Records a step of run before ("sent") and after ("done", "failed"). */
-enum err store_journal(struct store *s, long long run, int seq, const char *step, long long items,
-		       const char *state, const char *detail, long long now);
+enum err store_journal(struct store *s, long long run, int seq, const char *step, long long items, const char *state,
+		       const char *detail, long long now);
 /* Calls cb for each run that never ended (killed), with its last step,
  * then marks them "killed". */
 enum err store_runs_recover(struct store *s, void (*cb)(void *ctx, const struct store_run *r), void *ctx);

@@ -19,9 +19,9 @@ struct entry {
 };
 
 struct strset {
-	uint32_t *tags;		/* 0: empty */
+	uint32_t *tags; /* 0: empty */
 	struct entry *e;
-	size_t cap, count;	/* cap is a power of two */
+	size_t cap, count; /* cap is a power of two */
 };
 
 static uint32_t

@@ -18,10 +18,10 @@
 #include "signals.h"
 #include "util.h"
 
-#define BATCH 500		/* import and BatchDelete, spec 3.3 and 3.5 */
-#define TITLE_MAX 100		/* spec section 8: longer is refused */
+#define BATCH 500     /* import and BatchDelete, spec 3.3 and 3.5 */
+#define TITLE_MAX 100 /* spec section 8: longer is refused */
 #define DESCRIPTION_MAX 1000
-#define SHOW_PER_KIND 20	/* planned changes shown per kind without -v */
+#define SHOW_PER_KIND 20 /* planned changes shown per kind without -v */
 
 /* ---- the state, by (type, value) ---- */
 
@@ -34,9 +34,9 @@ struct srow {
 struct state {
 	struct srow *r;
 	size_t n, cap;
-	struct strset *idx;	/* "type:value" -> row */
-	struct strset *ids;	/* MDE id iocsync recorded -> row (what it created) */
-	size_t corrupt;		/* rows without a value: skipped, and said */
+	struct strset *idx; /* "type:value" -> row */
+	struct strset *ids; /* MDE id iocsync recorded -> row (what it created) */
+	size_t corrupt;     /* rows without a value: skipped, and said */
 };
 
 static size_t
@@ -64,8 +64,9 @@ state_row(void *ctx, const struct store_ind *x)
 			r->first_seen = x->first_seen;
 	} else {
 		xgrow((void **)&s->r, &s->cap, s->n + 1, sizeof(*s->r));
-		s->r[s->n] = (struct srow){x->type, x->action, xstrdup(x->value), xstrdup(x->feeds ? x->feeds : ""),
-					   x->first_seen, x->gone_since};
+		s->r[s->n] =
+			(struct srow){x->type,       x->action,    xstrdup(x->value), xstrdup(x->feeds ? x->feeds : ""),
+				      x->first_seen, x->gone_since};
 		at = (int)s->n++;
 		strset_add(s->idx, key, kl, at);
 	}
@@ -80,8 +81,10 @@ state_load(struct store *st, struct state *s)
 	if (store_ind_each(st, state_row, s) != ERR_OK)
 		log_warn("state: cannot read the indicators table");
 	if (s->corrupt)
-		log_warn("state: %zu rows of the indicators table have no value: ignored (what MDE lists decides, and "
-			 "this run records it again)", s->corrupt);
+		log_warn(
+			"state: %zu rows of the indicators table have no value: ignored (what MDE lists decides, and "
+			"this run records it again)",
+			s->corrupt);
 }
 
 /* Did iocsync record MDE id `id` for (t, value) when it created it? */
@@ -180,7 +183,8 @@ want_hash(struct want *w)
 {
 	const struct feed_cfg *f = w->feed;
 	sync_want_render(w);
-	const char *edu = w->type == IOC_URL && (w->action == ACT_BLOCK || w->action == ACT_WARN) ? f->educate_url : NULL;
+	const char *edu =
+		w->type == IOC_URL && (w->action == ACT_BLOCK || w->action == ACT_WARN) ? f->educate_url : NULL;
 	return plan_attr_hash((int)w->action, (int)w->severity, w->title, w->description, f->recommended_actions,
 			      (const char *const *)f->device_groups, f->ndevice_groups, f->generate_alert, edu);
 }
@@ -273,8 +277,9 @@ static long long
 parse_time(const char *s)
 {
 	struct tm tm = {0};
-	if (s == NULL || sscanf(s, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-				&tm.tm_min, &tm.tm_sec) != 6)
+	if (s == NULL ||
+	    sscanf(s, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) !=
+		    6)
 		return 0;
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
@@ -361,13 +366,13 @@ haves_from_list(const struct mde *m, const json_t *list, const struct state *s, 
 		for (size_t j = 0; j < ng; j++)
 			if (json_is_string(json_array_get(g, j)))
 				groups[gi++] = json_string_value(json_array_get(g, j));
-		y->attrs = plan_attr_hash(y->action,
-					  severity_from_name(json_string_value(json_object_get(x, "severity"))),
-					  json_string_value(json_object_get(x, "title")),
-					  json_string_value(json_object_get(x, "description")),
-					  json_string_value(json_object_get(x, "recommendedActions")), groups, gi,
-					  json_is_true(json_object_get(x, "generateAlert")),
-					  json_string_value(json_object_get(x, "educateUrl")));
+		y->attrs =
+			plan_attr_hash(y->action, severity_from_name(json_string_value(json_object_get(x, "severity"))),
+				       json_string_value(json_object_get(x, "title")),
+				       json_string_value(json_object_get(x, "description")),
+				       json_string_value(json_object_get(x, "recommendedActions")), groups, gi,
+				       json_is_true(json_object_get(x, "generateAlert")),
+				       json_string_value(json_object_get(x, "educateUrl")));
 		free(groups);
 	}
 	free(canon);
@@ -401,9 +406,9 @@ import_item(const struct config *c, struct want *w)
 	bool edu = f->educate_url && w->type == IOC_URL && (w->action == ACT_BLOCK || w->action == ACT_WARN);
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:o, s:o, s:o}", "indicatorValue", w->value,
 			 "indicatorType", ioc_type_name(w->type), "action", ioc_action_name(w->action), "title",
-			 w->title, "description", w->description, "application", c->application, "expirationTime",
-			 exp, "severity", severity_name(w->severity), "generateAlert", f->generate_alert,
-			 "rbacGroupNames", groups, "recommendedActions",
+			 w->title, "description", w->description, "application", c->application, "expirationTime", exp,
+			 "severity", severity_name(w->severity), "generateAlert", f->generate_alert, "rbacGroupNames",
+			 groups, "recommendedActions",
 			 f->recommended_actions ? json_string(f->recommended_actions) : json_null(), "educateUrl",
 			 edu ? json_string(f->educate_url) : json_null());
 }
@@ -419,16 +424,16 @@ struct run {
 	struct have *h;
 	size_t nh;
 	const struct plan *p;
-	char **want_id;		/* [nw] the MDE id after an import */
-	bool *have_gone;	/* [nh] deleted, or updated in place to another action */
+	char **want_id;  /* [nw] the MDE id after an import */
+	bool *have_gone; /* [nh] deleted, or updated in place to another action */
 	size_t done[OP__COUNT];
 	size_t failed;
 	json_t *failures;
-	json_t *refused;	/* MDE's error code -> values it refused this run */
-	size_t split_calls;	/* extra imports spent isolating refused items */
-	bool learn_owner;	/* createdBy not known yet: read one back after an import */
+	json_t *refused;    /* MDE's error code -> values it refused this run */
+	size_t split_calls; /* extra imports spent isolating refused items */
+	bool learn_owner;   /* createdBy not known yet: read one back after an import */
 	bool aborted;
-	bool stopped;		/* by a signal, between batches */
+	bool stopped; /* by a signal, between batches */
 	char why[512];
 };
 
@@ -444,8 +449,9 @@ fail_item(struct run *r, const char *op, enum ioc_type t, const char *value, con
 {
 	r->failed++;
 	if (json_array_size(r->failures) < 1000)
-		json_array_append_new(r->failures, json_pack("{s:s, s:s, s:s, s:s}", "op", op, "type",
-							     ioc_type_name(t), "value", value, "reason", reason));
+		json_array_append_new(r->failures,
+				      json_pack("{s:s, s:s, s:s, s:s}", "op", op, "type", ioc_type_name(t), "value",
+						value, "reason", reason));
 	char vb[200], rb[400];
 	log_warn("%s %s %s failed: %s", op, ioc_type_name(t), echo_str(value, strlen(value), vb, sizeof(vb)),
 		 echo_str(reason, strlen(reason), rb, sizeof(rb)));
@@ -483,8 +489,9 @@ refuse_item(struct run *r, const struct op *o, const char *reason)
 	if (by == NULL && json_object_size(r->refused) < 20)
 		json_object_set_new(r->refused, code, by = json_array());
 	if (by && json_array_size(by) < 100)
-		json_array_append_new(by, json_pack("{s:s, s:s, s:s}", "type", ioc_type_name(w->type), "value", w->value,
-						    "feed", w->feed->name));
+		json_array_append_new(by,
+				      json_pack("{s:s, s:s, s:s}", "type", ioc_type_name(w->type), "value", w->value,
+						"feed", w->feed->name));
 }
 
 /* A stop was asked for: what was not sent is not a failure; the next run
@@ -621,8 +628,10 @@ owner_learned(struct mde *m, struct store *st, const char *by)
 		return;
 	char bb[120];
 	if (strcasecmp(by, mde_client_id(m)) != 0)
-		log_info("ownership: MDE puts %s in createdBy for this app, not its client id; iocsync owns "
-			 "what carries it", echo_str(by, strlen(by), bb, sizeof(bb)));
+		log_info(
+			"ownership: MDE puts %s in createdBy for this app, not its client id; iocsync owns "
+			"what carries it",
+			echo_str(by, strlen(by), bb, sizeof(bb)));
 	mde_set_created_by(m, by);
 	char *k = owner_key(m);
 	if (store_meta_set(st, k, by) != ERR_OK)
@@ -645,8 +654,7 @@ owner_from_list(struct mde *m, struct store *st, const json_t *list, const struc
 		const char *v = json_string_value(json_object_get(x, "indicatorValue"));
 		const char *by = json_string_value(json_object_get(x, "createdBy"));
 		int t = type_from_name(json_string_value(json_object_get(x, "indicatorType")));
-		if (id == NULL || v == NULL || by == NULL || *by == '\0' ||
-		    strset_get(s->ids, id, strlen(id)) < 0)
+		if (id == NULL || v == NULL || by == NULL || *by == '\0' || strset_get(s->ids, id, strlen(id)) < 0)
 			continue;
 		if (!ioc_canon_as((enum ioc_type)t, v, canon, LIMIT_VALUE_BYTES + 32) || !state_made(s, id, t, canon))
 			continue;
@@ -710,9 +718,14 @@ record_ids(struct run *r, const size_t *todo, size_t k, long long now)
 		const struct want *w = &r->w[r->p->ops[todo[i]].want];
 		const char *id = r->want_id[r->p->ops[todo[i]].want];
 		if (id)
-			rows[n++] = (struct store_ind){.type = w->type, .action = w->action, .value = w->value,
-						       .mde_id = id, .feeds = w->feeds, .first_seen = w->first_seen,
-						       .last_seen = now, .expires_at = w->expire_at};
+			rows[n++] = (struct store_ind){.type = w->type,
+						       .action = w->action,
+						       .value = w->value,
+						       .mde_id = id,
+						       .feeds = w->feeds,
+						       .first_seen = w->first_seen,
+						       .last_seen = now,
+						       .expires_at = w->expire_at};
 	}
 	if (store_ind_add(r->st, rows, n) != ERR_OK)
 		log_warn("state: cannot record the ids of an import batch (the run's end records them)");
@@ -752,13 +765,15 @@ import_range(struct run *r, const size_t *todo, size_t k, int round, size_t *aga
 			refuse_item(r, &r->p->ops[todo[0]], why);
 		} else if (r->split_calls + 2 <= LIMIT_IMPORT_SPLIT_CALLS) {
 			r->split_calls += 2;
-			log_info("import: MDE refused a batch of %zu whole (%s); splitting it to find the refused", k, why);
+			log_info("import: MDE refused a batch of %zu whole (%s); splitting it to find the refused", k,
+				 why);
 			import_range(r, todo, k / 2, round, again, nagain);
 			import_range(r, todo + k / 2, k - k / 2, round, again, nagain);
 		} else {
 			char reason[700];
-			snprintf(reason, sizeof(reason), "%s (refused with its batch of %zu; not split further: this "
-							 "run's %d extra calls for that are spent, the next run goes on)",
+			snprintf(reason, sizeof(reason),
+				 "%s (refused with its batch of %zu; not split further: this "
+				 "run's %d extra calls for that are spent, the next run goes on)",
 				 why, k, LIMIT_IMPORT_SPLIT_CALLS);
 			for (size_t i = 0; i < k; i++)
 				refuse_item(r, &r->p->ops[todo[i]], reason);
@@ -797,7 +812,7 @@ import_range(struct run *r, const size_t *todo, size_t k, int round, size_t *aga
 		 * value is not trusted. MDE may return the value in its own
 		 * normal form (spec 9, normalize): compared canonically. */
 		bool same = ind == NULL || strcasecmp(ind, w->value) == 0 ||
-			    (ioc_canon_as(w->type, ind, canon, LIMIT_VALUE_BYTES + 32) && strcmp(canon, w->value) == 0);
+			(ioc_canon_as(w->type, ind, canon, LIMIT_VALUE_BYTES + 32) && strcmp(canon, w->value) == 0);
 		if (!same) {
 			fail_item(r, op_name(o->kind), w->type, w->value,
 				  "the import result does not match the item (the next run lists again)");
@@ -906,9 +921,14 @@ record(struct run *r, const struct state *s, long long now)
 		const struct want *w = &r->w[i];
 		int kl = snprintf(key, sizeof(key), "%d:%d:%s", w->type, w->action, w->value);
 		strset_add(seen, key, (size_t)kl, 1);
-		rows[n++] = (struct store_ind){.type = w->type, .action = w->action, .value = w->value,
-					       .mde_id = r->want_id[i], .feeds = w->feeds, .first_seen = w->first_seen,
-					       .last_seen = now, .expires_at = w->expire_at};
+		rows[n++] = (struct store_ind){.type = w->type,
+					       .action = w->action,
+					       .value = w->value,
+					       .mde_id = r->want_id[i],
+					       .feeds = w->feeds,
+					       .first_seen = w->first_seen,
+					       .last_seen = now,
+					       .expires_at = w->expire_at};
 	}
 	/* Wanted (type, value, action) -> want index, for the kept ones. */
 	struct strset *wanted = strset_new();
@@ -925,8 +945,12 @@ record(struct run *r, const struct state *s, long long now)
 			continue;
 		int wi = strset_get(wanted, key, (size_t)kl);
 		const struct srow *sr = state_get(s, h->type, h->value);
-		struct store_ind x = {.type = h->type, .action = h->action, .value = h->value, .mde_id = h->id,
-				      .expires_at = h->expire_at, .last_seen = now};
+		struct store_ind x = {.type = h->type,
+				      .action = h->action,
+				      .value = h->value,
+				      .mde_id = h->id,
+				      .expires_at = h->expire_at,
+				      .last_seen = now};
 		if (wi >= 0) {
 			x.feeds = r->w[wi].feeds;
 			x.first_seen = r->w[wi].first_seen;
@@ -947,11 +971,17 @@ record(struct run *r, const struct state *s, long long now)
 /* One change, logged per value (a text line, or {"change": ...} in a
  * JSON log) and kept for the value's history. */
 static void
-change(struct run *r, struct store_change *v, size_t *n, const char *op, enum ioc_type t, const char *value,
-       int action, const char *feed, const char *reason, const char *id, long long now)
+change(struct run *r, struct store_change *v, size_t *n, const char *op, enum ioc_type t, const char *value, int action,
+       const char *feed, const char *reason, const char *id, long long now)
 {
-	v[(*n)++] = (struct store_change){.type = (int)t, .value = value, .at = now, .op = op, .action = action,
-					  .feed = feed, .reason = reason, .mde_id = id};
+	v[(*n)++] = (struct store_change){.type = (int)t,
+					  .value = value,
+					  .at = now,
+					  .op = op,
+					  .action = action,
+					  .feed = feed,
+					  .reason = reason,
+					  .mde_id = id};
 	const char *an = action >= 0 ? ioc_action_name((enum ioc_action)action) : "unknown";
 	json_t *j = json_pack("{s:{s:s, s:s, s:s, s:s, s:s, s:s}}", "change", "op", op, "type", ioc_type_name(t),
 			      "value", value, "action", an, "feed", feed ? feed : "", "reason", reason ? reason : "");
@@ -976,21 +1006,21 @@ record_changes(struct run *r, long long now)
 		const struct want *w = o->want != SIZE_MAX ? &r->w[o->want] : NULL;
 		const struct have *h = o->have != SIZE_MAX ? &r->h[o->have] : NULL;
 		switch (o->kind) {
-		case OP_CREATE: case OP_UPDATE: case OP_RENEW: case OP_REPLACE:
+		case OP_CREATE:
+		case OP_UPDATE:
+		case OP_RENEW:
+		case OP_REPLACE:
 			if (r->want_id && r->want_id[o->want])
 				change(r, v, &n, op_name(o->kind), w->type, w->value, (int)w->action, w->feeds, o->why,
 				       r->want_id[o->want], now);
 			break;
 		case OP_DELETE:
 			if (!o->late && r->have_gone && r->have_gone[o->have])
-				change(r, v, &n, "delete", h->type, h->value, h->action, w ? w->feeds : NULL, o->why, h->id,
-				       now);
+				change(r, v, &n, "delete", h->type, h->value, h->action, w ? w->feeds : NULL, o->why,
+				       h->id, now);
 			break;
-		case OP_HOLD:
-			change(r, v, &n, "hold", h->type, h->value, h->action, NULL, o->why, h->id, now);
-			break;
-		default:
-			break;
+		case OP_HOLD: change(r, v, &n, "hold", h->type, h->value, h->action, NULL, o->why, h->id, now); break;
+		default: break;
 		}
 	}
 	size_t i;
@@ -1036,8 +1066,9 @@ warn_overrides(const struct run *r)
 			char vb[200], ob[120];
 			log_warn("%s %s: %s by %s overrides feed %s's %s: the value is not blocked (indicator %s)",
 				 ioc_type_name(w->type), echo_str(w->value, strlen(w->value), vb, sizeof(vb)),
-				 ioc_action_name((enum ioc_action)h->action), echo_str(h->owner, strlen(h->owner), ob, sizeof(ob)),
-				 w->feed->name, ioc_action_name(w->action), h->id);
+				 ioc_action_name((enum ioc_action)h->action),
+				 echo_str(h->owner, strlen(h->owner), ob, sizeof(ob)), w->feed->name,
+				 ioc_action_name(w->action), h->id);
 		}
 	}
 	if (n > 20)
@@ -1058,16 +1089,18 @@ op_json(const struct run *r, const struct op *o)
 		const struct have *h = &r->h[o->have];
 		json_object_set_new(j, "type", json_string(h->type ? ioc_type_name(h->type) : "unknown"));
 		json_object_set_new(j, "value", json_string(h->value));
-		json_object_set_new(j, "action", json_string(h->action >= 0 ? ioc_action_name((enum ioc_action)h->action)
-								      : "unknown"));
+		json_object_set_new(
+			j, "action",
+			json_string(h->action >= 0 ? ioc_action_name((enum ioc_action)h->action) : "unknown"));
 	}
 	if (o->have != SIZE_MAX)
 		json_object_set_new(j, "id", json_string(r->h[o->have].id));
 	if (o->kind == OP_CONFLICT && o->have != SIZE_MAX) {
 		const struct have *h = &r->h[o->have];
 		json_object_set_new(j, "owner", json_string(h->owner));
-		json_object_set_new(j, "their_action", json_string(h->action >= 0 ? ioc_action_name((enum ioc_action)h->action)
-										  : "unknown"));
+		json_object_set_new(
+			j, "their_action",
+			json_string(h->action >= 0 ? ioc_action_name((enum ioc_action)h->action) : "unknown"));
 		if (overrides(r, o))
 			json_object_set_new(j, "overrides", json_true());
 	}
@@ -1092,7 +1125,8 @@ calls_json(const struct mde *m)
 		if (s->calls[e])
 			json_object_set_new(calls, mde_ep_name((enum mde_ep)e), json_integer((json_int_t)s->calls[e]));
 		if (s->retries[e])
-			json_object_set_new(retries, mde_ep_name((enum mde_ep)e), json_integer((json_int_t)s->retries[e]));
+			json_object_set_new(retries, mde_ep_name((enum mde_ep)e),
+					    json_integer((json_int_t)s->retries[e]));
 	}
 	json_t *status = json_object();
 	for (int e = 0; e < MDE_EP__COUNT; e++) {
@@ -1150,7 +1184,8 @@ print_plan(FILE *fp, const struct run *r, bool verbose)
 			json_t *j = op_json(r, o);
 			char why[300];
 			if (o->kind == OP_CONFLICT && o->have != SIZE_MAX)
-				snprintf(why, sizeof(why), "%s by %s%s", json_string_value(json_object_get(j, "their_action")),
+				snprintf(why, sizeof(why), "%s by %s%s",
+					 json_string_value(json_object_get(j, "their_action")),
 					 json_string_value(json_object_get(j, "owner")),
 					 json_object_get(j, "overrides") ? ": it overrides the feed's block" : "");
 			else
@@ -1166,8 +1201,10 @@ print_plan(FILE *fp, const struct run *r, bool verbose)
 			fprintf(fp, "  ... and %zu more %s (-v shows all)\n", total - shown, op_name((enum op_kind)k));
 	}
 	if (p->held)
-		fprintf(fp, "held: %zu deletions, by a guard (listed as hold above); creates, updates and renewals "
-			    "go out all the same\n", p->held);
+		fprintf(fp,
+			"held: %zu deletions, by a guard (listed as hold above); creates, updates and renewals "
+			"go out all the same\n",
+			p->held);
 	for (size_t f = 0; f < r->c->nfeeds; f++)
 		if (p->over_by_feed[f])
 			fprintf(fp, "over budget: feed %s: %zu indicators did not fit\n", r->c->feeds[f].name,
@@ -1182,9 +1219,9 @@ report_killed(void *ctx, const struct store_run *r)
 	(void)ctx;
 	char ts[32];
 	format_time(r->started, ts, sizeof(ts));
-	log_warn("state: run %lld (%s, started %s) was killed%s%s%s%s; this run lists MDE again and converges",
-		 r->id, r->verb, ts, r->step ? " during step " : "", r->step ? r->step : "",
-		 r->state ? " " : "", r->state ? r->state : "");
+	log_warn("state: run %lld (%s, started %s) was killed%s%s%s%s; this run lists MDE again and converges", r->id,
+		 r->verb, ts, r->step ? " during step " : "", r->step ? r->step : "", r->state ? " " : "",
+		 r->state ? r->state : "");
 }
 
 struct store *
@@ -1298,8 +1335,9 @@ verify_groups(const struct config *c, struct mde *m, size_t *nbad, json_t **info
 	if (roles == NULL)
 		return NULL; /* no token: the list says so next */
 	if (!has_role(roles, "Machine.Read.All") && !has_role(roles, "Machine.ReadWrite.All")) {
-		log_warn("device groups are unverified: the token lacks Machine.Read.All, so a misspelt group would "
-			 "scope its blocks to nothing (grant it, or set verify_device_groups = no)");
+		log_warn(
+			"device groups are unverified: the token lacks Machine.Read.All, so a misspelt group would "
+			"scope its blocks to nothing (grant it, or set verify_device_groups = no)");
 		*info = json_pack("{s:b, s:s}", "verified", 0, "why", "the token lacks Machine.Read.All");
 		return NULL;
 	}
@@ -1330,11 +1368,12 @@ verify_groups(const struct config *c, struct mde *m, size_t *nbad, json_t **info
 				json_object_set_new(unknown, f->name, list = json_array());
 			json_array_append_new(list, json_string(f->device_groups[i]));
 			char gb[200];
-			log_error("feed %s: device group \"%s\" does not exist in MDE (groups with devices: %s); nothing of "
-				  "this feed is sent or deleted until device_groups is fixed (a group with no device yet "
-				  "cannot be seen: verify_device_groups = no)", f->name,
-				  echo_str(f->device_groups[i], strlen(f->device_groups[i]), gb, sizeof(gb)),
-				  known.len ? known.buf : "none");
+			log_error(
+				"feed %s: device group \"%s\" does not exist in MDE (groups with devices: %s); nothing of "
+				"this feed is sent or deleted until device_groups is fixed (a group with no device yet "
+				"cannot be seen: verify_device_groups = no)",
+				f->name, echo_str(f->device_groups[i], strlen(f->device_groups[i]), gb, sizeof(gb)),
+				known.len ? known.buf : "none");
 		}
 	}
 	sb_free(&known);
@@ -1352,15 +1391,18 @@ held_summary(const struct plan *p, const struct config *c, char *msg, size_t msg
 	for (size_t k = 0; k < p->n; k++) {
 		const struct op *o = &p->ops[k];
 		if (o->kind == OP_HOLD && strcmp(o->why, "left its feeds, in the grace period") != 0)
-			json_object_set_new(by, o->why, json_integer(json_integer_value(json_object_get(by, o->why)) + 1));
+			json_object_set_new(by, o->why,
+					    json_integer(json_integer_value(json_object_get(by, o->why)) + 1));
 	}
 	const char *why;
 	json_t *n;
 	json_object_foreach(by, why, n) {
 		char extra[160] = "";
 		if (strcmp(why, "held by max_delete") == 0)
-			snprintf(extra, sizeof(extra), " (the plan deletes more than max_delete = %d%% of the %zu iocsync "
-						      "owns; sync --force lets them go)", c->max_delete_pct, p->owned);
+			snprintf(extra, sizeof(extra),
+				 " (the plan deletes more than max_delete = %d%% of the %zu iocsync "
+				 "owns; sync --force lets them go)",
+				 c->max_delete_pct, p->owned);
 		log_warn("%lld deletions held: %s%s; creates, updates and renewals went out", json_integer_value(n),
 			 why, extra);
 	}
@@ -1429,7 +1471,8 @@ sync_run(const struct config *c, const struct sync_opts *o)
 	json_array_foreach((json_t *)out.summaries, fi, fs) {
 		char *rep = json_dumps(fs, JSON_COMPACT);
 		if (rep == NULL || store_feed_report(st, json_string_value(json_object_get(fs, "name")), rep) != ERR_OK)
-			log_warn("state: cannot keep the report of feed %s", json_string_value(json_object_get(fs, "name")));
+			log_warn("state: cannot keep the report of feed %s",
+				 json_string_value(json_object_get(fs, "name")));
 		free(rep);
 	}
 
@@ -1438,8 +1481,16 @@ sync_run(const struct config *c, const struct sync_opts *o)
 	struct have *h = NULL;
 	size_t nh = 0;
 	struct plan p = {0};
-	struct run r = {.c = c, .m = m, .st = st, .id = run_id, .w = w, .nw = nw, .p = &p,
-			.failures = json_array(), .refused = json_object(), .learn_owner = mde_created_by(m) == NULL};
+	struct run r = {.c = c,
+			.m = m,
+			.st = st,
+			.id = run_id,
+			.w = w,
+			.nw = nw,
+			.p = &p,
+			.failures = json_array(),
+			.refused = json_object(),
+			.learn_owner = mde_created_by(m) == NULL};
 	const char *outcome = "failed";
 	char msg[600] = "";
 	json_t *held_json = NULL;
@@ -1460,18 +1511,32 @@ sync_run(const struct config *c, const struct sync_opts *o)
 	const json_t *roles = mde_roles(m, why, sizeof(why));
 	bool all = roles && has_role(roles, "Ti.ReadWrite.All");
 	if (!all)
-		log_warn("the token lacks Ti.ReadWrite.All: others' indicators are not visible, so the budget "
-			 "cannot count them (imports past the cap will fail item by item)");
+		log_warn(
+			"the token lacks Ti.ReadWrite.All: others' indicators are not visible, so the budget "
+			"cannot count them (imports past the cap will fail item by item)");
 
 	/* 3. The plan. */
-	struct plan_in in = {.w = w, .nw = nw, .h = h, .nh = nh, .now = now, .cap = c->cap, .reserve = c->reserve,
-			     .grace_s = c->grace_s, .renew_before_s = c->renew_before_s, .others_known = all,
-			     .down = down, .ndown = ndown, .max_delete_pct = c->max_delete_pct, .force = o->force,
-			     .force_feeds = o->force_feeds, .nforce = o->nforce_feeds, .state = {state_feeds, &s}};
+	struct plan_in in = {.w = w,
+			     .nw = nw,
+			     .h = h,
+			     .nh = nh,
+			     .now = now,
+			     .cap = c->cap,
+			     .reserve = c->reserve,
+			     .grace_s = c->grace_s,
+			     .renew_before_s = c->renew_before_s,
+			     .others_known = all,
+			     .down = down,
+			     .ndown = ndown,
+			     .max_delete_pct = c->max_delete_pct,
+			     .force = o->force,
+			     .force_feeds = o->force_feeds,
+			     .nforce = o->nforce_feeds,
+			     .state = {state_feeds, &s}};
 	hash_held_wants(w, nw, h, nh);
 	plan_build(&in, c->feeds, c->nfeeds, &p);
-	size_t changes = p.count[OP_CREATE] + p.count[OP_UPDATE] + p.count[OP_RENEW] + p.count[OP_REPLACE] +
-			 p.count[OP_DELETE];
+	size_t changes =
+		p.count[OP_CREATE] + p.count[OP_UPDATE] + p.count[OP_RENEW] + p.count[OP_REPLACE] + p.count[OP_DELETE];
 	held_json = held_summary(&p, c, msg, sizeof(msg));
 	warn_overrides(&r);
 	if (!o->json && !o->quiet)
@@ -1502,8 +1567,11 @@ sync_run(const struct config *c, const struct sync_opts *o)
 		else
 			log_error("%s: %s", o->verb, msg);
 	}
-	outcome = r.stopped ? "stopped" : r.aborted ? "aborted" : r.failed || feeds_failed || wf ? "partial"
-		  : p.held ? "held" : "ok";
+	outcome = r.stopped                      ? "stopped"
+		: r.aborted                      ? "aborted"
+		: r.failed || feeds_failed || wf ? "partial"
+		: p.held                         ? "held"
+						 : "ok";
 	rc = r.aborted || r.failed || feeds_failed || p.held || wf ? EXIT_FAIL : EXIT_OK;
 	if (wf) {
 		/* What reached MDE is listed again next run; what was not
@@ -1547,9 +1615,11 @@ done:;
 		json_decref(held_json);
 	}
 	if (o->flags) /* for the daemon: held is not a failure to retry soon */
-		__atomic_fetch_or(o->flags, (p.held ? SYNC_HELD : 0u) | (r.aborted || r.failed || feeds_failed ||
-									(outcome[0] == 'f') ? SYNC_FAILED : 0u),
-				  __ATOMIC_RELAXED);
+		__atomic_fetch_or(
+			o->flags,
+			(p.held ? SYNC_HELD : 0u) |
+				(r.aborted || r.failed || feeds_failed || (outcome[0] == 'f') ? SYNC_FAILED : 0u),
+			__ATOMIC_RELAXED);
 	if (groups_info)
 		json_object_set_new(sum, "device_groups", groups_info);
 	json_t *cj = calls_json(m);

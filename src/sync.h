@@ -15,19 +15,22 @@
 #include "store.h"
 
 /* What the runs of a sync_all came to, beyond the exit status. */
-enum { SYNC_HELD = 1u, SYNC_FAILED = 2u };
+enum {
+	SYNC_HELD = 1u,
+	SYNC_FAILED = 2u
+};
 
 struct sync_opts {
-	const char *verb;	/* "plan" or "sync" */
-	bool dry_run;		/* plan only */
-	bool force;		/* past max_delete and max_shrink */
+	const char *verb;               /* "plan" or "sync" */
+	bool dry_run;                   /* plan only */
+	bool force;                     /* past max_delete and max_shrink */
 	const char *const *force_feeds; /* past max_shrink for these feeds, and their deletions past max_delete */
 	size_t nforce_feeds;
-	unsigned *flags;	/* when set, SYNC_HELD and SYNC_FAILED are or'ed in (tenants at once) */
+	unsigned *flags; /* when set, SYNC_HELD and SYNC_FAILED are or'ed in (tenants at once) */
 	bool json;
 	bool quiet;
-	bool verbose;		/* every planned change, not the first 20 of each kind */
-	FILE *out;		/* where the report goes (default stdout; no progress line then) */
+	bool verbose;            /* every planned change, not the first 20 of each kind */
+	FILE *out;               /* where the report goes (default stdout; no progress line then) */
 	const struct clock *clk; /* for MDE's budgets and retries; NULL: the real one */
 };
 
@@ -43,7 +46,6 @@ int sync_run(const struct config *c, const struct sync_opts *o);
  * changes, 2 when some have and none failed, 1 when one failed; sync 0
  * when every tenant converged, 1 otherwise, 2 a usage error. */
 int sync_all(const struct config *c, const struct sync_opts *o);
-
 
 /* Deletes ids in batches of 500 with BatchDelete; on a 404 (an id
  * already gone) lists again and retries with the ids that remain.

@@ -11,17 +11,17 @@
 struct taxii_opts {
 	const char *ca_file, *proxy, *user_agent;
 	long long connect_timeout_s, timeout_s, max_bytes;
-	const char *snapshot;	/* the last good bundle, or NULL: everything is read */
+	const char *snapshot; /* the last good bundle, or NULL: everything is read */
 	size_t snapshot_len;
-	const char *cursor;	/* added_after, from the last good reading */
+	const char *cursor; /* added_after, from the last good reading */
 };
 
 struct taxii_result {
-	char *body;		/* the merged bundle (STIX JSON) */
+	char *body; /* the merged bundle (STIX JSON) */
 	size_t len;
-	char *cursor;		/* added_after for the next reading */
-	size_t pages, fresh;	/* pages read, objects received */
-	bool unchanged;		/* nothing new since the snapshot */
+	char *cursor;        /* added_after for the next reading */
+	size_t pages, fresh; /* pages read, objects received */
+	bool unchanged;      /* nothing new since the snapshot */
 };
 
 /* Reads feed f's collection. why says what failed (never a secret). */

@@ -12,7 +12,10 @@
 #define BYTES4(F, c) F(c), F((c) + 1), F((c) + 2), F((c) + 3)
 #define BYTES16(F, c) BYTES4(F, c), BYTES4(F, (c) + 4), BYTES4(F, (c) + 8), BYTES4(F, (c) + 12)
 #define BYTES64(F, c) BYTES16(F, c), BYTES16(F, (c) + 16), BYTES16(F, (c) + 32), BYTES16(F, (c) + 48)
-#define BYTE_TABLE(F) {BYTES64(F, 0), BYTES64(F, 64), BYTES64(F, 128), BYTES64(F, 192)}
+#define BYTE_TABLE(F) \
+	{ \
+		BYTES64(F, 0), BYTES64(F, 64), BYTES64(F, 128), BYTES64(F, 192) \
+	}
 
 /* Allocation: out of memory aborts with a message; never returns NULL. */
 void *xmalloc(size_t n);
@@ -80,7 +83,7 @@ enum err file_read(const char *path, long long max, char **buf, size_t *len);
 struct file_view {
 	const char *buf;
 	size_t len;
-	void *map;	/* mapping, or NULL when buf is heap memory */
+	void *map; /* mapping, or NULL when buf is heap memory */
 };
 enum err file_view_open(const char *path, long long max, struct file_view *v);
 void file_view_close(struct file_view *v);
@@ -116,14 +119,38 @@ unsigned long count_newlines(const char *s, size_t n);
 uint64_t hash_bytes(const void *p, size_t n, uint64_t seed);
 
 /* ASCII-only case folding and classes; never locale-dependent. */
-static inline int lc(int c) { return c + (int)(((unsigned)(c - 'A') < 26u) << 5); }
+static inline int
+lc(int c)
+{
+	return c + (int)(((unsigned)(c - 'A') < 26u) << 5);
+}
 /* Branch-free: feed bytes are unpredictable, mispredictions cost more
  * than the tests. */
-static inline bool is_digit(int c) { return (unsigned)(c - '0') < 10u; }
-static inline bool is_alpha(int c) { return (unsigned)((c | 32) - 'a') < 26u; }
-static inline bool is_alnum(int c) { return (int)is_digit(c) | (int)is_alpha(c); }
-static inline bool is_xdigit(int c) { return (int)is_digit(c) | (int)((unsigned)((c | 32) - 'a') < 6u); }
-static inline bool is_space(int c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }
+static inline bool
+is_digit(int c)
+{
+	return (unsigned)(c - '0') < 10u;
+}
+static inline bool
+is_alpha(int c)
+{
+	return (unsigned)((c | 32) - 'a') < 26u;
+}
+static inline bool
+is_alnum(int c)
+{
+	return (int)is_digit(c) | (int)is_alpha(c);
+}
+static inline bool
+is_xdigit(int c)
+{
+	return (int)is_digit(c) | (int)((unsigned)((c | 32) - 'a') < 6u);
+}
+static inline bool
+is_space(int c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
 
 /* Case-insensitive ASCII comparison of n bytes. */
 bool mem_ieq(const char *a, const char *b, size_t n);

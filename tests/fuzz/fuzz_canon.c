@@ -35,8 +35,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned sel = data[0];
 	const char *in = (const char *)data + 1;
 	size_t len = size - 1;
-	static const unsigned masks[] = {0, IOC_BIT(IOC_IP), IOC_BIT(IOC_DOMAIN), IOC_BIT(IOC_URL), IOC_HASHES,
-					 IOC_BIT(IOC_CERT), IOC_TYPES_AUTO | IOC_BIT(IOC_CERT),
+	static const unsigned masks[] = {0,
+					 IOC_BIT(IOC_IP),
+					 IOC_BIT(IOC_DOMAIN),
+					 IOC_BIT(IOC_URL),
+					 IOC_HASHES,
+					 IOC_BIT(IOC_CERT),
+					 IOC_TYPES_AUTO | IOC_BIT(IOC_CERT),
 					 IOC_BIT(IOC_DOMAIN) | IOC_BIT(IOC_URL)};
 	struct ioc_opts o = {.types = masks[sel & 7], .cert = (sel & 8) != 0, .url_feed = (sel & 16) != 0};
 	/* apart, so ASan sees a write past either */

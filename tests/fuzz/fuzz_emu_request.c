@@ -14,8 +14,13 @@ static char *auth;
 static void
 handle(const char *method, const char *path, const char *ctype, const char *body, size_t len)
 {
-	struct request q = {.method = method, .path = path, .full_path = path, .body = body, .body_len = len,
-			    .content_type = ctype, .authorization = auth};
+	struct request q = {.method = method,
+			    .path = path,
+			    .full_path = path,
+			    .body = body,
+			    .body_len = len,
+			    .content_type = ctype,
+			    .authorization = auth};
 	struct reply r = {0};
 	emu_handle(e, &q, &r);
 	json_decref(r.body);
@@ -40,10 +45,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		e = emu_new();
 		emu_demo(e);
 		e->rate_limits = false;
-		static const char form[] = "grant_type=client_credentials&client_id=11111111-1111-1111-1111-111111111111"
-					   "&client_secret=emulator-secret&resource=https%3A%2F%2Fapi.securitycenter.microsoft.com";
-		struct request q = {.method = "POST", .path = "/00000000-0000-0000-0000-000000000001/oauth2/token",
-				    .full_path = "/", .body = form, .body_len = sizeof(form) - 1};
+		static const char form[] =
+			"grant_type=client_credentials&client_id=11111111-1111-1111-1111-111111111111"
+			"&client_secret=emulator-secret&resource=https%3A%2F%2Fapi.securitycenter.microsoft.com";
+		struct request q = {.method = "POST",
+				    .path = "/00000000-0000-0000-0000-000000000001/oauth2/token",
+				    .full_path = "/",
+				    .body = form,
+				    .body_len = sizeof(form) - 1};
 		struct reply r = {0};
 		emu_handle(e, &q, &r);
 		auth = xasprintf("Bearer %s", json_string_value(json_object_get(r.body, "access_token")));

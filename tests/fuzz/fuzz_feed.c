@@ -19,8 +19,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (pol == NULL)
 		pol = policy_new();
 	struct feed_opts fo = {.format = (enum feed_format)(data[0] % FEED_FORMAT_COUNT), .csv_header = -1};
-	struct pipe_cfg pc = {.name = "fuzz", .types = 0, .cidr = data[0] & 0x80 ? CIDR_EXPAND : CIDR_SKIP,
-			      .cidr_max_addrs = 256, .policy = pol};
+	struct pipe_cfg pc = {.name = "fuzz",
+			      .types = 0,
+			      .cidr = data[0] & 0x80 ? CIDR_EXPAND : CIDR_SKIP,
+			      .cidr_max_addrs = 256,
+			      .policy = pol};
 	struct feed_stats st = {0};
 	struct merge *m = merge_new();
 	pipeline_run(&pc, &fo, (const char *)data + 1, size - 1, m, NULL, &st, why, sizeof(why));

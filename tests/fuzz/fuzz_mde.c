@@ -28,12 +28,12 @@ static FILE *devnull;
 static bool verbose;
 static struct config *conf[32];
 
-static const char feed[] = "45.1.2.3\n185.220.101.4\nevil-fuzz.top\nhttp://bad-fuzz.top/x?y=1\n"
-			   "44d88612fea8a8f36de82e1278abb02f\n"
-			   "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f\n";
+static const char feed[] =
+	"45.1.2.3\n185.220.101.4\nevil-fuzz.top\nhttp://bad-fuzz.top/x?y=1\n"
+	"44d88612fea8a8f36de82e1278abb02f\n"
+	"275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f\n";
 
-static void
-clean_state(void);
+static void clean_state(void);
 
 static void
 remove_dir(void)
@@ -102,8 +102,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rp.fixed_body = feed;
 	http_set_stub(replay_stub, &rp);
 	clean_state();
-	struct sync_opts o = {.verb = v & 1 ? "plan" : "sync", .dry_run = v & 1, .force = (v & 16) != 0,
-			      .quiet = !verbose, .out = devnull, .clk = &rp.clk};
+	struct sync_opts o = {.verb = v & 1 ? "plan" : "sync",
+			      .dry_run = v & 1,
+			      .force = (v & 16) != 0,
+			      .quiet = !verbose,
+			      .out = devnull,
+			      .clk = &rp.clk};
 	int rc;
 	if (data[0] & 32) {
 		json_t *checks;

@@ -66,8 +66,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned v = data[0];
 	struct replay rp;
 	replay_init(&rp, data + 1, size - 1);
-	struct feed_cfg f = {.name = "fuzz", .url = "https://taxii.fuzz.test/taxii2/", .format = FEED_TAXII,
-			     .taxii_collection = "indicators", .csv_header = -1};
+	struct feed_cfg f = {.name = "fuzz",
+			     .url = "https://taxii.fuzz.test/taxii2/",
+			     .format = FEED_TAXII,
+			     .taxii_collection = "indicators",
+			     .csv_header = -1};
 	if (v & 4)
 		f.taxii_api_root = "https://taxii.fuzz.test/api1/";
 	if (v & 8) {

@@ -24,11 +24,11 @@
 #include "ratelimit.h"
 
 struct replay {
-	const char *p, *end;	/* records not served yet */
-	size_t served;		/* replies given, refusals included */
-	const char *fixed_url;	/* when set, this URL always gets fixed_body (200) */
+	const char *p, *end;   /* records not served yet */
+	size_t served;         /* replies given, refusals included */
+	const char *fixed_url; /* when set, this URL always gets fixed_body (200) */
 	const char *fixed_body;
-	double now;		/* the clock, in seconds */
+	double now; /* the clock, in seconds */
 	struct clock clk;
 };
 

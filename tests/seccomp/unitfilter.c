@@ -150,7 +150,8 @@ main(int argc, char **argv)
 			apply_line(line + 17, &allowed, &allow_list);
 		else if (strncmp(line, "SystemCallErrorNumber=", 22) == 0)
 			errno_action = strcmp(line + 22, "EPERM") == 0 ? EPERM : ENOSYS;
-		else if (strcmp(line, "DynamicUser=yes") == 0 || (strncmp(line, "User=", 5) == 0 && strcmp(line + 5, "root")))
+		else if (strcmp(line, "DynamicUser=yes") == 0 ||
+			 (strncmp(line, "User=", 5) == 0 && strcmp(line + 5, "root")))
 			other_user = true;
 		else if (strncmp(line, "UMask=", 6) == 0)
 			mask = strtol(line + 6, NULL, 8);

@@ -9,8 +9,7 @@
 #include "policy.h"
 
 static void
-on_acc(void *ctx, const struct pipe_cfg *c, unsigned long line, enum ioc_type t, const char *value,
-       size_t len)
+on_acc(void *ctx, const struct pipe_cfg *c, unsigned long line, enum ioc_type t, const char *value, size_t len)
 {
 	struct result *r = ctx;
 	(void)c;
@@ -19,8 +18,8 @@ on_acc(void *ctx, const struct pipe_cfg *c, unsigned long line, enum ioc_type t,
 }
 
 static void
-on_rej(void *ctx, const struct pipe_cfg *c, unsigned long line, enum ioc_reason code, const char *why,
-       const char *in, size_t n)
+on_rej(void *ctx, const struct pipe_cfg *c, unsigned long line, enum ioc_reason code, const char *why, const char *in,
+       size_t n)
 {
 	struct result *r = ctx;
 	(void)c;
@@ -39,8 +38,7 @@ run_buf(struct result *r, enum feed_format f, unsigned types, const char *buf, s
 	struct pipe_out po = {r, on_acc, on_rej};
 	if (pol == NULL)
 		pol = policy_new();
-	struct pipe_cfg pc = {.name = "test", .types = types, .cidr = CIDR_SKIP, .cidr_max_addrs = 256,
-			      .policy = pol};
+	struct pipe_cfg pc = {.name = "test", .types = types, .cidr = CIDR_SKIP, .cidr_max_addrs = 256, .policy = pol};
 	memset(r, 0, sizeof(*r));
 	sb_add(&r->accepted, "", 0);
 	sb_add(&r->rejected, "", 0);

@@ -15,8 +15,8 @@
  * "Type value" for accepted and "reason input" for rejected. */
 struct result {
 	struct feed_stats st;
-	struct strbuf accepted;	/* "Type value\n" lines */
-	struct strbuf rejected;	/* "code line\n" lines */
+	struct strbuf accepted; /* "Type value\n" lines */
+	struct strbuf rejected; /* "code line\n" lines */
 	enum err rc;
 	char why[512];
 };

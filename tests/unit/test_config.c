@@ -19,14 +19,15 @@ test_good(void **state)
 {
 	(void)state;
 	struct strbuf e = {0};
-	struct config *c = load("[mde]\ntenant_id = 00000000-0000-0000-0000-000000000001\n"
-				"client_id = 11111111-1111-1111-1111-111111111111\n"
-				"client_secret_file = /etc/iocsync/secret\n\n[sync]\nstate = /tmp/s.db ; inline\n"
-				"max_delete = 10%\ncidr = expand\n\n[allowlist]\nfile = a.txt, b.txt\n\n"
-				"[feed \"bad-ips\"]\nurl = https://intel.example.org/ips.txt\nformat = text\n"
-				"type = ip\naction = warn\nseverity = high\nexpire_after = 14d\n"
-				"device_groups = Servers, Workstations\n\n[feed \"empty\"]\nurl = file:///x\n",
-				&e);
+	struct config *c =
+		load("[mde]\ntenant_id = 00000000-0000-0000-0000-000000000001\n"
+		     "client_id = 11111111-1111-1111-1111-111111111111\n"
+		     "client_secret_file = /etc/iocsync/secret\n\n[sync]\nstate = /tmp/s.db ; inline\n"
+		     "max_delete = 10%\ncidr = expand\n\n[allowlist]\nfile = a.txt, b.txt\n\n"
+		     "[feed \"bad-ips\"]\nurl = https://intel.example.org/ips.txt\nformat = text\n"
+		     "type = ip\naction = warn\nseverity = high\nexpire_after = 14d\n"
+		     "device_groups = Servers, Workstations\n\n[feed \"empty\"]\nurl = file:///x\n",
+		     &e);
 	if (c == NULL)
 		fail_msg("%s", e.buf);
 	assert_int_equal(c->nfeeds, 2);
@@ -81,48 +82,58 @@ test_errors(void **state)
 	expect_error("[feed \"x\"]\nformat = text\n", "t.conf:1: feed \"x\" has no url");
 	expect_error("[feed x]\nurl = http://a/\n", "t.conf:1: feed section needs a quoted name");
 	expect_error("[feed \"x\"]\nurl = ftp://a/\n", "t.conf:2: url");
-	expect_error("[feed \"x\"]\nurl = http://a/\n[feed \"x\"]\nurl = http://b/\n", "t.conf:3: feed \"x\" is defined twice");
+	expect_error("[feed \"x\"]\nurl = http://a/\n[feed \"x\"]\nurl = http://b/\n",
+		     "t.conf:3: feed \"x\" is defined twice");
 	/* the type x action matrix, naming the rule */
-	expect_error("[feed \"x\"]\nurl = http://a/\ntype = ip\naction = block-and-remediate\n",
-		     "t.conf:4: feed \"x\": action BlockAndRemediate: IpAddress indicators cannot be BlockAndRemediate (MDE action x type matrix)");
+	expect_error(
+		"[feed \"x\"]\nurl = http://a/\ntype = ip\naction = block-and-remediate\n",
+		"t.conf:4: feed \"x\": action BlockAndRemediate: IpAddress indicators cannot be BlockAndRemediate (MDE action x type matrix)");
 	expect_error("[feed \"x\"]\nurl = http://a/\naction = block-and-remediate\n", "declare type = hash or cert");
 	expect_error("[feed \"x\"]\nurl = http://a/\naction = audit\n", "Audit requires generate_alert = yes");
 	expect_error("[feed \"x\"]\nurl = http://a/\ntype = cert\naction = block\n", "CertificateThumbprint");
-	expect_error("[feed \"x\"]\nurl = http://a/\ntype = ip\neducate_url = https://e/\n", "t.conf:4: feed \"x\": educate_url");
+	expect_error("[feed \"x\"]\nurl = http://a/\ntype = ip\neducate_url = https://e/\n",
+		     "t.conf:4: feed \"x\": educate_url");
 	/* tenants */
 	expect_error("[tenant \"a\"]\nclient_id = 11111111-1111-1111-1111-111111111111\n",
 		     "t.conf:1: [tenant \"a\"] needs its own tenant_id");
 	/* one multi-tenant app: client_id and its secret from [mde] */
-	expect_loads("[mde]\nclient_id = 11111111-1111-1111-1111-111111111111\nclient_secret_env = S\n"
-		     "[tenant \"a\"]\ntenant_id = 00000000-0000-0000-0000-00000000000a\n"
-		     "[tenant \"b\"]\ntenant_id = 00000000-0000-0000-0000-00000000000b\n");
+	expect_loads(
+		"[mde]\nclient_id = 11111111-1111-1111-1111-111111111111\nclient_secret_env = S\n"
+		"[tenant \"a\"]\ntenant_id = 00000000-0000-0000-0000-00000000000a\n"
+		"[tenant \"b\"]\ntenant_id = 00000000-0000-0000-0000-00000000000b\n");
 	/* a tenant in another cloud does not inherit [mde]'s region */
-	expect_loads("[mde]\nclient_id = 11111111-1111-1111-1111-111111111111\nclient_secret_env = S\nregion = eu\n"
-		     "[tenant \"a\"]\ntenant_id = 00000000-0000-0000-0000-00000000000a\n"
-		     "[tenant \"us\"]\ntenant_id = 00000000-0000-0000-0000-00000000000b\ncloud = gcc-high\n");
+	expect_loads(
+		"[mde]\nclient_id = 11111111-1111-1111-1111-111111111111\nclient_secret_env = S\nregion = eu\n"
+		"[tenant \"a\"]\ntenant_id = 00000000-0000-0000-0000-00000000000a\n"
+		"[tenant \"us\"]\ntenant_id = 00000000-0000-0000-0000-00000000000b\ncloud = gcc-high\n");
 	/* the same app in the same tenant twice would fight over its indicators */
-	expect_error("[mde]\nclient_id = 11111111-1111-1111-1111-111111111111\nclient_secret_env = S\n"
-		     "[tenant \"a\"]\ntenant_id = 00000000-0000-0000-0000-00000000000a\n"
-		     "[tenant \"b\"]\ntenant_id = 00000000-0000-0000-0000-00000000000A\n",
-		     "t.conf:6: [tenant \"b\"]: same tenant_id, client_id and application as tenant \"a\"");
-	expect_loads("[mde]\nclient_id = 11111111-1111-1111-1111-111111111111\nclient_secret_env = S\n"
-		     "[tenant \"a\"]\ntenant_id = 00000000-0000-0000-0000-00000000000a\n"
-		     "[tenant \"b\"]\ntenant_id = 00000000-0000-0000-0000-00000000000a\napplication = iocsync-b\n");
-	expect_error("[tenant \"a\"]\ntenant_id = 00000000-0000-0000-0000-000000000001\n"
-		     "client_id = 11111111-1111-1111-1111-111111111111\nfeeds = nope\n",
-		     "t.conf:1: [tenant \"a\"]: feeds: no [feed \"nope\"]");
+	expect_error(
+		"[mde]\nclient_id = 11111111-1111-1111-1111-111111111111\nclient_secret_env = S\n"
+		"[tenant \"a\"]\ntenant_id = 00000000-0000-0000-0000-00000000000a\n"
+		"[tenant \"b\"]\ntenant_id = 00000000-0000-0000-0000-00000000000A\n",
+		"t.conf:6: [tenant \"b\"]: same tenant_id, client_id and application as tenant \"a\"");
+	expect_loads(
+		"[mde]\nclient_id = 11111111-1111-1111-1111-111111111111\nclient_secret_env = S\n"
+		"[tenant \"a\"]\ntenant_id = 00000000-0000-0000-0000-00000000000a\n"
+		"[tenant \"b\"]\ntenant_id = 00000000-0000-0000-0000-00000000000a\napplication = iocsync-b\n");
+	expect_error(
+		"[tenant \"a\"]\ntenant_id = 00000000-0000-0000-0000-000000000001\n"
+		"client_id = 11111111-1111-1111-1111-111111111111\nfeeds = nope\n",
+		"t.conf:1: [tenant \"a\"]: feeds: no [feed \"nope\"]");
 	expect_error("[tenant \"a\"]\nbogus = 1\n", "t.conf:2: unknown key \"bogus\" in [tenant \"a\"]");
 	expect_error("[tenant \"a\"]\nreserve = 1\n", "t.conf:2: unknown key \"reserve\"");
 	expect_error("[tenant a]\n", "t.conf:1: tenant section needs a quoted name");
 	expect_error("[tenant \"a\"]\n[tenant \"a\"]\n", "t.conf:2: tenant \"a\" is defined twice");
-	expect_error("[sync]\nstate = /s.db\n[tenant \"a\"]\ntenant_id = 00000000-0000-0000-0000-000000000001\n"
-		     "client_id = 11111111-1111-1111-1111-111111111111\nstate = /x.db\n"
-		     "[tenant \"b\"]\ntenant_id = 00000000-0000-0000-0000-000000000002\n"
-		     "client_id = 11111111-1111-1111-1111-111111111111\nstate = /x.db\n",
-		     "t.conf:7: [tenant \"b\"]: state /x.db is also tenant \"a\"'s");
-	expect_error("[mde]\nclient_secret_env = X\n[tenant \"a\"]\ntenant_id = 00000000-0000-0000-0000-000000000001\n"
-		     "client_id = 11111111-1111-1111-1111-111111111111\nregion = eu\ncloud = gcc\n",
-		     "t.conf:3: [tenant \"a\"]: region applies to cloud = global only");
+	expect_error(
+		"[sync]\nstate = /s.db\n[tenant \"a\"]\ntenant_id = 00000000-0000-0000-0000-000000000001\n"
+		"client_id = 11111111-1111-1111-1111-111111111111\nstate = /x.db\n"
+		"[tenant \"b\"]\ntenant_id = 00000000-0000-0000-0000-000000000002\n"
+		"client_id = 11111111-1111-1111-1111-111111111111\nstate = /x.db\n",
+		"t.conf:7: [tenant \"b\"]: state /x.db is also tenant \"a\"'s");
+	expect_error(
+		"[mde]\nclient_secret_env = X\n[tenant \"a\"]\ntenant_id = 00000000-0000-0000-0000-000000000001\n"
+		"client_id = 11111111-1111-1111-1111-111111111111\nregion = eu\ncloud = gcc\n",
+		"t.conf:3: [tenant \"a\"]: region applies to cloud = global only");
 	/* TAXII keys */
 	expect_error("[feed \"x\"]\nurl = http://a/\ntaxii_collection = c\n", "need format = taxii");
 	expect_error("[feed \"x\"]\nurl = http://a/\nformat = taxii\n", "format = taxii needs taxii_collection");
@@ -142,12 +153,14 @@ test_errors(void **state)
 	config_free(c);
 	/* A tenant's configuration: its keys over [mde], its feeds, its groups,
 	 * a state and metrics file of its own, its secret source alone. */
-	c = load("[mde]\ncloud = custom\napi_url = https://a/\nlogin_url = https://l/\nclient_secret_file = /base\n"
-		 "[sync]\nstate = /v/state.db\nmetrics_file = /m/i.prom\n"
-		 "[feed \"f1\"]\nurl = http://a/1\ndevice_groups = G\n[feed \"f2\"]\nurl = http://a/2\n"
-		 "[tenant \"t\"]\ntenant_id = 00000000-0000-0000-0000-000000000009\n"
-		 "client_id = 11111111-1111-1111-1111-111111111119\nclient_secret_env = T_SECRET\n"
-		 "feeds = f2\ndevice_groups = S1, S2\ntimeout = 5s\n", &e);
+	c =
+		load("[mde]\ncloud = custom\napi_url = https://a/\nlogin_url = https://l/\nclient_secret_file = /base\n"
+		     "[sync]\nstate = /v/state.db\nmetrics_file = /m/i.prom\n"
+		     "[feed \"f1\"]\nurl = http://a/1\ndevice_groups = G\n[feed \"f2\"]\nurl = http://a/2\n"
+		     "[tenant \"t\"]\ntenant_id = 00000000-0000-0000-0000-000000000009\n"
+		     "client_id = 11111111-1111-1111-1111-111111111119\nclient_secret_env = T_SECRET\n"
+		     "feeds = f2\ndevice_groups = S1, S2\ntimeout = 5s\n",
+		     &e);
 	if (c == NULL)
 		fail_msg("%s", e.buf);
 	struct config *t = config_tenant(c, 0);
@@ -285,8 +298,7 @@ test_dump_roundtrip(void **state)
 	 * by name, and print that way so the dump loads back */
 	expect_dumped("[feed \"s\"]\nurl = https://x.example.org/\ncsv_delimiter = semicolon\n",
 		      "csv_delimiter = semicolon\n");
-	expect_dumped("[feed \"s\"]\nurl = https://x.example.org/\ncsv_delimiter = space\n",
-		      "csv_delimiter = space\n");
+	expect_dumped("[feed \"s\"]\nurl = https://x.example.org/\ncsv_delimiter = space\n", "csv_delimiter = space\n");
 	expect_dumped("[feed \"s\"]\nurl = https://x.example.org/\ncsv_delimiter = pipe\n", "csv_delimiter = |\n");
 	expect_error("[feed \"s\"]\nurl = https://x.example.org/\ncsv_delimiter = ;\n", "write semicolon");
 	sb_free(&e);

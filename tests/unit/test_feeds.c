@@ -157,8 +157,9 @@ test_netset(void **state)
 	assert_int_equal(r.st.rejected[REJ_CIDR], 1);
 	result_free(&r);
 	/* DShield block.txt: start, end, bits. */
-	run_str(&r, FEED_AUTO, 0, "#\n151.243.11.0\t151.243.11.255\t24\t170\tRASANA\tIR\tabuse@rasana.net\n"
-				  "65.49.1.0\t65.49.1.255\t24\t162\tHURRICANE\tUS\tabuse@he.net\n");
+	run_str(&r, FEED_AUTO, 0,
+		"#\n151.243.11.0\t151.243.11.255\t24\t170\tRASANA\tIR\tabuse@rasana.net\n"
+		"65.49.1.0\t65.49.1.255\t24\t162\tHURRICANE\tUS\tabuse@he.net\n");
 	assert_int_equal(r.st.format, FEED_NETSET);
 	assert_int_equal(r.st.rejected[REJ_CIDR], 2);
 	assert_int_equal(r.st.accepted_total, 0);
@@ -262,7 +263,7 @@ test_stix(void **state)
 	assert_int_equal(r.st.rejected[REJ_UNSUPPORTED], 4); /* AND, FOLLOWEDBY, MATCHES, snort */
 	assert_int_equal(r.st.rejected[REJ_REVOKED], 1);
 	assert_int_equal(r.st.rejected[REJ_EXPIRED], 1);
-	assert_non_null(strstr(r.rejected.buf, "unsupported 5 "));  /* line of indicator--d */
+	assert_non_null(strstr(r.rejected.buf, "unsupported 5 ")); /* line of indicator--d */
 	result_free(&r);
 
 	run_str(&r, FEED_STIX, 0, "{\"type\":\"report\"}");
@@ -275,15 +276,16 @@ test_misp(void **state)
 {
 	(void)state;
 	struct result r;
-	const char *ev = "{\"info\":\"op\",\"Attribute\":["
-			 "{\"type\":\"ip-dst|port\",\"value\":\"185.220.101.4|443\",\"to_ids\":true,\"uuid\":\"u1\"},"
-			 "{\"type\":\"domain|ip\",\"value\":\"evil-domain.ru|185.220.101.5\",\"to_ids\":\"1\"},"
-			 "{\"type\":\"filename|sha256\",\"value\":\"a.exe|275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f\",\"to_ids\":true},"
-			 "{\"type\":\"hostname\",\"value\":\"c2.evil-domain.ru\",\"to_ids\":false},"
-			 "{\"type\":\"email-src\",\"value\":\"a@b.ru\",\"to_ids\":true},"
-			 "{\"type\":\"x509-fingerprint-sha1\",\"value\":\"3395856ce81f2b7382dee72602f798b642f14141\",\"to_ids\":true},"
-			 "{\"type\":\"url\",\"value\":\"http://evil-domain.ru/x\",\"to_ids\":true,\"deleted\":true}],"
-			 "\"Object\":[{\"name\":\"file\",\"Attribute\":[{\"type\":\"md5\",\"value\":\"44d88612fea8a8f36de82e1278abb02f\",\"to_ids\":true}]}]}";
+	const char *ev =
+		"{\"info\":\"op\",\"Attribute\":["
+		"{\"type\":\"ip-dst|port\",\"value\":\"185.220.101.4|443\",\"to_ids\":true,\"uuid\":\"u1\"},"
+		"{\"type\":\"domain|ip\",\"value\":\"evil-domain.ru|185.220.101.5\",\"to_ids\":\"1\"},"
+		"{\"type\":\"filename|sha256\",\"value\":\"a.exe|275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f\",\"to_ids\":true},"
+		"{\"type\":\"hostname\",\"value\":\"c2.evil-domain.ru\",\"to_ids\":false},"
+		"{\"type\":\"email-src\",\"value\":\"a@b.ru\",\"to_ids\":true},"
+		"{\"type\":\"x509-fingerprint-sha1\",\"value\":\"3395856ce81f2b7382dee72602f798b642f14141\",\"to_ids\":true},"
+		"{\"type\":\"url\",\"value\":\"http://evil-domain.ru/x\",\"to_ids\":true,\"deleted\":true}],"
+		"\"Object\":[{\"name\":\"file\",\"Attribute\":[{\"type\":\"md5\",\"value\":\"44d88612fea8a8f36de82e1278abb02f\",\"to_ids\":true}]}]}";
 	const char *wraps[] = {"{\"response\":[{\"Event\":%s}]}", "{\"Event\":%s}", "%s"};
 	for (int w = 0; w < 3; w++) {
 		char *doc = xasprintf(wraps[w], ev);
@@ -371,10 +373,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_text),   cmocka_unit_test(test_text_value_cut), cmocka_unit_test(test_hosts),
-		cmocka_unit_test(test_netset), cmocka_unit_test(test_csv),            cmocka_unit_test(test_stix),
-		cmocka_unit_test(test_misp),   cmocka_unit_test(test_report),         cmocka_unit_test(test_sniff),
-		cmocka_unit_test(test_count_newlines),
+		cmocka_unit_test(test_text),  cmocka_unit_test(test_text_value_cut),
+		cmocka_unit_test(test_hosts), cmocka_unit_test(test_netset),
+		cmocka_unit_test(test_csv),   cmocka_unit_test(test_stix),
+		cmocka_unit_test(test_misp),  cmocka_unit_test(test_report),
+		cmocka_unit_test(test_sniff), cmocka_unit_test(test_count_newlines),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -41,8 +41,11 @@ golden(const char *name, const char *got)
 static struct fw_opts
 opts(void)
 {
-	return (struct fw_opts){.group = "iocsync", .source = "the desired set of /etc/iocsync/iocsync.conf",
-				.generated = "2026-11-23T12:00:00Z", .version = "0.1.0", .per_rule = FIREWALL_PER_RULE};
+	return (struct fw_opts){.group = "iocsync",
+				.source = "the desired set of /etc/iocsync/iocsync.conf",
+				.generated = "2026-11-23T12:00:00Z",
+				.version = "0.1.0",
+				.per_rule = FIREWALL_PER_RULE};
 }
 
 static size_t
@@ -137,7 +140,8 @@ test_hostile_names_stay_quoted(void **state)
 	o = opts();
 	o.group = "x\xe2\x80\x99; Remove-Item C:\\; \xe2\x80\x98";
 	s = firewall_ps1(&o, ips, 1);
-	assert_non_null(strstr(s, "$Group = 'x\xe2\x80\x99\xe2\x80\x99; Remove-Item C:\\; \xe2\x80\x98\xe2\x80\x98'\n"));
+	assert_non_null(
+		strstr(s, "$Group = 'x\xe2\x80\x99\xe2\x80\x99; Remove-Item C:\\; \xe2\x80\x98\xe2\x80\x98'\n"));
 	free(s);
 }
 

@@ -4,8 +4,8 @@
 
 #include "helpers.h"
 
-static const enum feed_format all[] = {FEED_AUTO, FEED_TEXT, FEED_HOSTS, FEED_NETSET, FEED_CSV,
-				       FEED_STIX, FEED_MISP, FEED_REPORT};
+static const enum feed_format all[] = {FEED_AUTO, FEED_TEXT, FEED_HOSTS, FEED_NETSET,
+				       FEED_CSV,  FEED_STIX, FEED_MISP,  FEED_REPORT};
 
 static void
 every_format(const char *buf, size_t len)
@@ -44,7 +44,8 @@ static void
 test_nul_and_utf8(void **state)
 {
 	(void)state;
-	const char in[] = "185.220.101.4\n185.220\0.101.5\nevil\xff\xfe.ru\nhttp://evil-domain.ru/\xc3\x28\n185.220.101.6";
+	const char in[] =
+		"185.220.101.4\n185.220\0.101.5\nevil\xff\xfe.ru\nhttp://evil-domain.ru/\xc3\x28\n185.220.101.6";
 	struct result r;
 	every_format(in, sizeof(in) - 1);
 	run_buf(&r, FEED_TEXT, 0, in, sizeof(in) - 1);
@@ -75,8 +76,9 @@ static void
 test_truncated(void **state)
 {
 	(void)state;
-	const char *stix = "{\"type\":\"bundle\",\"objects\":[{\"type\":\"indicator\",\"id\":\"indicator--a\","
-			   "\"pattern\":\"[ipv4-addr:value = '185.220.101.4']\"},{\"type\":\"ind";
+	const char *stix =
+		"{\"type\":\"bundle\",\"objects\":[{\"type\":\"indicator\",\"id\":\"indicator--a\","
+		"\"pattern\":\"[ipv4-addr:value = '185.220.101.4']\"},{\"type\":\"ind";
 	struct result r;
 	run_str(&r, FEED_STIX, 0, stix);
 	assert_int_equal(r.rc, ERR_PARSE);
@@ -139,9 +141,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_garbage),	  cmocka_unit_test(test_nul_and_utf8),
-		cmocka_unit_test(test_long_line), cmocka_unit_test(test_truncated),
-		cmocka_unit_test(test_deep_json), cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_garbage),   cmocka_unit_test(test_nul_and_utf8), cmocka_unit_test(test_long_line),
+		cmocka_unit_test(test_truncated), cmocka_unit_test(test_deep_json),    cmocka_unit_test(test_empty),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,7 +10,8 @@
 static enum ioc_reason
 parse(const char *s, unsigned types, struct ioc *i)
 {
-	struct ioc_opts o = {.types = types, .url_feed = types && (types & IOC_BIT(IOC_URL)),
+	struct ioc_opts o = {.types = types,
+			     .url_feed = types && (types & IOC_BIT(IOC_URL)),
 			     .cert = types && (types & IOC_BIT(IOC_CERT))};
 	return ioc_parse(s, strlen(s), &o, i, NULL, 0);
 }
@@ -104,8 +105,8 @@ labels_ok(const char *d, size_t n)
 	for (size_t i = 0; i <= n; i++) {
 		if (i < n && d[i] != '.') {
 			char c = d[i];
-			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			      c == '-' || c == '_'))
+			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+			      c == '_'))
 				return false;
 			continue;
 		}
@@ -174,7 +175,8 @@ test_domain_rules(void **state)
 			size_t ll = 55 + seed % 12; /* labels of 55 to 66 bytes */
 			for (size_t k = 0; k < ll && len < want; k++) {
 				seed = seed * 1103515245u + 12345u;
-				s[len++] = (seed >> 16) % 50 == 0 ? "-_9Q."[(seed >> 8) % 5] : 'a' + (char)((seed >> 8) % 26);
+				s[len++] = (seed >> 16) % 50 == 0 ? "-_9Q."[(seed >> 8) % 5]
+								  : 'a' + (char)((seed >> 8) % 26);
 			}
 			if (len < want)
 				s[len++] = '.';
@@ -225,8 +227,7 @@ test_hashes(void **state)
 	/* Thumbprints only where the feed says so: SHA-1 lengths collide. */
 	assert_int_equal(parse("3395856ce81f2b7382dee72602f798b642f14140", IOC_BIT(IOC_CERT), &i), REJ_OK);
 	assert_int_equal(i.type, IOC_CERT);
-	assert_int_equal(parse("3395856ce81f2b7382dee72602f798b642f14140", IOC_BIT(IOC_IP), &i),
-			 REJ_TYPE_NOT_WANTED);
+	assert_int_equal(parse("3395856ce81f2b7382dee72602f798b642f14140", IOC_BIT(IOC_IP), &i), REJ_TYPE_NOT_WANTED);
 }
 
 static void
@@ -318,9 +319,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ipv4),   cmocka_unit_test(test_ipv6),   cmocka_unit_test(test_domains),
-		cmocka_unit_test(test_urls),   cmocka_unit_test(test_hashes), cmocka_unit_test(test_refang),
-		cmocka_unit_test(test_types_parse), cmocka_unit_test(test_fuzz_regressions),
+		cmocka_unit_test(test_ipv4),         cmocka_unit_test(test_ipv6),
+		cmocka_unit_test(test_domains),      cmocka_unit_test(test_urls),
+		cmocka_unit_test(test_hashes),       cmocka_unit_test(test_refang),
+		cmocka_unit_test(test_types_parse),  cmocka_unit_test(test_fuzz_regressions),
 		cmocka_unit_test(test_domain_rules),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

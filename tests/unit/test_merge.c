@@ -17,8 +17,8 @@
 #include "policy.h"
 
 static size_t
-add(struct merge *m, enum ioc_type t, const char *v, uint32_t feed, int32_t prio, unsigned long line,
-    const char *title, bool *fresh)
+add(struct merge *m, enum ioc_type t, const char *v, uint32_t feed, int32_t prio, unsigned long line, const char *title,
+    bool *fresh)
 {
 	return merge_add(m, t, v, strlen(v), feed, prio, line, title, NULL, 0, fresh);
 }
@@ -82,7 +82,9 @@ static void
 test_growth(void **state)
 {
 	(void)state;
-	enum { N = 200000 };
+	enum {
+		N = 200000
+	};
 	struct merge *m = merge_new();
 	char v[64];
 	bool fresh;
@@ -93,9 +95,9 @@ test_growth(void **state)
 		size_t kl;
 		const char *key = merge_key(IOC_DOMAIN, v, strlen(v), NULL, buf, &kl);
 		uint64_t h = merge_hash(IOC_DOMAIN, key, kl);
-		assert_int_equal(merge_add_key(m, h, IOC_DOMAIN, key, kl, 0, 0, (unsigned long)i + 1, NULL, NULL, 0,
-					       &fresh),
-				 (size_t)i);
+		assert_int_equal(
+			merge_add_key(m, h, IOC_DOMAIN, key, kl, 0, 0, (unsigned long)i + 1, NULL, NULL, 0, &fresh),
+			(size_t)i);
 		assert_true(fresh);
 	}
 	for (int i = N - 1; i >= 0; i -= 7) {
@@ -148,10 +150,14 @@ static void
 test_batch_equals_single_adds(void **state)
 {
 	(void)state;
-	enum { ROUNDS = 12, BATCH = 20000, SPACE = 60000 };
+	enum {
+		ROUNDS = 12,
+		BATCH = 20000,
+		SPACE = 60000
+	};
 	struct merge *one = merge_new(), *bat = merge_new();
 	struct merge_req *r = xcalloc(BATCH, sizeof(*r));
-	char (*vals)[48] = xcalloc(BATCH, sizeof(*vals)), (*keys)[48] = xcalloc(BATCH, sizeof(*keys));
+	char(*vals)[48] = xcalloc(BATCH, sizeof(*vals)), (*keys)[48] = xcalloc(BATCH, sizeof(*keys));
 	unsigned long seed = 7, line = 0;
 	bool fresh;
 
@@ -162,7 +168,10 @@ test_batch_equals_single_adds(void **state)
 			seed = seed * 6364136223846793005UL + 1442695040888963407UL;
 			unsigned v = (unsigned)(seed >> 33) % SPACE;
 			/* Text and binary keys; the same text under two types. */
-			enum ioc_type t = v % 5 == 0 ? IOC_URL : v % 5 == 1 ? IOC_IP : v % 5 == 2 ? IOC_MD5 : IOC_DOMAIN;
+			enum ioc_type t = v % 5 == 0 ? IOC_URL
+				: v % 5 == 1         ? IOC_IP
+				: v % 5 == 2         ? IOC_MD5
+						     : IOC_DOMAIN;
 			if (t == IOC_IP)
 				snprintf(vals[i], sizeof(vals[i]), "45.%u.%u.%u", v >> 16, v >> 8 & 255, v & 255);
 			else if (t == IOC_MD5)
@@ -172,8 +181,10 @@ test_batch_equals_single_adds(void **state)
 			size_t len = strlen(vals[i]);
 			size_t kl;
 			const char *key = merge_key(t, vals[i], len, NULL, keys[i], &kl);
-			r[i] = (struct merge_req){.hash = merge_hash(t, key, kl), .key = key,
-						  .keylen = (uint32_t)kl, .type = (uint8_t)t,
+			r[i] = (struct merge_req){.hash = merge_hash(t, key, kl),
+						  .key = key,
+						  .keylen = (uint32_t)kl,
+						  .type = (uint8_t)t,
 						  .line = (uint32_t)++line};
 		}
 		bool *want = xcalloc(BATCH, sizeof(*want));
@@ -199,10 +210,10 @@ test_batch_equals_single_adds(void **state)
 		/* A titled add between batches, the same on both sides. */
 		char title[32];
 		snprintf(title, sizeof(title), "round %d", round);
-		size_t a = merge_add(one, IOC_DOMAIN, vals[round], strlen(vals[round]), feed, prio + 10,
-				     ++line, title, NULL, round, &fresh);
-		size_t b = merge_add(bat, IOC_DOMAIN, vals[round], strlen(vals[round]), feed, prio + 10, line,
-				     title, NULL, round, &fresh);
+		size_t a = merge_add(one, IOC_DOMAIN, vals[round], strlen(vals[round]), feed, prio + 10, ++line, title,
+				     NULL, round, &fresh);
+		size_t b = merge_add(bat, IOC_DOMAIN, vals[round], strlen(vals[round]), feed, prio + 10, line, title,
+				     NULL, round, &fresh);
 		assert_int_equal(a, b);
 	}
 	assert_int_equal(merge_count(one), merge_count(bat));
@@ -273,8 +284,11 @@ test_binary_keys(void **state)
 	struct ioc io;
 	struct ioc_opts o = {0};
 	char a[MERGE_KEY_MAX], b[MERGE_KEY_MAX];
-	static const char *const vals[] = {"45.1.2.3", "2a01:4f8::99", "185.220.101.4",
-					   "0123456789ABCDEFabcdef0123456789", "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF",
+	static const char *const vals[] = {"45.1.2.3",
+					   "2a01:4f8::99",
+					   "185.220.101.4",
+					   "0123456789ABCDEFabcdef0123456789",
+					   "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF",
 					   "3395856ce81f2b7382dee72602f798b642f14140",
 					   "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"};
 	for (size_t k = 0; k < sizeof(vals) / sizeof(vals[0]); k++) {
@@ -296,8 +310,7 @@ struct capture {
 };
 
 static void
-cap_acc(void *ctx, const struct pipe_cfg *c, unsigned long line, enum ioc_type t, const char *value,
-	size_t len)
+cap_acc(void *ctx, const struct pipe_cfg *c, unsigned long line, enum ioc_type t, const char *value, size_t len)
 {
 	struct capture *k = ctx;
 	(void)c;
@@ -305,8 +318,8 @@ cap_acc(void *ctx, const struct pipe_cfg *c, unsigned long line, enum ioc_type t
 }
 
 static void
-cap_rej(void *ctx, const struct pipe_cfg *c, unsigned long line, enum ioc_reason code, const char *why,
-	const char *in, size_t n)
+cap_rej(void *ctx, const struct pipe_cfg *c, unsigned long line, enum ioc_reason code, const char *why, const char *in,
+	size_t n)
 {
 	struct capture *k = ctx;
 	char echo[512];
@@ -316,15 +329,14 @@ cap_rej(void *ctx, const struct pipe_cfg *c, unsigned long line, enum ioc_reason
 }
 
 static void
-run_with(const char *buf, size_t len, enum feed_format f, unsigned threads, size_t chunk,
-	 struct capture *k, struct feed_stats *st, size_t *distinct)
+run_with(const char *buf, size_t len, enum feed_format f, unsigned threads, size_t chunk, struct capture *k,
+	 struct feed_stats *st, size_t *distinct)
 {
 	static struct policy *pol;
 	if (pol == NULL)
 		pol = policy_new();
 	struct feed_opts fo = {.format = f, .csv_header = -1};
-	struct pipe_cfg pc = {.name = "t", .cidr = CIDR_SKIP, .policy = pol, .threads = threads,
-			      .chunk_bytes = chunk};
+	struct pipe_cfg pc = {.name = "t", .cidr = CIDR_SKIP, .policy = pol, .threads = threads, .chunk_bytes = chunk};
 	struct pipe_out po = {k, cap_acc, cap_rej};
 	struct merge *m = merge_new();
 	char why[256];
@@ -357,7 +369,8 @@ mixed_feed(size_t lines, size_t *len)
 		case 5: sb_addf(&sb, "hxxp://evil%u[.]com/x\n", x % 300); break;
 		case 6: sb_addf(&sb, "not an indicator %u\n", x % 9); break;
 		case 7: sb_addf(&sb, "%08x%08x%08x%08x\n", x, x * 3, x * 5, x * 7); break;
-		case 8: case 9: sb_addf(&sb, "185.%u.%u.%u  # tail\n", x % 256, (x >> 3) % 256, 1 + x % 250); break;
+		case 8:
+		case 9: sb_addf(&sb, "185.%u.%u.%u  # tail\n", x % 256, (x >> 3) % 256, 1 + x % 250); break;
 		default: sb_addf(&sb, "host-%u.badcorp.net\n", x % 4000); break;
 		}
 	}
@@ -395,9 +408,11 @@ test_parallel_equals_single_pass(void **state)
 	/* hosts and netset take the same path. */
 	/* A line starting with the bytes of a BOM: a chunk must not start
 	 * there, or its line reader would strip them. */
-	static const char hosts[] = "0.0.0.0 a.tracker-x.net b.tracker-x.net\n127.0.0.1 localhost\n"
-				    "\xef\xbb\xbf" "0.0.0.0 bom.tracker-x.net\n"
-				    "0.0.0.0 c.tracker-x.net\n0.0.0.0 a.tracker-x.net\n";
+	static const char hosts[] =
+		"0.0.0.0 a.tracker-x.net b.tracker-x.net\n127.0.0.1 localhost\n"
+		"\xef\xbb\xbf"
+		"0.0.0.0 bom.tracker-x.net\n"
+		"0.0.0.0 c.tracker-x.net\n0.0.0.0 a.tracker-x.net\n";
 	static const char netset[] = "; drop\n45.1.2.3 ; x\n45.1.2.0/24 ; y\n45.1.2.3\n45.1.2.4\n";
 	const char *docs[] = {hosts, netset};
 	enum feed_format fmts[] = {FEED_HOSTS, FEED_NETSET};
@@ -420,7 +435,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_priority_and_sources), cmocka_unit_test(test_binary_keys),
+		cmocka_unit_test(test_priority_and_sources),
+		cmocka_unit_test(test_binary_keys),
 		cmocka_unit_test(test_growth),
 		cmocka_unit_test(test_batch_equals_single_adds),
 		cmocka_unit_test(test_parallel_equals_single_pass),

@@ -9,8 +9,8 @@
 #include <libpsl.h>
 
 static const char *const never[] = {
-	"10.0.0.1", "127.0.0.1", "8.8.8.8", "1.1.1.1", "microsoft.com", "login.microsoftonline.com",
-	"co.uk", "github.io", "fe80::1", "1.2.3.0/24",
+	"10.0.0.1", "127.0.0.1", "8.8.8.8", "1.1.1.1",    "microsoft.com", "login.microsoftonline.com",
+	"co.uk",    "github.io", "fe80::1", "1.2.3.0/24",
 };
 #define GOOD_IP "185.220.101.4"
 #define GOOD_DOMAIN "evil-domain.ru"
@@ -22,8 +22,7 @@ check_result(const struct result *r, const char *fmt)
 {
 	const char *acc = r->accepted.buf;
 	if (!accepted_has(r, "IpAddress", GOOD_IP) || !accepted_has(r, "DomainName", GOOD_DOMAIN))
-		fail_msg("%s: the good controls were not accepted:\n%s\nrejected:\n%s", fmt, acc,
-			 r->rejected.buf);
+		fail_msg("%s: the good controls were not accepted:\n%s\nrejected:\n%s", fmt, acc, r->rejected.buf);
 	for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++) {
 		char needle[64];
 		snprintf(needle, sizeof(needle), " %s\n", never[i]);
@@ -40,8 +39,7 @@ check_result(const struct result *r, const char *fmt)
 	 * are echoed as given, so count them) */
 	if (r->st.rejected_total < sizeof(never) / sizeof(never[0]))
 		fail_msg("%s: only %lu rejections reported:\n%s", fmt, r->st.rejected_total, r->rejected.buf);
-	for (size_t i = 0; i < sizeof(never) / sizeof(never[0]) && !strstr(fmt, "defanged") &&
-			   strcmp(fmt, "report");
+	for (size_t i = 0; i < sizeof(never) / sizeof(never[0]) && !strstr(fmt, "defanged") && strcmp(fmt, "report");
 	     i++)
 		if (!strstr(r->rejected.buf, never[i]))
 			fail_msg("%s: %s was not reported as rejected:\n%s", fmt, never[i], r->rejected.buf);
@@ -61,8 +59,11 @@ test_never_text(void **state)
 	result_free(&r);
 	/* defanged */
 	sb.len = 0;
-	sb_adds(&sb, GOOD_IP "\n" GOOD_DOMAIN "\n10[.]0[.]0[.]1\n127(.)0(.)0(.)1\n8[.]8[.]8[.]8\n1[.]1[.]1[.]1\n"
-		     "microsoft[.]com\nlogin[.]microsoftonline[.]com\nco[.]uk\ngithub[.]io\nfe80::1\n1.2.3[.]0/24\n");
+	sb_adds(&sb,
+		GOOD_IP
+		"\n" GOOD_DOMAIN
+		"\n10[.]0[.]0[.]1\n127(.)0(.)0(.)1\n8[.]8[.]8[.]8\n1[.]1[.]1[.]1\n"
+		"microsoft[.]com\nlogin[.]microsoftonline[.]com\nco[.]uk\ngithub[.]io\nfe80::1\n1.2.3[.]0/24\n");
 	run_buf(&r, FEED_TEXT, 0, sb.buf, sb.len);
 	check_result(&r, "text (defanged)");
 	result_free(&r);
@@ -75,21 +76,25 @@ test_never_hosts_netset_csv_report(void **state)
 	(void)state;
 	struct result r;
 	run_str(&r, FEED_HOSTS, 0,
-		"127.0.0.1 localhost\n::1 localhost #[IPv6]\n0.0.0.0 " GOOD_DOMAIN " microsoft.com\n"
-		"0.0.0.0 login.microsoftonline.com co.uk github.io\n0.0.0.0 " GOOD_IP "\n"
+		"127.0.0.1 localhost\n::1 localhost #[IPv6]\n0.0.0.0 " GOOD_DOMAIN
+		" microsoft.com\n"
+		"0.0.0.0 login.microsoftonline.com co.uk github.io\n0.0.0.0 " GOOD_IP
+		"\n"
 		"0.0.0.0 10.0.0.1\n0.0.0.0 127.0.0.1 8.8.8.8 1.1.1.1 fe80::1 1.2.3.0/24\n");
 	check_result(&r, "hosts");
 	result_free(&r);
 
 	run_str(&r, FEED_CSV, 0,
-		"value,comment\n" GOOD_IP ",good\n" GOOD_DOMAIN ",good\n10.0.0.1,x\n127.0.0.1,x\n8.8.8.8,x\n"
+		"value,comment\n" GOOD_IP ",good\n" GOOD_DOMAIN
+		",good\n10.0.0.1,x\n127.0.0.1,x\n8.8.8.8,x\n"
 		"1.1.1.1,x\nmicrosoft.com,x\nlogin.microsoftonline.com,x\nco.uk,x\ngithub.io,x\n"
 		"fe80::1,x\n1.2.3.0/24,x\n");
 	check_result(&r, "csv");
 	result_free(&r);
 
 	run_str(&r, FEED_REPORT, 0,
-		"The actor used " GOOD_IP " and " GOOD_DOMAIN " for C2. It also probed 10.0.0.1,\n"
+		"The actor used " GOOD_IP " and " GOOD_DOMAIN
+		" for C2. It also probed 10.0.0.1,\n"
 		"127.0.0.1 and resolvers (8.8.8.8, 1.1.1.1). Lures named microsoft.com and\n"
 		"login[.]microsoftonline[.]com, co.uk, github.io; fe80::1 and 1.2.3.0/24 were seen.\n");
 	check_result(&r, "report");
@@ -103,14 +108,16 @@ test_never_stix_misp(void **state)
 	struct result r;
 	struct strbuf sb = {0};
 	sb_adds(&sb, "{\"type\":\"bundle\",\"id\":\"bundle--1\",\"objects\":[");
-	sb_adds(&sb, "{\"type\":\"indicator\",\"id\":\"indicator--0\",\"pattern\":\"[ipv4-addr:value = '" GOOD_IP
-		     "' OR domain-name:value = '" GOOD_DOMAIN "']\"}");
+	sb_adds(&sb,
+		"{\"type\":\"indicator\",\"id\":\"indicator--0\",\"pattern\":\"[ipv4-addr:value = '" GOOD_IP
+		"' OR domain-name:value = '" GOOD_DOMAIN "']\"}");
 	for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++) {
 		const char *v = never[i];
-		const char *path = strchr(v, ':') ? "ipv6-addr:value"
-				 : (v[0] >= '0' && v[0] <= '9') ? "ipv4-addr:value" : "domain-name:value";
-		sb_addf(&sb, ",{\"type\":\"indicator\",\"id\":\"indicator--%zu\",\"pattern\":\"[%s = '%s']\"}",
-			i + 1, path, v);
+		const char *path = strchr(v, ':')      ? "ipv6-addr:value"
+			: (v[0] >= '0' && v[0] <= '9') ? "ipv4-addr:value"
+						       : "domain-name:value";
+		sb_addf(&sb, ",{\"type\":\"indicator\",\"id\":\"indicator--%zu\",\"pattern\":\"[%s = '%s']\"}", i + 1,
+			path, v);
 	}
 	sb_adds(&sb, "]}");
 	run_buf(&r, FEED_STIX, 0, sb.buf, sb.len);
@@ -119,8 +126,10 @@ test_never_stix_misp(void **state)
 
 	sb.len = 0;
 	sb_adds(&sb, "{\"Event\":{\"info\":\"t\",\"Attribute\":[");
-	sb_adds(&sb, "{\"type\":\"ip-dst\",\"value\":\"" GOOD_IP "\",\"to_ids\":true},"
-		     "{\"type\":\"domain|ip\",\"value\":\"" GOOD_DOMAIN "|10.0.0.1\",\"to_ids\":true}");
+	sb_adds(&sb,
+		"{\"type\":\"ip-dst\",\"value\":\"" GOOD_IP
+		"\",\"to_ids\":true},"
+		"{\"type\":\"domain|ip\",\"value\":\"" GOOD_DOMAIN "|10.0.0.1\",\"to_ids\":true}");
 	for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++) {
 		const char *v = never[i];
 		const char *type = (v[0] >= '0' && v[0] <= '9') || strchr(v, ':') ? "ip-dst" : "domain";
@@ -139,8 +148,9 @@ test_allowlist(void **state)
 	(void)state;
 	struct policy *p = policy_new();
 	struct strbuf errs = {0};
-	const char *list = "# ours\n185.220.101.0/24\ngood.example.org\nhttps://intranet.evil-domain.ru/sso\n"
-			   "44d88612fea8a8f36de82e1278abb02f\nnot a valid entry\n45.77.1.2\n2a01:4f8::99\n";
+	const char *list =
+		"# ours\n185.220.101.0/24\ngood.example.org\nhttps://intranet.evil-domain.ru/sso\n"
+		"44d88612fea8a8f36de82e1278abb02f\nnot a valid entry\n45.77.1.2\n2a01:4f8::99\n";
 	assert_int_equal(policy_allowlist_add(p, "allow.txt", list, strlen(list), &errs), ERR_CONFIG);
 	assert_non_null(strstr(errs.buf, "allow.txt:6:"));
 	assert_int_equal(policy_allowlist_count(p), 6);
@@ -243,8 +253,8 @@ test_parent_of_allowlisted(void **state)
 		p = policy_new();
 		errs = (struct strbuf){0};
 		assert_int_equal(policy_allowlist_add(p, "a", orders[k], strlen(orders[k]), &errs), ERR_OK);
-		static const char *const under[] = {"x.partner-site.ru", "partner-site.ru", "a.partner-site.ru",
-						    "b.a.partner-site.ru", "microsoft.com", "x.microsoft.com"};
+		static const char *const under[] = {"x.partner-site.ru",   "partner-site.ru", "a.partner-site.ru",
+						    "b.a.partner-site.ru", "microsoft.com",   "x.microsoft.com"};
 		for (size_t i = 0; i < sizeof(under) / sizeof(under[0]); i++) {
 			char why[256] = "";
 			assert_int_equal(ioc_parse(under[i], strlen(under[i]), &o, &io, NULL, 0), REJ_OK);
@@ -265,11 +275,11 @@ test_special_domains(void **state)
 {
 	(void)state;
 	struct policy *p = policy_new();
-	static const char *const special[] = {"localhost", "local", "test", "invalid", "example", "onion", "alt",
-					      "internal", "home.arpa", "example.com", "example.net", "example.org",
-					      "arpa"};
-	static const char *const fine[] = {"notexample.com", "example.com.ru", "mylocal.net", "contest.org",
-					   "example-net.com", "home-arpa.net", "alt.com", "arpa.net"};
+	static const char *const special[] = {"localhost",   "local",       "test",     "invalid",   "example",
+					      "onion",       "alt",         "internal", "home.arpa", "example.com",
+					      "example.net", "example.org", "arpa"};
+	static const char *const fine[] = {"notexample.com",  "example.com.ru", "mylocal.net", "contest.org",
+					   "example-net.com", "home-arpa.net",  "alt.com",     "arpa.net"};
 	char v[128], why[256];
 	struct ioc io;
 	struct ioc_opts o = {0};
@@ -324,12 +334,39 @@ test_registrable_matches_psl(void **state)
 {
 	(void)state;
 	static const char *const names[] = {
-		"evil.com", "a.b.evil.com", "com", "co.uk", "evil.co.uk", "x.evil.co.uk", "github.io",
-		"me.github.io", "a.me.github.io", "www.ck", "a.www.ck", "b.ck", "a.b.ck", "c.a.b.ck",
-		"forgot.his.name", "x.forgot.his.name", "his.name", "y.his.name", "s3.amazonaws.com",
-		"bucket.s3.amazonaws.com", "amazonaws.com", "za", "co.za", "shop.co.za",
-		"blob.core.windows.net", "evil.blob.core.windows.net", "xn--80ak6aa92e.com",
-		"a.xn--p1ai", "evil.com", "a.b.evil.com", "me.github.io", "a.b.ck", "www.ck",
+		"evil.com",
+		"a.b.evil.com",
+		"com",
+		"co.uk",
+		"evil.co.uk",
+		"x.evil.co.uk",
+		"github.io",
+		"me.github.io",
+		"a.me.github.io",
+		"www.ck",
+		"a.www.ck",
+		"b.ck",
+		"a.b.ck",
+		"c.a.b.ck",
+		"forgot.his.name",
+		"x.forgot.his.name",
+		"his.name",
+		"y.his.name",
+		"s3.amazonaws.com",
+		"bucket.s3.amazonaws.com",
+		"amazonaws.com",
+		"za",
+		"co.za",
+		"shop.co.za",
+		"blob.core.windows.net",
+		"evil.blob.core.windows.net",
+		"xn--80ak6aa92e.com",
+		"a.xn--p1ai",
+		"evil.com",
+		"a.b.evil.com",
+		"me.github.io",
+		"a.b.ck",
+		"www.ck",
 	};
 	psl_ctx_t *own = psl_latest(NULL);
 	const psl_ctx_t *psl = own ? own : psl_builtin();
@@ -339,8 +376,7 @@ test_registrable_matches_psl(void **state)
 			const char *want = psl_registrable_domain(psl, names[k]);
 			size_t got = policy_registrable_len(p, names[k]);
 			if ((want ? strlen(want) : 0) != got)
-				fail_msg("%s: psl says %s, memo says %zu bytes", names[k], want ? want : "(none)",
-					 got);
+				fail_msg("%s: psl says %s, memo says %zu bytes", names[k], want ? want : "(none)", got);
 		}
 	policy_free(p);
 	psl_free(own);
@@ -362,8 +398,7 @@ test_psl_index_every_rule(void **state)
 	const psl_ctx_t *psl = own ? own : psl_builtin();
 	/* The index only stands beside the package's compiled list. */
 	if (psl == psl_builtin() || n < 6 || strcmp(dafsa + n - 6, ".dafsa") != 0) {
-		print_message("SKIPPED: libpsl uses its built-in list, not the package's %s: no index\n",
-			      dafsa);
+		print_message("SKIPPED: libpsl uses its built-in list, not the package's %s: no index\n", dafsa);
 		psl_free(own);
 		skip();
 	}
@@ -411,11 +446,15 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_never_text), cmocka_unit_test(test_never_hosts_netset_csv_report),
-		cmocka_unit_test(test_never_stix_misp), cmocka_unit_test(test_allowlist),
+		cmocka_unit_test(test_never_text),
+		cmocka_unit_test(test_never_hosts_netset_csv_report),
+		cmocka_unit_test(test_never_stix_misp),
+		cmocka_unit_test(test_allowlist),
 		cmocka_unit_test(test_special_domains),
-		cmocka_unit_test(test_parent_of_allowlisted), cmocka_unit_test(test_matrix),
-		cmocka_unit_test(test_registrable_matches_psl), cmocka_unit_test(test_psl_index_every_rule),
+		cmocka_unit_test(test_parent_of_allowlisted),
+		cmocka_unit_test(test_matrix),
+		cmocka_unit_test(test_registrable_matches_psl),
+		cmocka_unit_test(test_psl_index_every_rule),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -87,11 +87,12 @@ test_real_feeds(void **state)
 		if (r.st.format != feeds[i].format || r.st.entries != feeds[i].entries ||
 		    r.st.accepted_total != feeds[i].accepted || r.st.duplicates != feeds[i].duplicates ||
 		    r.st.rejected_total != feeds[i].rejected || (r.rc != ERR_OK) != feeds[i].parse_error)
-			fail_msg("%s: format %s entries %lu accepted %lu duplicates %lu rejected %lu rc %d; "
-				 "want format %s entries %lu accepted %lu duplicates %lu rejected %lu",
-				 feeds[i].rel, feed_format_name(r.st.format), r.st.entries, r.st.accepted_total,
-				 r.st.duplicates, r.st.rejected_total, r.rc, feed_format_name(feeds[i].format),
-				 feeds[i].entries, feeds[i].accepted, feeds[i].duplicates, feeds[i].rejected);
+			fail_msg(
+				"%s: format %s entries %lu accepted %lu duplicates %lu rejected %lu rc %d; "
+				"want format %s entries %lu accepted %lu duplicates %lu rejected %lu",
+				feeds[i].rel, feed_format_name(r.st.format), r.st.entries, r.st.accepted_total,
+				r.st.duplicates, r.st.rejected_total, r.rc, feed_format_name(feeds[i].format),
+				feeds[i].entries, feeds[i].accepted, feeds[i].duplicates, feeds[i].rejected);
 		result_free(&r);
 		free(buf);
 	}
@@ -124,7 +125,7 @@ test_real_details(void **state)
 	buf = shared_feed("oasis-stix2-examples/poisonivy.json", &len);
 	run_buf(&r, FEED_AUTO, 0, buf, len);
 	assert_true(accepted_has(&r, "DomainName", "www.webserver.dynssl.com"));
-	assert_non_null(strstr(r.rejected.buf, "invalid-domain"));	/* 'domain autuo.xicp.net' */
+	assert_non_null(strstr(r.rejected.buf, "invalid-domain")); /* 'domain autuo.xicp.net' */
 	result_free(&r);
 	free(buf);
 

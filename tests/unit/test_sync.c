@@ -98,7 +98,7 @@ test_ratelimit_block_until(void **state)
 	struct ratelimit r;
 	ratelimit_init(&r, 0, 0);
 	assert_true(ratelimit_wait(&r, 10) == 0);
-	ratelimit_block(&r, 25);	/* a 429 said: not before 25 */
+	ratelimit_block(&r, 25); /* a 429 said: not before 25 */
 	assert_true(ratelimit_wait(&r, 10) == 15);
 	assert_true(ratelimit_wait(&r, 25) == 0);
 	ratelimit_free(&r);
@@ -200,16 +200,16 @@ test_redirect_to_an_internal_address(void **state)
 {
 	(void)state;
 	int first = -1;
-	assert_false(http_guard_refuses(&first, false, 0));	/* a public feed */
-	assert_false(http_guard_refuses(&first, false, 1));	/* redirected to a public host */
-	assert_true(http_guard_refuses(&first, true, 1));	/* redirected inside: refused */
+	assert_false(http_guard_refuses(&first, false, 0)); /* a public feed */
+	assert_false(http_guard_refuses(&first, false, 1)); /* redirected to a public host */
+	assert_true(http_guard_refuses(&first, true, 1));   /* redirected inside: refused */
 	assert_true(http_guard_refuses(&first, true, 2));
 	first = -1;
-	assert_false(http_guard_refuses(&first, true, 0));	/* an internal feed, as configured */
-	assert_false(http_guard_refuses(&first, true, 1));	/* may redirect inside */
+	assert_false(http_guard_refuses(&first, true, 0)); /* an internal feed, as configured */
+	assert_false(http_guard_refuses(&first, true, 1)); /* may redirect inside */
 	unsigned char a[16];
-	static const char *const inside[] = {"127.0.0.1", "10.1.2.3", "172.16.0.1", "172.31.255.1", "192.168.1.1",
-					     "169.254.169.254", "100.64.0.1", "0.0.0.0"};
+	static const char *const inside[] = {"127.0.0.1",   "10.1.2.3",        "172.16.0.1", "172.31.255.1",
+					     "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0"};
 	static const char *const outside[] = {"8.8.8.8", "172.32.0.1", "100.128.0.1", "45.1.2.3"};
 	for (size_t i = 0; i < NELEM(inside); i++) {
 		assert_int_equal(inet_pton(AF_INET, inside[i], a), 1);
@@ -233,20 +233,31 @@ test_redirect_to_an_internal_address(void **state)
 static struct feed_cfg feeds[2];
 
 static struct want
-W(const char *v, enum ioc_action a, int prio, long long first_seen)
-{
-	struct want w = {.type = IOC_IP, .value = (char *)v, .action = a, .severity = SEV_MEDIUM, .priority = prio,
-			 .feed = &feeds[prio > 0 ? 1 : 0], .title = "t", .description = "d",
-			 .expire_at = 1000 + 30 * 86400, .first_seen = first_seen, .feeds = "f"};
+W(const char *v, enum ioc_action a, int prio, long long first_seen) {
+	struct want w = {.type = IOC_IP,
+			 .value = (char *)v,
+			 .action = a,
+			 .severity = SEV_MEDIUM,
+			 .priority = prio,
+			 .feed = &feeds[prio > 0 ? 1 : 0],
+			 .title = "t",
+			 .description = "d",
+			 .expire_at = 1000 + 30 * 86400,
+			 .first_seen = first_seen,
+			 .feeds = "f"};
 	w.attrs = 7;
 	return w;
 }
 
 static struct have
-H(const char *id, const char *v, int a, bool owned, long long exp)
-{
-	return (struct have){.id = (char *)id, .type = IOC_IP, .value = (char *)v, .action = a, .owned = owned,
-			     .expire_at = exp, .attrs = 7};
+H(const char *id, const char *v, int a, bool owned, long long exp) {
+	return (struct have){.id = (char *)id,
+			     .type = IOC_IP,
+			     .value = (char *)v,
+			     .action = a,
+			     .owned = owned,
+			     .expire_at = exp,
+			     .attrs = 7};
 }
 
 static size_t
@@ -280,12 +291,12 @@ test_plan_every_kind(void **state)
 	feeds[0].expire_after_s = feeds[1].expire_after_s = 30 * 86400;
 	long long now = 1000, soon = now + 86400, far = now + 29 * 86400;
 	struct want w[] = {
-		W("1.1.1.10", ACT_BLOCK, 0, 0),	/* new: create */
-		W("1.1.1.11", ACT_BLOCK, 0, 0),	/* same: keep */
-		W("1.1.1.12", ACT_BLOCK, 0, 0),	/* other attrs: update */
-		W("1.1.1.13", ACT_BLOCK, 0, 0),	/* expires soon: renew */
-		W("1.1.1.14", ACT_WARN, 0, 0),	/* action changed: replace */
-		W("1.1.1.15", ACT_BLOCK, 0, 0),	/* someone else has it: conflict */
+		W("1.1.1.10", ACT_BLOCK, 0, 0), /* new: create */
+		W("1.1.1.11", ACT_BLOCK, 0, 0), /* same: keep */
+		W("1.1.1.12", ACT_BLOCK, 0, 0), /* other attrs: update */
+		W("1.1.1.13", ACT_BLOCK, 0, 0), /* expires soon: renew */
+		W("1.1.1.14", ACT_WARN, 0, 0),  /* action changed: replace */
+		W("1.1.1.15", ACT_BLOCK, 0, 0), /* someone else has it: conflict */
 	};
 	struct have h[] = {
 		H("1", "1.1.1.11", ACT_BLOCK, true, far),
@@ -293,12 +304,18 @@ test_plan_every_kind(void **state)
 		H("3", "1.1.1.13", ACT_BLOCK, true, soon),
 		H("4", "1.1.1.14", ACT_BLOCK, true, far),
 		H("5", "1.1.1.15", ACT_ALLOWED, false, 0),
-		H("6", "1.1.1.16", ACT_BLOCK, true, far),	/* left its feeds: delete */
-		H("7", "1.1.1.11", ACT_BLOCK, true, far),	/* a duplicate: delete */
+		H("6", "1.1.1.16", ACT_BLOCK, true, far), /* left its feeds: delete */
+		H("7", "1.1.1.11", ACT_BLOCK, true, far), /* a duplicate: delete */
 	};
 	h[1].attrs = 8;
-	struct plan_in in = {.w = w, .nw = NELEM(w), .h = h, .nh = NELEM(h), .now = now, .cap = 15000,
-			     .others_known = true, .max_delete_pct = 100};
+	struct plan_in in = {.w = w,
+			     .nw = NELEM(w),
+			     .h = h,
+			     .nh = NELEM(h),
+			     .now = now,
+			     .cap = 15000,
+			     .others_known = true,
+			     .max_delete_pct = 100};
 	struct plan p;
 	plan_build(&in, feeds, 2, &p);
 	assert_int_equal(count_of(&p, OP_CREATE), 1);
@@ -307,10 +324,10 @@ test_plan_every_kind(void **state)
 	assert_int_equal(count_of(&p, OP_RENEW), 1);
 	assert_int_equal(count_of(&p, OP_REPLACE), 1);
 	assert_int_equal(count_of(&p, OP_CONFLICT), 1);
-	assert_int_equal(count_of(&p, OP_DELETE), 2);	/* 6 and the duplicate 7 */
+	assert_int_equal(count_of(&p, OP_DELETE), 2); /* 6 and the duplicate 7 */
 	assert_int_equal(p.owned, 6);
 	assert_int_equal(p.others, 1);
-	const struct op *o = find_op(&p, OP_DELETE, 3);	/* the old Block of 1.1.1.14 */
+	const struct op *o = find_op(&p, OP_DELETE, 3); /* the old Block of 1.1.1.14 */
 	assert_non_null(o);
 	assert_true(o->late);
 	assert_non_null(find_op(&p, OP_DELETE, 5));
@@ -327,20 +344,26 @@ test_plan_budget_by_priority_severity_recency(void **state)
 {
 	(void)state;
 	struct want w[] = {
-		W("2.2.2.1", ACT_BLOCK, 0, 100),	/* low priority, old, in MDE */
-		W("2.2.2.2", ACT_BLOCK, 0, 900),	/* low priority, recent, a newcomer */
-		W("2.2.2.3", ACT_BLOCK, 5, 100),	/* high priority */
-		W("2.2.2.4", ACT_BLOCK, 0, 100),	/* low priority, high severity */
+		W("2.2.2.1", ACT_BLOCK, 0, 100), /* low priority, old, in MDE */
+		W("2.2.2.2", ACT_BLOCK, 0, 900), /* low priority, recent, a newcomer */
+		W("2.2.2.3", ACT_BLOCK, 5, 100), /* high priority */
+		W("2.2.2.4", ACT_BLOCK, 0, 100), /* low priority, high severity */
 	};
 	w[3].severity = SEV_HIGH;
 	struct have h[] = {
-		H("1", "9.9.9.1", ACT_BLOCK, false, 0),
-		H("2", "9.9.9.2", ACT_BLOCK, false, 0),
-		H("3", "2.2.2.1", ACT_BLOCK, true, 0),	/* owned: keeps its place over a newcomer of its rank */
+		H("1", "9.9.9.1", ACT_BLOCK, false, 0), H("2", "9.9.9.2", ACT_BLOCK, false, 0),
+		H("3", "2.2.2.1", ACT_BLOCK, true, 0), /* owned: keeps its place over a newcomer of its rank */
 	};
 	/* cap 7, reserve 2, others 2: room for 3. */
-	struct plan_in in = {.w = w, .nw = 4, .h = h, .nh = 3, .now = 1000, .cap = 7, .reserve = 2,
-			     .others_known = true, .max_delete_pct = 100};
+	struct plan_in in = {.w = w,
+			     .nw = 4,
+			     .h = h,
+			     .nh = 3,
+			     .now = 1000,
+			     .cap = 7,
+			     .reserve = 2,
+			     .others_known = true,
+			     .max_delete_pct = 100};
 	struct plan p;
 	plan_build(&in, feeds, 2, &p);
 	assert_int_equal(p.room, 3);
@@ -350,7 +373,7 @@ test_plan_budget_by_priority_severity_recency(void **state)
 	for (size_t i = 0; i < p.n; i++)
 		if (p.ops[i].kind == OP_OVER_BUDGET)
 			assert_string_equal(w[p.ops[i].want].value, "2.2.2.2");
-	assert_null(find_op(&p, OP_DELETE, 2));	/* equal rank never evicts */
+	assert_null(find_op(&p, OP_DELETE, 2)); /* equal rank never evicts */
 	assert_int_equal(p.over_by_feed[0], 1);
 	plan_free(&p);
 	/* A higher rank does: 2.2.2.1 makes room when a priority-5 value needs it. */
@@ -388,14 +411,22 @@ test_plan_hold_grace_and_down_feeds(void **state)
 {
 	(void)state;
 	struct have h[] = {
-		H("1", "3.3.3.1", ACT_BLOCK, true, 0),	/* gone since 900 */
-		H("2", "3.3.3.2", ACT_BLOCK, true, 0),	/* from the down feed */
-		H("3", "3.3.3.3", ACT_BLOCK, true, 0),	/* provenance unknown */
-		H("4", "3.3.3.4", ACT_BLOCK, true, 0),	/* from a feed that is up */
+		H("1", "3.3.3.1", ACT_BLOCK, true, 0), /* gone since 900 */
+		H("2", "3.3.3.2", ACT_BLOCK, true, 0), /* from the down feed */
+		H("3", "3.3.3.3", ACT_BLOCK, true, 0), /* provenance unknown */
+		H("4", "3.3.3.4", ACT_BLOCK, true, 0), /* from a feed that is up */
 	};
 	const struct plan_down down[] = {{"down-feed", "its feed is down"}};
-	struct plan_in in = {.h = h, .nh = 4, .now = 1000, .cap = 15000, .grace_s = 3600, .down = down, .ndown = 1,
-			     .state = {fake_state, NULL}, .others_known = true, .max_delete_pct = 100};
+	struct plan_in in = {.h = h,
+			     .nh = 4,
+			     .now = 1000,
+			     .cap = 15000,
+			     .grace_s = 3600,
+			     .down = down,
+			     .ndown = 1,
+			     .state = {fake_state, NULL},
+			     .others_known = true,
+			     .max_delete_pct = 100};
 	struct plan p;
 	plan_build(&in, feeds, 2, &p);
 	/* grace 1 h: 3.3.3.1 (gone 100 s ago) and 3.3.3.4 (just gone) are
@@ -426,13 +457,20 @@ test_plan_max_delete_holds_deletions_only(void **state)
 	(void)state;
 	struct want w[] = {W("5.5.5.1", ACT_BLOCK, 0, 0), W("5.5.5.2", ACT_BLOCK, 0, 0)};
 	struct have h[] = {
-		H("1", "3.3.3.2", ACT_BLOCK, true, 0),	/* from down-feed,other */
-		H("2", "3.3.3.4", ACT_BLOCK, true, 0),	/* from up-feed */
-		H("3", "3.3.3.5", ACT_BLOCK, true, 0),	/* from up-feed */
-		H("4", "5.5.5.1", ACT_BLOCK, true, 0),	/* still wanted */
+		H("1", "3.3.3.2", ACT_BLOCK, true, 0), /* from down-feed,other */
+		H("2", "3.3.3.4", ACT_BLOCK, true, 0), /* from up-feed */
+		H("3", "3.3.3.5", ACT_BLOCK, true, 0), /* from up-feed */
+		H("4", "5.5.5.1", ACT_BLOCK, true, 0), /* still wanted */
 	};
-	struct plan_in in = {.w = w, .nw = 2, .h = h, .nh = 4, .now = 1000, .cap = 15000, .others_known = true,
-			     .state = {fake_state, NULL}, .max_delete_pct = 25};
+	struct plan_in in = {.w = w,
+			     .nw = 2,
+			     .h = h,
+			     .nh = 4,
+			     .now = 1000,
+			     .cap = 15000,
+			     .others_known = true,
+			     .state = {fake_state, NULL},
+			     .max_delete_pct = 25};
 	struct plan p;
 	plan_build(&in, feeds, 2, &p);
 	assert_true(p.max_delete_held);
@@ -447,8 +485,8 @@ test_plan_max_delete_holds_deletions_only(void **state)
 	in.force_feeds = forced;
 	in.nforce = 1;
 	plan_build(&in, feeds, 2, &p);
-	assert_int_equal(count_of(&p, OP_DELETE), 2);	/* up-feed's two go */
-	assert_non_null(find_op(&p, OP_HOLD, 0));	/* down-feed's stays */
+	assert_int_equal(count_of(&p, OP_DELETE), 2); /* up-feed's two go */
+	assert_non_null(find_op(&p, OP_HOLD, 0));     /* down-feed's stays */
 	plan_free(&p);
 	in.nforce = 0;
 	in.force = true;
@@ -471,20 +509,20 @@ test_plan_budget_keeps_what_is_in_mde(void **state)
 {
 	(void)state;
 	struct want w[] = {
-		W("6.6.6.1", ACT_BLOCK, 0, 100),	/* feed 0, in MDE */
-		W("6.6.6.2", ACT_BLOCK, 0, 100),	/* feed 0, in MDE */
-		W("6.6.6.3", ACT_BLOCK, 0, 5000),	/* feed 1, newer, not in MDE */
-		W("6.6.6.4", ACT_BLOCK, 0, 5000),	/* feed 1, newer, not in MDE */
-		W("6.6.6.5", ACT_BLOCK, 0, 4000),	/* feed 1, not in MDE */
+		W("6.6.6.1", ACT_BLOCK, 0, 100),  /* feed 0, in MDE */
+		W("6.6.6.2", ACT_BLOCK, 0, 100),  /* feed 0, in MDE */
+		W("6.6.6.3", ACT_BLOCK, 0, 5000), /* feed 1, newer, not in MDE */
+		W("6.6.6.4", ACT_BLOCK, 0, 5000), /* feed 1, newer, not in MDE */
+		W("6.6.6.5", ACT_BLOCK, 0, 4000), /* feed 1, not in MDE */
 	};
 	w[2].feed = w[3].feed = w[4].feed = &feeds[1];
 	struct have h[] = {H("1", "6.6.6.1", ACT_BLOCK, true, 0), H("2", "6.6.6.2", ACT_BLOCK, true, 0)};
-	struct plan_in in = {.w = w, .nw = 5, .h = h, .nh = 2, .now = 1000, .cap = 3, .others_known = true,
-			     .max_delete_pct = 100};
+	struct plan_in in = {
+		.w = w, .nw = 5, .h = h, .nh = 2, .now = 1000, .cap = 3, .others_known = true, .max_delete_pct = 100};
 	struct plan p;
 	plan_build(&in, feeds, 2, &p);
 	assert_int_equal(count_of(&p, OP_KEEP), 2);
-	assert_int_equal(count_of(&p, OP_CREATE), 1);	/* the newest newcomer */
+	assert_int_equal(count_of(&p, OP_CREATE), 1); /* the newest newcomer */
 	assert_non_null(find_want(&p, OP_CREATE, 2));
 	assert_int_equal(p.over_by_feed[1], 2);
 	assert_int_equal(count_of(&p, OP_DELETE), 0);
@@ -521,7 +559,7 @@ test_plan_renew_not_every_run(void **state)
 	plan_build(&in, feeds, 2, &p);
 	assert_int_equal(count_of(&p, OP_KEEP), 1);
 	plan_free(&p);
-	h[0].expire_at = 1000 + 9 * 86400;	/* 9 days left: renew */
+	h[0].expire_at = 1000 + 9 * 86400; /* 9 days left: renew */
 	plan_build(&in, feeds, 2, &p);
 	assert_int_equal(count_of(&p, OP_RENEW), 1);
 	plan_free(&p);
@@ -573,10 +611,14 @@ test_mde_id_text_or_number(void **state)
 
 /* ---- listing MDE's indicators against what a server may answer ---- */
 
-enum list_mode { LIST_404, LIST_REPEAT, LIST_ENDLESS };
+enum list_mode {
+	LIST_404,
+	LIST_REPEAT,
+	LIST_ENDLESS
+};
 struct list_stub {
 	enum list_mode mode;
-	int lists;		/* list requests answered */
+	int lists; /* list requests answered */
 };
 
 /* A token, then list pages of 2 ($top=2): 404 for nothing; a server
@@ -596,8 +638,10 @@ list_stub(void *ctx, const struct http_req *q, long long max_body, struct http_r
 		sb_adds(&sb, "{\"error\":{\"code\":\"NotFound\",\"message\":\"none\",\"target\":\"x\"}}");
 	} else {
 		int page = ls->mode == LIST_REPEAT ? 0 : ls->lists;
-		sb_addf(&sb, "{\"value\":[{\"id\":\"%d\",\"indicatorValue\":\"45.0.0.1\"},"
-			     "{\"id\":\"%d\",\"indicatorValue\":\"45.0.0.2\"}]}", 2 * page + 1, 2 * page + 2);
+		sb_addf(&sb,
+			"{\"value\":[{\"id\":\"%d\",\"indicatorValue\":\"45.0.0.1\"},"
+			"{\"id\":\"%d\",\"indicatorValue\":\"45.0.0.2\"}]}",
+			2 * page + 1, 2 * page + 2);
 	}
 	if (!strstr(q->url, "/oauth2/"))
 		ls->lists++;
@@ -611,11 +655,13 @@ test_list_paging_stops_on_404_repeat_and_past_the_cap(void **state)
 {
 	(void)state;
 	struct strbuf errs = {0};
-	struct config *c = config_load_string("t.conf",
+	struct config *c = config_load_string(
+		"t.conf",
 		"[mde]\ntenant_id = 00000000-0000-0000-0000-000000000001\n"
 		"client_id = 11111111-1111-1111-1111-111111111111\nclient_secret_env = IOCSYNC_TEST_SECRET\n"
 		"cloud = custom\napi_url = https://mde.invalid\nlogin_url = https://login.invalid\nlist_page = 2\nrate_limit_percent = 0\n"
-		"[sync]\ncap = 10\nreserve = 0\n", &errs);
+		"[sync]\ncap = 10\nreserve = 0\n",
+		&errs);
 	if (c == NULL)
 		fail_msg("%s", errs.buf);
 	setenv("IOCSYNC_TEST_SECRET", "s", 1);
@@ -623,9 +669,14 @@ test_list_paging_stops_on_404_repeat_and_past_the_cap(void **state)
 	struct clock clk = {fake_now, fake_sleep, &fc};
 	char why[300];
 	json_t *all;
-	static const struct { enum list_mode mode; enum err want; size_t n; int lists; } cases[] = {
-		{LIST_404, ERR_OK, 0, 1},	/* an empty tenant answered with a 404 */
-		{LIST_REPEAT, ERR_OK, 2, 2},	/* $skip not honoured: stop, not loop */
+	static const struct {
+		enum list_mode mode;
+		enum err want;
+		size_t n;
+		int lists;
+	} cases[] = {
+		{LIST_404, ERR_OK, 0, 1},    /* an empty tenant answered with a 404 */
+		{LIST_REPEAT, ERR_OK, 2, 2}, /* $skip not honoured: stop, not loop */
 		/* never ending: refused past the cap (10) + LIMIT_MDE_LIST_SLACK, with max(cap, 15000) */
 		{LIST_ENDLESS, ERR_PARSE, 0, (15000 + LIMIT_MDE_LIST_SLACK) / 2 + 1},
 	};
