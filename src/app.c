@@ -61,31 +61,6 @@ app_config(const struct app *a, bool required)
 	return c;
 }
 
-bool
-app_allowlists(const struct config *c, struct policy *p)
-{
-	bool ok = true;
-	for (size_t i = 0; i < c->nallowlist_files; i++) {
-		char *buf;
-		size_t len;
-		struct strbuf errs = {0};
-		enum err e = file_read(c->allowlist_files[i], LIMIT_CONFIG_BYTES * 64, &buf, &len);
-		if (e != ERR_OK) {
-			fprintf(stderr, "iocsync: allowlist %s: cannot read: %s\n", c->allowlist_files[i],
-				e == ERR_LIMIT ? "too large" : strerror(errno));
-			ok = false;
-			continue;
-		}
-		if (policy_allowlist_add(p, c->allowlist_files[i], buf, len, &errs) != ERR_OK) {
-			fputs(errs.buf, stderr);
-			ok = false;
-		}
-		sb_free(&errs);
-		free(buf);
-	}
-	return ok;
-}
-
 int
 app_one_flag(int argc, char **argv, const char *usage, const char *name, char short_opt, bool *flag)
 {

@@ -7,13 +7,6 @@
 
 #include "config.h"
 
-/* Exit codes (iocsync(1), EXIT STATUS). */
-enum {
-	EXIT_OK = 0,
-	EXIT_FAIL = 1,  /* something could not be done (a file, a feed) */
-	EXIT_USAGE = 2, /* bad command line or configuration */
-};
-
 struct app {
 	const char *config_path; /* -c, or NULL for the default */
 	bool quiet, verbose;
@@ -32,28 +25,6 @@ struct config *app_config(const struct app *a, bool required);
  * -short_opt when not 0), --help and no argument: -1 to go on, else the
  * exit status (the help printed, or the usage on standard error). */
 int app_one_flag(int argc, char **argv, const char *usage, const char *name, char short_opt, bool *flag);
-
-/* Loads the allowlist files of c into p; prints errors; false on failure. */
-bool app_allowlists(const struct config *c, struct policy *p);
-
-struct store;
-struct merge;
-struct output;
-/* What a feed gave this run. */
-struct feed_use {
-	bool usable;      /* a body (fresh, or the last good snapshot) was used */
-	const char *hold; /* its deletions are held, and why (static text), or NULL */
-};
-
-/* Fetches feed f (index idx of c->feeds) and merges what this run will
- * use into m: the fresh body, or the last good snapshot when the fetch
- * failed or the body was refused (HTML, empty, binary). A body that shrank
- * past max_shrink is used too (its new values go out), but its deletions
- * are held and it does not become the snapshot, unless force. Prints to
- * out; fills *use (may be NULL). Returns 1 when the feed failed, 0
- * otherwise. */
-int feed_collect(const struct config *c, const struct feed_cfg *f, uint32_t idx, struct store *st, struct policy *pol,
-		 struct merge *m, struct output *out, bool force, struct feed_use *use);
 
 /* For status and report: one tenant's configuration (in *c) and the
  * status document of its store, read without the lock (report.h). NULL

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "collect.h"
 #include "limits.h"
 #include "merge.h"
 #include "output.h"
@@ -103,7 +104,7 @@ cmd_check(struct app *a, int argc, char **argv)
 	if (cfg == NULL)
 		return EXIT_USAGE;
 	struct policy *pol = policy_new();
-	if (!app_allowlists(cfg, pol)) {
+	if (!collect_allowlists(cfg, pol)) {
 		rc = EXIT_USAGE;
 		goto done;
 	}

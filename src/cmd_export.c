@@ -13,10 +13,14 @@
 #include <time.h>
 
 #include "cmd.h"
+#include "collect.h"
 #include "firewall.h"
 #include "mde.h"
 #include "output.h"
 #include "sync.h"
+#include "apply.h"
+#include "desired.h"
+#include "model.h"
 
 #define ROWS_PER_FILE 500 /* the portal imports at most 500 rows a file */
 
@@ -90,7 +94,7 @@ export_firewall(const struct config *c, const struct want *w, size_t nw, bool fr
 		 * parsed and checked by policy as a feed's would be (an "Any",
 		 * a resolver, a private range never reach a firewall rule). */
 		struct policy *pol = policy_new();
-		if (!app_allowlists(c, pol)) {
+		if (!collect_allowlists(c, pol)) {
 			policy_free(pol);
 			json_decref(list);
 			mde_free(m);
@@ -209,7 +213,7 @@ cmd_export(struct app *a, int argc, char **argv)
 	struct output out = {.fp = a->quiet || !devnull ? devnull : stderr, .quiet = true};
 	size_t nw = 0, failed = 0;
 	bool from_mde = strcmp(from, "mde") == 0;
-	struct want *w = from_mde ? NULL : sync_desired(c, st, &out, &nw, &failed);
+	struct want *w = from_mde ? NULL : desired_build(c, st, &out, &nw, &failed);
 	int rc = failed ? EXIT_FAIL : EXIT_OK;
 	if (w == NULL && !from_mde) {
 		rc = EXIT_USAGE;
@@ -218,7 +222,7 @@ cmd_export(struct app *a, int argc, char **argv)
 	if (fw) {
 		int r = export_firewall(c, w, nw, from_mde, &fo, prefix);
 		rc = r != EXIT_OK ? r : rc;
-		wants_free(w, nw);
+		desired_free(w, nw);
 		goto done;
 	}
 	size_t rows = 0, files = 0, skipped = 0;
@@ -256,7 +260,7 @@ cmd_export(struct app *a, int argc, char **argv)
 		fprintf(fp, "%s,", ioc_type_name(x->type));
 		csv_field(fp, x->value);
 		fprintf(fp, ",%s.0Z,%s,%s,", exp, ioc_action_name(x->action), severity_name(x->severity));
-		sync_want_render(x);
+		desired_render(x);
 		csv_field(fp, x->title);
 		fputc(',', fp);
 		csv_field(fp, x->description);
@@ -280,7 +284,7 @@ cmd_export(struct app *a, int argc, char **argv)
 		printf("; %zu FileMd5 or CertificateThumbprint left out (the portal's import does not list them)",
 		       skipped);
 	printf("\n");
-	wants_free(w, nw);
+	desired_free(w, nw);
 done:
 	if (devnull)
 		fclose(devnull);

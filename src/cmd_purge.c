@@ -12,6 +12,9 @@
 #include "log.h"
 #include "mde.h"
 #include "sync.h"
+#include "apply.h"
+#include "desired.h"
+#include "model.h"
 
 static const char usage[] =
 	"usage: iocsync [-c FILE] purge [--feed NAME] [--yes]\n"
@@ -106,7 +109,7 @@ cmd_purge(struct app *a, int argc, char **argv)
 		rc = EXIT_FAIL;
 		goto done;
 	}
-	sync_load_owner(m, st);
+	model_load_owner(m, st);
 	made = json_object();
 	store_ind_each(st, state_id, made);
 	if (mde_list_all(m, &list, why, sizeof(why)) != ERR_OK) {
@@ -155,7 +158,7 @@ cmd_purge(struct app *a, int argc, char **argv)
 	long long run = store_run_begin(st, "purge", (long long)time(NULL));
 	int seq = 0;
 	gone = xcalloc(n, sizeof(*gone));
-	size_t left = delete_ids(m, st, run, &seq, ids, n, gone, why, sizeof(why));
+	size_t left = apply_delete_ids(m, st, run, &seq, ids, n, gone, why, sizeof(why));
 	char sum[128];
 	snprintf(sum, sizeof(sum), "{\"done\":{\"delete\":%zu},\"failed\":%zu}", n - left, left);
 	store_run_end(st, run, (long long)time(NULL), left ? "partial" : "ok", sum, left ? why : NULL);

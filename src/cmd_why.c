@@ -10,12 +10,16 @@
 #include <time.h>
 
 #include "cmd.h"
+#include "collect.h"
 #include "http.h"
 #include "merge.h"
 #include "mde.h"
 #include "pipeline.h"
 #include "store.h"
 #include "sync.h"
+#include "apply.h"
+#include "desired.h"
+#include "model.h"
 
 static const char usage[] =
 	"usage: iocsync [-c FILE] [-t NAME] why VALUE [--type TYPE] [--offline] [--json]\n"
@@ -151,7 +155,7 @@ ask_mde(struct why *w, const struct config *c, struct store *st, char *why, size
 	struct mde *m = mde_new(c, NULL, why, whysz);
 	if (m == NULL)
 		return ERR_CONFIG;
-	sync_load_owner(m, st);
+	model_load_owner(m, st);
 	enum err e = ERR_OK;
 	for (int upper = 0; upper < 2 && e == ERR_OK; upper++) {
 		char v[sizeof(w->value)];
@@ -354,7 +358,7 @@ cmd_why(struct app *a, int argc, char **argv)
 	struct policy *pol = policy_new();
 	char pwhy[400] = "";
 	const char *policy = NULL;
-	if (!app_allowlists(c, pol))
+	if (!collect_allowlists(c, pol))
 		rc = EXIT_FAIL;
 	enum ioc_reason pr = policy_check(pol, x, pwhy, sizeof(pwhy));
 	if (pr != REJ_OK)

@@ -20,4 +20,11 @@ enum err {
 /* Returns a static, human-readable name of e; never NULL. */
 const char *err_str(enum err e);
 
+/* Exit codes (iocsync(1), EXIT STATUS). */
+enum {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,  /* something could not be done (a file, a feed) */
+	EXIT_USAGE = 2, /* bad command line or configuration */
+};
+
 #endif

@@ -64,6 +64,14 @@
  * it is taken as a broken or hostile answer and paging stops. */
 #define LIMIT_MDE_LIST_SLACK 10000
 
+/* Indicators per import and per BatchDelete call (spec 3.3 and 3.5). */
+#define LIMIT_MDE_BATCH 500
+
+/* An indicator's title and description as MDE takes them (spec 8:
+ * longer is refused); templates are cut to these at a character. */
+#define LIMIT_TITLE_BYTES 100
+#define LIMIT_DESCRIPTION_BYTES 1000
+
 /* Extra import calls one run may spend splitting batches MDE refused
  * whole (spec 9, import-errors): about 2*log2(500) = 18 isolate one
  * refused item, so this isolates 7 in a run; past it the rest of a
@@ -81,6 +89,9 @@
 
 /* A configuration file larger than this is certainly not one. */
 #define LIMIT_CONFIG_BYTES (1024 * 1024)
+
+/* An allowlist file: a long list of names and addresses, read whole. */
+#define LIMIT_ALLOWLIST_BYTES (64 * LIMIT_CONFIG_BYTES)
 
 /* How much of a bad input is echoed back in a diagnostic. */
 #define LIMIT_ECHO_BYTES 160

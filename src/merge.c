@@ -684,3 +684,22 @@ merge_sources(struct merge *m, size_t i, size_t *n)
 	*n = m->first[i + 1] - m->first[i];
 	return m->grouped + m->first[i];
 }
+
+void
+merge_absorb(struct merge *m, struct merge *from)
+{
+	size_t n = merge_count(from);
+	for (size_t i = 0; i < n; i++) {
+		struct merge_item it;
+		merge_get(from, i, &it);
+		char *v = xstrndup(it.value, it.len);
+		size_t ns;
+		const struct merge_src *src = merge_sources(from, i, &ns);
+		bool fresh;
+		merge_add(m, it.type, v, it.len, it.feed, it.priority, ns ? src[0].line : 0, it.title, it.description,
+			  it.expire_at, &fresh);
+		for (size_t k = 1; k < ns; k++)
+			merge_add(m, it.type, v, it.len, src[k].feed, it.priority, src[k].line, NULL, NULL, 0, &fresh);
+		free(v);
+	}
+}

@@ -110,6 +110,10 @@ void merge_batch_parts(struct merge *m, unsigned first, unsigned step, const str
 void merge_batch_commit(struct merge *m, struct merge_req *r, size_t n);
 void merge_add_batch(struct merge *m, struct merge_req *r, size_t n, uint32_t feed, int32_t priority);
 
+/* Adds every item of from (one feed's set) to m, with its sources in
+ * order: the same as adding from's occurrences to m directly. */
+void merge_absorb(struct merge *m, struct merge *from);
+
 size_t merge_count(const struct merge *m);
 /* Item i (< merge_count) into *out. The first call after adds maps the
  * new items to their records (linear time in the new items). */

@@ -179,9 +179,10 @@ output_pipe(struct output *o)
 	return (struct pipe_out){o, on_accepted, on_rejected};
 }
 
-void
+void *
 output_feed_summary(struct output *o, const char *name, const struct feed_stats *st, const char *error, void *extra)
 {
+	json_t *s = NULL;
 	if (o->json || o->collect) {
 		json_t *acc = json_object(), *rej = json_object();
 		for (int t = IOC_IP; t < IOC_TYPE_COUNT; t++)
@@ -192,12 +193,12 @@ output_feed_summary(struct output *o, const char *name, const struct feed_stats 
 			if (st->rejected[r])
 				json_object_set_new(rej, ioc_reason_code((enum ioc_reason)r),
 						    json_integer((json_int_t)st->rejected[r]));
-		json_t *s = json_pack("{s:s, s:s, s:I, s:o, s:I, s:I, s:o, s:I, s:I, s:I}", "name", name, "format",
-				      feed_format_name(st->format), "entries", (json_int_t)st->entries, "accepted", acc,
-				      "accepted_total", (json_int_t)st->accepted_total, "duplicates",
-				      (json_int_t)st->duplicates, "rejected", rej, "rejected_total",
-				      (json_int_t)st->rejected_total, "prose_words_skipped",
-				      (json_int_t)st->prose_skipped, "cidr_expanded", (json_int_t)st->cidr_expanded);
+		s = json_pack("{s:s, s:s, s:I, s:o, s:I, s:I, s:o, s:I, s:I, s:I}", "name", name, "format",
+			      feed_format_name(st->format), "entries", (json_int_t)st->entries, "accepted", acc,
+			      "accepted_total", (json_int_t)st->accepted_total, "duplicates",
+			      (json_int_t)st->duplicates, "rejected", rej, "rejected_total",
+			      (json_int_t)st->rejected_total, "prose_words_skipped", (json_int_t)st->prose_skipped,
+			      "cidr_expanded", (json_int_t)st->cidr_expanded);
 		if (error)
 			json_object_set_new(s, "error", json_string(error));
 		if (st->columns[0])
@@ -210,9 +211,9 @@ output_feed_summary(struct output *o, const char *name, const struct feed_stats 
 		}
 		if (o->summaries == NULL)
 			o->summaries = json_array();
-		json_array_append_new((json_t *)o->summaries, s);
+		json_array_append((json_t *)o->summaries, s);
 		if (o->json)
-			return;
+			return s;
 	}
 	fprintf(o->fp, "== %s (%s)%s%s\n", name, feed_format_name(st->format), error ? ": ERROR: " : "",
 		error ? error : "");
@@ -236,6 +237,14 @@ output_feed_summary(struct output *o, const char *name, const struct feed_stats 
 			st->prose_skipped, st->cidr_expanded);
 	if (st->columns[0])
 		fprintf(o->fp, "   columns read: %s\n", st->columns);
+	return s;
+}
+
+void
+output_forget_examples(struct output *o)
+{
+	json_decref((json_t *)o->examples);
+	o->examples = NULL;
 }
 
 void

@@ -28,9 +28,14 @@ struct pipe_out output_pipe(struct output *o);
 
 /* Prints the summary of one feed or file. extra_json (may be NULL) is
  * a JSON object whose members are added to the JSON summary (it is not
- * consumed). */
-void output_feed_summary(struct output *o, const char *name, const struct feed_stats *st, const char *error,
-			 void *extra_json);
+ * consumed). Returns that summary (a json_t, a new reference: the caller
+ * json_decrefs it) when o keeps summaries (json or collect), else NULL. */
+void *output_feed_summary(struct output *o, const char *name, const struct feed_stats *st, const char *error,
+			  void *extra_json);
+
+/* Drops the rejects kept as examples since the last summary (a body
+ * that was refused, whose snapshot stands in). */
+void output_forget_examples(struct output *o);
 
 /* Prints the closing summary; for JSON, "files" holds each feed's
  * summary given to output_feed_summary. */

@@ -1,6 +1,8 @@
 /*
  * Sync, end to end: feeds -> desired set -> MDE's list -> plan ->
- * apply (batched, journaled) -> state. `plan` stops before apply.
+ * apply (batched, journaled) -> state. `plan` stops before apply. The
+ * stages live in desired.c, model.c, plan.c, apply.c and sync_report.c;
+ * sync.c runs them in order.
  */
 #ifndef IOCSYNC_SYNC_H
 #define IOCSYNC_SYNC_H
@@ -8,7 +10,6 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "cmd.h"
 #include "config.h"
 #include "mde.h"
 #include "plan.h"
@@ -46,31 +47,6 @@ int sync_run(const struct config *c, const struct sync_opts *o);
  * changes, 2 when some have and none failed, 1 when one failed; sync 0
  * when every tenant converged, 1 otherwise, 2 a usage error. */
 int sync_all(const struct config *c, const struct sync_opts *o);
-
-/* Deletes ids in batches of 500 with BatchDelete; on a 404 (an id
- * already gone) lists again and retries with the ids that remain.
- * gone[i] is set for each id deleted or already absent. Returns the
- * number that could not be deleted; why tells the last reason. */
-size_t delete_ids(struct mde *m, struct store *st, long long run, int *seq, const char *const *ids, size_t n,
-		  bool *gone, char *why, size_t whysz);
-
-/* The desired set as sync would build it now (feeds fetched, or their
- * snapshots). Feeds are reported to out. NULL when an allowlist cannot
- * be loaded. Free with wants_free. */
-struct output;
-struct want *sync_desired(const struct config *c, struct store *st, struct output *out, size_t *nw,
-			  size_t *feeds_failed);
-void wants_free(struct want *w, size_t n);
-/* Renders w's title and description (from its feed's templates) if they
- * are not yet. */
-void sync_want_render(struct want *w);
-
-/* Tells m what the state learned MDE puts in createdBy for this app
- * (spec 9, created-by), so that mde_owned knows it. */
-void sync_load_owner(struct mde *m, struct store *st);
-
-/* "2026-11-23T12:00:00Z" */
-void format_time(long long t, char *buf, size_t sz);
 
 /* Opens the store named by c. A verb that writes (write) takes the lock
  * (see store_open) and recovers from runs that were killed, each

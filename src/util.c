@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -697,4 +698,13 @@ csv_cell(FILE *fp, const char *s, bool always_quote)
 		fputc(*s, fp);
 	}
 	fputc('"', fp);
+}
+
+void
+format_time(long long t, char *buf, size_t sz)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	strftime(buf, sz, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }

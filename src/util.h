@@ -162,4 +162,7 @@ bool utf8_valid(const char *s, size_t len);
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
+/* t (seconds since the epoch) as "2026-11-23T12:00:00Z" into buf. */
+void format_time(long long t, char *buf, size_t sz);
+
 #endif

@@ -1,0 +1,509 @@
+#include "apply.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "limits.h"
+#include "log.h"
+#include "model.h"
+#include "progress.h"
+#include "signals.h"
+#include "strset.h"
+#include "util.h"
+
+static void
+journal(struct run *r, int seq, const char *step, size_t items, const char *state, const char *detail)
+{
+	if (store_journal(r->st, r->id, seq, step, (long long)items, state, detail, (long long)time(NULL)) != ERR_OK)
+		log_warn("state: cannot record step %s", step);
+}
+
+static void
+fail_item(struct run *r, const char *op, enum ioc_type t, const char *value, const char *reason)
+{
+	r->failed++;
+	if (json_array_size(r->failures) < 1000)
+		json_array_append_new(r->failures,
+				      json_pack("{s:s, s:s, s:s, s:s}", "op", op, "type", ioc_type_name(t), "value",
+						value, "reason", reason));
+	char vb[200], rb[400];
+	log_warn("%s %s %s failed: %s", op, ioc_type_name(t), echo_str(value, strlen(value), vb, sizeof(vb)),
+		 echo_str(reason, strlen(reason), rb, sizeof(rb)));
+}
+
+/* MDE's error code in a reason: "InvalidInput: ..." (an item's
+ * failureReason) or "... HTTP 400 InvalidInput: ..." (a refused
+ * request). Letters and digits only, at most 40; "unknown" otherwise. */
+static void
+reason_code(const char *reason, char *out, size_t outsz)
+{
+	const char *p = reason ? strstr(reason, "HTTP 400 ") : NULL;
+	p = p ? p + 9 : reason ? reason : "";
+	size_t n = 0;
+	while (n + 1 < outsz && n < 40 && is_alnum((unsigned char)p[n]))
+		n++;
+	if (n == 0 || (p[n] != ':' && p[n] != '\0'))
+		snprintf(out, outsz, "unknown");
+	else
+		snprintf(out, outsz, "%.*s", (int)n, p);
+}
+
+/* A value MDE refused (an item failed for a reason that will not pass,
+ * or a request of one item refused whole): named with MDE's reason in
+ * the output and the log, and counted by code for the metrics. */
+static void
+refuse_item(struct run *r, const struct op *o, const char *reason)
+{
+	const struct want *w = &r->w[o->want];
+	char code[48];
+	reason_code(reason, code, sizeof(code));
+	fail_item(r, op_name(o->kind), w->type, w->value, reason);
+	json_object_set_new(json_array_get(r->failures, json_array_size(r->failures) - 1), "code", json_string(code));
+	json_t *by = json_object_get(r->refused, code);
+	if (by == NULL && json_object_size(r->refused) < 20)
+		json_object_set_new(r->refused, code, by = json_array());
+	if (by && json_array_size(by) < 100)
+		json_array_append_new(by,
+				      json_pack("{s:s, s:s, s:s}", "type", ioc_type_name(w->type), "value", w->value,
+						"feed", w->feed->name));
+}
+
+/* A stop was asked for: what was not sent is not a failure; the next run
+ * lists MDE again and does the rest. */
+static void
+stopped(struct run *r)
+{
+	if (r->stopped)
+		return;
+	r->stopped = r->aborted = true;
+	snprintf(r->why, sizeof(r->why), "stopped on %s after the batch in flight; the next run does the rest",
+		 stop_signal_name());
+}
+
+size_t
+apply_delete_ids(struct mde *m, struct store *st, long long run, int *seq, const char *const *ids, size_t n, bool *gone,
+		 char *why, size_t whysz)
+{
+	size_t left = 0;
+	for (size_t b = 0; b < n; b += LIMIT_MDE_BATCH) {
+		size_t k = n - b < LIMIT_MDE_BATCH ? n - b : LIMIT_MDE_BATCH;
+		if (stop_requested()) {
+			set_why(why, whysz, "stopped on %s before this batch", stop_signal_name());
+			left += n - b;
+			break;
+		}
+		progress_step("delete batch", b / LIMIT_MDE_BATCH + 1, (n + LIMIT_MDE_BATCH - 1) / LIMIT_MDE_BATCH);
+		int s = ++*seq;
+		if (st)
+			store_journal(st, run, s, "batchdelete", (long long)k, "sent", NULL, (long long)time(NULL));
+		long status = 0;
+		enum err e = mde_batch_delete(m, ids + b, k, &status, why, whysz);
+		if (e == ERR_HTTP && status == 404) {
+			/* Some id is gone already and nothing was deleted
+			 * (spec 8): list again, retry with those that remain. */
+			json_t *all;
+			char w2[256];
+			if (mde_list_all(m, &all, w2, sizeof(w2)) == ERR_OK) {
+				struct strset *live = strset_new();
+				size_t i;
+				json_t *x;
+				json_array_foreach(all, i, x) {
+					char idb[32];
+					const char *s2 = mde_id(x, idb);
+					if (s2)
+						strset_add(live, s2, strlen(s2), 1);
+				}
+				json_decref(all);
+				const char **rest = xcalloc(k, sizeof(*rest));
+				size_t nr = 0;
+				for (size_t i2 = 0; i2 < k; i2++) {
+					if (strset_get(live, ids[b + i2], strlen(ids[b + i2])) >= 0)
+						rest[nr++] = ids[b + i2];
+					else if (gone)
+						gone[b + i2] = true;
+				}
+				e = nr ? mde_batch_delete(m, rest, nr, &status, why, whysz) : ERR_OK;
+				if (e == ERR_OK && gone)
+					for (size_t i2 = 0; i2 < k; i2++)
+						gone[b + i2] = true;
+				if (e != ERR_OK)
+					left += nr;
+				free(rest);
+				strset_free(live);
+			} else {
+				set_why(why, whysz, "%s", w2);
+				left += k;
+			}
+		} else if (e == ERR_OK) {
+			if (gone)
+				for (size_t i2 = 0; i2 < k; i2++)
+					gone[b + i2] = true;
+		} else {
+			left += k;
+		}
+		if (st)
+			store_journal(st, run, s, "batchdelete", (long long)k, e == ERR_OK ? "done" : "failed",
+				      e == ERR_OK ? NULL : why, (long long)time(NULL));
+		if (e == ERR_NET)
+			break; /* MDE is out of reach: stop here, the next run resumes */
+	}
+	return left;
+}
+
+/* Deletes the have indices in hv. */
+static void
+apply_deletes(struct run *r, const size_t *hv, size_t n, const char *op)
+{
+	if (n == 0 || r->aborted)
+		return;
+	const char **ids = xcalloc(n, sizeof(*ids));
+	bool *gone = xcalloc(n, sizeof(*gone));
+	for (size_t i = 0; i < n; i++)
+		ids[i] = r->h[hv[i]].id;
+	char why[512] = "";
+	apply_delete_ids(r->m, r->st, r->id, &r->seq, ids, n, gone, why, sizeof(why));
+	for (size_t i = 0; i < n; i++) {
+		if (gone[i]) {
+			r->have_gone[hv[i]] = true;
+			r->done[OP_DELETE]++;
+		} else if (stop_requested()) {
+			stopped(r);
+		} else {
+			fail_item(r, op, r->h[hv[i]].type, r->h[hv[i]].value, why[0] ? why : "not deleted");
+		}
+	}
+	free(ids);
+	free(gone);
+}
+
+/* The ids MDE gave, into the state at once (a run killed later still
+ * knows what it created). */
+static void
+record_ids(struct run *r, const size_t *todo, size_t k, long long now)
+{
+	struct store_ind *rows = xcalloc(k ? k : 1, sizeof(*rows));
+	size_t n = 0;
+	for (size_t i = 0; i < k; i++) {
+		const struct want *w = &r->w[r->p->ops[todo[i]].want];
+		const char *id = r->want_id[r->p->ops[todo[i]].want];
+		if (id)
+			rows[n++] = (struct store_ind){.type = w->type,
+						       .action = w->action,
+						       .value = w->value,
+						       .mde_id = id,
+						       .feeds = w->feeds,
+						       .first_seen = w->first_seen,
+						       .last_seen = now,
+						       .expires_at = w->expire_at};
+	}
+	if (store_ind_add(r->st, rows, n) != ERR_OK)
+		log_warn("state: cannot record the ids of an import batch (the run's end records them)");
+	free(rows);
+}
+
+/*
+ * One import call for todo[0..k) (indices into p->ops). A request MDE
+ * refuses whole with a 400 may stand for one bad item (spec 9,
+ * import-errors): it is split in halves until the refused items stand
+ * alone, within LIMIT_IMPORT_SPLIT_CALLS extra calls a run, so the good
+ * ones go through in the same run. Items that failed for a reason that
+ * may pass go to again[] for the next round.
+ */
+static void
+import_range(struct run *r, const size_t *todo, size_t k, int round, size_t *again, size_t *nagain)
+{
+	if (k == 0 || r->aborted)
+		return;
+	if (stop_requested()) {
+		stopped(r);
+		return;
+	}
+	json_t *items = json_array();
+	for (size_t i = 0; i < k; i++)
+		json_array_append_new(items, model_import_item(r->c, &r->w[r->p->ops[todo[i]].want]));
+	int s = ++r->seq;
+	journal(r, s, "import", k, "sent", NULL);
+	json_t *res;
+	long status = 0;
+	char why[512];
+	enum err e = mde_import(r->m, items, &res, &status, why, sizeof(why));
+	json_decref(items);
+	if (e == ERR_HTTP && status == 400) {
+		journal(r, s, "import", k, "refused", why);
+		if (k == 1) {
+			refuse_item(r, &r->p->ops[todo[0]], why);
+		} else if (r->split_calls + 2 <= LIMIT_IMPORT_SPLIT_CALLS) {
+			r->split_calls += 2;
+			log_info("import: MDE refused a batch of %zu whole (%s); splitting it to find the refused", k,
+				 why);
+			import_range(r, todo, k / 2, round, again, nagain);
+			import_range(r, todo + k / 2, k - k / 2, round, again, nagain);
+		} else {
+			char reason[700];
+			snprintf(reason, sizeof(reason),
+				 "%s (refused with its batch of %zu; not split further: this "
+				 "run's %d extra calls for that are spent, the next run goes on)",
+				 why, k, LIMIT_IMPORT_SPLIT_CALLS);
+			for (size_t i = 0; i < k; i++)
+				refuse_item(r, &r->p->ops[todo[i]], reason);
+		}
+		return;
+	}
+	if (e != ERR_OK) {
+		journal(r, s, "import", k, "failed", why);
+		if (stop_requested()) { /* not done: the next run lists and converges */
+			stopped(r);
+			return;
+		}
+		if (e == ERR_NET || e == ERR_PARSE) {
+			/* Out of reach, or an answer we cannot match to the
+			 * items: stop; the next run lists MDE again and finishes
+			 * the work. */
+			r->aborted = true;
+			snprintf(r->why, sizeof(r->why), "%s", why);
+		}
+		for (size_t i = 0; i < k; i++) {
+			const struct op *o = &r->p->ops[todo[i]];
+			fail_item(r, op_name(o->kind), r->w[o->want].type, r->w[o->want].value, why);
+		}
+		return;
+	}
+	const char *learn_value = NULL, *learn_id = NULL;
+	char *canon = xmalloc(LIMIT_VALUE_BYTES + 32);
+	for (size_t i = 0; i < k; i++) {
+		const struct op *o = &r->p->ops[todo[i]];
+		const struct want *w = &r->w[o->want];
+		json_t *x = json_array_get(res, i);
+		const char *ind = json_string_value(json_object_get(x, "indicator"));
+		char idb[32];
+		const char *id = mde_id(x, idb);
+		/* Results come in input order (spec 8); one that names another
+		 * value is not trusted. MDE may return the value in its own
+		 * normal form (spec 9, normalize): compared canonically. */
+		bool same = ind == NULL || strcasecmp(ind, w->value) == 0 ||
+			(ioc_canon_as(w->type, ind, canon, LIMIT_VALUE_BYTES + 32) && strcmp(canon, w->value) == 0);
+		if (!same) {
+			fail_item(r, op_name(o->kind), w->type, w->value,
+				  "the import result does not match the item (the next run lists again)");
+		} else if (json_is_true(json_object_get(x, "isFailed")) || id == NULL) {
+			const char *reason = json_string_value(json_object_get(x, "failureReason"));
+			if (plan_item_retryable(reason) && round < 2)
+				again[(*nagain)++] = todo[i];
+			else
+				refuse_item(r, o, reason ? reason : "failed without a reason");
+		} else {
+			free(r->want_id[o->want]);
+			r->want_id[o->want] = xstrdup(id);
+			r->done[o->kind]++;
+			if (learn_value == NULL && ind && r->learn_owner) {
+				learn_value = ind;
+				learn_id = r->want_id[o->want];
+			}
+		}
+	}
+	free(canon);
+	record_ids(r, todo, k, (long long)time(NULL));
+	journal(r, s, "import", k, "done", NULL);
+	if (learn_value) {
+		r->learn_owner = false;
+		model_learn_owner(r->m, r->st, learn_value, learn_id);
+	}
+	json_decref(res);
+}
+
+/* Imports the wants in ops (indices into p->ops) in batches of 500,
+ * retrying items that failed for a reason that may pass. */
+static void
+apply_imports(struct run *r, const size_t *opv, size_t n)
+{
+	size_t *todo = xmalloc((n ? n : 1) * sizeof(*todo)), ntodo = n;
+	memcpy(todo, opv, n * sizeof(*todo));
+	for (int round = 0; round < 3 && ntodo > 0 && !r->aborted; round++) {
+		size_t *again = xmalloc(ntodo * sizeof(*again)), nagain = 0;
+		for (size_t b = 0; b < ntodo && !r->aborted; b += LIMIT_MDE_BATCH) {
+			size_t k = ntodo - b < LIMIT_MDE_BATCH ? ntodo - b : LIMIT_MDE_BATCH;
+			progress_step(round ? "import (retry) batch" : "import batch", b / LIMIT_MDE_BATCH + 1,
+				      (ntodo + LIMIT_MDE_BATCH - 1) / LIMIT_MDE_BATCH);
+			import_range(r, todo + b, k, round, again, &nagain);
+		}
+		if (nagain)
+			log_info("import: %zu items failed for a reason that may pass; trying them again", nagain);
+		free(todo);
+		todo = again;
+		ntodo = nagain;
+	}
+	for (size_t i = 0; i < ntodo && !r->stopped; i++) {
+		const struct op *o = &r->p->ops[todo[i]];
+		fail_item(r, op_name(o->kind), r->w[o->want].type, r->w[o->want].value, "still failing after retries");
+	}
+	free(todo);
+}
+
+void
+apply_run(struct run *r)
+{
+	const struct plan *p = r->p;
+	size_t *early = xmalloc((p->n ? p->n : 1) * sizeof(size_t)), ne = 0;
+	size_t *imp = xmalloc((p->n ? p->n : 1) * sizeof(size_t)), ni = 0;
+	size_t *late = xmalloc((p->n ? p->n : 1) * sizeof(size_t)), nl = 0;
+	for (size_t k = 0; k < p->n; k++) {
+		const struct op *o = &p->ops[k];
+		if (o->kind == OP_DELETE && !o->late)
+			early[ne++] = o->have;
+		else if (o->kind == OP_CREATE || o->kind == OP_UPDATE || o->kind == OP_RENEW || o->kind == OP_REPLACE)
+			imp[ni++] = k;
+	}
+	/* Deletes first: they free room under the cap for what comes. */
+	apply_deletes(r, early, ne, "delete");
+	apply_imports(r, imp, ni);
+	/* An old action goes only once its replacement exists, and only
+	 * when it is another indicator: under an upsert key of (type,
+	 * value), MDE changed the old one's action in place and gave its id
+	 * back (spec 9, upsert-key); deleting it would unblock the value. */
+	for (size_t k = 0; k < p->n; k++) {
+		const struct op *o = &p->ops[k];
+		const char *now_id = o->kind == OP_DELETE && o->late ? r->want_id[o->want] : NULL;
+		if (now_id == NULL)
+			continue;
+		if (strcmp(now_id, r->h[o->have].id) != 0)
+			late[nl++] = o->have;
+		else
+			r->have_gone[o->have] = true; /* it is the new one now */
+	}
+	size_t before = r->done[OP_DELETE];
+	apply_deletes(r, late, nl, "replace");
+	r->done[OP_DELETE] = before; /* counted as replacements */
+	free(early);
+	free(imp);
+	free(late);
+}
+
+enum err
+apply_record(struct run *r, const struct state *s, long long now)
+{
+	struct store_ind *rows = xcalloc(r->nw + r->nh + 1, sizeof(*rows));
+	size_t n = 0;
+	struct strset *seen = strset_new();
+	char key[LIMIT_VALUE_BYTES + 32];
+	for (size_t i = 0; i < r->nw; i++) {
+		if (r->want_id[i] == NULL)
+			continue;
+		const struct want *w = &r->w[i];
+		int kl = snprintf(key, sizeof(key), "%d:%d:%s", w->type, w->action, w->value);
+		strset_add(seen, key, (size_t)kl, 1);
+		rows[n++] = (struct store_ind){.type = w->type,
+					       .action = w->action,
+					       .value = w->value,
+					       .mde_id = r->want_id[i],
+					       .feeds = w->feeds,
+					       .first_seen = w->first_seen,
+					       .last_seen = now,
+					       .expires_at = w->expire_at};
+	}
+	/* Wanted (type, value, action) -> want index, for the kept ones. */
+	struct strset *wanted = strset_new();
+	for (size_t i = 0; i < r->nw; i++) {
+		int kl = snprintf(key, sizeof(key), "%d:%d:%s", r->w[i].type, r->w[i].action, r->w[i].value);
+		strset_add(wanted, key, (size_t)kl, (int)i);
+	}
+	for (size_t j = 0; j < r->nh; j++) {
+		const struct have *h = &r->h[j];
+		if (!h->owned || r->have_gone[j] || h->action < 0 || h->type == IOC_NONE)
+			continue;
+		int kl = snprintf(key, sizeof(key), "%d:%d:%s", h->type, h->action, h->value);
+		if (!strset_add(seen, key, (size_t)kl, 1))
+			continue;
+		int wi = strset_get(wanted, key, (size_t)kl);
+		const struct state_row *sr = state_get(s, h->type, h->value);
+		struct store_ind x = {.type = h->type,
+				      .action = h->action,
+				      .value = h->value,
+				      .mde_id = h->id,
+				      .expires_at = h->expire_at,
+				      .last_seen = now};
+		if (wi >= 0) {
+			x.feeds = r->w[wi].feeds;
+			x.first_seen = r->w[wi].first_seen;
+		} else {
+			x.feeds = sr ? sr->feeds : "";
+			x.first_seen = sr && sr->first_seen ? sr->first_seen : now;
+			x.gone_since = sr && sr->gone_since ? sr->gone_since : now;
+		}
+		rows[n++] = x;
+	}
+	enum err e = store_ind_replace(r->st, rows, n);
+	strset_free(seen);
+	strset_free(wanted);
+	free(rows);
+	return e;
+}
+
+/* One change, logged per value (a text line, or {"change": ...} in a
+ * JSON log) and kept for the value's history. */
+static void
+change(struct run *r, struct store_change *v, size_t *n, const char *op, enum ioc_type t, const char *value, int action,
+       const char *feed, const char *reason, const char *id, long long now)
+{
+	v[(*n)++] = (struct store_change){.type = (int)t,
+					  .value = value,
+					  .at = now,
+					  .op = op,
+					  .action = action,
+					  .feed = feed,
+					  .reason = reason,
+					  .mde_id = id};
+	const char *an = action >= 0 ? ioc_action_name((enum ioc_action)action) : "unknown";
+	json_t *j = json_pack("{s:{s:s, s:s, s:s, s:s, s:s, s:s}}", "change", "op", op, "type", ioc_type_name(t),
+			      "value", value, "action", an, "feed", feed ? feed : "", "reason", reason ? reason : "");
+	if (j && id)
+		json_object_set_new(json_object_get(j, "change"), "id", json_string(id));
+	log_fields(LOG_INFO, j, "change: %s %s %s %s (feed %s: %s)%s%s", op, ioc_type_name(t), value, an,
+		   feed && *feed ? feed : "-", reason ? reason : "", id ? " id " : "", id ? id : "");
+	json_decref(j);
+	(void)r;
+}
+
+void
+apply_record_changes(struct run *r, long long now)
+{
+	const struct plan *p = r->p;
+	struct store_change *v = xcalloc(p->n + json_array_size(r->failures) + 1, sizeof(*v));
+	size_t n = 0;
+	for (size_t k = 0; k < p->n; k++) {
+		const struct op *o = &p->ops[k];
+		const struct want *w = o->want != SIZE_MAX ? &r->w[o->want] : NULL;
+		const struct have *h = o->have != SIZE_MAX ? &r->h[o->have] : NULL;
+		switch (o->kind) {
+		case OP_CREATE:
+		case OP_UPDATE:
+		case OP_RENEW:
+		case OP_REPLACE:
+			if (r->want_id && r->want_id[o->want])
+				change(r, v, &n, op_name(o->kind), w->type, w->value, (int)w->action, w->feeds, o->why,
+				       r->want_id[o->want], now);
+			break;
+		case OP_DELETE:
+			if (!o->late && r->have_gone && r->have_gone[o->have])
+				change(r, v, &n, "delete", h->type, h->value, h->action, w ? w->feeds : NULL, o->why,
+				       h->id, now);
+			break;
+		case OP_HOLD: change(r, v, &n, "hold", h->type, h->value, h->action, NULL, o->why, h->id, now); break;
+		default: break;
+		}
+	}
+	size_t i;
+	json_t *f;
+	json_array_foreach(r->failures, i, f) {
+		int t = model_type(json_string_value(json_object_get(f, "type")));
+		const char *val = json_string_value(json_object_get(f, "value"));
+		if (val)
+			change(r, v, &n, "failed", (enum ioc_type)t, val, -1, NULL,
+			       json_string_value(json_object_get(f, "reason")), NULL, now);
+	}
+	if (store_history_add(r->st, v, n) != ERR_OK)
+		log_warn("state: cannot keep the history of this run's changes");
+	free(v);
+}

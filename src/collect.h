@@ -1,0 +1,45 @@
+/*
+ * Collecting a feed: fetch (or TAXII) -> gates (empty, HTML, binary) ->
+ * parse, classify, canonicalise and policy-check (pipeline.h) -> the
+ * feed's values, merged into the run's set. A body is parsed once; a
+ * body that fails a gate leaves the last good snapshot standing, and
+ * shrinking past max_shrink holds the feed's deletions. Every verb that
+ * reads feeds (feeds, plan, sync, export) comes through here.
+ */
+#ifndef IOCSYNC_COLLECT_H
+#define IOCSYNC_COLLECT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "merge.h"
+#include "policy.h"
+#include "store.h"
+
+struct output;
+
+/* What a feed gave this run. */
+struct collect_use {
+	bool usable;      /* a body (fresh, or the last good snapshot) was used */
+	const char *hold; /* its deletions are held, and why (static text), or NULL */
+	json_t *summary;  /* its summary, when out keeps summaries (json_decref it), else NULL */
+};
+
+/* Loads the allowlist files of c into p; prints errors; false on failure. */
+bool collect_allowlists(const struct config *c, struct policy *p);
+
+/*
+ * Fetches feed f (index idx of c->feeds) and merges what this run will
+ * use into m: the fresh body, or the last good snapshot when the fetch
+ * failed or the body was refused (HTML, empty, binary, parsed to
+ * nothing). A body that shrank past max_shrink is used too (its new
+ * values go out), but its deletions are held and it does not become the
+ * snapshot, unless force. Prints to out; fills *use (may be NULL).
+ * Returns 1 when the feed failed, 0 otherwise.
+ */
+int collect_feed(const struct config *c, const struct feed_cfg *f, uint32_t idx, struct store *st, struct policy *pol,
+		 struct merge *m, struct output *out, bool force, struct collect_use *use);
+
+#endif

@@ -1,0 +1,230 @@
+#include "desired.h"
+
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "collect.h"
+#include "log.h"
+#include "limits.h"
+#include "merge.h"
+#include "output.h"
+#include "strset.h"
+#include "util.h"
+
+/* Expands {feed} {value} {type} {action} {name} {description} and cuts
+ * to max bytes at a character boundary. */
+static char *
+render(const char *tpl, const struct feed_cfg *f, const struct want *it, size_t max)
+{
+	struct strbuf sb = {0};
+	for (const char *p = tpl; *p; p++) {
+		const char *e;
+		if (*p == '{' && (e = strchr(p, '}')) != NULL) {
+			size_t n = (size_t)(e - p - 1);
+			const char *v = NULL;
+			if (n == 4 && memcmp(p + 1, "feed", 4) == 0)
+				v = f->name;
+			else if (n == 5 && memcmp(p + 1, "value", 5) == 0)
+				v = it->value;
+			else if (n == 4 && memcmp(p + 1, "type", 4) == 0)
+				v = ioc_type_name(it->type);
+			else if (n == 6 && memcmp(p + 1, "action", 6) == 0)
+				v = ioc_action_name(f->action);
+			else if (n == 4 && memcmp(p + 1, "name", 4) == 0)
+				v = it->item_title ? it->item_title : f->name;
+			else if (n == 11 && memcmp(p + 1, "description", 11) == 0)
+				v = it->item_desc ? it->item_desc : "";
+			if (v) {
+				sb_adds(&sb, v);
+				p = e;
+				continue;
+			}
+		}
+		sb_addc(&sb, *p);
+	}
+	if (sb.buf == NULL)
+		sb_add(&sb, "", 0);
+	if (sb.len > max) {
+		size_t n = max;
+		while (n > 0 && ((unsigned char)sb.buf[n] & 0xc0) == 0x80)
+			n--;
+		sb.buf[n] = '\0';
+		sb.len = n;
+	}
+	/* MDE refuses values with white space at either end. */
+	while (sb.len > 0 && is_space((unsigned char)sb.buf[sb.len - 1]))
+		sb.buf[--sb.len] = '\0';
+	return sb.buf;
+}
+
+void
+desired_render(struct want *w)
+{
+	if (w->title == NULL)
+		w->title = render(w->feed->title, w->feed, w, LIMIT_TITLE_BYTES);
+	if (w->description == NULL)
+		w->description = render(w->feed->description, w->feed, w, LIMIT_DESCRIPTION_BYTES);
+}
+
+static uint64_t
+want_hash(struct want *w)
+{
+	const struct feed_cfg *f = w->feed;
+	desired_render(w);
+	const char *edu =
+		w->type == IOC_URL && (w->action == ACT_BLOCK || w->action == ACT_WARN) ? f->educate_url : NULL;
+	return plan_attr_hash((int)w->action, (int)w->severity, w->title, w->description, f->recommended_actions,
+			      (const char *const *)f->device_groups, f->ndevice_groups, f->generate_alert, edu);
+}
+
+static struct want *
+build_wants(const struct config *c, struct merge *m, const struct state *s, long long now, size_t *nw)
+{
+	size_t n = merge_count(m);
+	struct want *w = xcalloc(n ? n : 1, sizeof(*w));
+	for (size_t i = 0; i < n; i++) {
+		struct merge_item it;
+		merge_get(m, i, &it);
+		const struct feed_cfg *f = &c->feeds[it.feed];
+		struct want *x = &w[i];
+		x->type = it.type;
+		x->value = xstrndup(it.value, it.len);
+		x->action = f->action;
+		x->severity = f->severity;
+		x->priority = f->priority;
+		x->feed = f;
+		/* The title and description are rendered only for what is sent
+		 * or compared: most of a big feed never fits under the cap. */
+		x->item_title = it.title ? xstrdup(it.title) : NULL;
+		x->item_desc = it.description ? xstrdup(it.description) : NULL;
+		x->expire_at = now + f->expire_after_s;
+		if (it.expire_at > 0 && it.expire_at < x->expire_at)
+			x->expire_at = it.expire_at;
+		const struct state_row *r = state_get(s, (int)x->type, x->value);
+		x->first_seen = r && r->first_seen ? r->first_seen : now;
+		/* The feeds that list it, each once, in configuration order. */
+		size_t ns;
+		const struct merge_src *src = merge_sources(m, i, &ns);
+		struct strbuf fb = {0};
+		uint32_t last = UINT32_MAX;
+		for (size_t k = 0; k < ns; k++) {
+			if (src[k].feed == last)
+				continue;
+			last = src[k].feed;
+			char needle[300];
+			snprintf(needle, sizeof(needle), ",%s,", c->feeds[last].name);
+			struct strbuf probe = {0};
+			sb_addf(&probe, ",%s,", fb.buf ? fb.buf : "");
+			if (strstr(probe.buf, needle) == NULL)
+				sb_addf(&fb, "%s%s", fb.len ? "," : "", c->feeds[last].name);
+			sb_free(&probe);
+		}
+		if (fb.buf && strcmp(fb.buf, f->name) != 0) {
+			x->feeds = fb.buf;
+			x->feeds_owned = true;
+		} else {
+			sb_free(&fb);
+			x->feeds = f->name;
+		}
+	}
+	*nw = n;
+	return w;
+}
+
+void
+desired_hash_held(struct want *w, size_t nw, const struct have *h, size_t nh)
+{
+	struct strset *held = strset_new();
+	char key[LIMIT_VALUE_BYTES + 16];
+	for (size_t j = 0; j < nh; j++)
+		if (h[j].owned)
+			strset_add(held, key, state_key(key, sizeof(key), (int)h[j].type, h[j].value), 1);
+	for (size_t i = 0; nh && i < nw; i++)
+		if (strset_get(held, key, state_key(key, sizeof(key), (int)w[i].type, w[i].value)) >= 0)
+			w[i].attrs = want_hash(&w[i]);
+	strset_free(held);
+}
+
+void
+desired_free(struct want *w, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(w[i].value), free(w[i].title), free(w[i].description);
+		free(w[i].item_title), free(w[i].item_desc);
+		if (w[i].feeds_owned)
+			free(w[i].feeds);
+	}
+	free(w);
+}
+
+/* Is feed past max_shrink: named in --force-feed, or everything forced? */
+static bool
+forced(const struct desired_in *in, const char *feed)
+{
+	if (in && in->force)
+		return true;
+	for (size_t i = 0; in && i < in->nforce_feeds; i++)
+		if (strcmp(in->force_feeds[i], feed) == 0)
+			return true;
+	return false;
+}
+
+/* A feed's summary of this run into the store, for status and report. */
+static void
+keep_report(struct store *st, const char *name, const json_t *summary)
+{
+	char *rep = summary ? json_dumps(summary, JSON_COMPACT) : NULL;
+	if (rep == NULL || store_feed_report(st, name, rep) != ERR_OK)
+		log_warn("state: cannot keep the report of feed %s", name);
+	free(rep);
+}
+
+struct want *
+desired_collect(const struct config *c, struct store *st, const struct state *s, struct output *out, long long now,
+		const struct desired_in *in, size_t *nw, struct plan_down *down, size_t *ndown, size_t *feeds_failed)
+{
+	struct policy *pol = policy_new();
+	if (!collect_allowlists(c, pol)) {
+		policy_free(pol);
+		return NULL;
+	}
+	struct merge *mg = merge_new();
+	for (size_t k = 0; k < c->nfeeds; k++) {
+		const struct feed_cfg *f = &c->feeds[k];
+		const char *hold = NULL;
+		if (!f->enabled) {
+			hold = "its feed is paused (enabled = no)";
+		} else if (in && in->skip && in->skip[k]) {
+			hold = "its feed names a device group MDE does not know";
+		} else {
+			struct collect_use use = {0};
+			*feeds_failed +=
+				(size_t)collect_feed(c, f, (uint32_t)k, st, pol, mg, out, forced(in, f->name), &use);
+			if (in && in->keep_reports)
+				keep_report(st, f->name, use.summary);
+			json_decref(use.summary);
+			hold = use.hold;
+		}
+		if (hold && down)
+			down[(*ndown)++] = (struct plan_down){f->name, hold};
+	}
+	struct want *w = build_wants(c, mg, s, now, nw);
+	merge_free(mg);
+	policy_free(pol);
+	return w;
+}
+
+struct want *
+desired_build(const struct config *c, struct store *st, struct output *out, size_t *nw, size_t *feeds_failed)
+{
+	struct state s;
+	state_load(st, &s);
+	*feeds_failed = 0;
+	struct want *w = desired_collect(c, st, &s, out, (long long)time(NULL), NULL, nw, NULL, NULL, feeds_failed);
+	state_free(&s);
+	return w;
+}

@@ -1,0 +1,310 @@
+#include "model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "desired.h"
+#include "http.h"
+#include "limits.h"
+#include "log.h"
+#include "strset.h"
+#include "util.h"
+
+static long long
+parse_time(const char *s)
+{
+	struct tm tm = {0};
+	if (s == NULL ||
+	    sscanf(s, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) !=
+		    6)
+		return 0;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (long long)timegm(&tm);
+}
+
+int
+model_type(const char *s)
+{
+	for (int t = IOC_IP; t < IOC_TYPE_COUNT; t++)
+		if (s && strcmp(s, ioc_type_name((enum ioc_type)t)) == 0)
+			return t;
+	return IOC_NONE;
+}
+
+int
+model_action(const char *s)
+{
+	for (int a = 0; a < ACT__COUNT; a++)
+		if (s && strcmp(s, ioc_action_name((enum ioc_action)a)) == 0)
+			return a;
+	return -1;
+}
+
+int
+model_severity(const char *s)
+{
+	for (int v = 0; v < SEV__COUNT; v++)
+		if (s && strcmp(s, severity_name((enum severity)v)) == 0)
+			return v;
+	return SEV_INFORMATIONAL;
+}
+
+struct have *
+model_haves(const struct mde *m, const json_t *list, const struct state *s, size_t *n)
+{
+	size_t cnt = json_array_size(list), k = 0;
+	struct have *h = xcalloc(cnt ? cnt : 1, sizeof(*h));
+	char *canon = xmalloc(LIMIT_VALUE_BYTES + 32);
+	for (size_t i = 0; i < cnt; i++) {
+		const json_t *x = json_array_get(list, i);
+		if (!json_is_object(x))
+			continue;
+		char idb[32];
+		const char *ids = mde_id(x, idb);
+		const char *val = json_string_value(json_object_get(x, "indicatorValue"));
+		if (ids == NULL || val == NULL)
+			continue;
+		struct have *y = &h[k++];
+		y->id = xstrdup(ids);
+		y->type = (enum ioc_type)model_type(json_string_value(json_object_get(x, "indicatorType")));
+		if (ioc_canon_as(y->type, val, canon, LIMIT_VALUE_BYTES + 32)) {
+			y->value = xstrdup(canon);
+		} else {
+			y->value = xstrdup(val);
+			if (y->type >= IOC_MD5) /* hashes compare in lower case, whatever else they hold */
+				for (char *p = y->value; *p; p++)
+					*p = (char)lc((unsigned char)*p);
+		}
+		y->action = model_action(json_string_value(json_object_get(x, "action")));
+		y->owned = state_made(s, y->id, (int)y->type, y->value) || mde_owned(m, x);
+		const char *who = json_string_value(json_object_get(x, "createdByDisplayName"));
+		if (who == NULL || *who == '\0')
+			who = json_string_value(json_object_get(x, "createdBy"));
+		y->owner = xstrdup(who ? who : "");
+		y->expire_at = parse_time(json_string_value(json_object_get(x, "expirationTime")));
+		json_t *g = json_object_get(x, "rbacGroupNames");
+		size_t ng = json_array_size(g);
+		const char **groups = xcalloc(ng ? ng : 1, sizeof(*groups));
+		size_t gi = 0;
+		for (size_t j = 0; j < ng; j++)
+			if (json_is_string(json_array_get(g, j)))
+				groups[gi++] = json_string_value(json_array_get(g, j));
+		y->attrs = plan_attr_hash(y->action, model_severity(json_string_value(json_object_get(x, "severity"))),
+					  json_string_value(json_object_get(x, "title")),
+					  json_string_value(json_object_get(x, "description")),
+					  json_string_value(json_object_get(x, "recommendedActions")), groups, gi,
+					  json_is_true(json_object_get(x, "generateAlert")),
+					  json_string_value(json_object_get(x, "educateUrl")));
+		free(groups);
+	}
+	free(canon);
+	*n = k;
+	return h;
+}
+
+void
+model_haves_free(struct have *h, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(h[i].id), free(h[i].value), free(h[i].owner);
+	free(h);
+}
+
+json_t *
+model_import_item(const struct config *c, struct want *w)
+{
+	const struct feed_cfg *f = w->feed;
+	char exp[32];
+	format_time(w->expire_at, exp, sizeof(exp));
+	desired_render(w);
+	json_t *groups = json_array();
+	for (size_t g = 0; g < f->ndevice_groups; g++)
+		json_array_append_new(groups, json_string(f->device_groups[g]));
+	bool edu = f->educate_url && w->type == IOC_URL && (w->action == ACT_BLOCK || w->action == ACT_WARN);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:o, s:o, s:o}", "indicatorValue", w->value,
+			 "indicatorType", ioc_type_name(w->type), "action", ioc_action_name(w->action), "title",
+			 w->title, "description", w->description, "application", c->application, "expirationTime", exp,
+			 "severity", severity_name(w->severity), "generateAlert", f->generate_alert, "rbacGroupNames",
+			 groups, "recommendedActions",
+			 f->recommended_actions ? json_string(f->recommended_actions) : json_null(), "educateUrl",
+			 edu ? json_string(f->educate_url) : json_null());
+}
+
+static char *
+owner_key(const struct mde *m)
+{
+	return xasprintf("created_by:%s", mde_client_id(m));
+}
+
+void
+model_load_owner(struct mde *m, struct store *st)
+{
+	char *okey = owner_key(m), *learned = store_meta_get(st, okey);
+	mde_set_created_by(m, learned);
+	free(okey);
+	free(learned);
+}
+
+/* MDE was seen to put `by` in createdBy for an indicator this app
+ * created: from now on that marks iocsync's own, in this run and the
+ * next (kept in the state). */
+static void
+owner_learned(struct mde *m, struct store *st, const char *by)
+{
+	const char *cur = mde_created_by(m);
+	if (cur && strcasecmp(cur, by) == 0)
+		return;
+	char bb[120];
+	if (strcasecmp(by, mde_client_id(m)) != 0)
+		log_info(
+			"ownership: MDE puts %s in createdBy for this app, not its client id; iocsync owns "
+			"what carries it",
+			echo_str(by, strlen(by), bb, sizeof(bb)));
+	mde_set_created_by(m, by);
+	char *k = owner_key(m);
+	if (store_meta_set(st, k, by) != ERR_OK)
+		log_warn("state: cannot keep what MDE puts in createdBy (it is learned again)");
+	free(k);
+}
+
+bool
+model_owner_from_list(struct mde *m, struct store *st, const json_t *list, const struct state *s)
+{
+	char *canon = xmalloc(LIMIT_VALUE_BYTES + 32);
+	bool found = false;
+	size_t i;
+	json_t *x;
+	json_array_foreach(list, i, x) {
+		char idb[32];
+		const char *id = mde_id(x, idb);
+		const char *v = json_string_value(json_object_get(x, "indicatorValue"));
+		const char *by = json_string_value(json_object_get(x, "createdBy"));
+		int t = model_type(json_string_value(json_object_get(x, "indicatorType")));
+		if (id == NULL || v == NULL || by == NULL || *by == '\0' || strset_get(s->ids, id, strlen(id)) < 0)
+			continue;
+		if (!ioc_canon_as((enum ioc_type)t, v, canon, LIMIT_VALUE_BYTES + 32) || !state_made(s, id, t, canon))
+			continue;
+		owner_learned(m, st, by);
+		found = true;
+		break;
+	}
+	free(canon);
+	return found;
+}
+
+/* The filter names the value as MDE returned it (its own normalised
+ * form). */
+void
+model_learn_owner(struct mde *m, struct store *st, const char *value, const char *id)
+{
+	struct strbuf f = {0};
+	sb_adds(&f, "indicatorValue eq '");
+	for (const char *p = value; *p; p++) {
+		if (*p == '\'')
+			sb_addc(&f, '\''); /* OData doubles a quote in a string */
+		sb_addc(&f, *p);
+	}
+	sb_adds(&f, "'");
+	char *esc = http_escape(f.buf);
+	char *path = xasprintf("/api/indicators?$filter=%s&$top=100", esc);
+	long status;
+	json_t *out = NULL;
+	char why[512];
+	if (mde_call(m, MDE_EP_LIST, "GET", path, NULL, &status, &out, why, sizeof(why)) != ERR_OK) {
+		log_warn("ownership: cannot read back indicator %s to learn what MDE puts in createdBy: %s", id, why);
+	} else {
+		size_t i;
+		json_t *x;
+		json_array_foreach(json_object_get(out, "value"), i, x) {
+			char idb[32];
+			const char *xid = mde_id(x, idb);
+			const char *by = json_string_value(json_object_get(x, "createdBy"));
+			if (xid && by && *by && strcmp(xid, id) == 0) {
+				owner_learned(m, st, by);
+				break;
+			}
+		}
+	}
+	json_decref(out);
+	free(path);
+	free(esc);
+	sb_free(&f);
+}
+
+bool
+model_has_role(const json_t *roles, const char *name)
+{
+	size_t i;
+	json_t *x;
+	json_array_foreach(roles, i, x)
+		if (json_is_string(x) && strcmp(json_string_value(x), name) == 0)
+			return true;
+	return false;
+}
+
+bool *
+model_verify_groups(const struct config *c, struct mde *m, size_t *nbad, json_t **info)
+{
+	*nbad = 0;
+	*info = NULL;
+	size_t want = 0;
+	for (size_t k = 0; k < c->nfeeds; k++)
+		if (c->feeds[k].enabled)
+			want += c->feeds[k].ndevice_groups;
+	if (want == 0 || !c->verify_device_groups)
+		return NULL;
+	char why[512];
+	const json_t *roles = mde_roles(m, why, sizeof(why));
+	if (roles == NULL)
+		return NULL; /* no token: the list says so next */
+	if (!model_has_role(roles, "Machine.Read.All") && !model_has_role(roles, "Machine.ReadWrite.All")) {
+		log_warn(
+			"device groups are unverified: the token lacks Machine.Read.All, so a misspelt group would "
+			"scope its blocks to nothing (grant it, or set verify_device_groups = no)");
+		*info = json_pack("{s:b, s:s}", "verified", 0, "why", "the token lacks Machine.Read.All");
+		return NULL;
+	}
+	json_t *groups;
+	if (mde_device_groups(m, &groups, why, sizeof(why)) != ERR_OK) {
+		log_warn("device groups are unverified: %s", why);
+		*info = json_pack("{s:b, s:s}", "verified", 0, "why", why);
+		return NULL;
+	}
+	struct strbuf known = {0};
+	json_t *kn = json_array(), *unknown = json_object(), *v;
+	const char *g;
+	json_object_foreach(groups, g, v) {
+		sb_addf(&known, "%s%s", known.len ? ", " : "", g);
+		json_array_append_new(kn, json_string(g));
+	}
+	bool *bad = xcalloc(c->nfeeds, sizeof(*bad));
+	for (size_t k = 0; k < c->nfeeds; k++) {
+		const struct feed_cfg *f = &c->feeds[k];
+		for (size_t i = 0; f->enabled && i < f->ndevice_groups; i++) {
+			if (json_object_get(groups, f->device_groups[i]))
+				continue;
+			if (!bad[k])
+				(*nbad)++;
+			bad[k] = true;
+			json_t *list = json_object_get(unknown, f->name);
+			if (list == NULL)
+				json_object_set_new(unknown, f->name, list = json_array());
+			json_array_append_new(list, json_string(f->device_groups[i]));
+			char gb[200];
+			log_error(
+				"feed %s: device group \"%s\" does not exist in MDE (groups with devices: %s); nothing of "
+				"this feed is sent or deleted until device_groups is fixed (a group with no device yet "
+				"cannot be seen: verify_device_groups = no)",
+				f->name, echo_str(f->device_groups[i], strlen(f->device_groups[i]), gb, sizeof(gb)),
+				known.len ? known.buf : "none");
+		}
+	}
+	sb_free(&known);
+	json_decref(groups);
+	*info = json_pack("{s:b, s:o, s:o}", "verified", 1, "known", kn, "unknown", unknown);
+	return bad;
+}
