@@ -13,7 +13,6 @@
 #include "feed.h"
 #include "ioc.h"
 #include "log.h"
-#include "pipeline.h"
 #include "util.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/iocsync/iocsync.conf"

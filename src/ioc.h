@@ -150,4 +150,11 @@ const char *ioc_action_name(enum ioc_action a);
 /* Parses an action (MDE name or allow, audit, warn, block,
  * block-and-remediate; any case). Returns -1 when unknown. */
 int ioc_action_parse(const char *s);
+/* What a feed's CIDR block becomes: skipped (MDE takes single addresses),
+ * or opened into its addresses up to cidr_expand_max. */
+enum cidr_mode {
+	CIDR_SKIP = 0,
+	CIDR_EXPAND
+};
+
 #endif

@@ -11,11 +11,6 @@
 #include "merge.h"
 #include "policy.h"
 
-enum cidr_mode {
-	CIDR_SKIP = 0,
-	CIDR_EXPAND
-};
-
 struct feed_stats {
 	enum feed_format format;                /* the format used (sniffed or declared) */
 	unsigned long entries;                  /* raw entries offered by the parser */

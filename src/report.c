@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "ioc.h"
-#include "sync.h"
 #include "util.h"
 
 /* ---- the document ---- */
