@@ -150,17 +150,18 @@ cmd_check(struct app *a, int argc, char **argv)
 				 e == ERR_LIMIT ? "larger than LIMIT_FEED_BYTES" : strerror(errno));
 			fprintf(stderr, "iocsync check: %s: %s\n", path, why);
 			st.format = fo.format;
-			output_feed_summary(&out, path, &st, why, NULL);
+			json_decref(output_feed_summary(&out, path, &st, why, NULL));
 			failed++;
 			continue;
 		}
+		pc.drop_merged_input = fv.map != NULL;
 		e = pipeline_run(&pc, &fo, fv.buf, fv.len, m, &po, &st, why, sizeof(why));
 		file_view_close(&fv);
 		if (e != ERR_OK) {
 			fprintf(stderr, "iocsync check: %s: %s\n", path, why);
 			failed++;
 		}
-		output_feed_summary(&out, path, &st, e != ERR_OK ? why : NULL, NULL);
+		json_decref(output_feed_summary(&out, path, &st, e != ERR_OK ? why : NULL, NULL));
 	}
 	output_total(&out, merge_count(m), nfiles, failed);
 	fflush(stdout);

@@ -5,32 +5,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "util.h"
 
 /*
  * What a worker thread found in one chunk, replayed in order on the
- * calling thread: an accepted indicator (with its merge hash, so the
- * merge can prefetch) or a rejection.
+ * calling thread: an accepted indicator (with its merge hash, computed
+ * in parallel) or a rejection.
  */
 enum {
 	REC_ACCEPTED,
 	REC_REJECTED
 };
 struct rec {
-	uint64_t hash;     /* accepted: merge_hash of the key */
+	uint64_t hash;     /* accepted: merge_hash of the value */
 	uint32_t line;     /* within the chunk, 1-based */
 	uint32_t off, len; /* value (accepted) or input (rejected) in text */
-	union {
-		uint32_t why; /* rejected: offset of the reason in text */
-		uint32_t key; /* accepted: offset of merge_key's key in text */
-	};
-	uint16_t keylen; /* accepted: merge_key's length */
+	uint32_t why;      /* rejected: offset of the reason in text */
 	uint8_t kind;
 	uint8_t code; /* accepted: enum ioc_type; rejected: enum ioc_reason */
 };
-_Static_assert(MERGE_KEY_MAX <= UINT16_MAX, "a key's length fits a record");
 
 struct chunk {
 	const char *buf;
@@ -108,10 +104,7 @@ merged(struct run *r, bool fresh, enum ioc_type t, const char *value, size_t len
 static void
 take(struct run *r, const struct feed_entry *e, const struct ioc *i)
 {
-	char buf[MERGE_KEY_MAX];
-	size_t kl;
-	const char *key = merge_key(i->type, i->value, i->len, i, buf, &kl);
-	uint64_t hash = merge_hash(i->type, key, kl);
+	uint64_t hash = merge_hash(i->type, i->value, i->len);
 	if (r->col) {
 		struct rec *x = col_rec(r->col);
 		x->kind = REC_ACCEPTED;
@@ -120,13 +113,11 @@ take(struct run *r, const struct feed_entry *e, const struct ioc *i)
 		x->hash = hash;
 		x->off = col_text(r->col, i->value, i->len);
 		x->len = (uint32_t)i->len;
-		x->key = key == i->value ? x->off : col_text(r->col, key, kl); /* a text key is the value */
-		x->keylen = (uint16_t)kl;
 		return;
 	}
 	bool fresh;
-	merge_add_key(r->m, hash, i->type, key, kl, r->c->feed, r->c->priority, e->line, e->title, e->description,
-		      e->expire_at, &fresh);
+	merge_add_hashed(r->m, hash, i->type, i->value, i->len, r->c->feed, r->c->priority, e->line, e->title,
+			 e->description, e->expire_at, &fresh);
 	merged(r, fresh, i->type, i->value, i->len, e->line);
 }
 
@@ -321,122 +312,33 @@ worker(void *arg)
 	return NULL;
 }
 
-/*
- * The merge runs on two threads where there are two CPUs: the calling
- * thread and this helper each fill half of the merge's parts with the
- * same batch (merge_batch_parts), then the calling thread commits it.
- */
-struct helper {
-	pthread_t tid;
-	pthread_mutex_t mu;
-	pthread_cond_t go, done;
-	struct merge *m;
-	const struct merge_req *r;
-	size_t n;
-	uint32_t feed;
-	int32_t priority;
-	unsigned long asked, answered; /* batches */
-	bool quit, started;
-};
+#define PREFETCH_AHEAD 16 /* records between a slot's prefetch and its add */
 
-static void *
-helper_main(void *arg)
-{
-	struct helper *h = arg;
-	pthread_mutex_lock(&h->mu);
-	for (;;) {
-		while (!h->quit && h->answered == h->asked)
-			pthread_cond_wait(&h->go, &h->mu);
-		if (h->quit)
-			break;
-		pthread_mutex_unlock(&h->mu);
-		merge_batch_parts(h->m, 1, 2, h->r, h->n, h->feed, h->priority); /* the odd parts */
-		pthread_mutex_lock(&h->mu);
-		h->answered = h->asked;
-		pthread_cond_signal(&h->done);
-	}
-	pthread_mutex_unlock(&h->mu);
-	return NULL;
-}
-
+/* Replays a chunk in input order on the calling thread: each accepted
+ * indicator into the merge, each rejection to the output. The merge is
+ * told of an add PREFETCH_AHEAD records ahead (its slot) and half that
+ * ahead (its record), so that its cache misses overlap. base: the lines
+ * before the chunk. */
 static void
-helper_start(struct helper *h, struct merge *m)
-{
-	*h = (struct helper){.m = m};
-	pthread_mutex_init(&h->mu, NULL);
-	pthread_cond_init(&h->go, NULL);
-	pthread_cond_init(&h->done, NULL);
-	h->started = pthread_create(&h->tid, NULL, helper_main, h) == 0;
-}
-
-static void
-helper_stop(struct helper *h)
-{
-	if (h->started) {
-		pthread_mutex_lock(&h->mu);
-		h->quit = true;
-		pthread_cond_signal(&h->go);
-		pthread_mutex_unlock(&h->mu);
-		pthread_join(h->tid, NULL);
-	}
-	pthread_cond_destroy(&h->done);
-	pthread_cond_destroy(&h->go);
-	pthread_mutex_destroy(&h->mu);
-}
-
-/* Merges r[0..n) from feed, with the helper when there is one. */
-static void
-merge_batch(struct helper *h, struct merge *m, struct merge_req *r, size_t n, uint32_t feed, int32_t priority)
-{
-	if (h == NULL || !h->started) {
-		merge_add_batch(m, r, n, feed, priority);
-		return;
-	}
-	pthread_mutex_lock(&h->mu);
-	h->r = r;
-	h->n = n;
-	h->feed = feed;
-	h->priority = priority;
-	h->asked++;
-	pthread_cond_signal(&h->go);
-	pthread_mutex_unlock(&h->mu);
-	merge_batch_parts(m, 0, 2, r, n, feed, priority); /* the even parts */
-	pthread_mutex_lock(&h->mu);
-	while (h->answered != h->asked)
-		pthread_cond_wait(&h->done, &h->mu);
-	pthread_mutex_unlock(&h->mu);
-	merge_batch_commit(m, r, n);
-}
-
-/* Replays a chunk into the merge: its accepted indicators as one batch,
- * then every record in input order, on the calling thread. base: the
- * lines before the chunk. */
-static void
-replay(struct run *r, struct helper *h, struct chunk *k, unsigned long base, struct merge_req **reqs, size_t *reqs_cap)
+replay(struct run *r, struct chunk *k, unsigned long base)
 {
 	const char *text = k->text.buf;
-	size_t n = 0;
-
-	xgrow((void **)reqs, reqs_cap, k->nrecs ? k->nrecs : 1, sizeof(**reqs));
+	const struct rec *v = k->recs;
 	for (size_t i = 0; i < k->nrecs; i++) {
-		const struct rec *x = &k->recs[i];
-		if (x->kind != REC_ACCEPTED)
-			continue;
+		if (i + PREFETCH_AHEAD < k->nrecs && v[i + PREFETCH_AHEAD].kind == REC_ACCEPTED)
+			merge_prefetch(r->m, v[i + PREFETCH_AHEAD].hash, false);
+		if (i + PREFETCH_AHEAD / 2 < k->nrecs && v[i + PREFETCH_AHEAD / 2].kind == REC_ACCEPTED)
+			merge_prefetch(r->m, v[i + PREFETCH_AHEAD / 2].hash, true);
+		const struct rec *x = &v[i];
 		unsigned long line = base + x->line;
-		(*reqs)[n++] = (struct merge_req){.hash = x->hash,
-						  .key = text + x->key,
-						  .keylen = x->keylen,
-						  .type = x->code,
-						  .line = line > UINT32_MAX ? UINT32_MAX : (uint32_t)line};
-	}
-	merge_batch(h, r->m, *reqs, n, r->c->feed, r->c->priority);
-	n = 0;
-	for (size_t i = 0; i < k->nrecs; i++) {
-		const struct rec *x = &k->recs[i];
-		if (x->kind == REC_ACCEPTED)
-			merged(r, (*reqs)[n++].fresh, (enum ioc_type)x->code, text + x->off, x->len, base + x->line);
-		else
-			reject(r, base + x->line, (enum ioc_reason)x->code, text + x->why, text + x->off, x->len);
+		if (x->kind == REC_REJECTED) {
+			reject(r, line, (enum ioc_reason)x->code, text + x->why, text + x->off, x->len);
+			continue;
+		}
+		bool fresh;
+		merge_add_hashed(r->m, x->hash, (enum ioc_type)x->code, text + x->off, x->len, r->c->feed,
+				 r->c->priority, line, NULL, NULL, 0, &fresh);
+		merged(r, fresh, (enum ioc_type)x->code, text + x->off, x->len, line);
 	}
 	r->st->entries += k->st.entries;
 	r->st->prose_skipped += k->st.prose_skipped;
@@ -483,6 +385,18 @@ chunk_release(struct par *p, struct chunk *k)
 	k->text = (struct strbuf){0};
 }
 
+/* Gives back the pages of buf below end that are not given back yet
+ * (*from on): a read-only file mapping reads them again if touched. */
+static void
+drop_input(const char *buf, size_t end, size_t *from)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t lo = ((uintptr_t)buf + *from + page - 1) & ~(page - 1);
+	uintptr_t hi = ((uintptr_t)buf + end) & ~(page - 1);
+	if (hi > lo && madvise((void *)lo, hi - lo, MADV_DONTNEED) == 0)
+		*from = hi - (uintptr_t)buf;
+}
+
 static unsigned
 cpus(void)
 {
@@ -497,9 +411,7 @@ run_parallel(struct run *r, const struct feed_opts *fo, const char *buf, size_t 
 	pthread_t tid[PAR_MAX_THREADS];
 	unsigned nthreads = r->c->threads ? r->c->threads : cpus(), started = 0;
 	unsigned long base = 0;
-	struct merge_req *reqs = NULL;
-	size_t reqs_cap = 0;
-	struct helper help;
+	size_t dropped = 0; /* bytes of buf given back (drop_merged_input) */
 
 	if (nthreads > PAR_MAX_THREADS)
 		nthreads = PAR_MAX_THREADS;
@@ -512,8 +424,6 @@ run_parallel(struct run *r, const struct feed_opts *fo, const char *buf, size_t 
 	for (unsigned t = 0; t < nthreads && nthreads > 1; t++)
 		if (pthread_create(&tid[t], NULL, worker, &p) == 0)
 			started++;
-	if (nthreads > 1)
-		helper_start(&help, r->m);
 	for (size_t i = 0; i < p.nchunks; i++) {
 		struct chunk *k = &p.chunks[i];
 		if (started == 0) {
@@ -524,17 +434,16 @@ run_parallel(struct run *r, const struct feed_opts *fo, const char *buf, size_t 
 				pthread_cond_wait(&p.ready, &p.mu);
 			pthread_mutex_unlock(&p.mu);
 		}
-		replay(r, nthreads > 1 ? &help : NULL, k, base, &reqs, &reqs_cap);
+		replay(r, k, base);
 		base += k->lines;
+		if (r->c->drop_merged_input)
+			drop_input(buf, (size_t)(k->buf + k->len - buf), &dropped);
 		chunk_release(&p, k);
 		pthread_mutex_lock(&p.mu);
 		p.merged = i + 1;
 		pthread_cond_broadcast(&p.space);
 		pthread_mutex_unlock(&p.mu);
 	}
-	if (nthreads > 1)
-		helper_stop(&help);
-	free(reqs);
 	for (unsigned t = 0; t < started; t++)
 		pthread_join(tid[t], NULL);
 	pthread_cond_destroy(&p.space);

@@ -37,6 +37,10 @@ struct pipe_cfg {
 	 * that many threads at any size (tests). */
 	unsigned threads;
 	size_t chunk_bytes; /* 0: 1 MiB; smaller in tests */
+	/* The buffer is a read-only file mapping (file_view's map): the pages
+	 * of chunks already merged are given back to the kernel, so a big
+	 * file does not sit in memory beside the merge (check). */
+	bool drop_merged_input;
 };
 
 struct pipe_out {
@@ -57,10 +61,9 @@ struct pipe_out {
  * A large line-oriented feed (text, hosts, netset; cidr = skip, since
  * expansion can multiply a chunk's output) is cut into chunks
  * at line ends, parsed and classified on up to one thread per CPU, and
- * merged a chunk at a time in input order (half of the merge's parts on
- * a helper thread where there are two CPUs): the callbacks, the merge
- * and the statistics are exactly those of a single pass, and the
- * callbacks run on the calling thread only.
+ * merged a chunk at a time in input order on the calling thread: the
+ * callbacks, the merge and the statistics are exactly those of a single
+ * pass, and the callbacks and the merge run on the calling thread only.
  */
 enum err pipeline_run(const struct pipe_cfg *c, const struct feed_opts *fo, const char *buf, size_t len,
 		      struct merge *m, const struct pipe_out *out, struct feed_stats *st, char *why, size_t whysz);

@@ -91,13 +91,10 @@ test_growth(void **state)
 
 	for (int i = 0; i < N; i++) {
 		snprintf(v, sizeof(v), "%d.example.net", i);
-		char buf[MERGE_KEY_MAX];
-		size_t kl;
-		const char *key = merge_key(IOC_DOMAIN, v, strlen(v), NULL, buf, &kl);
-		uint64_t h = merge_hash(IOC_DOMAIN, key, kl);
-		assert_int_equal(
-			merge_add_key(m, h, IOC_DOMAIN, key, kl, 0, 0, (unsigned long)i + 1, NULL, NULL, 0, &fresh),
-			(size_t)i);
+		uint64_t h = merge_hash(IOC_DOMAIN, v, strlen(v));
+		assert_int_equal(merge_add_hashed(m, h, IOC_DOMAIN, v, strlen(v), 0, 0, (unsigned long)i + 1, NULL,
+						  NULL, 0, &fresh),
+				 (size_t)i);
 		assert_true(fresh);
 	}
 	for (int i = N - 1; i >= 0; i -= 7) {
@@ -141,166 +138,71 @@ test_growth(void **state)
 	merge_free(m);
 }
 
-/* Batches must leave the merge exactly as the same adds one by one:
- * items and their order, attributes, sources, and every fresh flag;
- * interleaved with single adds that carry titles, from feeds of
- * several priorities, through table growth, with parts taken in any
- * order. */
+/* A feed's own set absorbed into the run's is the run's set as if the
+ * feed's occurrences had been added to it directly: items and their
+ * order, the deciding feed, attributes and sources; feeds of several
+ * priorities, titles on some occurrences, through table growth. */
 static void
-test_batch_equals_single_adds(void **state)
+test_absorb_equals_direct_adds(void **state)
 {
 	(void)state;
 	enum {
-		ROUNDS = 12,
-		BATCH = 20000,
-		SPACE = 60000
+		FEEDS = 6,
+		PER_FEED = 30000,
+		SPACE = 50000
 	};
-	struct merge *one = merge_new(), *bat = merge_new();
-	struct merge_req *r = xcalloc(BATCH, sizeof(*r));
-	char(*vals)[48] = xcalloc(BATCH, sizeof(*vals)), (*keys)[48] = xcalloc(BATCH, sizeof(*keys));
-	unsigned long seed = 7, line = 0;
+	struct merge *direct = merge_new(), *run = merge_new();
+	unsigned long seed = 7;
 	bool fresh;
-
-	for (int round = 0; round < ROUNDS; round++) {
-		uint32_t feed = (uint32_t)(round % 4);
-		int32_t prio = (int32_t)((round * 37) % 5);
-		for (size_t i = 0; i < BATCH; i++) {
+	for (uint32_t feed = 0; feed < FEEDS; feed++) {
+		int32_t prio = (int32_t)((feed * 37) % 5);
+		struct merge *mine = merge_new();
+		for (unsigned long line = 1; line <= PER_FEED; line++) {
 			seed = seed * 6364136223846793005UL + 1442695040888963407UL;
 			unsigned v = (unsigned)(seed >> 33) % SPACE;
-			/* Text and binary keys; the same text under two types. */
-			enum ioc_type t = v % 5 == 0 ? IOC_URL
-				: v % 5 == 1         ? IOC_IP
-				: v % 5 == 2         ? IOC_MD5
-						     : IOC_DOMAIN;
+			enum ioc_type t = v % 3 == 0 ? IOC_URL : v % 3 == 1 ? IOC_IP : IOC_DOMAIN;
+			char val[48], title[32];
 			if (t == IOC_IP)
-				snprintf(vals[i], sizeof(vals[i]), "45.%u.%u.%u", v >> 16, v >> 8 & 255, v & 255);
-			else if (t == IOC_MD5)
-				snprintf(vals[i], sizeof(vals[i]), "%032x", v * 2654435761u);
+				snprintf(val, sizeof(val), "45.%u.%u.%u", v >> 16, v >> 8 & 255, v & 255);
 			else
-				snprintf(vals[i], sizeof(vals[i]), "h%u.example.org", v / 5 * 5);
-			size_t len = strlen(vals[i]);
-			size_t kl;
-			const char *key = merge_key(t, vals[i], len, NULL, keys[i], &kl);
-			r[i] = (struct merge_req){.hash = merge_hash(t, key, kl),
-						  .key = key,
-						  .keylen = (uint32_t)kl,
-						  .type = (uint8_t)t,
-						  .line = (uint32_t)++line};
+				snprintf(val, sizeof(val), "h%u.example.org", v / 3 * 3); /* one text, two types */
+			snprintf(title, sizeof(title), "feed %u line %lu", feed, line);
+			bool titled = v % 7 == 0;
+			bool a, b; /* new_in_feed: the pipeline counts it, absorb need not */
+			merge_add(direct, t, val, strlen(val), feed, prio, line, titled ? title : NULL, NULL,
+				  titled ? (long long)line : 0, &a);
+			merge_add(mine, t, val, strlen(val), feed, prio, line, titled ? title : NULL, NULL,
+				  titled ? (long long)line : 0, &b);
 		}
-		bool *want = xcalloc(BATCH, sizeof(*want));
-		for (size_t i = 0; i < BATCH; i++)
-			merge_add(one, (enum ioc_type)r[i].type, vals[i], strlen(vals[i]), feed, prio, r[i].line, NULL,
-				  NULL, 0, &want[i]);
-		if (round % 2 == 0) {
-			merge_add_batch(bat, r, BATCH, feed, prio);
-		} else if (round % 4 == 1) {
-			for (unsigned p = merge_parts(); p-- > 0;) /* one part at a time, in another order */
-				merge_batch_parts(bat, p, merge_parts(), r, BATCH, feed, prio);
-			merge_batch_commit(bat, r, BATCH);
-		} else {
-			merge_batch_parts(bat, 1, 2, r, BATCH, feed, prio); /* the pipeline's halves */
-			merge_batch_parts(bat, 0, 2, r, BATCH, feed, prio);
-			merge_batch_commit(bat, r, BATCH);
-		}
-		for (size_t i = 0; i < BATCH; i++)
-			if (r[i].fresh != want[i])
-				fail_msg("round %d add %zu (%s): fresh %d, one by one %d", round, i, vals[i],
-					 r[i].fresh, want[i]);
-		free(want);
-		/* A titled add between batches, the same on both sides. */
-		char title[32];
-		snprintf(title, sizeof(title), "round %d", round);
-		size_t a = merge_add(one, IOC_DOMAIN, vals[round], strlen(vals[round]), feed, prio + 10, ++line, title,
-				     NULL, round, &fresh);
-		size_t b = merge_add(bat, IOC_DOMAIN, vals[round], strlen(vals[round]), feed, prio + 10, line, title,
-				     NULL, round, &fresh);
-		assert_int_equal(a, b);
+		merge_absorb(run, mine);
+		merge_free(mine);
 	}
-	assert_int_equal(merge_count(one), merge_count(bat));
-	assert_true(merge_count(one) > SPACE / 2);
-	for (size_t i = 0; i < merge_count(one); i++) {
+	assert_int_equal(merge_count(direct), merge_count(run));
+	assert_true(merge_count(direct) > SPACE / 2);
+	for (size_t i = 0; i < merge_count(direct); i++) {
 		struct merge_item x, y;
-		merge_get(one, i, &x);
-		merge_get(bat, i, &y);
+		merge_get(direct, i, &x);
+		merge_get(run, i, &y);
 		assert_string_equal(x.value, y.value);
 		assert_int_equal(x.type, y.type);
 		assert_int_equal(x.feed, y.feed);
 		assert_int_equal(x.priority, y.priority);
 		assert_int_equal(x.expire_at, y.expire_at);
-		if (x.title || y.title)
-			assert_string_equal(x.title ? x.title : "-", y.title ? y.title : "-");
+		assert_string_equal(x.title ? x.title : "-", y.title ? y.title : "-");
 		size_t nx, ny;
-		const struct merge_src *sx = merge_sources(one, i, &nx), *sy = merge_sources(bat, i, &ny);
+		const struct merge_src *sx = merge_sources(direct, i, &nx), *sy = merge_sources(run, i, &ny);
 		assert_int_equal(nx, ny);
 		assert_memory_equal(sx, sy, nx * sizeof(*sx));
 	}
-	merge_free(one);
-	merge_free(bat);
-	free(r);
-	free(vals);
-	free(keys);
-}
-
-/* IPs and hashes are kept in binary: merge_get gives their canonical
- * text back, a hash in either case is one item, the pipeline's key from
- * a parsed address is merge_add's own, and SHA-1 and a thumbprint of
- * the same hex stay two items. */
-static void
-test_binary_keys(void **state)
-{
-	(void)state;
-	struct merge *m = merge_new();
-	struct merge_item it;
-	bool fresh;
-	static const struct {
-		enum ioc_type t;
-		const char *in, *text;
-	} cases[] = {
-		{IOC_IP, "45.1.2.3", "45.1.2.3"},
-		{IOC_IP, "2a01:4f8:0:0:0:0:0:99", "2a01:4f8:0:0:0:0:0:99"},
-		{IOC_MD5, "44D88612FEA8A8F36DE82E1278ABB02F", "44d88612fea8a8f36de82e1278abb02f"},
-		{IOC_SHA1, "3395856ce81f2b7382dee72602f798b642f14140", "3395856ce81f2b7382dee72602f798b642f14140"},
-		{IOC_CERT, "3395856ce81f2b7382dee72602f798b642f14140", "3395856ce81f2b7382dee72602f798b642f14140"},
-		{IOC_SHA256, "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f",
-		 "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"},
-		{IOC_DOMAIN, "evil.example.net", "evil.example.net"},
-		{IOC_URL, "http://45.1.2.3/x", "http://45.1.2.3/x"},
-	};
-	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
-		assert_int_equal(add(m, cases[k].t, cases[k].in, 0, 0, (unsigned long)k + 1, NULL, &fresh), k);
-		assert_true(fresh);
-	}
-	/* The lower-case MD5 is the same item. */
-	assert_int_equal(add(m, IOC_MD5, "44d88612fea8a8f36de82e1278abb02f", 1, 0, 9, NULL, &fresh), 2);
-	assert_int_equal(merge_count(m), sizeof(cases) / sizeof(cases[0]));
-	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
-		merge_get(m, k, &it);
-		assert_int_equal(it.type, cases[k].t);
-		assert_string_equal(it.value, cases[k].text);
-		assert_int_equal(it.len, strlen(cases[k].text));
-	}
-	/* What the pipeline passes (ioc_parse's address and lower-case hex,
-	 * decoded eight digits at a time) is what merge_add makes of the text. */
-	struct ioc io;
-	struct ioc_opts o = {0};
-	char a[MERGE_KEY_MAX], b[MERGE_KEY_MAX];
-	static const char *const vals[] = {"45.1.2.3",
-					   "2a01:4f8::99",
-					   "185.220.101.4",
-					   "0123456789ABCDEFabcdef0123456789",
-					   "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF",
-					   "3395856ce81f2b7382dee72602f798b642f14140",
-					   "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"};
-	for (size_t k = 0; k < sizeof(vals) / sizeof(vals[0]); k++) {
-		assert_int_equal(ioc_parse(vals[k], strlen(vals[k]), &o, &io, NULL, 0), REJ_OK);
-		size_t na, nb;
-		const char *ka = merge_key(io.type, io.value, io.len, &io, a, &na);
-		const char *kb = merge_key(io.type, vals[k], strlen(vals[k]), NULL, b, &nb);
-		assert_int_equal(na, io.type == IOC_IP ? (io.family == AF_INET ? 4 : 16) : io.len / 2);
-		assert_int_equal(na, nb);
-		assert_memory_equal(ka, kb, na);
-	}
-	merge_free(m);
+	/* The same hex as SHA-1 and as a certificate thumbprint: two items. */
+	static const char hex[] = "3395856ce81f2b7382dee72602f798b642f14140";
+	size_t n0 = merge_count(run);
+	assert_int_equal(merge_add(run, IOC_SHA1, hex, 40, 0, 0, 1, NULL, NULL, 0, &fresh), n0);
+	assert_int_equal(merge_add(run, IOC_CERT, hex, 40, 0, 0, 2, NULL, NULL, 0, &fresh), n0 + 1);
+	assert_int_equal(merge_add(run, IOC_SHA1, hex, 40, 1, 0, 3, NULL, NULL, 0, &fresh), n0);
+	assert_true(fresh); /* new in feed 1 */
+	merge_free(direct);
+	merge_free(run);
 }
 
 /* ---- the chunked pipeline against a single pass ---- */
@@ -436,9 +338,9 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_priority_and_sources),
-		cmocka_unit_test(test_binary_keys),
+
 		cmocka_unit_test(test_growth),
-		cmocka_unit_test(test_batch_equals_single_adds),
+		cmocka_unit_test(test_absorb_equals_direct_adds),
 		cmocka_unit_test(test_parallel_equals_single_pass),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
