@@ -89,7 +89,12 @@ cmd_feeds(struct app *a, int argc, char **argv)
 		if (!wanted || !c->feeds[k].enabled)
 			continue;
 		nfeeds++;
-		failed += (size_t)collect_feed(c, &c->feeds[k], (uint32_t)k, st, pol, m, &out, false, NULL);
+		struct collect_use use = {0};
+		struct merge *mine = collect_feed(c, &c->feeds[k], (uint32_t)k, st, pol, &out, false, &use);
+		merge_absorb(m, mine);
+		merge_free(mine);
+		json_decref(use.summary);
+		failed += use.failed;
 	}
 	output_total(&out, merge_count(m), nfeeds, failed);
 	rc = failed ? EXIT_FAIL : EXIT_OK;

@@ -196,10 +196,7 @@ summarise(struct job *j, struct output *out, const struct feed_stats *stats, boo
 		fprintf(out->fp, "   fetch %s, snapshot %s%s%s\n", j->fetch, j->snapshot, j->shrunk ? "; " : "",
 			j->shrunk ? j->note : "");
 	json_decref(extra);
-	if (use == NULL) {
-		json_decref(summary);
-		return;
-	}
+	use->failed = failed;
 	use->usable = j->body != NULL;
 	use->hold = j->shrunk     ? "its feed shrank past max_shrink: deletion held"
 		: j->body == NULL ? "its feed is down with no good snapshot"
@@ -207,9 +204,9 @@ summarise(struct job *j, struct output *out, const struct feed_stats *stats, boo
 	use->summary = summary;
 }
 
-int
+struct merge *
 collect_feed(const struct config *c, const struct feed_cfg *f, uint32_t idx, struct store *st, struct policy *pol,
-	     struct merge *m, struct output *out, bool force, struct collect_use *use)
+	     struct output *out, bool force, struct collect_use *use)
 {
 	struct job j = {.c = c, .f = f, .st = st, .fetch = "error", .snapshot = "none"};
 	struct feed_opts po = {.format = f->format,
@@ -242,8 +239,8 @@ collect_feed(const struct config *c, const struct feed_cfg *f, uint32_t idx, str
 		j.fetch = j.r.status ? "200" : "file";
 		e = gate(&j);
 	}
-	/* A body is parsed once, into the feed's own set: it joins the run's
-	 * only when it passes (a refused body's values count for nothing). */
+	/* A body is parsed once, into the feed's own set: a refused body's
+	 * values count for nothing, and its snapshot's stand in. */
 	struct merge *mine = merge_new();
 	if (e == ERR_OK)
 		e = pipeline_run(&pc, &po, j.body, j.len, mine, &pipe, &stats, j.why, sizeof(j.why));
@@ -253,7 +250,6 @@ collect_feed(const struct config *c, const struct feed_cfg *f, uint32_t idx, str
 	if (e == ERR_OK) {
 		if (!j.r.not_modified)
 			j.snapshot = j.shrunk ? "kept (shrank)" : "fresh";
-		merge_absorb(m, mine);
 	} else {
 		/* The last good snapshot stands in, parsed as the body was. */
 		output_forget_examples(out);
@@ -265,13 +261,14 @@ collect_feed(const struct config *c, const struct feed_cfg *f, uint32_t idx, str
 		memset(&stats, 0, sizeof(stats));
 		stats.format = f->format;
 		char ignore[256];
+		merge_free(mine);
+		mine = merge_new();
 		if (j.body)
-			pipeline_run(&pc, &po, j.body, j.len, m, &pipe, &stats, ignore, sizeof(ignore));
+			pipeline_run(&pc, &po, j.body, j.len, mine, &pipe, &stats, ignore, sizeof(ignore));
 	}
-	merge_free(mine);
 	summarise(&j, out, &stats, e != ERR_OK, use);
 	fetch_result_free(&j.r);
 	free(j.cursor);
 	store_feed_clear(&j.old);
-	return e != ERR_OK;
+	return mine;
 }

@@ -22,6 +22,7 @@ struct output;
 
 /* What a feed gave this run. */
 struct collect_use {
+	bool failed;      /* the fetch or the body failed (the snapshot, if any, stood in) */
 	bool usable;      /* a body (fresh, or the last good snapshot) was used */
 	const char *hold; /* its deletions are held, and why (static text), or NULL */
 	json_t *summary;  /* its summary, when out keeps summaries (json_decref it), else NULL */
@@ -31,15 +32,15 @@ struct collect_use {
 bool collect_allowlists(const struct config *c, struct policy *p);
 
 /*
- * Fetches feed f (index idx of c->feeds) and merges what this run will
- * use into m: the fresh body, or the last good snapshot when the fetch
- * failed or the body was refused (HTML, empty, binary, parsed to
- * nothing). A body that shrank past max_shrink is used too (its new
- * values go out), but its deletions are held and it does not become the
- * snapshot, unless force. Prints to out; fills *use (may be NULL).
- * Returns 1 when the feed failed, 0 otherwise.
+ * Fetches feed f (index idx of c->feeds) and returns the set of what
+ * this run will use of it (merge.h; merge_free it): the fresh body, or
+ * the last good snapshot when the fetch failed or the body was refused
+ * (HTML, empty, binary, parsed to nothing); an empty set when there is
+ * neither. A body that shrank past max_shrink is used too (its new values
+ * go out), but its deletions are held and it does not become the
+ * snapshot, unless force. Prints to out; fills *use.
  */
-int collect_feed(const struct config *c, const struct feed_cfg *f, uint32_t idx, struct store *st, struct policy *pol,
-		 struct merge *m, struct output *out, bool force, struct collect_use *use);
+struct merge *collect_feed(const struct config *c, const struct feed_cfg *f, uint32_t idx, struct store *st,
+			   struct policy *pol, struct output *out, bool force, struct collect_use *use);
 
 #endif

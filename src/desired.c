@@ -183,48 +183,99 @@ keep_report(struct store *st, const char *name, const json_t *summary)
 	free(rep);
 }
 
-struct want *
-desired_collect(const struct config *c, struct store *st, const struct state *s, struct output *out, long long now,
-		const struct desired_in *in, size_t *nw, struct plan_down *down, size_t *ndown, size_t *feeds_failed)
+struct desired_feeds {
+	const struct config *c;
+	struct merge **set; /* [nfeeds] what each enabled feed gave, or NULL */
+	const char **hold;  /* [nfeeds] why its deletions are held, or NULL */
+	bool *failed;       /* [nfeeds] its fetch or body failed */
+};
+
+struct desired_feeds *
+desired_read(const struct config *c, struct store *st, struct output *out, const struct desired_in *in,
+	     size_t *feeds_failed)
 {
 	struct policy *pol = policy_new();
 	if (!collect_allowlists(c, pol)) {
 		policy_free(pol);
 		return NULL;
 	}
-	struct merge *mg = merge_new();
+	struct desired_feeds *df = xcalloc(1, sizeof(*df));
+	df->c = c;
+	df->set = xcalloc(c->nfeeds + 1, sizeof(*df->set));
+	df->hold = xcalloc(c->nfeeds + 1, sizeof(*df->hold));
+	df->failed = xcalloc(c->nfeeds + 1, sizeof(*df->failed));
 	for (size_t k = 0; k < c->nfeeds; k++) {
 		const struct feed_cfg *f = &c->feeds[k];
-		const char *hold = NULL;
 		if (!f->enabled) {
-			hold = "its feed is paused (enabled = no)";
-		} else if (in && in->skip && in->skip[k]) {
-			hold = "its feed names a device group MDE does not know";
-		} else {
-			struct collect_use use = {0};
-			*feeds_failed +=
-				(size_t)collect_feed(c, f, (uint32_t)k, st, pol, mg, out, forced(in, f->name), &use);
-			if (in && in->keep_reports)
-				keep_report(st, f->name, use.summary);
-			json_decref(use.summary);
-			hold = use.hold;
+			df->hold[k] = "its feed is paused (enabled = no)";
+			continue;
 		}
-		if (hold && down)
-			down[(*ndown)++] = (struct plan_down){f->name, hold};
+		struct collect_use use = {0};
+		df->set[k] = collect_feed(c, f, (uint32_t)k, st, pol, out, forced(in, f->name), &use);
+		if (in && in->keep_reports)
+			keep_report(st, f->name, use.summary);
+		json_decref(use.summary);
+		*feeds_failed += use.failed;
+		df->failed[k] = use.failed;
+		df->hold[k] = use.hold;
 	}
-	struct want *w = build_wants(c, mg, s, now, nw);
-	merge_free(mg);
 	policy_free(pol);
+	return df;
+}
+
+struct want *
+desired_wants(struct desired_feeds *df, const bool *skip, const struct state *s, long long now, size_t *nw,
+	      struct plan_down *down, size_t *ndown)
+{
+	const struct config *c = df->c;
+	struct merge *all = merge_new();
+	for (size_t k = 0; k < c->nfeeds; k++) {
+		const char *hold = df->hold[k];
+		if (skip && skip[k])
+			hold = "its feed names a device group MDE does not know";
+		else if (df->set[k])
+			merge_absorb(all, df->set[k]);
+		if (hold && down)
+			down[(*ndown)++] = (struct plan_down){c->feeds[k].name, hold};
+	}
+	struct want *w = build_wants(c, all, s, now, nw);
+	merge_free(all);
 	return w;
+}
+
+size_t
+desired_failed(const struct desired_feeds *df, const bool *skip)
+{
+	size_t n = 0;
+	for (size_t k = 0; k < df->c->nfeeds; k++)
+		n += df->failed[k] && !(skip && skip[k]);
+	return n;
+}
+
+void
+desired_feeds_free(struct desired_feeds *df)
+{
+	if (df == NULL)
+		return;
+	for (size_t k = 0; k < df->c->nfeeds; k++)
+		merge_free(df->set[k]);
+	free(df->set);
+	free(df->hold);
+	free(df->failed);
+	free(df);
 }
 
 struct want *
 desired_build(const struct config *c, struct store *st, struct output *out, size_t *nw, size_t *feeds_failed)
 {
+	*feeds_failed = 0;
+	struct desired_feeds *df = desired_read(c, st, out, NULL, feeds_failed);
+	if (df == NULL)
+		return NULL;
 	struct state s;
 	state_load(st, &s);
-	*feeds_failed = 0;
-	struct want *w = desired_collect(c, st, &s, out, (long long)time(NULL), NULL, nw, NULL, NULL, feeds_failed);
+	struct want *w = desired_wants(df, NULL, &s, (long long)time(NULL), nw, NULL, NULL);
 	state_free(&s);
+	desired_feeds_free(df);
 	return w;
 }

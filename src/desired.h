@@ -16,27 +16,36 @@
 
 struct output;
 
-/* What desired_collect is told and tells. */
+/* How the feeds are read. */
 struct desired_in {
-	const bool *skip;               /* [nfeeds] feeds not to read (unknown device groups), or NULL */
 	bool force;                     /* past max_shrink for every feed */
 	const char *const *force_feeds; /* past max_shrink for these */
 	size_t nforce_feeds;
 	bool keep_reports; /* each feed's summary into the store (plan, sync) */
 };
 
+/* The enabled feeds of a configuration, each read into its own set. */
+struct desired_feeds;
+
+/* Reads every enabled feed (collect.h), reporting each to out;
+ * *feeds_failed counts those that failed. NULL when an allowlist cannot
+ * be loaded (printed). Free with desired_feeds_free. */
+struct desired_feeds *desired_read(const struct config *c, struct store *st, struct output *out,
+				   const struct desired_in *in, size_t *feeds_failed);
+void desired_feeds_free(struct desired_feeds *df);
+/* The feeds that failed, those with skip[k] set aside (skip may be NULL). */
+size_t desired_failed(const struct desired_feeds *df, const bool *skip);
+
 /*
- * Feeds -> the desired set, *nw wants. NULL when an allowlist cannot be
- * loaded (printed). down (may be NULL) gets the feeds whose deletions are
- * held, with why: a feed paused (enabled = no), a feed skipped (its device
- * groups are unknown; unread, nothing of it sent), a feed down with no
- * snapshot, a feed that shrank past max_shrink (unless forced). Each
- * feed is reported to out; *feeds_failed counts the feeds that failed.
- * Free with desired_free.
+ * The feeds' sets -> the desired set, *nw wants, leaving out the feeds
+ * with skip[k] set (their device groups are unknown: nothing of them is
+ * sent or deleted). down (may be NULL) gets the feeds whose deletions are
+ * held, with why: a feed paused (enabled = no), a feed skipped, a feed
+ * down with no snapshot, a feed that shrank past max_shrink (unless
+ * forced). Free with desired_free.
  */
-struct want *desired_collect(const struct config *c, struct store *st, const struct state *s, struct output *out,
-			     long long now, const struct desired_in *in, size_t *nw, struct plan_down *down,
-			     size_t *ndown, size_t *feeds_failed);
+struct want *desired_wants(struct desired_feeds *df, const bool *skip, const struct state *s, long long now, size_t *nw,
+			   struct plan_down *down, size_t *ndown);
 
 /* The desired set as sync would build it now (feeds fetched, or their
  * snapshots), for export. NULL when an allowlist cannot be loaded.

@@ -64,6 +64,20 @@
  * it is taken as a broken or hostile answer and paging stops. */
 #define LIMIT_MDE_LIST_SLACK 10000
 
+/* An answer of MDE's: a listing page of 10,000 indicators is ~10 MB. */
+#define LIMIT_MDE_BODY_BYTES (256LL << 20)
+
+/* The most a Retry-After may ask of us before we give up the call. */
+#define LIMIT_RETRY_AFTER_MAX_S 3600.0
+
+/* A token is renewed this long before it expires (or at a quarter of
+ * its life when it is shorter). */
+#define LIMIT_TOKEN_MARGIN_S 300.0
+
+/* A secret (one line) and a certificate with its key (PEM). */
+#define LIMIT_SECRET_BYTES 4096
+#define LIMIT_CERTIFICATE_BYTES (1 << 20)
+
 /* Indicators per import and per BatchDelete call (spec 3.3 and 3.5). */
 #define LIMIT_MDE_BATCH 500
 

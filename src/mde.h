@@ -13,50 +13,15 @@
 
 #include "config.h"
 #include "err.h"
+#include "mde_transport.h"
 #include "ratelimit.h"
-
-enum mde_ep {
-	MDE_EP_TOKEN,
-	MDE_EP_LIST,        /* GET /api/indicators */
-	MDE_EP_POST,        /* POST /api/indicators */
-	MDE_EP_IMPORT,      /* POST /api/indicators/import */
-	MDE_EP_DELETE,      /* DELETE /api/indicators/{id} */
-	MDE_EP_BATCHDELETE, /* POST /api/indicators/BatchDelete */
-	MDE_EP_MACHINES,    /* GET /api/machines */
-	MDE_EP_QUERY,       /* POST /api/advancedqueries/run */
-	MDE_EP__COUNT
-};
-/* "list", "import", ... (stable: logs, JSON, metrics). */
-const char *mde_ep_name(enum mde_ep ep);
-
-/* What the calls of a run cost, per endpoint. */
-/* Classes of answer, for the metrics: 2xx, 3xx, 4xx (429 apart), 429,
- * 5xx, and "none" (no answer: the transport failed). */
-enum mde_class {
-	MDE_2XX,
-	MDE_3XX,
-	MDE_4XX,
-	MDE_429,
-	MDE_5XX,
-	MDE_NONE,
-	MDE_CLASS__COUNT
-};
-const char *mde_class_name(enum mde_class k);
-
-struct mde_stats {
-	unsigned long calls[MDE_EP__COUNT]; /* requests sent (retries too) */
-	unsigned long retries[MDE_EP__COUNT];
-	unsigned long throttled[MDE_EP__COUNT];                  /* 429s received */
-	unsigned long failed[MDE_EP__COUNT];                     /* transport failures and 5xx */
-	unsigned long by_class[MDE_EP__COUNT][MDE_CLASS__COUNT]; /* answers by status class */
-	double waited_s;                                         /* time spent waiting on budgets */
-};
 
 struct mde;
 
 /*
- * Makes a client from the [mde] section of c. Reads the secret (or the
- * certificate and key) now; why says what is missing or wrong. The
+ * Makes a client from the [mde] section of c. The credential is checked
+ * (where it lives, its owner and mode) but read only when the first
+ * token is needed (mde_auth.h); why says what is missing or wrong. The
  * clock may be NULL for the real one.
  */
 struct mde *mde_new(const struct config *c, const struct clock *clk, char *why, size_t whysz);

@@ -97,29 +97,34 @@ pass_open(struct pass *x)
 	return true;
 }
 
-/* 1. The feeds, those scoped to a device group MDE does not know aside.
- * False when an allowlist cannot be loaded. */
+/* 1. The feeds, then those scoped to a device group MDE does not know
+ * set aside: MDE is asked only once every feed is parsed, so the
+ * credential is read after the untrusted input (mde_auth.h). False when
+ * an allowlist cannot be loaded. */
 static bool
 pass_feeds(struct pass *x)
 {
 	const struct sync_opts *o = x->o;
-	bool *skip = model_verify_groups(x->c, x->m, &x->bad_groups, &x->groups_info);
 	struct output out = {.fp = x->fp, .quiet = true, .json = o->json, .collect = true};
 	if (o->quiet && !o->json)
 		out.fp = fopen("/dev/null", "w");
-	struct desired_in in = {.skip = skip,
-				.force = o->force,
+	struct desired_in in = {.force = o->force,
 				.force_feeds = o->force_feeds,
 				.nforce_feeds = o->nforce_feeds,
 				.keep_reports = true};
-	x->down = xcalloc(x->c->nfeeds + 1, sizeof(*x->down));
-	x->feeds_failed = x->bad_groups;
-	x->r.w = desired_collect(x->c, x->st, &x->s, &out, x->now, &in, &x->r.nw, x->down, &x->ndown, &x->feeds_failed);
-	free(skip);
+	struct desired_feeds *df = desired_read(x->c, x->st, &out, &in, &x->feeds_failed);
 	if (out.fp != x->fp && out.fp)
 		fclose(out.fp);
 	x->feeds = out.summaries;
-	return x->r.w != NULL;
+	if (df == NULL)
+		return false;
+	bool *skip = model_verify_groups(x->c, x->m, &x->bad_groups, &x->groups_info);
+	x->feeds_failed = desired_failed(df, skip) + x->bad_groups;
+	x->down = xcalloc(x->c->nfeeds + 1, sizeof(*x->down));
+	x->r.w = desired_wants(df, skip, &x->s, x->now, &x->r.nw, x->down, &x->ndown);
+	free(skip);
+	desired_feeds_free(df);
+	return true;
 }
 
 /* 2. What MDE holds. */

@@ -624,25 +624,28 @@ set_why(char *why, size_t whysz, const char *fmt, ...)
 }
 
 /* Reads a secret or key file that only its owner may read. */
-char *
-file_read_private(const char *path, const char *what, size_t max, char *why, size_t whysz)
+/* Opens a file that must be private: regular, ours (or root's, for a
+ * systemd credential), not readable by others, at most max bytes. The
+ * descriptor, or -1 with why filled. */
+static int
+open_private(const char *path, const char *what, size_t max, char *why, size_t whysz)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	struct stat sb;
 	if (fd < 0) {
 		set_why(why, whysz, "%s %s: cannot open: %s", what, path, strerror(errno));
-		return NULL;
+		return -1;
 	}
 	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
 		set_why(why, whysz, "%s %s: not a regular file", what, path);
 		close(fd);
-		return NULL;
+		return -1;
 	}
 	if (sb.st_mode & 077) {
 		set_why(why, whysz, "%s %s: readable by group or others (mode %04o); chmod 600 it", what, path,
 			(unsigned)(sb.st_mode & 07777));
 		close(fd);
-		return NULL;
+		return -1;
 	}
 	/* Another user's file is another user's secret, or a plant: refused.
 	 * systemd's credentials may be root's (made readable to the service). */
@@ -651,13 +654,32 @@ file_read_private(const char *path, const char *what, size_t max, char *why, siz
 		set_why(why, whysz, "%s %s: owned by uid %u, not by the user iocsync runs as (uid %u); chown it", what,
 			path, (unsigned)sb.st_uid, (unsigned)geteuid());
 		close(fd);
-		return NULL;
+		return -1;
 	}
 	if ((size_t)sb.st_size > max) {
 		set_why(why, whysz, "%s %s: larger than %zu bytes", what, path, max);
 		close(fd);
-		return NULL;
+		return -1;
 	}
+	return fd;
+}
+
+bool
+file_check_private(const char *path, const char *what, size_t max, char *why, size_t whysz)
+{
+	int fd = open_private(path, what, max, why, whysz);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+char *
+file_read_private(const char *path, const char *what, size_t max, char *why, size_t whysz)
+{
+	int fd = open_private(path, what, max, why, whysz);
+	if (fd < 0)
+		return NULL;
 	char *buf = xmalloc(max + 1);
 	size_t n = 0;
 	ssize_t r;

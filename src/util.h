@@ -108,6 +108,9 @@ char *echo_str(const char *s, size_t len, char *out, size_t outsz);
  * group or others may read it, when another user owns it (a systemd
  * "credential" may be root's), or past max bytes; what names it in why. */
 char *file_read_private(const char *path, const char *what, size_t max, char *why, size_t whysz);
+/* The checks of file_read_private without the reading: true when path
+ * could be read as a private file now; why says what is wrong. */
+bool file_check_private(const char *path, const char *what, size_t max, char *why, size_t whysz);
 
 void set_why(char *why, size_t whysz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

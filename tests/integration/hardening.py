@@ -5,7 +5,7 @@ system call filter (tests/seccomp/unitfilter.c builds it from the unit
 files' own lines).
 
   hardening.py path/to/iocsync path/to/mde-emulator path/to/unitfilter SOURCE_DIR [TEST...]"""
-import http.server, json, os, socketserver, subprocess, sys, threading
+import http.server, json, os, shutil, socketserver, subprocess, sys, threading
 
 UNITFILTER = os.path.abspath(sys.argv.pop(3))
 SRC = os.path.abspath(sys.argv.pop(3))
@@ -167,6 +167,30 @@ def the_secret_never_goes_to_a_host_hidden_behind_userinfo(c):
     c.feeds["bad"]["url"] = "https://user:pw@feeds.example-bad.top/list.txt"
     p = c.run("sync", expect=2)
     assert "holds a user or password" in p.stderr, p.stderr
+
+
+@test
+def the_secret_is_read_only_after_every_feed_is_parsed(c):
+    """The credential's file is checked early (owner, mode) but its bytes
+    are read only when the first token is needed: after every feed, the
+    hostile input, is parsed, even when device groups must be checked
+    with MDE first. Seen by the system calls themselves (strace -y)."""
+    if not shutil.which("strace"):
+        raise itest.Skip("strace is not installed (scripts/install-deps --dev installs it)")
+    a = c.feed("first", ips(50))
+    b = c.feed("second", ips(50, start=100), device_groups="Finance")
+    trace = os.path.join(c.dir, "trace")
+    c.conf()
+    p = subprocess.run(["strace", "-f", "-y", "-s", "0", "-e", "trace=read", "-o", trace, IOCSYNC, "-c",
+                        os.path.join(c.dir, "iocsync.conf"), "sync"], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    lines = open(trace).read().splitlines()
+    def reads(path):
+        return [i for i, l in enumerate(lines) if "<%s>" % path in l]
+    secret, feeds = reads(c.secret_file), reads(a) + reads(b)
+    assert secret and feeds, (len(secret), len(feeds))
+    assert min(secret) > max(feeds), "the secret was read before a feed was parsed: %s" % lines[min(secret)]
+    c.expect_exactly(ips(50) + ips(50, start=100))
 
 
 @test

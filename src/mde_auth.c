@@ -1,0 +1,476 @@
+#include "mde_auth.h"
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "http.h"
+#include "limits.h"
+#include "log.h"
+#include "util.h"
+
+struct mde_auth {
+	char *tenant, *client_id, *login;
+	char *resource;
+	char *alt_resource; /* gov clouds: the other candidate audience (spec 9, gov-audience) */
+	int token_version;
+	/* Where the credential is: exactly one. */
+	char *secret_file, *secret_env, *secret_credential, *certificate;
+	bool loaded;  /* the credential has been read */
+	char *secret; /* or NULL with the certificate */
+	EVP_PKEY *key;
+	char *x5t, *x5t256; /* of the certificate */
+	bool rs256;
+	char *token;
+	double token_renew_at; /* the transport's clock */
+	json_t *claims;        /* the token's payload */
+};
+
+static void
+wipe(char *s)
+{
+	if (s) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+static char *
+trim_secret(char *s, const char *what, char *why, size_t whysz)
+{
+	if (s == NULL)
+		return NULL;
+	size_t n = strlen(s);
+	while (n && is_space((unsigned char)s[n - 1]))
+		s[--n] = '\0';
+	if (n == 0 || strchr(s, '\n')) {
+		set_why(why, whysz, "%s: %s", what, n ? "holds more than one line" : "empty");
+		explicit_bzero(s, n);
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static char *
+b64url(const unsigned char *p, size_t n)
+{
+	static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	char *o = xmalloc(n / 3 * 4 + 5), *q = o;
+	size_t i;
+	for (i = 0; i + 2 < n; i += 3) {
+		unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
+		*q++ = al[v >> 18], *q++ = al[(v >> 12) & 63], *q++ = al[(v >> 6) & 63], *q++ = al[v & 63];
+	}
+	if (n - i == 1) {
+		unsigned v = (unsigned)p[i] << 16;
+		*q++ = al[v >> 18], *q++ = al[(v >> 12) & 63];
+	} else if (n - i == 2) {
+		unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8;
+		*q++ = al[v >> 18], *q++ = al[(v >> 12) & 63], *q++ = al[(v >> 6) & 63];
+	}
+	*q = '\0';
+	return o;
+}
+
+static unsigned char *
+b64url_decode(const char *s, size_t n, size_t *outlen)
+{
+	unsigned char *o = xmalloc(n / 4 * 3 + 3);
+	size_t k = 0;
+	unsigned v = 0, bits = 0;
+	for (size_t i = 0; i < n; i++) {
+		int c = (unsigned char)s[i], d;
+		if (c >= 'A' && c <= 'Z')
+			d = c - 'A';
+		else if (c >= 'a' && c <= 'z')
+			d = c - 'a' + 26;
+		else if (c >= '0' && c <= '9')
+			d = c - '0' + 52;
+		else if (c == '-' || c == '+')
+			d = 62;
+		else if (c == '_' || c == '/')
+			d = 63;
+		else if (c == '=')
+			break;
+		else {
+			free(o);
+			return NULL;
+		}
+		v = v << 6 | (unsigned)d;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			o[k++] = (unsigned char)(v >> bits);
+		}
+	}
+	*outlen = k;
+	return o;
+}
+
+static bool
+load_certificate(struct mde_auth *m, const char *path, char *why, size_t whysz)
+{
+	char *pem = file_read_private(path, "certificate", LIMIT_CERTIFICATE_BYTES, why, whysz);
+	if (pem == NULL)
+		return false;
+	BIO *b = BIO_new_mem_buf(pem, -1);
+	X509 *x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+	BIO_free(b);
+	b = BIO_new_mem_buf(pem, -1);
+	m->key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+	BIO_free(b);
+	explicit_bzero(pem, strlen(pem));
+	free(pem);
+	bool ok = false;
+	if (x == NULL || m->key == NULL) {
+		set_why(why, whysz, "certificate %s: needs the PEM certificate and its unencrypted private key", path);
+	} else if (EVP_PKEY_base_id(m->key) != EVP_PKEY_RSA) {
+		set_why(why, whysz, "certificate %s: the key must be RSA (Entra signs PS256/RS256)", path);
+	} else if (X509_check_private_key(x, m->key) != 1) {
+		set_why(why, whysz, "certificate %s: the private key does not match the certificate", path);
+	} else {
+		unsigned char d1[20], d2[32];
+		unsigned n1 = sizeof(d1), n2 = sizeof(d2);
+		X509_digest(x, EVP_sha1(), d1, &n1);
+		X509_digest(x, EVP_sha256(), d2, &n2);
+		m->x5t = b64url(d1, n1);
+		m->x5t256 = b64url(d2, n2);
+		ok = true;
+	}
+	X509_free(x);
+	return ok;
+}
+
+/* The signed JWT that stands for the secret (spec 1.3). */
+static char *
+client_assertion(struct mde_auth *m, const char *aud, char *why, size_t whysz)
+{
+	unsigned char jti[16];
+	char jtis[40];
+	RAND_bytes(jti, sizeof(jti));
+	jti[6] = (jti[6] & 0x0f) | 0x40;
+	jti[8] = (jti[8] & 0x3f) | 0x80;
+	snprintf(jtis, sizeof(jtis), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", jti[0],
+		 jti[1], jti[2], jti[3], jti[4], jti[5], jti[6], jti[7], jti[8], jti[9], jti[10], jti[11], jti[12],
+		 jti[13], jti[14], jti[15]);
+	long long now = (long long)time(NULL);
+	json_t *hd = m->rs256 ? json_pack("{s:s, s:s, s:s}", "alg", "RS256", "typ", "JWT", "x5t", m->x5t)
+			      : json_pack("{s:s, s:s, s:s}", "alg", "PS256", "typ", "JWT", "x5t#S256", m->x5t256);
+	json_t *cl =
+		json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "aud", aud, "iss", m->client_id, "sub", m->client_id,
+			  "jti", jtis, "nbf", (json_int_t)now, "iat", (json_int_t)now, "exp", (json_int_t)(now + 600));
+	char *hs = json_dumps(hd, JSON_COMPACT), *cs = json_dumps(cl, JSON_COMPACT);
+	char *h64 = b64url((unsigned char *)hs, strlen(hs)), *c64 = b64url((unsigned char *)cs, strlen(cs));
+	char *input = xasprintf("%s.%s", h64, c64);
+	free(hs), free(cs), free(h64), free(c64);
+	json_decref(hd);
+	json_decref(cl);
+
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	EVP_PKEY_CTX *pctx = NULL;
+	unsigned char *sig = NULL;
+	size_t siglen = 0;
+	char *out = NULL;
+	bool ok = md && EVP_DigestSignInit(md, &pctx, EVP_sha256(), NULL, m->key) == 1;
+	if (ok && !m->rs256)
+		ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
+			EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) == 1;
+	ok = ok && EVP_DigestSign(md, NULL, &siglen, (unsigned char *)input, strlen(input)) == 1;
+	if (ok) {
+		sig = xmalloc(siglen);
+		ok = EVP_DigestSign(md, sig, &siglen, (unsigned char *)input, strlen(input)) == 1;
+	}
+	if (ok) {
+		char *s64 = b64url(sig, siglen);
+		out = xasprintf("%s.%s", input, s64);
+		free(s64);
+	} else {
+		set_why(why, whysz, "cannot sign the client assertion with the certificate's key");
+	}
+	free(sig);
+	EVP_MD_CTX_free(md);
+	free(input);
+	return out;
+}
+
+/* Where the credential lives, checked without reading it. */
+static bool
+preflight(const struct config *c, char *why, size_t whysz)
+{
+	int sources =
+		!!c->client_secret_file + !!c->client_secret_env + !!c->client_secret_credential + !!c->certificate;
+	if (sources != 1) {
+		set_why(why, whysz,
+			"[mde] needs exactly one of client_secret_file, client_secret_env, "
+			"client_secret_credential and certificate (%d given)",
+			sources);
+		return false;
+	}
+	if (c->client_secret_file)
+		return file_check_private(c->client_secret_file, "client_secret_file", LIMIT_SECRET_BYTES, why, whysz);
+	if (c->client_secret_env) {
+		const char *v = getenv(c->client_secret_env);
+		if (v == NULL || *v == '\0') {
+			set_why(why, whysz, "client_secret_env: the environment variable %s is not set",
+				c->client_secret_env);
+			return false;
+		}
+		return true;
+	}
+	if (c->client_secret_credential) {
+		const char *dir = getenv("CREDENTIALS_DIRECTORY");
+		if (dir == NULL || *dir == '\0') {
+			set_why(why, whysz,
+				"client_secret_credential: $CREDENTIALS_DIRECTORY is not set (run "
+				"under systemd with LoadCredential=%s:...)",
+				c->client_secret_credential);
+			return false;
+		}
+		char *p = xasprintf("%s/%s", dir, c->client_secret_credential);
+		bool ok = file_check_private(p, "credential", LIMIT_SECRET_BYTES, why, whysz);
+		free(p);
+		return ok;
+	}
+	return file_check_private(c->certificate, "certificate", LIMIT_CERTIFICATE_BYTES, why, whysz);
+}
+
+struct mde_auth *
+mde_auth_new(const struct config *c, const char *login, const char *resource, const char *alt_resource, char *why,
+	     size_t whysz)
+{
+	if (!preflight(c, why, whysz))
+		return NULL;
+	struct mde_auth *a = xcalloc(1, sizeof(*a));
+	a->tenant = xstrdup(c->tenant_id);
+	a->client_id = xstrdup(c->client_id);
+	a->login = xstrdup(login);
+	a->resource = xstrdup(resource);
+	a->alt_resource = alt_resource ? xstrdup(alt_resource) : NULL;
+	a->token_version = c->token_version;
+	a->rs256 = c->certificate_rs256;
+	a->secret_file = c->client_secret_file ? xstrdup(c->client_secret_file) : NULL;
+	a->secret_env = c->client_secret_env ? xstrdup(c->client_secret_env) : NULL;
+	a->secret_credential = c->client_secret_credential ? xstrdup(c->client_secret_credential) : NULL;
+	a->certificate = c->certificate ? xstrdup(c->certificate) : NULL;
+	return a;
+}
+
+void
+mde_auth_free(struct mde_auth *a)
+{
+	if (a == NULL)
+		return;
+	wipe(a->secret);
+	wipe(a->token);
+	EVP_PKEY_free(a->key);
+	json_decref(a->claims);
+	free(a->x5t), free(a->x5t256);
+	free(a->tenant), free(a->client_id), free(a->login), free(a->resource), free(a->alt_resource);
+	free(a->secret_file), free(a->secret_env), free(a->secret_credential), free(a->certificate);
+	free(a);
+}
+
+/* Reads the credential, once, when the first token is needed. */
+static enum err
+load(struct mde_auth *a, char *why, size_t whysz)
+{
+	if (a->loaded) {
+		if (a->secret || a->key)
+			return ERR_OK;
+		set_why(why, whysz, "the [mde] credential could not be read (said before)");
+		return ERR_CONFIG;
+	}
+	a->loaded = true;
+	if (a->secret_file) {
+		a->secret = trim_secret(
+			file_read_private(a->secret_file, "client_secret_file", LIMIT_SECRET_BYTES, why, whysz),
+			"client_secret_file", why, whysz);
+	} else if (a->secret_env) {
+		const char *v = getenv(a->secret_env);
+		if (v == NULL || *v == '\0')
+			set_why(why, whysz, "client_secret_env: the environment variable %s is not set", a->secret_env);
+		else
+			a->secret = trim_secret(xstrdup(v), "client_secret_env", why, whysz);
+	} else if (a->secret_credential) {
+		const char *dir = getenv("CREDENTIALS_DIRECTORY");
+		char *p = xasprintf("%s/%s", dir ? dir : "", a->secret_credential);
+		a->secret = trim_secret(file_read_private(p, "credential", LIMIT_SECRET_BYTES, why, whysz),
+					"client_secret_credential", why, whysz);
+		free(p);
+	} else {
+		load_certificate(a, a->certificate, why, whysz);
+	}
+	return a->secret || a->key ? ERR_OK : ERR_CONFIG;
+}
+
+static bool
+decode_claims(struct mde_auth *m)
+{
+	json_decref(m->claims);
+	m->claims = NULL;
+	const char *a = strchr(m->token, '.'), *b = a ? strchr(a + 1, '.') : NULL;
+	if (b == NULL)
+		return false;
+	size_t n;
+	unsigned char *raw = b64url_decode(a + 1, (size_t)(b - a - 1), &n);
+	if (raw == NULL)
+		return false;
+	m->claims = json_loadb((const char *)raw, n, JSON_REJECT_DUPLICATES, NULL);
+	free(raw);
+	return json_is_object(m->claims);
+}
+
+/* Gets a new token for m->resource; *refused is set when Entra does
+ * not know that audience (AADSTS500011). */
+static enum err
+fetch_token(struct mde_auth *m, struct mde_transport *t, double deadline, bool *refused, char *why, size_t whysz)
+{
+	*refused = false;
+	bool v2 = m->token_version != 1;
+	char *url = xasprintf("%s/%s/oauth2/%stoken", m->login, m->tenant, v2 ? "v2.0/" : "");
+	char *aud_esc = v2 ? NULL : http_escape(m->resource);
+	char *scope = v2 ? xasprintf("%s/.default", m->resource) : NULL;
+	char *scope_esc = scope ? http_escape(scope) : NULL;
+	char *cid = http_escape(m->client_id);
+	char *cred;
+	if (m->secret) {
+		char *s = http_escape(m->secret);
+		cred = xasprintf("client_secret=%s", s);
+		explicit_bzero(s, strlen(s));
+		free(s);
+	} else {
+		/* Entra checks the assertion's audience against its own URL. */
+		char *aud = xstrdup(url);
+		char *jwt = client_assertion(m, aud, why, whysz);
+		free(aud);
+		if (jwt == NULL) {
+			free(url), free(aud_esc), free(scope), free(scope_esc), free(cid);
+			return ERR_CONFIG;
+		}
+		cred = xasprintf(
+			"client_assertion_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Aclient-assertion-type"
+			"%%3Ajwt-bearer&client_assertion=%s",
+			jwt);
+		free(jwt);
+	}
+	char *form = xasprintf("grant_type=client_credentials&client_id=%s&%s=%s&%s", cid, v2 ? "scope" : "resource",
+			       v2 ? scope_esc : aud_esc, cred);
+	explicit_bzero(cred, strlen(cred));
+	free(cred), free(aud_esc), free(scope), free(scope_esc), free(cid);
+	static const char *const hdrs[] = {"Content-Type: application/x-www-form-urlencoded",
+					   "Accept: application/json", NULL};
+	struct http_reply r;
+	enum retry_verdict v;
+	enum err e = mde_transport_send(t, MDE_EP_TOKEN, "POST", url, hdrs, form, strlen(form), deadline, &r, &v, why,
+					whysz);
+	explicit_bzero(form, strlen(form));
+	free(form);
+	if (e != ERR_OK) {
+		http_reply_free(&r);
+		free(url);
+		return e;
+	}
+	json_t *j = r.body ? json_loadb(r.body, r.len, JSON_REJECT_DUPLICATES, NULL) : NULL;
+	const char *tok = json_string_value(json_object_get(j, "access_token"));
+	json_t *exp = json_object_get(j, "expires_in");
+	double life = json_is_integer(exp) ? (double)json_integer_value(exp)
+		: json_is_string(exp)      ? atof(json_string_value(exp))
+					   : 0;
+	if (r.status == 200 && tok && *tok && life > 0) {
+		m->token = xstrdup(tok);
+		double margin = life / 4 < LIMIT_TOKEN_MARGIN_S ? life / 4 : LIMIT_TOKEN_MARGIN_S;
+		m->token_renew_at = mde_transport_now(t) + life - margin;
+		if (!decode_claims(m))
+			log_warn("token: its claims cannot be read (roles unknown)");
+		log_debug("token: new, valid %.0f s", life);
+	} else {
+		/* Entra's error and the first line of its description: never
+		 * the request, which holds the credential. */
+		const char *err = json_string_value(json_object_get(j, "error"));
+		const char *desc = json_string_value(json_object_get(j, "error_description"));
+		char ebuf[200];
+		*refused = r.status == 400 && desc && strncmp(desc, "AADSTS500011", 12) == 0;
+		if (r.status == 0)
+			set_why(why, whysz, "token from %s: %s", url, r.error);
+		else if (r.status == 200)
+			set_why(why, whysz, "token from %s: the answer holds no usable access_token", url);
+		else
+			set_why(why, whysz, "token from %s: HTTP %ld %s%s%s", url, r.status, err ? err : "",
+				desc ? ": " : "",
+				desc ? echo_str(desc, strcspn(desc, "\r\n"), ebuf, sizeof(ebuf)) : "");
+		e = r.status == 0 ? ERR_NET : r.status == 200 ? ERR_PARSE : ERR_HTTP;
+	}
+	json_decref(j);
+	if (r.body)
+		explicit_bzero(r.body, r.len);
+	http_reply_free(&r);
+	free(url);
+	return e;
+}
+
+/* Makes sure a token valid for a while is at hand. */
+static enum err
+ensure_token(struct mde_auth *m, struct mde_transport *t, double deadline, char *why, size_t whysz)
+{
+	if (m->token && mde_transport_now(t) < m->token_renew_at)
+		return ERR_OK;
+	if (m->token) {
+		explicit_bzero(m->token, strlen(m->token));
+		free(m->token);
+		m->token = NULL;
+	}
+	bool refused = false;
+	enum err e = fetch_token(m, t, deadline, &refused, why, whysz);
+	if (e != ERR_OK && refused && m->alt_resource) {
+		/* Once: the other candidate becomes the audience for good. */
+		char *first = m->resource;
+		m->resource = m->alt_resource;
+		m->alt_resource = NULL;
+		log_info("token: Entra does not know the audience %s (AADSTS500011); trying %s", first, m->resource);
+		e = fetch_token(m, t, deadline, &refused, why, whysz);
+		if (e == ERR_OK)
+			log_warn(
+				"token: Entra refused the audience %s (AADSTS500011); the audience %s worked: set "
+				"resource = %s in [mde] to skip the first try",
+				first, m->resource, m->resource);
+		free(first);
+	}
+	return e;
+}
+
+enum err
+mde_auth_header(struct mde_auth *a, struct mde_transport *t, double deadline, char **hdr, char *why, size_t whysz)
+{
+	*hdr = NULL;
+	enum err e = load(a, why, whysz);
+	if (e == ERR_OK)
+		e = ensure_token(a, t, deadline, why, whysz);
+	if (e == ERR_OK)
+		*hdr = xasprintf("Authorization: Bearer %s", a->token);
+	return e;
+}
+
+void
+mde_auth_header_free(char *hdr)
+{
+	wipe(hdr);
+}
+
+void
+mde_auth_expire(struct mde_auth *a)
+{
+	a->token_renew_at = 0;
+}
+
+const json_t *
+mde_auth_claims(const struct mde_auth *a)
+{
+	return a->claims;
+}
