@@ -1,4 +1,5 @@
 #include "ioc.h"
+#include "ioc_int.h"
 
 #include <arpa/inet.h>
 #include <idn2.h>
@@ -207,8 +208,8 @@ ioc_refang(const char *in, size_t len, char *out, size_t outsz, bool *changed)
 
 /* Strict dotted quad: four decimal octets, no leading zeros (an octet
  * like 010 is octal to inet_aton and decimal to people). */
-static bool
-ip4_parse(const char *s, size_t n, unsigned char a[4], bool *leading_zero)
+bool
+ioc_ip4_parse(const char *s, size_t n, unsigned char a[4], bool *leading_zero)
 {
 	size_t i = 0;
 	*leading_zero = false;
@@ -234,8 +235,8 @@ ip4_parse(const char *s, size_t n, unsigned char a[4], bool *leading_zero)
 	return i == n;
 }
 
-static bool
-ip6_parse(const char *s, size_t n, unsigned char a[16])
+bool
+ioc_ip6_parse(const char *s, size_t n, unsigned char a[16])
 {
 	char tmp[64];
 	if (n == 0 || n >= sizeof(tmp) || memchr(s, '%', n) != NULL)
@@ -324,7 +325,7 @@ parse_ip(const char *s, size_t n, struct ioc *out, char *why, size_t whysz)
 		prefix = (int)p;
 	}
 	if (v6) {
-		if (!ip6_parse(s, an, a)) {
+		if (!ioc_ip6_parse(s, an, a)) {
 			set_why(why, whysz, "not an IPv6 address");
 			return REJ_BAD_IPV6;
 		}
@@ -337,7 +338,7 @@ parse_ip(const char *s, size_t n, struct ioc *out, char *why, size_t whysz)
 		}
 		return set_ip(out, AF_INET6, a, prefix, NULL, 0);
 	}
-	if (!ip4_parse(s, an, a, &lz)) {
+	if (!ioc_ip4_parse(s, an, a, &lz)) {
 		set_why(why, whysz, "not an IPv4 address");
 		return REJ_BAD_IPV4;
 	}
@@ -359,8 +360,8 @@ parse_ip(const char *s, size_t n, struct ioc *out, char *why, size_t whysz)
 	return set_ip(out, AF_INET, a, prefix, slash ? NULL : s, n);
 }
 
-static bool
-looks_ipv4(const char *s, size_t n)
+bool
+ioc_looks_ipv4(const char *s, size_t n)
 {
 	size_t dots = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -370,351 +371,6 @@ looks_ipv4(const char *s, size_t n)
 			return false;
 	}
 	return dots >= 1 && n > 0;
-}
-
-/* ---- domains ---- */
-
-static enum ioc_reason
-check_labels(const char *d, size_t n, char *why, size_t whysz)
-{
-	size_t start = 0, labels = 0;
-	bool tld_digits = true;
-
-	if (n == 0) {
-		set_why(why, whysz, "empty domain name");
-		return REJ_BAD_DOMAIN;
-	}
-	if (n > LIMIT_DOMAIN_BYTES) {
-		set_why(why, whysz, "longer than %d characters (RFC 1035 2.3.4)", LIMIT_DOMAIN_BYTES);
-		return REJ_BAD_DOMAIN;
-	}
-	for (size_t i = 0; i <= n; i++) {
-		if (i < n && d[i] != '.') {
-			unsigned char c = (unsigned char)d[i];
-			if (!is_alnum(c) && c != '-' && c != '_') {
-				set_why(why, whysz, "character '%s%c' not allowed in a domain name",
-					c < 0x20 || c >= 0x7f ? "\\" : "", c < 0x20 || c >= 0x7f ? '?' : c);
-				return REJ_BAD_DOMAIN;
-			}
-			continue;
-		}
-		size_t ll = i - start;
-		if (ll == 0) {
-			set_why(why, whysz, "empty label");
-			return REJ_BAD_DOMAIN;
-		}
-		if (ll > LIMIT_LABEL_BYTES) {
-			set_why(why, whysz, "label longer than %d characters (RFC 1035 2.3.4)", LIMIT_LABEL_BYTES);
-			return REJ_BAD_DOMAIN;
-		}
-		if (d[start] == '-' || d[i - 1] == '-') {
-			set_why(why, whysz, "label starts or ends with '-' (RFC 1123 2.1)");
-			return REJ_BAD_DOMAIN;
-		}
-		tld_digits = true;
-		for (size_t k = start; k < i; k++)
-			if (!is_digit((unsigned char)d[k]))
-				tld_digits = false;
-		labels++;
-		start = i + 1;
-	}
-	if (labels < 2) {
-		set_why(why, whysz, "a single label is not an Internet domain name");
-		return REJ_BAD_DOMAIN;
-	}
-	if (tld_digits) {
-		set_why(why, whysz, "top-level label is all digits");
-		return REJ_BAD_DOMAIN;
-	}
-	return REJ_OK;
-}
-
-/* Host name bytes: D_UPPER is the bit that lowercases an ASCII letter. */
-enum {
-	D_OK = 1,
-	D_DIGIT = 2,
-	D_DOT = 4,
-	D_UPPER = 32
-};
-#define DCLS(c) \
-	((c) >= 'A' && (c) <= 'Z'           ? D_OK | D_UPPER \
-		 : (c) >= 'a' && (c) <= 'z' ? D_OK \
-		 : (c) >= '0' && (c) <= '9' ? D_OK | D_DIGIT \
-		 : (c) == '-' || (c) == '_' ? D_OK \
-		 : (c) == '.'               ? D_DOT \
-					    : 0)
-static const uint8_t dom_class[256] = BYTE_TABLE(DCLS);
-
-/* Lowercases in[0..n) (n <= LIMIT_DOMAIN_BYTES) into out, NUL-terminated,
- * and returns true when the name plainly passes check_labels: ASCII
- * letters, digits, '-' and '_' in two labels or more, none empty, over
- * LIMIT_LABEL_BYTES or starting or ending with '-', and a top-level
- * label not all digits. One look at each byte; false leaves the verdict
- * (and its reason) to the full checks. */
-static bool
-canon_ascii_ok(const char *in, size_t n, char *out)
-{
-	size_t start = 0, labels = 0;
-	unsigned all = D_OK, digits = D_DIGIT;
-	bool bad = n == 0;
-
-	for (size_t i = 0; i <= n; i++) {
-		unsigned c = i < n ? (unsigned char)in[i] : '.';
-		unsigned k = dom_class[c];
-		if (k & D_DOT) {
-			size_t ll = i - start;
-			bad |= ll == 0 || ll > LIMIT_LABEL_BYTES || in[start] == '-' || in[i - 1] == '-';
-			labels++;
-			start = i + 1;
-			if (i < n)
-				digits = D_DIGIT;
-		} else {
-			all &= k;
-			digits &= k;
-		}
-		out[i] = (char)(c | (k & D_UPPER));
-	}
-	out[n] = '\0';
-	return !bad && all == D_OK && labels >= 2 && digits == 0;
-}
-
-enum ioc_reason
-ioc_domain_canon(const char *in, size_t n, char *out, size_t *outlen, char *why, size_t whysz)
-{
-	bool ascii = true;
-
-	/* "*.example.com" and adblock-style ".example.com" mean the domain
-	 * and its subdomains, which is what a DomainName indicator does. */
-	if (n >= 2 && in[0] == '*' && in[1] == '.') {
-		in += 2;
-		n -= 2;
-	} else if (n >= 1 && in[0] == '.') {
-		in++;
-		n--;
-	}
-	if (n > 0 && in[n - 1] == '.')
-		n--;
-	if (n > LIMIT_DOMAIN_BYTES * 4) {
-		set_why(why, whysz, "longer than %d characters (RFC 1035 2.3.4)", LIMIT_DOMAIN_BYTES);
-		return REJ_BAD_DOMAIN;
-	}
-	if (n <= LIMIT_DOMAIN_BYTES && canon_ascii_ok(in, n, out)) {
-		*outlen = n;
-		return REJ_OK;
-	}
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)in[i] >= 0x80)
-			ascii = false;
-	if (ascii) {
-		if (n > LIMIT_DOMAIN_BYTES) {
-			set_why(why, whysz, "longer than %d characters (RFC 1035 2.3.4)", LIMIT_DOMAIN_BYTES);
-			return REJ_BAD_DOMAIN;
-		}
-		for (size_t i = 0; i < n; i++)
-			out[i] = (char)lc((unsigned char)in[i]);
-		out[n] = '\0';
-		*outlen = n;
-	} else {
-		char tmp[LIMIT_DOMAIN_BYTES * 4 + 1];
-		char *a = NULL;
-		int rc;
-		if (!utf8_valid(in, n)) {
-			set_why(why, whysz, "domain name is not valid UTF-8");
-			return REJ_BAD_UTF8;
-		}
-		memcpy(tmp, in, n);
-		tmp[n] = '\0';
-		rc = idn2_to_ascii_8z(tmp, &a, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
-		if (rc != IDN2_OK)
-			rc = idn2_to_ascii_8z(tmp, &a, IDN2_NFC_INPUT | IDN2_TRANSITIONAL);
-		if (rc != IDN2_OK) {
-			set_why(why, whysz, "not a valid internationalized domain name: %s", idn2_strerror(rc));
-			return REJ_BAD_DOMAIN;
-		}
-		size_t an = strlen(a);
-		if (an > LIMIT_DOMAIN_BYTES) {
-			idn2_free(a);
-			set_why(why, whysz, "longer than %d characters once in punycode", LIMIT_DOMAIN_BYTES);
-			return REJ_BAD_DOMAIN;
-		}
-		for (size_t i = 0; i < an; i++)
-			out[i] = (char)lc((unsigned char)a[i]);
-		out[an] = '\0';
-		*outlen = an;
-		idn2_free(a);
-	}
-	return check_labels(out, *outlen, why, whysz);
-}
-
-/* ---- URLs ---- */
-
-/* Appends n bytes of s to the value at *o, or says the URL is too long:
- * every part goes through here, so the value can never pass its limit,
- * whatever a part grows to (the host in punycode, IPv6 written out). */
-static bool
-url_put(char *v, size_t *o, const char *s, size_t n)
-{
-	if (*o + n > LIMIT_VALUE_BYTES)
-		return false;
-	memcpy(v + *o, s, n);
-	*o += n;
-	return true;
-}
-
-/* A user name or a path and query, kept byte for byte: no space nor
- * control byte, valid UTF-8. */
-static enum ioc_reason
-url_verbatim(const char *s, size_t n, const char *what, char *why, size_t whysz)
-{
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c <= 0x20 || c == 0x7f) {
-			set_why(why, whysz, "space or control character in URL");
-			return REJ_BAD_URL;
-		}
-	}
-	if (!utf8_valid(s, n)) {
-		set_why(why, whysz, "URL %s is not valid UTF-8", what);
-		return REJ_BAD_UTF8;
-	}
-	return REJ_OK;
-}
-
-static enum ioc_reason
-parse_url(const char *s, size_t n, struct ioc *out, char *why, size_t whysz)
-{
-	const char *colon = memchr(s, ':', n);
-	size_t sl = (size_t)(colon - s);
-	char *v = out->value;
-	size_t o = 0;
-
-	for (size_t i = 0; i < sl; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (!is_alnum(c) && c != '+' && c != '-' && c != '.') {
-			set_why(why, whysz, "bad URL scheme");
-			return REJ_BAD_URL;
-		}
-	}
-	if (!((sl == 4 && mem_ieq(s, "http", 4)) || (sl == 5 && mem_ieq(s, "https", 5)))) {
-		set_why(why, whysz, "scheme '%.*s' is not http or https", (int)(sl > 16 ? 16 : sl), s);
-		return REJ_URL_SCHEME;
-	}
-	bool https = sl == 5;
-	const char *p = colon + 3, *e = s + n;
-	/* Authority ends at the first '/', '?' or '#'. */
-	const char *ae = p;
-	while (ae < e && *ae != '/' && *ae != '?' && *ae != '#')
-		ae++;
-	const char *hs = p;
-	for (const char *q = p; q < ae; q++)
-		if (*q == '@')
-			hs = q + 1;
-	url_put(v, &o, https ? "https://" : "http://", https ? 8 : 7);
-	enum ioc_reason r;
-	/* userinfo: kept as given, it is part of what is matched */
-	if (hs > p && (r = url_verbatim(p, (size_t)(hs - p), "user name", why, whysz)) != REJ_OK)
-		return r;
-	if (!url_put(v, &o, p, (size_t)(hs - p)))
-		goto too_long;
-	const char *he = ae, *port = NULL;
-	if (hs < ae && *hs == '[') {
-		const char *rb = memchr(hs, ']', (size_t)(ae - hs));
-		if (rb == NULL) {
-			set_why(why, whysz, "unclosed '[' in host");
-			return REJ_BAD_URL;
-		}
-		he = rb + 1;
-		if (he < ae) {
-			if (*he != ':') {
-				set_why(why, whysz, "junk after IPv6 host");
-				return REJ_BAD_URL;
-			}
-			port = he + 1;
-		}
-	} else {
-		for (const char *q = hs; q < ae; q++)
-			if (*q == ':') {
-				he = q;
-				port = q + 1;
-				break;
-			}
-	}
-	if (he == hs) {
-		set_why(why, whysz, "URL without a host");
-		return REJ_BAD_URL;
-	}
-	out->host_off = o;
-	if (*hs == '[') {
-		unsigned char a[16];
-		if (!ip6_parse(hs + 1, (size_t)(he - hs - 2), a)) {
-			set_why(why, whysz, "bad IPv6 literal in URL host");
-			return REJ_BAD_URL;
-		}
-		out->family = AF_INET6;
-		memcpy(out->addr, a, 16);
-		char t[48] = "[";
-		size_t tn = 1 + ioc_addr_format(AF_INET6, a, t + 1);
-		t[tn++] = ']';
-		if (!url_put(v, &o, t, tn))
-			goto too_long;
-	} else if (looks_ipv4(hs, (size_t)(he - hs))) {
-		unsigned char a[4];
-		bool lz;
-		if (!ip4_parse(hs, (size_t)(he - hs), a, &lz) || lz) {
-			set_why(why, whysz, "bad IPv4 address in URL host");
-			return REJ_BAD_URL;
-		}
-		out->family = AF_INET;
-		memcpy(out->addr, a, 4);
-		char t[48];
-		if (!url_put(v, &o, t, ioc_addr_format(AF_INET, a, t)))
-			goto too_long;
-	} else {
-		size_t dl;
-		char d[LIMIT_DOMAIN_BYTES + 1];
-		r = ioc_domain_canon(hs, (size_t)(he - hs), d, &dl, why, whysz);
-		if (r != REJ_OK)
-			return r == REJ_BAD_UTF8 ? r : REJ_BAD_URL;
-		out->family = 0;
-		if (!url_put(v, &o, d, dl))
-			goto too_long;
-	}
-	out->host_len = o - out->host_off;
-	if (port != NULL) {
-		char num[8];
-		long long pv;
-		size_t pn = (size_t)(ae - port);
-		if (pn > 0) {
-			if (pn >= sizeof(num)) {
-				set_why(why, whysz, "bad port");
-				return REJ_BAD_URL;
-			}
-			memcpy(num, port, pn);
-			num[pn] = '\0';
-			if (num_parse(num, 1, 65535, &pv, NULL) != ERR_OK) {
-				set_why(why, whysz, "bad port '%s'", num);
-				return REJ_BAD_URL;
-			}
-			char t[8];
-			if (pv != (https ? 443 : 80) && !url_put(v, &o, t, (size_t)sprintf(t, ":%lld", pv)))
-				goto too_long;
-		}
-	}
-	/* Path and query byte for byte; the fragment never reaches a server. */
-	const char *fe = memchr(ae, '#', (size_t)(e - ae));
-	if (fe == NULL)
-		fe = e;
-	if ((r = url_verbatim(ae, (size_t)(fe - ae), "path", why, whysz)) != REJ_OK)
-		return r;
-	if (!url_put(v, &o, ae, (size_t)(fe - ae)))
-		goto too_long;
-	v[o] = '\0';
-	out->len = o;
-	out->type = IOC_URL;
-	return REJ_OK;
-too_long:
-	set_why(why, whysz, "URL longer than %d bytes", LIMIT_VALUE_BYTES);
-	return REJ_TOO_LONG;
 }
 
 /* ---- classification ---- */
@@ -770,7 +426,7 @@ parse_hostport(const char *s, size_t n, const char *colon, struct ioc *out, char
 		set_why(why, whysz, "bad port '%s'", num);
 		return REJ_NOT_INDICATOR;
 	}
-	if (looks_ipv4(s, hn))
+	if (ioc_looks_ipv4(s, hn))
 		return parse_ip(s, hn, out, why, whysz);
 	return parse_domain(s, hn, out, why, whysz);
 }
@@ -783,7 +439,7 @@ classify(const char *s, size_t n, unsigned cls, const struct ioc_opts *o, struct
 	bool hex = !(cls & C_NONHEX);
 
 	if (colon && n - (size_t)(colon - s) >= 3 && colon[1] == '/' && colon[2] == '/')
-		return parse_url(s, n, out, why, whysz);
+		return ioc_parse_url(s, n, out, why, whysz);
 	if (hex && n >= 24)
 		return parse_hash(s, n, o, out, why, whysz);
 	if (slash) {
@@ -791,7 +447,7 @@ classify(const char *s, size_t n, unsigned cls, const struct ioc_opts *o, struct
 		bool cidr = hn > 0 && n - hn - 1 > 0 && n - hn - 1 <= 3;
 		for (size_t i = hn + 1; cidr && i < n; i++)
 			cidr = is_digit((unsigned char)s[i]);
-		if (cidr && (looks_ipv4(s, hn) || memchr(s, ':', hn)))
+		if (cidr && (ioc_looks_ipv4(s, hn) || memchr(s, ':', hn)))
 			return parse_ip(s, n, out, why, whysz);
 		if (hn == 0) {
 			set_why(why, whysz, "a path without a host");
@@ -805,13 +461,13 @@ classify(const char *s, size_t n, unsigned cls, const struct ioc_opts *o, struct
 			}
 			memcpy(tmp, "http://", 7);
 			memcpy(tmp + 7, s, n);
-			return parse_url(tmp, n + 7, out, why, whysz);
+			return ioc_parse_url(tmp, n + 7, out, why, whysz);
 		}
 		struct ioc h;
 		const char *hc = memchr(s, ':', hn);
-		enum ioc_reason r = hc      ? parse_hostport(s, hn, hc, &h, NULL, 0)
-			: looks_ipv4(s, hn) ? parse_ip(s, hn, &h, NULL, 0)
-					    : parse_domain(s, hn, &h, NULL, 0);
+		enum ioc_reason r = hc          ? parse_hostport(s, hn, hc, &h, NULL, 0)
+			: ioc_looks_ipv4(s, hn) ? parse_ip(s, hn, &h, NULL, 0)
+						: parse_domain(s, hn, &h, NULL, 0);
 		if (r == REJ_OK) {
 			set_why(why, whysz,
 				"a URL without a scheme (set type = url on the feed to take it as http://)");
