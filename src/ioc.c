@@ -2,8 +2,6 @@
 #include "ioc_int.h"
 
 #include <arpa/inet.h>
-#include <idn2.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
