@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy_int.h"
 #include "strset.h"
 
 struct range {
@@ -16,230 +17,6 @@ struct range {
 	unsigned char addr[16];
 	int prefix;
 	const char *what;
-};
-
-/* IANA IPv4 and IPv6 Special-Purpose Address Registries (RFC 6890 and
- * its updates), plus multicast and the reserved class E. Written as text
- * so that they read like the registries; parsed once at start. */
-static const struct {
-	const char *cidr, *what;
-} special[] = {
-	{"0.0.0.0/8", "\"this network\" (RFC 791)"},
-	{"10.0.0.0/8", "private-use (RFC 1918)"},
-	{"100.64.0.0/10", "shared address space / CGNAT (RFC 6598)"},
-	{"127.0.0.0/8", "loopback (RFC 1122)"},
-	{"169.254.0.0/16", "link-local (RFC 3927)"},
-	{"172.16.0.0/12", "private-use (RFC 1918)"},
-	{"192.0.0.0/24", "IETF protocol assignments (RFC 6890)"},
-	{"192.0.2.0/24", "documentation TEST-NET-1 (RFC 5737)"},
-	{"192.31.196.0/24", "AS112-v4 (RFC 7535)"},
-	{"192.52.193.0/24", "AMT (RFC 7450)"},
-	{"192.88.99.0/24", "deprecated 6to4 relay anycast (RFC 7526)"},
-	{"192.168.0.0/16", "private-use (RFC 1918)"},
-	{"192.175.48.0/24", "direct delegation AS112 service (RFC 7534)"},
-	{"198.18.0.0/15", "benchmarking (RFC 2544)"},
-	{"198.51.100.0/24", "documentation TEST-NET-2 (RFC 5737)"},
-	{"203.0.113.0/24", "documentation TEST-NET-3 (RFC 5737)"},
-	{"224.0.0.0/4", "multicast (RFC 5771)"},
-	{"240.0.0.0/4", "reserved (RFC 1112) and limited broadcast (RFC 919)"},
-	{"::/128", "unspecified address (RFC 4291)"},
-	{"::1/128", "loopback (RFC 4291)"},
-	{"::ffff:0:0/96", "IPv4-mapped address (RFC 4291)"},
-	{"64:ff9b::/96", "IPv4-IPv6 translation (RFC 6052)"},
-	{"64:ff9b:1::/48", "local-use IPv4-IPv6 translation (RFC 8215)"},
-	{"100::/64", "discard-only (RFC 6666)"},
-	{"2001::/23", "IETF protocol assignments, incl. Teredo (RFC 2928)"},
-	{"2001:db8::/32", "documentation (RFC 3849)"},
-	{"2002::/16", "6to4 (RFC 3056)"},
-	{"2620:4f:8000::/48", "direct delegation AS112 service (RFC 7534)"},
-	{"3fff::/20", "documentation (RFC 9637)"},
-	{"5f00::/16", "segment routing SIDs (RFC 9602)"},
-	{"fc00::/7", "unique local (RFC 4193)"},
-	{"fe80::/10", "link-local (RFC 4291)"},
-	{"ff00::/8", "multicast (RFC 4291)"},
-};
-
-/* Special-use domain names (RFC 6761, 6762, 7686, 8375, 9476; ICANN's
- * .internal) and the RFC 2606 example domains: never on the Internet. */
-#define SPECIAL(labels, tld) \
-	{ \
-		labels tld, sizeof(labels tld) - 1, sizeof(tld) - 1 \
-	}
-static const struct {
-	const char *name;
-	size_t len, tld_len; /* tld_len: of its last label, written apart */
-} special_domains[] = {
-	SPECIAL("", "localhost"), SPECIAL("", "local"),       SPECIAL("", "test"),        SPECIAL("", "invalid"),
-	SPECIAL("", "example"),   SPECIAL("", "onion"),       SPECIAL("", "alt"),         SPECIAL("", "internal"),
-	SPECIAL("home.", "arpa"), SPECIAL("example.", "com"), SPECIAL("example.", "net"), SPECIAL("example.", "org"),
-	SPECIAL("", "arpa"),
-};
-#undef SPECIAL
-
-static size_t url_normal(const char *u, size_t n, char *out, size_t outsz);
-
-static int
-hexval(char c)
-{
-	return c <= '9' ? c - '0' : (c | 32) - 'a' + 10;
-}
-
-/* Built-in critical allowlist. Domains are registrable domains; strict
- * ones cover every URL on them (see policy.h). */
-static const struct {
-	const char *name;
-	bool strict;
-} builtin_domains[] = {
-	/* Microsoft identity, updates, Defender's own service. */
-	{"microsoft.com", true},
-	{"microsoftonline.com", true},
-	{"microsoftonline-p.com", true},
-	{"msftauth.net", true},
-	{"msauth.net", true},
-	{"msauthimages.net", true},
-	{"windows.com", true},
-	{"windows.net", true},
-	{"windowsupdate.com", true},
-	{"msftconnecttest.com", true},
-	{"msocsp.com", true},
-	{"msedge.net", true},
-	{"azure.com", true},
-	{"azure.net", true},
-	{"azureedge.net", true},
-	{"microsoft.us", true},
-	{"microsoftonline.us", true},
-	{"digicert.com", true},
-	{"office.com", false},
-	{"office.net", false},
-	{"office365.com", false},
-	{"outlook.com", false},
-	{"live.com", false},
-	{"live.net", false},
-	{"sharepoint.com", false},
-	{"onmicrosoft.com", false},
-	{"microsoft365.com", false},
-	{"bing.com", false},
-	{"skype.com", false},
-	{"lync.com", false},
-	{"aka.ms", false},
-	{"visualstudio.com", false},
-	{"msn.com", false},
-	{"xboxlive.com", false},
-	/* Public DNS resolvers. */
-	{"dns.google", true},
-	{"cloudflare-dns.com", true},
-	{"one.one.one.one", true},
-	{"quad9.net", true},
-	{"opendns.com", true},
-	/* The largest platforms. */
-	{"google.com", false},
-	{"googleapis.com", true},
-	{"gstatic.com", true},
-	{"youtube.com", false},
-	{"facebook.com", false},
-	{"fbcdn.net", true},
-	{"instagram.com", false},
-	{"whatsapp.com", false},
-	{"whatsapp.net", true},
-	{"apple.com", false},
-	{"icloud.com", false},
-	{"amazon.com", false},
-	{"amazonaws.com", false},
-	{"cloudfront.net", false},
-	{"akamai.net", true},
-	{"akamaiedge.net", true},
-	{"akamaihd.net", false},
-	{"cloudflare.com", false},
-	{"github.com", false},
-	{"githubusercontent.com", false},
-	{"linkedin.com", false},
-	{"wikipedia.org", false},
-	{"twitter.com", false},
-	{"x.com", false},
-	{"zoom.us", false},
-	{"salesforce.com", false},
-	{"okta.com", true},
-	{"yahoo.com", false},
-	{"dropbox.com", false},
-	{"adobe.com", false},
-	{"mozilla.org", false},
-	{"mozilla.net", true},
-	{"debian.org", true},
-	{"ubuntu.com", true},
-	{"letsencrypt.org", true},
-	{"ocsp.sectigo.com", true},
-	/* Windows' connectivity checks (NCSI): docs.microsoft.com/troubleshoot/windows-client/
-	 * networking/internet-explorer-edge-open-connect-corporate-public-network. */
-	{"msftncsi.com", true},
-	/* Entra ID Seamless SSO and Application Proxy: entra-docs, identity/hybrid/connect/
-	 * how-to-connect-sso-quick-start.md and identity/app-proxy/application-proxy-configure-
-	 * connectors-with-proxy-servers.md. */
-	{"microsoftazuread-sso.com", true},
-	{"msappproxy.net", true},
-	/* Certificate status (OCSP, CRL) of the largest public CAs: without it TLS fails closed
-	 * in many clients. Let's Encrypt: letsencrypt.org/docs/lencr.org; Google Trust
-	 * Services: pki.goog/faq. */
-	{"lencr.org", true},
-	{"pki.goog", true},
-	/* Time: a device with a wrong clock fails TLS and Kerberos. The NTP pool
-	 * (ntppool.org/en/use.html) and Windows' default time server (w32tm). */
-	{"pool.ntp.org", true},
-	{"time.windows.com", true},
-};
-
-/* Public DNS resolvers' addresses: blocking one cuts name resolution. */
-static const char *const builtin_ips[] = {
-	"8.8.8.8",
-	"8.8.4.4",
-	"1.1.1.1",
-	"1.0.0.1",
-	"1.1.1.2",
-	"1.0.0.2",
-	"1.1.1.3",
-	"1.0.0.3",
-	"9.9.9.9",
-	"149.112.112.112",
-	"9.9.9.10",
-	"149.112.112.10",
-	"9.9.9.11",
-	"149.112.112.11",
-	"208.67.222.222",
-	"208.67.220.220",
-	"208.67.222.123",
-	"208.67.220.123",
-	"4.2.2.1",
-	"4.2.2.2",
-	"4.2.2.3",
-	"4.2.2.4",
-	"4.2.2.5",
-	"4.2.2.6",
-	"64.6.64.6",
-	"64.6.65.6",
-	"94.140.14.14",
-	"94.140.15.15",
-	"76.76.2.0",
-	"76.76.10.0",
-	"185.228.168.9",
-	"185.228.169.9",
-	"8.26.56.26",
-	"8.20.247.20",
-	"2001:4860:4860::8888",
-	"2001:4860:4860::8844",
-	"2606:4700:4700::1111",
-	"2606:4700:4700::1001",
-	"2620:fe::fe",
-	"2620:fe::9",
-	"2620:119:35::35",
-	"2620:119:53::53",
-	"2a10:50c0::ad1:ff",
-	"2a10:50c0::ad2:ff",
-};
-
-/* Hashes of the empty file: blocking them matches every empty download. */
-static const char *const builtin_hashes[] = {
-	"d41d8cd98f00b204e9800998ecf8427e",
-	"da39a3ee5e6b4b0d3255bfef95601890afd80709",
-	"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 };
 
 enum {
@@ -485,12 +262,12 @@ policy_new(void)
 	p->psl_owned = p->psl != NULL;
 	if (p->psl == NULL)
 		p->psl = psl_builtin();
-	p->nranges = NELEM(special);
+	p->nranges = policy_nspecial;
 	p->ranges = xcalloc(p->nranges, sizeof(*p->ranges));
-	for (size_t k = 0; k < NELEM(special); k++) {
-		if (!parse_range(special[k].cidr, &p->ranges[k]))
+	for (size_t k = 0; k < policy_nspecial; k++) {
+		if (!parse_range(policy_special[k].cidr, &p->ranges[k]))
 			abort(); /* a typo in the table above */
-		p->ranges[k].what = special[k].what;
+		p->ranges[k].what = policy_special[k].what;
 		const struct range *r = &p->ranges[k];
 		unsigned char *bits = r->family == AF_INET ? p->first4 : p->first6;
 		unsigned span = r->prefix >= 8 ? 1u : 1u << (8 - r->prefix);
@@ -499,16 +276,16 @@ policy_new(void)
 	}
 	p->domains = strset_new();
 	p->exact = strset_new();
-	for (size_t k = 0; k < NELEM(builtin_domains); k++)
-		add_domain(p, builtin_domains[k].name, strlen(builtin_domains[k].name),
-			   builtin_domains[k].strict ? V_BUILTIN_STRICT : V_BUILTIN);
-	for (size_t k = 0; k < NELEM(builtin_ips); k++) {
-		if (ioc_parse(builtin_ips[k], strlen(builtin_ips[k]), &o, &i, NULL, 0) != REJ_OK)
+	for (size_t k = 0; k < policy_nbuiltin_domains; k++)
+		add_domain(p, policy_builtin_domains[k].name, strlen(policy_builtin_domains[k].name),
+			   policy_builtin_domains[k].strict ? V_BUILTIN_STRICT : V_BUILTIN);
+	for (size_t k = 0; k < policy_nbuiltin_ips; k++) {
+		if (ioc_parse(policy_builtin_ips[k], strlen(policy_builtin_ips[k]), &o, &i, NULL, 0) != REJ_OK)
 			abort();
 		add_exact(p, IOC_IP, i.value, i.len, V_BUILTIN);
 	}
-	for (size_t k = 0; k < NELEM(builtin_hashes); k++) {
-		if (ioc_parse(builtin_hashes[k], strlen(builtin_hashes[k]), &o, &i, NULL, 0) != REJ_OK)
+	for (size_t k = 0; k < policy_nbuiltin_hashes; k++) {
+		if (ioc_parse(policy_builtin_hashes[k], strlen(policy_builtin_hashes[k]), &o, &i, NULL, 0) != REJ_OK)
 			abort();
 		add_exact(p, IOC_MD5, i.value, i.len, V_BUILTIN); /* one key space for all hashes */
 	}
@@ -589,7 +366,7 @@ policy_allowlist_add(struct policy *p, const char *path, const char *buf, size_t
 		case IOC_URL:
 			xgrow((void **)&p->url_prefixes, &p->url_prefixes_cap, p->nurl_prefixes + 1, sizeof(char *));
 			char norm[LIMIT_VALUE_BYTES + 32];
-			size_t normlen = url_normal(i.value, i.len, norm, sizeof(norm));
+			size_t normlen = policy_url_normal(i.value, i.len, norm, sizeof(norm));
 			p->url_prefixes[p->nurl_prefixes++] = xstrndup(norm, normlen);
 			break;
 		default: /* hashes: an allowlisted hash is refused whatever its type */
@@ -729,11 +506,12 @@ check_domain(const struct policy *p, const char *d, size_t n, bool is_url, bool 
 	size_t tl = (size_t)(name + n - tld);
 	/* A special name ends the name at a label's start: their last
 	 * labels are the same length, which most names rule out at once. */
-	for (size_t k = 0; k < NELEM(special_domains); k++) {
-		size_t sl = special_domains[k].len;
-		if (special_domains[k].tld_len == tl && n >= sl && d[n - 1] == special_domains[k].name[sl - 1] &&
-		    memcmp(d + n - sl, special_domains[k].name, sl) == 0 && (n == sl || d[n - sl - 1] == '.')) {
-			set_why(why, whysz, "special-use domain name .%s (RFC 6761)", special_domains[k].name);
+	for (size_t k = 0; k < policy_nspecial_domains; k++) {
+		size_t sl = policy_special_domains[k].len;
+		if (policy_special_domains[k].tld_len == tl && n >= sl &&
+		    d[n - 1] == policy_special_domains[k].name[sl - 1] &&
+		    memcmp(d + n - sl, policy_special_domains[k].name, sl) == 0 && (n == sl || d[n - sl - 1] == '.')) {
+			set_why(why, whysz, "special-use domain name .%s (RFC 6761)", policy_special_domains[k].name);
 			return REJ_SPECIAL;
 		}
 	}
@@ -814,66 +592,6 @@ check_domain(const struct policy *p, const char *d, size_t n, bool is_url, bool 
 	return REJ_OK;
 }
 
-/*
- * A URL as it is compared with allowlisted prefixes: percent-encoded
- * unreserved characters decoded (%2e is '.'), runs of '/' made one, and
- * the dot segments removed (RFC 3986 sections 6.2.2.2, 5.2.4), so that
- * http://h/a/./b, http://h/a//b and http://h/a/%2e/b all meet the entry
- * http://h/a/b. Query and fragment stay as they are.
- */
-static size_t
-url_normal(const char *u, size_t n, char *out, size_t outsz)
-{
-	const char *host = memmem(u, n, "://", 3);
-	size_t start = host ? (size_t)(host - u) + 3 : 0, o = 0;
-	while (start < n && u[start] != '/' && u[start] != '?' && u[start] != '#')
-		start++;
-	if (start + 1 > outsz)
-		return 0;
-	memcpy(out, u, start);
-	o = start;
-	size_t seg = o; /* where the current segment starts in out */
-	for (size_t i = start; i < n && o + 4 < outsz; i++) {
-		char c = u[i];
-		if (c == '?' || c == '#') {
-			size_t rest = n - i < outsz - o - 1 ? n - i : outsz - o - 1;
-			memcpy(out + o, u + i, rest);
-			o += rest;
-			break;
-		}
-		if (c == '%' && i + 2 < n && is_xdigit((unsigned char)u[i + 1]) && is_xdigit((unsigned char)u[i + 2])) {
-			int v = hexval(u[i + 1]) * 16 + hexval(u[i + 2]);
-			if (is_alnum((unsigned char)v) || v == '-' || v == '.' || v == '_' || v == '~') {
-				c = (char)v;
-				i += 2;
-			}
-		}
-		if (c == '/') {
-			if (o > start && out[o - 1] == '/')
-				continue; /* "//" */
-			/* The segment just ended: "." goes, ".." takes its parent too. */
-			size_t len = o - seg;
-			if (len == 1 && out[seg] == '.') {
-				o = seg;
-				continue;
-			}
-			if (len == 2 && out[seg] == '.' && out[seg + 1] == '.') {
-				o = seg > start + 1 ? seg - 1 : start + 1;
-				while (o > start + 1 && out[o - 1] != '/')
-					o--;
-				seg = o;
-				continue;
-			}
-			out[o++] = '/';
-			seg = o;
-			continue;
-		}
-		out[o++] = c;
-	}
-	out[o] = '\0';
-	return o;
-}
-
 static enum ioc_reason
 check_url(const struct policy *p, const struct ioc *i, char *why, size_t whysz)
 {
@@ -898,7 +616,7 @@ check_url(const struct policy *p, const struct ioc *i, char *why, size_t whysz)
 	if (p->nurl_prefixes == 0)
 		return REJ_OK;
 	char norm[LIMIT_VALUE_BYTES + 32];
-	size_t vl = url_normal(i->value, i->len, norm, sizeof(norm));
+	size_t vl = policy_url_normal(i->value, i->len, norm, sizeof(norm));
 	for (size_t k = 0; k < p->nurl_prefixes; k++) {
 		const char *u = p->url_prefixes[k];
 		size_t ul = strlen(u), n = vl < ul ? vl : ul;
