@@ -1,4 +1,5 @@
 #include "store.h"
+#include "store_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,14 +16,8 @@
 #include "log.h"
 #include "util.h"
 
-struct store {
-	sqlite3 *db;
-	int lock_fd;       /* the flock held on PATH.lock, or -1 */
-	char trouble[300]; /* the first write that failed, for the run's outcome */
-};
-
-static const char *
-full_disk(sqlite3 *db)
+const char *
+store_full_disk(sqlite3 *db)
 {
 	int e = sqlite3_system_errno(db);
 	int code = sqlite3_extended_errcode(db) & 0xff;
@@ -30,20 +25,20 @@ full_disk(sqlite3 *db)
 }
 
 /* Notes why a write failed (once a run): the disk full said as such. */
-static enum err
-failed(struct store *s)
+enum err
+store_failed(struct store *s)
 {
 	if (s->trouble[0] == '\0')
 		snprintf(s->trouble, sizeof(s->trouble), "the state store cannot be written: %s%s",
-			 sqlite3_errmsg(s->db), full_disk(s->db));
+			 sqlite3_errmsg(s->db), store_full_disk(s->db));
 	return ERR_STORE;
 }
 
 /* The result of a write's last step. */
-static enum err
-done(struct store *s, int r)
+enum err
+store_done(struct store *s, int r)
 {
-	return r == SQLITE_DONE ? ERR_OK : failed(s);
+	return r == SQLITE_DONE ? ERR_OK : store_failed(s);
 }
 
 const char *
@@ -141,12 +136,12 @@ static const char *const migrations[] = {
 
 /* SQLite's words, and what they mean when the disk is full ("disk I/O
  * error" is what a WAL write that found no room says). */
-static enum err
-exec(struct store *s, const char *sql, char *why, size_t whysz)
+enum err
+store_exec(struct store *s, const char *sql, char *why, size_t whysz)
 {
 	char *msg = NULL;
 	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		snprintf(why, whysz, "%s%s", msg ? msg : sqlite3_errmsg(s->db), full_disk(s->db));
+		snprintf(why, whysz, "%s%s", msg ? msg : sqlite3_errmsg(s->db), store_full_disk(s->db));
 		sqlite3_free(msg);
 		return ERR_STORE;
 	}
@@ -183,12 +178,12 @@ store_open(const char *path, const char *holder, char *why, size_t whysz)
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
 			    NULL) != SQLITE_OK) {
 		snprintf(why, whysz, "cannot open the state store %s: %s%s", path,
-			 s->db ? sqlite3_errmsg(s->db) : "out of memory", s->db ? full_disk(s->db) : "");
+			 s->db ? sqlite3_errmsg(s->db) : "out of memory", s->db ? store_full_disk(s->db) : "");
 		store_close(s);
 		return NULL;
 	}
 	sqlite3_busy_timeout(s->db, 10000);
-	if (exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", why, whysz) !=
+	if (store_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", why, whysz) !=
 	    ERR_OK)
 		goto fail;
 	int v = store_schema_version(s);
@@ -199,13 +194,13 @@ store_open(const char *path, const char *holder, char *why, size_t whysz)
 	}
 	for (; v < (int)NELEM(migrations); v++) {
 		char sql[64];
-		if (exec(s, "BEGIN IMMEDIATE", why, whysz) != ERR_OK)
+		if (store_exec(s, "BEGIN IMMEDIATE", why, whysz) != ERR_OK)
 			goto fail;
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
-		if (exec(s, migrations[v], why, whysz) != ERR_OK || exec(s, sql, why, whysz) != ERR_OK ||
-		    exec(s, "COMMIT", why, whysz) != ERR_OK) {
+		if (store_exec(s, migrations[v], why, whysz) != ERR_OK || store_exec(s, sql, why, whysz) != ERR_OK ||
+		    store_exec(s, "COMMIT", why, whysz) != ERR_OK) {
 			char ignore[8];
-			exec(s, "ROLLBACK", ignore, sizeof(ignore));
+			store_exec(s, "ROLLBACK", ignore, sizeof(ignore));
 			goto fail;
 		}
 	}
@@ -226,8 +221,8 @@ store_close(struct store *s)
 	free(s);
 }
 
-static char *
-col_text(sqlite3_stmt *st, int i)
+char *
+store_col_text(sqlite3_stmt *st, int i)
 {
 	const unsigned char *t = sqlite3_column_text(st, i);
 	return t ? xstrdup((const char *)t) : NULL;
@@ -250,9 +245,9 @@ feed_get(struct store *s, const char *name, struct store_feed *f, bool snapshot)
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	int r = sqlite3_step(st);
 	if (r == SQLITE_ROW) {
-		f->url = col_text(st, 0);
-		f->etag = col_text(st, 1);
-		f->last_modified = col_text(st, 2);
+		f->url = store_col_text(st, 0);
+		f->etag = store_col_text(st, 1);
+		f->last_modified = store_col_text(st, 2);
 		if (sqlite3_column_type(st, 3) != SQLITE_NULL) {
 			const void *b = sqlite3_column_blob(st, 3);
 			f->snapshot_len = (size_t)sqlite3_column_bytes(st, 3);
@@ -264,9 +259,9 @@ feed_get(struct store *s, const char *name, struct store_feed *f, bool snapshot)
 		f->entries = sqlite3_column_int64(st, 4);
 		f->last_good_at = sqlite3_column_int64(st, 5);
 		f->fetched_at = sqlite3_column_int64(st, 6);
-		f->last_error = col_text(st, 7);
-		f->report = col_text(st, 8);
-		f->cursor = col_text(st, 9);
+		f->last_error = store_col_text(st, 7);
+		f->report = store_col_text(st, 8);
+		f->cursor = store_col_text(st, 9);
 		rc = ERR_OK;
 	} else if (r != SQLITE_DONE) {
 		rc = ERR_STORE;
@@ -311,7 +306,7 @@ feed_set(struct store *s, const char *sql, const char *name, const char *value)
 	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
 	int r = sqlite3_step(st);
 	sqlite3_finalize(st);
-	return done(s, r);
+	return store_done(s, r);
 }
 
 enum err
@@ -348,7 +343,7 @@ store_feed_good(struct store *s, const char *name, const char *url, const char *
 	sqlite3_bind_int64(st, 7, now);
 	r = sqlite3_step(st);
 	sqlite3_finalize(st);
-	return done(s, r);
+	return store_done(s, r);
 }
 
 enum err
@@ -367,7 +362,7 @@ store_feed_seen(struct store *s, const char *name, const char *url, const char *
 	sqlite3_bind_text(st, 4, error, -1, SQLITE_STATIC);
 	r = sqlite3_step(st);
 	sqlite3_finalize(st);
-	return done(s, r);
+	return store_done(s, r);
 }
 
 /* ---- indicators ---- */
@@ -397,7 +392,7 @@ store_ind_each(struct store *s, void (*cb)(void *ctx, const struct store_ind *r)
 		cb(ctx, &x);
 	}
 	sqlite3_finalize(st);
-	return done(s, r);
+	return store_done(s, r);
 }
 
 enum err
@@ -405,9 +400,9 @@ store_ind_replace(struct store *s, const struct store_ind *v, size_t n)
 {
 	char why[256];
 	sqlite3_stmt *st = NULL;
-	if (exec(s, "BEGIN IMMEDIATE", why, sizeof(why)) != ERR_OK)
+	if (store_exec(s, "BEGIN IMMEDIATE", why, sizeof(why)) != ERR_OK)
 		return ERR_STORE;
-	if (exec(s, "DELETE FROM indicators", why, sizeof(why)) != ERR_OK ||
+	if (store_exec(s, "DELETE FROM indicators", why, sizeof(why)) != ERR_OK ||
 	    sqlite3_prepare_v2(s->db,
 			       "INSERT OR REPLACE INTO indicators (type, value, action, mde_id, feeds, first_seen,"
 			       " last_seen, expires_at, gone_since) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
@@ -428,11 +423,11 @@ store_ind_replace(struct store *s, const struct store_ind *v, size_t n)
 			goto fail;
 	}
 	sqlite3_finalize(st);
-	return exec(s, "COMMIT", why, sizeof(why)) == ERR_OK ? ERR_OK : failed(s);
+	return store_exec(s, "COMMIT", why, sizeof(why)) == ERR_OK ? ERR_OK : store_failed(s);
 fail:
-	failed(s);
+	store_failed(s);
 	sqlite3_finalize(st);
-	exec(s, "ROLLBACK", why, sizeof(why));
+	store_exec(s, "ROLLBACK", why, sizeof(why));
 	return ERR_STORE;
 }
 
@@ -443,7 +438,7 @@ store_ind_add(struct store *s, const struct store_ind *v, size_t n)
 	sqlite3_stmt *st = NULL;
 	if (n == 0)
 		return ERR_OK;
-	if (exec(s, "BEGIN IMMEDIATE", why, sizeof(why)) != ERR_OK)
+	if (store_exec(s, "BEGIN IMMEDIATE", why, sizeof(why)) != ERR_OK)
 		return ERR_STORE;
 	if (sqlite3_prepare_v2(s->db,
 			       "INSERT INTO indicators (type, value, action, mde_id, feeds, first_seen, last_seen,"
@@ -465,261 +460,12 @@ store_ind_add(struct store *s, const struct store_ind *v, size_t n)
 			goto fail;
 	}
 	sqlite3_finalize(st);
-	return exec(s, "COMMIT", why, sizeof(why)) == ERR_OK ? ERR_OK : failed(s);
+	return store_exec(s, "COMMIT", why, sizeof(why)) == ERR_OK ? ERR_OK : store_failed(s);
 fail:
-	failed(s);
+	store_failed(s);
 	sqlite3_finalize(st);
-	exec(s, "ROLLBACK", why, sizeof(why));
+	store_exec(s, "ROLLBACK", why, sizeof(why));
 	return ERR_STORE;
-}
-
-enum err
-store_history_add(struct store *s, const struct store_change *v, size_t n)
-{
-	char why[256];
-	sqlite3_stmt *st = NULL;
-	if (n == 0)
-		return ERR_OK;
-	if (exec(s, "BEGIN IMMEDIATE", why, sizeof(why)) != ERR_OK)
-		return failed(s);
-	/* A hold repeats every run while it lasts: kept once, at its start. */
-	if (sqlite3_prepare_v2(s->db,
-			       "INSERT INTO history (type, value, at, op, action, feed, reason, mde_id)"
-			       " SELECT ?1,?2,?3,?4,?5,?6,?7,?8 WHERE ?4 <> 'hold' OR coalesce((SELECT op FROM history"
-			       " WHERE type = ?1 AND value = ?2 ORDER BY id DESC LIMIT 1), '') <> 'hold'",
-			       -1, &st, NULL) != SQLITE_OK)
-		goto fail;
-	for (size_t i = 0; i < n; i++) {
-		sqlite3_reset(st);
-		sqlite3_bind_int(st, 1, v[i].type);
-		sqlite3_bind_text(st, 2, v[i].value, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 3, v[i].at);
-		sqlite3_bind_text(st, 4, v[i].op, -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 5, v[i].action);
-		sqlite3_bind_text(st, 6, v[i].feed ? v[i].feed : "", -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 7, v[i].reason, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 8, v[i].mde_id, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			goto fail;
-	}
-	sqlite3_finalize(st);
-	st = NULL;
-	/* Bounded: the newest LIMIT_HISTORY_PER_VALUE of each value. */
-	char sql[300];
-	snprintf(sql, sizeof(sql),
-		 "DELETE FROM history WHERE id IN (SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY type,"
-		 " value ORDER BY id DESC) AS n FROM history) WHERE n > %d)",
-		 LIMIT_HISTORY_PER_VALUE);
-	if (exec(s, sql, why, sizeof(why)) != ERR_OK)
-		goto fail;
-	return exec(s, "COMMIT", why, sizeof(why)) == ERR_OK ? ERR_OK : failed(s);
-fail:
-	failed(s);
-	sqlite3_finalize(st);
-	exec(s, "ROLLBACK", why, sizeof(why));
-	return ERR_STORE;
-}
-
-enum err
-store_history_each(struct store *s, int type, const char *value, void (*cb)(void *ctx, const struct store_change *c),
-		   void *ctx)
-{
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db,
-			       "SELECT at, op, action, feed, reason, mde_id FROM history WHERE type = ?1 AND value = ?2"
-			       " ORDER BY id DESC",
-			       -1, &st, NULL) != SQLITE_OK)
-		return ERR_STORE;
-	sqlite3_bind_int(st, 1, type);
-	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
-	int r;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_change c = {
-			.type = type,
-			.value = value,
-			.at = sqlite3_column_int64(st, 0),
-			.op = (const char *)sqlite3_column_text(st, 1),
-			.action = sqlite3_column_int(st, 2),
-			.feed = (const char *)sqlite3_column_text(st, 3),
-			.reason = (const char *)sqlite3_column_text(st, 4),
-			.mde_id = (const char *)sqlite3_column_text(st, 5),
-		};
-		if (c.op)
-			cb(ctx, &c);
-	}
-	sqlite3_finalize(st);
-	return r == SQLITE_DONE ? ERR_OK : ERR_STORE;
-}
-
-char *
-store_meta_get(struct store *s, const char *key)
-{
-	sqlite3_stmt *st;
-	char *v = NULL;
-	if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = ?1", -1, &st, NULL) != SQLITE_OK)
-		return NULL;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = col_text(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
-enum err
-store_meta_set(struct store *s, const char *key, const char *value)
-{
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db,
-			       "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE"
-			       " SET value = ?2",
-			       -1, &st, NULL) != SQLITE_OK)
-		return ERR_STORE;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
-	int r = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return done(s, r);
-}
-
-long long
-store_ind_count(struct store *s)
-{
-	sqlite3_stmt *st;
-	long long n = -1;
-	if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM indicators", -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return n;
 }
 
 /* ---- runs and the journal ---- */
-
-long long
-store_run_begin(struct store *s, const char *verb, long long now)
-{
-	sqlite3_stmt *st;
-	long long id = -1;
-	if (sqlite3_prepare_v2(s->db, "INSERT INTO runs (verb, started, outcome) VALUES (?1, ?2, 'running')", -1, &st,
-			       NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_text(st, 1, verb, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, now);
-	if (sqlite3_step(st) == SQLITE_DONE)
-		id = sqlite3_last_insert_rowid(s->db);
-	sqlite3_finalize(st);
-	return id;
-}
-
-enum err
-store_run_end(struct store *s, long long run, long long now, const char *outcome, const char *summary,
-	      const char *message)
-{
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "UPDATE runs SET finished=?2, outcome=?3, summary=?4, message=?5 WHERE id=?1", -1,
-			       &st, NULL) != SQLITE_OK)
-		return ERR_STORE;
-	sqlite3_bind_int64(st, 1, run);
-	sqlite3_bind_int64(st, 2, now);
-	sqlite3_bind_text(st, 3, outcome, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, summary, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, message, -1, SQLITE_STATIC);
-	int r = sqlite3_step(st);
-	sqlite3_finalize(st);
-	/* Keep the last 1,000 runs and their journals. */
-	exec(s, "DELETE FROM runs WHERE id <= (SELECT max(id) FROM runs) - 1000", (char[8]){0}, 8);
-	return done(s, r);
-}
-
-enum err
-store_journal(struct store *s, long long run, int seq, const char *step, long long items, const char *state,
-	      const char *detail, long long now)
-{
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db,
-			       "INSERT INTO journal (run, seq, step, items, state, at, detail)"
-			       " VALUES (?1,?2,?3,?4,?5,?6,?7) ON CONFLICT(run, seq) DO UPDATE SET"
-			       " state=?5, at=?6, detail=coalesce(?7, detail)",
-			       -1, &st, NULL) != SQLITE_OK)
-		return ERR_STORE;
-	sqlite3_bind_int64(st, 1, run);
-	sqlite3_bind_int(st, 2, seq);
-	sqlite3_bind_text(st, 3, step, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, items);
-	sqlite3_bind_text(st, 5, state, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 6, now);
-	sqlite3_bind_text(st, 7, detail, -1, SQLITE_STATIC);
-	int r = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return done(s, r);
-}
-
-enum err
-store_runs_recover(struct store *s, void (*cb)(void *ctx, const struct store_run *r), void *ctx)
-{
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db,
-			       "SELECT r.id, r.verb, r.started, j.step, j.state, j.items FROM runs r"
-			       " LEFT JOIN journal j ON j.run = r.id AND j.seq = (SELECT max(seq) FROM journal"
-			       " WHERE run = r.id) WHERE r.outcome = 'running'",
-			       -1, &st, NULL) != SQLITE_OK)
-		return ERR_STORE;
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		struct store_run r = {
-			.id = sqlite3_column_int64(st, 0),
-			.verb = (const char *)sqlite3_column_text(st, 1),
-			.started = sqlite3_column_int64(st, 2),
-			.step = (const char *)sqlite3_column_text(st, 3),
-			.state = (const char *)sqlite3_column_text(st, 4),
-			.items = sqlite3_column_int64(st, 5),
-		};
-		cb(ctx, &r);
-	}
-	sqlite3_finalize(st);
-	char why[128];
-	return exec(s, "UPDATE runs SET outcome = 'killed' WHERE outcome = 'running'", why, sizeof(why));
-}
-
-enum err
-store_runs_each(struct store *s, int limit, void (*cb)(void *ctx, const struct store_run *r), void *ctx)
-{
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db,
-			       "SELECT id, verb, started, finished, outcome, summary, message FROM runs"
-			       " ORDER BY id DESC LIMIT ?1",
-			       -1, &st, NULL) != SQLITE_OK)
-		return ERR_STORE;
-	sqlite3_bind_int(st, 1, limit);
-	int r;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_run x = {
-			.id = sqlite3_column_int64(st, 0),
-			.verb = (const char *)sqlite3_column_text(st, 1),
-			.started = sqlite3_column_int64(st, 2),
-			.finished = sqlite3_column_int64(st, 3),
-			.outcome = (const char *)sqlite3_column_text(st, 4),
-			.summary = (const char *)sqlite3_column_text(st, 5),
-			.message = (const char *)sqlite3_column_text(st, 6),
-		};
-		cb(ctx, &x);
-	}
-	sqlite3_finalize(st);
-	return done(s, r);
-}
-
-enum err
-store_integrity(struct store *s, char *why, size_t whysz)
-{
-	sqlite3_stmt *st;
-	enum err e = ERR_STORE;
-	if (sqlite3_prepare_v2(s->db, "PRAGMA integrity_check", -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW) {
-		const char *t = (const char *)sqlite3_column_text(st, 0);
-		if (t && strcmp(t, "ok") == 0)
-			e = ERR_OK;
-		else
-			snprintf(why, whysz, "%s", t ? t : "?");
-	}
-	sqlite3_finalize(st);
-	return e;
-}

@@ -1,0 +1,259 @@
+/* The store's runs, journal, history and what was learned (meta). */
+#include "store_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "limits.h"
+#include "log.h"
+#include "util.h"
+
+enum err
+store_history_add(struct store *s, const struct store_change *v, size_t n)
+{
+	char why[256];
+	sqlite3_stmt *st = NULL;
+	if (n == 0)
+		return ERR_OK;
+	if (store_exec(s, "BEGIN IMMEDIATE", why, sizeof(why)) != ERR_OK)
+		return store_failed(s);
+	/* A hold repeats every run while it lasts: kept once, at its start. */
+	if (sqlite3_prepare_v2(s->db,
+			       "INSERT INTO history (type, value, at, op, action, feed, reason, mde_id)"
+			       " SELECT ?1,?2,?3,?4,?5,?6,?7,?8 WHERE ?4 <> 'hold' OR coalesce((SELECT op FROM history"
+			       " WHERE type = ?1 AND value = ?2 ORDER BY id DESC LIMIT 1), '') <> 'hold'",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_int(st, 1, v[i].type);
+		sqlite3_bind_text(st, 2, v[i].value, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, v[i].at);
+		sqlite3_bind_text(st, 4, v[i].op, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 5, v[i].action);
+		sqlite3_bind_text(st, 6, v[i].feed ? v[i].feed : "", -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 7, v[i].reason, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 8, v[i].mde_id, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			goto fail;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	/* Bounded: the newest LIMIT_HISTORY_PER_VALUE of each value. */
+	char sql[300];
+	snprintf(sql, sizeof(sql),
+		 "DELETE FROM history WHERE id IN (SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY type,"
+		 " value ORDER BY id DESC) AS n FROM history) WHERE n > %d)",
+		 LIMIT_HISTORY_PER_VALUE);
+	if (store_exec(s, sql, why, sizeof(why)) != ERR_OK)
+		goto fail;
+	return store_exec(s, "COMMIT", why, sizeof(why)) == ERR_OK ? ERR_OK : store_failed(s);
+fail:
+	store_failed(s);
+	sqlite3_finalize(st);
+	store_exec(s, "ROLLBACK", why, sizeof(why));
+	return ERR_STORE;
+}
+
+enum err
+store_history_each(struct store *s, int type, const char *value, void (*cb)(void *ctx, const struct store_change *c),
+		   void *ctx)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT at, op, action, feed, reason, mde_id FROM history WHERE type = ?1 AND value = ?2"
+			       " ORDER BY id DESC",
+			       -1, &st, NULL) != SQLITE_OK)
+		return ERR_STORE;
+	sqlite3_bind_int(st, 1, type);
+	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+	int r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_change c = {
+			.type = type,
+			.value = value,
+			.at = sqlite3_column_int64(st, 0),
+			.op = (const char *)sqlite3_column_text(st, 1),
+			.action = sqlite3_column_int(st, 2),
+			.feed = (const char *)sqlite3_column_text(st, 3),
+			.reason = (const char *)sqlite3_column_text(st, 4),
+			.mde_id = (const char *)sqlite3_column_text(st, 5),
+		};
+		if (c.op)
+			cb(ctx, &c);
+	}
+	sqlite3_finalize(st);
+	return r == SQLITE_DONE ? ERR_OK : ERR_STORE;
+}
+
+char *
+store_meta_get(struct store *s, const char *key)
+{
+	sqlite3_stmt *st;
+	char *v = NULL;
+	if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = ?1", -1, &st, NULL) != SQLITE_OK)
+		return NULL;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = store_col_text(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+enum err
+store_meta_set(struct store *s, const char *key, const char *value)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db,
+			       "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE"
+			       " SET value = ?2",
+			       -1, &st, NULL) != SQLITE_OK)
+		return ERR_STORE;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+	int r = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return store_done(s, r);
+}
+
+long long
+store_ind_count(struct store *s)
+{
+	sqlite3_stmt *st;
+	long long n = -1;
+	if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM indicators", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+long long
+store_run_begin(struct store *s, const char *verb, long long now)
+{
+	sqlite3_stmt *st;
+	long long id = -1;
+	if (sqlite3_prepare_v2(s->db, "INSERT INTO runs (verb, started, outcome) VALUES (?1, ?2, 'running')", -1, &st,
+			       NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, verb, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now);
+	if (sqlite3_step(st) == SQLITE_DONE)
+		id = sqlite3_last_insert_rowid(s->db);
+	sqlite3_finalize(st);
+	return id;
+}
+
+enum err
+store_run_end(struct store *s, long long run, long long now, const char *outcome, const char *summary,
+	      const char *message)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "UPDATE runs SET finished=?2, outcome=?3, summary=?4, message=?5 WHERE id=?1", -1,
+			       &st, NULL) != SQLITE_OK)
+		return ERR_STORE;
+	sqlite3_bind_int64(st, 1, run);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_text(st, 3, outcome, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, summary, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, message, -1, SQLITE_STATIC);
+	int r = sqlite3_step(st);
+	sqlite3_finalize(st);
+	/* Keep the last 1,000 runs and their journals. */
+	store_exec(s, "DELETE FROM runs WHERE id <= (SELECT max(id) FROM runs) - 1000", (char[8]){0}, 8);
+	return store_done(s, r);
+}
+
+enum err
+store_journal(struct store *s, long long run, int seq, const char *step, long long items, const char *state,
+	      const char *detail, long long now)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db,
+			       "INSERT INTO journal (run, seq, step, items, state, at, detail)"
+			       " VALUES (?1,?2,?3,?4,?5,?6,?7) ON CONFLICT(run, seq) DO UPDATE SET"
+			       " state=?5, at=?6, detail=coalesce(?7, detail)",
+			       -1, &st, NULL) != SQLITE_OK)
+		return ERR_STORE;
+	sqlite3_bind_int64(st, 1, run);
+	sqlite3_bind_int(st, 2, seq);
+	sqlite3_bind_text(st, 3, step, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, items);
+	sqlite3_bind_text(st, 5, state, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, now);
+	sqlite3_bind_text(st, 7, detail, -1, SQLITE_STATIC);
+	int r = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return store_done(s, r);
+}
+
+enum err
+store_runs_recover(struct store *s, void (*cb)(void *ctx, const struct store_run *r), void *ctx)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT r.id, r.verb, r.started, j.step, j.state, j.items FROM runs r"
+			       " LEFT JOIN journal j ON j.run = r.id AND j.seq = (SELECT max(seq) FROM journal"
+			       " WHERE run = r.id) WHERE r.outcome = 'running'",
+			       -1, &st, NULL) != SQLITE_OK)
+		return ERR_STORE;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		struct store_run r = {
+			.id = sqlite3_column_int64(st, 0),
+			.verb = (const char *)sqlite3_column_text(st, 1),
+			.started = sqlite3_column_int64(st, 2),
+			.step = (const char *)sqlite3_column_text(st, 3),
+			.state = (const char *)sqlite3_column_text(st, 4),
+			.items = sqlite3_column_int64(st, 5),
+		};
+		cb(ctx, &r);
+	}
+	sqlite3_finalize(st);
+	char why[128];
+	return store_exec(s, "UPDATE runs SET outcome = 'killed' WHERE outcome = 'running'", why, sizeof(why));
+}
+
+enum err
+store_runs_each(struct store *s, int limit, void (*cb)(void *ctx, const struct store_run *r), void *ctx)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT id, verb, started, finished, outcome, summary, message FROM runs"
+			       " ORDER BY id DESC LIMIT ?1",
+			       -1, &st, NULL) != SQLITE_OK)
+		return ERR_STORE;
+	sqlite3_bind_int(st, 1, limit);
+	int r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_run x = {
+			.id = sqlite3_column_int64(st, 0),
+			.verb = (const char *)sqlite3_column_text(st, 1),
+			.started = sqlite3_column_int64(st, 2),
+			.finished = sqlite3_column_int64(st, 3),
+			.outcome = (const char *)sqlite3_column_text(st, 4),
+			.summary = (const char *)sqlite3_column_text(st, 5),
+			.message = (const char *)sqlite3_column_text(st, 6),
+		};
+		cb(ctx, &x);
+	}
+	sqlite3_finalize(st);
+	return store_done(s, r);
+}
+
+enum err
+store_integrity(struct store *s, char *why, size_t whysz)
+{
+	sqlite3_stmt *st;
+	enum err e = ERR_STORE;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA integrity_check", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+		if (t && strcmp(t, "ok") == 0)
+			e = ERR_OK;
+		else
+			snprintf(why, whysz, "%s", t ? t : "?");
+	}
+	sqlite3_finalize(st);
+	return e;
+}
