@@ -284,4 +284,44 @@ bool emu_state_save(struct emu *e, char *why, size_t whysz);
 bool emu_state_load(struct emu *e, const char *path, char *why, size_t whysz);
 json_t *emu_state_dump(struct emu *e);
 
+/* validate.c: an indicator as the emulator takes it. A refusal: */
+struct verdict {
+	int status;
+	const char *code;
+	char msg[256];
+};
+
+/* Takes the forms the documents' samples use ("true" for a boolean, a
+ * comma-separated rbacGroupNames) as what they mean. */
+void emu_lenient_forms(json_t *o);
+/* Does body o pass the rules (section 4, 8; the readings)? v says why not. */
+bool emu_validate(struct emu *e, json_t *o, struct verdict *v);
+/* Are o's device groups known, under group-names = validate? */
+bool emu_groups_check(struct emu *e, json_t *o, struct verdict *v);
+/* o as stored: under normalize = canonical, values in MDE's own form. */
+void emu_normalize(const struct emu *e, json_t *o);
+
+/* store.c: the indicators in memory. */
+/* May app a see (list) and change indicator x? */
+bool emu_visible(const struct app *a, const struct indicator *x);
+bool emu_may_write(const struct app *a, const struct indicator *x);
+/* The upsert key of body o in tenant (under the upsert-key reading), a
+ * new string of *len bytes. */
+char *emu_key_of(const struct emu *e, const char *tenant, json_t *o, size_t *len);
+/* The tenant's count of active indicators (kept by emu_index_at and
+ * emu_remove_at). */
+size_t *emu_active(struct emu *e, const char *tenant);
+/* Where indicator id is, or would be, in e->inds (sorted by id). */
+size_t emu_lower_bound(const struct emu *e, long long id);
+/* Indicator id (and its index in *at), or NULL. */
+struct indicator *emu_find_num(struct emu *e, long long id, size_t *at);
+/* The indicator body in would update, or NULL. */
+struct indicator *emu_find_key(struct emu *e, const char *tenant, json_t *in);
+/* One change, into the change log (/_emulator/changes). */
+void emu_log_change(struct emu *e, const char *op, const struct indicator *x);
+/* Removes indicator i (why: deleted, expired), logged. */
+void emu_remove_at(struct emu *e, size_t i, const char *why);
+/* Puts indicator i into the key index. */
+void emu_index_at(struct emu *e, size_t i);
+
 #endif

@@ -1,0 +1,236 @@
+/* The emulator's indicators in memory: who may see and change one, the
+ * index by upsert key per tenant, expiry, removal, the change log. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "emu.h"
+
+/* In a's tenant and created by a. */
+static bool
+owns(const struct app *a, const struct indicator *x)
+{
+	const char *by = json_string_value(json_object_get(x->obj, "createdBy"));
+	return strcmp(x->tenant, a->tenant) == 0 && app_is(a, by);
+}
+
+bool
+emu_visible(const struct app *a, const struct indicator *x)
+{
+	if (a->roles & (ROLE_TI_RW_ALL | ROLE_TI_READ_ALL))
+		return strcmp(x->tenant, a->tenant) == 0;
+	return owns(a, x);
+}
+
+bool
+emu_may_write(const struct app *a, const struct indicator *x)
+{
+	if (a->roles & ROLE_TI_RW_ALL)
+		return strcmp(x->tenant, a->tenant) == 0;
+	return (a->roles & ROLE_TI_RW) && owns(a, x);
+}
+
+/* ---- key index ---- */
+
+static char tomb;
+#define KMAP_TOMB (&tomb)
+
+/* The upsert key: (tenant, type, value, action), or without the action
+ * under upsert-key=type-value. */
+char *
+emu_key_of(const struct emu *e, const char *tenant, json_t *o, size_t *len)
+{
+	struct strbuf sb = {0};
+	const char *parts[] = {tenant, json_string_value(json_object_get(o, "indicatorType")),
+			       json_string_value(json_object_get(o, "indicatorValue")),
+			       json_string_value(json_object_get(o, "action"))};
+	for (size_t i = 0; i < (reading_alt(e, R_UPSERT_KEY) ? 3u : 4u); i++)
+		sb_add(&sb, parts[i] ? parts[i] : "", (parts[i] ? strlen(parts[i]) : 0) + 1); /* with its NUL */
+	*len = sb.len;
+	return sb.buf;
+}
+
+static struct kslot *
+kmap_find(const struct kmap *m, const char *k, size_t n, bool for_insert)
+{
+	if (m->cap == 0)
+		return NULL;
+	struct kslot *first_tomb = NULL;
+	for (size_t j = hash_bytes(k, n, 7) & (m->cap - 1);; j = (j + 1) & (m->cap - 1)) {
+		struct kslot *s = &m->slots[j];
+		if (s->key == NULL)
+			return for_insert ? (first_tomb ? first_tomb : s) : NULL;
+		if (s->key == KMAP_TOMB) {
+			if (first_tomb == NULL)
+				first_tomb = s;
+		} else if (s->len == n && memcmp(s->key, k, n) == 0) {
+			return s;
+		}
+	}
+}
+
+static void
+kmap_put(struct kmap *m, char *k, size_t n, long long id)
+{
+	if ((m->used + 1) * 2 > m->cap) {
+		struct kmap bigger = {xcalloc(m->cap ? m->cap * 2 : 1024, sizeof(struct kslot)),
+				      m->cap ? m->cap * 2 : 1024, 0};
+		for (size_t i = 0; i < m->cap; i++)
+			if (m->slots[i].key && m->slots[i].key != KMAP_TOMB) {
+				*kmap_find(&bigger, m->slots[i].key, m->slots[i].len, true) = m->slots[i];
+				bigger.used++;
+			}
+		free(m->slots);
+		*m = bigger;
+	}
+	struct kslot *s = kmap_find(m, k, n, true);
+	if (s->key == NULL)
+		m->used++;
+	*s = (struct kslot){k, n, id};
+}
+
+static void
+kmap_del(struct kmap *m, const char *k, size_t n)
+{
+	struct kslot *s = kmap_find(m, k, n, false);
+	if (s) {
+		free(s->key);
+		s->key = KMAP_TOMB;
+	}
+}
+
+static void
+kmap_free(struct kmap *m)
+{
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->slots[i].key != KMAP_TOMB)
+			free(m->slots[i].key);
+	free(m->slots);
+	*m = (struct kmap){0};
+}
+
+/* The tenant's count of active indicators, kept by index_at and
+ * remove_at: the cap check runs for every imported item. */
+size_t *
+emu_active(struct emu *e, const char *tenant)
+{
+	for (size_t i = 0; i < e->ntcounts; i++)
+		if (strcmp(e->tcounts[i].tenant, tenant) == 0)
+			return &e->tcounts[i].n;
+	e->tcounts = xrealloc(e->tcounts, (e->ntcounts + 1) * sizeof(*e->tcounts));
+	e->tcounts[e->ntcounts] = (struct tcount){xstrdup(tenant), 0};
+	return &e->tcounts[e->ntcounts++].n;
+}
+
+struct indicator *
+emu_find_key(struct emu *e, const char *tenant, json_t *in)
+{
+	size_t n, at;
+	char *k = emu_key_of(e, tenant, in, &n);
+	struct kslot *s = kmap_find(&e->keys, k, n, false);
+	free(k);
+	return s ? emu_find_num(e, s->id, &at) : NULL;
+}
+
+/* One line of the change log (GET /_emulator/changes): what happened to
+ * which indicator, in order, so a test can replay the tenant's state
+ * between any two calls. */
+void
+emu_log_change(struct emu *e, const char *op, const struct indicator *x)
+{
+	if (json_array_size(e->changes) >= 200000)
+		json_array_remove(e->changes, 0);
+	json_t *o = x->obj;
+	json_array_append_new(e->changes,
+			      json_pack("{s:s, s:I, s:s, s:O, s:O, s:O, s:O, s:I}", "op", op, "id", (json_int_t)x->id,
+					"tenant", x->tenant, "type", json_object_get(o, "indicatorType"), "value",
+					json_object_get(o, "indicatorValue"), "action", json_object_get(o, "action"),
+					"createdBy", json_object_get(o, "createdBy"), "at_ms",
+					(json_int_t)emu_now_ms(e)));
+}
+
+void
+emu_remove_at(struct emu *e, size_t i, const char *why)
+{
+	size_t n;
+	emu_log_change(e, why, &e->inds[i]);
+	char *k = emu_key_of(e, e->inds[i].tenant, e->inds[i].obj, &n);
+	kmap_del(&e->keys, k, n);
+	free(k);
+	(*emu_active(e, e->inds[i].tenant))--;
+	free(e->inds[i].tenant);
+	json_decref(e->inds[i].obj);
+	memmove(&e->inds[i], &e->inds[i + 1], (e->ninds - i - 1) * sizeof(*e->inds));
+	e->ninds--;
+}
+
+void
+ind_expire(struct emu *e)
+{
+	long long now = emu_now_ms(e) / 1000;
+	for (size_t i = e->ninds; i-- > 0;)
+		if (e->inds[i].expire_at && e->inds[i].expire_at <= now)
+			emu_remove_at(e, i, "expire");
+}
+
+void
+ind_free_all(struct emu *e)
+{
+	while (e->ninds)
+		emu_remove_at(e, e->ninds - 1, "reset");
+	free(e->inds);
+	e->inds = NULL;
+	e->inds_cap = 0;
+	kmap_free(&e->keys);
+	for (size_t i = 0; i < e->ntcounts; i++)
+		free(e->tcounts[i].tenant);
+	free(e->tcounts);
+	e->tcounts = NULL;
+	e->ntcounts = 0;
+}
+
+/* Indexes the indicator at position i (after it has its fields). */
+void
+emu_index_at(struct emu *e, size_t i)
+{
+	size_t n;
+	char *k = emu_key_of(e, e->inds[i].tenant, e->inds[i].obj, &n);
+	kmap_put(&e->keys, k, n, e->inds[i].id);
+	(*emu_active(e, e->inds[i].tenant))++;
+}
+
+void
+ind_reindex(struct emu *e)
+{
+	kmap_free(&e->keys);
+	for (size_t i = 0; i < e->ninds; i++) {
+		size_t n;
+		char *k = emu_key_of(e, e->inds[i].tenant, e->inds[i].obj, &n);
+		kmap_put(&e->keys, k, n, e->inds[i].id);
+	}
+}
+
+/* The indicators stay sorted by id: binary search. */
+size_t
+emu_lower_bound(const struct emu *e, long long id)
+{
+	size_t lo = 0, hi = e->ninds;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (e->inds[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+struct indicator *
+emu_find_num(struct emu *e, long long id, size_t *at)
+{
+	size_t i = emu_lower_bound(e, id);
+	if (i == e->ninds || e->inds[i].id != id)
+		return NULL;
+	*at = i;
+	return &e->inds[i];
+}
