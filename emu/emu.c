@@ -229,8 +229,9 @@ emu_new(void)
 	return e;
 }
 
-static void
-add_app(struct emu *e, const char *tenant, const char *cid, const char *secret, const char *name, unsigned roles_mask)
+void
+emu_add_app(struct emu *e, const char *tenant, const char *cid, const char *secret, const char *name,
+	    unsigned roles_mask)
 {
 	for (size_t i = 0; i < e->napps; i++)
 		if (strcmp(e->apps[i].tenant, tenant) == 0 && strcmp(e->apps[i].client_id, cid) == 0) {
@@ -262,8 +263,8 @@ void
 emu_demo(struct emu *e)
 {
 	const char *t = "00000000-0000-0000-0000-000000000001";
-	add_app(e, t, "11111111-1111-1111-1111-111111111111", "emulator-secret", "iocsync-demo",
-		ROLE_TI_RW_ALL | ROLE_MACHINE_READ_ALL | ROLE_AQ_READ_ALL);
+	emu_add_app(e, t, "11111111-1111-1111-1111-111111111111", "emulator-secret", "iocsync-demo",
+		    ROLE_TI_RW_ALL | ROLE_MACHINE_READ_ALL | ROLE_AQ_READ_ALL);
 	add_machine(e, "1e5bc9d7e413ddd7902c2932e418702b84d0cc07", "ws-finance-01.contoso.local", "Finance", 101,
 		    "finance,laptop", "Block");
 	add_machine(e, "7292e4d64e3f4ab5a6a5de1c1a11b4b0f1f9f0a2", "ws-finance-02.contoso.local", "Finance", 101,
@@ -337,8 +338,8 @@ emu_state_save(struct emu *e, char *why, size_t whysz)
 	return rc == ERR_OK;
 }
 
-static bool
-state_apply(struct emu *e, json_t *j, char *why, size_t whysz)
+bool
+emu_state_apply(struct emu *e, json_t *j, char *why, size_t whysz)
 {
 	json_t *list = json_object_get(j, "indicators"), *el;
 	size_t i;
@@ -371,195 +372,9 @@ emu_state_load(struct emu *e, const char *path, char *why, size_t whysz)
 		snprintf(why, whysz, "%s:%d:%d: %s", path, err.line, err.column, err.text);
 		return false;
 	}
-	bool ok = state_apply(e, j, why, whysz);
+	bool ok = emu_state_apply(e, j, why, whysz);
 	json_decref(j);
 	return ok;
-}
-
-/* ---- control plane ---- */
-
-static void faults_set(struct emu *e, json_t *in, struct reply *r);
-
-static json_t *
-body_json(const struct request *q, struct reply *r)
-{
-	json_error_t err;
-	json_t *j = json_loadb(q->body ? q->body : "", q->body_len, JSON_REJECT_DUPLICATES, &err);
-	if (!json_is_object(j)) {
-		json_decref(j);
-		reply_error(r, 400, "InvalidRequestBody", "a JSON object expected: %s", err.text);
-		return NULL;
-	}
-	return j;
-}
-
-static void
-control(struct emu *e, const struct request *q, struct reply *r)
-{
-	const char *p = q->path + strlen("/_emulator");
-	bool post = strcmp(q->method, "POST") == 0, get = strcmp(q->method, "GET") == 0;
-	json_t *in = NULL;
-	char why[256];
-
-	r->status = 200;
-	if (post && strcmp(p, "/reset") == 0) {
-		ind_free_all(e);
-		for (size_t i = 0; i < e->nwins; i++)
-			e->wins[i].n = 0;
-		memset(e->calls, 0, sizeof(e->calls));
-		json_array_clear(e->log);
-		free(e->faults);
-		e->faults = NULL;
-		e->nfaults = e->fault_pos = 0;
-		memset(e->fault_pm, 0, sizeof(e->fault_pm));
-		e->fault_rng = 1;
-		e->clock_offset_ms = 0;
-		e->next_id = 1;
-		e->cap = 15000;
-		e->rate_limits = true;
-		memcpy(e->reading, e->reading_start, sizeof(e->reading));
-		ind_reindex(e);
-		json_object_clear(e->rejected);
-		json_array_clear(e->changes);
-		e->log_bodies = false;
-		(void)emu_state_save(e, NULL, 0);
-		r->body = json_pack("{s:b}", "reset", 1);
-	} else if (get && strcmp(p, "/state") == 0) {
-		r->body = emu_state_dump(e);
-	} else if (post && strcmp(p, "/state") == 0) {
-		if ((in = body_json(q, r)) == NULL)
-			return;
-		if (!state_apply(e, in, why, sizeof(why)))
-			reply_error(r, 400, "InvalidInput", "%s", why);
-		else
-			r->body = json_pack("{s:I}", "indicators", (json_int_t)e->ninds);
-		(void)emu_state_save(e, NULL, 0);
-	} else if (get && strcmp(p, "/calls") == 0) {
-		static const char *const cls[] = {"1xx", "2xx", "3xx", "4xx", "5xx", "429"};
-		r->body = json_object();
-		for (int k = 0; k < EP__COUNT; k++) {
-			json_t *o = json_object();
-			for (int c = 0; c < 6; c++)
-				if (e->calls[k][c])
-					json_object_set_new(o, cls[c], json_integer((json_int_t)e->calls[k][c]));
-			json_object_set_new(r->body, eps[k].name, o);
-		}
-	} else if (get && strcmp(p, "/log") == 0) {
-		r->body = json_pack("{s:O}", "requests", e->log);
-	} else if (post && strcmp(p, "/log") == 0) {
-		/* {"bodies": true}: keep each request's query and body too;
-		 * {"clear": true}: start the log afresh. */
-		if ((in = body_json(q, r)) == NULL)
-			return;
-		if (json_is_boolean(json_object_get(in, "bodies")))
-			e->log_bodies = json_is_true(json_object_get(in, "bodies"));
-		if (json_is_true(json_object_get(in, "clear")))
-			json_array_clear(e->log);
-		r->body = json_pack("{s:b, s:I}", "bodies", e->log_bodies, "requests",
-				    (json_int_t)json_array_size(e->log));
-	} else if (get && strcmp(p, "/changes") == 0) {
-		r->body = json_pack("{s:O}", "changes", e->changes);
-	} else if (get && strcmp(p, "/readings") == 0) {
-		r->body = readings_json(e);
-	} else if (post && strcmp(p, "/readings") == 0) {
-		if ((in = body_json(q, r)) == NULL)
-			return;
-		const char *name;
-		json_t *v;
-		int saved[R__COUNT];
-		memcpy(saved, e->reading, sizeof(saved));
-		json_object_foreach(in, name, v) {
-			if (!json_is_string(v) || !reading_set(e, name, json_string_value(v), why, sizeof(why))) {
-				if (!json_is_string(v))
-					snprintf(why, sizeof(why), "reading %.60s: the choice must be a string", name);
-				memcpy(e->reading, saved, sizeof(saved)); /* all or nothing */
-				ind_reindex(e);
-				reply_error(r, 400, "InvalidInput", "%s", why);
-				json_decref(in);
-				return;
-			}
-		}
-		r->body = readings_json(e);
-	} else if (post && strcmp(p, "/reject") == 0) {
-		/* {"values": [...]}: refused as InvalidInput from now on, standing
-		 * for validation the service does and nobody documented. */
-		if ((in = body_json(q, r)) == NULL)
-			return;
-		json_t *vals = json_object_get(in, "values"), *el;
-		size_t i;
-		if (!json_is_array(vals)) {
-			reply_error(r, 400, "InvalidInput", "values: an array of strings expected");
-		} else {
-			json_array_foreach(vals, i, el)
-				if (json_is_string(el))
-					json_object_set_new(e->rejected, json_string_value(el), json_true());
-			r->body = json_pack("{s:I}", "rejected", (json_int_t)json_object_size(e->rejected));
-		}
-	} else if (post && strcmp(p, "/clock") == 0) {
-		if ((in = body_json(q, r)) == NULL)
-			return;
-		json_t *adv = json_object_get(in, "advance_seconds");
-		if (!json_is_integer(adv) || json_integer_value(adv) < 0) {
-			reply_error(r, 400, "InvalidInput", "advance_seconds: a non-negative integer expected");
-		} else {
-			e->clock_offset_ms += json_integer_value(adv) * 1000;
-			ind_expire(e);
-			char now[40];
-			emu_time_format(emu_now_ms(e), now, sizeof(now));
-			r->body = json_pack("{s:s}", "now", now);
-		}
-	} else if (post && strcmp(p, "/faults") == 0) {
-		if ((in = body_json(q, r)) == NULL)
-			return;
-		faults_set(e, in, r);
-	} else if (post && strcmp(p, "/apps") == 0) {
-		if ((in = body_json(q, r)) == NULL)
-			return;
-		const char *t = json_string_value(json_object_get(in, "tenant"));
-		const char *cid = json_string_value(json_object_get(in, "client_id"));
-		const char *sec = json_string_value(json_object_get(in, "secret"));
-		const char *name = json_string_value(json_object_get(in, "name"));
-		json_t *rl = json_object_get(in, "roles"), *el;
-		size_t i;
-		unsigned mask = 0;
-		bool ok = t && cid && sec && name && json_is_array(rl);
-		json_array_foreach(rl, i, el) {
-			unsigned b = json_is_string(el) ? role_parse(json_string_value(el)) : 0;
-			ok &= b != 0;
-			mask |= b;
-		}
-		if (!ok) {
-			reply_error(r, 400, "InvalidInput",
-				    "tenant, client_id, secret, name and roles (known names) expected");
-		} else {
-			add_app(e, t, cid, sec, name, mask);
-			const char *pem = json_string_value(json_object_get(in, "certificate_pem"));
-			struct app *a = NULL;
-			for (size_t k = 0; k < e->napps; k++)
-				if (!strcmp(e->apps[k].tenant, t) && !strcmp(e->apps[k].client_id, cid))
-					a = &e->apps[k];
-			if (pem && !app_set_certificate(a, pem, strlen(pem), why, sizeof(why)))
-				reply_error(r, 400, "InvalidInput", "certificate_pem: %s", why);
-			else
-				r->body = json_pack("{s:s}", "client_id", cid);
-		}
-	} else if (post && strcmp(p, "/limits") == 0) {
-		if ((in = body_json(q, r)) == NULL)
-			return;
-		json_t *rl = json_object_get(in, "rate_limits"), *cap = json_object_get(in, "cap"),
-		       *life = json_object_get(in, "token_lifetime");
-		if (json_is_boolean(rl))
-			e->rate_limits = json_is_true(rl);
-		if (json_is_integer(cap) && json_integer_value(cap) >= 0)
-			e->cap = (long)json_integer_value(cap);
-		if (json_is_integer(life) && json_integer_value(life) > 0)
-			e->token_lifetime = (long)json_integer_value(life);
-		r->body = json_pack("{s:b, s:I, s:I}", "rate_limits", e->rate_limits, "cap", (json_int_t)e->cap,
-				    "token_lifetime", (json_int_t)e->token_lifetime);
-	} else {
-		reply_error(r, 404, "ResourceNotFound", "no control endpoint %s %.100s", q->method, q->path);
-	}
-	json_decref(in);
 }
 
 /* ---- faults ---- */
@@ -597,8 +412,8 @@ fault_set_probability(struct emu *e, const char *name, double p)
 
 /* {"sequence":[429,"slow",0,...], "probabilities":{"500":0.05,...},
  *  "seed":N, "slow_ms":N}: replaces the fault plan. */
-static void
-faults_set(struct emu *e, json_t *in, struct reply *r)
+void
+emu_faults_set(struct emu *e, json_t *in, struct reply *r)
 {
 	json_t *seq = json_object_get(in, "sequence"), *probs = json_object_get(in, "probabilities"), *el;
 	json_t *seed = json_object_get(in, "seed"), *slow = json_object_get(in, "slow_ms");
@@ -795,7 +610,7 @@ emu_handle(struct emu *e, const struct request *q0, struct reply *r)
 	memcpy(path, q.path, strlen(q.path) + 1);
 	q.path = path;
 	if (strncmp(path, "/_emulator/", 11) == 0) {
-		control(e, &q, r);
+		emu_control(e, &q, r);
 		goto done_nocount;
 	}
 	/* /{tenant}/oauth2/token and /{tenant}/oauth2/v2.0/token */

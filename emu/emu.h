@@ -324,4 +324,12 @@ void emu_remove_at(struct emu *e, size_t i, const char *why);
 /* Puts indicator i into the key index. */
 void emu_index_at(struct emu *e, size_t i);
 
+/* control.c: the control plane, for a path under /_emulator/. */
+void emu_control(struct emu *e, const struct request *q, struct reply *r);
+/* emu.c, for the control plane: state from JSON, an app, the faults. */
+bool emu_state_apply(struct emu *e, json_t *j, char *why, size_t whysz);
+void emu_add_app(struct emu *e, const char *tenant, const char *cid, const char *secret, const char *name,
+		 unsigned roles_mask);
+void emu_faults_set(struct emu *e, json_t *in, struct reply *r);
+
 #endif
