@@ -238,36 +238,20 @@ keep_latest(json_t *byid, json_t *o)
 		json_object_set(byid, id, o);
 }
 
-enum err
-taxii_fetch(const struct feed_cfg *f, const struct taxii_opts *o, struct taxii_result *res, char *why, size_t whysz)
+/* The origins credentials may go to, and the credential's header; the
+ * secret it comes from is read here and wiped at once. */
+static enum err
+tx_credentials(struct tx *t, const struct feed_cfg *f, char *why, size_t whysz)
 {
-	struct http_opts ho = {.ca_file = o->ca_file,
-			       .proxy = o->proxy,
-			       .user_agent = o->user_agent,
-			       .connect_timeout_s = o->connect_timeout_s,
-			       .timeout_s = o->timeout_s,
-			       .max_body = o->max_bytes};
-	struct tx t = {.max = o->max_bytes};
-	enum err e = ERR_OK;
-	char *secret = NULL, *objs = NULL;
-	json_t *byid = json_object();
-	size_t fresh = 0;
-
-	memset(res, 0, sizeof(*res));
-	t.hdrs[0] = TAXII_ACCEPT;
 	struct url_parts up;
-	if (!http_url_parts(f->url, &up, why, whysz)) {
-		e = ERR_CONFIG;
-		goto out;
-	}
-	snprintf(t.origins[0], sizeof(t.origins[0]), "%s", up.origin);
-	snprintf(t.origins[1], sizeof(t.origins[1]), "%s", up.origin);
+	if (!http_url_parts(f->url, &up, why, whysz))
+		return ERR_CONFIG;
+	snprintf(t->origins[0], sizeof(t->origins[0]), "%s", up.origin);
+	snprintf(t->origins[1], sizeof(t->origins[1]), "%s", up.origin);
 	if (f->taxii_api_root) {
-		if (!http_url_parts(f->taxii_api_root, &up, why, whysz)) {
-			e = ERR_CONFIG;
-			goto out;
-		}
-		snprintf(t.origins[1], sizeof(t.origins[1]), "%s", up.origin);
+		if (!http_url_parts(f->taxii_api_root, &up, why, whysz))
+			return ERR_CONFIG;
+		snprintf(t->origins[1], sizeof(t->origins[1]), "%s", up.origin);
 	}
 	if ((f->username || f->api_key_header) && !f->allow_http &&
 	    (strncasecmp(f->url, "http://", 7) == 0 ||
@@ -276,52 +260,43 @@ taxii_fetch(const struct feed_cfg *f, const struct taxii_opts *o, struct taxii_r
 			"TAXII %s: credentials are never sent over plain http (https, or allow_http = yes "
 			"for a server you trust on a network you trust)",
 			f->url);
-		e = ERR_CONFIG;
-		goto out;
+		return ERR_CONFIG;
 	}
+	if (f->username == NULL && f->api_key_header == NULL)
+		return ERR_OK;
+	char *secret = f->username
+		? file_read_private(f->password_file, "password_file", LIMIT_SECRET_BYTES, why, whysz)
+		: file_read_private(f->api_key_file, "api_key_file", LIMIT_SECRET_BYTES, why, whysz);
+	if (secret == NULL)
+		return ERR_CONFIG;
+	secret[strcspn(secret, "\r\n")] = '\0';
 	if (f->username) {
-		secret = file_read_private(f->password_file, "password_file", 4096, why, whysz);
-		if (secret == NULL) {
-			e = ERR_CONFIG;
-			goto out;
-		}
-		secret[strcspn(secret, "\r\n")] = '\0';
 		char *pair = xasprintf("%s:%s", f->username, secret);
 		size_t n = strlen(pair);
 		unsigned char *b64 = xmalloc(4 * ((n + 2) / 3) + 1);
 		EVP_EncodeBlock(b64, (const unsigned char *)pair, (int)n);
-		t.auth = xasprintf("Authorization: Basic %s", b64);
+		t->auth = xasprintf("Authorization: Basic %s", b64);
 		explicit_bzero(pair, n);
 		explicit_bzero(b64, strlen((char *)b64));
 		free(pair);
 		free(b64);
-	} else if (f->api_key_header) {
-		secret = file_read_private(f->api_key_file, "api_key_file", 4096, why, whysz);
-		if (secret == NULL) {
-			e = ERR_CONFIG;
-			goto out;
-		}
-		secret[strcspn(secret, "\r\n")] = '\0';
-		t.auth = xasprintf("%s: %s", f->api_key_header, secret);
+	} else {
+		t->auth = xasprintf("%s: %s", f->api_key_header, secret);
 	}
-	t.hdrs[1] = t.auth;
-	if ((t.h = http_new(&ho)) == NULL) {
-		set_why(why, whysz, "cannot initialise libcurl");
-		e = ERR_NET;
-		goto out;
-	}
-	if ((e = objects_url(&t, f, &objs, why, whysz)) != ERR_OK)
-		goto out;
+	explicit_bzero(secret, strlen(secret));
+	free(secret);
+	return ERR_OK;
+}
 
-	/* What we had, then what was added since. */
-	if (o->snapshot) {
-		json_t *old = json_loadb(o->snapshot, o->snapshot_len, 0, NULL);
-		size_t i;
-		json_t *x;
-		json_array_foreach(json_object_get(old, "objects"), i, x)
-			keep_latest(byid, x);
-		json_decref(old);
-	}
+/* Every page of objs added after o's cursor (all of them without a
+ * snapshot), the newest version of each object kept in byid; *fresh
+ * counts the objects read; res->cursor gets where the next reading
+ * starts. */
+static enum err
+read_pages(struct tx *t, const char *objs, const struct taxii_opts *o, json_t *byid, size_t *fresh,
+	   struct taxii_result *res, char *why, size_t whysz)
+{
+	enum err e = ERR_OK;
 	char *cursor = o->cursor && o->snapshot ? xstrdup(o->cursor) : NULL, *next = NULL;
 	for (size_t page = 0;; page++) {
 		if (page >= TAXII_MAX_PAGES) {
@@ -343,19 +318,18 @@ taxii_fetch(const struct feed_cfg *f, const struct taxii_opts *o, struct taxii_r
 		}
 		json_t *env;
 		char *last = NULL;
-		e = get_json(&t, u.buf, &env, &last, why, whysz);
+		e = get_json(t, u.buf, &env, &last, why, whysz);
 		sb_free(&u);
 		if (e != ERR_OK) {
 			free(last);
 			break;
 		}
-		const json_t *list = json_object_get(env, "objects");
 		size_t i;
 		json_t *x;
-		json_array_foreach((json_t *)list, i, x) {
+		json_array_foreach(json_object_get(env, "objects"), i, x) {
 			if (json_is_object(x)) {
 				keep_latest(byid, x);
-				fresh++;
+				(*fresh)++;
 			}
 		}
 		if (json_object_size(byid) > LIMIT_TAXII_OBJECTS) {
@@ -366,7 +340,7 @@ taxii_fetch(const struct feed_cfg *f, const struct taxii_opts *o, struct taxii_r
 			e = ERR_LIMIT;
 			break;
 		}
-		t.pages++;
+		t->pages++;
 		if (last) { /* the next reading starts after this one */
 			free(res->cursor);
 			res->cursor = last;
@@ -389,14 +363,14 @@ taxii_fetch(const struct feed_cfg *f, const struct taxii_opts *o, struct taxii_r
 	}
 	free(cursor);
 	free(next);
-	if (e != ERR_OK)
-		goto out;
-	res->pages = t.pages;
-	res->fresh = fresh;
-	res->unchanged = fresh == 0 && o->snapshot != NULL;
-	if (res->cursor == NULL && o->cursor)
-		res->cursor = xstrdup(o->cursor);
-	/* One bundle of every object, in id order so the snapshot is stable. */
+	return e;
+}
+
+/* One bundle of every object, in id order so the snapshot is stable:
+ * the form the STIX parser reads, and the feed's snapshot. */
+static enum err
+bundle(json_t *byid, long long max, struct taxii_result *res, char *why, size_t whysz)
+{
 	json_t *arr = json_array();
 	const char **ids = xcalloc(json_object_size(byid) + 1, sizeof(*ids));
 	size_t n = 0;
@@ -408,19 +382,59 @@ taxii_fetch(const struct feed_cfg *f, const struct taxii_opts *o, struct taxii_r
 	for (size_t i = 0; i < n; i++)
 		json_array_append(arr, json_object_get(byid, ids[i]));
 	free(ids);
-	json_t *bundle =
+	json_t *b =
 		json_pack("{s:s, s:s, s:o}", "type", "bundle", "id", "bundle--iocsync-taxii-snapshot", "objects", arr);
-	res->body = json_dumps(bundle, JSON_COMPACT);
+	res->body = json_dumps(b, JSON_COMPACT);
 	res->len = res->body ? strlen(res->body) : 0;
-	json_decref(bundle);
-	if ((long long)res->len > t.max) {
-		set_why(why, whysz, "TAXII collection larger than max_bytes = %lld", t.max);
-		e = ERR_LIMIT;
+	json_decref(b);
+	if ((long long)res->len > max) {
+		set_why(why, whysz, "TAXII collection larger than max_bytes = %lld", max);
+		return ERR_LIMIT;
 	}
-out:
-	if (secret) {
-		explicit_bzero(secret, strlen(secret));
-		free(secret);
+	return ERR_OK;
+}
+
+enum err
+taxii_fetch(const struct feed_cfg *f, const struct taxii_opts *o, struct taxii_result *res, char *why, size_t whysz)
+{
+	struct http_opts ho = {.ca_file = o->ca_file,
+			       .proxy = o->proxy,
+			       .user_agent = o->user_agent,
+			       .connect_timeout_s = o->connect_timeout_s,
+			       .timeout_s = o->timeout_s,
+			       .max_body = o->max_bytes};
+	struct tx t = {.max = o->max_bytes};
+	char *objs = NULL;
+	json_t *byid = json_object();
+	size_t fresh = 0;
+
+	memset(res, 0, sizeof(*res));
+	t.hdrs[0] = TAXII_ACCEPT;
+	enum err e = tx_credentials(&t, f, why, whysz);
+	t.hdrs[1] = t.auth;
+	if (e == ERR_OK && (t.h = http_new(&ho)) == NULL) {
+		set_why(why, whysz, "cannot initialise libcurl");
+		e = ERR_NET;
+	}
+	if (e == ERR_OK)
+		e = objects_url(&t, f, &objs, why, whysz);
+	if (e == ERR_OK && o->snapshot) { /* what we had, then what was added since */
+		json_t *old = json_loadb(o->snapshot, o->snapshot_len, 0, NULL);
+		size_t i;
+		json_t *x;
+		json_array_foreach(json_object_get(old, "objects"), i, x)
+			keep_latest(byid, x);
+		json_decref(old);
+	}
+	if (e == ERR_OK)
+		e = read_pages(&t, objs, o, byid, &fresh, res, why, whysz);
+	if (e == ERR_OK) {
+		res->pages = t.pages;
+		res->fresh = fresh;
+		res->unchanged = fresh == 0 && o->snapshot != NULL;
+		if (res->cursor == NULL && o->cursor)
+			res->cursor = xstrdup(o->cursor);
+		e = bundle(byid, t.max, res, why, whysz);
 	}
 	if (t.auth) {
 		explicit_bzero(t.auth, strlen(t.auth));
