@@ -160,36 +160,46 @@ guard_max_delete(const struct plan_in *in, struct plan *p)
 	}
 }
 
-void
-plan_build(const struct plan_in *in, const struct feed_cfg *feeds, size_t nfeeds, struct plan *p)
-{
-	size_t cap = 0;
+/* One plan_build, stage by stage. */
+struct build {
+	const struct plan_in *in;
+	const struct feed_cfg *feeds;
+	size_t nfeeds;
+	struct plan *p;
+	size_t cap;            /* of p->ops */
+	struct strset *others; /* (type, value) -> a have another owner holds */
+	size_t *want_of;       /* [nh] the want an owned have is, or SIZE_MAX */
+	bool *present;         /* [nw] iocsync holds it in MDE already */
+	enum op_kind *fate;    /* [nw] OP_CONFLICT, OP_OVER_BUDGET or OP_KEEP (it fits) */
+	const char **fate_why; /* [nw] why over budget */
+	size_t *match;         /* [nw] the owned have with the same action, or SIZE_MAX */
+	size_t *old;           /* [nw] an owned have with another action, or SIZE_MAX */
 	char key[LIMIT_VALUE_BYTES + 16];
-	memset(p, 0, sizeof(*p));
-	p->over_by_feed = xcalloc(nfeeds ? nfeeds : 1, sizeof(size_t));
+};
 
-	/* Who holds what in MDE, by (type, value). */
-	struct strset *others = strset_new();
-	for (size_t i = 0; i < in->nh; i++) {
-		if (in->h[i].owned) {
-			p->owned++;
-		} else {
-			p->others++;
-			strset_add(others, key, tv_key(key, sizeof(key), in->h[i].type, in->h[i].value), (int)i);
-		}
-	}
-
-	/* Which want each owned have is, by (type, value): the haves are
-	 * indexed (a few thousand at most, MDE's cap) and every want is
-	 * looked up once, so a feed of millions costs no index of its own. */
+/* Who holds what in MDE, by (type, value); which want each owned have
+ * is: the haves are indexed (a few thousand at most, MDE's cap) and
+ * every want is looked up once, so a feed of millions costs no index of
+ * its own. */
+static void
+index_haves(struct build *b)
+{
+	const struct plan_in *in = b->in;
+	char *key = b->key;
+	size_t ks = sizeof(b->key);
+	b->others = strset_new();
 	struct strset *hk = strset_new();
 	size_t *next_same = xmalloc((in->nh ? in->nh : 1) * sizeof(*next_same));
-	size_t *want_of = xmalloc((in->nh ? in->nh : 1) * sizeof(*want_of));
+	b->want_of = xmalloc((in->nh ? in->nh : 1) * sizeof(*b->want_of));
 	for (size_t j = 0; j < in->nh; j++) {
-		next_same[j] = want_of[j] = SIZE_MAX;
-		if (!in->h[j].owned)
+		next_same[j] = b->want_of[j] = SIZE_MAX;
+		size_t kl = tv_key(key, ks, in->h[j].type, in->h[j].value);
+		if (!in->h[j].owned) {
+			b->p->others++;
+			strset_add(b->others, key, kl, (int)j);
 			continue;
-		size_t kl = tv_key(key, sizeof(key), in->h[j].type, in->h[j].value);
+		}
+		b->p->owned++;
 		int at = strset_get(hk, key, kl);
 		if (at < 0) {
 			strset_add(hk, key, kl, (int)j);
@@ -198,150 +208,181 @@ plan_build(const struct plan_in *in, const struct feed_cfg *feeds, size_t nfeeds
 			next_same[at] = j;
 		}
 	}
-	bool *present = xcalloc(in->nw ? in->nw : 1, sizeof(*present));
+	b->present = xcalloc(in->nw ? in->nw : 1, sizeof(*b->present));
 	for (size_t i = 0; i < in->nw; i++) {
-		int at = strset_get(hk, key, tv_key(key, sizeof(key), in->w[i].type, in->w[i].value));
+		int at = strset_get(hk, key, tv_key(key, ks, in->w[i].type, in->w[i].value));
 		for (size_t j = at < 0 ? SIZE_MAX : (size_t)at; j != SIZE_MAX; j = next_same[j])
-			if (want_of[j] == SIZE_MAX) /* the first want of that key: wants are distinct */
-				want_of[j] = i;
-		present[i] = at >= 0;
+			if (b->want_of[j] == SIZE_MAX) /* the first want of that key: wants are distinct */
+				b->want_of[j] = i;
+		b->present[i] = at >= 0;
 	}
 	strset_free(hk);
 	free(next_same);
+}
 
-	/* Conflicts out; the rest ranked and cut to the room left and to
-	 * each feed's quota. */
+/* Conflicts out; the rest ranked and cut to the room left and to each
+ * feed's quota. */
+static void
+rank(struct build *b)
+{
+	const struct plan_in *in = b->in;
+	struct plan *p = b->p;
 	size_t *order = xmalloc((in->nw ? in->nw : 1) * sizeof(*order)), nc = 0;
-	enum op_kind *fate = xcalloc(in->nw ? in->nw : 1, sizeof(*fate));
-	const char **fate_why = xcalloc(in->nw ? in->nw : 1, sizeof(*fate_why));
+	b->fate = xcalloc(in->nw ? in->nw : 1, sizeof(*b->fate));
+	b->fate_why = xcalloc(in->nw ? in->nw : 1, sizeof(*b->fate_why));
 	for (size_t i = 0; i < in->nw; i++) {
-		if (strset_get(others, key, tv_key(key, sizeof(key), in->w[i].type, in->w[i].value)) >= 0)
-			fate[i] = OP_CONFLICT;
+		if (strset_get(b->others, b->key, tv_key(b->key, sizeof(b->key), in->w[i].type, in->w[i].value)) >= 0)
+			b->fate[i] = OP_CONFLICT;
 		else
-			order[nc++] = i, fate[i] = OP_KEEP;
+			order[nc++] = i, b->fate[i] = OP_KEEP;
 	}
 	long long room = in->cap - in->reserve - (in->others_known ? (long long)p->others : 0);
 	p->room = room > 0 ? room : 0;
-	struct rank_ctx rc = {in->w, present};
+	struct rank_ctx rc = {in->w, b->present};
 	qsort_r(order, nc, sizeof(*order), cmp_rank, &rc);
-	long long *held_by = xcalloc(nfeeds ? nfeeds : 1, sizeof(*held_by)), taken = 0;
+	long long *held_by = xcalloc(b->nfeeds ? b->nfeeds : 1, sizeof(*held_by)), taken = 0;
 	for (size_t k = 0; k < nc; k++) {
 		const struct feed_cfg *f = in->w[order[k]].feed;
-		size_t fi = f ? (size_t)(f - feeds) : nfeeds;
-		long long quota = fi >= nfeeds ? -1
-			: f->quota > 0         ? f->quota
-			: f->quota_pct > 0     ? p->room * f->quota_pct / 100
-					       : -1;
+		size_t fi = f ? (size_t)(f - b->feeds) : b->nfeeds;
+		long long quota = fi >= b->nfeeds ? -1
+			: f->quota > 0            ? f->quota
+			: f->quota_pct > 0        ? p->room * f->quota_pct / 100
+						  : -1;
 		if (quota >= 0 && held_by[fi] >= quota) {
-			fate[order[k]] = OP_OVER_BUDGET;
-			fate_why[order[k]] = "over its feed's quota";
+			b->fate[order[k]] = OP_OVER_BUDGET;
+			b->fate_why[order[k]] = "over its feed's quota";
 		} else if (taken >= p->room) {
-			fate[order[k]] = OP_OVER_BUDGET;
-			fate_why[order[k]] = "no room under the cap";
+			b->fate[order[k]] = OP_OVER_BUDGET;
+			b->fate_why[order[k]] = "no room under the cap";
 		} else {
 			taken++;
-			if (fi < nfeeds)
+			if (fi < b->nfeeds)
 				held_by[fi]++;
 		}
 	}
 	free(held_by);
 	free(order);
-	free(present);
+}
 
-	/* Match the owned ones. */
-	size_t *match = xmalloc((in->nw ? in->nw : 1) * sizeof(*match));
-	size_t *old = xmalloc((in->nw ? in->nw : 1) * sizeof(*old));
+/* An owned have no feed lists: held by a guard, kept in the grace
+ * period, or deleted. */
+static void
+left_feeds(struct build *b, size_t j)
+{
+	const struct plan_in *in = b->in;
+	const struct have *h = &in->h[j];
+	long long gone = 0;
+	const char *fs = in->state.feeds ? in->state.feeds(in->state.ctx, h->type, h->value, &gone) : NULL;
+	const char *held = held_feed(in, fs);
+	if (held) {
+		add_op(b->p, &b->cap, OP_HOLD, SIZE_MAX, j, false, held);
+		b->p->held++;
+	} else if (in->grace_s > 0 && (gone == 0 || in->now - gone < in->grace_s)) {
+		add_op(b->p, &b->cap, OP_HOLD, SIZE_MAX, j, false, "left its feeds, in the grace period");
+	} else {
+		add_op(b->p, &b->cap, OP_DELETE, SIZE_MAX, j, false, "left its feeds");
+	}
+}
+
+/* Each owned have: matched to its want, or deleted (over budget, a
+ * duplicate, an old action once its replacement exists). */
+static void
+match_owned(struct build *b)
+{
+	const struct plan_in *in = b->in;
+	b->match = xmalloc((in->nw ? in->nw : 1) * sizeof(*b->match));
+	b->old = xmalloc((in->nw ? in->nw : 1) * sizeof(*b->old));
 	for (size_t i = 0; i < in->nw; i++)
-		match[i] = old[i] = SIZE_MAX;
+		b->match[i] = b->old[i] = SIZE_MAX;
 	for (size_t j = 0; j < in->nh; j++) {
 		const struct have *h = &in->h[j];
 		if (!h->owned)
 			continue;
-		int wi = want_of[j] == SIZE_MAX ? -1 : (int)want_of[j];
-		if (wi < 0) {
-			long long gone = 0;
-			const char *fs =
-				in->state.feeds ? in->state.feeds(in->state.ctx, h->type, h->value, &gone) : NULL;
-			const char *held = held_feed(in, fs);
-			if (held) {
-				add_op(p, &cap, OP_HOLD, SIZE_MAX, j, false, held);
-				p->held++;
-			} else if (in->grace_s > 0 && (gone == 0 || in->now - gone < in->grace_s))
-				add_op(p, &cap, OP_HOLD, SIZE_MAX, j, false, "left its feeds, in the grace period");
-			else
-				add_op(p, &cap, OP_DELETE, SIZE_MAX, j, false, "left its feeds");
-			continue;
-		}
-		size_t w = (size_t)wi;
-		if (fate[w] == OP_OVER_BUDGET) {
-			add_op(p, &cap, OP_DELETE, w, j, false,
-			       fate_why[w][0] == 'o' ? "over its feed's quota"
-						     : "over budget: makes room for a higher rank");
-		} else if (h->action == (int)in->w[w].action && match[w] == SIZE_MAX) {
-			match[w] = j;
+		size_t w = b->want_of[j];
+		if (w == SIZE_MAX) {
+			left_feeds(b, j);
+		} else if (b->fate[w] == OP_OVER_BUDGET) {
+			add_op(b->p, &b->cap, OP_DELETE, w, j, false,
+			       b->fate_why[w][0] == 'o' ? "over its feed's quota"
+							: "over budget: makes room for a higher rank");
+		} else if (h->action == (int)in->w[w].action && b->match[w] == SIZE_MAX) {
+			b->match[w] = j;
 		} else if (h->action == (int)in->w[w].action) {
-			add_op(p, &cap, OP_DELETE, w, j, false, "a duplicate of one iocsync owns");
+			add_op(b->p, &b->cap, OP_DELETE, w, j, false, "a duplicate of one iocsync owns");
 		} else {
 			/* Another action: deleted once its replacement exists. */
-			if (old[w] == SIZE_MAX)
-				old[w] = j;
-			add_op(p, &cap, OP_DELETE, w, j, true, "replaced by another action");
+			if (b->old[w] == SIZE_MAX)
+				b->old[w] = j;
+			add_op(b->p, &b->cap, OP_DELETE, w, j, true, "replaced by another action");
 		}
 	}
+}
 
-	for (size_t i = 0; i < in->nw; i++) {
-		const struct want *w = &in->w[i];
-		if (fate[i] == OP_CONFLICT) {
-			int theirs = strset_get(others, key, tv_key(key, sizeof(key), w->type, w->value));
-			add_op(p, &cap, OP_CONFLICT, i, (size_t)theirs, false, "owned by another app or a person");
-			continue;
-		}
-		if (fate[i] == OP_OVER_BUDGET) {
-			/* Listed one by one up to LIMIT_PLAN_OVER_LISTED, counted past it:
-			 * a feed of millions is mostly over budget. */
-			if (p->count[OP_OVER_BUDGET] < LIMIT_PLAN_OVER_LISTED)
-				add_op(p, &cap, OP_OVER_BUDGET, i, SIZE_MAX, false, fate_why[i]);
-			else
-				p->count[OP_OVER_BUDGET]++;
-			size_t f = (size_t)(w->feed - feeds);
-			if (w->feed && f < nfeeds)
-				p->over_by_feed[f]++;
-			continue;
-		}
-		if (match[i] != SIZE_MAX) {
-			const struct have *h = &in->h[match[i]];
-			long long rb = in->renew_before_s ? in->renew_before_s
-				: w->feed                 ? w->feed->expire_after_s / 3
-							  : 86400;
-			if (h->attrs != w->attrs)
-				add_op(p, &cap, OP_UPDATE, i, match[i], false, "its attributes changed");
-			else if (h->expire_at && h->expire_at - in->now < rb && w->expire_at > h->expire_at + 60)
-				add_op(p, &cap, OP_RENEW, i, match[i], false, "expires soon");
-			else
-				add_op(p, &cap, OP_KEEP, i, match[i], false, "up to date");
-		} else if (old[i] != SIZE_MAX) {
-			add_op(p, &cap, OP_REPLACE, i, old[i], false, "its action changed");
-		} else {
-			add_op(p, &cap, OP_CREATE, i, SIZE_MAX, false, "new");
-		}
+/* What becomes of want i. */
+static void
+plan_want(struct build *b, size_t i)
+{
+	const struct plan_in *in = b->in;
+	struct plan *p = b->p;
+	const struct want *w = &in->w[i];
+	if (b->fate[i] == OP_CONFLICT) {
+		int theirs = strset_get(b->others, b->key, tv_key(b->key, sizeof(b->key), w->type, w->value));
+		add_op(p, &b->cap, OP_CONFLICT, i, (size_t)theirs, false, "owned by another app or a person");
+	} else if (b->fate[i] == OP_OVER_BUDGET) {
+		/* Listed one by one up to LIMIT_PLAN_OVER_LISTED, counted past it:
+		 * a feed of millions is mostly over budget. */
+		if (p->count[OP_OVER_BUDGET] < LIMIT_PLAN_OVER_LISTED)
+			add_op(p, &b->cap, OP_OVER_BUDGET, i, SIZE_MAX, false, b->fate_why[i]);
+		else
+			p->count[OP_OVER_BUDGET]++;
+		size_t f = (size_t)(w->feed - b->feeds);
+		if (w->feed && f < b->nfeeds)
+			p->over_by_feed[f]++;
+	} else if (b->match[i] != SIZE_MAX) {
+		const struct have *h = &in->h[b->match[i]];
+		long long rb = in->renew_before_s ? in->renew_before_s : w->feed ? w->feed->expire_after_s / 3 : 86400;
+		if (h->attrs != w->attrs)
+			add_op(p, &b->cap, OP_UPDATE, i, b->match[i], false, "its attributes changed");
+		else if (h->expire_at && h->expire_at - in->now < rb && w->expire_at > h->expire_at + 60)
+			add_op(p, &b->cap, OP_RENEW, i, b->match[i], false, "expires soon");
+		else
+			add_op(p, &b->cap, OP_KEEP, i, b->match[i], false, "up to date");
+	} else if (b->old[i] != SIZE_MAX) {
+		add_op(p, &b->cap, OP_REPLACE, i, b->old[i], false, "its action changed");
+	} else {
+		add_op(p, &b->cap, OP_CREATE, i, SIZE_MAX, false, "new");
 	}
+}
+
+void
+plan_build(const struct plan_in *in, const struct feed_cfg *feeds, size_t nfeeds, struct plan *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->over_by_feed = xcalloc(nfeeds ? nfeeds : 1, sizeof(size_t));
+	struct build b = {.in = in, .feeds = feeds, .nfeeds = nfeeds, .p = p};
+	index_haves(&b);
+	rank(&b);
+	free(b.present);
+	match_owned(&b);
+	for (size_t i = 0; i < in->nw; i++)
+		plan_want(&b, i);
 	/* A late delete whose want got a match (same action already there)
 	 * needs no replacement first: it is a plain extra. */
 	for (size_t k = 0; k < p->n; k++) {
 		struct op *o = &p->ops[k];
-		if (o->kind == OP_DELETE && o->late && match[o->want] != SIZE_MAX) {
+		if (o->kind == OP_DELETE && o->late && b.match[o->want] != SIZE_MAX) {
 			o->late = false;
 			o->why = "another action of one iocsync owns";
 			p->deletes++;
 		}
 	}
 	guard_max_delete(in, p);
-	free(match);
-	free(old);
-	free(fate);
-	free(fate_why);
-	free(want_of);
-	strset_free(others);
+	free(b.match);
+	free(b.old);
+	free(b.fate);
+	free(b.fate_why);
+	free(b.want_of);
+	strset_free(b.others);
 }
 
 void
