@@ -180,7 +180,7 @@ ioc_header(const char *s, size_t n)
 /* Tells the sink which columns are read: "url (2), dst_ip (5)", and
  * how they were chosen. */
 static void
-say_columns(const struct feed_sink *k, struct csv *c, const bool *use, size_t nuse, bool header, const char *how)
+say_columns(const struct feed_sink *k, const struct csv *c, const bool *use, size_t nuse, bool header, const char *how)
 {
 	if (k->columns == NULL)
 		return;
@@ -235,6 +235,119 @@ emit_field(const struct feed_sink *k, unsigned long line, const char *s, size_t 
 
 #define SNIFF_ROWS 50
 
+/* The columns csv_columns names (numbers from 1, or header names) into
+ * use[*nuse] (grown for a number past the first row's fields). */
+static enum err
+columns_named(const struct csv *c, const char *names, bool header, unsigned long start, bool **use, size_t *nuse,
+	      char *why, size_t whysz)
+{
+	const char *p = names;
+	while (*p) {
+		while (*p == ',' || *p == ' ')
+			p++;
+		const char *s = p;
+		while (*p && *p != ',')
+			p++;
+		size_t n = (size_t)(p - s);
+		while (n > 0 && s[n - 1] == ' ')
+			n--;
+		if (n == 0)
+			continue;
+		char tmp[64];
+		long long idx;
+		snprintf(tmp, sizeof(tmp), "%.*s", (int)(n < 63 ? n : 63), s);
+		if (num_parse(tmp, 1, LIMIT_CSV_FIELDS, &idx, NULL) == ERR_OK) {
+			if ((size_t)idx > *nuse) {
+				size_t had = *nuse;
+				xgrow((void **)use, nuse, (size_t)idx, sizeof(**use));
+				memset(*use + had, 0, (*nuse - had) * sizeof(**use));
+			}
+			(*use)[idx - 1] = true;
+			continue;
+		}
+		size_t i;
+		for (i = 0; header && i < c->nf; i++) {
+			size_t fl;
+			const char *f = fval(c, i, &fl);
+			if (fl == n && mem_ieq(f, s, n))
+				break;
+		}
+		if (!header || i == c->nf) {
+			snprintf(why, whysz, "column \"%s\" is not in the header row (line %lu)", tmp, start);
+			return ERR_PARSE;
+		}
+		(*use)[i] = true;
+	}
+	return ERR_OK;
+}
+
+/* Columns by content: those whose values are mostly indicators, judged
+ * on the first row (unless it is a header) and SNIFF_ROWS more. */
+static void
+columns_by_content(const struct csv *c, bool header, bool *use, size_t nuse)
+{
+	struct csv peek = *c;
+	size_t *hits = xcalloc(nuse, sizeof(*hits)), *filled = xcalloc(nuse, sizeof(*filled));
+	unsigned long st;
+	const char *b;
+	peek.scratch = (struct strbuf){0};
+	peek.f = NULL;
+	peek.fcap = 0;
+	for (size_t i = 0; !header && i < c->nf; i++) {
+		size_t n;
+		const char *s = fval(c, i, &n);
+		filled[i] += n > 0;
+		hits[i] += field_is_ioc(s, n);
+	}
+	for (int rows = 0; rows < SNIFF_ROWS;) {
+		enum rec pr = next_record(&peek, &st, &b);
+		if (pr == REC_END || pr == REC_BAD)
+			break;
+		if (pr == REC_COMMENT)
+			continue;
+		rows++;
+		for (size_t i = 0; i < peek.nf && i < nuse; i++) {
+			size_t n;
+			const char *s = fval(&peek, i, &n);
+			filled[i] += n > 0;
+			hits[i] += field_is_ioc(s, n);
+		}
+	}
+	for (size_t i = 0; i < nuse; i++)
+		use[i] = filled[i] > 0 && hits[i] * 2 >= filled[i];
+	free(hits);
+	free(filled);
+	sb_free(&peek.scratch);
+	free(peek.f);
+}
+
+/* The columns that hold indicators, from the first record: named by
+ * csv_columns, else by header name, else by content. */
+static enum err
+pick_columns(const struct csv *c, const struct feed_opts *o, const struct feed_sink *k, bool header,
+	     unsigned long start, bool **use, size_t *nuse, char *why, size_t whysz)
+{
+	*nuse = c->nf;
+	*use = xcalloc(*nuse ? *nuse : 1, sizeof(**use));
+	if (o->csv_columns && *o->csv_columns) {
+		enum err e = columns_named(c, o->csv_columns, header, start, use, nuse, why, whysz);
+		if (e == ERR_OK)
+			say_columns(k, c, *use, *nuse, header, "named by csv_columns");
+		return e;
+	}
+	bool any = false;
+	for (size_t i = 0; header && i < c->nf; i++) {
+		size_t n;
+		const char *s = fval(c, i, &n);
+		(*use)[i] = ioc_header(s, n);
+		any |= (*use)[i];
+	}
+	if (!any)
+		columns_by_content(c, header, *use, *nuse);
+	say_columns(k, c, *use, *nuse, header, any ? "by header name" : "by content");
+	return ERR_OK;
+}
+
 enum err
 feed_csv_parse(const char *buf, size_t len, const struct feed_opts *o, const struct feed_sink *k, char *why,
 	       size_t whysz)
@@ -269,96 +382,8 @@ feed_csv_parse(const char *buf, size_t len, const struct feed_opts *o, const str
 				header = 0;
 		}
 	}
-	nuse = c.nf;
-	use = xcalloc(nuse, sizeof(*use));
-	if (o->csv_columns && *o->csv_columns) {
-		const char *p = o->csv_columns;
-		while (*p) {
-			while (*p == ',' || *p == ' ')
-				p++;
-			const char *s = p;
-			while (*p && *p != ',')
-				p++;
-			size_t n = (size_t)(p - s);
-			while (n > 0 && s[n - 1] == ' ')
-				n--;
-			if (n == 0)
-				continue;
-			char tmp[64];
-			long long idx;
-			snprintf(tmp, sizeof(tmp), "%.*s", (int)(n < 63 ? n : 63), s);
-			if (num_parse(tmp, 1, LIMIT_CSV_FIELDS, &idx, NULL) == ERR_OK) {
-				if ((size_t)idx > nuse) {
-					xgrow((void **)&use, &nuse, (size_t)idx, sizeof(*use));
-					memset(use + c.nf, 0, (nuse - c.nf) * sizeof(*use));
-				}
-				use[idx - 1] = true;
-				continue;
-			}
-			size_t i;
-			for (i = 0; header && i < c.nf; i++) {
-				size_t fl;
-				const char *f = fval(&c, i, &fl);
-				if (fl == n && mem_ieq(f, s, n))
-					break;
-			}
-			if (!header || i == c.nf) {
-				snprintf(why, whysz, "column \"%s\" is not in the header row (line %lu)", tmp, start);
-				rc = ERR_PARSE;
-				goto out;
-			}
-			use[i] = true;
-		}
-		say_columns(k, &c, use, nuse, header, "named by csv_columns");
-	} else {
-		bool any = false;
-		for (size_t i = 0; header && i < c.nf; i++) {
-			size_t n;
-			const char *s = fval(&c, i, &n);
-			use[i] = ioc_header(s, n);
-			any |= use[i];
-		}
-		if (!any) {
-			/* Detect by content: a column whose values are mostly
-			 * indicators, judged on the first rows. */
-			struct csv peek = c;
-			size_t *hits = xcalloc(nuse, sizeof(*hits)), *filled = xcalloc(nuse, sizeof(*filled));
-			unsigned long st;
-			const char *b;
-			peek.scratch = (struct strbuf){0};
-			peek.f = NULL;
-			peek.fcap = 0;
-			if (!header) {
-				for (size_t i = 0; i < c.nf; i++) {
-					size_t n;
-					const char *s = fval(&c, i, &n);
-					filled[i] += n > 0;
-					hits[i] += field_is_ioc(s, n);
-				}
-			}
-			for (int rows = 0; rows < SNIFF_ROWS;) {
-				enum rec pr = next_record(&peek, &st, &b);
-				if (pr == REC_END || pr == REC_BAD)
-					break;
-				if (pr == REC_COMMENT)
-					continue;
-				rows++;
-				for (size_t i = 0; i < peek.nf && i < nuse; i++) {
-					size_t n;
-					const char *s = fval(&peek, i, &n);
-					filled[i] += n > 0;
-					hits[i] += field_is_ioc(s, n);
-				}
-			}
-			for (size_t i = 0; i < nuse; i++)
-				use[i] = filled[i] > 0 && hits[i] * 2 >= filled[i];
-			free(hits);
-			free(filled);
-			sb_free(&peek.scratch);
-			free(peek.f);
-		}
-		say_columns(k, &c, use, nuse, header, any ? "by header name" : "by content");
-	}
+	if ((rc = pick_columns(&c, o, k, header, start, &use, &nuse, why, whysz)) != ERR_OK)
+		goto out;
 	for (;;) {
 		if (!header) {
 			for (size_t i = 0; i < c.nf && i < nuse; i++) {
