@@ -14,6 +14,7 @@
 
 #include "cmd.h"
 #include "collect.h"
+#include "export_csv.h"
 #include "firewall.h"
 #include "mde.h"
 #include "output.h"
@@ -21,8 +22,6 @@
 #include "apply.h"
 #include "desired.h"
 #include "model.h"
-
-#define ROWS_PER_FILE 500 /* the portal imports at most 500 rows a file */
 
 static const char usage[] =
 	"usage: iocsync [-c FILE] export --format mde-csv [--out PREFIX]\n"
@@ -45,12 +44,6 @@ static const char usage[] =
 	"writes the script that removes the group.\n"
 	"Exit status: 0, 1 a feed failed, MDE could not be listed or a file cannot\n"
 	"be written, 2 usage.\n";
-
-static void
-csv_field(FILE *fp, const char *s)
-{
-	csv_cell(fp, s, true);
-}
 
 /* Writes the script made for addrs to out ("-": standard output; a
  * file is replaced whole or not at all). */
@@ -225,60 +218,9 @@ cmd_export(struct app *a, int argc, char **argv)
 		desired_free(w, nw);
 		goto done;
 	}
-	size_t rows = 0, files = 0, skipped = 0;
-	FILE *fp = NULL;
-	char path[4096];
-	for (size_t i = 0; i < nw && rc != EXIT_USAGE; i++) {
-		struct want *x = &w[i];
-		if (x->type == IOC_MD5 || x->type == IOC_CERT) {
-			skipped++;
-			continue;
-		}
-		if (rows % ROWS_PER_FILE == 0) {
-			if (fp && fclose(fp) != 0) {
-				fprintf(stderr, "iocsync export: %s: write failed\n", path);
-				rc = EXIT_FAIL;
-			}
-			snprintf(path, sizeof(path), "%s-%03zu.csv", prefix, ++files);
-			/* never through a symlink someone planted at the name */
-			int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-			fp = fd >= 0 ? fdopen(fd, "w") : NULL;
-			if (fp == NULL && fd >= 0)
-				close(fd);
-			if (fp == NULL) {
-				fprintf(stderr, "iocsync export: %s: cannot create\n", path);
-				rc = EXIT_FAIL;
-				break;
-			}
-			fputs("IndicatorType,IndicatorValue,ExpirationTime,Action,Severity,Title,Description,"
-			      "RecommendedActions,RbacGroups,Category,MitreTechniques,GenerateAlert\n",
-			      fp);
-		}
-		char exp[32];
-		format_time(x->expire_at, exp, sizeof(exp));
-		exp[19] = '\0'; /* the portal's form: YYYY-MM-DDTHH:MM:SS.0Z */
-		fprintf(fp, "%s,", ioc_type_name(x->type));
-		csv_field(fp, x->value);
-		fprintf(fp, ",%s.0Z,%s,%s,", exp, ioc_action_name(x->action), severity_name(x->severity));
-		desired_render(x);
-		csv_field(fp, x->title);
-		fputc(',', fp);
-		csv_field(fp, x->description);
-		fputc(',', fp);
-		csv_field(fp, x->feed->recommended_actions);
-		fputc(',', fp);
-		struct strbuf g = {0};
-		for (size_t k = 0; k < x->feed->ndevice_groups; k++)
-			sb_addf(&g, "%s%s", k ? "," : "", x->feed->device_groups[k]);
-		csv_field(fp, g.buf);
-		sb_free(&g);
-		fprintf(fp, ",,,%s\n", x->feed->generate_alert ? "True" : "False");
-		rows++;
-	}
-	if (fp && fclose(fp) != 0) {
-		fprintf(stderr, "iocsync export: %s: write failed\n", path);
-		rc = EXIT_FAIL;
-	}
+	struct export_csv_result res;
+	rc = export_mde_csv(w, nw, prefix, &res) != ERR_OK ? EXIT_FAIL : rc;
+	size_t rows = res.rows, files = res.files, skipped = res.skipped;
 	printf("export: %zu indicators in %zu file%s (%s-001.csv ...)", rows, files, files == 1 ? "" : "s", prefix);
 	if (skipped)
 		printf("; %zu FileMd5 or CertificateThumbprint left out (the portal's import does not list them)",
