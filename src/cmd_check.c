@@ -41,6 +41,58 @@ static const char usage[] =
 	"Exit status: 0 when every file was read, 1 when one could not be, 2 on a\n"
 	"usage or configuration error.\n";
 
+/* The configuration's allowlists, and the one of --allowlist (may be
+ * NULL), into pol; false with the error printed. */
+static bool
+check_policy(const struct config *cfg, const char *allow, struct policy *pol)
+{
+	if (!collect_allowlists(cfg, pol))
+		return false;
+	if (allow == NULL)
+		return true;
+	char *buf;
+	size_t len;
+	struct strbuf errs = {0};
+	if (file_read(allow, LIMIT_ALLOWLIST_BYTES, &buf, &len) != ERR_OK) {
+		fprintf(stderr, "iocsync check: %s: cannot read: %s\n", allow, strerror(errno));
+		return false;
+	}
+	bool ok = policy_allowlist_add(pol, allow, buf, len, &errs) == ERR_OK;
+	if (!ok)
+		fputs(errs.buf, stderr);
+	free(buf);
+	sb_free(&errs);
+	return ok;
+}
+
+/* One file (pc->name) through the pipeline into m, reported to out;
+ * false when it could not be read or parsed (said). */
+static bool
+check_file(struct pipe_cfg *pc, const struct feed_opts *fo, struct merge *m, struct output *out)
+{
+	const char *path = pc->name;
+	char why[512] = "";
+	struct file_view fv;
+	struct feed_stats st = {0};
+	struct pipe_out po = output_pipe(out);
+	enum err e = file_view_open(path, LIMIT_FEED_BYTES, &fv);
+	if (e != ERR_OK) {
+		snprintf(why, sizeof(why), "cannot read: %s",
+			 e == ERR_LIMIT ? "larger than LIMIT_FEED_BYTES" : strerror(errno));
+		fprintf(stderr, "iocsync check: %s: %s\n", path, why);
+		st.format = fo->format;
+		json_decref(output_feed_summary(out, path, &st, why, NULL));
+		return false;
+	}
+	pc->drop_merged_input = fv.map != NULL;
+	e = pipeline_run(pc, fo, fv.buf, fv.len, m, &po, &st, why, sizeof(why));
+	file_view_close(&fv);
+	if (e != ERR_OK)
+		fprintf(stderr, "iocsync check: %s: %s\n", path, why);
+	json_decref(output_feed_summary(out, path, &st, e != ERR_OK ? why : NULL, NULL));
+	return e == ERR_OK;
+}
+
 int
 cmd_check(struct app *a, int argc, char **argv)
 {
@@ -104,64 +156,22 @@ cmd_check(struct app *a, int argc, char **argv)
 	if (cfg == NULL)
 		return EXIT_USAGE;
 	struct policy *pol = policy_new();
-	if (!collect_allowlists(cfg, pol)) {
+	if (!check_policy(cfg, allow, pol)) {
 		rc = EXIT_USAGE;
 		goto done;
 	}
-	if (allow) {
-		char *buf;
-		size_t len;
-		struct strbuf errs = {0};
-		if (file_read(allow, LIMIT_CONFIG_BYTES * 64, &buf, &len) != ERR_OK) {
-			fprintf(stderr, "iocsync check: %s: cannot read: %s\n", allow, strerror(errno));
-			rc = EXIT_USAGE;
-			goto done;
-		}
-		if (policy_allowlist_add(pol, allow, buf, len, &errs) != ERR_OK) {
-			fputs(errs.buf, stderr);
-			rc = EXIT_USAGE;
-		}
-		free(buf);
-		sb_free(&errs);
-		if (rc != EXIT_OK)
-			goto done;
-	}
 	output_stdout(&out);
-
 	struct merge *m = merge_new();
 	merge_skip_sources(m); /* check prints first occurrences only */
-	struct pipe_out po = output_pipe(&out);
+	struct pipe_cfg pc = {.types = types,
+			      .cidr = cidr ? (strcmp(cidr, "expand") == 0 ? CIDR_EXPAND : CIDR_SKIP) : cfg->cidr,
+			      .cidr_max_addrs = cfg->cidr_expand_max,
+			      .policy = pol};
 	size_t failed = 0, nfiles = (size_t)(argc - optind);
 	for (int i = optind; i < argc; i++) {
-		const char *path = argv[i];
-		char why[512] = "";
-		struct file_view fv;
-		struct feed_stats st = {0};
-		struct pipe_cfg pc = {.name = path,
-				      .feed = (uint32_t)(i - optind),
-				      .types = types,
-				      .cidr = cidr ? (strcmp(cidr, "expand") == 0 ? CIDR_EXPAND : CIDR_SKIP)
-						   : cfg->cidr,
-				      .cidr_max_addrs = cfg->cidr_expand_max,
-				      .policy = pol};
-		enum err e = file_view_open(path, LIMIT_FEED_BYTES, &fv);
-		if (e != ERR_OK) {
-			snprintf(why, sizeof(why), "cannot read: %s",
-				 e == ERR_LIMIT ? "larger than LIMIT_FEED_BYTES" : strerror(errno));
-			fprintf(stderr, "iocsync check: %s: %s\n", path, why);
-			st.format = fo.format;
-			json_decref(output_feed_summary(&out, path, &st, why, NULL));
-			failed++;
-			continue;
-		}
-		pc.drop_merged_input = fv.map != NULL;
-		e = pipeline_run(&pc, &fo, fv.buf, fv.len, m, &po, &st, why, sizeof(why));
-		file_view_close(&fv);
-		if (e != ERR_OK) {
-			fprintf(stderr, "iocsync check: %s: %s\n", path, why);
-			failed++;
-		}
-		json_decref(output_feed_summary(&out, path, &st, e != ERR_OK ? why : NULL, NULL));
+		pc.name = argv[i];
+		pc.feed = (uint32_t)(i - optind);
+		failed += !check_file(&pc, &fo, m, &out);
 	}
 	output_total(&out, merge_count(m), nfiles, failed);
 	fflush(stdout);
