@@ -49,6 +49,54 @@ confirm(size_t n, const char *tenant)
 	return ok;
 }
 
+/* The ids of what iocsync owns in MDE's list (recorded when made, or
+ * owned by what MDE says), those of feed only when it is named; *shared
+ * counts the feed's that another feed lists too. *ids: free it. */
+static size_t
+purge_ids(const struct mde *m, const json_t *list, const json_t *made, const char *feed, const char ***ids,
+	  size_t *shared)
+{
+	size_t n = 0, i;
+	json_t *x;
+	*ids = xcalloc(json_array_size(list) + 1, sizeof(**ids));
+	json_array_foreach(list, i, x) {
+		const char *id = json_string_value(json_object_get(x, "id")); /* text: mde_list_all */
+		const char *fs = id ? json_string_value(json_object_get(made, id)) : NULL;
+		if (id == NULL || !(fs || mde_owned(m, x)))
+			continue;
+		if (feed && (fs == NULL || strcmp(fs, feed) != 0)) {
+			/* another feed lists it too (or it is not known to be this feed's) */
+			*shared += fs && strstr(fs, feed) != NULL;
+			continue;
+		}
+		(*ids)[n++] = id;
+	}
+	return n;
+}
+
+/* Deletes ids[0..n) as a run of its own, journaled, and forgets them
+ * (all of iocsync's: only without --feed; with it, the next sync
+ * records what is left). Returns how many could not be deleted. */
+static size_t
+purge_delete(struct mde *m, struct store *st, const char **ids, size_t n, const char *feed, char *why, size_t whysz)
+{
+	long long run = store_run_begin(st, "purge", (long long)time(NULL));
+	int seq = 0;
+	bool *gone = xcalloc(n, sizeof(*gone));
+	size_t left = apply_delete_ids(m, st, run, &seq, ids, n, gone, why, whysz);
+	free(gone);
+	json_t *sum = json_pack("{s:{s:I}, s:I}", "done", "delete", (json_int_t)(n - left), "failed", (json_int_t)left);
+	char *text = json_dumps(sum, JSON_COMPACT);
+	store_run_end(st, run, (long long)time(NULL), left ? "partial" : "ok", text, left ? why : NULL);
+	free(text);
+	json_decref(sum);
+	if (left == 0 && !feed)
+		store_ind_replace(st, NULL, 0);
+	printf("purge: deleted %zu of the %zu indicators iocsync owned%s%s\n", n - left, n, left ? "; " : "",
+	       left ? why : "");
+	return left;
+}
+
 int
 cmd_purge(struct app *a, int argc, char **argv)
 {
@@ -87,7 +135,6 @@ cmd_purge(struct app *a, int argc, char **argv)
 	int rc = EXIT_OK;
 	json_t *list = NULL, *made = NULL;
 	const char **ids = NULL;
-	bool *gone = NULL;
 	struct store *st = NULL;
 	struct mde *m = mde_new(c, NULL, why, sizeof(why));
 	if (m == NULL) {
@@ -117,21 +164,7 @@ cmd_purge(struct app *a, int argc, char **argv)
 		rc = EXIT_FAIL;
 		goto done;
 	}
-	size_t n = 0, shared = 0, i;
-	json_t *x;
-	ids = xcalloc(json_array_size(list) + 1, sizeof(*ids));
-	json_array_foreach(list, i, x) {
-		const char *id = json_string_value(json_object_get(x, "id")); /* text: mde_list_all */
-		const char *fs = id ? json_string_value(json_object_get(made, id)) : NULL;
-		if (id == NULL || !(fs || mde_owned(m, x)))
-			continue;
-		if (feed && (fs == NULL || strcmp(fs, feed) != 0)) {
-			/* another feed lists it too (or it is not known to be this feed's) */
-			shared += fs && strstr(fs, feed) != NULL;
-			continue;
-		}
-		ids[n++] = id;
-	}
+	size_t shared = 0, n = purge_ids(m, list, made, feed, &ids, &shared);
 	if (shared)
 		printf("purge: %zu indicators of feed %s stay: another feed lists them too\n", shared, feed);
 	for (size_t k = 0; feed && k < c->nfeeds; k++)
@@ -155,20 +188,9 @@ cmd_purge(struct app *a, int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto done;
 	}
-	long long run = store_run_begin(st, "purge", (long long)time(NULL));
-	int seq = 0;
-	gone = xcalloc(n, sizeof(*gone));
-	size_t left = apply_delete_ids(m, st, run, &seq, ids, n, gone, why, sizeof(why));
-	char sum[128];
-	snprintf(sum, sizeof(sum), "{\"done\":{\"delete\":%zu},\"failed\":%zu}", n - left, left);
-	store_run_end(st, run, (long long)time(NULL), left ? "partial" : "ok", sum, left ? why : NULL);
-	if (left == 0 && !feed)
-		store_ind_replace(st, NULL, 0); /* with --feed, the next sync records what is left */
-	printf("purge: deleted %zu of the %zu indicators iocsync owned%s%s\n", n - left, n, left ? "; " : "",
-	       left ? why : "");
+	size_t left = purge_delete(m, st, ids, n, feed, why, sizeof(why));
 	rc = left ? EXIT_FAIL : EXIT_OK;
 done:
-	free(gone);
 	free(ids);
 	json_decref(list);
 	json_decref(made);
