@@ -36,6 +36,45 @@ field(const json_t *o, const char *k)
 	return s ? s : "";
 }
 
+/* The selected indicators for people (a table; the count on standard
+ * error), as JSON, or as CSV. */
+static void
+print_list(const json_t *sel, const json_t *list, bool json, bool csv, bool all)
+{
+	size_t i;
+	json_t *x;
+	static const char *const cols[] = {"id",          "indicatorType", "indicatorValue",
+					   "action",      "severity",      "expirationTime",
+					   "application", "createdBy",     "title"};
+	if (json) {
+		json_dumpf(sel, stdout, JSON_INDENT(1));
+		putchar('\n');
+	} else if (csv) {
+		for (size_t k = 0; k < NELEM(cols); k++)
+			printf("%s%s", cols[k], k + 1 < NELEM(cols) ? "," : "\n");
+		json_array_foreach(sel, i, x) {
+			for (size_t k = 0; k < NELEM(cols); k++) {
+				json_t *f = json_object_get(x, cols[k]);
+				char num[32];
+				const char *s = json_string_value(f);
+				if (json_is_integer(f)) {
+					snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(f));
+					s = num;
+				}
+				csv_field(stdout, s);
+				putchar(k + 1 < NELEM(cols) ? ',' : '\n');
+			}
+		}
+	} else {
+		json_array_foreach(sel, i, x) {
+			printf("%-8s %-12s %-17s %-13s %s\n", field(x, "id"), field(x, "indicatorType"),
+			       field(x, "action"), field(x, "severity"), field(x, "indicatorValue"));
+		}
+		fprintf(stderr, "%zu of %zu indicators (%s)\n", json_array_size(sel), json_array_size(list),
+			all ? "all the token may see" : "iocsync's own");
+	}
+}
+
 int
 cmd_list(struct app *a, int argc, char **argv)
 {
@@ -114,36 +153,7 @@ cmd_list(struct app *a, int argc, char **argv)
 			continue;
 		json_array_append(sel, x);
 	}
-	static const char *const cols[] = {"id",          "indicatorType", "indicatorValue",
-					   "action",      "severity",      "expirationTime",
-					   "application", "createdBy",     "title"};
-	if (json) {
-		json_dumpf(sel, stdout, JSON_INDENT(1));
-		putchar('\n');
-	} else if (csv) {
-		for (size_t k = 0; k < NELEM(cols); k++)
-			printf("%s%s", cols[k], k + 1 < NELEM(cols) ? "," : "\n");
-		json_array_foreach(sel, i, x) {
-			for (size_t k = 0; k < NELEM(cols); k++) {
-				json_t *f = json_object_get(x, cols[k]);
-				char num[32];
-				const char *s = json_string_value(f);
-				if (json_is_integer(f)) {
-					snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(f));
-					s = num;
-				}
-				csv_field(stdout, s);
-				putchar(k + 1 < NELEM(cols) ? ',' : '\n');
-			}
-		}
-	} else {
-		json_array_foreach(sel, i, x) {
-			printf("%-8s %-12s %-17s %-13s %s\n", field(x, "id"), field(x, "indicatorType"),
-			       field(x, "action"), field(x, "severity"), field(x, "indicatorValue"));
-		}
-		fprintf(stderr, "%zu of %zu indicators (%s)\n", json_array_size(sel), json_array_size(list),
-			all ? "all the token may see" : "iocsync's own");
-	}
+	print_list(sel, list, json, csv, all);
 	json_decref(sel);
 	json_decref(list);
 	mde_free(m);
