@@ -25,7 +25,7 @@ static void
 fail_item(struct run *r, const char *op, enum ioc_type t, const char *value, const char *reason)
 {
 	r->failed++;
-	if (json_array_size(r->failures) < 1000)
+	if (json_array_size(r->failures) < LIMIT_RUN_FAILURES_LISTED)
 		json_array_append_new(r->failures,
 				      json_pack("{s:s, s:s, s:s, s:s}", "op", op, "type", ioc_type_name(t), "value",
 						value, "reason", reason));
@@ -63,9 +63,9 @@ refuse_item(struct run *r, const struct op *o, const char *reason)
 	fail_item(r, op_name(o->kind), w->type, w->value, reason);
 	json_object_set_new(json_array_get(r->failures, json_array_size(r->failures) - 1), "code", json_string(code));
 	json_t *by = json_object_get(r->refused, code);
-	if (by == NULL && json_object_size(r->refused) < 20)
+	if (by == NULL && json_object_size(r->refused) < LIMIT_RUN_REFUSED_CODES)
 		json_object_set_new(r->refused, code, by = json_array());
-	if (by && json_array_size(by) < 100)
+	if (by && json_array_size(by) < LIMIT_RUN_REFUSED_PER_CODE)
 		json_array_append_new(by,
 				      json_pack("{s:s, s:s, s:s}", "type", ioc_type_name(w->type), "value", w->value,
 						"feed", w->feed->name));
@@ -314,7 +314,7 @@ import_range(struct run *r, const size_t *todo, size_t k, int round, size_t *aga
 	json_decref(res);
 }
 
-/* Imports the wants in ops (indices into p->ops) in batches of 500,
+/* Imports the wants in ops (indices into p->ops) in batches of LIMIT_MDE_BATCH,
  * retrying items that failed for a reason that may pass. */
 static void
 apply_imports(struct run *r, const size_t *opv, size_t n)

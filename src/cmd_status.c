@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cmd.h"
+#include "limits.h"
 #include "report.h"
 #include "sync.h"
 
@@ -65,7 +66,7 @@ bool
 status_runs(const char *verb, const char *arg, long long *n)
 {
 	const char *why;
-	if (num_parse(arg, 1, 1000, n, &why) == ERR_OK)
+	if (num_parse(arg, 1, LIMIT_STATUS_RUNS, n, &why) == ERR_OK)
 		return true;
 	fprintf(stderr, "iocsync %s: --runs %s: %s\n", verb, arg, why);
 	return false;

@@ -8,9 +8,8 @@
 #include <unistd.h>
 
 #include "desired.h"
+#include "limits.h"
 #include "util.h"
-
-#define ROWS_PER_FILE 500 /* the portal imports at most 500 rows a file */
 
 static void
 csv_field(FILE *fp, const char *s)
@@ -31,7 +30,7 @@ export_mde_csv(struct want *w, size_t nw, const char *prefix, struct export_csv_
 			r->skipped++;
 			continue;
 		}
-		if (r->rows % ROWS_PER_FILE == 0) {
+		if (r->rows % LIMIT_PORTAL_CSV_ROWS == 0) {
 			if (fp && fclose(fp) != 0) {
 				fprintf(stderr, "iocsync export: %s: write failed\n", path);
 				e = ERR_IO;

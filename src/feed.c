@@ -106,7 +106,7 @@ feed_line_bad(const struct feed_sink *k, unsigned long no, const char *s, size_t
 bool
 feed_looks_binary(const char *buf, size_t len, size_t *at)
 {
-	const char *z = memchr(buf, '\0', len < 4096 ? len : 4096);
+	const char *z = memchr(buf, '\0', len < LIMIT_SNIFF_HEAD_BYTES ? len : LIMIT_SNIFF_HEAD_BYTES);
 	if (z && at)
 		*at = (size_t)(z - buf);
 	return z != NULL;
@@ -122,5 +122,6 @@ feed_looks_html(const char *buf, size_t len)
 		i++;
 	return has_iprefix(buf + i, len - i, "<!doctype html") || has_iprefix(buf + i, len - i, "<html") ||
 		has_iprefix(buf + i, len - i, "<head") || has_iprefix(buf + i, len - i, "<body") ||
-		(has_iprefix(buf + i, len - i, "<?xml") && memmem(buf, len < 4096 ? len : 4096, "<html", 5));
+		(has_iprefix(buf + i, len - i, "<?xml") &&
+		 memmem(buf, len < LIMIT_SNIFF_HEAD_BYTES ? len : LIMIT_SNIFF_HEAD_BYTES, "<html", 5));
 }

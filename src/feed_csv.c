@@ -233,8 +233,6 @@ emit_field(const struct feed_sink *k, unsigned long line, const char *s, size_t 
 	}
 }
 
-#define SNIFF_ROWS 50
-
 /* The columns csv_columns names (numbers from 1, or header names) into
  * use[*nuse] (grown for a number past the first row's fields). */
 static enum err
@@ -282,7 +280,7 @@ columns_named(const struct csv *c, const char *names, bool header, unsigned long
 }
 
 /* Columns by content: those whose values are mostly indicators, judged
- * on the first row (unless it is a header) and SNIFF_ROWS more. */
+ * on the first row (unless it is a header) and LIMIT_CSV_SNIFF_ROWS more. */
 static void
 columns_by_content(const struct csv *c, bool header, bool *use, size_t nuse)
 {
@@ -299,7 +297,7 @@ columns_by_content(const struct csv *c, bool header, bool *use, size_t nuse)
 		filled[i] += n > 0;
 		hits[i] += field_is_ioc(s, n);
 	}
-	for (int rows = 0; rows < SNIFF_ROWS;) {
+	for (int rows = 0; rows < LIMIT_CSV_SNIFF_ROWS;) {
 		enum rec pr = next_record(&peek, &st, &b);
 		if (pr == REC_END || pr == REC_BAD)
 			break;

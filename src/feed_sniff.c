@@ -3,10 +3,8 @@
 #include <string.h>
 
 #include "feed.h"
+#include "limits.h"
 #include "util.h"
-
-#define SNIFF_BYTES 65536
-#define SNIFF_LINES 200
 
 static enum feed_format
 sniff_json(const char *s, size_t n)
@@ -48,9 +46,9 @@ feed_sniff(const char *buf, size_t len)
 	while (i < len && is_space((unsigned char)buf[i]))
 		i++;
 	if (i < len && (buf[i] == '{' || buf[i] == '['))
-		return sniff_json(buf + i, len - i < SNIFF_BYTES ? len - i : SNIFF_BYTES);
-	feed_lines_init(&l, buf, len < SNIFF_BYTES ? len : SNIFF_BYTES);
-	while (lines < SNIFF_LINES && feed_lines_next(&l, &s, &n)) {
+		return sniff_json(buf + i, len - i < LIMIT_SNIFF_BYTES ? len - i : LIMIT_SNIFF_BYTES);
+	feed_lines_init(&l, buf, len < LIMIT_SNIFF_BYTES ? len : LIMIT_SNIFF_BYTES);
+	while (lines < LIMIT_SNIFF_LINES && feed_lines_next(&l, &s, &n)) {
 		while (n > 0 && is_space((unsigned char)*s)) {
 			s++;
 			n--;

@@ -19,8 +19,6 @@
 #include "util.h"
 
 #define TAXII_ACCEPT "Accept: application/taxii+json;version=2.1"
-#define TAXII_PAGE 1000 /* objects asked for per page */
-#define TAXII_MAX_PAGES 10000
 
 struct tx {
 	struct http *h;
@@ -299,13 +297,13 @@ read_pages(struct tx *t, const char *objs, const struct taxii_opts *o, json_t *b
 	enum err e = ERR_OK;
 	char *cursor = o->cursor && o->snapshot ? xstrdup(o->cursor) : NULL, *next = NULL;
 	for (size_t page = 0;; page++) {
-		if (page >= TAXII_MAX_PAGES) {
-			set_why(why, whysz, "TAXII %s: more than %d pages", objs, TAXII_MAX_PAGES);
+		if (page >= LIMIT_TAXII_PAGES) {
+			set_why(why, whysz, "TAXII %s: more than %d pages", objs, LIMIT_TAXII_PAGES);
 			e = ERR_LIMIT;
 			break;
 		}
 		struct strbuf u = {0};
-		sb_addf(&u, "%s?limit=%d", objs, TAXII_PAGE);
+		sb_addf(&u, "%s?limit=%d", objs, LIMIT_TAXII_PAGE);
 		if (cursor) {
 			char *c = http_escape(cursor);
 			sb_addf(&u, "&added_after=%s", c);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "limits.h"
 #include "util.h"
 
 struct http {
@@ -226,10 +227,119 @@ http_set_stub(http_stub_fn fn, void *ctx)
 	stub_ctx = ctx;
 }
 
+/* Every option is checked: one this libcurl refuses (built without it,
+ * too old) fails the request with its name, never silently. */
+#define SET(c, bad, opt, val) \
+	do { \
+		if (*(bad) == NULL && curl_easy_setopt((c), (opt), (val)) != CURLE_OK) \
+			*(bad) = #opt; \
+	} while (0)
+
+/* The CA bundle: ca_file trusted besides the system's store, never
+ * instead of it (the directory stays when libcurl has one, else the two
+ * bundles go together, in *bundle, which the caller frees after the
+ * transfer). */
+static void
+set_ca(struct http *h, CURL *c, struct curl_blob *blob, char **bundle, const char **bad)
+{
+	SET(c, bad, CURLOPT_CAINFO, h->o.ca_file);
+	if (h->capath) {
+		SET(c, bad, CURLOPT_CAPATH, h->capath);
+	} else if (h->cainfo) {
+		char *a = NULL, *b = NULL;
+		size_t na = 0, nb = 0;
+		if (file_read(h->cainfo, LIMIT_CA_BUNDLE_BYTES, &a, &na) == ERR_OK &&
+		    file_read(h->o.ca_file, LIMIT_CA_BUNDLE_BYTES, &b, &nb) == ERR_OK) {
+			*bundle = xasprintf("%s\n%s", a, b);
+			*blob = (struct curl_blob){*bundle, strlen(*bundle), CURL_BLOB_NOCOPY};
+			SET(c, bad, CURLOPT_CAINFO_BLOB, blob);
+		}
+		free(a), free(b);
+	}
+}
+
+/* The options of one request; NULL, or the name of the first refused. */
+static const char *
+set_options(struct http *h, const struct http_req *q, struct sink *s, struct guard *g, char *errbuf,
+	    struct curl_slist *hl)
+{
+	CURL *c = h->curl;
+	const char *bad = NULL;
+	SET(c, &bad, CURLOPT_URL, q->url);
+	SET(c, &bad, CURLOPT_PROTOCOLS_STR, q->allow_file ? "http,https,file" : "http,https");
+	SET(c, &bad, CURLOPT_REDIR_PROTOCOLS_STR, "http,https"); /* never to file:// */
+	SET(c, &bad, CURLOPT_FOLLOWLOCATION, q->max_redirects > 0 ? 1L : 0L);
+	SET(c, &bad, CURLOPT_MAXREDIRS, q->max_redirects);
+	SET(c, &bad, CURLOPT_NOSIGNAL, 1L);
+	SET(c, &bad, CURLOPT_CONNECTTIMEOUT,
+	    (long)(h->o.connect_timeout_s ? h->o.connect_timeout_s : LIMIT_CONNECT_TIMEOUT_S_DEFAULT));
+	SET(c, &bad, CURLOPT_TIMEOUT, (long)(h->o.timeout_s ? h->o.timeout_s : LIMIT_HTTP_TIMEOUT_S_DEFAULT));
+	if (q->stall_guard) {
+		/* A server trickling bytes is as good as dead. */
+		SET(c, &bad, CURLOPT_LOW_SPEED_LIMIT, (long)LIMIT_STALL_BYTES_PER_S);
+		SET(c, &bad, CURLOPT_LOW_SPEED_TIME, (long)LIMIT_STALL_S);
+	}
+	/* A Content-Length over the cap is refused before the body comes. */
+	SET(c, &bad, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)s->max);
+	if (q->raw_gzip) {
+		SET(c, &bad, CURLOPT_ACCEPT_ENCODING, "gzip");
+		SET(c, &bad, CURLOPT_HTTP_CONTENT_DECODING, 0L);
+	} else {
+		SET(c, &bad, CURLOPT_ACCEPT_ENCODING, "");
+	}
+	SET(c, &bad, CURLOPT_SSL_VERIFYPEER, 1L);
+	SET(c, &bad, CURLOPT_SSL_VERIFYHOST, 2L);
+	/* The floor set here, whatever OPENSSL_CONF says. */
+	SET(c, &bad, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	SET(c, &bad, CURLOPT_OPENSOCKETFUNCTION, open_guarded);
+	SET(c, &bad, CURLOPT_OPENSOCKETDATA, g);
+	SET(c, &bad, CURLOPT_ERRORBUFFER, errbuf);
+	SET(c, &bad, CURLOPT_WRITEFUNCTION, on_body);
+	SET(c, &bad, CURLOPT_WRITEDATA, s);
+	SET(c, &bad, CURLOPT_HEADERFUNCTION, on_header);
+	SET(c, &bad, CURLOPT_HEADERDATA, s);
+	SET(c, &bad, CURLOPT_USERAGENT, h->o.user_agent ? h->o.user_agent : "iocsync");
+	/* The proxy comes from the configuration only, never the
+	 * environment: "" turns libcurl's *_proxy variables off. */
+	SET(c, &bad, CURLOPT_PROXY, h->o.proxy ? h->o.proxy : "");
+	if (strcmp(q->method, "GET") != 0) {
+		SET(c, &bad, CURLOPT_CUSTOMREQUEST, q->method);
+		if (q->body) {
+			SET(c, &bad, CURLOPT_POSTFIELDS, q->body);
+			SET(c, &bad, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)q->len);
+		}
+	}
+	SET(c, &bad, CURLOPT_HTTPHEADER, hl);
+	return bad;
+}
+
+/* Why a transfer failed, for people, into r. */
+static void
+failure(CURL *c, CURLcode cc, const struct http_req *q, const struct sink *s, const struct guard *g, const char *errbuf,
+	struct http_reply *r)
+{
+	char *to = NULL;
+	r->fail = s->over ? HTTP_FAIL_TOO_LARGE : classify(cc);
+	if (g->refused) {
+		r->fail = HTTP_FAIL_CONNECT;
+		snprintf(r->error, sizeof(r->error),
+			 "a redirect led to the internal address %s: refused (only a configured URL may be internal)",
+			 g->where);
+	} else if (r->fail == HTTP_FAIL_TOO_LARGE) {
+		snprintf(r->error, sizeof(r->error), "the reply passed the cap of %lld bytes", s->max);
+	} else if (cc == CURLE_UNSUPPORTED_PROTOCOL && curl_easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &to) == CURLE_OK &&
+		   to && strcmp(to, q->url) != 0) {
+		snprintf(r->error, sizeof(r->error), "redirected to %.150s: only http and https are followed", to);
+	} else {
+		snprintf(r->error, sizeof(r->error), "%s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
+	}
+	r->status = 0;
+}
+
 enum err
 http_do(struct http *h, const struct http_req *q, struct http_reply *r)
 {
-	long long max = h->o.max_body > 0 ? h->o.max_body : 64LL << 20;
+	long long max = h->o.max_body > 0 ? h->o.max_body : LIMIT_HTTP_BODY_BYTES_DEFAULT;
 	if (stub) {
 		memset(r, 0, sizeof(*r));
 		return stub(stub_ctx, q, max, r);
@@ -238,105 +348,34 @@ http_do(struct http *h, const struct http_req *q, struct http_reply *r)
 	struct sink s = {.max = max, .r = r};
 	struct curl_slist *hl = NULL;
 	char errbuf[CURL_ERROR_SIZE] = "";
+	struct guard g = {.curl = c, .on = q->no_private_redirect, .first = -1};
+	struct curl_blob blob = {0};
+	char *bundle = NULL;
 
 	memset(r, 0, sizeof(*r));
 	/* Reset the per-request options, keep the connection cache. */
 	curl_easy_reset(c);
-	curl_easy_setopt(c, CURLOPT_URL, q->url);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, q->allow_file ? "http,https,file" : "http,https");
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https"); /* never to file:// */
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, q->max_redirects > 0 ? 1L : 0L);
-	curl_easy_setopt(c, CURLOPT_MAXREDIRS, q->max_redirects);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)(h->o.connect_timeout_s ? h->o.connect_timeout_s : 15));
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)(h->o.timeout_s ? h->o.timeout_s : 120));
-	if (q->stall_guard) {
-		/* A server trickling bytes is as good as dead. */
-		curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 100L);
-		curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 30L);
-	}
-	/* A Content-Length over the cap is refused before the body comes. */
-	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)s.max);
-	if (q->raw_gzip) {
-		curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "gzip");
-		curl_easy_setopt(c, CURLOPT_HTTP_CONTENT_DECODING, 0L);
-	} else {
-		curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
-	}
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-	/* The floor set here, whatever OPENSSL_CONF says. */
-	curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	struct guard g = {.curl = c, .on = q->no_private_redirect, .first = -1};
-	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_guarded);
-	curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &g);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &s);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, h->o.user_agent ? h->o.user_agent : "iocsync");
-	struct curl_blob blob = {0};
-	char *bundle = NULL;
-	if (h->o.ca_file) {
-		/* Trusted besides the system's store, never instead of it: the
-		 * directory stays when libcurl has one, else the two bundles
-		 * go together. */
-		curl_easy_setopt(c, CURLOPT_CAINFO, h->o.ca_file);
-		if (h->capath) {
-			curl_easy_setopt(c, CURLOPT_CAPATH, h->capath);
-		} else if (h->cainfo) {
-			char *a = NULL, *b = NULL;
-			size_t na = 0, nb = 0;
-			if (file_read(h->cainfo, 16 << 20, &a, &na) == ERR_OK &&
-			    file_read(h->o.ca_file, 16 << 20, &b, &nb) == ERR_OK) {
-				bundle = xasprintf("%s\n%s", a, b);
-				blob = (struct curl_blob){bundle, strlen(bundle), CURL_BLOB_NOCOPY};
-				curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &blob);
-			}
-			free(a), free(b);
-		}
-	}
-	/* The proxy comes from the configuration only, never the
-	 * environment: "" turns libcurl's *_proxy variables off. */
-	curl_easy_setopt(c, CURLOPT_PROXY, h->o.proxy ? h->o.proxy : "");
-	if (strcmp(q->method, "GET") != 0) {
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, q->method);
-		if (q->body) {
-			curl_easy_setopt(c, CURLOPT_POSTFIELDS, q->body);
-			curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)q->len);
-		}
-	}
 	for (size_t i = 0; q->headers && q->headers[i]; i++)
 		hl = curl_slist_append(hl, q->headers[i]);
 	hl = curl_slist_append(hl, "Expect:");
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-
-	CURLcode cc = curl_easy_perform(c);
+	const char *bad = set_options(h, q, &s, &g, errbuf, hl);
+	if (bad == NULL && h->o.ca_file)
+		set_ca(h, c, &blob, &bundle, &bad);
+	CURLcode cc = bad ? CURLE_UNKNOWN_OPTION : curl_easy_perform(c);
 	free(bundle);
 	curl_slist_free_all(hl);
-	/* The headers point into this frame: drop them from the handle. */
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+	/* The headers and the error buffer point into this frame: dropped
+	 * from the handle (setting NULL cannot fail). */
+	(void)curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+	(void)curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+	if (bad) {
+		r->fail = HTTP_FAIL_OTHER;
+		snprintf(r->error, sizeof(r->error), "libcurl refused the option %s", bad);
+		return ERR_NET;
+	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
 	if (cc != CURLE_OK) {
-		r->fail = s.over ? HTTP_FAIL_TOO_LARGE : classify(cc);
-		char *to = NULL;
-		if (g.refused) {
-			r->fail = HTTP_FAIL_CONNECT;
-			snprintf(r->error, sizeof(r->error),
-				 "a redirect led to the internal address %s: refused (only a "
-				 "configured URL may be internal)",
-				 g.where);
-		} else if (r->fail == HTTP_FAIL_TOO_LARGE)
-			snprintf(r->error, sizeof(r->error), "the reply passed the cap of %lld bytes", s.max);
-		else if (cc == CURLE_UNSUPPORTED_PROTOCOL &&
-			 curl_easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &to) == CURLE_OK && to && strcmp(to, q->url) != 0)
-			snprintf(r->error, sizeof(r->error), "redirected to %.150s: only http and https are followed",
-				 to);
-		else
-			snprintf(r->error, sizeof(r->error), "%s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
-		r->status = 0;
+		failure(c, cc, q, &s, &g, errbuf, r);
 		sb_free(&s.sb);
 		return ERR_NET;
 	}

@@ -183,4 +183,3 @@ ioc_domain_canon(const char *in, size_t n, char *out, size_t *outlen, char *why,
 	}
 	return check_labels(out, *outlen, why, whysz);
 }
-

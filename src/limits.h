@@ -30,6 +30,17 @@
  * feed beyond this is not a list anybody can use. */
 #define LIMIT_ENTRIES_PER_FEED 50000000LL
 
+/* A feed past LIMIT_ENTRIES_PER_FEED fails as a whole (its last good
+ * snapshot stands), said with the limit's name. */
+
+/* How much of a body sniffing reads: the format (auto), and the head
+ * where an HTML page or binary data shows. */
+#define LIMIT_SNIFF_BYTES 65536
+#define LIMIT_SNIFF_LINES 200
+#define LIMIT_SNIFF_HEAD_BYTES 4096
+/* CSV rows that decide which columns hold indicators, by content. */
+#define LIMIT_CSV_SNIFF_ROWS 50
+
 /* Feeds in one configuration, and files in one `check`: the merge keeps
  * a feed's index in 16 bits, which saves 8 bytes per indicator. */
 #define LIMIT_FEEDS 65535
@@ -38,6 +49,10 @@
  * by the feed's max_bytes too): STIX indicators past this many are no
  * list a tenant of 15,000 can use. */
 #define LIMIT_TAXII_OBJECTS 1000000
+
+/* TAXII: objects asked for a page, and pages one collection may take. */
+#define LIMIT_TAXII_PAGE 1000
+#define LIMIT_TAXII_PAGES 10000
 
 /* JSON nesting (STIX, MISP, replies). Jansson refuses deeper input by
  * itself (JSON_PARSER_MAX_DEPTH, 2048); we check our own walk too. */
@@ -58,6 +73,16 @@
 #define LIMIT_CONNECT_TIMEOUT_S_DEFAULT 15
 #define LIMIT_FETCH_TIMEOUT_S_DEFAULT 300
 #define LIMIT_REDIRECTS 5
+/* A request with no timeout of its own (the MDE client sets one). */
+#define LIMIT_HTTP_TIMEOUT_S_DEFAULT 120
+/* A server trickling fewer bytes a second than this, this long, is as
+ * good as dead (feeds). */
+#define LIMIT_STALL_BYTES_PER_S 100
+#define LIMIT_STALL_S 30
+/* A reply's body when the caller sets no cap of its own. */
+#define LIMIT_HTTP_BODY_BYTES_DEFAULT (64LL << 20)
+/* The system's CA bundle and ca_file, joined in memory. */
+#define LIMIT_CA_BUNDLE_BYTES (16 << 20)
 
 /* A listing of MDE's indicators may pass the tenant cap by this much
  * (indicators expiring while the pages are read, a page's worth) before
@@ -77,6 +102,26 @@
 /* A secret (one line) and a certificate with its key (PEM). */
 #define LIMIT_SECRET_BYTES 4096
 #define LIMIT_CERTIFICATE_BYTES (1 << 20)
+
+/* A page of MDE's listings ($top): the documented maximum (spec 3.1). */
+#define LIMIT_MDE_PAGE 10000
+/* Devices read from /api/machines: a million is past any tenant. */
+#define LIMIT_MDE_MACHINES 1000000
+
+/* What one run keeps to tell (the report, the JSON document, the runs
+ * table): the failed items, MDE's error codes and the values refused by
+ * each, and the conflicts, over-budget and held items each. Past these
+ * they are counted, not listed. */
+#define LIMIT_RUN_FAILURES_LISTED 1000
+#define LIMIT_RUN_REFUSED_CODES 20
+#define LIMIT_RUN_REFUSED_PER_CODE 100
+#define LIMIT_RUN_SUMMARY_LISTED 50
+
+/* Rows of one MDE portal CSV import file (spec 6). */
+#define LIMIT_PORTAL_CSV_ROWS 500
+
+/* Runs status and report may be asked to show (--runs). */
+#define LIMIT_STATUS_RUNS 1000
 
 /* Indicators per import and per BatchDelete call (spec 3.3 and 3.5). */
 #define LIMIT_MDE_BATCH 500

@@ -276,7 +276,7 @@ mde_list_all(struct mde *m, json_t **all, char *why, size_t whysz)
 {
 	json_t *seen = json_object();
 	*all = json_array();
-	int page = m->list_page > 0 ? m->list_page : 10000;
+	int page = m->list_page > 0 ? m->list_page : LIMIT_MDE_PAGE;
 	enum err e = ERR_OK;
 	for (long long skip = 0;; skip += page) {
 		char path[96];
@@ -390,11 +390,11 @@ enum err
 mde_device_groups(struct mde *m, json_t **groups, char *why, size_t whysz)
 {
 	*groups = json_object();
-	for (long long skip = 0;; skip += 10000) {
+	for (long long skip = 0;; skip += LIMIT_MDE_PAGE) {
 		char path[80];
 		long status;
 		json_t *out;
-		snprintf(path, sizeof(path), "/api/machines?$top=10000&$skip=%lld", skip);
+		snprintf(path, sizeof(path), "/api/machines?$top=%d&$skip=%lld", LIMIT_MDE_PAGE, skip);
 		enum err e = mde_call(m, MDE_EP_MACHINES, "GET", path, NULL, &status, &out, why, whysz);
 		if (e == ERR_HTTP && status == 404) /* no (more) machines: DD get-machines.md */
 			return ERR_OK;
@@ -412,7 +412,7 @@ mde_device_groups(struct mde *m, json_t **groups, char *why, size_t whysz)
 						    json_integer(json_integer_value(json_object_get(*groups, g)) + 1));
 		}
 		json_decref(out);
-		if (n < 10000 || skip >= 1000000) /* a million devices: enough for any tenant */
+		if (n < LIMIT_MDE_PAGE || skip >= LIMIT_MDE_MACHINES)
 			return ERR_OK;
 	}
 }

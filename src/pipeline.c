@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "limits.h"
 #include "util.h"
 
 /*
@@ -464,9 +465,9 @@ sink_columns(void *ctx, const char *desc)
 	snprintf(r->st->columns, sizeof(r->st->columns), "%s", desc);
 }
 
-enum err
-pipeline_run(const struct pipe_cfg *c, const struct feed_opts *fo, const char *buf, size_t len, struct merge *m,
-	     const struct pipe_out *out, struct feed_stats *st, char *why, size_t whysz)
+static enum err
+run(const struct pipe_cfg *c, const struct feed_opts *fo, const char *buf, size_t len, struct merge *m,
+    const struct pipe_out *out, struct feed_stats *st, char *why, size_t whysz)
 {
 	struct run r = {c, m, out, st, NULL};
 	struct feed_sink k = {&r, sink_entry, sink_reject, NULL, sink_columns};
@@ -486,4 +487,18 @@ pipeline_run(const struct pipe_cfg *c, const struct feed_opts *fo, const char *b
 		why[0] = '\0';
 	run_parallel(&r, &one, buf, len);
 	return ERR_OK;
+}
+
+enum err
+pipeline_run(const struct pipe_cfg *c, const struct feed_opts *fo, const char *buf, size_t len, struct merge *m,
+	     const struct pipe_out *out, struct feed_stats *st, char *why, size_t whysz)
+{
+	enum err e = run(c, fo, buf, len, m, out, st, why, whysz);
+	unsigned long max = c->max_entries ? c->max_entries : (unsigned long)LIMIT_ENTRIES_PER_FEED;
+	if (e == ERR_OK && st->entries > max) {
+		set_why(why, whysz, "%lu entries, more than LIMIT_ENTRIES_PER_FEED (%lu): refused whole", st->entries,
+			max);
+		return ERR_LIMIT;
+	}
+	return e;
 }

@@ -41,6 +41,7 @@ struct pipe_cfg {
 	 * of chunks already merged are given back to the kernel, so a big
 	 * file does not sit in memory beside the merge (check). */
 	bool drop_merged_input;
+	unsigned long max_entries; /* 0: LIMIT_ENTRIES_PER_FEED; smaller in tests */
 };
 
 struct pipe_out {
@@ -56,7 +57,8 @@ struct pipe_out {
 /*
  * Runs [buf, buf+len) through the flow into m, calling out (whose
  * callbacks may be NULL) and adding to *st (zero it first). Returns what
- * feed_parse returned, with why filled on ERR_PARSE.
+ * feed_parse returned, with why filled on ERR_PARSE; ERR_LIMIT when the
+ * feed holds more than LIMIT_ENTRIES_PER_FEED entries (max_entries).
  *
  * A large line-oriented feed (text, hosts, netset; cidr = skip, since
  * expansion can multiply a chunk's output) is cut into chunks

@@ -222,14 +222,15 @@ report_summary(const struct run *r, const struct report_end *e)
 				(json_int_t)p->owned, "others", (json_int_t)p->others, "seconds", e->secs);
 	json_object_set_new(json_object_get(sum, "planned"), "delete", json_integer((json_int_t)p->deletes));
 	json_object_set_new(sum, "room", json_integer((json_int_t)p->room));
-	/* For the report: the first 50 conflicts, over-budget and held
+	/* For the report: the first LIMIT_RUN_SUMMARY_LISTED conflicts, over-budget and held
 	 * deletions each, and what did not fit by feed. */
 	json_t *conf = json_array(), *over = json_object();
 	size_t shown[OP__COUNT] = {0};
 	for (size_t i = 0; i < p->n; i++) {
 		const struct op *x = &p->ops[i];
 		bool guard_hold = x->kind == OP_HOLD && strcmp(x->why, "left its feeds, in the grace period") != 0;
-		if ((x->kind == OP_CONFLICT || x->kind == OP_OVER_BUDGET || guard_hold) && shown[x->kind]++ < 50)
+		if ((x->kind == OP_CONFLICT || x->kind == OP_OVER_BUDGET || guard_hold) &&
+		    shown[x->kind]++ < LIMIT_RUN_SUMMARY_LISTED)
 			json_array_append_new(conf, report_op_json(r, x));
 	}
 	for (size_t f = 0; p->over_by_feed && f < r->c->nfeeds; f++)

@@ -205,6 +205,41 @@ test_absorb_equals_direct_adds(void **state)
 	merge_free(run);
 }
 
+/* A feed with more entries than the limit fails whole, saying which
+ * limit, on the single pass and on the chunked one alike. */
+static void
+test_entries_limit(void **state)
+{
+	(void)state;
+	struct strbuf sb = {0};
+	for (int i = 0; i < 3000; i++)
+		sb_addf(&sb, "45.1.%d.%d\n", i / 250, 1 + i % 250);
+	struct policy *pol = policy_new();
+	struct feed_opts fo = {.format = FEED_TEXT, .csv_header = -1};
+	for (unsigned threads = 1; threads <= 2; threads++) {
+		struct pipe_cfg pc = {.name = "t",
+				      .cidr = CIDR_SKIP,
+				      .policy = pol,
+				      .threads = threads,
+				      .chunk_bytes = 4096,
+				      .max_entries = 2999};
+		struct merge *m = merge_new();
+		struct feed_stats st = {0};
+		char why[256] = "";
+		assert_int_equal(pipeline_run(&pc, &fo, sb.buf, sb.len, m, NULL, &st, why, sizeof(why)), ERR_LIMIT);
+		assert_non_null(strstr(why, "LIMIT_ENTRIES_PER_FEED"));
+		merge_free(m);
+		pc.max_entries = 3000;
+		m = merge_new();
+		memset(&st, 0, sizeof(st));
+		assert_int_equal(pipeline_run(&pc, &fo, sb.buf, sb.len, m, NULL, &st, why, sizeof(why)), ERR_OK);
+		assert_int_equal(merge_count(m), 3000);
+		merge_free(m);
+	}
+	policy_free(pol);
+	sb_free(&sb);
+}
+
 /* ---- the chunked pipeline against a single pass ---- */
 
 struct capture {
@@ -341,6 +376,7 @@ main(void)
 
 		cmocka_unit_test(test_growth),
 		cmocka_unit_test(test_absorb_equals_direct_adds),
+		cmocka_unit_test(test_entries_limit),
 		cmocka_unit_test(test_parallel_equals_single_pass),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
