@@ -120,8 +120,10 @@
 /* Rows of one MDE portal CSV import file (spec 6). */
 #define LIMIT_PORTAL_CSV_ROWS 500
 
-/* Runs status and report may be asked to show (--runs). */
-#define LIMIT_STATUS_RUNS 1000
+/* Runs the state keeps (with their journals), and so the most status
+ * and report may be asked to show (--runs). */
+#define LIMIT_RUNS_KEPT 1000
+#define LIMIT_STATUS_RUNS LIMIT_RUNS_KEPT
 
 /* Indicators per import and per BatchDelete call (spec 3.3 and 3.5). */
 #define LIMIT_MDE_BATCH 500

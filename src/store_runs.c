@@ -160,8 +160,13 @@ store_run_end(struct store *s, long long run, long long now, const char *outcome
 	sqlite3_bind_text(st, 5, message, -1, SQLITE_STATIC);
 	int r = sqlite3_step(st);
 	sqlite3_finalize(st);
-	/* Keep the last 1,000 runs and their journals. */
-	store_exec(s, "DELETE FROM runs WHERE id <= (SELECT max(id) FROM runs) - 1000", (char[8]){0}, 8);
+	/* Keep the last LIMIT_RUNS_KEPT runs and their journals. */
+	if (sqlite3_prepare_v2(s->db, "DELETE FROM runs WHERE id <= (SELECT max(id) FROM runs) - ?1", -1, &st, NULL) ==
+	    SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, LIMIT_RUNS_KEPT);
+		(void)sqlite3_step(st);
+		sqlite3_finalize(st);
+	}
 	return store_done(s, r);
 }
 
