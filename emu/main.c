@@ -199,8 +199,17 @@ parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 	return inet_pton(AF_INET, host, &a->sin_addr) == 1;
 }
 
-int
-main(int argc, char **argv)
+/* The command line. */
+struct args {
+	const char **readings; /* --reading NAME=CHOICE, in order */
+	size_t nreadings;
+	bool list_readings, no_rl;
+	const char *listen, *cert, *key, *state, *config;
+};
+
+/* -1 to go on, else the exit status (help, version, a usage error). */
+static int
+parse_args(int argc, char **argv, struct args *a)
 {
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'C'},
@@ -215,109 +224,86 @@ main(int argc, char **argv)
 		{"list-readings", no_argument, NULL, 'L'},
 		{NULL, 0, NULL, 0},
 	};
-	const char **readings = xcalloc((size_t)argc + 1, sizeof(*readings));
-	size_t nreadings = 0;
-	bool list_readings = false;
-	const char *listen = "127.0.0.1:0", *cert = NULL, *key = NULL, *state = NULL, *config = NULL;
-	bool no_rl = false;
 	int ch;
+	*a = (struct args){.readings = xcalloc((size_t)argc + 1, sizeof(*a->readings)), .listen = "127.0.0.1:0"};
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'C': config = optarg; break;
-		case 'l': listen = optarg; break;
-		case 'c': cert = optarg; break;
-		case 'k': key = optarg; break;
-		case 's': state = optarg; break;
-		case 'n': no_rl = true; break;
-		case 'r': readings[nreadings++] = optarg; break;
-		case 'L': list_readings = true; break;
-		case 'V':
-			printf("mde-emulator %s\n", IOCSYNC_VERSION);
-			free(readings);
-			return 0;
-		case 'h':
-			fputs(usage, stdout);
-			free(readings);
-			return 0;
-		default:
-			fputs(usage, stderr);
-			free(readings);
-			return 2;
+		case 'C': a->config = optarg; break;
+		case 'l': a->listen = optarg; break;
+		case 'c': a->cert = optarg; break;
+		case 'k': a->key = optarg; break;
+		case 's': a->state = optarg; break;
+		case 'n': a->no_rl = true; break;
+		case 'r': a->readings[a->nreadings++] = optarg; break;
+		case 'L': a->list_readings = true; break;
+		case 'V': printf("mde-emulator %s\n", IOCSYNC_VERSION); return 0;
+		case 'h': fputs(usage, stdout); return 0;
+		default: fputs(usage, stderr); return 2;
 		}
 	}
-	if (list_readings) {
-		struct emu *le = emu_new();
-		char why[512];
-		for (size_t i = 0; i < nreadings; i++)
-			if (!reading_set_arg(le, readings[i], why, sizeof(why))) {
-				fprintf(stderr, "mde-emulator: %s\n", why);
-				emu_free(le);
-				free(readings);
-				return 2;
-			}
-		readings_print(le, stdout);
-		emu_free(le);
-		free(readings);
-		return 0;
-	}
-	if (optind != argc || (cert == NULL) != (key == NULL)) {
+	if (!a->list_readings && (optind != argc || (a->cert == NULL) != (a->key == NULL))) {
 		fputs(usage, stderr);
-		free(readings);
 		return 2;
 	}
-	struct sockaddr_storage ss;
-	socklen_t sl;
-	if (!parse_listen(listen, &ss, &sl)) {
-		fprintf(stderr, "mde-emulator: --listen %s: ADDR:PORT expected (127.0.0.1:8443, [::1]:0)\n", listen);
-		free(readings);
-		return 2;
-	}
-	char *cert_pem = NULL, *key_pem = NULL;
-	size_t n;
-	if (cert &&
-	    (file_read(cert, 1 << 20, &cert_pem, &n) != ERR_OK || file_read(key, 1 << 20, &key_pem, &n) != ERR_OK)) {
-		fprintf(stderr, "mde-emulator: cannot read the TLS certificate or key: %s\n", strerror(errno));
-		free(readings);
-		return 1;
-	}
+	return -1;
+}
+
+/* The readings of the command line onto e; false with the error said. */
+static bool
+set_readings(struct emu *e, const struct args *a)
+{
+	char why[512];
+	for (size_t i = 0; i < a->nreadings; i++)
+		if (!reading_set_arg(e, a->readings[i], why, sizeof(why))) {
+			fprintf(stderr, "mde-emulator: %s\n", why);
+			return false;
+		}
+	return true;
+}
+
+/* The emulator as the command line makes it: the configuration (or the
+ * demo tenant), the readings, the rate limits, the saved state. NULL
+ * with the error said and *rc set. */
+static struct emu *
+make(const struct args *a, int *rc)
+{
+	char why[512];
 	struct emu *e = emu_new();
-	if (config) {
-		char why[512];
-		if (!emu_config_load(e, config, why, sizeof(why))) {
-			fprintf(stderr, "mde-emulator: %s\n", why);
-			emu_free(e);
-			free(cert_pem), free(key_pem), free(readings);
-			return 2;
-		}
-	} else {
+	*rc = 2;
+	if (a->config && !emu_config_load(e, a->config, why, sizeof(why))) {
+		fprintf(stderr, "mde-emulator: %s\n", why);
+		emu_free(e);
+		return NULL;
+	}
+	if (a->config == NULL)
 		emu_demo(e);
+	if (!set_readings(e, a)) {
+		emu_free(e);
+		return NULL;
 	}
-	for (size_t i = 0; i < nreadings; i++) {
-		char why[512];
-		if (!reading_set_arg(e, readings[i], why, sizeof(why))) {
-			fprintf(stderr, "mde-emulator: %s\n", why);
-			emu_free(e);
-			free(cert_pem), free(key_pem), free(readings);
-			return 2;
-		}
-	}
-	free(readings);
 	memcpy(e->reading_start, e->reading, sizeof(e->reading)); /* what /_emulator/reset returns to */
-	if (no_rl)
+	if (a->no_rl)
 		e->rate_limits = false;
-	if (state) {
-		char why[512];
-		e->state_path = xstrdup(state);
-		FILE *f = fopen(state, "r");
+	if (a->state) {
+		e->state_path = xstrdup(a->state);
+		FILE *f = fopen(a->state, "r");
 		if (f) {
 			fclose(f);
-			if (!emu_state_load(e, state, why, sizeof(why))) {
+			if (!emu_state_load(e, a->state, why, sizeof(why))) {
 				fprintf(stderr, "mde-emulator: --state %s\n", why);
+				*rc = 1;
 				emu_free(e);
-				return 1;
+				return NULL;
 			}
 		}
 	}
+	return e;
+}
+
+/* Serves e on ss until SIGTERM or SIGINT. */
+static int
+serve(struct emu *e, const struct args *a, const struct sockaddr_storage *ss, const char *cert_pem, const char *key_pem)
+{
 	sigset_t sigs;
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
@@ -327,31 +313,29 @@ main(int argc, char **argv)
 
 	/* A pool of threads: a slow answer (fault) holds one, not the server. */
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
-		(ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) | (cert ? MHD_USE_TLS : 0);
+		(ss->ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) | (cert_pem ? MHD_USE_TLS : 0);
 	struct MHD_Daemon *d;
-	if (cert)
-		d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, e, MHD_OPTION_SOCK_ADDR, &ss,
+	if (cert_pem)
+		d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, e, MHD_OPTION_SOCK_ADDR, ss,
 				     MHD_OPTION_CONNECTION_TIMEOUT, 15u, MHD_OPTION_CONNECTION_LIMIT, 1000u,
 				     MHD_OPTION_THREAD_POOL_SIZE, 4u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
 				     MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_HTTPS_MEM_CERT, cert_pem,
 				     MHD_OPTION_HTTPS_MEM_KEY, key_pem, MHD_OPTION_END);
 	else
-		d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, e, MHD_OPTION_SOCK_ADDR, &ss,
+		d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, e, MHD_OPTION_SOCK_ADDR, ss,
 				     MHD_OPTION_CONNECTION_TIMEOUT, 15u, MHD_OPTION_CONNECTION_LIMIT, 1000u,
 				     MHD_OPTION_THREAD_POOL_SIZE, 4u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
 				     MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_END);
 	if (d == NULL) {
-		fprintf(stderr, "mde-emulator: cannot listen on %s\n", listen);
-		emu_free(e);
-		free(cert_pem), free(key_pem);
+		fprintf(stderr, "mde-emulator: cannot listen on %s\n", a->listen);
 		return 1;
 	}
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
 	char host[128];
-	snprintf(host, sizeof(host), "%.*s", (int)(strrchr(listen, ':') - listen), listen);
+	snprintf(host, sizeof(host), "%.*s", (int)(strrchr(a->listen, ':') - a->listen), a->listen);
 	pthread_mutex_lock(&e->mu);
 	free(e->base);
-	e->base = xasprintf("%s://%s:%u", cert ? "https" : "http", host, info ? info->port : 0);
+	e->base = xasprintf("%s://%s:%u", cert_pem ? "https" : "http", host, info ? info->port : 0);
 	pthread_mutex_unlock(&e->mu);
 	printf("mde-emulator: listening on %s\n", e->base);
 	fflush(stdout);
@@ -359,7 +343,44 @@ main(int argc, char **argv)
 	sigwait(&sigs, &sig);
 	MHD_stop_daemon(d);
 	fprintf(stderr, "mde-emulator: stopped (%s)\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-	emu_free(e);
-	free(cert_pem), free(key_pem);
 	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct args a;
+	int rc = parse_args(argc, argv, &a);
+	if (rc >= 0) {
+		free(a.readings);
+		return rc;
+	}
+	if (a.list_readings) {
+		struct emu *le = emu_new();
+		rc = set_readings(le, &a) ? 0 : 2;
+		if (rc == 0)
+			readings_print(le, stdout);
+		emu_free(le);
+		free(a.readings);
+		return rc;
+	}
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char *cert_pem = NULL, *key_pem = NULL;
+	size_t n;
+	struct emu *e = NULL;
+	if (!parse_listen(a.listen, &ss, &sl)) {
+		fprintf(stderr, "mde-emulator: --listen %s: ADDR:PORT expected (127.0.0.1:8443, [::1]:0)\n", a.listen);
+		rc = 2;
+	} else if (a.cert &&
+		   (file_read(a.cert, 1 << 20, &cert_pem, &n) != ERR_OK ||
+		    file_read(a.key, 1 << 20, &key_pem, &n) != ERR_OK)) {
+		fprintf(stderr, "mde-emulator: cannot read the TLS certificate or key: %s\n", strerror(errno));
+		rc = 1;
+	} else if ((e = make(&a, &rc)) != NULL) {
+		rc = serve(e, &a, &ss, cert_pem, key_pem);
+	}
+	emu_free(e);
+	free(cert_pem), free(key_pem), free(a.readings);
+	return rc;
 }
