@@ -58,109 +58,123 @@ per_limit(struct emu *e, const char *name, const char *value)
 	return true;
 }
 
+/* A new section: an app or a machine starts; 0 for an unknown one. */
 static int
-on_key(void *user, const char *section, const char *name, const char *value)
+enter(struct cfg *c, const char *section)
 {
-	struct cfg *c = user;
+	struct emu *e = c->e;
+	snprintf(c->section, sizeof(c->section), "%s", section);
+	c->app = NULL;
+	c->machine = NULL;
+	if (strncmp(section, "app ", 4) == 0) {
+		e->apps = xrealloc(e->apps, (e->napps + 1) * sizeof(*e->apps));
+		c->app = &e->apps[e->napps++];
+		*c->app = (struct app){.name = xstrdup(section + 4)};
+	} else if (strncmp(section, "machine ", 8) == 0) {
+		e->machines = xrealloc(e->machines, (e->nmachines + 1) * sizeof(*e->machines));
+		c->machine = &e->machines[e->nmachines++];
+		*c->machine = (struct machine){.name = xstrdup(section + 8),
+					       .np_mode = xstrdup("Block"),
+					       .group = xstrdup(""),
+					       .tags = xstrdup("")};
+	} else if (strcmp(section, "emulator") != 0 && strcmp(section, "faults") != 0 &&
+		   strcmp(section, "readings") != 0) {
+		snprintf(c->why, sizeof(c->why),
+			 "unknown section [%s] (emulator, faults, readings, app NAME, machine NAME)", section);
+		return 0;
+	}
+	return 1;
+}
+
+static int
+faults_key(struct cfg *c, const char *name, const char *value)
+{
 	struct emu *e = c->e;
 	long long n;
-
-	if (strcmp(section, c->section) != 0) { /* a new section */
-		snprintf(c->section, sizeof(c->section), "%s", section);
-		c->app = NULL;
-		c->machine = NULL;
-		if (strncmp(section, "app ", 4) == 0) {
-			e->apps = xrealloc(e->apps, (e->napps + 1) * sizeof(*e->apps));
-			c->app = &e->apps[e->napps++];
-			*c->app = (struct app){.name = xstrdup(section + 4)};
-		} else if (strncmp(section, "machine ", 8) == 0) {
-			e->machines = xrealloc(e->machines, (e->nmachines + 1) * sizeof(*e->machines));
-			c->machine = &e->machines[e->nmachines++];
-			*c->machine = (struct machine){.name = xstrdup(section + 8),
-						       .np_mode = xstrdup("Block"),
-						       .group = xstrdup(""),
-						       .tags = xstrdup("")};
-		} else if (strcmp(section, "emulator") != 0 && strcmp(section, "faults") != 0 &&
-			   strcmp(section, "readings") != 0) {
-			snprintf(c->why, sizeof(c->why),
-				 "unknown section [%s] (emulator, faults, readings, app NAME, machine NAME)", section);
-			return 0;
-		}
-	}
-	if (strcmp(section, "readings") == 0)
-		return reading_set(e, name, value, c->why, sizeof(c->why));
-	if (strcmp(section, "faults") == 0) {
-		char *end;
-		if (strcmp(name, "seed") == 0 && num_parse(value, 0, LLONG_MAX, &n, NULL) == ERR_OK) {
-			e->fault_rng = (uint64_t)n;
-			return 1;
-		}
-		if (strcmp(name, "slow_ms") == 0 && num_parse(value, 0, 60000, &n, NULL) == ERR_OK) {
-			e->slow_ms = (unsigned)n;
-			return 1;
-		}
-		double pr = strtod(value, &end);
-		if (*end == '\0' && end != value && fault_set_probability(e, name, pr))
-			return 1;
-		snprintf(
-			c->why, sizeof(c->why),
-			"[faults] %s = %s: seed, slow_ms, or 429/500/503/slow/reset/truncate = probability 0..1 (summing to at most 1)",
-			name, value);
-		return 0;
-	}
-	if (strcmp(section, "emulator") == 0) {
-		if (strcmp(name, "token_lifetime") == 0 && num_parse(value, 60, 86400, &n, NULL) == ERR_OK)
-			e->token_lifetime = (long)n;
-		else if (strcmp(name, "cap") == 0 && num_parse(value, 0, 10000000, &n, NULL) == ERR_OK)
-			e->cap = (long)n;
-		else if (strcmp(name, "rate_limits") == 0 && bool_parse(value, &e->rate_limits) == ERR_OK)
-			;
-		else if (per_limit(e, name, value))
-			;
-		else {
-			snprintf(c->why, sizeof(c->why), "[emulator] %s = %s: unknown key or bad value", name, value);
-			return 0;
-		}
+	char *end;
+	if (strcmp(name, "seed") == 0 && num_parse(value, 0, LLONG_MAX, &n, NULL) == ERR_OK) {
+		e->fault_rng = (uint64_t)n;
 		return 1;
 	}
-	if (c->app) {
-		struct app *a = c->app;
-		if (strcmp(name, "tenant") == 0)
-			return set_str(&a->tenant, value);
-		if (strcmp(name, "client_id") == 0)
-			return set_str(&a->client_id, value);
-		if (strcmp(name, "secret") == 0)
-			return set_str(&a->secret, value);
-		if (strcmp(name, "certificate") == 0) {
-			char *pem;
-			size_t plen;
-			if (file_read(value, 1 << 20, &pem, &plen) != ERR_OK) {
-				snprintf(c->why, sizeof(c->why), "certificate %.100s: cannot read", value);
-				return 0;
-			}
-			bool ok = app_set_certificate(a, pem, plen, c->why, sizeof(c->why));
-			free(pem);
-			return ok;
-		}
-		if (strcmp(name, "roles") == 0) {
-			char *dup = xstrdup(value), *save, *tok;
-			a->roles = 0;
-			for (tok = strtok_r(dup, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
-				unsigned b = role_parse(tok);
-				if (b == 0) {
-					snprintf(c->why, sizeof(c->why), "unknown role %.60s", tok);
-					free(dup);
-					return 0;
-				}
-				a->roles |= b;
-			}
-			free(dup);
-			return 1;
-		}
-		snprintf(c->why, sizeof(c->why), "[%s] unknown key %s (tenant, client_id, secret, certificate, roles)",
-			 section, name);
+	if (strcmp(name, "slow_ms") == 0 && num_parse(value, 0, 60000, &n, NULL) == ERR_OK) {
+		e->slow_ms = (unsigned)n;
+		return 1;
+	}
+	double pr = strtod(value, &end);
+	if (*end == '\0' && end != value && fault_set_probability(e, name, pr))
+		return 1;
+	snprintf(
+		c->why, sizeof(c->why),
+		"[faults] %s = %s: seed, slow_ms, or 429/500/503/slow/reset/truncate = probability 0..1 (summing to at most 1)",
+		name, value);
+	return 0;
+}
+
+static int
+emulator_key(struct cfg *c, const char *name, const char *value)
+{
+	struct emu *e = c->e;
+	long long n;
+	if (strcmp(name, "token_lifetime") == 0 && num_parse(value, 60, 86400, &n, NULL) == ERR_OK)
+		e->token_lifetime = (long)n;
+	else if (strcmp(name, "cap") == 0 && num_parse(value, 0, 10000000, &n, NULL) == ERR_OK)
+		e->cap = (long)n;
+	else if (strcmp(name, "rate_limits") == 0 && bool_parse(value, &e->rate_limits) == ERR_OK)
+		;
+	else if (per_limit(e, name, value))
+		;
+	else {
+		snprintf(c->why, sizeof(c->why), "[emulator] %s = %s: unknown key or bad value", name, value);
 		return 0;
 	}
+	return 1;
+}
+
+static int
+app_key(struct cfg *c, const char *section, const char *name, const char *value)
+{
+	struct app *a = c->app;
+	if (strcmp(name, "tenant") == 0)
+		return set_str(&a->tenant, value);
+	if (strcmp(name, "client_id") == 0)
+		return set_str(&a->client_id, value);
+	if (strcmp(name, "secret") == 0)
+		return set_str(&a->secret, value);
+	if (strcmp(name, "certificate") == 0) {
+		char *pem;
+		size_t plen;
+		if (file_read(value, 1 << 20, &pem, &plen) != ERR_OK) {
+			snprintf(c->why, sizeof(c->why), "certificate %.100s: cannot read", value);
+			return 0;
+		}
+		bool ok = app_set_certificate(a, pem, plen, c->why, sizeof(c->why));
+		free(pem);
+		return ok;
+	}
+	if (strcmp(name, "roles") == 0) {
+		char *dup = xstrdup(value), *save, *tok;
+		a->roles = 0;
+		for (tok = strtok_r(dup, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+			unsigned b = role_parse(tok);
+			if (b == 0) {
+				snprintf(c->why, sizeof(c->why), "unknown role %.60s", tok);
+				free(dup);
+				return 0;
+			}
+			a->roles |= b;
+		}
+		free(dup);
+		return 1;
+	}
+	snprintf(c->why, sizeof(c->why), "[%s] unknown key %s (tenant, client_id, secret, certificate, roles)", section,
+		 name);
+	return 0;
+}
+
+static int
+machine_key(struct cfg *c, const char *section, const char *name, const char *value)
+{
+	long long n;
 	struct machine *m = c->machine;
 	if (strcmp(name, "id") == 0)
 		return set_str(&m->id, value);
@@ -180,6 +194,23 @@ on_key(void *user, const char *section, const char *name, const char *value)
 		"[%s] %s = %s: unknown key or bad value (id, group, group_id, tags, network_protection = Block|Audit|Off)",
 		section, name, value);
 	return 0;
+}
+
+static int
+on_key(void *user, const char *section, const char *name, const char *value)
+{
+	struct cfg *c = user;
+	if (strcmp(section, c->section) != 0 && !enter(c, section))
+		return 0;
+	if (strcmp(section, "readings") == 0)
+		return reading_set(c->e, name, value, c->why, sizeof(c->why));
+	if (strcmp(section, "faults") == 0)
+		return faults_key(c, name, value);
+	if (strcmp(section, "emulator") == 0)
+		return emulator_key(c, name, value);
+	if (c->app)
+		return app_key(c, section, name, value);
+	return machine_key(c, section, name, value);
 }
 
 bool
