@@ -196,6 +196,41 @@ app_is(const struct app *a, const char *by)
 	return strcmp(by, a->client_id) == 0 || strcmp(by, oid) == 0;
 }
 
+/* A token for app a, audience aud: signed claims with its roles, and
+ * the reply Entra's v1 or v2 endpoint gives. */
+static void
+issue(struct emu *e, const struct app *a, const char *aud, bool v2, struct reply *r)
+{
+	long long now = emu_now_ms(e) / 1000;
+	json_t *roles = json_array();
+	for (unsigned bit = 1; bit <= ROLE_LAST; bit <<= 1)
+		if (a->roles & bit)
+			json_array_append_new(roles, json_string(role_name(bit)));
+	json_t *claims =
+		json_pack("{s:s, s:s, s:s, s:s, s:o, s:I, s:I, s:I}", "aud", aud, "iss",
+			  "https://sts.windows.net/emulator/", "tid", a->tenant, "appid", a->client_id, "roles", roles,
+			  "iat", (json_int_t)now, "nbf", (json_int_t)now, "exp", (json_int_t)(now + e->token_lifetime));
+	char *payload = json_dumps(claims, JSON_COMPACT);
+	json_decref(claims);
+	char *h64 = b64url((const unsigned char *)"{\"alg\":\"HS256\",\"typ\":\"JWT\"}", 27);
+	char *p64 = b64url((const unsigned char *)payload, strlen(payload));
+	char *msg = xasprintf("%s.%s", h64, p64);
+	char *sig = sign(e, msg);
+	char *tok = xasprintf("%s.%s", msg, sig);
+	r->status = 200;
+	r->body = json_pack("{s:s, s:I, s:I, s:s}", "token_type", "Bearer", "expires_in", (json_int_t)e->token_lifetime,
+			    "ext_expires_in", (json_int_t)e->token_lifetime, "access_token", tok);
+	if (!v2) {
+		char num[24];
+		snprintf(num, sizeof(num), "%lld", now + e->token_lifetime);
+		json_object_set_new(r->body, "expires_on", json_string(num));
+		snprintf(num, sizeof(num), "%lld", now);
+		json_object_set_new(r->body, "not_before", json_string(num));
+		json_object_set_new(r->body, "resource", json_string(aud));
+	}
+	free(payload), free(h64), free(p64), free(msg), free(sig), free(tok);
+}
+
 void
 auth_token(struct emu *e, const struct request *q, const char *tenant, bool v2, struct reply *r)
 {
@@ -267,34 +302,7 @@ auth_token(struct emu *e, const struct request *q, const char *tenant, bool v2, 
 		entra_error(r, 401, "invalid_client", 7000215, "Invalid client secret provided.");
 		goto out;
 	}
-	long long now = emu_now_ms(e) / 1000;
-	json_t *roles = json_array();
-	for (unsigned bit = 1; bit <= ROLE_LAST; bit <<= 1)
-		if (a->roles & bit)
-			json_array_append_new(roles, json_string(role_name(bit)));
-	json_t *claims =
-		json_pack("{s:s, s:s, s:s, s:s, s:o, s:I, s:I, s:I}", "aud", aud, "iss",
-			  "https://sts.windows.net/emulator/", "tid", a->tenant, "appid", a->client_id, "roles", roles,
-			  "iat", (json_int_t)now, "nbf", (json_int_t)now, "exp", (json_int_t)(now + e->token_lifetime));
-	char *payload = json_dumps(claims, JSON_COMPACT);
-	json_decref(claims);
-	char *h64 = b64url((const unsigned char *)"{\"alg\":\"HS256\",\"typ\":\"JWT\"}", 27);
-	char *p64 = b64url((const unsigned char *)payload, strlen(payload));
-	char *msg = xasprintf("%s.%s", h64, p64);
-	char *sig = sign(e, msg);
-	char *tok = xasprintf("%s.%s", msg, sig);
-	r->status = 200;
-	r->body = json_pack("{s:s, s:I, s:I, s:s}", "token_type", "Bearer", "expires_in", (json_int_t)e->token_lifetime,
-			    "ext_expires_in", (json_int_t)e->token_lifetime, "access_token", tok);
-	if (!v2) {
-		char num[24];
-		snprintf(num, sizeof(num), "%lld", now + e->token_lifetime);
-		json_object_set_new(r->body, "expires_on", json_string(num));
-		snprintf(num, sizeof(num), "%lld", now);
-		json_object_set_new(r->body, "not_before", json_string(num));
-		json_object_set_new(r->body, "resource", json_string(aud));
-	}
-	free(payload), free(h64), free(p64), free(msg), free(sig), free(tok);
+	issue(e, a, aud, v2, r);
 out:
 	free(grant), free(cid), free(secret), free(assertion), free(aud);
 }

@@ -142,15 +142,10 @@ cmd_purge(struct app *a, int argc, char **argv)
 		config_free(c);
 		return EXIT_USAGE;
 	}
-	if (feed) {
-		bool known = false;
-		for (size_t k = 0; k < c->nfeeds; k++)
-			known |= strcmp(c->feeds[k].name, feed) == 0;
-		if (!known) {
-			fprintf(stderr, "iocsync purge: --feed %s: no such feed in %s\n", feed, c->path);
-			rc = EXIT_USAGE;
-			goto done;
-		}
+	if (feed && config_feed(c, feed) == NULL) {
+		fprintf(stderr, "iocsync purge: --feed %s: no such feed in %s\n", feed, c->path);
+		rc = EXIT_USAGE;
+		goto done;
 	}
 	if ((st = sync_open_store(c, "purge", true)) == NULL) {
 		rc = EXIT_FAIL;
@@ -167,12 +162,11 @@ cmd_purge(struct app *a, int argc, char **argv)
 	size_t shared = 0, n = purge_ids(m, list, made, feed, &ids, &shared);
 	if (shared)
 		printf("purge: %zu indicators of feed %s stay: another feed lists them too\n", shared, feed);
-	for (size_t k = 0; feed && k < c->nfeeds; k++)
-		if (strcmp(c->feeds[k].name, feed) == 0 && c->feeds[k].enabled)
-			fprintf(stderr,
-				"iocsync purge: feed %s is enabled: the next sync sends its indicators again "
-				"(pause it with enabled = no, or remove it)\n",
-				feed);
+	if (feed && config_feed(c, feed)->enabled)
+		fprintf(stderr,
+			"iocsync purge: feed %s is enabled: the next sync sends its indicators again "
+			"(pause it with enabled = no, or remove it)\n",
+			feed);
 	if (n == 0) {
 		printf("purge: iocsync owns no indicator%s%s in MDE; nothing to do\n", feed ? " of feed " : "",
 		       feed ? feed : "");

@@ -510,3 +510,12 @@ config_load_string(const char *name, const char *text, struct strbuf *errs)
 	p.c->path = xstrdup(name);
 	return finish(&p, ini_parse_stream(reader, &p, handler, &p));
 }
+
+const struct feed_cfg *
+config_feed(const struct config *c, const char *name)
+{
+	for (size_t k = 0; k < c->nfeeds; k++)
+		if (strcmp(c->feeds[k].name, name) == 0)
+			return &c->feeds[k];
+	return NULL;
+}

@@ -157,4 +157,7 @@ void config_free(struct config *c);
  * file holds only their paths). */
 void config_dump(const struct config *c, struct strbuf *out);
 
+/* The feed of c named name, or NULL. */
+const struct feed_cfg *config_feed(const struct config *c, const char *name);
+
 #endif
