@@ -60,7 +60,7 @@ refuse_item(struct run *r, const struct op *o, const char *reason)
 	const struct want *w = &r->w[o->want];
 	char code[48];
 	reason_code(reason, code, sizeof(code));
-	fail_item(r, op_name(o->kind), w->type, w->value, reason);
+	fail_item(r, plan_op_name(o->kind), w->type, w->value, reason);
 	json_object_set_new(json_array_get(r->failures, json_array_size(r->failures) - 1), "code", json_string(code));
 	json_t *by = json_object_get(r->refused, code);
 	if (by == NULL && json_object_size(r->refused) < LIMIT_RUN_REFUSED_CODES)
@@ -80,7 +80,7 @@ stopped(struct run *r)
 		return;
 	r->stopped = r->aborted = true;
 	snprintf(r->why, sizeof(r->why), "stopped on %s after the batch in flight; the next run does the rest",
-		 stop_signal_name());
+		 signals_stop_name());
 }
 
 size_t
@@ -90,8 +90,8 @@ apply_delete_ids(struct mde *m, struct store *st, long long run, int *seq, const
 	size_t left = 0;
 	for (size_t b = 0; b < n; b += LIMIT_MDE_BATCH) {
 		size_t k = n - b < LIMIT_MDE_BATCH ? n - b : LIMIT_MDE_BATCH;
-		if (stop_requested()) {
-			set_why(why, whysz, "stopped on %s before this batch", stop_signal_name());
+		if (signals_stop_requested()) {
+			set_why(why, whysz, "stopped on %s before this batch", signals_stop_name());
 			left += n - b;
 			break;
 		}
@@ -169,7 +169,7 @@ apply_deletes(struct run *r, const size_t *hv, size_t n, const char *op)
 		if (gone[i]) {
 			r->have_gone[hv[i]] = true;
 			r->done[OP_DELETE]++;
-		} else if (stop_requested()) {
+		} else if (signals_stop_requested()) {
 			stopped(r);
 		} else {
 			fail_item(r, op, r->h[hv[i]].type, r->h[hv[i]].value, why[0] ? why : "not deleted");
@@ -217,7 +217,7 @@ import_range(struct run *r, const size_t *todo, size_t k, int round, size_t *aga
 {
 	if (k == 0 || r->aborted)
 		return;
-	if (stop_requested()) {
+	if (signals_stop_requested()) {
 		stopped(r);
 		return;
 	}
@@ -254,7 +254,7 @@ import_range(struct run *r, const size_t *todo, size_t k, int round, size_t *aga
 	}
 	if (e != ERR_OK) {
 		journal(r, s, "import", k, "failed", why);
-		if (stop_requested()) { /* not done: the next run lists and converges */
+		if (signals_stop_requested()) { /* not done: the next run lists and converges */
 			stopped(r);
 			return;
 		}
@@ -267,7 +267,7 @@ import_range(struct run *r, const size_t *todo, size_t k, int round, size_t *aga
 		}
 		for (size_t i = 0; i < k; i++) {
 			const struct op *o = &r->p->ops[todo[i]];
-			fail_item(r, op_name(o->kind), r->w[o->want].type, r->w[o->want].value, why);
+			fail_item(r, plan_op_name(o->kind), r->w[o->want].type, r->w[o->want].value, why);
 		}
 		return;
 	}
@@ -286,7 +286,7 @@ import_range(struct run *r, const size_t *todo, size_t k, int round, size_t *aga
 		bool same = ind == NULL || strcasecmp(ind, w->value) == 0 ||
 			(ioc_canon_as(w->type, ind, canon, LIMIT_VALUE_BYTES + 32) && strcmp(canon, w->value) == 0);
 		if (!same) {
-			fail_item(r, op_name(o->kind), w->type, w->value,
+			fail_item(r, plan_op_name(o->kind), w->type, w->value,
 				  "the import result does not match the item (the next run lists again)");
 		} else if (json_is_true(json_object_get(x, "isFailed")) || id == NULL) {
 			const char *reason = json_string_value(json_object_get(x, "failureReason"));
@@ -337,7 +337,8 @@ apply_imports(struct run *r, const size_t *opv, size_t n)
 	}
 	for (size_t i = 0; i < ntodo && !r->stopped; i++) {
 		const struct op *o = &r->p->ops[todo[i]];
-		fail_item(r, op_name(o->kind), r->w[o->want].type, r->w[o->want].value, "still failing after retries");
+		fail_item(r, plan_op_name(o->kind), r->w[o->want].type, r->w[o->want].value,
+			  "still failing after retries");
 	}
 	free(todo);
 }
@@ -482,8 +483,8 @@ apply_record_changes(struct run *r, long long now)
 		case OP_RENEW:
 		case OP_REPLACE:
 			if (r->want_id && r->want_id[o->want])
-				change(r, v, &n, op_name(o->kind), w->type, w->value, (int)w->action, w->feeds, o->why,
-				       r->want_id[o->want], now);
+				change(r, v, &n, plan_op_name(o->kind), w->type, w->value, (int)w->action, w->feeds,
+				       o->why, r->want_id[o->want], now);
 			break;
 		case OP_DELETE:
 			if (!o->late && r->have_gone && r->have_gone[o->have])

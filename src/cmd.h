@@ -29,10 +29,10 @@ int app_one_flag(int argc, char **argv, const char *usage, const char *name, cha
 /* For status and report: one tenant's configuration (in *c) and the
  * status document of its store, read without the lock (report.h). NULL
  * with the error printed and *rc set. */
-json_t *status_load(struct app *a, const char *verb, long long nruns, struct config **c, long long *now, int *rc);
+json_t *cmd_status_load(struct app *a, const char *verb, long long nruns, struct config **c, long long *now, int *rc);
 /* Parses the --runs N of status and report (1 to 1000); false, with the
  * error printed, when it is not. */
-bool status_runs(const char *verb, const char *arg, long long *n);
+bool cmd_status_runs(const char *verb, const char *arg, long long *n);
 
 int cmd_check(struct app *a, int argc, char **argv);
 int cmd_feeds(struct app *a, int argc, char **argv);
@@ -52,6 +52,6 @@ int cmd_why(struct app *a, int argc, char **argv);
  * exit status, and the checks as a JSON array in *checks (json_decref
  * it). clk is MDE's clock (NULL: the real one). */
 struct clock;
-int doctor_run(const struct config *c, const struct clock *clk, json_t **checks);
+int cmd_doctor_run(const struct config *c, const struct clock *clk, json_t **checks);
 
 #endif

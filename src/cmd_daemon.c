@@ -32,9 +32,9 @@ static int
 sleep_until(double t)
 {
 	for (;;) {
-		if (stop_requested())
+		if (signals_stop_requested())
 			return 1;
-		if (reload_requested())
+		if (signals_reload_requested())
 			return 2;
 		double left = t - clock_real.now(NULL);
 		if (left <= 0)
@@ -88,7 +88,7 @@ cmd_daemon(struct app *a, int argc, char **argv)
 			rc = r;
 			break;
 		}
-		if (stop_requested())
+		if (signals_stop_requested())
 			break;
 		/* Deletions held by a guard wait for a person: trying again in a
 		 * minute would only hold them again. Creates went out. */
@@ -130,9 +130,9 @@ cmd_daemon(struct app *a, int argc, char **argv)
 		if (why == 1)
 			break;
 	}
-	if (stop_requested()) {
+	if (signals_stop_requested()) {
 		sd_notify(0, "STOPPING=1");
-		log_info("daemon: stopping on %s; the state is saved", stop_signal_name());
+		log_info("daemon: stopping on %s; the state is saved", signals_stop_name());
 		rc = once && rc != EXIT_OK ? rc : EXIT_OK;
 	}
 	config_free(c);

@@ -192,7 +192,7 @@ check_groups(struct doc *d, struct mde *m, bool mach, json_t *want)
 	json_array_foreach(json_object_get(machines, "value"), i, x) {
 		const char *g = json_string_value(json_object_get(x, "rbacGroupName"));
 		if (g)
-			json_bump(seen, g);
+			report_json_bump(seen, g);
 	}
 	if (json_object_size(want) == 0)
 		say(d, V_OK, "device groups", NULL,
@@ -239,9 +239,9 @@ np_by_group(json_t *res, json_t *machines, json_t *want, size_t *reported)
 		if (!e)
 			json_object_set_new(groups, g,
 					    e = json_pack("{s:i, s:i, s:[]}", "total", 0, "block", 0, "not"));
-		json_bump(e, "total");
+		report_json_bump(e, "total");
 		if (json_is_true(json_object_get(np, id)))
-			json_bump(e, "block");
+			report_json_bump(e, "block");
 		else
 			json_array_append_new(json_object_get(e, "not"), json_string(nm ? nm : id));
 	}
@@ -405,7 +405,7 @@ doctor_checks(const struct config *c, const char *path, const struct clock *clk,
 }
 
 int
-doctor_run(const struct config *c, const struct clock *clk, json_t **checks)
+cmd_doctor_run(const struct config *c, const struct clock *clk, json_t **checks)
 {
 	struct doc d;
 	int rc = doctor_checks(c, c ? c->path : "", clk, &d);

@@ -243,7 +243,7 @@ listen_loop(const char *port, bool tcp, bool udp, long long count)
 	fflush(stdout);
 	signals_install(false);
 	long long seen = 0;
-	while (!stop_requested() && (count == 0 || seen < count)) {
+	while (!signals_stop_requested() && (count == 0 || seen < count)) {
 		struct pollfd p[2] = {{.fd = fds[0], .events = POLLIN}, {.fd = fds[1], .events = POLLIN}};
 		if (poll(p, (nfds_t)nf, 500) <= 0)
 			continue;

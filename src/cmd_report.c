@@ -38,7 +38,7 @@ cmd_report(struct app *a, int argc, char **argv)
 		switch (ch) {
 		case 'H': out = optarg; break;
 		case 'r':
-			if (!status_runs("report", optarg, &nruns))
+			if (!cmd_status_runs("report", optarg, &nruns))
 				return EXIT_USAGE;
 			break;
 		case 'h': fputs(usage, stdout); return EXIT_OK;
@@ -52,7 +52,7 @@ cmd_report(struct app *a, int argc, char **argv)
 	struct config *c;
 	long long now;
 	int rc;
-	json_t *doc = status_load(a, "report", nruns, &c, &now, &rc);
+	json_t *doc = cmd_status_load(a, "report", nruns, &c, &now, &rc);
 	if (doc == NULL)
 		return rc;
 	char *html = report_html(c, doc, now);

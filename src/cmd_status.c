@@ -37,7 +37,7 @@ print_counts(const char *label, json_t *o)
 }
 
 json_t *
-status_load(struct app *a, const char *verb, long long nruns, struct config **cp, long long *now, int *rc)
+cmd_status_load(struct app *a, const char *verb, long long nruns, struct config **cp, long long *now, int *rc)
 {
 	a->one_tenant = true;
 	struct config *c = app_config(a, true);
@@ -49,7 +49,7 @@ status_load(struct app *a, const char *verb, long long nruns, struct config **cp
 	struct store *st = sync_open_store(c, verb, false);
 	json_t *doc = NULL;
 	*now = (long long)time(NULL);
-	if (st && (doc = status_doc(c, st, (int)nruns, *now)) == NULL)
+	if (st && (doc = report_status_doc(c, st, (int)nruns, *now)) == NULL)
 		fprintf(stderr, "iocsync %s: cannot read the state store %s\n", verb, c->state);
 	store_close(st);
 	if (doc == NULL) {
@@ -63,7 +63,7 @@ status_load(struct app *a, const char *verb, long long nruns, struct config **cp
 }
 
 bool
-status_runs(const char *verb, const char *arg, long long *n)
+cmd_status_runs(const char *verb, const char *arg, long long *n)
 {
 	const char *why;
 	if (num_parse(arg, 1, LIMIT_STATUS_RUNS, n, &why) == ERR_OK)
@@ -89,7 +89,7 @@ cmd_status(struct app *a, int argc, char **argv)
 		switch (ch) {
 		case 'j': json = true; break;
 		case 'r':
-			if (!status_runs("status", optarg, &nruns))
+			if (!cmd_status_runs("status", optarg, &nruns))
 				return EXIT_USAGE;
 			break;
 		case 'h': fputs(usage, stdout); return EXIT_OK;
@@ -103,7 +103,7 @@ cmd_status(struct app *a, int argc, char **argv)
 	struct config *c;
 	long long now;
 	int rc;
-	json_t *doc = status_load(a, "status", nruns, &c, &now, &rc);
+	json_t *doc = cmd_status_load(a, "status", nruns, &c, &now, &rc);
 	if (doc == NULL)
 		return rc;
 	json_t *ind = json_object_get(doc, "indicators"), *feeds = json_object_get(doc, "feeds");

@@ -87,7 +87,7 @@ fetch_body(struct job *j)
 		fo.last_modified = j->old.last_modified;
 	}
 	if (f->format != FEED_TAXII)
-		return fetch_url(f->url, &fo, &j->r, j->why, sizeof(j->why));
+		return feed_fetch_url(f->url, &fo, &j->r, j->why, sizeof(j->why));
 	struct taxii_opts to = {.ca_file = fo.ca_file,
 				.proxy = fo.proxy,
 				.user_agent = fo.user_agent,
@@ -99,7 +99,7 @@ fetch_body(struct job *j)
 				.cursor = j->old.cursor};
 	struct taxii_result tr;
 	memset(&j->r, 0, sizeof(j->r));
-	enum err e = taxii_fetch(f, &to, &tr, j->why, sizeof(j->why));
+	enum err e = feed_taxii_fetch(f, &to, &tr, j->why, sizeof(j->why));
 	if (e != ERR_OK) {
 		j->r.body = xstrdup("");
 		return e;
@@ -267,7 +267,7 @@ collect_feed(const struct config *c, const struct feed_cfg *f, uint32_t idx, str
 			pipeline_run(&pc, &po, j.body, j.len, mine, &pipe, &stats, ignore, sizeof(ignore));
 	}
 	summarise(&j, out, &stats, e != ERR_OK, use);
-	fetch_result_free(&j.r);
+	feed_fetch_result_free(&j.r);
 	free(j.cursor);
 	store_feed_clear(&j.old);
 	return mine;

@@ -19,7 +19,7 @@ const char *const config_severity_names[SEV__COUNT] = {"Informational", "Low", "
 _Static_assert(NELEM(config_severity_names) == SEV__COUNT, "severity names");
 
 const char *
-severity_name(enum severity s)
+config_severity_name(enum severity s)
 {
 	return (unsigned)s < SEV__COUNT ? config_severity_names[s] : "";
 }

@@ -24,7 +24,7 @@ enum severity {
 	SEV_HIGH,
 	SEV__COUNT
 };
-const char *severity_name(enum severity s);
+const char *config_severity_name(enum severity s);
 
 struct feed_cfg {
 	char *name;

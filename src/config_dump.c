@@ -71,7 +71,7 @@ dump_key(const struct config *c, const struct key *k, const void *base, struct s
 		}
 		return;
 	case K_ACTION: sb_addf(o, "%s = %s\n", k->name, ioc_action_name(f->action)); return;
-	case K_SEVERITY: sb_addf(o, "%s = %s\n", k->name, severity_name(f->severity)); return;
+	case K_SEVERITY: sb_addf(o, "%s = %s\n", k->name, config_severity_name(f->severity)); return;
 	case K_FORMAT: sb_addf(o, "%s = %s\n", k->name, feed_format_name(f->format)); return;
 	case K_LIST:
 		for (size_t g = 0; g < f->ndevice_groups; g++)

@@ -55,7 +55,7 @@ export_mde_csv(struct want *w, size_t nw, const char *prefix, struct export_csv_
 		exp[19] = '\0'; /* the portal's form: YYYY-MM-DDTHH:MM:SS.0Z */
 		fprintf(fp, "%s,", ioc_type_name(x->type));
 		csv_field(fp, x->value);
-		fprintf(fp, ",%s.0Z,%s,%s,", exp, ioc_action_name(x->action), severity_name(x->severity));
+		fprintf(fp, ",%s.0Z,%s,%s,", exp, ioc_action_name(x->action), config_severity_name(x->severity));
 		desired_render(x);
 		csv_field(fp, x->title);
 		fputc(',', fp);

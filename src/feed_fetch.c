@@ -143,7 +143,7 @@ read_file_url(const char *url, long long max, struct http_reply *rep, char *why,
 }
 
 enum err
-fetch_url(const char *url, const struct fetch_opts *o, struct fetch_result *r, char *why, size_t whysz)
+feed_fetch_url(const char *url, const struct fetch_opts *o, struct fetch_result *r, char *why, size_t whysz)
 {
 	long long max = o->max_bytes > 0 ? o->max_bytes : LIMIT_FETCH_BYTES_DEFAULT;
 	struct http_opts ho = {.ca_file = o->ca_file,
@@ -218,7 +218,7 @@ out:
 }
 
 void
-fetch_result_free(struct fetch_result *r)
+feed_fetch_result_free(struct fetch_result *r)
 {
 	free(r->body);
 	free(r->etag);

@@ -393,7 +393,8 @@ bundle(json_t *byid, long long max, struct taxii_result *res, char *why, size_t 
 }
 
 enum err
-taxii_fetch(const struct feed_cfg *f, const struct taxii_opts *o, struct taxii_result *res, char *why, size_t whysz)
+feed_taxii_fetch(const struct feed_cfg *f, const struct taxii_opts *o, struct taxii_result *res, char *why,
+		 size_t whysz)
 {
 	struct http_opts ho = {.ca_file = o->ca_file,
 			       .proxy = o->proxy,
@@ -450,7 +451,7 @@ taxii_fetch(const struct feed_cfg *f, const struct taxii_opts *o, struct taxii_r
 }
 
 void
-taxii_result_free(struct taxii_result *r)
+feed_taxii_result_free(struct taxii_result *r)
 {
 	free(r->body);
 	free(r->cursor);

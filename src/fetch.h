@@ -27,7 +27,7 @@ struct fetch_result {
  * files), ERR_HTTP for another status, ERR_LIMIT when the body passes
  * max_bytes, ERR_NET for transport failures; why says what happened.
  * Free r with fetch_result_free in every case. */
-enum err fetch_url(const char *url, const struct fetch_opts *o, struct fetch_result *r, char *why, size_t whysz);
-void fetch_result_free(struct fetch_result *r);
+enum err feed_fetch_url(const char *url, const struct fetch_opts *o, struct fetch_result *r, char *why, size_t whysz);
+void feed_fetch_result_free(struct fetch_result *r);
 
 #endif

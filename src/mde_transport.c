@@ -131,8 +131,8 @@ await_budget(struct mde_transport *m, enum mde_ep ep, double deadline, char *why
 		m->st.waited_s += w;
 		now = mde_transport_now(m);
 	}
-	if (stop_requested()) {
-		set_why(why, whysz, "stopping on %s", stop_signal_name());
+	if (signals_stop_requested()) {
+		set_why(why, whysz, "stopping on %s", signals_stop_name());
 		return false;
 	}
 	ratelimit_record(&m->rl[ep], now);

@@ -66,7 +66,7 @@ count_ind(void *ctx, const struct store_ind *r)
 	snprintf(key, sizeof(key), "%.*s\t%s\t%s", (int)fl, f, ioc_type_name((enum ioc_type)r->type),
 		 ioc_action_name((enum ioc_action)r->action));
 	ic->n++;
-	json_bump(ic->by, key);
+	report_json_bump(ic->by, key);
 }
 
 static void
@@ -148,7 +148,7 @@ run_metrics(struct strbuf *o, const char *t, const json_t *run)
 		size_t j;
 		const char *fname;
 		json_array_foreach(v, j, x)
-			json_bump(byfeed, json_string_value(json_object_get(x, "feed")));
+			report_json_bump(byfeed, json_string_value(json_object_get(x, "feed")));
 		json_object_foreach(byfeed, fname, n) {
 			const char *kv[] = {"code", key, "feed", fname, NULL};
 			sample(o, "iocsync_refused", t, kv, (double)json_integer_value(n));

@@ -48,7 +48,7 @@ int
 model_severity(const char *s)
 {
 	for (int v = 0; v < SEV__COUNT; v++)
-		if (s && strcmp(s, severity_name((enum severity)v)) == 0)
+		if (s && strcmp(s, config_severity_name((enum severity)v)) == 0)
 			return v;
 	return SEV_INFORMATIONAL;
 }
@@ -128,8 +128,8 @@ model_import_item(const struct config *c, struct want *w)
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:o, s:o, s:o}", "indicatorValue", w->value,
 			 "indicatorType", ioc_type_name(w->type), "action", ioc_action_name(w->action), "title",
 			 w->title, "description", w->description, "application", c->application, "expirationTime", exp,
-			 "severity", severity_name(w->severity), "generateAlert", f->generate_alert, "rbacGroupNames",
-			 groups, "recommendedActions",
+			 "severity", config_severity_name(w->severity), "generateAlert", f->generate_alert,
+			 "rbacGroupNames", groups, "recommendedActions",
 			 f->recommended_actions ? json_string(f->recommended_actions) : json_null(), "educateUrl",
 			 edu ? json_string(f->educate_url) : json_null());
 }

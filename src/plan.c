@@ -13,7 +13,7 @@ static const char *const op_names[OP__COUNT] = {
 };
 
 const char *
-op_name(enum op_kind k)
+plan_op_name(enum op_kind k)
 {
 	return k < OP__COUNT ? op_names[k] : "?";
 }

@@ -59,7 +59,7 @@ enum op_kind {
 	OP__COUNT
 };
 /* "create", "update", ... (stable: JSON, logs). */
-const char *op_name(enum op_kind k);
+const char *plan_op_name(enum op_kind k);
 
 struct op {
 	enum op_kind kind;

@@ -26,10 +26,10 @@ real_sleep(void *ctx, double s)
 		return;
 	/* A second at a time, for the progress countdown; a stop request
 	 * cuts the wait short and the caller sees it. */
-	while (s > 0 && !stop_requested()) {
+	while (s > 0 && !signals_stop_requested()) {
 		double step = s < 1 ? s : 1;
 		struct timespec ts = {.tv_sec = (time_t)step, .tv_nsec = (long)((step - (double)(time_t)step) * 1e9)};
-		while (!stop_requested() && nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		while (!signals_stop_requested() && nanosleep(&ts, &ts) != 0 && errno == EINTR)
 			;
 		s -= step;
 		progress_tick();

@@ -15,7 +15,7 @@ struct tally {
 };
 
 void
-json_bump(json_t *o, const char *k)
+report_json_bump(json_t *o, const char *k)
 {
 	json_t *v = json_object_get(o, k);
 	json_object_set_new(o, k, json_integer(v ? json_integer_value(v) + 1 : 1));
@@ -26,14 +26,14 @@ count_row(void *ctx, const struct store_ind *r)
 {
 	struct tally *t = ctx;
 	t->total++;
-	json_bump(t->by_type, ioc_type_name((enum ioc_type)r->type));
-	json_bump(t->by_action, ioc_action_name((enum ioc_action)r->action));
+	report_json_bump(t->by_type, ioc_type_name((enum ioc_type)r->type));
+	report_json_bump(t->by_action, ioc_action_name((enum ioc_action)r->action));
 	const char *f = r->feeds && *r->feeds ? r->feeds : "(unknown)";
 	while (*f) {
 		size_t n = strcspn(f, ",");
 		char name[256];
 		snprintf(name, sizeof(name), "%.*s", (int)n, f);
-		json_bump(t->by_feed, name);
+		report_json_bump(t->by_feed, name);
 		f += n + (f[n] == ',');
 	}
 	if (r->expires_at && r->expires_at - t->now < 86400)
@@ -58,7 +58,7 @@ run_row(void *ctx, const struct store_run *r)
 }
 
 json_t *
-status_doc(const struct config *c, struct store *st, int nruns, long long now)
+report_status_doc(const struct config *c, struct store *st, int nruns, long long now)
 {
 	struct tally t = {json_object(), json_object(), json_object(), 0, 0, 0, now};
 	json_t *runs = json_array(), *feeds = json_array();

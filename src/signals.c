@@ -41,19 +41,19 @@ signals_install(bool want_hup)
 }
 
 bool
-stop_requested(void)
+signals_stop_requested(void)
 {
 	return stop_sig != 0;
 }
 
 const char *
-stop_signal_name(void)
+signals_stop_name(void)
 {
 	return stop_sig == SIGINT ? "SIGINT" : stop_sig == SIGTERM ? "SIGTERM" : "a signal";
 }
 
 bool
-reload_requested(void)
+signals_reload_requested(void)
 {
 	if (!hup)
 		return false;

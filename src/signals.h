@@ -13,10 +13,10 @@
 void signals_install(bool hup);
 
 /* Has a stop been asked for? Its signal's name in *name when so. */
-bool stop_requested(void);
-const char *stop_signal_name(void);
+bool signals_stop_requested(void);
+const char *signals_stop_name(void);
 
 /* Has a reload been asked for since the last call? Clears the flag. */
-bool reload_requested(void);
+bool signals_reload_requested(void);
 
 #endif

@@ -179,10 +179,10 @@ pass_plan(struct pass *x)
 	plan_build(&in, c->feeds, c->nfeeds, &x->p);
 	const size_t *n = x->p.count;
 	x->changes = n[OP_CREATE] + n[OP_UPDATE] + n[OP_RENEW] + n[OP_REPLACE] + n[OP_DELETE];
-	x->held = report_held(&x->p, c, x->msg, sizeof(x->msg));
-	report_overrides(&x->r);
+	x->held = sync_report_held(&x->p, c, x->msg, sizeof(x->msg));
+	sync_report_overrides(&x->r);
 	if (!o->json && !o->quiet)
-		report_print_plan(x->fp, &x->r, o->verbose);
+		sync_report_print_plan(x->fp, &x->r, o->verbose);
 }
 
 /* 4. Apply, and record what came of it. */
@@ -228,15 +228,16 @@ pass_end(struct pass *x, long long run_id)
 	progress_clear();
 	struct timespec t1;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	struct report_end e = {.verb = o->verb,
-			       .outcome = x->outcome,
-			       .feeds_failed = x->feeds_failed,
-			       .secs = (double)(t1.tv_sec - x->t0.tv_sec) + (double)(t1.tv_nsec - x->t0.tv_nsec) / 1e9,
-			       .write_error = x->write_error,
-			       .held = x->held,
-			       .device_groups = x->groups_info,
-			       .message = x->msg};
-	json_t *sum = report_summary(r, &e);
+	struct sync_report_end e = {.verb = o->verb,
+				    .outcome = x->outcome,
+				    .feeds_failed = x->feeds_failed,
+				    .secs = (double)(t1.tv_sec - x->t0.tv_sec) +
+					    (double)(t1.tv_nsec - x->t0.tv_nsec) / 1e9,
+				    .write_error = x->write_error,
+				    .held = x->held,
+				    .device_groups = x->groups_info,
+				    .message = x->msg};
+	json_t *sum = sync_report_summary(r, &e);
 	if (o->flags) /* for the daemon: held is not a failure to retry soon */
 		__atomic_fetch_or(
 			o->flags,
@@ -251,7 +252,7 @@ pass_end(struct pass *x, long long run_id)
 		if (metrics_write(x->c, x->st, sum, x->feeds, mw, sizeof(mw)) != ERR_OK)
 			log_error("metrics: cannot write %s", mw);
 	}
-	report_print_result(x->fp, r, &e, sum, x->feeds, o->json, o->quiet, o->dry_run);
+	sync_report_print_result(x->fp, r, &e, sum, x->feeds, o->json, o->quiet, o->dry_run);
 	free(sumtext);
 	json_decref(sum);
 }

@@ -24,7 +24,7 @@ overrides(const struct run *r, const struct op *o)
 /* Each override is a warning, in the log and on the terminal (the first
  * 20, then a count). */
 void
-report_overrides(const struct run *r)
+sync_report_overrides(const struct run *r)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < r->p->n; i++) {
@@ -47,9 +47,9 @@ report_overrides(const struct run *r)
 }
 
 json_t *
-report_op_json(const struct run *r, const struct op *o)
+sync_report_op_json(const struct run *r, const struct op *o)
 {
-	json_t *j = json_pack("{s:s, s:s}", "op", op_name(o->kind), "why", o->why);
+	json_t *j = json_pack("{s:s, s:s}", "op", plan_op_name(o->kind), "why", o->why);
 	if (o->want != SIZE_MAX) {
 		const struct want *w = &r->w[o->want];
 		json_object_set_new(j, "type", json_string(ioc_type_name(w->type)));
@@ -79,16 +79,16 @@ report_op_json(const struct run *r, const struct op *o)
 }
 
 json_t *
-report_counts_json(const size_t *count)
+sync_report_counts_json(const size_t *count)
 {
 	json_t *j = json_object();
 	for (int k = 0; k < OP__COUNT; k++)
-		json_object_set_new(j, op_name((enum op_kind)k), json_integer((json_int_t)count[k]));
+		json_object_set_new(j, plan_op_name((enum op_kind)k), json_integer((json_int_t)count[k]));
 	return j;
 }
 
 json_t *
-report_calls_json(const struct mde *m)
+sync_report_calls_json(const struct mde *m)
 {
 	const struct mde_stats *s = mde_stats(m);
 	json_t *calls = json_object(), *retries = json_object();
@@ -116,7 +116,7 @@ report_calls_json(const struct mde *m)
 }
 
 void
-report_print_calls(FILE *fp, const struct mde *m)
+sync_report_print_calls(FILE *fp, const struct mde *m)
 {
 	const struct mde_stats *s = mde_stats(m);
 	unsigned long api = 0, retries = 0, throttled = 0;
@@ -133,14 +133,14 @@ report_print_calls(FILE *fp, const struct mde *m)
 }
 
 void
-report_print_plan(FILE *fp, const struct run *r, bool verbose)
+sync_report_print_plan(FILE *fp, const struct run *r, bool verbose)
 {
 	const struct plan *p = r->p;
 	fprintf(fp, "MDE: %zu indicators: %zu iocsync's, %zu others'; cap %lld, reserve %lld: room for %lld\n",
 		p->owned + p->others, p->owned, p->others, r->c->cap, r->c->reserve, p->room);
 	fprintf(fp, "plan:");
 	for (int k = 0; k < OP__COUNT; k++)
-		fprintf(fp, " %s %zu%s", op_name((enum op_kind)k), k == OP_DELETE ? p->deletes : p->count[k],
+		fprintf(fp, " %s %zu%s", plan_op_name((enum op_kind)k), k == OP_DELETE ? p->deletes : p->count[k],
 			k + 1 < OP__COUNT ? "," : "\n");
 	for (int k = 0; k < OP_KEEP; k++) {
 		size_t shown = 0, total = 0;
@@ -152,7 +152,7 @@ report_print_plan(FILE *fp, const struct run *r, bool verbose)
 			if (!verbose && shown >= SHOW_PER_KIND)
 				continue;
 			shown++;
-			json_t *j = report_op_json(r, o);
+			json_t *j = sync_report_op_json(r, o);
 			char why[300];
 			if (o->kind == OP_CONFLICT && o->have != SIZE_MAX)
 				snprintf(why, sizeof(why), "%s by %s%s",
@@ -161,7 +161,7 @@ report_print_plan(FILE *fp, const struct run *r, bool verbose)
 					 json_object_get(j, "overrides") ? ": it overrides the feed's block" : "");
 			else
 				snprintf(why, sizeof(why), "%s", o->why);
-			fprintf(fp, "  %-11s %-21s %-17s %s%s%s (%s)\n", op_name(o->kind),
+			fprintf(fp, "  %-11s %-21s %-17s %s%s%s (%s)\n", plan_op_name(o->kind),
 				json_string_value(json_object_get(j, "type")),
 				json_string_value(json_object_get(j, "action")),
 				json_string_value(json_object_get(j, "value")), o->want != SIZE_MAX ? "  feed " : "",
@@ -169,7 +169,8 @@ report_print_plan(FILE *fp, const struct run *r, bool verbose)
 			json_decref(j);
 		}
 		if (total > shown)
-			fprintf(fp, "  ... and %zu more %s (-v shows all)\n", total - shown, op_name((enum op_kind)k));
+			fprintf(fp, "  ... and %zu more %s (-v shows all)\n", total - shown,
+				plan_op_name((enum op_kind)k));
 	}
 	if (p->held)
 		fprintf(fp,
@@ -185,7 +186,7 @@ report_print_plan(FILE *fp, const struct run *r, bool verbose)
 /* The deletions a guard held, by why: logged once a run, named in the
  * run's message, and in the summary ({"held": N, "held_by": {why: n}}). */
 json_t *
-report_held(const struct plan *p, const struct config *c, char *msg, size_t msgsz)
+sync_report_held(const struct plan *p, const struct config *c, char *msg, size_t msgsz)
 {
 	json_t *by = json_object();
 	for (size_t k = 0; k < p->n; k++) {
@@ -213,12 +214,12 @@ report_held(const struct plan *p, const struct config *c, char *msg, size_t msgs
 }
 
 json_t *
-report_summary(const struct run *r, const struct report_end *e)
+sync_report_summary(const struct run *r, const struct sync_report_end *e)
 {
 	const struct plan *p = r->p;
 	json_t *sum = json_pack("{s:s, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:f}", "verb", e->verb, "outcome", e->outcome,
-				"planned", report_counts_json(p->count), "done", report_counts_json(r->done), "failed",
-				(json_int_t)r->failed, "feeds_failed", (json_int_t)e->feeds_failed, "owned",
+				"planned", sync_report_counts_json(p->count), "done", sync_report_counts_json(r->done),
+				"failed", (json_int_t)r->failed, "feeds_failed", (json_int_t)e->feeds_failed, "owned",
 				(json_int_t)p->owned, "others", (json_int_t)p->others, "seconds", e->secs);
 	json_object_set_new(json_object_get(sum, "planned"), "delete", json_integer((json_int_t)p->deletes));
 	json_object_set_new(sum, "room", json_integer((json_int_t)p->room));
@@ -231,7 +232,7 @@ report_summary(const struct run *r, const struct report_end *e)
 		bool guard_hold = x->kind == OP_HOLD && strcmp(x->why, "left its feeds, in the grace period") != 0;
 		if ((x->kind == OP_CONFLICT || x->kind == OP_OVER_BUDGET || guard_hold) &&
 		    shown[x->kind]++ < LIMIT_RUN_SUMMARY_LISTED)
-			json_array_append_new(conf, report_op_json(r, x));
+			json_array_append_new(conf, sync_report_op_json(r, x));
 	}
 	for (size_t f = 0; p->over_by_feed && f < r->c->nfeeds; f++)
 		if (p->over_by_feed[f])
@@ -245,15 +246,15 @@ report_summary(const struct run *r, const struct report_end *e)
 		json_object_update(sum, e->held);
 	if (e->device_groups)
 		json_object_set_new(sum, "device_groups", json_incref(e->device_groups));
-	json_t *cj = report_calls_json(r->m);
+	json_t *cj = sync_report_calls_json(r->m);
 	json_object_update(sum, cj);
 	json_decref(cj);
 	return sum;
 }
 
 void
-report_print_result(FILE *fp, const struct run *r, const struct report_end *e, const json_t *sum, json_t *feeds,
-		    bool json, bool quiet, bool dry_run)
+sync_report_print_result(FILE *fp, const struct run *r, const struct sync_report_end *e, const json_t *sum,
+			 json_t *feeds, bool json, bool quiet, bool dry_run)
 {
 	const struct plan *p = r->p;
 	if (json) {
@@ -261,7 +262,7 @@ report_print_result(FILE *fp, const struct run *r, const struct report_end *e, c
 		json_t *ops = json_array();
 		for (size_t i = 0; i < p->n; i++)
 			if (p->ops[i].kind != OP_KEEP)
-				json_array_append_new(ops, report_op_json(r, &p->ops[i]));
+				json_array_append_new(ops, sync_report_op_json(r, &p->ops[i]));
 		json_object_set_new(doc, "changes", ops);
 		json_object_set_new(doc, "failures", json_incref(r->failures));
 		json_object_set_new(doc, "feeds", feeds ? json_incref(feeds) : json_array());
@@ -276,5 +277,5 @@ report_print_result(FILE *fp, const struct run *r, const struct report_end *e, c
 			r->done[OP_DELETE], r->failed, e->outcome);
 	}
 	if (!json && !quiet)
-		report_print_calls(fp, r->m);
+		sync_report_print_calls(fp, r->m);
 }

@@ -14,23 +14,23 @@
 #include "mde.h"
 
 /* One change of the plan as JSON (a new reference). */
-json_t *report_op_json(const struct run *r, const struct op *o);
+json_t *sync_report_op_json(const struct run *r, const struct op *o);
 /* {op name: count} (a new reference). */
-json_t *report_counts_json(const size_t *count);
+json_t *sync_report_counts_json(const size_t *count);
 /* {"calls", "retries", "status", "waited_s"} of m (a new reference). */
-json_t *report_calls_json(const struct mde *m);
+json_t *sync_report_calls_json(const struct mde *m);
 /* "calls: ..." */
-void report_print_calls(FILE *fp, const struct mde *m);
+void sync_report_print_calls(FILE *fp, const struct mde *m);
 /* The plan for people: counts, then each change (SHOW_PER_KIND of a
  * kind, all with verbose). */
-void report_print_plan(FILE *fp, const struct run *r, bool verbose);
+void sync_report_print_plan(FILE *fp, const struct run *r, bool verbose);
 /* Each value another owner's Allow or Audit overrides: a warning. */
-void report_overrides(const struct run *r);
+void sync_report_overrides(const struct run *r);
 /* The deletions a guard held, by why: logged once a run, named in msg,
  * and as {"held": N, "held_by": {why: n}} (a new reference). */
-json_t *report_held(const struct plan *p, const struct config *c, char *msg, size_t msgsz);
+json_t *sync_report_held(const struct plan *p, const struct config *c, char *msg, size_t msgsz);
 /* How a run ended, for its summary. */
-struct report_end {
+struct sync_report_end {
 	const char *verb;
 	const char *outcome; /* "ok", "held", "partial", "planned", "stopped", "aborted", "failed" */
 	size_t feeds_failed;
@@ -44,11 +44,11 @@ struct report_end {
 /* The run's summary, as the runs table, the log and the metrics keep
  * it: outcome, counts, conflicts, over budget by feed, refused, calls
  * (a new reference). */
-json_t *report_summary(const struct run *r, const struct report_end *e);
+json_t *sync_report_summary(const struct run *r, const struct sync_report_end *e);
 
 /* The run's result for people (a line, and the calls) or programs (the
  * summary with every change, the failures and the feeds' summaries). */
-void report_print_result(FILE *fp, const struct run *r, const struct report_end *e, const json_t *sum, json_t *feeds,
-			 bool json, bool quiet, bool dry_run);
+void sync_report_print_result(FILE *fp, const struct run *r, const struct sync_report_end *e, const json_t *sum,
+			      json_t *feeds, bool json, bool quiet, bool dry_run);
 
 #endif

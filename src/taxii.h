@@ -25,8 +25,8 @@ struct taxii_result {
 };
 
 /* Reads feed f's collection. why says what failed (never a secret). */
-enum err taxii_fetch(const struct feed_cfg *f, const struct taxii_opts *o, struct taxii_result *r, char *why,
-		     size_t whysz);
-void taxii_result_free(struct taxii_result *r);
+enum err feed_taxii_fetch(const struct feed_cfg *f, const struct taxii_opts *o, struct taxii_result *r, char *why,
+			  size_t whysz);
+void feed_taxii_result_free(struct taxii_result *r);
 
 #endif

@@ -111,7 +111,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int rc;
 	if (data[0] & 32) {
 		json_t *checks;
-		rc = doctor_run(conf[v], &rp.clk, &checks);
+		rc = cmd_doctor_run(conf[v], &rp.clk, &checks);
 		if (!json_is_array(checks) || json_array_size(checks) == 0)
 			abort();
 		if (verbose)

@@ -86,7 +86,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct taxii_result res;
 	char why[512];
 	http_set_stub(replay_stub, &rp);
-	enum err e = taxii_fetch(&f, &o, &res, why, sizeof(why));
+	enum err e = feed_taxii_fetch(&f, &o, &res, why, sizeof(why));
 	http_set_stub(NULL, NULL);
 	if (verbose)
 		fprintf(stderr, "fuzz_taxii: flags %u, %zu replies, %s%s, %zu bytes\n", v, rp.served,
@@ -102,6 +102,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct merge *m = merge_new();
 	pipeline_run(&pc, &fo, res.body, res.len, m, NULL, &st, why, sizeof(why));
 	merge_free(m);
-	taxii_result_free(&res);
+	feed_taxii_result_free(&res);
 	return 0;
 }
