@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "merge.h"
@@ -75,6 +76,13 @@ int
 shared_available(void)
 {
 	return access(SHARED_FEEDS "/SOURCES.md", R_OK) == 0;
+}
+
+int
+shared_required(void)
+{
+	const char *ci = getenv("CI");
+	return ci && (strcasecmp(ci, "true") == 0 || strcmp(ci, "1") == 0);
 }
 
 char *

@@ -30,8 +30,12 @@ void result_free(struct result *r);
 /* Is "Type value" among the accepted lines? */
 int accepted_has(const struct result *r, const char *type, const char *value);
 
-/* Reads ../shared/feeds/REL; skips the test (77) when the folder is absent. */
+/* Reads ../shared/feeds/REL; fails the test when it cannot. */
 char *shared_feed(const char *rel, size_t *len);
+/* Is ../shared/feeds there and readable? */
 int shared_available(void);
+/* Must it be? Under CI (CI=true) a missing folder is a failure, not a
+ * skip: the tests over real feeds must not vanish from CI unseen. */
+int shared_required(void);
 
 #endif

@@ -2,7 +2,8 @@
  * Every real feed snapshot in ../shared/feeds through the pipeline, with
  * the counts expected from reading the files (see their SOURCES.md):
  * entries the parser offered, distinct accepted, duplicates, rejected.
- * Exits 77 (SKIPPED) when ../shared/feeds is absent.
+ * Exits 77 (SKIPPED) when ../shared/feeds is absent, 1 (FAILED) when it
+ * is absent or unreadable under CI=true.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,6 +146,11 @@ test_real_details(void **state)
 int
 main(void)
 {
+	if (!shared_available() && shared_required()) {
+		fprintf(stderr, "FAILED: %s is absent or unreadable, and CI=true: the real-feed tests must run\n",
+			SHARED_FEEDS);
+		return 1;
+	}
 	if (!shared_available()) {
 		fprintf(stderr, "SKIPPED: %s is absent: the real-feed tests did not run\n", SHARED_FEEDS);
 		return 77;
