@@ -6,7 +6,7 @@
 #define IOCSYNC_LIMITS_H
 
 /* A feed larger than this is refused: the largest real feeds are ~10 MB,
- * and the 10M-line benchmark file is ~360 MB, so this leaves room for
+ * and the 10M-line benchmark file is ~250 MB, so this leaves room for
  * both while stopping a server that streams forever. */
 #define LIMIT_FEED_BYTES (1024LL * 1024 * 1024)
 
@@ -42,7 +42,7 @@
 #define LIMIT_CSV_SNIFF_ROWS 50
 
 /* Feeds in one configuration, and files in one `check`: the merge keeps
- * a feed's index in 16 bits, which saves 8 bytes per indicator. */
+ * a feed's index in 16 bits of each item's record (merge.c). */
 #define LIMIT_FEEDS 65535
 
 /* Objects one TAXII collection may hold (its pages together are bounded

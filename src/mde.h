@@ -1,8 +1,8 @@
 /*
- * The MDE client: tokens (client secret or certificate), the clouds'
- * hosts, every call through one path that keeps each endpoint's budget,
- * retries what can pass on retry within a total deadline, and refreshes
- * the token once on a 401; then the endpoints iocsync uses.
+ * The MDE client: every call through mde_call, which asks mde_auth.h for
+ * the token's header (refreshed once on a 401) and mde_transport.h to
+ * send it within each endpoint's budget and the run's deadline; then the
+ * endpoints iocsync uses, each a typed call.
  */
 #ifndef IOCSYNC_MDE_H
 #define IOCSYNC_MDE_H

@@ -23,7 +23,7 @@ struct want {
 	int priority;
 	const struct feed_cfg *feed;  /* the feed that decides the attributes */
 	char *title, *description;    /* rendered and cut to MDE's lengths, when needed
-					   (sync_want_render): NULL until then */
+					   (desired_render): NULL until then */
 	char *item_title, *item_desc; /* the feed item's own name and text (STIX, MISP), or NULL */
 	long long expire_at;          /* what to send */
 	long long first_seen;         /* recency, from the state (now when new) */
