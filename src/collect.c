@@ -47,6 +47,7 @@ struct job {
 	struct store_feed old; /* the last good snapshot and validators */
 	struct fetch_result r;
 	char *cursor;     /* TAXII: where the next fetch starts */
+	json_t *objects;  /* TAXII: the collection's objects, parsed */
 	const char *body; /* what this run uses: r's body or old's snapshot */
 	size_t len;
 	const char *fetch;    /* "200", "304", "file", "error" */
@@ -109,6 +110,7 @@ fetch_body(struct job *j)
 	j->r.body = tr.body;
 	j->r.len = tr.len;
 	j->cursor = tr.cursor;
+	j->objects = tr.objects;
 	return ERR_OK;
 }
 
@@ -242,7 +244,9 @@ collect_feed(const struct config *c, const struct feed_cfg *f, uint32_t idx, str
 	/* A body is parsed once, into the feed's own set: a refused body's
 	 * values count for nothing, and its snapshot's stand in. */
 	struct merge *mine = merge_new();
-	if (e == ERR_OK)
+	if (e == ERR_OK && j.objects && !j.r.not_modified) /* TAXII: its objects, not their text */
+		e = pipeline_run_objects(&pc, &po, j.objects, mine, &pipe, &stats, j.why, sizeof(j.why));
+	else if (e == ERR_OK)
 		e = pipeline_run(&pc, &po, j.body, j.len, mine, &pipe, &stats, j.why, sizeof(j.why));
 	if (e == ERR_OK)
 		e = judge(&j, &stats, force);
@@ -269,6 +273,7 @@ collect_feed(const struct config *c, const struct feed_cfg *f, uint32_t idx, str
 	summarise(&j, out, &stats, e != ERR_OK, use);
 	feed_fetch_result_free(&j.r);
 	free(j.cursor);
+	json_decref(j.objects);
 	store_feed_clear(&j.old);
 	return mine;
 }

@@ -134,6 +134,10 @@ enum err feed_hosts_parse(const char *, size_t, const struct feed_opts *, const 
 enum err feed_netset_parse(const char *, size_t, const struct feed_opts *, const struct feed_sink *, char *, size_t);
 enum err feed_csv_parse(const char *, size_t, const struct feed_opts *, const struct feed_sink *, char *, size_t);
 enum err feed_stix_parse(const char *, size_t, const struct feed_opts *, const struct feed_sink *, char *, size_t);
+/* STIX's object stage: the indicators of a JSON array of STIX objects
+ * already parsed (a TAXII collection's), each to k. */
+struct json_t;
+void feed_stix_objects(const struct json_t *objs, const struct feed_opts *o, const struct feed_sink *k);
 enum err feed_misp_parse(const char *, size_t, const struct feed_opts *, const struct feed_sink *, char *, size_t);
 enum err feed_report_parse(const char *, size_t, const struct feed_opts *, const struct feed_sink *, char *, size_t);
 

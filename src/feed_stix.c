@@ -326,7 +326,9 @@ indicator(json_t *obj, const struct feed_opts *o, const struct feed_sink *k, str
 {
 	const char *id = jstr(obj, "id"), *pattern = jstr(obj, "pattern");
 	const char *ptype = jstr(obj, "pattern_type"), *vu = jstr(obj, "valid_until");
-	unsigned long line = id ? feed_json_line(loc, id) : 0;
+	/* Objects handed over parsed (TAXII) have no text: they are on the
+	 * one line of the compact bundle their snapshot is kept as. */
+	unsigned long line = id ? (loc->buf ? feed_json_line(loc, id) : 1) : 0;
 	const char *echo = id ? id : "(indicator without id)";
 	long long now = o->now ? o->now : (long long)time(NULL), exp = 0;
 	char why[256];
@@ -385,14 +387,32 @@ indicator(json_t *obj, const struct feed_opts *o, const struct feed_sink *k, str
 	sb_free(&s.vals);
 }
 
+/* The indicators among objs, each to k. */
+static void
+objects(const json_t *objs, const struct feed_opts *o, const struct feed_sink *k, struct json_locator *loc)
+{
+	size_t i;
+	json_t *obj;
+	json_array_foreach(objs, i, obj) {
+		const char *t = jstr(obj, "type");
+		if (t && strcmp(t, "indicator") == 0)
+			indicator(obj, o, k, loc);
+	}
+}
+
+void
+feed_stix_objects(const json_t *objs, const struct feed_opts *o, const struct feed_sink *k)
+{
+	struct json_locator loc = {0};
+	objects(objs, o, k, &loc);
+}
+
 enum err
 feed_stix_parse(const char *buf, size_t len, const struct feed_opts *o, const struct feed_sink *k, char *why,
 		size_t whysz)
 {
 	json_t *root = feed_json_load(buf, len, why, whysz), *objs;
 	struct json_locator loc = {.buf = buf, .len = len};
-	size_t i;
-	json_t *obj;
 
 	if (root == NULL)
 		return ERR_PARSE;
@@ -411,11 +431,7 @@ feed_stix_parse(const char *buf, size_t len, const struct feed_opts *o, const st
 	if (objs == NULL) {
 		indicator(root, o, k, &loc);
 	} else {
-		json_array_foreach(objs, i, obj) {
-			const char *t = jstr(obj, "type");
-			if (t && strcmp(t, "indicator") == 0)
-				indicator(obj, o, k, &loc);
-		}
+		objects(objs, o, k, &loc);
 	}
 	json_decref(root);
 	return ERR_OK;

@@ -384,6 +384,7 @@ bundle(json_t *byid, long long max, struct taxii_result *res, char *why, size_t 
 		json_pack("{s:s, s:s, s:o}", "type", "bundle", "id", "bundle--iocsync-taxii-snapshot", "objects", arr);
 	res->body = json_dumps(b, JSON_COMPACT);
 	res->len = res->body ? strlen(res->body) : 0;
+	res->objects = json_incref(arr);
 	json_decref(b);
 	if ((long long)res->len > max) {
 		set_why(why, whysz, "TAXII collection larger than max_bytes = %lld", max);
@@ -442,11 +443,8 @@ feed_taxii_fetch(const struct feed_cfg *f, const struct taxii_opts *o, struct ta
 	free(objs);
 	json_decref(byid);
 	http_free(t.h);
-	if (e != ERR_OK) {
-		free(res->body);
-		free(res->cursor);
-		memset(res, 0, sizeof(*res));
-	}
+	if (e != ERR_OK)
+		feed_taxii_result_free(res);
 	return e;
 }
 
@@ -455,5 +453,6 @@ feed_taxii_result_free(struct taxii_result *r)
 {
 	free(r->body);
 	free(r->cursor);
+	json_decref(r->objects);
 	memset(r, 0, sizeof(*r));
 }

@@ -1,6 +1,7 @@
 #include "pipeline.h"
 
 #include <arpa/inet.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -489,16 +490,32 @@ run(const struct pipe_cfg *c, const struct feed_opts *fo, const char *buf, size_
 	return ERR_OK;
 }
 
+/* The bound every feed is held to, however it came. */
+static enum err
+entries_limit(const struct pipe_cfg *c, const struct feed_stats *st, char *why, size_t whysz)
+{
+	unsigned long max = c->max_entries ? c->max_entries : (unsigned long)LIMIT_ENTRIES_PER_FEED;
+	if (st->entries <= max)
+		return ERR_OK;
+	set_why(why, whysz, "%lu entries, more than LIMIT_ENTRIES_PER_FEED (%lu): refused whole", st->entries, max);
+	return ERR_LIMIT;
+}
+
+enum err
+pipeline_run_objects(const struct pipe_cfg *c, const struct feed_opts *fo, const json_t *objs, struct merge *m,
+		     const struct pipe_out *out, struct feed_stats *st, char *why, size_t whysz)
+{
+	struct run r = {c, m, out, st, NULL};
+	struct feed_sink k = {&r, sink_entry, sink_reject, NULL, sink_columns};
+	st->format = fo->format;
+	feed_stix_objects(objs, fo, &k);
+	return entries_limit(c, st, why, whysz);
+}
+
 enum err
 pipeline_run(const struct pipe_cfg *c, const struct feed_opts *fo, const char *buf, size_t len, struct merge *m,
 	     const struct pipe_out *out, struct feed_stats *st, char *why, size_t whysz)
 {
 	enum err e = run(c, fo, buf, len, m, out, st, why, whysz);
-	unsigned long max = c->max_entries ? c->max_entries : (unsigned long)LIMIT_ENTRIES_PER_FEED;
-	if (e == ERR_OK && st->entries > max) {
-		set_why(why, whysz, "%lu entries, more than LIMIT_ENTRIES_PER_FEED (%lu): refused whole", st->entries,
-			max);
-		return ERR_LIMIT;
-	}
-	return e;
+	return e == ERR_OK ? entries_limit(c, st, why, whysz) : e;
 }

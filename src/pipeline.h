@@ -70,4 +70,11 @@ struct pipe_out {
 enum err pipeline_run(const struct pipe_cfg *c, const struct feed_opts *fo, const char *buf, size_t len,
 		      struct merge *m, const struct pipe_out *out, struct feed_stats *st, char *why, size_t whysz);
 
+/* The same for STIX objects already parsed (a TAXII collection's, a JSON
+ * array): they go straight to STIX's object stage, not through text. */
+struct json_t;
+enum err pipeline_run_objects(const struct pipe_cfg *c, const struct feed_opts *fo, const struct json_t *objs,
+			      struct merge *m, const struct pipe_out *out, struct feed_stats *st, char *why,
+			      size_t whysz);
+
 #endif

@@ -2,6 +2,7 @@
 #ifndef IOCSYNC_TAXII_H
 #define IOCSYNC_TAXII_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -17,7 +18,8 @@ struct taxii_opts {
 };
 
 struct taxii_result {
-	char *body; /* the merged bundle (STIX JSON) */
+	char *body;      /* the merged bundle (STIX JSON): the feed's snapshot */
+	json_t *objects; /* the same objects, parsed (the parser's input, not body) */
 	size_t len;
 	char *cursor;        /* added_after for the next reading */
 	size_t pages, fresh; /* pages read, objects received */

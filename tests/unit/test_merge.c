@@ -12,6 +12,8 @@
 #include <cmocka.h>
 
 #include "helpers.h"
+#include <jansson.h>
+
 #include "merge.h"
 #include "pipeline.h"
 #include "policy.h"
@@ -368,6 +370,48 @@ test_parallel_equals_single_pass(void **state)
 	free(feed);
 }
 
+/* A TAXII collection's objects handed over parsed give what the text of
+ * their compact bundle gives: the same values, lines, rejects, stats. */
+static void
+test_objects_equal_their_bundle(void **state)
+{
+	(void)state;
+	static const char bundle[] =
+		"{\"type\":\"bundle\",\"id\":\"bundle--1\",\"objects\":["
+		"{\"type\":\"indicator\",\"id\":\"indicator--a\",\"pattern_type\":\"stix\","
+		"\"pattern\":\"[ipv4-addr:value = '45.1.2.3'] OR [domain-name:value = 'update-check.top']\","
+		"\"name\":\"two\"},"
+		"{\"type\":\"indicator\",\"id\":\"indicator--b\",\"pattern_type\":\"stix\","
+		"\"pattern\":\"[file:hashes.MD5 = '44d88612fea8a8f36de82e1278abb02f']\",\"revoked\":true},"
+		"{\"type\":\"indicator\",\"id\":\"indicator--c\",\"pattern_type\":\"stix\","
+		"\"pattern\":\"[url:value = 'http://45.1.2.4/x']\",\"valid_until\":\"2001-01-01T00:00:00Z\"},"
+		"{\"type\":\"malware\",\"id\":\"malware--d\"}]}";
+	struct policy *pol = policy_new();
+	struct feed_opts fo = {.format = FEED_TAXII, .csv_header = -1};
+	struct pipe_cfg pc = {.name = "t", .cidr = CIDR_SKIP, .policy = pol};
+	struct capture a = {0}, b = {0};
+	struct pipe_out pa = {&a, cap_acc, cap_rej}, pb = {&b, cap_acc, cap_rej};
+	struct feed_stats sa = {0}, sb = {0};
+	struct merge *ma = merge_new(), *mb = merge_new();
+	char why[256];
+	sb_add(&a.acc, "", 0), sb_add(&a.rej, "", 0), sb_add(&b.acc, "", 0), sb_add(&b.rej, "", 0);
+	assert_int_equal(pipeline_run(&pc, &fo, bundle, strlen(bundle), ma, &pa, &sa, why, sizeof(why)), ERR_OK);
+	json_t *root = json_loads(bundle, 0, NULL);
+	assert_int_equal(
+		pipeline_run_objects(&pc, &fo, json_object_get(root, "objects"), mb, &pb, &sb, why, sizeof(why)),
+		ERR_OK);
+	assert_string_equal(a.acc.buf, b.acc.buf);
+	assert_string_equal(a.rej.buf, b.rej.buf);
+	assert_int_equal(sa.accepted_total, 2);
+	assert_int_equal(sa.rejected_total, 2);
+	assert_memory_equal(&sa, &sb, sizeof(sa));
+	assert_int_equal(merge_count(ma), merge_count(mb));
+	json_decref(root);
+	merge_free(ma), merge_free(mb);
+	sb_free(&a.acc), sb_free(&a.rej), sb_free(&b.acc), sb_free(&b.rej);
+	policy_free(pol);
+}
+
 int
 main(void)
 {
@@ -378,6 +422,7 @@ main(void)
 		cmocka_unit_test(test_absorb_equals_direct_adds),
 		cmocka_unit_test(test_entries_limit),
 		cmocka_unit_test(test_parallel_equals_single_pass),
+		cmocka_unit_test(test_objects_equal_their_bundle),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
