@@ -48,10 +48,4 @@ int cmd_report(struct app *a, int argc, char **argv);
 int cmd_probe(struct app *a, int argc, char **argv);
 int cmd_doctor(struct app *a, int argc, char **argv);
 int cmd_why(struct app *a, int argc, char **argv);
-/* doctor's checks of c without printing them (a fuzzer's way in): the
- * exit status, and the checks as a JSON array in *checks (json_decref
- * it). clk is MDE's clock (NULL: the real one). */
-struct clock;
-int cmd_doctor_run(const struct config *c, const struct clock *clk, json_t **checks);
-
 #endif

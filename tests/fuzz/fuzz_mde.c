@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "doctor.h"
 #include "config.h"
 #include "http.h"
 #include "log.h"
@@ -111,7 +112,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int rc;
 	if (data[0] & 32) {
 		json_t *checks;
-		rc = cmd_doctor_run(conf[v], &rp.clk, &checks);
+		rc = doctor_run(conf[v], &rp.clk, &checks);
 		if (!json_is_array(checks) || json_array_size(checks) == 0)
 			abort();
 		if (verbose)
