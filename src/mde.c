@@ -340,6 +340,27 @@ mde_list_all(struct mde *m, json_t **all, char *why, size_t whysz)
 }
 
 enum err
+mde_find_value(struct mde *m, const char *value, long *status, json_t **out, char *why, size_t whysz)
+{
+	struct strbuf f = {0};
+	sb_adds(&f, "indicatorValue eq '");
+	for (const char *p = value; *p; p++) {
+		if (*p == '\'')
+			sb_addc(&f, '\''); /* OData doubles a quote in a string */
+		sb_addc(&f, *p);
+	}
+	sb_adds(&f, "'");
+	char *esc = http_escape(f.buf);
+	char *path = xasprintf("/api/indicators?$filter=%s&$top=100", esc);
+	*out = NULL;
+	enum err e = mde_call(m, MDE_EP_LIST, "GET", path, NULL, status, out, why, whysz);
+	free(path);
+	free(esc);
+	sb_free(&f);
+	return e;
+}
+
+enum err
 mde_import(struct mde *m, json_t *items, json_t **results, long *status, char *why, size_t whysz)
 {
 	json_t *out;

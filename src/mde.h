@@ -53,6 +53,12 @@ enum err mde_call(struct mde *m, enum mde_ep ep, const char *method, const char 
  * than any tenant may hold is ERR_PARSE: nothing is trusted then. */
 enum err mde_list_all(struct mde *m, json_t **all, char *why, size_t whysz);
 
+/* The indicators whose value is value exactly ($filter, at most 100),
+ * into *out ({"value": [...]}; json_decref it; NULL when none). As
+ * mde_call: ERR_HTTP with *status 404 is what some tenants answer for
+ * none (spec 9, empty-list). */
+enum err mde_find_value(struct mde *m, const char *value, long *status, json_t **out, char *why, size_t whysz);
+
 /* Import of at most 500 items; *results gets MDE's array, one per
  * item (checked). ERR_HTTP with *status: MDE refused the request whole
  * (a 400 may stand for one bad item, spec 9 import-errors). */

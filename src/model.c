@@ -201,20 +201,10 @@ model_owner_from_list(struct mde *m, struct store *st, const json_t *list, const
 void
 model_learn_owner(struct mde *m, struct store *st, const char *value, const char *id)
 {
-	struct strbuf f = {0};
-	sb_adds(&f, "indicatorValue eq '");
-	for (const char *p = value; *p; p++) {
-		if (*p == '\'')
-			sb_addc(&f, '\''); /* OData doubles a quote in a string */
-		sb_addc(&f, *p);
-	}
-	sb_adds(&f, "'");
-	char *esc = http_escape(f.buf);
-	char *path = xasprintf("/api/indicators?$filter=%s&$top=100", esc);
 	long status;
 	json_t *out = NULL;
 	char why[512];
-	if (mde_call(m, MDE_EP_LIST, "GET", path, NULL, &status, &out, why, sizeof(why)) != ERR_OK) {
+	if (mde_find_value(m, value, &status, &out, why, sizeof(why)) != ERR_OK) {
 		log_warn("ownership: cannot read back indicator %s to learn what MDE puts in createdBy: %s", id, why);
 	} else {
 		size_t i;
@@ -230,9 +220,6 @@ model_learn_owner(struct mde *m, struct store *st, const char *value, const char
 		}
 	}
 	json_decref(out);
-	free(path);
-	free(esc);
-	sb_free(&f);
 }
 
 bool
