@@ -206,23 +206,35 @@ summarise(struct job *j, struct output *out, const struct feed_stats *stats, boo
 	use->summary = summary;
 }
 
+struct feed_opts
+collect_feed_opts(const struct feed_cfg *f)
+{
+	return (struct feed_opts){.format = f->format,
+				  .csv_delim = f->csv_delim,
+				  .csv_columns = f->csv_columns,
+				  .csv_header = f->csv_header,
+				  .misp_ignore_to_ids = f->misp_ignore_to_ids};
+}
+
+struct pipe_cfg
+collect_pipe_cfg(const struct config *c, const struct feed_cfg *f, uint32_t idx, const struct policy *pol)
+{
+	return (struct pipe_cfg){.name = f->name,
+				 .feed = idx,
+				 .priority = f->priority,
+				 .types = f->types,
+				 .cidr = c->cidr,
+				 .cidr_max_addrs = c->cidr_expand_max,
+				 .policy = pol};
+}
+
 struct merge *
 collect_feed(const struct config *c, const struct feed_cfg *f, uint32_t idx, struct store *st, struct policy *pol,
 	     struct output *out, bool force, struct collect_use *use)
 {
 	struct job j = {.c = c, .f = f, .st = st, .fetch = "error", .snapshot = "none"};
-	struct feed_opts po = {.format = f->format,
-			       .csv_delim = f->csv_delim,
-			       .csv_columns = f->csv_columns,
-			       .csv_header = f->csv_header,
-			       .misp_ignore_to_ids = f->misp_ignore_to_ids};
-	struct pipe_cfg pc = {.name = f->name,
-			      .feed = idx,
-			      .priority = f->priority,
-			      .types = f->types,
-			      .cidr = c->cidr,
-			      .cidr_max_addrs = c->cidr_expand_max,
-			      .policy = pol};
+	struct feed_opts po = collect_feed_opts(f);
+	struct pipe_cfg pc = collect_pipe_cfg(c, f, idx, pol);
 	struct pipe_out pipe = output_pipe(out);
 	struct feed_stats stats = {.format = f->format};
 	long long now = (long long)time(NULL);

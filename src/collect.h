@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "merge.h"
+#include "pipeline.h"
 #include "policy.h"
 #include "store.h"
 
@@ -27,6 +28,11 @@ struct collect_use {
 	const char *hold; /* its deletions are held, and why (static text), or NULL */
 	json_t *summary;  /* its summary, when out keeps summaries (json_decref it), else NULL */
 };
+
+/* How feed f of c (index idx) is parsed and checked (pipeline.h). */
+struct feed_opts collect_feed_opts(const struct feed_cfg *f);
+struct pipe_cfg collect_pipe_cfg(const struct config *c, const struct feed_cfg *f, uint32_t idx,
+				 const struct policy *pol);
 
 /* Loads the allowlist files of c into p; prints errors; false on failure. */
 bool collect_allowlists(const struct config *c, struct policy *p);

@@ -65,18 +65,8 @@ scan_feeds(struct why *w, const struct config *c, struct store *st, struct polic
 			continue;
 		}
 		struct feed_scan fs = {w, f, json_array()};
-		struct feed_opts po = {.format = f->format,
-				       .csv_delim = f->csv_delim,
-				       .csv_columns = f->csv_columns,
-				       .csv_header = f->csv_header,
-				       .misp_ignore_to_ids = f->misp_ignore_to_ids};
-		struct pipe_cfg pc = {.name = f->name,
-				      .feed = (uint32_t)k,
-				      .priority = f->priority,
-				      .types = f->types,
-				      .cidr = c->cidr,
-				      .cidr_max_addrs = c->cidr_expand_max,
-				      .policy = pol};
+		struct feed_opts po = collect_feed_opts(f);
+		struct pipe_cfg pc = collect_pipe_cfg(c, f, (uint32_t)k, pol);
 		struct pipe_out out = {&fs, scan_accepted, scan_rejected};
 		struct feed_stats stats = {.format = f->format};
 		struct merge *m = merge_new();
