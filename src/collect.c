@@ -199,7 +199,6 @@ summarise(struct job *j, struct output *out, const struct feed_stats *stats, boo
 			j->shrunk ? j->note : "");
 	json_decref(extra);
 	use->failed = failed;
-	use->usable = j->body != NULL;
 	use->hold = j->shrunk     ? "its feed shrank past max_shrink: deletion held"
 		: j->body == NULL ? "its feed is down with no good snapshot"
 				  : NULL;

@@ -24,7 +24,6 @@ struct output;
 /* What a feed gave this run. */
 struct collect_use {
 	bool failed;      /* the fetch or the body failed (the snapshot, if any, stood in) */
-	bool usable;      /* a body (fresh, or the last good snapshot) was used */
 	const char *hold; /* its deletions are held, and why (static text), or NULL */
 	json_t *summary;  /* its summary, when out keeps summaries (json_decref it), else NULL */
 };

@@ -142,9 +142,9 @@ desired_hash_held(struct want *w, size_t nw, const struct have *h, size_t nh)
 	char key[LIMIT_VALUE_BYTES + 16];
 	for (size_t j = 0; j < nh; j++)
 		if (h[j].owned)
-			strset_add(held, key, state_key(key, sizeof(key), (int)h[j].type, h[j].value), 1);
+			strset_add(held, key, ioc_key(key, sizeof(key), (int)h[j].type, h[j].value), 1);
 	for (size_t i = 0; nh && i < nw; i++)
-		if (strset_get(held, key, state_key(key, sizeof(key), (int)w[i].type, w[i].value)) >= 0)
+		if (strset_get(held, key, ioc_key(key, sizeof(key), (int)w[i].type, w[i].value)) >= 0)
 			w[i].attrs = want_hash(&w[i]);
 	strset_free(held);
 }
@@ -191,8 +191,7 @@ struct desired_feeds {
 };
 
 struct desired_feeds *
-desired_read(const struct config *c, struct store *st, struct output *out, const struct desired_in *in,
-	     size_t *feeds_failed)
+desired_read(const struct config *c, struct store *st, struct output *out, const struct desired_in *in)
 {
 	struct policy *pol = policy_new();
 	if (!collect_allowlists(c, pol)) {
@@ -215,7 +214,6 @@ desired_read(const struct config *c, struct store *st, struct output *out, const
 		if (in && in->keep_reports)
 			keep_report(st, f->name, use.summary);
 		json_decref(use.summary);
-		*feeds_failed += use.failed;
 		df->failed[k] = use.failed;
 		df->hold[k] = use.hold;
 	}
@@ -228,16 +226,24 @@ desired_wants(struct desired_feeds *df, const bool *skip, const struct state *s,
 	      struct plan_down *down, size_t *ndown)
 {
 	const struct config *c = df->c;
-	struct merge *all = merge_new();
+	struct merge *all = NULL;
 	for (size_t k = 0; k < c->nfeeds; k++) {
 		const char *hold = df->hold[k];
-		if (skip && skip[k])
+		if (skip && skip[k]) {
 			hold = "its feed names a device group MDE does not know";
-		else if (df->set[k])
+		} else if (df->set[k] && all == NULL) {
+			all = df->set[k]; /* the first set is taken, not copied */
+			df->set[k] = NULL;
+		} else if (df->set[k]) {
 			merge_absorb(all, df->set[k]);
+			merge_free(df->set[k]); /* one feed's set at a time beside the whole */
+			df->set[k] = NULL;
+		}
 		if (hold && down)
 			down[(*ndown)++] = (struct plan_down){c->feeds[k].name, hold};
 	}
+	if (all == NULL)
+		all = merge_new();
 	struct want *w = build_wants(c, all, s, now, nw);
 	merge_free(all);
 	return w;
@@ -269,9 +275,10 @@ struct want *
 desired_build(const struct config *c, struct store *st, struct output *out, size_t *nw, size_t *feeds_failed)
 {
 	*feeds_failed = 0;
-	struct desired_feeds *df = desired_read(c, st, out, NULL, feeds_failed);
+	struct desired_feeds *df = desired_read(c, st, out, NULL);
 	if (df == NULL)
 		return NULL;
+	*feeds_failed = desired_failed(df, NULL);
 	struct state s;
 	state_load(st, &s);
 	struct want *w = desired_wants(df, NULL, &s, (long long)time(NULL), nw, NULL, NULL);

@@ -27,11 +27,11 @@ struct desired_in {
 /* The enabled feeds of a configuration, each read into its own set. */
 struct desired_feeds;
 
-/* Reads every enabled feed (collect.h), reporting each to out;
- * *feeds_failed counts those that failed. NULL when an allowlist cannot
- * be loaded (printed). Free with desired_feeds_free. */
+/* Reads every enabled feed (collect.h), reporting each to out
+ * (desired_failed counts those that failed). NULL when an allowlist
+ * cannot be loaded (printed). Free with desired_feeds_free. */
 struct desired_feeds *desired_read(const struct config *c, struct store *st, struct output *out,
-				   const struct desired_in *in, size_t *feeds_failed);
+				   const struct desired_in *in);
 void desired_feeds_free(struct desired_feeds *df);
 /* The feeds that failed, those with skip[k] set aside (skip may be NULL). */
 size_t desired_failed(const struct desired_feeds *df, const bool *skip);
@@ -42,7 +42,8 @@ size_t desired_failed(const struct desired_feeds *df, const bool *skip);
  * sent or deleted). down (may be NULL) gets the feeds whose deletions are
  * held, with why: a feed paused (enabled = no), a feed skipped, a feed
  * down with no snapshot, a feed that shrank past max_shrink (unless
- * forced). Free with desired_free.
+ * forced). Once: the feeds' sets are used up (taken or freed as they
+ * join). Free with desired_free.
  */
 struct want *desired_wants(struct desired_feeds *df, const bool *skip, const struct state *s, long long now, size_t *nw,
 			   struct plan_down *down, size_t *ndown);

@@ -15,15 +15,34 @@
 #include "log.h"
 #include "util.h"
 
+/* Where the credential is: the kind of source, and for each what its
+ * errors call it, and the most a file of it may hold. */
+enum source {
+	SRC_FILE,       /* client_secret_file */
+	SRC_ENV,        /* client_secret_env: where is the variable's name */
+	SRC_CREDENTIAL, /* client_secret_credential, under $CREDENTIALS_DIRECTORY */
+	SRC_CERTIFICATE
+};
+static const struct {
+	const char *what; /* for file_*_private ("credential" may be root's) */
+	const char *label;
+	size_t max;
+} sources[] = {
+	[SRC_FILE] = {"client_secret_file", "client_secret_file", LIMIT_SECRET_BYTES},
+	[SRC_ENV] = {NULL, "client_secret_env", 0},
+	[SRC_CREDENTIAL] = {"credential", "client_secret_credential", LIMIT_SECRET_BYTES},
+	[SRC_CERTIFICATE] = {"certificate", "certificate", LIMIT_CERTIFICATE_BYTES},
+};
+
 struct mde_auth {
 	char *tenant, *client_id, *login;
 	char *resource;
 	char *alt_resource; /* gov clouds: the other candidate audience (spec 9, gov-audience) */
 	int token_version;
-	/* Where the credential is: exactly one. */
-	char *secret_file, *secret_env, *secret_credential, *certificate;
-	bool loaded;  /* the credential has been read */
-	char *secret; /* or NULL with the certificate */
+	enum source source; /* where the credential is (below) */
+	char *where;        /* its file, or its variable's name */
+	bool loaded;        /* the credential has been read */
+	char *secret;       /* or NULL with the certificate */
 	EVP_PKEY *key;
 	char *x5t, *x5t256; /* of the certificate */
 	bool rs256;
@@ -200,29 +219,18 @@ client_assertion(struct mde_auth *m, const char *aud, char *why, size_t whysz)
 	return out;
 }
 
-/* Where the credential lives, checked without reading it. */
+/* The one source c names, into *src and *where (a new string: the path,
+ * or the variable's name); false with why filled. */
 static bool
-preflight(const struct config *c, char *why, size_t whysz)
+source_of(const struct config *c, enum source *src, char **where, char *why, size_t whysz)
 {
-	int sources =
-		!!c->client_secret_file + !!c->client_secret_env + !!c->client_secret_credential + !!c->certificate;
-	if (sources != 1) {
+	int n = !!c->client_secret_file + !!c->client_secret_env + !!c->client_secret_credential + !!c->certificate;
+	if (n != 1) {
 		set_why(why, whysz,
 			"[mde] needs exactly one of client_secret_file, client_secret_env, "
 			"client_secret_credential and certificate (%d given)",
-			sources);
+			n);
 		return false;
-	}
-	if (c->client_secret_file)
-		return file_check_private(c->client_secret_file, "client_secret_file", LIMIT_SECRET_BYTES, why, whysz);
-	if (c->client_secret_env) {
-		const char *v = getenv(c->client_secret_env);
-		if (v == NULL || *v == '\0') {
-			set_why(why, whysz, "client_secret_env: the environment variable %s is not set",
-				c->client_secret_env);
-			return false;
-		}
-		return true;
 	}
 	if (c->client_secret_credential) {
 		const char *dir = getenv("CREDENTIALS_DIRECTORY");
@@ -233,20 +241,43 @@ preflight(const struct config *c, char *why, size_t whysz)
 				c->client_secret_credential);
 			return false;
 		}
-		char *p = xasprintf("%s/%s", dir, c->client_secret_credential);
-		bool ok = file_check_private(p, "credential", LIMIT_SECRET_BYTES, why, whysz);
-		free(p);
-		return ok;
+		*src = SRC_CREDENTIAL;
+		*where = xasprintf("%s/%s", dir, c->client_secret_credential);
+		return true;
 	}
-	return file_check_private(c->certificate, "certificate", LIMIT_CERTIFICATE_BYTES, why, whysz);
+	*src = c->client_secret_file ? SRC_FILE : c->client_secret_env ? SRC_ENV : SRC_CERTIFICATE;
+	*where = xstrdup(c->client_secret_file          ? c->client_secret_file
+				 : c->client_secret_env ? c->client_secret_env
+							: c->certificate);
+	return true;
+}
+
+/* The environment variable's value, or NULL with why filled. */
+static const char *
+env_secret(const char *name, char *why, size_t whysz)
+{
+	const char *v = getenv(name);
+	if (v && *v)
+		return v;
+	set_why(why, whysz, "client_secret_env: the environment variable %s is not set", name);
+	return NULL;
 }
 
 struct mde_auth *
 mde_auth_new(const struct config *c, const char *login, const char *resource, const char *alt_resource, char *why,
 	     size_t whysz)
 {
-	if (!preflight(c, why, whysz))
+	enum source src;
+	char *where;
+	if (!source_of(c, &src, &where, why, whysz))
 		return NULL;
+	/* Checked now, read later (load): only where it lives and how. */
+	bool ok = src == SRC_ENV ? env_secret(where, why, whysz) != NULL
+				 : file_check_private(where, sources[src].what, sources[src].max, why, whysz);
+	if (!ok) {
+		free(where);
+		return NULL;
+	}
 	struct mde_auth *a = xcalloc(1, sizeof(*a));
 	a->tenant = xstrdup(c->tenant_id);
 	a->client_id = xstrdup(c->client_id);
@@ -255,10 +286,8 @@ mde_auth_new(const struct config *c, const char *login, const char *resource, co
 	a->alt_resource = alt_resource ? xstrdup(alt_resource) : NULL;
 	a->token_version = c->token_version;
 	a->rs256 = c->certificate_rs256;
-	a->secret_file = c->client_secret_file ? xstrdup(c->client_secret_file) : NULL;
-	a->secret_env = c->client_secret_env ? xstrdup(c->client_secret_env) : NULL;
-	a->secret_credential = c->client_secret_credential ? xstrdup(c->client_secret_credential) : NULL;
-	a->certificate = c->certificate ? xstrdup(c->certificate) : NULL;
+	a->source = src;
+	a->where = where;
 	return a;
 }
 
@@ -273,7 +302,7 @@ mde_auth_free(struct mde_auth *a)
 	json_decref(a->claims);
 	free(a->x5t), free(a->x5t256);
 	free(a->tenant), free(a->client_id), free(a->login), free(a->resource), free(a->alt_resource);
-	free(a->secret_file), free(a->secret_env), free(a->secret_credential), free(a->certificate);
+	free(a->where);
 	free(a);
 }
 
@@ -288,24 +317,15 @@ load(struct mde_auth *a, char *why, size_t whysz)
 		return ERR_CONFIG;
 	}
 	a->loaded = true;
-	if (a->secret_file) {
-		a->secret = trim_secret(
-			file_read_private(a->secret_file, "client_secret_file", LIMIT_SECRET_BYTES, why, whysz),
-			"client_secret_file", why, whysz);
-	} else if (a->secret_env) {
-		const char *v = getenv(a->secret_env);
-		if (v == NULL || *v == '\0')
-			set_why(why, whysz, "client_secret_env: the environment variable %s is not set", a->secret_env);
-		else
-			a->secret = trim_secret(xstrdup(v), "client_secret_env", why, whysz);
-	} else if (a->secret_credential) {
-		const char *dir = getenv("CREDENTIALS_DIRECTORY");
-		char *p = xasprintf("%s/%s", dir ? dir : "", a->secret_credential);
-		a->secret = trim_secret(file_read_private(p, "credential", LIMIT_SECRET_BYTES, why, whysz),
-					"client_secret_credential", why, whysz);
-		free(p);
+	const char *label = sources[a->source].label;
+	if (a->source == SRC_CERTIFICATE) {
+		load_certificate(a, a->where, why, whysz);
+	} else if (a->source == SRC_ENV) {
+		const char *v = env_secret(a->where, why, whysz);
+		a->secret = v ? trim_secret(xstrdup(v), label, why, whysz) : NULL;
 	} else {
-		load_certificate(a, a->certificate, why, whysz);
+		char *text = file_read_private(a->where, sources[a->source].what, sources[a->source].max, why, whysz);
+		a->secret = trim_secret(text, label, why, whysz);
 	}
 	return a->secret || a->key ? ERR_OK : ERR_CONFIG;
 }

@@ -112,7 +112,7 @@ pass_feeds(struct pass *x)
 				.force_feeds = o->force_feeds,
 				.nforce_feeds = o->nforce_feeds,
 				.keep_reports = true};
-	struct desired_feeds *df = desired_read(x->c, x->st, &out, &in, &x->feeds_failed);
+	struct desired_feeds *df = desired_read(x->c, x->st, &out, &in);
 	if (out.fp != x->fp && out.fp)
 		fclose(out.fp);
 	x->feeds = out.summaries;
