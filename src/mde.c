@@ -150,12 +150,10 @@ mde_free(struct mde *m)
 const json_t *
 mde_roles(struct mde *m, char *why, size_t whysz)
 {
-	char *hdr;
-	enum err e = mde_auth_header(m->auth, m->t, mde_transport_now(m->t) + m->deadline_s, &hdr, why, whysz);
-	mde_auth_header_free(hdr);
-	if (e != ERR_OK)
+	const json_t *claims;
+	if (mde_auth_claims(m->auth, m->t, mde_transport_now(m->t) + m->deadline_s, &claims, why, whysz) != ERR_OK)
 		return NULL;
-	json_t *roles = json_object_get(mde_auth_claims(m->auth), "roles");
+	json_t *roles = json_object_get(claims, "roles");
 	if (!json_is_array(roles)) {
 		set_why(why, whysz, "the token carries no roles claim");
 		return NULL;

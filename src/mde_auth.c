@@ -465,15 +465,20 @@ ensure_token(struct mde_auth *m, struct mde_transport *t, double deadline, char 
 	return e;
 }
 
+/* A token valid for a while at hand, the credential read first if it is
+ * not yet. */
+static enum err
+ready(struct mde_auth *a, struct mde_transport *t, double deadline, char *why, size_t whysz)
+{
+	enum err e = load(a, why, whysz);
+	return e == ERR_OK ? ensure_token(a, t, deadline, why, whysz) : e;
+}
+
 enum err
 mde_auth_header(struct mde_auth *a, struct mde_transport *t, double deadline, char **hdr, char *why, size_t whysz)
 {
-	*hdr = NULL;
-	enum err e = load(a, why, whysz);
-	if (e == ERR_OK)
-		e = ensure_token(a, t, deadline, why, whysz);
-	if (e == ERR_OK)
-		*hdr = xasprintf("Authorization: Bearer %s", a->token);
+	enum err e = ready(a, t, deadline, why, whysz);
+	*hdr = e == ERR_OK ? xasprintf("Authorization: Bearer %s", a->token) : NULL;
 	return e;
 }
 
@@ -489,8 +494,11 @@ mde_auth_expire(struct mde_auth *a)
 	a->token_renew_at = 0;
 }
 
-const json_t *
-mde_auth_claims(const struct mde_auth *a)
+enum err
+mde_auth_claims(struct mde_auth *a, struct mde_transport *t, double deadline, const json_t **claims, char *why,
+		size_t whysz)
 {
-	return a->claims;
+	enum err e = ready(a, t, deadline, why, whysz);
+	*claims = e == ERR_OK ? a->claims : NULL;
+	return e;
 }

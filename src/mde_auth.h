@@ -38,8 +38,10 @@ void mde_auth_header_free(char *hdr);
 /* The token was refused (a 401): the next header gets a new one. */
 void mde_auth_expire(struct mde_auth *a);
 
-/* The current token's claims (borrowed; NULL when it has none that can
- * be read). */
-const json_t *mde_auth_claims(const struct mde_auth *a);
+/* The claims of a token valid for a while (got first if need be, as
+ * mde_auth_header does) into *claims: borrowed, valid until the next
+ * call; NULL when the token's payload cannot be read. */
+enum err mde_auth_claims(struct mde_auth *a, struct mde_transport *t, double deadline, const json_t **claims, char *why,
+			 size_t whysz);
 
 #endif
