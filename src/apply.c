@@ -445,7 +445,7 @@ apply_record(struct run *r, const struct state *s, long long now)
 /* One change, logged per value (a text line, or {"change": ...} in a
  * JSON log) and kept for the value's history. */
 static void
-change(struct run *r, struct store_change *v, size_t *n, const char *op, enum ioc_type t, const char *value, int action,
+change(struct store_change *v, size_t *n, const char *op, enum ioc_type t, const char *value, int action,
        const char *feed, const char *reason, const char *id, long long now)
 {
 	v[(*n)++] = (struct store_change){.type = (int)t,
@@ -464,7 +464,6 @@ change(struct run *r, struct store_change *v, size_t *n, const char *op, enum io
 	log_fields(LOG_INFO, j, "change: %s %s %s %s (feed %s: %s)%s%s", op, ioc_type_name(t), value, an,
 		   feed && *feed ? feed : "-", reason ? reason : "", id ? " id " : "", id ? id : "");
 	json_decref(j);
-	(void)r;
 }
 
 void
@@ -483,15 +482,15 @@ apply_record_changes(struct run *r, long long now)
 		case OP_RENEW:
 		case OP_REPLACE:
 			if (r->want_id && r->want_id[o->want])
-				change(r, v, &n, plan_op_name(o->kind), w->type, w->value, (int)w->action, w->feeds,
+				change(v, &n, plan_op_name(o->kind), w->type, w->value, (int)w->action, w->feeds,
 				       o->why, r->want_id[o->want], now);
 			break;
 		case OP_DELETE:
 			if (!o->late && r->have_gone && r->have_gone[o->have])
-				change(r, v, &n, "delete", h->type, h->value, h->action, w ? w->feeds : NULL, o->why,
+				change(v, &n, "delete", h->type, h->value, h->action, w ? w->feeds : NULL, o->why,
 				       h->id, now);
 			break;
-		case OP_HOLD: change(r, v, &n, "hold", h->type, h->value, h->action, NULL, o->why, h->id, now); break;
+		case OP_HOLD: change(v, &n, "hold", h->type, h->value, h->action, NULL, o->why, h->id, now); break;
 		default: break;
 		}
 	}
@@ -501,7 +500,7 @@ apply_record_changes(struct run *r, long long now)
 		int t = model_type(json_string_value(json_object_get(f, "type")));
 		const char *val = json_string_value(json_object_get(f, "value"));
 		if (val)
-			change(r, v, &n, "failed", (enum ioc_type)t, val, -1, NULL,
+			change(v, &n, "failed", (enum ioc_type)t, val, -1, NULL,
 			       json_string_value(json_object_get(f, "reason")), NULL, now);
 	}
 	if (store_history_add(r->st, v, n) != ERR_OK)

@@ -53,10 +53,7 @@ cmd_feeds(struct app *a, int argc, char **argv)
 	if (c == NULL)
 		return EXIT_USAGE;
 	for (int i = optind; i < argc; i++) {
-		size_t k;
-		for (k = 0; k < c->nfeeds && strcmp(c->feeds[k].name, argv[i]) != 0; k++)
-			;
-		if (k == c->nfeeds) {
+		if (config_feed(c, argv[i]) == NULL) {
 			fprintf(stderr, "iocsync feeds: no feed named \"%s\" in %s\n", argv[i], c->path);
 			config_free(c);
 			return EXIT_USAGE;

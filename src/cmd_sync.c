@@ -83,10 +83,7 @@ run(struct app *a, int argc, char **argv, bool is_plan)
 	if (c == NULL)
 		goto fail;
 	for (size_t i = 0; i < o.nforce_feeds; i++) {
-		bool known = false;
-		for (size_t k = 0; k < c->nfeeds; k++)
-			known |= strcmp(c->feeds[k].name, ff[i]) == 0;
-		if (!known) {
+		if (config_feed(c, ff[i]) == NULL) {
 			fprintf(stderr, "iocsync: %s: --force-feed %s: no such feed in %s\n", o.verb, ff[i], c->path);
 			config_free(c);
 			goto fail;

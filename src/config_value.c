@@ -237,8 +237,7 @@ static void
 set_action(struct parse *p, const struct key *k, char *field, const char *v)
 {
 	(void)k;
-	int i;
-	i = ioc_action_parse(v);
+	int i = ioc_action_parse(v);
 	if (i < 0) {
 		config_err_at(p, p->line, "action: \"%s\" is not one of allow, audit, warn, block, block-and-remediate",
 			      v);
@@ -267,8 +266,7 @@ static void
 set_format(struct parse *p, const struct key *k, char *field, const char *v)
 {
 	(void)k;
-	int i;
-	i = feed_format_parse(v);
+	int i = feed_format_parse(v);
 	if (i < 0) {
 		config_err_at(p, p->line,
 			      "format: \"%s\" is not one of auto, text, hosts, netset, csv, stix, misp, report, taxii",

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "mde.h"
+#include "model.h"
 #include "report.h"
 #include "util.h"
 
@@ -27,17 +28,6 @@ say(struct doctor_result *d, enum doctor_verdict v, const char *check, const cha
 		json_object_set_new(x, "advice", json_string(advice));
 	json_array_append_new(d->checks, x);
 	d->n[v]++;
-}
-
-static bool
-has_role(const json_t *roles, const char *name)
-{
-	size_t i;
-	json_t *x;
-	json_array_foreach((json_t *)roles, i, x)
-		if (json_is_string(x) && strcmp(json_string_value(x), name) == 0)
-			return true;
-	return false;
 }
 
 static void
@@ -289,9 +279,9 @@ check_tenant(struct doctor_result *d, const struct config *c, const struct clock
 	}
 	say(d, DOCTOR_OK, "token", NULL, "a token for tenant %s, app %s", c->tenant_id ? c->tenant_id : "?",
 	    c->client_id ? c->client_id : "?");
-	bool ti_all = has_role(roles, "Ti.ReadWrite.All"), ti = ti_all || has_role(roles, "Ti.ReadWrite");
-	bool mach = has_role(roles, "Machine.Read.All") || has_role(roles, "Machine.ReadWrite.All");
-	bool aq = has_role(roles, "AdvancedQuery.Read.All");
+	bool ti_all = model_has_role(roles, "Ti.ReadWrite.All"), ti = ti_all || model_has_role(roles, "Ti.ReadWrite");
+	bool mach = model_has_role(roles, "Machine.Read.All") || model_has_role(roles, "Machine.ReadWrite.All");
+	bool aq = model_has_role(roles, "AdvancedQuery.Read.All");
 	static const char grant[] =
 		"Entra ID > App registrations > the app > API permissions > Add > APIs my "
 		"organization uses > WindowsDefenderATP > Application permissions; then grant "

@@ -606,3 +606,10 @@ ioc_canon_as(enum ioc_type t, const char *value, char *out, size_t outsz)
 	free(x);
 	return ok;
 }
+
+size_t
+ioc_key(char *buf, size_t sz, int type, const char *value)
+{
+	int n = snprintf(buf, sz, "%d:%s", type, value);
+	return n < 0 ? 0 : (size_t)n < sz ? (size_t)n : sz - 1;
+}

@@ -157,4 +157,8 @@ enum cidr_mode {
 	CIDR_EXPAND
 };
 
+/* The key an indicator is found by in a set: "type:value" into buf (at
+ * most sz - 1 bytes, NUL-terminated); returns its length. */
+size_t ioc_key(char *buf, size_t sz, int type, const char *value);
+
 #endif

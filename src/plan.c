@@ -60,13 +60,6 @@ plan_item_retryable(const char *reason)
 	return true;
 }
 
-static size_t
-tv_key(char *buf, size_t sz, enum ioc_type t, const char *value)
-{
-	int n = snprintf(buf, sz, "%d:%s", (int)t, value);
-	return n < 0 ? 0 : (size_t)n < sz ? (size_t)n : sz - 1;
-}
-
 struct rank_ctx {
 	const struct want *w;
 	const bool *present; /* [nw]: iocsync holds it in MDE now */
@@ -193,7 +186,7 @@ index_haves(struct build *b)
 	b->want_of = xmalloc((in->nh ? in->nh : 1) * sizeof(*b->want_of));
 	for (size_t j = 0; j < in->nh; j++) {
 		next_same[j] = b->want_of[j] = SIZE_MAX;
-		size_t kl = tv_key(key, ks, in->h[j].type, in->h[j].value);
+		size_t kl = ioc_key(key, ks, in->h[j].type, in->h[j].value);
 		if (!in->h[j].owned) {
 			b->p->others++;
 			strset_add(b->others, key, kl, (int)j);
@@ -210,7 +203,7 @@ index_haves(struct build *b)
 	}
 	b->present = xcalloc(in->nw ? in->nw : 1, sizeof(*b->present));
 	for (size_t i = 0; i < in->nw; i++) {
-		int at = strset_get(hk, key, tv_key(key, ks, in->w[i].type, in->w[i].value));
+		int at = strset_get(hk, key, ioc_key(key, ks, in->w[i].type, in->w[i].value));
 		for (size_t j = at < 0 ? SIZE_MAX : (size_t)at; j != SIZE_MAX; j = next_same[j])
 			if (b->want_of[j] == SIZE_MAX) /* the first want of that key: wants are distinct */
 				b->want_of[j] = i;
@@ -231,7 +224,7 @@ rank(struct build *b)
 	b->fate = xcalloc(in->nw ? in->nw : 1, sizeof(*b->fate));
 	b->fate_why = xcalloc(in->nw ? in->nw : 1, sizeof(*b->fate_why));
 	for (size_t i = 0; i < in->nw; i++) {
-		if (strset_get(b->others, b->key, tv_key(b->key, sizeof(b->key), in->w[i].type, in->w[i].value)) >= 0)
+		if (strset_get(b->others, b->key, ioc_key(b->key, sizeof(b->key), in->w[i].type, in->w[i].value)) >= 0)
 			b->fate[i] = OP_CONFLICT;
 		else
 			order[nc++] = i, b->fate[i] = OP_KEEP;
@@ -326,7 +319,7 @@ plan_want(struct build *b, size_t i)
 	struct plan *p = b->p;
 	const struct want *w = &in->w[i];
 	if (b->fate[i] == OP_CONFLICT) {
-		int theirs = strset_get(b->others, b->key, tv_key(b->key, sizeof(b->key), w->type, w->value));
+		int theirs = strset_get(b->others, b->key, ioc_key(b->key, sizeof(b->key), w->type, w->value));
 		add_op(p, &b->cap, OP_CONFLICT, i, (size_t)theirs, false, "owned by another app or a person");
 	} else if (b->fate[i] == OP_OVER_BUDGET) {
 		/* Listed one by one up to LIMIT_PLAN_OVER_LISTED, counted past it:

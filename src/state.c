@@ -8,13 +8,6 @@
 #include "log.h"
 #include "util.h"
 
-size_t
-state_key(char *buf, size_t sz, int t, const char *v)
-{
-	int n = snprintf(buf, sz, "%d:%s", t, v);
-	return n < 0 ? 0 : (size_t)n < sz ? (size_t)n : sz - 1;
-}
-
 static void
 state_row(void *ctx, const struct store_ind *x)
 {
@@ -25,7 +18,7 @@ state_row(void *ctx, const struct store_ind *x)
 		s->corrupt++;
 		return;
 	}
-	size_t kl = state_key(key, sizeof(key), x->type, x->value);
+	size_t kl = ioc_key(key, sizeof(key), x->type, x->value);
 	int at = strset_get(s->idx, key, kl);
 	if (at >= 0) {
 		struct state_row *r = &s->r[at];
@@ -67,7 +60,7 @@ const struct state_row *
 state_get(const struct state *s, int t, const char *v)
 {
 	char key[LIMIT_VALUE_BYTES + 16];
-	int at = strset_get(s->idx, key, state_key(key, sizeof(key), t, v));
+	int at = strset_get(s->idx, key, ioc_key(key, sizeof(key), t, v));
 	return at >= 0 ? &s->r[at] : NULL;
 }
 

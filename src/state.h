@@ -28,8 +28,6 @@ struct state {
 	size_t corrupt;     /* rows without a value: skipped, and said */
 };
 
-/* "type:value" into buf (at most sz - 1 bytes); returns its length. */
-size_t state_key(char *buf, size_t sz, int t, const char *v);
 /* Reads st's indicators into *s (a corrupt row is skipped and said);
  * free with state_free. */
 void state_load(struct store *st, struct state *s);
