@@ -15,6 +15,7 @@ struct http {
 	struct http_opts o;
 	char *capath; /* libcurl's built-in CA directory, kept beside ca_file */
 	char *cainfo; /* its built-in bundle (when there is no directory) */
+	char *bundle; /* cainfo and ca_file joined, read once (set_ca) */
 };
 
 /* What the connection callback needs for one transfer. */
@@ -121,6 +122,7 @@ http_free(struct http *h)
 	curl_easy_cleanup(h->curl);
 	free(h->capath);
 	free(h->cainfo);
+	free(h->bundle);
 	free(h);
 }
 
@@ -237,24 +239,26 @@ http_set_stub(http_stub_fn fn, void *ctx)
 
 /* The CA bundle: ca_file trusted besides the system's store, never
  * instead of it (the directory stays when libcurl has one, else the two
- * bundles go together, in *bundle, which the caller frees after the
- * transfer). */
+ * bundles go together, joined on the first request and kept). */
 static void
-set_ca(struct http *h, CURL *c, struct curl_blob *blob, char **bundle, const char **bad)
+set_ca(struct http *h, CURL *c, struct curl_blob *blob, const char **bad)
 {
 	SET(c, bad, CURLOPT_CAINFO, h->o.ca_file);
 	if (h->capath) {
 		SET(c, bad, CURLOPT_CAPATH, h->capath);
-	} else if (h->cainfo) {
+		return;
+	}
+	if (h->cainfo && h->bundle == NULL) {
 		char *a = NULL, *b = NULL;
 		size_t na = 0, nb = 0;
 		if (file_read(h->cainfo, LIMIT_CA_BUNDLE_BYTES, &a, &na) == ERR_OK &&
-		    file_read(h->o.ca_file, LIMIT_CA_BUNDLE_BYTES, &b, &nb) == ERR_OK) {
-			*bundle = xasprintf("%s\n%s", a, b);
-			*blob = (struct curl_blob){*bundle, strlen(*bundle), CURL_BLOB_NOCOPY};
-			SET(c, bad, CURLOPT_CAINFO_BLOB, blob);
-		}
+		    file_read(h->o.ca_file, LIMIT_CA_BUNDLE_BYTES, &b, &nb) == ERR_OK)
+			h->bundle = xasprintf("%s\n%s", a, b);
 		free(a), free(b);
+	}
+	if (h->bundle) {
+		*blob = (struct curl_blob){h->bundle, strlen(h->bundle), CURL_BLOB_NOCOPY};
+		SET(c, bad, CURLOPT_CAINFO_BLOB, blob);
 	}
 }
 
@@ -350,7 +354,6 @@ http_do(struct http *h, const struct http_req *q, struct http_reply *r)
 	char errbuf[CURL_ERROR_SIZE] = "";
 	struct guard g = {.curl = c, .on = q->no_private_redirect, .first = -1};
 	struct curl_blob blob = {0};
-	char *bundle = NULL;
 
 	memset(r, 0, sizeof(*r));
 	/* Reset the per-request options, keep the connection cache. */
@@ -360,9 +363,8 @@ http_do(struct http *h, const struct http_req *q, struct http_reply *r)
 	hl = curl_slist_append(hl, "Expect:");
 	const char *bad = set_options(h, q, &s, &g, errbuf, hl);
 	if (bad == NULL && h->o.ca_file)
-		set_ca(h, c, &blob, &bundle, &bad);
+		set_ca(h, c, &blob, &bad);
 	CURLcode cc = bad ? CURLE_UNKNOWN_OPTION : curl_easy_perform(c);
-	free(bundle);
 	curl_slist_free_all(hl);
 	/* The headers and the error buffer point into this frame: dropped
 	 * from the handle (setting NULL cannot fail). */
