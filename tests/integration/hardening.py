@@ -5,7 +5,7 @@ system call filter (tests/seccomp/unitfilter.c builds it from the unit
 files' own lines).
 
   hardening.py path/to/iocsync path/to/mde-emulator path/to/unitfilter SOURCE_DIR [TEST...]"""
-import http.server, json, os, shutil, socketserver, subprocess, sys, threading
+import http.server, json, os, socketserver, subprocess, sys, threading
 
 UNITFILTER = os.path.abspath(sys.argv.pop(3))
 SRC = os.path.abspath(sys.argv.pop(3))
@@ -175,8 +175,7 @@ def the_secret_is_read_only_after_every_feed_is_parsed(c):
     are read only when the first token is needed: after every feed, the
     hostile input, is parsed, even when device groups must be checked
     with MDE first. Seen by the system calls themselves (strace -y)."""
-    if not shutil.which("strace"):
-        raise itest.Skip("strace is not installed (scripts/install-deps --dev installs it)")
+    itest.require_tool("strace", "scripts/install-deps --dev installs it")
     a = c.feed("first", ips(50))
     b = c.feed("second", ips(50, start=100), device_groups="Finance")
     trace = os.path.join(c.dir, "trace")

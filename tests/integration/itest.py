@@ -4,7 +4,7 @@ fresh tenant and state per test; every output kept and searched for the
 secret and for tokens at the end. Scripts import it and call main():
   SCRIPT path/to/iocsync path/to/mde-emulator [TEST...]
 IOCSYNC_WRAPPER (e.g. valgrind ...) runs iocsync under a wrapper."""
-import json, os, random, signal, ssl, subprocess, sys, tempfile, time, traceback
+import json, os, random, shutil, signal, ssl, subprocess, sys, tempfile, time, traceback
 import urllib.error, urllib.parse, urllib.request
 
 IOCSYNC, EMU = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
@@ -102,6 +102,17 @@ class Emulator:
 
 class Skip(Exception):
     pass
+
+
+def require_tool(name, why):
+    """A tool a case needs: skipped when it is missing, except under CI
+    (CI=true), where `make check` installs it and its absence must fail
+    the case, not hide it."""
+    if shutil.which(name):
+        return
+    if os.environ.get("CI", "").lower() in ("true", "1"):
+        raise AssertionError("%s is not installed, and CI=true: %s" % (name, why))
+    raise Skip("%s is not installed: %s" % (name, why))
 
 
 class Ctx:
