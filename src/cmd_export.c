@@ -26,6 +26,7 @@
 static const char usage[] =
 	"usage: iocsync [-c FILE] export --format mde-csv [--out PREFIX]\n"
 	"       iocsync [-c FILE] export --format firewall-ps1 [--from desired | mde] [--inbound]\n"
+	"                                [--protocol udp | tcp | both] [--device-group NAME]\n"
 	"                                [--group NAME] [--per-rule N] [--uninstall] [--out FILE]\n"
 	"\n"
 	"Writes the desired set (the feeds as sync would send them) as the CSV the\n"
@@ -42,6 +43,10 @@ static const char usage[] =
 	"default iocsync), replaced whole each time the script runs; at most N\n"
 	"addresses a rule (--per-rule, default 1000, at most 10000). --uninstall\n"
 	"writes the script that removes the group.\n"
+	"--protocol udp writes UDP rules only: the gap network protection leaves when\n"
+	"it runs in block mode (default both). --device-group NAME keeps the\n"
+	"indicators scoped to that MDE device group or to all devices (a script for\n"
+	"the devices of that group).\n"
 	"Exit status: 0, 1 a feed failed, MDE could not be listed or a file cannot\n"
 	"be written, 2 usage.\n";
 
@@ -64,6 +69,34 @@ write_script(struct fw_opts *fo, const char *source, const char *const *addrs, s
 	}
 	free(text);
 	return rc;
+}
+
+/* Whether an indicator scoped to groups (none: all devices) reaches
+ * the devices of group (NULL: every indicator does). */
+static bool
+scoped_to(const char *group, char *const *groups, size_t n)
+{
+	if (group == NULL || n == 0)
+		return true;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(groups[i], group) == 0)
+			return true;
+	return false;
+}
+
+/* The same for an indicator of MDE's (its rbacGroupNames). */
+static bool
+mde_scoped_to(const char *group, json_t *x)
+{
+	json_t *g = json_object_get(x, "rbacGroupNames"), *e;
+	size_t i;
+	if (group == NULL || json_array_size(g) == 0)
+		return true;
+	json_array_foreach(g, i, e) {
+		if (json_is_string(e) && strcmp(json_string_value(e), group) == 0)
+			return true;
+	}
+	return false;
 }
 
 /* The firewall script, from the desired set w or from MDE's list. */
@@ -103,7 +136,8 @@ export_firewall(const struct config *c, const struct want *w, size_t nw, bool fr
 			const char *t = json_string_value(json_object_get(x, "indicatorType"));
 			const char *act = json_string_value(json_object_get(x, "action"));
 			const char *v = json_string_value(json_object_get(x, "indicatorValue"));
-			if (!(t && v && act && strcmp(t, "IpAddress") == 0 && strcmp(act, "Block") == 0))
+			if (!(t && v && act && strcmp(t, "IpAddress") == 0 && strcmp(act, "Block") == 0) ||
+			    !mde_scoped_to(fo->device_group, x))
 				continue;
 			char pw[300] = "";
 			enum ioc_reason rr = ioc_parse(v, strlen(v), &oo, io, pw, sizeof(pw));
@@ -130,7 +164,8 @@ export_firewall(const struct config *c, const struct want *w, size_t nw, bool fr
 	} else {
 		ips = xcalloc(nw + 1, sizeof(*ips));
 		for (size_t i = 0; i < nw; i++)
-			if (w[i].type == IOC_IP && w[i].action == ACT_BLOCK)
+			if (w[i].type == IOC_IP && w[i].action == ACT_BLOCK &&
+			    scoped_to(fo->device_group, w[i].feed->device_groups, w[i].feed->ndevice_groups))
 				ips[n++] = w[i].value;
 		snprintf(src, sizeof(src), "the desired set of %s (IpAddress, action Block)", c->path);
 	}
@@ -153,6 +188,8 @@ cmd_export(struct app *a, int argc, char **argv)
 		{"group", required_argument, NULL, 'g'},
 		{"per-rule", required_argument, NULL, 'p'},
 		{"uninstall", no_argument, NULL, 'u'},
+		{"protocol", required_argument, NULL, 'P'},
+		{"device-group", required_argument, NULL, 'd'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -169,6 +206,16 @@ cmd_export(struct app *a, int argc, char **argv)
 		case 'i': fo.inbound = true; break;
 		case 'g': fo.group = optarg; break;
 		case 'u': fo.uninstall = true; break;
+		case 'd': fo.device_group = optarg; break;
+		case 'P':
+			if (strcmp(optarg, "udp") == 0 || strcmp(optarg, "tcp") == 0 || strcmp(optarg, "both") == 0) {
+				fo.protocols = optarg[0] == 'u' ? FIREWALL_UDP
+					: optarg[0] == 't'      ? FIREWALL_TCP
+								: FIREWALL_TCP | FIREWALL_UDP;
+				break;
+			}
+			fprintf(stderr, "iocsync export: --protocol %s: udp, tcp or both\n", optarg);
+			return EXIT_USAGE;
 		case 'p':
 			if (num_parse(optarg, 1, FIREWALL_PER_RULE_MAX, &per, &why) != ERR_OK) {
 				fprintf(stderr, "iocsync export: --per-rule %s: %s (1 to %d)\n", optarg, why,
@@ -183,7 +230,8 @@ cmd_export(struct app *a, int argc, char **argv)
 	}
 	bool csv = format && strcmp(format, "mde-csv") == 0, fw = format && strcmp(format, "firewall-ps1") == 0;
 	if (optind < argc || (!csv && !fw) || (strcmp(from, "desired") != 0 && strcmp(from, "mde") != 0) ||
-	    (csv && (fo.inbound || fo.uninstall || strcmp(from, "desired") != 0)) || fo.group[0] == '\0') {
+	    (csv && (fo.inbound || fo.uninstall || fo.protocols || fo.device_group || strcmp(from, "desired") != 0)) ||
+	    fo.group[0] == '\0' || (fo.device_group && fo.device_group[0] == '\0')) {
 		if (format && !csv && !fw)
 			fprintf(stderr, "iocsync export: --format %s: known formats: mde-csv, firewall-ps1\n", format);
 		fputs(usage, stderr);

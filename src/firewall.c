@@ -58,8 +58,14 @@ firewall_ps1(const struct fw_opts *o, const char *const *addrs, size_t n)
 			v[m++] = v[i];
 	size_t parts = (m + per - 1) / per;
 	static const char *const dirs[] = {"Outbound", "Inbound"};
-	static const char *const protos[] = {"TCP", "UDP"};
-	size_t ndirs = o->inbound ? 2 : 1;
+	const char *protos[2];
+	size_t ndirs = o->inbound ? 2 : 1, nprotos = 0;
+	unsigned want = o->protocols ? o->protocols : FIREWALL_TCP | FIREWALL_UDP;
+	if (want & FIREWALL_TCP)
+		protos[nprotos++] = "TCP";
+	if (want & FIREWALL_UDP)
+		protos[nprotos++] = "UDP";
+	const char *which = nprotos == 2 ? "TCP and UDP" : want & FIREWALL_UDP ? "UDP only" : "TCP only";
 
 	sb_adds(&s,
 		"# iocsync: Windows Firewall rules for the IP indicators of Defender for Endpoint.\n"
@@ -70,17 +76,24 @@ firewall_ps1(const struct fw_opts *o, const char *const *addrs, size_t n)
 	ps_comment_text(&s, o->generated);
 	sb_adds(&s, " from ");
 	ps_comment_text(&s, o->source);
+	if (o->device_group) {
+		sb_adds(&s, ",\n# the indicators scoped to device group ");
+		ps_comment_text(&s, o->device_group);
+		sb_adds(&s, " or to all devices");
+	}
 	sb_adds(&s, ".\n# Rule group: ");
 	ps_comment_text(&s, o->group);
 	if (o->uninstall) {
 		sb_adds(&s, ". This script removes the group and every rule in it.\n");
 	} else {
 		sb_addf(&s,
-			". %zu address%s, %s, TCP and UDP, %zu addresses a rule at most:\n"
+			". %zu address%s, %s, %s, %zu addresses a rule at most:\n"
 			"# %zu rules. Running it again replaces the group; iocsync export --format\n"
 			"# firewall-ps1 --uninstall writes the script that removes it.\n",
-			m, m == 1 ? "" : "es", o->inbound ? "outbound and inbound" : "outbound", per,
-			parts * 2 * ndirs);
+			m, m == 1 ? "" : "es", o->inbound ? "outbound and inbound" : "outbound", which, per,
+			parts * nprotos * ndirs);
+		if (nprotos == 1 && (want & FIREWALL_UDP))
+			sb_adds(&s, "# UDP only: network protection in block mode stops TCP to these addresses.\n");
 	}
 	sb_adds(&s,
 		"#Requires -RunAsAdministrator\n#Requires -Modules NetSecurity\n"
@@ -104,7 +117,7 @@ firewall_ps1(const struct fw_opts *o, const char *const *addrs, size_t n)
 		}
 		sb_adds(&s, ")\n");
 		for (size_t d = 0; d < ndirs; d++)
-			for (size_t k = 0; k < 2; k++) {
+			for (size_t k = 0; k < nprotos; k++) {
 				char name[160];
 				snprintf(name, sizeof(name), "iocsync block %zu/%zu %s %s", p + 1, parts, protos[k],
 					 dirs[d]);
@@ -116,8 +129,8 @@ firewall_ps1(const struct fw_opts *o, const char *const *addrs, size_t n)
 					dirs[d], protos[k]);
 			}
 	}
-	sb_addf(&s, "\nWrite-Host \"iocsync: %zu rules in group '$Group' block %zu addresses (TCP and UDP, %s).\"\n",
-		parts * 2 * ndirs, m, o->inbound ? "outbound and inbound" : "outbound");
+	sb_addf(&s, "\nWrite-Host \"iocsync: %zu rules in group '$Group' block %zu addresses (%s, %s).\"\n",
+		parts * nprotos * ndirs, m, which, o->inbound ? "outbound and inbound" : "outbound");
 	free(v);
 	return s.buf;
 }

@@ -16,14 +16,19 @@
 #define FIREWALL_PER_RULE 1000
 #define FIREWALL_PER_RULE_MAX 10000
 
+#define FIREWALL_TCP 1u
+#define FIREWALL_UDP 2u
+
 struct fw_opts {
 	const char *group;     /* the rule group ("iocsync") */
 	const char *source;    /* "the desired set of /etc/iocsync/iocsync.conf", for the header */
 	const char *generated; /* "2026-11-23T12:00:00Z" */
 	const char *version;
-	bool inbound;    /* inbound rules as well as outbound */
-	bool uninstall;  /* only remove the group */
-	size_t per_rule; /* addresses a rule */
+	const char *device_group; /* only the indicators scoped to it or to all devices, or NULL */
+	unsigned protocols;       /* FIREWALL_TCP | FIREWALL_UDP; 0: both */
+	bool inbound;             /* inbound rules as well as outbound */
+	bool uninstall;           /* only remove the group */
+	size_t per_rule;          /* addresses a rule */
 };
 
 /* The script for addrs (canonical IPv4 and IPv6, sorted and deduplicated

@@ -566,6 +566,23 @@ def firewall_export_from_the_feeds_and_from_mde(c):
     assert "Remove-NetFirewallRule" in p.stdout and "New-NetFirewallRule" not in p.stdout, p.stdout
     c.run("export", "--format", "firewall-ps1", "--per-rule", "0", expect=2)
     c.run("export", "--format", "nope", expect=2)
+    # UDP only (the gap network protection leaves), and one device group's
+    # script: its own scoped indicators and those for all devices.
+    fin = ips(2, start=60)
+    c.feed("fin", fin, device_groups="Finance")
+    p = c.run("export", "--format", "firewall-ps1", "--protocol", "udp", "--device-group", "Servers")
+    assert p.stdout.count("New-NetFirewallRule") == 1 and "-Protocol UDP" in p.stdout, p.stdout
+    assert "-Protocol TCP" not in p.stdout and "device group Servers" in p.stdout, p.stdout
+    assert all("'%s'" % v in p.stdout for v in vals) and not any("'%s'" % v in p.stdout for v in fin), p.stdout
+    p = c.run("export", "--format", "firewall-ps1", "--device-group", "Finance")
+    assert all("'%s'" % v in p.stdout for v in vals + fin) and p.stdout.count("New-NetFirewallRule") == 2, p.stdout
+    c.sync_json()
+    p = c.run("export", "--format", "firewall-ps1", "--from", "mde", "--device-group", "Servers", "--protocol", "tcp")
+    assert "'45.200.0.9'" in p.stdout and not any("'%s'" % v in p.stdout for v in fin), p.stdout
+    assert "-Protocol UDP" not in p.stdout and p.stdout.count("-Protocol TCP") == 1, p.stdout
+    c.run("export", "--format", "firewall-ps1", "--protocol", "icmp", expect=2)
+    c.run("export", "--format", "mde-csv", "--protocol", "udp", expect=2)
+    c.run("export", "--format", "firewall-ps1", "--device-group", "", expect=2)
 
 
 @test

@@ -165,6 +165,42 @@ test_uninstall_and_empty(void **state)
 	free(s);
 }
 
+static void
+test_udp_only_for_one_device_group(void **state)
+{
+	(void)state;
+	/* The gap network protection leaves is UDP: --protocol udp writes
+	 * UDP rules only, one per direction and part; the header says which
+	 * device group the script is for. */
+	const char *ips[] = {"45.9.148.3", "2a01:4f8:c17:b8f:0:0:0:2", "91.92.240.1"};
+	struct fw_opts o = opts();
+	o.protocols = FIREWALL_UDP;
+	o.inbound = true;
+	o.device_group = "Finance\nWrite-Host pwned";
+	char *s = firewall_ps1(&o, ips, 3);
+	golden("udp-only-group.ps1", s);
+	assert_int_equal(count(s, "New-NetFirewallRule"), 2);
+	assert_int_equal(count(s, "-Protocol UDP"), 2);
+	assert_int_equal(count(s, "-Protocol TCP"), 0);
+	assert_non_null(strstr(s, "device group Finance Write-Host pwned or to all devices"));
+	assert_null(strstr(s, "\nWrite-Host pwned"));
+	free(s);
+	/* tcp alone, and both spelled out equal the default */
+	o = opts();
+	o.protocols = FIREWALL_TCP;
+	s = firewall_ps1(&o, ips, 3);
+	assert_int_equal(count(s, "-Protocol TCP"), 1);
+	assert_int_equal(count(s, "-Protocol UDP"), 0);
+	free(s);
+	o = opts();
+	char *def = firewall_ps1(&o, ips, 3);
+	o.protocols = FIREWALL_TCP | FIREWALL_UDP;
+	s = firewall_ps1(&o, ips, 3);
+	assert_string_equal(s, def);
+	free(s);
+	free(def);
+}
+
 int
 main(void)
 {
@@ -173,6 +209,7 @@ main(void)
 		cmocka_unit_test(test_split_inbound),
 		cmocka_unit_test(test_hostile_names_stay_quoted),
 		cmocka_unit_test(test_uninstall_and_empty),
+		cmocka_unit_test(test_udp_only_for_one_device_group),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
