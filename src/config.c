@@ -24,7 +24,7 @@ config_severity_name(enum severity s)
 	return (unsigned)s < SEV__COUNT ? config_severity_names[s] : "";
 }
 
-const char *const config_section_names[S__COUNT] = {"mde", "sync", "fetch", "allowlist", "feed", "tenant"};
+const char *const config_section_names[S__COUNT] = {"mde", "sync", "fetch", "allowlist", "alert", "feed", "tenant"};
 _Static_assert(NELEM(config_section_names) == S__COUNT, "section names");
 
 const struct key config_keys[] = {
@@ -71,6 +71,12 @@ const struct key config_keys[] = {
 	{S_FETCH, "max_bytes", K_INT, C(max_bytes), 1, LIMIT_FEED_BYTES},
 	{S_FETCH, "max_redirects", K_INT, C(max_redirects), 0, 20},
 	{S_ALLOWLIST, "file", K_FILES, C(allowlist_files), 0, 0},
+	{S_ALERT, "webhook", K_WEBHOOK, C(alert_webhook), 0, 0},
+	{S_ALERT, "webhook_file", K_PATH, C(alert_webhook_file), 0, 0},
+	{S_ALERT, "format", K_ALERTFMT, C(alert_format), 0, 0},
+	{S_ALERT, "feed_stale_after", K_DUR, C(feed_stale_after_s), 60, 365LL * 86400},
+	{S_ALERT, "stale_after", K_DUR, C(stale_after_s), 60, 365LL * 86400},
+	{S_ALERT, "timeout", K_DUR, C(alert_timeout_s), 1, 300},
 	{S_FEED, "url", K_URL, F(url), 0, 0},
 	{S_FEED, "format", K_FORMAT, F(format), 0, 0},
 	{S_FEED, "type", K_TYPES, F(types), 0, 0},
@@ -173,6 +179,8 @@ config_defaults(void)
 	c->timeout_s = LIMIT_FETCH_TIMEOUT_S_DEFAULT;
 	c->max_bytes = LIMIT_FETCH_BYTES_DEFAULT;
 	c->max_redirects = LIMIT_REDIRECTS;
+	c->feed_stale_after_s = 2 * 86400;
+	c->alert_timeout_s = 30;
 	return c;
 }
 
@@ -244,6 +252,8 @@ config_free(struct config *c)
 	free(c->ca_file);
 	free(c->proxy);
 	free(c->user_agent);
+	free(c->alert_webhook);
+	free(c->alert_webhook_file);
 	config_free_list(c->allowlist_files, c->nallowlist_files);
 	for (size_t i = 0; i < c->nfeeds; i++)
 		feed_free(&c->feeds[i]);
@@ -270,7 +280,7 @@ section_name(struct parse *p, const char *q, const char *kind)
 	return xstrndup(q + 1, n - 2);
 }
 
-/* Starts a section: "mde", "sync", "fetch", "allowlist", feed "name",
+/* Starts a section: "mde", "sync", "fetch", "allowlist", "alert", feed "name",
  * tenant "name". */
 static void
 enter_section(struct parse *p, const char *section)
@@ -333,9 +343,10 @@ enter_section(struct parse *p, const char *section)
 			p->sec = (enum sec)s;
 			return;
 		}
-	config_err_at(p, p->line,
-		      "unknown section [%s] (known: mde, sync, fetch, allowlist, feed \"name\", tenant \"name\")",
-		      section);
+	config_err_at(
+		p, p->line,
+		"unknown section [%s] (known: mde, sync, fetch, allowlist, alert, feed \"name\", tenant \"name\")",
+		section);
 }
 
 /* A key of a [tenant "name"] section: any [mde] key, state and

@@ -64,6 +64,12 @@ struct feed_cfg {
 
 struct config;
 
+enum alert_format {
+	ALERT_GENERIC,
+	ALERT_TEAMS,
+	ALERT_SLACK
+};
+
 /* A [tenant "name"] section: its own [mde] keys (and state,
  * metrics_file), the feeds it takes and the device groups it scopes them
  * to. What it does not set comes from [mde] and [sync]. */
@@ -120,6 +126,13 @@ struct config {
 	long long timeout_s;         /* default 300 */
 	long long max_bytes;         /* default 256 MiB */
 	long long max_redirects;     /* default 5 */
+	/* [alert] */
+	char *alert_webhook;      /* a URL; may hold a token (Teams, Slack): never shown */
+	char *alert_webhook_file; /* or the URL in this file */
+	enum alert_format alert_format;
+	long long feed_stale_after_s; /* a feed down this long alerts (default 2 days) */
+	long long stale_after_s;      /* no converged run this long alerts (0: 2 intervals) */
+	long long alert_timeout_s;    /* one post (default 30 s) */
 	/* [allowlist] */
 	char **allowlist_files;
 	size_t nallowlist_files;

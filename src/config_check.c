@@ -54,6 +54,8 @@ validate(struct parse *p)
 	validate_mde(p, c, "[mde]", 0);
 	if (c->reserve >= c->cap)
 		config_err_at(p, 0, "[sync]: reserve (%lld) leaves nothing of the cap (%lld)", c->reserve, c->cap);
+	if (c->alert_webhook && c->alert_webhook_file)
+		config_err_at(p, 0, "[alert]: webhook and webhook_file exclude each other");
 	for (size_t i = 0; i < c->nfeeds; i++) {
 		struct feed_cfg *f = &c->feeds[i];
 		unsigned types = f->types ? f->types : IOC_TYPES_AUTO;
@@ -145,7 +147,7 @@ validate_tenants(struct parse *p)
 static bool
 is_ptr(enum kt t)
 {
-	return t == K_STR || t == K_PATH || t == K_CLOUD || t == K_URL || t == K_GUID;
+	return t == K_STR || t == K_PATH || t == K_CLOUD || t == K_URL || t == K_GUID || t == K_WEBHOOK;
 }
 
 static char **
@@ -204,6 +206,7 @@ config_tenant(const struct config *c, size_t i)
 	dup_ptrs(S_MDE, d);
 	dup_ptrs(S_SYNC, d);
 	dup_ptrs(S_FETCH, d);
+	dup_ptrs(S_ALERT, d);
 	d->allowlist_files = dup_list(c->allowlist_files, c->nallowlist_files);
 	/* The tenant's keys over [mde]'s and [sync]'s. */
 	for (size_t k = 0; k < config_nkeys; k++) {

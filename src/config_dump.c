@@ -45,8 +45,8 @@ dump_key(const struct config *c, const struct key *k, const void *base, struct s
 			sb_addf(o, "%s = %lld\n", k->name, *(const long long *)field);
 		return;
 	case K_DUR:
-		if (*(const long long *)field == 0 && k->sec == S_FEED)
-			return; /* inherits [fetch] */
+		if (*(const long long *)field == 0 && (k->sec == S_FEED || k->sec == S_ALERT))
+			return; /* inherits [fetch]; stale_after: two intervals */
 		sb_addf(o, "%s = ", k->name);
 		dump_duration(o, *(const long long *)field);
 		sb_addc(o, '\n');
@@ -96,6 +96,11 @@ dump_key(const struct config *c, const struct key *k, const void *base, struct s
 		return;
 	case K_TO_IDS: sb_addf(o, "%s = %s\n", k->name, f->misp_ignore_to_ids ? "ignore" : "honour"); return;
 	case K_LOGFMT: sb_addf(o, "%s = %s\n", k->name, *(const bool *)field ? "json" : "text"); return;
+	case K_WEBHOOK: /* Teams' and Slack's URLs are the credential: never printed */
+		if (*(char *const *)field)
+			sb_addf(o, "# %s = (set, not shown: it may hold a token; keep it in webhook_file)\n", k->name);
+		return;
+	case K_ALERTFMT: sb_addf(o, "%s = %s\n", k->name, config_alert_format_names[c->alert_format]); return;
 	}
 }
 

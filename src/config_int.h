@@ -39,6 +39,8 @@ enum kt {
 	K_FILES,
 	K_LOGFMT,
 	K_QUOTA,
+	K_WEBHOOK,  /* a URL that may hold a token: never echoed */
+	K_ALERTFMT, /* generic | teams | slack */
 };
 
 enum sec {
@@ -46,12 +48,14 @@ enum sec {
 	S_SYNC,
 	S_FETCH,
 	S_ALLOWLIST,
+	S_ALERT,
 	S_FEED,
 	S_TENANT,
 	S__COUNT
 };
 extern const char *const config_section_names[S__COUNT];
 extern const char *const config_severity_names[SEV__COUNT];
+extern const char *const config_alert_format_names[3];
 
 #define C(f) offsetof(struct config, f)
 #define F(f) offsetof(struct feed_cfg, f)

@@ -379,6 +379,38 @@ set_to_ids(struct parse *p, const struct key *k, char *field, const char *v)
 		config_err_at(p, p->line, "misp_to_ids: \"%s\" is not honour or ignore", v);
 }
 
+/* A webhook URL: Teams' and Slack's carry their token in the path, so
+ * no error here repeats it (only its scheme and host, when it has one). */
+static void
+set_webhook(struct parse *p, const struct key *k, char *field, const char *v)
+{
+	struct url_parts u;
+	char why[300];
+	if (!http_url_parts(v, &u, why, sizeof(why)) || u.userinfo ||
+	    !(strcmp(u.scheme, "https") == 0 || (strcmp(u.scheme, "http") == 0 && u.loopback))) {
+		config_err_at(p, p->line,
+			      "%s: not an https:// URL (http:// only to a loopback address; no user or password "
+			      "before '@'); the value is not shown: it may hold a token",
+			      k->name);
+		return;
+	}
+	free(*(char **)field);
+	*(char **)field = xstrdup(v);
+}
+
+const char *const config_alert_format_names[3] = {"generic", "teams", "slack"};
+
+static void
+set_alert_format(struct parse *p, const struct key *k, char *field, const char *v)
+{
+	for (int i = 0; i < 3; i++)
+		if (strcmp(v, config_alert_format_names[i]) == 0) {
+			*(enum alert_format *)field = (enum alert_format)i;
+			return;
+		}
+	config_err_at(p, p->line, "%s: \"%s\" is not generic, teams or slack", k->name, v);
+}
+
 void
 config_set_value(struct parse *p, const struct key *k, void *base, const char *v)
 {
@@ -406,5 +438,7 @@ config_set_value(struct parse *p, const struct key *k, void *base, const char *v
 	case K_CSVHDR: set_csv_header(p, k, field, v); return;
 	case K_LOGFMT: set_log_format(p, k, field, v); return;
 	case K_TO_IDS: set_to_ids(p, k, field, v); return;
+	case K_WEBHOOK: set_webhook(p, k, field, v); return;
+	case K_ALERTFMT: set_alert_format(p, k, field, v); return;
 	}
 }

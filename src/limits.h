@@ -157,4 +157,12 @@
 /* How much of a bad input is echoed back in a diagnostic. */
 #define LIMIT_ECHO_BYTES 160
 
+/* Alerts ([alert], alert.c): a condition's key (a kind and a feed name or
+ * an indicator's type and value), a condition's text, and the tries of
+ * one post (2 s, then 4 s apart: a webhook down for longer is tried
+ * again next run, not by holding the run up). */
+#define LIMIT_ALERT_KEY (LIMIT_VALUE_BYTES + 64)
+#define LIMIT_ALERT_TEXT (LIMIT_VALUE_BYTES + 1024)
+#define LIMIT_ALERT_ATTEMPTS 3
+
 #endif

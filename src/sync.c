@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alert.h"
 #include "apply.h"
 #include "desired.h"
 #include "log.h"
@@ -252,6 +253,8 @@ pass_end(struct pass *x, long long run_id)
 		if (metrics_write(x->c, x->st, sum, x->feeds, mw, sizeof(mw)) != ERR_OK)
 			log_error("metrics: cannot write %s", mw);
 	}
+	if (!o->dry_run)
+		alert_after_run(x->c, x->st, sum, x->feeds, x->msg, (long long)time(NULL));
 	sync_report_print_result(x->fp, r, &e, sum, x->feeds, o->json, o->quiet, o->dry_run);
 	free(sumtext);
 	json_decref(sum);

@@ -10,9 +10,10 @@ import http.server, json, os, socketserver, subprocess, sys, threading
 UNITFILTER = os.path.abspath(sys.argv.pop(3))
 SRC = os.path.abspath(sys.argv.pop(3))
 import itest  # noqa: E402  (after the arguments it does not know are taken)
-from itest import IOCSYNC, WORK, WRAP, ips, test  # noqa: E402
+from itest import IOCSYNC, WORK, WRAP, Webhook, ips, test  # noqa: E402
 
-UNITS = [os.path.join(SRC, "packaging", "systemd", u) for u in ("iocsync.service.in", "iocsync-sync.service.in")]
+UNITS = [os.path.join(SRC, "packaging", "systemd", u) for u in ("iocsync.service.in", "iocsync-sync.service.in",
+                                                                      "iocsync-alert@.service.in")]
 
 
 class Files(threading.Thread):
@@ -92,8 +93,9 @@ def seccomp_big_feed_check_under_each_units_filter(c):
 
 @test
 def seccomp_every_verb_of_a_deployment_under_the_units_filter(c):
-    files = Files(c.dir)
+    files, hook = Files(c.dir), Webhook()
     try:
+        c.extra = "\n[alert]\nwebhook = %s\n" % hook.url
         big_feed(os.path.join(c.dir, "served.txt"), 400000)
         c.feed("local", ips(50))
         c.feeds["served"] = {"url": files.url + "served.txt", "format": "text"}
@@ -106,13 +108,16 @@ def seccomp_every_verb_of_a_deployment_under_the_units_filter(c):
                              (["daemon", "--once"], 0), (["status"], 0), (["list", "--json"], 0),
                              (["report", "--html", os.path.join(c.dir, "r.html")], 0),
                              (["export", "--format", "firewall-ps1", "--out", os.path.join(c.dir, "fw.ps1")], 0),
-                             (["doctor"], None), (["config"], 0)):
+                             (["doctor"], None), (["config"], 0), (["alert", "--test"], 0),
+                             (["alert", "--failed-unit", "iocsync.service"], 0)):
                 p = c.run(*args, expect=None)
                 assert p.returncode not in (159, 128 + 31) and "SIGSYS" not in p.stderr, (unit, args, p.stderr[-800:])
                 assert rc is None or p.returncode == rc, (unit, args, p.returncode, p.stderr[-800:])
+        assert len(hook.posts) >= 2 * len(UNITS), hook.posts
     finally:
         under(None)
         files.stop()
+        hook.stop()
 
 
 def mounted_tmpfs(path, size):

@@ -16,7 +16,8 @@ DESTDIR=$t cmake --install "$build" >"$t/log" 2>&1 || { cat "$t/log"; exit 1; }
 for f in $p/bin/iocsync $p/bin/mde-emulator $p/share/man/man1/iocsync.1 $p/share/man/man5/iocsync.conf.5 \
 	$p/share/man/man1/mde-emulator.1 $p/share/doc/iocsync/iocsync.conf.example \
 	$p/lib/systemd/system/iocsync.service $p/lib/systemd/system/iocsync-sync.service \
-	$p/lib/systemd/system/iocsync-sync.timer $etc/logrotate.d/iocsync; do
+	$p/lib/systemd/system/iocsync-sync.timer $p/lib/systemd/system/iocsync-alert@.service \
+	$etc/logrotate.d/iocsync; do
 	[ -f "$t/$f" ] && ok || ko "not installed: /$f"
 done
 for m in "$t/$p"/share/man/man1/*.1 "$t/$p"/share/man/man5/*.5; do
@@ -37,9 +38,16 @@ for u in iocsync.service iocsync-sync.service; do
 		grep -q "^$k" "$t/$p/lib/systemd/system/$u" && ok || ko "$u lacks $k"
 	done
 done
+for u in iocsync.service iocsync-sync.service; do
+	grep -q "^OnFailure=iocsync-alert@%n.service$" "$t/$p/lib/systemd/system/$u" && ok || ko "$u lacks OnFailure="
+done
+for k in NoNewPrivileges=yes ProtectSystem=strict SystemCallFilter=@system-service DynamicUser=yes StateDirectory=iocsync \
+	"ExecStart=$prefix/bin/iocsync -c /etc/iocsync/iocsync.conf alert --failed-unit %i"; do
+	grep -q "^$k" "$t/$p/lib/systemd/system/iocsync-alert@.service" && ok || ko "iocsync-alert@.service lacks $k"
+done
 if command -v systemd-analyze >/dev/null 2>&1; then
 	(cd "$t/$p/lib/systemd/system" && SYSTEMD_LOG_LEVEL=warning systemd-analyze verify --root=/ \
-		./iocsync.service ./iocsync-sync.service ./iocsync-sync.timer) 2>&1 |
+		./iocsync.service ./iocsync-sync.service ./iocsync-sync.timer ./iocsync-alert@iocsync.service.service) 2>&1 |
 		grep -v -e 'is not executable' -e "Command 'man " >"$t/v"
 	[ -s "$t/v" ] && { ko "systemd-analyze verify:"; cat "$t/v"; } || ok
 else

@@ -14,6 +14,8 @@ CID = "22222222-2222-2222-2222-222222222222"      # iocsync's app in these tests
 OTHER = "33333333-3333-3333-3333-333333333333"    # another app, and the "portal"
 # A secret nobody else uses: every artifact of the suite is searched for it.
 SECRET = "itest-%016x-secret" % random.SystemRandom().getrandbits(64)
+# A webhook's URL carries its token in the path (Slack, Teams): never shown.
+HOOK_TOKEN = "hooktoken-%016x" % random.SystemRandom().getrandbits(64)
 WORK = tempfile.mkdtemp(prefix="iocsync-it-")
 ARTIFACTS = []   # (name, text) of every output, for the secrets test
 WRAP = os.environ.get("IOCSYNC_WRAPPER", "").split()
@@ -98,6 +100,45 @@ class Emulator:
     def calls(self):
         c = self.control("/calls")
         return {ep: sum(v.values()) for ep, v in c.items() if v}
+
+
+class Webhook:
+    """An alert receiver on loopback: records every POST (path, headers,
+    body); answers `status` (a list is used up one per request, then 200).
+    Stopped with stop()."""
+
+    def __init__(self, status=200):
+        import http.server, threading
+        hook = self
+        self.posts, self.status = [], status
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n).decode("utf-8", "replace")
+                hook.posts.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                st = hook.status.pop(0) if isinstance(hook.status, list) and hook.status else hook.status
+                st = 200 if isinstance(st, list) else st
+                self.send_response(st)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *a):
+                pass
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        # the path carries a token, as Slack's and Teams' do
+        self.url = "http://127.0.0.1:%d/hook/%s" % (self.srv.server_address[1], HOOK_TOKEN)
+        self.thread = threading.Thread(target=self.srv.serve_forever, daemon=True)
+        self.thread.start()
+
+    def bodies(self):
+        return [json.loads(p["body"]) for p in self.posts]
+
+    def stop(self):
+        self.srv.shutdown()
+        self.srv.server_close()
 
 
 class Skip(Exception):
@@ -233,6 +274,8 @@ def secrets_never_appear():
     for name, text in ARTIFACTS:
         if SECRET in text:
             hits.append("secret in %s" % name)
+        if HOOK_TOKEN in text:
+            hits.append("webhook token in %s" % name)
         if jwt.search(text.encode()):
             hits.append("token in %s" % name)
     for root, _, files in os.walk(WORK):
@@ -243,6 +286,8 @@ def secrets_never_appear():
             data = open(p, "rb").read()
             if SECRET.encode() in data:
                 hits.append("secret in %s" % p)
+            if HOOK_TOKEN.encode() in data and not fn.endswith(".conf") and fn != "webhook":
+                hits.append("webhook token in %s" % p)
             if jwt.search(data):
                 hits.append("token in %s" % p)
     return hits

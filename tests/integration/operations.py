@@ -4,11 +4,11 @@ ships with it (Prometheus rules, Grafana dashboard) over the metrics a real
 run writes, and the alerts it posts.
 
   operations.py path/to/iocsync path/to/mde-emulator SOURCE_DIR [TEST...]"""
-import json, os, re, subprocess, sys
+import json, os, re, sqlite3, subprocess, sys
 
 SRC = os.path.abspath(sys.argv.pop(3))
 import itest  # noqa: E402  (after the arguments it does not know are taken)
-from itest import ips, test  # noqa: E402
+from itest import HOOK_TOKEN, JWT, SECRET, Webhook, ips, test  # noqa: E402
 
 RULES = os.path.join(SRC, "packaging", "prometheus", "iocsync.rules.yml")
 RULES_TEST = os.path.join(SRC, "packaging", "prometheus", "iocsync.rules.test.yml")
@@ -43,6 +43,161 @@ def monitoring_rules_and_dashboard_use_metrics_that_exist(c):
     for args in (["check", "rules", RULES], ["test", "rules", os.path.basename(RULES_TEST)]):
         p = subprocess.run(["promtool", *args], capture_output=True, text=True, cwd=os.path.dirname(RULES))
         assert p.returncode == 0, "promtool %s:\n%s%s" % (" ".join(args), p.stdout, p.stderr)
+
+
+def alert_conf(c, hook, fmt="generic", **more):
+    keys = dict({"webhook": hook.url, "format": fmt}, **more)
+    c.extra = "\n[alert]\n" + "".join("%s = %s\n" % kv for kv in keys.items())
+
+
+def clean(hook):
+    """No secret, token or webhook URL in anything posted."""
+    for p in hook.posts:
+        assert SECRET not in p["body"] and HOOK_TOKEN not in p["body"], p["body"]
+        assert not JWT.search(p["body"].encode()), p["body"]
+        assert "Authorization" not in p["headers"], p["headers"]
+
+
+def alerts(hook, i=-1):
+    return {(a["key"], a["state"]) for a in hook.bodies()[i]["alerts"]}
+
+
+@test
+def a_failed_run_against_an_unreachable_mde_posts_one_alert(c):
+    hook = Webhook()
+    try:
+        c.feed("bad", ips(5))
+        alert_conf(c, hook)
+        good = dict(c.mde)
+        c.mde.update({"api_url": "http://127.0.0.1:1", "login_url": "http://127.0.0.1:1", "allow_http": "yes",
+                      "deadline": "3s", "timeout": "2s"})
+        p = c.run("sync", expect=1)
+        assert len(hook.posts) == 1, hook.posts
+        doc = hook.bodies()[0]
+        assert alerts(hook) == {("run-failed", "firing")}, doc
+        assert doc["source"] == "iocsync" and doc["alerts"][0]["severity"] == "critical", doc
+        assert hook.posts[0]["headers"]["Content-Type"] == "application/json", hook.posts[0]["headers"]
+        # Still failing: told already, not again.
+        c.run("sync", expect=1)
+        assert len(hook.posts) == 1, hook.posts
+        # MDE back: the run converges and the alert is resolved, once.
+        c.mde = good
+        c.run("sync")
+        assert len(hook.posts) == 2 and alerts(hook) == {("run-failed", "resolved")}, hook.bodies()
+        c.run("sync")
+        assert len(hook.posts) == 2, hook.bodies()
+        clean(hook)
+        log = open(os.path.join(c.dir, "iocsync.log")).read()
+        assert "alert: 1 posted to the webhook" in log and HOOK_TOKEN not in log + p.stderr, log[-2000:]
+    finally:
+        hook.stop()
+
+
+@test
+def held_deletions_overrides_and_a_stale_feed_alert_in_teams_and_slack(c):
+    hook = Webhook()
+    try:
+        vals = ips(20)
+        c.feed("bad", vals)
+        c.sync_opts["max_delete"] = "10%"
+        alert_conf(c, hook, "teams", feed_stale_after="1h")
+        c.run("sync")
+        assert hook.posts == [], hook.bodies()
+        # Half the feed leaves (held by max_delete); someone allows one of the rest.
+        c.feed("bad", vals[:10])
+        c.portal(vals[0], "Allowed")
+        c.run("sync", expect=1)
+        card = hook.bodies()[-1]
+        assert card["type"] == "message", card
+        att = card["attachments"][0]
+        assert att["contentType"] == "application/vnd.microsoft.card.adaptive", att
+        text = att["content"]["body"][0]["text"]
+        assert "deletions held" in text and "overrides feed bad's block" in text and vals[0] in text, text
+        assert "[firing] warning" in text, text
+        # A feed down for more than feed_stale_after (its last good copy made old).
+        c.feeds["bad"]["url"] = "file://" + os.path.join(c.dir, "gone.txt")
+        db = sqlite3.connect(os.path.join(c.dir, "state.db"))
+        db.execute("UPDATE feeds SET last_good_at = last_good_at - 7200")
+        db.commit()
+        db.close()
+        alert_conf(c, hook, "slack", feed_stale_after="1h")
+        n = len(hook.posts)
+        c.run("sync", expect=1)
+        assert len(hook.posts) == n + 1, hook.bodies()
+        text = hook.bodies()[-1]["text"]
+        assert "feed bad has been down for 2 hours" in text and "[firing]" in text, text
+        assert "warning: 10 deletions held" not in text, "told already: %s" % text
+        clean(hook)
+    finally:
+        hook.stop()
+
+
+@test
+def a_webhook_that_fails_is_retried_and_then_tried_next_run(c):
+    hook = Webhook(status=[500, 200])
+    try:
+        c.feed("bad", ips(3))
+        c.feeds["down"] = {"url": "file://" + os.path.join(c.dir, "nowhere.txt"), "format": "text"}
+        path = os.path.join(c.dir, "webhook")
+        with open(path, "w") as f:
+            f.write(hook.url + "\n")
+        os.chmod(path, 0o600)
+        c.extra = "\n[alert]\nwebhook_file = %s\n" % path
+        c.run("sync", expect=1)
+        assert len(hook.posts) == 2 and hook.posts[0]["body"] == hook.posts[1]["body"], hook.posts
+        # A webhook down for good: the run goes on, says so, and the next
+        # run tries again. (The new condition: deletions held.)
+        hook.status = 503
+        hook.posts.clear()
+        c.sync_opts["max_delete"] = "0%"
+        c.feed("bad", ips(1))
+        c.run("sync", expect=1)
+        assert len(hook.posts) == 3, hook.posts  # LIMIT_ALERT_ATTEMPTS
+        log = open(os.path.join(c.dir, "iocsync.log")).read()
+        assert "not posted, tried again next run: http://127.0.0.1:" in log and "(HTTP 503)" in log, log[-1500:]
+        hook.status = 200
+        hook.posts.clear()
+        c.run("sync", expect=1)
+        assert len(hook.posts) == 1 and ("deletions-held", "firing") in alerts(hook), hook.bodies()
+        clean(hook)
+    finally:
+        hook.stop()
+
+
+@test
+def alert_verb_for_a_failed_unit_and_a_test(c):
+    hook = Webhook()
+    try:
+        c.feed("bad", ips(3))
+        alert_conf(c, hook)
+        p = c.run("alert", "--test")
+        assert "posted" in p.stdout and len(hook.posts) == 1, (p.stdout, hook.posts)
+        assert alerts(hook) == {("test", "firing")}, hook.bodies()
+        c.run("alert", "--failed-unit", "iocsync.service")
+        assert alerts(hook) == {("unit-failed:iocsync.service", "firing")}, hook.bodies()
+        p = c.run("alert", "--failed-unit", "iocsync.service")
+        assert len(hook.posts) == 2 and "told already" in p.stdout, (p.stdout, hook.bodies())
+        # A converged run clears it.
+        c.run("sync")
+        assert alerts(hook) == {("unit-failed:iocsync.service", "resolved")}, hook.bodies()
+        c.run("alert", "--failed-unit", "iocsync.service")
+        assert len(hook.posts) == 4, hook.bodies()
+        c.run("alert", expect=2)
+        c.run("alert", "--test", "--failed-unit", "x", expect=2)
+        c.extra = ""
+        p = c.run("alert", "--test", expect=2)
+        assert "no [alert] webhook" in p.stderr, p.stderr
+        # A bad webhook URL is refused without being echoed.
+        c.extra = "\n[alert]\nwebhook = http://192.0.2.1/%s\n" % HOOK_TOKEN
+        p = c.run("config", expect=2)
+        assert "webhook: not an https:// URL" in p.stderr and HOOK_TOKEN not in p.stderr, p.stderr
+        # config prints that one is set, never what it is.
+        alert_conf(c, hook)
+        p = c.run("config")
+        assert "# webhook = (set, not shown" in p.stdout and HOOK_TOKEN not in p.stdout, p.stdout
+        clean(hook)
+    finally:
+        hook.stop()
 
 
 sys.exit(itest.main())

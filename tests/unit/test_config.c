@@ -245,6 +245,8 @@ test_dump_roundtrip(void **state)
 		"[fetch]\nca_file = /etc/fca.pem\nproxy = http://p.example.org/\nuser_agent = ua/1\n"
 		"connect_timeout = 7s\ntimeout = 61s\nmax_bytes = 1000\nmax_redirects = 2\n"
 		"[allowlist]\nfile = a.txt, b.txt\n"
+		"[alert]\nwebhook_file = /etc/iocsync/hook\nformat = teams\nfeed_stale_after = 6h\nstale_after = 3d\n"
+		"timeout = 20s\n"
 		"[feed \"x\"]\nurl = https://intel.example.org/x.csv\nformat = csv\ntype = ip, url\naction = warn\n"
 		"severity = low\nexpire_after = 2d\ndevice_groups = A, B c\ngenerate_alert = yes\n"
 		"title = T {value}\ndescription = D {feed}\nrecommended_actions = call us\n"
@@ -294,6 +296,15 @@ test_dump_roundtrip(void **state)
 	expect_dumped("[mde]\nclient_secret_env = SECRET_VAR\nregion = eu\n", "region = eu\n");
 	expect_dumped("[mde]\nclient_secret_credential = mde-secret\n", "client_secret_credential = mde-secret\n");
 	expect_error("[mde]\nclient_secret_env = A\ncertificate = /c\n", "t.conf: [mde]: client_secret_file");
+	/* a webhook URL may hold a token: printed as set, never echoed in an error */
+	expect_dumped("[alert]\nwebhook = https://hooks.example.org/T0K3N\n",
+		      "# webhook = (set, not shown: it may hold a token; keep it in webhook_file)\n");
+	expect_error("[alert]\nwebhook = http://hooks.example.org/T0K3N\n", "t.conf:2: webhook: not an https:// URL");
+	expect_error("[alert]\nwebhook = https://u:p@hooks.example.org/T0K3N\n", "the value is not shown");
+	expect_error("[alert]\nwebhook = https://h.example.org/\nwebhook_file = /f\n",
+		     "[alert]: webhook and webhook_file exclude each other");
+	expect_error("[alert]\nformat = email\n", "t.conf:2: format: \"email\" is not generic, teams or slack");
+	expect_error("[alert]\nstale_after = 10s\n", "t.conf:2: stale_after");
 	/* ";" starts a comment after "= " and a space is trimmed: both go
 	 * by name, and print that way so the dump loads back */
 	expect_dumped("[feed \"s\"]\nurl = https://x.example.org/\ncsv_delimiter = semicolon\n",
