@@ -13,11 +13,14 @@ static void validate_tenants(struct parse *p);
 static void
 validate_mde(struct parse *p, struct config *c, const char *label, unsigned line)
 {
+	/* client_secret_credential with client_secret_file is one source:
+	 * the credential under the unit, the file (the same secret, root's)
+	 * when run by hand. */
 	int sources =
-		!!c->client_secret_file + !!c->client_secret_env + !!c->client_secret_credential + !!c->certificate;
+		!!(c->client_secret_file || c->client_secret_credential) + !!c->client_secret_env + !!c->certificate;
 	if (sources > 1)
 		config_err_at(p, line,
-			      "%s: client_secret_file, client_secret_env, client_secret_credential and "
+			      "%s: client_secret_file (or client_secret_credential), client_secret_env and "
 			      "certificate exclude each other",
 			      label);
 	c->certificate_rs256 = false;

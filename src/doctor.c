@@ -34,7 +34,10 @@ static void
 check_secret(struct doctor_result *d, const struct config *c)
 {
 	struct stat sb;
-	const char *file = c->client_secret_file ? c->client_secret_file : c->certificate;
+	const char *dir = getenv("CREDENTIALS_DIRECTORY");
+	/* the credential under the unit; its file (if given) by hand */
+	bool cred = c->client_secret_credential && dir && *dir;
+	const char *file = cred ? NULL : c->client_secret_file ? c->client_secret_file : c->certificate;
 	if (file) {
 		char adv[600];
 		snprintf(adv, sizeof(adv), "chmod 600 %s; chown it to the user iocsync runs as", file);
@@ -54,13 +57,11 @@ check_secret(struct doctor_result *d, const struct config *c)
 			say(d, DOCTOR_FAIL, "secret", "set it in the service's environment (or use a credential)",
 			    "the environment variable %s is not set", c->client_secret_env);
 	} else if (c->client_secret_credential) {
-		const char *dir = getenv("CREDENTIALS_DIRECTORY");
-		if (dir)
+		if (cred)
 			say(d, DOCTOR_OK, "secret", NULL, "the systemd credential %s", c->client_secret_credential);
 		else
 			say(d, DOCTOR_WARN, "secret",
-			    "run doctor as the service does: systemd-run -p LoadCredential=... "
-			    "or from the unit",
+			    "add client_secret_file = the credential's file, for runs by hand",
 			    "the systemd credential %s: no CREDENTIALS_DIRECTORY here (not run by systemd)",
 			    c->client_secret_credential);
 	} else {

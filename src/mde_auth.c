@@ -224,20 +224,21 @@ client_assertion(struct mde_auth *m, const char *aud, char *why, size_t whysz)
 static bool
 source_of(const struct config *c, enum source *src, char **where, char *why, size_t whysz)
 {
-	int n = !!c->client_secret_file + !!c->client_secret_env + !!c->client_secret_credential + !!c->certificate;
+	int n = !!(c->client_secret_file || c->client_secret_credential) + !!c->client_secret_env + !!c->certificate;
 	if (n != 1) {
 		set_why(why, whysz,
-			"[mde] needs exactly one of client_secret_file, client_secret_env, "
-			"client_secret_credential and certificate (%d given)",
+			"[mde] needs exactly one of client_secret_file (or client_secret_credential), "
+			"client_secret_env and certificate (%d given)",
 			n);
 		return false;
 	}
-	if (c->client_secret_credential) {
-		const char *dir = getenv("CREDENTIALS_DIRECTORY");
-		if (dir == NULL || *dir == '\0') {
+	const char *dir = getenv("CREDENTIALS_DIRECTORY");
+	bool by_hand = dir == NULL || *dir == '\0';
+	if (c->client_secret_credential && !(by_hand && c->client_secret_file)) {
+		if (by_hand) {
 			set_why(why, whysz,
 				"client_secret_credential: $CREDENTIALS_DIRECTORY is not set (run "
-				"under systemd with LoadCredential=%s:...)",
+				"under systemd with LoadCredential=%s:..., or add client_secret_file for runs by hand)",
 				c->client_secret_credential);
 			return false;
 		}

@@ -200,4 +200,30 @@ def alert_verb_for_a_failed_unit_and_a_test(c):
         hook.stop()
 
 
+@test
+def the_units_configuration_runs_by_hand_too(c):
+    """The README's "check it once by hand": the units read the secret as
+    the credential mde-secret; by hand (no $CREDENTIALS_DIRECTORY) the same
+    configuration reads client_secret_file."""
+    c.feed("bad", ips(3))
+    c.mde["client_secret_credential"] = "mde-secret"
+    p = c.run("plan", expect=2)
+    assert "create" in p.stdout, p.stdout
+    # Under the unit: the credential, not the file (made wrong here to prove it).
+    creds = os.path.join(c.dir, "creds")
+    os.makedirs(creds, mode=0o700)
+    with open(os.path.join(creds, "mde-secret"), "w") as f:
+        f.write(SECRET + "\n")
+    os.chmod(os.path.join(creds, "mde-secret"), 0o600)
+    with open(c.secret_file, "w") as f:
+        f.write("not-the-secret\n")
+    c.run("plan", expect=2, env={"CREDENTIALS_DIRECTORY": creds})
+    os.unlink(os.path.join(creds, "mde-secret"))  # (the suite's search for the secret skips only "secret")
+    p = c.run("plan", expect=1)
+    assert "invalid_client" in p.stderr or "AADSTS" in p.stderr or "401" in p.stderr, p.stderr[-800:]
+    c.mde["client_secret_env"] = "X"
+    p = c.run("config", expect=2)
+    assert "client_secret_file (or client_secret_credential), client_secret_env and certificate exclude" in p.stderr
+
+
 sys.exit(itest.main())
