@@ -9,7 +9,7 @@ CMAKE_FLAGS ?=
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all deps build check test demo bench fuzz fuzz-build soak-faults soak-crash install clean format format-check
+.PHONY: all deps build check test demo bench fuzz fuzz-build soak-faults soak-crash install deb clean format format-check
 
 all: build
 
@@ -78,11 +78,21 @@ fuzz-build:
 	@cmake --build build-fuzz -j$(JOBS)
 
 # make install [PREFIX=/usr] [DESTDIR=/tmp/stage]: binaries, man pages,
-# example configurations, systemd units and the logrotate snippet.
-install: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS) >/dev/null
-	@cmake --build $(BUILD) -j$(JOBS)
-	@DESTDIR=$(DESTDIR) cmake --install $(BUILD)
+# example configurations, systemd units and the logrotate snippet. Only
+# the compiler and the libraries' -dev packages are installed for it (no
+# test tools on a production host), and the test suite is not built.
+install:
+	@scripts/install-deps
+	@cmake -S . -B build-install -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIOCSYNC_TESTS=OFF \
+		-DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build-install -j$(JOBS)
+	@DESTDIR=$(DESTDIR) cmake --install build-install
+
+# make deb: build-deb/iocsync_VERSION_ARCH.deb and mde-emulator_..., built
+# with dpkg-buildpackage from debian/ and checked by lintian (no error).
+deb:
+	@scripts/install-deps --deb
+	@JOBS=$(JOBS) scripts/make-deb build-deb
 
 clean:
-	rm -rf build build-check build-asan build-fuzz
+	rm -rf build build-check build-asan build-fuzz build-install build-deb

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "http.h"
-#include "limits.h"
+#include "iocsync_limits.h"
 #include "log.h"
 #include "util.h"
 

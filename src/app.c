@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
-#include "limits.h"
+#include "iocsync_limits.h"
 #include "log.h"
 #include "policy.h"
 #include "util.h"

@@ -6,7 +6,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "limits.h"
+#include "iocsync_limits.h"
 #include "log.h"
 #include "model.h"
 #include "progress.h"

@@ -9,7 +9,7 @@
 
 #include "alert.h"
 #include "cmd.h"
-#include "limits.h"
+#include "iocsync_limits.h"
 #include "sync.h"
 
 static const char usage[] =

@@ -9,7 +9,7 @@
 
 #include "cmd.h"
 #include "collect.h"
-#include "limits.h"
+#include "iocsync_limits.h"
 #include "merge.h"
 #include "output.h"
 #include "pipeline.h"

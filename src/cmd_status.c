@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "cmd.h"
-#include "limits.h"
+#include "iocsync_limits.h"
 #include "report.h"
 #include "sync.h"
 

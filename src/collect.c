@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "fetch.h"
-#include "limits.h"
+#include "iocsync_limits.h"
 #include "log.h"
 #include "output.h"
 #include "pipeline.h"

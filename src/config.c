@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "limits.h"
+#include "iocsync_limits.h"
 #include "policy.h"
 #include "strset.h"
 

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "http.h"
-#include "limits.h"
+#include "iocsync_limits.h"
 #include "policy.h"
 
 static void validate_tenants(struct parse *p);

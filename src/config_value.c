@@ -6,7 +6,7 @@
 #include <strings.h>
 
 #include "http.h"
-#include "limits.h"
+#include "iocsync_limits.h"
 #include "log.h"
 
 static bool

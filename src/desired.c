@@ -9,7 +9,7 @@
 
 #include "collect.h"
 #include "log.h"
-#include "limits.h"
+#include "iocsync_limits.h"
 #include "merge.h"
 #include "output.h"
 #include "strset.h"

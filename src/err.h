@@ -8,7 +8,7 @@ enum err {
 	ERR_IO,     /* a file or socket operation failed (errno says why) */
 	ERR_PARSE,  /* input is malformed */
 	ERR_CONFIG, /* the configuration is invalid */
-	ERR_LIMIT,  /* a limit of limits.h was hit */
+	ERR_LIMIT,  /* a limit of iocsync_limits.h was hit */
 	ERR_NET,    /* transport: DNS, connect, TLS, timeout */
 	ERR_HTTP,   /* the server answered with an error status */
 	ERR_STORE,  /* the state store failed */

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "desired.h"
-#include "limits.h"
+#include "iocsync_limits.h"
 #include "util.h"
 
 static void

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "limits.h"
+#include "iocsync_limits.h"
 #include "util.h"
 
 static const struct {

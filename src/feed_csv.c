@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "feed.h"
-#include "limits.h"
+#include "iocsync_limits.h"
 #include "util.h"
 
 struct field {

@@ -12,7 +12,7 @@
 
 #include "fetch.h"
 #include "http.h"
-#include "limits.h"
+#include "iocsync_limits.h"
 #include "util.h"
 
 #include <zlib.h>

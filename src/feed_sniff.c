@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "feed.h"
-#include "limits.h"
+#include "iocsync_limits.h"
 #include "util.h"
 
 static enum feed_format

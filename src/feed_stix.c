@@ -11,7 +11,7 @@
 #include <time.h>
 
 #include "feed.h"
-#include "limits.h"
+#include "iocsync_limits.h"
 #include "util.h"
 
 struct term {

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "http.h"
-#include "limits.h"
+#include "iocsync_limits.h"
 #include "util.h"
 
 #define TAXII_ACCEPT "Accept: application/taxii+json;version=2.1"

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "limits.h"
+#include "iocsync_limits.h"
 #include "util.h"
 
 struct http {

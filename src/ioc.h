@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "limits.h"
+#include "iocsync_limits.h"
 
 enum ioc_type {
 	IOC_NONE = 0,

@@ -6,7 +6,7 @@
 #include <stddef.h>
 
 #include "ioc.h"
-#include "limits.h"
+#include "iocsync_limits.h"
 
 /* Dotted quad, each part 0-255; *leading_zero tells whether a part has
  * one (an octal reading would differ). */

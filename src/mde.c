@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "http.h"
-#include "limits.h"
+#include "iocsync_limits.h"
 #include "log.h"
 #include "mde_auth.h"
 #include "util.h"

@@ -11,7 +11,7 @@
 #include <time.h>
 
 #include "http.h"
-#include "limits.h"
+#include "iocsync_limits.h"
 #include "log.h"
 #include "util.h"
 

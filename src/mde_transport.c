@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "limits.h"
+#include "iocsync_limits.h"
 #include "log.h"
 #include "progress.h"
 #include "signals.h"

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "ioc.h"
-#include "limits.h"
+#include "iocsync_limits.h"
 
 struct merge;
 

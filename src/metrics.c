@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "ioc.h"
-#include "limits.h"
+#include "iocsync_limits.h"
 #include "report.h"
 #include "util.h"
 

@@ -8,7 +8,7 @@
 
 #include "desired.h"
 #include "http.h"
-#include "limits.h"
+#include "iocsync_limits.h"
 #include "log.h"
 #include "strset.h"
 #include "util.h"

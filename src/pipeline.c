@@ -9,7 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "limits.h"
+#include "iocsync_limits.h"
 #include "util.h"
 
 /*

@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "limits.h"
+#include "iocsync_limits.h"
 #include "log.h"
 #include "util.h"
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "limits.h"
+#include "iocsync_limits.h"
 #include "log.h"
 #include "util.h"
 

@@ -1,5 +1,5 @@
 #include "util.h"
-#include "limits.h"
+#include "iocsync_limits.h"
 
 #define LIMIT_ECHO_BYTES_INTERNAL (LIMIT_ECHO_BYTES * 4)
 

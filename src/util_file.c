@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "limits.h"
+#include "iocsync_limits.h"
 
 /* Reads all of fd (left open) into a NUL-terminated heap buffer. */
 static enum err

@@ -12,7 +12,7 @@
 
 #include "config.h"
 #include "ioc.h"
-#include "limits.h"
+#include "iocsync_limits.h"
 
 struct why {
 	enum ioc_type type;

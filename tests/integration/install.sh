@@ -53,4 +53,15 @@ if command -v systemd-analyze >/dev/null 2>&1; then
 else
 	echo "SKIPPED: systemd-analyze verify (no systemd-analyze here)"
 fi
+# make install installs what building needs, never a test tool, and does
+# not build the test suite.
+pk=$("$src/scripts/install-deps" --list)
+case " $pk " in
+*clang* | *valgrind* | *cmocka* | *strace* | *prometheus* | *lintian*) ko "install-deps (make install) lists a test tool: $pk" ;;
+*libcurl4-openssl-dev*) ok ;;
+*) ko "install-deps lists no library: $pk" ;;
+esac
+sed -n '/^install:/,/^$/p' "$src/Makefile" >"$t/mk"
+grep -q 'scripts/install-deps$' "$t/mk" && grep -q 'IOCSYNC_TESTS=OFF' "$t/mk" && ! grep -q -- '--dev' "$t/mk" && ok ||
+	{ ko "make install's recipe:"; cat "$t/mk"; }
 finish

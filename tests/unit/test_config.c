@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "config.h"
-#include "limits.h"
+#include "iocsync_limits.h"
 #include "helpers.h"
 
 static struct config *

@@ -2,8 +2,8 @@
  * Every limit iocsync applies to untrusted input, with its reason.
  * A limit that is hit is reported with its name; nothing is cut silently.
  */
-#ifndef IOCSYNC_LIMITS_H
-#define IOCSYNC_LIMITS_H
+#ifndef IOCSYNC_IOCSYNC_LIMITS_H
+#define IOCSYNC_IOCSYNC_LIMITS_H
 
 /* A feed larger than this is refused: the largest real feeds are ~10 MB,
  * and the 10M-line benchmark file is ~250 MB, so this leaves room for
