@@ -148,7 +148,7 @@ feed_defaults(struct feed_cfg *f)
 	f->severity = SEV_MEDIUM;
 	f->expire_after_s = 30LL * 86400;
 	f->title = xstrdup("{feed}: {value}");
-	f->description = xstrdup("Indicator from feed {feed} (iocsync)");
+	f->description = xstrdup("Indicator from feed {feed} (iocsync) {comment}");
 	f->csv_header = -1;
 	f->max_shrink_pct = 50;
 	f->enabled = true;

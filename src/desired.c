@@ -15,7 +15,9 @@
 #include "strset.h"
 #include "util.h"
 
-/* Expands {feed} {value} {type} {action} {name} {description} and cuts
+/* Expands {feed} {value} {type} {action} {name} {description} {comment}
+ * (the entry's own text: a text or hosts line's inline comment, a STIX
+ * description, a MISP comment) and cuts
  * to max bytes at a character boundary. */
 static char *
 render(const char *tpl, const struct feed_cfg *f, const struct want *it, size_t max)
@@ -36,7 +38,8 @@ render(const char *tpl, const struct feed_cfg *f, const struct want *it, size_t 
 				v = ioc_action_name(f->action);
 			else if (n == 4 && memcmp(p + 1, "name", 4) == 0)
 				v = it->item_title ? it->item_title : f->name;
-			else if (n == 11 && memcmp(p + 1, "description", 11) == 0)
+			else if ((n == 11 && memcmp(p + 1, "description", 11) == 0) ||
+				 (n == 7 && memcmp(p + 1, "comment", 7) == 0))
 				v = it->item_desc ? it->item_desc : "";
 			if (v) {
 				sb_adds(&sb, v);
@@ -55,9 +58,15 @@ render(const char *tpl, const struct feed_cfg *f, const struct want *it, size_t 
 		sb.buf[n] = '\0';
 		sb.len = n;
 	}
-	/* MDE refuses values with white space at either end. */
+	/* MDE refuses values with white space at either end (a template
+	 * may start or end with a variable that is empty). */
 	while (sb.len > 0 && is_space((unsigned char)sb.buf[sb.len - 1]))
 		sb.buf[--sb.len] = '\0';
+	size_t lead = 0;
+	while (lead < sb.len && is_space((unsigned char)sb.buf[lead]))
+		lead++;
+	memmove(sb.buf, sb.buf + lead, sb.len - lead + 1);
+	sb.len -= lead;
 	return sb.buf;
 }
 

@@ -50,6 +50,10 @@ struct feed_entry {
 	unsigned types;     /* IOC_BIT mask the source declares; 0: any */
 	const char *title;  /* STIX name, MISP comment; NUL-terminated or NULL */
 	const char *description;
+	const char *comment; /* text and hosts: the line's inline comment, raw (not
+				NUL-terminated, untrusted); the pipeline makes it the
+				description ({comment}) */
+	size_t comment_len;
 	long long expire_at; /* STIX valid_until (epoch s); 0: none */
 	bool prose;          /* found in free text: a word that is no indicator is
 				   not worth a diagnostic */

@@ -49,8 +49,13 @@ feed_hosts_parse(const char *buf, size_t len, const struct feed_opts *o, const s
 	feed_lines_init(&l, buf, len);
 	while (feed_lines_next(&l, &s, &n)) {
 		const char *hash = memchr(s, '#', n);
-		if (hash)
+		const char *comment = NULL;
+		size_t comment_len = 0;
+		if (hash) {
+			comment = hash + 1;
+			comment_len = n - (size_t)(hash + 1 - s);
 			n = (size_t)(hash - s);
+		}
 		if (feed_line_bad(k, l.no, s, n))
 			continue;
 		size_t i = 0, tok = 0;
@@ -66,7 +71,11 @@ feed_hosts_parse(const char *buf, size_t len, const struct feed_opts *o, const s
 				continue; /* the sinkhole address */
 			if (is_local(s + st, i - st))
 				continue;
-			struct feed_entry e = {.value = s + st, .len = i - st, .line = l.no};
+			struct feed_entry e = {.value = s + st,
+					       .len = i - st,
+					       .line = l.no,
+					       .comment = comment,
+					       .comment_len = comment_len};
 			k->entry(k->ctx, &e);
 		}
 	}

@@ -24,6 +24,21 @@ is_comment(const char *s, size_t n)
 	return n > 0 && (s[0] == '#' || s[0] == ';' || s[0] == '!' || (n > 1 && s[0] == '/' && s[1] == '/'));
 }
 
+/* "VALUE # comment", "VALUE // comment", "VALUE ; comment" (LOKI's
+ * "hash;comment" too): the comment after its marker, for {comment}.
+ * Other columns ("IP<TAB>count") are not a comment. */
+static void
+inline_comment(const char *s, size_t n, struct feed_entry *e)
+{
+	while (n > 0 && (*s == ' ' || *s == '\t'))
+		s++, n--;
+	size_t m = n >= 2 && s[0] == '/' && s[1] == '/' ? 2 : n >= 1 && (s[0] == '#' || s[0] == ';') ? 1 : 0;
+	if (m == 0)
+		return;
+	e->comment = s + m;
+	e->comment_len = n - m;
+}
+
 enum err
 feed_text_parse(const char *buf, size_t len, const struct feed_opts *o, const struct feed_sink *k, char *why,
 		size_t whysz)
@@ -64,9 +79,13 @@ feed_text_parse(const char *buf, size_t len, const struct feed_opts *o, const st
 			continue;
 		/* "hash;comment" (LOKI): cut at ";" unless a URL,
 		 * whose query may hold either. */
-		if ((seen & T_SEMI) && !((seen & T_COLON) && memmem(s, t, "://", 3)))
+		size_t rest = t; /* where a comment may start */
+		if ((seen & T_SEMI) && !((seen & T_COLON) && memmem(s, t, "://", 3))) {
 			t = (size_t)((const char *)memchr(s, ';', t) - s);
+			rest = t;
+		}
 		struct feed_entry e = {.value = s, .len = t, .line = l.no};
+		inline_comment(s + rest, n - rest, &e);
 		k->entry(k->ctx, &e);
 	}
 	feed_lines_done(&l, k);

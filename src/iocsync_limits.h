@@ -133,6 +133,10 @@
 #define LIMIT_TITLE_BYTES 100
 #define LIMIT_DESCRIPTION_BYTES 1000
 
+/* A feed line's inline comment kept for {comment} ("1.2.3.4 # Emotet
+ * C2"): a label, not a document; the rest of a longer one is cut. */
+#define LIMIT_COMMENT_BYTES 256
+
 /* Extra import calls one run may spend splitting batches MDE refused
  * whole (spec 9, import-errors): about 2*log2(500) = 18 isolate one
  * refused item, so this isolates 7 in a run; past it the rest of a

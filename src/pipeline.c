@@ -26,9 +26,12 @@ struct rec {
 	uint32_t line;     /* within the chunk, 1-based */
 	uint32_t off, len; /* value (accepted) or input (rejected) in text */
 	uint32_t why;      /* rejected: offset of the reason in text */
+	uint32_t desc;     /* accepted: offset of its description ({comment}) in text, or NO_DESC */
 	uint8_t kind;
 	uint8_t code; /* accepted: enum ioc_type; rejected: enum ioc_reason */
 };
+
+#define NO_DESC UINT32_MAX
 
 struct chunk {
 	const char *buf;
@@ -115,6 +118,7 @@ take(struct run *r, const struct feed_entry *e, const struct ioc *i)
 		x->hash = hash;
 		x->off = col_text(r->col, i->value, i->len);
 		x->len = (uint32_t)i->len;
+		x->desc = e->description ? col_text(r->col, e->description, strlen(e->description) + 1) : NO_DESC;
 		return;
 	}
 	bool fresh;
@@ -194,10 +198,43 @@ expand(struct run *r, const struct feed_entry *e, struct ioc *block)
 	}
 }
 
+/* An inline comment as it may reach MDE: trimmed, control characters as
+ * spaces, cut at LIMIT_COMMENT_BYTES at a character; 0 (none) when it is
+ * empty or not UTF-8. */
+static size_t
+clean_comment(const char *s, size_t n, char *out, size_t outsz)
+{
+	size_t lead = 0;
+	while (lead < n && ((unsigned char)s[lead] <= 0x20 || s[lead] == 0x7f))
+		lead++;
+	s += lead, n -= lead;
+	if (n > outsz - 1) {
+		n = outsz - 1;
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+	}
+	if (n == 0 || !utf8_valid(s, n))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		out[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? ' ' : s[i];
+	while (n > 0 && out[n - 1] == ' ')
+		n--;
+	out[n] = '\0';
+	return n;
+}
+
 static void
 sink_entry(void *ctx, const struct feed_entry *e)
 {
 	struct run *r = ctx;
+	char comment[LIMIT_COMMENT_BYTES + 1];
+	struct feed_entry with;
+	if (e->comment_len && e->description == NULL &&
+	    clean_comment(e->comment, e->comment_len, comment, sizeof(comment))) {
+		with = *e;
+		with.description = comment;
+		e = &with;
+	}
 	struct ioc i;
 	char why[256];
 	struct ioc_opts o = {.types = r->c->types};
@@ -339,7 +376,7 @@ replay(struct run *r, struct chunk *k, unsigned long base)
 		}
 		bool fresh;
 		merge_add_hashed(r->m, x->hash, (enum ioc_type)x->code, text + x->off, x->len, r->c->feed,
-				 r->c->priority, line, NULL, NULL, 0, &fresh);
+				 r->c->priority, line, NULL, x->desc != NO_DESC ? text + x->desc : NULL, 0, &fresh);
 		merged(r, fresh, (enum ioc_type)x->code, text + x->off, x->len, line);
 	}
 	r->st->entries += k->st.entries;

@@ -226,4 +226,20 @@ def the_units_configuration_runs_by_hand_too(c):
     assert "client_secret_file (or client_secret_credential), client_secret_env and certificate exclude" in p.stderr
 
 
+@test
+def a_feed_comment_becomes_the_description(c):
+    vals = ips(3)
+    c.feed("bad", [vals[0] + " # Emotet C2", vals[1] + "\t# \x1b[31mred\x1b[0m", vals[2]])
+    c.run("sync")
+    got = {x["indicatorValue"]: x["description"] for x in c.owned()}
+    assert got == {vals[0]: "Indicator from feed bad (iocsync) Emotet C2",
+                   vals[1]: "Indicator from feed bad (iocsync) [31mred [0m",
+                   vals[2]: "Indicator from feed bad (iocsync)"}, got
+    # A template of one's own.
+    c.feeds["bad"]["description"] = "{comment} ({feed})"
+    c.run("sync")
+    got = {x["indicatorValue"]: x["description"] for x in c.owned()}
+    assert got == {vals[0]: "Emotet C2 (bad)", vals[1]: "[31mred [0m (bad)", vals[2]: "(bad)"}, got
+
+
 sys.exit(itest.main())

@@ -246,6 +246,7 @@ test_entries_limit(void **state)
 
 struct capture {
 	struct strbuf acc, rej;
+	struct strbuf desc; /* every item's value and description ({comment}), in order */
 };
 
 static void
@@ -285,6 +286,13 @@ run_with(const char *buf, size_t len, enum feed_format f, unsigned threads, size
 	sb_add(&k->rej, "", 0);
 	assert_int_equal(pipeline_run(&pc, &fo, buf, len, m, &po, st, why, sizeof(why)), ERR_OK);
 	*distinct = merge_count(m);
+	sb_add(&k->desc, "", 0);
+	for (size_t i = 0; i < *distinct; i++) {
+		struct merge_item it;
+		merge_get(m, i, &it);
+		if (it.description)
+			sb_addf(&k->desc, "%s\t%s\n", it.value, it.description);
+	}
 	merge_free(m);
 }
 
@@ -309,12 +317,50 @@ mixed_feed(size_t lines, size_t *len)
 		case 6: sb_addf(&sb, "not an indicator %u\n", x % 9); break;
 		case 7: sb_addf(&sb, "%08x%08x%08x%08x\n", x, x * 3, x * 5, x * 7); break;
 		case 8:
-		case 9: sb_addf(&sb, "185.%u.%u.%u  # tail\n", x % 256, (x >> 3) % 256, 1 + x % 250); break;
+		case 9: sb_addf(&sb, "185.%u.%u.%u  # tail %u\n", x % 256, (x >> 3) % 256, 1 + x % 250, x % 7); break;
+		case 10: sb_addf(&sb, "%08x%08x%08x%08x;LOKI comment\x01%u\n", x, x * 5, x * 3, x, x % 5); break;
 		default: sb_addf(&sb, "host-%u.badcorp.net\n", x % 4000); break;
 		}
 	}
 	*len = sb.len;
 	return sb.buf;
+}
+
+/* Inline comments of text feeds become the item's description, for
+ * {comment}: cleaned, cut, dropped when not UTF-8; other columns are not
+ * comments. */
+static void
+test_inline_comments(void **state)
+{
+	(void)state;
+	struct strbuf in = {0};
+	sb_adds(&in,
+		"45.9.148.3 # Emotet C2\n"
+		"evil-example-host.com // phishing kit\n"
+		"9e107d9d372bb6826bd81d3542a419d6;LOKI: dropper\n"
+		"45.9.148.4\t12\n"
+		"45.9.148.5 # \xff\xfe not utf-8\n"
+		"45.9.148.6 #   \t\n"
+		"http://evil-example-host.com/a;b # in the query\n"
+		"45.9.148.7 # ");
+	for (int i = 0; i < 100; i++)
+		sb_adds(&in, "long ");
+	sb_adds(&in, "\n45.9.148.3 # a second comment for the same value\n");
+	struct capture k;
+	struct feed_stats st;
+	size_t n;
+	run_with(in.buf, in.len, FEED_TEXT, 1, 0, &k, &st, &n);
+	assert_int_equal(n, 8);
+	const char *want =
+		"45.9.148.3\tEmotet C2\n"
+		"evil-example-host.com\tphishing kit\n"
+		"9e107d9d372bb6826bd81d3542a419d6\tLOKI: dropper\n"
+		"http://evil-example-host.com/a;b\tin the query\n";
+	assert_memory_equal(k.desc.buf, want, strlen(want));
+	const char *last = k.desc.buf + strlen(want);
+	assert_true(strncmp(last, "45.9.148.7\tlong long ", 21) == 0);
+	assert_int_equal(strlen(last), strlen("45.9.148.7\t") + LIMIT_COMMENT_BYTES + strlen("\n"));
+	sb_free(&k.acc), sb_free(&k.rej), sb_free(&k.desc), sb_free(&in);
 }
 
 static void
@@ -332,6 +378,10 @@ test_parallel_equals_single_pass(void **state)
 	assert_true(s1.duplicates > 1000);
 	assert_true(s1.rejected[REJ_BINARY] > 100);
 	assert_true(s1.rejected[REJ_CIDR] > 100);
+	/* inline comments became descriptions: the first entry's, cleaned */
+	assert_non_null(strstr(one.desc.buf, "\ttail "));
+	assert_non_null(strstr(one.desc.buf, "\tLOKI comment "));
+	assert_null(strchr(one.desc.buf, '\x01'));
 	static const size_t chunks[] = {97, 4096, 65536};
 	static const unsigned threads[] = {2, 3, 8};
 	for (size_t c = 0; c < 3; c++)
@@ -339,10 +389,12 @@ test_parallel_equals_single_pass(void **state)
 			run_with(feed, len, FEED_AUTO, threads[t], chunks[c], &many, &s2, &d2);
 			assert_string_equal(many.acc.buf, one.acc.buf);
 			assert_string_equal(many.rej.buf, one.rej.buf);
+			assert_string_equal(many.desc.buf, one.desc.buf); /* {comment} on both paths */
 			assert_int_equal(d2, d1);
 			assert_memory_equal(&s2, &s1, sizeof(s1));
 			sb_free(&many.acc);
 			sb_free(&many.rej);
+			sb_free(&many.desc);
 		}
 	/* hosts and netset take the same path. */
 	/* A line starting with the bytes of a BOM: a chunk must not start
@@ -351,7 +403,7 @@ test_parallel_equals_single_pass(void **state)
 		"0.0.0.0 a.tracker-x.net b.tracker-x.net\n127.0.0.1 localhost\n"
 		"\xef\xbb\xbf"
 		"0.0.0.0 bom.tracker-x.net\n"
-		"0.0.0.0 c.tracker-x.net\n0.0.0.0 a.tracker-x.net\n";
+		"0.0.0.0 c.tracker-x.net # ad network\n0.0.0.0 a.tracker-x.net\n";
 	static const char netset[] = "; drop\n45.1.2.3 ; x\n45.1.2.0/24 ; y\n45.1.2.3\n45.1.2.4\n";
 	const char *docs[] = {hosts, netset};
 	enum feed_format fmts[] = {FEED_HOSTS, FEED_NETSET};
@@ -361,12 +413,14 @@ test_parallel_equals_single_pass(void **state)
 		run_with(docs[i], strlen(docs[i]), fmts[i], 2, 8, &b, &s2, &d2);
 		assert_string_equal(a.acc.buf, b.acc.buf);
 		assert_string_equal(a.rej.buf, b.rej.buf);
+		assert_string_equal(a.desc.buf, b.desc.buf);
 		assert_memory_equal(&s1, &s2, sizeof(s1));
 		assert_true(s1.accepted_total >= 2);
-		sb_free(&a.acc), sb_free(&a.rej), sb_free(&b.acc), sb_free(&b.rej);
+		sb_free(&a.acc), sb_free(&a.rej), sb_free(&b.acc), sb_free(&b.rej), sb_free(&a.desc), sb_free(&b.desc);
 	}
 	sb_free(&one.acc);
 	sb_free(&one.rej);
+	sb_free(&one.desc);
 	free(feed);
 }
 
@@ -422,6 +476,7 @@ main(void)
 		cmocka_unit_test(test_absorb_equals_direct_adds),
 		cmocka_unit_test(test_entries_limit),
 		cmocka_unit_test(test_parallel_equals_single_pass),
+		cmocka_unit_test(test_inline_comments),
 		cmocka_unit_test(test_objects_equal_their_bundle),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
