@@ -20,7 +20,9 @@ static const char usage[] =
 	"  --type T     IpAddress, DomainName, Url, FileSha256, ... (or ip, domain...)\n"
 	"  --action A   Block, Warn, Audit, Allowed, BlockAndRemediate\n"
 	"  --value TEXT those whose value contains TEXT\n"
-	"  --json       a JSON array of MDE's objects; --csv: one row each\n"
+	"Each shows its action, severity, alert, device groups, expiry and, for\n"
+	"iocsync's own, the feeds that list it (from the state).\n"
+	"  --json       a JSON array of MDE's objects (with iocsyncFeeds); --csv: one row each\n"
 	"Exit status: 0, 1 when MDE cannot be listed, 2 usage.\n";
 
 static void
@@ -36,6 +38,50 @@ field(const json_t *o, const char *k)
 	return s ? s : "";
 }
 
+/* "A,B" of a JSON array of strings ("all" when empty), into out. */
+static const char *
+joined(const json_t *a, const char *none, char *out, size_t outsz)
+{
+	size_t i, o = 0;
+	json_t *g;
+	out[0] = '\0';
+	json_array_foreach(a, i, g) {
+		if (json_is_string(g) && o < outsz)
+			o += (size_t)snprintf(out + o, outsz - o, "%s%s", o ? "," : "", json_string_value(g));
+	}
+	return out[0] ? out : none;
+}
+
+/* The feeds the state says list each of iocsync's indicators, by MDE id. */
+static void
+feeds_by_id(void *ctx, const struct store_ind *r)
+{
+	if (r->mde_id && r->feeds && r->gone_since == 0)
+		json_object_set_new(ctx, r->mde_id, json_string(r->feeds));
+}
+
+/* Each selected indicator gains iocsyncFeeds (an array) when the state
+ * knows it. */
+static void
+add_feeds(json_t *sel, const json_t *by_id)
+{
+	size_t i;
+	json_t *x;
+	json_array_foreach(sel, i, x) {
+		const char *id = json_string_value(json_object_get(x, "id"));
+		const char *f = id ? json_string_value(json_object_get(by_id, id)) : NULL;
+		if (f == NULL)
+			continue;
+		json_t *a = json_array();
+		for (const char *s = f; *s;) {
+			size_t n = strcspn(s, ",");
+			json_array_append_new(a, json_stringn(s, n));
+			s += n + (s[n] == ',');
+		}
+		json_object_set_new(x, "iocsyncFeeds", a);
+	}
+}
+
 /* The selected indicators for people (a table; the count on standard
  * error), as JSON, or as CSV. */
 static void
@@ -43,9 +89,9 @@ print_list(const json_t *sel, const json_t *list, bool json, bool csv, bool all)
 {
 	size_t i;
 	json_t *x;
-	static const char *const cols[] = {"id",          "indicatorType", "indicatorValue",
-					   "action",      "severity",      "expirationTime",
-					   "application", "createdBy",     "title"};
+	static const char *const cols[] = {"id",          "indicatorType", "indicatorValue", "action",
+					   "severity",    "generateAlert", "rbacGroupNames", "expirationTime",
+					   "application", "createdBy",     "title",          "iocsyncFeeds"};
 	if (json) {
 		json_dumpf(sel, stdout, JSON_INDENT(1));
 		putchar('\n');
@@ -55,20 +101,34 @@ print_list(const json_t *sel, const json_t *list, bool json, bool csv, bool all)
 		json_array_foreach(sel, i, x) {
 			for (size_t k = 0; k < NELEM(cols); k++) {
 				json_t *f = json_object_get(x, cols[k]);
-				char num[32];
+				char num[1024];
 				const char *s = json_string_value(f);
 				if (json_is_integer(f)) {
 					snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(f));
 					s = num;
+				} else if (json_is_boolean(f)) {
+					s = json_is_true(f) ? "true" : "false";
+				} else if (json_is_array(f)) {
+					s = joined(f, "", num, sizeof(num));
 				}
 				csv_field(stdout, s);
 				putchar(k + 1 < NELEM(cols) ? ',' : '\n');
 			}
 		}
 	} else {
+		if (json_array_size(sel))
+			printf("%-8s %-21s %-17s %-13s %-5s %-10s %-16s %-16s %s\n", "id", "type", "action", "severity",
+			       "alert", "expires", "device groups", "feeds", "value");
 		json_array_foreach(sel, i, x) {
-			printf("%-8s %-12s %-17s %-13s %s\n", field(x, "id"), field(x, "indicatorType"),
-			       field(x, "action"), field(x, "severity"), field(x, "indicatorValue"));
+			char exp[11], groups[200], feeds[200];
+			snprintf(exp, sizeof(exp), "%s",
+				 *field(x, "expirationTime") ? field(x, "expirationTime") : "never");
+			printf("%-8s %-21s %-17s %-13s %-5s %-10s %-16s %-16s %s\n", field(x, "id"),
+			       field(x, "indicatorType"), field(x, "action"), field(x, "severity"),
+			       json_is_true(json_object_get(x, "generateAlert")) ? "yes" : "no", exp,
+			       joined(json_object_get(x, "rbacGroupNames"), "all", groups, sizeof(groups)),
+			       joined(json_object_get(x, "iocsyncFeeds"), "-", feeds, sizeof(feeds)),
+			       field(x, "indicatorValue"));
 		}
 		fprintf(stderr, "%zu of %zu indicators (%s)\n", json_array_size(sel), json_array_size(list),
 			all ? "all the token may see" : "iocsync's own");
@@ -153,6 +213,13 @@ cmd_list(struct app *a, int argc, char **argv)
 			continue;
 		json_array_append(sel, x);
 	}
+	json_t *by_id = json_object();
+	struct store *st = sync_open_store(c, "list", false);
+	if (st)
+		store_ind_each(st, feeds_by_id, by_id);
+	store_close(st);
+	add_feeds(sel, by_id);
+	json_decref(by_id);
 	print_list(sel, list, json, csv, all);
 	json_decref(sel);
 	json_decref(list);

@@ -69,8 +69,15 @@ report_status_doc(const struct config *c, struct store *st, int nruns, long long
 	}
 	for (size_t i = 0; i < c->nfeeds; i++) {
 		struct store_feed f;
-		json_t *x = json_pack("{s:s, s:s, s:b}", "name", c->feeds[i].name, "url", c->feeds[i].url, "enabled",
-				      c->feeds[i].enabled);
+		const struct feed_cfg *fc = &c->feeds[i];
+		json_t *groups = json_array();
+		for (size_t g = 0; g < fc->ndevice_groups; g++)
+			json_array_append_new(groups, json_string(fc->device_groups[g]));
+		/* what its indicators are sent with */
+		json_t *x = json_pack("{s:s, s:s, s:b, s:s, s:b, s:o, s:I}", "name", fc->name, "url", fc->url,
+				      "enabled", fc->enabled, "action", ioc_action_name(fc->action), "generate_alert",
+				      fc->generate_alert, "device_groups", groups, "expire_after_s",
+				      (json_int_t)fc->expire_after_s);
 		if (store_feed_info(st, c->feeds[i].name, &f) == ERR_OK) {
 			char ts[32];
 			if (f.fetched_at) {

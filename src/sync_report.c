@@ -56,6 +56,22 @@ sync_report_op_json(const struct run *r, const struct op *o)
 		json_object_set_new(j, "value", json_string(w->value));
 		json_object_set_new(j, "action", json_string(ioc_action_name(w->action)));
 		json_object_set_new(j, "feed", json_string(w->feed->name));
+		/* What MDE gets or keeps, for a reader of plan: every feed that
+		 * lists it, the scope, the alert and the expiry. */
+		json_t *feeds = json_array(), *groups = json_array();
+		for (const char *s = w->feeds; s && *s;) {
+			size_t n = strcspn(s, ",");
+			json_array_append_new(feeds, json_stringn(s, n));
+			s += n + (s[n] == ',');
+		}
+		for (size_t g = 0; g < w->feed->ndevice_groups; g++)
+			json_array_append_new(groups, json_string(w->feed->device_groups[g]));
+		char exp[32];
+		format_time(w->expire_at, exp, sizeof(exp));
+		json_object_set_new(j, "feeds", feeds);
+		json_object_set_new(j, "device_groups", groups);
+		json_object_set_new(j, "generate_alert", json_boolean(w->feed->generate_alert));
+		json_object_set_new(j, "expires", json_string(exp));
 	} else {
 		const struct have *h = &r->h[o->have];
 		json_object_set_new(j, "type", json_string(h->type ? ioc_type_name(h->type) : "unknown"));
@@ -132,6 +148,22 @@ sync_report_print_calls(FILE *fp, const struct mde *m)
 	fprintf(fp, " (API %lu, retries %lu, 429s %lu, waited %.0f s)\n", api, retries, throttled, s->waited_s);
 }
 
+/* "  feed a,b; groups all; alert no; expires 2027-01-05": what a planned
+ * value is sent with. */
+static void
+want_attrs(const struct want *w, char *out, size_t outsz)
+{
+	struct strbuf g = {0};
+	for (size_t k = 0; k < w->feed->ndevice_groups; k++)
+		sb_addf(&g, "%s%s", k ? "," : "", w->feed->device_groups[k]);
+	char exp[32];
+	format_time(w->expire_at, exp, sizeof(exp));
+	exp[10] = '\0'; /* the day is enough here; --json has the time */
+	snprintf(out, outsz, "  feed%s %s; groups %s; alert %s; expires %s", strchr(w->feeds, ',') ? "s" : "", w->feeds,
+		 g.buf ? g.buf : "all", w->feed->generate_alert ? "yes" : "no", exp);
+	sb_free(&g);
+}
+
 void
 sync_report_print_plan(FILE *fp, const struct run *r, bool verbose)
 {
@@ -161,11 +193,13 @@ sync_report_print_plan(FILE *fp, const struct run *r, bool verbose)
 					 json_object_get(j, "overrides") ? ": it overrides the feed's block" : "");
 			else
 				snprintf(why, sizeof(why), "%s", o->why);
-			fprintf(fp, "  %-11s %-21s %-17s %s%s%s (%s)\n", plan_op_name(o->kind),
+			char attrs[600] = "";
+			if (o->want != SIZE_MAX)
+				want_attrs(&r->w[o->want], attrs, sizeof(attrs));
+			fprintf(fp, "  %-11s %-21s %-17s %s%s (%s)\n", plan_op_name(o->kind),
 				json_string_value(json_object_get(j, "type")),
 				json_string_value(json_object_get(j, "action")),
-				json_string_value(json_object_get(j, "value")), o->want != SIZE_MAX ? "  feed " : "",
-				o->want != SIZE_MAX ? r->w[o->want].feed->name : "", why);
+				json_string_value(json_object_get(j, "value")), attrs, why);
 			json_decref(j);
 		}
 		if (total > shown)

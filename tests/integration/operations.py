@@ -242,4 +242,42 @@ def a_feed_comment_becomes_the_description(c):
     assert got == {vals[0]: "Emotet C2 (bad)", vals[1]: "[31mred [0m (bad)", vals[2]: "(bad)"}, got
 
 
+@test
+def plan_list_and_status_show_what_is_sent(c):
+    a, b = ips(2), ips(1, start=10)
+    c.feed("fin", a, device_groups="Finance, Servers", generate_alert="yes", expire_after="7d")
+    c.feed("all", a[:1] + b)
+    p = c.run("plan", expect=2)
+    lines = [l for l in p.stdout.splitlines() if l.startswith("  create")]
+    assert len(lines) == 3, p.stdout
+    one = next(l for l in lines if " %s " % a[0] in l)
+    assert "feeds fin,all; groups Finance,Servers; alert yes; expires " in one, one
+    other = next(l for l in lines if " %s " % b[0] in l)
+    assert "feed all; groups all; alert no; expires " in other, other
+    doc = json.loads(c.run("plan", "--json", expect=2).stdout)
+    ch = {x["value"]: x for x in doc["changes"]}
+    assert ch[a[0]]["feeds"] == ["fin", "all"] and ch[a[0]]["device_groups"] == ["Finance", "Servers"], ch[a[0]]
+    assert ch[a[0]]["generate_alert"] is True and re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", ch[a[0]]["expires"])
+    assert ch[b[0]]["feeds"] == ["all"] and ch[b[0]]["device_groups"] == [], ch[b[0]]
+    c.run("sync")
+    p = c.run("list")
+    head, *rows = p.stdout.splitlines()
+    assert head.split()[:6] == ["id", "type", "action", "severity", "alert", "expires"], head
+    row = next(r for r in rows if r.endswith(" " + a[0]))
+    assert " yes " in row and " Finance,Servers " in row and " fin,all " in row, row
+    row = next(r for r in rows if r.endswith(" " + b[0]))
+    assert " no " in row and " all " in row, row
+    got = {x["indicatorValue"]: x for x in json.loads(c.run("list", "--json").stdout)}
+    assert got[a[0]]["iocsyncFeeds"] == ["fin", "all"] and got[a[0]]["generateAlert"] is True, got[a[0]]
+    csv = c.run("list", "--csv").stdout.splitlines()
+    assert csv[0].endswith("generateAlert,rbacGroupNames,expirationTime,application,createdBy,title,iocsyncFeeds") or \
+        "iocsyncFeeds" in csv[0], csv[0]
+    assert any(a[0] in l and "Finance,Servers" in l and "fin,all" in l for l in csv), csv
+    p = c.run("status")
+    assert "fin                  enabled, 2 indicators, Block, alert yes, groups Finance,Servers, expire after 7d" in p.stdout, p.stdout
+    st = json.loads(c.run("status", "--json").stdout)
+    f = {x["name"]: x for x in st["feeds"]}
+    assert f["fin"]["device_groups"] == ["Finance", "Servers"] and f["fin"]["expire_after_s"] == 7 * 86400, f["fin"]
+
+
 sys.exit(itest.main())
