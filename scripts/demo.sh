@@ -2,7 +2,7 @@
 # make demo: the main job, end to end, on the bundled emulator and sample
 # feeds, over TLS as in production. Makes a throwaway CA, starts
 # mde-emulator and an HTTPS server for examples/feeds on free loopback
-# ports, runs plan, sync, sync again, status and report, then changes a
+# ports, runs plan, sync, sync again, status, doctor and report, then changes a
 # feed and syncs the change. Stops everything it started, whatever happens.
 # Usage: scripts/demo.sh BUILD_DIR
 set -eu
@@ -92,7 +92,11 @@ echo "   The three new ones are created. 45.9.148.3 left every feed: deleted (Ba
 echo "   194.26.29.102 left c2-ips but the STIX feed lists it too, so it stays, updated to that"
 echo "   feed's title and description. Three write calls for all of it; nothing else touched."
 
-say "9. report: the state as one HTML page"
+say "9. doctor: can these blocks be enforced? Roles, device groups, network protection on the devices"
+run doctor | grep -E '^(OK|WARN|FAIL) ' || true
+echo "   (what it saw is kept in the state for the report's enforcement section)"
+
+say "10. report: the state as one HTML page, with what a lead reads (enforcement, the last 7 and 30 days)"
 run report --html "$dir/report.html"
 echo "   open $dir/report.html in a browser (no script, no external resource)"
 

@@ -8,12 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "apiprobe.h"
 #include "cmd.h"
 #include "doctor.h"
 #include "mde.h"
 #include "report.h"
+#include "sync.h"
 #include "util.h"
 
 static const char usage[] =
@@ -81,6 +84,31 @@ api_probe(struct app *a, bool json)
 	return e == ERR_OK ? EXIT_OK : e == ERR_CONFIG ? EXIT_USAGE : EXIT_FAIL;
 }
 
+/* The reading goes into the state, for the report's enforcement section;
+ * a state held by a running sync is left as it is (said on stderr). */
+static void
+keep_reading(const struct config *c, json_t *checks)
+{
+	/* never the one to create a state (a hand run as root would own it) */
+	if (c == NULL || access(c->state, F_OK) != 0)
+		return;
+	struct store *st = sync_open_store(c, "doctor", true);
+	if (st == NULL) {
+		fprintf(stderr,
+			"doctor: this reading is not kept for iocsync report (the state is busy or cannot be "
+			"opened)\n");
+		return;
+	}
+	char ts[32];
+	format_time((long long)time(NULL), ts, sizeof(ts));
+	json_t *keep = json_pack("{s:s, s:O}", "at", ts, "checks", checks);
+	char *text = json_dumps(keep, JSON_COMPACT);
+	store_meta_set(st, REPORT_DOCTOR_KEY, text);
+	free(text);
+	json_decref(keep);
+	store_close(st);
+}
+
 int
 cmd_doctor(struct app *a, int argc, char **argv)
 {
@@ -123,6 +151,7 @@ cmd_doctor(struct app *a, int argc, char **argv)
 		printf("\ndoctor: %d OK, %d WARN, %d FAIL (%d manual checks, %d notes)\n", d.n[DOCTOR_OK],
 		       d.n[DOCTOR_WARN], d.n[DOCTOR_FAIL], d.n[DOCTOR_MANUAL], d.n[DOCTOR_NOTE]);
 	}
+	keep_reading(c, d.checks);
 	json_decref(d.checks);
 	config_free(c);
 	return rc;

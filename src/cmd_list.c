@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "mde.h"
@@ -214,7 +215,8 @@ cmd_list(struct app *a, int argc, char **argv)
 		json_array_append(sel, x);
 	}
 	json_t *by_id = json_object();
-	struct store *st = sync_open_store(c, "list", false);
+	/* (no state yet: none is made here) */
+	struct store *st = access(c->state, F_OK) == 0 ? sync_open_store(c, "list", false) : NULL;
 	if (st)
 		store_ind_each(st, feeds_by_id, by_id);
 	store_close(st);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ioc.h"
+#include "report_int.h"
 #include "util.h"
 
 /* ---- the document ---- */
@@ -106,13 +107,14 @@ report_status_doc(const struct config *c, struct store *st, int nruns, long long
 				(json_int_t)t.expiring, "held", (json_int_t)t.held, "feeds", feeds, "runs", runs);
 	if (c->tenant_name)
 		json_object_set_new(doc, "tenant_name", json_string(c->tenant_name));
+	report_lead_doc(doc, st, now);
 	return doc;
 }
 
 /* ---- the page ---- */
 
-static void
-esc(struct strbuf *o, const char *s)
+void
+report_esc(struct strbuf *o, const char *s)
 {
 	for (; s && *s; s++) {
 		switch (*s) {
@@ -131,28 +133,28 @@ esc(struct strbuf *o, const char *s)
 }
 
 /* open, text escaped, close. */
-static void
-tag(struct strbuf *o, const char *open, const char *text, const char *close)
+void
+report_tag(struct strbuf *o, const char *open, const char *text, const char *close)
 {
 	sb_adds(o, open);
-	esc(o, text);
+	report_esc(o, text);
 	sb_adds(o, close);
 }
 
-static long long
-ival(const json_t *o, const char *k)
+long long
+report_ival(const json_t *o, const char *k)
 {
 	return (long long)json_integer_value(json_object_get(o, k));
 }
 
-static const char *
-sval(const json_t *o, const char *k)
+const char *
+report_sval(const json_t *o, const char *k)
 {
 	const char *s = json_string_value(json_object_get(o, k));
 	return s ? s : "";
 }
 
-static const char css[] =
+const char report_css[] =
 	"body{font:14px/1.45 'DejaVu Sans',system-ui,sans-serif;color:#1d2733;background:#f3f5f8;margin:0}"
 	"main{max-width:1040px;margin:0 auto;padding:24px}"
 	"h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:0 0 12px;color:#22364d}"
@@ -160,7 +162,7 @@ static const char css[] =
 	"section{background:#fff;border:1px solid #dde3ea;border-radius:8px;padding:16px 20px;margin:0 0 16px}"
 	"table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #edf0f4;"
 	"vertical-align:top}th{font-weight:600;color:#4a5a6b;font-size:12px;text-transform:uppercase;letter-spacing:.03em}"
-	"td.t{white-space:nowrap}td.n{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}code{font:12px 'DejaVu Sans Mono',monospace;"
+	"td.t{white-space:nowrap}th.n{text-align:right}td.n{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}code{font:12px 'DejaVu Sans Mono',monospace;"
 	"background:#f2f4f7;padding:1px 4px;border-radius:3px;word-break:break-all}"
 	".tiles{display:flex;gap:12px;flex-wrap:wrap;margin:0 0 16px}.tile{flex:1;min-width:150px;background:#fff;"
 	"border:1px solid #dde3ea;border-radius:8px;padding:12px 16px}.tile b{display:block;font-size:24px}"
@@ -176,7 +178,7 @@ static void
 count_table(struct strbuf *o, const char *title, const json_t *counts, long long total)
 {
 	sb_addf(o, "<div><table><tr><th>");
-	esc(o, title);
+	report_esc(o, title);
 	sb_adds(o, "</th><th class=\"n\">count</th><th style=\"width:45%\"></th></tr>");
 	/* largest first: a selection sort over the keys */
 	size_t n = json_object_size(counts), done = 0;
@@ -194,7 +196,7 @@ count_table(struct strbuf *o, const char *title, const json_t *counts, long long
 		}
 		shown[done++] = (char *)best;
 		sb_adds(o, "<tr><td>");
-		esc(o, best);
+		report_esc(o, best);
 		sb_addf(o,
 			"</td><td class=\"n\">%lld</td><td><div class=\"bar\" style=\"width:%.1f%%\"></div></td></tr>",
 			bv, total > 0 ? 100.0 * (double)bv / (double)total : 0);
@@ -205,13 +207,13 @@ count_table(struct strbuf *o, const char *title, const json_t *counts, long long
 	free(shown);
 }
 
-static const json_t *
-last_sync(const json_t *runs)
+const json_t *
+report_last_sync(const json_t *runs)
 {
 	size_t i;
 	json_t *r;
 	json_array_foreach((json_t *)runs, i, r)
-		if (strcmp(sval(r, "verb"), "sync") == 0 && json_object_get(r, "summary"))
+		if (strcmp(report_sval(r, "verb"), "sync") == 0 && json_object_get(r, "summary"))
 			return r;
 	return NULL;
 }
@@ -219,10 +221,10 @@ last_sync(const json_t *runs)
 static void
 cap_section(struct strbuf *o, const json_t *doc)
 {
-	const json_t *ls = last_sync(json_object_get(doc, "runs"));
+	const json_t *ls = report_last_sync(json_object_get(doc, "runs"));
 	const json_t *sum = json_object_get(ls, "summary");
-	long long cap = ival(doc, "cap"), reserve = ival(doc, "reserve");
-	long long mine = ival(json_object_get(doc, "indicators"), "total"), others = ival(sum, "others");
+	long long cap = report_ival(doc, "cap"), reserve = report_ival(doc, "reserve");
+	long long mine = report_ival(json_object_get(doc, "indicators"), "total"), others = report_ival(sum, "others");
 	long long free_ = cap - reserve - mine - others;
 	if (free_ < 0)
 		free_ = 0;
@@ -268,11 +270,13 @@ feeds_section(struct strbuf *o, const json_t *doc, long long now)
 	json_array_foreach(json_object_get(doc, "feeds"), i, f) {
 		const json_t *rep = json_object_get(f, "report");
 		const char *err = json_string_value(json_object_get(f, "error"));
-		long long age = ival(f, "age_s");
-		tag(o, "<tr><td><b>", sval(f, "name"), "</b><br/>");
-		tag(o, "<code>", sval(f, "url"), "</code></td>");
-		tag(o, "<td class=\"t\">", json_object_get(f, "fetched") ? sval(f, "fetched") : "never", "</td>");
-		tag(o, "<td class=\"t\">", json_object_get(f, "last_good") ? sval(f, "last_good") : "never", "");
+		long long age = report_ival(f, "age_s");
+		report_tag(o, "<tr><td><b>", report_sval(f, "name"), "</b><br/>");
+		report_tag(o, "<code>", report_sval(f, "url"), "</code></td>");
+		report_tag(o, "<td class=\"t\">", json_object_get(f, "fetched") ? report_sval(f, "fetched") : "never",
+			   "</td>");
+		report_tag(o, "<td class=\"t\">",
+			   json_object_get(f, "last_good") ? report_sval(f, "last_good") : "never", "");
 		if (json_object_get(f, "age_s")) {
 			char a[32];
 			if (age < 60)
@@ -289,15 +293,15 @@ feeds_section(struct strbuf *o, const json_t *doc, long long now)
 		if (!json_is_true(json_object_get(f, "enabled")))
 			sb_adds(o, "<span class=\"muted\">disabled</span>");
 		else if (err && json_object_get(f, "last_good"))
-			tag(o, "<span class=\"warn\">stale snapshot in use</span><br/><small>", err, "</small>");
+			report_tag(o, "<span class=\"warn\">stale snapshot in use</span><br/><small>", err, "</small>");
 		else if (err)
-			tag(o, "<span class=\"bad\">down, no snapshot</span><br/><small>", err, "</small>");
+			report_tag(o, "<span class=\"bad\">down, no snapshot</span><br/><small>", err, "</small>");
 		else if (json_object_get(f, "last_good"))
 			sb_adds(o, "<span class=\"ok\">ok</span>");
 		else
 			sb_adds(o, "<span class=\"muted\">not read yet</span>");
-		sb_addf(o, "</td><td class=\"n\">%lld</td><td class=\"n\">%lld</td></tr>", ival(rep, "accepted_total"),
-			ival(rep, "rejected_total"));
+		sb_addf(o, "</td><td class=\"n\">%lld</td><td class=\"n\">%lld</td></tr>",
+			report_ival(rep, "accepted_total"), report_ival(rep, "rejected_total"));
 	}
 	sb_adds(o, "</table></section>");
 }
@@ -316,15 +320,15 @@ rejects_section(struct strbuf *o, const json_t *doc)
 		json_t *n;
 		json_object_foreach(json_object_get(rep, "rejected"), reason, n) {
 			rows++;
-			tag(o, "<tr><td>", sval(f, "name"), "</td>");
-			tag(o, "<td>", reason, "</td>");
+			report_tag(o, "<tr><td>", report_sval(f, "name"), "</td>");
+			report_tag(o, "<td>", reason, "</td>");
 			sb_addf(o, "<td class=\"n\">%lld</td><td>", (long long)json_integer_value(n));
 			size_t k;
 			json_t *ex;
 			json_array_foreach(json_object_get(json_object_get(rep, "examples"), reason), k, ex) {
-				tag(o, "<code>", sval(ex, "input"), "</code> ");
-				tag(o, "<small class=\"muted\">", sval(ex, "source"), ": ");
-				tag(o, "", sval(ex, "why"), "</small><br/>");
+				report_tag(o, "<code>", report_sval(ex, "input"), "</code> ");
+				report_tag(o, "<small class=\"muted\">", report_sval(ex, "source"), ": ");
+				report_tag(o, "", report_sval(ex, "why"), "</small><br/>");
 			}
 			sb_adds(o, "</td></tr>");
 		}
@@ -337,19 +341,19 @@ rejects_section(struct strbuf *o, const json_t *doc)
 static void
 conflicts_section(struct strbuf *o, const json_t *doc)
 {
-	const json_t *sum = json_object_get(last_sync(json_object_get(doc, "runs")), "summary");
+	const json_t *sum = json_object_get(report_last_sync(json_object_get(doc, "runs")), "summary");
 	const json_t *cf = json_object_get(sum, "conflicts");
 	sb_adds(o, "<section id=\"conflicts\"><h2>Conflicts, held deletions and over budget (last sync)</h2>");
-	if (ival(sum, "held"))
+	if (report_ival(sum, "held"))
 		sb_addf(o,
 			"<p><strong>%lld deletions held by a guard</strong> (max_delete, max_shrink, a feed down or "
 			"paused): they wait for a person; everything else was applied.</p>",
-			ival(sum, "held"));
+			report_ival(sum, "held"));
 	const char *feed;
 	json_t *n;
 	json_object_foreach(json_object_get(sum, "over_by_feed"), feed, n) {
 		sb_addf(o, "<p>Over budget: feed ");
-		tag(o, "<code>", feed, "</code>");
+		report_tag(o, "<code>", feed, "</code>");
 		sb_addf(o, ": %lld indicators did not fit.</p>", (long long)json_integer_value(n));
 	}
 	sb_adds(o,
@@ -357,14 +361,14 @@ conflicts_section(struct strbuf *o, const json_t *doc)
 	size_t i;
 	json_t *x;
 	json_array_foreach((json_t *)cf, i, x) {
-		tag(o, "<tr><td>", sval(x, "op"), "</td>");
-		tag(o, "<td>", sval(x, "type"), "</td>");
-		tag(o, "<td><code>", sval(x, "value"), "</code></td>");
-		tag(o, "<td>", sval(x, "feed"), "</td>");
-		tag(o, "<td>", sval(x, "owner"), json_object_get(x, "owner") ? ": " : "");
-		tag(o, "", sval(x, "their_action"),
-		    json_object_get(x, "overrides") ? " <strong>overrides the block</strong></td>" : "</td>");
-		tag(o, "<td>", sval(x, "why"), "</td></tr>");
+		report_tag(o, "<tr><td>", report_sval(x, "op"), "</td>");
+		report_tag(o, "<td>", report_sval(x, "type"), "</td>");
+		report_tag(o, "<td><code>", report_sval(x, "value"), "</code></td>");
+		report_tag(o, "<td>", report_sval(x, "feed"), "</td>");
+		report_tag(o, "<td>", report_sval(x, "owner"), json_object_get(x, "owner") ? ": " : "");
+		report_tag(o, "", report_sval(x, "their_action"),
+			   json_object_get(x, "overrides") ? " <strong>overrides the block</strong></td>" : "</td>");
+		report_tag(o, "<td>", report_sval(x, "why"), "</td></tr>");
 	}
 	if (json_array_size(cf) == 0)
 		sb_adds(o, "<tr><td colspan=\"6\" class=\"muted\">none</td></tr>");
@@ -387,8 +391,9 @@ runs_section(struct strbuf *o, const json_t *doc)
 		const json_t *s = json_object_get(json_array_get(runs, i), "summary"), *d = json_object_get(s, "done");
 		const char *k;
 		json_t *v;
-		fg[i].add = ival(d, "create") + ival(d, "update") + ival(d, "renew") + ival(d, "replace");
-		fg[i].del = ival(d, "delete");
+		fg[i].add = report_ival(d, "create") + report_ival(d, "update") + report_ival(d, "renew") +
+			report_ival(d, "replace");
+		fg[i].del = report_ival(d, "delete");
 		json_object_foreach(json_object_get(s, "calls"), k, v)
 			fg[i].calls += (long long)json_integer_value(v);
 		fg[i].secs = json_number_value(json_object_get(s, "seconds"));
@@ -417,21 +422,21 @@ runs_section(struct strbuf *o, const json_t *doc)
 		long long add = f->add, del = f->del, calls = f->calls;
 		double x = L + slot * (double)j + slot / 2 - bw;
 		double ha = 70.0 * (double)add / (double)maxv, hd = 70.0 * (double)del / (double)maxv;
-		const char *oc = sval(r, "outcome");
+		const char *oc = report_sval(r, "outcome");
 		bool good = strcmp(oc, "ok") == 0 || strcmp(oc, "planned") == 0;
 		sb_addf(o,
 			"<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#2e9e5b\"><title>run %lld: +%lld</title></rect>",
-			x, 100 - ha, bw, ha, ival(r, "id"), add);
+			x, 100 - ha, bw, ha, report_ival(r, "id"), add);
 		sb_addf(o,
 			"<rect x=\"%.1f\" y=\"100\" width=\"%.1f\" height=\"%.1f\" fill=\"#d64545\"><title>run %lld: -%lld</title></rect>",
-			x + bw, bw, hd, ival(r, "id"), del);
+			x + bw, bw, hd, report_ival(r, "id"), del);
 		double hc = 80.0 * (double)calls / (double)maxc;
 		sb_addf(o,
 			"<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#3b6fb6\" opacity=\"0.75\"><title>run %lld: %lld calls</title></rect>",
-			x, 300 - hc, bw * 2, hc, ival(r, "id"), calls);
+			x, 300 - hc, bw * 2, hc, report_ival(r, "id"), calls);
 		sb_addf(&line, "%s%.1f,%.1f", j ? " " : "", x + bw, 300 - 80.0 * f->secs / maxd);
 		sb_addf(o, "<text x=\"%.1f\" y=\"318\" text-anchor=\"middle\" fill=\"%s\">%lld</text>", x + bw,
-			good ? "#5b6b7d" : "#c62828", ival(r, "id"));
+			good ? "#5b6b7d" : "#c62828", report_ival(r, "id"));
 	}
 	if (line.buf)
 		sb_addf(o, "<polyline points=\"%s\" fill=\"none\" stroke=\"#e0a526\" stroke-width=\"2\"/>", line.buf);
@@ -441,18 +446,18 @@ runs_section(struct strbuf *o, const json_t *doc)
 		"<th class=\"n\">&#8722;</th><th class=\"n\">failed</th><th class=\"n\">calls</th><th class=\"n\">s</th></tr>");
 	for (size_t i = 0; i < n; i++) {
 		const json_t *r = json_array_get(runs, i), *s = json_object_get(r, "summary");
-		const char *oc = sval(r, "outcome");
-		sb_addf(o, "<tr><td>%lld</td>", ival(r, "id"));
-		tag(o, "<td class=\"t\">", sval(r, "started"), "</td>");
-		tag(o, "<td>", sval(r, "verb"), "</td>");
+		const char *oc = report_sval(r, "outcome");
+		sb_addf(o, "<tr><td>%lld</td>", report_ival(r, "id"));
+		report_tag(o, "<td class=\"t\">", report_sval(r, "started"), "</td>");
+		report_tag(o, "<td>", report_sval(r, "verb"), "</td>");
 		sb_addf(o, "<td class=\"%s\">", strcmp(oc, "ok") == 0 ? "ok" : strcmp(oc, "planned") == 0 ? "" : "bad");
-		esc(o, oc);
+		report_esc(o, oc);
 		if (json_object_get(r, "message"))
-			tag(o, "<br/><small>", sval(r, "message"), "</small>");
+			report_tag(o, "<br/><small>", report_sval(r, "message"), "</small>");
 		sb_addf(o,
 			"</td><td class=\"n\">%lld</td><td class=\"n\">%lld</td><td class=\"n\">%lld</td>"
 			"<td class=\"n\">%lld</td><td class=\"n\">%.1f</td></tr>",
-			fg[i].add, fg[i].del, ival(s, "failed"), fg[i].calls, fg[i].secs);
+			fg[i].add, fg[i].del, report_ival(s, "failed"), fg[i].calls, fg[i].secs);
 	}
 	free(fg);
 	if (n == 0)
@@ -467,23 +472,23 @@ report_html(const struct config *c, const json_t *doc, long long now)
 	char ts[32];
 	format_time(now, ts, sizeof(ts));
 	const json_t *ind = json_object_get(doc, "indicators");
-	long long total = ival(ind, "total");
+	long long total = report_ival(ind, "total");
 	sb_adds(&o,
 		"<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\"><head><meta charset=\"utf-8\"/>"
 		"<meta name=\"viewport\" content=\"width=device-width\"/><title>iocsync report</title><style>");
-	sb_adds(&o, css);
+	sb_adds(&o, report_css);
 	sb_adds(&o, "</style></head><body><main><h1>iocsync report");
 	if (json_object_get(doc, "tenant_name")) {
 		sb_adds(&o, ": ");
-		esc(&o, sval(doc, "tenant_name"));
+		report_esc(&o, report_sval(doc, "tenant_name"));
 	}
 	sb_adds(&o, "</h1><p class=\"sub\">tenant <code>");
-	esc(&o, sval(doc, "tenant")[0] ? sval(doc, "tenant") : "(none configured)");
+	report_esc(&o, report_sval(doc, "tenant")[0] ? report_sval(doc, "tenant") : "(none configured)");
 	sb_addf(&o, "</code> &#183; generated %s &#183; state <code>", ts);
-	esc(&o, c->state);
+	report_esc(&o, c->state);
 	sb_adds(&o, "</code></p>");
 
-	const json_t *ls = last_sync(json_object_get(doc, "runs"));
+	const json_t *ls = report_last_sync(json_object_get(doc, "runs"));
 	size_t nfeeds = json_array_size(json_object_get(doc, "feeds")), stale = 0, i;
 	json_t *f;
 	json_array_foreach(json_object_get(doc, "feeds"), i, f)
@@ -491,15 +496,15 @@ report_html(const struct config *c, const json_t *doc, long long now)
 	sb_addf(&o, "<div class=\"tiles\"><div class=\"tile\"><b>%lld</b><span>indicators iocsync owns</span></div>",
 		total);
 	sb_addf(&o, "<div class=\"tile\"><b>%lld</b><span>of the cap of %lld used by all</span></div>",
-		total + ival(json_object_get(ls, "summary"), "others"), ival(doc, "cap"));
+		total + report_ival(json_object_get(ls, "summary"), "others"), report_ival(doc, "cap"));
 	sb_addf(&o, "<div class=\"tile\"><b class=\"%s\">%zu of %zu</b><span>feeds healthy</span></div>",
 		stale ? "warn" : "ok", nfeeds - stale, nfeeds);
 	sb_adds(&o, "<div class=\"tile\"><b class=\"");
-	sb_adds(&o, ls && strcmp(sval(ls, "outcome"), "ok") == 0 ? "ok" : "bad");
+	sb_adds(&o, ls && strcmp(report_sval(ls, "outcome"), "ok") == 0 ? "ok" : "bad");
 	sb_adds(&o, "\">");
-	esc(&o, ls ? sval(ls, "outcome") : "none");
+	report_esc(&o, ls ? report_sval(ls, "outcome") : "none");
 	sb_adds(&o, "</b><span>last sync ");
-	esc(&o, ls ? sval(ls, "started") : "");
+	report_esc(&o, ls ? report_sval(ls, "started") : "");
 	sb_adds(&o, "</span></div></div>");
 
 	cap_section(&o, doc);
@@ -510,10 +515,11 @@ report_html(const struct config *c, const json_t *doc, long long now)
 	sb_addf(&o,
 		"</div><p class=\"sub\">expiring within a day: %lld &#183; held after leaving their feeds: %lld</p>"
 		"</section>",
-		ival(ind, "expiring_within_a_day"), ival(ind, "held"));
+		report_ival(ind, "expiring_within_a_day"), report_ival(ind, "held"));
 	feeds_section(&o, doc, now);
 	rejects_section(&o, doc);
 	conflicts_section(&o, doc);
+	report_lead_sections(&o, doc);
 	runs_section(&o, doc);
 	sb_adds(&o, "</main></body></html>\n");
 	return o.buf;

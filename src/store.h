@@ -89,6 +89,12 @@ enum err store_history_add(struct store *s, const struct store_change *v, size_t
 /* A value's history, newest first. */
 enum err store_history_each(struct store *s, int type, const char *value,
 			    void (*cb)(void *ctx, const struct store_change *c), void *ctx);
+/* How many changes of each op since then (report: the last 7 and 30 days). */
+enum err store_history_counts(struct store *s, long long since, void (*cb)(void *ctx, const char *op, long long n),
+			      void *ctx);
+/* Every value's changes since then, newest first, at most limit. */
+enum err store_history_recent(struct store *s, long long since, int limit,
+			      void (*cb)(void *ctx, const struct store_change *c), void *ctx);
 
 /* What was learned about the tenant, by key (e.g. what MDE puts in
  * createdBy for this app). store_meta_get: malloc'd, or NULL when

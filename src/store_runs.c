@@ -87,6 +87,53 @@ store_history_each(struct store *s, int type, const char *value, void (*cb)(void
 	return r == SQLITE_DONE ? ERR_OK : ERR_STORE;
 }
 
+enum err
+store_history_counts(struct store *s, long long since, void (*cb)(void *ctx, const char *op, long long n), void *ctx)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "SELECT op, COUNT(*) FROM history WHERE at >= ?1 GROUP BY op ORDER BY op", -1,
+			       &st, NULL) != SQLITE_OK)
+		return ERR_STORE;
+	sqlite3_bind_int64(st, 1, since);
+	int r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW)
+		if (sqlite3_column_text(st, 0))
+			cb(ctx, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1));
+	sqlite3_finalize(st);
+	return r == SQLITE_DONE ? ERR_OK : ERR_STORE;
+}
+
+enum err
+store_history_recent(struct store *s, long long since, int limit, void (*cb)(void *ctx, const struct store_change *c),
+		     void *ctx)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT at, op, action, feed, reason, mde_id, type, value FROM history WHERE at >= ?1"
+			       " ORDER BY at DESC, id DESC LIMIT ?2",
+			       -1, &st, NULL) != SQLITE_OK)
+		return ERR_STORE;
+	sqlite3_bind_int64(st, 1, since);
+	sqlite3_bind_int(st, 2, limit);
+	int r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_change c = {
+			.at = sqlite3_column_int64(st, 0),
+			.op = (const char *)sqlite3_column_text(st, 1),
+			.action = sqlite3_column_int(st, 2),
+			.feed = (const char *)sqlite3_column_text(st, 3),
+			.reason = (const char *)sqlite3_column_text(st, 4),
+			.mde_id = (const char *)sqlite3_column_text(st, 5),
+			.type = sqlite3_column_int(st, 6),
+			.value = (const char *)sqlite3_column_text(st, 7),
+		};
+		if (c.op && c.value)
+			cb(ctx, &c);
+	}
+	sqlite3_finalize(st);
+	return r == SQLITE_DONE ? ERR_OK : ERR_STORE;
+}
+
 char *
 store_meta_get(struct store *s, const char *key)
 {

@@ -280,4 +280,103 @@ def plan_list_and_status_show_what_is_sent(c):
     assert f["fin"]["device_groups"] == ["Finance", "Servers"] and f["fin"]["expire_after_s"] == 7 * 86400, f["fin"]
 
 
+def png_colours(path):
+    """The distinct colours of an 8-bit RGB or RGBA PNG (a plain decoder:
+    the tests use no imaging library)."""
+    import struct, zlib
+    data = open(path, "rb").read()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    pos, idat, w = 8, b"", 0
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        if kind == b"IHDR":
+            w, h, depth, ctype, _, _, interlace = struct.unpack(">IIBBBBB", body)
+            assert depth == 8 and ctype in (2, 6) and interlace == 0, (depth, ctype, interlace)
+            bpp = 3 if ctype == 2 else 4
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + n
+    raw, stride, prev, colours = zlib.decompress(idat), w * bpp, None, set()
+    for y in range(h):
+        f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        prev = prev or bytearray(stride)
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b, c = prev[i], prev[i - bpp] if i >= bpp else 0
+            if f == 1:
+                line[i] = (line[i] + a) & 255
+            elif f == 2:
+                line[i] = (line[i] + b) & 255
+            elif f == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif f == 4:
+                pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        if y % 4 == 0:
+            colours.update(bytes(line[i:i + 3]) for i in range(0, stride, bpp * 2))
+        prev = line
+    return colours
+
+
+@test
+def a_leads_report_enforcement_changes_and_every_tenant(c):
+    c.feed("fin", ips(4), device_groups="Finance")
+    c.feed("all", ips(3, start=50))
+    c.run("sync")
+    c.run("doctor", expect=None)
+    c.feed("all", ips(2, start=50))             # one leaves: a delete in the history
+    c.run("sync")
+    page = os.path.join(c.dir, "report.html")
+    c.run("report", "--html", page)
+    html = open(page).read()
+    import xml.etree.ElementTree as ET
+    root = ET.fromstring(html)                  # well-formed XHTML
+    ns = {"h": "http://www.w3.org/1999/xhtml"}
+    enf = "".join(root.find(".//h:section[@id='enforcement']", ns).itertext())
+    assert "as iocsync doctor saw it at" in enf and "device group Finance" in enf, enf
+    assert "custom network indicators" in enf and "MANUAL" in enf, enf
+    ch = root.find(".//h:section[@id='changes']", ns)
+    rows = [[("".join(td.itertext())) for td in tr.findall("h:td", ns)] for tr in ch.findall(".//h:tr", ns)]
+    assert ["last 7 days", "7", "0", "0", "0", "1", "0", "0"] in rows, rows
+    assert any(r[1:2] == ["delete"] and r[3] == ips(3, start=50)[2] for r in rows if len(r) == 5), rows
+    # Headless Chromium draws it: not a blank page.
+    itest.require_tool("chromium", "scripts/install-deps --dev installs it")
+    png = os.path.join(c.dir, "report.png")
+    p = subprocess.run([os.path.join(SRC, "scripts", "render-report.sh"), page, png, "1100x1600"],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and os.path.getsize(png) > 10000, p.stderr
+    colours = png_colours(png)
+    assert len(colours) > 20, "the rendered page looks blank: %d colours" % len(colours)
+
+    # Two tenants: one synced (no drift), one only planned (drift).
+    T2, CID2 = "00000000-0000-0000-0000-000000000002", "44444444-4444-4444-4444-444444444444"
+    c.emu.control("/apps", {"tenant": T2, "client_id": CID2, "secret": "second-" + SECRET[:8], "name": "iocsync-2",
+                            "roles": ["Ti.ReadWrite.All"]})
+    s2 = os.path.join(c.dir, "secret2")
+    with open(s2, "w") as f:
+        f.write("second-" + SECRET[:8] + "\n")
+    os.chmod(s2, 0o600)
+    c.mde.update({"client_secret_file": None})
+    c.extra = ('\n[tenant "one"]\ntenant_id = %s\nclient_id = %s\nclient_secret_file = %s\n'
+               % (itest.TENANT, itest.CID, c.secret_file)
+               + '\n[tenant "two"]\ntenant_id = %s\nclient_id = %s\nclient_secret_file = %s\nfeeds = all\n'
+               % (T2, CID2, s2))
+    c.run("-t", "one", "sync")
+    c.run("-t", "two", "plan", expect=2)
+    p = c.run("report", "--tenants", expect=2)
+    lines = {l.split()[0]: l.split() for l in p.stdout.splitlines()[1:]}
+    assert lines["one"][1:3] == ["6", "0"] and lines["two"][1:3] == ["0", "2"], p.stdout
+    rows = {r["tenant"]: r for r in json.loads(c.run("report", "--tenants", "--json", expect=2).stdout)}
+    assert rows["one"]["drift"] == 0 and rows["one"]["last_success"] and rows["two"]["drift"] == 2, rows
+    assert rows["two"]["last_outcome"] == "planned" and rows["two"]["last_success"] is None, rows
+    all_page = os.path.join(c.dir, "tenants.html")
+    c.run("report", "--html", all_page)
+    text = "".join(ET.fromstring(open(all_page).read()).itertext())
+    assert "every tenant" in text and "00000000-0000-0000-0000-000000000002" in text, text
+    c.run("-t", "two", "sync")
+    c.run("report", "--tenants")                # no drift anywhere: 0
+    c.run("report", "--tenants", "--html", page, expect=2)
+
+
 sys.exit(itest.main())

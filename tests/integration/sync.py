@@ -451,7 +451,7 @@ def report_html_is_well_formed_and_self_contained(c):
     root = ET.fromstring(html[html.index("<html"):])              # well-formed (XHTML)
     ns = {"h": "http://www.w3.org/1999/xhtml"}
     ids = {e.get("id") for e in root.iter("{http://www.w3.org/1999/xhtml}section")}
-    assert ids == {"cap", "indicators", "feeds", "rejects", "conflicts", "runs"}, ids
+    assert ids == {"cap", "indicators", "feeds", "rejects", "conflicts", "enforcement", "changes", "runs"}, ids
     low = html.lower()
     for bad in ("<script", "src=", "href=", "url(", "@import", "<link", "<img"):
         assert bad not in low, "report has %r" % bad
