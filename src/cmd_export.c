@@ -177,6 +177,20 @@ export_firewall(const struct config *c, const struct want *w, size_t nw, bool fr
 	return rc;
 }
 
+/* --protocol's word as FIREWALL_* bits; 0 (said) when it is none. */
+static unsigned
+protocols(const char *w)
+{
+	if (strcmp(w, "udp") == 0)
+		return FIREWALL_UDP;
+	if (strcmp(w, "tcp") == 0)
+		return FIREWALL_TCP;
+	if (strcmp(w, "both") == 0)
+		return FIREWALL_TCP | FIREWALL_UDP;
+	fprintf(stderr, "iocsync export: --protocol %s: udp, tcp or both\n", w);
+	return 0;
+}
+
 int
 cmd_export(struct app *a, int argc, char **argv)
 {
@@ -208,14 +222,9 @@ cmd_export(struct app *a, int argc, char **argv)
 		case 'u': fo.uninstall = true; break;
 		case 'd': fo.device_group = optarg; break;
 		case 'P':
-			if (strcmp(optarg, "udp") == 0 || strcmp(optarg, "tcp") == 0 || strcmp(optarg, "both") == 0) {
-				fo.protocols = optarg[0] == 'u' ? FIREWALL_UDP
-					: optarg[0] == 't'      ? FIREWALL_TCP
-								: FIREWALL_TCP | FIREWALL_UDP;
-				break;
-			}
-			fprintf(stderr, "iocsync export: --protocol %s: udp, tcp or both\n", optarg);
-			return EXIT_USAGE;
+			if ((fo.protocols = protocols(optarg)) == 0)
+				return EXIT_USAGE;
+			break;
 		case 'p':
 			if (num_parse(optarg, 1, FIREWALL_PER_RULE_MAX, &per, &why) != ERR_OK) {
 				fprintf(stderr, "iocsync export: --per-rule %s: %s (1 to %d)\n", optarg, why,

@@ -36,6 +36,32 @@ print_counts(const char *label, json_t *o)
 	printf("%s\n", *sep ? "" : " none");
 }
 
+/* A feed's line: what its indicators are sent with, and its health. */
+static void
+print_feed(const json_t *x)
+{
+	char groups[300] = "";
+	size_t g, o = 0;
+	json_t *gn;
+	json_array_foreach(json_object_get(x, "device_groups"), g, gn) {
+		if (o < sizeof(groups))
+			o += (size_t)snprintf(groups + o, sizeof(groups) - o, "%s%s", g ? "," : "",
+					      json_string_value(gn));
+	}
+	long long ea = (long long)json_integer_value(json_object_get(x, "expire_after_s"));
+	char after[32];
+	snprintf(after, sizeof(after), ea % 86400 ? "%lldh" : "%lldd", ea % 86400 ? ea / 3600 : ea / 86400);
+	printf("  %-20s %s, %lld indicators, %s, alert %s, groups %s, expire after %s, last good %s%s%s\n",
+	       json_string_value(json_object_get(x, "name")),
+	       json_is_true(json_object_get(x, "enabled")) ? "enabled" : "disabled",
+	       (long long)json_integer_value(json_object_get(x, "indicators")),
+	       json_string_value(json_object_get(x, "action")),
+	       json_is_true(json_object_get(x, "generate_alert")) ? "yes" : "no", o ? groups : "all", after,
+	       json_object_get(x, "last_good") ? json_string_value(json_object_get(x, "last_good")) : "never",
+	       json_object_get(x, "error") ? ", last error: " : "",
+	       json_object_get(x, "error") ? json_string_value(json_object_get(x, "error")) : "");
+}
+
 json_t *
 cmd_status_load(struct app *a, const char *verb, long long nruns, struct config **cp, long long *now, int *rc)
 {
@@ -123,32 +149,8 @@ cmd_status(struct app *a, int argc, char **argv)
 		printf("feeds:\n");
 		size_t i;
 		json_t *x;
-		json_array_foreach(feeds, i, x) {
-			char groups[300] = "";
-			size_t g, o = 0;
-			json_t *gn;
-			json_array_foreach(json_object_get(x, "device_groups"), g, gn) {
-				if (o < sizeof(groups))
-					o += (size_t)snprintf(groups + o, sizeof(groups) - o, "%s%s", g ? "," : "",
-							      json_string_value(gn));
-			}
-			long long ea = (long long)json_integer_value(json_object_get(x, "expire_after_s"));
-			char after[32];
-			snprintf(after, sizeof(after), ea % 86400 ? "%lldh" : "%lldd",
-				 ea % 86400 ? ea / 3600 : ea / 86400);
-			printf("  %-20s %s, %lld indicators, %s, alert %s, groups %s, expire after %s, last good "
-			       "%s%s%s\n",
-			       json_string_value(json_object_get(x, "name")),
-			       json_is_true(json_object_get(x, "enabled")) ? "enabled" : "disabled",
-			       (long long)json_integer_value(json_object_get(x, "indicators")),
-			       json_string_value(json_object_get(x, "action")),
-			       json_is_true(json_object_get(x, "generate_alert")) ? "yes" : "no", o ? groups : "all",
-			       after,
-			       json_object_get(x, "last_good") ? json_string_value(json_object_get(x, "last_good"))
-							       : "never",
-			       json_object_get(x, "error") ? ", last error: " : "",
-			       json_object_get(x, "error") ? json_string_value(json_object_get(x, "error")) : "");
-		}
+		json_array_foreach(feeds, i, x)
+			print_feed(x);
 		printf("last runs:\n");
 		json_array_foreach(runs, i, x) {
 			json_t *sum = json_object_get(x, "summary"), *done = json_object_get(sum, "done");
