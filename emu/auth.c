@@ -17,6 +17,8 @@
 #include "emu.h"
 
 struct app;
+static bool check_federated(struct emu *e, const struct app *a, const char *jwt, char *why, size_t whysz, int *code);
+static bool outside_issuer(const char *jwt, const char *client_id);
 static bool check_assertion(struct emu *e, const struct app *a, const char *tenant, const char *jwt, char *why,
 			    size_t whysz, int *code);
 
@@ -293,7 +295,9 @@ auth_token(struct emu *e, const struct request *q, const char *tenant, bool v2, 
 				"client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer.");
 			goto out;
 		}
-		if (!check_assertion(e, a, tenant, assertion, why, sizeof(why), &code)) {
+		bool fed = a->fed_pubkey && outside_issuer(assertion, a->client_id);
+		if (fed ? !check_federated(e, a, assertion, why, sizeof(why), &code)
+			: !check_assertion(e, a, tenant, assertion, why, sizeof(why), &code)) {
 			entra_error(r, 401, "invalid_client", code, why);
 			goto out;
 		}
@@ -405,6 +409,40 @@ app_clear_certificate(struct app *a)
 	a->x5t = a->x5t256 = NULL;
 }
 
+bool
+app_set_federated(struct app *a, const char *issuer, const char *subject, const char *pem, size_t len, char *why,
+		  size_t whysz)
+{
+	BIO *bio = BIO_new_mem_buf(pem, (int)len);
+	X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	EVP_PKEY *k = x ? X509_get_pubkey(x) : NULL;
+	if (k == NULL && bio) { /* a bare public key */
+		BIO_reset(bio);
+		k = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+	}
+	BIO_free(bio);
+	X509_free(x);
+	if (k == NULL || EVP_PKEY_base_id(k) != EVP_PKEY_RSA) {
+		EVP_PKEY_free(k);
+		snprintf(why, whysz, "federated_certificate: not a PEM RSA public key or certificate");
+		return false;
+	}
+	app_clear_federated(a);
+	a->fed_issuer = xstrdup(issuer);
+	a->fed_subject = xstrdup(subject);
+	a->fed_pubkey = k;
+	return true;
+}
+
+void
+app_clear_federated(struct app *a)
+{
+	EVP_PKEY_free(a->fed_pubkey);
+	free(a->fed_issuer), free(a->fed_subject);
+	a->fed_pubkey = NULL;
+	a->fed_issuer = a->fed_subject = NULL;
+}
+
 static bool
 verify_sig(EVP_PKEY *k, bool pss, const char *msg, size_t msglen, const unsigned char *sig, size_t siglen)
 {
@@ -417,6 +455,74 @@ verify_sig(EVP_PKEY *k, bool pss, const char *msg, size_t msglen, const unsigned
 	ok = ok && EVP_DigestVerify(ctx, sig, siglen, (const unsigned char *)msg, msglen) == 1;
 	EVP_MD_CTX_free(ctx);
 	return ok;
+}
+
+/* Checks an outside issuer's token presented as a's federated credential
+ * (entra-docs v2-oauth2-client-creds-grant-flow, "Third case"): RS256
+ * signed by the registered key, iss and sub the registered ones, aud
+ * api://AzureADTokenExchange, exp not passed (5 minutes of skew). Each
+ * failure carries Entra's code: 70021 when no federated record matches
+ * (issuer, subject or audience), 700024 out of its time range, 700027 a
+ * bad signature (the emulator's choice of code for the last). */
+static bool
+check_federated(struct emu *e, const struct app *a, const char *jwt, char *why, size_t whysz, int *code)
+{
+	const char *d1 = strchr(jwt, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
+	size_t hn, pn, sn;
+	unsigned char *h = NULL, *p = NULL, *sig = NULL;
+	json_t *hj = NULL, *pj = NULL;
+	bool ok = false;
+	*code = 70021;
+	if (d1 == NULL || d2 == NULL || strlen(jwt) > 16384 || (h = b64url_dec(jwt, (size_t)(d1 - jwt), &hn)) == NULL ||
+	    (p = b64url_dec(d1 + 1, (size_t)(d2 - d1 - 1), &pn)) == NULL ||
+	    (sig = b64url_dec(d2 + 1, strlen(d2 + 1), &sn)) == NULL ||
+	    (hj = json_loadb((const char *)h, hn, 0, NULL)) == NULL ||
+	    (pj = json_loadb((const char *)p, pn, 0, NULL)) == NULL) {
+		snprintf(why, whysz, "The client assertion is not a well-formed JWT.");
+		goto out;
+	}
+	const char *alg = json_string_value(json_object_get(hj, "alg"));
+	const char *iss = json_string_value(json_object_get(pj, "iss"));
+	const char *sub = json_string_value(json_object_get(pj, "sub"));
+	const char *aud = json_string_value(json_object_get(pj, "aud"));
+	json_t *exp = json_object_get(pj, "exp"), *nbf = json_object_get(pj, "nbf");
+	long long now = emu_now_ms(e) / 1000;
+	if (!alg || strcmp(alg, "RS256") != 0 || !verify_sig(a->fed_pubkey, false, jwt, (size_t)(d2 - jwt), sig, sn)) {
+		*code = 700027;
+		snprintf(why, whysz, "Client assertion failed signature validation.");
+	} else if (!iss || !sub || !aud || strcmp(iss, a->fed_issuer) || strcmp(sub, a->fed_subject) ||
+		   strcmp(aud, "api://AzureADTokenExchange")) {
+		snprintf(why, whysz,
+			 "No matching federated identity record found for presented assertion. Assertion Issuer: "
+			 "'%.200s'. Assertion Subject: '%.200s'. Assertion Audience: '%.100s'.",
+			 iss ? iss : "", sub ? sub : "", aud ? aud : "");
+	} else if (!json_is_integer(exp) || json_integer_value(exp) + 300 <= now ||
+		   (nbf && (!json_is_integer(nbf) || json_integer_value(nbf) - 300 > now))) {
+		*code = 700024;
+		snprintf(why, whysz, "Client assertion is not within its valid time range.");
+	} else {
+		ok = true;
+	}
+out:
+	json_decref(hj);
+	json_decref(pj);
+	free(h), free(p), free(sig);
+	return ok;
+}
+
+/* Is jwt's issuer someone else than the client (a federated token)? */
+static bool
+outside_issuer(const char *jwt, const char *client_id)
+{
+	const char *d1 = strchr(jwt, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
+	size_t pn;
+	unsigned char *p = d2 ? b64url_dec(d1 + 1, (size_t)(d2 - d1 - 1), &pn) : NULL;
+	json_t *pj = p ? json_loadb((const char *)p, pn, 0, NULL) : NULL;
+	const char *iss = json_string_value(json_object_get(pj, "iss"));
+	bool outside = iss && strcmp(iss, client_id) != 0;
+	json_decref(pj);
+	free(p);
+	return outside;
 }
 
 /* Checks a client assertion JWT for app a (spec 1.3): RS256 with x5t or

@@ -2,7 +2,9 @@
  *
  *   [emulator]             token_lifetime, cap, rate_limits
  *   [app NAME]             tenant, client_id, secret and/or certificate (PEM
- *                          file), roles (comma-separated)
+ *                          file), roles (comma-separated); federated_issuer,
+ *                          federated_subject, federated_certificate (a PEM
+ *                          public key or certificate) for workload identity
  *   [machine NAME]         id, group, group_id, tags, network_protection
  *   [faults]               seed, slow_ms, and a probability per fault:
  *                          429, 500, 503, slow, reset, truncate
@@ -151,6 +153,30 @@ app_key(struct cfg *c, const char *section, const char *name, const char *value)
 		free(pem);
 		return ok;
 	}
+	if (strcmp(name, "federated_issuer") == 0 || strcmp(name, "federated_subject") == 0) {
+		/* kept in a copy: app_set_federated replaces both */
+		char *iss = xstrdup(name[10] == 'i' ? value : a->fed_issuer ? a->fed_issuer : "");
+		char *sub = xstrdup(name[10] == 's' ? value : a->fed_subject ? a->fed_subject : "");
+		void *key = a->fed_pubkey;
+		a->fed_pubkey = NULL;
+		app_clear_federated(a);
+		a->fed_issuer = iss, a->fed_subject = sub, a->fed_pubkey = key;
+		return 1;
+	}
+	if (strcmp(name, "federated_certificate") == 0) {
+		char *pem, *iss = xstrdup(a->fed_issuer ? a->fed_issuer : ""),
+			   *sub = xstrdup(a->fed_subject ? a->fed_subject : "");
+		size_t plen;
+		bool ok = false;
+		if (file_read(value, 1 << 20, &pem, &plen) != ERR_OK) {
+			snprintf(c->why, sizeof(c->why), "federated_certificate %.100s: cannot read", value);
+		} else {
+			ok = app_set_federated(a, iss, sub, pem, plen, c->why, sizeof(c->why));
+			free(pem);
+		}
+		free(iss), free(sub);
+		return ok;
+	}
 	if (strcmp(name, "roles") == 0) {
 		char *dup = xstrdup(value), *save, *tok;
 		a->roles = 0;
@@ -166,8 +192,10 @@ app_key(struct cfg *c, const char *section, const char *name, const char *value)
 		free(dup);
 		return 1;
 	}
-	snprintf(c->why, sizeof(c->why), "[%s] unknown key %s (tenant, client_id, secret, certificate, roles)", section,
-		 name);
+	snprintf(c->why, sizeof(c->why),
+		 "[%s] unknown key %s (tenant, client_id, secret, certificate, roles, federated_issuer, "
+		 "federated_subject, federated_certificate)",
+		 section, name);
 	return 0;
 }
 
@@ -228,10 +256,19 @@ emu_config_load(struct emu *e, const char *path, char *why, size_t whysz)
 	}
 	for (size_t i = 0; i < e->napps; i++) {
 		struct app *a = &e->apps[i];
-		if (!a->tenant || !a->client_id || (!a->secret && !a->pubkey) || a->roles == 0) {
+		bool fed = a->fed_issuer && *a->fed_issuer && a->fed_subject && *a->fed_subject && a->fed_pubkey;
+		if (!a->tenant || !a->client_id || (!a->secret && !a->pubkey && !fed) || a->roles == 0) {
 			snprintf(why, whysz,
-				 "%s: [app %s] needs tenant, client_id, a secret or a certificate, and roles", path,
-				 a->name);
+				 "%s: [app %s] needs tenant, client_id, a secret, a certificate or a federated "
+				 "credential, and roles",
+				 path, a->name);
+			return false;
+		}
+		if (!fed && (a->fed_issuer || a->fed_subject || a->fed_pubkey)) {
+			snprintf(why, whysz,
+				 "%s: [app %s]: a federated credential needs federated_issuer, federated_subject and "
+				 "federated_certificate",
+				 path, a->name);
 			return false;
 		}
 	}

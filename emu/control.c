@@ -167,14 +167,22 @@ ctl_apps(struct emu *e, json_t *in, struct reply *r)
 	json_t *rl = json_object_get(in, "roles"), *el;
 	size_t i;
 	unsigned mask = 0;
-	bool ok = t && cid && sec && name && json_is_array(rl);
+	json_t *fed = json_object_get(in, "federated");
+	const char *fiss = json_string_value(json_object_get(fed, "issuer"));
+	const char *fsub = json_string_value(json_object_get(fed, "subject"));
+	const char *fpem = json_string_value(json_object_get(fed, "certificate_pem"));
+	bool ok = t && cid && (sec || (fiss && fsub && fpem)) && name && json_is_array(rl) &&
+		(fed == NULL || (fiss && fsub && fpem));
 	json_array_foreach(rl, i, el) {
 		unsigned b = json_is_string(el) ? role_parse(json_string_value(el)) : 0;
 		ok &= b != 0;
 		mask |= b;
 	}
 	if (!ok) {
-		reply_error(r, 400, "InvalidInput", "tenant, client_id, secret, name and roles (known names) expected");
+		reply_error(
+			r, 400, "InvalidInput",
+			"tenant, client_id, secret (or federated: issuer, subject, certificate_pem), name and roles "
+			"(known names) expected");
 		return;
 	}
 	emu_add_app(e, t, cid, sec, name, mask);
@@ -186,6 +194,8 @@ ctl_apps(struct emu *e, json_t *in, struct reply *r)
 			a = &e->apps[k];
 	if (pem && !app_set_certificate(a, pem, strlen(pem), why, sizeof(why)))
 		reply_error(r, 400, "InvalidInput", "certificate_pem: %s", why);
+	else if (fed && !app_set_federated(a, fiss, fsub, fpem, strlen(fpem), why, sizeof(why)))
+		reply_error(r, 400, "InvalidInput", "federated: %s", why);
 	else
 		r->body = json_pack("{s:s}", "client_id", cid);
 }

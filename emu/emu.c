@@ -237,7 +237,7 @@ emu_add_app(struct emu *e, const char *tenant, const char *cid, const char *secr
 		if (strcmp(e->apps[i].tenant, tenant) == 0 && strcmp(e->apps[i].client_id, cid) == 0) {
 			free(e->apps[i].secret);
 			free(e->apps[i].name);
-			e->apps[i].secret = xstrdup(secret);
+			e->apps[i].secret = secret ? xstrdup(secret) : NULL;
 			e->apps[i].name = xstrdup(name);
 			e->apps[i].roles = roles_mask;
 			return;
@@ -245,7 +245,7 @@ emu_add_app(struct emu *e, const char *tenant, const char *cid, const char *secr
 	e->apps = xrealloc(e->apps, (e->napps + 1) * sizeof(*e->apps));
 	e->apps[e->napps++] = (struct app){.tenant = xstrdup(tenant),
 					   .client_id = xstrdup(cid),
-					   .secret = xstrdup(secret),
+					   .secret = secret ? xstrdup(secret) : NULL,
 					   .name = xstrdup(name),
 					   .roles = roles_mask};
 }
@@ -285,6 +285,7 @@ emu_free(struct emu *e)
 		free(e->apps[i].tenant), free(e->apps[i].client_id);
 		free(e->apps[i].secret), free(e->apps[i].name);
 		app_clear_certificate(&e->apps[i]);
+		app_clear_federated(&e->apps[i]);
 	}
 	free(e->apps);
 	for (size_t i = 0; i < e->nmachines; i++) {

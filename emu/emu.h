@@ -39,6 +39,10 @@ struct app {
 	 * base64url SHA-1 (x5t) and SHA-256 (x5t#S256) of its DER form */
 	void *pubkey; /* EVP_PKEY * */
 	char *x5t, *x5t256;
+	/* federated credential (workload identity; NULL: none): the outside
+	 * issuer and subject it trusts, and the key that signs their tokens */
+	char *fed_issuer, *fed_subject;
+	void *fed_pubkey; /* EVP_PKEY * */
 };
 /* The app's service principal object id: a GUID of its own, stable for
  * (tenant, client id) and never equal to the client id (reading
@@ -49,6 +53,11 @@ bool app_is(const struct app *a, const char *by);
 /* Sets a's certificate from PEM text; false with why. */
 bool app_set_certificate(struct app *a, const char *pem, size_t len, char *why, size_t whysz);
 void app_clear_certificate(struct app *a);
+/* Sets a's federated credential: the issuer and subject it trusts and a
+ * PEM public key or certificate that verifies their tokens; false with why. */
+bool app_set_federated(struct app *a, const char *issuer, const char *subject, const char *pem, size_t len, char *why,
+		       size_t whysz);
+void app_clear_federated(struct app *a);
 
 struct machine {
 	char *id, *name, *group, *tags; /* tags: comma-separated */

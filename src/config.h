@@ -95,6 +95,7 @@ struct config {
 	bool allow_http;                /* http:// to a loopback address only */
 	char *client_secret_env;        /* the secret in this environment variable */
 	char *client_secret_credential; /* systemd: $CREDENTIALS_DIRECTORY/<name> */
+	char *federated_token_file;     /* workload identity: an outside issuer's JWT, re-read per token */
 	char *certificate_alg;          /* ps256 (default) | rs256 */
 	bool certificate_rs256;
 	long long token_version;       /* 2 (default) | 1 */

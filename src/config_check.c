@@ -9,6 +9,25 @@
 
 static void validate_tenants(struct parse *p);
 
+/* Workload identity as Azure's tools set it up (a Kubernetes pod, a
+ * GitHub Actions job): with no credential configured, the token file of
+ * AZURE_FEDERATED_TOKEN_FILE, and AZURE_TENANT_ID and AZURE_CLIENT_ID
+ * where [mde] names no tenant or client. */
+static void
+from_workload_environment(struct config *c)
+{
+	const char *file = getenv("AZURE_FEDERATED_TOKEN_FILE");
+	if (file == NULL || *file == '\0' || c->client_secret_file || c->client_secret_env ||
+	    c->client_secret_credential || c->certificate || c->federated_token_file)
+		return;
+	c->federated_token_file = xstrdup(file);
+	const char *tid = getenv("AZURE_TENANT_ID"), *cid = getenv("AZURE_CLIENT_ID");
+	if (c->tenant_id == NULL && tid && config_is_guid(tid))
+		c->tenant_id = xstrdup(tid);
+	if (c->client_id == NULL && cid && config_is_guid(cid))
+		c->client_id = xstrdup(cid);
+}
+
 /* The rules of the [mde] keys, for [mde] and for each tenant's. */
 static void
 validate_mde(struct parse *p, struct config *c, const char *label, unsigned line)
@@ -16,13 +35,14 @@ validate_mde(struct parse *p, struct config *c, const char *label, unsigned line
 	/* client_secret_credential with client_secret_file is one source:
 	 * the credential under the unit, the file (the same secret, root's)
 	 * when run by hand. */
-	int sources =
-		!!(c->client_secret_file || c->client_secret_credential) + !!c->client_secret_env + !!c->certificate;
+	int sources = !!(c->client_secret_file || c->client_secret_credential) + !!c->client_secret_env +
+		!!c->certificate + !!c->federated_token_file;
 	if (sources > 1)
-		config_err_at(p, line,
-			      "%s: client_secret_file (or client_secret_credential), client_secret_env and "
-			      "certificate exclude each other",
-			      label);
+		config_err_at(
+			p, line,
+			"%s: client_secret_file (or client_secret_credential), client_secret_env, certificate and "
+			"federated_token_file exclude each other",
+			label);
 	c->certificate_rs256 = false;
 	if (c->certificate_alg) {
 		if (strcmp(c->certificate_alg, "rs256") == 0)
@@ -54,6 +74,7 @@ validate(struct parse *p)
 	struct config *c = p->c;
 	char why[256];
 
+	from_workload_environment(c);
 	validate_mde(p, c, "[mde]", 0);
 	if (c->reserve >= c->cap)
 		config_err_at(p, 0, "[sync]: reserve (%lld) leaves nothing of the cap (%lld)", c->reserve, c->cap);
@@ -229,7 +250,7 @@ config_tenant(const struct config *c, size_t i)
 	/* A secret source set by the tenant replaces [mde]'s, whichever; a
 	 * tenant in another cloud takes none of [mde]'s cloud's details. */
 	static const char *const secrets[] = {"client_secret_file", "client_secret_env", "client_secret_credential",
-					      "certificate"};
+					      "federated_token_file", "certificate"};
 	static const char *const cloudy[] = {"region", "api_url", "login_url", "resource"};
 	for (size_t k = 0; k < NELEM(secrets); k++)
 		if (t->set[config_key_index(S_MDE, secrets[k])]) {

@@ -9,8 +9,8 @@
 #include "iocsync_limits.h"
 #include "log.h"
 
-static bool
-is_guid(const char *s)
+bool
+config_is_guid(const char *s)
 {
 	if (strlen(s) != 36)
 		return false;
@@ -120,7 +120,7 @@ set_url(struct parse *p, const struct key *k, char *field, const char *v)
 static void
 set_guid(struct parse *p, const struct key *k, char *field, const char *v)
 {
-	if (!is_guid(v)) {
+	if (!config_is_guid(v)) {
 		config_err_at(p, p->line, "%s: \"%s\" is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)", k->name,
 			      v);
 		return;

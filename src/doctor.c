@@ -50,6 +50,15 @@ check_secret(struct doctor_result *d, const struct config *c)
 		else
 			say(d, DOCTOR_OK, "secret", NULL, "%s: readable by its owner only (mode %04o)", file,
 			    (unsigned)(sb.st_mode & 07777));
+	} else if (c->federated_token_file) {
+		struct stat fs;
+		if (stat(c->federated_token_file, &fs) == 0 && S_ISREG(fs.st_mode))
+			say(d, DOCTOR_OK, "secret", NULL,
+			    "no secret: a federated token from %s (workload identity, read again for each token)",
+			    c->federated_token_file);
+		else
+			say(d, DOCTOR_FAIL, "secret", "check the path, or the platform that projects the token",
+			    "federated_token_file %s: cannot be read", c->federated_token_file);
 	} else if (c->client_secret_env) {
 		if (getenv(c->client_secret_env))
 			say(d, DOCTOR_OK, "secret", NULL, "from the environment variable %s", c->client_secret_env);

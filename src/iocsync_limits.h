@@ -102,6 +102,8 @@
 /* A secret (one line) and a certificate with its key (PEM). */
 #define LIMIT_SECRET_BYTES 4096
 #define LIMIT_CERTIFICATE_BYTES (1 << 20)
+/* A federated (workload identity) token file: one JWT, a few kB. */
+#define LIMIT_FEDERATED_TOKEN_BYTES 16384
 
 /* A page of MDE's listings ($top): the documented maximum (spec 3.1). */
 #define LIMIT_MDE_PAGE 10000

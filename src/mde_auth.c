@@ -5,10 +5,14 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
+#include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "http.h"
 #include "iocsync_limits.h"
@@ -21,7 +25,8 @@ enum source {
 	SRC_FILE,       /* client_secret_file */
 	SRC_ENV,        /* client_secret_env: where is the variable's name */
 	SRC_CREDENTIAL, /* client_secret_credential, under $CREDENTIALS_DIRECTORY */
-	SRC_CERTIFICATE
+	SRC_CERTIFICATE,
+	SRC_FEDERATED /* federated_token_file: read again for every token */
 };
 static const struct {
 	const char *what; /* for file_*_private ("credential" may be root's) */
@@ -32,6 +37,7 @@ static const struct {
 	[SRC_ENV] = {NULL, "client_secret_env", 0},
 	[SRC_CREDENTIAL] = {"credential", "client_secret_credential", LIMIT_SECRET_BYTES},
 	[SRC_CERTIFICATE] = {"certificate", "certificate", LIMIT_CERTIFICATE_BYTES},
+	[SRC_FEDERATED] = {"federated_token_file", "federated_token_file", LIMIT_FEDERATED_TOKEN_BYTES},
 };
 
 struct mde_auth {
@@ -46,6 +52,7 @@ struct mde_auth {
 	EVP_PKEY *key;
 	char *x5t, *x5t256; /* of the certificate */
 	bool rs256;
+	bool federated; /* the credential is federated_token_file's JWT */
 	char *token;
 	double token_renew_at; /* the transport's clock */
 	json_t *claims;        /* the token's payload */
@@ -224,13 +231,19 @@ client_assertion(struct mde_auth *m, const char *aud, char *why, size_t whysz)
 static bool
 source_of(const struct config *c, enum source *src, char **where, char *why, size_t whysz)
 {
-	int n = !!(c->client_secret_file || c->client_secret_credential) + !!c->client_secret_env + !!c->certificate;
+	int n = !!(c->client_secret_file || c->client_secret_credential) + !!c->client_secret_env + !!c->certificate +
+		!!c->federated_token_file;
 	if (n != 1) {
 		set_why(why, whysz,
 			"[mde] needs exactly one of client_secret_file (or client_secret_credential), "
-			"client_secret_env and certificate (%d given)",
+			"client_secret_env, certificate and federated_token_file (%d given)",
 			n);
 		return false;
+	}
+	if (c->federated_token_file) {
+		*src = SRC_FEDERATED;
+		*where = xstrdup(c->federated_token_file);
+		return true;
 	}
 	const char *dir = getenv("CREDENTIALS_DIRECTORY");
 	bool by_hand = dir == NULL || *dir == '\0';
@@ -253,6 +266,63 @@ source_of(const struct config *c, enum source *src, char **where, char *why, siz
 	return true;
 }
 
+/* A federated token file: a regular file that can be read. */
+static bool
+federated_check(const char *path, char *why, size_t whysz)
+{
+	struct stat sb;
+	errno = 0;
+	if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode) || access(path, R_OK) != 0) {
+		set_why(why, whysz, "federated_token_file %s: not a readable file (%s)", path,
+			errno ? strerror(errno) : "not a regular file");
+		return false;
+	}
+	return true;
+}
+
+/* The federated token, read now (projected tokens are rotated by the
+ * platform): one JWT that has not expired. NULL with why. */
+static char *
+federated_token(const char *path, char *why, size_t whysz)
+{
+	char *text = NULL;
+	size_t len = 0;
+	if (file_read(path, LIMIT_FEDERATED_TOKEN_BYTES, &text, &len) != ERR_OK) {
+		set_why(why, whysz, "federated_token_file %s: cannot be read, or over %d bytes", path,
+			LIMIT_FEDERATED_TOKEN_BYTES);
+		return NULL;
+	}
+	while (len && is_space((unsigned char)text[len - 1]))
+		text[--len] = '\0';
+	const char *d1 = memchr(text, '.', len), *d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - text)) : NULL;
+	size_t pn = 0;
+	unsigned char *payload = d2 ? b64url_decode(d1 + 1, (size_t)(d2 - d1 - 1), &pn) : NULL;
+	json_t *claims = payload ? json_loadb((const char *)payload, pn, JSON_REJECT_DUPLICATES, NULL) : NULL;
+	free(payload);
+	json_t *exp = json_object_get(claims, "exp");
+	long long now = (long long)time(NULL);
+	char *ok = NULL;
+	if (!json_is_object(claims)) {
+		set_why(why, whysz, "federated_token_file %s: not a JWT", path);
+	} else if (json_is_integer(exp) && json_integer_value(exp) <= now) {
+		char ts[32];
+		format_time((long long)json_integer_value(exp), ts, sizeof(ts));
+		set_why(why, whysz,
+			"federated_token_file %s: the token expired at %s (the platform rotates it: is the file still "
+			"refreshed?)",
+			path, ts);
+	} else {
+		ok = text;
+		text = NULL;
+	}
+	json_decref(claims);
+	if (text) {
+		explicit_bzero(text, len);
+		free(text);
+	}
+	return ok;
+}
+
 /* The environment variable's value, or NULL with why filled. */
 static const char *
 env_secret(const char *name, char *why, size_t whysz)
@@ -272,9 +342,11 @@ mde_auth_new(const struct config *c, const char *login, const char *resource, co
 	char *where;
 	if (!source_of(c, &src, &where, why, whysz))
 		return NULL;
-	/* Checked now, read later (load): only where it lives and how. */
-	bool ok = src == SRC_ENV ? env_secret(where, why, whysz) != NULL
-				 : file_check_private(where, sources[src].what, sources[src].max, why, whysz);
+	/* Checked now, read later (load): only where it lives and how. A
+	 * projected token is readable by others on purpose (it lives minutes). */
+	bool ok = src == SRC_ENV       ? env_secret(where, why, whysz) != NULL
+		: src == SRC_FEDERATED ? federated_check(where, why, whysz)
+				       : file_check_private(where, sources[src].what, sources[src].max, why, whysz);
 	if (!ok) {
 		free(where);
 		return NULL;
@@ -312,14 +384,16 @@ static enum err
 load(struct mde_auth *a, char *why, size_t whysz)
 {
 	if (a->loaded) {
-		if (a->secret || a->key)
+		if (a->secret || a->key || a->federated)
 			return ERR_OK;
 		set_why(why, whysz, "the [mde] credential could not be read (said before)");
 		return ERR_CONFIG;
 	}
 	a->loaded = true;
 	const char *label = sources[a->source].label;
-	if (a->source == SRC_CERTIFICATE) {
+	if (a->source == SRC_FEDERATED) {
+		a->federated = true; /* read for each token, in fetch_token */
+	} else if (a->source == SRC_CERTIFICATE) {
 		load_certificate(a, a->where, why, whysz);
 	} else if (a->source == SRC_ENV) {
 		const char *v = env_secret(a->where, why, whysz);
@@ -328,7 +402,7 @@ load(struct mde_auth *a, char *why, size_t whysz)
 		char *text = file_read_private(a->where, sources[a->source].what, sources[a->source].max, why, whysz);
 		a->secret = trim_secret(text, label, why, whysz);
 	}
-	return a->secret || a->key ? ERR_OK : ERR_CONFIG;
+	return a->secret || a->key || a->federated ? ERR_OK : ERR_CONFIG;
 }
 
 static bool
@@ -361,7 +435,23 @@ fetch_token(struct mde_auth *m, struct mde_transport *t, double deadline, bool *
 	char *scope_esc = scope ? http_escape(scope) : NULL;
 	char *cid = http_escape(m->client_id);
 	char *cred;
-	if (m->secret) {
+	if (m->federated) {
+		/* Workload identity federation: the outside issuer's token is
+		 * the assertion (entra-docs v2-oauth2-client-creds-grant-flow,
+		 * "Third case"). */
+		char *jwt = federated_token(m->where, why, whysz);
+		if (jwt == NULL) {
+			free(url), free(aud_esc), free(scope), free(scope_esc), free(cid);
+			return ERR_CONFIG;
+		}
+		char *j = http_escape(jwt);
+		cred = xasprintf(
+			"client_assertion_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Aclient-assertion-type"
+			"%%3Ajwt-bearer&client_assertion=%s",
+			j);
+		explicit_bzero(jwt, strlen(jwt)), explicit_bzero(j, strlen(j));
+		free(jwt), free(j);
+	} else if (m->secret) {
 		char *s = http_escape(m->secret);
 		cred = xasprintf("client_secret=%s", s);
 		explicit_bzero(s, strlen(s));
@@ -423,9 +513,13 @@ fetch_token(struct mde_auth *m, struct mde_transport *t, double deadline, bool *
 		else if (r.status == 200)
 			set_why(why, whysz, "token from %s: the answer holds no usable access_token", url);
 		else
-			set_why(why, whysz, "token from %s: HTTP %ld %s%s%s", url, r.status, err ? err : "",
-				desc ? ": " : "",
-				desc ? echo_str(desc, strcspn(desc, "\r\n"), ebuf, sizeof(ebuf)) : "");
+			set_why(why, whysz, "token from %s: HTTP %ld %s%s%s%s", url, r.status, err ? err : "",
+				desc ? ": " : "", desc ? echo_str(desc, strcspn(desc, "\r\n"), ebuf, sizeof(ebuf)) : "",
+				desc && strncmp(desc, "AADSTS70021", 11) == 0 && !isdigit((unsigned char)desc[11])
+					? " (the app has no federated credential trusting this token's issuer and "
+					  "subject: add one in Entra ID > App registrations > Certificates & secrets > "
+					  "Federated credentials)"
+					: "");
 		e = r.status == 0 ? ERR_NET : r.status == 200 ? ERR_PARSE : ERR_HTTP;
 	}
 	json_decref(j);

@@ -296,6 +296,10 @@ test_dump_roundtrip(void **state)
 	expect_dumped("[mde]\nclient_secret_env = SECRET_VAR\nregion = eu\n", "region = eu\n");
 	expect_dumped("[mde]\nclient_secret_credential = mde-secret\n", "client_secret_credential = mde-secret\n");
 	expect_error("[mde]\nclient_secret_env = A\ncertificate = /c\n", "t.conf: [mde]: client_secret_file");
+	/* a federated token is a credential source of its own */
+	expect_error("[mde]\nclient_secret_file = /s\nfederated_token_file = /t\n", "federated_token_file exclude");
+	expect_dumped("[mde]\nfederated_token_file = /var/run/secrets/azure/tokens/azure-identity-token\n",
+		      "federated_token_file = /var/run/secrets/azure/tokens/azure-identity-token\n");
 	/* a webhook URL may hold a token: printed as set, never echoed in an error */
 	expect_dumped("[alert]\nwebhook = https://hooks.example.org/T0K3N\n",
 		      "# webhook = (set, not shown: it may hold a token; keep it in webhook_file)\n");
