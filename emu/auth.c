@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/rsa.h>
 #include <openssl/sha.h>
 #include <openssl/x509.h>
@@ -12,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <ctype.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <strings.h>
 
 #include "emu.h"
@@ -309,6 +312,62 @@ auth_token(struct emu *e, const struct request *q, const char *tenant, bool v2, 
 	issue(e, a, aud, v2, r);
 out:
 	free(grant), free(cid), free(secret), free(assertion), free(aud);
+}
+
+void
+auth_managed(struct emu *e, const struct request *q, struct reply *r)
+{
+	const struct app *a = NULL;
+	for (size_t i = 0; i < e->napps && a == NULL; i++)
+		if (e->apps[i].managed_identity)
+			a = &e->apps[i];
+	const char *res = req_query(q, "resource"), *ver = req_query(q, "api-version");
+	if (strcmp(q->method, "GET") != 0 || a == NULL || e->imds_key_dir == NULL) {
+		reply_error(r, 404, "ResourceNotFound", "no managed identity is configured here");
+		return;
+	}
+	if (q->metadata == NULL || strcmp(q->metadata, "true") != 0) {
+		reply_error(r, 400, "invalid_request", "Required metadata header not specified");
+		return;
+	}
+	if (ver == NULL || res == NULL || *res == '\0') {
+		reply_error(r, 400, "invalid_request", "api-version and resource are required");
+		return;
+	}
+	if (q->authorization == NULL) {
+		/* A new key each challenge, in a file only root reads. */
+		unsigned char raw[32];
+		RAND_bytes(raw, sizeof(raw));
+		for (size_t i = 0; i < sizeof(raw); i++)
+			snprintf(e->imds_key + 2 * i, 3, "%02x", raw[i]);
+		char *path = xasprintf("%s/%016llx.key", e->imds_key_dir, (unsigned long long)emu_now_ms(e));
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+		bool ok = fd >= 0 && write(fd, e->imds_key, strlen(e->imds_key)) == (ssize_t)strlen(e->imds_key);
+		if (fd >= 0)
+			close(fd);
+		if (!ok) {
+			free(path);
+			e->imds_key[0] = '\0';
+			reply_error(r, 500, "InternalError", "cannot write the challenge's key file");
+			return;
+		}
+		r->www_authenticate = xasprintf("Basic realm=%s", path);
+		free(path);
+		reply_error(r, 401, "unauthorized", "Authorization header with the key file's content is required");
+		return;
+	}
+	const char *k = strncmp(q->authorization, "Basic ", 6) == 0 ? q->authorization + 6 : "";
+	if (e->imds_key[0] == '\0' || strlen(k) != strlen(e->imds_key) ||
+	    CRYPTO_memcmp(k, e->imds_key, strlen(k)) != 0) {
+		reply_error(r, 401, "unauthorized", "The key does not match the challenge's");
+		return;
+	}
+	e->imds_key[0] = '\0'; /* one use */
+	if (audience(e, res, false) != AUD_OK) {
+		reply_error(r, 400, "invalid_resource", "AADSTS500011: The resource principal was not found.");
+		return;
+	}
+	issue(e, a, res, false, r); /* Arc answers in v1's shape: expires_in as given, resource */
 }
 
 bool

@@ -4,7 +4,9 @@
  *   [app NAME]             tenant, client_id, secret and/or certificate (PEM
  *                          file), roles (comma-separated); federated_issuer,
  *                          federated_subject, federated_certificate (a PEM
- *                          public key or certificate) for workload identity
+ *                          public key or certificate) for workload identity;
+ *                          managed_identity = yes: the identity Arc's local
+ *                          endpoint issues tokens for ([emulator] imds_key_dir)
  *   [machine NAME]         id, group, group_id, tags, network_protection
  *   [faults]               seed, slow_ms, and a probability per fault:
  *                          429, 500, 503, slow, reset, truncate
@@ -123,7 +125,10 @@ emulator_key(struct cfg *c, const char *name, const char *value)
 		e->cap = (long)n;
 	else if (strcmp(name, "rate_limits") == 0 && bool_parse(value, &e->rate_limits) == ERR_OK)
 		;
-	else if (per_limit(e, name, value))
+	else if (strcmp(name, "imds_key_dir") == 0 && value[0] == '/') {
+		free(e->imds_key_dir);
+		e->imds_key_dir = xstrdup(value);
+	} else if (per_limit(e, name, value))
 		;
 	else {
 		snprintf(c->why, sizeof(c->why), "[emulator] %s = %s: unknown key or bad value", name, value);
@@ -177,6 +182,12 @@ app_key(struct cfg *c, const char *section, const char *name, const char *value)
 		free(iss), free(sub);
 		return ok;
 	}
+	if (strcmp(name, "managed_identity") == 0) {
+		if (bool_parse(value, &a->managed_identity) == ERR_OK)
+			return 1;
+		snprintf(c->why, sizeof(c->why), "managed_identity = %.40s: yes or no", value);
+		return 0;
+	}
 	if (strcmp(name, "roles") == 0) {
 		char *dup = xstrdup(value), *save, *tok;
 		a->roles = 0;
@@ -194,7 +205,7 @@ app_key(struct cfg *c, const char *section, const char *name, const char *value)
 	}
 	snprintf(c->why, sizeof(c->why),
 		 "[%s] unknown key %s (tenant, client_id, secret, certificate, roles, federated_issuer, "
-		 "federated_subject, federated_certificate)",
+		 "federated_subject, federated_certificate, managed_identity)",
 		 section, name);
 	return 0;
 }
@@ -257,7 +268,8 @@ emu_config_load(struct emu *e, const char *path, char *why, size_t whysz)
 	for (size_t i = 0; i < e->napps; i++) {
 		struct app *a = &e->apps[i];
 		bool fed = a->fed_issuer && *a->fed_issuer && a->fed_subject && *a->fed_subject && a->fed_pubkey;
-		if (!a->tenant || !a->client_id || (!a->secret && !a->pubkey && !fed) || a->roles == 0) {
+		if (!a->tenant || !a->client_id || (!a->secret && !a->pubkey && !fed && !a->managed_identity) ||
+		    a->roles == 0) {
 			snprintf(why, whysz,
 				 "%s: [app %s] needs tenant, client_id, a secret, a certificate or a federated "
 				 "credential, and roles",

@@ -171,18 +171,19 @@ ctl_apps(struct emu *e, json_t *in, struct reply *r)
 	const char *fiss = json_string_value(json_object_get(fed, "issuer"));
 	const char *fsub = json_string_value(json_object_get(fed, "subject"));
 	const char *fpem = json_string_value(json_object_get(fed, "certificate_pem"));
-	bool ok = t && cid && (sec || (fiss && fsub && fpem)) && name && json_is_array(rl) &&
-		(fed == NULL || (fiss && fsub && fpem));
+	bool mi = json_is_true(json_object_get(in, "managed_identity"));
+	const char *kdir = json_string_value(json_object_get(in, "imds_key_dir"));
+	bool ok = t && cid && (sec || (fiss && fsub && fpem) || mi) && name && json_is_array(rl) &&
+		(!mi || (kdir && kdir[0] == '/')) && (fed == NULL || (fiss && fsub && fpem));
 	json_array_foreach(rl, i, el) {
 		unsigned b = json_is_string(el) ? role_parse(json_string_value(el)) : 0;
 		ok &= b != 0;
 		mask |= b;
 	}
 	if (!ok) {
-		reply_error(
-			r, 400, "InvalidInput",
-			"tenant, client_id, secret (or federated: issuer, subject, certificate_pem), name and roles "
-			"(known names) expected");
+		reply_error(r, 400, "InvalidInput",
+			    "tenant, client_id, secret (or federated: issuer, subject, certificate_pem; or "
+			    "managed_identity with imds_key_dir), name and roles (known names) expected");
 		return;
 	}
 	emu_add_app(e, t, cid, sec, name, mask);
@@ -198,6 +199,11 @@ ctl_apps(struct emu *e, json_t *in, struct reply *r)
 		reply_error(r, 400, "InvalidInput", "federated: %s", why);
 	else
 		r->body = json_pack("{s:s}", "client_id", cid);
+	if (mi && r->body) {
+		a->managed_identity = true;
+		free(e->imds_key_dir);
+		e->imds_key_dir = xstrdup(kdir);
+	}
 }
 
 static void

@@ -307,6 +307,7 @@ emu_free(struct emu *e)
 	json_decref(e->rejected);
 	free(e->base);
 	free(e->state_path);
+	free(e->imds_key_dir);
 	pthread_mutex_destroy(&e->mu);
 	free(e);
 }
@@ -613,6 +614,11 @@ emu_handle(struct emu *e, const struct request *q0, struct reply *r)
 	if (strncmp(path, "/_emulator/", 11) == 0) {
 		emu_control(e, &q, r);
 		goto done_nocount;
+	}
+	if (strcmp(path, "/metadata/identity/oauth2/token") == 0) {
+		ep = EP_TOKEN;
+		auth_managed(e, &q, r);
+		goto done;
 	}
 	/* /{tenant}/oauth2/token and /{tenant}/oauth2/v2.0/token */
 	char *o = strstr(path + 1, "/oauth2/");

@@ -39,6 +39,7 @@ struct app {
 	 * base64url SHA-1 (x5t) and SHA-256 (x5t#S256) of its DER form */
 	void *pubkey; /* EVP_PKEY * */
 	char *x5t, *x5t256;
+	bool managed_identity; /* the identity the managed identity endpoint issues tokens for */
 	/* federated credential (workload identity; NULL: none): the outside
 	 * issuer and subject it trusts, and the key that signs their tokens */
 	char *fed_issuer, *fed_subject;
@@ -154,6 +155,8 @@ struct emu {
 	long cap;                                    /* active indicators per tenant */
 	int per_min[EP__COUNT], per_hour[EP__COUNT]; /* rate limits; 0: none */
 	long token_lifetime;                         /* seconds */
+	char *imds_key_dir;                          /* managed identity: where its challenge key files go */
+	char imds_key[65];                           /* the last challenge's key ("" none) */
 	bool rate_limits;
 	/* counters[endpoint][status class index] */
 	unsigned long calls[EP__COUNT][6];
@@ -207,8 +210,9 @@ struct reply {
 	int status;
 	json_t *body;
 	char retry_after[24];
-	bool odata;     /* OData headers (API answers) */
-	bool raw_empty; /* 204 */
+	char *www_authenticate; /* a managed identity's challenge, or NULL */
+	bool odata;             /* OData headers (API answers) */
+	bool raw_empty;         /* 204 */
 };
 void reply_error(struct reply *r, int status, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -222,8 +226,9 @@ struct request {
 	size_t body_len;
 	const char *content_type;
 	const char *authorization;
-	const char *query; /* the raw query string, for the log; or NULL */
-	void *conn;        /* struct MHD_Connection * for query arguments */
+	const char *metadata; /* the Metadata header (managed identity endpoint) */
+	const char *query;    /* the raw query string, for the log; or NULL */
+	void *conn;           /* struct MHD_Connection * for query arguments */
 };
 const char *req_query(const struct request *q, const char *name);
 /* The integer query argument name, from 0 to max, into *out (untouched
@@ -231,6 +236,11 @@ const char *req_query(const struct request *q, const char *name);
 bool emu_query_int(const struct request *q, const char *name, long long max, long long *out, struct reply *r);
 
 /* auth.c */
+/* GET /metadata/identity/oauth2/token, as Azure Arc's local identity
+ * endpoint answers it: without Authorization, 401 with a challenge naming
+ * a new key file under imds_key_dir; with "Basic <that file's content>",
+ * a token for the app marked managed_identity. */
+void auth_managed(struct emu *e, const struct request *q, struct reply *r);
 void auth_token(struct emu *e, const struct request *q, const char *tenant, bool v2, struct reply *r);
 /* Checks the bearer token; on success fills *app (the app, with the
  * token's roles; strings borrowed) and returns true, else fills r (401). */

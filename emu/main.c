@@ -109,6 +109,10 @@ send_reply(struct MHD_Connection *c, struct reply *r)
 		MHD_add_response_header(resp, "OData-Version", "4.0");
 	if (r->retry_after[0])
 		MHD_add_response_header(resp, "Retry-After", r->retry_after);
+	if (r->www_authenticate)
+		MHD_add_response_header(resp, "WWW-Authenticate", r->www_authenticate);
+	free(r->www_authenticate);
+	r->www_authenticate = NULL;
 	enum MHD_Result rc = MHD_queue_response(c, (unsigned)r->status, resp);
 	MHD_destroy_response(resp);
 	json_decref(r->body);
@@ -149,6 +153,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 		.body_len = k->body.len,
 		.content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"),
 		.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
+		.metadata = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Metadata"),
 		.conn = c,
 	};
 	/* The query as the log shows it: arguments decoded, in their order. */

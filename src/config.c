@@ -40,6 +40,9 @@ const struct key config_keys[] = {
 	{S_MDE, "client_secret_env", K_STR, C(client_secret_env), 0, 0},
 	{S_MDE, "client_secret_credential", K_STR, C(client_secret_credential), 0, 0},
 	{S_MDE, "federated_token_file", K_PATH, C(federated_token_file), 0, 0},
+	{S_MDE, "credential", K_STR, C(credential), 0, 0},
+	{S_MDE, "imds_url", K_URL, C(imds_url), 0, 0},
+	{S_MDE, "imds_key_dir", K_PATH, C(imds_key_dir), 0, 0},
 	{S_MDE, "certificate_alg", K_STR, C(certificate_alg), 0, 0},
 	{S_MDE, "token_version", K_INT, C(token_version), 1, 2},
 	{S_MDE, "region", K_STR, C(region), 0, 0},
@@ -243,6 +246,9 @@ config_free(struct config *c)
 	free(c->client_secret_env);
 	free(c->client_secret_credential);
 	free(c->federated_token_file);
+	free(c->credential);
+	free(c->imds_url);
+	free(c->imds_key_dir);
 	free(c->certificate_alg);
 	free(c->region);
 	free(c->resource);

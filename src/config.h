@@ -96,6 +96,9 @@ struct config {
 	char *client_secret_env;        /* the secret in this environment variable */
 	char *client_secret_credential; /* systemd: $CREDENTIALS_DIRECTORY/<name> */
 	char *federated_token_file;     /* workload identity: an outside issuer's JWT, re-read per token */
+	char *credential;               /* "managed-identity": the machine's identity (Azure Arc, Azure VM) */
+	char *imds_url;                 /* its token endpoint (default Arc's local one) */
+	char *imds_key_dir;             /* Arc: where the challenge's key files may be (default its own) */
 	char *certificate_alg;          /* ps256 (default) | rs256 */
 	bool certificate_rs256;
 	long long token_version;       /* 2 (default) | 1 */

@@ -18,7 +18,7 @@ from_workload_environment(struct config *c)
 {
 	const char *file = getenv("AZURE_FEDERATED_TOKEN_FILE");
 	if (file == NULL || *file == '\0' || c->client_secret_file || c->client_secret_env ||
-	    c->client_secret_credential || c->certificate || c->federated_token_file)
+	    c->client_secret_credential || c->certificate || c->federated_token_file || c->credential)
 		return;
 	c->federated_token_file = xstrdup(file);
 	const char *tid = getenv("AZURE_TENANT_ID"), *cid = getenv("AZURE_CLIENT_ID");
@@ -36,13 +36,17 @@ validate_mde(struct parse *p, struct config *c, const char *label, unsigned line
 	 * the credential under the unit, the file (the same secret, root's)
 	 * when run by hand. */
 	int sources = !!(c->client_secret_file || c->client_secret_credential) + !!c->client_secret_env +
-		!!c->certificate + !!c->federated_token_file;
+		!!c->certificate + !!c->federated_token_file + !!c->credential;
 	if (sources > 1)
-		config_err_at(
-			p, line,
-			"%s: client_secret_file (or client_secret_credential), client_secret_env, certificate and "
-			"federated_token_file exclude each other",
-			label);
+		config_err_at(p, line,
+			      "%s: client_secret_file (or client_secret_credential), client_secret_env, certificate, "
+			      "federated_token_file and credential exclude each other",
+			      label);
+	if (c->credential && strcmp(c->credential, "managed-identity") != 0)
+		config_err_at(p, line, "%s: credential = \"%s\": the only one is managed-identity", label,
+			      c->credential);
+	if ((c->imds_url || c->imds_key_dir) && c->credential == NULL)
+		config_err_at(p, line, "%s: imds_url and imds_key_dir need credential = managed-identity", label);
 	c->certificate_rs256 = false;
 	if (c->certificate_alg) {
 		if (strcmp(c->certificate_alg, "rs256") == 0)
@@ -249,8 +253,8 @@ config_tenant(const struct config *c, size_t i)
 	}
 	/* A secret source set by the tenant replaces [mde]'s, whichever; a
 	 * tenant in another cloud takes none of [mde]'s cloud's details. */
-	static const char *const secrets[] = {"client_secret_file", "client_secret_env", "client_secret_credential",
-					      "federated_token_file", "certificate"};
+	static const char *const secrets[] = {"client_secret_file",   "client_secret_env", "client_secret_credential",
+					      "federated_token_file", "credential",        "certificate"};
 	static const char *const cloudy[] = {"region", "api_url", "login_url", "resource"};
 	for (size_t k = 0; k < NELEM(secrets); k++)
 		if (t->set[config_key_index(S_MDE, secrets[k])]) {

@@ -50,6 +50,10 @@ check_secret(struct doctor_result *d, const struct config *c)
 		else
 			say(d, DOCTOR_OK, "secret", NULL, "%s: readable by its owner only (mode %04o)", file,
 			    (unsigned)(sb.st_mode & 07777));
+	} else if (c->credential) {
+		say(d, DOCTOR_OK, "secret", NULL, "no secret: the machine's managed identity at %s (key directory %s)",
+		    c->imds_url ? c->imds_url : "Azure Arc's local endpoint",
+		    c->imds_key_dir ? c->imds_key_dir : "/var/opt/azcmagent/tokens");
 	} else if (c->federated_token_file) {
 		struct stat fs;
 		if (stat(c->federated_token_file, &fs) == 0 && S_ISREG(fs.st_mode))

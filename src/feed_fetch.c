@@ -210,6 +210,7 @@ feed_fetch_url(const char *url, const struct fetch_opts *o, struct fetch_result 
 	r->etag = rep.etag;
 	r->last_modified = rep.last_modified;
 	free(rep.taxii_last);
+	free(rep.www_authenticate);
 out:
 	http_free(h);
 	free(inm);

@@ -78,7 +78,11 @@ on_header(char *p, size_t sz, size_t n, void *ud)
 		free(r->etag);
 		free(r->last_modified);
 		free(r->taxii_last);
-		r->etag = r->last_modified = r->taxii_last = NULL;
+		free(r->www_authenticate);
+		r->etag = r->last_modified = r->taxii_last = r->www_authenticate = NULL;
+	} else if ((v = header_value(p, len, "WWW-Authenticate")) != NULL) {
+		free(r->www_authenticate);
+		r->www_authenticate = v;
 	} else if ((v = header_value(p, len, "Retry-After")) != NULL) {
 		snprintf(r->retry_after, sizeof(r->retry_after), "%s", v);
 		free(v);
@@ -188,7 +192,8 @@ http_reply_free(struct http_reply *r)
 	free(r->etag);
 	free(r->last_modified);
 	free(r->taxii_last);
-	r->body = r->etag = r->last_modified = r->taxii_last = NULL;
+	free(r->www_authenticate);
+	r->body = r->etag = r->last_modified = r->taxii_last = r->www_authenticate = NULL;
 	r->len = 0;
 }
 

@@ -40,6 +40,7 @@ struct http_reply {
 	char retry_after[64];       /* the Retry-After header, or "" */
 	char *etag, *last_modified; /* the final answer's validators, or NULL */
 	char *taxii_last;           /* X-TAXII-Date-Added-Last, or NULL */
+	char *www_authenticate;     /* WWW-Authenticate (a managed identity's challenge), or NULL */
 	char error[256];            /* what failed, for people */
 };
 

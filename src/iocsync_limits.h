@@ -104,6 +104,9 @@
 #define LIMIT_CERTIFICATE_BYTES (1 << 20)
 /* A federated (workload identity) token file: one JWT, a few kB. */
 #define LIMIT_FEDERATED_TOKEN_BYTES 16384
+/* Azure Arc's challenge key file: Microsoft's client libraries read at
+ * most 4096 bytes of it (msal-node AZURE_ARC_SECRET_FILE_MAX_SIZE_BYTES). */
+#define LIMIT_ARC_KEY_BYTES 4096
 
 /* A page of MDE's listings ($top): the documented maximum (spec 3.1). */
 #define LIMIT_MDE_PAGE 10000

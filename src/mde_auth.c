@@ -7,9 +7,12 @@
 #include <openssl/x509.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,7 +29,8 @@ enum source {
 	SRC_ENV,        /* client_secret_env: where is the variable's name */
 	SRC_CREDENTIAL, /* client_secret_credential, under $CREDENTIALS_DIRECTORY */
 	SRC_CERTIFICATE,
-	SRC_FEDERATED /* federated_token_file: read again for every token */
+	SRC_FEDERATED, /* federated_token_file: read again for every token */
+	SRC_MANAGED    /* credential = managed-identity: where is the identity endpoint */
 };
 static const struct {
 	const char *what; /* for file_*_private ("credential" may be root's) */
@@ -38,7 +42,17 @@ static const struct {
 	[SRC_CREDENTIAL] = {"credential", "client_secret_credential", LIMIT_SECRET_BYTES},
 	[SRC_CERTIFICATE] = {"certificate", "certificate", LIMIT_CERTIFICATE_BYTES},
 	[SRC_FEDERATED] = {"federated_token_file", "federated_token_file", LIMIT_FEDERATED_TOKEN_BYTES},
+	[SRC_MANAGED] = {NULL, "credential = managed-identity", 0},
 };
+
+/* Azure Arc's local identity endpoint and its key directory on Linux, as
+ * Azure Arc documents them and Microsoft's client libraries use them
+ * (msal-node ManagedIdentitySources/AzureArc). An Azure VM's endpoint is
+ * http://169.254.169.254/metadata/identity/oauth2/token. */
+#define ARC_IMDS_URL "http://127.0.0.1:40342/metadata/identity/oauth2/token"
+#define ARC_KEY_DIR "/var/opt/azcmagent/tokens"
+
+static bool imds_url_ok(const char *url, char *why, size_t whysz);
 
 struct mde_auth {
 	char *tenant, *client_id, *login;
@@ -46,13 +60,15 @@ struct mde_auth {
 	char *alt_resource; /* gov clouds: the other candidate audience (spec 9, gov-audience) */
 	int token_version;
 	enum source source; /* where the credential is (below) */
-	char *where;        /* its file, or its variable's name */
+	char *where;        /* its file, its variable's name, or the identity endpoint */
+	char *key_dir;      /* managed identity: where Arc's challenge key may be */
 	bool loaded;        /* the credential has been read */
 	char *secret;       /* or NULL with the certificate */
 	EVP_PKEY *key;
 	char *x5t, *x5t256; /* of the certificate */
 	bool rs256;
 	bool federated; /* the credential is federated_token_file's JWT */
+	bool managed;   /* the machine's managed identity */
 	char *token;
 	double token_renew_at; /* the transport's clock */
 	json_t *claims;        /* the token's payload */
@@ -232,13 +248,18 @@ static bool
 source_of(const struct config *c, enum source *src, char **where, char *why, size_t whysz)
 {
 	int n = !!(c->client_secret_file || c->client_secret_credential) + !!c->client_secret_env + !!c->certificate +
-		!!c->federated_token_file;
+		!!c->federated_token_file + !!c->credential;
 	if (n != 1) {
 		set_why(why, whysz,
 			"[mde] needs exactly one of client_secret_file (or client_secret_credential), "
-			"client_secret_env, certificate and federated_token_file (%d given)",
+			"client_secret_env, certificate, federated_token_file and credential (%d given)",
 			n);
 		return false;
+	}
+	if (c->credential) {
+		*src = SRC_MANAGED;
+		*where = xstrdup(c->imds_url ? c->imds_url : ARC_IMDS_URL);
+		return true;
 	}
 	if (c->federated_token_file) {
 		*src = SRC_FEDERATED;
@@ -346,6 +367,7 @@ mde_auth_new(const struct config *c, const char *login, const char *resource, co
 	 * projected token is readable by others on purpose (it lives minutes). */
 	bool ok = src == SRC_ENV       ? env_secret(where, why, whysz) != NULL
 		: src == SRC_FEDERATED ? federated_check(where, why, whysz)
+		: src == SRC_MANAGED   ? imds_url_ok(where, why, whysz)
 				       : file_check_private(where, sources[src].what, sources[src].max, why, whysz);
 	if (!ok) {
 		free(where);
@@ -361,6 +383,8 @@ mde_auth_new(const struct config *c, const char *login, const char *resource, co
 	a->rs256 = c->certificate_rs256;
 	a->source = src;
 	a->where = where;
+	if (src == SRC_MANAGED)
+		a->key_dir = xstrdup(c->imds_key_dir ? c->imds_key_dir : ARC_KEY_DIR);
 	return a;
 }
 
@@ -376,6 +400,7 @@ mde_auth_free(struct mde_auth *a)
 	free(a->x5t), free(a->x5t256);
 	free(a->tenant), free(a->client_id), free(a->login), free(a->resource), free(a->alt_resource);
 	free(a->where);
+	free(a->key_dir);
 	free(a);
 }
 
@@ -384,14 +409,16 @@ static enum err
 load(struct mde_auth *a, char *why, size_t whysz)
 {
 	if (a->loaded) {
-		if (a->secret || a->key || a->federated)
+		if (a->secret || a->key || a->federated || a->managed)
 			return ERR_OK;
 		set_why(why, whysz, "the [mde] credential could not be read (said before)");
 		return ERR_CONFIG;
 	}
 	a->loaded = true;
 	const char *label = sources[a->source].label;
-	if (a->source == SRC_FEDERATED) {
+	if (a->source == SRC_MANAGED) {
+		a->managed = true; /* the endpoint's challenge is answered for each token */
+	} else if (a->source == SRC_FEDERATED) {
 		a->federated = true; /* read for each token, in fetch_token */
 	} else if (a->source == SRC_CERTIFICATE) {
 		load_certificate(a, a->where, why, whysz);
@@ -402,7 +429,7 @@ load(struct mde_auth *a, char *why, size_t whysz)
 		char *text = file_read_private(a->where, sources[a->source].what, sources[a->source].max, why, whysz);
 		a->secret = trim_secret(text, label, why, whysz);
 	}
-	return a->secret || a->key || a->federated ? ERR_OK : ERR_CONFIG;
+	return a->secret || a->key || a->federated || a->managed ? ERR_OK : ERR_CONFIG;
 }
 
 static bool
@@ -422,14 +449,110 @@ decode_claims(struct mde_auth *m)
 	return json_is_object(m->claims);
 }
 
-/* Gets a new token for m->resource; *refused is set when Entra does
- * not know that audience (AADSTS500011). */
-static enum err
-fetch_token(struct mde_auth *m, struct mde_transport *t, double deadline, bool *refused, char *why, size_t whysz)
+/* An identity endpoint: https, or http to a loopback address or the
+ * link-local 169.254.169.254 (where an Azure VM's answers); no user. */
+static bool
+imds_url_ok(const char *url, char *why, size_t whysz)
 {
-	*refused = false;
+	struct url_parts u;
+	char w[300];
+	if (http_url_parts(url, &u, w, sizeof(w)) && !u.userinfo &&
+	    (strcmp(u.scheme, "https") == 0 ||
+	     (strcmp(u.scheme, "http") == 0 && (u.loopback || strcmp(u.host, "169.254.169.254") == 0))))
+		return true;
+	set_why(why, whysz, "imds_url %s: https, or http to 127.0.0.1 (Azure Arc) or 169.254.169.254 (an Azure VM)",
+		url);
+	return false;
+}
+
+/* The content of the key file Arc's challenge names ("Basic
+ * realm=PATH"), when PATH is a .key file right in key_dir, regular, owned
+ * by root and writable by root only; NULL with why. The content is
+ * never shown. */
+static char *
+arc_key(const char *key_dir, const char *challenge, char *why, size_t whysz)
+{
+	if (challenge == NULL || strncasecmp(challenge, "Basic realm=", 12) != 0) {
+		set_why(why, whysz, "the managed identity endpoint answered 401 without a Basic realm challenge");
+		return NULL;
+	}
+	const char *path = challenge + 12;
+	char dir[PATH_MAX], real[PATH_MAX];
+	size_t pl = strlen(path);
+	bool inside = realpath(key_dir, dir) != NULL && realpath(path, real) != NULL;
+	size_t dl = inside ? strlen(dir) : 0;
+	if (!inside || strncmp(real, dir, dl) != 0 || real[dl] != '/' || strchr(real + dl + 1, '/') != NULL || pl < 5 ||
+	    strcmp(path + pl - 4, ".key") != 0) {
+		set_why(why, whysz, "the challenge names %.200s, not a .key file in imds_key_dir %.200s: refused", path,
+			key_dir);
+		return NULL;
+	}
+	int fd = open(real, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat sb;
+	if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_uid != 0 || (sb.st_mode & 022) ||
+	    sb.st_size <= 0 || sb.st_size > LIMIT_ARC_KEY_BYTES) {
+		if (fd >= 0)
+			close(fd);
+		set_why(why, whysz,
+			"the challenge's key file %.200s is not a regular file owned by root, writable by root only, of "
+			"1 to %d bytes: refused",
+			real, LIMIT_ARC_KEY_BYTES);
+		return NULL;
+	}
+	char *key = xcalloc(1, (size_t)sb.st_size + 1);
+	ssize_t got = read(fd, key, (size_t)sb.st_size);
+	close(fd);
+	if (got != sb.st_size) {
+		free(key);
+		set_why(why, whysz, "the challenge's key file %.200s: cannot be read", real);
+		return NULL;
+	}
+	return trim_secret(key, "the challenge's key file", why, whysz);
+}
+
+/* Asks the machine's identity endpoint for a token for m->resource:
+ * Azure Arc's answers a first request with a challenge naming a key file,
+ * whose content the second request carries; an Azure VM's answers at
+ * once. *r is its answer when ERR_OK. */
+static enum err
+managed_request(struct mde_auth *m, struct mde_transport *t, double deadline, struct http_reply *r, char **url_out,
+		char *why, size_t whysz)
+{
+	char *res = http_escape(m->resource);
+	char *url =
+		xasprintf("%s%sapi-version=2019-11-01&resource=%s", m->where, strchr(m->where, '?') ? "&" : "?", res);
+	free(res);
+	*url_out = url;
+	static const char *const first[] = {"Metadata: true", "Accept: application/json", NULL};
+	enum retry_verdict v;
+	enum err e = mde_transport_send(t, MDE_EP_TOKEN, "GET", url, first, NULL, 0, deadline, r, &v, why, whysz);
+	if (e != ERR_OK || r->status != 401)
+		return e;
+	char *key = arc_key(m->key_dir, r->www_authenticate, why, whysz);
+	http_reply_free(r);
+	*r = (struct http_reply){0};
+	if (key == NULL)
+		return ERR_CONFIG;
+	char *auth = xasprintf("Authorization: Basic %s", key);
+	explicit_bzero(key, strlen(key));
+	free(key);
+	const char *const second[] = {"Metadata: true", "Accept: application/json", auth, NULL};
+	e = mde_transport_send(t, MDE_EP_TOKEN, "GET", url, second, NULL, 0, deadline, r, &v, why, whysz);
+	explicit_bzero(auth, strlen(auth));
+	free(auth);
+	return e;
+}
+
+/* Asks Entra's token endpoint (*url) for a token with the app's
+ * credential; *r is its answer when ERR_OK. */
+static enum err
+entra_request(struct mde_auth *m, struct mde_transport *t, double deadline, struct http_reply *r, char **url_out,
+	      char *why, size_t whysz)
+{
+	*r = (struct http_reply){0};
 	bool v2 = m->token_version != 1;
 	char *url = xasprintf("%s/%s/oauth2/%stoken", m->login, m->tenant, v2 ? "v2.0/" : "");
+	*url_out = url;
 	char *aud_esc = v2 ? NULL : http_escape(m->resource);
 	char *scope = v2 ? xasprintf("%s/.default", m->resource) : NULL;
 	char *scope_esc = scope ? http_escape(scope) : NULL;
@@ -441,7 +564,7 @@ fetch_token(struct mde_auth *m, struct mde_transport *t, double deadline, bool *
 		 * "Third case"). */
 		char *jwt = federated_token(m->where, why, whysz);
 		if (jwt == NULL) {
-			free(url), free(aud_esc), free(scope), free(scope_esc), free(cid);
+			free(aud_esc), free(scope), free(scope_esc), free(cid);
 			return ERR_CONFIG;
 		}
 		char *j = http_escape(jwt);
@@ -462,7 +585,7 @@ fetch_token(struct mde_auth *m, struct mde_transport *t, double deadline, bool *
 		char *jwt = client_assertion(m, aud, why, whysz);
 		free(aud);
 		if (jwt == NULL) {
-			free(url), free(aud_esc), free(scope), free(scope_esc), free(cid);
+			free(aud_esc), free(scope), free(scope_esc), free(cid);
 			return ERR_CONFIG;
 		}
 		cred = xasprintf(
@@ -477,12 +600,24 @@ fetch_token(struct mde_auth *m, struct mde_transport *t, double deadline, bool *
 	free(cred), free(aud_esc), free(scope), free(scope_esc), free(cid);
 	static const char *const hdrs[] = {"Content-Type: application/x-www-form-urlencoded",
 					   "Accept: application/json", NULL};
-	struct http_reply r;
 	enum retry_verdict v;
-	enum err e = mde_transport_send(t, MDE_EP_TOKEN, "POST", url, hdrs, form, strlen(form), deadline, &r, &v, why,
-					whysz);
+	enum err e =
+		mde_transport_send(t, MDE_EP_TOKEN, "POST", url, hdrs, form, strlen(form), deadline, r, &v, why, whysz);
 	explicit_bzero(form, strlen(form));
 	free(form);
+	return e;
+}
+
+/* Gets a new token for m->resource; *refused is set when Entra does
+ * not know that audience (AADSTS500011). */
+static enum err
+fetch_token(struct mde_auth *m, struct mde_transport *t, double deadline, bool *refused, char *why, size_t whysz)
+{
+	*refused = false;
+	char *url = NULL;
+	struct http_reply r;
+	enum err e = m->source == SRC_MANAGED ? managed_request(m, t, deadline, &r, &url, why, whysz)
+					      : entra_request(m, t, deadline, &r, &url, why, whysz);
 	if (e != ERR_OK) {
 		http_reply_free(&r);
 		free(url);

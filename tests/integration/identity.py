@@ -124,4 +124,103 @@ def workload_identity_from_the_environment(c):
     os.unlink(tok)
 
 
+MCID = "66666666-6666-6666-6666-666666666666"
+
+
+def managed_identity(c):
+    keys = os.path.join(c.dir, "tokens")
+    os.makedirs(keys, mode=0o700)
+    c.emu.control("/apps", {"tenant": TENANT, "client_id": MCID, "name": "arc-server", "roles": ["Ti.ReadWrite.All"],
+                            "managed_identity": True, "imds_key_dir": keys})
+    c.mde.update({"client_secret_file": None, "client_id": MCID, "credential": "managed-identity",
+                  "imds_url": c.emu.base + "/metadata/identity/oauth2/token", "imds_key_dir": keys})
+    return keys
+
+
+@test
+def a_managed_identity_sync(c):
+    """Azure Arc's challenge: a first request answered 401 naming a key
+    file under imds_key_dir, a second with its content; no secret."""
+    if os.geteuid() != 0:
+        raise itest.Skip("SKIPPED loudly: the key file must be root's, and this test does not run as root")
+    keys = managed_identity(c)
+    c.feed("bad", ips(4))
+    c.run("sync")
+    got = sorted(x["indicatorValue"] for x in c.emu.indicators() if x.get("createdBy") == MCID)
+    assert got == sorted(ips(4)), got
+    p = c.run("doctor", expect=None)
+    assert "no secret: the machine's managed identity at" in p.stdout, p.stdout
+    # The keys it read are never shown.
+    shown = "".join(t for _, t in itest.ARTIFACTS) + open(os.path.join(c.dir, "iocsync.log")).read()
+    assert os.listdir(keys), "no challenge was made"
+    for f in os.listdir(keys):
+        key = open(os.path.join(keys, f)).read().strip()
+        assert key and key not in shown, "a challenge key was shown"
+        os.unlink(os.path.join(keys, f))
+
+
+class Challenger:
+    """A hostile identity endpoint on loopback: its 401 names a key file
+    of the test's choosing."""
+
+    def __init__(self, realm):
+        import http.server, threading
+        me = self
+        self.realm, self.auth = realm, []
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                me.auth.append(self.headers.get("Authorization"))
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", "Basic realm=" + me.realm)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = "http://127.0.0.1:%d/metadata/identity/oauth2/token" % self.srv.server_address[1]
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+@test
+def a_challenge_key_outside_its_directory_or_open_to_others_is_never_read(c):
+    if os.geteuid() != 0:
+        raise itest.Skip("SKIPPED loudly: the key file must be root's, and this test does not run as root")
+    keys = os.path.join(c.dir, "tokens")
+    os.makedirs(keys, mode=0o700)
+    outside = os.path.join(c.dir, "elsewhere.key")
+    loose = os.path.join(keys, "loose.key")
+    link = os.path.join(keys, "link.key")
+    for f in (outside, loose):
+        write(f, "NOT-TO-BE-SENT")
+    os.chmod(outside, 0o600)
+    os.chmod(loose, 0o666)
+    os.symlink(outside, link)
+    c.feed("bad", ips(1))
+    cases = [(outside, "not a .key file in imds_key_dir"), (loose, "writable by root only"),
+             (link, "not a .key file in imds_key_dir"), (os.path.join(keys, "..", "elsewhere.key"), "not a .key file"),
+             (os.path.join(keys, "absent.key"), "not a .key file")]
+    for realm, said in cases:
+        ch = Challenger(realm)
+        try:
+            c.mde.update({"client_secret_file": None, "client_id": MCID, "credential": "managed-identity",
+                          "imds_url": ch.url, "imds_key_dir": keys, "allow_http": "yes"})
+            p = c.run("sync", expect=1)
+            assert said in p.stderr, (realm, p.stderr[-1500:])
+            assert ch.auth == [None], "a second request went out: %s" % ch.auth
+            assert "NOT-TO-BE-SENT" not in p.stderr + p.stdout
+        finally:
+            ch.stop()
+    p = c.run("config", expect=None)
+    c.mde["credential"] = "browser"
+    p = c.run("config", expect=2)
+    assert "the only one is managed-identity" in p.stderr, p.stderr
+
+
 sys.exit(itest.main())

@@ -297,7 +297,10 @@ test_dump_roundtrip(void **state)
 	expect_dumped("[mde]\nclient_secret_credential = mde-secret\n", "client_secret_credential = mde-secret\n");
 	expect_error("[mde]\nclient_secret_env = A\ncertificate = /c\n", "t.conf: [mde]: client_secret_file");
 	/* a federated token is a credential source of its own */
-	expect_error("[mde]\nclient_secret_file = /s\nfederated_token_file = /t\n", "federated_token_file exclude");
+	expect_error("[mde]\nclient_secret_file = /s\nfederated_token_file = /t\n",
+		     "federated_token_file and credential exclude");
+	expect_error("[mde]\ncredential = managed-identity\nfederated_token_file = /t\n", "exclude each other");
+	expect_error("[mde]\nimds_url = http://127.0.0.1:40342/x\n", "imds_url and imds_key_dir need credential");
 	expect_dumped("[mde]\nfederated_token_file = /var/run/secrets/azure/tokens/azure-identity-token\n",
 		      "federated_token_file = /var/run/secrets/azure/tokens/azure-identity-token\n");
 	/* a webhook URL may hold a token: printed as set, never echoed in an error */
