@@ -448,6 +448,9 @@ run_parallel(struct run *r, const struct feed_opts *fo, const char *buf, size_t 
 {
 	struct par p = {.c = r->c, .fo = fo};
 	pthread_t tid[PAR_MAX_THREADS];
+	/* The calling thread is one of the threads that parse: it replays
+	 * each chunk in order into the merge, and while the next one is not
+	 * ready, parses a chunk nobody took yet. So threads - 1 workers. */
 	unsigned nthreads = r->c->threads ? r->c->threads : cpus(), started = 0;
 	unsigned long base = 0;
 	size_t dropped = 0; /* bytes of buf given back (drop_merged_input) */
@@ -460,7 +463,7 @@ run_parallel(struct run *r, const struct feed_opts *fo, const char *buf, size_t 
 	pthread_mutex_init(&p.mu, NULL);
 	pthread_cond_init(&p.ready, NULL);
 	pthread_cond_init(&p.space, NULL);
-	for (unsigned t = 0; t < nthreads && nthreads > 1; t++)
+	for (unsigned t = 0; t + 1 < nthreads; t++)
 		if (pthread_create(&tid[t], NULL, worker, &p) == 0)
 			started++;
 	for (size_t i = 0; i < p.nchunks; i++) {
@@ -469,8 +472,17 @@ run_parallel(struct run *r, const struct feed_opts *fo, const char *buf, size_t 
 			classify_chunk(&p, k); /* one CPU, or no thread could start */
 		} else {
 			pthread_mutex_lock(&p.mu);
-			while (!k->done)
+			while (!k->done) {
+				if (p.next < p.nchunks && p.next < p.merged + p.window) {
+					struct chunk *o = &p.chunks[p.next++];
+					pthread_mutex_unlock(&p.mu);
+					classify_chunk(&p, o);
+					pthread_mutex_lock(&p.mu);
+					o->done = true;
+					continue;
+				}
 				pthread_cond_wait(&p.ready, &p.mu);
+			}
 			pthread_mutex_unlock(&p.mu);
 		}
 		replay(r, k, base);

@@ -33,8 +33,9 @@ struct pipe_cfg {
 	unsigned cidr_max_addrs; /* cidr = expand: largest block opened */
 	const struct policy *policy;
 	/* Large text, hosts and netset feeds: 0 picks one thread per CPU
-	 * for feeds of 4 MiB and more; 1 forces a single pass; more forces
-	 * that many threads at any size (tests). */
+	 * (the calling thread and CPUs - 1 workers) for feeds of 4 MiB and
+	 * more; 1 forces a single pass; more forces that many threads at any
+	 * size (tests). */
 	unsigned threads;
 	size_t chunk_bytes; /* 0: 1 MiB; smaller in tests */
 	/* The buffer is a read-only file mapping (file_view's map): the pages
