@@ -25,11 +25,13 @@ static bool outside_issuer(const char *jwt, const char *client_id);
 static bool check_assertion(struct emu *e, const struct app *a, const char *tenant, const char *jwt, char *why,
 			    size_t whysz, int *code);
 
+#define GRAPH_AUDIENCE "https://graph.microsoft.com"
+
 /* The commercial audiences (spec 1.2): always accepted. */
 static const char *const audiences[] = {
-	"https://api.securitycenter.microsoft.com",
-	"https://securitycenter.onmicrosoft.com/windowsatpservice",
+	"https://api.securitycenter.microsoft.com", "https://securitycenter.onmicrosoft.com/windowsatpservice",
 	"https://api.securitycenter.windows.com",
+	GRAPH_AUDIENCE, /* for Microsoft Graph (graph.c), never for the MDE API */
 };
 /* The government clouds' candidates (spec 1.5 and reading gov-audience):
  * the API hosts, or the onmicrosoft.us identifier. */
@@ -419,6 +421,7 @@ auth_bearer(struct emu *e, const struct request *q, struct app *app, struct repl
 	json_t *roles = json_object_get(c, "roles"), *el;
 	size_t k;
 	*app = *found;
+	app->graph = strcmp(aud, GRAPH_AUDIENCE) == 0;
 	app->roles = 0;
 	json_array_foreach(roles, k, el) {
 		if (json_is_string(el))

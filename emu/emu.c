@@ -22,7 +22,21 @@ static const struct {
 	{ROLE_MACHINE_RW_ALL, "Machine.ReadWrite.All"},
 	{ROLE_AQ_READ_ALL, "AdvancedQuery.Read.All"},
 	{ROLE_SCORE_READ_ALL, "Score.Read.All"},
+	{ROLE_DMC_READ_ALL, "DeviceManagementConfiguration.Read.All"},
+	{ROLE_DMC_RW_ALL, "DeviceManagementConfiguration.ReadWrite.All"},
 };
+
+void
+emu_guid(char out[37])
+{
+	unsigned char b[16];
+	if (RAND_bytes(b, sizeof(b)) != 1)
+		abort();
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2],
+		 b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
 
 const char *
 role_name(unsigned bit)
@@ -220,6 +234,8 @@ emu_new(void)
 	e->log = json_array();
 	e->changes = json_array();
 	e->rejected = json_object();
+	e->policies = json_array();
+	e->graph_writes = json_object();
 	e->base = xstrdup("http://127.0.0.1");
 	e->fault_rng = 1;
 	for (int i = 0; i < EP__COUNT; i++) {
@@ -303,6 +319,8 @@ emu_free(struct emu *e)
 		free(e->used_jti[i]);
 	free(e->used_jti);
 	json_decref(e->log);
+	json_decref(e->policies);
+	json_decref(e->graph_writes);
 	json_decref(e->changes);
 	json_decref(e->rejected);
 	free(e->base);
@@ -634,6 +652,21 @@ emu_handle(struct emu *e, const struct request *q0, struct reply *r)
 		*o = '/';
 		goto done;
 	}
+	if (strncmp(path, "/beta/deviceManagement/configurationPolicies", 44) == 0 &&
+	    (path[44] == '\0' || path[44] == '/')) {
+		if (!auth_bearer(e, &q, &tok_app, r)) {
+			char msg[300]; /* the reason, in Graph's shape */
+			snprintf(msg, sizeof(msg), "Access token validation failure: %s",
+				 json_string_value(json_object_get(json_object_get(r->body, "error"), "message")));
+			graph_error(e, r, 401, "InvalidAuthenticationToken", msg);
+		} else if (!tok_app.graph) {
+			graph_error(e, r, 401, "InvalidAuthenticationToken",
+				    "Access token validation failure. Invalid audience.");
+		} else {
+			graph_handle(e, &tok_app, &q, path, r);
+		}
+		goto done;
+	}
 	if (strncmp(path, "/api/v1.0/", 10) == 0)
 		memmove(path + 4, path + 9, strlen(path + 9) + 1);
 	ep = classify(q.method, path, &id);
@@ -643,6 +676,10 @@ emu_handle(struct emu *e, const struct request *q0, struct reply *r)
 	}
 	if (!auth_bearer(e, &q, &tok_app, r))
 		goto done;
+	if (tok_app.graph) {
+		reply_error(r, 401, "Unauthorized", "The token's audience is Microsoft Graph, not this API");
+		goto done;
+	}
 	a = &tok_app;
 	int f = next_fault(e);
 	if (f == FAULT_SLOW || f == FAULT_RESET || f == FAULT_TRUNCATE) {

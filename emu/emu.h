@@ -27,8 +27,10 @@ enum role {
 	ROLE_MACHINE_RW_ALL = 1u << 4,
 	ROLE_AQ_READ_ALL = 1u << 5,
 	ROLE_SCORE_READ_ALL = 1u << 6,
+	ROLE_DMC_READ_ALL = 1u << 7, /* Microsoft Graph: DeviceManagementConfiguration.Read.All */
+	ROLE_DMC_RW_ALL = 1u << 8,   /* and .ReadWrite.All */
 };
-#define ROLE_LAST ROLE_SCORE_READ_ALL
+#define ROLE_LAST ROLE_DMC_RW_ALL
 const char *role_name(unsigned bit);
 unsigned role_parse(const char *name); /* 0 if unknown */
 
@@ -40,6 +42,7 @@ struct app {
 	void *pubkey; /* EVP_PKEY * */
 	char *x5t, *x5t256;
 	bool managed_identity; /* the identity the managed identity endpoint issues tokens for */
+	bool graph;            /* a request's token: its audience is Microsoft Graph */
 	/* federated credential (workload identity; NULL: none): the outside
 	 * issuer and subject it trusts, and the key that signs their tokens */
 	char *fed_issuer, *fed_subject;
@@ -155,6 +158,8 @@ struct emu {
 	long cap;                                    /* active indicators per tenant */
 	int per_min[EP__COUNT], per_hour[EP__COUNT]; /* rate limits; 0: none */
 	long token_lifetime;                         /* seconds */
+	json_t *policies;                            /* Graph configurationPolicies (graph.c), with _tenant */
+	json_t *graph_writes;                        /* "tenant|client" -> [minute, writes] */
 	char *imds_key_dir;                          /* managed identity: where its challenge key files go */
 	char imds_key[65];                           /* the last challenge's key ("" none) */
 	bool rate_limits;
@@ -241,6 +246,13 @@ bool emu_query_int(const struct request *q, const char *name, long long max, lon
  * a new key file under imds_key_dir; with "Basic <that file's content>",
  * a token for the app marked managed_identity. */
 void auth_managed(struct emu *e, const struct request *q, struct reply *r);
+/* A fresh random GUID (version 4), into 37 bytes. */
+void emu_guid(char out[37]);
+/* Microsoft Graph's configurationPolicies (graph.c), for a token of a's
+ * with Graph's audience; path starts with /beta/deviceManagement/configurationPolicies. */
+void graph_handle(struct emu *e, const struct app *a, const struct request *q, const char *path, struct reply *r);
+/* An error in Graph's shape: {"error": {code, message, innerError: {request-id, date}}}. */
+void graph_error(struct emu *e, struct reply *r, int status, const char *code, const char *msg);
 void auth_token(struct emu *e, const struct request *q, const char *tenant, bool v2, struct reply *r);
 /* Checks the bearer token; on success fills *app (the app, with the
  * token's roles; strings borrowed) and returns true, else fills r (401). */

@@ -171,7 +171,8 @@ def token_unknown_tenant_400(c):
 
 @test
 def token_unknown_resource_400(c):
-    st, b, _ = token(c.base, aud="https://graph.microsoft.com")
+    # (Microsoft Graph is known since issue 22: another resource stands in.)
+    st, b, _ = token(c.base, aud="https://vault.azure.net")
     c.expect_entra(st, b, 400, "invalid_resource")
 
 
@@ -1285,6 +1286,139 @@ def client_assertion_rs256_x5t_and_ps256_x5t_s256(c):
         assert assertion_token(c.base, cid, jwt)[0] == 200
         st, b, _ = assertion_token(c.base, cid, jwt)
         assert st == 401 and 7000282 in b["error_codes"], ("jti reuse", b)
+
+
+# ---- Microsoft Graph: the Intune firewall rules policies (docs/graph-firewall.md) ----
+
+GRAPH = "https://graph.microsoft.com"
+POLICIES = "/beta/deviceManagement/configurationPolicies"
+FW_TEMPLATE = "19c8aa67-f286-4861-9aa0-f23541d31680_1"
+RULE_GROUP = "vendor_msft_firewall_mdmstore_firewallrules_{firewallrulename}"
+
+
+def graph_token(c, roles=("DeviceManagementConfiguration.ReadWrite.All",), cid="77777777-7777-7777-7777-777777777777"):
+    c.control("/apps", {"tenant": TENANT, "client_id": cid, "secret": "g-" + cid, "name": "graph-app",
+                        "roles": list(roles)})
+    st, b, _ = token(c.base, v2=True, cid=cid, secret="g-" + cid, aud=GRAPH)
+    assert st == 200, b
+    return b["access_token"]
+
+
+def fw_policy(name, rules):
+    rule = lambda k: {"children": [{"@odata.type": "#microsoft.graph.deviceManagementConfigurationSimpleSettingInstance",
+                                    "settingDefinitionId": RULE_GROUP[:-1] + "}_name",
+                                    "simpleSettingValue": {"value": "r%d" % k}}]}
+    return {"name": name, "description": "managed by iocsync", "platforms": "windows10",
+            "technologies": "mdm,microsoftSense", "templateReference": {"templateId": FW_TEMPLATE},
+            "settings": [{"settingInstance": {
+                "@odata.type": "#microsoft.graph.deviceManagementConfigurationGroupSettingCollectionInstance",
+                "settingDefinitionId": RULE_GROUP, "groupSettingCollectionValue": [rule(k) for k in range(rules)]}}]}
+
+
+def graph_error(st, body, status, code):
+    assert st == status, "status %s, want %s: %s" % (st, status, body)
+    e = body["error"]
+    assert e["code"] == code and e["message"] and e["innerError"]["request-id"] and e["innerError"]["date"], body
+
+
+@test
+def graph_policies_create_get_patch_assign_delete(c):
+    tok = graph_token(c)
+    g = lambda m, path, body=None: call(c.base, m, path, body, token=tok)
+    st, p, _ = g("POST", POLICIES, fw_policy("iocsync UDP block 1", 150))
+    assert st == 201 and p["id"] and p["settingCount"] == 1 and p["isAssigned"] is False and "settings" not in p, p
+    pid = p["id"]
+    st, got, _ = g("GET", POLICIES + "/" + pid)
+    assert st == 200 and got["name"] == "iocsync UDP block 1" and "settings" not in got, got
+    st, got, _ = g("GET", POLICIES + "/" + pid + "?$expand=settings")
+    assert len(got["settings"][0]["settingInstance"]["groupSettingCollectionValue"]) == 150
+    st, sets, _ = g("GET", POLICIES + "/" + pid + "/settings")
+    assert st == 200 and len(sets["value"]) == 1, sets
+    st, got, _ = g("PATCH", POLICIES + "/" + pid, {"description": "managed by iocsync: v2"})
+    assert st == 200 and got["description"] == "managed by iocsync: v2", got
+    st, b, _ = g("PATCH", POLICIES + "/" + pid, {"settings": []})
+    graph_error(st, b, 400, "BadRequest")
+    target = {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": "8f0a6b1c-0000-4000-8000-000000000001"}
+    st, a, _ = g("POST", POLICIES + "/" + pid + "/assign", {"assignments": [{"target": target}]})
+    assert st == 200 and a["value"][0]["target"]["groupId"] == target["groupId"], a
+    st, got, _ = g("GET", POLICIES + "/" + pid)
+    assert got["isAssigned"] is True
+    st, a, _ = g("GET", POLICIES + "/" + pid + "/assignments")
+    assert len(a["value"]) == 1, a
+    st, b, _ = g("DELETE", POLICIES + "/" + pid)
+    assert st == 204 and b is None, (st, b)
+    st, b, _ = g("GET", POLICIES + "/" + pid)
+    graph_error(st, b, 404, "ResourceNotFound")
+
+
+@test
+def graph_firewall_rules_at_most_150_a_policy_and_the_template_shape(c):
+    tok = graph_token(c)
+    st, b, _ = call(c.base, "POST", POLICIES, fw_policy("too many", 151), token=tok)
+    graph_error(st, b, 400, "BadRequest")
+    assert "at most 150 rules" in b["error"]["message"], b
+    bad = fw_policy("bare id", 1)
+    bad["settings"][0]["settingInstance"]["settingDefinitionId"] = "vendor_msft_firewall_mdmstore_firewallrules"
+    st, b, _ = call(c.base, "POST", POLICIES, bad, token=tok)
+    graph_error(st, b, 400, "BadRequest")
+    st, b, _ = call(c.base, "POST", POLICIES, {"name": "no platforms"}, token=tok)
+    graph_error(st, b, 400, "BadRequest")
+
+
+@test
+def graph_list_is_paged_with_nextlink_and_per_tenant(c):
+    tok = graph_token(c)
+    for k in range(30):
+        st, b, _ = call(c.base, "POST", POLICIES, fw_policy("p%02d" % k, 1), token=tok)
+        assert st == 201, b
+    names, path = [], POLICIES
+    while path:
+        st, b, _ = call(c.base, "GET", path, token=tok)
+        assert st == 200, b
+        names += [p["name"] for p in b["value"]]
+        link = b.get("@odata.nextLink")
+        assert link is None or link.startswith(c.base), link
+        path = link[len(c.base):] if link else None
+    assert sorted(names) == ["p%02d" % k for k in range(30)], names
+    # Another tenant sees none of them.
+    c.control("/apps", {"tenant": "00000000-0000-0000-0000-000000000009", "client_id": CID, "secret": "t9",
+                        "name": "t9", "roles": ["DeviceManagementConfiguration.ReadWrite.All"]})
+    st, b, _ = token(c.base, v2=True, tenant="00000000-0000-0000-0000-000000000009", secret="t9", aud=GRAPH)
+    st, b, _ = call(c.base, "GET", POLICIES, token=b["access_token"])
+    assert st == 200 and b["value"] == [], b
+
+
+@test
+def graph_needs_its_permission_and_its_audience(c):
+    ro = graph_token(c, roles=("DeviceManagementConfiguration.Read.All",), cid="88888888-8888-8888-8888-888888888888")
+    st, b, _ = call(c.base, "GET", POLICIES, token=ro)
+    assert st == 200, b
+    st, b, _ = call(c.base, "POST", POLICIES, fw_policy("x", 1), token=ro)
+    graph_error(st, b, 403, "Forbidden")
+    assert "DeviceManagementConfiguration.ReadWrite.All" in b["error"]["message"], b
+    none = graph_token(c, roles=("Ti.ReadWrite.All",), cid="99999999-9999-9999-9999-999999999999")
+    st, b, _ = call(c.base, "GET", POLICIES, token=none)
+    graph_error(st, b, 403, "Forbidden")
+    # An MDE token is refused by Graph, a Graph token by the MDE API.
+    st, b, _ = call(c.base, "GET", POLICIES, token=c.tok)
+    graph_error(st, b, 401, "InvalidAuthenticationToken")
+    rw = graph_token(c)
+    st, b, _ = call(c.base, "GET", "/api/indicators", token=rw)
+    assert st == 401, (st, b)
+    st, b, _ = call(c.base, "GET", POLICIES)
+    assert st == 401, (st, b)
+
+
+@test
+def rate_limit_graph_writes_100_a_minute(c):
+    tok = graph_token(c)
+    codes = [call(c.base, "POST", POLICIES, fw_policy("r%d" % k, 1), token=tok) for k in range(101)]
+    assert all(st == 201 for st, _, _ in codes[:100]), [st for st, _, _ in codes[:100]]
+    st, b, h = codes[100]
+    graph_error(st, b, 429, "TooManyRequests")
+    assert int(h["Retry-After"]) >= 1, dict(h)
+    st, b, _ = call(c.base, "GET", POLICIES, token=tok)
+    assert st == 200, "reads are not limited by the write budget"
 
 
 def main():

@@ -1,0 +1,321 @@
+/* The Microsoft Graph subset iocsync's Intune firewall push uses (issue 22;
+ * docs/graph-firewall.md gives each rule's source and the choices made
+ * where the documents are silent):
+ *
+ *   GET    /beta/deviceManagement/configurationPolicies        list, paged
+ *   POST   /beta/deviceManagement/configurationPolicies        create (201)
+ *   GET    /beta/deviceManagement/configurationPolicies/{id}   get ($expand=settings)
+ *   PATCH  /beta/deviceManagement/configurationPolicies/{id}   name, description (200)
+ *   DELETE /beta/deviceManagement/configurationPolicies/{id}   (204)
+ *   GET    .../{id}/settings, .../{id}/assignments
+ *   POST   .../{id}/assign                                     replace assignments (200)
+ *
+ * Tokens for https://graph.microsoft.com only; reads need
+ * DeviceManagementConfiguration.Read.All or .ReadWrite.All, writes
+ * .ReadWrite.All (403 otherwise). Errors in Graph's shape. Policies are
+ * per tenant. A firewall rules policy holds at most 150 rules (memdocs).
+ * Writes are limited to GRAPH_WRITES_PER_MIN a minute per app (the
+ * emulator's own choice: Intune's limits are not in the pages read). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "emu.h"
+
+#define GRAPH_PAGE 25 /* policies a page (the emulator's choice) */
+#define GRAPH_WRITES_PER_MIN 100
+#define FIREWALL_TEMPLATE "19c8aa67-f286-4861-9aa0-f23541d31680_1"
+#define FIREWALL_RULES_MAX 150
+#define RULE_GROUP "vendor_msft_firewall_mdmstore_firewallrules_{firewallrulename}"
+#define BASE "/beta/deviceManagement/configurationPolicies"
+
+void
+graph_error(struct emu *e, struct reply *r, int status, const char *code, const char *msg)
+{
+	char id[37], now[40];
+	emu_guid(id);
+	emu_time_format(emu_now_ms(e), now, sizeof(now));
+	json_decref(r->body);
+	r->status = status;
+	r->body = json_pack("{s:{s:s, s:s, s:{s:s, s:s}}}", "error", "code", code, "message", msg, "innerError",
+			    "request-id", id, "date", now);
+}
+
+/* The policy of the caller's tenant with that id, or NULL. */
+static json_t *
+find(struct emu *e, const struct app *a, const char *id, size_t *at)
+{
+	size_t i;
+	json_t *p;
+	json_array_foreach(e->policies, i, p) {
+		if (strcmp(json_string_value(json_object_get(p, "_tenant")), a->tenant) == 0 &&
+		    strcmp(json_string_value(json_object_get(p, "id")), id) == 0) {
+			if (at)
+				*at = i;
+			return p;
+		}
+	}
+	return NULL;
+}
+
+/* A copy without the emulator's own keys, and without settings unless asked. */
+static json_t *
+shown(const json_t *p, bool settings)
+{
+	json_t *o = json_deep_copy(p);
+	json_object_del(o, "_tenant");
+	json_object_del(o, "assignments");
+	if (!settings)
+		json_object_del(o, "settings");
+	return o;
+}
+
+/* The rule count of a firewall rules policy's settings; -1 with why when
+ * they are not that template's shape (docs/graph-firewall.md section 3). */
+static int
+count_rules(const json_t *settings, char *why, size_t whysz)
+{
+	size_t i, rules = 0;
+	json_t *s;
+	if (!json_is_array(settings)) {
+		snprintf(why, whysz, "settings must be an array");
+		return -1;
+	}
+	json_array_foreach(settings, i, s) {
+		const json_t *inst = json_object_get(s, "settingInstance");
+		const char *def = json_string_value(json_object_get(inst, "settingDefinitionId"));
+		if (def == NULL || strcmp(def, RULE_GROUP) != 0) {
+			snprintf(why, whysz, "setting %zu: settingDefinitionId must be %s", i, RULE_GROUP);
+			return -1;
+		}
+		const json_t *v = json_object_get(inst, "groupSettingCollectionValue");
+		if (!json_is_array(v)) {
+			snprintf(why, whysz, "setting %zu: groupSettingCollectionValue must be an array", i);
+			return -1;
+		}
+		rules += json_array_size(v);
+	}
+	return (int)rules;
+}
+
+static bool
+allowed(struct emu *e, const struct app *a, bool write, struct reply *r)
+{
+	if (a->roles & ROLE_DMC_RW_ALL || (!write && a->roles & ROLE_DMC_READ_ALL))
+		return true;
+	graph_error(e, r, 403, "Forbidden",
+		    write ? "Application is not authorized to perform this operation. Application must have one of "
+			    "the following scopes: DeviceManagementConfiguration.ReadWrite.All"
+			  : "Application is not authorized to perform this operation. Application must have one of "
+			    "the following scopes: DeviceManagementConfiguration.Read.All, "
+			    "DeviceManagementConfiguration.ReadWrite.All");
+	return false;
+}
+
+/* GRAPH_WRITES_PER_MIN writes a minute per app, then 429. */
+static bool
+write_budget(struct emu *e, const struct app *a, struct reply *r)
+{
+	char key[128];
+	snprintf(key, sizeof(key), "%s|%s", a->tenant, a->client_id);
+	long long minute = emu_now_ms(e) / 60000;
+	json_t *w = json_object_get(e->graph_writes, key);
+	if (w == NULL || json_integer_value(json_array_get(w, 0)) != minute) {
+		json_object_set_new(e->graph_writes, key, json_pack("[I, I]", (json_int_t)minute, (json_int_t)0));
+		w = json_object_get(e->graph_writes, key);
+	}
+	json_int_t n = json_integer_value(json_array_get(w, 1));
+	if (e->rate_limits && n >= GRAPH_WRITES_PER_MIN) {
+		graph_error(e, r, 429, "TooManyRequests", "Too many requests.");
+		snprintf(r->retry_after, sizeof(r->retry_after), "%lld", 60 - (emu_now_ms(e) / 1000) % 60);
+		return false;
+	}
+	json_array_set_new(w, 1, json_integer(n + 1));
+	return true;
+}
+
+static void
+list(struct emu *e, const struct app *a, const struct request *q, struct reply *r)
+{
+	const char *skip = req_query(q, "$skiptoken");
+	long long from = skip ? atoll(skip) : 0, seen = 0;
+	json_t *value = json_array(), *p;
+	size_t i;
+	bool more = false;
+	json_array_foreach(e->policies, i, p) {
+		if (strcmp(json_string_value(json_object_get(p, "_tenant")), a->tenant) != 0)
+			continue;
+		if (seen++ < from)
+			continue;
+		if (json_array_size(value) == GRAPH_PAGE) {
+			more = true;
+			break;
+		}
+		json_array_append_new(value, shown(p, false));
+	}
+	r->status = 200;
+	r->body = json_pack("{s:s, s:o}", "@odata.context",
+			    "https://graph.microsoft.com/beta/$metadata#deviceManagement/configurationPolicies",
+			    "value", value);
+	if (more) {
+		char link[600];
+		snprintf(link, sizeof(link), "%s%s?$skiptoken=%lld", e->base, BASE, from + GRAPH_PAGE);
+		json_object_set_new(r->body, "@odata.nextLink", json_string(link));
+	}
+}
+
+static void
+create(struct emu *e, const struct app *a, const json_t *in, struct reply *r)
+{
+	const char *name = json_string_value(json_object_get(in, "name"));
+	const char *platforms = json_string_value(json_object_get(in, "platforms"));
+	const char *tech = json_string_value(json_object_get(in, "technologies"));
+	const char *tmpl = json_string_value(json_object_get(json_object_get(in, "templateReference"), "templateId"));
+	char why[300];
+	int rules;
+	if (!json_is_object(in) || name == NULL || !*name || platforms == NULL || tech == NULL) {
+		graph_error(e, r, 400, "BadRequest", "name, platforms and technologies are required");
+		return;
+	}
+	if (tmpl && strcmp(tmpl, FIREWALL_TEMPLATE) == 0) {
+		if ((rules = count_rules(json_object_get(in, "settings"), why, sizeof(why))) < 0) {
+			graph_error(e, r, 400, "BadRequest", why);
+			return;
+		}
+		if (rules > FIREWALL_RULES_MAX) {
+			snprintf(why, sizeof(why), "A firewall rules policy holds at most %d rules (%d given)",
+				 FIREWALL_RULES_MAX, rules);
+			graph_error(e, r, 400, "BadRequest", why);
+			return;
+		}
+	}
+	char id[37], now[40];
+	emu_guid(id);
+	emu_time_format(emu_now_ms(e), now, sizeof(now));
+	json_t *p = json_deep_copy(in);
+	json_object_del(p, "@odata.type");
+	json_object_set_new(p, "id", json_string(id));
+	json_object_set_new(p, "_tenant", json_string(a->tenant));
+	json_object_set_new(p, "createdDateTime", json_string(now));
+	json_object_set_new(p, "lastModifiedDateTime", json_string(now));
+	json_object_set_new(p, "settingCount",
+			    json_integer((json_int_t)json_array_size(json_object_get(in, "settings"))));
+	json_object_set_new(p, "isAssigned", json_false());
+	json_object_set_new(p, "assignments", json_array());
+	if (!json_object_get(p, "settings"))
+		json_object_set_new(p, "settings", json_array());
+	json_array_append_new(e->policies, p);
+	r->status = 201;
+	r->body = shown(p, false);
+}
+
+static void
+patch(struct emu *e, json_t *p, const json_t *in, struct reply *r)
+{
+	if (!json_is_object(in) || json_object_get(in, "settings")) {
+		/* docs/graph-firewall.md section 4: PATCH is documented for the
+		 * policy's properties; its settings are not changed this way. */
+		graph_error(e, r, 400, "BadRequest", "settings cannot be changed with PATCH");
+		return;
+	}
+	static const char *const keys[] = {"name", "description"};
+	for (size_t k = 0; k < NELEM(keys); k++) {
+		json_t *v = json_object_get(in, keys[k]);
+		if (v && !json_is_string(v)) {
+			graph_error(e, r, 400, "BadRequest", "name and description are strings");
+			return;
+		}
+		if (v)
+			json_object_set(p, keys[k], v);
+	}
+	char now[40];
+	emu_time_format(emu_now_ms(e), now, sizeof(now));
+	json_object_set_new(p, "lastModifiedDateTime", json_string(now));
+	r->status = 200;
+	r->body = shown(p, false);
+}
+
+static void
+assign(struct emu *e, json_t *p, const json_t *in, struct reply *r)
+{
+	const json_t *as = json_object_get(in, "assignments");
+	size_t i;
+	json_t *x, *out = json_array();
+	if (!json_is_array(as)) {
+		json_decref(out);
+		graph_error(e, r, 400, "BadRequest", "assignments must be an array");
+		return;
+	}
+	json_array_foreach(as, i, x) {
+		const json_t *t = json_object_get(x, "target");
+		const char *type = json_string_value(json_object_get(t, "@odata.type"));
+		const char *gid = json_string_value(json_object_get(t, "groupId"));
+		if (type == NULL || (strcmp(type, "#microsoft.graph.groupAssignmentTarget") == 0 && gid == NULL)) {
+			json_decref(out);
+			graph_error(e, r, 400, "BadRequest",
+				    "each assignment needs a target with its @odata.type (and groupId)");
+			return;
+		}
+		char id[37];
+		emu_guid(id);
+		json_array_append_new(out, json_pack("{s:s, s:O}", "id", id, "target", t));
+	}
+	json_object_set(p, "assignments", out);
+	json_object_set_new(p, "isAssigned", json_boolean(json_array_size(out) > 0));
+	r->status = 200;
+	r->body = json_pack("{s:o}", "value", out);
+}
+
+void
+graph_handle(struct emu *e, const struct app *a, const struct request *q, const char *path, struct reply *r)
+{
+	const char *rest = path + strlen(BASE);
+	bool write = strcmp(q->method, "GET") != 0;
+	if (!allowed(e, a, write, r) || (write && !write_budget(e, a, r)))
+		return;
+	json_t *in = q->body && q->body_len ? json_loadb(q->body, q->body_len, JSON_REJECT_DUPLICATES, NULL) : NULL;
+	if (*rest == '\0') {
+		if (strcmp(q->method, "GET") == 0)
+			list(e, a, q, r);
+		else if (strcmp(q->method, "POST") == 0)
+			create(e, a, in, r);
+		else
+			graph_error(e, r, 405, "BadRequest", "method not allowed");
+		json_decref(in);
+		return;
+	}
+	char id[64] = "", sub[32] = "";
+	if (sscanf(rest, "/%63[^/]/%31s", id, sub) < 1 || strchr(sub, '/')) {
+		json_decref(in);
+		graph_error(e, r, 404, "ResourceNotFound", "Resource not found");
+		return;
+	}
+	size_t at;
+	json_t *p = find(e, a, id, &at);
+	if (p == NULL) {
+		graph_error(e, r, 404, "ResourceNotFound", "The policy does not exist");
+	} else if (!*sub && strcmp(q->method, "GET") == 0) {
+		const char *expand = req_query(q, "$expand");
+		r->status = 200;
+		r->body = shown(p, expand && strcmp(expand, "settings") == 0);
+	} else if (!*sub && strcmp(q->method, "PATCH") == 0) {
+		patch(e, p, in, r);
+	} else if (!*sub && strcmp(q->method, "DELETE") == 0) {
+		json_array_remove(e->policies, at);
+		r->status = 204;
+		r->raw_empty = true;
+	} else if (strcmp(sub, "settings") == 0 && strcmp(q->method, "GET") == 0) {
+		r->status = 200;
+		r->body = json_pack("{s:O}", "value", json_object_get(p, "settings"));
+	} else if (strcmp(sub, "assignments") == 0 && strcmp(q->method, "GET") == 0) {
+		r->status = 200;
+		r->body = json_pack("{s:O}", "value", json_object_get(p, "assignments"));
+	} else if (strcmp(sub, "assign") == 0 && strcmp(q->method, "POST") == 0) {
+		assign(e, p, in, r);
+	} else {
+		graph_error(e, r, 405, "BadRequest", "method not allowed");
+	}
+	json_decref(in);
+}
