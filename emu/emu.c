@@ -11,51 +11,6 @@
 
 #include "emu.h"
 
-static const struct {
-	unsigned bit;
-	const char *name;
-} roles[] = {
-	{ROLE_TI_RW, "Ti.ReadWrite"},
-	{ROLE_TI_RW_ALL, "Ti.ReadWrite.All"},
-	{ROLE_TI_READ_ALL, "Ti.Read.All"},
-	{ROLE_MACHINE_READ_ALL, "Machine.Read.All"},
-	{ROLE_MACHINE_RW_ALL, "Machine.ReadWrite.All"},
-	{ROLE_AQ_READ_ALL, "AdvancedQuery.Read.All"},
-	{ROLE_SCORE_READ_ALL, "Score.Read.All"},
-	{ROLE_DMC_READ_ALL, "DeviceManagementConfiguration.Read.All"},
-	{ROLE_DMC_RW_ALL, "DeviceManagementConfiguration.ReadWrite.All"},
-};
-
-void
-emu_guid(char out[37])
-{
-	unsigned char b[16];
-	if (RAND_bytes(b, sizeof(b)) != 1)
-		abort();
-	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2],
-		 b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-}
-
-const char *
-role_name(unsigned bit)
-{
-	for (size_t i = 0; i < NELEM(roles); i++)
-		if (roles[i].bit == bit)
-			return roles[i].name;
-	return "?";
-}
-
-unsigned
-role_parse(const char *name)
-{
-	for (size_t i = 0; i < NELEM(roles); i++)
-		if (strcmp(roles[i].name, name) == 0)
-			return roles[i].bit;
-	return 0;
-}
-
 /* Limits per endpoint (spec section 3): per minute, per hour (0: none). */
 static const struct {
 	const char *name;
@@ -243,27 +198,6 @@ emu_new(void)
 		e->per_hour[i] = eps[i].per_hour;
 	}
 	return e;
-}
-
-void
-emu_add_app(struct emu *e, const char *tenant, const char *cid, const char *secret, const char *name,
-	    unsigned roles_mask)
-{
-	for (size_t i = 0; i < e->napps; i++)
-		if (strcmp(e->apps[i].tenant, tenant) == 0 && strcmp(e->apps[i].client_id, cid) == 0) {
-			free(e->apps[i].secret);
-			free(e->apps[i].name);
-			e->apps[i].secret = secret ? xstrdup(secret) : NULL;
-			e->apps[i].name = xstrdup(name);
-			e->apps[i].roles = roles_mask;
-			return;
-		}
-	e->apps = xrealloc(e->apps, (e->napps + 1) * sizeof(*e->apps));
-	e->apps[e->napps++] = (struct app){.tenant = xstrdup(tenant),
-					   .client_id = xstrdup(cid),
-					   .secret = secret ? xstrdup(secret) : NULL,
-					   .name = xstrdup(name),
-					   .roles = roles_mask};
 }
 
 static void
@@ -652,21 +586,8 @@ emu_handle(struct emu *e, const struct request *q0, struct reply *r)
 		*o = '/';
 		goto done;
 	}
-	if (strncmp(path, "/beta/deviceManagement/configurationPolicies", 44) == 0 &&
-	    (path[44] == '\0' || path[44] == '/')) {
-		if (!auth_bearer(e, &q, &tok_app, r)) {
-			char msg[300]; /* the reason, in Graph's shape */
-			snprintf(msg, sizeof(msg), "Access token validation failure: %s",
-				 json_string_value(json_object_get(json_object_get(r->body, "error"), "message")));
-			graph_error(e, r, 401, "InvalidAuthenticationToken", msg);
-		} else if (!tok_app.graph) {
-			graph_error(e, r, 401, "InvalidAuthenticationToken",
-				    "Access token validation failure. Invalid audience.");
-		} else {
-			graph_handle(e, &tok_app, &q, path, r);
-		}
+	if (graph_route(e, &q, path, r))
 		goto done;
-	}
 	if (strncmp(path, "/api/v1.0/", 10) == 0)
 		memmove(path + 4, path + 9, strlen(path + 9) + 1);
 	ep = classify(q.method, path, &id);

@@ -246,11 +246,10 @@ bool emu_query_int(const struct request *q, const char *name, long long max, lon
  * a new key file under imds_key_dir; with "Basic <that file's content>",
  * a token for the app marked managed_identity. */
 void auth_managed(struct emu *e, const struct request *q, struct reply *r);
-/* A fresh random GUID (version 4), into 37 bytes. */
-void emu_guid(char out[37]);
-/* Microsoft Graph's configurationPolicies (graph.c), for a token of a's
- * with Graph's audience; path starts with /beta/deviceManagement/configurationPolicies. */
-void graph_handle(struct emu *e, const struct app *a, const struct request *q, const char *path, struct reply *r);
+/* Microsoft Graph's configurationPolicies (graph.c): answers a request
+ * whose path is under /beta/deviceManagement/configurationPolicies (a
+ * token with Graph's audience required) and says true; false otherwise. */
+bool graph_route(struct emu *e, const struct request *q, const char *path, struct reply *r);
 /* An error in Graph's shape: {"error": {code, message, innerError: {request-id, date}}}. */
 void graph_error(struct emu *e, struct reply *r, int status, const char *code, const char *msg);
 void auth_token(struct emu *e, const struct request *q, const char *tenant, bool v2, struct reply *r);

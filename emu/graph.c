@@ -31,6 +31,18 @@
 #define RULE_GROUP "vendor_msft_firewall_mdmstore_firewallrules_{firewallrulename}"
 #define BASE "/beta/deviceManagement/configurationPolicies"
 
+static void
+emu_guid(char out[37])
+{
+	unsigned char b[16];
+	if (RAND_bytes(b, sizeof(b)) != 1)
+		abort();
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2],
+		 b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
 void
 graph_error(struct emu *e, struct reply *r, int status, const char *code, const char *msg)
 {
@@ -268,7 +280,7 @@ assign(struct emu *e, json_t *p, const json_t *in, struct reply *r)
 	r->body = json_pack("{s:o}", "value", out);
 }
 
-void
+static void
 graph_handle(struct emu *e, const struct app *a, const struct request *q, const char *path, struct reply *r)
 {
 	const char *rest = path + strlen(BASE);
@@ -318,4 +330,25 @@ graph_handle(struct emu *e, const struct app *a, const struct request *q, const 
 		graph_error(e, r, 405, "BadRequest", "method not allowed");
 	}
 	json_decref(in);
+}
+
+bool
+graph_route(struct emu *e, const struct request *q, const char *path, struct reply *r)
+{
+	size_t n = strlen(BASE);
+	if (strncmp(path, BASE, n) != 0 || (path[n] != '\0' && path[n] != '/'))
+		return false;
+	struct app a;
+	if (!auth_bearer(e, q, &a, r)) {
+		char msg[300]; /* the reason, in Graph's shape */
+		snprintf(msg, sizeof(msg), "Access token validation failure: %s",
+			 json_string_value(json_object_get(json_object_get(r->body, "error"), "message")));
+		graph_error(e, r, 401, "InvalidAuthenticationToken", msg);
+	} else if (!a.graph) {
+		graph_error(e, r, 401, "InvalidAuthenticationToken",
+			    "Access token validation failure. Invalid audience.");
+	} else {
+		graph_handle(e, &a, q, path, r);
+	}
+	return true;
 }

@@ -44,6 +44,7 @@ int cmd_list(struct app *a, int argc, char **argv);
 int cmd_purge(struct app *a, int argc, char **argv);
 int cmd_export(struct app *a, int argc, char **argv);
 int cmd_alert(struct app *a, int argc, char **argv);
+int cmd_firewall(struct app *a, int argc, char **argv);
 int cmd_daemon(struct app *a, int argc, char **argv);
 int cmd_report(struct app *a, int argc, char **argv);
 int cmd_probe(struct app *a, int argc, char **argv);

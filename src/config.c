@@ -24,7 +24,8 @@ config_severity_name(enum severity s)
 	return (unsigned)s < SEV__COUNT ? config_severity_names[s] : "";
 }
 
-const char *const config_section_names[S__COUNT] = {"mde", "sync", "fetch", "allowlist", "alert", "feed", "tenant"};
+const char *const config_section_names[S__COUNT] = {"mde",   "sync",     "fetch", "allowlist",
+						    "alert", "firewall", "feed",  "tenant"};
 _Static_assert(NELEM(config_section_names) == S__COUNT, "section names");
 
 const struct key config_keys[] = {
@@ -81,6 +82,13 @@ const struct key config_keys[] = {
 	{S_ALERT, "feed_stale_after", K_DUR, C(feed_stale_after_s), 60, 365LL * 86400},
 	{S_ALERT, "stale_after", K_DUR, C(stale_after_s), 60, 365LL * 86400},
 	{S_ALERT, "timeout", K_DUR, C(alert_timeout_s), 1, 300},
+	{S_FIREWALL, "graph_url", K_URL, C(fw_graph_url), 0, 0},
+	{S_FIREWALL, "graph_resource", K_URL, C(fw_graph_resource), 0, 0},
+	{S_FIREWALL, "protocol", K_STR, C(fw_protocol), 0, 0},
+	{S_FIREWALL, "assign_groups", K_STR, C(fw_assign_groups), 0, 0},
+	{S_FIREWALL, "policy_prefix", K_STR, C(fw_policy_prefix), 0, 0},
+	{S_FIREWALL, "rule_max_addresses", K_INT, C(fw_rule_max_addresses), 1, 10000},
+	{S_FIREWALL, "push", K_BOOL, C(fw_push), 0, 0},
 	{S_FEED, "url", K_URL, F(url), 0, 0},
 	{S_FEED, "format", K_FORMAT, F(format), 0, 0},
 	{S_FEED, "type", K_TYPES, F(types), 0, 0},
@@ -184,6 +192,11 @@ config_defaults(void)
 	c->max_bytes = LIMIT_FETCH_BYTES_DEFAULT;
 	c->max_redirects = LIMIT_REDIRECTS;
 	c->feed_stale_after_s = 2 * 86400;
+	c->fw_graph_url = xstrdup("https://graph.microsoft.com");
+	c->fw_graph_resource = xstrdup("https://graph.microsoft.com");
+	c->fw_protocol = xstrdup("udp");
+	c->fw_policy_prefix = xstrdup("iocsync UDP block");
+	c->fw_rule_max_addresses = 1000;
 	c->alert_timeout_s = 30;
 	return c;
 }
@@ -262,6 +275,11 @@ config_free(struct config *c)
 	free(c->user_agent);
 	free(c->alert_webhook);
 	free(c->alert_webhook_file);
+	free(c->fw_graph_url);
+	free(c->fw_graph_resource);
+	free(c->fw_protocol);
+	free(c->fw_assign_groups);
+	free(c->fw_policy_prefix);
 	config_free_list(c->allowlist_files, c->nallowlist_files);
 	for (size_t i = 0; i < c->nfeeds; i++)
 		feed_free(&c->feeds[i]);
@@ -353,7 +371,7 @@ enter_section(struct parse *p, const char *section)
 		}
 	config_err_at(
 		p, p->line,
-		"unknown section [%s] (known: mde, sync, fetch, allowlist, alert, feed \"name\", tenant \"name\")",
+		"unknown section [%s] (known: mde, sync, fetch, allowlist, alert, firewall, feed \"name\", tenant \"name\")",
 		section);
 }
 

@@ -137,6 +137,14 @@ struct config {
 	long long feed_stale_after_s; /* a feed down this long alerts (default 2 days) */
 	long long stale_after_s;      /* no converged run this long alerts (0: 2 intervals) */
 	long long alert_timeout_s;    /* one post (default 30 s) */
+	/* [firewall]: the Intune firewall rules policies (firewall push) */
+	char *fw_graph_url;              /* default https://graph.microsoft.com */
+	char *fw_graph_resource;         /* the tokens' audience (default the same) */
+	char *fw_protocol;               /* udp (default) | both */
+	char *fw_assign_groups;          /* Entra group ids, comma-separated */
+	char *fw_policy_prefix;          /* the policies' names start with it */
+	long long fw_rule_max_addresses; /* remote addresses (or ranges) a rule (1000) */
+	bool fw_push;                    /* the daemon pushes after each sync */
 	/* [allowlist] */
 	char **allowlist_files;
 	size_t nallowlist_files;

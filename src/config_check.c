@@ -82,6 +82,18 @@ validate(struct parse *p)
 	validate_mde(p, c, "[mde]", 0);
 	if (c->reserve >= c->cap)
 		config_err_at(p, 0, "[sync]: reserve (%lld) leaves nothing of the cap (%lld)", c->reserve, c->cap);
+	if (strcmp(c->fw_protocol, "udp") != 0 && strcmp(c->fw_protocol, "both") != 0)
+		config_err_at(p, 0, "[firewall]: protocol \"%s\" is not udp or both", c->fw_protocol);
+	for (const char *g = c->fw_assign_groups; g && *g;) {
+		size_t n = strcspn(g, ", ");
+		char id[64];
+		snprintf(id, sizeof(id), "%.*s", (int)(n < 60 ? n : 60), g);
+		if (n && !config_is_guid(id))
+			config_err_at(p, 0, "[firewall]: assign_groups: \"%s\" is not an Entra group id (a GUID)", id);
+		g += n;
+		while (*g == ',' || *g == ' ')
+			g++;
+	}
 	if (c->alert_webhook && c->alert_webhook_file)
 		config_err_at(p, 0, "[alert]: webhook and webhook_file exclude each other");
 	for (size_t i = 0; i < c->nfeeds; i++) {
@@ -235,6 +247,7 @@ config_tenant(const struct config *c, size_t i)
 	dup_ptrs(S_SYNC, d);
 	dup_ptrs(S_FETCH, d);
 	dup_ptrs(S_ALERT, d);
+	dup_ptrs(S_FIREWALL, d);
 	d->allowlist_files = dup_list(c->allowlist_files, c->nallowlist_files);
 	/* The tenant's keys over [mde]'s and [sync]'s. */
 	for (size_t k = 0; k < config_nkeys; k++) {

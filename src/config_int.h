@@ -49,6 +49,7 @@ enum sec {
 	S_FETCH,
 	S_ALLOWLIST,
 	S_ALERT,
+	S_FIREWALL,
 	S_FEED,
 	S_TENANT,
 	S__COUNT

@@ -28,6 +28,7 @@ static const struct verb {
 	{"why", cmd_why, "why a value is, or is not, blocked: feeds, policy, MDE, history"},
 	{"doctor", cmd_doctor, "can the deployment block? roles, groups, network protection, what to do"},
 	{"probe", cmd_probe, "does TCP, does UDP reach HOST PORT? (the field test; --listen for the far end)"},
+	{"firewall", cmd_firewall, "firewall push: the blocked IPs as Intune firewall rules, through Microsoft Graph"},
 	{"alert", cmd_alert, "post one alert to [alert]'s webhook (OnFailure= of the units, or --test)"},
 	{"config", cmd_config, "validate the configuration and print it with its defaults"},
 };

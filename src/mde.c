@@ -136,6 +136,32 @@ mde_new(const struct config *c, const struct clock *clk, char *why, size_t whysz
 	return m;
 }
 
+struct mde *
+mde_new_graph(const struct config *c, const char *graph_url, const char *resource, char *why, size_t whysz)
+{
+	if (c->tenant_id == NULL || c->client_id == NULL) {
+		set_why(why, whysz, "[mde] needs tenant_id and client_id");
+		return NULL;
+	}
+	struct mde *m = xcalloc(1, sizeof(*m));
+	m->client_id = xstrdup(c->client_id);
+	m->application = xstrdup(c->application);
+	m->deadline_s = (double)c->api_deadline_s;
+	char *login, *mde_resource, *alt;
+	hosts(c, &m->api, &login, &mde_resource, &alt);
+	free(m->api);
+	m->api = strip_slash(xstrdup(graph_url));
+	if (http_url_ok(m->api, c->allow_http, why, whysz) && http_url_ok(login, c->allow_http, why, whysz) &&
+	    (m->auth = mde_auth_new(c, login, resource, NULL, why, whysz)) != NULL)
+		m->t = mde_transport_new(c, NULL, why, whysz);
+	free(login), free(mde_resource), free(alt);
+	if (m->t == NULL) {
+		mde_free(m);
+		return NULL;
+	}
+	return m;
+}
+
 void
 mde_free(struct mde *m)
 {

@@ -26,6 +26,10 @@ struct mde;
  */
 struct mde *mde_new(const struct config *c, const struct clock *clk, char *why, size_t whysz);
 void mde_free(struct mde *m);
+/* A client of Microsoft Graph at graph_url with c's credential, tokens
+ * for resource (https://graph.microsoft.com), for mde_call with
+ * MDE_EP_GRAPH and paths such as /beta/deviceManagement/... */
+struct mde *mde_new_graph(const struct config *c, const char *graph_url, const char *resource, char *why, size_t whysz);
 
 const struct mde_stats *mde_stats(const struct mde *m);
 const char *mde_api_base(const struct mde *m);

@@ -20,6 +20,7 @@
 #include "http.h"
 #include "iocsync_limits.h"
 #include "log.h"
+#include "mde_managed.h"
 #include "util.h"
 
 /* Where the credential is: the kind of source, and for each what its
@@ -51,8 +52,6 @@ static const struct {
  * http://169.254.169.254/metadata/identity/oauth2/token. */
 #define ARC_IMDS_URL "http://127.0.0.1:40342/metadata/identity/oauth2/token"
 #define ARC_KEY_DIR "/var/opt/azcmagent/tokens"
-
-static bool imds_url_ok(const char *url, char *why, size_t whysz);
 
 struct mde_auth {
 	char *tenant, *client_id, *login;
@@ -367,7 +366,7 @@ mde_auth_new(const struct config *c, const char *login, const char *resource, co
 	 * projected token is readable by others on purpose (it lives minutes). */
 	bool ok = src == SRC_ENV       ? env_secret(where, why, whysz) != NULL
 		: src == SRC_FEDERATED ? federated_check(where, why, whysz)
-		: src == SRC_MANAGED   ? imds_url_ok(where, why, whysz)
+		: src == SRC_MANAGED   ? mde_managed_url_ok(where, why, whysz)
 				       : file_check_private(where, sources[src].what, sources[src].max, why, whysz);
 	if (!ok) {
 		free(where);
@@ -449,100 +448,6 @@ decode_claims(struct mde_auth *m)
 	return json_is_object(m->claims);
 }
 
-/* An identity endpoint: https, or http to a loopback address or the
- * link-local 169.254.169.254 (where an Azure VM's answers); no user. */
-static bool
-imds_url_ok(const char *url, char *why, size_t whysz)
-{
-	struct url_parts u;
-	char w[300];
-	if (http_url_parts(url, &u, w, sizeof(w)) && !u.userinfo &&
-	    (strcmp(u.scheme, "https") == 0 ||
-	     (strcmp(u.scheme, "http") == 0 && (u.loopback || strcmp(u.host, "169.254.169.254") == 0))))
-		return true;
-	set_why(why, whysz, "imds_url %s: https, or http to 127.0.0.1 (Azure Arc) or 169.254.169.254 (an Azure VM)",
-		url);
-	return false;
-}
-
-/* The content of the key file Arc's challenge names ("Basic
- * realm=PATH"), when PATH is a .key file right in key_dir, regular, owned
- * by root and writable by root only; NULL with why. The content is
- * never shown. */
-static char *
-arc_key(const char *key_dir, const char *challenge, char *why, size_t whysz)
-{
-	if (challenge == NULL || strncasecmp(challenge, "Basic realm=", 12) != 0) {
-		set_why(why, whysz, "the managed identity endpoint answered 401 without a Basic realm challenge");
-		return NULL;
-	}
-	const char *path = challenge + 12;
-	char dir[PATH_MAX], real[PATH_MAX];
-	size_t pl = strlen(path);
-	bool inside = realpath(key_dir, dir) != NULL && realpath(path, real) != NULL;
-	size_t dl = inside ? strlen(dir) : 0;
-	if (!inside || strncmp(real, dir, dl) != 0 || real[dl] != '/' || strchr(real + dl + 1, '/') != NULL || pl < 5 ||
-	    strcmp(path + pl - 4, ".key") != 0) {
-		set_why(why, whysz, "the challenge names %.200s, not a .key file in imds_key_dir %.200s: refused", path,
-			key_dir);
-		return NULL;
-	}
-	int fd = open(real, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	struct stat sb;
-	if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_uid != 0 || (sb.st_mode & 022) ||
-	    sb.st_size <= 0 || sb.st_size > LIMIT_ARC_KEY_BYTES) {
-		if (fd >= 0)
-			close(fd);
-		set_why(why, whysz,
-			"the challenge's key file %.200s is not a regular file owned by root, writable by root only, of "
-			"1 to %d bytes: refused",
-			real, LIMIT_ARC_KEY_BYTES);
-		return NULL;
-	}
-	char *key = xcalloc(1, (size_t)sb.st_size + 1);
-	ssize_t got = read(fd, key, (size_t)sb.st_size);
-	close(fd);
-	if (got != sb.st_size) {
-		free(key);
-		set_why(why, whysz, "the challenge's key file %.200s: cannot be read", real);
-		return NULL;
-	}
-	return trim_secret(key, "the challenge's key file", why, whysz);
-}
-
-/* Asks the machine's identity endpoint for a token for m->resource:
- * Azure Arc's answers a first request with a challenge naming a key file,
- * whose content the second request carries; an Azure VM's answers at
- * once. *r is its answer when ERR_OK. */
-static enum err
-managed_request(struct mde_auth *m, struct mde_transport *t, double deadline, struct http_reply *r, char **url_out,
-		char *why, size_t whysz)
-{
-	char *res = http_escape(m->resource);
-	char *url =
-		xasprintf("%s%sapi-version=2019-11-01&resource=%s", m->where, strchr(m->where, '?') ? "&" : "?", res);
-	free(res);
-	*url_out = url;
-	static const char *const first[] = {"Metadata: true", "Accept: application/json", NULL};
-	enum retry_verdict v;
-	enum err e = mde_transport_send(t, MDE_EP_TOKEN, "GET", url, first, NULL, 0, deadline, r, &v, why, whysz);
-	if (e != ERR_OK || r->status != 401)
-		return e;
-	char *key = arc_key(m->key_dir, r->www_authenticate, why, whysz);
-	http_reply_free(r);
-	*r = (struct http_reply){0};
-	if (key == NULL)
-		return ERR_CONFIG;
-	char *auth = xasprintf("Authorization: Basic %s", key);
-	explicit_bzero(key, strlen(key));
-	free(key);
-	const char *const second[] = {"Metadata: true", "Accept: application/json", auth, NULL};
-	e = mde_transport_send(t, MDE_EP_TOKEN, "GET", url, second, NULL, 0, deadline, r, &v, why, whysz);
-	explicit_bzero(auth, strlen(auth));
-	free(auth);
-	return e;
-}
-
 /* Asks Entra's token endpoint (*url) for a token with the app's
  * credential; *r is its answer when ERR_OK. */
 static enum err
@@ -616,8 +521,9 @@ fetch_token(struct mde_auth *m, struct mde_transport *t, double deadline, bool *
 	*refused = false;
 	char *url = NULL;
 	struct http_reply r;
-	enum err e = m->source == SRC_MANAGED ? managed_request(m, t, deadline, &r, &url, why, whysz)
-					      : entra_request(m, t, deadline, &r, &url, why, whysz);
+	enum err e = m->source == SRC_MANAGED
+		? mde_managed_request(t, m->where, m->key_dir, m->resource, deadline, &r, &url, why, whysz)
+		: entra_request(m, t, deadline, &r, &url, why, whysz);
 	if (e != ERR_OK) {
 		http_reply_free(&r);
 		free(url);

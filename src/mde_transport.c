@@ -25,6 +25,9 @@ static const struct {
 	[MDE_EP_BATCHDELETE] = {"batchdelete", 30, 1500},
 	[MDE_EP_MACHINES] = {"machines", 100, 1500},
 	[MDE_EP_QUERY] = {"advancedqueries", 45, 1500},
+	/* Intune's per-app limits are not in the pages read
+	 * (docs/graph-firewall.md section 6): 60 a minute stays well clear. */
+	[MDE_EP_GRAPH] = {"graph", 60, 0},
 };
 
 struct mde_transport {

@@ -26,6 +26,7 @@ enum mde_ep {
 	MDE_EP_BATCHDELETE, /* POST /api/indicators/BatchDelete */
 	MDE_EP_MACHINES,    /* GET /api/machines */
 	MDE_EP_QUERY,       /* POST /api/advancedqueries/run */
+	MDE_EP_GRAPH,       /* Microsoft Graph: Intune's configurationPolicies */
 	MDE_EP__COUNT
 };
 /* "list", "import", ... (stable: logs, JSON, metrics). */

@@ -16,6 +16,7 @@
 #include "alert.h"
 #include "apply.h"
 #include "desired.h"
+#include "fw_push.h"
 #include "log.h"
 #include "metrics.h"
 #include "model.h"
@@ -220,6 +221,37 @@ pass_apply(struct pass *x)
 	}
 }
 
+/* 4b. [firewall] push = yes: the blocked IPs to Intune's firewall rules
+ * policies, after MDE (fw_push.h). A failure fails the run; MDE's part
+ * stands. */
+static void
+pass_firewall(struct pass *x)
+{
+	if (!x->c->fw_push)
+		return;
+	const char **ips = xcalloc(x->r.nw + 1, sizeof(*ips));
+	size_t n = 0;
+	for (size_t i = 0; i < x->r.nw; i++)
+		if (x->r.w[i].type == IOC_IP && x->r.w[i].action == ACT_BLOCK)
+			ips[n++] = x->r.w[i].value;
+	struct fw_push_result res;
+	char why[512] = "";
+	FILE *quiet = x->o->quiet || x->o->json ? NULL : x->fp;
+	FILE *sink = quiet ? quiet : fopen("/dev/null", "w");
+	if (sink && fw_push(x->c, ips, n, false, sink, &res, why, sizeof(why)) == ERR_OK) {
+		log_info("firewall: %zu addresses in %zu rules, %zu policies: created %zu, kept %zu, deleted %zu",
+			 res.addresses, res.rules, res.policies, res.created, res.kept, res.deleted);
+	} else {
+		log_error("firewall: push failed: %s", why[0] ? why : "cannot write");
+		snprintf(x->msg, sizeof(x->msg), "firewall push: %s", why);
+		x->rc = EXIT_FAIL;
+		x->outcome = "partial";
+	}
+	if (sink && sink != quiet)
+		fclose(sink);
+	free(ips);
+}
+
 /* 5. The summary: into the runs table, the log, the metrics; printed. */
 static void
 pass_end(struct pass *x, long long run_id)
@@ -325,6 +357,7 @@ sync_run(const struct config *c, const struct sync_opts *o)
 				x.rc = EXIT_FAIL;
 		} else {
 			pass_apply(&x);
+			pass_firewall(&x);
 		}
 	}
 	pass_end(&x, run_id);

@@ -223,7 +223,7 @@ def the_units_configuration_runs_by_hand_too(c):
     assert "invalid_client" in p.stderr or "AADSTS" in p.stderr or "401" in p.stderr, p.stderr[-800:]
     c.mde["client_secret_env"] = "X"
     p = c.run("config", expect=2)
-    assert "client_secret_file (or client_secret_credential), client_secret_env and certificate exclude" in p.stderr
+    assert "client_secret_file (or client_secret_credential), client_secret_env, certificate, " in p.stderr, p.stderr
 
 
 @test

@@ -1,0 +1,87 @@
+/* iocsync firewall push: the blocked IPs as Intune firewall rules
+ * policies through Microsoft Graph (fw_push.h). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "desired.h"
+#include "fw_push.h"
+#include "output.h"
+#include "sync.h"
+
+static const char usage[] =
+	"usage: iocsync [-c FILE] firewall push [--dry-run]\n"
+	"\n"
+	"Makes iocsync's Intune firewall rules policies (Microsoft Defender Firewall\n"
+	"Rules, through Microsoft Graph) equal to the blocked IPs of the desired\n"
+	"set: UDP rules by default ([firewall] protocol = both adds TCP), adjacent\n"
+	"addresses merged into ranges, at most rule_max_addresses a rule and 150\n"
+	"rules a policy, assigned to [firewall] assign_groups. Only policies whose\n"
+	"name starts with policy_prefix and whose description says 'managed by\n"
+	"iocsync' are touched; a changed one is created anew and assigned before\n"
+	"the old one is deleted. The app needs DeviceManagementConfiguration.ReadWrite.All.\n"
+	"  --dry-run   say what would change, change nothing\n"
+	"Exit status: 0, 1 a feed or Graph failed, 2 usage.\n";
+
+int
+cmd_firewall(struct app *a, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"dry-run", no_argument, NULL, 'n'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	bool dry = false;
+	int ch;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'n': dry = true; break;
+		case 'h': fputs(usage, stdout); return EXIT_OK;
+		default: fputs(usage, stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind + 1 != argc || strcmp(argv[optind], "push") != 0) {
+		fputs(usage, stderr);
+		return EXIT_USAGE;
+	}
+	a->one_tenant = true;
+	struct config *c = app_config(a, true);
+	if (c == NULL)
+		return EXIT_USAGE;
+	struct store *st = sync_open_store(c, "firewall", true);
+	if (st == NULL) {
+		config_free(c);
+		return EXIT_FAIL;
+	}
+	FILE *devnull = fopen("/dev/null", "w");
+	struct output out = {.fp = a->quiet || !devnull ? devnull : stderr, .quiet = true};
+	size_t nw = 0, failed = 0;
+	struct want *w = desired_build(c, st, &out, &nw, &failed);
+	int rc = w == NULL ? EXIT_USAGE : failed ? EXIT_FAIL : EXIT_OK;
+	if (w) {
+		const char **ips = xcalloc(nw + 1, sizeof(*ips));
+		size_t n = 0;
+		for (size_t i = 0; i < nw; i++)
+			if (w[i].type == IOC_IP && w[i].action == ACT_BLOCK)
+				ips[n++] = w[i].value;
+		struct fw_push_result res;
+		char why[512] = "";
+		if (fw_push(c, ips, n, dry, stdout, &res, why, sizeof(why)) != ERR_OK) {
+			fprintf(stderr, "iocsync firewall push: %s\n", why);
+			rc = EXIT_FAIL;
+		}
+		printf("firewall: %zu addresses in %zu rules, %zu policies: %s %zu, kept %zu, %s %zu\n", res.addresses,
+		       res.rules, res.policies, dry ? "would create" : "created", res.created, res.kept,
+		       dry ? "would delete" : "deleted", res.deleted);
+		free(ips);
+		desired_free(w, nw);
+	}
+	if (devnull)
+		fclose(devnull);
+	store_close(st);
+	config_free(c);
+	return rc;
+}

@@ -1,0 +1,326 @@
+#include "fw_push.h"
+
+#include <arpa/inet.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "mde.h"
+#include "util.h"
+
+/* docs/graph-firewall.md: the template (the issue, [F]), the group
+ * setting with its {firewallrulename} token and the children's ids ([F],
+ * field reports, not Microsoft documents), 150 rules a policy ([M1]). */
+#define FW_TEMPLATE "19c8aa67-f286-4861-9aa0-f23541d31680_1"
+#define G "vendor_msft_firewall_mdmstore_firewallrules_{firewallrulename}"
+#define FW_RULES_PER_POLICY 150
+#define POLICIES "/beta/deviceManagement/configurationPolicies"
+#define OWNER "managed by iocsync: "
+
+/* An address as a sortable key: family, then 16 bytes big-endian. */
+struct key {
+	unsigned char fam;
+	unsigned char b[16];
+};
+
+static int
+cmp_key(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct key));
+}
+
+/* k + 1 == next (same family)? */
+static bool
+follows(const struct key *k, const struct key *next)
+{
+	struct key x = *k;
+	int last = k->fam == 4 ? 3 : 15;
+	for (int i = last; i >= 0; i--)
+		if (++x.b[i] != 0)
+			break;
+	return memcmp(&x, next, sizeof(x)) == 0;
+}
+
+static void
+fmt(const struct key *k, char *out, size_t outsz)
+{
+	inet_ntop(k->fam == 4 ? AF_INET : AF_INET6, k->b, out, (socklen_t)outsz);
+}
+
+/* Sorted, unique, adjacent addresses merged: "a.b.c.d" or "a-b". */
+static json_t *
+entries(const char *const *addrs, size_t n)
+{
+	struct key *k = xcalloc(n ? n : 1, sizeof(*k));
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct key x = {0};
+		if (inet_pton(AF_INET, addrs[i], x.b) == 1)
+			x.fam = 4;
+		else if (inet_pton(AF_INET6, addrs[i], x.b) == 1)
+			x.fam = 6;
+		else
+			continue; /* canonical already (the policy ran): never here */
+		k[m++] = x;
+	}
+	qsort(k, m, sizeof(*k), cmp_key);
+	json_t *out = json_array();
+	for (size_t i = 0; i < m;) {
+		size_t j = i;
+		while (j + 1 < m && (memcmp(&k[j], &k[j + 1], sizeof(*k)) == 0 || follows(&k[j], &k[j + 1])))
+			j++;
+		char a[64], b[64], r[130];
+		fmt(&k[i], a, sizeof(a));
+		fmt(&k[j], b, sizeof(b));
+		if (memcmp(&k[i], &k[j], sizeof(*k)) == 0)
+			snprintf(r, sizeof(r), "%s", a);
+		else
+			snprintf(r, sizeof(r), "%s-%s", a, b);
+		json_array_append_new(out, json_string(r));
+		i = j + 1;
+	}
+	free(k);
+	return out;
+}
+
+static json_t *
+simple(const char *id, const char *type, json_t *value)
+{
+	return json_pack("{s:s, s:s, s:{s:s, s:o}}", "@odata.type",
+			 "#microsoft.graph.deviceManagementConfigurationSimpleSettingInstance", "settingDefinitionId",
+			 id, "simpleSettingValue", "@odata.type", type, "value", value);
+}
+
+static json_t *
+choice(const char *id, const char *value)
+{
+	return json_pack("{s:s, s:s, s:{s:s, s:[]}}", "@odata.type",
+			 "#microsoft.graph.deviceManagementConfigurationChoiceSettingInstance", "settingDefinitionId",
+			 id, "choiceSettingValue", "value", value, "children");
+}
+
+/* One rule: block, outbound, protocol, these remote addresses, enabled. */
+static json_t *
+rule(const char *name, int protocol, const json_t *remote)
+{
+	json_t *addrs = json_array(), *a;
+	size_t i;
+	json_array_foreach(remote, i, a) {
+		json_array_append_new(addrs,
+				      json_pack("{s:s, s:O}", "@odata.type",
+						"#microsoft.graph.deviceManagementConfigurationStringSettingValue",
+						"value", a));
+	}
+	json_t *children = json_pack(
+		"[o, o, o, o, {s:s, s:s, s:o}, o]",
+		simple(G "_name", "#microsoft.graph.deviceManagementConfigurationStringSettingValue",
+		       json_string(name)),
+		choice(G "_direction", G "_direction_out"), choice(G "_action_type", G "_action_type_0"),
+		simple(G "_protocol", "#microsoft.graph.deviceManagementConfigurationIntegerSettingValue",
+		       json_integer(protocol)),
+		"@odata.type", "#microsoft.graph.deviceManagementConfigurationSimpleSettingCollectionInstance",
+		"settingDefinitionId", G "_remoteaddressranges", "simpleSettingCollectionValue", addrs,
+		choice(G "_enabled", G "_enabled_1"));
+	return json_pack("{s:o}", "children", children);
+}
+
+/* The first 16 hex digits of SHA-256 of the compact text of v and s. */
+static void
+digest(const json_t *v, const char *s, char out[17])
+{
+	char *text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+	unsigned char md[32];
+	unsigned mdlen = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	EVP_DigestUpdate(ctx, text, strlen(text));
+	EVP_DigestUpdate(ctx, s ? s : "", s ? strlen(s) : 0);
+	EVP_DigestFinal_ex(ctx, md, &mdlen);
+	EVP_MD_CTX_free(ctx);
+	free(text);
+	for (int i = 0; i < 8; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+json_t *
+fw_push_policies(const struct config *c, const char *const *addrs, size_t n)
+{
+	json_t *ent = entries(addrs, n), *rules = json_array();
+	size_t per = (size_t)c->fw_rule_max_addresses, ne = json_array_size(ent);
+	size_t parts = (ne + per - 1) / per;
+	bool both = strcmp(c->fw_protocol, "both") == 0;
+	for (size_t p = 0; p < parts; p++) {
+		json_t *chunk = json_array();
+		for (size_t i = p * per; i < ne && i < (p + 1) * per; i++)
+			json_array_append(chunk, json_array_get(ent, i));
+		for (int k = 0; k < (both ? 2 : 1); k++) {
+			char name[160];
+			snprintf(name, sizeof(name), "iocsync block %zu/%zu %s", p + 1, parts, k ? "TCP" : "UDP");
+			json_array_append_new(rules, rule(name, k ? 6 : 17, chunk));
+		}
+		json_decref(chunk);
+	}
+	json_t *out = json_array();
+	size_t nr = json_array_size(rules), np = (nr + FW_RULES_PER_POLICY - 1) / FW_RULES_PER_POLICY;
+	for (size_t p = 0; p < np; p++) {
+		json_t *coll = json_array();
+		for (size_t i = p * FW_RULES_PER_POLICY; i < nr && i < (p + 1) * FW_RULES_PER_POLICY; i++)
+			json_array_append(coll, json_array_get(rules, i));
+		json_t *settings = json_pack(
+			"[{s:s, s:{s:s, s:s, s:o}}]", "@odata.type",
+			"#microsoft.graph.deviceManagementConfigurationSetting", "settingInstance", "@odata.type",
+			"#microsoft.graph.deviceManagementConfigurationGroupSettingCollectionInstance",
+			"settingDefinitionId", G, "groupSettingCollectionValue", coll);
+		char name[300], desc[400], d[17];
+		digest(settings, c->fw_assign_groups, d);
+		snprintf(name, sizeof(name), "%s %zu/%zu", c->fw_policy_prefix, p + 1, np);
+		snprintf(desc, sizeof(desc),
+			 OWNER
+			 "%s sha256:%s. Windows Firewall rules for the blocked IP indicators: network protection "
+			 "blocks TCP only. Replaced whole by iocsync firewall push; do not edit.",
+			 c->application, d);
+		json_array_append_new(out,
+				      json_pack("{s:s, s:s, s:s, s:s, s:[s], s:{s:s}, s:o}", "name", name,
+						"description", desc, "platforms", "windows10", "technologies",
+						"mdm,microsoftSense", "roleScopeTagIds", "0", "templateReference",
+						"templateId", FW_TEMPLATE, "settings", settings));
+	}
+	json_decref(rules);
+	json_decref(ent);
+	return out;
+}
+
+/* iocsync's policy: its name starts with the prefix and its description
+ * names iocsync and the application. */
+static bool
+ours(const struct config *c, const json_t *p)
+{
+	const char *name = json_string_value(json_object_get(p, "name"));
+	const char *desc = json_string_value(json_object_get(p, "description"));
+	size_t pl = strlen(c->fw_policy_prefix), ol = strlen(OWNER), al = strlen(c->application);
+	return name && desc && strncmp(name, c->fw_policy_prefix, pl) == 0 && strncmp(desc, OWNER, ol) == 0 &&
+		strncmp(desc + ol, c->application, al) == 0 && desc[ol + al] == ' ';
+}
+
+/* Every policy Graph lists, following @odata.nextLink. */
+static enum err
+list_all(struct mde *g, json_t **all, char *why, size_t whysz)
+{
+	*all = json_array();
+	char *path = xstrdup(POLICIES);
+	const char *base = mde_api_base(g);
+	enum err e = ERR_OK;
+	for (int page = 0; path && page < 1000; page++) {
+		long st;
+		json_t *body = NULL;
+		if ((e = mde_call(g, MDE_EP_GRAPH, "GET", path, NULL, &st, &body, why, whysz)) != ERR_OK)
+			break;
+		json_array_extend(*all, json_object_get(body, "value"));
+		const char *next = json_string_value(json_object_get(body, "@odata.nextLink"));
+		free(path);
+		path = NULL;
+		if (next && strncmp(next, base, strlen(base)) == 0) /* never another origin */
+			path = xstrdup(next + strlen(base));
+		else if (next)
+			log_warn("firewall: a nextLink to another origin is not followed");
+		json_decref(body);
+	}
+	free(path);
+	return e;
+}
+
+static enum err
+assign(struct mde *g, const struct config *c, const char *id, char *why, size_t whysz)
+{
+	json_t *as = json_array();
+	for (const char *s = c->fw_assign_groups; s && *s;) {
+		size_t n = strcspn(s, ", ");
+		if (n)
+			json_array_append_new(as,
+					      json_pack("{s:{s:s, s:s%}}", "target", "@odata.type",
+							"#microsoft.graph.groupAssignmentTarget", "groupId", s, n));
+		s += n;
+		while (*s == ',' || *s == ' ')
+			s++;
+	}
+	char path[200];
+	snprintf(path, sizeof(path), POLICIES "/%s/assign", id);
+	json_t *body = json_pack("{s:o}", "assignments", as), *out = NULL;
+	long st;
+	enum err e = mde_call(g, MDE_EP_GRAPH, "POST", path, body, &st, &out, why, whysz);
+	json_decref(body);
+	json_decref(out);
+	return e;
+}
+
+enum err
+fw_push(const struct config *c, const char *const *addrs, size_t n, bool dry_run, FILE *out, struct fw_push_result *res,
+	char *why, size_t whysz)
+{
+	*res = (struct fw_push_result){.addresses = n};
+	json_t *want = fw_push_policies(c, addrs, n), *have = NULL, *p;
+	size_t i;
+	json_array_foreach(want, i, p) {
+		res->rules += json_array_size(json_object_get(
+			json_object_get(json_array_get(json_object_get(p, "settings"), 0), "settingInstance"),
+			"groupSettingCollectionValue"));
+	}
+	res->policies = json_array_size(want);
+	struct mde *g = mde_new_graph(c, c->fw_graph_url, c->fw_graph_resource, why, whysz);
+	enum err e = g ? list_all(g, &have, why, whysz) : ERR_CONFIG;
+	json_t *keep = json_object(); /* ids of ours that stay */
+	json_array_foreach(want, i, p) {
+		if (e != ERR_OK)
+			break;
+		const char *name = json_string_value(json_object_get(p, "name"));
+		const char *desc = json_string_value(json_object_get(p, "description"));
+		const char *found = NULL;
+		size_t k;
+		json_t *h;
+		json_array_foreach(have, k, h) {
+			if (ours(c, h) && strcmp(json_string_value(json_object_get(h, "name")), name) == 0 &&
+			    strcmp(json_string_value(json_object_get(h, "description")), desc) == 0 &&
+			    !json_object_get(keep, json_string_value(json_object_get(h, "id"))))
+				found = json_string_value(json_object_get(h, "id"));
+		}
+		if (found) {
+			json_object_set_new(keep, found, json_true());
+			res->kept++;
+			continue;
+		}
+		fprintf(out, "firewall: %s %s\n", dry_run ? "would create" : "create", name);
+		res->created++;
+		if (dry_run)
+			continue;
+		long st;
+		json_t *made = NULL;
+		if ((e = mde_call(g, MDE_EP_GRAPH, "POST", POLICIES, p, &st, &made, why, whysz)) == ERR_OK) {
+			const char *id = json_string_value(json_object_get(made, "id"));
+			json_object_set_new(keep, id ? id : "", json_true());
+			if (id && c->fw_assign_groups && *c->fw_assign_groups)
+				e = assign(g, c, id, why, whysz);
+		}
+		json_decref(made);
+	}
+	/* Only once every wanted policy is in place: the old ones go. */
+	json_array_foreach(have, i, p) {
+		const char *id = json_string_value(json_object_get(p, "id"));
+		if (e != ERR_OK || !ours(c, p) || id == NULL || json_object_get(keep, id))
+			continue;
+		fprintf(out, "firewall: %s %s\n", dry_run ? "would delete" : "delete",
+			json_string_value(json_object_get(p, "name")));
+		res->deleted++;
+		if (dry_run)
+			continue;
+		char path[200];
+		long st;
+		snprintf(path, sizeof(path), POLICIES "/%s", id);
+		e = mde_call(g, MDE_EP_GRAPH, "DELETE", path, NULL, &st, NULL, why, whysz);
+	}
+	json_decref(keep);
+	json_decref(have);
+	json_decref(want);
+	mde_free(g);
+	return e;
+}
