@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fw_push.h"
 #include "mde.h"
 #include "model.h"
 #include "report.h"
@@ -332,6 +333,37 @@ check_tenant(struct doctor_result *d, const struct config *c, const struct clock
 	mde_free(m);
 }
 
+/* [firewall] push = yes: the Graph permission, and iocsync's policies
+ * there and assigned. */
+static void
+check_firewall(struct doctor_result *d, const struct config *c)
+{
+	if (!c->fw_push)
+		return;
+	json_t *roles;
+	size_t ours, assigned;
+	char why[512] = "";
+	enum err e = fw_push_status(c, &roles, &ours, &assigned, why, sizeof(why));
+	if (roles && !model_has_role(roles, "DeviceManagementConfiguration.ReadWrite.All"))
+		say(d, DOCTOR_FAIL, "firewall push",
+		    "grant the app Microsoft Graph's DeviceManagementConfiguration.ReadWrite.All (application), with "
+		    "admin consent",
+		    "the Graph token lacks DeviceManagementConfiguration.ReadWrite.All: no rule can be pushed");
+	else if (e != ERR_OK)
+		say(d, DOCTOR_FAIL, "firewall push", "check [firewall] graph_url and the app's Graph permission",
+		    "Microsoft Graph: %s", why);
+	else if (ours == 0)
+		say(d, DOCTOR_WARN, "firewall push", "run iocsync firewall push (or the next sync pushes)",
+		    "no iocsync policy in Intune yet: UDP to blocked IPs passes");
+	else if (assigned < ours)
+		say(d, DOCTOR_WARN, "firewall push", "set [firewall] assign_groups to the devices' Entra groups",
+		    "%zu of %zu iocsync policies are assigned to no group: their rules reach no device",
+		    ours - assigned, ours);
+	else
+		say(d, DOCTOR_OK, "firewall push", NULL, "%zu iocsync policies in Intune, all assigned", ours);
+	json_decref(roles);
+}
+
 static void
 manual_and_facts(struct doctor_result *d)
 {
@@ -365,6 +397,7 @@ doctor_checks(const struct config *c, const char *path, const struct clock *clk,
 		say(d, DOCTOR_OK, "configuration", NULL, "%s: valid, %zu feeds", c->path, c->nfeeds);
 		check_secret(d, c);
 		check_tenant(d, c, clk);
+		check_firewall(d, c);
 	}
 	manual_and_facts(d);
 	return d->n[DOCTOR_FAIL] ? EXIT_FAIL : d->n[DOCTOR_WARN] ? 2 : EXIT_OK;

@@ -255,6 +255,29 @@ assign(struct mde *g, const struct config *c, const char *id, char *why, size_t 
 }
 
 enum err
+fw_push_status(const struct config *c, json_t **roles, size_t *n_ours, size_t *assigned, char *why, size_t whysz)
+{
+	*roles = NULL;
+	*n_ours = *assigned = 0;
+	struct mde *g = mde_new_graph(c, c->fw_graph_url, c->fw_graph_resource, why, whysz);
+	const json_t *r = g ? mde_roles(g, why, whysz) : NULL;
+	json_t *have = NULL, *p;
+	enum err e = r ? list_all(g, &have, why, whysz) : ERR_CONFIG;
+	if (r)
+		*roles = json_incref((json_t *)r);
+	size_t i;
+	json_array_foreach(have, i, p) {
+		if (!ours(c, p))
+			continue;
+		(*n_ours)++;
+		*assigned += json_is_true(json_object_get(p, "isAssigned"));
+	}
+	json_decref(have);
+	mde_free(g);
+	return e;
+}
+
+enum err
 fw_push(const struct config *c, const char *const *addrs, size_t n, bool dry_run, FILE *out, struct fw_push_result *res,
 	char *why, size_t whysz)
 {

@@ -25,6 +25,11 @@
  * rules and assignment groups. Pure. */
 json_t *fw_push_policies(const struct config *c, const char *const *addrs, size_t n);
 
+/* How many policies are iocsync's (*ours) and how many of those are
+ * assigned; the app's Graph roles into *roles (a new reference). */
+enum err fw_push_status(const struct config *c, json_t **roles, size_t *ours, size_t *assigned, char *why,
+			size_t whysz);
+
 struct fw_push_result {
 	size_t addresses, rules, policies; /* wanted */
 	size_t created, kept, deleted;

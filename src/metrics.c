@@ -156,6 +156,16 @@ run_metrics(struct strbuf *o, const char *t, const json_t *run)
 		json_decref(byfeed);
 	}
 
+	const json_t *fw = json_object_get(run, "firewall");
+	if (fw) {
+		family(o, "iocsync_firewall_rules",
+		       "Windows Firewall rules in iocsync's Intune policies after the last push.");
+		sample(o, "iocsync_firewall_rules", t, NULL, num(fw, "rules"));
+		family(o, "iocsync_firewall_addresses", "Blocked IPs the last push put in those rules.");
+		sample(o, "iocsync_firewall_addresses", t, NULL, num(fw, "addresses"));
+		family(o, "iocsync_firewall_policies", "iocsync's Intune firewall rules policies after the last push.");
+		sample(o, "iocsync_firewall_policies", t, NULL, num(fw, "policies"));
+	}
 	family(o, "iocsync_write_error", "1 when the last run could not write its state or log (a full disk?).");
 	sample(o, "iocsync_write_error", t, NULL, json_object_get(run, "write_error") ? 1 : 0);
 	family(o, "iocsync_deletions_held", "Deletions a guard (max_delete, max_shrink, a feed down or paused) held.");

@@ -73,6 +73,7 @@ struct pass {
 	const char *outcome;
 	char msg[600];
 	json_t *held;
+	json_t *firewall; /* [firewall] push: what the push did, for the summary and metrics */
 	const char *write_error;
 	int rc;
 };
@@ -225,7 +226,7 @@ pass_apply(struct pass *x)
  * policies, after MDE (fw_push.h). A failure fails the run; MDE's part
  * stands. */
 static void
-pass_firewall(struct pass *x)
+pass_firewall(struct pass *x, bool dry_run)
 {
 	if (!x->c->fw_push)
 		return;
@@ -238,9 +239,16 @@ pass_firewall(struct pass *x)
 	char why[512] = "";
 	FILE *quiet = x->o->quiet || x->o->json ? NULL : x->fp;
 	FILE *sink = quiet ? quiet : fopen("/dev/null", "w");
-	if (sink && fw_push(x->c, ips, n, false, sink, &res, why, sizeof(why)) == ERR_OK) {
-		log_info("firewall: %zu addresses in %zu rules, %zu policies: created %zu, kept %zu, deleted %zu",
-			 res.addresses, res.rules, res.policies, res.created, res.kept, res.deleted);
+	if (sink && fw_push(x->c, ips, n, dry_run, sink, &res, why, sizeof(why)) == ERR_OK) {
+		log_info("firewall: %zu addresses in %zu rules, %zu policies: %s %zu, kept %zu, %s %zu", res.addresses,
+			 res.rules, res.policies, dry_run ? "would create" : "created", res.created, res.kept,
+			 dry_run ? "would delete" : "deleted", res.deleted);
+		x->firewall = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "addresses", (json_int_t)res.addresses,
+					"rules", (json_int_t)res.rules, "policies", (json_int_t)res.policies, "created",
+					(json_int_t)res.created, "kept", (json_int_t)res.kept, "deleted",
+					(json_int_t)res.deleted);
+	} else if (dry_run) {
+		log_error("firewall: cannot plan the push: %s", why);
 	} else {
 		log_error("firewall: push failed: %s", why[0] ? why : "cannot write");
 		snprintf(x->msg, sizeof(x->msg), "firewall push: %s", why);
@@ -271,6 +279,8 @@ pass_end(struct pass *x, long long run_id)
 				    .device_groups = x->groups_info,
 				    .message = x->msg};
 	json_t *sum = sync_report_summary(r, &e);
+	if (x->firewall)
+		json_object_set(sum, "firewall", x->firewall);
 	if (o->flags) /* for the daemon: held is not a failure to retry soon */
 		__atomic_fetch_or(
 			o->flags,
@@ -298,6 +308,7 @@ pass_close(struct pass *x)
 	struct run *r = &x->r;
 	json_decref(x->feeds);
 	json_decref(x->held);
+	json_decref(x->firewall);
 	json_decref(x->groups_info);
 	json_decref(r->failures);
 	json_decref(r->refused);
@@ -352,12 +363,13 @@ sync_run(const struct config *c, const struct sync_opts *o)
 		pass_plan(&x);
 		if (o->dry_run) {
 			x.outcome = "planned";
+			pass_firewall(&x, true);
 			x.rc = x.changes || x.p.held ? 2 : EXIT_OK;
 			if ((x.feeds_failed && x.rc == EXIT_OK) || x.bad_groups) /* a misspelt group is fixed first */
 				x.rc = EXIT_FAIL;
 		} else {
 			pass_apply(&x);
-			pass_firewall(&x);
+			pass_firewall(&x, false);
 		}
 	}
 	pass_end(&x, run_id);

@@ -114,6 +114,35 @@ def sync_pushes_too_with_push_yes(c):
 
 
 @test
+def plan_doctor_and_metrics_see_the_push(c):
+    setup(c)
+    prom = os.path.join(c.dir, "iocsync.prom")
+    c.sync_opts["metrics_file"] = prom
+    c.extra += "push = yes\n"
+    c.feed("bad", scattered(4))
+    p = c.run("doctor", expect=None)
+    assert "no iocsync policy in Intune yet" in p.stdout, p.stdout
+    p = c.run("plan", expect=2)
+    assert "firewall: would create iocsync UDP block 1/1" in p.stdout, p.stdout
+    st, b = graph(c, "GET", POLICIES)
+    assert b["value"] == [], "plan pushed"
+    c.run("sync")
+    p = c.run("doctor", expect=None)
+    assert "1 iocsync policies in Intune, all assigned" in p.stdout, p.stdout
+    text = open(prom).read()
+    assert 'iocsync_firewall_rules{tenant=' in text and 'iocsync_firewall_addresses{tenant="%s"} 4' % TENANT in text, text
+    c.extra = c.extra.replace("assign_groups = %s\n" % GROUP, "")
+    c.feed("bad", scattered(5))
+    c.run("sync")
+    p = c.run("doctor", expect=None)
+    assert "1 of 1 iocsync policies are assigned to no group" in p.stdout, p.stdout
+    setup(c, roles=("Ti.ReadWrite.All",))
+    c.extra += "push = yes\n"
+    p = c.run("doctor", expect=None)
+    assert "lacks DeviceManagementConfiguration.ReadWrite.All" in p.stdout, p.stdout
+
+
+@test
 def adjacent_addresses_merge_into_ranges_and_both_protocols(c):
     setup(c)
     c.extra = c.extra.replace("rule_max_addresses = 2", "protocol = both")
