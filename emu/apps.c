@@ -18,6 +18,7 @@ static const struct {
 	{ROLE_SCORE_READ_ALL, "Score.Read.All"},
 	{ROLE_DMC_READ_ALL, "DeviceManagementConfiguration.Read.All"},
 	{ROLE_DMC_RW_ALL, "DeviceManagementConfiguration.ReadWrite.All"},
+	{ROLE_GROUP_READ_ALL, "Group.Read.All"},
 };
 
 const char *

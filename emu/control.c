@@ -16,6 +16,7 @@ ctl_reset(struct emu *e, json_t *in, struct reply *r)
 	(void)in;
 	ind_free_all(e);
 	json_array_clear(e->policies);
+	json_array_clear(e->groups);
 	json_object_clear(e->graph_writes);
 	for (size_t i = 0; i < e->nwins; i++)
 		e->wins[i].n = 0;
@@ -208,6 +209,21 @@ ctl_apps(struct emu *e, json_t *in, struct reply *r)
 	}
 }
 
+/* An Entra group of a tenant, for Graph's /v1.0/groups (graph.c). */
+static void
+ctl_groups(struct emu *e, json_t *in, struct reply *r)
+{
+	const char *t = json_string_value(json_object_get(in, "tenant"));
+	const char *id = json_string_value(json_object_get(in, "id"));
+	const char *name = json_string_value(json_object_get(in, "displayName"));
+	if (!t || !id || !name) {
+		reply_error(r, 400, "InvalidInput", "tenant, id and displayName expected");
+		return;
+	}
+	json_array_append_new(e->groups, json_pack("{s:s, s:s, s:s}", "id", id, "displayName", name, "_tenant", t));
+	r->body = json_pack("{s:s}", "id", id);
+}
+
 static void
 ctl_limits(struct emu *e, json_t *in, struct reply *r)
 {
@@ -242,6 +258,7 @@ static const struct {
 	{"POST", "/faults", emu_faults_set, true},
 	{"POST", "/apps", ctl_apps, true},
 	{"POST", "/limits", ctl_limits, true},
+	{"POST", "/groups", ctl_groups, true},
 };
 
 void

@@ -190,6 +190,7 @@ emu_new(void)
 	e->changes = json_array();
 	e->rejected = json_object();
 	e->policies = json_array();
+	e->groups = json_array();
 	e->graph_writes = json_object();
 	e->base = xstrdup("http://127.0.0.1");
 	e->fault_rng = 1;
@@ -254,6 +255,7 @@ emu_free(struct emu *e)
 	free(e->used_jti);
 	json_decref(e->log);
 	json_decref(e->policies);
+	json_decref(e->groups);
 	json_decref(e->graph_writes);
 	json_decref(e->changes);
 	json_decref(e->rejected);

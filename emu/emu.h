@@ -27,10 +27,11 @@ enum role {
 	ROLE_MACHINE_RW_ALL = 1u << 4,
 	ROLE_AQ_READ_ALL = 1u << 5,
 	ROLE_SCORE_READ_ALL = 1u << 6,
-	ROLE_DMC_READ_ALL = 1u << 7, /* Microsoft Graph: DeviceManagementConfiguration.Read.All */
-	ROLE_DMC_RW_ALL = 1u << 8,   /* and .ReadWrite.All */
+	ROLE_DMC_READ_ALL = 1u << 7,   /* Microsoft Graph: DeviceManagementConfiguration.Read.All */
+	ROLE_DMC_RW_ALL = 1u << 8,     /* and .ReadWrite.All */
+	ROLE_GROUP_READ_ALL = 1u << 9, /* Microsoft Graph: Group.Read.All */
 };
-#define ROLE_LAST ROLE_DMC_RW_ALL
+#define ROLE_LAST ROLE_GROUP_READ_ALL
 const char *role_name(unsigned bit);
 unsigned role_parse(const char *name); /* 0 if unknown */
 
@@ -159,6 +160,7 @@ struct emu {
 	int per_min[EP__COUNT], per_hour[EP__COUNT]; /* rate limits; 0: none */
 	long token_lifetime;                         /* seconds */
 	json_t *policies;                            /* Graph configurationPolicies (graph.c), with _tenant */
+	json_t *groups;                              /* Entra groups: {id, displayName, _tenant} */
 	json_t *graph_writes;                        /* "tenant|client" -> [minute, writes] */
 	char *imds_key_dir;                          /* managed identity: where its challenge key files go */
 	char imds_key[65];                           /* the last challenge's key ("" none) */

@@ -332,11 +332,41 @@ graph_handle(struct emu *e, const struct app *a, const struct request *q, const 
 	json_decref(in);
 }
 
+/* GET /v1.0/groups?$filter=displayName eq 'NAME' (Group.Read.All): the
+ * tenant's groups of that name (only that filter form is served). */
+static void
+groups(struct emu *e, const struct app *a, const struct request *q, struct reply *r)
+{
+	const char *f = req_query(q, "$filter");
+	char name[300];
+	if (!(a->roles & ROLE_GROUP_READ_ALL)) {
+		graph_error(e, r, 403, "Authorization_RequestDenied",
+			    "Insufficient privileges to complete the operation.");
+		return;
+	}
+	if (f == NULL || sscanf(f, "displayName eq '%299[^']'", name) != 1) {
+		graph_error(e, r, 400, "Request_UnsupportedQuery", "Only $filter=displayName eq '...' is served here");
+		return;
+	}
+	json_t *value = json_array(), *g;
+	size_t i;
+	json_array_foreach(e->groups, i, g) {
+		if (strcmp(json_string_value(json_object_get(g, "_tenant")), a->tenant) == 0 &&
+		    strcmp(json_string_value(json_object_get(g, "displayName")), name) == 0)
+			json_array_append_new(value,
+					      json_pack("{s:O, s:O}", "id", json_object_get(g, "id"), "displayName",
+							json_object_get(g, "displayName")));
+	}
+	r->status = 200;
+	r->body = json_pack("{s:o}", "value", value);
+}
+
 bool
 graph_route(struct emu *e, const struct request *q, const char *path, struct reply *r)
 {
 	size_t n = strlen(BASE);
-	if (strncmp(path, BASE, n) != 0 || (path[n] != '\0' && path[n] != '/'))
+	bool is_groups = strcmp(path, "/v1.0/groups") == 0;
+	if (!is_groups && (strncmp(path, BASE, n) != 0 || (path[n] != '\0' && path[n] != '/')))
 		return false;
 	struct app a;
 	if (!auth_bearer(e, q, &a, r)) {
@@ -347,6 +377,8 @@ graph_route(struct emu *e, const struct request *q, const char *path, struct rep
 	} else if (!a.graph) {
 		graph_error(e, r, 401, "InvalidAuthenticationToken",
 			    "Access token validation failure. Invalid audience.");
+	} else if (is_groups) {
+		groups(e, &a, q, r);
 	} else {
 		graph_handle(e, &a, q, path, r);
 	}

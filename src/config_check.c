@@ -84,15 +84,11 @@ validate(struct parse *p)
 		config_err_at(p, 0, "[sync]: reserve (%lld) leaves nothing of the cap (%lld)", c->reserve, c->cap);
 	if (strcmp(c->fw_protocol, "udp") != 0 && strcmp(c->fw_protocol, "both") != 0)
 		config_err_at(p, 0, "[firewall]: protocol \"%s\" is not udp or both", c->fw_protocol);
-	for (const char *g = c->fw_assign_groups; g && *g;) {
-		size_t n = strcspn(g, ", ");
-		char id[64];
-		snprintf(id, sizeof(id), "%.*s", (int)(n < 60 ? n : 60), g);
-		if (n && !config_is_guid(id))
-			config_err_at(p, 0, "[firewall]: assign_groups: \"%s\" is not an Entra group id (a GUID)", id);
-		g += n;
-		while (*g == ',' || *g == ' ')
-			g++;
+	for (const char *g = c->fw_assign_groups; g && *g;) { /* names or ids, comma-separated */
+		size_t n = strcspn(g, ",");
+		if (n > 256)
+			config_err_at(p, 0, "[firewall]: assign_groups: a group name over 256 bytes");
+		g += n + (g[n] == ',');
 	}
 	if (c->alert_webhook && c->alert_webhook_file)
 		config_err_at(p, 0, "[alert]: webhook and webhook_file exclude each other");

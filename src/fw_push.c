@@ -230,19 +230,75 @@ list_all(struct mde *g, json_t **all, char *why, size_t whysz)
 	return e;
 }
 
-static enum err
-assign(struct mde *g, const struct config *c, const char *id, char *why, size_t whysz)
+static bool
+is_guid(const char *s)
 {
-	json_t *as = json_array();
+	if (strlen(s) != 36)
+		return false;
+	for (int i = 0; i < 36; i++)
+		if ((i == 8 || i == 13 || i == 18 || i == 23) ? s[i] != '-' : !is_xdigit((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+/* [firewall] assign_groups as Entra group ids: an id as given, a name
+ * looked up (Group.Read.All); a name with no group, or more than one,
+ * is an error before anything changes. */
+static enum err
+group_ids(struct mde *g, const struct config *c, json_t **ids, char *why, size_t whysz)
+{
+	*ids = json_array();
 	for (const char *s = c->fw_assign_groups; s && *s;) {
-		size_t n = strcspn(s, ", ");
-		if (n)
-			json_array_append_new(as,
-					      json_pack("{s:{s:s, s:s%}}", "target", "@odata.type",
-							"#microsoft.graph.groupAssignmentTarget", "groupId", s, n));
-		s += n;
-		while (*s == ',' || *s == ' ')
-			s++;
+		size_t n = strcspn(s, ",");
+		char name[300];
+		snprintf(name, sizeof(name), "%.*s", (int)(n < 299 ? n : 299), s);
+		s += n + (s[n] == ',');
+		char *t = name + strspn(name, " \t");
+		size_t tl = strlen(t);
+		while (tl && (t[tl - 1] == ' ' || t[tl - 1] == '\t'))
+			t[--tl] = '\0';
+		if (tl == 0)
+			continue;
+		if (is_guid(t)) {
+			json_array_append_new(*ids, json_string(t));
+			continue;
+		}
+		struct strbuf q = {0}; /* OData: a quote in a string is doubled */
+		for (const char *p = t; *p; p++)
+			sb_adds(&q, *p == '\'' ? "''" : (char[]){*p, 0});
+		char *esc = http_escape(q.buf);
+		char *path =
+			xasprintf("/v1.0/groups?$filter=displayName%%20eq%%20%%27%s%%27&$select=id,displayName", esc);
+		free(esc);
+		sb_free(&q);
+		long st;
+		json_t *out = NULL;
+		enum err e = mde_call(g, MDE_EP_GRAPH, "GET", path, NULL, &st, &out, why, whysz);
+		free(path);
+		size_t found = json_array_size(json_object_get(out, "value"));
+		if (e == ERR_OK && found != 1)
+			set_why(why, whysz, "assign_groups: %s Entra group named \"%s\"%s",
+				found ? "more than one" : "no", t,
+				found ? ": give its id instead" : " (check the name, or give its id)");
+		if (e == ERR_OK && found == 1)
+			json_array_append(*ids,
+					  json_object_get(json_array_get(json_object_get(out, "value"), 0), "id"));
+		json_decref(out);
+		if (e != ERR_OK || found != 1)
+			return e != ERR_OK ? e : ERR_CONFIG;
+	}
+	return ERR_OK;
+}
+
+static enum err
+assign(struct mde *g, const json_t *ids, const char *id, char *why, size_t whysz)
+{
+	json_t *as = json_array(), *gid;
+	size_t i;
+	json_array_foreach(ids, i, gid) {
+		json_array_append_new(as,
+				      json_pack("{s:{s:s, s:O}}", "target", "@odata.type",
+						"#microsoft.graph.groupAssignmentTarget", "groupId", gid));
 	}
 	char path[200];
 	snprintf(path, sizeof(path), POLICIES "/%s/assign", id);
@@ -291,7 +347,10 @@ fw_push(const struct config *c, const char *const *addrs, size_t n, bool dry_run
 	}
 	res->policies = json_array_size(want);
 	struct mde *g = mde_new_graph(c, c->fw_graph_url, c->fw_graph_resource, why, whysz);
-	enum err e = g ? list_all(g, &have, why, whysz) : ERR_CONFIG;
+	json_t *gids = NULL;
+	enum err e = g ? group_ids(g, c, &gids, why, whysz) : ERR_CONFIG;
+	if (e == ERR_OK)
+		e = list_all(g, &have, why, whysz);
 	json_t *keep = json_object(); /* ids of ours that stay */
 	json_array_foreach(want, i, p) {
 		if (e != ERR_OK)
@@ -321,8 +380,8 @@ fw_push(const struct config *c, const char *const *addrs, size_t n, bool dry_run
 		if ((e = mde_call(g, MDE_EP_GRAPH, "POST", POLICIES, p, &st, &made, why, whysz)) == ERR_OK) {
 			const char *id = json_string_value(json_object_get(made, "id"));
 			json_object_set_new(keep, id ? id : "", json_true());
-			if (id && c->fw_assign_groups && *c->fw_assign_groups)
-				e = assign(g, c, id, why, whysz);
+			if (id && json_array_size(gids))
+				e = assign(g, gids, id, why, whysz);
 		}
 		json_decref(made);
 	}
@@ -342,6 +401,7 @@ fw_push(const struct config *c, const char *const *addrs, size_t n, bool dry_run
 		e = mde_call(g, MDE_EP_GRAPH, "DELETE", path, NULL, &st, NULL, why, whysz);
 	}
 	json_decref(keep);
+	json_decref(gids);
 	json_decref(have);
 	json_decref(want);
 	mde_free(g);

@@ -1410,6 +1410,19 @@ def graph_needs_its_permission_and_its_audience(c):
 
 
 @test
+def graph_groups_by_display_name(c):
+    tok = graph_token(c, roles=("Group.Read.All",), cid="12121212-1212-1212-1212-121212121212")
+    c.control("/groups", {"tenant": TENANT, "id": "8f0a6b1c-0000-4000-8000-00000000000a", "displayName": "SOC"})
+    q = "/v1.0/groups?%s" % urllib.parse.urlencode({"$filter": "displayName eq 'SOC'"})
+    st, b, _ = call(c.base, "GET", q, token=tok)
+    assert st == 200 and [g["id"] for g in b["value"]] == ["8f0a6b1c-0000-4000-8000-00000000000a"], b
+    st, b, _ = call(c.base, "GET", "/v1.0/groups?%s" % urllib.parse.urlencode({"$filter": "startswith(x)"}), token=tok)
+    graph_error(st, b, 400, "Request_UnsupportedQuery")
+    st, b, _ = call(c.base, "GET", q, token=graph_token(c))
+    graph_error(st, b, 403, "Authorization_RequestDenied")
+
+
+@test
 def rate_limit_graph_writes_100_a_minute(c):
     tok = graph_token(c)
     codes = [call(c.base, "POST", POLICIES, fw_policy("r%d" % k, 1), token=tok) for k in range(101)]

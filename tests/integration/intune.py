@@ -143,6 +143,28 @@ def plan_doctor_and_metrics_see_the_push(c):
 
 
 @test
+def assign_groups_by_name_or_id(c):
+    setup(c, roles=("Ti.ReadWrite.All", "DeviceManagementConfiguration.ReadWrite.All", "Group.Read.All"))
+    other = "8f0a6b1c-0000-4000-8000-000000000002"
+    c.emu.control("/groups", {"tenant": TENANT, "id": other, "displayName": "SOC Workstations"})
+    c.emu.control("/groups", {"tenant": TENANT, "id": "8f0a6b1c-0000-4000-8000-000000000003", "displayName": "Twin"})
+    c.emu.control("/groups", {"tenant": TENANT, "id": "8f0a6b1c-0000-4000-8000-000000000004", "displayName": "Twin"})
+    c.extra = c.extra.replace("assign_groups = %s" % GROUP, "assign_groups = %s, SOC Workstations" % GROUP)
+    c.feed("bad", scattered(3))
+    p = c.run("firewall", "push", expect=None)
+    assert p.returncode == 0, (p.stdout, p.stderr[-600:])
+    _, assigned = rules_of(c)
+    assert assigned == {"iocsync UDP block 1/1": [GROUP, other]}, assigned
+    for name, said in (("Nobody's", "no Entra group named"), ("Twin", "more than one Entra group named")):
+        c.extra = c.extra.replace("SOC Workstations", name).replace("Nobody's", name)
+        c.feed("bad", scattered(4))
+        p = c.run("firewall", "push", expect=1)
+        assert said in p.stderr, p.stderr
+        assert sorted(rules_of(c)[0]) == ["iocsync UDP block 1/1"], "a failed lookup changed something"
+        c.extra = c.extra.replace(name, "SOC Workstations")
+
+
+@test
 def adjacent_addresses_merge_into_ranges_and_both_protocols(c):
     setup(c)
     c.extra = c.extra.replace("rule_max_addresses = 2", "protocol = both")
