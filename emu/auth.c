@@ -519,6 +519,26 @@ verify_sig(EVP_PKEY *k, bool pss, const char *msg, size_t msglen, const unsigned
 	return ok;
 }
 
+/* jwt's header and payload as JSON, its signature's bytes (free them)
+ * and how many of its bytes are signed; false when it is no well-formed
+ * JWT (or longer than 16 kB). */
+static bool
+jwt_parts(const char *jwt, json_t **hj, json_t **pj, unsigned char **sig, size_t *sn, size_t *signed_len)
+{
+	const char *d1 = strchr(jwt, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
+	size_t hn, pn;
+	unsigned char *h = NULL, *p = NULL;
+	bool ok = d1 && d2 && strlen(jwt) <= 16384 && (h = b64url_dec(jwt, (size_t)(d1 - jwt), &hn)) != NULL &&
+		(p = b64url_dec(d1 + 1, (size_t)(d2 - d1 - 1), &pn)) != NULL &&
+		(*sig = b64url_dec(d2 + 1, strlen(d2 + 1), sn)) != NULL &&
+		(*hj = json_loadb((const char *)h, hn, 0, NULL)) != NULL &&
+		(*pj = json_loadb((const char *)p, pn, 0, NULL)) != NULL;
+	free(h), free(p);
+	if (ok)
+		*signed_len = (size_t)(d2 - jwt);
+	return ok;
+}
+
 /* Checks an outside issuer's token presented as a's federated credential
  * (entra-docs v2-oauth2-client-creds-grant-flow, "Third case"): RS256
  * signed by the registered key, iss and sub the registered ones, aud
@@ -529,17 +549,12 @@ verify_sig(EVP_PKEY *k, bool pss, const char *msg, size_t msglen, const unsigned
 static bool
 check_federated(struct emu *e, const struct app *a, const char *jwt, char *why, size_t whysz, int *code)
 {
-	const char *d1 = strchr(jwt, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
-	size_t hn, pn, sn;
-	unsigned char *h = NULL, *p = NULL, *sig = NULL;
+	size_t sn, signed_len;
+	unsigned char *sig = NULL;
 	json_t *hj = NULL, *pj = NULL;
 	bool ok = false;
 	*code = 70021;
-	if (d1 == NULL || d2 == NULL || strlen(jwt) > 16384 || (h = b64url_dec(jwt, (size_t)(d1 - jwt), &hn)) == NULL ||
-	    (p = b64url_dec(d1 + 1, (size_t)(d2 - d1 - 1), &pn)) == NULL ||
-	    (sig = b64url_dec(d2 + 1, strlen(d2 + 1), &sn)) == NULL ||
-	    (hj = json_loadb((const char *)h, hn, 0, NULL)) == NULL ||
-	    (pj = json_loadb((const char *)p, pn, 0, NULL)) == NULL) {
+	if (!jwt_parts(jwt, &hj, &pj, &sig, &sn, &signed_len)) {
 		snprintf(why, whysz, "The client assertion is not a well-formed JWT.");
 		goto out;
 	}
@@ -549,7 +564,7 @@ check_federated(struct emu *e, const struct app *a, const char *jwt, char *why, 
 	const char *aud = json_string_value(json_object_get(pj, "aud"));
 	json_t *exp = json_object_get(pj, "exp"), *nbf = json_object_get(pj, "nbf");
 	long long now = emu_now_ms(e) / 1000;
-	if (!alg || strcmp(alg, "RS256") != 0 || !verify_sig(a->fed_pubkey, false, jwt, (size_t)(d2 - jwt), sig, sn)) {
+	if (!alg || strcmp(alg, "RS256") != 0 || !verify_sig(a->fed_pubkey, false, jwt, signed_len, sig, sn)) {
 		*code = 700027;
 		snprintf(why, whysz, "Client assertion failed signature validation.");
 	} else if (!iss || !sub || !aud || strcmp(iss, a->fed_issuer) || strcmp(sub, a->fed_subject) ||
@@ -568,7 +583,7 @@ check_federated(struct emu *e, const struct app *a, const char *jwt, char *why, 
 out:
 	json_decref(hj);
 	json_decref(pj);
-	free(h), free(p), free(sig);
+	free(sig);
 	return ok;
 }
 
@@ -595,9 +610,8 @@ static bool
 check_assertion(struct emu *e, const struct app *a, const char *tenant, const char *jwt, char *why, size_t whysz,
 		int *code)
 {
-	const char *d1 = strchr(jwt, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
-	size_t hn, pn, sn;
-	unsigned char *h = NULL, *p = NULL, *sig = NULL;
+	size_t sn, signed_len;
+	unsigned char *sig = NULL;
 	json_t *hj = NULL, *pj = NULL;
 	bool ok = false;
 
@@ -606,11 +620,7 @@ check_assertion(struct emu *e, const struct app *a, const char *tenant, const ch
 		snprintf(why, whysz, "No certificate is registered for the application.");
 		return false;
 	}
-	if (d1 == NULL || d2 == NULL || strlen(jwt) > 16384 || (h = b64url_dec(jwt, (size_t)(d1 - jwt), &hn)) == NULL ||
-	    (p = b64url_dec(d1 + 1, (size_t)(d2 - d1 - 1), &pn)) == NULL ||
-	    (sig = b64url_dec(d2 + 1, strlen(d2 + 1), &sn)) == NULL ||
-	    (hj = json_loadb((const char *)h, hn, 0, NULL)) == NULL ||
-	    (pj = json_loadb((const char *)p, pn, 0, NULL)) == NULL) {
+	if (!jwt_parts(jwt, &hj, &pj, &sig, &sn, &signed_len)) {
 		snprintf(why, whysz, "The client assertion is not a well-formed JWT.");
 		goto out;
 	}
@@ -627,7 +637,7 @@ check_assertion(struct emu *e, const struct app *a, const char *tenant, const ch
 			 "The assertion must be RS256 with x5t or PS256 with x5t#S256 of the registered certificate.");
 		goto out;
 	}
-	if (!verify_sig(a->pubkey, pss, jwt, (size_t)(d2 - jwt), sig, sn)) {
+	if (!verify_sig(a->pubkey, pss, jwt, signed_len, sig, sn)) {
 		snprintf(why, whysz, "Client assertion failed signature validation.");
 		goto out;
 	}
@@ -674,6 +684,6 @@ check_assertion(struct emu *e, const struct app *a, const char *tenant, const ch
 out:
 	json_decref(hj);
 	json_decref(pj);
-	free(h), free(p), free(sig);
+	free(sig);
 	return ok;
 }

@@ -62,11 +62,8 @@ cmd_firewall(struct app *a, int argc, char **argv)
 	struct want *w = desired_build(c, st, &out, &nw, &failed);
 	int rc = w == NULL ? EXIT_USAGE : failed ? EXIT_FAIL : EXIT_OK;
 	if (w) {
-		const char **ips = xcalloc(nw + 1, sizeof(*ips));
-		size_t n = 0;
-		for (size_t i = 0; i < nw; i++)
-			if (w[i].type == IOC_IP && w[i].action == ACT_BLOCK)
-				ips[n++] = w[i].value;
+		size_t n;
+		const char **ips = desired_blocked_ips(w, nw, &n);
 		struct fw_push_result res;
 		char why[512] = "";
 		if (fw_push(c, ips, n, dry, stdout, &res, why, sizeof(why)) != ERR_OK) {

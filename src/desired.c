@@ -280,6 +280,17 @@ desired_feeds_free(struct desired_feeds *df)
 	free(df);
 }
 
+const char **
+desired_blocked_ips(const struct want *w, size_t nw, size_t *n)
+{
+	const char **ips = xcalloc(nw + 1, sizeof(*ips));
+	*n = 0;
+	for (size_t i = 0; i < nw; i++)
+		if (w[i].type == IOC_IP && w[i].action == ACT_BLOCK)
+			ips[(*n)++] = w[i].value;
+	return ips;
+}
+
 struct want *
 desired_build(const struct config *c, struct store *st, struct output *out, size_t *nw, size_t *feeds_failed)
 {

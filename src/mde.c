@@ -110,8 +110,11 @@ hosts(const struct config *c, char **api, char **login, char **resource, char **
 	}
 }
 
-struct mde *
-mde_new(const struct config *c, const struct clock *clk, char *why, size_t whysz)
+/* A client of api (NULL: c's MDE API) with tokens for resource (NULL:
+ * MDE's, with the gov clouds' other candidate). */
+static struct mde *
+client_new(const struct config *c, const struct clock *clk, const char *api, const char *resource, char *why,
+	   size_t whysz)
 {
 	if (c->tenant_id == NULL || c->client_id == NULL) {
 		set_why(why, whysz, "[mde] needs tenant_id and client_id");
@@ -123,12 +126,17 @@ mde_new(const struct config *c, const struct clock *clk, char *why, size_t whysz
 	m->deadline_s = (double)c->api_deadline_s;
 	m->list_page = c->list_page;
 	m->list_max = (c->cap > 15000 ? c->cap : 15000) + LIMIT_MDE_LIST_SLACK;
-	char *login, *resource, *alt;
-	hosts(c, &m->api, &login, &resource, &alt);
+	char *login, *mde_resource, *alt;
+	hosts(c, &m->api, &login, &mde_resource, &alt);
+	if (api) {
+		free(m->api);
+		m->api = strip_slash(xstrdup(api));
+	}
 	if (http_url_ok(m->api, c->allow_http, why, whysz) && http_url_ok(login, c->allow_http, why, whysz) &&
-	    (m->auth = mde_auth_new(c, login, resource, alt, why, whysz)) != NULL)
+	    (m->auth = mde_auth_new(c, login, resource ? resource : mde_resource, resource ? NULL : alt, why, whysz)) !=
+		    NULL)
 		m->t = mde_transport_new(c, clk, why, whysz);
-	free(login), free(resource), free(alt);
+	free(login), free(mde_resource), free(alt);
 	if (m->t == NULL) {
 		mde_free(m);
 		return NULL;
@@ -137,29 +145,15 @@ mde_new(const struct config *c, const struct clock *clk, char *why, size_t whysz
 }
 
 struct mde *
+mde_new(const struct config *c, const struct clock *clk, char *why, size_t whysz)
+{
+	return client_new(c, clk, NULL, NULL, why, whysz);
+}
+
+struct mde *
 mde_new_graph(const struct config *c, const char *graph_url, const char *resource, char *why, size_t whysz)
 {
-	if (c->tenant_id == NULL || c->client_id == NULL) {
-		set_why(why, whysz, "[mde] needs tenant_id and client_id");
-		return NULL;
-	}
-	struct mde *m = xcalloc(1, sizeof(*m));
-	m->client_id = xstrdup(c->client_id);
-	m->application = xstrdup(c->application);
-	m->deadline_s = (double)c->api_deadline_s;
-	char *login, *mde_resource, *alt;
-	hosts(c, &m->api, &login, &mde_resource, &alt);
-	free(m->api);
-	m->api = strip_slash(xstrdup(graph_url));
-	if (http_url_ok(m->api, c->allow_http, why, whysz) && http_url_ok(login, c->allow_http, why, whysz) &&
-	    (m->auth = mde_auth_new(c, login, resource, NULL, why, whysz)) != NULL)
-		m->t = mde_transport_new(c, NULL, why, whysz);
-	free(login), free(mde_resource), free(alt);
-	if (m->t == NULL) {
-		mde_free(m);
-		return NULL;
-	}
-	return m;
+	return client_new(c, NULL, graph_url, resource, why, whysz);
 }
 
 void

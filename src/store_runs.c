@@ -56,6 +56,33 @@ fail:
 	return ERR_STORE;
 }
 
+/* Steps st, whose columns are at, op, action, feed, reason, mde_id and
+ * (when the statement has them) type and value, giving cb each change;
+ * type and value otherwise. Finalizes st. */
+static enum err
+history_rows(sqlite3_stmt *st, int type, const char *value, void (*cb)(void *ctx, const struct store_change *c),
+	     void *ctx)
+{
+	bool named = sqlite3_column_count(st) > 6;
+	int r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_change c = {
+			.type = named ? sqlite3_column_int(st, 6) : type,
+			.value = named ? (const char *)sqlite3_column_text(st, 7) : value,
+			.at = sqlite3_column_int64(st, 0),
+			.op = (const char *)sqlite3_column_text(st, 1),
+			.action = sqlite3_column_int(st, 2),
+			.feed = (const char *)sqlite3_column_text(st, 3),
+			.reason = (const char *)sqlite3_column_text(st, 4),
+			.mde_id = (const char *)sqlite3_column_text(st, 5),
+		};
+		if (c.op && c.value)
+			cb(ctx, &c);
+	}
+	sqlite3_finalize(st);
+	return r == SQLITE_DONE ? ERR_OK : ERR_STORE;
+}
+
 enum err
 store_history_each(struct store *s, int type, const char *value, void (*cb)(void *ctx, const struct store_change *c),
 		   void *ctx)
@@ -68,23 +95,7 @@ store_history_each(struct store *s, int type, const char *value, void (*cb)(void
 		return ERR_STORE;
 	sqlite3_bind_int(st, 1, type);
 	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
-	int r;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_change c = {
-			.type = type,
-			.value = value,
-			.at = sqlite3_column_int64(st, 0),
-			.op = (const char *)sqlite3_column_text(st, 1),
-			.action = sqlite3_column_int(st, 2),
-			.feed = (const char *)sqlite3_column_text(st, 3),
-			.reason = (const char *)sqlite3_column_text(st, 4),
-			.mde_id = (const char *)sqlite3_column_text(st, 5),
-		};
-		if (c.op)
-			cb(ctx, &c);
-	}
-	sqlite3_finalize(st);
-	return r == SQLITE_DONE ? ERR_OK : ERR_STORE;
+	return history_rows(st, type, value, cb, ctx);
 }
 
 enum err
@@ -115,23 +126,7 @@ store_history_recent(struct store *s, long long since, int limit, void (*cb)(voi
 		return ERR_STORE;
 	sqlite3_bind_int64(st, 1, since);
 	sqlite3_bind_int(st, 2, limit);
-	int r;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_change c = {
-			.at = sqlite3_column_int64(st, 0),
-			.op = (const char *)sqlite3_column_text(st, 1),
-			.action = sqlite3_column_int(st, 2),
-			.feed = (const char *)sqlite3_column_text(st, 3),
-			.reason = (const char *)sqlite3_column_text(st, 4),
-			.mde_id = (const char *)sqlite3_column_text(st, 5),
-			.type = sqlite3_column_int(st, 6),
-			.value = (const char *)sqlite3_column_text(st, 7),
-		};
-		if (c.op && c.value)
-			cb(ctx, &c);
-	}
-	sqlite3_finalize(st);
-	return r == SQLITE_DONE ? ERR_OK : ERR_STORE;
+	return history_rows(st, 0, NULL, cb, ctx);
 }
 
 char *

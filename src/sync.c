@@ -230,11 +230,8 @@ pass_firewall(struct pass *x, bool dry_run)
 {
 	if (!x->c->fw_push)
 		return;
-	const char **ips = xcalloc(x->r.nw + 1, sizeof(*ips));
-	size_t n = 0;
-	for (size_t i = 0; i < x->r.nw; i++)
-		if (x->r.w[i].type == IOC_IP && x->r.w[i].action == ACT_BLOCK)
-			ips[n++] = x->r.w[i].value;
+	size_t n;
+	const char **ips = desired_blocked_ips(x->r.w, x->r.nw, &n);
 	struct fw_push_result res;
 	char why[512] = "";
 	FILE *quiet = x->o->quiet || x->o->json ? NULL : x->fp;
