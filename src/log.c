@@ -71,6 +71,7 @@ log_open_file(const char *path, enum log_level lvl)
 		return ERR_IO;
 	}
 	file_level = lvl;
+	file_adopt_dir_owner(path); /* a hand run as root: still the service's log */
 	return ERR_OK;
 }
 

@@ -186,6 +186,14 @@ store_open(const char *path, const char *holder, char *why, size_t whysz)
 	if (store_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", why, whysz) !=
 	    ERR_OK)
 		goto fail;
+	/* A hand run as root must not leave the service a state it cannot
+	 * write: its files go to the owner of their directory. */
+	static const char *const ext[] = {"", "-wal", "-shm", ".lock"};
+	for (size_t k = 0; k < NELEM(ext); k++) {
+		char f[4200];
+		snprintf(f, sizeof(f), "%s%s", path, ext[k]);
+		file_adopt_dir_owner(f);
+	}
 	int v = store_schema_version(s);
 	if (v < 0 || v > (int)NELEM(migrations)) {
 		snprintf(why, whysz, "%s: schema version %d is not one this iocsync knows (newest %zu)", path, v,

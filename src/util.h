@@ -90,6 +90,11 @@ void file_view_close(struct file_view *v);
 
 /* Writes len bytes to path atomically (temporary name, fsync, rename). */
 enum err file_write_atomic(const char *path, const void *buf, size_t len, unsigned mode);
+/* Run as root in a directory another user owns (a hand run of a verb on a
+ * host where the service keeps its state and log as iocsync): path, when
+ * root owns it, is given to the directory's owner and group, so that the
+ * service can still write it. Does nothing otherwise. */
+void file_adopt_dir_owner(const char *path);
 
 /* Writes s (NULL: empty) as one CSV cell (RFC 4180), quoted when it
  * must be or always_quote; a cell a spreadsheet would take for a

@@ -277,3 +277,25 @@ file_read_private(const char *path, const char *what, size_t max, char *why, siz
 	buf[n] = '\0';
 	return buf;
 }
+
+void
+file_adopt_dir_owner(const char *path)
+{
+	if (geteuid() != 0)
+		return;
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else
+		snprintf(dir, sizeof(dir), ".");
+	struct stat d, f;
+	if (stat(dir, &d) != 0 || d.st_uid == 0 || lstat(path, &f) != 0 || f.st_uid != 0 || !S_ISREG(f.st_mode))
+		return;
+	if (lchown(path, d.st_uid, d.st_gid) != 0)
+		fprintf(stderr, "iocsync: warning: %s: cannot give it to the owner of its directory (uid %u): %s\n",
+			path, (unsigned)d.st_uid, strerror(errno));
+}

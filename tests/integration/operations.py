@@ -379,4 +379,33 @@ def a_leads_report_enforcement_changes_and_every_tenant(c):
     c.run("report", "--tenants", "--html", page, expect=2)
 
 
+@test
+def a_hand_run_as_root_leaves_the_service_its_state_and_log(c):
+    """The runbook's 'check it by hand' as root, where the service keeps its
+    state and log as its own user: the files stay that user's."""
+    if os.geteuid() != 0:
+        raise itest.Skip("SKIPPED loudly: needs root to make files another user owns")
+    d = os.path.join(c.dir, "var-lib-iocsync")
+    os.makedirs(d)
+    os.chown(d, 65534, 65534)
+    c.sync_opts["state"] = os.path.join(d, "state.db")
+    c.sync_opts["log_file"] = os.path.join(d, "iocsync.log")
+    c.feed("bad", ips(2))
+    c.run("plan", expect=2)
+    for f in ("state.db", "state.db-wal", "state.db-shm", "state.db.lock", "iocsync.log"):
+        p = os.path.join(d, f)
+        if os.path.exists(p):
+            st = os.stat(p)
+            assert (st.st_uid, st.st_gid) == (65534, 65534), (f, st.st_uid, st.st_gid)
+    assert os.path.exists(os.path.join(d, "state.db")) and os.path.exists(os.path.join(d, "iocsync.log"))
+    # As that user now: the state takes a write, the log an append.
+    for x in (itest.WORK, c.dir):
+        os.chmod(x, 0o711)
+    code = ("import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); db.execute('BEGIN IMMEDIATE'); "
+            "db.execute('PRAGMA user_version'); db.commit(); open(sys.argv[2], 'a').write('x\\n')")
+    p = subprocess.run(["python3", "-c", code, os.path.join(d, "state.db"), os.path.join(d, "iocsync.log")],
+                       capture_output=True, text=True, preexec_fn=lambda: (os.setgid(65534), os.setuid(65534)))
+    assert p.returncode == 0, p.stderr[-800:]
+
+
 sys.exit(itest.main())
