@@ -371,7 +371,8 @@ fw_push(const struct config *c, const char *const *addrs, size_t n, bool dry_run
 			res->kept++;
 			continue;
 		}
-		fprintf(out, "firewall: %s %s\n", dry_run ? "would create" : "create", name);
+		if (out)
+			fprintf(out, "firewall: %s %s\n", dry_run ? "would create" : "create", name);
 		res->created++;
 		if (dry_run)
 			continue;
@@ -390,8 +391,9 @@ fw_push(const struct config *c, const char *const *addrs, size_t n, bool dry_run
 		const char *id = json_string_value(json_object_get(p, "id"));
 		if (e != ERR_OK || !ours(c, p) || id == NULL || json_object_get(keep, id))
 			continue;
-		fprintf(out, "firewall: %s %s\n", dry_run ? "would delete" : "delete",
-			json_string_value(json_object_get(p, "name")));
+		if (out)
+			fprintf(out, "firewall: %s %s\n", dry_run ? "would delete" : "delete",
+				json_string_value(json_object_get(p, "name")));
 		res->deleted++;
 		if (dry_run)
 			continue;

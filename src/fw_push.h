@@ -36,7 +36,7 @@ struct fw_push_result {
 };
 
 /* Makes iocsync's policies in Intune equal to fw_push_policies(addrs);
- * dry_run: says what it would do. Lines for people go to out. */
+ * dry_run: says what it would do. Lines for people go to out (NULL: none). */
 enum err fw_push(const struct config *c, const char *const *addrs, size_t n, bool dry_run, FILE *out,
 		 struct fw_push_result *res, char *why, size_t whysz);
 

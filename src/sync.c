@@ -234,9 +234,8 @@ pass_firewall(struct pass *x, bool dry_run)
 	const char **ips = desired_blocked_ips(x->r.w, x->r.nw, &n);
 	struct fw_push_result res;
 	char why[512] = "";
-	FILE *quiet = x->o->quiet || x->o->json ? NULL : x->fp;
-	FILE *sink = quiet ? quiet : fopen("/dev/null", "w");
-	if (sink && fw_push(x->c, ips, n, dry_run, sink, &res, why, sizeof(why)) == ERR_OK) {
+	FILE *out = x->o->quiet || x->o->json ? NULL : x->fp;
+	if (fw_push(x->c, ips, n, dry_run, out, &res, why, sizeof(why)) == ERR_OK) {
 		log_info("firewall: %zu addresses in %zu rules, %zu policies: %s %zu, kept %zu, %s %zu", res.addresses,
 			 res.rules, res.policies, dry_run ? "would create" : "created", res.created, res.kept,
 			 dry_run ? "would delete" : "deleted", res.deleted);
@@ -247,13 +246,11 @@ pass_firewall(struct pass *x, bool dry_run)
 	} else if (dry_run) {
 		log_error("firewall: cannot plan the push: %s", why);
 	} else {
-		log_error("firewall: push failed: %s", why[0] ? why : "cannot write");
+		log_error("firewall: push failed: %s", why);
 		snprintf(x->msg, sizeof(x->msg), "firewall push: %s", why);
 		x->rc = EXIT_FAIL;
 		x->outcome = "partial";
 	}
-	if (sink && sink != quiet)
-		fclose(sink);
 	free(ips);
 }
 
