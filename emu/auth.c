@@ -20,9 +20,19 @@
 #include "emu.h"
 
 struct app;
-static bool check_federated(struct emu *e, const struct app *a, const char *jwt, char *why, size_t whysz, int *code);
-static bool outside_issuer(const char *jwt, const char *client_id);
-static bool check_assertion(struct emu *e, const struct app *a, const char *tenant, const char *jwt, char *why,
+/* A client assertion, parsed once: its text, header and payload, and
+ * its signature over the first signed_len bytes. */
+struct jwt {
+	const char *text;
+	json_t *h, *p;
+	unsigned char *sig;
+	size_t sn, signed_len;
+};
+static bool jwt_parse(const char *text, struct jwt *j);
+static void jwt_free(struct jwt *j);
+static bool check_federated(struct emu *e, const struct app *a, const struct jwt *j, char *why, size_t whysz,
+			    int *code);
+static bool check_assertion(struct emu *e, const struct app *a, const char *tenant, const struct jwt *j, char *why,
 			    size_t whysz, int *code);
 
 #define GRAPH_AUDIENCE "https://graph.microsoft.com"
@@ -300,9 +310,15 @@ auth_token(struct emu *e, const struct request *q, const char *tenant, bool v2, 
 				"client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer.");
 			goto out;
 		}
-		bool fed = a->fed_pubkey && outside_issuer(assertion, a->client_id);
-		if (fed ? !check_federated(e, a, assertion, why, sizeof(why), &code)
-			: !check_assertion(e, a, tenant, assertion, why, sizeof(why), &code)) {
+		/* Parsed once: an issuer other than the client is a federated token. */
+		struct jwt j;
+		bool parsed = jwt_parse(assertion, &j);
+		const char *iss = parsed ? json_string_value(json_object_get(j.p, "iss")) : NULL;
+		bool fed = a->fed_pubkey && iss && strcmp(iss, a->client_id) != 0;
+		bool ok = fed ? check_federated(e, a, &j, why, sizeof(why), &code)
+			      : check_assertion(e, a, tenant, parsed ? &j : NULL, why, sizeof(why), &code);
+		jwt_free(&j);
+		if (!ok) {
 			entra_error(r, 401, "invalid_client", code, why);
 			goto out;
 		}
@@ -519,24 +535,43 @@ verify_sig(EVP_PKEY *k, bool pss, const char *msg, size_t msglen, const unsigned
 	return ok;
 }
 
-/* jwt's header and payload as JSON, its signature's bytes (free them)
- * and how many of its bytes are signed; false when it is no well-formed
- * JWT (or longer than 16 kB). */
+/* text as a JWT (at most 16 kB); false when it is none. Free with
+ * jwt_free either way. */
 static bool
-jwt_parts(const char *jwt, json_t **hj, json_t **pj, unsigned char **sig, size_t *sn, size_t *signed_len)
+jwt_parse(const char *text, struct jwt *j)
 {
-	const char *d1 = strchr(jwt, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
+	*j = (struct jwt){.text = text};
+	const char *d1 = strchr(text, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
 	size_t hn, pn;
 	unsigned char *h = NULL, *p = NULL;
-	bool ok = d1 && d2 && strlen(jwt) <= 16384 && (h = b64url_dec(jwt, (size_t)(d1 - jwt), &hn)) != NULL &&
+	bool ok = d1 && d2 && strlen(text) <= 16384 && (h = b64url_dec(text, (size_t)(d1 - text), &hn)) != NULL &&
 		(p = b64url_dec(d1 + 1, (size_t)(d2 - d1 - 1), &pn)) != NULL &&
-		(*sig = b64url_dec(d2 + 1, strlen(d2 + 1), sn)) != NULL &&
-		(*hj = json_loadb((const char *)h, hn, 0, NULL)) != NULL &&
-		(*pj = json_loadb((const char *)p, pn, 0, NULL)) != NULL;
+		(j->sig = b64url_dec(d2 + 1, strlen(d2 + 1), &j->sn)) != NULL &&
+		(j->h = json_loadb((const char *)h, hn, 0, NULL)) != NULL &&
+		(j->p = json_loadb((const char *)p, pn, 0, NULL)) != NULL;
 	free(h), free(p);
 	if (ok)
-		*signed_len = (size_t)(d2 - jwt);
+		j->signed_len = (size_t)(d2 - text);
 	return ok;
+}
+
+static void
+jwt_free(struct jwt *j)
+{
+	json_decref(j->h);
+	json_decref(j->p);
+	free(j->sig);
+	*j = (struct jwt){0};
+}
+
+/* exp not passed and nbf (if any) reached, with 5 minutes of skew. */
+static bool
+in_time(const struct emu *e, const json_t *payload)
+{
+	json_t *exp = json_object_get(payload, "exp"), *nbf = json_object_get(payload, "nbf");
+	long long now = emu_now_ms(e) / 1000;
+	return json_is_integer(exp) && json_integer_value(exp) + 300 > now &&
+		(nbf == NULL || (json_is_integer(nbf) && json_integer_value(nbf) - 300 <= now));
 }
 
 /* Checks an outside issuer's token presented as a's federated credential
@@ -547,24 +582,15 @@ jwt_parts(const char *jwt, json_t **hj, json_t **pj, unsigned char **sig, size_t
  * (issuer, subject or audience), 700024 out of its time range, 700027 a
  * bad signature (the emulator's choice of code for the last). */
 static bool
-check_federated(struct emu *e, const struct app *a, const char *jwt, char *why, size_t whysz, int *code)
+check_federated(struct emu *e, const struct app *a, const struct jwt *j, char *why, size_t whysz, int *code)
 {
-	size_t sn, signed_len;
-	unsigned char *sig = NULL;
-	json_t *hj = NULL, *pj = NULL;
-	bool ok = false;
+	const char *alg = json_string_value(json_object_get(j->h, "alg"));
+	const char *iss = json_string_value(json_object_get(j->p, "iss"));
+	const char *sub = json_string_value(json_object_get(j->p, "sub"));
+	const char *aud = json_string_value(json_object_get(j->p, "aud"));
 	*code = 70021;
-	if (!jwt_parts(jwt, &hj, &pj, &sig, &sn, &signed_len)) {
-		snprintf(why, whysz, "The client assertion is not a well-formed JWT.");
-		goto out;
-	}
-	const char *alg = json_string_value(json_object_get(hj, "alg"));
-	const char *iss = json_string_value(json_object_get(pj, "iss"));
-	const char *sub = json_string_value(json_object_get(pj, "sub"));
-	const char *aud = json_string_value(json_object_get(pj, "aud"));
-	json_t *exp = json_object_get(pj, "exp"), *nbf = json_object_get(pj, "nbf");
-	long long now = emu_now_ms(e) / 1000;
-	if (!alg || strcmp(alg, "RS256") != 0 || !verify_sig(a->fed_pubkey, false, jwt, signed_len, sig, sn)) {
+	if (!alg || strcmp(alg, "RS256") != 0 ||
+	    !verify_sig(a->fed_pubkey, false, j->text, j->signed_len, j->sig, j->sn)) {
 		*code = 700027;
 		snprintf(why, whysz, "Client assertion failed signature validation.");
 	} else if (!iss || !sub || !aud || strcmp(iss, a->fed_issuer) || strcmp(sub, a->fed_subject) ||
@@ -573,33 +599,13 @@ check_federated(struct emu *e, const struct app *a, const char *jwt, char *why, 
 			 "No matching federated identity record found for presented assertion. Assertion Issuer: "
 			 "'%.200s'. Assertion Subject: '%.200s'. Assertion Audience: '%.100s'.",
 			 iss ? iss : "", sub ? sub : "", aud ? aud : "");
-	} else if (!json_is_integer(exp) || json_integer_value(exp) + 300 <= now ||
-		   (nbf && (!json_is_integer(nbf) || json_integer_value(nbf) - 300 > now))) {
+	} else if (!in_time(e, j->p)) {
 		*code = 700024;
 		snprintf(why, whysz, "Client assertion is not within its valid time range.");
 	} else {
-		ok = true;
+		return true;
 	}
-out:
-	json_decref(hj);
-	json_decref(pj);
-	free(sig);
-	return ok;
-}
-
-/* Is jwt's issuer someone else than the client (a federated token)? */
-static bool
-outside_issuer(const char *jwt, const char *client_id)
-{
-	const char *d1 = strchr(jwt, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
-	size_t pn;
-	unsigned char *p = d2 ? b64url_dec(d1 + 1, (size_t)(d2 - d1 - 1), &pn) : NULL;
-	json_t *pj = p ? json_loadb((const char *)p, pn, 0, NULL) : NULL;
-	const char *iss = json_string_value(json_object_get(pj, "iss"));
-	bool outside = iss && strcmp(iss, client_id) != 0;
-	json_decref(pj);
-	free(p);
-	return outside;
+	return false;
 }
 
 /* Checks a client assertion JWT for app a (spec 1.3): RS256 with x5t or
@@ -607,12 +613,9 @@ outside_issuer(const char *jwt, const char *client_id)
  * the token endpoint, iss = sub = client id, nbf/exp around now (5
  * minutes of skew), and a jti never seen before. */
 static bool
-check_assertion(struct emu *e, const struct app *a, const char *tenant, const char *jwt, char *why, size_t whysz,
+check_assertion(struct emu *e, const struct app *a, const char *tenant, const struct jwt *j, char *why, size_t whysz,
 		int *code)
 {
-	size_t sn, signed_len;
-	unsigned char *sig = NULL;
-	json_t *hj = NULL, *pj = NULL;
 	bool ok = false;
 
 	*code = 700027;
@@ -620,10 +623,11 @@ check_assertion(struct emu *e, const struct app *a, const char *tenant, const ch
 		snprintf(why, whysz, "No certificate is registered for the application.");
 		return false;
 	}
-	if (!jwt_parts(jwt, &hj, &pj, &sig, &sn, &signed_len)) {
+	if (j == NULL) {
 		snprintf(why, whysz, "The client assertion is not a well-formed JWT.");
-		goto out;
+		return false;
 	}
+	const json_t *hj = j->h, *pj = j->p;
 	const char *alg = json_string_value(json_object_get(hj, "alg"));
 	const char *x5t = json_string_value(json_object_get(hj, "x5t"));
 	const char *x5t256 = json_string_value(json_object_get(hj, "x5t#S256"));
@@ -635,32 +639,29 @@ check_assertion(struct emu *e, const struct app *a, const char *tenant, const ch
 	else {
 		snprintf(why, whysz,
 			 "The assertion must be RS256 with x5t or PS256 with x5t#S256 of the registered certificate.");
-		goto out;
+		return false;
 	}
-	if (!verify_sig(a->pubkey, pss, jwt, signed_len, sig, sn)) {
+	if (!verify_sig(a->pubkey, pss, j->text, j->signed_len, j->sig, j->sn)) {
 		snprintf(why, whysz, "Client assertion failed signature validation.");
-		goto out;
+		return false;
 	}
 	const char *aud = json_string_value(json_object_get(pj, "aud"));
 	const char *iss = json_string_value(json_object_get(pj, "iss"));
 	const char *sub = json_string_value(json_object_get(pj, "sub"));
 	const char *jti = json_string_value(json_object_get(pj, "jti"));
-	json_t *nbf = json_object_get(pj, "nbf"), *exp = json_object_get(pj, "exp");
 	char *a1 = xasprintf("https://login.microsoftonline.com/%s/oauth2/v2.0/token", tenant);
 	char *a2 = xasprintf("https://login.microsoftonline.com/%s/oauth2/token", tenant);
 	char *a3 = xasprintf("%s/%s/oauth2/v2.0/token", e->base, tenant);
 	char *a4 = xasprintf("%s/%s/oauth2/token", e->base, tenant);
 	bool aud_ok = aud && (!strcmp(aud, a1) || !strcmp(aud, a2) || !strcmp(aud, a3) || !strcmp(aud, a4));
 	free(a1), free(a2), free(a3), free(a4);
-	long long now = emu_now_ms(e) / 1000;
 	if (!aud_ok) {
 		*code = 700023;
 		snprintf(why, whysz, "The assertion audience is not this tenant's token endpoint.");
 	} else if (!iss || !sub || strcmp(iss, a->client_id) || strcmp(sub, a->client_id)) {
 		*code = 700021;
 		snprintf(why, whysz, "The assertion's iss and sub must both be the client id.");
-	} else if (!json_is_integer(exp) || json_integer_value(exp) + 300 <= now ||
-		   (nbf && (!json_is_integer(nbf) || json_integer_value(nbf) - 300 > now))) {
+	} else if (!in_time(e, pj)) {
 		*code = 700024;
 		snprintf(why, whysz, "Client assertion is not within its valid time range.");
 	} else if (jti == NULL || *jti == '\0' || strlen(jti) > 128) {
@@ -681,9 +682,5 @@ check_assertion(struct emu *e, const struct app *a, const char *tenant, const ch
 			ok = true;
 		}
 	}
-out:
-	json_decref(hj);
-	json_decref(pj);
-	free(sig);
 	return ok;
 }
