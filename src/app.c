@@ -9,6 +9,9 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "desired.h"
+#include "output.h"
+#include "sync.h"
 #include "iocsync_limits.h"
 #include "log.h"
 #include "policy.h"
@@ -90,4 +93,33 @@ app_one_flag(int argc, char **argv, const char *usage, const char *name, char sh
 		return EXIT_USAGE;
 	}
 	return -1;
+}
+
+int
+app_desired(struct app *a, const char *verb, bool build, struct app_desired *d)
+{
+	*d = (struct app_desired){0};
+	a->one_tenant = true;
+	if ((d->c = app_config(a, true)) == NULL)
+		return EXIT_USAGE;
+	if ((d->st = sync_open_store(d->c, verb, true)) == NULL)
+		return EXIT_FAIL;
+	if (!build)
+		return EXIT_OK;
+	d->devnull = fopen("/dev/null", "w");
+	struct output out = {.fp = a->quiet || !d->devnull ? d->devnull : stderr, .quiet = true};
+	size_t failed = 0;
+	d->w = desired_build(d->c, d->st, &out, &d->nw, &failed);
+	return d->w == NULL ? EXIT_USAGE : failed ? EXIT_FAIL : EXIT_OK;
+}
+
+void
+app_desired_done(struct app_desired *d)
+{
+	desired_free(d->w, d->nw);
+	if (d->devnull)
+		fclose(d->devnull);
+	store_close(d->st);
+	config_free(d->c);
+	*d = (struct app_desired){0};
 }

@@ -21,6 +21,22 @@ struct app {
  */
 struct config *app_config(const struct app *a, bool required);
 
+/* What export and firewall act on: one tenant's configuration, its state
+ * taken for verb, and (build) the desired set as sync would build it, the
+ * feeds' summaries on stderr unless -q. */
+struct app_desired {
+	struct config *c;
+	struct store *st;
+	struct want *w;
+	size_t nw;
+	FILE *devnull;
+};
+/* EXIT_OK; EXIT_FAIL when a feed failed (the set is built all the same)
+ * or the state cannot be taken; EXIT_USAGE for the configuration or an
+ * allowlist. Release with app_desired_done whatever it returns. */
+int app_desired(struct app *a, const char *verb, bool build, struct app_desired *d);
+void app_desired_done(struct app_desired *d);
+
 /* The command line of a verb that takes one flag (--name, and
  * -short_opt when not 0), --help and no argument: -1 to go on, else the
  * exit status (the help printed, or the usage on standard error). */

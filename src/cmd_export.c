@@ -250,44 +250,26 @@ cmd_export(struct app *a, int argc, char **argv)
 		prefix = csv ? "iocsync-indicators" : "-";
 	if (fw && fo.uninstall) /* nothing to read: the script only removes the group */
 		return write_script(&fo, "no indicator (--uninstall)", NULL, 0, prefix);
-	a->one_tenant = true;
-	struct config *c = app_config(a, true);
-	if (c == NULL)
-		return EXIT_USAGE;
-	struct store *st = sync_open_store(c, "export", true);
-	if (st == NULL) {
-		config_free(c);
-		return EXIT_FAIL;
-	}
-	FILE *devnull = fopen("/dev/null", "w");
-	struct output out = {.fp = a->quiet || !devnull ? devnull : stderr, .quiet = true};
-	size_t nw = 0, failed = 0;
 	bool from_mde = strcmp(from, "mde") == 0;
-	struct want *w = from_mde ? NULL : desired_build(c, st, &out, &nw, &failed);
-	int rc = failed ? EXIT_FAIL : EXIT_OK;
-	if (w == NULL && !from_mde) {
-		rc = EXIT_USAGE;
-		goto done;
+	struct app_desired d;
+	int rc = app_desired(a, "export", !from_mde, &d);
+	if (d.st == NULL || (d.w == NULL && !from_mde)) {
+		app_desired_done(&d);
+		return rc;
 	}
 	if (fw) {
-		int r = export_firewall(c, w, nw, from_mde, &fo, prefix);
-		rc = r != EXIT_OK ? r : rc;
-		desired_free(w, nw);
-		goto done;
+		int r = export_firewall(d.c, d.w, d.nw, from_mde, &fo, prefix);
+		app_desired_done(&d);
+		return r != EXIT_OK ? r : rc;
 	}
 	struct export_csv_result res;
-	rc = export_mde_csv(w, nw, prefix, &res) != ERR_OK ? EXIT_FAIL : rc;
-	size_t rows = res.rows, files = res.files, skipped = res.skipped;
-	printf("export: %zu indicators in %zu file%s (%s-001.csv ...)", rows, files, files == 1 ? "" : "s", prefix);
-	if (skipped)
+	rc = export_mde_csv(d.w, d.nw, prefix, &res) != ERR_OK ? EXIT_FAIL : rc;
+	printf("export: %zu indicators in %zu file%s (%s-001.csv ...)", res.rows, res.files, res.files == 1 ? "" : "s",
+	       prefix);
+	if (res.skipped)
 		printf("; %zu FileMd5 or CertificateThumbprint left out (the portal's import does not list them)",
-		       skipped);
+		       res.skipped);
 	printf("\n");
-	desired_free(w, nw);
-done:
-	if (devnull)
-		fclose(devnull);
-	store_close(st);
-	config_free(c);
+	app_desired_done(&d);
 	return rc;
 }

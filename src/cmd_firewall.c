@@ -47,26 +47,14 @@ cmd_firewall(struct app *a, int argc, char **argv)
 		fputs(usage, stderr);
 		return EXIT_USAGE;
 	}
-	a->one_tenant = true;
-	struct config *c = app_config(a, true);
-	if (c == NULL)
-		return EXIT_USAGE;
-	struct store *st = sync_open_store(c, "firewall", true);
-	if (st == NULL) {
-		config_free(c);
-		return EXIT_FAIL;
-	}
-	FILE *devnull = fopen("/dev/null", "w");
-	struct output out = {.fp = a->quiet || !devnull ? devnull : stderr, .quiet = true};
-	size_t nw = 0, failed = 0;
-	struct want *w = desired_build(c, st, &out, &nw, &failed);
-	int rc = w == NULL ? EXIT_USAGE : failed ? EXIT_FAIL : EXIT_OK;
-	if (w) {
+	struct app_desired d;
+	int rc = app_desired(a, "firewall", true, &d);
+	if (d.w) {
 		size_t n;
-		const char **ips = desired_blocked_ips(w, nw, &n);
+		const char **ips = desired_blocked_ips(d.w, d.nw, &n);
 		struct fw_push_result res;
 		char why[512] = "";
-		if (fw_push(c, ips, n, dry, stdout, &res, why, sizeof(why)) != ERR_OK) {
+		if (fw_push(d.c, ips, n, dry, stdout, &res, why, sizeof(why)) != ERR_OK) {
 			fprintf(stderr, "iocsync firewall push: %s\n", why);
 			rc = EXIT_FAIL;
 		}
@@ -74,11 +62,7 @@ cmd_firewall(struct app *a, int argc, char **argv)
 		       res.rules, res.policies, dry ? "would create" : "created", res.created, res.kept,
 		       dry ? "would delete" : "deleted", res.deleted);
 		free(ips);
-		desired_free(w, nw);
 	}
-	if (devnull)
-		fclose(devnull);
-	store_close(st);
-	config_free(c);
+	app_desired_done(&d);
 	return rc;
 }
