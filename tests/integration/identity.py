@@ -217,7 +217,6 @@ def a_challenge_key_outside_its_directory_or_open_to_others_is_never_read(c):
             assert "NOT-TO-BE-SENT" not in p.stderr + p.stdout
         finally:
             ch.stop()
-    p = c.run("config", expect=None)
     c.mde["credential"] = "browser"
     p = c.run("config", expect=2)
     assert "the only one is managed-identity" in p.stderr, p.stderr

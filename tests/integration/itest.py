@@ -246,6 +246,20 @@ class Ctx:
         return {k: now.get(k, 0) - before.get(k, 0) for k in now if now.get(k, 0) - before.get(k, 0)}
 
 
+T2, CID2 = "00000000-0000-0000-0000-000000000002", "44444444-4444-4444-4444-444444444444"
+
+
+def second_tenant(c):
+    """A second tenant with iocsync's app in it; the path of its secret file."""
+    c.emu.control("/apps", {"tenant": T2, "client_id": CID2, "secret": "second-" + SECRET[:8], "name": "iocsync-2",
+                            "roles": ["Ti.ReadWrite.All"]})
+    s2 = os.path.join(c.dir, "secret2")
+    with open(s2, "w") as f:
+        f.write("second-" + SECRET[:8] + "\n")
+    os.chmod(s2, 0o600)
+    return s2
+
+
 def ips(n, start=0, net=45):
     """n public IPv4 addresses (outside every special-purpose range)."""
     return ["%d.%d.%d.%d" % (net, (i // 250) >> 8, (i // 250) & 255, 1 + i % 250) for i in range(start, start + n)]

@@ -468,13 +468,7 @@ def report_html_is_well_formed_and_self_contained(c):
 
 @test
 def many_tenants_in_one_run_and_one_failing_stops_no_other(c):
-    T2, CID2 = "00000000-0000-0000-0000-000000000002", "44444444-4444-4444-4444-444444444444"
-    c.emu.control("/apps", {"tenant": T2, "client_id": CID2, "secret": "second-" + SECRET[:8], "name": "iocsync-2",
-                            "roles": ["Ti.ReadWrite.All"]})
-    s2 = os.path.join(c.dir, "secret2")
-    with open(s2, "w") as f:
-        f.write("second-" + SECRET[:8] + "\n")
-    os.chmod(s2, 0o600)
+    T2, CID2, s2 = itest.T2, itest.CID2, itest.second_tenant(c)
     bad = os.path.join(c.dir, "secret-bad")
     with open(bad, "w") as f:
         f.write("not-the-secret\n")
