@@ -53,16 +53,26 @@ try:
 
     def run(k):
         c = conf(k)
-        t0 = time.time()
-        p = subprocess.run([IOCSYNC, "-q", "-c", c, "sync"], capture_output=True, text=True)
-        took = time.time() - t0
-        assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
-        return took
+        with open(os.path.join(work, "out%d" % k), "w+") as out:
+            t0 = time.time()
+            p = subprocess.Popen([IOCSYNC, "-q", "-c", c, "sync"], stdout=out, stderr=subprocess.STDOUT)
+            _, status, ru = os.wait4(p.pid, 0)
+            took = time.time() - t0
+            out.seek(0)
+            assert status == 0, out.read()[-4000:]
+        return took, ru.ru_maxrss / 1024.0
 
-    one = run(1)
-    many = run(K)
-    print("one tenant, %d indicators:          %6.1f s" % (N, one))
-    print("%2d tenants in one process:          %6.1f s  (%.2f x one tenant)" % (K, many, many / one))
+    def emu_peak():
+        with open("/proc/%d/status" % emu.pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+
+    one, one_rss = run(1)
+    many, many_rss = run(K)
+    print("one tenant, %d indicators:          %6.1f s  iocsync peak %6.0f MB" % (N, one, one_rss))
+    print("%2d tenants in one process:          %6.1f s  (%.2f x one tenant)  iocsync peak %6.0f MB  mde-emulator peak %6.0f MB"
+          % (K, many, many / one, many_rss, emu_peak()))
     print("baseline, %2d tenants one after another: %6.1f s  (measured one x %d)" % (K, one * K, K))
 finally:
     emu.terminate()

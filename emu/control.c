@@ -34,7 +34,7 @@ ctl_reset(struct emu *e, json_t *in, struct reply *r)
 	memcpy(e->reading, e->reading_start, sizeof(e->reading));
 	ind_reindex(e);
 	json_object_clear(e->rejected);
-	json_array_clear(e->changes);
+	emu_changes_clear(e);
 	e->log_bodies = false;
 	(void)emu_state_save(e, NULL, 0);
 	r->body = json_pack("{s:b}", "reset", 1);
@@ -96,7 +96,7 @@ static void
 ctl_changes(struct emu *e, json_t *in, struct reply *r)
 {
 	(void)in;
-	r->body = json_pack("{s:O}", "changes", e->changes);
+	r->body = json_pack("{s:o}", "changes", emu_changes(e));
 }
 
 static void

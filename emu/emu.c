@@ -187,7 +187,6 @@ emu_new(void)
 	e->token_lifetime = 3599;
 	e->rate_limits = true;
 	e->log = json_array();
-	e->changes = json_array();
 	e->rejected = json_object();
 	e->policies = json_array();
 	e->groups = json_array();
@@ -257,7 +256,8 @@ emu_free(struct emu *e)
 	json_decref(e->policies);
 	json_decref(e->groups);
 	json_decref(e->graph_writes);
-	json_decref(e->changes);
+	emu_changes_clear(e);
+	emu_names_free(e);
 	json_decref(e->rejected);
 	free(e->base);
 	free(e->state_path);
@@ -273,8 +273,8 @@ emu_state_dump(struct emu *e)
 {
 	json_t *list = json_array();
 	for (size_t i = 0; i < e->ninds; i++)
-		json_array_append_new(
-			list, json_pack("{s:s, s:O}", "tenant", e->inds[i].tenant, "indicator", e->inds[i].obj));
+		json_array_append_new(list,
+				      json_pack("{s:s, s:o}", "tenant", e->inds[i].tenant, "indicator", ind_obj(&e->inds[i])));
 	return json_pack("{s:I, s:I, s:o}", "next_id", (json_int_t)e->next_id, "clock_offset_ms",
 			 (json_int_t)e->clock_offset_ms, "indicators", list);
 }

@@ -70,11 +70,15 @@ struct machine {
 	char *np_mode; /* network protection: "Block", "Audit", "Off" */
 };
 
+/* An indicator kept compact: a provider's test holds millions (bench/
+ * tenants.py: 1,000 tenants of 2,000), so no JSON tree stays in memory.
+ * ind_obj gives the resource as the API shows it. */
 struct indicator {
 	long long id;
-	char *tenant;
-	json_t *obj;         /* the resource as the API shows it */
 	long long expire_at; /* emulator clock, seconds; 0: never */
+	const char *tenant;  /* emu_intern'd */
+	const char *by;      /* createdBy, emu_intern'd */
+	char *text;          /* compact JSON without the fields that hold their default */
 };
 
 /* Sliding-window rate limit state for (tenant, app, endpoint). */
@@ -144,11 +148,12 @@ struct emu {
 	struct indicator *inds; /* sorted by id */
 	size_t ninds, inds_cap;
 	struct kmap keys;
-	struct tcount { /* active indicators per tenant */
-		char *tenant;
-		size_t n;
-	} * tcounts;
-	size_t ntcounts;
+	struct kmap names;       /* interned strings (tenants, createdBy) -> index in interned */
+	struct interned {        /* each allocated once, never moved or freed before the emulator */
+		size_t active;   /* a tenant's: its active indicators */
+		char s[];
+	} * *interned;
+	size_t ninterned;
 	long long next_id;
 	struct window *wins;
 	size_t nwins;
@@ -182,7 +187,10 @@ struct emu {
 	int reading[R__COUNT];       /* each reading's current choice */
 	int reading_start[R__COUNT]; /* as started (--reading, [readings]): /reset returns here */
 	json_t *rejected;            /* values refused as InvalidInput (/_emulator/reject): a set */
-	json_t *changes;             /* every create, update, delete and expiry, in order */
+	struct { /* every create, update, delete and expiry, in order: the last CHANGES_KEPT, as compact JSON */
+		char **line;
+		size_t head, n;
+	} changes;
 	bool log_bodies;             /* the request log keeps query and body too */
 };
 
@@ -272,6 +280,7 @@ void ind_reindex(struct emu *e);
  * beyond shape; returns false with why. */
 bool ind_load(struct emu *e, json_t *obj, char *why, size_t whysz);
 void ind_free_all(struct emu *e);
+void emu_names_free(struct emu *e);
 
 /* odata.c: $filter */
 struct filter;
@@ -343,6 +352,15 @@ char *emu_key_of(const struct emu *e, const char *tenant, json_t *o, size_t *len
 /* The tenant's count of active indicators (kept by emu_index_at and
  * emu_remove_at). */
 size_t *emu_active(struct emu *e, const char *tenant);
+/* s, kept once for the emulator's life: equal strings give one pointer. */
+const char *emu_intern(struct emu *e, const char *s);
+/* Indicator x as the API shows it (a new reference). */
+json_t *ind_obj(const struct indicator *x);
+/* Keeps obj (the resource as the API shows it) as x's, compactly. */
+void ind_keep(struct emu *e, struct indicator *x, const json_t *obj);
+/* The change log, oldest first (a new array), and emptied. */
+json_t *emu_changes(const struct emu *e);
+void emu_changes_clear(struct emu *e);
 /* Where indicator id is, or would be, in e->inds (sorted by id). */
 size_t emu_lower_bound(const struct emu *e, long long id);
 /* Indicator id (and its index in *at), or NULL. */

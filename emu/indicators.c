@@ -31,6 +31,67 @@ field_default(const char *name)
 	return json_null();
 }
 
+/* Every field of an indicator in the order the API shows them; those
+ * with a default are left out of what is kept when they hold it. */
+static const char *const shown[] = {
+	"id",		       "application",	 "sourceType",	   "createdBy",		 "createdByDisplayName",
+	"createdBySource",     "creationTimeDateTimeUtc", "lastUpdatedBy", "title",	 "description",
+	"expirationTime",      "severity",	 "recommendedActions", "rbacGroupNames", "rbacGroupIds",
+	"generateAlert",       "educateUrl",	 "externalId",	   "category",		 "mitreTechniques",
+	"bypassDurationHours", "lastUpdateTime", "indicatorValue", "indicatorType",	 "action",
+};
+
+/* A kept field's value when it is left out (NULL: it is always kept). */
+static json_t *
+kept_default(const char *name)
+{
+	if (strcmp(name, "sourceType") == 0)
+		return json_string("AadApp");
+	if (strcmp(name, "createdBySource") == 0)
+		return json_string("PublicApi");
+	if (strcmp(name, "lastUpdatedBy") == 0)
+		return json_null();
+	for (size_t i = 3; i < NELEM(copied); i++)
+		if (strcmp(name, copied[i]) == 0)
+			return field_default(name);
+	return NULL;
+}
+
+json_t *
+ind_obj(const struct indicator *x)
+{
+	json_t *kept = json_loads(x->text, 0, NULL), *o = json_object(), *v;
+	for (size_t i = 0; i < NELEM(shown); i++) {
+		if ((v = json_object_get(kept, shown[i])) != NULL)
+			json_object_set(o, shown[i], v);
+		else if ((v = kept_default(shown[i])) != NULL)
+			json_object_set_new(o, shown[i], v);
+	}
+	const char *k;
+	json_object_foreach(kept, k, v) /* a field of a loaded state not in the list */
+		if (json_object_get(o, k) == NULL)
+			json_object_set(o, k, v);
+	json_decref(kept);
+	return o;
+}
+
+void
+ind_keep(struct emu *e, struct indicator *x, const json_t *obj)
+{
+	json_t *kept = json_object(), *v;
+	const char *k;
+	json_object_foreach((json_t *)obj, k, v) {
+		json_t *d = kept_default(k);
+		if (d == NULL || !json_equal(d, v))
+			json_object_set(kept, k, v);
+		json_decref(d);
+	}
+	free(x->text);
+	x->text = json_dumps(kept, JSON_COMPACT);
+	x->by = emu_intern(e, json_string_value(json_object_get(obj, "createdBy")));
+	json_decref(kept);
+}
+
 /*
  * The first half of an upsert: takes the body as the documents allow it
  * (lenient forms), validates it under the readings, normalises it, and
@@ -74,8 +135,8 @@ cap_reached(const struct emu *e, struct verdict *v)
 }
 
 /* The second half: creates or updates with the checked item o (upsert
- * key per the reading). Returns the stored resource (borrowed) or NULL
- * with v filled (the cap). */
+ * key per the reading). Returns the stored resource (a new reference) or
+ * NULL with v filled (the cap). */
 static json_t *
 upsert_apply(struct emu *e, const struct app *a, json_t *o, struct verdict *v)
 {
@@ -85,6 +146,7 @@ upsert_apply(struct emu *e, const struct app *a, json_t *o, struct verdict *v)
 	const char *me = reading_alt(e, R_CREATED_BY) ? oid : a->client_id;
 	struct indicator *x = emu_find_key(e, a->tenant, o);
 	bool fresh = x == NULL;
+	json_t *obj;
 	if (x == NULL) {
 		if ((long)*emu_active(e, a->tenant) >= e->cap) {
 			cap_reached(e, v);
@@ -92,47 +154,48 @@ upsert_apply(struct emu *e, const struct app *a, json_t *o, struct verdict *v)
 		}
 		xgrow((void **)&e->inds, &e->inds_cap, e->ninds + 1, sizeof(*e->inds));
 		x = &e->inds[e->ninds++];
-		x->id = e->next_id++;
-		x->tenant = xstrdup(a->tenant);
-		x->obj = json_object();
+		*x = (struct indicator){.id = e->next_id++, .tenant = emu_intern(e, a->tenant)};
+		obj = json_object();
 		char id[24];
 		snprintf(id, sizeof(id), "%lld", x->id);
-		json_object_set_new(x->obj, "id", json_string(id));
+		json_object_set_new(obj, "id", json_string(id));
 		json_t *app = json_object_get(o, "application");
-		json_object_set_new(x->obj, "application", app && json_is_string(app) ? json_copy(app) : json_null());
-		json_object_set_new(x->obj, "sourceType", json_string("AadApp"));
-		json_object_set_new(x->obj, "createdBy", json_string(me));
-		json_object_set_new(x->obj, "createdByDisplayName", json_string(a->name));
-		json_object_set_new(x->obj, "createdBySource", json_string("PublicApi"));
-		json_object_set_new(x->obj, "creationTimeDateTimeUtc", json_string(now));
-		json_object_set_new(x->obj, "lastUpdatedBy", json_null());
+		json_object_set_new(obj, "application", app && json_is_string(app) ? json_copy(app) : json_null());
+		json_object_set_new(obj, "sourceType", json_string("AadApp"));
+		json_object_set_new(obj, "createdBy", json_string(me));
+		json_object_set_new(obj, "createdByDisplayName", json_string(a->name));
+		json_object_set_new(obj, "createdBySource", json_string("PublicApi"));
+		json_object_set_new(obj, "creationTimeDateTimeUtc", json_string(now));
+		json_object_set_new(obj, "lastUpdatedBy", json_null());
 		for (size_t i = 3; i < NELEM(copied); i++) /* the optional ones */
-			json_object_set_new(x->obj, copied[i], field_default(copied[i]));
+			json_object_set_new(obj, copied[i], field_default(copied[i]));
 	} else {
-		json_object_set_new(x->obj, "lastUpdatedBy", json_string(me));
+		obj = ind_obj(x);
+		json_object_set_new(obj, "lastUpdatedBy", json_string(me));
 	}
-	json_object_set_new(x->obj, "lastUpdateTime", json_string(now));
+	json_object_set_new(obj, "lastUpdateTime", json_string(now));
 	bool reset = !fresh && reading_alt(e, R_OMITTED_FIELDS);
 	for (size_t i = 0; i < NELEM(copied); i++) {
 		json_t *f = json_object_get(o, copied[i]);
 		if (f)
-			json_object_set(x->obj, copied[i], f);
+			json_object_set(obj, copied[i], f);
 		else if (reset)
-			json_object_set_new(x->obj, copied[i], field_default(copied[i]));
+			json_object_set_new(obj, copied[i], field_default(copied[i]));
 	}
-	json_t *exp = json_object_get(x->obj, "expirationTime");
+	json_t *exp = json_object_get(obj, "expirationTime");
 	long long ms = 0;
 	x->expire_at = 0;
 	if (json_is_string(exp) && emu_time_parse(json_string_value(exp), &ms)) {
 		char norm[40];
 		emu_time_format(ms, norm, sizeof(norm));
-		json_object_set_new(x->obj, "expirationTime", json_string(norm));
+		json_object_set_new(obj, "expirationTime", json_string(norm));
 		x->expire_at = ms / 1000;
 	}
+	ind_keep(e, x, obj);
 	if (fresh)
 		emu_index_at(e, (size_t)(x - e->inds));
 	emu_log_change(e, fresh ? "create" : "update", x);
-	return x->obj;
+	return obj;
 }
 
 static json_t *
@@ -197,7 +260,7 @@ ind_submit(struct emu *e, const struct app *a, const struct request *q, struct r
 		return;
 	}
 	r->status = 200;
-	r->body = json_copy(out);
+	r->body = out;
 	with_context(e, r->body, "Indicators/$entity");
 	(void)emu_state_save(e, NULL, 0);
 }
@@ -308,6 +371,7 @@ ind_import(struct emu *e, const struct app *a, const struct request *q, struct r
 			out = upsert(e, a, item, &v);
 		}
 		json_array_append_new(results, import_result(item, out, &v));
+		json_decref(out);
 	}
 	json_decref(in);
 	r->status = 200;
@@ -351,15 +415,19 @@ ind_list(struct emu *e, const struct app *a, const struct request *q, struct rep
 	bool more = false;
 	json_t *value = json_array();
 	for (size_t i = 0; i < e->ninds; i++) {
-		if (!emu_visible(a, &e->inds[i]) || (f && !filter_match(f, e->inds[i].obj)))
+		if (!emu_visible(a, &e->inds[i]))
 			continue;
-		if (seen++ < skip)
+		json_t *o = ind_obj(&e->inds[i]);
+		if ((f && !filter_match(f, o)) || seen++ < skip) {
+			json_decref(o);
 			continue;
+		}
 		if (taken == limit) {
+			json_decref(o);
 			more = true;
 			break;
 		}
-		json_array_append(value, e->inds[i].obj);
+		json_array_append_new(value, o);
 		taken++;
 	}
 	filter_free(f);
@@ -505,11 +573,9 @@ ind_load(struct emu *e, json_t *o, char *why, size_t whysz)
 	memmove(&e->inds[pos + 1], &e->inds[pos], (e->ninds - pos) * sizeof(*e->inds));
 	e->ninds++;
 	struct indicator *x = &e->inds[pos];
-	x->id = id;
-	x->tenant = xstrdup(tenant);
-	x->obj = json_deep_copy(res);
+	*x = (struct indicator){.id = id, .tenant = emu_intern(e, tenant)};
+	ind_keep(e, x, res);
 	emu_index_at(e, pos);
-	x->expire_at = 0;
 	long long ms;
 	json_t *exp = json_object_get(res, "expirationTime");
 	if (json_is_string(exp) && emu_time_parse(json_string_value(exp), &ms))

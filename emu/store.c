@@ -10,8 +10,7 @@
 static bool
 owns(const struct app *a, const struct indicator *x)
 {
-	const char *by = json_string_value(json_object_get(x->obj, "createdBy"));
-	return strcmp(x->tenant, a->tenant) == 0 && app_is(a, by);
+	return strcmp(x->tenant, a->tenant) == 0 && app_is(a, x->by);
 }
 
 bool
@@ -48,6 +47,16 @@ emu_key_of(const struct emu *e, const char *tenant, json_t *o, size_t *len)
 		sb_add(&sb, parts[i] ? parts[i] : "", (parts[i] ? strlen(parts[i]) : 0) + 1); /* with its NUL */
 	*len = sb.len;
 	return sb.buf;
+}
+
+/* The upsert key of a kept indicator. */
+static char *
+ind_key(const struct emu *e, const struct indicator *x, size_t *len)
+{
+	json_t *o = ind_obj(x);
+	char *k = emu_key_of(e, x->tenant, o, len);
+	json_decref(o);
+	return k;
 }
 
 static struct kslot *
@@ -109,17 +118,34 @@ kmap_free(struct kmap *m)
 	*m = (struct kmap){0};
 }
 
+static struct interned *
+intern(struct emu *e, const char *s)
+{
+	size_t n = strlen(s);
+	struct kslot *k = kmap_find(&e->names, s, n, false);
+	if (k)
+		return e->interned[k->id];
+	struct interned *x = xmalloc(sizeof(*x) + n + 1);
+	x->active = 0;
+	memcpy(x->s, s, n + 1);
+	e->interned = xrealloc(e->interned, (e->ninterned + 1) * sizeof(*e->interned));
+	e->interned[e->ninterned] = x;
+	kmap_put(&e->names, xstrdup(s), n, (long long)e->ninterned++);
+	return x;
+}
+
+const char *
+emu_intern(struct emu *e, const char *s)
+{
+	return intern(e, s ? s : "")->s;
+}
+
 /* The tenant's count of active indicators, kept by index_at and
  * remove_at: the cap check runs for every imported item. */
 size_t *
 emu_active(struct emu *e, const char *tenant)
 {
-	for (size_t i = 0; i < e->ntcounts; i++)
-		if (strcmp(e->tcounts[i].tenant, tenant) == 0)
-			return &e->tcounts[i].n;
-	e->tcounts = xrealloc(e->tcounts, (e->ntcounts + 1) * sizeof(*e->tcounts));
-	e->tcounts[e->ntcounts] = (struct tcount){xstrdup(tenant), 0};
-	return &e->tcounts[e->ntcounts++].n;
+	return &intern(e, tenant)->active;
 }
 
 struct indicator *
@@ -135,18 +161,48 @@ emu_find_key(struct emu *e, const char *tenant, json_t *in)
 /* One line of the change log (GET /_emulator/changes): what happened to
  * which indicator, in order, so a test can replay the tenant's state
  * between any two calls. */
+#define CHANGES_KEPT 200000
+
 void
 emu_log_change(struct emu *e, const char *op, const struct indicator *x)
 {
-	if (json_array_size(e->changes) >= 200000)
-		json_array_remove(e->changes, 0);
-	json_t *o = x->obj;
-	json_array_append_new(e->changes,
-			      json_pack("{s:s, s:I, s:s, s:O, s:O, s:O, s:O, s:I}", "op", op, "id", (json_int_t)x->id,
-					"tenant", x->tenant, "type", json_object_get(o, "indicatorType"), "value",
-					json_object_get(o, "indicatorValue"), "action", json_object_get(o, "action"),
-					"createdBy", json_object_get(o, "createdBy"), "at_ms",
-					(json_int_t)emu_now_ms(e)));
+	json_t *o = ind_obj(x);
+	json_t *c = json_pack("{s:s, s:I, s:s, s:O, s:O, s:O, s:s, s:I}", "op", op, "id", (json_int_t)x->id, "tenant",
+			      x->tenant, "type", json_object_get(o, "indicatorType"), "value",
+			      json_object_get(o, "indicatorValue"), "action", json_object_get(o, "action"), "createdBy",
+			      x->by, "at_ms", (json_int_t)emu_now_ms(e));
+	json_decref(o);
+	if (e->changes.line == NULL)
+		e->changes.line = xcalloc(CHANGES_KEPT, sizeof(*e->changes.line));
+	size_t at = (e->changes.head + e->changes.n) % CHANGES_KEPT;
+	if (e->changes.n == CHANGES_KEPT) { /* the oldest goes */
+		free(e->changes.line[e->changes.head]);
+		e->changes.head = (e->changes.head + 1) % CHANGES_KEPT;
+	} else {
+		e->changes.n++;
+	}
+	e->changes.line[at] = json_dumps(c, JSON_COMPACT);
+	json_decref(c);
+}
+
+json_t *
+emu_changes(const struct emu *e)
+{
+	json_t *all = json_array();
+	for (size_t i = 0; i < e->changes.n; i++)
+		json_array_append_new(all,
+				      json_loads(e->changes.line[(e->changes.head + i) % CHANGES_KEPT], 0, NULL));
+	return all;
+}
+
+void
+emu_changes_clear(struct emu *e)
+{
+	for (size_t i = 0; i < e->changes.n; i++)
+		free(e->changes.line[(e->changes.head + i) % CHANGES_KEPT]);
+	free(e->changes.line);
+	e->changes.line = NULL;
+	e->changes.head = e->changes.n = 0;
 }
 
 void
@@ -154,12 +210,11 @@ emu_remove_at(struct emu *e, size_t i, const char *why)
 {
 	size_t n;
 	emu_log_change(e, why, &e->inds[i]);
-	char *k = emu_key_of(e, e->inds[i].tenant, e->inds[i].obj, &n);
+	char *k = ind_key(e, &e->inds[i], &n);
 	kmap_del(&e->keys, k, n);
 	free(k);
 	(*emu_active(e, e->inds[i].tenant))--;
-	free(e->inds[i].tenant);
-	json_decref(e->inds[i].obj);
+	free(e->inds[i].text);
 	memmove(&e->inds[i], &e->inds[i + 1], (e->ninds - i - 1) * sizeof(*e->inds));
 	e->ninds--;
 }
@@ -182,11 +237,17 @@ ind_free_all(struct emu *e)
 	e->inds = NULL;
 	e->inds_cap = 0;
 	kmap_free(&e->keys);
-	for (size_t i = 0; i < e->ntcounts; i++)
-		free(e->tcounts[i].tenant);
-	free(e->tcounts);
-	e->tcounts = NULL;
-	e->ntcounts = 0;
+}
+
+void
+emu_names_free(struct emu *e)
+{
+	kmap_free(&e->names);
+	for (size_t i = 0; i < e->ninterned; i++)
+		free(e->interned[i]);
+	free(e->interned);
+	e->interned = NULL;
+	e->ninterned = 0;
 }
 
 /* Indexes the indicator at position i (after it has its fields). */
@@ -194,7 +255,7 @@ void
 emu_index_at(struct emu *e, size_t i)
 {
 	size_t n;
-	char *k = emu_key_of(e, e->inds[i].tenant, e->inds[i].obj, &n);
+	char *k = ind_key(e, &e->inds[i], &n);
 	kmap_put(&e->keys, k, n, e->inds[i].id);
 	(*emu_active(e, e->inds[i].tenant))++;
 }
@@ -205,7 +266,7 @@ ind_reindex(struct emu *e)
 	kmap_free(&e->keys);
 	for (size_t i = 0; i < e->ninds; i++) {
 		size_t n;
-		char *k = emu_key_of(e, e->inds[i].tenant, e->inds[i].obj, &n);
+		char *k = ind_key(e, &e->inds[i], &n);
 		kmap_put(&e->keys, k, n, e->inds[i].id);
 	}
 }
