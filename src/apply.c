@@ -221,6 +221,11 @@ import_range(struct run *r, const size_t *todo, size_t k, int round, size_t *aga
 		stopped(r);
 		return;
 	}
+	char why[512];
+	/* The batch is built once it may go: a run waiting on the import
+	 * budget (most of a provider's tenants, most of the time) holds
+	 * none. Should the wait fail, mde_import fails the same way. */
+	(void)mde_await(r->m, MDE_EP_IMPORT, why, sizeof(why));
 	json_t *items = json_array();
 	for (size_t i = 0; i < k; i++)
 		json_array_append_new(items, model_import_item(r->c, &r->w[r->p->ops[todo[i]].want]));
@@ -228,7 +233,6 @@ import_range(struct run *r, const size_t *todo, size_t k, int round, size_t *aga
 	journal(r, s, "import", k, "sent", NULL);
 	json_t *res;
 	long status = 0;
-	char why[512];
 	enum err e = mde_import(r->m, items, &res, &status, why, sizeof(why));
 	json_decref(items);
 	if (e == ERR_HTTP && status == 400) {

@@ -61,6 +61,7 @@ const struct key config_keys[] = {
 	{S_SYNC, "renew_before", K_DUR, C(renew_before_s), 0, 365LL * 86400},
 	{S_SYNC, "max_delete", K_PCT, C(max_delete_pct), 0, 100},
 	{S_SYNC, "interval", K_DUR, C(interval_s), 60, 30LL * 86400},
+	{S_SYNC, "max_parallel_tenants", K_INT, C(max_parallel_tenants), 1, 100000},
 	{S_SYNC, "log_file", K_PATH, C(log_file), 0, 0},
 	{S_SYNC, "log_level", K_LOGLEVEL, C(log_level), 0, 0},
 	{S_SYNC, "log_format", K_LOGFMT, C(log_json), 0, 0},
@@ -183,6 +184,7 @@ config_defaults(void)
 	c->max_delete_pct = 25;
 	c->verify_device_groups = true;
 	c->interval_s = 86400;
+	c->max_parallel_tenants = 1000;
 	c->log_level = LOG_INFO;
 	c->cidr = CIDR_SKIP;
 	c->cidr_expand_max = 256;

@@ -118,6 +118,7 @@ struct config {
 	int max_delete_pct;        /* default 25 */
 	bool verify_device_groups; /* default yes: feeds' groups checked against MDE's */
 	long long interval_s;      /* default 24h */
+	long long max_parallel_tenants; /* tenants synced at once (default 1000) */
 	char *log_file;
 	enum log_level log_level; /* default info (for the log file) */
 	bool log_json;            /* log_format = json */

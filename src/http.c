@@ -32,12 +32,28 @@ struct sink {
 	long long max;
 	bool over;
 	struct http_reply *r;
+	const struct http_stream *stream; /* the request's, or NULL */
+	CURL *curl;
+	int streaming; /* -1: not known until the status is, 0: kept, 1: to stream */
+	bool stopped;  /* the stream said no more */
 };
 
 static size_t
 on_body(char *p, size_t sz, size_t n, void *ud)
 {
 	struct sink *s = ud;
+	if (s->stream && s->streaming < 0) {
+		long code = 0;
+		curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &code);
+		s->streaming = code >= 200 && code < 300;
+	}
+	if (s->streaming == 1) {
+		if (!s->stream->feed(s->stream->ctx, p, sz * n)) {
+			s->stopped = true;
+			return 0; /* aborts the transfer */
+		}
+		return sz * n;
+	}
 	if ((long long)(s->sb.len + sz * n) > s->max) {
 		s->over = true;
 		return 0; /* aborts the transfer */
@@ -349,12 +365,22 @@ enum err
 http_do(struct http *h, const struct http_req *q, struct http_reply *r)
 {
 	long long max = h->o.max_body > 0 ? h->o.max_body : LIMIT_HTTP_BODY_BYTES_DEFAULT;
+	if (q->stream)
+		q->stream->reset(q->stream->ctx);
 	if (stub) {
 		memset(r, 0, sizeof(*r));
-		return stub(stub_ctx, q, max, r);
+		enum err e = stub(stub_ctx, q, max, r);
+		if (e == ERR_OK && q->stream && r->status >= 200 && r->status < 300) {
+			r->streamed = true;
+			r->stream_stopped = !q->stream->feed(q->stream->ctx, r->body ? r->body : "", r->len);
+			free(r->body);
+			r->body = xstrdup("");
+			r->len = 0;
+		}
+		return e;
 	}
 	CURL *c = h->curl;
-	struct sink s = {.max = max, .r = r};
+	struct sink s = {.max = max, .r = r, .stream = q->stream, .curl = c, .streaming = -1};
 	struct curl_slist *hl = NULL;
 	char errbuf[CURL_ERROR_SIZE] = "";
 	struct guard g = {.curl = c, .on = q->no_private_redirect, .first = -1};
@@ -381,6 +407,11 @@ http_do(struct http *h, const struct http_req *q, struct http_reply *r)
 		return ERR_NET;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	r->streamed = s.streaming == 1;
+	if (s.stopped) { /* an answer came; what the stream found wrong is its to tell */
+		r->stream_stopped = true;
+		cc = CURLE_OK;
+	}
 	if (cc != CURLE_OK) {
 		failure(c, cc, q, &s, &g, errbuf, r);
 		sb_free(&s.sb);
@@ -394,11 +425,18 @@ http_do(struct http *h, const struct http_req *q, struct http_reply *r)
 }
 
 enum err
+http_send_stream(struct http *h, const char *method, const char *url, const char *const *headers, const char *body,
+		 size_t len, const struct http_stream *stream, struct http_reply *r)
+{
+	struct http_req q = {.method = method, .url = url, .stream = stream, .headers = headers, .body = body, .len = len};
+	return http_do(h, &q, r);
+}
+
+enum err
 http_send(struct http *h, const char *method, const char *url, const char *const *headers, const char *body, size_t len,
 	  struct http_reply *r)
 {
-	struct http_req q = {.method = method, .url = url, .headers = headers, .body = body, .len = len};
-	return http_do(h, &q, r);
+	return http_send_stream(h, method, url, headers, body, len, NULL, r);
 }
 
 bool

@@ -42,10 +42,24 @@ struct http_reply {
 	char *taxii_last;           /* X-TAXII-Date-Added-Last, or NULL */
 	char *www_authenticate;     /* WWW-Authenticate (a managed identity's challenge), or NULL */
 	char error[256];            /* what failed, for people */
+	bool streamed;              /* a 2xx body went to the request's stream (body is "") */
+	bool stream_stopped;        /* and the stream stopped it: what it said is its own */
+};
+
+/* A body read as it comes instead of kept whole (MDE's listings: a
+ * tenant's page of 10,000 indicators never sits in memory at once). Only
+ * a 2xx answer's body goes to feed; another's is kept, for its error.
+ * reset is called before every transfer (a retry starts over); feed
+ * returning false stops the transfer, and the reply says so. */
+struct http_stream {
+	void (*reset)(void *ctx);
+	bool (*feed)(void *ctx, const char *p, size_t n);
+	void *ctx;
 };
 
 struct http_req {
 	const char *method, *url;
+	const struct http_stream *stream; /* or NULL: the body is kept */
 	const char *const *headers; /* NULL-terminated, or NULL */
 	const char *body;           /* or NULL */
 	size_t len;
@@ -70,6 +84,9 @@ enum err http_do(struct http *h, const struct http_req *q, struct http_reply *r)
 /* http_do for an API call: no redirect, no file://. */
 enum err http_send(struct http *h, const char *method, const char *url, const char *const *headers, const char *body,
 		   size_t len, struct http_reply *r);
+/* http_send with the body of a 2xx answer read by stream (may be NULL). */
+enum err http_send_stream(struct http *h, const char *method, const char *url, const char *const *headers,
+			  const char *body, size_t len, const struct http_stream *stream, struct http_reply *r);
 void http_reply_free(struct http_reply *r);
 
 /*

@@ -110,6 +110,9 @@
 
 /* A page of MDE's listings ($top): the documented maximum (spec 3.1). */
 #define LIMIT_MDE_PAGE 10000
+/* One indicator of a listing, as JSON text: its longest fields (title,
+ * description, a URL value) are a few kB; a megabyte is a broken answer. */
+#define LIMIT_MDE_ITEM_BYTES (1 << 20)
 /* Devices read from /api/machines: a million is past any tenant. */
 #define LIMIT_MDE_MACHINES 1000000
 
@@ -124,6 +127,14 @@
 
 /* Rows of one MDE portal CSV import file (spec 6). */
 #define LIMIT_PORTAL_CSV_ROWS 500
+
+/* Files one tenant's run holds open at once: its state (database, WAL,
+ * shared memory, lock), MDE's and the sign-in's connections, a feed's
+ * fetch, with room to spare; and what the process keeps for itself (log,
+ * metrics, the feeds' parse). sync_all runs no more tenants at once than
+ * the open files limit allows by these. */
+#define LIMIT_FDS_PER_TENANT 12
+#define LIMIT_FDS_RESERVED 64
 
 /* Runs the state keeps (with their journals), and so the most status
  * and report may be asked to show (--runs). */

@@ -199,9 +199,9 @@ api_error(const struct http_reply *r, const char *method, const char *path, char
 	json_decref(j);
 }
 
-enum err
-mde_call(struct mde *m, enum mde_ep ep, const char *method, const char *path, json_t *body, long *status, json_t **out,
-	 char *why, size_t whysz)
+static enum err
+call(struct mde *m, enum mde_ep ep, const char *method, const char *path, json_t *body,
+     const struct http_stream *stream, long *status, json_t **out, char *why, size_t whysz)
 {
 	double deadline = mde_transport_now(m->t) + m->deadline_s;
 	char *url = xasprintf("%s%s", m->api, path);
@@ -219,8 +219,8 @@ mde_call(struct mde *m, enum mde_ep ep, const char *method, const char *path, js
 				      payload ? "Content-Type: application/json" : NULL, NULL};
 		struct http_reply r;
 		enum retry_verdict v;
-		e = mde_transport_send(m->t, ep, method, url, hdrs, payload, payload ? strlen(payload) : 0, deadline,
-				       &r, &v, why, whysz);
+		e = mde_transport_send_stream(m->t, ep, method, url, hdrs, payload, payload ? strlen(payload) : 0,
+					      stream, deadline, &r, &v, why, whysz);
 		mde_auth_header_free(auth);
 		if (e != ERR_OK) {
 			http_reply_free(&r);
@@ -236,7 +236,11 @@ mde_call(struct mde *m, enum mde_ep ep, const char *method, const char *path, js
 			continue;
 		}
 		if (r.status >= 200 && r.status < 300) {
-			if (out && r.len > 0) {
+			if (r.stream_stopped) {
+				set_why(why, whysz, "%s %s: HTTP %ld with a body that was refused", method,
+					mde_ep_name(ep), r.status);
+				e = ERR_PARSE;
+			} else if (out && r.len > 0) {
 				json_error_t je;
 				*out = json_loadb(r.body, r.len, JSON_REJECT_DUPLICATES, &je);
 				if (*out == NULL) {
@@ -260,6 +264,20 @@ mde_call(struct mde *m, enum mde_ep ep, const char *method, const char *path, js
 	return e;
 }
 
+enum err
+mde_call(struct mde *m, enum mde_ep ep, const char *method, const char *path, json_t *body, long *status, json_t **out,
+	 char *why, size_t whysz)
+{
+	return call(m, ep, method, path, body, NULL, status, out, why, whysz);
+}
+
+enum err
+mde_call_stream(struct mde *m, enum mde_ep ep, const char *path, const struct http_stream *stream, long *status,
+		char *why, size_t whysz)
+{
+	return call(m, ep, "GET", path, NULL, stream, status, NULL, why, whysz);
+}
+
 /* ---- endpoints ---- */
 
 static bool
@@ -269,11 +287,22 @@ same_id(const char *a, const char *b)
 }
 
 bool
+mde_claims_app(const struct mde *m, const json_t *ind)
+{
+	const char *app = json_string_value(json_object_get(ind, "application"));
+	return app && strcmp(app, m->application) == 0;
+}
+
+bool
+mde_owned_by(const struct mde *m, const char *by)
+{
+	return same_id(by, m->client_id) || same_id(by, m->created_by);
+}
+
+bool
 mde_owned(const struct mde *m, const json_t *ind)
 {
-	const char *by = json_string_value(json_object_get(ind, "createdBy"));
-	const char *app = json_string_value(json_object_get(ind, "application"));
-	return app && strcmp(app, m->application) == 0 && (same_id(by, m->client_id) || same_id(by, m->created_by));
+	return mde_claims_app(m, ind) && mde_owned_by(m, json_string_value(json_object_get(ind, "createdBy")));
 }
 
 void
@@ -289,72 +318,22 @@ mde_created_by(const struct mde *m)
 	return m->created_by;
 }
 
-enum err
-mde_list_all(struct mde *m, json_t **all, char *why, size_t whysz)
+bool
+mde_await(struct mde *m, enum mde_ep ep, char *why, size_t whysz)
 {
-	json_t *seen = json_object();
-	*all = json_array();
-	int page = m->list_page > 0 ? m->list_page : LIMIT_MDE_PAGE;
-	enum err e = ERR_OK;
-	for (long long skip = 0;; skip += page) {
-		char path[96];
-		long status;
-		json_t *out;
-		snprintf(path, sizeof(path), "/api/indicators?$top=%d&$skip=%lld", page, skip);
-		e = mde_call(m, MDE_EP_LIST, "GET", path, NULL, &status, &out, why, whysz);
-		if (e == ERR_HTTP && status == 404) {
-			/* Nothing (more) to list: some tenants answer an empty
-			 * page so (spec 9, empty-list). */
-			e = ERR_OK;
-			break;
-		}
-		if (e != ERR_OK)
-			break;
-		json_t *v = json_object_get(out, "value");
-		if (!json_is_array(v)) {
-			set_why(why, whysz, "GET %s: the answer has no \"value\" array", path);
-			json_decref(out);
-			e = ERR_PARSE;
-			break;
-		}
-		size_t i, n = json_array_size(v), fresh = 0;
-		json_t *ind;
-		json_array_foreach(v, i, ind) {
-			char idb[32];
-			const char *ids = mde_id(ind, idb);
-			/* A list that shifts under paging may repeat one. */
-			if (ids == NULL || json_object_get(seen, ids))
-				continue;
-			json_object_set_new(seen, ids, json_true());
-			if (ids == idb) /* every id comes out as text */
-				json_object_set_new(ind, "id", json_string(idb));
-			json_array_append(*all, ind);
-			fresh++;
-		}
-		json_decref(out);
-		if (n < (size_t)page)
-			break;
-		if (fresh == 0) {
-			/* A full page of what we have: $skip is not honoured. */
-			log_warn("list: the page at $skip=%lld repeats the last one; taking the %zu listed as all",
-				 skip, json_array_size(*all));
-			break;
-		}
-		if ((long long)json_array_size(*all) > m->list_max) {
-			set_why(why, whysz,
-				"list: MDE listed more than %lld indicators, past any tenant's cap; not "
-				"paging further",
-				m->list_max);
-			e = ERR_PARSE;
-			break;
-		}
-	}
-	json_decref(seen);
-	if (e != ERR_OK) {
-		json_decref(*all);
-		*all = NULL;
-	}
-	return e;
+	return mde_transport_await(m->t, ep, mde_transport_now(m->t) + m->deadline_s, why, whysz);
+}
+
+int
+mde_list_page(const struct mde *m)
+{
+	return m->list_page > 0 ? m->list_page : LIMIT_MDE_PAGE;
+}
+
+long long
+mde_list_max(const struct mde *m)
+{
+	return m->list_max;
 }
 
 enum err

@@ -50,11 +50,34 @@ const json_t *mde_roles(struct mde *m, char *why, size_t whysz);
 enum err mde_call(struct mde *m, enum mde_ep ep, const char *method, const char *path, json_t *body, long *status,
 		  json_t **out, char *why, size_t whysz);
 
-/* Lists every indicator the token may see, paging with $top and $skip
- * until a short page, a 404 (what some tenants answer for an empty page,
- * spec 9), or a page that repeats the last; fills *all (a JSON array)
- * with them, each once, each with its "id" as text. More indicators
- * than any tenant may hold is ERR_PARSE: nothing is trusted then. */
+/* Waits until a call to ep fits its budget, so that a caller builds a
+ * big request only when it can go (what waits holds little memory);
+ * false as mde_transport_await. */
+bool mde_await(struct mde *m, enum mde_ep ep, char *why, size_t whysz);
+
+/* mde_call of a GET whose 2xx body is read by stream as it comes
+ * (http.h); ERR_PARSE when the stream stopped it (the stream knows why). */
+enum err mde_call_stream(struct mde *m, enum mde_ep ep, const char *path, const struct http_stream *stream,
+			 long *status, char *why, size_t whysz);
+/* The listing's page size ($top) and the most indicators it takes. */
+int mde_list_page(const struct mde *m);
+long long mde_list_max(const struct mde *m);
+
+/* Called with each indicator of a listing (borrowed: keep what is needed);
+ * false stops the listing, why filled. */
+typedef bool (*mde_list_fn)(void *ctx, json_t *ind, char *why, size_t whysz);
+
+/*
+ * Lists every indicator the token may see (mde_list.c), paging with $top
+ * and $skip until a short page, a 404 (what some tenants answer for an
+ * empty page, spec 9), or a page that repeats the last, and hands each
+ * to fn once, with its "id" as text, as the page streams in: no page is
+ * held whole. More indicators than any tenant may hold is ERR_PARSE:
+ * nothing is trusted then. A page that is not a list of indicators is
+ * ERR_PARSE too (what fn was given before stands: callers drop it).
+ */
+enum err mde_list_each(struct mde *m, mde_list_fn fn, void *ctx, char *why, size_t whysz);
+/* mde_list_each into *all, a JSON array (for the verbs that show it). */
 enum err mde_list_all(struct mde *m, json_t **all, char *why, size_t whysz);
 
 /* The indicators whose value is value exactly ($filter, at most 100),
@@ -85,6 +108,10 @@ enum err mde_delete(struct mde *m, const char *id, char *why, size_t whysz);
  * id or what MDE was seen to put there for this app (mde_set_created_by;
  * spec 9, created-by)? Ids iocsync recorded are the caller's to check. */
 bool mde_owned(const struct mde *m, const json_t *ind);
+/* Does ind name this client's application (whoever created it)? And is
+ * by (a createdBy) this client, by its id or what MDE was seen to put? */
+bool mde_claims_app(const struct mde *m, const json_t *ind);
+bool mde_owned_by(const struct mde *m, const char *by);
 /* What MDE puts in createdBy for this app, when learned (NULL: only the
  * client id is known). */
 void mde_set_created_by(struct mde *m, const char *by);

@@ -1,5 +1,6 @@
 #include "mde_transport.h"
 
+#include <malloc.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,9 +117,10 @@ mde_transport_stats(const struct mde_transport *m)
 	return &m->st;
 }
 
-/* Waits for ep's budget; false when that would pass the deadline. */
+/* Waits for ep's budget; false when that would pass the deadline. The
+ * call that then goes is recorded by the caller (send records it). */
 static bool
-await_budget(struct mde_transport *m, enum mde_ep ep, double deadline, char *why, size_t whysz)
+await_budget(struct mde_transport *m, enum mde_ep ep, double deadline, double *at, char *why, size_t whysz)
 {
 	double now = mde_transport_now(m), w = ratelimit_wait(&m->rl[ep], now);
 	if (w > 0) {
@@ -127,8 +129,13 @@ await_budget(struct mde_transport *m, enum mde_ep ep, double deadline, char *why
 				eps[ep].name, w);
 			return false;
 		}
-		if (w >= 5)
+		if (w >= 5) {
 			log_info("%s: waiting %.0f s for the endpoint's rate limit", eps[ep].name, w);
+			/* What this run freed goes back to the system while it
+			 * waits: with many tenants in one process, most are
+			 * waiting at any moment (bench/tenants.py). */
+			malloc_trim(0);
+		}
 		progress_wait(eps[ep].name, w);
 		m->clk->sleep(m->clk->ctx, w);
 		m->st.waited_s += w;
@@ -138,8 +145,15 @@ await_budget(struct mde_transport *m, enum mde_ep ep, double deadline, char *why
 		set_why(why, whysz, "stopping on %s", signals_stop_name());
 		return false;
 	}
-	ratelimit_record(&m->rl[ep], now);
+	*at = now;
 	return true;
+}
+
+bool
+mde_transport_await(struct mde_transport *m, enum mde_ep ep, double deadline, char *why, size_t whysz)
+{
+	double at;
+	return await_budget(m, ep, deadline, &at, why, whysz);
 }
 
 enum err
@@ -147,13 +161,23 @@ mde_transport_send(struct mde_transport *m, enum mde_ep ep, const char *method, 
 		   const char *const *hdrs, const char *body, size_t len, double deadline, struct http_reply *r,
 		   enum retry_verdict *v, char *why, size_t whysz)
 {
+	return mde_transport_send_stream(m, ep, method, url, hdrs, body, len, NULL, deadline, r, v, why, whysz);
+}
+
+enum err
+mde_transport_send_stream(struct mde_transport *m, enum mde_ep ep, const char *method, const char *url,
+			  const char *const *hdrs, const char *body, size_t len, const struct http_stream *stream,
+			  double deadline, struct http_reply *r, enum retry_verdict *v, char *why, size_t whysz)
+{
 	for (unsigned attempt = 1;; attempt++) {
-		if (!await_budget(m, ep, deadline, why, whysz)) {
+		double at;
+		if (!await_budget(m, ep, deadline, &at, why, whysz)) {
 			*r = (struct http_reply){0};
 			return ERR_NET;
 		}
+		ratelimit_record(&m->rl[ep], at);
 		m->st.calls[ep]++;
-		http_send(m->h, method, url, hdrs, body, len, r);
+		http_send_stream(m->h, method, url, hdrs, body, len, stream, r);
 		*v = retry_decide(r->status, r->fail);
 		m->st.by_class[ep][r->status == 429           ? MDE_429
 					   : r->status >= 500 ? MDE_5XX

@@ -66,6 +66,9 @@ void mde_transport_free(struct mde_transport *t);
 /* The transport's clock, in seconds. */
 double mde_transport_now(const struct mde_transport *t);
 const struct mde_stats *mde_transport_stats(const struct mde_transport *t);
+/* Waits until a call to ep fits its budget, without making one; false
+ * (why filled) when that would pass the deadline or a stop was asked for. */
+bool mde_transport_await(struct mde_transport *t, enum mde_ep ep, double deadline, char *why, size_t whysz);
 
 /*
  * Sends one request to url with retries, waiting for ep's budget first.
@@ -77,5 +80,11 @@ const struct mde_stats *mde_transport_stats(const struct mde_transport *t);
 enum err mde_transport_send(struct mde_transport *t, enum mde_ep ep, const char *method, const char *url,
 			    const char *const *hdrs, const char *body, size_t len, double deadline,
 			    struct http_reply *r, enum retry_verdict *v, char *why, size_t whysz);
+/* mde_transport_send with a 2xx body read by stream (http.h), reset
+ * before every try. */
+enum err mde_transport_send_stream(struct mde_transport *t, enum mde_ep ep, const char *method, const char *url,
+				   const char *const *hdrs, const char *body, size_t len,
+				   const struct http_stream *stream, double deadline, struct http_reply *r,
+				   enum retry_verdict *v, char *why, size_t whysz);
 
 #endif

@@ -53,64 +53,102 @@ model_severity(const char *s)
 	return SEV_INFORMATIONAL;
 }
 
-struct have *
-model_haves(const struct mde *m, const json_t *list, const struct state *s, size_t *n)
+static void owner_learned(struct mde *m, struct store *st, const char *by);
+
+/* The listing as it streams, each indicator made a have at once. */
+struct listing {
+	struct mde *m;
+	const struct state *s;
+	struct have *h;
+	size_t n, cap;
+	char *canon;
+	char *learn_by; /* createdBy of the first listed indicator iocsync recorded making */
+};
+
+static bool
+listed(void *ctx, json_t *x, char *why, size_t whysz)
 {
-	size_t cnt = json_array_size(list), k = 0;
-	struct have *h = xcalloc(cnt ? cnt : 1, sizeof(*h));
-	char *canon = xmalloc(LIMIT_VALUE_BYTES + 32);
-	for (size_t i = 0; i < cnt; i++) {
-		const json_t *x = json_array_get(list, i);
-		if (!json_is_object(x))
-			continue;
-		char idb[32];
-		const char *ids = mde_id(x, idb);
-		const char *val = json_string_value(json_object_get(x, "indicatorValue"));
-		if (ids == NULL || val == NULL)
-			continue;
-		struct have *y = &h[k++];
-		y->id = xstrdup(ids);
-		y->type = (enum ioc_type)model_type(json_string_value(json_object_get(x, "indicatorType")));
-		if (ioc_canon_as(y->type, val, canon, LIMIT_VALUE_BYTES + 32)) {
-			y->value = xstrdup(canon);
-		} else {
-			y->value = xstrdup(val);
-			if (y->type >= IOC_MD5) /* hashes compare in lower case, whatever else they hold */
-				for (char *p = y->value; *p; p++)
-					*p = (char)lc((unsigned char)*p);
-		}
-		y->action = model_action(json_string_value(json_object_get(x, "action")));
-		y->owned = state_made(s, y->id, (int)y->type, y->value) || mde_owned(m, x);
-		const char *who = json_string_value(json_object_get(x, "createdByDisplayName"));
-		if (who == NULL || *who == '\0')
-			who = json_string_value(json_object_get(x, "createdBy"));
-		y->owner = xstrdup(who ? who : "");
-		y->expire_at = parse_time(json_string_value(json_object_get(x, "expirationTime")));
-		json_t *g = json_object_get(x, "rbacGroupNames");
-		size_t ng = json_array_size(g);
-		const char **groups = xcalloc(ng ? ng : 1, sizeof(*groups));
-		size_t gi = 0;
-		for (size_t j = 0; j < ng; j++)
-			if (json_is_string(json_array_get(g, j)))
-				groups[gi++] = json_string_value(json_array_get(g, j));
-		y->attrs = plan_attr_hash(y->action, model_severity(json_string_value(json_object_get(x, "severity"))),
-					  json_string_value(json_object_get(x, "title")),
-					  json_string_value(json_object_get(x, "description")),
-					  json_string_value(json_object_get(x, "recommendedActions")), groups, gi,
-					  json_is_true(json_object_get(x, "generateAlert")),
-					  json_string_value(json_object_get(x, "educateUrl")));
-		free(groups);
+	(void)why, (void)whysz;
+	struct listing *l = ctx;
+	char idb[32];
+	const char *ids = mde_id(x, idb);
+	const char *val = json_string_value(json_object_get(x, "indicatorValue"));
+	if (ids == NULL || val == NULL)
+		return true;
+	xgrow((void **)&l->h, &l->cap, l->n + 1, sizeof(*l->h));
+	struct have *y = &l->h[l->n++];
+	*y = (struct have){.id = xstrdup(ids)};
+	y->type = (enum ioc_type)model_type(json_string_value(json_object_get(x, "indicatorType")));
+	bool canonical = ioc_canon_as(y->type, val, l->canon, LIMIT_VALUE_BYTES + 32);
+	if (canonical) {
+		y->value = xstrdup(l->canon);
+	} else {
+		y->value = xstrdup(val);
+		if (y->type >= IOC_MD5) /* hashes compare in lower case, whatever else they hold */
+			for (char *p = y->value; *p; p++)
+				*p = (char)lc((unsigned char)*p);
 	}
-	free(canon);
-	*n = k;
-	return h;
+	y->action = model_action(json_string_value(json_object_get(x, "action")));
+	y->owned = state_made(l->s, y->id, (int)y->type, y->value);
+	const char *by = json_string_value(json_object_get(x, "createdBy"));
+	/* Whether it says it is iocsync's waits for the whole listing: what
+	 * MDE puts in createdBy may be learned from a later indicator. */
+	if (!y->owned && mde_owned(l->m, x))
+		y->owned = true;
+	else if (!y->owned && by && mde_claims_app(l->m, x))
+		y->by = xstrdup(by);
+	if (l->learn_by == NULL && by && *by && canonical && strset_get(l->s->ids, ids, strlen(ids)) >= 0 &&
+	    state_made(l->s, ids, (int)y->type, l->canon))
+		l->learn_by = xstrdup(by);
+	const char *who = json_string_value(json_object_get(x, "createdByDisplayName"));
+	if (who == NULL || *who == '\0')
+		who = by;
+	y->owner = xstrdup(who ? who : "");
+	y->expire_at = parse_time(json_string_value(json_object_get(x, "expirationTime")));
+	json_t *g = json_object_get(x, "rbacGroupNames");
+	size_t ng = json_array_size(g);
+	const char **groups = xcalloc(ng ? ng : 1, sizeof(*groups));
+	size_t gi = 0;
+	for (size_t j = 0; j < ng; j++)
+		if (json_is_string(json_array_get(g, j)))
+			groups[gi++] = json_string_value(json_array_get(g, j));
+	y->attrs = plan_attr_hash(y->action, model_severity(json_string_value(json_object_get(x, "severity"))),
+				  json_string_value(json_object_get(x, "title")),
+				  json_string_value(json_object_get(x, "description")),
+				  json_string_value(json_object_get(x, "recommendedActions")), groups, gi,
+				  json_is_true(json_object_get(x, "generateAlert")),
+				  json_string_value(json_object_get(x, "educateUrl")));
+	free(groups);
+	return true;
+}
+
+struct have *
+model_list(struct mde *m, struct store *st, const struct state *s, size_t *n, bool *learned, char *why,
+	   size_t whysz)
+{
+	struct listing l = {.m = m, .s = s, .canon = xmalloc(LIMIT_VALUE_BYTES + 32)};
+	enum err e = mde_list_each(m, listed, &l, why, whysz);
+	free(l.canon);
+	*learned = e == ERR_OK && l.learn_by;
+	if (*learned)
+		owner_learned(m, st, l.learn_by);
+	free(l.learn_by);
+	if (e != ERR_OK) {
+		model_haves_free(l.h, l.n);
+		return NULL;
+	}
+	for (size_t i = 0; i < l.n; i++) /* what says it is iocsync's, now that createdBy is known */
+		if (l.h[i].by && mde_owned_by(m, l.h[i].by))
+			l.h[i].owned = true;
+	*n = l.n;
+	return l.h ? l.h : xcalloc(1, sizeof(*l.h));
 }
 
 void
 model_haves_free(struct have *h, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		free(h[i].id), free(h[i].value), free(h[i].owner);
+		free(h[i].id), free(h[i].value), free(h[i].owner), free(h[i].by);
 	free(h);
 }
 
@@ -169,31 +207,6 @@ owner_learned(struct mde *m, struct store *st, const char *by)
 	if (store_meta_set(st, k, by) != ERR_OK)
 		log_warn("state: cannot keep what MDE puts in createdBy (it is learned again)");
 	free(k);
-}
-
-bool
-model_owner_from_list(struct mde *m, struct store *st, const json_t *list, const struct state *s)
-{
-	char *canon = xmalloc(LIMIT_VALUE_BYTES + 32);
-	bool found = false;
-	size_t i;
-	json_t *x;
-	json_array_foreach(list, i, x) {
-		char idb[32];
-		const char *id = mde_id(x, idb);
-		const char *v = json_string_value(json_object_get(x, "indicatorValue"));
-		const char *by = json_string_value(json_object_get(x, "createdBy"));
-		int t = model_type(json_string_value(json_object_get(x, "indicatorType")));
-		if (id == NULL || v == NULL || by == NULL || *by == '\0' || strset_get(s->ids, id, strlen(id)) < 0)
-			continue;
-		if (!ioc_canon_as((enum ioc_type)t, v, canon, LIMIT_VALUE_BYTES + 32) || !state_made(s, id, t, canon))
-			continue;
-		owner_learned(m, st, by);
-		found = true;
-		break;
-	}
-	free(canon);
-	return found;
 }
 
 /* The filter names the value as MDE returned it (its own normalised

@@ -24,11 +24,17 @@ int model_type(const char *s);
 int model_action(const char *s);
 int model_severity(const char *s);
 
-/* What MDE holds (its list), compared as iocsync compares its own: each
- * value in its canonical form (MDE may normalise its own way, spec 9
- * normalize), and owned when iocsync recorded its id or it says it is
- * iocsync's (mde_owned). *n haves; free with model_haves_free. */
-struct have *model_haves(const struct mde *m, const json_t *list, const struct state *s, size_t *n);
+/*
+ * What MDE holds, listed (mde_list_each) into compact haves as it streams,
+ * compared as iocsync compares its own: each value in its canonical form
+ * (MDE may normalise its own way, spec 9 normalize), and owned when
+ * iocsync recorded its id or it says it is iocsync's (mde_owned). On the
+ * way it learns what MDE puts in createdBy for this app from an indicator
+ * iocsync recorded making (*learned; kept in st). *n haves, free with
+ * model_haves_free; NULL with why when the listing failed.
+ */
+struct have *model_list(struct mde *m, struct store *st, const struct state *s, size_t *n, bool *learned, char *why,
+			size_t whysz);
 void model_haves_free(struct have *h, size_t n);
 
 /* One indicator as sent to MDE (a new reference). Every field iocsync
@@ -40,9 +46,6 @@ json_t *model_import_item(const struct config *c, struct want *w);
 /* Tells m what the state learned MDE puts in createdBy for this app
  * (spec 9, created-by), so that mde_owned knows it. */
 void model_load_owner(struct mde *m, struct store *st);
-/* Learns createdBy from a listed indicator whose id iocsync recorded
- * when it created it; false when none is listed. */
-bool model_owner_from_list(struct mde *m, struct store *st, const json_t *list, const struct state *s);
 /* Reads back indicator id (MDE's value as it returned it) to learn
  * what MDE puts in createdBy for this app, and keeps it in st. */
 void model_learn_owner(struct mde *m, struct store *st, const char *value, const char *id);

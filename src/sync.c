@@ -17,6 +17,7 @@
 #include "apply.h"
 #include "desired.h"
 #include "fw_push.h"
+#include "iocsync_limits.h"
 #include "log.h"
 #include "metrics.h"
 #include "model.h"
@@ -135,16 +136,15 @@ static bool
 pass_list(struct pass *x)
 {
 	char why[512];
-	json_t *list = NULL;
-	if (mde_list_all(x->m, &list, why, sizeof(why)) != ERR_OK) {
+	bool learned;
+	x->r.h = model_list(x->m, x->st, &x->s, &x->r.nh, &learned, why, sizeof(why));
+	if (x->r.h == NULL) {
 		log_error("%s: cannot list MDE's indicators: %s", x->o->verb, why);
 		snprintf(x->msg, sizeof(x->msg), "list: %s", why);
 		return false;
 	}
-	if (model_owner_from_list(x->m, x->st, list, &x->s))
+	if (learned)
 		x->r.learn_owner = false;
-	x->r.h = model_haves(x->m, list, &x->s, &x->r.nh);
-	json_decref(list);
 	return true;
 }
 
@@ -372,23 +372,66 @@ sync_run(const struct config *c, const struct sync_opts *o)
 	return rc;
 }
 
+/* One tenant's run in sync_all: its configuration is made when a worker
+ * takes it and freed when the run ends, so memory follows the tenants
+ * running, not the tenants configured. */
 struct job {
-	struct config *c;
-	struct sync_opts o;
-	char *buf;
+	char *buf; /* what the run printed, shown in configuration order at the end */
 	size_t len;
 	int rc;
-	pthread_t th;
+};
+
+struct pool {
+	const struct config *c;
+	const struct sync_opts *o;
+	struct job *jobs;
+	size_t next; /* the next tenant to take, under mu */
+	pthread_mutex_t mu;
 };
 
 static void *
-job_run(void *v)
+pool_worker(void *v)
 {
-	struct job *j = v;
-	log_set_context(j->c->tenant_name);
-	j->rc = sync_run(j->c, &j->o);
-	log_set_context(NULL);
-	return NULL;
+	struct pool *p = v;
+	for (;;) {
+		pthread_mutex_lock(&p->mu);
+		size_t i = p->next++;
+		pthread_mutex_unlock(&p->mu);
+		if (i >= p->c->ntenants)
+			return NULL;
+		struct job *j = &p->jobs[i];
+		struct sync_opts o = *p->o;
+		struct config *t = config_tenant(p->c, i);
+		o.out = open_memstream(&j->buf, &j->len);
+		if (o.out == NULL) {
+			log_error("tenant %s: cannot start its run", p->c->tenants[i].name);
+			j->rc = EXIT_FAIL;
+		} else {
+			log_set_context(t->tenant_name);
+			j->rc = sync_run(t, &o);
+			log_set_context(NULL);
+			fclose(o.out);
+		}
+		config_free(t);
+	}
+}
+
+/* How many tenants may run at once: max_parallel_tenants, and what the
+ * descriptor limit allows (each run holds its state's files and MDE's
+ * connections). The soft limit is raised to the hard one first. */
+static size_t
+pool_size(const struct config *c)
+{
+	size_t n = c->ntenants < (size_t)c->max_parallel_tenants ? c->ntenants : (size_t)c->max_parallel_tenants;
+	size_t fit = fd_room(LIMIT_FDS_RESERVED) / LIMIT_FDS_PER_TENANT;
+	if (fit < 1)
+		fit = 1;
+	if (n > fit) {
+		log_warn("sync: %zu tenants at once, not %zu: the open files limit (ulimit -n) allows no more", fit,
+			 n);
+		n = fit;
+	}
+	return n;
 }
 
 int
@@ -397,34 +440,29 @@ sync_all(const struct config *c, const struct sync_opts *o)
 	if (c->ntenants == 0)
 		return sync_run(c, o);
 	FILE *fp = o->out ? o->out : stdout;
-	struct job *jobs = xcalloc(c->ntenants, sizeof(*jobs));
+	struct pool p = {.c = c, .o = o, .jobs = xcalloc(c->ntenants, sizeof(*p.jobs))};
+	pthread_mutex_init(&p.mu, NULL);
+	size_t nw = pool_size(c), started = 0;
+	pthread_t *th = xcalloc(nw, sizeof(*th));
 	/* A run's stack is the main thread's size (8 MiB), not the default
 	 * of a thread under every tool (valgrind gives less). */
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 16u << 20);
-	for (size_t i = 0; i < c->ntenants; i++) {
-		struct job *j = &jobs[i];
-		j->c = config_tenant(c, i);
-		j->o = *o;
-		j->o.out = open_memstream(&j->buf, &j->len);
-		if (j->o.out == NULL || pthread_create(&j->th, &attr, job_run, j) != 0) {
-			log_error("tenant %s: cannot start its run", c->tenants[i].name);
-			if (j->o.out)
-				fclose(j->o.out);
-			j->o.out = NULL;
-			j->rc = EXIT_FAIL;
-		}
-	}
+	for (size_t i = 0; i < nw; i++)
+		if (pthread_create(&th[started], &attr, pool_worker, &p) == 0)
+			started++;
 	pthread_attr_destroy(&attr);
+	if (started == 0) /* no thread at all: this one runs them */
+		pool_worker(&p);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	free(th);
+	pthread_mutex_destroy(&p.mu);
 	bool any_fail = false, any_usage = false, any_pending = false;
 	json_t *all = o->json ? json_object() : NULL;
 	for (size_t i = 0; i < c->ntenants; i++) {
-		struct job *j = &jobs[i];
-		if (j->o.out) {
-			pthread_join(j->th, NULL);
-			fclose(j->o.out);
-		}
+		struct job *j = &p.jobs[i];
 		any_fail |= j->rc == EXIT_FAIL;
 		if (o->dry_run) /* plan: 2 is "changes pending", its errors are 1 */
 			any_pending |= j->rc == 2;
@@ -439,7 +477,6 @@ sync_all(const struct config *c, const struct sync_opts *o)
 				j->buf ? j->buf : "");
 		}
 		free(j->buf);
-		config_free(j->c);
 	}
 	if (all) {
 		json_t *doc = json_pack("{s:o}", "tenants", all);
@@ -447,7 +484,7 @@ sync_all(const struct config *c, const struct sync_opts *o)
 		fputc('\n', fp);
 		json_decref(doc);
 	}
-	free(jobs);
+	free(p.jobs);
 	if (o->dry_run)
 		return any_fail ? EXIT_FAIL : any_pending ? 2 : EXIT_OK;
 	return any_usage ? EXIT_USAGE : any_fail ? EXIT_FAIL : EXIT_OK;

@@ -96,6 +96,11 @@ enum err file_write_atomic(const char *path, const void *buf, size_t len, unsign
  * service can still write it. Does nothing otherwise. */
 void file_adopt_dir_owner(const char *path);
 
+/* Raises the soft limit of open files to the hard one (systemd gives
+ * 1024 of 524288: a program that uses poll, not select, is to raise it
+ * itself) and returns how many more than reserve it allows. */
+size_t fd_room(size_t reserve);
+
 /* Writes s (NULL: empty) as one CSV cell (RFC 4180), quoted when it
  * must be or always_quote; a cell a spreadsheet would take for a
  * formula (it starts with = + - @ TAB or CR) is quoted with a ' before

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -298,4 +299,20 @@ file_adopt_dir_owner(const char *path)
 	if (lchown(path, d.st_uid, d.st_gid) != 0)
 		fprintf(stderr, "iocsync: warning: %s: cannot give it to the owner of its directory (uid %u): %s\n",
 			path, (unsigned)d.st_uid, strerror(errno));
+}
+
+size_t
+fd_room(size_t reserve)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 0;
+	if (rl.rlim_cur < rl.rlim_max) {
+		struct rlimit up = {rl.rlim_max, rl.rlim_max};
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			rl = up;
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t)SIZE_MAX / 2)
+		return SIZE_MAX / 2;
+	return rl.rlim_cur > reserve ? (size_t)rl.rlim_cur - reserve : 0;
 }

@@ -614,11 +614,13 @@ test_mde_id_text_or_number(void **state)
 enum list_mode {
 	LIST_404,
 	LIST_REPEAT,
-	LIST_ENDLESS
+	LIST_ENDLESS,
+	LIST_BODY
 };
 struct list_stub {
 	enum list_mode mode;
-	int lists; /* list requests answered */
+	int lists;        /* list requests answered */
+	const char *body; /* LIST_BODY: the one page */
 };
 
 /* A token, then list pages of 2 ($top=2): 404 for nothing; a server
@@ -633,6 +635,8 @@ list_stub(void *ctx, const struct http_req *q, long long max_body, struct http_r
 	r->status = 200;
 	if (strstr(q->url, "/oauth2/")) {
 		sb_adds(&sb, "{\"token_type\":\"Bearer\",\"expires_in\":3599,\"access_token\":\"a.e30.c\"}");
+	} else if (ls->mode == LIST_BODY) {
+		sb_adds(&sb, ls->body);
 	} else if (ls->mode == LIST_404) {
 		r->status = 404;
 		sb_adds(&sb, "{\"error\":{\"code\":\"NotFound\",\"message\":\"none\",\"target\":\"x\"}}");
@@ -681,7 +685,7 @@ test_list_paging_stops_on_404_repeat_and_past_the_cap(void **state)
 		{LIST_ENDLESS, ERR_PARSE, 0, (15000 + LIMIT_MDE_LIST_SLACK) / 2 + 1},
 	};
 	for (size_t i = 0; i < NELEM(cases); i++) {
-		struct list_stub ls = {cases[i].mode, 0};
+		struct list_stub ls = {.mode = cases[i].mode};
 		http_set_stub(list_stub, &ls);
 		struct mde *m = mde_new(c, &clk, why, sizeof(why));
 		assert_non_null(m);
@@ -695,6 +699,70 @@ test_list_paging_stops_on_404_repeat_and_past_the_cap(void **state)
 				fail_msg("%s", why);
 		}
 		assert_int_equal(ls.lists, cases[i].lists);
+		mde_free(m);
+	}
+	http_set_stub(NULL, NULL);
+	config_free(c);
+	sb_free(&errs);
+}
+
+/* The listing is read as it streams (mde_list.c): the page's shape is
+ * checked by a scanner, each element by jansson. What is not a list of
+ * indicators is refused whole, never taken in part. */
+static void
+test_list_page_shapes(void **state)
+{
+	(void)state;
+	struct strbuf errs = {0};
+	struct config *c = config_load_string(
+		"t.conf",
+		"[mde]\ntenant_id = 00000000-0000-0000-0000-000000000001\n"
+		"client_id = 11111111-1111-1111-1111-111111111111\nclient_secret_env = IOCSYNC_TEST_SECRET\n"
+		"cloud = custom\napi_url = https://mde.invalid\nlogin_url = https://login.invalid\nrate_limit_percent = 0\n",
+		&errs);
+	if (c == NULL)
+		fail_msg("%s", errs.buf);
+	setenv("IOCSYNC_TEST_SECRET", "s", 1);
+	struct fake_clock fc = {0};
+	struct clock clk = {fake_now, fake_sleep, &fc};
+	static const struct {
+		const char *body;
+		size_t n;          /* indicators taken; (size_t)-1: refused */
+		const char *why;   /* in the error when refused */
+	} cases[] = {
+		{"{\"value\":[]}", 0, NULL},
+		{" {\"@odata.context\":\"x}]\\\"[{\",\"value\":[{\"id\":7,\"indicatorValue\":\"a}{\\\"\"},"
+		 "{\"id\":\"8\",\"x\":{\"y\":[1,{\"z\":\"]\"}]}}],\"more\":{\"value\":[]},\"n\":null} \n",
+		 2, NULL},
+		{"{\"value\":[{\"id\":\"1\"}],\"value\":[]}", (size_t)-1, "given twice"},
+		{"{\"a\":1,\"a\":2,\"value\":[]}", (size_t)-1, "given twice"},
+		{"{\"value\":{\"id\":\"1\"}}", (size_t)-1, "not an array"},
+		{"{\"value\":null}", (size_t)-1, "not an array"},
+		{"{\"value\":[{\"id\":\"1\"},2]}", (size_t)-1, "not an object"},
+		{"{\"value\":[{\"id\":\"1\",\"id\":\"2\"}]}", (size_t)-1, "not JSON"},
+		{"{\"value\":[{\"id\":\"1\"}", (size_t)-1, "ends early"},
+		{"{\"value\":[{\"id\":\"1\"}]}x", (size_t)-1, "after the page"},
+		{"[{\"id\":\"1\"}]", (size_t)-1, "not a JSON object"},
+		{"{\"values\":[{\"id\":\"1\"}]}", (size_t)-1, "no \"value\" array"},
+		{"", (size_t)-1, "ends early"},
+	};
+	for (size_t i = 0; i < NELEM(cases); i++) {
+		struct list_stub ls = {.mode = LIST_BODY, .body = cases[i].body};
+		char why[400] = "";
+		json_t *all = NULL;
+		http_set_stub(list_stub, &ls);
+		struct mde *m = mde_new(c, &clk, why, sizeof(why));
+		assert_non_null(m);
+		enum err e = mde_list_all(m, &all, why, sizeof(why));
+		if (cases[i].n == (size_t)-1) {
+			if (e != ERR_PARSE || all != NULL || strstr(why, cases[i].why) == NULL)
+				fail_msg("case %zu: %d, %s", i, (int)e, why);
+		} else {
+			if (e != ERR_OK)
+				fail_msg("case %zu: %s", i, why);
+			assert_int_equal(json_array_size(all), cases[i].n);
+			json_decref(all);
+		}
 		mde_free(m);
 	}
 	http_set_stub(NULL, NULL);
@@ -723,6 +791,7 @@ main(void)
 		cmocka_unit_test(test_attr_hash_and_retryable),
 		cmocka_unit_test(test_mde_id_text_or_number),
 		cmocka_unit_test(test_list_paging_stops_on_404_repeat_and_past_the_cap),
+		cmocka_unit_test(test_list_page_shapes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
