@@ -24,6 +24,8 @@ ctl_reset(struct emu *e, json_t *in, struct reply *r)
 	json_array_clear(e->log);
 	free(e->faults);
 	e->faults = NULL;
+	free(e->fault_tenant);
+	e->fault_tenant = NULL;
 	e->nfaults = e->fault_pos = 0;
 	memset(e->fault_pm, 0, sizeof(e->fault_pm));
 	e->fault_rng = 1;

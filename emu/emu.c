@@ -249,6 +249,7 @@ emu_free(struct emu *e)
 	}
 	free(e->wins);
 	free(e->faults);
+	free(e->fault_tenant);
 	for (size_t i = 0; i < e->njti; i++)
 		free(e->used_jti[i]);
 	free(e->used_jti);
@@ -373,9 +374,12 @@ emu_faults_set(struct emu *e, json_t *in, struct reply *r)
 {
 	json_t *seq = json_object_get(in, "sequence"), *probs = json_object_get(in, "probabilities"), *el;
 	json_t *seed = json_object_get(in, "seed"), *slow = json_object_get(in, "slow_ms");
+	json_t *tenant = json_object_get(in, "tenant");
 	const char *k;
 	size_t i;
 
+	free(e->fault_tenant);
+	e->fault_tenant = json_is_string(tenant) ? xstrdup(json_string_value(tenant)) : NULL;
 	free(e->faults);
 	e->faults = NULL;
 	e->nfaults = e->fault_pos = 0;
@@ -604,7 +608,7 @@ emu_handle(struct emu *e, const struct request *q0, struct reply *r)
 		goto done;
 	}
 	a = &tok_app;
-	int f = next_fault(e);
+	int f = e->fault_tenant && strcmp(e->fault_tenant, a->tenant) != 0 ? 0 : next_fault(e);
 	if (f == FAULT_SLOW || f == FAULT_RESET || f == FAULT_TRUNCATE) {
 		/* on the wire, after the request has done its work */
 		r->fault = (enum fault)f;

@@ -155,6 +155,7 @@ struct emu {
 	} * *interned;
 	size_t ninterned;
 	long long next_id;
+	long long expiry_due; /* no indicator expires before this (emulator clock, seconds; 0: none may) */
 	struct window *wins;
 	size_t nwins;
 	long long clock_offset_ms;                   /* advanced by the control plane */
@@ -181,6 +182,7 @@ struct emu {
 	unsigned fault_pm[8]; /* per mille, indexed like fault_names */
 	uint64_t fault_rng;
 	unsigned slow_ms;
+	char *fault_tenant; /* only this tenant's calls take faults (NULL: every call) */
 	bool item_fault; /* this import: odd items fail as if transiently */
 	char **used_jti;
 	size_t njti;
@@ -367,12 +369,16 @@ size_t emu_lower_bound(const struct emu *e, long long id);
 struct indicator *emu_find_num(struct emu *e, long long id, size_t *at);
 /* The indicator body in would update, or NULL. */
 struct indicator *emu_find_key(struct emu *e, const char *tenant, json_t *in);
-/* One change, into the change log (/_emulator/changes). */
-void emu_log_change(struct emu *e, const char *op, const struct indicator *x);
+/* One change, into the change log (/_emulator/changes); obj is x as
+ * the API shows it, when at hand (NULL: read from x). */
+void emu_log_change(struct emu *e, const char *op, const struct indicator *x, const json_t *obj);
 /* Removes indicator i (why: deleted, expired), logged. */
 void emu_remove_at(struct emu *e, size_t i, const char *why);
-/* Puts indicator i into the key index. */
-void emu_index_at(struct emu *e, size_t i);
+/* Puts indicator i into the key index; obj as for emu_log_change. It
+ * also notes when i expires. */
+void emu_index_at(struct emu *e, size_t i, const json_t *obj);
+/* Notes that x expires (its expire_at, when set): ind_expire looks then. */
+void emu_expiry_note(struct emu *e, const struct indicator *x);
 
 /* control.c: the control plane, for a path under /_emulator/. */
 void emu_control(struct emu *e, const struct request *q, struct reply *r);

@@ -193,8 +193,10 @@ upsert_apply(struct emu *e, const struct app *a, json_t *o, struct verdict *v)
 	}
 	ind_keep(e, x, obj);
 	if (fresh)
-		emu_index_at(e, (size_t)(x - e->inds));
-	emu_log_change(e, fresh ? "create" : "update", x);
+		emu_index_at(e, (size_t)(x - e->inds), obj);
+	else
+		emu_expiry_note(e, x);
+	emu_log_change(e, fresh ? "create" : "update", x, obj);
 	return obj;
 }
 
@@ -575,11 +577,11 @@ ind_load(struct emu *e, json_t *o, char *why, size_t whysz)
 	struct indicator *x = &e->inds[pos];
 	*x = (struct indicator){.id = id, .tenant = emu_intern(e, tenant)};
 	ind_keep(e, x, res);
-	emu_index_at(e, pos);
 	long long ms;
 	json_t *exp = json_object_get(res, "expirationTime");
 	if (json_is_string(exp) && emu_time_parse(json_string_value(exp), &ms))
 		x->expire_at = ms / 1000;
+	emu_index_at(e, pos, res);
 	if (id >= e->next_id)
 		e->next_id = id + 1;
 	return true;

@@ -164,9 +164,9 @@ emu_find_key(struct emu *e, const char *tenant, json_t *in)
 #define CHANGES_KEPT 200000
 
 void
-emu_log_change(struct emu *e, const char *op, const struct indicator *x)
+emu_log_change(struct emu *e, const char *op, const struct indicator *x, const json_t *obj)
 {
-	json_t *o = ind_obj(x);
+	json_t *o = obj ? json_incref((json_t *)obj) : ind_obj(x);
 	json_t *c = json_pack("{s:s, s:I, s:s, s:O, s:O, s:O, s:s, s:I}", "op", op, "id", (json_int_t)x->id, "tenant",
 			      x->tenant, "type", json_object_get(o, "indicatorType"), "value",
 			      json_object_get(o, "indicatorValue"), "action", json_object_get(o, "action"), "createdBy",
@@ -209,7 +209,7 @@ void
 emu_remove_at(struct emu *e, size_t i, const char *why)
 {
 	size_t n;
-	emu_log_change(e, why, &e->inds[i]);
+	emu_log_change(e, why, &e->inds[i], NULL);
 	char *k = ind_key(e, &e->inds[i], &n);
 	kmap_del(&e->keys, k, n);
 	free(k);
@@ -220,12 +220,27 @@ emu_remove_at(struct emu *e, size_t i, const char *why)
 }
 
 void
+emu_expiry_note(struct emu *e, const struct indicator *x)
+{
+	if (x->expire_at && (e->expiry_due == 0 || x->expire_at < e->expiry_due))
+		e->expiry_due = x->expire_at;
+}
+
+/* Removes what has expired. Every call looks only when something may
+ * have: a provider's test holds millions, and this runs for every call. */
+void
 ind_expire(struct emu *e)
 {
 	long long now = emu_now_ms(e) / 1000;
-	for (size_t i = e->ninds; i-- > 0;)
+	if (e->expiry_due == 0 || e->expiry_due > now)
+		return;
+	e->expiry_due = 0;
+	for (size_t i = e->ninds; i-- > 0;) {
 		if (e->inds[i].expire_at && e->inds[i].expire_at <= now)
 			emu_remove_at(e, i, "expire");
+		else
+			emu_expiry_note(e, &e->inds[i]);
+	}
 }
 
 void
@@ -252,10 +267,11 @@ emu_names_free(struct emu *e)
 
 /* Indexes the indicator at position i (after it has its fields). */
 void
-emu_index_at(struct emu *e, size_t i)
+emu_index_at(struct emu *e, size_t i, const json_t *obj)
 {
 	size_t n;
-	char *k = ind_key(e, &e->inds[i], &n);
+	char *k = obj ? emu_key_of(e, e->inds[i].tenant, (json_t *)obj, &n) : ind_key(e, &e->inds[i], &n);
+	emu_expiry_note(e, &e->inds[i]);
 	kmap_put(&e->keys, k, n, e->inds[i].id);
 	(*emu_active(e, e->inds[i].tenant))++;
 }
