@@ -151,6 +151,8 @@ struct emu {
 	struct kmap names;       /* interned strings (tenants, createdBy) -> index in interned */
 	struct interned {        /* each allocated once, never moved or freed before the emulator */
 		size_t active;   /* a tenant's: its active indicators */
+		long long *ids;  /* a tenant's: their ids, ascending (a listing reads only these) */
+		size_t nids, ids_cap;
 		char s[];
 	} * *interned;
 	size_t ninterned;
@@ -354,6 +356,9 @@ char *emu_key_of(const struct emu *e, const char *tenant, json_t *o, size_t *len
 /* The tenant's count of active indicators (kept by emu_index_at and
  * emu_remove_at). */
 size_t *emu_active(struct emu *e, const char *tenant);
+/* The tenant's indicator ids, ascending (kept by emu_index_at and
+ * emu_remove_at); *n of them. */
+const long long *emu_tenant_ids(struct emu *e, const char *tenant, size_t *n);
 /* s, kept once for the emulator's life: equal strings give one pointer. */
 const char *emu_intern(struct emu *e, const char *s);
 /* Indicator x as the API shows it (a new reference). */

@@ -416,10 +416,13 @@ ind_list(struct emu *e, const struct app *a, const struct request *q, struct rep
 	long long limit = top >= 0 ? top : 10000, seen = 0, taken = 0;
 	bool more = false;
 	json_t *value = json_array();
-	for (size_t i = 0; i < e->ninds; i++) {
-		if (!emu_visible(a, &e->inds[i]))
+	size_t nids, at;
+	const long long *ids = emu_tenant_ids(e, a->tenant, &nids); /* only the tenant's: not every indicator */
+	for (size_t j = 0; j < nids; j++) {
+		const struct indicator *x = emu_find_num(e, ids[j], &at);
+		if (x == NULL || !emu_visible(a, x))
 			continue;
-		json_t *o = ind_obj(&e->inds[i]);
+		json_t *o = ind_obj(x);
 		if ((f && !filter_match(f, o)) || seen++ < skip) {
 			json_decref(o);
 			continue;

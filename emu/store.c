@@ -125,8 +125,7 @@ intern(struct emu *e, const char *s)
 	struct kslot *k = kmap_find(&e->names, s, n, false);
 	if (k)
 		return e->interned[k->id];
-	struct interned *x = xmalloc(sizeof(*x) + n + 1);
-	x->active = 0;
+	struct interned *x = xcalloc(1, sizeof(*x) + n + 1);
 	memcpy(x->s, s, n + 1);
 	e->interned = xrealloc(e->interned, (e->ninterned + 1) * sizeof(*e->interned));
 	e->interned[e->ninterned] = x;
@@ -146,6 +145,53 @@ size_t *
 emu_active(struct emu *e, const char *tenant)
 {
 	return &intern(e, tenant)->active;
+}
+
+const long long *
+emu_tenant_ids(struct emu *e, const char *tenant, size_t *n)
+{
+	struct interned *t = intern(e, tenant);
+	*n = t->nids;
+	return t->ids;
+}
+
+/* Where id is, or would go, in t's ids. */
+static size_t
+tenant_at(const struct interned *t, long long id)
+{
+	size_t lo = 0, hi = t->nids;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (t->ids[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static void
+tenant_add(struct emu *e, const char *tenant, long long id)
+{
+	struct interned *t = intern(e, tenant);
+	size_t at = tenant_at(t, id);
+	xgrow((void **)&t->ids, &t->ids_cap, t->nids + 1, sizeof(*t->ids));
+	memmove(&t->ids[at + 1], &t->ids[at], (t->nids - at) * sizeof(*t->ids));
+	t->ids[at] = id;
+	t->nids++;
+	t->active++;
+}
+
+static void
+tenant_del(struct emu *e, const char *tenant, long long id)
+{
+	struct interned *t = intern(e, tenant);
+	size_t at = tenant_at(t, id);
+	if (at < t->nids && t->ids[at] == id) {
+		memmove(&t->ids[at], &t->ids[at + 1], (t->nids - at - 1) * sizeof(*t->ids));
+		t->nids--;
+	}
+	t->active--;
 }
 
 struct indicator *
@@ -213,7 +259,7 @@ emu_remove_at(struct emu *e, size_t i, const char *why)
 	char *k = ind_key(e, &e->inds[i], &n);
 	kmap_del(&e->keys, k, n);
 	free(k);
-	(*emu_active(e, e->inds[i].tenant))--;
+	tenant_del(e, e->inds[i].tenant, e->inds[i].id);
 	free(e->inds[i].text);
 	memmove(&e->inds[i], &e->inds[i + 1], (e->ninds - i - 1) * sizeof(*e->inds));
 	e->ninds--;
@@ -258,8 +304,10 @@ void
 emu_names_free(struct emu *e)
 {
 	kmap_free(&e->names);
-	for (size_t i = 0; i < e->ninterned; i++)
+	for (size_t i = 0; i < e->ninterned; i++) {
+		free(e->interned[i]->ids);
 		free(e->interned[i]);
+	}
 	free(e->interned);
 	e->interned = NULL;
 	e->ninterned = 0;
@@ -273,7 +321,7 @@ emu_index_at(struct emu *e, size_t i, const json_t *obj)
 	char *k = obj ? emu_key_of(e, e->inds[i].tenant, (json_t *)obj, &n) : ind_key(e, &e->inds[i], &n);
 	emu_expiry_note(e, &e->inds[i]);
 	kmap_put(&e->keys, k, n, e->inds[i].id);
-	(*emu_active(e, e->inds[i].tenant))++;
+	tenant_add(e, e->inds[i].tenant, e->inds[i].id);
 }
 
 void
