@@ -79,6 +79,14 @@ desired_render(struct want *w)
 		w->description = render(w->feed->description, w->feed, w, LIMIT_DESCRIPTION_BYTES);
 }
 
+void
+desired_unrender(struct want *w)
+{
+	free(w->title);
+	free(w->description);
+	w->title = w->description = NULL;
+}
+
 static uint64_t
 want_hash(struct want *w)
 {
@@ -86,8 +94,10 @@ want_hash(struct want *w)
 	desired_render(w);
 	const char *edu =
 		w->type == IOC_URL && (w->action == ACT_BLOCK || w->action == ACT_WARN) ? f->educate_url : NULL;
-	return plan_attr_hash((int)w->action, (int)w->severity, w->title, w->description, f->recommended_actions,
-			      (const char *const *)f->device_groups, f->ndevice_groups, f->generate_alert, edu);
+	uint64_t h = plan_attr_hash((int)w->action, (int)w->severity, w->title, w->description, f->recommended_actions,
+				    (const char *const *)f->device_groups, f->ndevice_groups, f->generate_alert, edu);
+	desired_unrender(w);
+	return h;
 }
 
 static struct want *

@@ -60,8 +60,10 @@ struct want *desired_build(const struct config *c, struct store *st, struct outp
 void desired_free(struct want *w, size_t n);
 
 /* Renders w's title and description (from its feed's templates) if they
- * are not yet. */
+ * are not yet; desired_unrender frees them once used (they are made
+ * again when needed: a provider's tenants each hold thousands). */
 void desired_render(struct want *w);
+void desired_unrender(struct want *w);
 
 /* Sets the attribute hash of the wants iocsync holds in MDE, the only
  * ones the plan compares (an owned indicator of the same type and value). */

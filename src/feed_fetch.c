@@ -28,21 +28,23 @@ static enum err
 gunzip(const char *in, size_t n, long long max, struct strbuf *out, char *why, size_t whysz)
 {
 	z_stream z;
-	unsigned char buf[64 * 1024];
+	enum { BUF = 64 * 1024 };
+	unsigned char *buf = xmalloc(BUF); /* not on a tenant thread's stack */
 	enum err rc = ERR_OK;
 
 	memset(&z, 0, sizeof(z));
 	if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) {
 		set_why(why, whysz, "cannot start gzip decoding");
+		free(buf);
 		return ERR_NET;
 	}
 	z.next_in = (Bytef *)(uintptr_t)in;
 	z.avail_in = (uInt)n; /* n is under max_bytes, itself under 4 GiB */
 	for (;;) {
 		z.next_out = buf;
-		z.avail_out = sizeof(buf);
+		z.avail_out = BUF;
 		int zr = inflate(&z, Z_NO_FLUSH);
-		size_t got = sizeof(buf) - z.avail_out;
+		size_t got = BUF - z.avail_out;
 		if ((long long)(out->len + got) > max) {
 			set_why(why, whysz, "body larger than max_bytes = %lld once unpacked (gzip)", max);
 			rc = ERR_LIMIT;
@@ -71,6 +73,7 @@ gunzip(const char *in, size_t n, long long max, struct strbuf *out, char *why, s
 		break;
 	}
 	inflateEnd(&z);
+	free(buf);
 	return rc;
 }
 

@@ -163,13 +163,15 @@ model_import_item(const struct config *c, struct want *w)
 	for (size_t g = 0; g < f->ndevice_groups; g++)
 		json_array_append_new(groups, json_string(f->device_groups[g]));
 	bool edu = f->educate_url && w->type == IOC_URL && (w->action == ACT_BLOCK || w->action == ACT_WARN);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:o, s:o, s:o}", "indicatorValue", w->value,
-			 "indicatorType", ioc_type_name(w->type), "action", ioc_action_name(w->action), "title",
-			 w->title, "description", w->description, "application", c->application, "expirationTime", exp,
-			 "severity", config_severity_name(w->severity), "generateAlert", f->generate_alert,
-			 "rbacGroupNames", groups, "recommendedActions",
-			 f->recommended_actions ? json_string(f->recommended_actions) : json_null(), "educateUrl",
-			 edu ? json_string(f->educate_url) : json_null());
+	json_t *item = json_pack(
+		"{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:o, s:o, s:o}", "indicatorValue", w->value,
+		"indicatorType", ioc_type_name(w->type), "action", ioc_action_name(w->action), "title", w->title,
+		"description", w->description, "application", c->application, "expirationTime", exp, "severity",
+		config_severity_name(w->severity), "generateAlert", f->generate_alert, "rbacGroupNames", groups,
+		"recommendedActions", f->recommended_actions ? json_string(f->recommended_actions) : json_null(),
+		"educateUrl", edu ? json_string(f->educate_url) : json_null());
+	desired_unrender(w);
+	return item;
 }
 
 static char *

@@ -40,7 +40,7 @@ void model_haves_free(struct have *h, size_t n);
 /* One indicator as sent to MDE (a new reference). Every field iocsync
  * sets is sent, an unset one as null, so that what MDE does with an
  * omitted field (keep it or reset it, spec 9 omitted-fields) never
- * matters. Renders w's title and description. */
+ * matters. Renders w's title and description for it (and frees them). */
 json_t *model_import_item(const struct config *c, struct want *w);
 
 /* Tells m what the state learned MDE puts in createdBy for this app
