@@ -506,6 +506,62 @@ def many_tenants_in_one_run_and_one_failing_stops_no_other(c):
     assert set(doc["tenants"]) == {"one", "two", "broken"} and doc["tenants"]["one"]["outcome"] == "ok", doc
 
 
+def tenant_times(c):
+    """From the JSON log: each tenant's first and last line, as epoch seconds."""
+    import calendar
+    seen = {}
+    for line in open(os.path.join(c.dir, "iocsync.log")):
+        x = json.loads(line)
+        if "tenant" in x:
+            t = calendar.timegm(time.strptime(x["time"], "%Y-%m-%dT%H:%M:%SZ"))
+            first, _ = seen.get(x["tenant"], (t, t))
+            seen[x["tenant"]] = (first, t)
+    return seen
+
+
+@test
+def a_failing_tenant_delays_no_other_beyond_its_own_budget(c):
+    """A 429 storm, a refused secret and timeouts, each in its own tenant:
+    the healthy tenant converges at once, not after the failing ones give
+    up; with max_parallel_tenants = 1 it waits for one failing tenant's
+    own deadline at most, in configuration order."""
+    T2, CID2, s2 = itest.T2, itest.CID2, itest.second_tenant(c)
+    bad = os.path.join(c.dir, "secret-bad")
+    with open(bad, "w") as f:
+        f.write("not-the-secret\n")
+    os.chmod(bad, 0o600)
+    c.feed("a", ips(600))
+    c.sync_opts["log_format"] = "json"
+    c.mde.update({"client_secret_file": None})
+    one = '\n[tenant "one"]\ntenant_id = %s\nclient_id = %s\nclient_secret_file = %s\n' % (TENANT, CID, c.secret_file)
+    c.extra = ('\n[tenant "storm"]\ntenant_id = %s\nclient_id = %s\nclient_secret_file = %s\ndeadline = 15s\n' % (T2, CID2, s2)
+               + '\n[tenant "locked"]\ntenant_id = 00000000-0000-0000-0000-000000000003\nclient_id = %s\n'
+                 'client_secret_file = %s\n' % (CID, bad) + one)
+    c.emu.control("/faults", {"probabilities": {"429": 1.0}, "tenant": T2})
+    p = c.run("sync", expect=1)
+    assert "=== tenant one (exit 0)" in p.stdout, p.stdout
+    assert "=== tenant storm (exit 1)" in p.stdout and "=== tenant locked (exit 1)" in p.stdout, p.stdout
+    c.expect_exactly(ips(600))
+    assert not [x for x in c.emu.control("/state")["indicators"] if x["tenant"] == T2]
+    times = tenant_times(c)
+    # The storm tenant retried for its 15 s deadline; the healthy one was done long before.
+    assert times["one"][1] + 8 <= times["storm"][1], times
+    # One at a time, in order: the healthy tenant waits for the failing one's own budget only.
+    os.remove(os.path.join(c.dir, "iocsync.log"))
+    c.emu.control("/faults", {"probabilities": {"slow": 1.0}, "slow_ms": 4000, "tenant": T2})
+    c.feed("a", ips(650))
+    c.sync_opts["max_parallel_tenants"] = "1"
+    c.extra = ('\n[tenant "slow"]\ntenant_id = %s\nclient_id = %s\nclient_secret_file = %s\ntimeout = 1s\n'
+               'deadline = 5s\n' % (T2, CID2, s2) + one)
+    p = c.run("sync", expect=1)
+    assert "=== tenant slow (exit 1)" in p.stdout and "=== tenant one (exit 0)" in p.stdout, p.stdout
+    c.expect_exactly(ips(650))
+    times = tenant_times(c)
+    assert times["slow"][1] <= times["one"][0], times          # in turn, not side by side
+    assert times["slow"][1] - times["slow"][0] <= 20, times    # within its own budget
+    c.emu.control("/faults", {})
+
+
 @test
 def progress_line_on_a_terminal_only(c):
     import pty, select
