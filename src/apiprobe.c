@@ -58,7 +58,6 @@ static enum err
 import(struct probe *p, json_t *items, const char **id, json_t **results, long *status, char *why, size_t whysz)
 {
 	enum err e = mde_import(p->m, items, results, status, why, whysz);
-	json_decref(items);
 	*id = NULL;
 	if (e == ERR_OK) {
 		json_t *x = json_array_get(*results, 0);

@@ -234,7 +234,6 @@ import_range(struct run *r, const size_t *todo, size_t k, int round, size_t *aga
 	json_t *res;
 	long status = 0;
 	enum err e = mde_import(r->m, items, &res, &status, why, sizeof(why));
-	json_decref(items);
 	if (e == ERR_HTTP && status == 400) {
 		journal(r, s, "import", k, "refused", why);
 		if (k == 1) {

@@ -199,13 +199,13 @@ api_error(const struct http_reply *r, const char *method, const char *path, char
 	json_decref(j);
 }
 
+/* One call with payload (JSON text, taken: freed here; or NULL). */
 static enum err
-call(struct mde *m, enum mde_ep ep, const char *method, const char *path, json_t *body,
+call(struct mde *m, enum mde_ep ep, const char *method, const char *path, char *payload,
      const struct http_stream *stream, long *status, json_t **out, char *why, size_t whysz)
 {
 	double deadline = mde_transport_now(m->t) + m->deadline_s;
 	char *url = xasprintf("%s%s", m->api, path);
-	char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	enum err e = ERR_OK;
 	bool refreshed = false;
 	*status = 0;
@@ -268,7 +268,7 @@ enum err
 mde_call(struct mde *m, enum mde_ep ep, const char *method, const char *path, json_t *body, long *status, json_t **out,
 	 char *why, size_t whysz)
 {
-	return call(m, ep, method, path, body, NULL, status, out, why, whysz);
+	return call(m, ep, method, path, body ? json_dumps(body, JSON_COMPACT) : NULL, NULL, status, out, why, whysz);
 }
 
 enum err
@@ -362,15 +362,18 @@ mde_import(struct mde *m, json_t *items, json_t **results, long *status, char *w
 {
 	json_t *out;
 	*results = NULL;
-	json_t *body = json_pack("{s:O}", "Indicators", items);
-	enum err e = mde_call(m, MDE_EP_IMPORT, "POST", "/api/indicators/import", body, status, &out, why, whysz);
+	size_t n = json_array_size(items);
+	/* The batch goes as text; its tree is freed before the call waits on MDE. */
+	json_t *body = json_pack("{s:o}", "Indicators", items);
+	char *payload = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
+	enum err e = call(m, MDE_EP_IMPORT, "POST", "/api/indicators/import", payload, NULL, status, &out, why, whysz);
 	if (e != ERR_OK)
 		return e;
 	json_t *v = json_object_get(out, "value");
-	if (!json_is_array(v) || json_array_size(v) != json_array_size(items)) {
+	if (!json_is_array(v) || json_array_size(v) != n) {
 		set_why(why, whysz, "import: %zu results for %zu indicators", json_is_array(v) ? json_array_size(v) : 0,
-			json_array_size(items));
+			n);
 		json_decref(out);
 		return ERR_PARSE;
 	}

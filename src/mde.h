@@ -86,8 +86,8 @@ enum err mde_list_all(struct mde *m, json_t **all, char *why, size_t whysz);
  * none (spec 9, empty-list). */
 enum err mde_find_value(struct mde *m, const char *value, long *status, json_t **out, char *why, size_t whysz);
 
-/* Import of at most 500 items; *results gets MDE's array, one per
- * item (checked). ERR_HTTP with *status: MDE refused the request whole
+/* Import of at most 500 items (taken: freed once sent as text); *results
+ * gets MDE's array, one per item (checked). ERR_HTTP with *status: MDE refused the request whole
  * (a 400 may stand for one bad item, spec 9 import-errors). */
 enum err mde_import(struct mde *m, json_t *items, json_t **results, long *status, char *why, size_t whysz);
 
