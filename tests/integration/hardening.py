@@ -120,6 +120,30 @@ def seccomp_every_verb_of_a_deployment_under_the_units_filter(c):
         hook.stop()
 
 
+@test
+def seccomp_a_providers_tenants_under_the_units_filter(c):
+    """Several tenants in one run: the pool of threads, and the open files
+    limit raised to the hard one (prlimit64), under every unit's filter."""
+    s2 = itest.second_tenant(c)
+    c.feed("local", ips(30))
+    c.mde.update({"client_secret_file": None})
+    c.sync_opts["max_parallel_tenants"] = "2"
+    c.extra = ('\n[tenant "one"]\ntenant_id = %s\nclient_id = %s\nclient_secret_file = %s\n'
+               % (itest.TENANT, itest.CID, c.secret_file)
+               + '\n[tenant "two"]\ntenant_id = %s\nclient_id = %s\nclient_secret_file = %s\n' % (itest.T2, itest.CID2, s2))
+    for_the_service_user(c)
+    try:
+        for unit in UNITS:
+            under(unit)
+            for args, rc in ((["plan"], None), (["sync"], 0), (["sync"], 0)):
+                p = c.run(*args, expect=None)
+                assert p.returncode not in (159, 128 + 31) and "SIGSYS" not in p.stderr, (unit, args, p.stderr[-800:])
+                assert rc is None or p.returncode == rc, (unit, args, p.returncode, p.stdout[-800:], p.stderr[-800:])
+                assert "=== tenant one" in p.stdout and "=== tenant two" in p.stdout, p.stdout[-800:]
+    finally:
+        under(None)
+
+
 def mounted_tmpfs(path, size):
     """A small tmpfs at path (for a full disk), or a Skip naming why not."""
     os.makedirs(path, exist_ok=True)
