@@ -274,8 +274,8 @@ emu_state_dump(struct emu *e)
 {
 	json_t *list = json_array();
 	for (size_t i = 0; i < e->ninds; i++)
-		json_array_append_new(list,
-				      json_pack("{s:s, s:o}", "tenant", e->inds[i].tenant, "indicator", ind_obj(&e->inds[i])));
+		json_array_append_new(
+			list, json_pack("{s:s, s:o}", "tenant", e->inds[i].tenant, "indicator", ind_obj(&e->inds[i])));
 	return json_pack("{s:I, s:I, s:o}", "next_id", (json_int_t)e->next_id, "clock_offset_ms",
 			 (json_int_t)e->clock_offset_ms, "indicators", list);
 }

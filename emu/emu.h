@@ -148,10 +148,10 @@ struct emu {
 	struct indicator *inds; /* sorted by id */
 	size_t ninds, inds_cap;
 	struct kmap keys;
-	struct kmap names;       /* interned strings (tenants, createdBy) -> index in interned */
-	struct interned {        /* each allocated once, never moved or freed before the emulator */
-		size_t active;   /* a tenant's: its active indicators */
-		long long *ids;  /* a tenant's: their ids, ascending (a listing reads only these) */
+	struct kmap names;      /* interned strings (tenants, createdBy) -> index in interned */
+	struct interned {       /* each allocated once, never moved or freed before the emulator */
+		size_t active;  /* a tenant's: its active indicators */
+		long long *ids; /* a tenant's: their ids, ascending (a listing reads only these) */
 		size_t nids, ids_cap;
 		char s[];
 	} * *interned;
@@ -185,7 +185,7 @@ struct emu {
 	uint64_t fault_rng;
 	unsigned slow_ms;
 	char *fault_tenant; /* only this tenant's calls take faults (NULL: every call) */
-	bool item_fault; /* this import: odd items fail as if transiently */
+	bool item_fault;    /* this import: odd items fail as if transiently */
 	char **used_jti;
 	size_t njti;
 	int reading[R__COUNT];       /* each reading's current choice */
@@ -195,7 +195,7 @@ struct emu {
 		char **line;
 		size_t head, n;
 	} changes;
-	bool log_bodies;             /* the request log keeps query and body too */
+	bool log_bodies; /* the request log keeps query and body too */
 };
 
 /* Is the current choice of r its second (non-default) one? */

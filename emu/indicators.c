@@ -34,11 +34,31 @@ field_default(const char *name)
 /* Every field of an indicator in the order the API shows them; those
  * with a default are left out of what is kept when they hold it. */
 static const char *const shown[] = {
-	"id",		       "application",	 "sourceType",	   "createdBy",		 "createdByDisplayName",
-	"createdBySource",     "creationTimeDateTimeUtc", "lastUpdatedBy", "title",	 "description",
-	"expirationTime",      "severity",	 "recommendedActions", "rbacGroupNames", "rbacGroupIds",
-	"generateAlert",       "educateUrl",	 "externalId",	   "category",		 "mitreTechniques",
-	"bypassDurationHours", "lastUpdateTime", "indicatorValue", "indicatorType",	 "action",
+	"id",
+	"application",
+	"sourceType",
+	"createdBy",
+	"createdByDisplayName",
+	"createdBySource",
+	"creationTimeDateTimeUtc",
+	"lastUpdatedBy",
+	"title",
+	"description",
+	"expirationTime",
+	"severity",
+	"recommendedActions",
+	"rbacGroupNames",
+	"rbacGroupIds",
+	"generateAlert",
+	"educateUrl",
+	"externalId",
+	"category",
+	"mitreTechniques",
+	"bypassDurationHours",
+	"lastUpdateTime",
+	"indicatorValue",
+	"indicatorType",
+	"action",
 };
 
 /* A kept field's value when it is left out (NULL: it is always kept). */

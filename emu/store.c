@@ -236,8 +236,7 @@ emu_changes(const struct emu *e)
 {
 	json_t *all = json_array();
 	for (size_t i = 0; i < e->changes.n; i++)
-		json_array_append_new(all,
-				      json_loads(e->changes.line[(e->changes.head + i) % CHANGES_KEPT], 0, NULL));
+		json_array_append_new(all, json_loads(e->changes.line[(e->changes.head + i) % CHANGES_KEPT], 0, NULL));
 	return all;
 }
 

@@ -110,14 +110,14 @@ struct config {
 	long long rate_limit_pct;      /* of MDE's documented limits (default 100; 0 off) */
 	long long list_page;           /* $top when listing (default 10000) */
 	/* [sync] */
-	char *state;               /* default /var/lib/iocsync/state.db */
-	long long reserve;         /* default 500 */
-	long long cap;             /* tenant cap, default 15000 */
-	long long grace_s;         /* removal grace period, default 0 */
-	long long renew_before_s;  /* default 0: a third of expire_after */
-	int max_delete_pct;        /* default 25 */
-	bool verify_device_groups; /* default yes: feeds' groups checked against MDE's */
-	long long interval_s;      /* default 24h */
+	char *state;                    /* default /var/lib/iocsync/state.db */
+	long long reserve;              /* default 500 */
+	long long cap;                  /* tenant cap, default 15000 */
+	long long grace_s;              /* removal grace period, default 0 */
+	long long renew_before_s;       /* default 0: a third of expire_after */
+	int max_delete_pct;             /* default 25 */
+	bool verify_device_groups;      /* default yes: feeds' groups checked against MDE's */
+	long long interval_s;           /* default 24h */
 	long long max_parallel_tenants; /* tenants synced at once (default 1000) */
 	char *log_file;
 	enum log_level log_level; /* default info (for the log file) */

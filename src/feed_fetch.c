@@ -28,8 +28,8 @@ static enum err
 gunzip(const char *in, size_t n, long long max, struct strbuf *out, char *why, size_t whysz)
 {
 	z_stream z;
-	enum { BUF = 64 * 1024 };
-	unsigned char *buf = xmalloc(BUF); /* not on a tenant thread's stack */
+	const size_t bufsz = 64 * 1024;
+	unsigned char *buf = xmalloc(bufsz); /* not on a tenant thread's stack */
 	enum err rc = ERR_OK;
 
 	memset(&z, 0, sizeof(z));
@@ -42,9 +42,9 @@ gunzip(const char *in, size_t n, long long max, struct strbuf *out, char *why, s
 	z.avail_in = (uInt)n; /* n is under max_bytes, itself under 4 GiB */
 	for (;;) {
 		z.next_out = buf;
-		z.avail_out = BUF;
+		z.avail_out = (uInt)bufsz;
 		int zr = inflate(&z, Z_NO_FLUSH);
-		size_t got = BUF - z.avail_out;
+		size_t got = bufsz - z.avail_out;
 		if ((long long)(out->len + got) > max) {
 			set_why(why, whysz, "body larger than max_bytes = %lld once unpacked (gzip)", max);
 			rc = ERR_LIMIT;

@@ -428,7 +428,8 @@ enum err
 http_send_stream(struct http *h, const char *method, const char *url, const char *const *headers, const char *body,
 		 size_t len, const struct http_stream *stream, struct http_reply *r)
 {
-	struct http_req q = {.method = method, .url = url, .stream = stream, .headers = headers, .body = body, .len = len};
+	struct http_req q = {
+		.method = method, .url = url, .stream = stream, .headers = headers, .body = body, .len = len};
 	return http_do(h, &q, r);
 }
 

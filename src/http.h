@@ -60,8 +60,8 @@ struct http_stream {
 struct http_req {
 	const char *method, *url;
 	const struct http_stream *stream; /* or NULL: the body is kept */
-	const char *const *headers; /* NULL-terminated, or NULL */
-	const char *body;           /* or NULL */
+	const char *const *headers;       /* NULL-terminated, or NULL */
+	const char *body;                 /* or NULL */
 	size_t len;
 	long max_redirects;       /* 0: a redirect is the answer */
 	bool allow_file;          /* file:// too (feeds) */

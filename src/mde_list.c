@@ -32,14 +32,14 @@ enum mode {
 
 struct scan {
 	enum mode mode;
-	int depth;           /* nesting inside M_SKIP or M_ITEM */
-	bool in_str, esc;    /* in a string (and after its backslash) */
-	bool want_key;       /* in M_TOP: the next string names a member */
-	bool want_array;     /* in M_TOP: "value": was read, its array comes */
-	bool seen_value;     /* the "value" array was read */
-	struct strbuf key;   /* the member name being read */
-	struct strbuf keys;  /* the names read, each with its NUL: none twice */
-	struct strbuf item;  /* the element being read */
+	int depth;          /* nesting inside M_SKIP or M_ITEM */
+	bool in_str, esc;   /* in a string (and after its backslash) */
+	bool want_key;      /* in M_TOP: the next string names a member */
+	bool want_array;    /* in M_TOP: "value": was read, its array comes */
+	bool seen_value;    /* the "value" array was read */
+	struct strbuf key;  /* the member name being read */
+	struct strbuf keys; /* the names read, each with its NUL: none twice */
+	struct strbuf item; /* the element being read */
 	bool (*on_item)(void *ctx, json_t *ind, char *why, size_t whysz);
 	void *ctx;
 	bool bad;
@@ -204,8 +204,7 @@ scan_byte(struct scan *s, char c)
 		s->depth = 1;
 		sb_addc(&s->item, c);
 		return true;
-	case M_END:
-		return is_space((unsigned char)c) ? true : scan_fail(s, "text after the page");
+	case M_END: return is_space((unsigned char)c) ? true : scan_fail(s, "text after the page");
 	}
 	return scan_fail(s, "the scanner lost its place");
 }
@@ -255,7 +254,8 @@ page_item(void *ctx, json_t *ind, char *why, size_t whysz)
 	strset_add(p->seen, ids, len, (int)p->no);
 	p->fresh++;
 	if ((long long)++p->total > p->max) {
-		snprintf(why, whysz, "list: MDE listed more than %lld indicators, past any tenant's cap; not paging further",
+		snprintf(why, whysz,
+			 "list: MDE listed more than %lld indicators, past any tenant's cap; not paging further",
 			 p->max);
 		return false;
 	}
@@ -285,11 +285,8 @@ page_feed(void *ctx, const char *b, size_t n)
 enum err
 mde_list_each(struct mde *m, mde_list_fn fn, void *ctx, char *why, size_t whysz)
 {
-	struct page p = {.sc = {.on_item = page_item},
-			 .max = mde_list_max(m),
-			 .seen = strset_new(),
-			 .fn = fn,
-			 .ctx = ctx};
+	struct page p = {
+		.sc = {.on_item = page_item}, .max = mde_list_max(m), .seen = strset_new(), .fn = fn, .ctx = ctx};
 	p.sc.ctx = &p;
 	struct http_stream hs = {page_reset, page_feed, &p};
 	int size = mde_list_page(m);
@@ -315,8 +312,8 @@ mde_list_each(struct mde *m, mde_list_fn fn, void *ctx, char *why, size_t whysz)
 			break;
 		if (p.fresh == 0) {
 			/* A full page of what we have: $skip is not honoured. */
-			log_warn("list: the page at $skip=%lld repeats the last one; taking the %zu listed as all", skip,
-				 p.total);
+			log_warn("list: the page at $skip=%lld repeats the last one; taking the %zu listed as all",
+				 skip, p.total);
 			break;
 		}
 	}

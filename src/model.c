@@ -112,19 +112,17 @@ listed(void *ctx, json_t *x, char *why, size_t whysz)
 	for (size_t j = 0; j < ng; j++)
 		if (json_is_string(json_array_get(g, j)))
 			groups[gi++] = json_string_value(json_array_get(g, j));
-	y->attrs = plan_attr_hash(y->action, model_severity(json_string_value(json_object_get(x, "severity"))),
-				  json_string_value(json_object_get(x, "title")),
-				  json_string_value(json_object_get(x, "description")),
-				  json_string_value(json_object_get(x, "recommendedActions")), groups, gi,
-				  json_is_true(json_object_get(x, "generateAlert")),
-				  json_string_value(json_object_get(x, "educateUrl")));
+	y->attrs = plan_attr_hash(
+		y->action, model_severity(json_string_value(json_object_get(x, "severity"))),
+		json_string_value(json_object_get(x, "title")), json_string_value(json_object_get(x, "description")),
+		json_string_value(json_object_get(x, "recommendedActions")), groups, gi,
+		json_is_true(json_object_get(x, "generateAlert")), json_string_value(json_object_get(x, "educateUrl")));
 	free(groups);
 	return true;
 }
 
 struct have *
-model_list(struct mde *m, struct store *st, const struct state *s, size_t *n, bool *learned, char *why,
-	   size_t whysz)
+model_list(struct mde *m, struct store *st, const struct state *s, size_t *n, bool *learned, char *why, size_t whysz)
 {
 	struct listing l = {.m = m, .s = s, .canon = xmalloc(LIMIT_VALUE_BYTES + 32)};
 	enum err e = mde_list_each(m, listed, &l, why, whysz);

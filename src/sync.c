@@ -427,8 +427,7 @@ pool_size(const struct config *c)
 	if (fit < 1)
 		fit = 1;
 	if (n > fit) {
-		log_warn("sync: %zu tenants at once, not %zu: the open files limit (ulimit -n) allows no more", fit,
-			 n);
+		log_warn("sync: %zu tenants at once, not %zu: the open files limit (ulimit -n) allows no more", fit, n);
 		n = fit;
 	}
 	return n;

@@ -466,13 +466,19 @@ def report_html_is_well_formed_and_self_contained(c):
     c.run("report", "--bogus", expect=2)
 
 
-@test
-def many_tenants_in_one_run_and_one_failing_stops_no_other(c):
-    T2, CID2, s2 = itest.T2, itest.CID2, itest.second_tenant(c)
+def wrong_secret(c):
+    """A secret file that MDE's sign-in refuses; its path."""
     bad = os.path.join(c.dir, "secret-bad")
     with open(bad, "w") as f:
         f.write("not-the-secret\n")
     os.chmod(bad, 0o600)
+    return bad
+
+
+@test
+def many_tenants_in_one_run_and_one_failing_stops_no_other(c):
+    T2, CID2, s2 = itest.T2, itest.CID2, itest.second_tenant(c)
+    bad = wrong_secret(c)
     c.feed("a", ips(600))
     c.feed("b", ips(40, start=3000))
     mf = os.path.join(c.dir, "iocsync.prom")
@@ -526,10 +532,7 @@ def a_failing_tenant_delays_no_other_beyond_its_own_budget(c):
     up; with max_parallel_tenants = 1 it waits for one failing tenant's
     own deadline at most, in configuration order."""
     T2, CID2, s2 = itest.T2, itest.CID2, itest.second_tenant(c)
-    bad = os.path.join(c.dir, "secret-bad")
-    with open(bad, "w") as f:
-        f.write("not-the-secret\n")
-    os.chmod(bad, 0o600)
+    bad = wrong_secret(c)
     c.feed("a", ips(600))
     c.sync_opts["log_format"] = "json"
     c.mde.update({"client_secret_file": None})

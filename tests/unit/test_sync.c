@@ -654,21 +654,30 @@ list_stub(void *ctx, const struct http_req *q, long long max_body, struct http_r
 	return ERR_OK;
 }
 
+/* A client of a tenant behind the stub, with more of its configuration. */
+static struct config *
+list_config(const char *more)
+{
+	struct strbuf text = {0}, errs = {0};
+	sb_addf(&text,
+		"[mde]\ntenant_id = 00000000-0000-0000-0000-000000000001\n"
+		"client_id = 11111111-1111-1111-1111-111111111111\nclient_secret_env = IOCSYNC_TEST_SECRET\n"
+		"cloud = custom\napi_url = https://mde.invalid\nlogin_url = https://login.invalid\nrate_limit_percent = 0\n%s",
+		more);
+	struct config *c = config_load_string("t.conf", text.buf, &errs);
+	if (c == NULL)
+		fail_msg("%s", errs.buf);
+	setenv("IOCSYNC_TEST_SECRET", "s", 1);
+	sb_free(&text);
+	sb_free(&errs);
+	return c;
+}
+
 static void
 test_list_paging_stops_on_404_repeat_and_past_the_cap(void **state)
 {
 	(void)state;
-	struct strbuf errs = {0};
-	struct config *c = config_load_string(
-		"t.conf",
-		"[mde]\ntenant_id = 00000000-0000-0000-0000-000000000001\n"
-		"client_id = 11111111-1111-1111-1111-111111111111\nclient_secret_env = IOCSYNC_TEST_SECRET\n"
-		"cloud = custom\napi_url = https://mde.invalid\nlogin_url = https://login.invalid\nlist_page = 2\nrate_limit_percent = 0\n"
-		"[sync]\ncap = 10\nreserve = 0\n",
-		&errs);
-	if (c == NULL)
-		fail_msg("%s", errs.buf);
-	setenv("IOCSYNC_TEST_SECRET", "s", 1);
+	struct config *c = list_config("list_page = 2\n[sync]\ncap = 10\nreserve = 0\n");
 	struct fake_clock fc = {0};
 	struct clock clk = {fake_now, fake_sleep, &fc};
 	char why[300];
@@ -703,7 +712,6 @@ test_list_paging_stops_on_404_repeat_and_past_the_cap(void **state)
 	}
 	http_set_stub(NULL, NULL);
 	config_free(c);
-	sb_free(&errs);
 }
 
 /* The listing is read as it streams (mde_list.c): the page's shape is
@@ -713,22 +721,13 @@ static void
 test_list_page_shapes(void **state)
 {
 	(void)state;
-	struct strbuf errs = {0};
-	struct config *c = config_load_string(
-		"t.conf",
-		"[mde]\ntenant_id = 00000000-0000-0000-0000-000000000001\n"
-		"client_id = 11111111-1111-1111-1111-111111111111\nclient_secret_env = IOCSYNC_TEST_SECRET\n"
-		"cloud = custom\napi_url = https://mde.invalid\nlogin_url = https://login.invalid\nrate_limit_percent = 0\n",
-		&errs);
-	if (c == NULL)
-		fail_msg("%s", errs.buf);
-	setenv("IOCSYNC_TEST_SECRET", "s", 1);
+	struct config *c = list_config("");
 	struct fake_clock fc = {0};
 	struct clock clk = {fake_now, fake_sleep, &fc};
 	static const struct {
 		const char *body;
-		size_t n;          /* indicators taken; (size_t)-1: refused */
-		const char *why;   /* in the error when refused */
+		size_t n;        /* indicators taken; (size_t)-1: refused */
+		const char *why; /* in the error when refused */
 	} cases[] = {
 		{"{\"value\":[]}", 0, NULL},
 		{" {\"@odata.context\":\"x}]\\\"[{\",\"value\":[{\"id\":7,\"indicatorValue\":\"a}{\\\"\"},"
@@ -767,7 +766,6 @@ test_list_page_shapes(void **state)
 	}
 	http_set_stub(NULL, NULL);
 	config_free(c);
-	sb_free(&errs);
 }
 
 int
