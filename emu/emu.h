@@ -247,6 +247,7 @@ struct request {
 	const char *authorization;
 	const char *metadata; /* the Metadata header (managed identity endpoint) */
 	const char *query;    /* the raw query string, for the log; or NULL */
+	json_t *json;         /* the body, when it is JSON and parsed before the lock; or NULL */
 	void *conn;           /* struct MHD_Connection * for query arguments */
 };
 const char *req_query(const struct request *q, const char *name);

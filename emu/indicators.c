@@ -95,21 +95,47 @@ ind_obj(const struct indicator *x)
 	return o;
 }
 
+/* Does field k hold the value ind_obj would give it when left out? */
+static bool
+holds_default(const char *k, const json_t *v)
+{
+	json_t *d = kept_default(k);
+	bool same = d && json_equal(d, v);
+	json_decref(d);
+	return same;
+}
+
+static int
+to_strbuf(const char *p, size_t n, void *sb)
+{
+	sb_add(sb, p, n);
+	return 0;
+}
+
 void
 ind_keep(struct emu *e, struct indicator *x, const json_t *obj)
 {
-	json_t *kept = json_object(), *v;
+	/* Written member by member: no second object is built (an import
+	 * keeps 500 of these under the emulator's lock). */
+	struct strbuf sb = {0};
+	json_t *v;
 	const char *k;
+	sb_addc(&sb, '{');
 	json_object_foreach((json_t *)obj, k, v) {
-		json_t *d = kept_default(k);
-		if (d == NULL || !json_equal(d, v))
-			json_object_set(kept, k, v);
-		json_decref(d);
+		if (holds_default(k, v))
+			continue;
+		if (sb.len > 1)
+			sb_addc(&sb, ',');
+		json_t *key = json_string(k);
+		json_dump_callback(key, to_strbuf, &sb, JSON_ENCODE_ANY);
+		json_decref(key);
+		sb_addc(&sb, ':');
+		json_dump_callback(v, to_strbuf, &sb, JSON_COMPACT | JSON_ENCODE_ANY);
 	}
+	sb_addc(&sb, '}');
 	free(x->text);
-	x->text = json_dumps(kept, JSON_COMPACT);
+	x->text = sb.buf;
 	x->by = emu_intern(e, json_string_value(json_object_get(obj, "createdBy")));
-	json_decref(kept);
 }
 
 /*
@@ -238,6 +264,8 @@ parse_body(const struct request *q, struct reply *r)
 		reply_error(r, 400, "InvalidRequestBody", "Content-Type must be application/json");
 		return NULL;
 	}
+	if (q->json)
+		return json_incref(q->json);
 	json_t *j = json_loadb(q->body ? q->body : "", q->body_len, JSON_REJECT_DUPLICATES, &err);
 	if (j == NULL)
 		reply_error(r, 400, "InvalidRequestBody", "Request body is incorrect: line %d, column %d: %s", err.line,
