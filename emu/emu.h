@@ -150,8 +150,8 @@ struct emu {
 	struct kmap keys;
 	struct kmap names;      /* interned strings (tenants, createdBy) -> index in interned */
 	struct interned {       /* each allocated once, never moved or freed before the emulator */
-		size_t active;  /* a tenant's: its active indicators */
-		long long *ids; /* a tenant's: their ids, ascending (a listing reads only these) */
+		long long *ids; /* a tenant's: its active indicators' ids, ascending (a listing
+				   reads only these; the cap counts them) */
 		size_t nids, ids_cap;
 		char s[];
 	} * *interned;
@@ -356,7 +356,7 @@ bool emu_may_write(const struct app *a, const struct indicator *x);
 char *emu_key_of(const struct emu *e, const char *tenant, json_t *o, size_t *len);
 /* The tenant's count of active indicators (kept by emu_index_at and
  * emu_remove_at). */
-size_t *emu_active(struct emu *e, const char *tenant);
+size_t emu_active(struct emu *e, const char *tenant);
 /* The tenant's indicator ids, ascending (kept by emu_index_at and
  * emu_remove_at); *n of them. */
 const long long *emu_tenant_ids(struct emu *e, const char *tenant, size_t *n);

@@ -194,7 +194,7 @@ upsert_apply(struct emu *e, const struct app *a, json_t *o, struct verdict *v)
 	bool fresh = x == NULL;
 	json_t *obj;
 	if (x == NULL) {
-		if ((long)*emu_active(e, a->tenant) >= e->cap) {
+		if ((long)emu_active(e, a->tenant) >= e->cap) {
 			cap_reached(e, v);
 			return NULL;
 		}
@@ -367,7 +367,7 @@ whole_batch_check(struct emu *e, const struct app *a, json_t *list, struct verdi
 		json_decref(o);
 	}
 	json_decref(newkeys);
-	if (ok && (long)(*emu_active(e, a->tenant) + fresh) > e->cap) {
+	if (ok && (long)(emu_active(e, a->tenant) + fresh) > e->cap) {
 		cap_reached(e, v);
 		ok = false;
 	}

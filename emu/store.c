@@ -141,10 +141,10 @@ emu_intern(struct emu *e, const char *s)
 
 /* The tenant's count of active indicators, kept by index_at and
  * remove_at: the cap check runs for every imported item. */
-size_t *
+size_t
 emu_active(struct emu *e, const char *tenant)
 {
-	return &intern(e, tenant)->active;
+	return intern(e, tenant)->nids;
 }
 
 const long long *
@@ -179,7 +179,6 @@ tenant_add(struct emu *e, const char *tenant, long long id)
 	memmove(&t->ids[at + 1], &t->ids[at], (t->nids - at) * sizeof(*t->ids));
 	t->ids[at] = id;
 	t->nids++;
-	t->active++;
 }
 
 static void
@@ -191,7 +190,6 @@ tenant_del(struct emu *e, const char *tenant, long long id)
 		memmove(&t->ids[at], &t->ids[at + 1], (t->nids - at - 1) * sizeof(*t->ids));
 		t->nids--;
 	}
-	t->active--;
 }
 
 struct indicator *

@@ -371,7 +371,6 @@ http_do(struct http *h, const struct http_req *q, struct http_reply *r)
 		memset(r, 0, sizeof(*r));
 		enum err e = stub(stub_ctx, q, max, r);
 		if (e == ERR_OK && q->stream && r->status >= 200 && r->status < 300) {
-			r->streamed = true;
 			r->stream_stopped = !q->stream->feed(q->stream->ctx, r->body ? r->body : "", r->len);
 			free(r->body);
 			r->body = xstrdup("");
@@ -407,7 +406,6 @@ http_do(struct http *h, const struct http_req *q, struct http_reply *r)
 		return ERR_NET;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-	r->streamed = s.streaming == 1;
 	if (s.stopped) { /* an answer came; what the stream found wrong is its to tell */
 		r->stream_stopped = true;
 		cc = CURLE_OK;

@@ -42,8 +42,8 @@ struct http_reply {
 	char *taxii_last;           /* X-TAXII-Date-Added-Last, or NULL */
 	char *www_authenticate;     /* WWW-Authenticate (a managed identity's challenge), or NULL */
 	char error[256];            /* what failed, for people */
-	bool streamed;              /* a 2xx body went to the request's stream (body is "") */
-	bool stream_stopped;        /* and the stream stopped it: what it said is its own */
+	bool stream_stopped;        /* a 2xx body went to the request's stream, which stopped
+				       it: what it found wrong is its own to tell */
 };
 
 /* A body read as it comes instead of kept whole (MDE's listings: a

@@ -63,6 +63,9 @@ struct listing {
 	size_t n, cap;
 	char *canon;
 	char *learn_by; /* createdBy of the first listed indicator iocsync recorded making */
+	char **by;      /* [n] createdBy of each that names iocsync's application but is not
+			   recorded, to settle once the listing is whole; else NULL */
+	size_t by_cap;
 };
 
 static bool
@@ -76,6 +79,8 @@ listed(void *ctx, json_t *x, char *why, size_t whysz)
 	if (ids == NULL || val == NULL)
 		return true;
 	xgrow((void **)&l->h, &l->cap, l->n + 1, sizeof(*l->h));
+	xgrow((void **)&l->by, &l->by_cap, l->n + 1, sizeof(*l->by));
+	l->by[l->n] = NULL;
 	struct have *y = &l->h[l->n++];
 	*y = (struct have){.id = xstrdup(ids)};
 	y->type = (enum ioc_type)model_type(json_string_value(json_object_get(x, "indicatorType")));
@@ -93,10 +98,8 @@ listed(void *ctx, json_t *x, char *why, size_t whysz)
 	const char *by = json_string_value(json_object_get(x, "createdBy"));
 	/* Whether it says it is iocsync's waits for the whole listing: what
 	 * MDE puts in createdBy may be learned from a later indicator. */
-	if (!y->owned && mde_owned(l->m, x))
-		y->owned = true;
-	else if (!y->owned && by && mde_claims_app(l->m, x))
-		y->by = xstrdup(by);
+	if (!y->owned && by && mde_claims_app(l->m, x))
+		l->by[l->n - 1] = xstrdup(by);
 	if (l->learn_by == NULL && by && *by && canonical && strset_get(l->s->ids, ids, strlen(ids)) >= 0 &&
 	    state_made(l->s, ids, (int)y->type, l->canon))
 		l->learn_by = xstrdup(by);
@@ -131,13 +134,16 @@ model_list(struct mde *m, struct store *st, const struct state *s, size_t *n, bo
 	if (*learned)
 		owner_learned(m, st, l.learn_by);
 	free(l.learn_by);
+	for (size_t i = 0; i < l.n; i++) { /* what says it is iocsync's, now that createdBy is known */
+		if (e == ERR_OK && l.by[i] && mde_owned_by(m, l.by[i]))
+			l.h[i].owned = true;
+		free(l.by[i]);
+	}
+	free(l.by);
 	if (e != ERR_OK) {
 		model_haves_free(l.h, l.n);
 		return NULL;
 	}
-	for (size_t i = 0; i < l.n; i++) /* what says it is iocsync's, now that createdBy is known */
-		if (l.h[i].by && mde_owned_by(m, l.h[i].by))
-			l.h[i].owned = true;
 	*n = l.n;
 	return l.h ? l.h : xcalloc(1, sizeof(*l.h));
 }
@@ -146,7 +152,7 @@ void
 model_haves_free(struct have *h, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		free(h[i].id), free(h[i].value), free(h[i].owner), free(h[i].by);
+		free(h[i].id), free(h[i].value), free(h[i].owner);
 	free(h);
 }
 

@@ -44,8 +44,6 @@ struct have {
 	long long expire_at; /* 0: never */
 	uint64_t attrs;
 	char *owner; /* createdByDisplayName, else createdBy, else "" */
-	char *by;    /* while listing: createdBy, when it names iocsync's application but
-			not (yet) its identity; else NULL */
 };
 
 enum op_kind {
