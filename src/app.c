@@ -65,6 +65,20 @@ app_config(const struct app *a, bool required)
 }
 
 int
+app_write_out(const char *verb, const char *out, char *text, unsigned mode)
+{
+	size_t len = strlen(text);
+	int rc = EXIT_OK;
+	if (strcmp(out, "-") == 0 ? fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0
+				  : file_write_atomic(out, text, len, mode) != ERR_OK) {
+		fprintf(stderr, "iocsync %s: %s: %s\n", verb, out, strerror(errno));
+		rc = EXIT_FAIL;
+	}
+	free(text);
+	return rc;
+}
+
+int
 app_one_flag(int argc, char **argv, const char *usage, const char *name, char short_opt, bool *flag)
 {
 	const struct option longopts[] = {

@@ -37,6 +37,11 @@ struct app_desired {
 int app_desired(struct app *a, const char *verb, bool build, struct app_desired *d);
 void app_desired_done(struct app_desired *d);
 
+/* Writes text (taken: freed) to out, "-" for standard output, else a
+ * file replaced whole or not at all with mode; a failure is printed for
+ * verb. The exit status. */
+int app_write_out(const char *verb, const char *out, char *text, unsigned mode);
+
 /* The command line of a verb that takes one flag (--name, and
  * -short_opt when not 0), --help and no argument: -1 to go on, else the
  * exit status (the help printed, or the usage on standard error). */

@@ -59,16 +59,7 @@ write_script(struct fw_opts *fo, const char *source, const char *const *addrs, s
 	format_time((long long)time(NULL), ts, sizeof(ts));
 	fo->source = source;
 	fo->generated = ts;
-	char *text = firewall_ps1(fo, addrs, n);
-	size_t len = strlen(text);
-	int rc = EXIT_OK;
-	if (strcmp(out, "-") == 0 ? fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0
-				  : file_write_atomic(out, text, len, 0640) != ERR_OK) {
-		fprintf(stderr, "iocsync export: %s: %s\n", out, strerror(errno));
-		rc = EXIT_FAIL;
-	}
-	free(text);
-	return rc;
+	return app_write_out("export", out, firewall_ps1(fo, addrs, n), 0640);
 }
 
 /* Whether an indicator scoped to groups (none: all devices) reaches

@@ -55,20 +55,6 @@ tenant_rows(const struct config *c, long long now, size_t *unreadable)
 	return rows;
 }
 
-static int
-write_out(const char *out, char *html)
-{
-	size_t len = strlen(html);
-	int rc = EXIT_OK;
-	if (strcmp(out, "-") == 0 ? fwrite(html, 1, len, stdout) != len
-				  : file_write_atomic(out, html, len, 0644) != ERR_OK) {
-		fprintf(stderr, "iocsync report: %s: %s\n", out, strerror(errno));
-		rc = EXIT_FAIL;
-	}
-	free(html);
-	return rc;
-}
-
 /* report --tenants, and --html of a configuration with tenants. */
 static int
 tenants_report(struct app *a, const char *out, bool json)
@@ -81,7 +67,7 @@ tenants_report(struct app *a, const char *out, bool json)
 	json_t *rows = tenant_rows(c, now, &unreadable);
 	int rc = EXIT_OK;
 	if (out) {
-		rc = write_out(out, report_tenants_html(rows, now));
+		rc = app_write_out("report", out, report_tenants_html(rows, now), 0644);
 	} else if (json) {
 		json_dumpf(rows, stdout, JSON_INDENT(1));
 		putchar('\n');
@@ -145,7 +131,7 @@ cmd_report(struct app *a, int argc, char **argv)
 	json_t *doc = cmd_status_load(a, "report", nruns, &c, &now, &rc);
 	if (doc == NULL)
 		return rc;
-	rc = write_out(out, report_html(c, doc, now));
+	rc = app_write_out("report", out, report_html(c, doc, now), 0644);
 	json_decref(doc);
 	config_free(c);
 	return rc;
