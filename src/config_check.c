@@ -22,9 +22,9 @@ from_workload_environment(struct config *c)
 		return;
 	c->federated_token_file = xstrdup(file);
 	const char *tid = getenv("AZURE_TENANT_ID"), *cid = getenv("AZURE_CLIENT_ID");
-	if (c->tenant_id == NULL && tid && config_is_guid(tid))
+	if (c->tenant_id == NULL && tid && is_guid(tid))
 		c->tenant_id = xstrdup(tid);
-	if (c->client_id == NULL && cid && config_is_guid(cid))
+	if (c->client_id == NULL && cid && is_guid(cid))
 		c->client_id = xstrdup(cid);
 }
 

@@ -58,9 +58,6 @@ extern const char *const config_section_names[S__COUNT];
 extern const char *const config_severity_names[SEV__COUNT];
 extern const char *const config_alert_format_names[3];
 
-/* Is s a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)? */
-bool config_is_guid(const char *s);
-
 #define C(f) offsetof(struct config, f)
 #define F(f) offsetof(struct feed_cfg, f)
 

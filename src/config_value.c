@@ -9,22 +9,6 @@
 #include "iocsync_limits.h"
 #include "log.h"
 
-bool
-config_is_guid(const char *s)
-{
-	if (strlen(s) != 36)
-		return false;
-	for (int i = 0; i < 36; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return false;
-		} else if (!is_xdigit((unsigned char)s[i])) {
-			return false;
-		}
-	}
-	return true;
-}
-
 /* Splits "a, b, c" into a list (empty items are errors). */
 bool
 config_split_list(const char *v, char ***out, size_t *n)
@@ -120,7 +104,7 @@ set_url(struct parse *p, const struct key *k, char *field, const char *v)
 static void
 set_guid(struct parse *p, const struct key *k, char *field, const char *v)
 {
-	if (!config_is_guid(v)) {
+	if (!is_guid(v)) {
 		config_err_at(p, p->line, "%s: \"%s\" is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)", k->name,
 			      v);
 		return;

@@ -230,17 +230,6 @@ list_all(struct mde *g, json_t **all, char *why, size_t whysz)
 	return e;
 }
 
-static bool
-is_guid(const char *s)
-{
-	if (strlen(s) != 36)
-		return false;
-	for (int i = 0; i < 36; i++)
-		if ((i == 8 || i == 13 || i == 18 || i == 23) ? s[i] != '-' : !is_xdigit((unsigned char)s[i]))
-			return false;
-	return true;
-}
-
 /* [firewall] assign_groups as Entra group ids: an id as given, a name
  * looked up (Group.Read.All); a name with no group, or more than one,
  * is an error before anything changes. */
@@ -263,14 +252,9 @@ group_ids(struct mde *g, const struct config *c, json_t **ids, char *why, size_t
 			json_array_append_new(*ids, json_string(t));
 			continue;
 		}
-		struct strbuf q = {0}; /* OData: a quote in a string is doubled */
-		for (const char *p = t; *p; p++)
-			sb_adds(&q, *p == '\'' ? "''" : (char[]){*p, 0});
-		char *esc = http_escape(q.buf);
-		char *path =
-			xasprintf("/v1.0/groups?$filter=displayName%%20eq%%20%%27%s%%27&$select=id,displayName", esc);
+		char *esc = mde_filter_eq("displayName", t);
+		char *path = xasprintf("/v1.0/groups?$filter=%s&$select=id,displayName", esc);
 		free(esc);
-		sb_free(&q);
 		long st;
 		json_t *out = NULL;
 		enum err e = mde_call(g, MDE_EP_GRAPH, "GET", path, NULL, &st, &out, why, whysz);

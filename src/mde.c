@@ -336,11 +336,11 @@ mde_list_max(const struct mde *m)
 	return m->list_max;
 }
 
-enum err
-mde_find_value(struct mde *m, const char *value, long *status, json_t **out, char *why, size_t whysz)
+char *
+mde_filter_eq(const char *field, const char *value)
 {
 	struct strbuf f = {0};
-	sb_adds(&f, "indicatorValue eq '");
+	sb_addf(&f, "%s eq '", field);
 	for (const char *p = value; *p; p++) {
 		if (*p == '\'')
 			sb_addc(&f, '\''); /* OData doubles a quote in a string */
@@ -348,12 +348,19 @@ mde_find_value(struct mde *m, const char *value, long *status, json_t **out, cha
 	}
 	sb_adds(&f, "'");
 	char *esc = http_escape(f.buf);
+	sb_free(&f);
+	return esc;
+}
+
+enum err
+mde_find_value(struct mde *m, const char *value, long *status, json_t **out, char *why, size_t whysz)
+{
+	char *esc = mde_filter_eq("indicatorValue", value);
 	char *path = xasprintf("/api/indicators?$filter=%s&$top=100", esc);
 	*out = NULL;
 	enum err e = mde_call(m, MDE_EP_LIST, "GET", path, NULL, status, out, why, whysz);
 	free(path);
 	free(esc);
-	sb_free(&f);
 	return e;
 }
 

@@ -80,6 +80,10 @@ enum err mde_list_each(struct mde *m, mde_list_fn fn, void *ctx, char *why, size
 /* mde_list_each into *all, a JSON array (for the verbs that show it). */
 enum err mde_list_all(struct mde *m, json_t **all, char *why, size_t whysz);
 
+/* "$filter=" text for field equal to value: OData's quoting, then the
+ * URL's (free it). */
+char *mde_filter_eq(const char *field, const char *value);
+
 /* The indicators whose value is value exactly ($filter, at most 100),
  * into *out ({"value": [...]}; json_decref it; NULL when none). As
  * mde_call: ERR_HTTP with *status 404 is what some tenants answer for

@@ -467,3 +467,14 @@ format_time(long long t, char *buf, size_t sz)
 	gmtime_r(&tt, &tm);
 	strftime(buf, sz, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
+
+bool
+is_guid(const char *s)
+{
+	if (strlen(s) != 36)
+		return false;
+	for (int i = 0; i < 36; i++)
+		if ((i == 8 || i == 13 || i == 18 || i == 23) ? s[i] != '-' : !is_xdigit((unsigned char)s[i]))
+			return false;
+	return true;
+}

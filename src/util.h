@@ -165,6 +165,9 @@ is_space(int c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
 }
 
+/* Is s a GUID (8-4-4-4-12 hex digits, either case)? */
+bool is_guid(const char *s);
+
 /* Case-insensitive ASCII comparison of n bytes. */
 bool mem_ieq(const char *a, const char *b, size_t n);
 /* Does [s, s+len) start with the NUL-terminated p, ignoring ASCII case? */
