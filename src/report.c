@@ -154,7 +154,7 @@ report_sval(const json_t *o, const char *k)
 	return s ? s : "";
 }
 
-const char report_css[] =
+static const char report_css[] =
 	"body{font:14px/1.45 'DejaVu Sans',system-ui,sans-serif;color:#1d2733;background:#f3f5f8;margin:0}"
 	"main{max-width:1040px;margin:0 auto;padding:24px}"
 	"h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:0 0 12px;color:#22364d}"
@@ -465,6 +465,19 @@ runs_section(struct strbuf *o, const json_t *doc)
 	sb_adds(o, "</table></section>");
 }
 
+void
+report_page_open(struct strbuf *o, const char *title)
+{
+	sb_adds(o,
+		"<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\"><head><meta "
+		"charset=\"utf-8\"/><meta name=\"viewport\" content=\"width=device-width\"/><title>");
+	report_esc(o, title);
+	sb_adds(o, "</title><style>");
+	sb_adds(o, report_css);
+	sb_adds(o, "</style></head><body><main><h1>");
+	report_esc(o, title);
+}
+
 char *
 report_html(const struct config *c, const json_t *doc, long long now)
 {
@@ -473,11 +486,7 @@ report_html(const struct config *c, const json_t *doc, long long now)
 	format_time(now, ts, sizeof(ts));
 	const json_t *ind = json_object_get(doc, "indicators");
 	long long total = report_ival(ind, "total");
-	sb_adds(&o,
-		"<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\"><head><meta charset=\"utf-8\"/>"
-		"<meta name=\"viewport\" content=\"width=device-width\"/><title>iocsync report</title><style>");
-	sb_adds(&o, report_css);
-	sb_adds(&o, "</style></head><body><main><h1>iocsync report");
+	report_page_open(&o, "iocsync report");
 	if (json_object_get(doc, "tenant_name")) {
 		sb_adds(&o, ": ");
 		report_esc(&o, report_sval(doc, "tenant_name"));

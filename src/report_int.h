@@ -8,10 +8,11 @@
 #include "store.h"
 #include "util.h"
 
-extern const char report_css[];
-
 /* s, escaped for HTML text and attributes. */
 void report_esc(struct strbuf *o, const char *s);
+/* The page's head, its style and <main><h1> with title (escaped), the
+ * h1 left open for the caller to end. */
+void report_page_open(struct strbuf *o, const char *title);
 /* open, text escaped, close. */
 void report_tag(struct strbuf *o, const char *open, const char *text, const char *close);
 long long report_ival(const json_t *o, const char *k);

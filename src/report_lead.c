@@ -212,15 +212,8 @@ report_tenants_html(const json_t *rows, long long now)
 	json_t *r;
 	json_array_foreach((json_t *)rows, i, r)
 		drifting += report_ival(r, "drift") > 0 || json_object_get(r, "error") != NULL;
-	sb_adds(&o,
-		"<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\"><head><meta "
-		"charset=\"utf-8\"/><meta name=\"viewport\" content=\"width=device-width\"/><title>iocsync: every "
-		"tenant</title><style>");
-	sb_adds(&o, report_css);
-	sb_addf(&o,
-		"</style></head><body><main><h1>iocsync: every tenant</h1><p class=\"sub\">generated %s &#183; "
-		"from each tenant's state, without calling MDE</p>",
-		ts);
+	report_page_open(&o, "iocsync: every tenant");
+	sb_addf(&o, "</h1><p class=\"sub\">generated %s &#183; from each tenant's state, without calling MDE</p>", ts);
 	sb_addf(&o,
 		"<div class=\"tiles\"><div class=\"tile\"><b>%zu</b><span>tenants</span></div><div class=\"tile\"><b "
 		"class=\"%s\">%zu</b><span>with drift (changes pending)</span></div></div>",
