@@ -17,7 +17,6 @@ ctl_reset(struct emu *e, json_t *in, struct reply *r)
 	ind_free_all(e);
 	json_array_clear(e->policies);
 	json_array_clear(e->groups);
-	json_object_clear(e->graph_writes);
 	for (size_t i = 0; i < e->nwins; i++)
 		e->wins[i].n = 0;
 	memset(e->calls, 0, sizeof(e->calls));

@@ -136,13 +136,9 @@ window_for(struct emu *e, const char *key)
 	return &e->wins[e->nwins++];
 }
 
-bool
-emu_rate(struct emu *e, const struct app *a, enum ep ep, struct reply *r)
+long long
+emu_window_take(struct emu *e, const char *key, int per_min, int per_hour)
 {
-	if (!e->rate_limits || (e->per_min[ep] == 0 && e->per_hour[ep] == 0))
-		return true;
-	char key[256];
-	snprintf(key, sizeof(key), "%s|%s|%s", a->tenant, a->client_id, eps[ep].name);
 	struct window *w = window_for(e, key);
 	long long now = emu_now_ms(e);
 	size_t drop = 0;
@@ -156,20 +152,33 @@ emu_rate(struct emu *e, const struct app *a, enum ep ep, struct reply *r)
 	while (in_min < w->n && w->times[w->n - 1 - in_min] > now - 60000)
 		in_min++;
 	long long wait_ms = 0;
-	if (e->per_min[ep] && (int)in_min >= e->per_min[ep])
+	if (per_min && (int)in_min >= per_min)
 		wait_ms = w->times[w->n - in_min] + 60000 - now;
-	if (e->per_hour[ep] && (int)w->n >= e->per_hour[ep]) {
+	if (per_hour && (int)w->n >= per_hour) {
 		long long h = w->times[0] + 3600000 - now;
 		if (h > wait_ms)
 			wait_ms = h;
 	}
+	if (wait_ms > 0)
+		return wait_ms;
+	xgrow((void **)&w->times, &w->cap, w->n + 1, sizeof(*w->times));
+	w->times[w->n++] = now;
+	return 0;
+}
+
+bool
+emu_rate(struct emu *e, const struct app *a, enum ep ep, struct reply *r)
+{
+	if (!e->rate_limits || (e->per_min[ep] == 0 && e->per_hour[ep] == 0))
+		return true;
+	char key[256];
+	snprintf(key, sizeof(key), "%s|%s|%s", a->tenant, a->client_id, eps[ep].name);
+	long long wait_ms = emu_window_take(e, key, e->per_min[ep], e->per_hour[ep]);
 	if (wait_ms > 0) {
 		reply_error(r, 429, "TooManyRequests", "Rate limit of the %s endpoint reached", eps[ep].name);
 		snprintf(r->retry_after, sizeof(r->retry_after), "%lld", (wait_ms + 999) / 1000);
 		return false;
 	}
-	xgrow((void **)&w->times, &w->cap, w->n + 1, sizeof(*w->times));
-	w->times[w->n++] = now;
 	return true;
 }
 
@@ -190,7 +199,6 @@ emu_new(void)
 	e->rejected = json_object();
 	e->policies = json_array();
 	e->groups = json_array();
-	e->graph_writes = json_object();
 	e->base = xstrdup("http://127.0.0.1");
 	e->fault_rng = 1;
 	for (int i = 0; i < EP__COUNT; i++) {
@@ -256,7 +264,6 @@ emu_free(struct emu *e)
 	json_decref(e->log);
 	json_decref(e->policies);
 	json_decref(e->groups);
-	json_decref(e->graph_writes);
 	emu_changes_clear(e);
 	emu_names_free(e);
 	json_decref(e->rejected);

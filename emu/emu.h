@@ -169,7 +169,6 @@ struct emu {
 	long token_lifetime;                         /* seconds */
 	json_t *policies;                            /* Graph configurationPolicies (graph.c), with _tenant */
 	json_t *groups;                              /* Entra groups: {id, displayName, _tenant} */
-	json_t *graph_writes;                        /* "tenant|client" -> [minute, writes] */
 	char *imds_key_dir;                          /* managed identity: where its challenge key files go */
 	char imds_key[65];                           /* the last challenge's key ("" none) */
 	bool rate_limits;
@@ -324,7 +323,10 @@ bool fault_set_probability(struct emu *e, const char *name, double p);
 /* Adds the built-in demo tenant, app, groups and machines. */
 void emu_demo(struct emu *e);
 void emu_handle(struct emu *e, const struct request *q, struct reply *r);
-/* Sliding windows: true if allowed (and counted), else r is a 429. */
+/* A call against the sliding windows of key (a minute and an hour; 0: no
+ * limit): 0 when it may go (and is counted), else the ms until it may. */
+long long emu_window_take(struct emu *e, const char *key, int per_min, int per_hour);
+/* The endpoint's windows: true if allowed (and counted), else r is a 429. */
 bool emu_rate(struct emu *e, const struct app *a, enum ep ep, struct reply *r);
 bool emu_state_save(struct emu *e, char *why, size_t whysz);
 bool emu_state_load(struct emu *e, const char *path, char *why, size_t whysz);

@@ -130,21 +130,16 @@ allowed(struct emu *e, const struct app *a, bool write, struct reply *r)
 static bool
 write_budget(struct emu *e, const struct app *a, struct reply *r)
 {
-	char key[128];
-	snprintf(key, sizeof(key), "%s|%s", a->tenant, a->client_id);
-	long long minute = emu_now_ms(e) / 60000;
-	json_t *w = json_object_get(e->graph_writes, key);
-	if (w == NULL || json_integer_value(json_array_get(w, 0)) != minute) {
-		json_object_set_new(e->graph_writes, key, json_pack("[I, I]", (json_int_t)minute, (json_int_t)0));
-		w = json_object_get(e->graph_writes, key);
-	}
-	json_int_t n = json_integer_value(json_array_get(w, 1));
-	if (e->rate_limits && n >= GRAPH_WRITES_PER_MIN) {
+	if (!e->rate_limits)
+		return true;
+	char key[256];
+	snprintf(key, sizeof(key), "%s|%s|graph-write", a->tenant, a->client_id);
+	long long wait_ms = emu_window_take(e, key, GRAPH_WRITES_PER_MIN, 0);
+	if (wait_ms > 0) {
 		graph_error(e, r, 429, "TooManyRequests", "Too many requests.");
-		snprintf(r->retry_after, sizeof(r->retry_after), "%lld", 60 - (emu_now_ms(e) / 1000) % 60);
+		snprintf(r->retry_after, sizeof(r->retry_after), "%lld", (wait_ms + 999) / 1000);
 		return false;
 	}
-	json_array_set_new(w, 1, json_integer(n + 1));
 	return true;
 }
 
