@@ -13,7 +13,7 @@ enum err
 store_history_add(struct store *s, const struct store_change *v, size_t n)
 {
 	char why[256];
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st = NULL, *trim = NULL;
 	if (n == 0)
 		return ERR_OK;
 	if (store_exec(s, "BEGIN IMMEDIATE", why, sizeof(why)) != ERR_OK)
@@ -24,6 +24,15 @@ store_history_add(struct store *s, const struct store_change *v, size_t n)
 			       " SELECT ?1,?2,?3,?4,?5,?6,?7,?8 WHERE ?4 <> 'hold' OR coalesce((SELECT op FROM history"
 			       " WHERE type = ?1 AND value = ?2 ORDER BY id DESC LIMIT 1), '') <> 'hold'",
 			       -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	/* Bounded: the newest LIMIT_HISTORY_PER_VALUE of each value. Only a
+	 * value given an entry now can pass the bound, so only those are
+	 * trimmed, each by its index range (history_value), not the table
+	 * (a provider's tenant keeps 15,000 values x 20 entries). */
+	if (sqlite3_prepare_v2(s->db,
+			       "DELETE FROM history WHERE type = ?1 AND value = ?2 AND id <= (SELECT id FROM history"
+			       " WHERE type = ?1 AND value = ?2 ORDER BY id DESC LIMIT 1 OFFSET ?3)",
+			       -1, &trim, NULL) != SQLITE_OK)
 		goto fail;
 	for (size_t i = 0; i < n; i++) {
 		sqlite3_reset(st);
@@ -37,21 +46,22 @@ store_history_add(struct store *s, const struct store_change *v, size_t n)
 		sqlite3_bind_text(st, 8, v[i].mde_id, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) != SQLITE_DONE)
 			goto fail;
+		if (sqlite3_changes(s->db) == 0)
+			continue;
+		sqlite3_reset(trim);
+		sqlite3_bind_int(trim, 1, v[i].type);
+		sqlite3_bind_text(trim, 2, v[i].value, -1, SQLITE_STATIC);
+		sqlite3_bind_int(trim, 3, LIMIT_HISTORY_PER_VALUE);
+		if (sqlite3_step(trim) != SQLITE_DONE)
+			goto fail;
 	}
 	sqlite3_finalize(st);
-	st = NULL;
-	/* Bounded: the newest LIMIT_HISTORY_PER_VALUE of each value. */
-	char sql[300];
-	snprintf(sql, sizeof(sql),
-		 "DELETE FROM history WHERE id IN (SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY type,"
-		 " value ORDER BY id DESC) AS n FROM history) WHERE n > %d)",
-		 LIMIT_HISTORY_PER_VALUE);
-	if (store_exec(s, sql, why, sizeof(why)) != ERR_OK)
-		goto fail;
+	sqlite3_finalize(trim);
 	return store_exec(s, "COMMIT", why, sizeof(why)) == ERR_OK ? ERR_OK : store_failed(s);
 fail:
 	store_failed(s);
 	sqlite3_finalize(st);
+	sqlite3_finalize(trim);
 	store_exec(s, "ROLLBACK", why, sizeof(why));
 	return ERR_STORE;
 }

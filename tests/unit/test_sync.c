@@ -13,10 +13,12 @@
 
 #include "config.h"
 #include "http.h"
+#include "iocsync_limits.h"
 #include "mde.h"
 #include "plan.h"
 #include "ratelimit.h"
 #include "retry.h"
+#include "store.h"
 #include "util.h"
 
 /* ---- rate limiter ---- */
@@ -768,6 +770,75 @@ test_list_page_shapes(void **state)
 	config_free(c);
 }
 
+struct history_seen {
+	size_t n;
+	long long newest, oldest;
+};
+
+static void
+history_seen(void *ctx, const struct store_change *c)
+{
+	struct history_seen *h = ctx;
+	if (h->n++ == 0)
+		h->newest = c->at;
+	h->oldest = c->at;
+}
+
+static struct history_seen
+history_of(struct store *st, const char *value)
+{
+	struct history_seen h = {0};
+	assert_int_equal(store_history_each(st, IOC_IP, value, history_seen, &h), ERR_OK);
+	return h;
+}
+
+/* Each value keeps its newest LIMIT_HISTORY_PER_VALUE entries, whether
+ * they came run by run or in one run; a value with fewer keeps all; a
+ * hold repeated is kept once. */
+static void
+test_history_keeps_the_newest_per_value(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/iocsync-history-XXXXXX", why[300];
+	assert_non_null(mkdtemp(dir));
+	char *path = xasprintf("%s/state.db", dir);
+	struct store *st = store_open(path, "test", why, sizeof(why));
+	assert_non_null(st);
+	for (long long r = 0; r < 25; r++) { /* 25 runs of one renewal each */
+		struct store_change c = {.type = IOC_IP, .value = "45.0.0.1", .at = r, .op = "renew", .reason = "r"};
+		assert_int_equal(store_history_add(st, &c, 1), ERR_OK);
+	}
+	struct store_change v[30];
+	for (size_t i = 0; i < 30; i++) /* one run: 27 of one value, 3 of another */
+		v[i] = (struct store_change){.type = IOC_IP,
+					     .value = i < 3 ? "45.0.0.3" : "45.0.0.2",
+					     .at = 100 + (long long)i,
+					     .op = "update",
+					     .reason = "r"};
+	assert_int_equal(store_history_add(st, v, 30), ERR_OK);
+	struct store_change hold[2] = {{.type = IOC_IP, .value = "45.0.0.4", .at = 1, .op = "hold", .reason = "r"},
+				       {.type = IOC_IP, .value = "45.0.0.4", .at = 2, .op = "hold", .reason = "r"}};
+	assert_int_equal(store_history_add(st, hold, 2), ERR_OK);
+	struct history_seen h = history_of(st, "45.0.0.1");
+	assert_int_equal(h.n, LIMIT_HISTORY_PER_VALUE);
+	assert_int_equal(h.newest, 24);
+	assert_int_equal(h.oldest, 25 - LIMIT_HISTORY_PER_VALUE);
+	h = history_of(st, "45.0.0.2");
+	assert_int_equal(h.n, LIMIT_HISTORY_PER_VALUE);
+	assert_int_equal(h.newest, 129);
+	assert_int_equal(h.oldest, 130 - LIMIT_HISTORY_PER_VALUE);
+	h = history_of(st, "45.0.0.3");
+	assert_int_equal(h.n, 3);
+	h = history_of(st, "45.0.0.4");
+	assert_int_equal(h.n, 1);
+	assert_int_equal(h.newest, 1);
+	store_close(st);
+	char *cmd = xasprintf("rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	free(path);
+}
+
 int
 main(void)
 {
@@ -790,6 +861,7 @@ main(void)
 		cmocka_unit_test(test_mde_id_text_or_number),
 		cmocka_unit_test(test_list_paging_stops_on_404_repeat_and_past_the_cap),
 		cmocka_unit_test(test_list_page_shapes),
+		cmocka_unit_test(test_history_keeps_the_newest_per_value),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
