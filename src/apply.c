@@ -459,6 +459,8 @@ change(struct store_change *v, size_t *n, const char *op, enum ioc_type t, const
 					  .feed = feed,
 					  .reason = reason,
 					  .mde_id = id};
+	if (!log_enabled(LOG_INFO))
+		return;
 	const char *an = action >= 0 ? ioc_action_name((enum ioc_action)action) : "unknown";
 	json_t *j = json_pack("{s:{s:s, s:s, s:s, s:s, s:s, s:s}}", "change", "op", op, "type", ioc_type_name(t),
 			      "value", value, "action", an, "feed", feed ? feed : "", "reason", reason ? reason : "");

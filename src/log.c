@@ -233,10 +233,16 @@ log_msg(enum log_level lvl, const char *fmt, ...)
 	emit(lvl, buf, NULL);
 }
 
+bool
+log_enabled(enum log_level lvl)
+{
+	return lvl <= stderr_level || (logfd >= 0 && lvl <= file_level);
+}
+
 void
 log_fields(enum log_level lvl, const json_t *fields, const char *fmt, ...)
 {
-	if (lvl > stderr_level && (logfd < 0 || lvl > file_level))
+	if (!log_enabled(lvl))
 		return;
 	char buf[2048];
 	va_list ap;
