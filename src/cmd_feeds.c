@@ -87,7 +87,7 @@ cmd_feeds(struct app *a, int argc, char **argv)
 			continue;
 		nfeeds++;
 		struct collect_use use = {0};
-		struct merge *mine = collect_feed(c, &c->feeds[k], (uint32_t)k, st, pol, &out, false, &use);
+		struct merge *mine = collect_feed(c, &c->feeds[k], (uint32_t)k, st, pol, &out, false, NULL, &use);
 		merge_absorb(m, mine);
 		merge_free(mine);
 		json_decref(use.summary);

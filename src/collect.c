@@ -53,6 +53,7 @@ struct job {
 	const char *fetch;    /* "200", "304", "file", "error" */
 	const char *snapshot; /* "fresh", "unchanged", "stale", "none", "kept (shrank)" */
 	bool shrunk;
+	bool shared; /* r is the run's shared fetch (collect_share): read, never freed here */
 	char why[512], note[256];
 };
 
@@ -68,13 +69,12 @@ stale_note(char *buf, size_t sz, const struct store_feed *old)
 	snprintf(buf, sz, "keeping the last good snapshot of %s (%lld indicators)", ts, old->entries);
 }
 
-/* The feed's body into j->r: a TAXII collection, or a URL or file. */
-static enum err
-fetch_body(struct job *j)
+/* How feed f of c is fetched: [fetch]'s settings, the feed's own timeout
+ * and size over them. */
+static struct fetch_opts
+fetch_opts_for(const struct config *c, const struct feed_cfg *f)
 {
-	const struct config *c = j->c;
-	const struct feed_cfg *f = j->f;
-	struct fetch_opts fo = {
+	return (struct fetch_opts){
 		.connect_timeout_s = c->connect_timeout_s,
 		.timeout_s = f->timeout_s ? f->timeout_s : c->timeout_s,
 		.max_bytes = f->max_bytes ? f->max_bytes : c->max_bytes,
@@ -83,6 +83,14 @@ fetch_body(struct job *j)
 		.proxy = c->proxy,
 		.user_agent = c->user_agent,
 	};
+}
+
+/* The feed's body into j->r: a TAXII collection, or a URL or file. */
+static enum err
+fetch_body(struct job *j)
+{
+	const struct feed_cfg *f = j->f;
+	struct fetch_opts fo = fetch_opts_for(j->c, f);
 	if (j->old.snapshot) {
 		fo.etag = j->old.etag;
 		fo.last_modified = j->old.last_modified;
@@ -112,6 +120,90 @@ fetch_body(struct job *j)
 	j->cursor = tr.cursor;
 	j->objects = tr.objects;
 	return ERR_OK;
+}
+
+/* One feed's fetch, shared by the tenants that take it. */
+struct shared_fetch {
+	const char *name; /* the feed's, in the configuration the share was made from */
+	enum err e;
+	struct fetch_result r;
+	char why[512];
+};
+
+struct collect_share {
+	struct shared_fetch *v;
+	size_t n;
+};
+
+/* How many tenants of c take feed f (a tenant without feeds = takes all). */
+static size_t
+takers(const struct config *c, const struct feed_cfg *f)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < c->ntenants; i++) {
+		const struct tenant_cfg *t = &c->tenants[i];
+		bool take = t->nfeeds == 0;
+		for (size_t k = 0; k < t->nfeeds && !take; k++)
+			take = strcmp(t->feeds[k], f->name) == 0;
+		n += take;
+	}
+	return n;
+}
+
+struct collect_share *
+collect_share_fetch(const struct config *c)
+{
+	struct collect_share *sh = xcalloc(1, sizeof(*sh));
+	sh->v = xcalloc(c->nfeeds + 1, sizeof(*sh->v));
+	for (size_t k = 0; k < c->nfeeds; k++) {
+		const struct feed_cfg *f = &c->feeds[k];
+		size_t n = takers(c, f);
+		if (!f->enabled || f->format == FEED_TAXII || n < 2)
+			continue;
+		struct shared_fetch *x = &sh->v[sh->n++];
+		struct fetch_opts fo = fetch_opts_for(c, f);
+		x->name = f->name;
+		x->e = feed_fetch_url(f->url, &fo, &x->r, x->why, sizeof(x->why));
+		if (x->e == ERR_OK)
+			log_info("feed %s: fetched once for its %zu tenants (%zu bytes)", f->name, n, x->r.len);
+		else
+			log_warn("feed %s: %s (each of its %zu tenants falls back on its own snapshot)", f->name,
+				 x->why, n);
+	}
+	return sh;
+}
+
+void
+collect_share_free(struct collect_share *sh)
+{
+	if (sh == NULL)
+		return;
+	for (size_t i = 0; i < sh->n; i++)
+		feed_fetch_result_free(&sh->v[i].r);
+	free(sh->v);
+	free(sh);
+}
+
+/* The run's shared fetch of the feed into j->r, when there is one: the
+ * body as fetched, judged against this tenant's own snapshot (the same
+ * bytes are its "unchanged", as a 304 would be). */
+static bool
+share_take(struct job *j, const struct collect_share *sh, enum err *e)
+{
+	for (size_t i = 0; sh && i < sh->n; i++) {
+		const struct shared_fetch *x = &sh->v[i];
+		if (strcmp(x->name, j->f->name) != 0)
+			continue;
+		j->r = x->r;
+		j->shared = true;
+		snprintf(j->why, sizeof(j->why), "%s", x->why);
+		*e = x->e;
+		if (x->e == ERR_OK && j->old.snapshot && j->old.snapshot_len == x->r.len &&
+		    memcmp(j->old.snapshot, x->r.body, x->r.len) == 0)
+			j->r.not_modified = true;
+		return true;
+	}
+	return false;
 }
 
 /* The gates a fetched body passes before it is parsed. */
@@ -229,7 +321,7 @@ collect_pipe_cfg(const struct config *c, const struct feed_cfg *f, uint32_t idx,
 
 struct merge *
 collect_feed(const struct config *c, const struct feed_cfg *f, uint32_t idx, struct store *st, struct policy *pol,
-	     struct output *out, bool force, struct collect_use *use)
+	     struct output *out, bool force, const struct collect_share *sh, struct collect_use *use)
 {
 	struct job j = {.c = c, .f = f, .st = st, .fetch = "error", .snapshot = "none"};
 	struct feed_opts po = collect_feed_opts(f);
@@ -240,11 +332,13 @@ collect_feed(const struct config *c, const struct feed_cfg *f, uint32_t idx, str
 
 	if (store_feed_get(st, f->name, &j.old) == ERR_STORE)
 		log_warn("feed %s: cannot read its state", f->name);
-	enum err e = fetch_body(&j);
+	enum err e;
+	if (!share_take(&j, sh, &e))
+		e = fetch_body(&j);
 	j.body = j.r.body;
 	j.len = j.r.len;
 	if (e == ERR_OK && j.r.not_modified) {
-		j.fetch = "304";
+		j.fetch = !j.shared ? "304" : j.r.status ? "200" : "file"; /* shared: the same bytes */
 		j.snapshot = "unchanged";
 		j.body = j.old.snapshot;
 		j.len = j.old.snapshot_len;
@@ -282,7 +376,8 @@ collect_feed(const struct config *c, const struct feed_cfg *f, uint32_t idx, str
 			pipeline_run(&pc, &po, j.body, j.len, mine, &pipe, &stats, ignore, sizeof(ignore));
 	}
 	summarise(&j, out, &stats, e != ERR_OK, use);
-	feed_fetch_result_free(&j.r);
+	if (!j.shared)
+		feed_fetch_result_free(&j.r);
 	free(j.cursor);
 	json_decref(j.objects);
 	store_feed_clear(&j.old);

@@ -37,15 +37,30 @@ struct pipe_cfg collect_pipe_cfg(const struct config *c, const struct feed_cfg *
 bool collect_allowlists(const struct config *c, struct policy *p);
 
 /*
+ * A multi-tenant run's feeds, fetched once: every enabled feed (not
+ * TAXII) that two tenants or more take is fetched by collect_share_fetch
+ * (c: the configuration with the tenants), before any tenant runs, with
+ * no validators (the tenants' snapshots differ); each tenant's
+ * collect_feed then gates, parses and judges that body against its own
+ * state, as if it had fetched it. A feed server sees one request a run,
+ * not one a tenant. Free with collect_share_free after the tenants' runs.
+ */
+struct collect_share;
+struct collect_share *collect_share_fetch(const struct config *c);
+void collect_share_free(struct collect_share *sh);
+
+/*
  * Fetches feed f (index idx of c->feeds) and returns the set of what
  * this run will use of it (merge.h; merge_free it): the fresh body, or
  * the last good snapshot when the fetch failed or the body was refused
  * (HTML, empty, binary, parsed to nothing); an empty set when there is
  * neither. A body that shrank past max_shrink is used too (its new values
  * go out), but its deletions are held and it does not become the
- * snapshot, unless force. Prints to out; fills *use.
+ * snapshot, unless force. Prints to out; fills *use. With sh (may be
+ * NULL) holding the feed, its shared fetch stands for this one.
  */
 struct merge *collect_feed(const struct config *c, const struct feed_cfg *f, uint32_t idx, struct store *st,
-			   struct policy *pol, struct output *out, bool force, struct collect_use *use);
+			   struct policy *pol, struct output *out, bool force, const struct collect_share *sh,
+			   struct collect_use *use);
 
 #endif

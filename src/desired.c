@@ -229,7 +229,8 @@ desired_read(const struct config *c, struct store *st, struct output *out, const
 			continue;
 		}
 		struct collect_use use = {0};
-		df->set[k] = collect_feed(c, f, (uint32_t)k, st, pol, out, forced(in, f->name), &use);
+		df->set[k] =
+			collect_feed(c, f, (uint32_t)k, st, pol, out, forced(in, f->name), in ? in->share : NULL, &use);
 		if (in && in->keep_reports)
 			keep_report(st, f->name, use.summary);
 		json_decref(use.summary);

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "collect.h"
 #include "config.h"
 #include "plan.h"
 #include "state.h"
@@ -21,7 +22,8 @@ struct desired_in {
 	bool force;                     /* past max_shrink for every feed */
 	const char *const *force_feeds; /* past max_shrink for these */
 	size_t nforce_feeds;
-	bool keep_reports; /* each feed's summary into the store (plan, sync) */
+	bool keep_reports;                 /* each feed's summary into the store (plan, sync) */
+	const struct collect_share *share; /* a multi-tenant run's shared fetches (collect.h), or NULL */
 };
 
 /* The enabled feeds of a configuration, each read into its own set. */

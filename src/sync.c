@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "alert.h"
+#include "collect.h"
 #include "apply.h"
 #include "desired.h"
 #include "fw_push.h"
@@ -115,7 +116,8 @@ pass_feeds(struct pass *x)
 	struct desired_in in = {.force = o->force,
 				.force_feeds = o->force_feeds,
 				.nforce_feeds = o->nforce_feeds,
-				.keep_reports = true};
+				.keep_reports = true,
+				.share = o->share};
 	struct desired_feeds *df = desired_read(x->c, x->st, &out, &in);
 	if (out.fp != x->fp && out.fp)
 		fclose(out.fp);
@@ -439,7 +441,11 @@ sync_all(const struct config *c, const struct sync_opts *o)
 	if (c->ntenants == 0)
 		return sync_run(c, o);
 	FILE *fp = o->out ? o->out : stdout;
-	struct pool p = {.c = c, .o = o, .jobs = xcalloc(c->ntenants, sizeof(*p.jobs))};
+	/* A feed two tenants take is fetched once, before any runs. */
+	struct sync_opts shared = *o;
+	struct collect_share *sh = collect_share_fetch(c);
+	shared.share = sh;
+	struct pool p = {.c = c, .o = &shared, .jobs = xcalloc(c->ntenants, sizeof(*p.jobs))};
 	pthread_mutex_init(&p.mu, NULL);
 	size_t nw = pool_size(c), started = 0;
 	pthread_t *th = xcalloc(nw, sizeof(*th));
@@ -458,6 +464,7 @@ sync_all(const struct config *c, const struct sync_opts *o)
 		pthread_join(th[i], NULL);
 	free(th);
 	pthread_mutex_destroy(&p.mu);
+	collect_share_free(sh);
 	bool any_fail = false, any_usage = false, any_pending = false;
 	json_t *all = o->json ? json_object() : NULL;
 	for (size_t i = 0; i < c->ntenants; i++) {

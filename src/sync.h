@@ -30,9 +30,10 @@ struct sync_opts {
 	unsigned *flags; /* when set, SYNC_HELD and SYNC_FAILED are or'ed in (tenants at once) */
 	bool json;
 	bool quiet;
-	bool verbose;            /* every planned change, not the first 20 of each kind */
-	FILE *out;               /* where the report goes (default stdout; no progress line then) */
-	const struct clock *clk; /* for MDE's budgets and retries; NULL: the real one */
+	bool verbose;                      /* every planned change, not the first 20 of each kind */
+	FILE *out;                         /* where the report goes (default stdout; no progress line then) */
+	const struct clock *clk;           /* for MDE's budgets and retries; NULL: the real one */
+	const struct collect_share *share; /* sync_all: the feeds its tenants share, fetched once */
 };
 
 /* Exit codes: plan: 0 nothing to change, 2 changes pending, 1 error;

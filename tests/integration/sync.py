@@ -512,6 +512,90 @@ def many_tenants_in_one_run_and_one_failing_stops_no_other(c):
     assert set(doc["tenants"]) == {"one", "two", "broken"} and doc["tenants"]["one"]["outcome"] == "ok", doc
 
 
+class FeedServer:
+    """The test's feed directory over HTTP on loopback, counting the GETs
+    of each path; a path in `down` answers 503. Stopped with stop()."""
+
+    def __init__(self, root):
+        import http.server, threading
+        srv = self
+        self.gets, self.down = {}, set()
+
+        class H(http.server.SimpleHTTPRequestHandler):
+            def __init__(self, *a, **k):
+                super().__init__(*a, directory=root, **k)
+
+            def do_GET(self):
+                srv.gets[self.path] = srv.gets.get(self.path, 0) + 1
+                if self.path in srv.down:
+                    self.send_error(503)
+                    return
+                super().do_GET()
+
+            def log_message(self, *a):
+                pass
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.base = "http://127.0.0.1:%d" % self.srv.server_address[1]
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+@test
+def tenants_that_take_one_feed_fetch_it_once(c):
+    """A feed two tenants take is fetched once a run, not once a tenant;
+    each tenant still judges the body against its own snapshot (the same
+    bytes: unchanged) and falls back on it when the one fetch fails. A
+    feed one tenant takes is fetched by that tenant, as before."""
+    T2, CID2, s2 = itest.T2, itest.CID2, itest.second_tenant(c)
+    srv = FeedServer(c.dir)
+    try:
+        c.feed("a", ips(30))
+        c.feed("b", ips(5, start=500))
+        c.feeds["a"]["url"] = srv.base + "/a.txt"
+        c.feeds["b"]["url"] = srv.base + "/b.txt"
+        c.mde.update({"client_secret_file": None})
+        c.extra = ('\n[tenant "one"]\ntenant_id = %s\nclient_id = %s\nclient_secret_file = %s\nfeeds = a\n'
+                   % (TENANT, CID, c.secret_file)
+                   + '\n[tenant "two"]\ntenant_id = %s\nclient_id = %s\nclient_secret_file = %s\nfeeds = a, b\n'
+                   % (T2, CID2, s2))
+        c.run("sync")
+        assert srv.gets == {"/a.txt": 1, "/b.txt": 1}, srv.gets
+        log = open(os.path.join(c.dir, "iocsync.log")).read()
+        assert "feed a: fetched once for its 2 tenants" in log, log[-3000:]
+
+        def tenant(t):
+            return sorted(x["indicator"]["indicatorValue"] for x in c.emu.control("/state")["indicators"]
+                          if x["tenant"] == t)
+        assert tenant(TENANT) == sorted(ips(30)) and tenant(T2) == sorted(ips(30) + ips(5, start=500))
+        # The same bytes again: each tenant's snapshot is unchanged.
+        doc = json.loads(c.run("sync", "--json").stdout)
+        assert srv.gets == {"/a.txt": 2, "/b.txt": 2}, srv.gets
+        for t in ("one", "two"):
+            a = [f for f in doc["tenants"][t]["feeds"] if f["name"] == "a"][0]
+            assert (a["fetch"], a["snapshot"]) == ("200", "unchanged"), (t, a)
+        # A new value reaches both from the one fetch.
+        c.feed("a", ips(31))
+        c.feeds["a"]["url"] = srv.base + "/a.txt"
+        c.feeds["b"]["url"] = srv.base + "/b.txt"
+        c.run("sync")
+        assert srv.gets["/a.txt"] == 3 and tenant(TENANT) == sorted(ips(31)), srv.gets
+        # The one fetch fails: every tenant keeps its own snapshot, deletes nothing.
+        srv.down.add("/a.txt")
+        doc = json.loads(c.run("sync", "--json", expect=1).stdout)
+        assert srv.gets["/a.txt"] == 4, srv.gets
+        for t in ("one", "two"):
+            a = [f for f in doc["tenants"][t]["feeds"] if f["name"] == "a"][0]
+            assert (a["fetch"], a["snapshot"]) == ("error", "stale"), (t, a)
+            assert "503" in a["error"], a
+        assert tenant(TENANT) == sorted(ips(31)) and tenant(T2) == sorted(ips(31) + ips(5, start=500))
+    finally:
+        srv.stop()
+
+
 def tenant_times(c):
     """From the JSON log: each tenant's first and last line, as epoch seconds."""
     import calendar
