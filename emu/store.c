@@ -210,11 +210,27 @@ emu_find_key(struct emu *e, const char *tenant, json_t *in)
 void
 emu_log_change(struct emu *e, const char *op, const struct indicator *x, const json_t *obj)
 {
+	/* Written as text (one per item of an import, under the lock). */
 	json_t *o = obj ? json_incref((json_t *)obj) : ind_obj(x);
-	json_t *c = json_pack("{s:s, s:I, s:s, s:O, s:O, s:O, s:s, s:I}", "op", op, "id", (json_int_t)x->id, "tenant",
-			      x->tenant, "type", json_object_get(o, "indicatorType"), "value",
-			      json_object_get(o, "indicatorValue"), "action", json_object_get(o, "action"), "createdBy",
-			      x->by, "at_ms", (json_int_t)emu_now_ms(e));
+	struct strbuf sb = {0};
+	sb_addf(&sb, "{\"op\":\"%s\",\"id\":%lld,\"tenant\":", op, x->id);
+	sb_json_str(&sb, x->tenant, strlen(x->tenant));
+	static const char *const from_obj[][2] = {
+		{"type", "indicatorType"}, {"value", "indicatorValue"}, {"action", "action"}};
+	for (size_t i = 0; i < NELEM(from_obj); i++) {
+		json_t *v = json_object_get(o, from_obj[i][1]);
+		sb_addf(&sb, ",\"%s\":", from_obj[i][0]);
+		if (json_is_string(v))
+			sb_json_str(&sb, json_string_value(v), json_string_length(v));
+		else
+			sb_adds(&sb, "null");
+	}
+	sb_adds(&sb, ",\"createdBy\":");
+	if (x->by)
+		sb_json_str(&sb, x->by, strlen(x->by));
+	else
+		sb_adds(&sb, "null");
+	sb_addf(&sb, ",\"at_ms\":%lld}", (long long)emu_now_ms(e));
 	json_decref(o);
 	if (e->changes.line == NULL)
 		e->changes.line = xcalloc(CHANGES_KEPT, sizeof(*e->changes.line));
@@ -225,8 +241,7 @@ emu_log_change(struct emu *e, const char *op, const struct indicator *x, const j
 	} else {
 		e->changes.n++;
 	}
-	e->changes.line[at] = json_dumps(c, JSON_COMPACT);
-	json_decref(c);
+	e->changes.line[at] = sb.buf;
 }
 
 json_t *

@@ -162,6 +162,41 @@ sb_adds(struct strbuf *sb, const char *s)
 }
 
 void
+sb_json_str(struct strbuf *sb, const char *s, size_t n)
+{
+	sb_addc(sb, '"');
+	size_t run = 0; /* bytes written as they are, not yet added */
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (ch >= 0x20 && ch != '"' && ch != '\\') {
+			run++;
+			continue;
+		}
+		sb_add(sb, s + i - run, run);
+		run = 0;
+		switch (ch) {
+		case '"': sb_add(sb, "\\\"", 2); break;
+		case '\\': sb_add(sb, "\\\\", 2); break;
+		case '\b': sb_add(sb, "\\b", 2); break;
+		case '\f': sb_add(sb, "\\f", 2); break;
+		case '\n': sb_add(sb, "\\n", 2); break;
+		case '\r': sb_add(sb, "\\r", 2); break;
+		case '\t': sb_add(sb, "\\t", 2); break;
+		default: sb_addf(sb, "\\u%04X", ch); break;
+		}
+	}
+	sb_add(sb, s + n - run, run);
+	sb_addc(sb, '"');
+}
+
+int
+sb_json_cb(const char *p, size_t n, void *sb)
+{
+	sb_add(sb, p, n);
+	return 0;
+}
+
+void
 sb_addc(struct strbuf *sb, char c)
 {
 	sb_add(sb, &c, 1);

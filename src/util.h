@@ -54,6 +54,11 @@ struct strbuf {
 };
 void sb_add(struct strbuf *sb, const void *p, size_t n);
 void sb_adds(struct strbuf *sb, const char *s);
+/* s (UTF-8, n bytes) as a JSON string literal, quotes and escapes as
+ * jansson writes them. */
+void sb_json_str(struct strbuf *sb, const char *s, size_t n);
+/* A json_dump_callback writing into the strbuf given as its data. */
+int sb_json_cb(const char *p, size_t n, void *sb);
 void sb_addc(struct strbuf *sb, char c);
 void sb_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sb_free(struct strbuf *sb);

@@ -839,6 +839,27 @@ test_history_keeps_the_newest_per_value(void **state)
 	free(path);
 }
 
+/* sb_json_str writes a string as jansson does (the emulator's kept text
+ * and change lines are read back by jansson). */
+static void
+test_json_str_as_jansson_writes_it(void **state)
+{
+	(void)state;
+	static const char *const cases[] = {"",     "plain",      "q\"uote",      "back\\slash",
+					    "a/b",  "\b\f\n\r\t", "\x01\x1f\x7f", "caf\xc3\xa9 \xe2\x82\xac",
+					    "end\\"};
+	for (size_t i = 0; i < NELEM(cases); i++) {
+		struct strbuf sb = {0};
+		sb_json_str(&sb, cases[i], strlen(cases[i]));
+		json_t *j = json_string(cases[i]);
+		char *want = json_dumps(j, JSON_ENCODE_ANY);
+		assert_string_equal(sb.buf, want);
+		free(want);
+		json_decref(j);
+		sb_free(&sb);
+	}
+}
+
 int
 main(void)
 {
@@ -862,6 +883,7 @@ main(void)
 		cmocka_unit_test(test_list_paging_stops_on_404_repeat_and_past_the_cap),
 		cmocka_unit_test(test_list_page_shapes),
 		cmocka_unit_test(test_history_keeps_the_newest_per_value),
+		cmocka_unit_test(test_json_str_as_jansson_writes_it),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
