@@ -224,7 +224,10 @@ import_range(struct run *r, const size_t *todo, size_t k, int round, size_t *aga
 	char why[512];
 	/* The batch is built once it may go: a run waiting on the import
 	 * budget (most of a provider's tenants, most of the time) holds
-	 * none. Should the wait fail, mde_import fails the same way. */
+	 * none, nor its state's page cache. Should the wait fail,
+	 * mde_import fails the same way. */
+	if (mde_budget_wait(r->m, MDE_EP_IMPORT) >= LIMIT_LONG_WAIT_S)
+		store_release_memory(r->st);
 	(void)mde_await(r->m, MDE_EP_IMPORT, why, sizeof(why));
 	json_t *items = json_array();
 	for (size_t i = 0; i < k; i++)

@@ -99,6 +99,11 @@
  * its life when it is shorter). */
 #define LIMIT_TOKEN_MARGIN_S 300.0
 
+/* A wait on MDE's budget this long is worth giving memory back for (the
+ * state's page cache), and is logged: with many tenants in one process,
+ * most are waiting at any moment (bench/tenants.py). */
+#define LIMIT_LONG_WAIT_S 5.0
+
 /* A secret (one line) and a certificate with its key (PEM). */
 #define LIMIT_SECRET_BYTES 4096
 #define LIMIT_CERTIFICATE_BYTES (1 << 20)

@@ -324,6 +324,12 @@ mde_await(struct mde *m, enum mde_ep ep, char *why, size_t whysz)
 	return mde_transport_await(m->t, ep, mde_transport_now(m->t) + m->deadline_s, why, whysz);
 }
 
+double
+mde_budget_wait(struct mde *m, enum mde_ep ep)
+{
+	return mde_transport_wait(m->t, ep);
+}
+
 int
 mde_list_page(const struct mde *m)
 {

@@ -54,6 +54,8 @@ enum err mde_call(struct mde *m, enum mde_ep ep, const char *method, const char 
  * big request only when it can go (what waits holds little memory);
  * false as mde_transport_await. */
 bool mde_await(struct mde *m, enum mde_ep ep, char *why, size_t whysz);
+/* How long ep's budget holds the next call now, in seconds. */
+double mde_budget_wait(struct mde *m, enum mde_ep ep);
 
 /* mde_call of a GET whose 2xx body is read by stream as it comes
  * (http.h); ERR_PARSE when the stream stopped it (the stream knows why). */

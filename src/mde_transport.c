@@ -1,6 +1,5 @@
 #include "mde_transport.h"
 
-#include <malloc.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,6 +116,12 @@ mde_transport_stats(const struct mde_transport *m)
 	return &m->st;
 }
 
+double
+mde_transport_wait(struct mde_transport *m, enum mde_ep ep)
+{
+	return ratelimit_wait(&m->rl[ep], mde_transport_now(m));
+}
+
 /* Waits for ep's budget; false when that would pass the deadline. The
  * call that then goes is recorded by the caller (send records it). */
 static bool
@@ -129,13 +134,8 @@ await_budget(struct mde_transport *m, enum mde_ep ep, double deadline, double *a
 				eps[ep].name, w);
 			return false;
 		}
-		if (w >= 5) {
+		if (w >= LIMIT_LONG_WAIT_S)
 			log_info("%s: waiting %.0f s for the endpoint's rate limit", eps[ep].name, w);
-			/* What this run freed goes back to the system while it
-			 * waits: with many tenants in one process, most are
-			 * waiting at any moment (bench/tenants.py). */
-			malloc_trim(0);
-		}
 		progress_wait(eps[ep].name, w);
 		m->clk->sleep(m->clk->ctx, w);
 		m->st.waited_s += w;

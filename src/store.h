@@ -17,6 +17,9 @@ struct store;
  * failure. store_close(NULL) is a no-op. */
 struct store *store_open(const char *path, const char *holder, char *why, size_t whysz);
 void store_close(struct store *s);
+/* Gives back the memory SQLite holds for s that it can read again (its
+ * page cache): for a run about to wait long, one of many tenants. */
+void store_release_memory(struct store *s);
 
 /* NULL, or why a write to the store failed since it was opened ("... (the
  * disk is full)"): the run must fail and say so. */
