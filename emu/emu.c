@@ -111,6 +111,8 @@ reply_error(struct reply *r, int status, const char *code, const char *fmt, ...)
 		 rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7], rnd[8], rnd[9], rnd[10], rnd[11], rnd[12],
 		 rnd[13], rnd[14], rnd[15]);
 	json_decref(r->body);
+	free(r->text);
+	r->text = NULL;
 	r->status = status;
 	r->odata = true;
 	r->body = json_pack("{s:{s:s, s:s, s:s}}", "error", "code", code, "message", msg, "target", target);

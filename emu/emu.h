@@ -231,6 +231,7 @@ struct reply {
 	char *www_authenticate; /* a managed identity's challenge, or NULL */
 	bool odata;             /* OData headers (API answers) */
 	bool raw_empty;         /* 204 */
+	char *text;             /* the body already written (a listing): sent as it is, body unused */
 };
 void reply_error(struct reply *r, int status, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -366,6 +367,9 @@ const long long *emu_tenant_ids(struct emu *e, const char *tenant, size_t *n);
 const char *emu_intern(struct emu *e, const char *s);
 /* Indicator x as the API shows it (a new reference). */
 json_t *ind_obj(const struct indicator *x);
+/* The same resource written as text into sb, as json_dumps would write
+ * ind_obj's (JSON_COMPACT), without building it: a listing's items. */
+void ind_text(const struct indicator *x, struct strbuf *sb);
 /* Keeps obj (the resource as the API shows it) as x's, compactly. */
 void ind_keep(struct emu *e, struct indicator *x, const json_t *obj);
 /* The change log, oldest first (a new array), and emptied. */

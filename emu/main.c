@@ -83,7 +83,9 @@ half_free(void *cls)
 static enum MHD_Result
 send_reply(struct MHD_Connection *c, struct reply *r)
 {
-	char *text = r->body && !r->raw_empty ? json_dumps(r->body, JSON_COMPACT) : NULL;
+	char *text = r->raw_empty ? NULL : r->text ? r->text : r->body ? json_dumps(r->body, JSON_COMPACT) : NULL;
+	bool has_body = !r->raw_empty && (r->body || r->text);
+	r->text = NULL;
 	if (r->fault == FAULT_RESET) { /* close without a word */
 		free(text);
 		json_decref(r->body);
@@ -100,7 +102,7 @@ send_reply(struct MHD_Connection *c, struct reply *r)
 		resp = MHD_create_response_from_buffer(text ? strlen(text) : 0, text ? text : (void *)"",
 						       text ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
 	}
-	if (r->body && !r->raw_empty) {
+	if (has_body) {
 		MHD_add_response_header(
 			resp, "Content-Type",
 			r->odata ? "application/json; odata.metadata=minimal; odata.streaming=true; charset=utf-8"
