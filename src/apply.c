@@ -212,6 +212,23 @@ record_ids(struct run *r, const size_t *todo, size_t k, long long now)
  * ones go through in the same run. Items that failed for a reason that
  * may pass go to again[] for the next round.
  */
+/* The import items of todo[0..k), built once the batch may go: a run
+ * waiting on the import budget (most of a provider's tenants, most of
+ * the time) holds none, nor its state's page cache. Should the wait
+ * fail, mde_import fails the same way. */
+static json_t *
+import_batch(struct run *r, const size_t *todo, size_t k)
+{
+	char why[512];
+	if (mde_budget_wait(r->m, MDE_EP_IMPORT) >= LIMIT_LONG_WAIT_S)
+		store_release_memory(r->st);
+	(void)mde_await(r->m, MDE_EP_IMPORT, why, sizeof(why));
+	json_t *items = json_array();
+	for (size_t i = 0; i < k; i++)
+		json_array_append_new(items, model_import_item(r->c, &r->w[r->p->ops[todo[i]].want]));
+	return items;
+}
+
 static void
 import_range(struct run *r, const size_t *todo, size_t k, int round, size_t *again, size_t *nagain)
 {
@@ -222,16 +239,7 @@ import_range(struct run *r, const size_t *todo, size_t k, int round, size_t *aga
 		return;
 	}
 	char why[512];
-	/* The batch is built once it may go: a run waiting on the import
-	 * budget (most of a provider's tenants, most of the time) holds
-	 * none, nor its state's page cache. Should the wait fail,
-	 * mde_import fails the same way. */
-	if (mde_budget_wait(r->m, MDE_EP_IMPORT) >= LIMIT_LONG_WAIT_S)
-		store_release_memory(r->st);
-	(void)mde_await(r->m, MDE_EP_IMPORT, why, sizeof(why));
-	json_t *items = json_array();
-	for (size_t i = 0; i < k; i++)
-		json_array_append_new(items, model_import_item(r->c, &r->w[r->p->ops[todo[i]].want]));
+	json_t *items = import_batch(r, todo, k);
 	int s = ++r->seq;
 	journal(r, s, "import", k, "sent", NULL);
 	json_t *res;
