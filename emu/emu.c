@@ -96,6 +96,16 @@ emu_time_parse(const char *s, long long *ms)
 }
 
 void
+reply_free(struct reply *r)
+{
+	json_decref(r->body);
+	free(r->text);
+	free(r->www_authenticate);
+	r->body = NULL;
+	r->text = r->www_authenticate = NULL;
+}
+
+void
 reply_error(struct reply *r, int status, const char *code, const char *fmt, ...)
 {
 	char msg[512];

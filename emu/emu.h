@@ -233,6 +233,8 @@ struct reply {
 	bool raw_empty;         /* 204 */
 	char *text;             /* the body already written (a listing): sent as it is, body unused */
 };
+/* Frees what a reply holds (body, text, challenge) without sending it. */
+void reply_free(struct reply *r);
 void reply_error(struct reply *r, int status, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 

@@ -23,8 +23,7 @@ handle(const char *method, const char *path, const char *ctype, const char *body
 			    .authorization = auth};
 	struct reply r = {0};
 	emu_handle(e, &q, &r);
-	json_decref(r.body);
-	free(r.www_authenticate);
+	reply_free(&r);
 }
 
 int
@@ -57,8 +56,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct reply r = {0};
 		emu_handle(e, &q, &r);
 		auth = xasprintf("Bearer %s", json_string_value(json_object_get(r.body, "access_token")));
-		json_decref(r.body);
-		free(r.www_authenticate);
+		reply_free(&r);
 		e->token_lifetime = 1L << 30;
 	}
 	if (size == 0)
