@@ -140,13 +140,8 @@ static size_t
 takers(const struct config *c, const struct feed_cfg *f)
 {
 	size_t n = 0;
-	for (size_t i = 0; i < c->ntenants; i++) {
-		const struct tenant_cfg *t = &c->tenants[i];
-		bool take = t->nfeeds == 0;
-		for (size_t k = 0; k < t->nfeeds && !take; k++)
-			take = strcmp(t->feeds[k], f->name) == 0;
-		n += take;
-	}
+	for (size_t i = 0; i < c->ntenants; i++)
+		n += config_tenant_takes(&c->tenants[i], f->name);
 	return n;
 }
 

@@ -162,6 +162,9 @@ struct config {
  * groups, its state (default: [sync] state with "-NAME" before ".db")
  * and metrics file (likewise before ".prom"). Free with config_free. */
 struct config *config_tenant(const struct config *c, size_t i);
+/* Does tenant t take the feed named feed (a tenant that names no feeds
+ * takes every one)? */
+bool config_tenant_takes(const struct tenant_cfg *t, const char *feed);
 
 /* The built-in defaults, with no feed. Never NULL; free with config_free. */
 struct config *config_defaults(void);

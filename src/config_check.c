@@ -229,6 +229,15 @@ drop_inherited(struct config *d, const struct tenant_cfg *t, const char *const *
 	}
 }
 
+bool
+config_tenant_takes(const struct tenant_cfg *t, const char *feed)
+{
+	for (size_t k = 0; k < t->nfeeds; k++)
+		if (strcmp(t->feeds[k], feed) == 0)
+			return true;
+	return t->nfeeds == 0;
+}
+
 struct config *
 config_tenant(const struct config *c, size_t i)
 {
@@ -284,10 +293,7 @@ config_tenant(const struct config *c, size_t i)
 	d->feeds = xcalloc(c->nfeeds ? c->nfeeds : 1, sizeof(*d->feeds));
 	d->nfeeds = 0;
 	for (size_t j = 0; j < c->nfeeds; j++) {
-		bool take = t->nfeeds == 0;
-		for (size_t k = 0; k < t->nfeeds; k++)
-			take |= strcmp(t->feeds[k], c->feeds[j].name) == 0;
-		if (!take)
+		if (!config_tenant_takes(t, c->feeds[j].name))
 			continue;
 		struct feed_cfg *f = &d->feeds[d->nfeeds++];
 		memcpy(f, &c->feeds[j], sizeof(*f));
