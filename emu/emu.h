@@ -367,7 +367,6 @@ size_t emu_active(struct emu *e, const char *tenant);
 const long long *emu_tenant_ids(struct emu *e, const char *tenant, size_t *n);
 /* s, kept once for the emulator's life: equal strings give one pointer. */
 const char *emu_intern(struct emu *e, const char *s);
-/* Indicator x as the API shows it (a new reference). */
 /* The fields an upsert copies from its item (kept.c), in the API's
  * order: the first three required, the rest optional. */
 #define EMU_NCOPIED 16
@@ -375,6 +374,9 @@ extern const char *const emu_copied[EMU_NCOPIED];
 /* What an optional field becomes when an update omits it under
  * omitted-fields=reset: its value on a fresh indicator (a new reference). */
 json_t *emu_field_default(const char *name);
+/* v as compact JSON text into sb; NULL as null. */
+void emu_put_json(struct strbuf *sb, const json_t *v);
+/* Indicator x as the API shows it (a new reference). */
 json_t *ind_obj(const struct indicator *x);
 /* The same resource written as text into sb, as json_dumps would write
  * ind_obj's (JSON_COMPACT), without building it: a listing's items. */

@@ -197,14 +197,6 @@ ind_submit(struct emu *e, const struct app *a, const struct request *q, struct r
 	(void)emu_state_save(e, NULL, 0);
 }
 
-/* v as JSON into sb; NULL as null. */
-static void
-put_json(struct strbuf *sb, const json_t *v)
-{
-	if (v == NULL || json_dump_callback(v, sb_json_cb, sb, JSON_COMPACT | JSON_ENCODE_ANY) != 0)
-		sb_adds(sb, "null");
-}
-
 /* One item's result into sb, as the API writes it (an import's reply is
  * written as text: 500 objects built only to be dumped were a fifth of
  * an import's time). */
@@ -216,9 +208,9 @@ import_result(struct strbuf *sb, json_t *item, json_t *out, const struct verdict
 		: json_is_object(item) ? json_object_get(item, "indicatorValue")
 				       : NULL;
 	sb_adds(sb, "{\"id\":");
-	put_json(sb, out ? json_object_get(out, "id") : NULL);
+	emu_put_json(sb, out ? json_object_get(out, "id") : NULL);
 	sb_adds(sb, ",\"indicator\":");
-	put_json(sb, json_is_string(val) ? val : NULL);
+	emu_put_json(sb, json_is_string(val) ? val : NULL);
 	if (out) {
 		sb_adds(sb, ",\"isFailed\":false,\"failureReason\":null}");
 		return;

@@ -15,18 +15,71 @@ const char *const emu_copied[EMU_NCOPIED] = {
 	"externalId",     "category",       "mitreTechniques", "bypassDurationHours",
 };
 
-/* What an optional field becomes when an update omits it under
- * omitted-fields=reset: its value on a fresh indicator. */
+/*
+ * The fields left out of a kept text while they hold their default, each
+ * with that default as JSON text: the optional fields an upsert copies
+ * (what a fresh indicator has, and what omitted-fields=reset gives) and
+ * three the service sets. The only place the defaults are written; a
+ * default is a string, [], false or null.
+ */
+static const struct {
+	const char *name, *text;
+} defaults[] = {
+	{"title", "null"},
+	{"description", "null"},
+	{"expirationTime", "null"},
+	{"severity", "\"Informational\""},
+	{"recommendedActions", "null"},
+	{"rbacGroupNames", "[]"},
+	{"rbacGroupIds", "[]"},
+	{"generateAlert", "false"},
+	{"educateUrl", "null"},
+	{"externalId", "null"},
+	{"category", "null"},
+	{"mitreTechniques", "null"},
+	{"bypassDurationHours", "null"},
+	{"sourceType", "\"AadApp\""},
+	{"createdBySource", "\"PublicApi\""},
+	{"lastUpdatedBy", "null"},
+};
+
+/* Field name's default as JSON text, or NULL: it is always kept. */
+static const char *
+default_text(const char *name)
+{
+	for (size_t i = 0; i < NELEM(defaults); i++)
+		if (strcmp(name, defaults[i].name) == 0)
+			return defaults[i].text;
+	return NULL;
+}
+
+/* A default's text as a value (a new reference). */
+static json_t *
+default_value(const char *t)
+{
+	if (*t == '"')
+		return json_stringn(t + 1, strlen(t) - 2);
+	if (strcmp(t, "[]") == 0)
+		return json_array();
+	if (strcmp(t, "false") == 0)
+		return json_false();
+	return json_null();
+}
+
+void
+emu_put_json(struct strbuf *sb, const json_t *v)
+{
+	if (json_is_string(v)) /* the common case, written without jansson's dump */
+		sb_json_str(sb, json_string_value(v), json_string_length(v));
+	else if (v == NULL || json_dump_callback(v, sb_json_cb, sb, JSON_COMPACT | JSON_ENCODE_ANY) != 0)
+		sb_adds(sb, "null");
+}
+
 json_t *
 emu_field_default(const char *name)
 {
-	if (strcmp(name, "severity") == 0)
-		return json_string("Informational");
-	if (strcmp(name, "rbacGroupNames") == 0 || strcmp(name, "rbacGroupIds") == 0)
-		return json_array();
-	if (strcmp(name, "generateAlert") == 0)
-		return json_false();
-	return json_null();
+	const char *t = default_text(name);
+	return default_value(t ? t : "null");
 }
 
 /* Every field of an indicator in the order the API shows them; those
@@ -59,31 +112,16 @@ static const char *const shown[] = {
 	"action",
 };
 
-/* A kept field's value when it is left out (NULL: it is always kept). */
-static json_t *
-kept_default(const char *name)
-{
-	if (strcmp(name, "sourceType") == 0)
-		return json_string("AadApp");
-	if (strcmp(name, "createdBySource") == 0)
-		return json_string("PublicApi");
-	if (strcmp(name, "lastUpdatedBy") == 0)
-		return json_null();
-	for (size_t i = 3; i < EMU_NCOPIED; i++)
-		if (strcmp(name, emu_copied[i]) == 0)
-			return emu_field_default(name);
-	return NULL;
-}
-
 json_t *
 ind_obj(const struct indicator *x)
 {
 	json_t *kept = json_loads(x->text, 0, NULL), *o = json_object(), *v;
+	const char *t;
 	for (size_t i = 0; i < NELEM(shown); i++) {
 		if ((v = json_object_get(kept, shown[i])) != NULL)
 			json_object_set(o, shown[i], v);
-		else if ((v = kept_default(shown[i])) != NULL)
-			json_object_set_new(o, shown[i], v);
+		else if ((t = default_text(shown[i])) != NULL)
+			json_object_set_new(o, shown[i], default_value(t));
 	}
 	const char *k;
 	json_object_foreach(kept, k, v) /* a field of a loaded state not in the list */
@@ -91,36 +129,6 @@ ind_obj(const struct indicator *x)
 			json_object_set(o, k, v);
 	json_decref(kept);
 	return o;
-}
-
-static bool
-is_text(const json_t *v, const char *s)
-{
-	return json_is_string(v) && json_string_length(v) == strlen(s) && strcmp(json_string_value(v), s) == 0;
-}
-
-/* kept_default's value as text (NULL: the field is always kept). */
-static const char *
-kept_default_text(const char *name)
-{
-	if (strcmp(name, "sourceType") == 0)
-		return "\"AadApp\"";
-	if (strcmp(name, "createdBySource") == 0)
-		return "\"PublicApi\"";
-	if (strcmp(name, "lastUpdatedBy") == 0)
-		return "null";
-	for (size_t i = 3; i < EMU_NCOPIED; i++) {
-		if (strcmp(name, emu_copied[i]) != 0)
-			continue;
-		if (strcmp(name, "severity") == 0)
-			return "\"Informational\"";
-		if (strcmp(name, "rbacGroupNames") == 0 || strcmp(name, "rbacGroupIds") == 0)
-			return "[]";
-		if (strcmp(name, "generateAlert") == 0)
-			return "false";
-		return "null";
-	}
-	return NULL;
 }
 
 /* One member of a kept text: its key (inside the quotes) and its value's
@@ -203,7 +211,7 @@ ind_text(const struct indicator *x, struct strbuf *sb)
 		size_t k = 0, len = strlen(shown[i]);
 		while (k < n && (m[k].klen != len || memcmp(m[k].key, shown[i], len) != 0))
 			k++;
-		const char *lit = k < n ? NULL : kept_default_text(shown[i]);
+		const char *lit = k < n ? NULL : default_text(shown[i]);
 		if (k == n && lit == NULL)
 			continue;
 		if (out++)
@@ -230,30 +238,24 @@ ind_text(const struct indicator *x, struct strbuf *sb)
 	sb_addc(sb, '}');
 }
 
-/* Does field k hold the value ind_obj would give it when left out (as
- * kept_default says, without making it: an import asks 500 x 25 times
- * under the lock)? */
+/* Does field k hold its default (what ind_obj would give it when left
+ * out)? Compared in place, nothing made: an import asks 500 x 25 times
+ * under the lock. */
 static bool
 holds_default(const char *k, const json_t *v)
 {
-	if (strcmp(k, "sourceType") == 0)
-		return is_text(v, "AadApp");
-	if (strcmp(k, "createdBySource") == 0)
-		return is_text(v, "PublicApi");
-	if (strcmp(k, "lastUpdatedBy") == 0)
-		return json_is_null(v);
-	for (size_t i = 3; i < EMU_NCOPIED; i++) {
-		if (strcmp(k, emu_copied[i]) != 0)
-			continue;
-		if (strcmp(k, "severity") == 0)
-			return is_text(v, "Informational");
-		if (strcmp(k, "rbacGroupNames") == 0 || strcmp(k, "rbacGroupIds") == 0)
-			return json_is_array(v) && json_array_size(v) == 0;
-		if (strcmp(k, "generateAlert") == 0)
-			return json_is_false(v);
-		return json_is_null(v);
+	const char *t = default_text(k);
+	if (t == NULL)
+		return false;
+	if (*t == '"') {
+		size_t n = strlen(t) - 2;
+		return json_is_string(v) && json_string_length(v) == n && memcmp(json_string_value(v), t + 1, n) == 0;
 	}
-	return false;
+	if (strcmp(t, "[]") == 0)
+		return json_is_array(v) && json_array_size(v) == 0;
+	if (strcmp(t, "false") == 0)
+		return json_is_false(v);
+	return json_is_null(v);
 }
 
 void

@@ -218,12 +218,8 @@ emu_log_change(struct emu *e, const char *op, const struct indicator *x, const j
 	static const char *const from_obj[][2] = {
 		{"type", "indicatorType"}, {"value", "indicatorValue"}, {"action", "action"}};
 	for (size_t i = 0; i < NELEM(from_obj); i++) {
-		json_t *v = json_object_get(o, from_obj[i][1]);
 		sb_addf(&sb, ",\"%s\":", from_obj[i][0]);
-		if (json_is_string(v))
-			sb_json_str(&sb, json_string_value(v), json_string_length(v));
-		else
-			sb_adds(&sb, "null");
+		emu_put_json(&sb, json_object_get(o, from_obj[i][1]));
 	}
 	sb_adds(&sb, ",\"createdBy\":");
 	if (x->by)
