@@ -88,7 +88,7 @@ send_reply(struct MHD_Connection *c, struct reply *r)
 	r->text = NULL;
 	if (r->fault == FAULT_RESET) { /* close without a word */
 		free(text);
-		json_decref(r->body);
+		reply_free(r);
 		return MHD_NO;
 	}
 	if (r->fault == FAULT_SLOW)
@@ -114,11 +114,9 @@ send_reply(struct MHD_Connection *c, struct reply *r)
 		MHD_add_response_header(resp, "Retry-After", r->retry_after);
 	if (r->www_authenticate)
 		MHD_add_response_header(resp, "WWW-Authenticate", r->www_authenticate);
-	free(r->www_authenticate);
-	r->www_authenticate = NULL;
 	enum MHD_Result rc = MHD_queue_response(c, (unsigned)r->status, resp);
 	MHD_destroy_response(resp);
-	json_decref(r->body);
+	reply_free(r);
 	return rc;
 }
 
