@@ -204,14 +204,6 @@ record_ids(struct run *r, const size_t *todo, size_t k, long long now)
 	free(rows);
 }
 
-/*
- * One import call for todo[0..k) (indices into p->ops). A request MDE
- * refuses whole with a 400 may stand for one bad item (spec 9,
- * import-errors): it is split in halves until the refused items stand
- * alone, within LIMIT_IMPORT_SPLIT_CALLS extra calls a run, so the good
- * ones go through in the same run. Items that failed for a reason that
- * may pass go to again[] for the next round.
- */
 /* The import items of todo[0..k), built once the batch may go: a run
  * waiting on the import budget (most of a provider's tenants, most of
  * the time) holds none, nor its state's page cache. Should the wait
@@ -229,6 +221,14 @@ import_batch(struct run *r, const size_t *todo, size_t k)
 	return items;
 }
 
+/*
+ * One import call for todo[0..k) (indices into p->ops). A request MDE
+ * refuses whole with a 400 may stand for one bad item (spec 9,
+ * import-errors): it is split in halves until the refused items stand
+ * alone, within LIMIT_IMPORT_SPLIT_CALLS extra calls a run, so the good
+ * ones go through in the same run. Items that failed for a reason that
+ * may pass go to again[] for the next round.
+ */
 static void
 import_range(struct run *r, const size_t *todo, size_t k, int round, size_t *again, size_t *nagain)
 {

@@ -220,10 +220,16 @@ emit(enum log_level lvl, const char *raw, const json_t *fields)
 		file_line(lvl, msg, fields);
 }
 
+bool
+log_enabled(enum log_level lvl)
+{
+	return lvl <= stderr_level || (logfd >= 0 && lvl <= file_level);
+}
+
 void
 log_msg(enum log_level lvl, const char *fmt, ...)
 {
-	if (lvl > stderr_level && (logfd < 0 || lvl > file_level))
+	if (!log_enabled(lvl))
 		return;
 	char buf[2048];
 	va_list ap;
@@ -231,12 +237,6 @@ log_msg(enum log_level lvl, const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	emit(lvl, buf, NULL);
-}
-
-bool
-log_enabled(enum log_level lvl)
-{
-	return lvl <= stderr_level || (logfd >= 0 && lvl <= file_level);
 }
 
 void

@@ -52,10 +52,10 @@ enum err log_reopen(void);
 /* Lines read "context: what: why". No secret is ever passed here. */
 void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* log_msg with fields: in a JSON log they are merged into the line's
- * object (fields may be NULL). */
 /* Whether a message at lvl goes anywhere (to skip building one that would not). */
 bool log_enabled(enum log_level lvl);
+/* log_msg with fields: in a JSON log they are merged into the line's
+ * object (fields may be NULL). */
 void log_fields(enum log_level lvl, const json_t *fields, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)

@@ -66,10 +66,10 @@ void mde_transport_free(struct mde_transport *t);
 /* The transport's clock, in seconds. */
 double mde_transport_now(const struct mde_transport *t);
 const struct mde_stats *mde_transport_stats(const struct mde_transport *t);
-/* Waits until a call to ep fits its budget, without making one; false
- * (why filled) when that would pass the deadline or a stop was asked for. */
 /* How long ep's budget holds the next call now, in seconds (0: it may go). */
 double mde_transport_wait(struct mde_transport *t, enum mde_ep ep);
+/* Waits until a call to ep fits its budget, without making one; false
+ * (why filled) when that would pass the deadline or a stop was asked for. */
 bool mde_transport_await(struct mde_transport *t, enum mde_ep ep, double deadline, char *why, size_t whysz);
 
 /*

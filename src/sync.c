@@ -14,8 +14,8 @@
 #include <time.h>
 
 #include "alert.h"
-#include "collect.h"
 #include "apply.h"
+#include "collect.h"
 #include "desired.h"
 #include "fw_push.h"
 #include "iocsync_limits.h"
