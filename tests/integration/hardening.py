@@ -5,7 +5,7 @@ system call filter (tests/seccomp/unitfilter.c builds it from the unit
 files' own lines).
 
   hardening.py path/to/iocsync path/to/mde-emulator path/to/unitfilter SOURCE_DIR [TEST...]"""
-import http.server, json, os, socketserver, subprocess, sys, threading
+import json, os, subprocess, sys
 
 UNITFILTER = os.path.abspath(sys.argv.pop(3))
 SRC = os.path.abspath(sys.argv.pop(3))
@@ -14,25 +14,6 @@ from itest import IOCSYNC, WORK, WRAP, Webhook, ips, test  # noqa: E402
 
 UNITS = [os.path.join(SRC, "packaging", "systemd", u) for u in ("iocsync.service.in", "iocsync-sync.service.in",
                                                                       "iocsync-alert@.service.in")]
-
-
-class Files(threading.Thread):
-    """A plain HTTP server for feed files on loopback, stopped at the end."""
-
-    def __init__(self, root):
-        super().__init__(daemon=True)
-        handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=root, **k)  # noqa: E731
-        http.server.SimpleHTTPRequestHandler.log_message = lambda *a: None
-        self.srv = socketserver.TCPServer(("127.0.0.1", 0), handler)
-        self.url = "http://127.0.0.1:%d/" % self.srv.server_address[1]
-        self.start()
-
-    def run(self):
-        self.srv.serve_forever()
-
-    def stop(self):
-        self.srv.shutdown()
-        self.srv.server_close()
 
 
 # LeakSanitizer stops the world with ptrace at exit, which the units'
@@ -93,12 +74,12 @@ def seccomp_big_feed_check_under_each_units_filter(c):
 
 @test
 def seccomp_every_verb_of_a_deployment_under_the_units_filter(c):
-    files, hook = Files(c.dir), Webhook()
+    files, hook = itest.FeedServer(c.dir), Webhook()
     try:
         c.extra = "\n[alert]\nwebhook = %s\n" % hook.url
         big_feed(os.path.join(c.dir, "served.txt"), 400000)
         c.feed("local", ips(50))
-        c.feeds["served"] = {"url": files.url + "served.txt", "format": "text"}
+        c.feeds["served"] = {"url": files.base + "/served.txt", "format": "text"}
         c.sync_opts["metrics_file"] = os.path.join(c.dir, "iocsync.prom")
         c.sync_opts["cap"] = "1000"
         for_the_service_user(c)

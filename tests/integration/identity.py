@@ -159,12 +159,12 @@ def a_managed_identity_sync(c):
         os.unlink(os.path.join(keys, f))
 
 
-class Challenger:
+class Challenger(itest.Loopback):
     """A hostile identity endpoint on loopback: its 401 names a key file
     of the test's choosing."""
 
     def __init__(self, realm):
-        import http.server, threading
+        import http.server
         me = self
         self.realm, self.auth = realm, []
 
@@ -179,13 +179,8 @@ class Challenger:
             def log_message(self, *a):
                 pass
 
-        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.url = "http://127.0.0.1:%d/metadata/identity/oauth2/token" % self.srv.server_address[1]
-        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.srv.shutdown()
-        self.srv.server_close()
+        self.serve(H)
+        self.url = self.base + "/metadata/identity/oauth2/token"
 
 
 @test

@@ -102,13 +102,54 @@ class Emulator:
         return {ep: sum(v.values()) for ep, v in c.items() if v}
 
 
-class Webhook:
+class Loopback:
+    """A test's HTTP server on loopback: serve(handler) runs it in a
+    thread of its own (its address in self.base), stop() ends it."""
+
+    def serve(self, handler):
+        import http.server, threading
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.base = "http://127.0.0.1:%d" % self.srv.server_address[1]
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+class FeedServer(Loopback):
+    """The files under root over HTTP, counting the GETs of each path; a
+    path in `down` answers 503."""
+
+    def __init__(self, root):
+        import http.server
+        srv = self
+        self.gets, self.down = {}, set()
+
+        class H(http.server.SimpleHTTPRequestHandler):
+            def __init__(self, *a, **k):
+                super().__init__(*a, directory=root, **k)
+
+            def do_GET(self):
+                srv.gets[self.path] = srv.gets.get(self.path, 0) + 1
+                if self.path in srv.down:
+                    self.send_error(503)
+                    return
+                super().do_GET()
+
+            def log_message(self, *a):
+                pass
+
+        self.serve(H)
+
+
+class Webhook(Loopback):
     """An alert receiver on loopback: records every POST (path, headers,
     body); answers `status` (a list is used up one per request, then 200).
     Stopped with stop()."""
 
     def __init__(self, status=200):
-        import http.server, threading
+        import http.server
         hook = self
         self.posts, self.status = [], status
 
@@ -127,18 +168,11 @@ class Webhook:
             def log_message(self, *a):
                 pass
 
-        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-        # the path carries a token, as Slack's and Teams' do
-        self.url = "http://127.0.0.1:%d/hook/%s" % (self.srv.server_address[1], HOOK_TOKEN)
-        self.thread = threading.Thread(target=self.srv.serve_forever, daemon=True)
-        self.thread.start()
+        self.serve(H)
+        self.url = "%s/hook/%s" % (self.base, HOOK_TOKEN)  # the path carries a token, as Slack's and Teams' do
 
     def bodies(self):
         return [json.loads(p["body"]) for p in self.posts]
-
-    def stop(self):
-        self.srv.shutdown()
-        self.srv.server_close()
 
 
 class Skip(Exception):

@@ -512,38 +512,6 @@ def many_tenants_in_one_run_and_one_failing_stops_no_other(c):
     assert set(doc["tenants"]) == {"one", "two", "broken"} and doc["tenants"]["one"]["outcome"] == "ok", doc
 
 
-class FeedServer:
-    """The test's feed directory over HTTP on loopback, counting the GETs
-    of each path; a path in `down` answers 503. Stopped with stop()."""
-
-    def __init__(self, root):
-        import http.server, threading
-        srv = self
-        self.gets, self.down = {}, set()
-
-        class H(http.server.SimpleHTTPRequestHandler):
-            def __init__(self, *a, **k):
-                super().__init__(*a, directory=root, **k)
-
-            def do_GET(self):
-                srv.gets[self.path] = srv.gets.get(self.path, 0) + 1
-                if self.path in srv.down:
-                    self.send_error(503)
-                    return
-                super().do_GET()
-
-            def log_message(self, *a):
-                pass
-
-        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.base = "http://127.0.0.1:%d" % self.srv.server_address[1]
-        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.srv.shutdown()
-        self.srv.server_close()
-
-
 @test
 def tenants_that_take_one_feed_fetch_it_once(c):
     """A feed two tenants take is fetched once a run, not once a tenant;
@@ -551,7 +519,7 @@ def tenants_that_take_one_feed_fetch_it_once(c):
     bytes: unchanged) and falls back on it when the one fetch fails. A
     feed one tenant takes is fetched by that tenant, as before."""
     T2, CID2, s2 = itest.T2, itest.CID2, itest.second_tenant(c)
-    srv = FeedServer(c.dir)
+    srv = itest.FeedServer(c.dir)
     try:
         c.feed("a", ips(30))
         c.feed("b", ips(5, start=500))
