@@ -273,6 +273,7 @@ emu_free(struct emu *e)
 	for (size_t i = 0; i < e->njti; i++)
 		free(e->used_jti[i]);
 	free(e->used_jti);
+	sb_free(&e->scratch);
 	json_decref(e->log);
 	json_decref(e->policies);
 	json_decref(e->groups);

@@ -26,7 +26,9 @@ upsert_check(struct emu *e, const struct app *a, json_t *in, struct indicator **
 		snprintf(v->msg, sizeof(v->msg), "Request body is incorrect");
 		return NULL;
 	}
-	json_t *o = json_deep_copy(in);
+	/* A shallow copy: what follows only sets the item's own members
+	 * (never inside one), and in stays as sent, for the failure report. */
+	json_t *o = json_copy(in);
 	emu_lenient_forms(o);
 	if (!emu_validate(e, o, v) || !emu_groups_check(e, o, v)) {
 		json_decref(o);
@@ -60,8 +62,7 @@ upsert_apply(struct emu *e, const struct app *a, json_t *o, struct verdict *v)
 {
 	char now[40], oid[37];
 	emu_time_format(emu_now_ms(e), now, sizeof(now));
-	app_object_id(a, oid);
-	const char *me = reading_alt(e, R_CREATED_BY) ? oid : a->client_id;
+	const char *me = reading_alt(e, R_CREATED_BY) ? app_oid(a, oid) : a->client_id;
 	struct indicator *x = emu_find_key(e, a->tenant, o);
 	bool fresh = x == NULL;
 	json_t *obj;

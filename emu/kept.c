@@ -263,22 +263,22 @@ ind_keep(struct emu *e, struct indicator *x, const json_t *obj)
 {
 	/* Written member by member: no second object is built (an import
 	 * keeps 500 of these under the emulator's lock). */
-	struct strbuf sb = {0};
+	struct strbuf *sb = &e->scratch;
 	json_t *v;
 	const char *k;
-	xgrow((void **)&sb.buf, &sb.cap, 512, 1); /* most fit: one allocation, not six */
-	sb_addc(&sb, '{');
+	sb->len = 0;
+	sb_addc(sb, '{');
 	json_object_foreach((json_t *)obj, k, v) {
 		if (holds_default(k, v))
 			continue;
-		if (sb.len > 1)
-			sb_addc(&sb, ',');
-		sb_json_str(&sb, k, strlen(k));
-		sb_addc(&sb, ':');
-		json_dump_callback(v, sb_json_cb, &sb, JSON_COMPACT | JSON_ENCODE_ANY);
+		if (sb->len > 1)
+			sb_addc(sb, ',');
+		sb_json_str(sb, k, strlen(k));
+		sb_addc(sb, ':');
+		emu_put_json(sb, v);
 	}
-	sb_addc(&sb, '}');
+	sb_addc(sb, '}');
 	free(x->text);
-	x->text = sb.buf;
+	x->text = xstrndup(sb->buf, sb->len);
 	x->by = emu_intern(e, json_string_value(json_object_get(obj, "createdBy")));
 }

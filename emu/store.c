@@ -212,21 +212,22 @@ emu_log_change(struct emu *e, const char *op, const struct indicator *x, const j
 {
 	/* Written as text (one per item of an import, under the lock). */
 	json_t *o = obj ? json_incref((json_t *)obj) : ind_obj(x);
-	struct strbuf sb = {0};
-	sb_addf(&sb, "{\"op\":\"%s\",\"id\":%lld,\"tenant\":", op, x->id);
-	sb_json_str(&sb, x->tenant, strlen(x->tenant));
+	struct strbuf *sb = &e->scratch;
+	sb->len = 0;
+	sb_addf(sb, "{\"op\":\"%s\",\"id\":%lld,\"tenant\":", op, x->id);
+	sb_json_str(sb, x->tenant, strlen(x->tenant));
 	static const char *const from_obj[][2] = {
 		{"type", "indicatorType"}, {"value", "indicatorValue"}, {"action", "action"}};
 	for (size_t i = 0; i < NELEM(from_obj); i++) {
-		sb_addf(&sb, ",\"%s\":", from_obj[i][0]);
-		emu_put_json(&sb, json_object_get(o, from_obj[i][1]));
+		sb_addf(sb, ",\"%s\":", from_obj[i][0]);
+		emu_put_json(sb, json_object_get(o, from_obj[i][1]));
 	}
-	sb_adds(&sb, ",\"createdBy\":");
+	sb_adds(sb, ",\"createdBy\":");
 	if (x->by)
-		sb_json_str(&sb, x->by, strlen(x->by));
+		sb_json_str(sb, x->by, strlen(x->by));
 	else
-		sb_adds(&sb, "null");
-	sb_addf(&sb, ",\"at_ms\":%lld}", (long long)emu_now_ms(e));
+		sb_adds(sb, "null");
+	sb_addf(sb, ",\"at_ms\":%lld}", (long long)emu_now_ms(e));
 	json_decref(o);
 	if (e->changes.line == NULL)
 		e->changes.line = xcalloc(CHANGES_KEPT, sizeof(*e->changes.line));
@@ -237,7 +238,7 @@ emu_log_change(struct emu *e, const char *op, const struct indicator *x, const j
 	} else {
 		e->changes.n++;
 	}
-	e->changes.line[at] = sb.buf;
+	e->changes.line[at] = xstrndup(sb->buf, sb->len);
 }
 
 json_t *
