@@ -328,13 +328,12 @@ import_range(struct run *r, const size_t *todo, size_t k, int round, size_t *aga
 	json_decref(res);
 }
 
-/* Imports the wants in ops (indices into p->ops) in batches of LIMIT_MDE_BATCH,
- * retrying items that failed for a reason that may pass. */
+/* Imports the wants in todo (indices into p->ops, taken: freed) in
+ * batches of LIMIT_MDE_BATCH, retrying items that failed for a reason
+ * that may pass. */
 static void
-apply_imports(struct run *r, const size_t *opv, size_t n)
+apply_imports(struct run *r, size_t *todo, size_t ntodo)
 {
-	size_t *todo = xmalloc((n ? n : 1) * sizeof(*todo)), ntodo = n;
-	memcpy(todo, opv, n * sizeof(*todo));
 	for (int round = 0; round < 3 && ntodo > 0 && !r->aborted; round++) {
 		size_t *again = xmalloc(ntodo * sizeof(*again)), nagain = 0;
 		for (size_t b = 0; b < ntodo && !r->aborted; b += LIMIT_MDE_BATCH) {
@@ -361,9 +360,17 @@ void
 apply_run(struct run *r)
 {
 	const struct plan *p = r->p;
-	size_t *early = xmalloc((p->n ? p->n : 1) * sizeof(size_t)), ne = 0;
-	size_t *imp = xmalloc((p->n ? p->n : 1) * sizeof(size_t)), ni = 0;
-	size_t *late = xmalloc((p->n ? p->n : 1) * sizeof(size_t)), nl = 0;
+	/* Each list at its own size: a provider's tenants each hold these
+	 * through their import waits. */
+	size_t ne = 0, ni = 0, nl = 0;
+	for (size_t k = 0; k < p->n; k++) {
+		const struct op *o = &p->ops[k];
+		ne += o->kind == OP_DELETE && !o->late;
+		nl += o->kind == OP_DELETE && o->late;
+		ni += o->kind == OP_CREATE || o->kind == OP_UPDATE || o->kind == OP_RENEW || o->kind == OP_REPLACE;
+	}
+	size_t *early = xmalloc((ne ? ne : 1) * sizeof(size_t)), *imp = xmalloc((ni ? ni : 1) * sizeof(size_t));
+	ne = ni = 0;
 	for (size_t k = 0; k < p->n; k++) {
 		const struct op *o = &p->ops[k];
 		if (o->kind == OP_DELETE && !o->late)
@@ -373,7 +380,10 @@ apply_run(struct run *r)
 	}
 	/* Deletes first: they free room under the cap for what comes. */
 	apply_deletes(r, early, ne, "delete");
+	free(early);
 	apply_imports(r, imp, ni);
+	size_t *late = xmalloc((nl ? nl : 1) * sizeof(size_t));
+	nl = 0;
 	/* An old action goes only once its replacement exists, and only
 	 * when it is another indicator: under an upsert key of (type,
 	 * value), MDE changed the old one's action in place and gave its id
@@ -391,8 +401,6 @@ apply_run(struct run *r)
 	size_t before = r->done[OP_DELETE];
 	apply_deletes(r, late, nl, "replace");
 	r->done[OP_DELETE] = before; /* counted as replacements */
-	free(early);
-	free(imp);
 	free(late);
 }
 

@@ -50,13 +50,13 @@ size_t desired_failed(const struct desired_feeds *df, const bool *skip);
 struct want *desired_wants(struct desired_feeds *df, const bool *skip, const struct state *s, long long now, size_t *nw,
 			   struct plan_down *down, size_t *ndown);
 
-/* The desired set as sync would build it now (feeds fetched, or their
- * snapshots), for export. NULL when an allowlist cannot be loaded.
- * Free with desired_free. */
 /* The values of w that are IP addresses with action Block (pointers into
  * w, n of them; free the array). */
 const char **desired_blocked_ips(const struct want *w, size_t nw, size_t *n);
 
+/* The desired set as sync would build it now (feeds fetched, or their
+ * snapshots), for export. NULL when an allowlist cannot be loaded.
+ * Free with desired_free. */
 struct want *desired_build(const struct config *c, struct store *st, struct output *out, size_t *nw,
 			   size_t *feeds_failed);
 void desired_free(struct want *w, size_t n);
