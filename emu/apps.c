@@ -58,4 +58,6 @@ emu_add_app(struct emu *e, const char *tenant, const char *cid, const char *secr
 					   .secret = secret ? xstrdup(secret) : NULL,
 					   .name = xstrdup(name),
 					   .roles = roles_mask};
+	struct app *a = &e->apps[e->napps - 1];
+	app_object_id(a, a->oid);
 }

@@ -203,22 +203,10 @@ app_object_id(const struct app *a, char out[37])
 		 d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12], d[13], d[14], d[15]);
 }
 
-const char *
-app_oid(const struct app *a, char buf[37])
-{
-	if (a->oid[0])
-		return a->oid;
-	app_object_id(a, buf);
-	return buf;
-}
-
 bool
 app_is(const struct app *a, const char *by)
 {
-	char buf[37];
-	if (by == NULL)
-		return false;
-	return strcmp(by, a->client_id) == 0 || strcmp(by, app_oid(a, buf)) == 0;
+	return by && (strcmp(by, a->client_id) == 0 || strcmp(by, a->oid) == 0);
 }
 
 /* A token for app a, audience aud: signed claims with its roles, and
@@ -445,7 +433,6 @@ auth_bearer(struct emu *e, const struct request *q, struct app *app, struct repl
 	json_t *roles = json_object_get(c, "roles"), *el;
 	size_t k;
 	*app = *found;
-	app_object_id(app, app->oid);
 	app->graph = strcmp(aud, GRAPH_AUDIENCE) == 0;
 	app->roles = 0;
 	json_array_foreach(roles, k, el) {

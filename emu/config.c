@@ -283,6 +283,7 @@ emu_config_load(struct emu *e, const char *path, char *why, size_t whysz)
 				 path, a->name);
 			return false;
 		}
+		app_object_id(a, a->oid);
 	}
 	for (size_t i = 0; i < e->nmachines; i++)
 		if (e->machines[i].id == NULL) {

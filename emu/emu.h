@@ -48,15 +48,13 @@ struct app {
 	 * issuer and subject it trusts, and the key that signs their tokens */
 	char *fed_issuer, *fed_subject;
 	void *fed_pubkey; /* EVP_PKEY * */
-	char oid[37];     /* a request's app: app_object_id, made once (auth_bearer) */
+	char oid[37];     /* app_object_id, made once its tenant and client id are known */
 };
 /* The app's service principal object id: a GUID of its own, stable for
  * (tenant, client id) and never equal to the client id (reading
- * created-by=object-id). out holds 37 bytes. */
+ * created-by=object-id). out holds 37 bytes. Made into a->oid where an
+ * app is added (an import asks for it per item). */
 void app_object_id(const struct app *a, char out[37]);
-/* The same, from a->oid when a request's app holds it (a SHA-256 per
- * item of an import otherwise). */
-const char *app_oid(const struct app *a, char buf[37]);
 /* Is by (a createdBy) one of a's identities? */
 bool app_is(const struct app *a, const char *by);
 /* Sets a's certificate from PEM text; false with why. */

@@ -60,9 +60,9 @@ cap_reached(const struct emu *e, struct verdict *v)
 static json_t *
 upsert_apply(struct emu *e, const struct app *a, json_t *o, struct verdict *v)
 {
-	char now[40], oid[37];
+	char now[40];
 	emu_time_format(emu_now_ms(e), now, sizeof(now));
-	const char *me = reading_alt(e, R_CREATED_BY) ? app_oid(a, oid) : a->client_id;
+	const char *me = reading_alt(e, R_CREATED_BY) ? a->oid : a->client_id;
 	struct indicator *x = emu_find_key(e, a->tenant, o);
 	bool fresh = x == NULL;
 	json_t *obj;

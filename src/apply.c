@@ -356,41 +356,62 @@ apply_imports(struct run *r, size_t *todo, size_t ntodo)
 	free(todo);
 }
 
+/* The part of a run an op goes to: the deletes that free room first, the
+ * imports, the deletes that wait for their replacement; or none. */
+enum step {
+	STEP_NONE,
+	STEP_EARLY,
+	STEP_IMPORT,
+	STEP_LATE
+};
+
+static enum step
+op_step(const struct op *o)
+{
+	if (o->kind == OP_DELETE)
+		return o->late ? STEP_LATE : STEP_EARLY;
+	if (o->kind == OP_CREATE || o->kind == OP_UPDATE || o->kind == OP_RENEW || o->kind == OP_REPLACE)
+		return STEP_IMPORT;
+	return STEP_NONE;
+}
+
+/* The ops of step s (indices into p->ops), *n of them, in an array of
+ * their own size: a provider's tenants each hold these through their
+ * import waits. */
+static size_t *
+step_ops(const struct plan *p, enum step s, size_t *n)
+{
+	*n = 0;
+	for (size_t k = 0; k < p->n; k++)
+		*n += op_step(&p->ops[k]) == s;
+	size_t *v = xmalloc((*n ? *n : 1) * sizeof(*v)), i = 0;
+	for (size_t k = 0; k < p->n; k++)
+		if (op_step(&p->ops[k]) == s)
+			v[i++] = k;
+	return v;
+}
+
 void
 apply_run(struct run *r)
 {
 	const struct plan *p = r->p;
-	/* Each list at its own size: a provider's tenants each hold these
-	 * through their import waits. */
-	size_t ne = 0, ni = 0, nl = 0;
-	for (size_t k = 0; k < p->n; k++) {
-		const struct op *o = &p->ops[k];
-		ne += o->kind == OP_DELETE && !o->late;
-		nl += o->kind == OP_DELETE && o->late;
-		ni += o->kind == OP_CREATE || o->kind == OP_UPDATE || o->kind == OP_RENEW || o->kind == OP_REPLACE;
-	}
-	size_t *early = xmalloc((ne ? ne : 1) * sizeof(size_t)), *imp = xmalloc((ni ? ni : 1) * sizeof(size_t));
-	ne = ni = 0;
-	for (size_t k = 0; k < p->n; k++) {
-		const struct op *o = &p->ops[k];
-		if (o->kind == OP_DELETE && !o->late)
-			early[ne++] = o->have;
-		else if (o->kind == OP_CREATE || o->kind == OP_UPDATE || o->kind == OP_RENEW || o->kind == OP_REPLACE)
-			imp[ni++] = k;
-	}
+	size_t n;
 	/* Deletes first: they free room under the cap for what comes. */
-	apply_deletes(r, early, ne, "delete");
+	size_t *early = step_ops(p, STEP_EARLY, &n);
+	for (size_t i = 0; i < n; i++)
+		early[i] = p->ops[early[i]].have;
+	apply_deletes(r, early, n, "delete");
 	free(early);
-	apply_imports(r, imp, ni);
-	size_t *late = xmalloc((nl ? nl : 1) * sizeof(size_t));
-	nl = 0;
+	size_t *imp = step_ops(p, STEP_IMPORT, &n);
+	apply_imports(r, imp, n);
 	/* An old action goes only once its replacement exists, and only
 	 * when it is another indicator: under an upsert key of (type,
 	 * value), MDE changed the old one's action in place and gave its id
 	 * back (spec 9, upsert-key); deleting it would unblock the value. */
-	for (size_t k = 0; k < p->n; k++) {
-		const struct op *o = &p->ops[k];
-		const char *now_id = o->kind == OP_DELETE && o->late ? r->want_id[o->want] : NULL;
+	size_t *late = step_ops(p, STEP_LATE, &n), nl = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct op *o = &p->ops[late[i]];
+		const char *now_id = r->want_id[o->want];
 		if (now_id == NULL)
 			continue;
 		if (strcmp(now_id, r->h[o->have].id) != 0)

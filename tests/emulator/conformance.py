@@ -857,6 +857,21 @@ def reading_normalize_canonical_stores_matches_and_returns_the_normal_form(c):
 
 
 @test
+def reading_normalize_a_refused_item_is_reported_as_sent(c):
+    # Checked on a copy of the item: normalising it for the upsert key
+    # must not change what the failure report quotes.
+    readings(c, normalize="canonical")
+    other = c.app("33333333-3333-3333-3333-333333333333", ["Ti.ReadWrite"])
+    st, b, _ = c.api("POST", "/api/indicators", ind("evil.example.net", "DomainName"))
+    assert st == 200, b
+    st, b, _ = call(c.base, "POST", "/api/indicators/import",
+                    {"Indicators": [ind("EVIL.Example.NET", "DomainName", rbacGroupNames="a, b", generateAlert="true")]},
+                    token=other)
+    assert st == 200 and b["value"][0]["isFailed"], b
+    assert b["value"][0]["indicator"] == "EVIL.Example.NET" and "Forbidden" in b["value"][0]["failureReason"], b
+
+
+@test
 def reading_omitted_fields_keep_or_reset(c):
     full = ind("45.1.2.3", recommendedActions="isolate", severity="High", rbacGroupNames=["Finance"])
     c.api("POST", "/api/indicators", full)
