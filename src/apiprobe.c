@@ -57,7 +57,10 @@ probe_item(const struct probe *p, const char *action, bool with_reco)
 static enum err
 import(struct probe *p, json_t *items, const char **id, json_t **results, long *status, char *why, size_t whysz)
 {
-	enum err e = mde_import(p->m, items, results, status, why, whysz);
+	size_t n = json_array_size(items);
+	json_t *body = json_pack("{s:o}", "Indicators", items);
+	enum err e = mde_import(p->m, json_dumps(body, JSON_COMPACT), n, results, status, why, whysz);
+	json_decref(body);
 	*id = NULL;
 	if (e == ERR_OK) {
 		json_t *x = json_array_get(*results, 0);

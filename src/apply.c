@@ -204,21 +204,27 @@ record_ids(struct run *r, const size_t *todo, size_t k, long long now)
 	free(rows);
 }
 
-/* The import items of todo[0..k), built once the batch may go: a run
+/* The import request's body for todo[0..k), written as text once the
+ * batch may go (no JSON tree in between): a run
  * waiting on the import budget (most of a provider's tenants, most of
  * the time) holds none, nor its state's page cache. Should the wait
  * fail, mde_import fails the same way. */
-static json_t *
+static char *
 import_batch(struct run *r, const size_t *todo, size_t k)
 {
 	char why[512];
 	if (mde_budget_wait(r->m, MDE_EP_IMPORT) >= LIMIT_LONG_WAIT_S)
 		store_release_memory(r->st);
 	(void)mde_await(r->m, MDE_EP_IMPORT, why, sizeof(why));
-	json_t *items = json_array();
-	for (size_t i = 0; i < k; i++)
-		json_array_append_new(items, model_import_item(r->c, &r->w[r->p->ops[todo[i]].want]));
-	return items;
+	struct strbuf body = {0};
+	sb_adds(&body, "{\"Indicators\":[");
+	for (size_t i = 0; i < k; i++) {
+		if (i)
+			sb_addc(&body, ',');
+		model_import_item(r->c, &r->w[r->p->ops[todo[i]].want], &body);
+	}
+	sb_add(&body, "]}", 2);
+	return body.buf;
 }
 
 /*
@@ -239,12 +245,12 @@ import_range(struct run *r, const size_t *todo, size_t k, int round, size_t *aga
 		return;
 	}
 	char why[512];
-	json_t *items = import_batch(r, todo, k);
+	char *body = import_batch(r, todo, k);
 	int s = ++r->seq;
 	journal(r, s, "import", k, "sent", NULL);
 	json_t *res;
 	long status = 0;
-	enum err e = mde_import(r->m, items, &res, &status, why, sizeof(why));
+	enum err e = mde_import(r->m, body, k, &res, &status, why, sizeof(why));
 	if (e == ERR_HTTP && status == 400) {
 		journal(r, s, "import", k, "refused", why);
 		if (k == 1) {

@@ -486,6 +486,12 @@ reader(char *str, int num, void *stream)
 		str[0] = '\0';
 		return str;
 	}
+	/* Titles, descriptions and names go to MDE as JSON strings: UTF-8. */
+	if (!utf8_valid(str, n)) {
+		config_err_at(p, p->line, "not UTF-8 text");
+		str[0] = '\0';
+		return str;
+	}
 	/* A section header: entered here, where its own line is known and
 	 * even when the section has no key. */
 	const char *q = str;

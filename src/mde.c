@@ -371,16 +371,11 @@ mde_find_value(struct mde *m, const char *value, long *status, json_t **out, cha
 }
 
 enum err
-mde_import(struct mde *m, json_t *items, json_t **results, long *status, char *why, size_t whysz)
+mde_import(struct mde *m, char *body, size_t n, json_t **results, long *status, char *why, size_t whysz)
 {
 	json_t *out;
 	*results = NULL;
-	size_t n = json_array_size(items);
-	/* The batch goes as text; its tree is freed before the call waits on MDE. */
-	json_t *body = json_pack("{s:o}", "Indicators", items);
-	char *payload = json_dumps(body, JSON_COMPACT);
-	json_decref(body);
-	enum err e = call(m, MDE_EP_IMPORT, "POST", "/api/indicators/import", payload, NULL, status, &out, why, whysz);
+	enum err e = call(m, MDE_EP_IMPORT, "POST", "/api/indicators/import", body, NULL, status, &out, why, whysz);
 	if (e != ERR_OK)
 		return e;
 	json_t *v = json_object_get(out, "value");

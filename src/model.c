@@ -156,26 +156,44 @@ model_haves_free(struct have *h, size_t n)
 	free(h);
 }
 
-json_t *
-model_import_item(const struct config *c, struct want *w)
+static void
+member(struct strbuf *out, const char *name, const char *v)
+{
+	sb_addf(out, ",\"%s\":", name);
+	if (v)
+		sb_json_str(out, v, strlen(v));
+	else
+		sb_add(out, "null", 4);
+}
+
+void
+model_import_item(const struct config *c, struct want *w, struct strbuf *out)
 {
 	const struct feed_cfg *f = w->feed;
 	char exp[32];
 	format_time(w->expire_at, exp, sizeof(exp));
 	desired_render(w);
-	json_t *groups = json_array();
-	for (size_t g = 0; g < f->ndevice_groups; g++)
-		json_array_append_new(groups, json_string(f->device_groups[g]));
 	bool edu = f->educate_url && w->type == IOC_URL && (w->action == ACT_BLOCK || w->action == ACT_WARN);
-	json_t *item = json_pack(
-		"{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:o, s:o, s:o}", "indicatorValue", w->value,
-		"indicatorType", ioc_type_name(w->type), "action", ioc_action_name(w->action), "title", w->title,
-		"description", w->description, "application", c->application, "expirationTime", exp, "severity",
-		config_severity_name(w->severity), "generateAlert", f->generate_alert, "rbacGroupNames", groups,
-		"recommendedActions", f->recommended_actions ? json_string(f->recommended_actions) : json_null(),
-		"educateUrl", edu ? json_string(f->educate_url) : json_null());
+	sb_adds(out, "{\"indicatorValue\":");
+	sb_json_str(out, w->value, strlen(w->value));
+	member(out, "indicatorType", ioc_type_name(w->type));
+	member(out, "action", ioc_action_name(w->action));
+	member(out, "title", w->title);
+	member(out, "description", w->description);
+	member(out, "application", c->application);
+	member(out, "expirationTime", exp);
+	member(out, "severity", config_severity_name(w->severity));
+	sb_addf(out, ",\"generateAlert\":%s,\"rbacGroupNames\":[", f->generate_alert ? "true" : "false");
+	for (size_t g = 0; g < f->ndevice_groups; g++) {
+		if (g)
+			sb_addc(out, ',');
+		sb_json_str(out, f->device_groups[g], strlen(f->device_groups[g]));
+	}
+	sb_addc(out, ']');
+	member(out, "recommendedActions", f->recommended_actions);
+	member(out, "educateUrl", edu ? f->educate_url : NULL);
+	sb_addc(out, '}');
 	desired_unrender(w);
-	return item;
 }
 
 static char *

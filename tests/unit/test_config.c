@@ -144,6 +144,7 @@ test_errors(void **state)
 	memcpy(longline, "[sync]\nstate = ", 15);
 	strcpy(longline + 390, "\n");
 	expect_error(longline, "t.conf:2: line longer than");
+	expect_error("[feed \"x\"]\nurl = http://a/\ntitle = Blocked \xff by {feed}\n", "t.conf:3: not UTF-8 text");
 	struct strbuf e = {0};
 	struct config *c = load("[feed \"x\"]\nurl = http://a/\ntype = hash\naction = block-and-remediate\n", &e);
 	assert_non_null(c);
