@@ -53,7 +53,7 @@ app_config(const struct app *a, bool required)
 			config_free(c);
 			return NULL;
 		}
-		struct config *t = config_tenant(c, i);
+		struct config *t = config_tenant(c, i, false);
 		config_free(c);
 		c = t;
 	}

@@ -195,9 +195,9 @@ record_ids(struct run *r, const size_t *todo, size_t k, long long now)
 						       .value = w->value,
 						       .mde_id = id,
 						       .feeds = w->feeds,
-						       .first_seen = w->first_seen,
+						       .first_seen = r->first_seen[r->p->ops[todo[i]].want],
 						       .last_seen = now,
-						       .expires_at = w->expire_at};
+						       .expires_at = want_expiry(w, r->now)};
 	}
 	if (store_ind_add(r->st, rows, n) != ERR_OK)
 		log_warn("state: cannot record the ids of an import batch (the run's end records them)");
@@ -221,7 +221,7 @@ import_batch(struct run *r, const size_t *todo, size_t k)
 	for (size_t i = 0; i < k; i++) {
 		if (i)
 			sb_addc(&body, ',');
-		model_import_item(r->c, &r->w[r->p->ops[todo[i]].want], &body);
+		model_import_item(r->c, &r->w[r->p->ops[todo[i]].want], r->now, &body);
 	}
 	sb_add(&body, "]}", 2);
 	return body.buf;
@@ -449,9 +449,9 @@ apply_record(struct run *r, const struct state *s, long long now)
 					       .value = w->value,
 					       .mde_id = r->want_id[i],
 					       .feeds = w->feeds,
-					       .first_seen = w->first_seen,
+					       .first_seen = r->first_seen[i],
 					       .last_seen = now,
-					       .expires_at = w->expire_at};
+					       .expires_at = want_expiry(w, r->now)};
 	}
 	/* Wanted (type, value, action) -> want index, for the kept ones. */
 	struct strset *wanted = strset_new();
@@ -476,7 +476,7 @@ apply_record(struct run *r, const struct state *s, long long now)
 				      .last_seen = now};
 		if (wi >= 0) {
 			x.feeds = r->w[wi].feeds;
-			x.first_seen = r->w[wi].first_seen;
+			x.first_seen = r->first_seen[wi];
 		} else {
 			x.feeds = sr ? sr->feeds : "";
 			x.first_seen = sr && sr->first_seen ? sr->first_seen : now;

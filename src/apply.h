@@ -26,8 +26,10 @@ struct run {
 	struct store *st;
 	long long id;
 	int seq;
-	struct want *w;
+	long long now; /* the run's clock: what the plan and the expiries sent are reckoned from */
+	const struct want *w;
 	size_t nw;
+	const long long *first_seen; /* [nw] (desired_first_seen) */
 	struct have *h;
 	size_t nh;
 	const struct plan *p;

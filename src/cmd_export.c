@@ -254,7 +254,7 @@ cmd_export(struct app *a, int argc, char **argv)
 		return r != EXIT_OK ? r : rc;
 	}
 	struct export_csv_result res;
-	rc = export_mde_csv(d.w, d.nw, prefix, &res) != ERR_OK ? EXIT_FAIL : rc;
+	rc = export_mde_csv(d.w, d.nw, (long long)time(NULL), prefix, &res) != ERR_OK ? EXIT_FAIL : rc;
 	printf("export: %zu indicators in %zu file%s (%s-001.csv ...)", res.rows, res.files, res.files == 1 ? "" : "s",
 	       prefix);
 	if (res.skipped)

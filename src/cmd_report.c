@@ -41,7 +41,7 @@ tenant_rows(const struct config *c, long long now, size_t *unreadable)
 	size_t n = c->ntenants ? c->ntenants : 1;
 	*unreadable = 0;
 	for (size_t i = 0; i < n; i++) {
-		struct config *t = c->ntenants ? config_tenant(c, i) : NULL;
+		struct config *t = c->ntenants ? config_tenant(c, i, false) : NULL;
 		const struct config *tc = t ? t : c;
 		/* (no state yet: none is made here) */
 		struct store *st = access(tc->state, F_OK) == 0 ? sync_open_store(tc, "report", false) : NULL;

@@ -283,9 +283,10 @@ config_free(struct config *c)
 	free(c->fw_assign_groups);
 	free(c->fw_policy_prefix);
 	config_free_list(c->allowlist_files, c->nallowlist_files);
-	for (size_t i = 0; i < c->nfeeds; i++)
+	for (size_t i = 0; !c->feeds_lent && i < c->nfeeds; i++)
 		feed_free(&c->feeds[i]);
-	free(c->feeds);
+	if (!c->feeds_lent)
+		free(c->feeds);
 	free(c);
 }
 

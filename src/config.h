@@ -152,6 +152,7 @@ struct config {
 	/* [feed "name"] */
 	struct feed_cfg *feeds;
 	size_t nfeeds;
+	bool feeds_lent; /* a tenant's: feeds are its parent's, as they are (config_tenant) */
 	/* [tenant "name"] */
 	struct tenant_cfg *tenants;
 	size_t ntenants;
@@ -160,8 +161,11 @@ struct config {
 /* The whole configuration of tenant i, as one without tenants: [mde] and
  * [sync] with the tenant's keys over them, its feeds only, its device
  * groups, its state (default: [sync] state with "-NAME" before ".db")
- * and metrics file (likewise before ".prom"). Free with config_free. */
-struct config *config_tenant(const struct config *c, size_t i);
+ * and metrics file (likewise before ".prom"). Free with config_free.
+ * With lend, a tenant that takes every feed and names no device groups
+ * of its own is lent c's feeds (the same objects, so that tenants can
+ * share a desired set): then free it before c. */
+struct config *config_tenant(const struct config *c, size_t i, bool lend);
 /* Does tenant t take the feed named feed (a tenant that names no feeds
  * takes every one)? */
 bool config_tenant_takes(const struct tenant_cfg *t, const char *feed);

@@ -157,7 +157,7 @@ validate_tenants(struct parse *p)
 			if (!found)
 				config_err_at(p, t->line, "%s: feeds: no [feed \"%s\"]", label, t->feeds[k]);
 		}
-		struct config *d = ds[i] = config_tenant(c, i);
+		struct config *d = ds[i] = config_tenant(c, i, false);
 		validate_mde(p, d, label, t->line);
 		for (size_t j = 0; j < i; j++) {
 			const struct config *o = ds[j];
@@ -239,7 +239,7 @@ config_tenant_takes(const struct tenant_cfg *t, const char *feed)
 }
 
 struct config *
-config_tenant(const struct config *c, size_t i)
+config_tenant(const struct config *c, size_t i, bool lend)
 {
 	const struct tenant_cfg *t = &c->tenants[i];
 	struct config *d = xmalloc(sizeof(*d));
@@ -289,7 +289,17 @@ config_tenant(const struct config *c, size_t i)
 		free(d->metrics_file);
 		d->metrics_file = with_name(c->metrics_file, ".prom", t->name);
 	}
-	/* Its feeds, scoped to its device groups. */
+	/* Its feeds, scoped to its device groups. A tenant that takes every
+	 * feed as it is may be lent the configuration's own: tenants whose
+	 * feeds are the same objects share one desired set
+	 * (desired_share_take). */
+	size_t taken = 0;
+	for (size_t j = 0; j < c->nfeeds; j++)
+		taken += config_tenant_takes(t, c->feeds[j].name);
+	if (lend && taken == c->nfeeds && t->ndevice_groups == 0) {
+		d->feeds_lent = true;
+		return d;
+	}
 	d->feeds = xcalloc(c->nfeeds ? c->nfeeds : 1, sizeof(*d->feeds));
 	d->nfeeds = 0;
 	for (size_t j = 0; j < c->nfeeds; j++) {

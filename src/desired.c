@@ -1,6 +1,7 @@
 #include "desired.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,37 +72,36 @@ render(const char *tpl, const struct feed_cfg *f, const struct want *it, size_t 
 }
 
 void
-desired_render(struct want *w)
+desired_render(const struct want *w, struct rendered *out)
 {
-	if (w->title == NULL)
-		w->title = render(w->feed->title, w->feed, w, LIMIT_TITLE_BYTES);
-	if (w->description == NULL)
-		w->description = render(w->feed->description, w->feed, w, LIMIT_DESCRIPTION_BYTES);
+	out->title = render(w->feed->title, w->feed, w, LIMIT_TITLE_BYTES);
+	out->description = render(w->feed->description, w->feed, w, LIMIT_DESCRIPTION_BYTES);
 }
 
 void
-desired_unrender(struct want *w)
+desired_rendered_free(struct rendered *r)
 {
-	free(w->title);
-	free(w->description);
-	w->title = w->description = NULL;
+	free(r->title);
+	free(r->description);
+	*r = (struct rendered){0};
 }
 
 static uint64_t
-want_hash(struct want *w)
+want_hash(const struct want *w)
 {
 	const struct feed_cfg *f = w->feed;
-	desired_render(w);
+	struct rendered r;
+	desired_render(w, &r);
 	const char *edu =
 		w->type == IOC_URL && (w->action == ACT_BLOCK || w->action == ACT_WARN) ? f->educate_url : NULL;
-	uint64_t h = plan_attr_hash((int)w->action, (int)w->severity, w->title, w->description, f->recommended_actions,
+	uint64_t h = plan_attr_hash((int)w->action, (int)w->severity, r.title, r.description, f->recommended_actions,
 				    (const char *const *)f->device_groups, f->ndevice_groups, f->generate_alert, edu);
-	desired_unrender(w);
+	desired_rendered_free(&r);
 	return h;
 }
 
 static struct want *
-build_wants(const struct config *c, struct merge *m, const struct state *s, long long now, size_t *nw)
+build_wants(const struct config *c, struct merge *m, size_t *nw)
 {
 	size_t n = merge_count(m);
 	struct want *w = xcalloc(n ? n : 1, sizeof(*w));
@@ -120,11 +120,7 @@ build_wants(const struct config *c, struct merge *m, const struct state *s, long
 		 * or compared: most of a big feed never fits under the cap. */
 		x->item_title = it.title ? xstrdup(it.title) : NULL;
 		x->item_desc = it.description ? xstrdup(it.description) : NULL;
-		x->expire_at = now + f->expire_after_s;
-		if (it.expire_at > 0 && it.expire_at < x->expire_at)
-			x->expire_at = it.expire_at;
-		const struct state_row *r = state_get(s, (int)x->type, x->value);
-		x->first_seen = r && r->first_seen ? r->first_seen : now;
+		x->item_expire = it.expire_at;
 		/* The feeds that list it, each once, in configuration order. */
 		size_t ns;
 		const struct merge_src *src = merge_sources(m, i, &ns);
@@ -154,9 +150,21 @@ build_wants(const struct config *c, struct merge *m, const struct state *s, long
 	return w;
 }
 
-void
-desired_hash_held(struct want *w, size_t nw, const struct have *h, size_t nh)
+long long *
+desired_first_seen(const struct want *w, size_t nw, const struct state *s, long long now)
 {
+	long long *seen = xcalloc(nw ? nw : 1, sizeof(*seen));
+	for (size_t i = 0; i < nw; i++) {
+		const struct state_row *r = state_get(s, (int)w[i].type, w[i].value);
+		seen[i] = r && r->first_seen ? r->first_seen : now;
+	}
+	return seen;
+}
+
+uint64_t *
+desired_hash_held(const struct want *w, size_t nw, const struct have *h, size_t nh)
+{
+	uint64_t *attrs = xcalloc(nw ? nw : 1, sizeof(*attrs));
 	struct strset *held = strset_new();
 	char key[LIMIT_VALUE_BYTES + 16];
 	for (size_t j = 0; j < nh; j++)
@@ -164,15 +172,16 @@ desired_hash_held(struct want *w, size_t nw, const struct have *h, size_t nh)
 			strset_add(held, key, ioc_key(key, sizeof(key), (int)h[j].type, h[j].value), 1);
 	for (size_t i = 0; nh && i < nw; i++)
 		if (strset_get(held, key, ioc_key(key, sizeof(key), (int)w[i].type, w[i].value)) >= 0)
-			w[i].attrs = want_hash(&w[i]);
+			attrs[i] = want_hash(&w[i]);
 	strset_free(held);
+	return attrs;
 }
 
 void
 desired_free(struct want *w, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		free(w[i].value), free(w[i].title), free(w[i].description);
+		free(w[i].value);
 		free(w[i].item_title), free(w[i].item_desc);
 		if (w[i].feeds_owned)
 			free(w[i].feeds);
@@ -242,8 +251,7 @@ desired_read(const struct config *c, struct store *st, struct output *out, const
 }
 
 struct want *
-desired_wants(struct desired_feeds *df, const bool *skip, const struct state *s, long long now, size_t *nw,
-	      struct plan_down *down, size_t *ndown)
+desired_wants(struct desired_feeds *df, const bool *skip, size_t *nw, struct plan_down *down, size_t *ndown)
 {
 	const struct config *c = df->c;
 	struct merge *all = NULL;
@@ -264,7 +272,7 @@ desired_wants(struct desired_feeds *df, const bool *skip, const struct state *s,
 	}
 	if (all == NULL)
 		all = merge_new();
-	struct want *w = build_wants(c, all, s, now, nw);
+	struct want *w = build_wants(c, all, nw);
 	merge_free(all);
 	return w;
 }
@@ -310,10 +318,123 @@ desired_build(const struct config *c, struct store *st, struct output *out, size
 	if (df == NULL)
 		return NULL;
 	*feeds_failed = desired_failed(df, NULL);
-	struct state s;
-	state_load(st, &s);
-	struct want *w = desired_wants(df, NULL, &s, (long long)time(NULL), nw, NULL, NULL);
-	state_free(&s);
+	struct want *w = desired_wants(df, NULL, nw, NULL, NULL);
 	desired_feeds_free(df);
 	return w;
+}
+
+/* ---- desired sets shared by the tenants of one run ---- */
+
+struct shared_set {
+	uint64_t hash;
+	struct want *w;
+	size_t n;
+	size_t holders;
+};
+
+struct desired_share {
+	pthread_mutex_t mu;
+	struct shared_set *v;
+	size_t n, cap;
+};
+
+struct desired_share *
+desired_share_new(void)
+{
+	struct desired_share *sh = xcalloc(1, sizeof(*sh));
+	pthread_mutex_init(&sh->mu, NULL);
+	return sh;
+}
+
+void
+desired_share_free(struct desired_share *sh)
+{
+	if (sh == NULL)
+		return;
+	for (size_t i = 0; i < sh->n; i++) /* none are left once every tenant dropped its set */
+		desired_free(sh->v[i].w, sh->v[i].n);
+	free(sh->v);
+	pthread_mutex_destroy(&sh->mu);
+	free(sh);
+}
+
+static uint64_t
+hash_str(const char *s, uint64_t h)
+{
+	return s ? hash_bytes(s, strlen(s) + 1, h) : hash_bytes("", 0, h ^ 1);
+}
+
+/* Over everything a want holds; the feed by identity (a tenant that
+ * takes the configuration's feeds as they are uses its very objects). */
+static uint64_t
+set_hash(const struct want *w, size_t n)
+{
+	uint64_t h = hash_bytes(&n, sizeof(n), 0);
+	for (size_t i = 0; i < n; i++) {
+		const struct want *x = &w[i];
+		long long num[] = {x->type, x->action, x->severity, x->priority, x->item_expire};
+		h = hash_bytes(num, sizeof(num), h);
+		h = hash_bytes(&x->feed, sizeof(x->feed), h);
+		h = hash_str(x->item_desc, hash_str(x->item_title, hash_str(x->feeds, hash_str(x->value, h))));
+	}
+	return h;
+}
+
+static bool
+same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static bool
+same_set(const struct want *a, const struct want *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (a[i].type != b[i].type || a[i].action != b[i].action || a[i].severity != b[i].severity ||
+		    a[i].priority != b[i].priority || a[i].item_expire != b[i].item_expire || a[i].feed != b[i].feed ||
+		    !same_str(a[i].value, b[i].value) || !same_str(a[i].feeds, b[i].feeds) ||
+		    !same_str(a[i].item_title, b[i].item_title) || !same_str(a[i].item_desc, b[i].item_desc))
+			return false;
+	return true;
+}
+
+struct want *
+desired_share_take(struct desired_share *sh, struct want *w, size_t n)
+{
+	if (sh == NULL)
+		return w;
+	uint64_t h = set_hash(w, n);
+	pthread_mutex_lock(&sh->mu);
+	for (size_t i = 0; i < sh->n; i++) {
+		struct shared_set *x = &sh->v[i];
+		if (x->hash == h && x->n == n && same_set(x->w, w, n)) {
+			x->holders++;
+			pthread_mutex_unlock(&sh->mu);
+			desired_free(w, n);
+			return x->w;
+		}
+	}
+	xgrow((void **)&sh->v, &sh->cap, sh->n + 1, sizeof(*sh->v));
+	sh->v[sh->n++] = (struct shared_set){h, w, n, 1};
+	pthread_mutex_unlock(&sh->mu);
+	return w;
+}
+
+void
+desired_share_drop(struct desired_share *sh, struct want *w, size_t n)
+{
+	if (sh == NULL) {
+		desired_free(w, n);
+		return;
+	}
+	pthread_mutex_lock(&sh->mu);
+	size_t i = 0;
+	while (i < sh->n && sh->v[i].w != w)
+		i++;
+	bool last = i == sh->n || --sh->v[i].holders == 0;
+	if (i < sh->n && last)
+		sh->v[i] = sh->v[--sh->n];
+	pthread_mutex_unlock(&sh->mu);
+	if (last)
+		desired_free(w, n);
 }

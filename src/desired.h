@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "collect.h"
 #include "config.h"
@@ -45,10 +46,34 @@ size_t desired_failed(const struct desired_feeds *df, const bool *skip);
  * held, with why: a feed paused (enabled = no), a feed skipped, a feed
  * down with no snapshot, a feed that shrank past max_shrink (unless
  * forced). Once: the feeds' sets are used up (taken or freed as they
- * join). Free with desired_free.
+ * join). Free with desired_free (or desired_share_drop).
  */
-struct want *desired_wants(struct desired_feeds *df, const bool *skip, const struct state *s, long long now, size_t *nw,
-			   struct plan_down *down, size_t *ndown);
+struct want *desired_wants(struct desired_feeds *df, const bool *skip, size_t *nw, struct plan_down *down,
+			   size_t *ndown);
+
+/* When each want was first seen, from the state s (now for a value it
+ * does not know): [nw], free it. */
+long long *desired_first_seen(const struct want *w, size_t nw, const struct state *s, long long now);
+
+/*
+ * The desired sets of a provider's run, shared: a tenant's set is
+ * exchanged for an equal one another tenant built (the same wants of
+ * the same feed objects: config_tenant lends a tenant that takes every
+ * feed as it is the configuration's own), so 1,000 tenants that take
+ * the same feeds hold one set. A tenant whose feeds read differently (a
+ * snapshot, max_shrink) or that names its own device groups or feeds
+ * keeps its own. Thread-safe; free after the tenants' runs.
+ */
+struct desired_share;
+struct desired_share *desired_share_new(void);
+void desired_share_free(struct desired_share *sh);
+/* w (n wants, from desired_wants; taken) or the equal set sh already
+ * holds: the one to use, read only, until desired_share_drop. With sh
+ * NULL, w itself. */
+struct want *desired_share_take(struct desired_share *sh, struct want *w, size_t n);
+/* Done with a set from desired_share_take: freed with its last holder
+ * (at once when sh is NULL). */
+void desired_share_drop(struct desired_share *sh, struct want *w, size_t n);
 
 /* The values of w that are IP addresses with action Block (pointers into
  * w, n of them; free the array). */
@@ -61,14 +86,17 @@ struct want *desired_build(const struct config *c, struct store *st, struct outp
 			   size_t *feeds_failed);
 void desired_free(struct want *w, size_t n);
 
-/* Renders w's title and description (from its feed's templates) if they
- * are not yet; desired_unrender frees them once used (they are made
- * again when needed: a provider's tenants each hold thousands). */
-void desired_render(struct want *w);
-void desired_unrender(struct want *w);
+/* A want's title and description, from its feed's templates: made when
+ * sent or compared, never kept (a provider's tenants hold thousands). */
+struct rendered {
+	char *title, *description;
+};
+void desired_render(const struct want *w, struct rendered *out);
+void desired_rendered_free(struct rendered *r);
 
-/* Sets the attribute hash of the wants iocsync holds in MDE, the only
- * ones the plan compares (an owned indicator of the same type and value). */
-void desired_hash_held(struct want *w, size_t nw, const struct have *h, size_t nh);
+/* The attribute hash of the wants iocsync holds in MDE, the only ones
+ * the plan compares (an owned indicator of the same type and value); 0
+ * for the others. [nw], free it. */
+uint64_t *desired_hash_held(const struct want *w, size_t nw, const struct have *h, size_t nh);
 
 #endif

@@ -18,14 +18,14 @@ csv_field(FILE *fp, const char *s)
 }
 
 enum err
-export_mde_csv(struct want *w, size_t nw, const char *prefix, struct export_csv_result *r)
+export_mde_csv(const struct want *w, size_t nw, long long now, const char *prefix, struct export_csv_result *r)
 {
 	enum err e = ERR_OK;
 	*r = (struct export_csv_result){0};
 	FILE *fp = NULL;
 	char path[4096];
 	for (size_t i = 0; i < nw; i++) {
-		struct want *x = &w[i];
+		const struct want *x = &w[i];
 		if (x->type == IOC_MD5 || x->type == IOC_CERT) {
 			r->skipped++;
 			continue;
@@ -51,16 +51,18 @@ export_mde_csv(struct want *w, size_t nw, const char *prefix, struct export_csv_
 			      fp);
 		}
 		char exp[32];
-		format_time(x->expire_at, exp, sizeof(exp));
+		format_time(want_expiry(x, now), exp, sizeof(exp));
 		exp[19] = '\0'; /* the portal's form: YYYY-MM-DDTHH:MM:SS.0Z */
 		fprintf(fp, "%s,", ioc_type_name(x->type));
 		csv_field(fp, x->value);
 		fprintf(fp, ",%s.0Z,%s,%s,", exp, ioc_action_name(x->action), config_severity_name(x->severity));
-		desired_render(x);
-		csv_field(fp, x->title);
+		struct rendered text;
+		desired_render(x, &text);
+		csv_field(fp, text.title);
 		fputc(',', fp);
-		csv_field(fp, x->description);
+		csv_field(fp, text.description);
 		fputc(',', fp);
+		desired_rendered_free(&text);
 		csv_field(fp, x->feed->recommended_actions);
 		fputc(',', fp);
 		struct strbuf g = {0};

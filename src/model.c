@@ -167,19 +167,20 @@ member(struct strbuf *out, const char *name, const char *v)
 }
 
 void
-model_import_item(const struct config *c, struct want *w, struct strbuf *out)
+model_import_item(const struct config *c, const struct want *w, long long now, struct strbuf *out)
 {
 	const struct feed_cfg *f = w->feed;
 	char exp[32];
-	format_time(w->expire_at, exp, sizeof(exp));
-	desired_render(w);
+	format_time(want_expiry(w, now), exp, sizeof(exp));
+	struct rendered r;
+	desired_render(w, &r);
 	bool edu = f->educate_url && w->type == IOC_URL && (w->action == ACT_BLOCK || w->action == ACT_WARN);
 	sb_adds(out, "{\"indicatorValue\":");
 	sb_json_str(out, w->value, strlen(w->value));
 	member(out, "indicatorType", ioc_type_name(w->type));
 	member(out, "action", ioc_action_name(w->action));
-	member(out, "title", w->title);
-	member(out, "description", w->description);
+	member(out, "title", r.title);
+	member(out, "description", r.description);
 	member(out, "application", c->application);
 	member(out, "expirationTime", exp);
 	member(out, "severity", config_severity_name(w->severity));
@@ -193,7 +194,7 @@ model_import_item(const struct config *c, struct want *w, struct strbuf *out)
 	member(out, "recommendedActions", f->recommended_actions);
 	member(out, "educateUrl", edu ? f->educate_url : NULL);
 	sb_addc(out, '}');
-	desired_unrender(w);
+	desired_rendered_free(&r);
 }
 
 static char *

@@ -37,12 +37,12 @@ struct have *model_list(struct mde *m, struct store *st, const struct state *s, 
 			size_t whysz);
 void model_haves_free(struct have *h, size_t n);
 
-/* One indicator as sent to MDE, appended to out as JSON text (the
- * batch's own text, with no tree in between). Every field iocsync sets
- * is sent, an unset one as null, so that what MDE does with an omitted
- * field (keep it or reset it, spec 9 omitted-fields) never matters.
- * Renders w's title and description for it (and frees them). */
-void model_import_item(const struct config *c, struct want *w, struct strbuf *out);
+/* One indicator as sent to MDE at now, appended to out as JSON text
+ * (the batch's own text, with no tree in between). Every field iocsync
+ * sets is sent, an unset one as null, so that what MDE does with an
+ * omitted field (keep it or reset it, spec 9 omitted-fields) never
+ * matters. */
+void model_import_item(const struct config *c, const struct want *w, long long now, struct strbuf *out);
 
 /* Tells m what the state learned MDE puts in createdBy for this app
  * (spec 9, created-by), so that mde_owned knows it. */

@@ -24,6 +24,13 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+long long
+want_expiry(const struct want *w, long long now)
+{
+	long long at = now + w->feed->expire_after_s;
+	return w->item_expire > 0 && w->item_expire < at ? w->item_expire : at;
+}
+
 uint64_t
 plan_attr_hash(int action, int severity, const char *title, const char *description, const char *reco,
 	       const char *const *groups, size_t ngroups, bool alert, const char *educate)
@@ -62,7 +69,8 @@ plan_item_retryable(const char *reason)
 
 struct rank_ctx {
 	const struct want *w;
-	const bool *present; /* [nw]: iocsync holds it in MDE now */
+	const long long *first_seen; /* [nw] */
+	const bool *present;         /* [nw]: iocsync holds it in MDE now */
 };
 
 /* Priority, then severity; among equals what is in MDE keeps its place
@@ -80,8 +88,8 @@ cmp_rank(const void *a, const void *b, void *ctx)
 		return x->severity > y->severity ? -1 : 1;
 	if (rc->present[i] != rc->present[j])
 		return rc->present[i] ? -1 : 1;
-	if (x->first_seen != y->first_seen)
-		return x->first_seen > y->first_seen ? -1 : 1;
+	if (rc->first_seen[i] != rc->first_seen[j])
+		return rc->first_seen[i] > rc->first_seen[j] ? -1 : 1;
 	if (x->type != y->type)
 		return x->type < y->type ? -1 : 1;
 	return strcmp(x->value, y->value);
@@ -231,7 +239,7 @@ rank(struct build *b)
 	}
 	long long room = in->cap - in->reserve - (in->others_known ? (long long)p->others : 0);
 	p->room = room > 0 ? room : 0;
-	struct rank_ctx rc = {in->w, b->present};
+	struct rank_ctx rc = {in->w, in->first_seen, b->present};
 	qsort_r(order, nc, sizeof(*order), cmp_rank, &rc);
 	long long *held_by = xcalloc(b->nfeeds ? b->nfeeds : 1, sizeof(*held_by)), taken = 0;
 	for (size_t k = 0; k < nc; k++) {
@@ -334,9 +342,9 @@ plan_want(struct build *b, size_t i)
 	} else if (b->match[i] != SIZE_MAX) {
 		const struct have *h = &in->h[b->match[i]];
 		long long rb = in->renew_before_s ? in->renew_before_s : w->feed ? w->feed->expire_after_s / 3 : 86400;
-		if (h->attrs != w->attrs)
+		if (h->attrs != in->attrs[i])
 			add_op(p, &b->cap, OP_UPDATE, i, b->match[i], false, "its attributes changed");
-		else if (h->expire_at && h->expire_at - in->now < rb && w->expire_at > h->expire_at + 60)
+		else if (h->expire_at && h->expire_at - in->now < rb && want_expiry(w, in->now) > h->expire_at + 60)
 			add_op(p, &b->cap, OP_RENEW, i, b->match[i], false, "expires soon");
 		else
 			add_op(p, &b->cap, OP_KEEP, i, b->match[i], false, "up to date");

@@ -14,25 +14,29 @@
 #include "config.h"
 #include "ioc.h"
 
-/* One desired indicator. */
+/* One desired indicator: what the feeds ask for a value, the same for
+ * every tenant that takes the same feeds. Read only once built, since
+ * those tenants share one desired set (desired_share_take); what is a
+ * tenant's own (when it first saw the value, the hash of what it holds,
+ * the expiry from its run's clock) is kept beside the set: plan_in's
+ * first_seen and attrs, want_expiry. */
 struct want {
 	enum ioc_type type;
-	char *value;
 	enum ioc_action action;
 	enum severity severity;
 	int priority;
-	const struct feed_cfg *feed;  /* the feed that decides the attributes */
-	char *title, *description;    /* rendered and cut to MDE's lengths, when needed
-					   (desired_render): NULL until then */
+	const struct feed_cfg *feed; /* the feed that decides the attributes */
+	char *value;
 	char *item_title, *item_desc; /* the feed item's own name and text (STIX, MISP), or NULL */
-	long long expire_at;          /* what to send */
-	long long first_seen;         /* recency, from the state (now when new) */
+	long long item_expire;        /* the feed item's own expiry (STIX valid_until), or 0 */
 	char *feeds;                  /* every feed that lists it: "a,b" (its feed's name when
-					   alone: then not owned, feeds_owned false) */
+					 alone: then not owned, feeds_owned false) */
 	bool feeds_owned;
-	uint64_t attrs; /* plan_attr_hash of what is sent; only compared (and
-					   computed) when iocsync holds the value in MDE */
 };
+
+/* When w expires if sent at now: its feed's expire_after from now, or
+ * the item's own expiry when that is sooner. */
+long long want_expiry(const struct want *w, long long now);
 
 /* One indicator MDE holds. */
 struct have {
@@ -86,8 +90,11 @@ struct plan_down {
 };
 
 struct plan_in {
-	struct want *w;
+	const struct want *w;
 	size_t nw;
+	const long long *first_seen; /* [nw] recency, from the state (now when new) */
+	const uint64_t *attrs;       /* [nw] plan_attr_hash of what would be sent, for the
+					wants iocsync holds in MDE (desired_hash_held) */
 	struct have *h;
 	size_t nh;
 	long long now;

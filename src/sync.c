@@ -71,6 +71,9 @@ struct pass {
 	size_t ndown, feeds_failed, bad_groups;
 	struct plan p;
 	struct run r;
+	struct want *wants;    /* [r.nw] the desired set, shared with other tenants: read only */
+	long long *first_seen; /* [r.nw] */
+	uint64_t *attrs;       /* [r.nw] */
 	size_t changes;
 	const char *outcome;
 	char msg[600];
@@ -127,9 +130,11 @@ pass_feeds(struct pass *x)
 	bool *skip = model_verify_groups(x->c, x->m, &x->bad_groups, &x->groups_info);
 	x->feeds_failed = desired_failed(df, skip) + x->bad_groups;
 	x->down = xcalloc(x->c->nfeeds + 1, sizeof(*x->down));
-	x->r.w = desired_wants(df, skip, &x->s, x->now, &x->r.nw, x->down, &x->ndown);
+	struct want *w = desired_wants(df, skip, &x->r.nw, x->down, &x->ndown);
 	free(skip);
 	desired_feeds_free(df);
+	x->r.w = x->wants = desired_share_take(o->wants, w, x->r.nw);
+	x->first_seen = desired_first_seen(x->r.w, x->r.nw, &x->s, x->now);
 	return true;
 }
 
@@ -163,8 +168,11 @@ pass_plan(struct pass *x)
 		log_warn(
 			"the token lacks Ti.ReadWrite.All: others' indicators are not visible, so the budget cannot "
 			"count them (imports past the cap will fail item by item)");
+	x->attrs = desired_hash_held(x->r.w, x->r.nw, x->r.h, x->r.nh);
 	struct plan_in in = {.w = x->r.w,
 			     .nw = x->r.nw,
+			     .first_seen = x->first_seen,
+			     .attrs = x->attrs,
 			     .h = x->r.h,
 			     .nh = x->r.nh,
 			     .now = x->now,
@@ -180,7 +188,6 @@ pass_plan(struct pass *x)
 			     .force_feeds = o->force_feeds,
 			     .nforce = o->nforce_feeds,
 			     .state = {state_feeds, &x->s}};
-	desired_hash_held(x->r.w, x->r.nw, x->r.h, x->r.nh);
 	plan_build(&in, c->feeds, c->nfeeds, &x->p);
 	const size_t *n = x->p.count;
 	x->changes = n[OP_CREATE] + n[OP_UPDATE] + n[OP_RENEW] + n[OP_REPLACE] + n[OP_DELETE];
@@ -314,7 +321,9 @@ pass_close(struct pass *x)
 	free(r->have_gone);
 	plan_free(&x->p);
 	model_haves_free(r->h, r->nh);
-	desired_free(r->w, r->nw);
+	desired_share_drop(x->o->wants, x->wants, r->nw);
+	free(x->first_seen);
+	free(x->attrs);
 	free(x->down);
 	if (x->st) {
 		state_free(&x->s);
@@ -347,8 +356,10 @@ sync_run(const struct config *c, const struct sync_opts *o)
 			   .m = x.m,
 			   .st = x.st,
 			   .id = run_id,
+			   .now = x.now,
 			   .w = x.r.w,
 			   .nw = x.r.nw,
+			   .first_seen = x.first_seen,
 			   .p = &x.p,
 			   .failures = json_array(),
 			   .refused = json_object(),
@@ -403,7 +414,7 @@ pool_worker(void *v)
 			return NULL;
 		struct job *j = &p->jobs[i];
 		struct sync_opts o = *p->o;
-		struct config *t = config_tenant(p->c, i);
+		struct config *t = config_tenant(p->c, i, true);
 		o.out = open_memstream(&j->buf, &j->len);
 		if (o.out == NULL) {
 			log_error("tenant %s: cannot start its run", p->c->tenants[i].name);
@@ -445,6 +456,7 @@ sync_all(const struct config *c, const struct sync_opts *o)
 	struct sync_opts shared = *o;
 	struct collect_share *sh = collect_share_fetch(c);
 	shared.share = sh;
+	shared.wants = desired_share_new();
 	struct pool p = {.c = c, .o = &shared, .jobs = xcalloc(c->ntenants, sizeof(*p.jobs))};
 	pthread_mutex_init(&p.mu, NULL);
 	size_t nw = pool_size(c), started = 0;
@@ -465,6 +477,7 @@ sync_all(const struct config *c, const struct sync_opts *o)
 	free(th);
 	pthread_mutex_destroy(&p.mu);
 	collect_share_free(sh);
+	desired_share_free(shared.wants);
 	bool any_fail = false, any_usage = false, any_pending = false;
 	json_t *all = o->json ? json_object() : NULL;
 	for (size_t i = 0; i < c->ntenants; i++) {

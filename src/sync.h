@@ -15,6 +15,9 @@
 #include "plan.h"
 #include "store.h"
 
+struct collect_share;
+struct desired_share;
+
 /* What the runs of a sync_all came to, beyond the exit status. */
 enum {
 	SYNC_HELD = 1u,
@@ -34,6 +37,7 @@ struct sync_opts {
 	FILE *out;                         /* where the report goes (default stdout; no progress line then) */
 	const struct clock *clk;           /* for MDE's budgets and retries; NULL: the real one */
 	const struct collect_share *share; /* sync_all: the feeds its tenants share, fetched once */
+	struct desired_share *wants;       /* sync_all: the desired sets its tenants share */
 };
 
 /* Exit codes: plan: 0 nothing to change, 2 changes pending, 1 error;

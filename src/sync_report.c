@@ -67,7 +67,7 @@ sync_report_op_json(const struct run *r, const struct op *o)
 		for (size_t g = 0; g < w->feed->ndevice_groups; g++)
 			json_array_append_new(groups, json_string(w->feed->device_groups[g]));
 		char exp[32];
-		format_time(w->expire_at, exp, sizeof(exp));
+		format_time(want_expiry(w, r->now), exp, sizeof(exp));
 		json_object_set_new(j, "feeds", feeds);
 		json_object_set_new(j, "device_groups", groups);
 		json_object_set_new(j, "generate_alert", json_boolean(w->feed->generate_alert));
@@ -151,13 +151,13 @@ sync_report_print_calls(FILE *fp, const struct mde *m)
 /* "  feed a,b; groups all; alert no; expires 2027-01-05": what a planned
  * value is sent with. */
 static void
-want_attrs(const struct want *w, char *out, size_t outsz)
+want_attrs(const struct want *w, long long now, char *out, size_t outsz)
 {
 	struct strbuf g = {0};
 	for (size_t k = 0; k < w->feed->ndevice_groups; k++)
 		sb_addf(&g, "%s%s", k ? "," : "", w->feed->device_groups[k]);
 	char exp[32];
-	format_time(w->expire_at, exp, sizeof(exp));
+	format_time(want_expiry(w, now), exp, sizeof(exp));
 	exp[10] = '\0'; /* the day is enough here; --json has the time */
 	snprintf(out, outsz, "  feed%s %s; groups %s; alert %s; expires %s", strchr(w->feeds, ',') ? "s" : "", w->feeds,
 		 g.buf ? g.buf : "all", w->feed->generate_alert ? "yes" : "no", exp);
@@ -195,7 +195,7 @@ sync_report_print_plan(FILE *fp, const struct run *r, bool verbose)
 				snprintf(why, sizeof(why), "%s", o->why);
 			char attrs[600] = "";
 			if (o->want != SIZE_MAX)
-				want_attrs(&r->w[o->want], attrs, sizeof(attrs));
+				want_attrs(&r->w[o->want], r->now, attrs, sizeof(attrs));
 			fprintf(fp, "  %-11s %-21s %-17s %s%s (%s)\n", plan_op_name(o->kind),
 				json_string_value(json_object_get(j, "type")),
 				json_string_value(json_object_get(j, "action")),

@@ -164,7 +164,8 @@ test_errors(void **state)
 		     &e);
 	if (c == NULL)
 		fail_msg("%s", e.buf);
-	struct config *t = config_tenant(c, 0);
+	struct config *t = config_tenant(c, 0, true); /* its own feeds and groups: nothing lent */
+	assert_false(t->feeds_lent);
 	assert_string_equal(t->tenant_name, "t");
 	assert_string_equal(t->tenant_id, "00000000-0000-0000-0000-000000000009");
 	assert_string_equal(t->api_url, "https://a/");
@@ -178,6 +179,26 @@ test_errors(void **state)
 	assert_int_equal(t->feeds[0].ndevice_groups, 2);
 	assert_string_equal(t->feeds[0].device_groups[1], "S2");
 	assert_int_equal(t->ntenants, 0);
+	config_free(t);
+	config_free(c);
+	/* A tenant that takes every feed as it is: lent the very feeds when
+	 * asked (tenants then share a desired set), a copy otherwise. */
+	c = load(
+		"[mde]\ncloud = custom\napi_url = https://a/\nlogin_url = https://l/\nclient_secret_file = /s\n"
+		"[feed \"f1\"]\nurl = http://a/1\n[tenant \"t\"]\n"
+		"tenant_id = 00000000-0000-0000-0000-000000000009\nclient_id = 11111111-1111-1111-1111-111111111119\n",
+		&e);
+	if (c == NULL)
+		fail_msg("%s", e.buf);
+	t = config_tenant(c, 0, true);
+	assert_true(t->feeds_lent);
+	assert_ptr_equal(t->feeds, c->feeds);
+	assert_int_equal(t->nfeeds, 1);
+	config_free(t);
+	t = config_tenant(c, 0, false);
+	assert_false(t->feeds_lent);
+	assert_ptr_not_equal(t->feeds, c->feeds);
+	assert_string_equal(t->feeds[0].name, "f1");
 	config_free(t);
 	config_free(c);
 	sb_free(&e);

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "desired.h"
 #include "http.h"
 #include "iocsync_limits.h"
 #include "mde.h"
@@ -235,20 +236,31 @@ test_redirect_to_an_internal_address(void **state)
 static struct feed_cfg feeds[2];
 
 static struct want
-W(const char *v, enum ioc_action a, int prio, long long first_seen) {
-	struct want w = {.type = IOC_IP,
-			 .value = (char *)v,
-			 .action = a,
-			 .severity = SEV_MEDIUM,
-			 .priority = prio,
-			 .feed = &feeds[prio > 0 ? 1 : 0],
-			 .title = "t",
-			 .description = "d",
-			 .expire_at = 1000 + 30 * 86400,
-			 .first_seen = first_seen,
-			 .feeds = "f"};
-	w.attrs = 7;
-	return w;
+W(const char *v, enum ioc_action a, int prio) {
+	return (struct want){.type = IOC_IP,
+			     .value = (char *)v,
+			     .action = a,
+			     .severity = SEV_MEDIUM,
+			     .priority = prio,
+			     .feed = &feeds[prio > 0 ? 1 : 0],
+			     .feeds = "f"};
+}
+
+/* A tenant's own part of in->w: first_seen from seen (NULL: all 0), and
+ * the attribute hash 7 for every want (H's). */
+static long long own_seen[16];
+static uint64_t own_attrs[16];
+
+static void
+own(struct plan_in *in, const long long *seen)
+{
+	assert_true(in->nw <= NELEM(own_seen));
+	for (size_t i = 0; i < in->nw; i++) {
+		own_seen[i] = seen ? seen[i] : 0;
+		own_attrs[i] = 7;
+	}
+	in->first_seen = own_seen;
+	in->attrs = own_attrs;
 }
 
 static struct have
@@ -293,12 +305,12 @@ test_plan_every_kind(void **state)
 	feeds[0].expire_after_s = feeds[1].expire_after_s = 30 * 86400;
 	long long now = 1000, soon = now + 86400, far = now + 29 * 86400;
 	struct want w[] = {
-		W("1.1.1.10", ACT_BLOCK, 0, 0), /* new: create */
-		W("1.1.1.11", ACT_BLOCK, 0, 0), /* same: keep */
-		W("1.1.1.12", ACT_BLOCK, 0, 0), /* other attrs: update */
-		W("1.1.1.13", ACT_BLOCK, 0, 0), /* expires soon: renew */
-		W("1.1.1.14", ACT_WARN, 0, 0),  /* action changed: replace */
-		W("1.1.1.15", ACT_BLOCK, 0, 0), /* someone else has it: conflict */
+		W("1.1.1.10", ACT_BLOCK, 0), /* new: create */
+		W("1.1.1.11", ACT_BLOCK, 0), /* same: keep */
+		W("1.1.1.12", ACT_BLOCK, 0), /* other attrs: update */
+		W("1.1.1.13", ACT_BLOCK, 0), /* expires soon: renew */
+		W("1.1.1.14", ACT_WARN, 0),  /* action changed: replace */
+		W("1.1.1.15", ACT_BLOCK, 0), /* someone else has it: conflict */
 	};
 	struct have h[] = {
 		H("1", "1.1.1.11", ACT_BLOCK, true, far),
@@ -318,6 +330,7 @@ test_plan_every_kind(void **state)
 			     .cap = 15000,
 			     .others_known = true,
 			     .max_delete_pct = 100};
+	own(&in, NULL);
 	struct plan p;
 	plan_build(&in, feeds, 2, &p);
 	assert_int_equal(count_of(&p, OP_CREATE), 1);
@@ -346,12 +359,13 @@ test_plan_budget_by_priority_severity_recency(void **state)
 {
 	(void)state;
 	struct want w[] = {
-		W("2.2.2.1", ACT_BLOCK, 0, 100), /* low priority, old, in MDE */
-		W("2.2.2.2", ACT_BLOCK, 0, 900), /* low priority, recent, a newcomer */
-		W("2.2.2.3", ACT_BLOCK, 5, 100), /* high priority */
-		W("2.2.2.4", ACT_BLOCK, 0, 100), /* low priority, high severity */
+		W("2.2.2.1", ACT_BLOCK, 0), /* low priority, old, in MDE */
+		W("2.2.2.2", ACT_BLOCK, 0), /* low priority, recent, a newcomer */
+		W("2.2.2.3", ACT_BLOCK, 5), /* high priority */
+		W("2.2.2.4", ACT_BLOCK, 0), /* low priority, high severity */
 	};
 	w[3].severity = SEV_HIGH;
+	const long long seen[] = {100, 900, 100, 100};
 	struct have h[] = {
 		H("1", "9.9.9.1", ACT_BLOCK, false, 0), H("2", "9.9.9.2", ACT_BLOCK, false, 0),
 		H("3", "2.2.2.1", ACT_BLOCK, true, 0), /* owned: keeps its place over a newcomer of its rank */
@@ -366,6 +380,7 @@ test_plan_budget_by_priority_severity_recency(void **state)
 			     .reserve = 2,
 			     .others_known = true,
 			     .max_delete_pct = 100};
+	own(&in, seen);
 	struct plan p;
 	plan_build(&in, feeds, 2, &p);
 	assert_int_equal(p.room, 3);
@@ -429,6 +444,7 @@ test_plan_hold_grace_and_down_feeds(void **state)
 			     .state = {fake_state, NULL},
 			     .others_known = true,
 			     .max_delete_pct = 100};
+	own(&in, NULL);
 	struct plan p;
 	plan_build(&in, feeds, 2, &p);
 	/* grace 1 h: 3.3.3.1 (gone 100 s ago) and 3.3.3.4 (just gone) are
@@ -457,7 +473,7 @@ static void
 test_plan_max_delete_holds_deletions_only(void **state)
 {
 	(void)state;
-	struct want w[] = {W("5.5.5.1", ACT_BLOCK, 0, 0), W("5.5.5.2", ACT_BLOCK, 0, 0)};
+	struct want w[] = {W("5.5.5.1", ACT_BLOCK, 0), W("5.5.5.2", ACT_BLOCK, 0)};
 	struct have h[] = {
 		H("1", "3.3.3.2", ACT_BLOCK, true, 0), /* from down-feed,other */
 		H("2", "3.3.3.4", ACT_BLOCK, true, 0), /* from up-feed */
@@ -473,6 +489,7 @@ test_plan_max_delete_holds_deletions_only(void **state)
 			     .others_known = true,
 			     .state = {fake_state, NULL},
 			     .max_delete_pct = 25};
+	own(&in, NULL);
 	struct plan p;
 	plan_build(&in, feeds, 2, &p);
 	assert_true(p.max_delete_held);
@@ -511,16 +528,17 @@ test_plan_budget_keeps_what_is_in_mde(void **state)
 {
 	(void)state;
 	struct want w[] = {
-		W("6.6.6.1", ACT_BLOCK, 0, 100),  /* feed 0, in MDE */
-		W("6.6.6.2", ACT_BLOCK, 0, 100),  /* feed 0, in MDE */
-		W("6.6.6.3", ACT_BLOCK, 0, 5000), /* feed 1, newer, not in MDE */
-		W("6.6.6.4", ACT_BLOCK, 0, 5000), /* feed 1, newer, not in MDE */
-		W("6.6.6.5", ACT_BLOCK, 0, 4000), /* feed 1, not in MDE */
+		W("6.6.6.1", ACT_BLOCK, 0), /* feed 0, in MDE */
+		W("6.6.6.2", ACT_BLOCK, 0), /* feed 0, in MDE */
+		W("6.6.6.3", ACT_BLOCK, 0), /* feed 1, newer, not in MDE */
+		W("6.6.6.4", ACT_BLOCK, 0), /* feed 1, newer, not in MDE */
+		W("6.6.6.5", ACT_BLOCK, 0), /* feed 1, not in MDE */
 	};
 	w[2].feed = w[3].feed = w[4].feed = &feeds[1];
 	struct have h[] = {H("1", "6.6.6.1", ACT_BLOCK, true, 0), H("2", "6.6.6.2", ACT_BLOCK, true, 0)};
 	struct plan_in in = {
 		.w = w, .nw = 5, .h = h, .nh = 2, .now = 1000, .cap = 3, .others_known = true, .max_delete_pct = 100};
+	own(&in, (const long long[]){100, 100, 5000, 5000, 4000});
 	struct plan p;
 	plan_build(&in, feeds, 2, &p);
 	assert_int_equal(count_of(&p, OP_KEEP), 2);
@@ -547,16 +565,66 @@ test_plan_budget_keeps_what_is_in_mde(void **state)
 	feeds[1].quota_pct = 0;
 }
 
+/* Two wants on the heap, as desired_wants makes them: values a and b of
+ * feed f. */
+static struct want *
+heap_set(const char *a, const char *b, const struct feed_cfg *f)
+{
+	struct want *w = xcalloc(2, sizeof(*w));
+	const char *v[] = {a, b};
+	for (size_t i = 0; i < 2; i++)
+		w[i] = (struct want){.type = IOC_IP,
+				     .value = xstrdup(v[i]),
+				     .action = ACT_BLOCK,
+				     .feed = f,
+				     .feeds = f->name,
+				     .item_title = i ? xstrdup("STIX name") : NULL};
+	return w;
+}
+
+/* Tenants exchange an equal set for the one already shared; a set that
+ * differs in a value or in its feed object stays its own; each is freed
+ * with its last holder (ASan and valgrind see the rest). */
+static void
+test_desired_share(void **state)
+{
+	(void)state;
+	feeds[0].name = "f0";
+	feeds[1].name = "f0"; /* the same name, another object: another tenant's own copy */
+	struct desired_share *sh = desired_share_new();
+	struct want *a = desired_share_take(sh, heap_set("1.1.1.1", "2.2.2.2", &feeds[0]), 2);
+	struct want *b = desired_share_take(sh, heap_set("1.1.1.1", "2.2.2.2", &feeds[0]), 2);
+	struct want *c = desired_share_take(sh, heap_set("1.1.1.1", "2.2.2.3", &feeds[0]), 2);
+	struct want *d = desired_share_take(sh, heap_set("1.1.1.1", "2.2.2.2", &feeds[1]), 2);
+	assert_ptr_equal(a, b);
+	assert_ptr_not_equal(a, c);
+	assert_ptr_not_equal(a, d);
+	desired_share_drop(sh, a, 2);
+	assert_string_equal(b[1].value, "2.2.2.2"); /* still held by b's tenant */
+	desired_share_drop(sh, b, 2);
+	desired_share_drop(sh, c, 2);
+	/* a set taken once more after its last holder dropped it is new */
+	struct want *e = desired_share_take(sh, heap_set("1.1.1.1", "2.2.2.3", &feeds[0]), 2);
+	assert_string_equal(e[1].value, "2.2.2.3");
+	desired_share_drop(sh, e, 2);
+	desired_share_free(sh); /* d is still held: freed here */
+	/* With no share, a set is its own and dropped at once. */
+	struct want *f = heap_set("1.1.1.1", "2.2.2.2", &feeds[0]);
+	assert_ptr_equal(desired_share_take(NULL, f, 2), f);
+	desired_share_drop(NULL, f, 2);
+	feeds[0].name = feeds[1].name = NULL;
+}
+
 static void
 test_plan_renew_not_every_run(void **state)
 {
 	(void)state;
 	feeds[0].expire_after_s = 30 * 86400;
-	struct want w[] = {W("4.4.4.1", ACT_BLOCK, 0, 0)};
-	w[0].expire_at = 1000 + 30 * 86400;
+	struct want w[] = {W("4.4.4.1", ACT_BLOCK, 0)};
 	/* 20 days left of 30: more than a third, kept. */
 	struct have h[] = {H("1", "4.4.4.1", ACT_BLOCK, true, 1000 + 20 * 86400)};
 	struct plan_in in = {.w = w, .nw = 1, .h = h, .nh = 1, .now = 1000, .cap = 15000, .others_known = true};
+	own(&in, NULL);
 	struct plan p;
 	plan_build(&in, feeds, 2, &p);
 	assert_int_equal(count_of(&p, OP_KEEP), 1);
@@ -566,7 +634,7 @@ test_plan_renew_not_every_run(void **state)
 	assert_int_equal(count_of(&p, OP_RENEW), 1);
 	plan_free(&p);
 	/* A STIX valid_until caps the expiry: renewing gains nothing. */
-	w[0].expire_at = h[0].expire_at;
+	w[0].item_expire = h[0].expire_at;
 	plan_build(&in, feeds, 2, &p);
 	assert_int_equal(count_of(&p, OP_KEEP), 1);
 	plan_free(&p);
@@ -876,6 +944,7 @@ main(void)
 		cmocka_unit_test(test_plan_budget_by_priority_severity_recency),
 		cmocka_unit_test(test_plan_hold_grace_and_down_feeds),
 		cmocka_unit_test(test_plan_renew_not_every_run),
+		cmocka_unit_test(test_desired_share),
 		cmocka_unit_test(test_plan_max_delete_holds_deletions_only),
 		cmocka_unit_test(test_plan_budget_keeps_what_is_in_mde),
 		cmocka_unit_test(test_attr_hash_and_retryable),
