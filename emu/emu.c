@@ -278,6 +278,7 @@ emu_free(struct emu *e)
 	json_decref(e->policies);
 	json_decref(e->groups);
 	emu_changes_clear(e);
+	emu_text_pool_free(e);
 	emu_names_free(e);
 	json_decref(e->rejected);
 	free(e->base);

@@ -196,9 +196,16 @@ struct emu {
 		char **line;
 		size_t head, n;
 	} changes;
-	bool log_bodies;       /* the request log keeps query and body too */
-	struct strbuf scratch; /* under mu: a kept text or change line is written here, then copied
+	bool log_bodies;        /* the request log keeps query and body too */
+	struct strbuf scratch;  /* under mu: a kept text or change line is written here, then copied
 				  at its size (no growing per item, no slack kept) */
+	struct text_pool {      /* under mu: where kept texts and change lines live (textpool.c) */
+		char *free[64]; /* per slot size: freed slots, each holding the next */
+		char *cur;      /* the newest block's unused tail */
+		size_t left;
+		char **blocks;
+		size_t nblocks, blocks_cap;
+	} texts;
 };
 
 /* Is the current choice of r its second (non-default) one? */
@@ -399,6 +406,11 @@ struct indicator *emu_find_key(struct emu *e, const char *tenant, json_t *in);
 /* One change, into the change log (/_emulator/changes); obj is x as
  * the API shows it, when at hand (NULL: read from x). */
 void emu_log_change(struct emu *e, const char *op, const struct indicator *x, const json_t *obj);
+/* A kept copy of s[0..n) (NUL-terminated), from the text pool; give it
+ * back with emu_text_drop (NULL is ignored). Under the lock. */
+char *emu_text_keep(struct emu *e, const char *s, size_t n);
+void emu_text_drop(struct emu *e, char *t);
+void emu_text_pool_free(struct emu *e);
 /* Removes indicator i (why: deleted, expired), logged. */
 void emu_remove_at(struct emu *e, size_t i, const char *why);
 /* Puts indicator i into the key index; obj as for emu_log_change. It

@@ -278,7 +278,7 @@ ind_keep(struct emu *e, struct indicator *x, const json_t *obj)
 		emu_put_json(sb, v);
 	}
 	sb_addc(sb, '}');
-	free(x->text);
-	x->text = xstrndup(sb->buf, sb->len);
+	emu_text_drop(e, x->text);
+	x->text = emu_text_keep(e, sb->buf, sb->len);
 	x->by = emu_intern(e, json_string_value(json_object_get(obj, "createdBy")));
 }

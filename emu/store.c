@@ -233,12 +233,12 @@ emu_log_change(struct emu *e, const char *op, const struct indicator *x, const j
 		e->changes.line = xcalloc(CHANGES_KEPT, sizeof(*e->changes.line));
 	size_t at = (e->changes.head + e->changes.n) % CHANGES_KEPT;
 	if (e->changes.n == CHANGES_KEPT) { /* the oldest goes */
-		free(e->changes.line[e->changes.head]);
+		emu_text_drop(e, e->changes.line[e->changes.head]);
 		e->changes.head = (e->changes.head + 1) % CHANGES_KEPT;
 	} else {
 		e->changes.n++;
 	}
-	e->changes.line[at] = xstrndup(sb->buf, sb->len);
+	e->changes.line[at] = emu_text_keep(e, sb->buf, sb->len);
 }
 
 json_t *
@@ -254,7 +254,7 @@ void
 emu_changes_clear(struct emu *e)
 {
 	for (size_t i = 0; i < e->changes.n; i++)
-		free(e->changes.line[(e->changes.head + i) % CHANGES_KEPT]);
+		emu_text_drop(e, e->changes.line[(e->changes.head + i) % CHANGES_KEPT]);
 	free(e->changes.line);
 	e->changes.line = NULL;
 	e->changes.head = e->changes.n = 0;
@@ -269,7 +269,7 @@ emu_remove_at(struct emu *e, size_t i, const char *why)
 	kmap_del(&e->keys, k, n);
 	free(k);
 	tenant_del(e, e->inds[i].tenant, e->inds[i].id);
-	free(e->inds[i].text);
+	emu_text_drop(e, e->inds[i].text);
 	memmove(&e->inds[i], &e->inds[i + 1], (e->ninds - i - 1) * sizeof(*e->inds));
 	e->ninds--;
 }
