@@ -525,8 +525,8 @@ apply_record_changes(struct run *r, long long now)
 	size_t n = 0;
 	for (size_t k = 0; k < p->n; k++) {
 		const struct op *o = &p->ops[k];
-		const struct want *w = o->want != SIZE_MAX ? &r->w[o->want] : NULL;
-		const struct have *h = o->have != SIZE_MAX ? &r->h[o->have] : NULL;
+		const struct want *w = o->want != OP_NONE ? &r->w[o->want] : NULL;
+		const struct have *h = o->have != OP_NONE ? &r->h[o->have] : NULL;
 		switch (o->kind) {
 		case OP_CREATE:
 		case OP_UPDATE:

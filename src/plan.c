@@ -99,7 +99,11 @@ static void
 add_op(struct plan *p, size_t *cap, enum op_kind k, size_t w, size_t h, bool late, const char *why)
 {
 	xgrow((void **)&p->ops, cap, p->n + 1, sizeof(*p->ops));
-	p->ops[p->n++] = (struct op){k, w, h, late, why};
+	p->ops[p->n++] = (struct op){.why = why,
+				     .want = w == SIZE_MAX ? OP_NONE : (uint32_t)w,
+				     .have = h == SIZE_MAX ? OP_NONE : (uint32_t)h,
+				     .kind = k,
+				     .late = late};
 	p->count[k]++;
 	if (k == OP_DELETE && !late)
 		p->deletes++;
@@ -378,6 +382,8 @@ plan_build(const struct plan_in *in, const struct feed_cfg *feeds, size_t nfeeds
 		}
 	}
 	guard_max_delete(in, p);
+	if (p->n) /* held while the run waits on MDE's budget: no slack */
+		p->ops = xrealloc(p->ops, p->n * sizeof(*p->ops));
 	free(b.match);
 	free(b.old);
 	free(b.fate);

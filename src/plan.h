@@ -65,12 +65,16 @@ enum op_kind {
 /* "create", "update", ... (stable: JSON, logs). */
 const char *plan_op_name(enum op_kind k);
 
+/* No want, or no have, in an op. */
+#define OP_NONE UINT32_MAX
+
+/* 24 bytes: a provider's run holds one per value per running tenant. */
 struct op {
-	enum op_kind kind;
-	size_t want;     /* index in the desired set, or SIZE_MAX */
-	size_t have;     /* index in MDE's list, or SIZE_MAX */
-	bool late;       /* a delete that waits for its replacement */
 	const char *why; /* static text */
+	uint32_t want;   /* index in the desired set, or OP_NONE */
+	uint32_t have;   /* index in MDE's list, or OP_NONE */
+	enum op_kind kind;
+	bool late; /* a delete that waits for its replacement */
 };
 
 struct plan_state {

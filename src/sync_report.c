@@ -29,7 +29,7 @@ sync_report_overrides(const struct run *r)
 	size_t n = 0;
 	for (size_t i = 0; i < r->p->n; i++) {
 		const struct op *o = &r->p->ops[i];
-		if (o->kind != OP_CONFLICT || o->have == SIZE_MAX || !overrides(r, o))
+		if (o->kind != OP_CONFLICT || o->have == OP_NONE || !overrides(r, o))
 			continue;
 		if (n++ < 20) {
 			const struct have *h = &r->h[o->have];
@@ -50,7 +50,7 @@ json_t *
 sync_report_op_json(const struct run *r, const struct op *o)
 {
 	json_t *j = json_pack("{s:s, s:s}", "op", plan_op_name(o->kind), "why", o->why);
-	if (o->want != SIZE_MAX) {
+	if (o->want != OP_NONE) {
 		const struct want *w = &r->w[o->want];
 		json_object_set_new(j, "type", json_string(ioc_type_name(w->type)));
 		json_object_set_new(j, "value", json_string(w->value));
@@ -80,9 +80,9 @@ sync_report_op_json(const struct run *r, const struct op *o)
 			j, "action",
 			json_string(h->action >= 0 ? ioc_action_name((enum ioc_action)h->action) : "unknown"));
 	}
-	if (o->have != SIZE_MAX)
+	if (o->have != OP_NONE)
 		json_object_set_new(j, "id", json_string(r->h[o->have].id));
-	if (o->kind == OP_CONFLICT && o->have != SIZE_MAX) {
+	if (o->kind == OP_CONFLICT && o->have != OP_NONE) {
 		const struct have *h = &r->h[o->have];
 		json_object_set_new(j, "owner", json_string(h->owner));
 		json_object_set_new(
@@ -186,7 +186,7 @@ sync_report_print_plan(FILE *fp, const struct run *r, bool verbose)
 			shown++;
 			json_t *j = sync_report_op_json(r, o);
 			char why[300];
-			if (o->kind == OP_CONFLICT && o->have != SIZE_MAX)
+			if (o->kind == OP_CONFLICT && o->have != OP_NONE)
 				snprintf(why, sizeof(why), "%s by %s%s",
 					 json_string_value(json_object_get(j, "their_action")),
 					 json_string_value(json_object_get(j, "owner")),
@@ -194,7 +194,7 @@ sync_report_print_plan(FILE *fp, const struct run *r, bool verbose)
 			else
 				snprintf(why, sizeof(why), "%s", o->why);
 			char attrs[600] = "";
-			if (o->want != SIZE_MAX)
+			if (o->want != OP_NONE)
 				want_attrs(&r->w[o->want], r->now, attrs, sizeof(attrs));
 			fprintf(fp, "  %-11s %-21s %-17s %s%s (%s)\n", plan_op_name(o->kind),
 				json_string_value(json_object_get(j, "type")),
