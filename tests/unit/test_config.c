@@ -14,22 +14,30 @@ load(const char *text, struct strbuf *errs)
 	return config_load_string("t.conf", text, errs);
 }
 
+/* text's configuration, which must load (the test fails with the errors). */
+static struct config *
+loaded(const char *text, struct strbuf *errs)
+{
+	struct config *c = load(text, errs);
+	if (c == NULL)
+		fail_msg("%s", errs->buf);
+	return c;
+}
+
 static void
 test_good(void **state)
 {
 	(void)state;
 	struct strbuf e = {0};
 	struct config *c =
-		load("[mde]\ntenant_id = 00000000-0000-0000-0000-000000000001\n"
-		     "client_id = 11111111-1111-1111-1111-111111111111\n"
-		     "client_secret_file = /etc/iocsync/secret\n\n[sync]\nstate = /tmp/s.db ; inline\n"
-		     "max_delete = 10%\ncidr = expand\n\n[allowlist]\nfile = a.txt, b.txt\n\n"
-		     "[feed \"bad-ips\"]\nurl = https://intel.example.org/ips.txt\nformat = text\n"
-		     "type = ip\naction = warn\nseverity = high\nexpire_after = 14d\n"
-		     "device_groups = Servers, Workstations\n\n[feed \"empty\"]\nurl = file:///x\n",
-		     &e);
-	if (c == NULL)
-		fail_msg("%s", e.buf);
+		loaded("[mde]\ntenant_id = 00000000-0000-0000-0000-000000000001\n"
+		       "client_id = 11111111-1111-1111-1111-111111111111\n"
+		       "client_secret_file = /etc/iocsync/secret\n\n[sync]\nstate = /tmp/s.db ; inline\n"
+		       "max_delete = 10%\ncidr = expand\n\n[allowlist]\nfile = a.txt, b.txt\n\n"
+		       "[feed \"bad-ips\"]\nurl = https://intel.example.org/ips.txt\nformat = text\n"
+		       "type = ip\naction = warn\nseverity = high\nexpire_after = 14d\n"
+		       "device_groups = Servers, Workstations\n\n[feed \"empty\"]\nurl = file:///x\n",
+		       &e);
 	assert_int_equal(c->nfeeds, 2);
 	assert_string_equal(c->feeds[0].name, "bad-ips");
 	assert_int_equal(c->feeds[0].action, ACT_WARN);
@@ -154,16 +162,14 @@ test_errors(void **state)
 	config_free(c);
 	/* A tenant's configuration: its keys over [mde], its feeds, its groups,
 	 * a state and metrics file of its own, its secret source alone. */
-	c =
-		load("[mde]\ncloud = custom\napi_url = https://a/\nlogin_url = https://l/\nclient_secret_file = /base\n"
-		     "[sync]\nstate = /v/state.db\nmetrics_file = /m/i.prom\n"
-		     "[feed \"f1\"]\nurl = http://a/1\ndevice_groups = G\n[feed \"f2\"]\nurl = http://a/2\n"
-		     "[tenant \"t\"]\ntenant_id = 00000000-0000-0000-0000-000000000009\n"
-		     "client_id = 11111111-1111-1111-1111-111111111119\nclient_secret_env = T_SECRET\n"
-		     "feeds = f2\ndevice_groups = S1, S2\ntimeout = 5s\n",
-		     &e);
-	if (c == NULL)
-		fail_msg("%s", e.buf);
+	c = loaded(
+		"[mde]\ncloud = custom\napi_url = https://a/\nlogin_url = https://l/\nclient_secret_file = /base\n"
+		"[sync]\nstate = /v/state.db\nmetrics_file = /m/i.prom\n"
+		"[feed \"f1\"]\nurl = http://a/1\ndevice_groups = G\n[feed \"f2\"]\nurl = http://a/2\n"
+		"[tenant \"t\"]\ntenant_id = 00000000-0000-0000-0000-000000000009\n"
+		"client_id = 11111111-1111-1111-1111-111111111119\nclient_secret_env = T_SECRET\n"
+		"feeds = f2\ndevice_groups = S1, S2\ntimeout = 5s\n",
+		&e);
 	struct config *t = config_tenant(c, 0, true); /* its own feeds and groups: nothing lent */
 	assert_false(t->feeds_lent);
 	assert_string_equal(t->tenant_name, "t");
@@ -183,13 +189,11 @@ test_errors(void **state)
 	config_free(c);
 	/* A tenant that takes every feed as it is: lent the very feeds when
 	 * asked (tenants then share a desired set), a copy otherwise. */
-	c = load(
+	c = loaded(
 		"[mde]\ncloud = custom\napi_url = https://a/\nlogin_url = https://l/\nclient_secret_file = /s\n"
 		"[feed \"f1\"]\nurl = http://a/1\n[tenant \"t\"]\n"
 		"tenant_id = 00000000-0000-0000-0000-000000000009\nclient_id = 11111111-1111-1111-1111-111111111119\n",
 		&e);
-	if (c == NULL)
-		fail_msg("%s", e.buf);
 	t = config_tenant(c, 0, true);
 	assert_true(t->feeds_lent);
 	assert_ptr_equal(t->feeds, c->feeds);
@@ -214,9 +218,7 @@ test_feed_limit(void **state)
 	sb_adds(&text, "[mde]\ntenant_id = 00000000-0000-0000-0000-000000000001\n");
 	for (int i = 0; i < LIMIT_FEEDS; i++)
 		sb_addf(&text, "[feed \"f%d\"]\nurl = file:///f\n", i);
-	struct config *c = load(text.buf, &e);
-	if (c == NULL)
-		fail_msg("%s", e.buf);
+	struct config *c = loaded(text.buf, &e);
 	assert_int_equal(c->nfeeds, LIMIT_FEEDS);
 	config_free(c);
 	sb_adds(&text, "[feed \"one-more\"]\nurl = file:///f\n");
@@ -234,9 +236,7 @@ static void
 expect_dumped(const char *text, const char *want)
 {
 	struct strbuf e = {0}, d = {0};
-	struct config *c = load(text, &e);
-	if (c == NULL)
-		fail_msg("%s", e.buf);
+	struct config *c = loaded(text, &e);
 	config_dump(c, &d);
 	sb_add(&d, "", 0);
 	if (strstr(d.buf, want) == NULL)
@@ -276,9 +276,7 @@ test_dump_roundtrip(void **state)
 		"csv_header = no\nmisp_to_ids = ignore\ntimeout = 33s\nmax_bytes = 4096\nmax_shrink = 90%\n"
 		"enabled = no\n";
 	struct strbuf e = {0}, d1 = {0}, d2 = {0};
-	struct config *c = load(text, &e);
-	if (c == NULL)
-		fail_msg("%s", e.buf);
+	struct config *c = loaded(text, &e);
 	config_dump(c, &d1);
 	sb_add(&d1, "", 0);
 	/* every key given above is printed with its value */
@@ -309,9 +307,7 @@ test_dump_roundtrip(void **state)
 	config_dump(c, &d1);
 	sb_add(&d1, "", 0);
 	config_free(c);
-	c = load(d1.buf, &e);
-	if (c == NULL)
-		fail_msg("%s", e.buf);
+	c = loaded(d1.buf, &e);
 	config_free(c);
 	/* the other secret sources and the region print too */
 	expect_dumped("[mde]\nclient_secret_env = SECRET_VAR\nregion = eu\n", "client_secret_env = SECRET_VAR\n");
