@@ -159,7 +159,9 @@ model_haves_free(struct have *h, size_t n)
 static void
 member(struct strbuf *out, const char *name, const char *v)
 {
-	sb_addf(out, ",\"%s\":", name);
+	sb_add(out, ",\"", 2);
+	sb_adds(out, name);
+	sb_add(out, "\":", 2);
 	if (v)
 		sb_json_str(out, v, strlen(v));
 	else
@@ -184,7 +186,9 @@ model_import_item(const struct config *c, const struct want *w, long long now, s
 	member(out, "application", c->application);
 	member(out, "expirationTime", exp);
 	member(out, "severity", config_severity_name(w->severity));
-	sb_addf(out, ",\"generateAlert\":%s,\"rbacGroupNames\":[", f->generate_alert ? "true" : "false");
+	sb_adds(out,
+		f->generate_alert ? ",\"generateAlert\":true,\"rbacGroupNames\":["
+				  : ",\"generateAlert\":false,\"rbacGroupNames\":[");
 	for (size_t g = 0; g < f->ndevice_groups; g++) {
 		if (g)
 			sb_addc(out, ',');
