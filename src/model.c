@@ -82,20 +82,28 @@ listed(void *ctx, json_t *x, char *why, size_t whysz)
 	xgrow((void **)&l->by, &l->by_cap, l->n + 1, sizeof(*l->by));
 	l->by[l->n] = NULL;
 	struct have *y = &l->h[l->n++];
-	*y = (struct have){.id = xstrdup(ids)};
+	*y = (struct have){0};
 	y->type = (enum ioc_type)model_type(json_string_value(json_object_get(x, "indicatorType")));
 	bool canonical = ioc_canon_as(y->type, val, l->canon, LIMIT_VALUE_BYTES + 32);
-	if (canonical) {
-		y->value = xstrdup(l->canon);
-	} else {
-		y->value = xstrdup(val);
-		if (y->type >= IOC_MD5) /* hashes compare in lower case, whatever else they hold */
-			for (char *p = y->value; *p; p++)
-				*p = (char)lc((unsigned char)*p);
-	}
+	const char *by = json_string_value(json_object_get(x, "createdBy"));
+	const char *who = json_string_value(json_object_get(x, "createdByDisplayName"));
+	if (who == NULL || *who == '\0')
+		who = by ? by : "";
+	/* id, value and owner in one allocation (a provider's daily run
+	 * holds a listing per running tenant). */
+	const char *v = canonical ? l->canon : val;
+	size_t ni = strlen(ids) + 1, nv = strlen(v) + 1, no = strlen(who) + 1;
+	y->id = xmalloc(ni + nv + no);
+	y->value = y->id + ni;
+	y->owner = y->value + nv;
+	memcpy(y->id, ids, ni);
+	memcpy(y->value, v, nv);
+	memcpy(y->owner, who, no);
+	if (!canonical && y->type >= IOC_MD5) /* hashes compare in lower case, whatever else they hold */
+		for (char *p = y->value; *p; p++)
+			*p = (char)lc((unsigned char)*p);
 	y->action = model_action(json_string_value(json_object_get(x, "action")));
 	y->owned = state_made(l->s, y->id, (int)y->type, y->value);
-	const char *by = json_string_value(json_object_get(x, "createdBy"));
 	/* Whether it says it is iocsync's waits for the whole listing: what
 	 * MDE puts in createdBy may be learned from a later indicator. */
 	if (!y->owned && by && mde_claims_app(l->m, x))
@@ -103,10 +111,6 @@ listed(void *ctx, json_t *x, char *why, size_t whysz)
 	if (l->learn_by == NULL && by && *by && canonical && strset_get(l->s->ids, ids, strlen(ids)) >= 0 &&
 	    state_made(l->s, ids, (int)y->type, l->canon))
 		l->learn_by = xstrdup(by);
-	const char *who = json_string_value(json_object_get(x, "createdByDisplayName"));
-	if (who == NULL || *who == '\0')
-		who = by;
-	y->owner = xstrdup(who ? who : "");
 	y->expire_at = parse_time(json_string_value(json_object_get(x, "expirationTime")));
 	json_t *g = json_object_get(x, "rbacGroupNames");
 	size_t ng = json_array_size(g);
@@ -152,7 +156,7 @@ void
 model_haves_free(struct have *h, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		free(h[i].id), free(h[i].value), free(h[i].owner);
+		free(h[i].id); /* value and owner share its allocation */
 	free(h);
 }
 

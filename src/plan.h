@@ -40,7 +40,7 @@ long long want_expiry(const struct want *w, long long now);
 
 /* One indicator MDE holds. */
 struct have {
-	char *id;
+	char *id;           /* id, value and owner are one allocation, freed with id (model_haves_free) */
 	enum ioc_type type; /* IOC_NONE: a type iocsync does not know */
 	char *value;
 	int action; /* enum ioc_action, or -1 (legacy or unknown) */
