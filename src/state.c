@@ -26,9 +26,14 @@ state_row(void *ctx, const struct store_ind *x)
 			r->first_seen = x->first_seen;
 	} else {
 		xgrow((void **)&s->r, &s->cap, s->n + 1, sizeof(*s->r));
-		s->r[s->n] = (struct state_row){x->type,           x->action,
-						xstrdup(x->value), xstrdup(x->feeds ? x->feeds : ""),
-						x->first_seen,     x->gone_since};
+		/* value and feeds in one allocation: a provider's run holds a
+		 * state per running tenant */
+		const char *feeds = x->feeds ? x->feeds : "";
+		size_t nv = strlen(x->value) + 1, nf = strlen(feeds) + 1;
+		char *v = xmalloc(nv + nf);
+		memcpy(v, x->value, nv);
+		memcpy(v + nv, feeds, nf);
+		s->r[s->n] = (struct state_row){x->type, x->action, v, v + nv, x->first_seen, x->gone_since};
 		at = (int)s->n++;
 		strset_add(s->idx, key, kl, at);
 	}
@@ -76,7 +81,7 @@ void
 state_free(struct state *s)
 {
 	for (size_t i = 0; i < s->n; i++)
-		free(s->r[i].value), free(s->r[i].feeds);
+		free(s->r[i].value); /* feeds shares its allocation */
 	free(s->r);
 	strset_free(s->idx);
 	strset_free(s->ids);

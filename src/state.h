@@ -16,7 +16,7 @@
 
 struct state_row {
 	int type, action;
-	char *value, *feeds;
+	char *value, *feeds; /* one allocation, freed with value */
 	long long first_seen, gone_since;
 };
 
