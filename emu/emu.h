@@ -308,6 +308,9 @@ enum filter_entity {
 };
 struct filter *filter_parse(const char *s, enum filter_entity ent, char *why, size_t whysz);
 bool filter_match(const struct filter *f, json_t *obj);
+/* The text field must equal for f to match (field eq 'text', alone or
+ * under and), or NULL when f asks no such thing. */
+const char *filter_required_eq(const struct filter *f, const char *field);
 void filter_free(struct filter *f);
 
 /* machines.c */

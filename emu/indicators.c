@@ -363,11 +363,23 @@ ind_list(struct emu *e, const struct app *a, const struct request *q, struct rep
 	sb_addc(&sb, '{');
 	context_text(e, &sb, "Indicators");
 	sb_adds(&sb, ",\"value\":[");
+	/* A filter on one value (what a client's read-back asks) passes over
+	 * the kept texts that cannot hold it, unread: indicatorValue is never
+	 * left out of one and is written there as sb_json_str writes it. The
+	 * needle stops before the closing quote, so that the filter itself
+	 * still decides every text that may match. */
+	const char *one = filter_required_eq(f, "indicatorValue");
+	struct strbuf needle = {0};
+	if (one) {
+		sb_adds(&needle, "\"indicatorValue\":");
+		sb_json_str(&needle, one, strlen(one));
+		needle.buf[--needle.len] = '\0';
+	}
 	size_t nids, at;
 	const long long *ids = emu_tenant_ids(e, a->tenant, &nids); /* only the tenant's: not every indicator */
 	for (size_t j = 0; j < nids; j++) {
 		const struct indicator *x = emu_find_num(e, ids[j], &at);
-		if (x == NULL || !emu_visible(a, x))
+		if (x == NULL || !emu_visible(a, x) || (one && strstr(x->text, needle.buf) == NULL))
 			continue;
 		json_t *o = f ? ind_obj(x) : NULL;
 		bool skipped = (f && !filter_match(f, o)) || seen++ < skip;
@@ -386,6 +398,7 @@ ind_list(struct emu *e, const struct app *a, const struct request *q, struct rep
 			break;
 	}
 	filter_free(f);
+	sb_free(&needle);
 	if (taken == 0 && reading_alt(e, R_EMPTY_LIST)) {
 		/* As GET /api/machines does when nothing matches (DD get-machines.md). */
 		sb_free(&sb);

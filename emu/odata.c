@@ -443,6 +443,18 @@ verdict(enum op op, int c)
 	}
 }
 
+const char *
+filter_required_eq(const struct filter *f, const char *field)
+{
+	if (f == NULL)
+		return NULL;
+	if (f->op == OP_AND) {
+		const char *a = filter_required_eq(f->a, field);
+		return a ? a : filter_required_eq(f->b, field);
+	}
+	return f->op == OP_EQ && f->kind == L_STR && f->field && strcmp(f->field, field) == 0 ? f->str : NULL;
+}
+
 bool
 filter_match(const struct filter *f, json_t *obj)
 {
