@@ -136,7 +136,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
 		long long len;
 		if (cl && num_parse(cl, 1, BODY_MAX, &len, NULL) == ERR_OK)
-			xgrow((void **)&k->body.buf, &k->body.cap, (size_t)len + 1, 1);
+			sb_reserve(&k->body, (size_t)len);
 		return MHD_YES;
 	}
 	if (*size > 0) {

@@ -14,6 +14,17 @@
 
 #include "emu.h"
 
+/* Under ASan a slot not in use is poisoned, so that a text read after
+ * it was dropped is still caught as with malloc's own chunks. */
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 #define POOL_GRAIN 64
 #define POOL_CLASSES 64 /* slots up to 4 KB */
 #define POOL_BLOCK ((size_t)1 << 20)
@@ -34,6 +45,7 @@ emu_text_keep(struct emu *e, const char *s, size_t n)
 		t = xmalloc(n + 1);
 	} else if (p->free[c]) {
 		t = p->free[c];
+		UNPOISON(t, (c + 1) * POOL_GRAIN);
 		memcpy(&p->free[c], t, sizeof(char *)); /* the next free slot, kept in the slot */
 	} else {
 		size_t size = (c + 1) * POOL_GRAIN;
@@ -41,8 +53,10 @@ emu_text_keep(struct emu *e, const char *s, size_t n)
 			xgrow((void **)&p->blocks, &p->blocks_cap, p->nblocks + 1, sizeof(*p->blocks));
 			p->cur = p->blocks[p->nblocks++] = xmalloc(POOL_BLOCK);
 			p->left = POOL_BLOCK;
+			POISON(p->cur, POOL_BLOCK);
 		}
 		t = p->cur;
+		UNPOISON(t, size);
 		p->cur += size;
 		p->left -= size;
 	}
@@ -63,13 +77,16 @@ emu_text_drop(struct emu *e, char *t)
 	}
 	memcpy(t, &e->texts.free[c], sizeof(char *));
 	e->texts.free[c] = t;
+	POISON(t, (c + 1) * POOL_GRAIN);
 }
 
 void
 emu_text_pool_free(struct emu *e)
 {
-	for (size_t i = 0; i < e->texts.nblocks; i++)
+	for (size_t i = 0; i < e->texts.nblocks; i++) {
+		UNPOISON(e->texts.blocks[i], POOL_BLOCK);
 		free(e->texts.blocks[i]);
+	}
 	free(e->texts.blocks);
 	memset(&e->texts, 0, sizeof(e->texts));
 }

@@ -202,10 +202,6 @@ record_ids(struct run *r, const size_t *todo, size_t k, long long now)
 	if (store_ind_add(r->st, rows, n) != ERR_OK)
 		log_warn("state: cannot record the ids of an import batch (the run's end records them)");
 	free(rows);
-	/* The run goes back to waiting on MDE: the pages that write touched
-	 * (about 150 KB a tenant, massif) go back too; the system caches the
-	 * file. */
-	store_release_memory(r->st);
 }
 
 /* The import request's body for todo[0..k), written as text once the
@@ -221,7 +217,7 @@ import_batch(struct run *r, const size_t *todo, size_t k)
 		store_release_memory(r->st);
 	(void)mde_await(r->m, MDE_EP_IMPORT, why, sizeof(why));
 	struct strbuf body = {0};
-	xgrow((void **)&body.buf, &body.cap, k * 512 + 64, 1); /* an item is 300 to 500 bytes */
+	sb_reserve(&body, k * 512 + 64); /* an item is 300 to 500 bytes */
 	sb_adds(&body, "{\"Indicators\":[");
 	for (size_t i = 0; i < k; i++) {
 		if (i)
@@ -255,6 +251,11 @@ import_range(struct run *r, const size_t *todo, size_t k, int round, size_t *aga
 	char *body = import_batch(r, todo, k);
 	int s = ++r->seq;
 	journal(r, s, "import", k, "sent", NULL);
+	/* The run waits on MDE's answer now (behind every other tenant, in a
+	 * provider's run): the state's pages go back meanwhile (about 150 KB
+	 * a tenant after a batch's ids are written, massif); the system
+	 * caches the file. */
+	store_release_memory(r->st);
 	json_t *res;
 	long status = 0;
 	enum err e = mde_import(r->m, body, k, &res, &status, why, sizeof(why));

@@ -294,7 +294,7 @@ config_tenant(const struct config *c, size_t i, bool lend)
 	 * feeds are the same objects share one desired set
 	 * (desired_share_take). */
 	size_t taken = 0;
-	for (size_t j = 0; j < c->nfeeds; j++)
+	for (size_t j = 0; lend && j < c->nfeeds; j++)
 		taken += config_tenant_takes(t, c->feeds[j].name);
 	if (lend && taken == c->nfeeds && t->ndevice_groups == 0) {
 		d->feeds_lent = true;

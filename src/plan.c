@@ -345,7 +345,7 @@ plan_want(struct build *b, size_t i)
 			p->over_by_feed[f]++;
 	} else if (b->match[i] != SIZE_MAX) {
 		const struct have *h = &in->h[b->match[i]];
-		long long rb = in->renew_before_s ? in->renew_before_s : w->feed ? w->feed->expire_after_s / 3 : 86400;
+		long long rb = in->renew_before_s ? in->renew_before_s : w->feed->expire_after_s / 3;
 		if (h->attrs != in->attrs[i])
 			add_op(p, &b->cap, OP_UPDATE, i, b->match[i], false, "its attributes changed");
 		else if (h->expire_at && h->expire_at - in->now < rb && want_expiry(w, in->now) > h->expire_at + 60)

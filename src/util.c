@@ -147,6 +147,12 @@ xasprintf(const char *fmt, ...)
 }
 
 void
+sb_reserve(struct strbuf *sb, size_t n)
+{
+	xgrow((void **)&sb->buf, &sb->cap, n + 1, 1);
+}
+
+void
 sb_add(struct strbuf *sb, const void *p, size_t n)
 {
 	xgrow((void **)&sb->buf, &sb->cap, sb->len + n + 1, 1);

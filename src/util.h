@@ -53,6 +53,8 @@ struct strbuf {
 	size_t len, cap;
 };
 void sb_add(struct strbuf *sb, const void *p, size_t n);
+/* Room for n bytes in all (and the NUL) without growing again. */
+void sb_reserve(struct strbuf *sb, size_t n);
 void sb_adds(struct strbuf *sb, const char *s);
 /* s (UTF-8, n bytes) as a JSON string literal, quotes and escapes as
  * jansson writes them. */
