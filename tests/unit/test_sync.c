@@ -862,7 +862,8 @@ history_of(struct store *st, const char *value)
 
 /* Each value keeps its newest LIMIT_HISTORY_PER_VALUE entries, whether
  * they came run by run or in one run; a value with fewer keeps all; a
- * hold repeated is kept once. */
+ * hold repeated is kept once, in one run or the next, until something
+ * else happens to the value. */
 static void
 test_history_keeps_the_newest_per_value(void **state)
 {
@@ -887,6 +888,11 @@ test_history_keeps_the_newest_per_value(void **state)
 	struct store_change hold[2] = {{.type = IOC_IP, .value = "45.0.0.4", .at = 1, .op = "hold", .reason = "r"},
 				       {.type = IOC_IP, .value = "45.0.0.4", .at = 2, .op = "hold", .reason = "r"}};
 	assert_int_equal(store_history_add(st, hold, 2), ERR_OK);
+	assert_int_equal(store_history_add(st, hold, 1), ERR_OK); /* the next run: still held */
+	struct store_change again[3] = {{.type = IOC_IP, .value = "45.0.0.5", .at = 1, .op = "hold", .reason = "r"},
+					{.type = IOC_IP, .value = "45.0.0.5", .at = 2, .op = "update", .reason = "r"},
+					{.type = IOC_IP, .value = "45.0.0.5", .at = 3, .op = "hold", .reason = "r"}};
+	assert_int_equal(store_history_add(st, again, 3), ERR_OK);
 	struct history_seen h = history_of(st, "45.0.0.1");
 	assert_int_equal(h.n, LIMIT_HISTORY_PER_VALUE);
 	assert_int_equal(h.newest, 24);
@@ -900,6 +906,8 @@ test_history_keeps_the_newest_per_value(void **state)
 	h = history_of(st, "45.0.0.4");
 	assert_int_equal(h.n, 1);
 	assert_int_equal(h.newest, 1);
+	h = history_of(st, "45.0.0.5"); /* a hold after something else is a new hold */
+	assert_int_equal(h.n, 3);
 	store_close(st);
 	char *cmd = xasprintf("rm -rf '%s'", dir);
 	assert_int_equal(system(cmd), 0);
