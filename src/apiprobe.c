@@ -52,6 +52,15 @@ probe_item(const struct probe *p, const char *action, bool with_reco)
 	return o;
 }
 
+/* An import's body as text (http_body). */
+static char *
+dump_body(void *ctx, size_t *len)
+{
+	char *t = json_dumps(ctx, JSON_COMPACT);
+	*len = t ? strlen(t) : 0; /* none (no memory): MDE says what is wrong */
+	return t;
+}
+
 /* One import of items (stolen); the first result's id in id (NULL when
  * it failed), MDE's status in *status. */
 static enum err
@@ -59,7 +68,8 @@ import(struct probe *p, json_t *items, const char **id, json_t **results, long *
 {
 	size_t n = json_array_size(items);
 	json_t *body = json_pack("{s:o}", "Indicators", items);
-	enum err e = mde_import(p->m, json_dumps(body, JSON_COMPACT), n, results, status, why, whysz);
+	struct http_body made = {dump_body, body};
+	enum err e = mde_import(p->m, &made, n, results, status, why, whysz);
 	json_decref(body);
 	*id = NULL;
 	if (e == ERR_OK) {

@@ -204,30 +204,32 @@ record_ids(struct run *r, const size_t *todo, size_t k, long long now)
 	free(rows);
 }
 
-/* The import request's body for todo[0..k), written as text once the
- * batch may go (no JSON tree in between): a run
- * waiting on the import budget (most of a provider's tenants, most of
- * the time) holds none, nor its state's page cache. Should the wait
- * fail, mde_import fails the same way. */
+/* An import's items: todo[0..k), indices into the plan's ops. */
+struct batch {
+	struct run *r;
+	const size_t *todo;
+	size_t k;
+};
+
+/* The import request's body, written as text straight from the wants
+ * (no JSON tree in between) as its transfer starts, and given back once
+ * sent (http_body): a run waiting on MDE's answer (most of a provider's
+ * tenants, most of the time) holds none. */
 static char *
-import_batch(struct run *r, const size_t *todo, size_t k)
+import_body(void *ctx, size_t *len)
 {
-	char why[512];
-	if (mde_budget_wait(r->m, MDE_EP_IMPORT) >= LIMIT_LONG_WAIT_S)
-		store_release_memory(r->st);
-	(void)mde_await(r->m, MDE_EP_IMPORT, why, sizeof(why));
+	const struct batch *b = ctx;
 	struct strbuf body = {0};
-	sb_reserve(&body, k * 512 + 64); /* an item is 300 to 500 bytes */
+	sb_reserve(&body, b->k * 512 + 64); /* an item is 300 to 500 bytes */
 	sb_adds(&body, "{\"Indicators\":[");
-	for (size_t i = 0; i < k; i++) {
+	for (size_t i = 0; i < b->k; i++) {
 		if (i)
 			sb_addc(&body, ',');
-		model_import_item(r->c, &r->w[r->p->ops[todo[i]].want], r->now, &body);
+		model_import_item(b->r->c, &b->r->w[b->r->p->ops[b->todo[i]].want], b->r->now, &body);
 	}
 	sb_add(&body, "]}", 2);
-	/* Held until MDE answers, by every tenant queued there: at its
-	 * length, not the doubled buffer's (about 200 KB of 256 for 500). */
-	return xrealloc(body.buf, body.len + 1);
+	*len = body.len;
+	return body.buf;
 }
 
 /*
@@ -248,7 +250,11 @@ import_range(struct run *r, const size_t *todo, size_t k, int round, size_t *aga
 		return;
 	}
 	char why[512];
-	char *body = import_batch(r, todo, k);
+	/* The batch goes once the budget lets it: journalled as sent then.
+	 * Should the wait fail, mde_import fails the same way. */
+	if (mde_budget_wait(r->m, MDE_EP_IMPORT) >= LIMIT_LONG_WAIT_S)
+		store_release_memory(r->st);
+	(void)mde_await(r->m, MDE_EP_IMPORT, why, sizeof(why));
 	int s = ++r->seq;
 	journal(r, s, "import", k, "sent", NULL);
 	/* The run waits on MDE's answer now (behind every other tenant, in a
@@ -258,7 +264,9 @@ import_range(struct run *r, const size_t *todo, size_t k, int round, size_t *aga
 	store_release_memory(r->st);
 	json_t *res;
 	long status = 0;
-	enum err e = mde_import(r->m, body, k, &res, &status, why, sizeof(why));
+	struct batch b = {r, todo, k};
+	struct http_body body = {import_body, &b};
+	enum err e = mde_import(r->m, &body, k, &res, &status, why, sizeof(why));
 	if (e == ERR_HTTP && status == 400) {
 		journal(r, s, "import", k, "refused", why);
 		if (k == 1) {

@@ -283,10 +283,55 @@ set_ca(struct http *h, CURL *c, struct curl_blob *blob, const char **bad)
 	}
 }
 
+/* A made body while libcurl sends it (http_body): given back at its
+ * last byte, made again should libcurl start over. */
+struct upload {
+	const struct http_body *made;
+	char *buf;
+	size_t len, pos;
+};
+
+static size_t
+on_upload(char *p, size_t sz, size_t n, void *ud)
+{
+	struct upload *u = ud;
+	size_t k = u->len - u->pos < sz * n ? u->len - u->pos : sz * n;
+	if (k == 0)
+		return 0;
+	if (u->buf == NULL)
+		return CURL_READFUNC_ABORT; /* never: a seek makes it again */
+	memcpy(p, u->buf + u->pos, k);
+	u->pos += k;
+	if (u->pos == u->len) {
+		free(u->buf);
+		u->buf = NULL;
+	}
+	return k;
+}
+
+static int
+on_upload_seek(void *ud, curl_off_t off, int origin)
+{
+	struct upload *u = ud;
+	if (origin != SEEK_SET || off < 0 || (curl_off_t)u->len < off)
+		return CURL_SEEKFUNC_CANTSEEK;
+	if (u->buf == NULL && off < (curl_off_t)u->len) {
+		size_t len;
+		u->buf = u->made->make(u->made->ctx, &len);
+		if (len != u->len) { /* not the text whose length was sent */
+			free(u->buf);
+			u->buf = NULL;
+			return CURL_SEEKFUNC_FAIL;
+		}
+	}
+	u->pos = (size_t)off;
+	return CURL_SEEKFUNC_OK;
+}
+
 /* The options of one request; NULL, or the name of the first refused. */
 static const char *
 set_options(struct http *h, const struct http_req *q, struct sink *s, struct guard *g, char *errbuf,
-	    struct curl_slist *hl)
+	    struct curl_slist *hl, struct upload *u)
 {
 	CURL *c = h->curl;
 	const char *bad = NULL;
@@ -329,7 +374,14 @@ set_options(struct http *h, const struct http_req *q, struct sink *s, struct gua
 	SET(c, &bad, CURLOPT_PROXY, h->o.proxy ? h->o.proxy : "");
 	if (strcmp(q->method, "GET") != 0) {
 		SET(c, &bad, CURLOPT_CUSTOMREQUEST, q->method);
-		if (q->body) {
+		if (u->made) {
+			SET(c, &bad, CURLOPT_POST, 1L);
+			SET(c, &bad, CURLOPT_READFUNCTION, on_upload);
+			SET(c, &bad, CURLOPT_READDATA, u);
+			SET(c, &bad, CURLOPT_SEEKFUNCTION, on_upload_seek);
+			SET(c, &bad, CURLOPT_SEEKDATA, u);
+			SET(c, &bad, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)u->len);
+		} else if (q->body) {
 			SET(c, &bad, CURLOPT_POSTFIELDS, q->body);
 			SET(c, &bad, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)q->len);
 		}
@@ -367,9 +419,19 @@ http_do(struct http *h, const struct http_req *q, struct http_reply *r)
 	long long max = h->o.max_body > 0 ? h->o.max_body : LIMIT_HTTP_BODY_BYTES_DEFAULT;
 	if (q->stream)
 		q->stream->reset(q->stream->ctx);
+	struct upload u = {.made = q->made};
+	if (u.made)
+		u.buf = u.made->make(u.made->ctx, &u.len);
 	if (stub) {
+		struct http_req sent = *q; /* a stub sees the made body as text */
+		if (u.made) {
+			sent.body = u.buf;
+			sent.len = u.len;
+			sent.made = NULL;
+		}
 		memset(r, 0, sizeof(*r));
-		enum err e = stub(stub_ctx, q, max, r);
+		enum err e = stub(stub_ctx, &sent, max, r);
+		free(u.buf);
 		if (e == ERR_OK && q->stream && r->status >= 200 && r->status < 300) {
 			r->stream_stopped = !q->stream->feed(q->stream->ctx, r->body ? r->body : "", r->len);
 			free(r->body);
@@ -391,15 +453,18 @@ http_do(struct http *h, const struct http_req *q, struct http_reply *r)
 	for (size_t i = 0; q->headers && q->headers[i]; i++)
 		hl = curl_slist_append(hl, q->headers[i]);
 	hl = curl_slist_append(hl, "Expect:");
-	const char *bad = set_options(h, q, &s, &g, errbuf, hl);
+	const char *bad = set_options(h, q, &s, &g, errbuf, hl, &u);
 	if (bad == NULL && h->o.ca_file)
 		set_ca(h, c, &blob, &bad);
 	CURLcode cc = bad ? CURLE_UNKNOWN_OPTION : curl_easy_perform(c);
+	free(u.buf);
 	curl_slist_free_all(hl);
-	/* The headers and the error buffer point into this frame: dropped
-	 * from the handle (setting NULL cannot fail). */
+	/* The headers, the error buffer and the upload point into this
+	 * frame: dropped from the handle (setting NULL cannot fail). */
 	(void)curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
 	(void)curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+	(void)curl_easy_setopt(c, CURLOPT_READDATA, NULL);
+	(void)curl_easy_setopt(c, CURLOPT_SEEKDATA, NULL);
 	if (bad) {
 		r->fail = HTTP_FAIL_OTHER;
 		snprintf(r->error, sizeof(r->error), "libcurl refused the option %s", bad);
@@ -424,10 +489,15 @@ http_do(struct http *h, const struct http_req *q, struct http_reply *r)
 
 enum err
 http_send_stream(struct http *h, const char *method, const char *url, const char *const *headers, const char *body,
-		 size_t len, const struct http_stream *stream, struct http_reply *r)
+		 size_t len, const struct http_body *made, const struct http_stream *stream, struct http_reply *r)
 {
-	struct http_req q = {
-		.method = method, .url = url, .stream = stream, .headers = headers, .body = body, .len = len};
+	struct http_req q = {.method = method,
+			     .url = url,
+			     .stream = stream,
+			     .headers = headers,
+			     .body = body,
+			     .len = len,
+			     .made = made};
 	return http_do(h, &q, r);
 }
 
@@ -435,7 +505,7 @@ enum err
 http_send(struct http *h, const char *method, const char *url, const char *const *headers, const char *body, size_t len,
 	  struct http_reply *r)
 {
-	return http_send_stream(h, method, url, headers, body, len, NULL, r);
+	return http_send_stream(h, method, url, headers, body, len, NULL, NULL, r);
 }
 
 bool

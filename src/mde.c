@@ -199,9 +199,10 @@ api_error(const struct http_reply *r, const char *method, const char *path, char
 	json_decref(j);
 }
 
-/* One call with payload (JSON text, taken: freed here; or NULL). */
+/* One call with payload (JSON text, taken: freed here; or NULL), or a
+ * JSON body made for each try by made (or NULL). */
 static enum err
-call(struct mde *m, enum mde_ep ep, const char *method, const char *path, char *payload,
+call(struct mde *m, enum mde_ep ep, const char *method, const char *path, char *payload, const struct http_body *made,
      const struct http_stream *stream, long *status, json_t **out, char *why, size_t whysz)
 {
 	double deadline = mde_transport_now(m->t) + m->deadline_s;
@@ -216,11 +217,11 @@ call(struct mde *m, enum mde_ep ep, const char *method, const char *path, char *
 		if ((e = mde_auth_header(m->auth, m->t, deadline, &auth, why, whysz)) != ERR_OK)
 			break;
 		const char *hdrs[] = {auth, "Accept: application/json",
-				      payload ? "Content-Type: application/json" : NULL, NULL};
+				      payload || made ? "Content-Type: application/json" : NULL, NULL};
 		struct http_reply r;
 		enum retry_verdict v;
 		e = mde_transport_send_stream(m->t, ep, method, url, hdrs, payload, payload ? strlen(payload) : 0,
-					      stream, deadline, &r, &v, why, whysz);
+					      made, stream, deadline, &r, &v, why, whysz);
 		mde_auth_header_free(auth);
 		if (e != ERR_OK) {
 			http_reply_free(&r);
@@ -268,14 +269,15 @@ enum err
 mde_call(struct mde *m, enum mde_ep ep, const char *method, const char *path, json_t *body, long *status, json_t **out,
 	 char *why, size_t whysz)
 {
-	return call(m, ep, method, path, body ? json_dumps(body, JSON_COMPACT) : NULL, NULL, status, out, why, whysz);
+	return call(m, ep, method, path, body ? json_dumps(body, JSON_COMPACT) : NULL, NULL, NULL, status, out, why,
+		    whysz);
 }
 
 enum err
 mde_call_stream(struct mde *m, enum mde_ep ep, const char *path, const struct http_stream *stream, long *status,
 		char *why, size_t whysz)
 {
-	return call(m, ep, "GET", path, NULL, stream, status, NULL, why, whysz);
+	return call(m, ep, "GET", path, NULL, NULL, stream, status, NULL, why, whysz);
 }
 
 /* ---- endpoints ---- */
@@ -371,11 +373,12 @@ mde_find_value(struct mde *m, const char *value, long *status, json_t **out, cha
 }
 
 enum err
-mde_import(struct mde *m, char *body, size_t n, json_t **results, long *status, char *why, size_t whysz)
+mde_import(struct mde *m, const struct http_body *body, size_t n, json_t **results, long *status, char *why,
+	   size_t whysz)
 {
 	json_t *out;
 	*results = NULL;
-	enum err e = call(m, MDE_EP_IMPORT, "POST", "/api/indicators/import", body, NULL, status, &out, why, whysz);
+	enum err e = call(m, MDE_EP_IMPORT, "POST", "/api/indicators/import", NULL, body, NULL, status, &out, why, whysz);
 	if (e != ERR_OK)
 		return e;
 	json_t *v = json_object_get(out, "value");

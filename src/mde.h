@@ -92,11 +92,13 @@ char *mde_filter_eq(const char *field, const char *value);
  * none (spec 9, empty-list). */
 enum err mde_find_value(struct mde *m, const char *value, long *status, json_t **out, char *why, size_t whysz);
 
-/* Import of at most 500 items: body is {"Indicators":[...]} with n
- * items, as text (taken: freed once sent); *results gets MDE's array,
- * one per item (checked). ERR_HTTP with *status: MDE refused the request whole
- * (a 400 may stand for one bad item, spec 9 import-errors). */
-enum err mde_import(struct mde *m, char *body, size_t n, json_t **results, long *status, char *why, size_t whysz);
+/* Import of at most 500 items: body makes {"Indicators":[...]} with n
+ * items, as text, for each try (http_body: none is held while MDE
+ * answers); *results gets MDE's array, one per item (checked). ERR_HTTP
+ * with *status: MDE refused the request whole (a 400 may stand for one
+ * bad item, spec 9 import-errors). */
+enum err mde_import(struct mde *m, const struct http_body *body, size_t n, json_t **results, long *status, char *why,
+		    size_t whysz);
 
 /* The tenant's device groups that have devices, from GET /api/machines
  * (Machine.Read.All): *groups is an object name -> device count. A

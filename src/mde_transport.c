@@ -161,13 +161,14 @@ mde_transport_send(struct mde_transport *m, enum mde_ep ep, const char *method, 
 		   const char *const *hdrs, const char *body, size_t len, double deadline, struct http_reply *r,
 		   enum retry_verdict *v, char *why, size_t whysz)
 {
-	return mde_transport_send_stream(m, ep, method, url, hdrs, body, len, NULL, deadline, r, v, why, whysz);
+	return mde_transport_send_stream(m, ep, method, url, hdrs, body, len, NULL, NULL, deadline, r, v, why, whysz);
 }
 
 enum err
 mde_transport_send_stream(struct mde_transport *m, enum mde_ep ep, const char *method, const char *url,
-			  const char *const *hdrs, const char *body, size_t len, const struct http_stream *stream,
-			  double deadline, struct http_reply *r, enum retry_verdict *v, char *why, size_t whysz)
+			  const char *const *hdrs, const char *body, size_t len, const struct http_body *made,
+			  const struct http_stream *stream, double deadline, struct http_reply *r, enum retry_verdict *v,
+			  char *why, size_t whysz)
 {
 	for (unsigned attempt = 1;; attempt++) {
 		double at;
@@ -177,7 +178,7 @@ mde_transport_send_stream(struct mde_transport *m, enum mde_ep ep, const char *m
 		}
 		ratelimit_record(&m->rl[ep], at);
 		m->st.calls[ep]++;
-		http_send_stream(m->h, method, url, hdrs, body, len, stream, r);
+		http_send_stream(m->h, method, url, hdrs, body, len, made, stream, r);
 		*v = retry_decide(r->status, r->fail);
 		m->st.by_class[ep][r->status == 429           ? MDE_429
 					   : r->status >= 500 ? MDE_5XX
