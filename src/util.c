@@ -209,6 +209,20 @@ sb_addc(struct strbuf *sb, char c)
 }
 
 void
+sb_add_int(struct strbuf *sb, long long v)
+{
+	char d[24];
+	size_t n = sizeof(d);
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	do
+		d[--n] = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		d[--n] = '-';
+	sb_add(sb, d + n, sizeof(d) - n);
+}
+
+void
 sb_addf(struct strbuf *sb, const char *fmt, ...)
 {
 	va_list ap;
@@ -434,7 +448,13 @@ utf8_valid(const char *str, size_t len)
 		size_t n;
 		unsigned cp;
 		if (c < 0x80) {
-			s++;
+			/* ASCII, most text: eight bytes at a time. */
+			for (s++; e - s >= 8; s += 8) {
+				uint64_t w;
+				memcpy(&w, s, 8);
+				if (w & 0x8080808080808080ULL)
+					break;
+			}
 			continue;
 		}
 		if (c >= 0xc2 && c <= 0xdf) {

@@ -62,6 +62,9 @@ void sb_json_str(struct strbuf *sb, const char *s, size_t n);
 /* A json_dump_callback writing into the strbuf given as its data. */
 int sb_json_cb(const char *p, size_t n, void *sb);
 void sb_addc(struct strbuf *sb, char c);
+/* v in decimal, as "%lld" writes it (without printf's cost: the
+ * emulator writes two for each item it keeps). */
+void sb_add_int(struct strbuf *sb, long long v);
 void sb_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sb_free(struct strbuf *sb);
 

@@ -1,6 +1,7 @@
 /* The sync engine's pure parts: the rate limiter on an injected clock,
  * the retry policy, and the plan over hand-made MDE lists. */
 #include <arpa/inet.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -936,6 +937,43 @@ test_json_str_as_jansson_writes_it(void **state)
 	}
 }
 
+/* sb_add_int writes what "%lld" does, at both ends of the range. */
+static void
+test_add_int_as_printf_writes_it(void **state)
+{
+	(void)state;
+	static const long long cases[] = {0, 7, -7, 10, 1234567890123LL, LLONG_MAX, LLONG_MIN};
+	for (size_t i = 0; i < NELEM(cases); i++) {
+		struct strbuf sb = {0};
+		char want[32];
+		sb_adds(&sb, "x");
+		sb_add_int(&sb, cases[i]);
+		snprintf(want, sizeof(want), "x%lld", cases[i]);
+		assert_string_equal(sb.buf, want);
+		sb_free(&sb);
+	}
+}
+
+/* utf8_valid takes ASCII eight bytes at a time: what follows a run of
+ * it, at every offset, is still checked. */
+static void
+test_utf8_after_ascii_runs(void **state)
+{
+	(void)state;
+	char buf[64];
+	for (size_t at = 0; at < 40; at++) {
+		memset(buf, 'a', sizeof(buf));
+		memcpy(buf + at, "\xc3\xa9", 2); /* é: valid */
+		assert_true(utf8_valid(buf, sizeof(buf)));
+		buf[at + 1] = 'a'; /* a lead byte without its continuation */
+		assert_false(utf8_valid(buf, sizeof(buf)));
+		memset(buf, 'a', sizeof(buf));
+		buf[at] = (char)0x80; /* a continuation byte alone */
+		assert_false(utf8_valid(buf, sizeof(buf)));
+		assert_true(utf8_valid(buf, at)); /* the ASCII before it */
+	}
+}
+
 int
 main(void)
 {
@@ -960,6 +998,8 @@ main(void)
 		cmocka_unit_test(test_list_paging_stops_on_404_repeat_and_past_the_cap),
 		cmocka_unit_test(test_list_page_shapes),
 		cmocka_unit_test(test_history_keeps_the_newest_per_value),
+		cmocka_unit_test(test_add_int_as_printf_writes_it),
+		cmocka_unit_test(test_utf8_after_ascii_runs),
 		cmocka_unit_test(test_json_str_as_jansson_writes_it),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
