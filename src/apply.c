@@ -179,28 +179,54 @@ apply_deletes(struct run *r, const size_t *hv, size_t n, const char *op)
 	free(gone);
 }
 
-/* The ids MDE gave, into the state at once (a run killed later still
- * knows what it created). */
+/* An import's change (create, update, renew, replace) as the history
+ * keeps it. */
+static struct store_change
+import_change(const struct run *r, const struct op *o)
+{
+	const struct want *w = &r->w[o->want];
+	return (struct store_change){.type = (int)w->type,
+				     .value = w->value,
+				     .at = r->now,
+				     .op = plan_op_name(o->kind),
+				     .action = (int)w->action,
+				     .feed = w->feeds,
+				     .reason = o->why,
+				     .mde_id = r->want_id[o->want]};
+}
+
+/* The ids MDE gave, and each value's change for its history, into the
+ * state at once (a run killed later still knows what it created and
+ * why; and the history is not all written at the run's end, when a
+ * provider's tenants all finish together). */
 static void
 record_ids(struct run *r, const size_t *todo, size_t k, long long now)
 {
 	struct store_ind *rows = xcalloc(k ? k : 1, sizeof(*rows));
+	struct store_change *changes = xcalloc(k ? k : 1, sizeof(*changes));
 	size_t n = 0;
 	for (size_t i = 0; i < k; i++) {
-		const struct want *w = &r->w[r->p->ops[todo[i]].want];
-		const char *id = r->want_id[r->p->ops[todo[i]].want];
-		if (id)
-			rows[n++] = (struct store_ind){.type = w->type,
-						       .action = w->action,
-						       .value = w->value,
-						       .mde_id = id,
-						       .feeds = w->feeds,
-						       .first_seen = r->first_seen[r->p->ops[todo[i]].want],
-						       .last_seen = now,
-						       .expires_at = want_expiry(w, r->now)};
+		const struct op *o = &r->p->ops[todo[i]];
+		const struct want *w = &r->w[o->want];
+		const char *id = r->want_id[o->want];
+		if (id == NULL)
+			continue;
+		changes[n] = import_change(r, o);
+		rows[n++] = (struct store_ind){.type = w->type,
+					       .action = w->action,
+					       .value = w->value,
+					       .mde_id = id,
+					       .feeds = w->feeds,
+					       .first_seen = r->first_seen[o->want],
+					       .last_seen = now,
+					       .expires_at = want_expiry(w, r->now)};
 	}
-	if (store_ind_add(r->st, rows, n) != ERR_OK)
+	if (store_ind_add(r->st, rows, n, changes, n) != ERR_OK)
 		log_warn("state: cannot record the ids of an import batch (the run's end records them)");
+	else
+		for (size_t i = 0; i < k; i++)
+			r->recorded[r->p->ops[todo[i]].want] = r->want_id[r->p->ops[todo[i]].want] != NULL;
+	free(changes);
 	free(rows);
 }
 
@@ -508,29 +534,37 @@ apply_record(struct run *r, const struct state *s, long long now)
 }
 
 /* One change, logged per value (a text line, or {"change": ...} in a
- * JSON log) and kept for the value's history. */
+ * JSON log). */
+static void
+log_change(const struct store_change *c)
+{
+	if (!log_enabled(LOG_INFO))
+		return;
+	const char *an = c->action >= 0 ? ioc_action_name((enum ioc_action)c->action) : "unknown";
+	const char *tn = ioc_type_name((enum ioc_type)c->type), *feed = c->feed, *reason = c->reason, *id = c->mde_id;
+	json_t *j = json_pack("{s:{s:s, s:s, s:s, s:s, s:s, s:s}}", "change", "op", c->op, "type", tn, "value",
+			      c->value, "action", an, "feed", feed ? feed : "", "reason", reason ? reason : "");
+	if (j && id)
+		json_object_set_new(json_object_get(j, "change"), "id", json_string(id));
+	log_fields(LOG_INFO, j, "change: %s %s %s %s (feed %s: %s)%s%s", c->op, tn, c->value, an,
+		   feed && *feed ? feed : "-", reason ? reason : "", id ? " id " : "", id ? id : "");
+	json_decref(j);
+}
+
+/* One change, logged and kept for the value's history. */
 static void
 change(struct store_change *v, size_t *n, const char *op, enum ioc_type t, const char *value, int action,
        const char *feed, const char *reason, const char *id, long long now)
 {
-	v[(*n)++] = (struct store_change){.type = (int)t,
-					  .value = value,
-					  .at = now,
-					  .op = op,
-					  .action = action,
-					  .feed = feed,
-					  .reason = reason,
-					  .mde_id = id};
-	if (!log_enabled(LOG_INFO))
-		return;
-	const char *an = action >= 0 ? ioc_action_name((enum ioc_action)action) : "unknown";
-	json_t *j = json_pack("{s:{s:s, s:s, s:s, s:s, s:s, s:s}}", "change", "op", op, "type", ioc_type_name(t),
-			      "value", value, "action", an, "feed", feed ? feed : "", "reason", reason ? reason : "");
-	if (j && id)
-		json_object_set_new(json_object_get(j, "change"), "id", json_string(id));
-	log_fields(LOG_INFO, j, "change: %s %s %s %s (feed %s: %s)%s%s", op, ioc_type_name(t), value, an,
-		   feed && *feed ? feed : "-", reason ? reason : "", id ? " id " : "", id ? id : "");
-	json_decref(j);
+	v[*n] = (struct store_change){.type = (int)t,
+				      .value = value,
+				      .at = now,
+				      .op = op,
+				      .action = action,
+				      .feed = feed,
+				      .reason = reason,
+				      .mde_id = id};
+	log_change(&v[(*n)++]);
 }
 
 void
@@ -548,9 +582,12 @@ apply_record_changes(struct run *r, long long now)
 		case OP_UPDATE:
 		case OP_RENEW:
 		case OP_REPLACE:
-			if (r->want_id && r->want_id[o->want])
-				change(v, &n, plan_op_name(o->kind), w->type, w->value, (int)w->action, w->feeds,
-				       o->why, r->want_id[o->want], now);
+			if (r->want_id && r->want_id[o->want]) {
+				/* Kept with its batch's ids unless that write failed. */
+				v[n] = import_change(r, o);
+				log_change(&v[n]);
+				n += !r->recorded[o->want];
+			}
 			break;
 		case OP_DELETE:
 			if (!o->late && r->have_gone && r->have_gone[o->have])

@@ -34,6 +34,7 @@ struct run {
 	size_t nh;
 	const struct plan *p;
 	char **want_id;  /* [nw] the MDE id after an import */
+	bool *recorded;  /* [nw] that id and its change are in the state (after its batch) */
 	bool *have_gone; /* [nh] deleted, or updated in place to another action */
 	size_t done[OP__COUNT];
 	size_t failed;
@@ -46,7 +47,8 @@ struct run {
 	char why[512];
 };
 
-/* Applies r->p: r->want_id and r->have_gone must be allocated. */
+/* Applies r->p: r->want_id, r->recorded and r->have_gone must be
+ * allocated. */
 void apply_run(struct run *r);
 
 /* What iocsync owns after the run, into the state. */

@@ -429,20 +429,33 @@ store_ind_each(struct store *s, void (*cb)(void *ctx, const struct store_ind *r)
 	return store_done(s, r);
 }
 
-enum err
-store_ind_replace(struct store *s, const struct store_ind *v, size_t n)
+/* How ind_write treats a row whose (type, value, action) is there. */
+enum ind_how {
+	IND_REFRESH, /* an import's: id, feeds, last seen and expiry; not gone */
+	IND_UPDATE,  /* every column, in place */
+	IND_REPLACE, /* INSERT OR REPLACE */
+};
+
+#define IND_INSERT                                                                                        \
+	"INTO indicators (type, value, action, mde_id, feeds, first_seen, last_seen, expires_at, gone_since)" \
+	" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)"
+
+/* Writes v's rows. */
+static bool
+ind_write(struct store *s, const struct store_ind *v, size_t n, enum ind_how how)
 {
-	char why[256];
+	static const char *const sql[] = {
+		[IND_REFRESH] = "INSERT " IND_INSERT " ON CONFLICT(type, value, action) DO UPDATE SET mde_id=?4,"
+				" feeds=?5, last_seen=?7, expires_at=?8, gone_since=0",
+		[IND_UPDATE] = "INSERT " IND_INSERT " ON CONFLICT(type, value, action) DO UPDATE SET mde_id=?4,"
+			       " feeds=?5, first_seen=?6, last_seen=?7, expires_at=?8, gone_since=?9",
+		[IND_REPLACE] = "INSERT OR REPLACE " IND_INSERT,
+	};
 	sqlite3_stmt *st = NULL;
-	if (store_exec(s, "BEGIN IMMEDIATE", why, sizeof(why)) != ERR_OK)
-		return ERR_STORE;
-	if (store_exec(s, "DELETE FROM indicators", why, sizeof(why)) != ERR_OK ||
-	    sqlite3_prepare_v2(s->db,
-			       "INSERT OR REPLACE INTO indicators (type, value, action, mde_id, feeds, first_seen,"
-			       " last_seen, expires_at, gone_since) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
-			       -1, &st, NULL) != SQLITE_OK)
-		goto fail;
-	for (size_t i = 0; i < n; i++) {
+	if (sqlite3_prepare_v2(s->db, sql[how], -1, &st, NULL) != SQLITE_OK)
+		return false;
+	bool ok = true;
+	for (size_t i = 0; ok && i < n; i++) {
 		sqlite3_reset(st);
 		sqlite3_bind_int(st, 1, v[i].type);
 		sqlite3_bind_text(st, 2, v[i].value, -1, SQLITE_STATIC);
@@ -453,51 +466,51 @@ store_ind_replace(struct store *s, const struct store_ind *v, size_t n)
 		sqlite3_bind_int64(st, 7, v[i].last_seen);
 		sqlite3_bind_int64(st, 8, v[i].expires_at);
 		sqlite3_bind_int64(st, 9, v[i].gone_since);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			goto fail;
+		ok = sqlite3_step(st) == SQLITE_DONE;
 	}
 	sqlite3_finalize(st);
-	return store_exec(s, "COMMIT", why, sizeof(why)) == ERR_OK ? ERR_OK : store_failed(s);
-fail:
+	return ok;
+}
+
+/*
+ * Most runs keep the rows that are there (a batch's ids were written as
+ * it came back; every row's last_seen moves): those are updated in
+ * place, not deleted and written again with their index entries (a
+ * provider's tenants all do this at their run's end, at once). Only when
+ * rows are then left over, values that are gone, is the table written
+ * whole.
+ */
+enum err
+store_ind_replace(struct store *s, const struct store_ind *v, size_t n)
+{
+	char why[256];
+	if (store_exec(s, "BEGIN IMMEDIATE", why, sizeof(why)) != ERR_OK)
+		return ERR_STORE;
+	/* Also the way when an update cannot be (a table that lost its
+	 * key: a damaged state is read, reported and written anew). */
+	bool ok = ind_write(s, v, n, IND_UPDATE) && store_ind_count(s) == (long long)n;
+	if (!ok)
+		ok = store_exec(s, "DELETE FROM indicators", why, sizeof(why)) == ERR_OK &&
+			ind_write(s, v, n, IND_REPLACE);
+	if (ok && store_exec(s, "COMMIT", why, sizeof(why)) == ERR_OK)
+		return ERR_OK;
 	store_failed(s);
-	sqlite3_finalize(st);
 	store_exec(s, "ROLLBACK", why, sizeof(why));
 	return ERR_STORE;
 }
 
 enum err
-store_ind_add(struct store *s, const struct store_ind *v, size_t n)
+store_ind_add(struct store *s, const struct store_ind *v, size_t n, const struct store_change *c, size_t m)
 {
 	char why[256];
-	sqlite3_stmt *st = NULL;
-	if (n == 0)
+	if (n == 0 && m == 0)
 		return ERR_OK;
 	if (store_exec(s, "BEGIN IMMEDIATE", why, sizeof(why)) != ERR_OK)
 		return ERR_STORE;
-	if (sqlite3_prepare_v2(s->db,
-			       "INSERT INTO indicators (type, value, action, mde_id, feeds, first_seen, last_seen,"
-			       " expires_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8) ON CONFLICT(type, value, action) DO"
-			       " UPDATE SET mde_id=?4, feeds=?5, last_seen=?7, expires_at=?8, gone_since=0",
-			       -1, &st, NULL) != SQLITE_OK)
-		goto fail;
-	for (size_t i = 0; i < n; i++) {
-		sqlite3_reset(st);
-		sqlite3_bind_int(st, 1, v[i].type);
-		sqlite3_bind_text(st, 2, v[i].value, -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 3, v[i].action);
-		sqlite3_bind_text(st, 4, v[i].mde_id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 5, v[i].feeds ? v[i].feeds : "", -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 6, v[i].first_seen);
-		sqlite3_bind_int64(st, 7, v[i].last_seen);
-		sqlite3_bind_int64(st, 8, v[i].expires_at);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			goto fail;
-	}
-	sqlite3_finalize(st);
-	return store_exec(s, "COMMIT", why, sizeof(why)) == ERR_OK ? ERR_OK : store_failed(s);
-fail:
+	if (ind_write(s, v, n, IND_REFRESH) && store_history_rows(s, c, m) &&
+	    store_exec(s, "COMMIT", why, sizeof(why)) == ERR_OK)
+		return ERR_OK;
 	store_failed(s);
-	sqlite3_finalize(st);
 	store_exec(s, "ROLLBACK", why, sizeof(why));
 	return ERR_STORE;
 }

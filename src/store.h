@@ -69,10 +69,12 @@ enum err store_ind_each(struct store *s, void (*cb)(void *ctx, const struct stor
 /* Replaces the whole table with v (one transaction). */
 enum err store_ind_replace(struct store *s, const struct store_ind *v, size_t n);
 long long store_ind_count(struct store *s);
-/* Adds (or refreshes) rows at once, in one transaction: the ids MDE
- * gave an import batch, recorded before the next call is sent, so that
- * a run killed later still knows what it created. */
-enum err store_ind_add(struct store *s, const struct store_ind *v, size_t n);
+struct store_change;
+/* Adds (or refreshes) rows at once, with the changes c[0..m) for the
+ * history (as store_history_add), in one transaction: the ids MDE gave
+ * an import batch, recorded before the next call is sent, so that a run
+ * killed later still knows what it created and why. */
+enum err store_ind_add(struct store *s, const struct store_ind *v, size_t n, const struct store_change *c, size_t m);
 
 /* One thing iocsync did to a value (or held back from doing). Strings
  * are borrowed. */

@@ -4,6 +4,7 @@
 #define IOCSYNC_STORE_INT_H
 
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "store.h"
@@ -22,6 +23,9 @@ enum err store_failed(struct store *s);
 enum err store_done(struct store *s, int r);
 /* Runs sql; SQLite's words (and a full disk said) into why. */
 enum err store_exec(struct store *s, const char *sql, char *why, size_t whysz);
+/* store_history_add's rows, inside the caller's transaction; false
+ * (the failure noted) when one cannot be written. */
+bool store_history_rows(struct store *s, const struct store_change *v, size_t n);
 /* Column i of a row as a new string (NULL for NULL). */
 char *store_col_text(sqlite3_stmt *st, int i);
 

@@ -56,15 +56,12 @@ trim_value(sqlite3_stmt *over, sqlite3_stmt *trim, const struct store_change *c)
  * temporary table for every row (two thirds of a provider's history
  * time, which was a third of its CPU, perf).
  */
-enum err
-store_history_add(struct store *s, const struct store_change *v, size_t n)
+bool
+store_history_rows(struct store *s, const struct store_change *v, size_t n)
 {
-	char why[256];
 	sqlite3_stmt *ins = NULL, *last = NULL, *over = NULL, *trim = NULL;
 	if (n == 0)
-		return ERR_OK;
-	if (store_exec(s, "BEGIN IMMEDIATE", why, sizeof(why)) != ERR_OK)
-		return store_failed(s);
+		return true;
 	bool ok = sqlite3_prepare_v2(s->db,
 				     "INSERT INTO history (type, value, at, op, action, feed, reason, mde_id)"
 				     " VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
@@ -98,7 +95,18 @@ store_history_add(struct store *s, const struct store_change *v, size_t n)
 	sqlite3_stmt *all[] = {ins, last, over, trim};
 	for (size_t k = 0; k < NELEM(all); k++)
 		sqlite3_finalize(all[k]);
-	if (ok && store_exec(s, "COMMIT", why, sizeof(why)) == ERR_OK)
+	return ok;
+}
+
+enum err
+store_history_add(struct store *s, const struct store_change *v, size_t n)
+{
+	char why[256];
+	if (n == 0)
+		return ERR_OK;
+	if (store_exec(s, "BEGIN IMMEDIATE", why, sizeof(why)) != ERR_OK)
+		return store_failed(s);
+	if (store_history_rows(s, v, n) && store_exec(s, "COMMIT", why, sizeof(why)) == ERR_OK)
 		return ERR_OK;
 	store_failed(s);
 	store_exec(s, "ROLLBACK", why, sizeof(why));

@@ -204,6 +204,7 @@ pass_apply(struct pass *x)
 	struct run *r = &x->r;
 	const char *verb = x->o->verb;
 	r->want_id = xcalloc(r->nw ? r->nw : 1, sizeof(char *));
+	r->recorded = xcalloc(r->nw ? r->nw : 1, sizeof(bool));
 	r->have_gone = xcalloc(r->nh ? r->nh : 1, sizeof(bool));
 	if (x->changes)
 		apply_run(r);
@@ -318,6 +319,7 @@ pass_close(struct pass *x)
 	for (size_t i = 0; r->want_id && i < r->nw; i++)
 		free(r->want_id[i]);
 	free(r->want_id);
+	free(r->recorded);
 	free(r->have_gone);
 	plan_free(&x->p);
 	model_haves_free(r->h, r->nh);

@@ -291,6 +291,35 @@ def state_rows(c, sql):
 
 
 @test
+def a_killed_run_keeps_each_recorded_batch_with_its_history(c):
+    """The ids of an import batch and each value's change are written together as the batch comes
+    back: a run killed in the next batch leaves no recorded value without the change that made it
+    (iocsync why answers for it)."""
+    vals = ips(1500)
+    c.feed("bad", vals)
+    c.emu.control("/faults", {"probabilities": {"slow": 1.0}, "slow_ms": 800, "seed": 1})
+    before = c.emu.calls()
+    p = subprocess.Popen([*WRAP, IOCSYNC, "-c", c.conf(), "sync"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: c.calls_since(before).get("import", 0) >= 2, "the second import batch")
+        wait_for(lambda: state_rows(c, "SELECT count(*) FROM indicators")[0][0] >= 500, "the first batch's ids")
+        p.send_signal(signal.SIGKILL)
+        p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    c.emu.control("/faults", {})
+    recorded = state_rows(c, "SELECT value FROM indicators")
+    created = state_rows(c, "SELECT DISTINCT value FROM history WHERE op = 'create'")
+    assert len(recorded) >= 500 and set(recorded) == set(created), (len(recorded), len(created))
+    why = c.run("why", recorded[0][0])
+    assert "create" in why.stdout, why.stdout
+    c.run("sync")
+    c.expect_exactly(vals)
+
+
+@test
 def daemon_term_mid_batch_finishes_it_and_loses_nothing(c):
     vals = ips(3000)
     c.feed("bad", vals)
