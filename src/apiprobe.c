@@ -64,7 +64,8 @@ dump_body(void *ctx, size_t *len)
 /* One import of items (stolen); the first result's id in id (NULL when
  * it failed), MDE's status in *status. */
 static enum err
-import(struct probe *p, json_t *items, const char **id, json_t **results, long *status, char *why, size_t whysz)
+import(struct probe *p, json_t *items, const char **id, struct mde_import_results *results, long *status, char *why,
+       size_t whysz)
 {
 	size_t n = json_array_size(items);
 	json_t *body = json_pack("{s:o}", "Indicators", items);
@@ -73,9 +74,8 @@ import(struct probe *p, json_t *items, const char **id, json_t **results, long *
 	json_decref(body);
 	*id = NULL;
 	if (e == ERR_OK) {
-		json_t *x = json_array_get(*results, 0);
-		static char idb[32];
-		*id = json_is_true(json_object_get(x, "isFailed")) ? NULL : mde_id(x, idb);
+		const struct mde_import_item *x = &results->item[0];
+		*id = x->failed ? NULL : x->id;
 		if (*id) {
 			json_array_append_new(p->ids, json_string(*id));
 			*id = json_string_value(json_array_get(p->ids, json_array_size(p->ids) - 1));
@@ -129,7 +129,8 @@ static enum err
 probe_steps(struct probe *p, const struct config *c, char *why, size_t whysz)
 {
 	long status = 0;
-	json_t *res = NULL, *list = NULL;
+	json_t *list = NULL;
+	struct mde_import_results res;
 	const char *id1, *id2, *id;
 
 	/* One valid and one documented-invalid item (InvalidHashValue, spec
@@ -144,32 +145,32 @@ probe_steps(struct probe *p, const struct config *c, char *why, size_t whysz)
 			"(HTTP 400)");
 		e = import(p, json_pack("[o]", probe_item(p, "Allowed", true)), &id1, &res, &status, why, whysz);
 	} else if (e == ERR_OK) {
-		bool second = json_is_true(json_object_get(json_array_get(res, 1), "isFailed"));
+		bool second = res.item[1].failed;
 		learned(p, "import_errors", "per-item", "one valid and one invalid item: 200, %s",
 			second ? "the invalid one failed alone" : "yet the invalid one did not fail (?)");
 	}
 	if (e != ERR_OK || id1 == NULL) {
 		if (e == ERR_OK)
 			set_why(why, whysz, "the probe indicator was refused: %s",
-				json_string_value(json_object_get(json_array_get(res, 0), "failureReason")));
-		json_decref(res);
+				res.item[0].reason ? res.item[0].reason : "(no reason given)");
+		mde_import_results_free(&res);
 		return e == ERR_OK ? ERR_HTTP : e;
 	}
-	const char *back = json_string_value(json_object_get(json_array_get(res, 0), "indicator"));
+	const char *back = res.item[0].indicator;
 	bool upper = back && strcmp(back, p->value) != 0 && strcasecmp(back, p->value) == 0;
-	json_decref(res);
+	mde_import_results_free(&res);
 
 	/* The same key without recommendedActions: updated in place; what
 	 * happens to the omitted field shows in the listing. */
 	if ((e = import(p, json_pack("[o]", probe_item(p, "Allowed", false)), &id, &res, &status, why, whysz)) !=
 	    ERR_OK)
 		return e;
-	json_decref(res);
+	mde_import_results_free(&res);
 	/* Another action on the same value: a second indicator, or the same
 	 * one changed (the upsert key). */
 	if ((e = import(p, json_pack("[o]", probe_item(p, "Audit", false)), &id2, &res, &status, why, whysz)) != ERR_OK)
 		return e;
-	json_decref(res);
+	mde_import_results_free(&res);
 	if (id2 && strcmp(id1, id2) == 0)
 		learned(p, "upsert_key", "type-value",
 			"another action on the probe's value changed indicator %s in place", id1);

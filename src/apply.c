@@ -288,7 +288,7 @@ import_range(struct run *r, const size_t *todo, size_t k, int round, size_t *aga
 	 * a tenant after a batch's ids are written, massif); the system
 	 * caches the file. */
 	store_release_memory(r->st);
-	json_t *res;
+	struct mde_import_results res;
 	long status = 0;
 	struct batch b = {r, todo, k};
 	struct http_body body = {import_body, &b};
@@ -338,10 +338,8 @@ import_range(struct run *r, const size_t *todo, size_t k, int round, size_t *aga
 	for (size_t i = 0; i < k; i++) {
 		const struct op *o = &r->p->ops[todo[i]];
 		const struct want *w = &r->w[o->want];
-		json_t *x = json_array_get(res, i);
-		const char *ind = json_string_value(json_object_get(x, "indicator"));
-		char idb[32];
-		const char *id = mde_id(x, idb);
+		const struct mde_import_item *x = &res.item[i];
+		const char *ind = x->indicator, *id = x->id;
 		/* Results come in input order (spec 8); one that names another
 		 * value is not trusted. MDE may return the value in its own
 		 * normal form (spec 9, normalize): compared canonically. */
@@ -350,8 +348,8 @@ import_range(struct run *r, const size_t *todo, size_t k, int round, size_t *aga
 		if (!same) {
 			fail_item(r, plan_op_name(o->kind), w->type, w->value,
 				  "the import result does not match the item (the next run lists again)");
-		} else if (json_is_true(json_object_get(x, "isFailed")) || id == NULL) {
-			const char *reason = json_string_value(json_object_get(x, "failureReason"));
+		} else if (x->failed || id == NULL) {
+			const char *reason = x->reason;
 			if (plan_item_retryable(reason) && round < 2)
 				again[(*nagain)++] = todo[i];
 			else
@@ -373,7 +371,7 @@ import_range(struct run *r, const size_t *todo, size_t k, int round, size_t *aga
 		r->learn_owner = false;
 		model_learn_owner(r->m, r->st, learn_value, learn_id);
 	}
-	json_decref(res);
+	mde_import_results_free(&res);
 }
 
 /* Imports the wants in todo (indices into p->ops, taken: freed) in

@@ -372,24 +372,103 @@ mde_find_value(struct mde *m, const char *value, long *status, json_t **out, cha
 	return e;
 }
 
-enum err
-mde_import(struct mde *m, const struct http_body *body, size_t n, json_t **results, long *status, char *why,
-	   size_t whysz)
+/* An import's results as they stream: each item's strings appended to
+ * text, at offsets (text moves as it grows) made pointers at the end. */
+struct import_sink {
+	struct value_scan *scan;
+	struct strbuf text;
+	struct {
+		size_t id, indicator, reason; /* offsets into text, or NONE */
+		bool failed;
+	} *at;
+	size_t n, cap;
+};
+
+#define NONE ((size_t)-1)
+
+static size_t
+keep_text(struct import_sink *k, const char *s)
 {
-	json_t *out;
-	*results = NULL;
-	enum err e = call(m, MDE_EP_IMPORT, "POST", "/api/indicators/import", NULL, body, NULL, status, &out, why, whysz);
-	if (e != ERR_OK)
-		return e;
-	json_t *v = json_object_get(out, "value");
-	if (!json_is_array(v) || json_array_size(v) != n) {
-		set_why(why, whysz, "import: %zu results for %zu indicators", json_is_array(v) ? json_array_size(v) : 0,
-			n);
-		json_decref(out);
-		return ERR_PARSE;
+	if (s == NULL)
+		return NONE;
+	size_t at = k->text.len;
+	sb_add(&k->text, s, strlen(s) + 1);
+	return at;
+}
+
+static bool
+import_item(void *ctx, json_t *x, char *why, size_t whysz)
+{
+	struct import_sink *k = ctx;
+	(void)why, (void)whysz;
+	char idb[32];
+	xgrow((void **)&k->at, &k->cap, k->n + 1, sizeof(*k->at));
+	k->at[k->n].id = keep_text(k, mde_id(x, idb));
+	k->at[k->n].indicator = keep_text(k, json_string_value(json_object_get(x, "indicator")));
+	k->at[k->n].reason = keep_text(k, json_string_value(json_object_get(x, "failureReason")));
+	k->at[k->n].failed = json_is_true(json_object_get(x, "isFailed"));
+	k->n++;
+	return true;
+}
+
+static void
+import_reset(void *ctx)
+{
+	struct import_sink *k = ctx;
+	value_scan_reset(k->scan);
+	k->text.len = 0;
+	k->n = 0;
+}
+
+static bool
+import_feed(void *ctx, const char *b, size_t n)
+{
+	struct import_sink *k = ctx;
+	return value_scan_feed(k->scan, b, n);
+}
+
+void
+mde_import_results_free(struct mde_import_results *r)
+{
+	free(r->item);
+	free(r->text);
+	*r = (struct mde_import_results){0};
+}
+
+enum err
+mde_import(struct mde *m, const struct http_body *body, size_t n, struct mde_import_results *res, long *status,
+	   char *why, size_t whysz)
+{
+	struct import_sink k = {0};
+	k.scan = value_scan_new(import_item, &k, "import results");
+	struct http_stream hs = {import_reset, import_feed, &k};
+	*res = (struct mde_import_results){0};
+	enum err e = call(m, MDE_EP_IMPORT, "POST", "/api/indicators/import", NULL, body, &hs, status, NULL, why, whysz);
+	if (e == ERR_PARSE && value_scan_why(k.scan))
+		set_why(why, whysz, "import: %s", value_scan_why(k.scan));
+	else if (e == ERR_OK && !value_scan_finish(k.scan, why, whysz))
+		e = ERR_PARSE;
+	else if (e == ERR_OK && k.n != n) {
+		set_why(why, whysz, "import: %zu results for %zu indicators", k.n, n);
+		e = ERR_PARSE;
 	}
-	*results = json_incref(v);
-	json_decref(out);
+	value_scan_free(k.scan);
+	if (e != ERR_OK) {
+		free(k.at);
+		sb_free(&k.text);
+		return e;
+	}
+	res->n = n;
+	res->item = xcalloc(n ? n : 1, sizeof(*res->item));
+	res->text = k.text.buf;
+	for (size_t i = 0; i < n; i++)
+		res->item[i] = (struct mde_import_item){
+			.id = k.at[i].id == NONE ? NULL : res->text + k.at[i].id,
+			.indicator = k.at[i].indicator == NONE ? NULL : res->text + k.at[i].indicator,
+			.reason = k.at[i].reason == NONE ? NULL : res->text + k.at[i].reason,
+			.failed = k.at[i].failed,
+		};
+	free(k.at);
 	return ERR_OK;
 }
 

@@ -69,6 +69,20 @@ long long mde_list_max(const struct mde *m);
  * false stops the listing, why filled. */
 typedef bool (*mde_list_fn)(void *ctx, json_t *ind, char *why, size_t whysz);
 
+/* The elements of a {"value": [...]} answer, each parsed alone and
+ * handed to fn as the body streams (mde_list.c; of names what they are,
+ * for a failure's words): how a listing's pages and an import's results
+ * are read, never as one JSON tree. reset before each try. */
+struct value_scan;
+struct value_scan *value_scan_new(mde_list_fn fn, void *ctx, const char *of);
+void value_scan_reset(struct value_scan *v);
+bool value_scan_feed(struct value_scan *v, const char *b, size_t n);
+/* After the last byte: true when the answer was whole, else why. */
+bool value_scan_finish(struct value_scan *v, char *why, size_t whysz);
+/* Why it stopped, or NULL. */
+const char *value_scan_why(const struct value_scan *v);
+void value_scan_free(struct value_scan *v);
+
 /*
  * Lists every indicator the token may see (mde_list.c), paging with $top
  * and $skip until a short page, a 404 (what some tenants answer for an
@@ -92,13 +106,30 @@ char *mde_filter_eq(const char *field, const char *value);
  * none (spec 9, empty-list). */
 enum err mde_find_value(struct mde *m, const char *value, long *status, json_t **out, char *why, size_t whysz);
 
+/* One item's result of an import as MDE gave it: its id as text,
+ * the value it names, its failure reason (each NULL when absent). */
+struct mde_import_item {
+	const char *id, *indicator, *reason;
+	bool failed; /* isFailed is true */
+};
+/* An import's results, read as the answer streams into this compact
+ * form (a JSON tree of 500 was 140 KB, held by every tenant of a
+ * provider at once); the strings live in text. */
+struct mde_import_results {
+	struct mde_import_item *item;
+	size_t n;
+	char *text;
+};
+void mde_import_results_free(struct mde_import_results *r);
+
 /* Import of at most 500 items: body makes {"Indicators":[...]} with n
  * items, as text, for each try (http_body: none is held while MDE
- * answers); *results gets MDE's array, one per item (checked). ERR_HTTP
- * with *status: MDE refused the request whole (a 400 may stand for one
- * bad item, spec 9 import-errors). */
-enum err mde_import(struct mde *m, const struct http_body *body, size_t n, json_t **results, long *status, char *why,
-		    size_t whysz);
+ * answers); *res gets MDE's results, one per item (checked; free them
+ * with mde_import_results_free whatever comes back). ERR_HTTP with
+ * *status: MDE refused the request whole (a 400 may stand for one bad
+ * item, spec 9 import-errors). */
+enum err mde_import(struct mde *m, const struct http_body *body, size_t n, struct mde_import_results *res,
+		    long *status, char *why, size_t whysz);
 
 /* The tenant's device groups that have devices, from GET /api/machines
  * (Machine.Read.All): *groups is an object name -> device count. A

@@ -42,6 +42,7 @@ struct scan {
 	struct strbuf item; /* the element being read */
 	bool (*on_item)(void *ctx, json_t *ind, char *why, size_t whysz);
 	void *ctx;
+	const char *of; /* what the elements are, for a failure's words */
 	bool bad;
 	char why[300];
 };
@@ -52,14 +53,14 @@ scan_reset(struct scan *s)
 	sb_free(&s->key);
 	sb_free(&s->keys);
 	sb_free(&s->item);
-	*s = (struct scan){.on_item = s->on_item, .ctx = s->ctx};
+	*s = (struct scan){.on_item = s->on_item, .ctx = s->ctx, .of = s->of};
 }
 
 static bool
 scan_fail(struct scan *s, const char *what)
 {
 	s->bad = true;
-	snprintf(s->why, sizeof(s->why), "the answer is not a list of indicators: %s", what);
+	snprintf(s->why, sizeof(s->why), "the answer is not a list of %s: %s", s->of, what);
 	return false;
 }
 
@@ -222,6 +223,59 @@ scan_finish(struct scan *s)
 	return true;
 }
 
+/* ---- any answer that is {"value": [...]} (an import's results) ---- */
+
+struct value_scan {
+	struct scan sc;
+};
+
+struct value_scan *
+value_scan_new(mde_list_fn fn, void *ctx, const char *of)
+{
+	struct value_scan *v = xcalloc(1, sizeof(*v));
+	v->sc = (struct scan){.on_item = fn, .ctx = ctx, .of = of};
+	return v;
+}
+
+void
+value_scan_reset(struct value_scan *v)
+{
+	scan_reset(&v->sc);
+}
+
+bool
+value_scan_feed(struct value_scan *v, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!scan_byte(&v->sc, b[i]))
+			return false;
+	return true;
+}
+
+bool
+value_scan_finish(struct value_scan *v, char *why, size_t whysz)
+{
+	if (scan_finish(&v->sc))
+		return true;
+	snprintf(why, whysz, "%s", v->sc.why);
+	return false;
+}
+
+const char *
+value_scan_why(const struct value_scan *v)
+{
+	return v->sc.bad ? v->sc.why : NULL;
+}
+
+void
+value_scan_free(struct value_scan *v)
+{
+	if (v == NULL)
+		return;
+	scan_reset(&v->sc);
+	free(v);
+}
+
 /* One page of the listing, read as it streams. */
 struct page {
 	struct scan sc;
@@ -285,8 +339,11 @@ page_feed(void *ctx, const char *b, size_t n)
 enum err
 mde_list_each(struct mde *m, mde_list_fn fn, void *ctx, char *why, size_t whysz)
 {
-	struct page p = {
-		.sc = {.on_item = page_item}, .max = mde_list_max(m), .seen = strset_new(), .fn = fn, .ctx = ctx};
+	struct page p = {.sc = {.on_item = page_item, .of = "indicators"},
+			 .max = mde_list_max(m),
+			 .seen = strset_new(),
+			 .fn = fn,
+			 .ctx = ctx};
 	p.sc.ctx = &p;
 	struct http_stream hs = {page_reset, page_feed, &p};
 	int size = mde_list_page(m);

@@ -916,6 +916,72 @@ test_history_keeps_the_newest_per_value(void **state)
 	free(path);
 }
 
+static char *
+two_items(void *ctx, size_t *len)
+{
+	(void)ctx;
+	char *t = xstrdup("{\"Indicators\":[{},{}]}");
+	*len = strlen(t);
+	return t;
+}
+
+/* An import's results are read as they stream into a compact form:
+ * strings and numbers for ids, failures with their reasons; a count or
+ * a shape that is not MDE's is refused whole. */
+static void
+test_import_answer_shapes(void **state)
+{
+	(void)state;
+	struct config *c = list_config("");
+	struct fake_clock fc = {0};
+	struct clock clk = {fake_now, fake_sleep, &fc};
+	static const struct {
+		const char *body;
+		const char *why; /* NULL: taken */
+	} cases[] = {
+		{"{\"value\":[{\"id\":\"1\",\"indicator\":\"45.0.0.1\",\"isFailed\":false,\"failureReason\":null},"
+		 "{\"id\":2,\"indicator\":\"45.0.0.2\",\"isFailed\":true,\"failureReason\":\"InvalidInput: no\"}],"
+		 "\"@odata.context\":\"x\"}",
+		 NULL},
+		{"{\"value\":[{\"id\":\"1\"}]}", "1 results for 2"},
+		{"{\"value\":[{\"id\":\"1\"},{\"id\":\"2\"},{\"id\":\"3\"}]}", "3 results for 2"},
+		{"{\"value\":[{\"id\":\"1\",\"id\":\"2\"},{}]}", "not JSON"},
+		{"{\"value\":{}}", "not an array"},
+		{"{\"value\":[{},{}]", "ends early"},
+		{"", "ends early"},
+	};
+	for (size_t i = 0; i < NELEM(cases); i++) {
+		struct list_stub ls = {.mode = LIST_BODY, .body = cases[i].body};
+		struct http_body made = {two_items, NULL};
+		struct mde_import_results res;
+		char why[400] = "";
+		long status = 0;
+		http_set_stub(list_stub, &ls);
+		struct mde *m = mde_new(c, &clk, why, sizeof(why));
+		assert_non_null(m);
+		enum err e = mde_import(m, &made, 2, &res, &status, why, sizeof(why));
+		if (cases[i].why) {
+			if (e != ERR_PARSE || res.n != 0 || strstr(why, cases[i].why) == NULL)
+				fail_msg("case %zu: %d, %s", i, (int)e, why);
+		} else {
+			if (e != ERR_OK)
+				fail_msg("case %zu: %s", i, why);
+			assert_int_equal(res.n, 2);
+			assert_string_equal(res.item[0].id, "1");
+			assert_string_equal(res.item[0].indicator, "45.0.0.1");
+			assert_false(res.item[0].failed);
+			assert_null(res.item[0].reason);
+			assert_string_equal(res.item[1].id, "2");
+			assert_true(res.item[1].failed);
+			assert_string_equal(res.item[1].reason, "InvalidInput: no");
+		}
+		mde_import_results_free(&res);
+		mde_free(m);
+	}
+	http_set_stub(NULL, NULL);
+	config_free(c);
+}
+
 /* sb_json_str writes a string as jansson does (the emulator's kept text
  * and change lines are read back by jansson). */
 static void
@@ -999,6 +1065,7 @@ main(void)
 		cmocka_unit_test(test_list_page_shapes),
 		cmocka_unit_test(test_history_keeps_the_newest_per_value),
 		cmocka_unit_test(test_add_int_as_printf_writes_it),
+		cmocka_unit_test(test_import_answer_shapes),
 		cmocka_unit_test(test_utf8_after_ascii_runs),
 		cmocka_unit_test(test_json_str_as_jansson_writes_it),
 	};
