@@ -179,6 +179,23 @@ apply_deletes(struct run *r, const size_t *hv, size_t n, const char *op)
 	free(gone);
 }
 
+/* Want i's row as the state keeps it once MDE gave its id: written
+ * with its batch (record_ids) and, the same, at the run's end
+ * (apply_record). */
+static struct store_ind
+want_row(const struct run *r, size_t i, long long now)
+{
+	const struct want *w = &r->w[i];
+	return (struct store_ind){.type = w->type,
+				  .action = w->action,
+				  .value = w->value,
+				  .mde_id = r->want_id[i],
+				  .feeds = w->feeds,
+				  .first_seen = r->first_seen[i],
+				  .last_seen = now,
+				  .expires_at = want_expiry(w, r->now)};
+}
+
 /* An import's change (create, update, renew, replace) as the history
  * keeps it. */
 static struct store_change
@@ -200,26 +217,17 @@ import_change(const struct run *r, const struct op *o)
  * why; and the history is not all written at the run's end, when a
  * provider's tenants all finish together). */
 static void
-record_ids(struct run *r, const size_t *todo, size_t k, long long now)
+record_ids(struct run *r, const size_t *todo, size_t k)
 {
 	struct store_ind *rows = xcalloc(k ? k : 1, sizeof(*rows));
 	struct store_change *changes = xcalloc(k ? k : 1, sizeof(*changes));
 	size_t n = 0;
 	for (size_t i = 0; i < k; i++) {
 		const struct op *o = &r->p->ops[todo[i]];
-		const struct want *w = &r->w[o->want];
-		const char *id = r->want_id[o->want];
-		if (id == NULL)
+		if (r->want_id[o->want] == NULL)
 			continue;
 		changes[n] = import_change(r, o);
-		rows[n++] = (struct store_ind){.type = w->type,
-					       .action = w->action,
-					       .value = w->value,
-					       .mde_id = id,
-					       .feeds = w->feeds,
-					       .first_seen = r->first_seen[o->want],
-					       .last_seen = now,
-					       .expires_at = want_expiry(w, r->now)};
+		rows[n++] = want_row(r, o->want, r->now);
 	}
 	if (store_ind_add(r->st, rows, n, changes, n) != ERR_OK)
 		log_warn("state: cannot record the ids of an import batch (the run's end records them)");
@@ -365,7 +373,7 @@ import_range(struct run *r, const size_t *todo, size_t k, int round, size_t *aga
 		}
 	}
 	free(canon);
-	record_ids(r, todo, k, (long long)time(NULL));
+	record_ids(r, todo, k);
 	journal(r, s, "import", k, "done", NULL);
 	if (learn_value) {
 		r->learn_owner = false;
@@ -471,33 +479,20 @@ apply_run(struct run *r)
 	free(late);
 }
 
-enum err
-apply_record(struct run *r, const struct state *s, long long now)
+/* The rows of what iocsync owns in MDE and keeps (not gone, not also a
+ * want with an id) into rows; how many. */
+static size_t
+kept_haves(const struct run *r, const struct state *s, long long now, struct store_ind *rows)
 {
-	struct store_ind *rows = xcalloc(r->nw + r->nh + 1, sizeof(*rows));
 	size_t n = 0;
-	struct strset *seen = strset_new();
+	struct strset *seen = strset_new(), *wanted = strset_new();
 	char key[LIMIT_VALUE_BYTES + 32];
-	for (size_t i = 0; i < r->nw; i++) {
-		if (r->want_id[i] == NULL)
-			continue;
-		const struct want *w = &r->w[i];
-		int kl = snprintf(key, sizeof(key), "%d:%d:%s", w->type, w->action, w->value);
-		strset_add(seen, key, (size_t)kl, 1);
-		rows[n++] = (struct store_ind){.type = w->type,
-					       .action = w->action,
-					       .value = w->value,
-					       .mde_id = r->want_id[i],
-					       .feeds = w->feeds,
-					       .first_seen = r->first_seen[i],
-					       .last_seen = now,
-					       .expires_at = want_expiry(w, r->now)};
-	}
-	/* Wanted (type, value, action) -> want index, for the kept ones. */
-	struct strset *wanted = strset_new();
+	/* Wanted (type, value, action) -> want index; seen: those with an id. */
 	for (size_t i = 0; i < r->nw; i++) {
 		int kl = snprintf(key, sizeof(key), "%d:%d:%s", r->w[i].type, r->w[i].action, r->w[i].value);
 		strset_add(wanted, key, (size_t)kl, (int)i);
+		if (r->want_id[i])
+			strset_add(seen, key, (size_t)kl, 1);
 	}
 	for (size_t j = 0; j < r->nh; j++) {
 		const struct have *h = &r->h[j];
@@ -524,9 +519,22 @@ apply_record(struct run *r, const struct state *s, long long now)
 		}
 		rows[n++] = x;
 	}
-	enum err e = store_ind_replace(r->st, rows, n);
 	strset_free(seen);
 	strset_free(wanted);
+	return n;
+}
+
+enum err
+apply_record(struct run *r, const struct state *s, long long now)
+{
+	struct store_ind *rows = xcalloc(r->nw + r->nh + 1, sizeof(*rows));
+	size_t n = 0;
+	for (size_t i = 0; i < r->nw; i++)
+		if (r->want_id[i])
+			rows[n++] = want_row(r, i, now);
+	if (r->nh)
+		n += kept_haves(r, s, now, rows + n);
+	enum err e = store_ind_replace(r->st, rows, n);
 	free(rows);
 	return e;
 }

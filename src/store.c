@@ -432,7 +432,7 @@ store_ind_each(struct store *s, void (*cb)(void *ctx, const struct store_ind *r)
 /* How ind_write treats a row whose (type, value, action) is there. */
 enum ind_how {
 	IND_REFRESH, /* an import's: id, feeds, last seen and expiry; not gone */
-	IND_UPDATE,  /* every column, in place */
+	IND_UPDATE,  /* every column, in place, when one differs */
 	IND_REPLACE, /* INSERT OR REPLACE */
 };
 
@@ -448,7 +448,8 @@ ind_write(struct store *s, const struct store_ind *v, size_t n, enum ind_how how
 		[IND_REFRESH] = "INSERT " IND_INSERT " ON CONFLICT(type, value, action) DO UPDATE SET mde_id=?4,"
 				" feeds=?5, last_seen=?7, expires_at=?8, gone_since=0",
 		[IND_UPDATE] = "INSERT " IND_INSERT " ON CONFLICT(type, value, action) DO UPDATE SET mde_id=?4,"
-			       " feeds=?5, first_seen=?6, last_seen=?7, expires_at=?8, gone_since=?9",
+			       " feeds=?5, first_seen=?6, last_seen=?7, expires_at=?8, gone_since=?9 WHERE"
+			       " (mde_id, feeds, first_seen, last_seen, expires_at, gone_since) IS NOT (?4,?5,?6,?7,?8,?9)",
 		[IND_REPLACE] = "INSERT OR REPLACE " IND_INSERT,
 	};
 	sqlite3_stmt *st = NULL;
@@ -473,12 +474,13 @@ ind_write(struct store *s, const struct store_ind *v, size_t n, enum ind_how how
 }
 
 /*
- * Most runs keep the rows that are there (a batch's ids were written as
- * it came back; every row's last_seen moves): those are updated in
- * place, not deleted and written again with their index entries (a
- * provider's tenants all do this at their run's end, at once). Only when
- * rows are then left over, values that are gone, is the table written
- * whole.
+ * Most runs keep the rows that are there: each is updated in place, and
+ * only when it differs (a batch recorded most of a run's rows as they
+ * are written here), not deleted and written again with its index
+ * entries (a provider's tenants all do this at their run's end, at
+ * once). Only when rows are then left over, values that are gone, is
+ * the table written whole: every row of v is in the table, so as many
+ * rows as v's means none other.
  */
 enum err
 store_ind_replace(struct store *s, const struct store_ind *v, size_t n)

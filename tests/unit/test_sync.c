@@ -916,6 +916,61 @@ test_history_keeps_the_newest_per_value(void **state)
 	free(path);
 }
 
+/* The table as "value:last_seen:mde_id" lines, sorted by SQLite's order. */
+static void
+row_text(void *ctx, const struct store_ind *r)
+{
+	sb_addf(ctx, "%s:%lld:%s\n", r->value, r->last_seen, r->mde_id);
+}
+
+static char *
+table_text(struct store *st)
+{
+	struct strbuf sb = {0};
+	sb_adds(&sb, "");
+	assert_int_equal(store_ind_each(st, row_text, &sb), ERR_OK);
+	return sb.buf;
+}
+
+/* The run's end writes the table whole in effect: rows a batch recorded
+ * as they are stay, the others are updated in place, rows left over
+ * removed, and a row the table does not hold is written. */
+static void
+test_replace_keeps_what_a_batch_recorded(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/iocsync-replace-XXXXXX", why[300];
+	assert_non_null(mkdtemp(dir));
+	char *path = xasprintf("%s/state.db", dir);
+	struct store *st = store_open(path, "test", why, sizeof(why));
+	assert_non_null(st);
+#define ROW(v, seen, id) {.type = IOC_IP, .action = 1, .value = v, .mde_id = id, .first_seen = 1, .last_seen = seen}
+	struct store_ind batch[] = {ROW("45.0.0.1", 5, "1"), ROW("45.0.0.2", 5, "2"), ROW("45.0.0.3", 5, "3")};
+	assert_int_equal(store_ind_add(st, batch, 3, NULL, 0), ERR_OK);
+	struct store_ind end[] = {ROW("45.0.0.4", 5, "4"), ROW("45.0.0.1", 5, "1"), ROW("45.0.0.2", 5, "2"),
+				  ROW("45.0.0.3", 5, "3")};
+	assert_int_equal(store_ind_replace(st, end, 4), ERR_OK);
+	char *t = table_text(st);
+	assert_string_equal(t, "45.0.0.1:5:1\n45.0.0.2:5:2\n45.0.0.3:5:3\n45.0.0.4:5:4\n");
+	free(t);
+	struct store_ind next[] = {ROW("45.0.0.1", 9, "1"), ROW("45.0.0.2", 9, "22")}; /* 3 and 4 gone */
+	assert_int_equal(store_ind_replace(st, next, 2), ERR_OK);
+	t = table_text(st);
+	assert_string_equal(t, "45.0.0.1:9:1\n45.0.0.2:9:22\n");
+	free(t);
+	struct store_ind wrong[] = {ROW("45.0.0.1", 9, "1"), ROW("45.0.0.5", 9, "5")}; /* 2 gone, 5 new */
+	assert_int_equal(store_ind_replace(st, wrong, 2), ERR_OK);
+	t = table_text(st);
+	assert_string_equal(t, "45.0.0.1:9:1\n45.0.0.5:9:5\n");
+	free(t);
+#undef ROW
+	store_close(st);
+	char *cmd = xasprintf("rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	free(path);
+}
+
 static char *
 two_items(void *ctx, size_t *len)
 {
@@ -1066,6 +1121,7 @@ main(void)
 		cmocka_unit_test(test_history_keeps_the_newest_per_value),
 		cmocka_unit_test(test_add_int_as_printf_writes_it),
 		cmocka_unit_test(test_import_answer_shapes),
+		cmocka_unit_test(test_replace_keeps_what_a_batch_recorded),
 		cmocka_unit_test(test_utf8_after_ascii_runs),
 		cmocka_unit_test(test_json_str_as_jansson_writes_it),
 	};
