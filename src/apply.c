@@ -14,6 +14,27 @@
 #include "strset.h"
 #include "util.h"
 
+const char *
+want_id(const struct run *r, size_t i)
+{
+	return r->ids.at && r->ids.at[i] ? r->ids.text.buf + r->ids.at[i] - 1 : NULL;
+}
+
+static void
+want_id_set(struct run *r, size_t i, const char *id)
+{
+	r->ids.at[i] = (uint32_t)r->ids.text.len + 1;
+	sb_add(&r->ids.text, id, strlen(id) + 1);
+}
+
+void
+want_ids_free(struct want_ids *ids)
+{
+	free(ids->at);
+	sb_free(&ids->text);
+	*ids = (struct want_ids){0};
+}
+
 static void
 journal(struct run *r, int seq, const char *step, size_t items, const char *state, const char *detail)
 {
@@ -189,7 +210,7 @@ want_row(const struct run *r, size_t i, long long now)
 	return (struct store_ind){.type = w->type,
 				  .action = w->action,
 				  .value = w->value,
-				  .mde_id = r->want_id[i],
+				  .mde_id = want_id(r, i),
 				  .feeds = w->feeds,
 				  .first_seen = r->first_seen[i],
 				  .last_seen = now,
@@ -209,7 +230,7 @@ import_change(const struct run *r, const struct op *o)
 				     .action = (int)w->action,
 				     .feed = w->feeds,
 				     .reason = o->why,
-				     .mde_id = r->want_id[o->want]};
+				     .mde_id = want_id(r, o->want)};
 }
 
 /* The ids MDE gave, and each value's change for its history, into the
@@ -224,7 +245,7 @@ record_ids(struct run *r, const size_t *todo, size_t k)
 	size_t n = 0;
 	for (size_t i = 0; i < k; i++) {
 		const struct op *o = &r->p->ops[todo[i]];
-		if (r->want_id[o->want] == NULL)
+		if (want_id(r, o->want) == NULL)
 			continue;
 		changes[n] = import_change(r, o);
 		rows[n++] = want_row(r, o->want, r->now);
@@ -233,7 +254,7 @@ record_ids(struct run *r, const size_t *todo, size_t k)
 		log_warn("state: cannot record the ids of an import batch (the run's end records them)");
 	else
 		for (size_t i = 0; i < k; i++)
-			r->recorded[r->p->ops[todo[i]].want] = r->want_id[r->p->ops[todo[i]].want] != NULL;
+			r->recorded[r->p->ops[todo[i]].want] = want_id(r, r->p->ops[todo[i]].want) != NULL;
 	free(changes);
 	free(rows);
 }
@@ -341,7 +362,8 @@ import_range(struct run *r, const size_t *todo, size_t k, int round, size_t *aga
 		}
 		return;
 	}
-	const char *learn_value = NULL, *learn_id = NULL;
+	const char *learn_value = NULL;
+	size_t learn_want = 0;
 	char *canon = xmalloc(LIMIT_VALUE_BYTES + 32);
 	for (size_t i = 0; i < k; i++) {
 		const struct op *o = &r->p->ops[todo[i]];
@@ -363,12 +385,11 @@ import_range(struct run *r, const size_t *todo, size_t k, int round, size_t *aga
 			else
 				refuse_item(r, o, reason ? reason : "failed without a reason");
 		} else {
-			free(r->want_id[o->want]);
-			r->want_id[o->want] = xstrdup(id);
+			want_id_set(r, o->want, id);
 			r->done[o->kind]++;
 			if (learn_value == NULL && ind && r->learn_owner) {
 				learn_value = ind;
-				learn_id = r->want_id[o->want];
+				learn_want = o->want; /* its id moves as others are set */
 			}
 		}
 	}
@@ -377,7 +398,7 @@ import_range(struct run *r, const size_t *todo, size_t k, int round, size_t *aga
 	journal(r, s, "import", k, "done", NULL);
 	if (learn_value) {
 		r->learn_owner = false;
-		model_learn_owner(r->m, r->st, learn_value, learn_id);
+		model_learn_owner(r->m, r->st, learn_value, want_id(r, learn_want));
 	}
 	mde_import_results_free(&res);
 }
@@ -465,7 +486,7 @@ apply_run(struct run *r)
 	size_t *late = step_ops(p, STEP_LATE, &n), nl = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct op *o = &p->ops[late[i]];
-		const char *now_id = r->want_id[o->want];
+		const char *now_id = want_id(r, o->want);
 		if (now_id == NULL)
 			continue;
 		if (strcmp(now_id, r->h[o->have].id) != 0)
@@ -491,7 +512,7 @@ kept_haves(const struct run *r, const struct state *s, long long now, struct sto
 	for (size_t i = 0; i < r->nw; i++) {
 		int kl = snprintf(key, sizeof(key), "%d:%d:%s", r->w[i].type, r->w[i].action, r->w[i].value);
 		strset_add(wanted, key, (size_t)kl, (int)i);
-		if (r->want_id[i])
+		if (want_id(r, i))
 			strset_add(seen, key, (size_t)kl, 1);
 	}
 	for (size_t j = 0; j < r->nh; j++) {
@@ -528,13 +549,21 @@ enum err
 apply_record(struct run *r, const struct state *s, long long now)
 {
 	struct store_ind *rows = xcalloc(r->nw + r->nh + 1, sizeof(*rows));
-	size_t n = 0;
+	size_t n = 0, kept = 0;
+	/* What a batch recorded is in the table as it would be written here
+	 * (want_row, the run's clock): it goes last, as kept. */
+	bool as_recorded = now == r->now;
 	for (size_t i = 0; i < r->nw; i++)
-		if (r->want_id[i])
+		if (want_id(r, i) && !(as_recorded && r->recorded[i]))
 			rows[n++] = want_row(r, i, now);
 	if (r->nh)
 		n += kept_haves(r, s, now, rows + n);
-	enum err e = store_ind_replace(r->st, rows, n);
+	for (size_t i = 0; as_recorded && i < r->nw; i++)
+		if (want_id(r, i) && r->recorded[i]) {
+			rows[n++] = want_row(r, i, now);
+			kept++;
+		}
+	enum err e = store_ind_replace(r->st, rows, n, kept);
 	free(rows);
 	return e;
 }
@@ -588,7 +617,7 @@ apply_record_changes(struct run *r, long long now)
 		case OP_UPDATE:
 		case OP_RENEW:
 		case OP_REPLACE:
-			if (r->want_id && r->want_id[o->want]) {
+			if (want_id(r, o->want)) {
 				/* Kept with its batch's ids unless that write failed. */
 				v[n] = import_change(r, o);
 				log_change(&v[n]);

@@ -12,12 +12,21 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "mde.h"
 #include "plan.h"
 #include "state.h"
 #include "store.h"
+#include "util.h"
+
+/* The MDE ids imports gave, by want, in one buffer of texts (a
+ * provider's thousand tenants held 2,000 small allocations each). */
+struct want_ids {
+	uint32_t *at; /* [nw] offset + 1 into text; 0: none yet */
+	struct strbuf text;
+};
 
 /* One run's applying, and what it came to. */
 struct run {
@@ -33,7 +42,7 @@ struct run {
 	struct have *h;
 	size_t nh;
 	const struct plan *p;
-	char **want_id;  /* [nw] the MDE id after an import */
+	struct want_ids ids; /* the MDE id of each want after its import (want_id) */
 	bool *recorded;  /* [nw] that id and its change are in the state (after its batch) */
 	bool *have_gone; /* [nh] deleted, or updated in place to another action */
 	size_t done[OP__COUNT];
@@ -47,7 +56,12 @@ struct run {
 	char why[512];
 };
 
-/* Applies r->p: r->want_id, r->recorded and r->have_gone must be
+/* The id of want i once its import gave one, else NULL; valid until the
+ * next is set. */
+const char *want_id(const struct run *r, size_t i);
+void want_ids_free(struct want_ids *ids);
+
+/* Applies r->p: r->ids.at, r->recorded and r->have_gone must be
  * allocated. */
 void apply_run(struct run *r);
 

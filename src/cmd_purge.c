@@ -91,7 +91,7 @@ purge_delete(struct mde *m, struct store *st, const char **ids, size_t n, const 
 	free(text);
 	json_decref(sum);
 	if (left == 0 && !feed)
-		store_ind_replace(st, NULL, 0);
+		store_ind_replace(st, NULL, 0, 0);
 	printf("purge: deleted %zu of the %zu indicators iocsync owned%s%s\n", n - left, n, left ? "; " : "",
 	       left ? why : "");
 	return left;
@@ -171,7 +171,7 @@ cmd_purge(struct app *a, int argc, char **argv)
 		printf("purge: iocsync owns no indicator%s%s in MDE; nothing to do\n", feed ? " of feed " : "",
 		       feed ? feed : "");
 		if (!feed)
-			store_ind_replace(st, NULL, 0);
+			store_ind_replace(st, NULL, 0, 0);
 		goto done;
 	}
 	if (!yes && !(isatty(STDIN_FILENO) && confirm(n, c->tenant_id))) {

@@ -474,23 +474,23 @@ ind_write(struct store *s, const struct store_ind *v, size_t n, enum ind_how how
 }
 
 /*
- * Most runs keep the rows that are there: each is updated in place, and
- * only when it differs (a batch recorded most of a run's rows as they
- * are written here), not deleted and written again with its index
- * entries (a provider's tenants all do this at their run's end, at
- * once). Only when rows are then left over, values that are gone, is
- * the table written whole: every row of v is in the table, so as many
- * rows as v's means none other.
+ * Most runs keep the rows that are there: those this run's batches
+ * recorded as they are (kept) are left alone, the others updated in
+ * place and only when they differ, not deleted and written again with
+ * their index entries (a provider's tenants all do this at their run's
+ * end, at once). Every row of v is then in the table, so as many rows as
+ * v's means none other; otherwise (values gone, or a kept row missing)
+ * the table is written whole.
  */
 enum err
-store_ind_replace(struct store *s, const struct store_ind *v, size_t n)
+store_ind_replace(struct store *s, const struct store_ind *v, size_t n, size_t kept)
 {
 	char why[256];
 	if (store_exec(s, "BEGIN IMMEDIATE", why, sizeof(why)) != ERR_OK)
 		return ERR_STORE;
 	/* Also the way when an update cannot be (a table that lost its
 	 * key: a damaged state is read, reported and written anew). */
-	bool ok = ind_write(s, v, n, IND_UPDATE) && store_ind_count(s) == (long long)n;
+	bool ok = kept <= n && ind_write(s, v, n - kept, IND_UPDATE) && store_ind_count(s) == (long long)n;
 	if (!ok)
 		ok = store_exec(s, "DELETE FROM indicators", why, sizeof(why)) == ERR_OK &&
 			ind_write(s, v, n, IND_REPLACE);

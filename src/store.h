@@ -66,8 +66,11 @@ struct store_ind {
 	long long gone_since; /* left every feed at; 0: still in one */
 };
 enum err store_ind_each(struct store *s, void (*cb)(void *ctx, const struct store_ind *r), void *ctx);
-/* Replaces the whole table with v (one transaction). */
-enum err store_ind_replace(struct store *s, const struct store_ind *v, size_t n);
+/* Replaces the whole table with v (one transaction). Its last kept
+ * rows are in the table as they are (this run's batches wrote them,
+ * store_ind_add, under the state's lock): not written again unless the
+ * table must be written whole (rows left over, or one of v missing). */
+enum err store_ind_replace(struct store *s, const struct store_ind *v, size_t n, size_t kept);
 long long store_ind_count(struct store *s);
 struct store_change;
 /* Adds (or refreshes) rows at once, with the changes c[0..m) for the

@@ -203,7 +203,7 @@ pass_apply(struct pass *x)
 {
 	struct run *r = &x->r;
 	const char *verb = x->o->verb;
-	r->want_id = xcalloc(r->nw ? r->nw : 1, sizeof(char *));
+	r->ids.at = xcalloc(r->nw ? r->nw : 1, sizeof(*r->ids.at));
 	r->recorded = xcalloc(r->nw ? r->nw : 1, sizeof(bool));
 	r->have_gone = xcalloc(r->nh ? r->nh : 1, sizeof(bool));
 	if (x->changes)
@@ -316,9 +316,7 @@ pass_close(struct pass *x)
 	json_decref(x->groups_info);
 	json_decref(r->failures);
 	json_decref(r->refused);
-	for (size_t i = 0; r->want_id && i < r->nw; i++)
-		free(r->want_id[i]);
-	free(r->want_id);
+	want_ids_free(&r->ids);
 	free(r->recorded);
 	free(r->have_gone);
 	plan_free(&x->p);

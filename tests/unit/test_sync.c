@@ -932,9 +932,10 @@ table_text(struct store *st)
 	return sb.buf;
 }
 
-/* The run's end writes the table whole in effect: rows a batch recorded
- * as they are stay, the others are updated in place, rows left over
- * removed, and a row the table does not hold is written. */
+/* The run's end writes the table whole in effect: the rows this run's
+ * batches recorded (kept) stay as they are, the others are updated in
+ * place, rows left over removed; a kept row the table lost is written
+ * again (the table written whole). */
 static void
 test_replace_keeps_what_a_batch_recorded(void **state)
 {
@@ -949,19 +950,21 @@ test_replace_keeps_what_a_batch_recorded(void **state)
 	assert_int_equal(store_ind_add(st, batch, 3, NULL, 0), ERR_OK);
 	struct store_ind end[] = {ROW("45.0.0.4", 5, "4"), ROW("45.0.0.1", 5, "1"), ROW("45.0.0.2", 5, "2"),
 				  ROW("45.0.0.3", 5, "3")};
-	assert_int_equal(store_ind_replace(st, end, 4), ERR_OK);
+	assert_int_equal(store_ind_replace(st, end, 4, 3), ERR_OK);
 	char *t = table_text(st);
 	assert_string_equal(t, "45.0.0.1:5:1\n45.0.0.2:5:2\n45.0.0.3:5:3\n45.0.0.4:5:4\n");
 	free(t);
 	struct store_ind next[] = {ROW("45.0.0.1", 9, "1"), ROW("45.0.0.2", 9, "22")}; /* 3 and 4 gone */
-	assert_int_equal(store_ind_replace(st, next, 2), ERR_OK);
+	assert_int_equal(store_ind_replace(st, next, 2, 0), ERR_OK);
 	t = table_text(st);
 	assert_string_equal(t, "45.0.0.1:9:1\n45.0.0.2:9:22\n");
 	free(t);
-	struct store_ind wrong[] = {ROW("45.0.0.1", 9, "1"), ROW("45.0.0.5", 9, "5")}; /* 2 gone, 5 new */
-	assert_int_equal(store_ind_replace(st, wrong, 2), ERR_OK);
+	struct store_ind lost[] = {ROW("45.0.0.1", 9, "1"), ROW("45.0.0.2", 9, "22"), ROW("45.0.0.5", 9, "5")};
+	assert_int_equal(store_ind_add(st, lost + 2, 1, NULL, 0), ERR_OK); /* a batch: 5 */
+	assert_int_equal(store_ind_replace(st, lost, 2, 0), ERR_OK);        /* 5 gone again */
+	assert_int_equal(store_ind_replace(st, lost, 3, 1), ERR_OK);        /* 5 kept, but lost */
 	t = table_text(st);
-	assert_string_equal(t, "45.0.0.1:9:1\n45.0.0.5:9:5\n");
+	assert_string_equal(t, "45.0.0.1:9:1\n45.0.0.2:9:22\n45.0.0.5:9:5\n");
 	free(t);
 #undef ROW
 	store_close(st);
