@@ -54,9 +54,12 @@ struct conn {
  * calls already waiting, instead of whichever a busy thread picked up
  * first (with a pool of four threads, a thousand tenants' first imports
  * were done anywhere from 1 s to 40 s in, each starting its one-minute
- * window that late).
+ * window that late). A light request (a token, a listing, a delete: a
+ * body under GATE_HEAVY) goes before the heavy ones waiting (imports of
+ * hundreds), as it would not wait on another tenant's import at MDE.
  */
 #define GATE_WIDTH 3
+#define GATE_HEAVY ((size_t)16384)
 
 struct gate_waiter {
 	pthread_cond_t go;
@@ -64,23 +67,28 @@ struct gate_waiter {
 	struct gate_waiter *next;
 };
 
+struct gate_queue {
+	struct gate_waiter *head, **tail;
+};
+
 static struct {
 	pthread_mutex_t mu;
 	unsigned inside;
-	struct gate_waiter *head, **tail;
-} gate = {PTHREAD_MUTEX_INITIALIZER, 0, NULL, &gate.head};
+	struct gate_queue q[2]; /* light, heavy */
+} gate = {PTHREAD_MUTEX_INITIALIZER, 0, {{NULL, &gate.q[0].head}, {NULL, &gate.q[1].head}}};
 
 static void
-gate_enter(void)
+gate_enter(bool heavy)
 {
 	pthread_mutex_lock(&gate.mu);
-	if (gate.inside < GATE_WIDTH && gate.head == NULL) {
+	if (gate.inside < GATE_WIDTH && gate.q[0].head == NULL && gate.q[1].head == NULL) {
 		gate.inside++;
 	} else {
+		struct gate_queue *q = &gate.q[heavy];
 		struct gate_waiter w = {.admitted = false};
 		pthread_cond_init(&w.go, NULL);
-		*gate.tail = &w;
-		gate.tail = &w.next;
+		*q->tail = &w;
+		q->tail = &w.next;
 		while (!w.admitted)
 			pthread_cond_wait(&w.go, &gate.mu);
 		pthread_cond_destroy(&w.go);
@@ -88,16 +96,18 @@ gate_enter(void)
 	pthread_mutex_unlock(&gate.mu);
 }
 
-/* The place goes to the first waiting, if any. */
+/* The place goes to the first light request waiting, else the first
+ * heavy one, if any. */
 static void
 gate_leave(void)
 {
 	pthread_mutex_lock(&gate.mu);
-	struct gate_waiter *w = gate.head;
+	struct gate_queue *q = gate.q[0].head ? &gate.q[0] : &gate.q[1];
+	struct gate_waiter *w = q->head;
 	if (w) {
-		gate.head = w->next;
-		if (gate.head == NULL)
-			gate.tail = &gate.head;
+		q->head = w->next;
+		if (q->head == NULL)
+			q->tail = &q->head;
 		w->admitted = true;
 		pthread_cond_signal(&w->go);
 	} else {
@@ -233,7 +243,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 	 * import of 500 items is most of a request's work, and a provider's
 	 * test sends thousands at once. A body that does not parse is left
 	 * to the handler, which says why. */
-	gate_enter();
+	gate_enter(q.body_len >= GATE_HEAVY);
 	if (q.body_len && q.content_type && strncasecmp(q.content_type, "application/json", 16) == 0)
 		q.json = json_loadb(q.body, q.body_len, JSON_REJECT_DUPLICATES, NULL);
 	emu_handle(e, &q, &r);
