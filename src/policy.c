@@ -409,20 +409,61 @@ check_addr(const struct policy *p, int family, const unsigned char *a, const cha
 	return REJ_OK;
 }
 
+/*
+ * Per-thread memos of what libpsl said (below), made on a thread's first
+ * name and freed when it ends: as static thread-local arrays they were
+ * 84 KB of every thread's TLS, zeroed (touched) as each thread started,
+ * also the threads that never see a name (a provider's thousand tenant
+ * threads: 84 MB).
+ */
+struct tld_memo {
+	unsigned long gen;
+	char tld[24];
+	bool listed;
+};
+struct reg_memo {
+	unsigned long gen;
+	char parent[64];
+	bool is_public, child_may_be_public;
+	uint8_t reglen;
+};
+#define TLD_MEMOS 64   /* a power of two */
+#define REG_MEMOS 1024 /* a power of two */
+struct memos {
+	struct tld_memo tld[TLD_MEMOS];
+	struct reg_memo reg[REG_MEMOS];
+};
+static pthread_key_t memos_key;
+static pthread_once_t memos_once = PTHREAD_ONCE_INIT;
+
+static void
+memos_key_make(void)
+{
+	(void)pthread_key_create(&memos_key, free);
+}
+
+static struct memos *
+thread_memos(void)
+{
+	static _Thread_local struct memos *m;
+	if (m == NULL) {
+		(void)pthread_once(&memos_once, memos_key_make);
+		m = xcalloc(1, sizeof(*m));
+		(void)pthread_setspecific(memos_key, m);
+	}
+	return m;
+}
+
 /* Is the top-level domain tld itself on the public suffix list? A small
  * per-thread memo: a feed has few TLDs and millions of names. */
 static bool
 tld_listed(const struct policy *p, const char *tld)
 {
-	static _Thread_local struct {
-		unsigned long gen;
-		char tld[24];
-		bool listed;
-	} memo[64];
+	struct tld_memo *memo = thread_memos()->tld;
 	size_t n = strlen(tld);
 	if (n >= sizeof(memo[0].tld))
 		return psl_is_public_suffix2(p->psl, tld, PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE) == 1;
-	unsigned h = (unsigned)(hash_bytes(tld, n, 0) & (NELEM(memo) - 1));
+	unsigned h = (unsigned)(hash_bytes(tld, n, 0) & (TLD_MEMOS - 1));
 	if (memo[h].gen == p->gen && strcmp(memo[h].tld, tld) == 0)
 		return memo[h].listed;
 	memo[h].gen = p->gen;
@@ -444,12 +485,7 @@ tld_listed(const struct policy *p, const char *tld)
 static size_t
 registrable_len(const struct policy *p, const char *name, size_t n)
 {
-	static _Thread_local struct {
-		unsigned long gen;
-		char parent[64];
-		bool is_public, child_may_be_public;
-		uint8_t reglen;
-	} memo[1024];
+	struct reg_memo *memo = thread_memos()->reg;
 	const char *dot = memchr(name, '.', n);
 
 	if (dot == NULL) /* a lone label that is no public suffix (not with the star rule) */
@@ -464,7 +500,7 @@ registrable_len(const struct policy *p, const char *name, size_t n)
 		const char *r = psl_registrable_domain(p->psl, parent);
 		return r ? strlen(r) : 0;
 	}
-	unsigned h = (unsigned)(hash_bytes(parent, pn, 1) & (NELEM(memo) - 1));
+	unsigned h = (unsigned)(hash_bytes(parent, pn, 1) & (REG_MEMOS - 1));
 	if (memo[h].gen != p->gen || strcmp(memo[h].parent, parent) != 0) {
 		memo[h].gen = p->gen;
 		memcpy(memo[h].parent, parent, pn + 1);
