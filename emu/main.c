@@ -15,7 +15,7 @@
 
 #include "emu.h"
 
-#define BODY_MAX ((size_t)16 << 20)     /* larger bodies: 413 */
+#define BODY_MAX ((size_t)16 << 20)      /* larger bodies: 413 */
 #define THREAD_STACK ((size_t)512 << 10) /* a connection's thread */
 
 static const char usage[] =
@@ -412,11 +412,11 @@ serve(struct emu *e, const struct args *a, const struct sockaddr_storage *ss, co
 		(ss->ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) | (cert_pem ? MHD_USE_TLS : 0);
 	struct MHD_Daemon *d;
 	if (cert_pem)
-		d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, e, MHD_OPTION_SOCK_ADDR, ss,
-				     MHD_OPTION_CONNECTION_TIMEOUT, 15u, MHD_OPTION_CONNECTION_LIMIT, 1100u,
-				     MHD_OPTION_THREAD_STACK_SIZE, THREAD_STACK, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-				     (size_t)65536, MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_HTTPS_MEM_CERT,
-				     cert_pem, MHD_OPTION_HTTPS_MEM_KEY, key_pem, MHD_OPTION_END);
+		d = MHD_start_daemon(
+			flags, 0, NULL, NULL, on_request, e, MHD_OPTION_SOCK_ADDR, ss, MHD_OPTION_CONNECTION_TIMEOUT,
+			15u, MHD_OPTION_CONNECTION_LIMIT, 1100u, MHD_OPTION_THREAD_STACK_SIZE, THREAD_STACK,
+			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536, MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
+			MHD_OPTION_HTTPS_MEM_CERT, cert_pem, MHD_OPTION_HTTPS_MEM_KEY, key_pem, MHD_OPTION_END);
 	else
 		d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, e, MHD_OPTION_SOCK_ADDR, ss,
 				     MHD_OPTION_CONNECTION_TIMEOUT, 15u, MHD_OPTION_CONNECTION_LIMIT, 1100u,

@@ -43,8 +43,8 @@ struct run {
 	size_t nh;
 	const struct plan *p;
 	struct want_ids ids; /* the MDE id of each want after its import (want_id) */
-	bool *recorded;  /* [nw] that id and its change are in the state (after its batch) */
-	bool *have_gone; /* [nh] deleted, or updated in place to another action */
+	bool *recorded;      /* [nw] that id and its change are in the state (after its batch) */
+	bool *have_gone;     /* [nh] deleted, or updated in place to another action */
 	size_t done[OP__COUNT];
 	size_t failed;
 	json_t *failures;

@@ -75,11 +75,11 @@ struct http_req {
 	const char *body;                 /* or NULL */
 	size_t len;
 	const struct http_body *made; /* instead of body and len, or NULL */
-	long max_redirects;       /* 0: a redirect is the answer */
-	bool allow_file;          /* file:// too (feeds) */
-	bool stall_guard;         /* under 100 B/s for 30 s ends it */
-	bool raw_gzip;            /* ask for gzip, hand it over undecoded */
-	bool no_private_redirect; /* after a redirect, no loopback, private or link-local
+	long max_redirects;           /* 0: a redirect is the answer */
+	bool allow_file;              /* file:// too (feeds) */
+	bool stall_guard;             /* under 100 B/s for 30 s ends it */
+	bool raw_gzip;                /* ask for gzip, hand it over undecoded */
+	bool no_private_redirect;     /* after a redirect, no loopback, private or link-local
 					   address unless the first connection went to one */
 };
 

@@ -220,8 +220,8 @@ call(struct mde *m, enum mde_ep ep, const char *method, const char *path, char *
 				      payload || made ? "Content-Type: application/json" : NULL, NULL};
 		struct http_reply r;
 		enum retry_verdict v;
-		e = mde_transport_send_stream(m->t, ep, method, url, hdrs, payload, payload ? strlen(payload) : 0,
-					      made, stream, deadline, &r, &v, why, whysz);
+		e = mde_transport_send_stream(m->t, ep, method, url, hdrs, payload, payload ? strlen(payload) : 0, made,
+					      stream, deadline, &r, &v, why, whysz);
 		mde_auth_header_free(auth);
 		if (e != ERR_OK) {
 			http_reply_free(&r);
@@ -380,7 +380,7 @@ struct import_sink {
 	struct {
 		size_t id, indicator, reason; /* offsets into text, or NONE */
 		bool failed;
-	} *at;
+	} * at;
 	size_t n, cap;
 };
 
@@ -443,7 +443,8 @@ mde_import(struct mde *m, const struct http_body *body, size_t n, struct mde_imp
 	k.scan = value_scan_new(import_item, &k, "import results");
 	struct http_stream hs = {import_reset, import_feed, &k};
 	*res = (struct mde_import_results){0};
-	enum err e = call(m, MDE_EP_IMPORT, "POST", "/api/indicators/import", NULL, body, &hs, status, NULL, why, whysz);
+	enum err e =
+		call(m, MDE_EP_IMPORT, "POST", "/api/indicators/import", NULL, body, &hs, status, NULL, why, whysz);
 	if (e == ERR_PARSE && value_scan_why(k.scan))
 		set_why(why, whysz, "import: %s", value_scan_why(k.scan));
 	else if (e == ERR_OK && !value_scan_finish(k.scan, why, whysz))

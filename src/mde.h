@@ -128,8 +128,8 @@ void mde_import_results_free(struct mde_import_results *r);
  * with mde_import_results_free whatever comes back). ERR_HTTP with
  * *status: MDE refused the request whole (a 400 may stand for one bad
  * item, spec 9 import-errors). */
-enum err mde_import(struct mde *m, const struct http_body *body, size_t n, struct mde_import_results *res,
-		    long *status, char *why, size_t whysz);
+enum err mde_import(struct mde *m, const struct http_body *body, size_t n, struct mde_import_results *res, long *status,
+		    char *why, size_t whysz);
 
 /* The tenant's device groups that have devices, from GET /api/machines
  * (Machine.Read.All): *groups is an object name -> device count. A

@@ -167,8 +167,8 @@ mde_transport_send(struct mde_transport *m, enum mde_ep ep, const char *method, 
 enum err
 mde_transport_send_stream(struct mde_transport *m, enum mde_ep ep, const char *method, const char *url,
 			  const char *const *hdrs, const char *body, size_t len, const struct http_body *made,
-			  const struct http_stream *stream, double deadline, struct http_reply *r, enum retry_verdict *v,
-			  char *why, size_t whysz)
+			  const struct http_stream *stream, double deadline, struct http_reply *r,
+			  enum retry_verdict *v, char *why, size_t whysz)
 {
 	for (unsigned attempt = 1;; attempt++) {
 		double at;

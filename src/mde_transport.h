@@ -86,8 +86,8 @@ enum err mde_transport_send(struct mde_transport *t, enum mde_ep ep, const char 
  * before every try, and the request's body made by made for each try
  * when it is not NULL (http_body). */
 enum err mde_transport_send_stream(struct mde_transport *t, enum mde_ep ep, const char *method, const char *url,
-				   const char *const *hdrs, const char *body, size_t len,
-				   const struct http_body *made, const struct http_stream *stream, double deadline,
-				   struct http_reply *r, enum retry_verdict *v, char *why, size_t whysz);
+				   const char *const *hdrs, const char *body, size_t len, const struct http_body *made,
+				   const struct http_stream *stream, double deadline, struct http_reply *r,
+				   enum retry_verdict *v, char *why, size_t whysz);
 
 #endif

@@ -436,7 +436,7 @@ enum ind_how {
 	IND_REPLACE, /* INSERT OR REPLACE */
 };
 
-#define IND_INSERT                                                                                        \
+#define IND_INSERT \
 	"INTO indicators (type, value, action, mde_id, feeds, first_seen, last_seen, expires_at, gone_since)" \
 	" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)"
 
@@ -445,11 +445,14 @@ static bool
 ind_write(struct store *s, const struct store_ind *v, size_t n, enum ind_how how)
 {
 	static const char *const sql[] = {
-		[IND_REFRESH] = "INSERT " IND_INSERT " ON CONFLICT(type, value, action) DO UPDATE SET mde_id=?4,"
+		[IND_REFRESH] = "INSERT " IND_INSERT
+				" ON CONFLICT(type, value, action) DO UPDATE SET mde_id=?4,"
 				" feeds=?5, last_seen=?7, expires_at=?8, gone_since=0",
-		[IND_UPDATE] = "INSERT " IND_INSERT " ON CONFLICT(type, value, action) DO UPDATE SET mde_id=?4,"
-			       " feeds=?5, first_seen=?6, last_seen=?7, expires_at=?8, gone_since=?9 WHERE"
-			       " (mde_id, feeds, first_seen, last_seen, expires_at, gone_since) IS NOT (?4,?5,?6,?7,?8,?9)",
+		[IND_UPDATE] =
+			"INSERT " IND_INSERT
+			" ON CONFLICT(type, value, action) DO UPDATE SET mde_id=?4,"
+			" feeds=?5, first_seen=?6, last_seen=?7, expires_at=?8, gone_since=?9 WHERE"
+			" (mde_id, feeds, first_seen, last_seen, expires_at, gone_since) IS NOT (?4,?5,?6,?7,?8,?9)",
 		[IND_REPLACE] = "INSERT OR REPLACE " IND_INSERT,
 	};
 	sqlite3_stmt *st = NULL;

@@ -69,11 +69,12 @@ store_history_rows(struct store *s, const struct store_change *v, size_t n)
 		sqlite3_prepare_v2(s->db,
 				   "SELECT op FROM history WHERE type = ?1 AND value = ?2 ORDER BY id DESC LIMIT 1", -1,
 				   &last, NULL) == SQLITE_OK &&
-		sqlite3_prepare_v2(s->db,
-				   "SELECT id FROM history WHERE type = ?1 AND value = ?2 ORDER BY id DESC LIMIT 1 OFFSET ?3",
-				   -1, &over, NULL) == SQLITE_OK &&
-		sqlite3_prepare_v2(s->db, "DELETE FROM history WHERE type = ?1 AND value = ?2 AND id <= ?3", -1,
-				   &trim, NULL) == SQLITE_OK;
+		sqlite3_prepare_v2(
+			s->db,
+			"SELECT id FROM history WHERE type = ?1 AND value = ?2 ORDER BY id DESC LIMIT 1 OFFSET ?3", -1,
+			&over, NULL) == SQLITE_OK &&
+		sqlite3_prepare_v2(s->db, "DELETE FROM history WHERE type = ?1 AND value = ?2 AND id <= ?3", -1, &trim,
+				   NULL) == SQLITE_OK;
 	for (size_t i = 0; ok && i < n; i++) {
 		/* A hold repeats every run while it lasts: kept once, at its start. */
 		int held = strcmp(v[i].op, "hold") == 0 ? last_is_hold(last, &v[i]) : 0;

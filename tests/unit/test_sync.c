@@ -945,7 +945,10 @@ test_replace_keeps_what_a_batch_recorded(void **state)
 	char *path = xasprintf("%s/state.db", dir);
 	struct store *st = store_open(path, "test", why, sizeof(why));
 	assert_non_null(st);
-#define ROW(v, seen, id) {.type = IOC_IP, .action = 1, .value = v, .mde_id = id, .first_seen = 1, .last_seen = seen}
+#define ROW(v, seen, id) \
+	{ \
+		.type = IOC_IP, .action = 1, .value = v, .mde_id = id, .first_seen = 1, .last_seen = seen \
+	}
 	struct store_ind batch[] = {ROW("45.0.0.1", 5, "1"), ROW("45.0.0.2", 5, "2"), ROW("45.0.0.3", 5, "3")};
 	assert_int_equal(store_ind_add(st, batch, 3, NULL, 0), ERR_OK);
 	struct store_ind end[] = {ROW("45.0.0.4", 5, "4"), ROW("45.0.0.1", 5, "1"), ROW("45.0.0.2", 5, "2"),
@@ -961,8 +964,8 @@ test_replace_keeps_what_a_batch_recorded(void **state)
 	free(t);
 	struct store_ind lost[] = {ROW("45.0.0.1", 9, "1"), ROW("45.0.0.2", 9, "22"), ROW("45.0.0.5", 9, "5")};
 	assert_int_equal(store_ind_add(st, lost + 2, 1, NULL, 0), ERR_OK); /* a batch: 5 */
-	assert_int_equal(store_ind_replace(st, lost, 2, 0), ERR_OK);        /* 5 gone again */
-	assert_int_equal(store_ind_replace(st, lost, 3, 1), ERR_OK);        /* 5 kept, but lost */
+	assert_int_equal(store_ind_replace(st, lost, 2, 0), ERR_OK);       /* 5 gone again */
+	assert_int_equal(store_ind_replace(st, lost, 3, 1), ERR_OK);       /* 5 kept, but lost */
 	t = table_text(st);
 	assert_string_equal(t, "45.0.0.1:9:1\n45.0.0.2:9:22\n45.0.0.5:9:5\n");
 	free(t);
