@@ -102,6 +102,10 @@ pass_open(struct pass *x)
 	}
 	state_load(x->st, &x->s);
 	model_load_owner(x->m, x->st);
+	/* The table's pages go back: the run lists MDE next (behind every
+	 * other tenant, in a provider's run) and reads the state again only
+	 * at its end. */
+	store_release_memory(x->st);
 	return true;
 }
 
