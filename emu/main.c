@@ -410,18 +410,13 @@ serve(struct emu *e, const struct args *a, const struct sockaddr_storage *ss, co
 	 * a provider's test keeps a thousand connections. */
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG |
 		(ss->ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) | (cert_pem ? MHD_USE_TLS : 0);
-	struct MHD_Daemon *d;
-	if (cert_pem)
-		d = MHD_start_daemon(
-			flags, 0, NULL, NULL, on_request, e, MHD_OPTION_SOCK_ADDR, ss, MHD_OPTION_CONNECTION_TIMEOUT,
-			15u, MHD_OPTION_CONNECTION_LIMIT, 1100u, MHD_OPTION_THREAD_STACK_SIZE, THREAD_STACK,
-			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536, MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
-			MHD_OPTION_HTTPS_MEM_CERT, cert_pem, MHD_OPTION_HTTPS_MEM_KEY, key_pem, MHD_OPTION_END);
-	else
-		d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, e, MHD_OPTION_SOCK_ADDR, ss,
-				     MHD_OPTION_CONNECTION_TIMEOUT, 15u, MHD_OPTION_CONNECTION_LIMIT, 1100u,
-				     MHD_OPTION_THREAD_STACK_SIZE, THREAD_STACK, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-				     (size_t)65536, MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_END);
+	/* Without a certificate the list ends before the TLS options. */
+	struct MHD_Daemon *d = MHD_start_daemon(
+		flags, 0, NULL, NULL, on_request, e, MHD_OPTION_SOCK_ADDR, ss, MHD_OPTION_CONNECTION_TIMEOUT, 15u,
+		MHD_OPTION_CONNECTION_LIMIT, 1100u, MHD_OPTION_THREAD_STACK_SIZE, THREAD_STACK,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536, MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
+		cert_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert_pem, MHD_OPTION_HTTPS_MEM_KEY, key_pem,
+		MHD_OPTION_END);
 	if (d == NULL) {
 		fprintf(stderr, "mde-emulator: cannot listen on %s\n", a->listen);
 		return 1;

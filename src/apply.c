@@ -546,21 +546,20 @@ kept_haves(const struct run *r, const struct state *s, long long now, struct sto
 }
 
 enum err
-apply_record(struct run *r, const struct state *s, long long now)
+apply_record(struct run *r, const struct state *s)
 {
 	struct store_ind *rows = xcalloc(r->nw + r->nh + 1, sizeof(*rows));
 	size_t n = 0, kept = 0;
-	/* What a batch recorded is in the table as it would be written here
-	 * (want_row, the run's clock): it goes last, as kept. */
-	bool as_recorded = now == r->now;
 	for (size_t i = 0; i < r->nw; i++)
-		if (want_id(r, i) && !(as_recorded && r->recorded[i]))
-			rows[n++] = want_row(r, i, now);
+		if (want_id(r, i) && !r->recorded[i])
+			rows[n++] = want_row(r, i, r->now);
 	if (r->nh)
-		n += kept_haves(r, s, now, rows + n);
-	for (size_t i = 0; as_recorded && i < r->nw; i++)
+		n += kept_haves(r, s, r->now, rows + n);
+	/* What a batch recorded is in the table as it would be written here
+	 * (want_row): it goes last, as kept. */
+	for (size_t i = 0; i < r->nw; i++)
 		if (want_id(r, i) && r->recorded[i]) {
-			rows[n++] = want_row(r, i, now);
+			rows[n++] = want_row(r, i, r->now);
 			kept++;
 		}
 	enum err e = store_ind_replace(r->st, rows, n, kept);
@@ -603,8 +602,9 @@ change(struct store_change *v, size_t *n, const char *op, enum ioc_type t, const
 }
 
 void
-apply_record_changes(struct run *r, long long now)
+apply_record_changes(struct run *r)
 {
+	long long now = r->now;
 	const struct plan *p = r->p;
 	struct store_change *v = xcalloc(p->n + json_array_size(r->failures) + 1, sizeof(*v));
 	size_t n = 0;

@@ -66,11 +66,11 @@ void want_ids_free(struct want_ids *ids);
 void apply_run(struct run *r);
 
 /* What iocsync owns after the run, into the state. */
-enum err apply_record(struct run *r, const struct state *s, long long now);
+enum err apply_record(struct run *r, const struct state *s);
 
 /* What this run did to each value (and held back, and failed), into
  * the log and the history; what MDE refused comes from the failures. */
-void apply_record_changes(struct run *r, long long now);
+void apply_record_changes(struct run *r);
 
 /* Deletes ids in batches of LIMIT_MDE_BATCH with BatchDelete; on a 404
  * (an id already gone) lists again and retries with the ids that remain.

@@ -445,10 +445,10 @@ mde_import(struct mde *m, const struct http_body *body, size_t n, struct mde_imp
 	*res = (struct mde_import_results){0};
 	enum err e =
 		call(m, MDE_EP_IMPORT, "POST", "/api/indicators/import", NULL, body, &hs, status, NULL, why, whysz);
-	if (e == ERR_PARSE && value_scan_why(k.scan))
-		set_why(why, whysz, "import: %s", value_scan_why(k.scan));
-	else if (e == ERR_OK && !value_scan_finish(k.scan, why, whysz))
+	if (e == ERR_OK && !value_scan_finish(k.scan))
 		e = ERR_PARSE;
+	if (e == ERR_PARSE && value_scan_why(k.scan)) /* stopped as it streamed, or at its end */
+		set_why(why, whysz, "import: %s", value_scan_why(k.scan));
 	else if (e == ERR_OK && k.n != n) {
 		set_why(why, whysz, "import: %zu results for %zu indicators", k.n, n);
 		e = ERR_PARSE;

@@ -77,9 +77,9 @@ struct value_scan;
 struct value_scan *value_scan_new(mde_list_fn fn, void *ctx, const char *of);
 void value_scan_reset(struct value_scan *v);
 bool value_scan_feed(struct value_scan *v, const char *b, size_t n);
-/* After the last byte: true when the answer was whole, else why. */
-bool value_scan_finish(struct value_scan *v, char *why, size_t whysz);
-/* Why it stopped, or NULL. */
+/* After the last byte: true when the answer was whole. */
+bool value_scan_finish(struct value_scan *v);
+/* Why it stopped (as it streamed, or at its end), or NULL. */
 const char *value_scan_why(const struct value_scan *v);
 void value_scan_free(struct value_scan *v);
 

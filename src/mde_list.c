@@ -210,6 +210,16 @@ scan_byte(struct scan *s, char c)
 	return scan_fail(s, "the scanner lost its place");
 }
 
+/* The bytes of a body as they come; false once the scan stopped. */
+static bool
+scan_feed(struct scan *s, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!scan_byte(s, b[i]))
+			return false;
+	return true;
+}
+
 /* After the last byte: the page must be whole. */
 static bool
 scan_finish(struct scan *s)
@@ -246,19 +256,13 @@ value_scan_reset(struct value_scan *v)
 bool
 value_scan_feed(struct value_scan *v, const char *b, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		if (!scan_byte(&v->sc, b[i]))
-			return false;
-	return true;
+	return scan_feed(&v->sc, b, n);
 }
 
 bool
-value_scan_finish(struct value_scan *v, char *why, size_t whysz)
+value_scan_finish(struct value_scan *v)
 {
-	if (scan_finish(&v->sc))
-		return true;
-	snprintf(why, whysz, "%s", v->sc.why);
-	return false;
+	return scan_finish(&v->sc);
 }
 
 const char *
@@ -330,10 +334,7 @@ static bool
 page_feed(void *ctx, const char *b, size_t n)
 {
 	struct page *p = ctx;
-	for (size_t i = 0; i < n; i++)
-		if (!scan_byte(&p->sc, b[i]))
-			return false;
-	return true;
+	return scan_feed(&p->sc, b, n);
 }
 
 enum err

@@ -212,9 +212,9 @@ pass_apply(struct pass *x)
 	r->have_gone = xcalloc(r->nh ? r->nh : 1, sizeof(bool));
 	if (x->changes)
 		apply_run(r);
-	if (apply_record(r, &x->s, x->now) != ERR_OK)
+	if (apply_record(r, &x->s) != ERR_OK)
 		log_error("state: cannot record the indicators iocsync owns (the next run lists MDE again)");
-	apply_record_changes(r, x->now);
+	apply_record_changes(r);
 	const char *wf = store_write_failed(x->st) ? store_write_failed(x->st) : log_write_failed();
 	progress_clear();
 	if (r->aborted) {

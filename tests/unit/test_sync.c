@@ -692,6 +692,7 @@ struct list_stub {
 	enum list_mode mode;
 	int lists;        /* list requests answered */
 	const char *body; /* LIST_BODY: the one page */
+	char *sent;       /* the last request body (malloc'd), or NULL */
 };
 
 /* A token, then list pages of 2 ($top=2): 404 for nothing; a server
@@ -718,8 +719,11 @@ list_stub(void *ctx, const struct http_req *q, long long max_body, struct http_r
 			"{\"id\":\"%d\",\"indicatorValue\":\"45.0.0.2\"}]}",
 			2 * page + 1, 2 * page + 2);
 	}
-	if (!strstr(q->url, "/oauth2/"))
+	if (!strstr(q->url, "/oauth2/")) {
 		ls->lists++;
+		free(ls->sent);
+		ls->sent = q->body ? xstrndup(q->body, q->len) : NULL;
+	}
 	r->body = sb.buf;
 	r->len = sb.len;
 	return ERR_OK;
@@ -744,6 +748,18 @@ list_config(const char *more)
 	return c;
 }
 
+/* A client of c whose every call the stub ls answers. */
+static struct mde *
+stubbed(const struct config *c, const struct clock *clk, struct list_stub *ls)
+{
+	char why[300];
+	http_set_stub(list_stub, ls);
+	struct mde *m = mde_new(c, clk, why, sizeof(why));
+	if (m == NULL)
+		fail_msg("%s", why);
+	return m;
+}
+
 static void
 test_list_paging_stops_on_404_repeat_and_past_the_cap(void **state)
 {
@@ -766,9 +782,7 @@ test_list_paging_stops_on_404_repeat_and_past_the_cap(void **state)
 	};
 	for (size_t i = 0; i < NELEM(cases); i++) {
 		struct list_stub ls = {.mode = cases[i].mode};
-		http_set_stub(list_stub, &ls);
-		struct mde *m = mde_new(c, &clk, why, sizeof(why));
-		assert_non_null(m);
+		struct mde *m = stubbed(c, &clk, &ls);
 		assert_int_equal(mde_list_all(m, &all, why, sizeof(why)), cases[i].want);
 		if (cases[i].want == ERR_OK) {
 			assert_int_equal(json_array_size(all), cases[i].n);
@@ -820,9 +834,7 @@ test_list_page_shapes(void **state)
 		struct list_stub ls = {.mode = LIST_BODY, .body = cases[i].body};
 		char why[400] = "";
 		json_t *all = NULL;
-		http_set_stub(list_stub, &ls);
-		struct mde *m = mde_new(c, &clk, why, sizeof(why));
-		assert_non_null(m);
+		struct mde *m = stubbed(c, &clk, &ls);
 		enum err e = mde_list_all(m, &all, why, sizeof(why));
 		if (cases[i].n == (size_t)-1) {
 			if (e != ERR_PARSE || all != NULL || strstr(why, cases[i].why) == NULL)
@@ -1017,10 +1029,11 @@ test_import_answer_shapes(void **state)
 		struct mde_import_results res;
 		char why[400] = "";
 		long status = 0;
-		http_set_stub(list_stub, &ls);
-		struct mde *m = mde_new(c, &clk, why, sizeof(why));
-		assert_non_null(m);
+		struct mde *m = stubbed(c, &clk, &ls);
 		enum err e = mde_import(m, &made, 2, &res, &status, why, sizeof(why));
+		assert_non_null(ls.sent); /* the made body went, whole */
+		assert_string_equal(ls.sent, "{\"Indicators\":[{},{}]}");
+		free(ls.sent);
 		if (cases[i].why) {
 			if (e != ERR_PARSE || res.n != 0 || strstr(why, cases[i].why) == NULL)
 				fail_msg("case %zu: %d, %s", i, (int)e, why);
