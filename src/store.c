@@ -448,11 +448,14 @@ ind_write(struct store *s, const struct store_ind *v, size_t n, enum ind_how how
 		[IND_REFRESH] = "INSERT " IND_INSERT
 				" ON CONFLICT(type, value, action) DO UPDATE SET mde_id=?4,"
 				" feeds=?5, last_seen=?7, expires_at=?8, gone_since=0",
-		[IND_UPDATE] =
-			"INSERT " IND_INSERT
-			" ON CONFLICT(type, value, action) DO UPDATE SET mde_id=?4,"
-			" feeds=?5, first_seen=?6, last_seen=?7, expires_at=?8, gone_since=?9 WHERE"
-			" (mde_id, feeds, first_seen, last_seen, expires_at, gone_since) IS NOT (?4,?5,?6,?7,?8,?9)",
+		/* last_seen alone is no reason to write a row: it is when the
+		 * row last changed (the runs table says when each run was, and
+		 * a value not gone was listed by the last), so a daily run that
+		 * changes nothing writes no page. */
+		[IND_UPDATE] = "INSERT " IND_INSERT
+			       " ON CONFLICT(type, value, action) DO UPDATE SET mde_id=?4,"
+			       " feeds=?5, first_seen=?6, last_seen=?7, expires_at=?8, gone_since=?9 WHERE"
+			       " (mde_id, feeds, first_seen, expires_at, gone_since) IS NOT (?4,?5,?6,?8,?9)",
 		[IND_REPLACE] = "INSERT OR REPLACE " IND_INSERT,
 	};
 	sqlite3_stmt *st = NULL;

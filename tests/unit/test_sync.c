@@ -946,8 +946,9 @@ table_text(struct store *st)
 
 /* The run's end writes the table whole in effect: the rows this run's
  * batches recorded (kept) stay as they are, the others are updated in
- * place, rows left over removed; a kept row the table lost is written
- * again (the table written whole). */
+ * place when a column other than last_seen differs, rows left over
+ * removed; a kept row the table lost is written again (the table written
+ * whole). */
 static void
 test_replace_keeps_what_a_batch_recorded(void **state)
 {
@@ -968,6 +969,14 @@ test_replace_keeps_what_a_batch_recorded(void **state)
 	assert_int_equal(store_ind_replace(st, end, 4, 3), ERR_OK);
 	char *t = table_text(st);
 	assert_string_equal(t, "45.0.0.1:5:1\n45.0.0.2:5:2\n45.0.0.3:5:3\n45.0.0.4:5:4\n");
+	free(t);
+	/* All seen again, 4 with a new id: only 4 is written (last_seen is
+	 * when a row last changed). */
+	struct store_ind again[] = {ROW("45.0.0.1", 7, "1"), ROW("45.0.0.2", 7, "2"), ROW("45.0.0.3", 7, "3"),
+				    ROW("45.0.0.4", 7, "44")};
+	assert_int_equal(store_ind_replace(st, again, 4, 0), ERR_OK);
+	t = table_text(st);
+	assert_string_equal(t, "45.0.0.1:5:1\n45.0.0.2:5:2\n45.0.0.3:5:3\n45.0.0.4:7:44\n");
 	free(t);
 	struct store_ind next[] = {ROW("45.0.0.1", 9, "1"), ROW("45.0.0.2", 9, "22")}; /* 3 and 4 gone */
 	assert_int_equal(store_ind_replace(st, next, 2, 0), ERR_OK);
