@@ -10,7 +10,6 @@
 #include "http.h"
 #include "iocsync_limits.h"
 #include "log.h"
-#include "strset.h"
 #include "util.h"
 
 static long long
@@ -108,8 +107,7 @@ listed(void *ctx, json_t *x, char *why, size_t whysz)
 	 * MDE puts in createdBy may be learned from a later indicator. */
 	if (!y->owned && by && mde_claims_app(l->m, x))
 		l->by[l->n - 1] = xstrdup(by);
-	if (l->learn_by == NULL && by && *by && canonical && strset_get(l->s->ids, ids, strlen(ids)) >= 0 &&
-	    state_made(l->s, ids, (int)y->type, l->canon))
+	if (l->learn_by == NULL && by && *by && canonical && state_made(l->s, ids, (int)y->type, l->canon))
 		l->learn_by = xstrdup(by);
 	y->expire_at = parse_time(json_string_value(json_object_get(x, "expirationTime")));
 	json_t *g = json_object_get(x, "rbacGroupNames");

@@ -20,7 +20,9 @@
 #include "plan.h"
 #include "ratelimit.h"
 #include "retry.h"
+#include "state.h"
 #include "store.h"
+#include "store_int.h"
 #include "util.h"
 
 /* ---- rate limiter ---- */
@@ -998,6 +1000,70 @@ test_replace_keeps_what_a_batch_recorded(void **state)
 	free(path);
 }
 
+/* The state is searched, not hashed: by (type, value), a value under
+ * two actions answering with its first row and the earlier first_seen;
+ * by the id iocsync recorded, with the type and value that id was
+ * recorded for; a table read out of order (a damaged type) is sorted. */
+static void
+test_state_search(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/iocsync-state-XXXXXX", why[300];
+	assert_non_null(mkdtemp(dir));
+	char *path = xasprintf("%s/state.db", dir);
+	struct store *st = store_open(path, "test", why, sizeof(why));
+	assert_non_null(st);
+	struct store_ind rows[] = {
+		{.type = IOC_IP, .action = 2, .value = "45.0.0.2", .mde_id = "8", .feeds = "b", .first_seen = 3},
+		{.type = IOC_IP, .action = 1, .value = "45.0.0.2", .mde_id = "7", .feeds = "a", .first_seen = 5},
+		{.type = IOC_DOMAIN, .action = 1, .value = "a.example", .mde_id = "9", .first_seen = 4},
+		{.type = IOC_IP, .action = 1, .value = "45.0.0.1", .mde_id = "", .first_seen = 1},
+		{.type = IOC_IP, .action = 1, .value = "45.0.0.10", .mde_id = "10", .first_seen = 6},
+	};
+	assert_int_equal(store_ind_add(st, rows, 5, NULL, 0), ERR_OK);
+	for (int damaged = 0; damaged < 2; damaged++) {
+		struct state s;
+		state_load(st, &s);
+		assert_int_equal(s.n, damaged ? 6 : 5);
+		const struct state_row *r = state_get(&s, IOC_IP, "45.0.0.2");
+		assert_non_null(r);
+		assert_int_equal(r->action, 1);
+		assert_string_equal(r->feeds, "a");
+		assert_int_equal(r->first_seen, 3);
+		assert_non_null(state_get(&s, IOC_IP, "45.0.0.1"));
+		assert_non_null(state_get(&s, IOC_IP, "45.0.0.10"));
+		assert_non_null(state_get(&s, IOC_DOMAIN, "a.example"));
+		assert_null(state_get(&s, IOC_IP, "45.0.0.0"));
+		assert_null(state_get(&s, IOC_IP, "45.0.0.3"));
+		assert_null(state_get(&s, IOC_URL, "a.example"));
+		assert_true(state_made(&s, "7", IOC_IP, "45.0.0.2"));
+		assert_true(state_made(&s, "8", IOC_IP, "45.0.0.2"));
+		assert_true(state_made(&s, "9", IOC_DOMAIN, "a.example"));
+		assert_true(state_made(&s, "10", IOC_IP, "45.0.0.10"));
+		assert_false(state_made(&s, "9", IOC_IP, "a.example"));
+		assert_false(state_made(&s, "7", IOC_IP, "45.0.0.1"));
+		assert_false(state_made(&s, "", IOC_IP, "45.0.0.1"));
+		assert_false(state_made(&s, NULL, IOC_IP, "45.0.0.1"));
+		assert_false(state_made(&s, "11", IOC_IP, "45.0.0.1"));
+		state_free(&s);
+		if (damaged)
+			break;
+		/* A type SQLite keeps as text sorts after every number and
+		 * reads as 0: first in iocsync's order. */
+		enum err e = store_exec(st,
+					"INSERT INTO indicators (type, value, action, mde_id, first_seen, last_seen)"
+					" VALUES ('x', 'zz', 1, '12', 1, 1)",
+					why, sizeof(why));
+		if (e != ERR_OK)
+			fail_msg("%s", why);
+	}
+	store_close(st);
+	char *cmd = xasprintf("rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	free(path);
+}
+
 static char *
 two_items(void *ctx, size_t *len)
 {
@@ -1150,6 +1216,7 @@ main(void)
 		cmocka_unit_test(test_add_int_as_printf_writes_it),
 		cmocka_unit_test(test_import_answer_shapes),
 		cmocka_unit_test(test_replace_keeps_what_a_batch_recorded),
+		cmocka_unit_test(test_state_search),
 		cmocka_unit_test(test_utf8_after_ascii_runs),
 		cmocka_unit_test(test_json_str_as_jansson_writes_it),
 	};
