@@ -2,6 +2,8 @@
  * the retry policy, and the plan over hand-made MDE lists. */
 #include <arpa/inet.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -1064,6 +1068,127 @@ test_state_search(void **state)
 	free(path);
 }
 
+/* ---- a made body sent again on a fresh connection ---- */
+
+/* A loopback server: the first connection answers one request, then
+ * reads a second whole and closes without a word (a kept connection the
+ * server dropped); the second connection keeps what it is sent. */
+struct drop_server {
+	int lfd;
+	struct strbuf again; /* the body that came on the second connection */
+	int answered;
+};
+
+/* Reads one request's body into body (headers up to the blank line,
+ * then Content-Length bytes); false at EOF or on a short read. */
+static bool
+read_request(int fd, struct strbuf *body)
+{
+	struct strbuf h = {0};
+	char c;
+	while (h.len < 4 || memcmp(h.buf + h.len - 4, "\r\n\r\n", 4) != 0) {
+		if (read(fd, &c, 1) != 1) {
+			sb_free(&h);
+			return false;
+		}
+		sb_addc(&h, c);
+	}
+	const char *cl = strcasestr(h.buf, "\r\nContent-Length:");
+	size_t want = cl ? strtoull(cl + 17, NULL, 10) : 0;
+	sb_free(&h);
+	body->len = 0;
+	char b[65536];
+	while (body->len < want) {
+		size_t n = want - body->len < sizeof(b) ? want - body->len : sizeof(b);
+		ssize_t k = read(fd, b, n);
+		if (k <= 0)
+			return false;
+		sb_add(body, b, (size_t)k);
+	}
+	return true;
+}
+
+static void *
+drop_server_run(void *v)
+{
+	struct drop_server *d = v;
+	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+	struct strbuf body = {0};
+	int fd = accept(d->lfd, NULL, NULL);
+	if (fd >= 0 && read_request(fd, &body) && write(fd, ok, sizeof(ok) - 1) == sizeof(ok) - 1) {
+		d->answered++;
+		read_request(fd, &body);
+	}
+	if (fd >= 0)
+		close(fd);
+	fd = accept(d->lfd, NULL, NULL);
+	if (fd >= 0 && read_request(fd, &d->again) && write(fd, ok, sizeof(ok) - 1) == sizeof(ok) - 1)
+		d->answered++;
+	if (fd >= 0)
+		close(fd);
+	sb_free(&body);
+	return NULL;
+}
+
+struct made_text {
+	size_t n; /* bytes */
+	int made; /* times made */
+};
+
+static char *
+make_text(void *ctx, size_t *len)
+{
+	struct made_text *m = ctx;
+	char *t = xmalloc(m->n + 1);
+	for (size_t i = 0; i < m->n; i++)
+		t[i] = (char)('a' + i % 26);
+	t[m->n] = '\0';
+	m->made++;
+	*len = m->n;
+	return t;
+}
+
+/* libcurl finds the kept connection closed after it sent a made body:
+ * it seeks back to the start, the body is made again (it was given back
+ * at its last byte) and reaches the fresh connection whole. */
+static void
+test_made_body_sent_again_on_a_fresh_connection(void **state)
+{
+	(void)state;
+	struct drop_server d = {.lfd = socket(AF_INET, SOCK_STREAM, 0)};
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof(a);
+	assert_true(d.lfd >= 0);
+	assert_int_equal(bind(d.lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(d.lfd, 4), 0);
+	assert_int_equal(getsockname(d.lfd, (struct sockaddr *)&a, &al), 0);
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, drop_server_run, &d), 0);
+	char *url = xasprintf("http://127.0.0.1:%d/import", ntohs(a.sin_port));
+	struct http_opts o = {.connect_timeout_s = 5, .timeout_s = 30};
+	struct http *h = http_new(&o);
+	struct made_text small = {.n = 10}, big = {.n = 300000};
+	struct http_body mk_small = {make_text, &small}, mk_big = {make_text, &big};
+	struct http_reply r;
+	assert_int_equal(http_send_stream(h, "POST", url, NULL, NULL, 0, &mk_small, NULL, &r), ERR_OK);
+	assert_int_equal(r.status, 200);
+	http_reply_free(&r);
+	assert_int_equal(http_send_stream(h, "POST", url, NULL, NULL, 0, &mk_big, NULL, &r), ERR_OK);
+	assert_int_equal(r.status, 200);
+	http_reply_free(&r);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(d.answered, 2);
+	assert_int_equal(big.made, 2);
+	assert_int_equal(d.again.len, big.n);
+	char *want = make_text(&big, &big.n);
+	assert_memory_equal(d.again.buf, want, big.n);
+	free(want);
+	sb_free(&d.again);
+	http_free(h);
+	close(d.lfd);
+	free(url);
+}
+
 static char *
 two_items(void *ctx, size_t *len)
 {
@@ -1217,6 +1342,7 @@ main(void)
 		cmocka_unit_test(test_import_answer_shapes),
 		cmocka_unit_test(test_replace_keeps_what_a_batch_recorded),
 		cmocka_unit_test(test_state_search),
+		cmocka_unit_test(test_made_body_sent_again_on_a_fresh_connection),
 		cmocka_unit_test(test_utf8_after_ascii_runs),
 		cmocka_unit_test(test_json_str_as_jansson_writes_it),
 	};
