@@ -139,29 +139,24 @@ scan_top(struct scan *s, char c)
 	}
 }
 
-/* In another member's value (skipped) or in an element (kept). */
-static bool
-scan_nested(struct scan *s, char c)
+/* In another member's value (skipped) or in an element (kept): follows
+ * its bytes to its end or the chunk's, whichever comes first, and says
+ * how many it took; depth is 0 after the last. */
+static size_t
+nested_run(struct scan *s, const char *b, size_t n)
 {
-	if (s->mode == M_ITEM) {
-		if (s->item.len >= LIMIT_MDE_ITEM_BYTES)
-			return scan_fail(s, "an element is too long");
-		sb_addc(&s->item, c);
+	for (size_t i = 0; i < n; i++) {
+		char c = b[i];
+		if (s->in_str)
+			s->in_str = !string_ends(s, c);
+		else if (c == '"')
+			s->in_str = true;
+		else if (c == '{' || c == '[')
+			s->depth++;
+		else if ((c == '}' || c == ']') && --s->depth == 0)
+			return i + 1;
 	}
-	if (s->in_str) {
-		s->in_str = !string_ends(s, c);
-		return true;
-	}
-	if (c == '"')
-		s->in_str = true;
-	else if (c == '{' || c == '[')
-		s->depth++;
-	else if ((c == '}' || c == ']') && --s->depth == 0) {
-		bool item = s->mode == M_ITEM;
-		s->mode = item ? M_ARRAY : M_TOP;
-		return item ? item_done(s) : true;
-	}
-	return true;
+	return n;
 }
 
 static bool
@@ -191,7 +186,7 @@ scan_byte(struct scan *s, char c)
 			s->mode = M_TOP;
 		return true;
 	case M_SKIP:
-	case M_ITEM: return scan_nested(s, c);
+	case M_ITEM: break; /* scan_feed takes them a run at a time */
 	case M_ARRAY:
 		if (is_space((unsigned char)c) || c == ',')
 			return true;
@@ -210,13 +205,32 @@ scan_byte(struct scan *s, char c)
 	return scan_fail(s, "the scanner lost its place");
 }
 
-/* The bytes of a body as they come; false once the scan stopped. */
+/* The bytes of a body as they come; false once the scan stopped. A
+ * listing is mostly its elements: their bytes are taken a run at a time,
+ * the page around them a byte at a time. */
 static bool
 scan_feed(struct scan *s, const char *b, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		if (!scan_byte(s, b[i]))
-			return false;
+	for (size_t i = 0; i < n;) {
+		if (s->mode != M_SKIP && s->mode != M_ITEM) {
+			if (!scan_byte(s, b[i++]))
+				return false;
+			continue;
+		}
+		size_t k = nested_run(s, b + i, n - i);
+		bool item = s->mode == M_ITEM;
+		if (item) {
+			if (s->item.len + k > LIMIT_MDE_ITEM_BYTES)
+				return scan_fail(s, "an element is too long");
+			sb_add(&s->item, b + i, k);
+		}
+		i += k;
+		if (s->depth == 0) {
+			s->mode = item ? M_ARRAY : M_TOP;
+			if (item && !item_done(s))
+				return false;
+		}
+	}
 	return true;
 }
 

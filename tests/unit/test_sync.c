@@ -857,6 +857,68 @@ test_list_page_shapes(void **state)
 	config_free(c);
 }
 
+/* Each element's text, one per line, as the scan handed them over. */
+static bool
+scan_seen(void *ctx, json_t *ind, char *why, size_t whysz)
+{
+	(void)why, (void)whysz;
+	char *t = json_dumps(ind, JSON_COMPACT | JSON_SORT_KEYS);
+	sb_adds(ctx, t);
+	sb_addc(ctx, '\n');
+	free(t);
+	return true;
+}
+
+/* The scan takes an element's bytes a run at a time: however the body
+ * is cut into chunks (inside a string, after a backslash, between the
+ * brackets of a skipped member), it sees the same elements and the same
+ * failure as when the body comes whole. */
+static void
+test_value_scan_in_any_chunks(void **state)
+{
+	(void)state;
+	static const char *const bodies[] = {
+		" {\"@odata.context\":\"x}]\\\"[{\",\"value\":[{\"id\":7,\"v\":\"a}{\\\"\\\\\"},"
+		"{\"id\":\"8\",\"x\":{\"y\":[1,{\"z\":\"]\"}]}}],\"more\":{\"value\":[\"]}\"]},\"n\":null} \n",
+		"{\"skip\":[[\"\\\\\"],{\"a\":\"}\"}],\"value\":[ {\"a\":[{}]} , {\"b\":\"\\u007b\"}\t]}",
+		"{\"value\":[{\"id\":\"1\"},{\"id\":\"2\",\"id\":\"3\"}]}",
+		"{\"value\":[{\"id\":\"1\"}]}{",
+		"{\"value\":[{\"id\":\"1\"}",
+	};
+	for (size_t b = 0; b < NELEM(bodies); b++) {
+		size_t n = strlen(bodies[b]);
+		struct strbuf whole = {0}, cut = {0};
+		struct value_scan *v = value_scan_new(scan_seen, &whole, "things");
+		bool ok = value_scan_feed(v, bodies[b], n) && value_scan_finish(v);
+		char *why = xstrdup(ok ? "" : value_scan_why(v));
+		value_scan_free(v);
+		for (size_t chunk = 1; chunk < 12; chunk++) {
+			cut.len = 0;
+			v = value_scan_new(scan_seen, &cut, "things");
+			bool fed = true;
+			for (size_t at = 0; fed && at < n; at += chunk)
+				fed = value_scan_feed(v, bodies[b] + at, n - at < chunk ? n - at : chunk);
+			bool ok2 = fed && value_scan_finish(v);
+			if (ok2 != ok || strcmp(ok2 ? "" : value_scan_why(v), why) != 0 ||
+			    strcmp(cut.len ? cut.buf : "", whole.len ? whole.buf : "") != 0)
+				fail_msg("body %zu in chunks of %zu: %s / %s", b, chunk, ok2 ? "ok" : value_scan_why(v),
+					 ok ? "ok" : why);
+			value_scan_free(v);
+		}
+		if (b < 2)
+			assert_true(ok);
+		else
+			assert_false(ok);
+		if (b == 0)
+			assert_string_equal(whole.buf,
+					    "{\"id\":7,\"v\":\"a}{\\\"\\\\\"}\n"
+					    "{\"id\":\"8\",\"x\":{\"y\":[1,{\"z\":\"]\"}]}}\n");
+		free(why);
+		sb_free(&whole);
+		sb_free(&cut);
+	}
+}
+
 struct history_seen {
 	size_t n;
 	long long newest, oldest;
@@ -1337,6 +1399,7 @@ main(void)
 		cmocka_unit_test(test_mde_id_text_or_number),
 		cmocka_unit_test(test_list_paging_stops_on_404_repeat_and_past_the_cap),
 		cmocka_unit_test(test_list_page_shapes),
+		cmocka_unit_test(test_value_scan_in_any_chunks),
 		cmocka_unit_test(test_history_keeps_the_newest_per_value),
 		cmocka_unit_test(test_add_int_as_printf_writes_it),
 		cmocka_unit_test(test_import_answer_shapes),
