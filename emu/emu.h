@@ -416,6 +416,9 @@ void emu_text_drop(struct emu *e, char *t);
 void emu_text_pool_free(struct emu *e);
 /* Removes indicator i (why: deleted, expired), logged. */
 void emu_remove_at(struct emu *e, size_t i, const char *why);
+/* Removes the indicators at[0..n) of e->inds (an index named twice is
+ * removed once), logged in at's order. */
+void emu_remove_each(struct emu *e, const size_t *at, size_t n, const char *why);
 /* Puts indicator i into the key index; obj as for emu_log_change. It
  * also notes when i expires. */
 void emu_index_at(struct emu *e, size_t i, const json_t *obj);

@@ -464,7 +464,7 @@ ind_batch_delete(struct emu *e, const struct app *a, const struct request *q, st
 	if (!may_use_ti(e, a, true, r))
 		return;
 	json_t *in = parse_body(q, r), *ids, *el;
-	size_t i, at;
+	size_t i, *ats = NULL;
 	if (in == NULL)
 		return;
 	ids = json_object_get(in, "IndicatorIds");
@@ -485,8 +485,9 @@ ind_batch_delete(struct emu *e, const struct app *a, const struct request *q, st
 			goto out;
 		}
 	}
+	ats = xcalloc(json_array_size(ids), sizeof(*ats));
 	json_array_foreach(ids, i, el) {
-		struct indicator *x = find_id(e, json_string_value(el), &at);
+		struct indicator *x = find_id(e, json_string_value(el), &ats[i]);
 		if (x == NULL || !emu_visible(a, x)) {
 			reply_error(r, 404, "ResourceNotFound", "Indicator %s was not found", json_string_value(el));
 			goto out;
@@ -497,14 +498,12 @@ ind_batch_delete(struct emu *e, const struct app *a, const struct request *q, st
 			goto out;
 		}
 	}
-	json_array_foreach(ids, i, el) {
-		if (find_id(e, json_string_value(el), &at)) /* a repeated id is gone already */
-			emu_remove_at(e, at, "delete");
-	}
+	emu_remove_each(e, ats, json_array_size(ids), "delete");
 	r->status = 204;
 	r->raw_empty = true;
 	(void)emu_state_save(e, NULL, 0);
 out:
+	free(ats);
 	json_decref(in);
 }
 

@@ -623,6 +623,32 @@ def batch_delete_is_atomic_on_unknown_id(c):
 
 
 @test
+def batch_delete_many_and_expiry_keep_the_rest_in_order(c):
+    """Deletes and expiries among many go in one sweep of the store: what
+    is left stays listed in id order and can still be named by id."""
+    soon = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 30))
+    made = [c.api("POST", "/api/indicators", ind("45.1.3.%d" % i, **({"expirationTime": soon} if i in (3, 8) else {})))[1]
+            for i in range(1, 10)]
+    ids = [m["id"] for m in made]
+    before = len(c.control("/changes")["changes"])
+    st, b, _ = c.api("POST", "/api/indicators/BatchDelete", {"IndicatorIds": [ids[5], ids[1], ids[5], ids[6]]})
+    assert st == 204, b
+    assert [x["indicatorValue"] for x in value_of(c)] == ["45.1.3.%d" % i for i in (1, 3, 4, 5, 8, 9)]
+    c.control("/clock", {"advance_seconds": 60})
+    assert [x["id"] for x in value_of(c)] == [ids[i] for i in (0, 3, 4, 8)]
+    ch = c.control("/changes")["changes"][before:]
+    assert [(x["op"], x["value"]) for x in ch] == [("delete", "45.1.3.6"), ("delete", "45.1.3.2"),
+                                                   ("delete", "45.1.3.7"), ("expire", "45.1.3.8"),
+                                                   ("expire", "45.1.3.3")], ch
+    st, b, _ = c.api("POST", "/api/indicators/BatchDelete", {"IndicatorIds": [ids[8], ids[0]]})
+    assert st == 204, b
+    st, b, _ = c.api("DELETE", "/api/indicators/" + ids[4])
+    assert st == 204, b
+    c.expect_error(*c.api("POST", "/api/indicators/BatchDelete", {"IndicatorIds": [ids[3], ids[1]]})[:2], 404, "ResourceNotFound")
+    assert [x["indicatorValue"] for x in value_of(c)] == ["45.1.3.4"]
+
+
+@test
 def batch_delete_forbidden_touches_nothing(c):
     other = c.app("55555555-5555-5555-5555-555555555555", ["Ti.ReadWrite", "Ti.Read.All"])
     _, mine, _ = call(c.base, "POST", "/api/indicators", ind("45.1.2.3"), token=other)
