@@ -919,6 +919,35 @@ test_value_scan_in_any_chunks(void **state)
 	}
 }
 
+/* A store in a new directory of its own; scratch_close removes both. */
+struct scratch {
+	char dir[64];
+	struct store *st;
+};
+
+static struct store *
+scratch_open(struct scratch *x, const char *name)
+{
+	char why[300];
+	snprintf(x->dir, sizeof(x->dir), "/tmp/iocsync-%s-XXXXXX", name);
+	assert_non_null(mkdtemp(x->dir));
+	char *path = xasprintf("%s/state.db", x->dir);
+	x->st = store_open(path, "test", why, sizeof(why));
+	free(path);
+	if (x->st == NULL)
+		fail_msg("%s", why);
+	return x->st;
+}
+
+static void
+scratch_close(struct scratch *x)
+{
+	store_close(x->st);
+	char *cmd = xasprintf("rm -rf '%s'", x->dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+}
+
 struct history_seen {
 	size_t n;
 	long long newest, oldest;
@@ -949,11 +978,8 @@ static void
 test_history_keeps_the_newest_per_value(void **state)
 {
 	(void)state;
-	char dir[] = "/tmp/iocsync-history-XXXXXX", why[300];
-	assert_non_null(mkdtemp(dir));
-	char *path = xasprintf("%s/state.db", dir);
-	struct store *st = store_open(path, "test", why, sizeof(why));
-	assert_non_null(st);
+	struct scratch x;
+	struct store *st = scratch_open(&x, "history");
 	for (long long r = 0; r < 25; r++) { /* 25 runs of one renewal each */
 		struct store_change c = {.type = IOC_IP, .value = "45.0.0.1", .at = r, .op = "renew", .reason = "r"};
 		assert_int_equal(store_history_add(st, &c, 1), ERR_OK);
@@ -989,11 +1015,7 @@ test_history_keeps_the_newest_per_value(void **state)
 	assert_int_equal(h.newest, 1);
 	h = history_of(st, "45.0.0.5"); /* a hold after something else is a new hold */
 	assert_int_equal(h.n, 3);
-	store_close(st);
-	char *cmd = xasprintf("rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
-	free(cmd);
-	free(path);
+	scratch_close(&x);
 }
 
 /* The table as "value:last_seen:mde_id" lines, sorted by SQLite's order. */
@@ -1021,11 +1043,8 @@ static void
 test_replace_keeps_what_a_batch_recorded(void **state)
 {
 	(void)state;
-	char dir[] = "/tmp/iocsync-replace-XXXXXX", why[300];
-	assert_non_null(mkdtemp(dir));
-	char *path = xasprintf("%s/state.db", dir);
-	struct store *st = store_open(path, "test", why, sizeof(why));
-	assert_non_null(st);
+	struct scratch x;
+	struct store *st = scratch_open(&x, "replace");
 #define ROW(v, seen, id) \
 	{ \
 		.type = IOC_IP, .action = 1, .value = v, .mde_id = id, .first_seen = 1, .last_seen = seen \
@@ -1059,11 +1078,7 @@ test_replace_keeps_what_a_batch_recorded(void **state)
 	assert_string_equal(t, "45.0.0.1:9:1\n45.0.0.2:9:22\n45.0.0.5:9:5\n");
 	free(t);
 #undef ROW
-	store_close(st);
-	char *cmd = xasprintf("rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
-	free(cmd);
-	free(path);
+	scratch_close(&x);
 }
 
 /* The state is searched, not hashed: by (type, value), a value under
@@ -1074,11 +1089,9 @@ static void
 test_state_search(void **state)
 {
 	(void)state;
-	char dir[] = "/tmp/iocsync-state-XXXXXX", why[300];
-	assert_non_null(mkdtemp(dir));
-	char *path = xasprintf("%s/state.db", dir);
-	struct store *st = store_open(path, "test", why, sizeof(why));
-	assert_non_null(st);
+	struct scratch x;
+	struct store *st = scratch_open(&x, "state");
+	char why[300];
 	struct store_ind rows[] = {
 		{.type = IOC_IP, .action = 2, .value = "45.0.0.2", .mde_id = "8", .feeds = "b", .first_seen = 3},
 		{.type = IOC_IP, .action = 1, .value = "45.0.0.2", .mde_id = "7", .feeds = "a", .first_seen = 5},
@@ -1123,11 +1136,7 @@ test_state_search(void **state)
 		if (e != ERR_OK)
 			fail_msg("%s", why);
 	}
-	store_close(st);
-	char *cmd = xasprintf("rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
-	free(cmd);
-	free(path);
+	scratch_close(&x);
 }
 
 /* ---- a made body sent again on a fresh connection ---- */
