@@ -3,7 +3,8 @@
 # lintian without error), runtime Depends only, the conffile, the system
 # user and state directory made by postinst, then unpacked into a scratch
 # root where iocsync --version runs and systemd-analyze verify accepts the
-# units with the package's drop-ins.
+# units with the package's drop-ins; then installed for real, upgraded and
+# purged by dpkg in an overlay of this machine's root.
 set -u
 src=$1
 . "$(dirname "$0")/harness.sh"
@@ -66,5 +67,35 @@ if command -v systemd-analyze >/dev/null 2>&1; then
 	[ -s "$t/v" ] && { ko "systemd-analyze verify:"; cat "$t/v"; } || ok
 else
 	[ "${CI:-}" = true ] && ko "systemd-analyze is not installed and CI=true" || echo "SKIPPED: systemd-analyze verify"
+fi
+# Installed for real by dpkg, upgraded from an older version and purged,
+# in an overlay of this machine's root (deb_overlay.sh; nothing here is
+# written): the conffile kept when edited and replaced when not, the
+# state, the user and an enabled timer kept, purge removing them all.
+if [ "$(id -u)" != 0 ] || ! command -v unshare >/dev/null 2>&1; then
+	[ "${CI:-}" = true ] && ko "CI=true but not root or no unshare: dpkg -i, upgrade and purge not tried" ||
+		echo "SKIPPED: dpkg -i, upgrade and purge in an overlay of / (needs root and unshare)"
+else
+	older() { # older OUT [LINE]: the package as an older version, LINE added to its conffile
+		rm -rf "$t/raw" && dpkg-deb -R "$deb" "$t/raw" &&
+			sed -i "s/^Version: .*/Version: $version~older/" "$t/raw/DEBIAN/control" &&
+			{ [ -z "${2:-}" ] || echo "$2" >>"$t/raw/etc/iocsync/iocsync.conf"; } &&
+			dpkg-deb --root-owner-group -b "$t/raw" "$1" >/dev/null
+	}
+	older "$t/old.deb" && older "$t/oldconf.deb" "# the older default" && ok || ko "cannot make an older package"
+	mkdir -p "$t/ov"
+	unshare -m sh "$(dirname "$0")/deb_overlay.sh" "$deb" "$t/old.deb" "$t/oldconf.deb" "$version" "$t/ov" \
+		>"$t/ov.log" 2>&1
+	if grep -q '^SKIP' "$t/ov.log"; then
+		[ "${CI:-}" = true ] && ko "CI=true: $(grep '^SKIP' "$t/ov.log")" ||
+			echo "SKIPPED: dpkg -i, upgrade and purge: $(grep '^SKIP: ' "$t/ov.log" | cut -c7-)"
+	fi
+	while read -r line; do
+		case $line in
+		ok) ok ;;
+		FAIL:*) ko "${line#FAIL: }" ;;
+		*) echo "$line" ;;
+		esac
+	done <"$t/ov.log"
 fi
 finish
