@@ -142,7 +142,7 @@ struct config {
 	char *fw_graph_url;              /* default https://graph.microsoft.com */
 	char *fw_graph_resource;         /* the tokens' audience (default the same) */
 	char *fw_protocol;               /* udp (default) | both */
-	char *fw_assign_groups;          /* Entra group ids, comma-separated */
+	char *fw_assign_groups;          /* Entra group names or ids, a comma list (config_split_list) */
 	char *fw_policy_prefix;          /* the policies' names start with it */
 	long long fw_rule_max_addresses; /* remote addresses (or ranges) a rule (1000) */
 	bool fw_push;                    /* the daemon pushes after each sync */
@@ -185,6 +185,12 @@ struct config *config_load_string(const char *name, const char *text, struct str
 
 /* config_free(NULL) is a no-op. */
 void config_free(struct config *c);
+
+/* Splits a comma-separated list into *out (*n items, each trimmed);
+ * false when an item is empty. */
+bool config_split_list(const char *v, char ***out, size_t *n);
+/* Frees a list of n strings. */
+void config_free_list(char **l, size_t n);
 
 /* Writes the effective configuration as INI (secrets never appear: the
  * file holds only their paths). */

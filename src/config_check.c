@@ -84,11 +84,15 @@ validate(struct parse *p)
 		config_err_at(p, 0, "[sync]: reserve (%lld) leaves nothing of the cap (%lld)", c->reserve, c->cap);
 	if (strcmp(c->fw_protocol, "udp") != 0 && strcmp(c->fw_protocol, "both") != 0)
 		config_err_at(p, 0, "[firewall]: protocol \"%s\" is not udp or both", c->fw_protocol);
-	for (const char *g = c->fw_assign_groups; g && *g;) { /* names or ids, comma-separated */
-		size_t n = strcspn(g, ",");
-		if (n > 256)
-			config_err_at(p, 0, "[firewall]: assign_groups: a group name over 256 bytes");
-		g += n + (g[n] == ',');
+	char **groups; /* names or ids */
+	size_t ng = 0;
+	if (c->fw_assign_groups) { /* (an empty value is refused where it is read) */
+		if (!config_split_list(c->fw_assign_groups, &groups, &ng))
+			config_err_at(p, 0, "[firewall]: assign_groups: empty item in \"%s\"", c->fw_assign_groups);
+		for (size_t i = 0; i < ng; i++)
+			if (strlen(groups[i]) > 256)
+				config_err_at(p, 0, "[firewall]: assign_groups: a group name over 256 bytes");
+		config_free_list(groups, ng);
 	}
 	if (c->alert_webhook && c->alert_webhook_file)
 		config_err_at(p, 0, "[alert]: webhook and webhook_file exclude each other");

@@ -101,13 +101,6 @@ void config_err_at(struct parse *p, unsigned line, const char *fmt, ...) __attri
  * bad value. */
 void config_set_value(struct parse *p, const struct key *k, void *base, const char *v);
 
-/* Splits a comma-separated list into *out (*n items, each trimmed);
- * false when an item is empty. */
-bool config_split_list(const char *v, char ***out, size_t *n);
-
-/* Frees a list of n strings. */
-void config_free_list(char **l, size_t n);
-
 /* csv_delimiter's name for c (tab, semicolon, space), or NULL. */
 const char *config_delimiter_name(char c);
 

@@ -237,17 +237,15 @@ static enum err
 group_ids(struct mde *g, const struct config *c, json_t **ids, char *why, size_t whysz)
 {
 	*ids = json_array();
-	for (const char *s = c->fw_assign_groups; s && *s;) {
-		size_t n = strcspn(s, ",");
-		char name[300];
-		snprintf(name, sizeof(name), "%.*s", (int)(n < 299 ? n : 299), s);
-		s += n + (s[n] == ',');
-		char *t = name + strspn(name, " \t");
-		size_t tl = strlen(t);
-		while (tl && (t[tl - 1] == ' ' || t[tl - 1] == '\t'))
-			t[--tl] = '\0';
-		if (tl == 0)
-			continue;
+	char **names = NULL;
+	size_t n = 0;
+	if (c->fw_assign_groups && !config_split_list(c->fw_assign_groups, &names, &n)) {
+		set_why(why, whysz, "assign_groups: empty item in \"%s\"", c->fw_assign_groups);
+		return ERR_CONFIG; /* (the configuration's check says so first) */
+	}
+	enum err e = ERR_OK;
+	for (size_t i = 0; e == ERR_OK && i < n; i++) {
+		const char *t = names[i];
 		if (is_guid(t)) {
 			json_array_append_new(*ids, json_string(t));
 			continue;
@@ -257,21 +255,22 @@ group_ids(struct mde *g, const struct config *c, json_t **ids, char *why, size_t
 		free(esc);
 		long st;
 		json_t *out = NULL;
-		enum err e = mde_call(g, MDE_EP_GRAPH, "GET", path, NULL, &st, &out, why, whysz);
+		e = mde_call(g, MDE_EP_GRAPH, "GET", path, NULL, &st, &out, why, whysz);
 		free(path);
 		size_t found = json_array_size(json_object_get(out, "value"));
-		if (e == ERR_OK && found != 1)
+		if (e == ERR_OK && found != 1) {
 			set_why(why, whysz, "assign_groups: %s Entra group named \"%s\"%s",
 				found ? "more than one" : "no", t,
 				found ? ": give its id instead" : " (check the name, or give its id)");
-		if (e == ERR_OK && found == 1)
+			e = ERR_CONFIG;
+		}
+		if (e == ERR_OK)
 			json_array_append(*ids,
 					  json_object_get(json_array_get(json_object_get(out, "value"), 0), "id"));
 		json_decref(out);
-		if (e != ERR_OK || found != 1)
-			return e != ERR_OK ? e : ERR_CONFIG;
 	}
-	return ERR_OK;
+	config_free_list(names, n);
+	return e;
 }
 
 static enum err

@@ -153,6 +153,11 @@ test_errors(void **state)
 	strcpy(longline + 390, "\n");
 	expect_error(longline, "t.conf:2: line longer than");
 	expect_error("[feed \"x\"]\nurl = http://a/\ntitle = Blocked \xff by {feed}\n", "t.conf:3: not UTF-8 text");
+	/* [firewall] assign_groups: a comma list like every other list */
+	expect_error("[firewall]\nassign_groups = SOC, , Servers\n", "assign_groups: empty item in \"SOC, , Servers\"");
+	expect_error("[firewall]\nassign_groups = SOC,\n", "assign_groups: empty item");
+	expect_loads("[firewall]\nassign_groups = SOC Workstations , 6f1d2a3b-0000-4000-8000-000000000001\n");
+	expect_error("[firewall]\nassign_groups =\n", "t.conf:2: assign_groups: empty value");
 	struct strbuf e = {0};
 	struct config *c = load("[feed \"x\"]\nurl = http://a/\ntype = hash\naction = block-and-remediate\n", &e);
 	assert_non_null(c);
