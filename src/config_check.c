@@ -84,7 +84,7 @@ validate(struct parse *p)
 		config_err_at(p, 0, "[sync]: reserve (%lld) leaves nothing of the cap (%lld)", c->reserve, c->cap);
 	if (strcmp(c->fw_protocol, "udp") != 0 && strcmp(c->fw_protocol, "both") != 0)
 		config_err_at(p, 0, "[firewall]: protocol \"%s\" is not udp or both", c->fw_protocol);
-	char **groups; /* names or ids */
+	char **groups = NULL; /* names or ids */
 	size_t ng = 0;
 	if (c->fw_assign_groups) { /* (an empty value is refused where it is read) */
 		if (!config_split_list(c->fw_assign_groups, &groups, &ng))
