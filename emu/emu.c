@@ -347,8 +347,8 @@ emu_state_dump(struct emu *e)
 	for (size_t i = 0; i < e->ninds; i++)
 		json_array_append_new(
 			list, json_pack("{s:s, s:o}", "tenant", e->inds[i].tenant, "indicator", ind_obj(&e->inds[i])));
-	return json_pack("{s:I, s:I, s:o}", "next_id", (json_int_t)e->next_id, "clock_offset_ms",
-			 (json_int_t)e->clock_offset_ms, "indicators", list);
+	return json_pack("{s:I, s:I, s:o, s:O}", "next_id", (json_int_t)e->next_id, "clock_offset_ms",
+			 (json_int_t)e->clock_offset_ms, "indicators", list, "policies", e->policies);
 }
 
 bool
@@ -366,6 +366,18 @@ emu_state_save(struct emu *e, char *why, size_t whysz)
 	return rc == ERR_OK;
 }
 
+/* Is a policy with this id among the first n of list? */
+static bool
+policy_at(const json_t *list, size_t n, const char *id)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *x = json_string_value(json_object_get(json_array_get(list, i), "id"));
+		if (x && strcmp(x, id) == 0)
+			return true;
+	}
+	return false;
+}
+
 bool
 emu_state_apply(struct emu *e, json_t *j, char *why, size_t whysz)
 {
@@ -375,6 +387,24 @@ emu_state_apply(struct emu *e, json_t *j, char *why, size_t whysz)
 		snprintf(why, whysz, "\"indicators\" must be an array");
 		return false;
 	}
+	/* Intune's policies (graph.c) as the API keeps them, with _tenant:
+	 * checked before anything is loaded. */
+	json_t *pols = json_object_get(j, "policies");
+	if (pols && !json_is_array(pols)) {
+		snprintf(why, whysz, "\"policies\" must be an array");
+		return false;
+	}
+	json_array_foreach(pols, i, el) {
+		const char *id = json_string_value(json_object_get(el, "id"));
+		if (id == NULL || !json_is_string(json_object_get(el, "_tenant"))) {
+			snprintf(why, whysz, "policies[%zu]: a policy needs \"id\" and \"_tenant\"", i);
+			return false;
+		}
+		if (policy_at(e->policies, json_array_size(e->policies), id) || policy_at(pols, i, id)) {
+			snprintf(why, whysz, "policies[%zu]: policy id %.40s exists already", i, id);
+			return false;
+		}
+	}
 	json_array_foreach(list, i, el) {
 		char w[200];
 		if (!ind_load(e, el, w, sizeof(w))) {
@@ -382,6 +412,8 @@ emu_state_apply(struct emu *e, json_t *j, char *why, size_t whysz)
 			return false;
 		}
 	}
+	json_array_foreach(pols, i, el)
+		json_array_append_new(e->policies, json_deep_copy(el));
 	json_t *next = json_object_get(j, "next_id");
 	if (json_is_integer(next) && json_integer_value(next) > e->next_id)
 		e->next_id = json_integer_value(next);

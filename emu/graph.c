@@ -291,6 +291,8 @@ graph_handle(struct emu *e, const struct app *a, const struct request *q, const 
 		else
 			graph_error(e, r, 405, "BadRequest", "method not allowed");
 		json_decref(in);
+		if (r->status == 201)
+			(void)emu_state_save(e, NULL, 0);
 		return;
 	}
 	char id[64] = "", sub[32] = "";
@@ -325,6 +327,8 @@ graph_handle(struct emu *e, const struct app *a, const struct request *q, const 
 		graph_error(e, r, 405, "BadRequest", "method not allowed");
 	}
 	json_decref(in);
+	if (write && r->status >= 200 && r->status < 300)
+		(void)emu_state_save(e, NULL, 0);
 }
 
 /* GET /v1.0/groups?$filter=displayName eq 'NAME' (Group.Read.All): the

@@ -32,7 +32,7 @@ static const char usage[] =
 	"  --listen A:P     address and port (default 127.0.0.1:0; port 0 picks one;\n"
 	"                   [::1]:P for IPv6)\n"
 	"  --tls-cert F     serve HTTPS with this PEM certificate (and --tls-key)\n"
-	"  --state F        keep indicators in F across restarts\n"
+	"  --state F        keep indicators and Intune policies in F across restarts\n"
 	"  --no-rate-limits answer without MDE's per-minute and per-hour limits\n"
 	"  --reading N=C    where MDE's documents are silent, behave as reading N's\n"
 	"                   choice C (repeatable; after --config's [readings])\n"

@@ -1219,6 +1219,46 @@ def state_survives_restart(c):
 
 
 @test
+def state_keeps_intune_policies_across_restarts(c):
+    target = {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": "8f0a6b1c-0000-4000-8000-000000000001"}
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "state.json")
+        e1 = Emulator("--state", path)
+        try:
+            c1 = Ctx(e1)
+            tok = graph_token(c1)
+            st, p, _ = call(e1.base, "POST", POLICIES, fw_policy("iocsync UDP block 1", 3), token=tok)
+            assert st == 201, p
+            st, b, _ = call(e1.base, "POST", POLICIES + "/" + p["id"] + "/assign", {"assignments": [{"target": target}]},
+                            token=tok)
+            assert st == 200, b
+            st, gone, _ = call(e1.base, "POST", POLICIES, fw_policy("iocsync UDP block 2", 1), token=tok)
+            assert call(e1.base, "DELETE", POLICIES + "/" + gone["id"], token=tok)[0] == 204
+        finally:
+            e1.stop()
+        e2 = Emulator("--state", path)
+        try:
+            c2 = Ctx(e2)
+            tok = graph_token(c2)  # (apps made by a control call are not kept)
+            st, l, _ = call(e2.base, "GET", POLICIES, token=tok)
+            assert st == 200 and [x["id"] for x in l["value"]] == [p["id"]], l
+            assert l["value"][0]["isAssigned"] is True and l["value"][0]["name"] == "iocsync UDP block 1", l
+            st, got, _ = call(e2.base, "GET", POLICIES + "/" + p["id"] + "?$expand=settings", token=tok)
+            assert len(got["settings"][0]["settingInstance"]["groupSettingCollectionValue"]) == 3, got
+            st, a, _ = call(e2.base, "GET", POLICIES + "/" + p["id"] + "/assignments", token=tok)
+            assert [x["target"]["groupId"] for x in a["value"]] == [target["groupId"]], a
+            dump = c2.control("/state")
+            for bad, why in (({"indicators": [], "policies": {}}, "must be an array"),
+                             ({"indicators": [], "policies": [{"id": "x"}]}, "needs \"id\" and \"_tenant\""),
+                             ({"indicators": [], "policies": dump["policies"]}, "exists already")):
+                st, b, _ = call(e2.base, "POST", "/_emulator/state", bad)
+                assert st == 400 and why in b["error"]["message"], (st, b)
+            assert len(c2.control("/state")["policies"]) == 1
+        finally:
+            e2.stop()
+
+
+@test
 def config_file_defines_apps_machines_limits(c):
     here = os.path.dirname(os.path.abspath(__file__))
     e = Emulator("--config", os.path.join(here, "../../packaging/mde-emulator.conf.example"))
