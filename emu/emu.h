@@ -124,6 +124,7 @@ enum reading {
 	R_PAST_EXPIRY,     /* reject | accept */
 	R_LEGACY_ACTIONS,  /* accept | reject */
 	R_GOV_AUDIENCE,    /* api-host | onmicrosoft-us */
+	R_TEMPLATE_REFS,   /* optional | required (Graph: a policy from a template) */
 	R__COUNT
 };
 #define READING_CHOICES_MAX 2

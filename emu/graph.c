@@ -9,6 +9,13 @@
  *   DELETE /beta/deviceManagement/configurationPolicies/{id}   (204)
  *   GET    .../{id}/settings, .../{id}/assignments
  *   POST   .../{id}/assign                                     replace assignments (200)
+ *   GET    /beta/deviceManagement/configurationPolicyTemplates/{id}/settingTemplates
+ *          the firewall rules template's setting templates (its ids are
+ *          the emulator's: the service's are not in the pages read)
+ *
+ * A firewall rules policy's group setting may carry the template's
+ * settingInstanceTemplateReference (a wrong id is a 400); under the
+ * reading template-references=required it must.
  *
  * Tokens for https://graph.microsoft.com only; reads need
  * DeviceManagementConfiguration.Read.All or .ReadWrite.All, writes
@@ -30,6 +37,10 @@
 #define FIREWALL_RULES_MAX 150
 #define RULE_GROUP "vendor_msft_firewall_mdmstore_firewallrules_{firewallrulename}"
 #define BASE "/beta/deviceManagement/configurationPolicies"
+#define TEMPLATES "/beta/deviceManagement/configurationPolicyTemplates"
+/* The emulator's own id for the template's rules setting: a client reads
+ * it from settingTemplates, never knows it beforehand. */
+#define RULE_GROUP_TEMPLATE "0e3c1a5e-0000-4000-8000-00000000f1e1"
 
 static void
 emu_guid(char out[37])
@@ -87,7 +98,7 @@ shown(const json_t *p, bool settings)
 /* The rule count of a firewall rules policy's settings; -1 with why when
  * they are not that template's shape (docs/graph-firewall.md section 3). */
 static int
-count_rules(const json_t *settings, char *why, size_t whysz)
+count_rules(const json_t *settings, bool refs_required, char *why, size_t whysz)
 {
 	size_t i, rules = 0;
 	json_t *s;
@@ -100,6 +111,19 @@ count_rules(const json_t *settings, char *why, size_t whysz)
 		const char *def = json_string_value(json_object_get(inst, "settingDefinitionId"));
 		if (def == NULL || strcmp(def, RULE_GROUP) != 0) {
 			snprintf(why, whysz, "setting %zu: settingDefinitionId must be %s", i, RULE_GROUP);
+			return -1;
+		}
+		const json_t *ref = json_object_get(inst, "settingInstanceTemplateReference");
+		const char *tid = json_string_value(json_object_get(ref, "settingInstanceTemplateId"));
+		if (ref && !json_is_null(ref) && (tid == NULL || strcmp(tid, RULE_GROUP_TEMPLATE) != 0)) {
+			snprintf(why, whysz, "setting %zu: settingInstanceTemplateReference is not the template's", i);
+			return -1;
+		}
+		if (refs_required && tid == NULL) {
+			snprintf(why, whysz,
+				 "setting %zu: a policy from a template needs the settingInstanceTemplateReference of "
+				 "each of its settings",
+				 i);
 			return -1;
 		}
 		const json_t *v = json_object_get(inst, "groupSettingCollectionValue");
@@ -187,7 +211,8 @@ create(struct emu *e, const struct app *a, const json_t *in, struct reply *r)
 		return;
 	}
 	if (tmpl && strcmp(tmpl, FIREWALL_TEMPLATE) == 0) {
-		if ((rules = count_rules(json_object_get(in, "settings"), why, sizeof(why))) < 0) {
+		if ((rules = count_rules(json_object_get(in, "settings"), reading_alt(e, R_TEMPLATE_REFS), why,
+					 sizeof(why))) < 0) {
 			graph_error(e, r, 400, "BadRequest", why);
 			return;
 		}
@@ -360,12 +385,37 @@ groups(struct emu *e, const struct app *a, const struct request *q, struct reply
 	r->body = json_pack("{s:o}", "value", value);
 }
 
+/* GET TEMPLATES/{id}/settingTemplates: the firewall rules template's one
+ * setting, the rules group, with the emulator's instance template id. */
+static void
+setting_templates(struct emu *e, const struct app *a, const struct request *q, const char *path, struct reply *r)
+{
+	if (!allowed(e, a, false, r))
+		return;
+	if (strcmp(q->method, "GET") != 0) {
+		graph_error(e, r, 405, "BadRequest", "method not allowed");
+		return;
+	}
+	if (strcmp(path, TEMPLATES "/" FIREWALL_TEMPLATE "/settingTemplates") != 0) {
+		graph_error(e, r, 404, "ResourceNotFound", "Resource not found");
+		return;
+	}
+	r->status = 200;
+	r->body = json_pack("{s:[{s:s, s:s, s:{s:s, s:s, s:s, s:b, s:[]}}]}", "value", "@odata.type",
+			    "#microsoft.graph.deviceManagementConfigurationSettingTemplate", "id", "0",
+			    "settingInstanceTemplate", "@odata.type",
+			    "#microsoft.graph.deviceManagementConfigurationGroupSettingCollectionInstanceTemplate",
+			    "settingInstanceTemplateId", RULE_GROUP_TEMPLATE, "settingDefinitionId", RULE_GROUP,
+			    "isRequired", 0, "groupSettingCollectionValueTemplate");
+}
+
 bool
 graph_route(struct emu *e, const struct request *q, const char *path, struct reply *r)
 {
-	size_t n = strlen(BASE);
+	size_t n = strlen(BASE), tn = strlen(TEMPLATES);
 	bool is_groups = strcmp(path, "/v1.0/groups") == 0;
-	if (!is_groups && (strncmp(path, BASE, n) != 0 || (path[n] != '\0' && path[n] != '/')))
+	bool is_templates = strncmp(path, TEMPLATES, tn) == 0 && path[tn] == '/';
+	if (!is_groups && !is_templates && (strncmp(path, BASE, n) != 0 || (path[n] != '\0' && path[n] != '/')))
 		return false;
 	struct app a;
 	if (!auth_bearer(e, q, &a, r)) {
@@ -378,6 +428,8 @@ graph_route(struct emu *e, const struct request *q, const char *path, struct rep
 			    "Access token validation failure. Invalid audience.");
 	} else if (is_groups) {
 		groups(e, &a, q, r);
+	} else if (is_templates) {
+		setting_templates(e, &a, q, path, r);
 	} else {
 		graph_handle(e, &a, q, path, r);
 	}

@@ -53,6 +53,11 @@ static const struct {
 			    {"api-host", "onmicrosoft-us"},
 			    "DD gov.md names hosts, no audience; GCC scripts use the API host, demisto uses "
 			    "https://securitycenter.onmicrosoft.us"},
+	[R_TEMPLATE_REFS] = {"template-references",
+			     {"optional", "required"},
+			     "Graph's setting instance shows settingInstanceTemplateReference, not whether a policy "
+			     "made from a template must carry it; field reports (iocsync docs/graph-firewall.md [F]) "
+			     "say it must"},
 };
 _Static_assert(NELEM(table) == R__COUNT, "a table row per reading");
 
@@ -146,12 +151,12 @@ readings_json(const struct emu *e)
 void
 readings_print(const struct emu *e, FILE *fp)
 {
-	fprintf(fp, "%-16s %-18s %-36s %s\n", "READING", "CURRENT", "CHOICES (default first)", "EVIDENCE");
+	fprintf(fp, "%-19s %-18s %-36s %s\n", "READING", "CURRENT", "CHOICES (default first)", "EVIDENCE");
 	for (int r = 0; r < R__COUNT; r++) {
 		struct strbuf sb = {0};
 		for (int k = 0; table[r].choices[k]; k++)
 			sb_addf(&sb, "%s%s", k ? ", " : "", table[r].choices[k]);
-		fprintf(fp, "%-16s %-18s %-36s %s\n", table[r].name, table[r].choices[e->reading[r]], sb.buf,
+		fprintf(fp, "%-19s %-18s %-36s %s\n", table[r].name, table[r].choices[e->reading[r]], sb.buf,
 			table[r].evidence);
 		sb_free(&sb);
 	}

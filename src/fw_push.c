@@ -16,6 +16,7 @@
 #define G "vendor_msft_firewall_mdmstore_firewallrules_{firewallrulename}"
 #define FW_RULES_PER_POLICY 150
 #define POLICIES "/beta/deviceManagement/configurationPolicies"
+#define TEMPLATES "/beta/deviceManagement/configurationPolicyTemplates"
 #define OWNER "managed by iocsync: "
 
 /* An address as a sortable key: family, then 16 bytes big-endian. */
@@ -203,12 +204,12 @@ ours(const struct config *c, const json_t *p)
 		strncmp(desc + ol, c->application, al) == 0 && desc[ol + al] == ' ';
 }
 
-/* Every policy Graph lists, following @odata.nextLink. */
+/* Everything Graph lists at path, following @odata.nextLink. */
 static enum err
-list_all(struct mde *g, json_t **all, char *why, size_t whysz)
+list_all(struct mde *g, const char *first, json_t **all, char *why, size_t whysz)
 {
 	*all = json_array();
-	char *path = xstrdup(POLICIES);
+	char *path = xstrdup(first);
 	const char *base = mde_api_base(g);
 	enum err e = ERR_OK;
 	for (int page = 0; path && page < 1000; page++) {
@@ -228,6 +229,108 @@ list_all(struct mde *g, json_t **all, char *why, size_t whysz)
 	}
 	free(path);
 	return e;
+}
+
+/*
+ * The template's references (docs/graph-firewall.md section 3): a policy
+ * made from a template carries, on each setting the template defines,
+ * that setting's settingInstanceTemplateReference, and on its values the
+ * settingValueTemplateReference; field reports say Graph requires them.
+ * Their ids are the tenant's template's, read from it (settingTemplates),
+ * never written here. refs gets {definition id: {"instance": id,
+ * "value": id}} from every instance template at any depth; a value
+ * template belongs to the nearest instance template above it.
+ */
+static void
+collect_refs(const json_t *x, const char *def, json_t *refs)
+{
+	size_t i;
+	const char *k;
+	json_t *v;
+	if (json_is_array(x)) {
+		json_array_foreach(x, i, v)
+			collect_refs(v, def, refs);
+		return;
+	}
+	if (!json_is_object(x))
+		return;
+	const char *d = json_string_value(json_object_get(x, "settingDefinitionId"));
+	const char *it = json_string_value(json_object_get(x, "settingInstanceTemplateId"));
+	const char *vt = json_string_value(json_object_get(x, "settingValueTemplateId"));
+	if (d && it) {
+		def = d;
+		json_object_set_new(refs, d, json_pack("{s:s}", "instance", it));
+	}
+	json_t *r = def ? json_object_get(refs, def) : NULL;
+	if (vt && r && !json_object_get(r, "value"))
+		json_object_set_new(r, "value", json_string(vt));
+	json_object_foreach((json_t *)x, k, v)
+		collect_refs(v, def, refs);
+}
+
+/* The references of the firewall rules template, or NULL (said) when it
+ * cannot be read: the policies then go without them. */
+static json_t *
+template_refs(struct mde *g)
+{
+	char why[512];
+	json_t *all = NULL;
+	if (list_all(g, TEMPLATES "/" FW_TEMPLATE "/settingTemplates", &all, why, sizeof(why)) != ERR_OK) {
+		log_warn("firewall: cannot read template %s (%s): the policies go without its references", FW_TEMPLATE,
+			 why);
+		json_decref(all);
+		return NULL;
+	}
+	json_t *refs = json_object();
+	collect_refs(all, NULL, refs);
+	json_decref(all);
+	if (json_object_size(refs) == 0)
+		log_warn("firewall: template %s defines no setting: the policies go without its references",
+			 FW_TEMPLATE);
+	return refs;
+}
+
+/* A value's reference to its template, unless it has one. */
+static void
+value_ref(json_t *value, const char *id)
+{
+	if (json_is_object(value) && !json_object_get(value, "settingValueTemplateReference"))
+		json_object_set_new(value, "settingValueTemplateReference",
+				    json_pack("{s:s, s:b}", "settingValueTemplateId", id, "useTemplateDefault", 0));
+}
+
+/* Puts the template's references on every setting instance of x (a
+ * policy's settings) whose definition the template has. */
+static void
+attach_refs(json_t *x, const json_t *refs)
+{
+	size_t i;
+	const char *k;
+	json_t *v;
+	if (json_is_array(x)) {
+		json_array_foreach(x, i, v)
+			attach_refs(v, refs);
+		return;
+	}
+	if (!json_is_object(x))
+		return;
+	json_object_foreach(x, k, v)
+		attach_refs(v, refs);
+	const char *d = json_string_value(json_object_get(x, "settingDefinitionId"));
+	const json_t *r = d ? json_object_get(refs, d) : NULL;
+	if (r == NULL || json_object_get(x, "settingInstanceTemplateReference"))
+		return;
+	json_object_set_new(x, "settingInstanceTemplateReference",
+			    json_pack("{s:O}", "settingInstanceTemplateId", json_object_get(r, "instance")));
+	const char *vt = json_string_value(json_object_get(r, "value"));
+	if (vt == NULL)
+		return;
+	value_ref(json_object_get(x, "simpleSettingValue"), vt);
+	value_ref(json_object_get(x, "choiceSettingValue"), vt);
+	json_array_foreach(json_object_get(x, "groupSettingCollectionValue"), i, v)
+		value_ref(v, vt);
+	json_array_foreach(json_object_get(x, "simpleSettingCollectionValue"), i, v)
+		value_ref(v, vt);
 }
 
 /* [firewall] assign_groups as Entra group ids: an id as given, a name
@@ -301,7 +404,7 @@ fw_push_status(const struct config *c, json_t **roles, size_t *n_ours, size_t *a
 	struct mde *g = mde_new_graph(c, c->fw_graph_url, c->fw_graph_resource, why, whysz);
 	const json_t *r = g ? mde_roles(g, why, whysz) : NULL;
 	json_t *have = NULL, *p;
-	enum err e = r ? list_all(g, &have, why, whysz) : ERR_CONFIG;
+	enum err e = r ? list_all(g, POLICIES, &have, why, whysz) : ERR_CONFIG;
 	if (r)
 		*roles = json_incref((json_t *)r);
 	size_t i;
@@ -333,8 +436,10 @@ fw_push(const struct config *c, const char *const *addrs, size_t n, bool dry_run
 	json_t *gids = NULL;
 	enum err e = g ? group_ids(g, c, &gids, why, whysz) : ERR_CONFIG;
 	if (e == ERR_OK)
-		e = list_all(g, &have, why, whysz);
+		e = list_all(g, POLICIES, &have, why, whysz);
 	json_t *keep = json_object(); /* ids of ours that stay */
+	json_t *refs = NULL;          /* the template's references */
+	bool refs_read = false;
 	json_array_foreach(want, i, p) {
 		if (e != ERR_OK)
 			break;
@@ -359,6 +464,12 @@ fw_push(const struct config *c, const char *const *addrs, size_t n, bool dry_run
 		res->created++;
 		if (dry_run)
 			continue;
+		if (refs == NULL && !refs_read) { /* once, when a policy is to be made */
+			refs = template_refs(g);
+			refs_read = true;
+		}
+		if (refs) /* (after the digest: a template's new ids replace no policy) */
+			attach_refs(json_object_get(p, "settings"), refs);
 		long st;
 		json_t *made = NULL;
 		if ((e = mde_call(g, MDE_EP_GRAPH, "POST", POLICIES, p, &st, &made, why, whysz)) == ERR_OK) {
@@ -386,6 +497,7 @@ fw_push(const struct config *c, const char *const *addrs, size_t n, bool dry_run
 		e = mde_call(g, MDE_EP_GRAPH, "DELETE", path, NULL, &st, NULL, why, whysz);
 	}
 	json_decref(keep);
+	json_decref(refs);
 	json_decref(gids);
 	json_decref(have);
 	json_decref(want);

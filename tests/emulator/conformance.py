@@ -744,7 +744,8 @@ def value_of(c, **filters):
 def readings_listed_set_and_refused_by_name(c):
     r = c.control("/readings")
     names = ["upsert-key", "empty-list", "import-errors", "created-by", "normalize", "omitted-fields",
-             "group-names", "list-permission", "text-limits", "past-expiry", "legacy-actions", "gov-audience"]
+             "group-names", "list-permission", "text-limits", "past-expiry", "legacy-actions", "gov-audience",
+             "template-references"]
     assert sorted(r) == sorted(names), sorted(r)
     for n in names:
         x = r[n]
@@ -766,7 +767,7 @@ def readings_from_the_command_line_and_the_config_file(c):
     p = subprocess.run([EMU, "--list-readings", "--reading", "normalize=canonical"], capture_output=True, text=True,
                        timeout=10)
     lines = p.stdout.splitlines()
-    assert p.returncode == 0 and len(lines) == 13 and lines[0].startswith("READING"), p.stdout
+    assert p.returncode == 0 and len(lines) == 14 and lines[0].startswith("READING"), p.stdout
     assert any(l.split()[:2] == ["normalize", "canonical"] for l in lines), p.stdout
     for bad in ("normalize", "normalise=canonical", "normalize=maybe"):
         p = subprocess.run([EMU, "--reading", bad], capture_output=True, text=True, timeout=10)
@@ -1488,6 +1489,38 @@ def graph_firewall_rules_at_most_150_a_policy_and_the_template_shape(c):
     graph_error(st, b, 400, "BadRequest")
     st, b, _ = call(c.base, "POST", POLICIES, {"name": "no platforms"}, token=tok)
     graph_error(st, b, 400, "BadRequest")
+
+
+@test
+def graph_template_references_read_checked_and_required_by_reading(c):
+    tok = graph_token(c)
+    g = lambda m, path, body=None: call(c.base, m, path, body, token=tok)
+    st, t, _ = g("GET", "/beta/deviceManagement/configurationPolicyTemplates/" + FW_TEMPLATE + "/settingTemplates")
+    assert st == 200, t
+    inst = t["value"][0]["settingInstanceTemplate"]
+    assert inst["settingDefinitionId"] == RULE_GROUP and inst["settingInstanceTemplateId"], inst
+    ref = {"settingInstanceTemplateId": inst["settingInstanceTemplateId"]}
+    graph_error(*g("GET", "/beta/deviceManagement/configurationPolicyTemplates/nope_1/settingTemplates")[:2],
+                404, "ResourceNotFound")
+    with_ref = fw_policy("with", 1)
+    with_ref["settings"][0]["settingInstance"]["settingInstanceTemplateReference"] = ref
+    wrong = fw_policy("wrong", 1)
+    wrong["settings"][0]["settingInstance"]["settingInstanceTemplateReference"] = {"settingInstanceTemplateId": "x"}
+    for choice in ("optional", "required"):
+        c.control("/readings", {"template-references": choice})
+        assert g("POST", POLICIES, with_ref)[0] == 201
+        graph_error(*g("POST", POLICIES, wrong)[:2], 400, "BadRequest")
+        st, b, _ = g("POST", POLICIES, fw_policy("without", 1))
+        if choice == "optional":
+            assert st == 201, b
+        else:
+            graph_error(st, b, 400, "BadRequest")
+            assert "settingInstanceTemplateReference" in b["error"]["message"], b
+    # Without the permission, the template is not read either.
+    other = graph_token(c, roles=(), cid="78787878-7878-7878-7878-787878787878")
+    st, b, _ = call(c.base, "GET", "/beta/deviceManagement/configurationPolicyTemplates/" + FW_TEMPLATE +
+                    "/settingTemplates", token=other)
+    graph_error(st, b, 403, "Forbidden")
 
 
 @test

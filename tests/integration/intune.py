@@ -102,6 +102,45 @@ def push_400_scattered_ips_then_follow_the_feed(c):
     assert len(ours2) == 2 and "Helpdesk rules" in pol2, sorted(pol2)
 
 
+TEMPLATES = "/beta/deviceManagement/configurationPolicyTemplates/19c8aa67-f286-4861-9aa0-f23541d31680_1/settingTemplates"
+
+
+@test
+def policies_carry_the_templates_references_under_either_reading(c):
+    """Whether Graph requires a template's references on a policy made from
+    it is not in its pages (the emulator's reading template-references):
+    the push reads them from the tenant's template and sends them, so it
+    works whichever way Graph is, and reads the template once a push."""
+    setup(c)
+    st, t = graph(c, "GET", TEMPLATES)
+    assert st == 200, t
+    want = {"settingInstanceTemplateId": t["value"][0]["settingInstanceTemplate"]["settingInstanceTemplateId"]}
+    for i, choice in enumerate(("required", "optional")):
+        c.emu.control("/readings", {"template-references": choice})
+        c.feed("bad", scattered(4 + 2 * i))  # another set each time: a new policy
+        before = c.emu.calls()
+        p = c.run("firewall", "push")
+        assert "created 1, kept 0" in p.stdout, (choice, p.stdout)
+        assert "without its references" not in p.stderr, p.stderr
+        st, b = graph(c, "GET", POLICIES)
+        assert len(b["value"]) == 1, b
+        st, full = graph(c, "GET", POLICIES + "/" + b["value"][0]["id"] + "?$expand=settings")
+        inst = full["settings"][0]["settingInstance"]
+        assert inst["settingInstanceTemplateReference"] == want, (choice, inst.get("settingInstanceTemplateReference"))
+    # Without them, a tenant that requires them refuses the policy: Graph's
+    # answer is shown as it came, and nothing of iocsync's changed.
+    c.emu.control("/readings", {"template-references": "required"})
+    body = {"name": "by hand", "description": "d", "platforms": "windows10", "technologies": "mdm",
+            "templateReference": {"templateId": "19c8aa67-f286-4861-9aa0-f23541d31680_1"},
+            "settings": [{"settingInstance": {
+                "@odata.type": "#microsoft.graph.deviceManagementConfigurationGroupSettingCollectionInstance",
+                "settingDefinitionId": "vendor_msft_firewall_mdmstore_firewallrules_{firewallrulename}",
+                "groupSettingCollectionValue": []}}]}
+    st, b = graph(c, "POST", POLICIES, body)
+    assert st == 400 and "settingInstanceTemplateReference" in b["error"]["message"], (st, b)
+    c.emu.control("/readings", {"template-references": "optional"})
+
+
 @test
 def sync_pushes_too_with_push_yes(c):
     setup(c)

@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "desired.h"
+#include "fw_push.h"
 #include "http.h"
 #include "iocsync_limits.h"
 #include "mde.h"
@@ -1139,6 +1140,128 @@ test_state_search(void **state)
 	scratch_close(&x);
 }
 
+/* ---- the firewall push and its template's references ---- */
+
+/* Graph behind the stub: no policy yet, the template's settings as
+ * given (NULL: a 404), and a created policy's body kept. */
+struct graph_stub {
+	const char *templates;
+	char *created;
+	int template_reads;
+};
+
+static enum err
+graph_stub(void *ctx, const struct http_req *q, long long max_body, struct http_reply *r)
+{
+	struct graph_stub *g = ctx;
+	(void)max_body;
+	const char *body = "{\"value\":[]}";
+	r->status = 200;
+	if (strstr(q->url, "/oauth2/")) {
+		body = "{\"token_type\":\"Bearer\",\"expires_in\":3599,\"access_token\":\"a.e30.c\"}";
+	} else if (strstr(q->url, "/settingTemplates")) {
+		g->template_reads++;
+		if (g->templates)
+			body = g->templates;
+		else {
+			r->status = 404;
+			body = "{\"error\":{\"code\":\"NotFound\",\"message\":\"no such template\"}}";
+		}
+	} else if (strcmp(q->method, "POST") == 0) {
+		free(g->created);
+		g->created = xstrndup(q->body, q->len);
+		r->status = 201;
+		body = "{\"id\":\"p1\"}";
+	}
+	r->body = xstrdup(body);
+	r->len = strlen(body);
+	return ERR_OK;
+}
+
+/* The settingInstance of the created policy's first setting. */
+static json_t *
+created_instance(const struct graph_stub *g)
+{
+	json_t *p = json_loads(g->created, 0, NULL);
+	assert_non_null(p);
+	json_t *inst =
+		json_incref(json_object_get(json_array_get(json_object_get(p, "settings"), 0), "settingInstance"));
+	json_decref(p);
+	assert_non_null(inst);
+	return inst;
+}
+
+/* The push reads the tenant's template and puts its references on the
+ * settings it defines, at any depth (an instance's, and its values'),
+ * and on nothing else; a template it cannot read is said, and the
+ * policy goes without references. */
+static void
+test_push_carries_the_templates_references(void **state)
+{
+	(void)state;
+	struct config *c = list_config("[firewall]\ngraph_url = https://graph.invalid\n");
+	const char *addrs[] = {"45.1.2.3", "45.1.2.9"};
+	struct fw_push_result res;
+	char why[300];
+	struct graph_stub g = {
+		.templates =
+			"{\"value\":[{\"id\":\"0\",\"settingInstanceTemplate\":{"
+			"\"settingInstanceTemplateId\":\"T-GROUP\",\"settingDefinitionId\":"
+			"\"vendor_msft_firewall_mdmstore_firewallrules_{firewallrulename}\","
+			"\"groupSettingCollectionValueTemplate\":[{\"settingValueTemplateId\":\"V-GROUP\","
+			"\"children\":[{\"settingInstanceTemplateId\":\"T-PROTO\",\"settingDefinitionId\":"
+			"\"vendor_msft_firewall_mdmstore_firewallrules_{firewallrulename}_protocol\","
+			"\"simpleSettingValueTemplate\":{\"settingValueTemplateId\":\"V-PROTO\"}}]}]}}]}"};
+	http_set_stub(graph_stub, &g);
+	assert_int_equal(fw_push(c, addrs, 2, false, NULL, &res, why, sizeof(why)), ERR_OK);
+	assert_int_equal(res.created, 1);
+	assert_int_equal(g.template_reads, 1);
+	json_t *inst = created_instance(&g);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(inst, "settingInstanceTemplateReference"),
+							      "settingInstanceTemplateId")),
+			    "T-GROUP");
+	json_t *rule = json_array_get(json_object_get(inst, "groupSettingCollectionValue"), 0);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(rule, "settingValueTemplateReference"),
+							      "settingValueTemplateId")),
+			    "V-GROUP");
+	size_t i, with = 0;
+	json_t *ch;
+	json_array_foreach(json_object_get(rule, "children"), i, ch) {
+		const char *d = json_string_value(json_object_get(ch, "settingDefinitionId"));
+		json_t *ref = json_object_get(ch, "settingInstanceTemplateReference");
+		if (strstr(d, "}_protocol")) {
+			assert_string_equal(json_string_value(json_object_get(ref, "settingInstanceTemplateId")),
+					    "T-PROTO");
+			json_t *vref = json_object_get(json_object_get(ch, "simpleSettingValue"),
+						       "settingValueTemplateReference");
+			assert_string_equal(json_string_value(json_object_get(vref, "settingValueTemplateId")),
+					    "V-PROTO");
+			assert_true(json_is_false(json_object_get(vref, "useTemplateDefault")));
+			with++;
+		} else {
+			assert_null(ref); /* the template does not define it */
+		}
+	}
+	assert_int_equal(with, 1);
+	json_decref(inst);
+	/* No template to read: the policy goes as it is, and that is said. */
+	free(g.created);
+	g = (struct graph_stub){0};
+	const char *other[] = {"45.1.2.5"};
+	assert_int_equal(fw_push(c, other, 1, false, NULL, &res, why, sizeof(why)), ERR_OK);
+	assert_int_equal(res.created, 1);
+	assert_int_equal(g.template_reads, 1);
+	assert_null(strstr(g.created, "TemplateReference"));
+	free(g.created);
+	/* A dry run reads nothing it does not need. */
+	g = (struct graph_stub){0};
+	assert_int_equal(fw_push(c, addrs, 2, true, NULL, &res, why, sizeof(why)), ERR_OK);
+	assert_int_equal(g.template_reads, 0);
+	assert_null(g.created);
+	http_set_stub(NULL, NULL);
+	config_free(c);
+}
+
 /* ---- a made body sent again on a fresh connection ---- */
 
 /* A loopback server: the first connection answers one request, then
@@ -1414,6 +1537,7 @@ main(void)
 		cmocka_unit_test(test_import_answer_shapes),
 		cmocka_unit_test(test_replace_keeps_what_a_batch_recorded),
 		cmocka_unit_test(test_state_search),
+		cmocka_unit_test(test_push_carries_the_templates_references),
 		cmocka_unit_test(test_made_body_sent_again_on_a_fresh_connection),
 		cmocka_unit_test(test_utf8_after_ascii_runs),
 		cmocka_unit_test(test_json_str_as_jansson_writes_it),
