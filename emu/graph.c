@@ -301,7 +301,7 @@ assign(struct emu *e, json_t *p, const json_t *in, struct reply *r)
 }
 
 static void
-graph_handle(struct emu *e, const struct app *a, const struct request *q, const char *path, struct reply *r)
+policy_request(struct emu *e, const struct app *a, const struct request *q, const char *path, struct reply *r)
 {
 	const char *rest = path + strlen(BASE);
 	bool write = strcmp(q->method, "GET") != 0;
@@ -316,8 +316,6 @@ graph_handle(struct emu *e, const struct app *a, const struct request *q, const 
 		else
 			graph_error(e, r, 405, "BadRequest", "method not allowed");
 		json_decref(in);
-		if (r->status == 201)
-			(void)emu_state_save(e, NULL, 0);
 		return;
 	}
 	char id[64] = "", sub[32] = "";
@@ -352,7 +350,15 @@ graph_handle(struct emu *e, const struct app *a, const struct request *q, const 
 		graph_error(e, r, 405, "BadRequest", "method not allowed");
 	}
 	json_decref(in);
-	if (write && r->status >= 200 && r->status < 300)
+}
+
+/* A request for the policies; what a write that succeeded made is kept
+ * (--state) before the answer goes. */
+static void
+graph_handle(struct emu *e, const struct app *a, const struct request *q, const char *path, struct reply *r)
+{
+	policy_request(e, a, q, path, r);
+	if (strcmp(q->method, "GET") != 0 && r->status >= 200 && r->status < 300)
 		(void)emu_state_save(e, NULL, 0);
 }
 

@@ -204,7 +204,7 @@ apply_deletes(struct run *r, const size_t *hv, size_t n, const char *op)
  * with its batch (record_ids) and, the same, at the run's end
  * (apply_record). */
 static struct store_ind
-want_row(const struct run *r, size_t i, long long now)
+want_row(const struct run *r, size_t i)
 {
 	const struct want *w = &r->w[i];
 	return (struct store_ind){.type = w->type,
@@ -213,7 +213,7 @@ want_row(const struct run *r, size_t i, long long now)
 				  .mde_id = want_id(r, i),
 				  .feeds = w->feeds,
 				  .first_seen = r->first_seen[i],
-				  .last_seen = now,
+				  .last_seen = r->now,
 				  .expires_at = want_expiry(w, r->now)};
 }
 
@@ -248,7 +248,7 @@ record_ids(struct run *r, const size_t *todo, size_t k)
 		if (want_id(r, o->want) == NULL)
 			continue;
 		changes[n] = import_change(r, o);
-		rows[n++] = want_row(r, o->want, r->now);
+		rows[n++] = want_row(r, o->want);
 	}
 	if (store_ind_add(r->st, rows, n, changes, n) != ERR_OK)
 		log_warn("state: cannot record the ids of an import batch (the run's end records them)");
@@ -503,7 +503,7 @@ apply_run(struct run *r)
 /* The rows of what iocsync owns in MDE and keeps (not gone, not also a
  * want with an id) into rows; how many. */
 static size_t
-kept_haves(const struct run *r, const struct state *s, long long now, struct store_ind *rows)
+kept_haves(const struct run *r, const struct state *s, struct store_ind *rows)
 {
 	size_t n = 0;
 	struct strset *seen = strset_new(), *wanted = strset_new();
@@ -529,14 +529,14 @@ kept_haves(const struct run *r, const struct state *s, long long now, struct sto
 				      .value = h->value,
 				      .mde_id = h->id,
 				      .expires_at = h->expire_at,
-				      .last_seen = now};
+				      .last_seen = r->now};
 		if (wi >= 0) {
 			x.feeds = r->w[wi].feeds;
 			x.first_seen = r->first_seen[wi];
 		} else {
 			x.feeds = sr ? sr->feeds : "";
-			x.first_seen = sr && sr->first_seen ? sr->first_seen : now;
-			x.gone_since = sr && sr->gone_since ? sr->gone_since : now;
+			x.first_seen = sr && sr->first_seen ? sr->first_seen : r->now;
+			x.gone_since = sr && sr->gone_since ? sr->gone_since : r->now;
 		}
 		rows[n++] = x;
 	}
@@ -552,14 +552,14 @@ apply_record(struct run *r, const struct state *s)
 	size_t n = 0, kept = 0;
 	for (size_t i = 0; i < r->nw; i++)
 		if (want_id(r, i) && !r->recorded[i])
-			rows[n++] = want_row(r, i, r->now);
+			rows[n++] = want_row(r, i);
 	if (r->nh)
-		n += kept_haves(r, s, r->now, rows + n);
+		n += kept_haves(r, s, rows + n);
 	/* What a batch recorded is in the table as it would be written here
 	 * (want_row): it goes last, as kept. */
 	for (size_t i = 0; i < r->nw; i++)
 		if (want_id(r, i) && r->recorded[i]) {
-			rows[n++] = want_row(r, i, r->now);
+			rows[n++] = want_row(r, i);
 			kept++;
 		}
 	enum err e = store_ind_replace(r->st, rows, n, kept);

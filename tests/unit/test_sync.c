@@ -695,6 +695,9 @@ enum list_mode {
 	LIST_ENDLESS,
 	LIST_BODY
 };
+/* What a stubbed login answers. */
+#define TOKEN_ANSWER "{\"token_type\":\"Bearer\",\"expires_in\":3599,\"access_token\":\"a.e30.c\"}"
+
 struct list_stub {
 	enum list_mode mode;
 	int lists;        /* list requests answered */
@@ -713,7 +716,7 @@ list_stub(void *ctx, const struct http_req *q, long long max_body, struct http_r
 	struct strbuf sb = {0};
 	r->status = 200;
 	if (strstr(q->url, "/oauth2/")) {
-		sb_adds(&sb, "{\"token_type\":\"Bearer\",\"expires_in\":3599,\"access_token\":\"a.e30.c\"}");
+		sb_adds(&sb, TOKEN_ANSWER);
 	} else if (ls->mode == LIST_BODY) {
 		sb_adds(&sb, ls->body);
 	} else if (ls->mode == LIST_404) {
@@ -1158,7 +1161,7 @@ graph_stub(void *ctx, const struct http_req *q, long long max_body, struct http_
 	const char *body = "{\"value\":[]}";
 	r->status = 200;
 	if (strstr(q->url, "/oauth2/")) {
-		body = "{\"token_type\":\"Bearer\",\"expires_in\":3599,\"access_token\":\"a.e30.c\"}";
+		body = TOKEN_ANSWER;
 	} else if (strstr(q->url, "/settingTemplates")) {
 		g->template_reads++;
 		if (g->templates)
